@@ -1,1 +1,18 @@
-export {};
+// Public API of @edge-tunnel/framing. See README.md for the contract and docs/spec.md for the wire.
+export { Session, type SessionStats, type GoAwayInfo, type PeerSettings } from './session.js';
+export { Stream } from './stream.js';
+export { type SessionOptions, type Logger, DEFAULTS as SESSION_DEFAULTS } from './options.js';
+export { type OpenMeta } from './payloads.js';
+export {
+  ErrorCode,
+  errorCodeName,
+  FramingError,
+  ProtocolError,
+  StreamResetError,
+  SessionClosedError,
+  type ErrorCodeName,
+} from './errors.js';
+export { FrameType, Flag, Setting, HEADER_SIZE, DEFAULT_MAX_FRAME_SIZE, CODEC_LZ4, PROTOCOL_VERSION } from './constants.js';
+export { FrameDecoder, type DecoderSink } from './decoder.js';
+export { encodeFrame, readHeader, writeHeader } from './frame.js';
+export { describeFrame } from './describe.js';

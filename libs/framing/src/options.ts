@@ -1,0 +1,89 @@
+// Session options, their defaults, and the logger interface the lib accepts (a pino logger fits).
+import { DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MIN_MAX_FRAME_SIZE } from './constants.js';
+import { FramingError } from './errors.js';
+
+/** The subset of a pino logger the lib uses. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface SessionOptions {
+  /** 'client' opens odd stream ids (the agent, TLS client), 'server' even ids */
+  role: 'client' | 'server';
+  /** JSON object sent to the peer in our first SETTINGS */
+  hello?: Record<string, unknown>;
+  /** largest DATA payload we accept (and send, bounded by the peer's) */
+  maxFrameSize?: number;
+  /** per-stream receive credit granted at open */
+  initialWindow?: number;
+  /** ceiling for a window grown by auto-tuning */
+  maxWindow?: number;
+  /** sum of all stream receive windows this session commits to; bounds what a peer can make us buffer */
+  receiveBudget?: number;
+  /** concurrent streams the peer may open */
+  maxStreams?: number;
+  /** bytes a stream queues for sending before its writer sees backpressure */
+  sendBuffer?: number;
+  /** bytes the session socket may hold unwritten before the writer waits for 'drain' */
+  socketBuffer?: number;
+  /** PING cadence */
+  keepaliveIntervalMs?: number;
+  /** no byte from the peer for this long => dead peer, session destroyed */
+  keepaliveTimeoutMs?: number;
+  /** an OPEN without OPEN_OK or RESET by then is reset with TIMEOUT */
+  openTimeoutMs?: number;
+  /** PING, SETTINGS, RESET and refused OPEN frames per second before GOAWAY FLOOD */
+  maxControlPerSecond?: number;
+  /** offer LZ4 (streams opt in with `compress: true` in their OPEN metadata) */
+  compression?: boolean;
+  logger?: Logger;
+}
+
+export type ResolvedOptions = Required<Omit<SessionOptions, 'logger' | 'hello'>> & {
+  hello: Record<string, unknown>;
+  logger: Logger | undefined;
+};
+
+export const DEFAULTS = {
+  maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+  initialWindow: 256 * 1024,
+  maxWindow: 16 * 1024 * 1024,
+  receiveBudget: 256 * 1024 * 1024,
+  maxStreams: 1024,
+  sendBuffer: 256 * 1024,
+  socketBuffer: 1024 * 1024,
+  keepaliveIntervalMs: 10_000,
+  keepaliveTimeoutMs: 30_000,
+  openTimeoutMs: 10_000,
+  maxControlPerSecond: 1_000,
+  compression: false,
+} as const;
+
+function check(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new FramingError('ERR_FRAMING_INVALID_OPTION', `option ${name} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+}
+
+export function resolveOptions(options: SessionOptions): ResolvedOptions {
+  if (options.role !== 'client' && options.role !== 'server') {
+    throw new FramingError('ERR_FRAMING_INVALID_OPTION', `option role must be 'client' or 'server', got ${String(options.role)}`);
+  }
+  const o: ResolvedOptions = { ...DEFAULTS, hello: {}, logger: undefined, ...stripUndefined(options) } as ResolvedOptions;
+  check('maxFrameSize', o.maxFrameSize, MIN_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE);
+  check('initialWindow', o.initialWindow, 1024, 0x7fff_ffff);
+  check('maxWindow', o.maxWindow, o.initialWindow, 0x7fff_ffff);
+  check('receiveBudget', o.receiveBudget, o.initialWindow, Number.MAX_SAFE_INTEGER);
+  check('maxStreams', o.maxStreams, 1, 0x7fff_ffff);
+  check('keepaliveIntervalMs', o.keepaliveIntervalMs, 10, 3_600_000);
+  check('keepaliveTimeoutMs', o.keepaliveTimeoutMs, o.keepaliveIntervalMs, 3_600_000);
+  check('openTimeoutMs', o.openTimeoutMs, 1, 3_600_000);
+  return o;
+}
+
+function stripUndefined<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

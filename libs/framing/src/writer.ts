@@ -1,0 +1,165 @@
+// The session's outgoing side: control frames jump the data queue, streams with data and credit
+// are served round-robin one frame at a time, and everything written in one event-loop turn goes
+// out in one corked batch. The socket's backpressure is honoured: once it holds `socketBuffer`
+// bytes and has asked for 'drain', data waits for 'drain' (control frames still go out).
+import type { Duplex } from 'node:stream';
+import { FrameType, Flag, HEADER_SIZE } from './constants.js';
+import { writeHeader } from './frame.js';
+import { compressPayload } from './lz4.js';
+
+/** What the writer needs from a stream. */
+export interface Sendable {
+  readonly id: number;
+  /** set by the writer while the stream sits in its ready ring */
+  inReady: boolean;
+  /** the stream has data it may send now (or a FIN) */
+  sendable(): boolean;
+  /** hands at most one frame to the writer; returns the payload bytes it accounted */
+  pull(writer: FrameWriter, maxFrame: number): number;
+}
+
+const SLAB_SIZE = 16 * 1024;
+/** payload bytes one flush may write before yielding to the event loop */
+const FLUSH_BUDGET = 1024 * 1024;
+
+export class FrameWriter {
+  private readonly control: Buffer[] = [];
+  private ready: Sendable[] = [];
+  private readyHead = 0;
+  private scheduled = false;
+  private flushing = false;
+  private waitingDrain = false;
+  private closed = false;
+  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  private slabOffset = 0;
+  /** largest payload the peer accepts; set when its SETTINGS arrive */
+  maxFrame: number;
+  framesOut = 0;
+  bytesOut = 0;
+
+  constructor(private readonly socket: Duplex, private readonly socketBuffer: number, maxFrame: number) {
+    this.maxFrame = maxFrame;
+    this.flush = this.flush.bind(this);
+    this.onDrain = this.onDrain.bind(this);
+  }
+
+  /** Queues an encoded control frame ahead of all data. */
+  sendControl(frame: Buffer): void {
+    if (this.closed) return;
+    this.control.push(frame);
+    this.schedule();
+  }
+
+  /** Puts a stream in the round-robin ring if it has something to send. */
+  markReady(stream: Sendable): void {
+    if (this.closed || stream.inReady || !stream.sendable()) return;
+    stream.inReady = true;
+    this.ready.push(stream);
+    if (!this.flushing) this.schedule();
+  }
+
+  /** Writes one DATA frame whose payload is `pieces` (total `length`), compressed when asked and it pays. */
+  writeData(streamId: number, flags: number, pieces: Buffer[], length: number, compress: boolean): boolean {
+    if (compress && length > 0) {
+      const raw = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length);
+      const packed = compressPayload(raw);
+      if (packed) {
+        this.write(this.header(FrameType.DATA, flags | Flag.COMPRESSED, streamId, packed.length));
+        this.write(packed);
+        this.framesOut += 1;
+        return true;
+      }
+    }
+    this.write(this.header(FrameType.DATA, flags, streamId, length));
+    for (const piece of pieces) this.write(piece);
+    this.framesOut += 1;
+    return false;
+  }
+
+  /** Writes everything queued now (used before ending the socket). */
+  flushNow(): void {
+    this.flush();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.control.length = 0;
+    for (let i = this.readyHead; i < this.ready.length; i++) this.ready[i]!.inReady = false;
+    this.ready = [];
+    this.readyHead = 0;
+    this.socket.off('drain', this.onDrain);
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.closed) return;
+    const socket = this.socket;
+    socket.cork();
+    for (const frame of this.control) this.write(frame);
+    this.framesOut += this.control.length;
+    this.control.length = 0;
+    let budget = FLUSH_BUDGET;
+    this.flushing = true;
+    while (budget > 0 && this.readyHead < this.ready.length && !this.mustWait()) {
+      const stream = this.ready[this.readyHead++]!;
+      stream.inReady = false;
+      budget -= stream.pull(this, this.maxFrame) + HEADER_SIZE;
+      this.markReady(stream);
+    }
+    this.flushing = false;
+    this.compactRing();
+    socket.uncork();
+    if (this.readyHead < this.ready.length) {
+      if (this.mustWait()) this.waitDrain();
+      else this.schedule();
+    }
+  }
+
+  private mustWait(): boolean {
+    return this.waitingDrain || (this.socket.writableNeedDrain && this.socket.writableLength >= this.socketBuffer);
+  }
+
+  private waitDrain(): void {
+    if (this.waitingDrain) return;
+    this.waitingDrain = true;
+    this.socket.once('drain', this.onDrain);
+  }
+
+  private onDrain(): void {
+    this.waitingDrain = false;
+    this.schedule();
+  }
+
+  private compactRing(): void {
+    if (this.readyHead === this.ready.length) {
+      this.ready.length = 0;
+      this.readyHead = 0;
+    } else if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.readyHead);
+      this.readyHead = 0;
+    }
+  }
+
+  private write(buf: Buffer): void {
+    this.bytesOut += buf.length;
+    this.socket.write(buf);
+  }
+
+  /** A 12-byte header carved from a slab (no allocation per frame). */
+  private header(type: number, flags: number, streamId: number, length: number): Buffer {
+    if (this.slabOffset + HEADER_SIZE > SLAB_SIZE) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      this.slabOffset = 0;
+    }
+    const start = this.slabOffset;
+    writeHeader(this.slab, start, type, flags, streamId, length);
+    this.slabOffset += HEADER_SIZE;
+    return this.slab.subarray(start, start + HEADER_SIZE);
+  }
+}
