@@ -17,7 +17,7 @@ export interface PortChange {
   readonly channel: Channel;
 }
 
-/** What changed between two configs; both lists sorted by port, then channel. */
+/** What changed between two configs; both lists sorted by port (a port moving channel is in both). */
 export interface PortConfigDiff {
   added: PortChange[];
   removed: PortChange[];
@@ -92,5 +92,5 @@ function changes(from: PortConfig, to: PortConfig): PortChange[] {
   const out: PortChange[] = [];
   for (const port of from.httpPorts) if (!to.httpPorts.has(port)) out.push({ port, channel: Channel.HTTP });
   for (const port of from.httpsPorts) if (!to.httpsPorts.has(port)) out.push({ port, channel: Channel.HTTPS });
-  return out.sort((x, y) => x.port - y.port || x.channel.localeCompare(y.channel));
+  return out.sort((x, y) => x.port - y.port);
 }

@@ -11,6 +11,8 @@ t.test('normalizeIp', async (t) => {
     ['edge-1', undefined], ['fd00:::5', undefined], [' 10.0.0.5', undefined],
   ];
   for (const [input, expected] of cases) t.equal(normalizeIp(input), expected, JSON.stringify(input));
+  t.equal(normalizeIp(42 as unknown as string), undefined, 'non-string');
+  t.equal(normalizeNodeName(undefined as unknown as string), undefined, 'non-string');
 });
 
 t.test('normalizeNodeName', async (t) => {
