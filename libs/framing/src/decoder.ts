@@ -178,11 +178,10 @@ export function validateHeader(
   if (type > FrameType.SETTINGS) {
     throw new ProtocolError('PROTOCOL_ERROR', `unknown frame type 0x${type.toString(16)}`);
   }
-  const name = frameTypeName(type);
   if (SESSION_LEVEL[type]) {
-    if (streamId !== 0) throw new ProtocolError('PROTOCOL_ERROR', `${name} on stream ${streamId}, must be 0`);
+    if (streamId !== 0) throw new ProtocolError('PROTOCOL_ERROR', `${frameTypeName(type)} on stream ${streamId}, must be 0`);
   } else if (streamId === 0 || streamId > MAX_STREAM_ID) {
-    throw new ProtocolError('PROTOCOL_ERROR', `${name} on stream id ${streamId}, must be 1..${MAX_STREAM_ID}`);
+    throw new ProtocolError('PROTOCOL_ERROR', `${frameTypeName(type)} on stream id ${streamId}, must be 1..${MAX_STREAM_ID}`);
   }
   if (type === FrameType.DATA) {
     if (length > maxFrameSize) {
@@ -193,8 +192,8 @@ export function validateHeader(
   }
   const fixed = FIXED_LENGTH[type];
   if (fixed >= 0) {
-    if (length !== fixed) throw new ProtocolError('FRAME_SIZE_ERROR', `${name} payload of ${length} bytes, must be ${fixed}`);
+    if (length !== fixed) throw new ProtocolError('FRAME_SIZE_ERROR', `${frameTypeName(type)} payload of ${length} bytes, must be ${fixed}`);
   } else if (length > maxControlPayload) {
-    throw new ProtocolError('FRAME_SIZE_ERROR', `${name} payload of ${length} bytes exceeds ${maxControlPayload}`);
+    throw new ProtocolError('FRAME_SIZE_ERROR', `${frameTypeName(type)} payload of ${length} bytes exceeds ${maxControlPayload}`);
   }
 }

@@ -64,13 +64,13 @@ t.test('OPEN round trips', async (t) => {
 
 const u32 = (...values: number[]): Buffer => concat(values.map((v) => { const b = Buffer.alloc(4); b.writeUInt32BE(v); return b; }));
 const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
-const settings = (pairs: Array<[number, number]>, count = pairs.length, tail = Buffer.alloc(0)): Buffer => {
+const settings = (pairs: Array<[number, number]>, count = pairs.length, tail: Buffer = Buffer.alloc(0)): Buffer => {
   const head = Buffer.alloc(2 + pairs.length * 6);
   head.writeUInt16BE(count, 0);
   pairs.forEach(([id, v], i) => { head.writeUInt16BE(id, 2 + i * 6); head.writeUInt32BE(v, 4 + i * 6); });
   return concat([head, tail]);
 };
-const badUtf8 = Buffer.from([0xc3, 0x28]);
+const badUtf8: Buffer = Buffer.from([0xc3, 0x28]);
 
 const malformed: Array<[string, () => unknown, string]> = [
   ['WINDOW of 7 bytes', () => decodeWindow(Buffer.alloc(7)), 'FRAME_SIZE_ERROR'],
