@@ -1,0 +1,3 @@
+import t from 'tap';
+import * as framing from '../src/index.js';
+t.type(framing, 'object');

@@ -1,0 +1,44 @@
+// What the lab runs: the nodes it emulates and the addresses of the server's listeners.
+
+export interface LabNode {
+  name: string;
+  /** a loopback address standing in for the edge node's IP */
+  ip: string;
+}
+
+export interface LabPorts {
+  agent: number;
+  https: number;
+  http: number;
+  meta: number;
+  connect: number;
+  /** the exporter on each node, opened through dnat-ports-pair */
+  exporter: number;
+}
+
+export interface LabOptions {
+  nodes?: LabNode[];
+  /** where the server listens (the "cloud") */
+  serverHost?: string;
+  ports?: Partial<LabPorts>;
+  /** where certificates, config and logs go; default a new temp dir */
+  dir?: string;
+  /** receives every log line of every process, already formatted */
+  log?: (line: string) => void;
+  /** pretty (default) or raw JSON log lines */
+  pretty?: boolean;
+}
+
+export const DEFAULT_NODES: readonly LabNode[] = [
+  { name: 'edge-1', ip: '127.0.10.1' },
+  { name: 'edge-2', ip: '127.0.10.2' },
+];
+
+export const DEFAULT_PORTS: LabPorts = {
+  agent: 10262,
+  https: 10263,
+  http: 10264,
+  meta: 10265,
+  connect: 8131,
+  exporter: 9100,
+};
