@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { WebSocket } from 'ws';
 import { Channel, exitCodeStatus, successStatus } from './channel.js';
 import type { ContainerRef, KubeletContext } from './context.js';
-import { containerEnv } from './exec.js';
+import { containerEnv, exitCodeOf } from './exec.js';
 import { StreamSession } from './stream-session.js';
 import type { StreamOptions } from './stream-session.js';
 
@@ -68,9 +68,10 @@ export class AttachRegistry {
     child.on('error', () => undefined); // reported through 'close' below
     child.stdout.on('data', (chunk: Buffer) => this.#broadcast(proc, Channel.stdout, chunk));
     child.stderr.on('data', (chunk: Buffer) => this.#broadcast(proc, Channel.stderr, chunk));
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       if (this.#processes.get(key) === proc) this.#processes.delete(key);
-      const status = code === 0 ? successStatus() : exitCodeStatus(ATTACH_COMMAND, code ?? 137);
+      const exitCode = exitCodeOf(code, signal);
+      const status = exitCode === 0 ? successStatus() : exitCodeStatus(ATTACH_COMMAND, exitCode);
       for (const a of proc.attachments) a.session.finish(status);
     });
     return proc;

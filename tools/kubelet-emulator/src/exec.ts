@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { WebSocket } from 'ws';
 import { Channel, exitCodeStatus, internalErrorStatus, successStatus } from './channel.js';
@@ -33,20 +34,36 @@ export function containerEnv(ctx: KubeletContext, ref: ContainerRef, tty: boolea
   };
 }
 
-/** Runs one exec command as a real child process bound to the WebSocket. */
-export function runExec(ctx: KubeletContext, ws: WebSocket, protocol: string, ref: ContainerRef, options: StreamOptions): void {
-  const started = Date.now();
-  const base: ExecEvent = { ...ref, command: options.command, protocol, tty: options.tty };
-  const [file, ...args] = options.command as [string, ...string[]];
-  const child = spawn(file, args, {
+/** Starts the command; with tty, stderr joins stdout in the same pipe, in order, as on a terminal. */
+function spawnCommand(ctx: KubeletContext, ref: ContainerRef, options: StreamOptions): ChildProcess {
+  const argv = options.tty ? ['sh', '-c', 'exec "$@" 2>&1', 'sh', ...options.command] : options.command;
+  const [file, ...args] = argv as [string, ...string[]];
+  return spawn(file, args, {
     cwd: ctx.workDir,
     env: containerEnv(ctx, ref, options.tty),
     stdio: [
       options.stdin ? 'pipe' : 'ignore',
       options.stdout ? 'pipe' : 'ignore',
-      (options.tty ? options.stdout : options.stderr) ? 'pipe' : 'ignore',
+      options.stderr && !options.tty ? 'pipe' : 'ignore',
     ],
   });
+}
+
+/** The exit code the kubelet reports: the process's, or 128 + signal number when it was killed. */
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  return code ?? 128 + (signal ? constants.signals[signal] : 0);
+}
+
+function finalStatus(command: string[], exitCode: number, spawnError: Error | undefined): Status {
+  if (spawnError) return internalErrorStatus(`error executing command [${command.join(' ')}]: ${spawnError.message}`);
+  return exitCode === 0 ? successStatus() : exitCodeStatus(command, exitCode);
+}
+
+/** Runs one exec command as a real child process bound to the WebSocket. */
+export function runExec(ctx: KubeletContext, ws: WebSocket, protocol: string, ref: ContainerRef, options: StreamOptions): void {
+  const started = Date.now();
+  const base: ExecEvent = { ...ref, command: options.command, protocol, tty: options.tty };
+  const child = spawnCommand(ctx, ref, options);
   ctx.execsStarted += 1;
   ctx.children.add(child);
   ctx.events.emit('exec-start', base);
@@ -58,7 +75,7 @@ export function runExec(ctx: KubeletContext, ws: WebSocket, protocol: string, re
   });
   child.stdin?.on('error', () => undefined); // EPIPE when the process exits before reading stdin
   if (child.stdout) session.pipeOutput(child.stdout, Channel.stdout);
-  if (child.stderr) session.pipeOutput(child.stderr, options.tty ? Channel.stdout : Channel.stderr);
+  if (child.stderr) session.pipeOutput(child.stderr, Channel.stderr);
   session.announce(options);
 
   let spawnError: Error | undefined;
@@ -70,22 +87,11 @@ export function runExec(ctx: KubeletContext, ws: WebSocket, protocol: string, re
   });
   child.on('close', (code, signal) => {
     ctx.children.delete(child);
-    const exitCode = code ?? 128 + (signal ? constants.signals[signal] : 0);
-    const status: Status = spawnError
-      ? internalErrorStatus(`error executing command [${options.command.join(' ')}]: ${spawnError.message}`)
-      : exitCode === 0
-        ? successStatus()
-        : exitCodeStatus(options.command, exitCode);
-    session.finish(status);
+    const exitCode = exitCodeOf(code, signal);
+    session.finish(finalStatus(options.command, exitCode, spawnError));
     const reason: ExecEndReason = spawnError ? 'spawn-failed' : clientClosed ? 'client-closed' : 'exited';
-    const event: ExecEvent = {
-      ...base,
-      reason,
-      exitCode,
-      durationMs: Date.now() - started,
-      bytesIn: session.bytesIn,
-      bytesOut: session.bytesOut,
-    };
+    const { bytesIn, bytesOut } = session;
+    const event: ExecEvent = { ...base, reason, exitCode, durationMs: Date.now() - started, bytesIn, bytesOut };
     ctx.events.emit('exec-end', event);
   });
 }

@@ -1,1 +1,11 @@
-export {};
+export { startKubelet } from './start.js';
+export type { KubeletHandle } from './start.js';
+export { startExporter, DEFAULT_EXPORTER_PORT } from './exporter.js';
+export type { ExporterHandle, ExporterOptions } from './exporter.js';
+export { DEFAULT_HTTPS_PORT, DEFAULT_HTTP_PORT, DEFAULT_LOG_LINE_INTERVAL_MS, DEFAULT_PODS } from './options.js';
+export type { KubeletOptions, KubeletTlsOptions, PodSpec, RequestListener } from './options.js';
+export { KubeletEmulatorError, KubeletEmulatorErrorCode } from './errors.js';
+export { Channel, StreamProtocol } from './channel.js';
+export type { Status } from './channel.js';
+export type { FollowEvent, FollowEndReason } from './logs.js';
+export type { ExecEvent, ExecEndReason } from './exec.js';

@@ -28,6 +28,12 @@ export function containerUsage(ctx: KubeletContext, index: number): { cpuSeconds
   return { cpuSeconds: uptime * 0.002 * (index + 1), memoryBytes: (8 + 4 * index) * 1024 * 1024 };
 }
 
+/** Counts the request and reports it to onRequest once its response is over. */
+export function trackRequest(ctx: KubeletContext, server: ServerType, method: string, path: string, status: number, longRunning: boolean): void {
+  ctx.requests.record(server, method, path, longRunning);
+  ctx.options.onRequest?.(method, path, status);
+}
+
 /** GET /metrics */
 export function kubeletMetrics(ctx: KubeletContext): string {
   const node = ctx.options.nodeName;
