@@ -4,7 +4,7 @@ export type { KeyPairPem } from './keys.js';
 export { createCa } from './ca.js';
 export type { CreateCaOptions } from './ca.js';
 export type { CaBundle, ValidityOptions } from './x509.js';
-export { CertProfile, NODES_ORGANIZATION, issueCertificate } from './issue.js';
+export { CertProfile, NODES_ORGANIZATION, checkIssueOptions, issueCertificate } from './issue.js';
 export type { IssueOptions, IssuedCert } from './issue.js';
 export {
   CALLER_COMMON_NAME,

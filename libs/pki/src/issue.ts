@@ -74,6 +74,11 @@ export function planLeaf(opts: IssueOptions): LeafPlan {
   return { profile: opts.profile, commonName, organization, dnsNames, ips, ...validityWindow(opts, DEFAULT_LEAF_DAYS) };
 }
 
+/** Throws the PkiError issueCertificate would throw for `opts`, without a CA or a key (cheap). */
+export function checkIssueOptions(opts: IssueOptions): void {
+  planLeaf(opts);
+}
+
 /** Signs a leaf for `publicKey` with the loaded CA. */
 export function signLeaf(ca: LoadedCa, publicKey: forge.pki.rsa.PublicKey, plan: LeafPlan): string {
   const cert = forge.pki.createCertificate();

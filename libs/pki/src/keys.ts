@@ -40,8 +40,8 @@ export async function generateKeyPair(bits = 2048): Promise<KeyPairPem> {
 }
 
 /** Parses an RSA private key PEM (PKCS#1 or unencrypted PKCS#8) into a forge key. */
-export function forgePrivateKey(pem: string, what = 'private key'): forge.pki.rsa.PrivateKey {
-  return wrapPki(PkiErrorCode.INVALID_KEY, `${what} is not an unencrypted RSA private key PEM`, () =>
+export function forgePrivateKey(pem: string): forge.pki.rsa.PrivateKey {
+  return wrapPki(PkiErrorCode.INVALID_KEY, 'private key is not an unencrypted RSA private key PEM', () =>
     forge.pki.privateKeyFromPem(pem),
   );
 }

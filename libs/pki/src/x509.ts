@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { PkiError, PkiErrorCode, wrapPki } from './errors.js';
-import { forgePrivateKey, publicOf, samePublicKey } from './keys.js';
+import { publicOf, samePublicKey } from './keys.js';
 
 /** A CA certificate and its private key, both PEM. */
 export interface CaBundle {
@@ -78,7 +78,7 @@ export function loadCa(ca: CaBundle): LoadedCa {
     throw new PkiError(PkiErrorCode.INVALID_CA, 'CA certificate does not have basicConstraints cA=true');
   }
   const privateKey = wrapPki(PkiErrorCode.INVALID_CA, 'CA key is not an unencrypted RSA private key PEM', () =>
-    forgePrivateKey(ca.keyPem, 'CA key'),
+    forge.pki.privateKeyFromPem(ca.keyPem),
   );
   if (!samePublicKey(publicOf(privateKey), cert.publicKey as forge.pki.rsa.PublicKey)) {
     throw new PkiError(PkiErrorCode.INVALID_CA, 'CA key does not belong to the CA certificate');
