@@ -1,0 +1,207 @@
+// Flags with environment fallbacks. Pure: parseConfig(argv, env) never touches files or sockets.
+import { isIP } from 'node:net';
+import { ConfigError } from './errors.js';
+import { parsePortList, type PortRange } from './ports.js';
+
+export const DEFAULT_SERVER_PORT = 10262;
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface AgentConfig {
+  /** the server's agent port (through the load balancer) */
+  server: HostPort;
+  /** TLS SNI and verification name; the server host unless set */
+  serverName: string;
+  nodeName: string;
+  nodeIps: string[];
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  /** /healthz, /readyz, /metrics */
+  metaAddr: HostPort;
+  compression: boolean;
+  allowPorts: PortRange[];
+  localhostPorts: PortRange[];
+  dialTimeoutMs: number;
+  keepaliveIntervalMs: number;
+  keepaliveTimeoutMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  drainTimeoutMs: number;
+  logLevel: LogLevel;
+}
+
+export type ParseResult = { help: true; text: string } | { help: false; config: AgentConfig };
+
+interface FlagSpec {
+  name: string;
+  env: string;
+  def?: string;
+  repeat?: boolean;
+  text: string;
+}
+
+/** Every flag, its environment variable and default: the source of `--help` and the README table. */
+export const FLAGS: readonly FlagSpec[] = [
+  { name: 'server', env: 'EDGE_TUNNEL_SERVER', text: 'server agent address host:port (the load balancer; port defaults to 10262)' },
+  { name: 'node-name', env: 'NODE_NAME', text: 'this node\'s name; must match the certificate' },
+  { name: 'node-ip', env: 'NODE_IP', repeat: true, text: 'an address of this node (repeatable; comma-separated in env)' },
+  { name: 'cert', env: 'EDGE_TUNNEL_CERT', text: 'client certificate file (PEM)' },
+  { name: 'key', env: 'EDGE_TUNNEL_KEY', text: 'client key file (PEM)' },
+  { name: 'ca', env: 'EDGE_TUNNEL_CA', text: 'CA file that signed the server certificate (PEM)' },
+  { name: 'server-name', env: 'EDGE_TUNNEL_SERVER_NAME', text: 'TLS server name to send and verify (default: the server host)' },
+  { name: 'meta-addr', env: 'EDGE_TUNNEL_META_ADDR', def: '127.0.0.1:10266', text: '/healthz /readyz /metrics listener' },
+  { name: 'compression', env: 'EDGE_TUNNEL_COMPRESSION', def: 'on', text: 'offer LZ4 compression: on or off' },
+  { name: 'allow-ports', env: 'EDGE_TUNNEL_ALLOW_PORTS', def: '', text: 'extra ports allowed on the node IPs, e.g. 9100-9199,9051' },
+  { name: 'localhost-ports', env: 'EDGE_TUNNEL_LOCALHOST_PORTS', def: '', text: 'ports allowed on 127.0.0.1' },
+  { name: 'dial-timeout-ms', env: 'EDGE_TUNNEL_DIAL_TIMEOUT_MS', def: '5000', text: 'local target dial timeout' },
+  { name: 'keepalive-interval-ms', env: 'EDGE_TUNNEL_KEEPALIVE_INTERVAL_MS', def: '10000', text: 'PING cadence' },
+  { name: 'keepalive-timeout-ms', env: 'EDGE_TUNNEL_KEEPALIVE_TIMEOUT_MS', def: '30000', text: 'silent server => reconnect' },
+  { name: 'backoff-base-ms', env: 'EDGE_TUNNEL_BACKOFF_BASE_MS', def: '500', text: 'first reconnect delay ceiling' },
+  { name: 'backoff-max-ms', env: 'EDGE_TUNNEL_BACKOFF_MAX_MS', def: '30000', text: 'largest reconnect delay' },
+  { name: 'drain-timeout-ms', env: 'EDGE_TUNNEL_DRAIN_TIMEOUT_MS', def: '10000', text: 'on SIGTERM, how long open streams may finish' },
+  { name: 'log-level', env: 'EDGE_TUNNEL_LOG_LEVEL', def: 'info', text: LOG_LEVELS.join(', ') },
+];
+
+export function helpText(): string {
+  const lines = FLAGS.map((f) => {
+    const def = f.def === undefined ? '' : ` (default ${f.def === '' ? 'none' : f.def})`;
+    return `  --${f.name.padEnd(22)} ${f.env.padEnd(34)} ${f.text}${def}`;
+  });
+  return ['usage: edge-tunnel-agent [flags]', '', '  flag                     env', ...lines, '  --help', ''].join('\n');
+}
+
+/** Parses argv (without node and script) with env fallbacks. Throws ConfigError naming the flag. */
+export function parseConfig(argv: readonly string[], env: Record<string, string | undefined> = {}): ParseResult {
+  const given = readArgv(argv);
+  if (given === 'help') return { help: true, text: helpText() };
+  const raw = (name: string): string | undefined => {
+    const spec = FLAGS.find((f) => f.name === name)!;
+    const values = given.get(name);
+    if (values) return spec.repeat ? values.join(',') : values[values.length - 1];
+    return env[spec.env] ?? spec.def;
+  };
+  return { help: false, config: build(raw) };
+}
+
+function readArgv(argv: readonly string[]): Map<string, string[]> | 'help' {
+  const given = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return 'help';
+    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
+    if (!m) throw new ConfigError(arg, `unexpected argument "${arg}" (see --help)`);
+    const name = m[1]!;
+    if (!FLAGS.some((f) => f.name === name)) throw new ConfigError(`--${name}`, `unknown flag --${name} (see --help)`);
+    let value = m[2];
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new ConfigError(`--${name}`, `--${name} needs a value`);
+    }
+    given.set(name, [...(given.get(name) ?? []), value]);
+  }
+  return given;
+}
+
+type Raw = (name: string) => string | undefined;
+
+function build(raw: Raw): AgentConfig {
+  const server = hostPort('server', required(raw, 'server'), DEFAULT_SERVER_PORT);
+  const config: AgentConfig = {
+    server,
+    serverName: raw('server-name') || server.host,
+    nodeName: nodeName(required(raw, 'node-name')),
+    nodeIps: nodeIps(required(raw, 'node-ip')),
+    certFile: required(raw, 'cert'),
+    keyFile: required(raw, 'key'),
+    caFile: required(raw, 'ca'),
+    metaAddr: hostPort('meta-addr', raw('meta-addr')!, undefined),
+    compression: onOff('compression', raw('compression')!),
+    allowPorts: ports('allow-ports', raw('allow-ports')!),
+    localhostPorts: ports('localhost-ports', raw('localhost-ports')!),
+    dialTimeoutMs: int(raw, 'dial-timeout-ms', 1, 600_000),
+    keepaliveIntervalMs: int(raw, 'keepalive-interval-ms', 10, 3_600_000),
+    keepaliveTimeoutMs: int(raw, 'keepalive-timeout-ms', 10, 3_600_000),
+    backoffBaseMs: int(raw, 'backoff-base-ms', 1, 3_600_000),
+    backoffMaxMs: int(raw, 'backoff-max-ms', 1, 3_600_000),
+    drainTimeoutMs: int(raw, 'drain-timeout-ms', 0, 3_600_000),
+    logLevel: logLevel(raw('log-level')!),
+  };
+  if (config.keepaliveTimeoutMs < config.keepaliveIntervalMs) {
+    throw new ConfigError('--keepalive-timeout-ms', `--keepalive-timeout-ms (${config.keepaliveTimeoutMs}) must be at least --keepalive-interval-ms (${config.keepaliveIntervalMs})`);
+  }
+  if (config.backoffMaxMs < config.backoffBaseMs) {
+    throw new ConfigError('--backoff-max-ms', `--backoff-max-ms (${config.backoffMaxMs}) must be at least --backoff-base-ms (${config.backoffBaseMs})`);
+  }
+  return config;
+}
+
+function required(raw: Raw, name: string): string {
+  const value = raw(name)?.trim();
+  if (!value) {
+    const env = FLAGS.find((f) => f.name === name)!.env;
+    throw new ConfigError(`--${name}`, `--${name} is required (or set ${env})`);
+  }
+  return value;
+}
+
+/** "host:port", "[v6]:port", or "host" when a default port exists. */
+export function hostPort(flag: string, text: string, defaultPort: number | undefined): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(text.trim());
+  const host = m?.[1] ?? m?.[2];
+  const port = m?.[3] === undefined ? defaultPort : Number(m[3]);
+  if (!host || port === undefined || port < 0 || port > 65_535 || (m?.[1] !== undefined && isIP(host) !== 6)) {
+    throw new ConfigError(`--${flag}`, `--${flag} must be host:port${defaultPort ? ' or host' : ''}, got "${text}"`);
+  }
+  return { host, port };
+}
+
+function nodeName(text: string): string {
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(text)) {
+    throw new ConfigError('--node-name', `--node-name must be a Kubernetes node name (lower-case DNS subdomain), got "${text}"`);
+  }
+  return text;
+}
+
+function nodeIps(text: string): string[] {
+  const ips = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = ips.find((ip) => isIP(ip) === 0);
+  if (bad !== undefined) throw new ConfigError('--node-ip', `--node-ip must be an IP address, got "${bad}"`);
+  if (ips.length === 0) throw new ConfigError('--node-ip', '--node-ip is required (or set NODE_IP)');
+  return [...new Set(ips)];
+}
+
+function onOff(flag: string, text: string): boolean {
+  const v = text.trim().toLowerCase();
+  if (['on', 'true', '1', 'yes'].includes(v)) return true;
+  if (['off', 'false', '0', 'no'].includes(v)) return false;
+  throw new ConfigError(`--${flag}`, `--${flag} must be on or off, got "${text}"`);
+}
+
+function ports(flag: string, text: string): PortRange[] {
+  const parsed = parsePortList(text);
+  if (typeof parsed === 'string') throw new ConfigError(`--${flag}`, `--${flag}: ${parsed}`);
+  return parsed;
+}
+
+function int(raw: Raw, flag: string, min: number, max: number): number {
+  const text = raw(flag)!.trim();
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new ConfigError(`--${flag}`, `--${flag} must be an integer from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+function logLevel(text: string): LogLevel {
+  const v = text.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(v)) {
+    throw new ConfigError('--log-level', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${text}"`);
+  }
+  return v as LogLevel;
+}

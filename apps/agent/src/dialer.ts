@@ -1,0 +1,207 @@
+// Keeps one session to the server up: connect (TLS + hello), serve, and on loss reconnect with
+// full-jitter exponential backoff. One loop, so never more than one dial in flight.
+import type { TLSSocket } from 'node:tls';
+import { Session, type GoAwayInfo, type Stream } from '@edge-tunnel/framing';
+import type { Logger } from 'pino';
+import { fullJitter } from './backoff.js';
+import type { AgentConfig } from './config.js';
+import { ConnectResult, type AgentMetrics } from './metrics.js';
+import { connectServer, describeConnectError, loadCredentials, type Credentials } from './tls.js';
+
+/** A session that lasted this long resets the backoff even if its hello was refused. */
+export const HEALTHY_SESSION_MS = 30_000;
+/** Protocol version of the application hello. */
+export const HELLO_VERSION = 1;
+export const AGENT_VERSION = '0.1.0';
+
+export interface DialerOptions {
+  config: AgentConfig;
+  log: Logger;
+  metrics: AgentMetrics;
+  onStream: (stream: Stream) => void;
+  /** [0, 1) for the backoff jitter; tests inject it */
+  random?: () => number;
+  /** opens the TLS connection; tests may wrap it */
+  connect?: (config: AgentConfig, creds: Credentials) => TLSSocket;
+}
+
+export class Dialer {
+  /** connection attempts since start */
+  attempts = 0;
+  /** the session whose hello is done, while it lasts */
+  session: Session | undefined;
+  serverId: string | undefined;
+  /** why there is no session, for /readyz */
+  lastError = 'not connected yet';
+  private attempt = 0;
+  private inFlight = 0;
+  private stopped = false;
+  private socket: TLSSocket | undefined;
+  private live: Session | undefined;
+  private wake: (() => void) | undefined;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly serverAddr: string;
+
+  constructor(private readonly opts: DialerOptions) {
+    this.serverAddr = `${opts.config.server.host}:${opts.config.server.port}`;
+  }
+
+  start(): void {
+    this.loopDone = this.loop();
+  }
+
+  /** Stops reconnecting; GOAWAY to the server and lets open streams finish up to `drainMs`. */
+  async close(drainMs: number): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    if (this.live) await this.live.close(drainMs);
+    else this.socket?.destroy();
+    await this.loopDone;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      let healthy = false;
+      try {
+        healthy = await this.connectOnce();
+      } catch (err) {
+        this.opts.log.error({ err, reason: String(err) }, 'unexpected dialer failure');
+      }
+      if (this.stopped) break;
+      if (healthy) this.attempt = 0;
+      const delayMs = fullJitter(this.attempt, { baseMs: this.opts.config.backoffBaseMs, maxMs: this.opts.config.backoffMaxMs, random: this.opts.random });
+      this.attempt += 1;
+      this.opts.log.info({ delayMs, attempt: this.attempt, reason: this.lastError }, 'reconnecting');
+      await this.sleep(delayMs);
+    }
+  }
+
+  /** One connection from dial to close; true if it was healthy (hello accepted, or long-lived). */
+  private async connectOnce(): Promise<boolean> {
+    if (this.inFlight > 0) throw new Error('a second dial while one is in flight');
+    this.inFlight += 1;
+    this.attempts += 1;
+    try {
+      const socket = await this.openTls();
+      return socket ? await this.runSession(socket) : false;
+    } finally {
+      this.inFlight -= 1;
+      this.socket = undefined;
+      this.live = undefined;
+    }
+  }
+
+  private async openTls(): Promise<TLSSocket | undefined> {
+    const { config, log } = this.opts;
+    let creds: Credentials;
+    try {
+      creds = await loadCredentials(config);
+    } catch (err) {
+      return this.failed(ConnectResult.TLS_ERROR, (err as Error).message);
+    }
+    if (this.stopped) return undefined;
+    const socket = (this.opts.connect ?? connectServer)(config, creds);
+    this.socket = socket;
+    log.debug({ attempt: this.attempts }, 'dialing server');
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no TLS handshake within ${config.keepaliveTimeoutMs} ms`), { code: 'ETIMEDOUT' })), config.keepaliveTimeoutMs);
+      const done = (value: TLSSocket | undefined): void => {
+        clearTimeout(timer);
+        socket.off('error', onError).off('close', onClose);
+        resolve(value);
+      };
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const { kind, reason } = describeConnectError(err, this.serverAddr);
+        done(this.failed(kind, reason));
+      };
+      const onClose = (): void => done(this.failed(ConnectResult.UNREACHABLE, 'connection closed during the TLS handshake'));
+      socket.once('error', onError).once('close', onClose);
+      socket.once('secureConnect', () => done(socket));
+    });
+  }
+
+  private async runSession(socket: TLSSocket): Promise<boolean> {
+    const { config, log, metrics } = this.opts;
+    socket.setNoDelay(true);
+    const started = Date.now();
+    const session = new Session(socket, {
+      role: 'client',
+      hello: { nodeName: config.nodeName, nodeIps: config.nodeIps, version: HELLO_VERSION, agentVersion: AGENT_VERSION },
+      compression: config.compression,
+      keepaliveIntervalMs: config.keepaliveIntervalMs,
+      keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+      logger: log,
+    });
+    this.live = session;
+    session.on('stream', this.opts.onStream);
+    let refusal: GoAwayInfo | undefined;
+    session.on('goaway', (info: GoAwayInfo) => {
+      if (info.code === 'NO_ERROR') return log.info({ reason: info.reason }, 'server is going away');
+      refusal = info;
+      this.lastError = `refused by server: ${info.code} ${info.reason}`;
+      log.error({ code: info.code, reason: info.reason }, 'refused by server');
+    });
+    const closed = new Promise<Error | undefined>((resolve) => session.once('close', resolve));
+    const ok = await this.hello(session);
+    if (ok && refusal) metrics.connects.inc({ result: ConnectResult.REFUSED });
+    else if (ok) this.up(session);
+    const err = await closed;
+    const durationMs = Date.now() - started;
+    if (this.session === session) this.down(refusal ? this.lastError : `session to ${this.serverAddr} closed: ${err?.message ?? 'closed'}`, durationMs);
+    return (ok && !refusal) || durationMs > HEALTHY_SESSION_MS;
+  }
+
+  /** Waits for the server hello and checks it; false (session destroyed) if it is missing or wrong. */
+  private async hello(session: Session): Promise<boolean> {
+    let hello: Record<string, unknown>;
+    try {
+      hello = await session.ready;
+    } catch (err) {
+      const cause = ((err as Error).cause ?? err) as NodeJS.ErrnoException;
+      const described = cause.code ? describeConnectError(cause, this.serverAddr) : undefined;
+      this.failed(described?.kind ?? ConnectResult.HELLO_ERROR, described?.reason ?? `connection to ${this.serverAddr} ended before the server hello: ${cause.message}`);
+      return false;
+    }
+    if (hello.version !== HELLO_VERSION || typeof hello.serverId !== 'string') {
+      this.failed(ConnectResult.HELLO_ERROR, `server hello ${JSON.stringify(hello).slice(0, 200)} is not protocol version ${HELLO_VERSION} with a serverId`);
+      session.destroy();
+      return false;
+    }
+    return true;
+  }
+
+  private up(session: Session): void {
+    this.session = session;
+    this.serverId = session.peerHello!.serverId as string;
+    this.lastError = '';
+    this.opts.metrics.sessionUp.set(1);
+    this.opts.metrics.connects.inc({ result: ConnectResult.OK });
+    this.opts.log.info({ serverId: this.serverId, attempt: this.attempts }, 'session up');
+  }
+
+  private down(reason: string, durationMs: number): void {
+    this.session = undefined;
+    this.opts.metrics.sessionUp.set(0);
+    this.lastError = reason;
+    const fields = { serverId: this.serverId, durationMs, reason };
+    if (this.stopped) this.opts.log.info(fields, 'session closed');
+    else this.opts.log.warn(fields, 'session lost');
+  }
+
+  /** Records a failed attempt; `undefined` so callers can `return this.failed(...)`. */
+  private failed(kind: ConnectResult, reason: string): undefined {
+    this.lastError = reason;
+    this.opts.metrics.connects.inc({ result: kind });
+    // unreachable may be a passing network problem; everything else needs an operator
+    const level = this.stopped ? 'debug' : kind === ConnectResult.UNREACHABLE ? 'warn' : 'error';
+    this.opts.log[level]({ code: kind, reason, attempt: this.attempts }, 'connect failed');
+    return undefined;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => ((this.wake = undefined), resolve()), ms);
+      this.wake = () => (clearTimeout(timer), (this.wake = undefined), resolve());
+    });
+  }
+}

@@ -1,0 +1,69 @@
+// Wires one agent: metrics, allow-list, dialer (session to the server), stream relay, meta listener.
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { AllowList } from './allow-list.js';
+import type { AgentConfig } from './config.js';
+import { Dialer } from './dialer.js';
+import { startMeta } from './meta.js';
+import { createMetrics } from './metrics.js';
+import { dialTcp, serveStream, type DialTarget } from './relay.js';
+import { loadCredentials, type Credentials } from './tls.js';
+import type { TLSSocket } from 'node:tls';
+
+export interface AgentStatus {
+  connected: boolean;
+  serverId?: string;
+  /** connection attempts since start */
+  attempts: number;
+  activeStreams: number;
+}
+
+export interface AgentHandle {
+  /** GOAWAY, lets open streams finish up to --drain-timeout-ms, stops the meta listener. */
+  close(): Promise<void>;
+  status(): AgentStatus;
+  metaAddress: AddressInfo;
+}
+
+/** Seams for tests; production uses the defaults. */
+export interface AgentDeps {
+  /** local target dialer (default: net.connect with allowHalfOpen) */
+  dialTarget?: DialTarget;
+  /** [0, 1) for backoff jitter (default Math.random) */
+  random?: () => number;
+  /** TLS connection to the server (default: tls.connect with the configured credentials) */
+  connectServer?: (config: AgentConfig, creds: Credentials) => TLSSocket;
+}
+
+/** Starts the agent. Rejects (AgentError) if credentials cannot be read or the meta port is taken. */
+export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps = {}): Promise<AgentHandle> {
+  const log = logger.child({ nodeName: config.nodeName, serverAddr: `${config.server.host}:${config.server.port}` });
+  await loadCredentials(config); // fail fast on a wrong path; files are re-read on every dial
+  let dialer: Dialer | undefined;
+  const metrics = createMetrics(() => dialer?.session?.rttMs);
+  const allowList = new AllowList(config);
+  const relay = { allowList, dialTarget: deps.dialTarget ?? dialTcp, dialTimeoutMs: config.dialTimeoutMs, metrics, log };
+  dialer = new Dialer({ config, log, metrics, random: deps.random, connect: deps.connectServer, onStream: (stream) => serveStream(stream, relay) });
+  const meta = await startMeta(config.metaAddr, {
+    registry: metrics.registry,
+    notReadyReason: () => (dialer.session ? undefined : dialer.lastError || 'no session to the server'),
+  });
+  log.info({ metaAddr: `${meta.address.address}:${meta.address.port}`, allowed: allowList.describe() }, 'agent starting');
+  dialer.start();
+  let closing: Promise<void> | undefined;
+  return {
+    metaAddress: meta.address,
+    status: () => ({
+      connected: dialer.session !== undefined,
+      serverId: dialer.session ? dialer.serverId : undefined,
+      attempts: dialer.attempts,
+      activeStreams: dialer.session?.streams.size ?? 0,
+    }),
+    close: () => (closing ??= (async () => {
+      log.info({ durationMs: config.drainTimeoutMs }, 'agent stopping: draining streams');
+      await dialer.close(config.drainTimeoutMs);
+      await meta.close();
+      log.info({}, 'agent stopped');
+    })()),
+  };
+}

@@ -1,0 +1,122 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
+import t from 'tap';
+import { dialTcp } from '../src/relay.js';
+import { waitFor } from './fixtures/agent.js';
+import { closedPort, collect, connected, streamError, target } from './fixtures/harness.js';
+import { NODE_IP, NODE_NAME } from './fixtures/pki.js';
+
+const meta = (host: string, port: number) => ({ host, port, kind: 'http', traceId: 'trace-1' });
+
+t.test('hello: node name, node IPs, version, agent version; client cert names the node', async (t) => {
+  const { session, server, agent } = await connected(t);
+  t.same(session.peerHello, { nodeName: NODE_NAME, nodeIps: [NODE_IP], version: 1, agentVersion: '0.1.0' });
+  t.same(server.peerCertCn, [NODE_NAME]);
+  await waitFor(() => agent.status().connected, 2000, 'connected');
+  t.match(agent.status(), { connected: true, serverId: 'srv-test', attempts: 1, activeStreams: 0 });
+});
+
+t.test('refusals over the wire', async (t) => {
+  const dead = await closedPort();
+  const { session } = await connected(t, { config: { allowPorts: [{ lo: dead, hi: dead }] } });
+  const foreign = await streamError(session.open(meta('127.0.0.3', 10250)));
+  t.match(foreign, { wireCode: 'REFUSED', reason: /^127\.0\.0\.3:10250 is not allowed by edge-tunnel-agent on edge-1: host 127\.0\.0\.3 is not an address of this node \(allowed: / });
+  const port = await streamError(session.open(meta(NODE_IP, 22)));
+  t.match(port, { wireCode: 'REFUSED', reason: /port 22 is not an allowed node port/ });
+  const failed = await streamError(session.open(meta(NODE_IP, dead)));
+  t.match(failed, { wireCode: 'CONNECT_FAILED', reason: new RegExp(`^dial ${NODE_IP}:${dead}: ECONNREFUSED`) });
+});
+
+t.test('dial timeout refuses with TIMEOUT and does not block other streams', async (t) => {
+  const echo = await target(t, (s) => s.pipe(s));
+  const blackhole = 10255;
+  const dialTarget = (host: string, port: number) => (port === blackhole ? new Socket() : dialTcp(host, port));
+  const { session } = await connected(t, { config: { dialTimeoutMs: 400, allowPorts: [{ lo: echo.port, hi: echo.port }] }, deps: { dialTarget } });
+  const started = performance.now();
+  const hung = streamError(session.open(meta(NODE_IP, blackhole)));
+  const other = session.open(meta(NODE_IP, echo.port));
+  other.end('ping');
+  t.equal((await collect(other)).toString(), 'ping');
+  t.ok(performance.now() - started < 300, 'the other stream finished while the dial was hanging');
+  const err = await hung;
+  t.match(err, { wireCode: 'TIMEOUT', reason: `dial ${NODE_IP}:${blackhole} timed out after 400 ms` });
+  t.ok(performance.now() - started >= 390, 'timeout waited for the deadline');
+});
+
+t.test('10 MiB round trip keeps every byte (SHA-256)', async (t) => {
+  const echo = await target(t, (s) => s.pipe(s));
+  const { session } = await connected(t, { config: { allowPorts: [{ lo: echo.port, hi: echo.port }] } });
+  const data = randomBytes(10 * 1024 * 1024);
+  const stream = session.open({ ...meta(NODE_IP, echo.port), compress: true });
+  const back = collect(stream);
+  for (let at = 0; at < data.length; at += 64 * 1024) {
+    if (!stream.write(data.subarray(at, at + 64 * 1024))) await new Promise((r) => stream.once('drain', r));
+  }
+  stream.end();
+  const got = await back;
+  t.equal(got.length, data.length);
+  t.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(data).digest('hex'));
+});
+
+t.test('half-close both ways', async (t) => {
+  let received: Promise<Buffer> | undefined;
+  const tgt = await target(t, (s) => {
+    s.end('banner'); // the target is done writing first
+    received = collect(s);
+  });
+  const { session } = await connected(t, { config: { allowPorts: [{ lo: tgt.port, hi: tgt.port }] } });
+  const stream = session.open(meta(NODE_IP, tgt.port));
+  t.equal((await collect(stream)).toString(), 'banner', 'target FIN reached the server');
+  stream.write('written after the target half-closed');
+  stream.end();
+  const got = await waitFor(() => received, 2000, 'target connection');
+  t.equal((await got).toString(), 'written after the target half-closed', 'server FIN reached the target after its data');
+});
+
+t.test('0-RTT bytes written before OPEN_OK reach the target', async (t) => {
+  let received: Promise<Buffer> | undefined;
+  const tgt = await target(t, (s) => {
+    received = collect(s);
+    s.end();
+  });
+  const { session } = await connected(t, { config: { allowPorts: [{ lo: tgt.port, hi: tgt.port }] } });
+  const stream = session.open(meta(NODE_IP, tgt.port));
+  let openedBeforeWrite = false;
+  stream.once('opened', () => (openedBeforeWrite = true));
+  stream.end('early bytes');
+  t.equal(openedBeforeWrite, false);
+  stream.resume();
+  t.equal((await (await waitFor(() => received, 2000, 'target connection'))).toString(), 'early bytes');
+});
+
+t.test('localhost ports are dialed on 127.0.0.1', async (t) => {
+  const tgt = await target(t, (s) => s.end('local'), '127.0.0.1');
+  const { session } = await connected(t, { config: { localhostPorts: [{ lo: tgt.port, hi: tgt.port }] } });
+  const stream = session.open(meta('127.0.0.1', tgt.port));
+  stream.end();
+  t.equal((await collect(stream)).toString(), 'local');
+});
+
+t.test('a RESET from the server drops the local connection at once', async (t) => {
+  const tgt = await target(t, (s) => s.resume());
+  const { session, agent } = await connected(t, { config: { allowPorts: [{ lo: tgt.port, hi: tgt.port }] } });
+  const stream = session.open(meta(NODE_IP, tgt.port));
+  await new Promise((r) => stream.once('opened', r));
+  const local = await waitFor(() => tgt.sockets[0], 2000, 'target connection');
+  await waitFor(() => agent.status().activeStreams === 1, 2000, 'active stream');
+  const closed = new Promise((r) => local.once('end', r));
+  stream.reset('CANCEL', 'caller went away');
+  await closed;
+  t.pass('target connection ended');
+  await waitFor(() => agent.status().activeStreams === 0, 2000, 'no active stream');
+});
+
+t.test('a local socket error resets the stream with CONNECT_FAILED', async (t) => {
+  const tgt = await target(t, (s) => s.write('hi'));
+  const { session } = await connected(t, { config: { allowPorts: [{ lo: tgt.port, hi: tgt.port }] } });
+  const stream = session.open(meta(NODE_IP, tgt.port));
+  const err = streamError(stream);
+  await new Promise((r) => stream.once('data', r));
+  tgt.sockets[0]!.resetAndDestroy();
+  t.match(await err, { wireCode: 'CONNECT_FAILED', reason: /^target 127\.0\.0\.2:\d+: ECONNRESET/ });
+});
