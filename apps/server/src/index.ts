@@ -1,1 +1,18 @@
-export {};
+// Public API of the edge-tunnel server.
+export { start } from './start.js';
+export type { ServerAddresses, ServerHandle, StartOptions } from './start.js';
+export { FLAGS, envName, parseConfig, usage } from './config.js';
+export type { ParseResult, ServerConfig } from './config.js';
+export { formatAddr, parseAddr } from './addr.js';
+export type { ListenAddr } from './addr.js';
+export { ServerError, ServerErrorCode } from './errors.js';
+export { AgentRegistry } from './agents/registry.js';
+export type { AgentSession, TunnelInfo } from './agents/registry.js';
+export { checkHello } from './agents/identity.js';
+export { FilePortConfigSource, StaticPortConfigSource, parseConfigText } from './port-config-source.js';
+export type { PortConfigSource, PortConfigState } from './port-config-source.js';
+export { RESET_STATUS } from './proxy/http-errors.js';
+export type { Failure } from './proxy/http-errors.js';
+export type { AuditRecord } from './proxy/audit.js';
+export { createLogger } from './logger.js';
+export type { Logger } from './logger.js';

@@ -1,0 +1,125 @@
+// The agent listener: mutual TLS, one framing Session per agent, identity bound to the certificate,
+// registration in the AgentRegistry. Bad certificates and bad hellos are logged, never fatal.
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:tls';
+import type { Server, TLSSocket } from 'node:tls';
+import { Session } from '@edge-tunnel/framing';
+import type { Logger } from '../logger.js';
+import type { ServerMetrics } from '../metrics.js';
+import { authFailure, checkHello, peerIdentity } from './identity.js';
+import type { PeerIdentity } from './identity.js';
+import type { AgentRegistry, AgentSession } from './registry.js';
+
+export interface AgentListenerOptions {
+  cert: string;
+  key: string;
+  agentCa: string;
+  serverId: string;
+  compression: boolean;
+  keepaliveIntervalMs: number;
+  keepaliveTimeoutMs: number;
+  openTimeoutMs: number;
+  helloTimeoutMs: number;
+  drainTimeoutMs: number;
+}
+
+export interface AgentListener {
+  server: Server;
+  /** every session not yet closed, attached or still saying hello */
+  sessions: Set<Session>;
+}
+
+export function createAgentListener(opts: AgentListenerOptions, registry: AgentRegistry, metrics: ServerMetrics, log: Logger): AgentListener {
+  const sessions = new Set<Session>();
+  // rejectUnauthorized stays off at the TLS layer so that the reason of a rejected certificate can be
+  // logged; unauthorized sockets are destroyed below before a single byte is read from them.
+  const server = createServer({
+    cert: opts.cert, key: opts.key, ca: opts.agentCa, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2',
+  });
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    metrics.sessionEvents.inc({ event: 'rejected' });
+    log.warn({ remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'agent tls handshake failed');
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (!socket.authorized) {
+      const { code, reason } = authFailure(socket);
+      metrics.sessionEvents.inc({ event: 'rejected' });
+      log.warn({ remoteAddress, code, reason }, 'agent rejected: certificate');
+      socket.destroy();
+      return;
+    }
+    void admit(socket, remoteAddress);
+  });
+
+  async function admit(socket: TLSSocket, remoteAddress: string): Promise<void> {
+    let id: PeerIdentity;
+    try {
+      id = peerIdentity(socket);
+    } catch (err) {
+      log.warn({ remoteAddress, reason: `unreadable agent certificate: ${(err as Error).message}` }, 'agent rejected: certificate');
+      socket.destroy();
+      return;
+    }
+    const sessionId = randomBytes(6).toString('hex');
+    const slog = log.child({ sessionId, remoteAddress });
+    const session = new Session(socket, {
+      role: 'server',
+      hello: { version: 1, serverId: opts.serverId },
+      compression: opts.compression,
+      keepaliveIntervalMs: opts.keepaliveIntervalMs,
+      keepaliveTimeoutMs: opts.keepaliveTimeoutMs,
+      openTimeoutMs: opts.openTimeoutMs,
+      logger: slog,
+    });
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    const timer = setTimeout(() => session.destroy(new Error(`no hello within ${opts.helloTimeoutMs} ms`)), opts.helloTimeoutMs);
+    let hello: Record<string, unknown>;
+    try {
+      hello = await session.ready;
+    } catch (err) {
+      slog.warn({ reason: (err as Error).message, certNode: id.commonName }, 'agent left before hello');
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    const checked = checkHello(hello, id);
+    if (!checked.ok) {
+      metrics.sessionEvents.inc({ event: 'refused' });
+      slog.warn({ certNode: id.commonName, helloNode: String(hello['nodeName']), reason: checked.reason }, 'agent refused: identity mismatch');
+      session.goAway('REFUSED', checked.reason);
+      void session.close(0);
+      return;
+    }
+    register(session, { sessionId, remoteAddress, connectedAt: Date.now(), session, ...checked, nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips }, slog);
+  }
+
+  function register(session: Session, agent: AgentSession, slog: Logger): void {
+    const fields = { nodeName: agent.nodeName, nodeIps: agent.nodeIps, agentVersion: agent.agentVersion };
+    let old: AgentSession | undefined;
+    try {
+      old = registry.attach(agent);
+    } catch (err) {
+      slog.warn({ ...fields, reason: (err as Error).message }, 'agent refused: bad node name or IP');
+      session.goAway('REFUSED', (err as Error).message);
+      void session.close(0);
+      return;
+    }
+    metrics.sessionEvents.inc({ event: 'attached' });
+    slog.info(fields, 'agent attached');
+    if (old !== undefined) {
+      metrics.sessionEvents.inc({ event: 'replaced' });
+      slog.info({ nodeName: agent.nodeName, oldSessionId: old.sessionId }, 'agent session replaced: draining the old one');
+      old.session.goAway('NO_ERROR', 'replaced by a newer session of the same node');
+      void old.session.close(opts.drainTimeoutMs);
+    }
+    session.once('close', (err?: Error) => {
+      const current = registry.detach(agent);
+      metrics.sessionEvents.inc({ event: 'closed' });
+      slog.info({ nodeName: agent.nodeName, current, reason: err?.message }, 'agent session closed');
+    });
+  }
+
+  return { server, sessions };
+}

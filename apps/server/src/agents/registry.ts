@@ -1,0 +1,81 @@
+// The live agent sessions, keyed by node through dnat's NodeTable. A newer session for a node
+// replaces the older one, which is then drained (its open streams finish) and closed.
+import { NodeTable } from '@edge-tunnel/dnat';
+import type { NodeInfo } from '@edge-tunnel/dnat';
+import type { Session } from '@edge-tunnel/framing';
+
+/** One attached agent: its session and what its certificate and hello established. */
+export interface AgentSession {
+  readonly sessionId: string;
+  readonly nodeName: string;
+  readonly nodeIps: readonly string[];
+  readonly agentVersion: string;
+  readonly remoteAddress: string;
+  readonly connectedAt: number;
+  readonly session: Session;
+}
+
+/** The JSON /debug/tunnels shows per node. */
+export interface TunnelInfo {
+  nodeName: string;
+  nodeIps: readonly string[];
+  connected: boolean;
+  sessionId?: string;
+  agentVersion?: string;
+  remoteAddress?: string;
+  ageMs?: number;
+  rttMs?: number;
+  openStreams?: number;
+  bytesIn?: number;
+  bytesOut?: number;
+}
+
+export class AgentRegistry {
+  readonly table = new NodeTable<AgentSession>();
+
+  /** Makes `agent` live for its node; returns the session it replaced, if any. */
+  attach(agent: AgentSession): AgentSession | undefined {
+    return this.table.attach(agent.nodeName, agent, agent.nodeIps);
+  }
+
+  /** Clears the node's session if it is still `agent`; true when it was. */
+  detach(agent: AgentSession): boolean {
+    return this.table.detach(agent.nodeName, agent);
+  }
+
+  get(nodeName: string): AgentSession | undefined {
+    return this.table.sessionOf(nodeName);
+  }
+
+  /** Attached sessions, by node name. */
+  sessions(): AgentSession[] {
+    return this.table.nodes().flatMap((n) => (n.session ? [n.session] : []));
+  }
+
+  count(): number {
+    return this.sessions().length;
+  }
+
+  tunnels(): TunnelInfo[] {
+    return this.table.nodes().map(tunnelInfo);
+  }
+}
+
+function tunnelInfo(node: NodeInfo<AgentSession>): TunnelInfo {
+  const a = node.session;
+  if (a === undefined) return { nodeName: node.name, nodeIps: node.ips, connected: false };
+  const stats = a.session.stats();
+  return {
+    nodeName: node.name,
+    nodeIps: node.ips,
+    connected: true,
+    sessionId: a.sessionId,
+    agentVersion: a.agentVersion,
+    remoteAddress: a.remoteAddress,
+    ageMs: stats.ageMs,
+    ...(stats.rttMs !== undefined ? { rttMs: Math.round(stats.rttMs * 1000) / 1000 } : {}),
+    openStreams: stats.streams,
+    bytesIn: stats.bytesIn,
+    bytesOut: stats.bytesOut,
+  };
+}

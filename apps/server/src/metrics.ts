@@ -1,0 +1,46 @@
+// Prometheus metrics of one server instance (own Registry per start(), so tests and restarts never
+// collide on the global registry).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AgentRegistry } from './agents/registry.js';
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  /** session lifecycle: attached, replaced, closed, refused (identity), rejected (TLS) */
+  readonly sessionEvents: Counter<'event'>;
+  /** streams opened towards agents by result: opened, refused, connect_failed, timeout, … */
+  readonly streams: Counter<'result'>;
+  /** destinations that did not resolve, by miss reason */
+  readonly misses: Counter<'reason'>;
+  /** payload bytes through streams: in = from agents, out = to agents */
+  readonly bytes: Counter<'direction'>;
+  /** proxied request durations by listener and status */
+  readonly requestDuration: Histogram<'listener' | 'status'>;
+
+  constructor(agents: AgentRegistry) {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'edge_tunnel_sessions', help: 'Agent sessions attached now.', registers,
+      collect() { this.set(agents.count()); },
+    });
+    new Gauge({
+      name: 'edge_tunnel_session_rtt_seconds', help: 'Last keepalive round-trip time per node.', labelNames: ['node'], registers,
+      collect() {
+        this.reset();
+        for (const a of agents.sessions()) if (a.session.rttMs !== undefined) this.set({ node: a.nodeName }, a.session.rttMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'edge_tunnel_open_streams', help: 'Streams open now, all sessions.', registers,
+      collect() { this.set(agents.sessions().reduce((n, a) => n + a.session.streams.size, 0)); },
+    });
+    this.sessionEvents = new Counter({ name: 'edge_tunnel_session_events_total', help: 'Agent session lifecycle events.', labelNames: ['event'], registers });
+    this.streams = new Counter({ name: 'edge_tunnel_streams_total', help: 'Streams opened to agents, by result.', labelNames: ['result'], registers });
+    this.misses = new Counter({ name: 'edge_tunnel_misses_total', help: 'Requests whose destination did not resolve, by reason.', labelNames: ['reason'], registers });
+    this.bytes = new Counter({ name: 'edge_tunnel_stream_bytes_total', help: 'Stream payload bytes (in: from agents, out: to agents).', labelNames: ['direction'], registers });
+    this.requestDuration = new Histogram({
+      name: 'edge_tunnel_request_duration_seconds', help: 'Proxied request durations (upgrades and CONNECT: until the relay ends).',
+      labelNames: ['listener', 'status'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300], registers,
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: 'edge_tunnel_server_' });
+  }
+}

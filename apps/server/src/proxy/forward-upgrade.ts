@@ -1,0 +1,39 @@
+// Upgrades (exec, attach, portForward over SPDY/3.1 or WebSocket): open a stream (TLS over it on
+// the HTTPS channel), replay the request head and the bytes already read, then relay raw bytes both
+// ways. The 101 comes from the kubelet through the relay.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Audit, traceIdOf } from './audit.js';
+import type { ProxyContext } from './context.js';
+import { destOf, isFailure } from './dest.js';
+import { requestHead } from './headers.js';
+import { writeRawFailure } from './http-errors.js';
+import type { Failure } from './http-errors.js';
+import { relay } from './relay.js';
+import { openTunnel, originateTls, route } from './tunnel.js';
+
+export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const traceId = traceIdOf(req);
+  const audit = new Audit(ctx.log, ctx.metrics, ctx.listener, req, traceId);
+  socket.on('error', () => socket.destroy());
+  const fail = (f: Failure): void => {
+    writeRawFailure(socket, f);
+    audit.finish({ status: f.status, reason: f.reason });
+  };
+  const dest = destOf(req);
+  if (isFailure(dest)) return fail(dest);
+  audit.record.port = dest.port;
+  const r = route(ctx, dest);
+  if (isFailure(r)) return fail(r);
+  audit.record.nodeName = r.nodeName;
+  const tunnel = openTunnel(ctx, r, ctx.channel, traceId);
+  if (isFailure(tunnel)) return fail(tunnel);
+  const upstream = ctx.originate ? originateTls(tunnel.stream, r, ctx.originate) : tunnel.stream;
+  upstream.write(requestHead(req.method ?? 'GET', req.url ?? '/', req.rawHeaders));
+  if (head.length > 0) upstream.write(head);
+  audit.record.bytesIn = head.length;
+  relay(socket, upstream, tunnel.stream, {
+    onEarlyError: (err) => fail(tunnel.failure(err)),
+    onDone: (res) => audit.finish({ status: res.status || 502, bytesIn: audit.record.bytesIn + res.bytesIn, bytesOut: res.bytesOut }),
+  }, true);
+}

@@ -1,0 +1,93 @@
+// From a destination to an open stream: resolve with dnat, open a stream on the node's session,
+// count the result. For the HTTPS channel, wrap the stream in TLS originated with the server's
+// kubelet-client identity.
+import { connect as tlsConnect } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { resolve } from '@edge-tunnel/dnat';
+import type { Channel, Dest, Resolution } from '@edge-tunnel/dnat';
+import type { Stream } from '@edge-tunnel/framing';
+import type { AgentSession } from '../agents/registry.js';
+import type { OriginateTls, ProxyContext } from './context.js';
+import { missFailure, streamFailure } from './http-errors.js';
+import type { Failure } from './http-errors.js';
+
+export type Route = Resolution<AgentSession>;
+
+/** Resolves `dest` on `channel`; a miss becomes a Failure (and is counted). */
+export function route(ctx: ProxyContext, dest: Dest, channel: Channel = ctx.channel): Route | Failure {
+  const r = resolve(ctx.registry.table, ctx.portConfig(), dest, channel);
+  if (r.ok) return r;
+  ctx.metrics.misses.inc({ reason: r.reason });
+  return missFailure(r);
+}
+
+/** An opened stream with its failure (if it failed): `failure()` maps it to a status. */
+export interface Tunnel {
+  stream: Stream;
+  /** the error the stream ended with, if any (a RESET from the agent, a session close …) */
+  error(): unknown;
+  failure(fallback?: unknown): Failure;
+}
+
+/** Opens a stream to the route's target; throws a Failure if the session no longer takes streams. */
+export function openTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: string): Tunnel | Failure {
+  let stream: Stream;
+  try {
+    stream = r.session.session.open({ host: r.targetHost, port: r.targetPort, kind, traceId, compress: ctx.compression });
+  } catch (err) {
+    ctx.metrics.streams.inc({ result: 'session_gone' });
+    return streamFailure(err, r.nodeName, r.targetHost, r.targetPort);
+  }
+  let error: unknown;
+  let settled = false;
+  stream.once('opened', () => {
+    settled = true;
+    ctx.metrics.streams.inc({ result: 'opened' });
+  });
+  stream.on('error', (err: Error & { wireCode?: string }) => {
+    error ??= err;
+    if (settled) return;
+    settled = true;
+    ctx.metrics.streams.inc({ result: (err.wireCode ?? 'error').toLowerCase() });
+  });
+  stream.once('close', () => {
+    ctx.metrics.bytes.inc({ direction: 'in' }, stream.received);
+    ctx.metrics.bytes.inc({ direction: 'out' }, stream.sent);
+  });
+  return {
+    stream,
+    error: () => error,
+    failure: (fallback) => streamFailure(error ?? fallback, r.nodeName, r.targetHost, r.targetPort),
+  };
+}
+
+/** Resolves when the agent accepted the stream; rejects with the stream's error otherwise. */
+export function whenOpened(stream: Stream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (stream.opened) return resolve();
+    const onError = (err: Error): void => (stream.off('opened', onOpened), reject(err));
+    const onOpened = (): void => (stream.off('error', onError), resolve());
+    stream.once('opened', onOpened);
+    stream.once('error', onError);
+    stream.once('close', () => reject(new Error('stream closed before the agent answered')));
+  });
+}
+
+/** TLS to the kubelet through the stream, with the server's kubelet-client identity. */
+export function originateTls(stream: Duplex, r: Route, tls: OriginateTls): TLSSocket {
+  const socket = tlsConnect({
+    socket: stream,
+    cert: tls.cert,
+    key: tls.key,
+    ca: tls.ca,
+    rejectUnauthorized: tls.verify,
+    host: r.targetHost,
+    ...(isIP(r.targetHost) === 0 ? { servername: r.targetHost } : {}),
+    ALPNProtocols: ['http/1.1'],
+    minVersion: 'TLSv1.2',
+  });
+  socket.on('error', () => stream.destroy());
+  return socket;
+}

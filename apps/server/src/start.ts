@@ -1,0 +1,141 @@
+// Wires the listeners: agents (mTLS), HTTPS and HTTP proxies, optional CONNECT, meta. Returns a
+// handle whose close() drains: GOAWAY to every agent, listeners closed, open streams given
+// drainTimeoutMs to finish.
+import { createServer as createHttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Server as NetServer } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Channel } from '@edge-tunnel/dnat';
+import { closeServer, formatAddr, listen } from './addr.js';
+import type { ListenAddr } from './addr.js';
+import { createAgentListener } from './agents/agent-listener.js';
+import { AgentRegistry } from './agents/registry.js';
+import type { ServerConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { createMetaServer } from './meta.js';
+import { ServerMetrics } from './metrics.js';
+import { FilePortConfigSource, StaticPortConfigSource } from './port-config-source.js';
+import type { PortConfigSource } from './port-config-source.js';
+import { createConnectServer } from './proxy/connect.js';
+import type { ListenerName, OriginateTls, ProxyContext } from './proxy/context.js';
+import { forwardHttp } from './proxy/forward-http.js';
+import { forwardUpgrade } from './proxy/forward-upgrade.js';
+import { optionalPem, pem } from './tls-material.js';
+
+export interface ServerAddresses {
+  agent: ListenAddr;
+  https: ListenAddr;
+  http: ListenAddr;
+  meta: ListenAddr;
+  connect?: ListenAddr;
+}
+
+export interface ServerHandle {
+  /** GOAWAY to every agent, stop listening, let open streams drain (drainTimeoutMs), then end */
+  close(): Promise<void>;
+  /** bound addresses (real ports when 0 was asked) */
+  addresses: ServerAddresses;
+  registry: AgentRegistry;
+  portConfig: PortConfigSource;
+  metrics: ServerMetrics;
+}
+
+export interface StartOptions {
+  /** a port config source to use instead of --config (e.g. a Kubernetes ConfigMap watcher) */
+  portConfigSource?: PortConfigSource;
+}
+
+export async function start(config: ServerConfig, logger: Logger, options: StartOptions = {}): Promise<ServerHandle> {
+  const cert = pem(config.cert, '--cert');
+  const key = pem(config.key, '--key');
+  const agentCa = pem(config.agentCa, '--agent-ca');
+  const callerCa = optionalPem(config.callerCa, '--caller-ca');
+  const originate: OriginateTls = {
+    cert: optionalPem(config.kubeletClientCert, '--kubelet-client-cert'),
+    key: optionalPem(config.kubeletClientKey, '--kubelet-client-key'),
+    ca: optionalPem(config.kubeletCa, '--kubelet-ca'),
+    verify: config.verifyKubelet,
+  };
+  const portConfig = options.portConfigSource
+    ?? (config.configFile !== undefined
+      ? new FilePortConfigSource(config.configFile, logger.child({ component: 'port-config' }), { pollMs: config.configPollMs })
+      : new StaticPortConfigSource());
+  const registry = new AgentRegistry();
+  const metrics = new ServerMetrics(registry);
+  const proxyLog = logger.child({ component: 'proxy' });
+  const ctx = (listener: ListenerName, channel: Channel, tls?: OriginateTls): ProxyContext => ({
+    listener, channel, registry, portConfig: () => portConfig.current().config, originate: tls,
+    compression: config.compression, metrics, log: proxyLog,
+  });
+
+  const agents = createAgentListener({ ...config, cert, key, agentCa }, registry, metrics, logger.child({ component: 'agents' }));
+  const https = createHttpsServer({
+    cert, key, ca: callerCa, requestCert: callerCa !== undefined, rejectUnauthorized: config.requireCallerCert, minVersion: 'TLSv1.2',
+  });
+  https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
+    proxyLog.warn({ listener: 'https', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'caller tls handshake failed');
+  });
+  const http = createHttpServer();
+  wireProxy(https, ctx('https', 'https', originate));
+  wireProxy(http, ctx('http', 'http'));
+  const connect = config.connectAddr ? createConnectServer(ctx('connect', 'http')) : undefined;
+  let ready = false;
+  const meta = createMetaServer({ registry, metrics, portConfig, ready: () => ready });
+
+  const servers: Array<[NetServer, ListenAddr, string]> = [
+    [agents.server, config.agentAddr, 'agent listener'],
+    [https, config.httpsAddr, 'HTTPS proxy'],
+    [http, config.httpAddr, 'HTTP proxy'],
+    [meta, config.metaAddr, 'meta listener'],
+    ...(connect && config.connectAddr ? [[connect, config.connectAddr, 'CONNECT frontend'] as [NetServer, ListenAddr, string]] : []),
+  ];
+  let bound: ListenAddr[];
+  try {
+    bound = await Promise.all(servers.map(([server, addr, what]) => listen(server, addr, what)));
+  } catch (err) {
+    await Promise.all(servers.map(([server]) => closeServer(server)));
+    portConfig.close();
+    throw err;
+  }
+  const addresses: ServerAddresses = {
+    agent: bound[0]!, https: bound[1]!, http: bound[2]!, meta: bound[3]!, ...(connect ? { connect: bound[4]! } : {}),
+  };
+  ready = true;
+  logger.info(Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, formatAddr(v)])), 'server listening');
+
+  let closing: Promise<void> | undefined;
+  const shutdown = async (): Promise<void> => {
+    ready = false;
+    logger.info({ sessions: agents.sessions.size, drainTimeoutMs: config.drainTimeoutMs }, 'server draining');
+    const stopped = servers.filter(([s]) => s !== meta).map(([s]) => closeServer(s));
+    for (const s of [https, http, connect]) s?.closeIdleConnections();
+    await Promise.all([...agents.sessions].map((s) => {
+      s.goAway('NO_ERROR', 'server shutting down');
+      return s.close(config.drainTimeoutMs);
+    }));
+    for (const s of [https, http, connect]) s?.closeAllConnections();
+    await Promise.all(stopped);
+    meta.closeAllConnections();
+    await closeServer(meta);
+    portConfig.close();
+    logger.info({}, 'server closed');
+  };
+  return {
+    close: () => (closing ??= shutdown()),
+    addresses,
+    registry,
+    portConfig,
+    metrics,
+  };
+}
+
+function wireProxy(server: HttpServer, ctx: ProxyContext): void {
+  server.on('request', (req, res) => forwardHttp(ctx, req, res));
+  server.on('upgrade', (req, socket: Duplex, head: Buffer) => forwardUpgrade(ctx, req, socket, head));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+    ctx.log.debug({ listener: ctx.listener, code: err.code }, 'bad request from caller');
+  });
+}

@@ -1,0 +1,98 @@
+import t from 'tap';
+import { ServerErrorCode, checkHello, envName, parseAddr, parseConfig, parseConfigText, usage } from '../src/index.js';
+import type { ServerConfig } from '../src/index.js';
+
+const required = ['--cert', 'c.pem', '--key', 'k.pem', '--agent-ca', 'a.pem', '--caller-ca', 'ca.pem'];
+
+function config(argv: string[], env: Record<string, string> = {}): ServerConfig {
+  const r = parseConfig(argv, env);
+  if (r.help) throw new Error('help');
+  return r.config;
+}
+
+t.test('defaults', async (t) => {
+  const c = config(required, { HOSTNAME: 'pod-1' });
+  t.match(c, {
+    agentAddr: { host: '', port: 10262 }, httpsAddr: { host: '', port: 10263 }, httpAddr: { host: '', port: 10264 },
+    metaAddr: { host: '127.0.0.1', port: 10265 }, requireCallerCert: true, verifyKubelet: false, compression: true,
+    keepaliveIntervalMs: 10_000, keepaliveTimeoutMs: 30_000, drainTimeoutMs: 5_000, logLevel: 'info', serverId: 'pod-1',
+  });
+  t.equal(c.connectAddr, undefined);
+  t.equal(c.configFile, undefined);
+});
+
+t.test('flags, = syntax, booleans and env fallbacks', async (t) => {
+  const c = config([...required, '--http-addr=[::1]:0', '--require-caller-cert=false', '--verify-kubelet', '--kubelet-ca', 'kca.pem',
+    '--compression=false', '--connect-addr', ':8131', '--config', '/etc/ports.yaml', '--drain-timeout-ms', '250'], {
+    EDGE_TUNNEL_HTTP_ADDR: '1.2.3.4:1', EDGE_TUNNEL_LOG_LEVEL: 'debug', EDGE_TUNNEL_META_ADDR: '0.0.0.0:9999',
+  });
+  t.same(c.httpAddr, { host: '::1', port: 0 }, 'flag wins over env');
+  t.same(c.metaAddr, { host: '0.0.0.0', port: 9999 }, 'env wins over default');
+  t.equal(c.logLevel, 'debug');
+  t.equal(c.requireCallerCert, false);
+  t.equal(c.verifyKubelet, true);
+  t.equal(c.compression, false);
+  t.same(c.connectAddr, { host: '', port: 8131 });
+  t.equal(c.configFile, '/etc/ports.yaml');
+  t.equal(c.drainTimeoutMs, 250);
+  t.equal(envName('kubelet-client-cert'), 'EDGE_TUNNEL_KUBELET_CLIENT_CERT');
+});
+
+t.test('bad input is rejected with a sentence naming the flag', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /--cert is required/],
+    [['--cert', 'c', '--key', 'k', '--agent-ca', 'a'], /--caller-ca is required while --require-caller-cert/],
+    [[...required, '--bogus'], /unknown argument "--bogus"/],
+    [[...required, '--http-addr', 'nope'], /--http-addr .* must be host:port/],
+    [[...required, '--http-addr', ':70000'], /must be host:port/],
+    [[...required, '--verify-kubelet'], /--verify-kubelet needs --kubelet-ca/],
+    [[...required, '--kubelet-client-cert', 'x'], /go together/],
+    [[...required, '--drain-timeout-ms', '-1'], /whole number of milliseconds/],
+    [[...required, '--compression=maybe'], /true or false/],
+    [[...required, '--log-level', 'loud'], /must be one of/],
+    [[...required, '--keepalive-interval-ms', '5000', '--keepalive-timeout-ms', '1000'], /must not be shorter/],
+    [[...required, '--key'], /--key needs a value/],
+  ];
+  for (const [argv, message] of cases) {
+    t.throws(() => parseConfig(argv, {}), { code: ServerErrorCode.INVALID_CONFIG, message }, argv.join(' '));
+  }
+});
+
+t.test('--help lists every flag with its env variable and default', async (t) => {
+  const r = parseConfig(['--help'], {});
+  t.equal(r.help, true);
+  const text = usage();
+  for (const flag of ['--agent-addr', '--https-addr', '--http-addr', '--meta-addr', '--connect-addr', '--require-caller-cert', '--verify-kubelet', '--config', '--drain-timeout-ms', '--log-level']) {
+    t.match(text, flag);
+  }
+  t.match(text, /EDGE_TUNNEL_AGENT_ADDR/);
+  t.match(text, /default :10262/);
+});
+
+t.test('parseAddr', async (t) => {
+  t.same(parseAddr(':10262', 'x'), { host: '', port: 10262 });
+  t.same(parseAddr('127.0.0.1:0', 'x'), { host: '127.0.0.1', port: 0 });
+  t.same(parseAddr('[fd00::1]:443', 'x'), { host: 'fd00::1', port: 443 });
+  t.throws(() => parseAddr('10262', 'x'), { code: 'ERR_SERVER_INVALID_CONFIG' });
+  t.throws(() => parseAddr('fd00::1:443', 'x'), { code: 'ERR_SERVER_INVALID_CONFIG' });
+});
+
+t.test('checkHello binds the hello to the certificate', async (t) => {
+  const id = { commonName: 'edge-a', ips: ['10.0.0.5', 'fd00::5'] };
+  t.match(checkHello({ version: 1, nodeName: 'EDGE-A', nodeIps: ['10.0.0.5', 'FD00:0::5'], agentVersion: '1.2' }, id),
+    { ok: true, nodeName: 'edge-a', nodeIps: ['10.0.0.5', 'fd00::5'], agentVersion: '1.2' });
+  t.match(checkHello({ version: 1, nodeName: 'edge-b', nodeIps: [] }, id), { ok: false, reason: /certificate names node edge-a but hello claims "edge-b"/ });
+  t.match(checkHello({ version: 1, nodeName: 'edge-a', nodeIps: ['10.0.0.6'] }, id), { ok: false, reason: /does not list IP 10\.0\.0\.6/ });
+  t.match(checkHello({ version: 2, nodeName: 'edge-a', nodeIps: [] }, id), { ok: false, reason: /unsupported hello version/ });
+  t.match(checkHello({ version: 1, nodeName: 'edge-a', nodeIps: 'x' }, id), { ok: false, reason: /array/ });
+  t.match(checkHello({ version: 1, nodeName: 'edge-a' }, { commonName: 'Not A Node', ips: [] }), { ok: false, reason: /not a node name/ });
+});
+
+t.test('config file text: flat keys, ConfigMap objects, JSON', async (t) => {
+  t.same(parseConfigText("dnat-ports-pair: '9051=10264'\n"), { 'dnat-ports-pair': '9051=10264' });
+  t.same(parseConfigText('kind: ConfigMap\ndata:\n  http-proxy-ports: "9100"\n'), { 'http-proxy-ports': '9100' });
+  t.same(parseConfigText('{"https-proxy-ports": "9443"}'), { 'https-proxy-ports': '9443' });
+  t.same(parseConfigText(''), {});
+  t.throws(() => parseConfigText('- a\n- b\n'), /map of ConfigMap keys/);
+  t.throws(() => parseConfigText('a: [unclosed'));
+});
