@@ -30,6 +30,14 @@ export interface LabHandle {
   close(): Promise<void>;
 }
 
+/** Fails fast, naming the process, when it exits while we wait for it. */
+function unlessExited<T>(proc: LabProcess, wait: Promise<T>): Promise<T> {
+  const exited = proc.exited.then((code) => {
+    throw new Error(`lab: ${proc.name} exited with code ${code} (its log lines are above)`);
+  });
+  return Promise.race([wait, exited]);
+}
+
 const appScript = (pkg: string): string => join(dirname(fileURLToPath(import.meta.resolve(pkg))), 'main.js');
 
 export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
@@ -59,7 +67,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
     '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'),
     '--agent-ca', certs.path('ca', 'crt'), '--caller-ca', certs.path('ca', 'crt'),
     '--kubelet-client-cert', certs.path('kubelet-client', 'crt'), '--kubelet-client-key', certs.path('kubelet-client', 'key'),
-    '--kubelet-ca', certs.path('ca', 'crt'), '--verify-kubelet', 'true', '--config', configPath,
+    '--kubelet-ca', certs.path('ca', 'crt'), '--verify-kubelet', '--config', configPath,
   ], log, pretty);
   const metaUrl = `http://${addr(ports.meta)}`;
   const agents = new Map<string, LabProcess>();
@@ -86,9 +94,9 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
     if (ownDir) await rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor('the server to be ready', async () => (await httpGet(`${metaUrl}/readyz`))?.status === 200, 15_000);
+    await unlessExited(server, waitFor('the server to be ready', async () => (await httpGet(`${metaUrl}/readyz`))?.status === 200, 15_000));
     for (const node of nodes) startAgent(node);
-    await waitForTunnels(nodes.map((n) => n.name));
+    await unlessExited(server, waitForTunnels(nodes.map((n) => n.name)));
   } catch (err) {
     await close();
     throw err;
