@@ -1,1 +1,13 @@
-export {};
+export { startFakeApiServer, DEFAULT_BOOKMARK_INTERVAL_MS } from './server.js';
+export type { FakeApiServer, FakeApiServerOptions, RecordedRequest } from './server.js';
+export { ObjectStore, DEFAULT_HISTORY_LIMIT } from './store.js';
+export type { KubeObject, ObjectMeta, StoreEvent, StoreEventType, StoreListener } from './store.js';
+export { ErrorCode, FakeApiServerError, StatusError, StatusReason } from './errors.js';
+export type { Status, StatusDetails } from './errors.js';
+export { RESOURCES, INITIAL_NAMESPACES } from './resources.js';
+export type { ResourceDef } from './resources.js';
+export { parseLabelSelector, parseFieldSelector } from './selectors.js';
+export type { Matcher } from './selectors.js';
+export { applyPatch, mergePatch, jsonPatch, PatchType } from './patch.js';
+export { WatchEventType } from './watch.js';
+export { kubeconfigYaml } from './kubeconfig.js';
