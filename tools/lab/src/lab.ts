@@ -75,7 +75,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
     const agent = startProcess(node.name, appScript('@edge-tunnel/agent'), [
       '--server', addr(ports.agent), '--node-name', node.name, '--node-ip', node.ip,
       '--cert', certs.path(`agent-${node.name}`, 'crt'), '--key', certs.path(`agent-${node.name}`, 'key'),
-      '--ca', certs.path('ca', 'crt'), '--meta-addr', `${node.ip}:10266`, '--allow-ports', String(ports.exporter),
+      '--ca', certs.path('ca', 'crt'), '--meta-addr', `${node.ip}:10266`, '--allow-ports', (options.agentAllowPorts ?? [ports.exporter]).join(','),
     ], log, pretty);
     agents.set(node.name, agent);
     return agent;
@@ -83,7 +83,9 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
   const waitForTunnels = (names: readonly string[], timeoutMs = 15_000): Promise<void> =>
     waitFor(`tunnels of ${names.join(', ')}`, async () => {
       const res = await httpGet(`${metaUrl}/debug/tunnels`);
-      return res?.status === 200 && names.every((n) => res.body.includes(`"${n}"`));
+      if (res?.status !== 200) return false;
+      const { nodes: up } = JSON.parse(res.body) as { nodes: Array<{ nodeName: string; connected: boolean }> };
+      return names.every((n) => up.some((u) => u.nodeName === n && u.connected));
     }, timeoutMs);
 
   const close = async (): Promise<void> => {

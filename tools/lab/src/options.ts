@@ -25,6 +25,8 @@ export interface LabOptions {
   dir?: string;
   /** receives every log line of every process, already formatted */
   log?: (line: string) => void;
+  /** ports the agents allow besides the kubelet ports (default: the exporter port) */
+  agentAllowPorts?: number[];
   /** pretty (default) or raw JSON log lines */
   pretty?: boolean;
 }

@@ -1,0 +1,100 @@
+// The lab as an operator uses it: real server and agent processes, emulated kubelets, and the real
+// curl binary running exactly the commands `npm start` prints.
+import t from 'tap';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sh, startTestLab } from './fixtures/lab.js';
+
+const hasCurl = (await sh('command -v curl')).code === 0;
+const lines: string[] = [];
+const lab = hasCurl ? await startTestLab(41, lines) : undefined;
+t.teardown(() => lab?.close());
+
+t.test('every printed command works through the tunnel', { skip: !lab && 'curl is not installed' }, async (t) => {
+  const expectations: Array<[RegExp, RegExp]> = [
+    [/stats\/summary'?$/, /"nodeName":"edge-/],
+    [/\/pods$/, /"kind":"PodList"/],
+    [/9100\/metrics$/, /node_exporter_scrapes_total/],
+    [/healthz$/, /^ok/],
+    [/9999\/$/, /403 Forbidden[\s\S]*PORT_NOT_CONFIGURED/],
+    [/debug\/tunnels$/, /"edge-a"[\s\S]*"edge-b"/],
+  ];
+  for (const { title, command } of lab!.commands.filter((c) => !c.command.includes('follow=true'))) {
+    const res = await sh(command);
+    const expected = expectations.find(([cmd]) => cmd.test(command))?.[1];
+    t.ok(expected, `an expectation exists for: ${title}`);
+    t.match(res.stdout, expected!, title);
+  }
+});
+
+t.test('logs -f streams through HTTPS and closing the client closes it at the kubelet', { skip: !lab }, async (t) => {
+  const follow = lab!.commands.find((c) => c.command.includes('follow=true'))!;
+  const kubelet = lab!.kubelets.get('edge-a')!;
+  const res = await sh(`timeout 2.5 ${follow.command}; true`);
+  t.match(res.stdout, /edge-a\/demo\/app line \d+\n[\s\S]*line \d+/, 'lines arrived while following');
+  const deadline = Date.now() + 1_000;
+  while (kubelet.activeFollowers() > 0 && Date.now() < deadline) await sleep(20);
+  t.equal(kubelet.activeFollowers(), 0, 'the follower at the kubelet is gone within 1 s');
+});
+
+t.test('200 concurrent requests across two nodes', { skip: !lab }, async (t) => {
+  const { serverHost, ports, nodes } = lab!;
+  const urls = Array.from({ length: 200 }, (_, i) => {
+    const node = nodes[i % 2]!;
+    return `-o /dev/null --connect-to ${node.ip}:10255:${serverHost}:${ports.http} http://${node.ip}:10255/healthz`;
+  });
+  // curl --parallel runs all 200 from one process, as many connections at once.
+  const res = await sh(`curl -s --parallel --parallel-max 200 -w '%{http_code}\\n' ${urls.join(' ')}`, 30_000);
+  const codes = res.stdout.trim().split('\n');
+  t.equal(codes.length, 200);
+  t.same(codes.filter((c) => c !== '200'), [], 'every request answered 200');
+});
+
+t.test('a custom port opened live in the config file carries 100 MiB; one the agent does not allow is refused', { skip: !lab }, async (t) => {
+  const node = lab!.nodes[1]!;
+  const sink = createServer((req, res) => {
+    const hash = createHash('sha256');
+    req.on('data', (c: Buffer) => hash.update(c));
+    req.on('end', () => res.end(hash.digest('hex')));
+  });
+  await new Promise<void>((r) => sink.listen(9180, node.ip, r));
+  t.teardown(() => sink.close());
+  const via = (port: number): string => `--connect-to ${node.ip}:${port}:${lab!.serverHost}:${lab!.ports.http} http://${node.ip}:${port}/upload`;
+  const before = await sh(`curl -s -o /dev/null -w '%{http_code}' ${via(9180)}`);
+  t.equal(before.stdout, '403', 'not configured yet: 403');
+  await writeFile(lab!.configPath, `dnat-ports-pair: '9100=10264,9180=10264,9181=10264'\n`);
+  let status = before.stdout;
+  for (let i = 0; i < 40 && status === '403'; i++) {
+    await sleep(250);
+    status = (await sh(`curl -s -o /dev/null -w '%{http_code}' ${via(9180)}`)).stdout;
+  }
+  const file = join(lab!.dir, 'body.bin');
+  await writeFile(file, randomBytes(100 * 1024 * 1024));
+  const expected = createHash('sha256').update(await readFile(file)).digest('hex');
+  const upload = await sh(`curl -s --data-binary @${file} ${via(9180)}`, 60_000);
+  t.equal(upload.stdout, expected, '100 MiB arrived intact (SHA-256 computed at the sink)');
+  const refused = await sh(`curl -s -w '\\n%{http_code}' ${via(9181)}`);
+  t.match(refused.stdout, /REFUSED[\s\S]*not allowed[\s\S]*\n403$/, 'the agent refuses a port it does not allow, and the caller reads why');
+});
+
+t.test('agent killed: fast 503; restarted: requests succeed again', { skip: !lab }, async (t) => {
+  const node = lab!.nodes[0]!;
+  const url = `--connect-to ${node.ip}:10255:${lab!.serverHost}:${lab!.ports.http} http://${node.ip}:10255/healthz`;
+  await lab!.agents.get(node.name)!.stop('SIGKILL');
+  let res = await sh(`curl -s -w '\\n%{http_code} %{time_total}' ${url}`);
+  for (let i = 0; i < 40 && !/503 /.test(res.stdout); i++) {
+    await sleep(100);
+    res = await sh(`curl -s -w '\\n%{http_code} %{time_total}' ${url}`);
+  }
+  const [status, seconds] = res.stdout.trim().split('\n').at(-1)!.split(' ');
+  t.equal(status, '503', 'no tunnel for the node: 503');
+  t.ok(Number(seconds) < 0.5, `answered in ${seconds} s`);
+  t.match(res.stdout, /NO_TUNNEL/);
+  lab!.startAgent(node);
+  await lab!.waitForTunnels([node.name]);
+  res = await sh(`curl -s ${url}`);
+  t.equal(res.stdout, 'ok', 'the restarted agent carries requests');
+});
