@@ -172,6 +172,15 @@ export class Stream extends Duplex implements Sendable {
     this.host.consumedSome(this);
   }
 
+  // Readable calls _read() only once per push(): a consumer that drains a full buffer after a pause
+  // would otherwise never grant credit again (deadlock with small windows). Every read() that takes
+  // bytes out (flowing mode goes through read() too) may grant.
+  override read(size?: number): any {
+    const chunk: unknown = super.read(size);
+    if (chunk !== null) this.host.consumedSome(this);
+    return chunk;
+  }
+
   override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
     if (!this.done) {
       this.endWithReset('CANCEL', err?.message ?? 'stream destroyed');
