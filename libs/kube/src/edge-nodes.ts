@@ -1,0 +1,123 @@
+// Edge nodes: the union of one Node informer per label selector, deduplicated by name. A node that is
+// relabelled so that no selector matches any more leaves the set (the watch reports it DELETED).
+import { EventEmitter } from 'node:events';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { KubeConfig, V1Node } from '@kubernetes/client-node';
+import type { BackoffOptions } from './backoff.js';
+import { ResilientInformer } from './informer.js';
+import { silentLogger } from './logger.js';
+import type { Logger } from './logger.js';
+
+/** Label selectors that mark edge nodes (managed edge clusters and OpenYurt). */
+export const DEFAULT_EDGE_SELECTORS: readonly string[] = [
+  'alibabacloud.com/is-edge-worker=true',
+  'openyurt.io/is-edge-worker=true',
+];
+
+/** One edge node as the node table needs it: its name and its InternalIP addresses. */
+export interface EdgeNode {
+  name: string;
+  ips: string[];
+}
+
+export interface EdgeNodesOptions {
+  /** Default DEFAULT_EDGE_SELECTORS; a node matching any of them is an edge node. */
+  selectors?: readonly string[];
+  logger?: Logger;
+  backoff?: BackoffOptions;
+}
+
+export interface EdgeNodeWatcher {
+  on(event: 'change', listener: (nodes: EdgeNode[]) => void): this;
+  on(event: 'error', listener: (err: unknown) => void): this;
+}
+
+/** Emits 'change' (sorted nodes) whenever a node appears, goes, or changes its InternalIPs. */
+export class EdgeNodeWatcher extends EventEmitter {
+  readonly #informers: ResilientInformer<V1Node>[];
+  readonly #log: Logger;
+  #nodes: EdgeNode[] = [];
+  #fingerprint = '[]';
+
+  constructor(kc: KubeConfig, opts: EdgeNodesOptions = {}) {
+    super();
+    this.#log = opts.logger ?? silentLogger;
+    const core = kc.makeApiClient(CoreV1Api);
+    const selectors = [...new Set(opts.selectors ?? DEFAULT_EDGE_SELECTORS)];
+    this.#informers = selectors.map((labelSelector) => {
+      const informer = new ResilientInformer<V1Node>(kc, {
+        path: '/api/v1/nodes',
+        labelSelector,
+        list: () => core.listNode({ labelSelector }),
+        name: `nodes ${labelSelector}`,
+        logger: this.#log,
+        backoff: opts.backoff,
+      });
+      const recompute = (): void => this.#recompute();
+      informer.on('add', recompute).on('update', recompute).on('delete', recompute).on('synced', recompute);
+      informer.on('error', (err) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+      });
+      return informer;
+    });
+  }
+
+  start(): this {
+    for (const informer of this.#informers) informer.start();
+    return this;
+  }
+
+  /** The edge nodes, sorted by name. */
+  nodes(): EdgeNode[] {
+    return this.#nodes.map((n) => ({ name: n.name, ips: [...n.ips] }));
+  }
+
+  get synced(): boolean {
+    return this.#informers.every((i) => i.synced);
+  }
+
+  /** Resolves once every selector's first list has completed. */
+  async whenSynced(): Promise<void> {
+    await Promise.all(this.#informers.map((i) => i.whenSynced()));
+  }
+
+  /** Sum of the informers' restarts. */
+  get restarts(): number {
+    return this.#informers.reduce((sum, i) => sum + i.restarts, 0);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#informers.map((i) => i.stop()));
+  }
+
+  #recompute(): void {
+    const byName = new Map<string, EdgeNode>();
+    for (const informer of this.#informers) {
+      for (const node of informer.list()) {
+        const name = node.metadata?.name;
+        if (name && !byName.has(name)) byName.set(name, { name, ips: internalIps(node) });
+      }
+    }
+    const nodes = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const fingerprint = JSON.stringify(nodes);
+    if (fingerprint === this.#fingerprint) return;
+    this.#fingerprint = fingerprint;
+    this.#nodes = nodes;
+    this.#log.info({ nodes: nodes.length }, 'edge nodes changed');
+    this.emit('change', this.nodes());
+  }
+}
+
+/** Starts watching edge nodes; see EdgeNodeWatcher. */
+export function watchEdgeNodes(kc: KubeConfig, opts: EdgeNodesOptions = {}): EdgeNodeWatcher {
+  return new EdgeNodeWatcher(kc, opts).start();
+}
+
+/** A node's InternalIP addresses, in status order, without duplicates. */
+export function internalIps(node: Pick<V1Node, 'status'>): string[] {
+  const ips: string[] = [];
+  for (const a of node.status?.addresses ?? []) {
+    if (a.type === 'InternalIP' && a.address && !ips.includes(a.address)) ips.push(a.address);
+  }
+  return ips;
+}
