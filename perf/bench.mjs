@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// npm run bench [-- --quick] [--tiny] [--only a,b] [--chains x,y] [--out dir]
+// Starts every chain as real processes on loopback, drives the same client and sink through each,
+// prints a table per scenario with edge-tunnel's ratios to every peer, writes results JSON and an
+// SVG chart per scenario (default perf/results/). See README.md.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeCerts } from './lib/certs.mjs';
+import { allChains } from './lib/chains/index.mjs';
+import { NODE } from './lib/chains/edge-tunnel.mjs';
+import { spawnHelper } from './lib/chains/util.mjs';
+import { commitOf, machine, svgChart, table } from './lib/report.mjs';
+import { SCENARIOS } from './lib/scenarios.mjs';
+import { agentSessions } from './lib/sessions.mjs';
+import { evaluateTargets } from './lib/targets.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const opt = (name) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const QUICK = flag('quick');
+const TINY = flag('tiny');
+
+const FULL = {
+  warmMs: 1000, durMs: 4000, fillMs: 1000, settleMs: 1000, multi16: 16, multi256: 256, rttSamples: 3000,
+  churnMs: 5000, churnConcurrency: 16, idleStreams: 10_000, agentSessions: 1000, compressMs: 4000,
+  latencyMs: 6000, linkRate: 12.5e6, compressDelayMs: 1,
+};
+const QUICK_SIZES = {
+  ...FULL, warmMs: 300, durMs: 1000, fillMs: 300, settleMs: 300, rttSamples: 300, churnMs: 1000,
+  idleStreams: 1000, agentSessions: 50, compressMs: 1500, latencyMs: 3000,
+};
+const TINY_SIZES = {
+  ...QUICK_SIZES, warmMs: 150, durMs: 500, fillMs: 100, settleMs: 200, multi16: 4, multi256: 16,
+  churnMs: 300, churnConcurrency: 4, idleStreams: 50, agentSessions: 4, compressMs: 500, latencyMs: 1500,
+  rttSamples: 20, compressDelayMs: 25, // the smoke run shares one link between compress and latency
+};
+const sizes = TINY ? TINY_SIZES : QUICK ? QUICK_SIZES : FULL;
+const outDir = opt('out') ?? join(here, 'results');
+const only = opt('only')?.split(',');
+const onlyChains = opt('chains')?.split(',');
+
+// ---------------------------------------------------------------- progress line
+const tty = process.stderr.isTTY;
+const t0 = Date.now();
+function progress(text) {
+  const line = `[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${text}`;
+  if (tty) process.stderr.write(`\r\x1b[K${line.slice(0, process.stderr.columns - 1)}`);
+  else process.stderr.write(`${line}\n`);
+}
+const log = (text) => (tty ? process.stderr.write(`\r\x1b[K${text}\n`) : process.stderr.write(`${text}\n`));
+
+// ---------------------------------------------------------------- setup
+const tmp = mkdtempSync(join(tmpdir(), 'edge-tunnel-perf-'));
+progress('certificates');
+const certs = await makeCerts(join(tmp, 'pki'), [NODE]);
+const sink = await spawnHelper('sink', 'sink.mjs', [NODE.ip]);
+const env = { tmp, certs, sink: { host: NODE.ip, port: sink.port }, logLevel: opt('log-level') ?? 'info' };
+const { chains: all, notes, extra } = allChains(env);
+const chains = onlyChains ? all.filter((c) => onlyChains.includes(c.name)) : all;
+for (const n of notes) log(`note: ${n}`);
+
+const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.id));
+const results = {
+  command: `node perf/bench.mjs ${args.join(' ')}`.trim(),
+  quick: QUICK,
+  tiny: TINY,
+  date: new Date().toISOString(),
+  node: process.version,
+  commit: commitOf(join(here, '..')),
+  machine: machine(),
+  sizes,
+  notes,
+  chains: chains.map(({ name, label, kind }) => ({ name, label, kind })),
+  scenarios: {},
+};
+for (const s of scenarios) results.scenarios[s.id] = { title: s.title, metrics: s.metrics, rows: {} };
+
+let exitCode = 0;
+const shutdown = async () => {
+  for (const c of [...all, ...Object.values(extra).filter(Boolean)]) await c.stop().catch(() => {});
+  await sink.proc.stop();
+};
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  process.once(signal, async () => {
+    await shutdown();
+    process.exit(code);
+  });
+}
+
+async function runOn(chain, group) {
+  const linkOf = group[0].link?.(sizes);
+  let started;
+  try {
+    progress(`${chain.name}: starting${linkOf ? ' (with link)' : ''}`);
+    started = await chain.start({ link: linkOf });
+  } catch (err) {
+    for (const s of group) results.scenarios[s.id].rows[chain.name] = { error: `start: ${err.message}` };
+    log(`${chain.name}: failed to start: ${err.message}`);
+    await chain.stop().catch(() => {});
+    return;
+  }
+  for (const s of group) {
+    progress(`${s.id} · ${chain.name}`);
+    try {
+      results.scenarios[s.id].rows[chain.name] = await s.run({ started, sizes, chain, progress });
+    } catch (err) {
+      results.scenarios[s.id].rows[chain.name] = { error: err.message };
+      log(`${s.id} · ${chain.name}: ${err.message.split('\n')[0]}`);
+    }
+  }
+  await chain.stop();
+}
+
+try {
+  // loopback scenarios: one start per chain, every scenario on it (baselines are probed per scenario)
+  const plain = scenarios.filter((s) => !s.link);
+  if (plain.length) for (const c of chains) await runOn(c, plain);
+  // link scenarios: one start per chain and link (scenarios with the same link share it)
+  const byLink = new Map();
+  for (const s of scenarios.filter((x) => x.link)) {
+    const key = JSON.stringify(s.link(sizes));
+    byLink.set(key, [...(byLink.get(key) ?? []), s]);
+  }
+  for (const group of byLink.values()) {
+    for (const c of chains) await runOn(c, group);
+    for (const s of group) {
+      const extras = (s.extraChains ?? []).map((k) => extra[k]).filter(Boolean).filter((c) => !onlyChains || onlyChains.includes(c.name));
+      for (const c of extras) await runOn(c, [s]);
+      for (const c of extras) if (!results.chains.some((x) => x.name === c.name)) results.chains.push({ name: c.name, label: c.label, kind: c.kind, only: s.id });
+    }
+  }
+  if (!only || only.includes('sessions')) {
+    const id = 'sessions';
+    results.scenarios[id] = {
+      title: 'Memory per idle agent session (server process)',
+      metrics: [
+        { key: 'sessions', label: 'sessions', better: 'higher', digits: 0 },
+        { key: 'rssPerSession', label: 'RSS B/session', better: 'lower', primary: true, digits: 0 },
+        { key: 'heapPerSession', label: 'heap B/session', better: 'lower', digits: 0 },
+      ],
+      rows: {},
+    };
+    try {
+      results.scenarios[id].rows['edge-tunnel'] = await agentSessions(env, sizes.agentSessions, progress);
+    } catch (err) {
+      results.scenarios[id].rows['edge-tunnel'] = { error: err.message };
+      log(`sessions: ${err.message.split('\n')[0]}`);
+    }
+  }
+} catch (err) {
+  log(`bench failed: ${err.stack}`);
+  exitCode = 1;
+} finally {
+  await shutdown();
+}
+
+// ---------------------------------------------------------------- report
+results.targets = evaluateTargets(results);
+results.durationS = (Date.now() - t0) / 1000;
+mkdirSync(outDir, { recursive: true });
+const stamp = results.date.replace(/[:.]/g, '-').slice(0, 19);
+const jsonPath = join(outDir, `bench-${stamp}${TINY ? '-tiny' : QUICK ? '-quick' : ''}.json`);
+writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
+const tableChains = results.chains;
+const text = [];
+for (const [id, sc] of Object.entries(results.scenarios)) {
+  text.push(table(sc, sc.rows, tableChains), '');
+  writeFileSync(join(outDir, `${id}${TINY ? '-tiny' : QUICK ? '-quick' : ''}.svg`), svgChart(sc, sc.rows, tableChains));
+}
+text.push('## Targets', '', '| target | edge-tunnel | goal | met |', '| --- | --- | --- | --- |');
+for (const t of results.targets) text.push(`| ${t.name} | ${Number.isFinite(t.value) ? t.value.toFixed(2) : '—'} | ${t.goal} | ${t.met === undefined ? 'n/a' : t.met ? 'yes' : '**no**'} |`);
+const md = text.join('\n');
+writeFileSync(join(outDir, `latest${TINY ? '-tiny' : QUICK ? '-quick' : ''}.md`), `${results.command} — ${results.date}, node ${results.node}, ${results.machine.cpus} × ${results.machine.cpuModel}, commit ${results.commit.slice(0, 12)}\n\n${md}\n`);
+if (tty) process.stderr.write('\r\x1b[K');
+process.stdout.write(`${md}\n\nresults: ${jsonPath} (${results.durationS.toFixed(0)} s)\n`);
+rmSync(tmp, { recursive: true, force: true });
+process.exit(exitCode);

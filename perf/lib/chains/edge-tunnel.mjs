@@ -1,0 +1,82 @@
+// edge-tunnel: client → server CONNECT frontend → (one mTLS session, through the link when the
+// scenario has one) → agent → sink. The sink port is a custom port: server config
+// `http-proxy-ports`, agent `--allow-ports`. Both as real processes from the built dist/.
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnProc } from '../procs.mjs';
+import { stopAll, viaLink } from './util.mjs';
+
+let starts = 0; // every start logs to its own file, so a stale line is never matched
+
+export const NODE = { name: 'bench-node', ip: '127.0.50.1' };
+export const appMain = (pkg) => join(dirname(fileURLToPath(import.meta.resolve(pkg))), 'main.js');
+
+export function httpGet(url) {
+  return new Promise((resolve) => {
+    http.get(url, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    }).on('error', () => resolve(undefined));
+  });
+}
+
+export async function waitUntil(what, fn, timeoutMs = 15_000, alive = () => true) {
+  const until = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (!alive() || Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Starts an edge-tunnel server; resolves with its bound addresses. */
+export async function startServer(env, { compression, tag, procs }) {
+  const { certs } = env;
+  const configPath = join(env.tmp, `server-cfg-${tag}.yaml`);
+  writeFileSync(configPath, `http-proxy-ports: '${env.sink.port}'\n`);
+  const any = '127.0.0.1:0';
+  const server = spawnProc(`server-${tag}`, appMain('@edge-tunnel/server'), [
+    '--agent-addr', any, '--https-addr', any, '--http-addr', any, '--meta-addr', any, '--connect-addr', any,
+    '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'), '--agent-ca', certs.path('ca', 'crt'),
+    '--caller-ca', certs.path('ca', 'crt'), '--kubelet-client-cert', certs.path('kubelet-client', 'crt'),
+    '--kubelet-client-key', certs.path('kubelet-client', 'key'), '--config', configPath,
+    `--compression=${compression}`, '--log-level', env.logLevel,
+  ], { node: true, logFile: join(env.tmp, `server-${tag}-${++starts}.log`) });
+  procs.push({ role: 'server', proc: server, measured: true });
+  const m = await server.waitLine(/"msg":"server listening"/);
+  const rec = JSON.parse(m.input);
+  const port = (a) => Number(String(a).split(':').pop());
+  return { proc: server, agent: port(rec.agent), connect: port(rec.connect), meta: port(rec.meta) };
+}
+
+export function edgeTunnelChain(env, { compression }) {
+  const procs = [];
+  const tag = compression ? 'lz4' : 'plain';
+  return {
+    name: compression ? 'edge-tunnel+lz4' : 'edge-tunnel',
+    label: compression ? 'edge-tunnel, compression on' : 'edge-tunnel, compression off',
+    kind: 'subject',
+    async start(opts = {}) {
+      const server = await startServer(env, { compression, tag, procs });
+      const wan = await viaLink(opts.link, '127.0.0.1', server.agent, procs);
+      const { certs } = env;
+      const agent = spawnProc(`agent-${tag}`, appMain('@edge-tunnel/agent'), [
+        '--server', `${wan.host}:${wan.port}`, '--node-name', NODE.name, '--node-ip', NODE.ip,
+        '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'),
+        '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', String(env.sink.port),
+        '--compression', compression ? 'on' : 'off', '--log-level', env.logLevel,
+      ], { node: true, logFile: join(env.tmp, `agent-${tag}-${starts}.log`) });
+      procs.push({ role: 'agent', proc: agent, measured: true });
+      await waitUntil('the agent session', async () => {
+        const res = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels`);
+        return res?.status === 200 && res.body.includes(`"${NODE.name}"`);
+      }, 15_000, () => agent.alive() && server.proc.alive()).catch((err) => {
+        throw new Error(`${err.message}\nserver: ${server.proc.lines.join('\n')}\nagent: ${agent.lines.join('\n')}`);
+      });
+      return { endpoint: { host: '127.0.0.1', port: server.connect, connect: `${NODE.ip}:${env.sink.port}` }, procs, server };
+    },
+    stop: () => stopAll(procs),
+  };
+}

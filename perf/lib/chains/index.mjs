@@ -1,0 +1,20 @@
+// Every chain the bench compares, in table order. Each: { name, label, kind, start(opts) →
+// { endpoint, procs }, stop() }; the client reaches the sink through `endpoint` (client.mjs).
+import { directChain } from './direct.mjs';
+import { edgeTunnelChain } from './edge-tunnel.mjs';
+import { nodeRelayChain } from './node-relay.mjs';
+import { sshChain, sshUnavailable } from './ssh.mjs';
+
+export function allChains(env) {
+  const ssh = sshUnavailable();
+  const chains = [
+    directChain(env),
+    nodeRelayChain(env, 'tls'),
+    nodeRelayChain(env, 'h2'),
+    ...(ssh ? [] : [sshChain(env)]),
+    nodeRelayChain(env, 'yamux'),
+    edgeTunnelChain(env, { compression: false }),
+    edgeTunnelChain(env, { compression: true }),
+  ];
+  return { chains, notes: ssh ? [`OpenSSH chain skipped: ${ssh}`] : [], extra: { sshCompressed: ssh ? undefined : sshChain(env, { compress: true }) } };
+}

@@ -1,0 +1,156 @@
+// The load client: opens a stream through any chain (a TCP connection to the chain's entry, plus
+// an HTTP CONNECT handshake when the entry is a CONNECT frontend) and drives the sink's modes.
+import net from 'node:net';
+import { header, MODE } from './sink.mjs';
+
+/**
+ * endpoint: { host, port, connect?: 'host:port' } — a plain entry, or a CONNECT frontend.
+ * Resolves with a socket whose next bytes reach the sink.
+ */
+export function connectTo(endpoint, timeoutMs = 15_000) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true });
+    const timer = setTimeout(() => fail(new Error(`connect to ${endpoint.host}:${endpoint.port} timed out`)), timeoutMs);
+    const fail = (err) => (clearTimeout(timer), socket.destroy(), reject(err));
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      if (!endpoint.connect) return done(socket);
+      socket.write(`CONNECT ${endpoint.connect} HTTP/1.1\r\nHost: ${endpoint.connect}\r\n\r\n`);
+      let head = Buffer.alloc(0);
+      const onData = (chunk) => {
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return head.length > 8192 ? fail(new Error('CONNECT: response head too long')) : undefined;
+        socket.off('data', onData);
+        socket.pause();
+        const status = head.subarray(0, end).toString('latin1').split('\r\n')[0];
+        if (!/^HTTP\/1\.[01] 200/.test(status)) return fail(new Error(`CONNECT ${endpoint.connect}: ${status} ${head.subarray(end + 4, end + 200).toString()}`));
+        const rest = head.subarray(end + 4);
+        if (rest.length) socket.unshift(rest);
+        done(socket);
+      };
+      socket.on('data', onData);
+    });
+    function done(s) {
+      clearTimeout(timer);
+      s.off('error', fail);
+      resolve(s);
+    }
+  });
+}
+
+/**
+ * Reads a source stream ('S' random or 'L' log text) for durationMs; returns bytes per sample
+ * window. The socket is destroyed at the end. `stall: true` opens it and never reads.
+ */
+export async function readFor(socket, { durationMs, sampleMs = 100, mode = MODE.source }) {
+  const samples = [];
+  const times = []; // ms since start at the end of each sample (timers run late on a busy machine)
+  let bytes = 0;
+  let total = 0;
+  socket.on('error', () => {});
+  socket.on('data', (c) => {
+    bytes += c.length;
+    total += c.length;
+  });
+  socket.resume();
+  socket.write(header(mode, 0));
+  const t0 = performance.now();
+  await new Promise((resolve) => {
+    const tick = setInterval(() => {
+      samples.push(bytes);
+      times.push(performance.now() - t0);
+      bytes = 0;
+      if (performance.now() - t0 >= durationMs) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, sampleMs);
+  });
+  const elapsed = performance.now() - t0;
+  socket.destroy();
+  return { samples, times, total, elapsedMs: elapsed, sampleMs };
+}
+
+/** Starts reading an endless source in the background; returns { stop() → {bytes, ms} } */
+export function readInBackground(socket, mode = MODE.source) {
+  let bytes = 0;
+  let from = performance.now();
+  socket.on('error', () => {});
+  socket.on('data', (c) => (bytes += c.length));
+  socket.resume();
+  socket.write(header(mode, 0));
+  return {
+    /** bytes since the last mark */
+    mark() {
+      const r = { bytes, ms: performance.now() - from };
+      bytes = 0;
+      from = performance.now();
+      return r;
+    },
+    stop() {
+      socket.destroy();
+    },
+  };
+}
+
+/** An echo stream for ping-pong: returns { rtt(size) → ms, close() } */
+export async function echoStream(socket) {
+  socket.on('error', () => {});
+  socket.write(header(MODE.echo));
+  let want = 0;
+  let got = 0;
+  let wake;
+  socket.on('data', (c) => {
+    got += c.length;
+    if (got >= want && wake) {
+      const w = wake;
+      wake = undefined;
+      w();
+    }
+  });
+  socket.resume();
+  return {
+    async rtt(msg) {
+      const t0 = performance.now();
+      want += msg.length;
+      const p = new Promise((r) => (wake = r));
+      socket.write(msg);
+      if (got < want) await p;
+      else wake = undefined;
+      return performance.now() - t0;
+    },
+    close: () => socket.destroy(),
+  };
+}
+
+/** open, 1 KiB each way, close (FIN both ways); resolves when the echo came back and the sink closed */
+export async function churnOnce(endpoint, payload) {
+  const socket = await connectTo(endpoint);
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    socket.on('error', reject);
+    socket.on('data', (c) => (got += c.length));
+    socket.on('end', () => {
+      socket.destroy();
+      if (got === payload.length) resolve();
+      else reject(new Error(`churn: echoed ${got} of ${payload.length} bytes`));
+    });
+    socket.resume();
+    socket.write(header(MODE.echo));
+    socket.end(payload);
+  });
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+/** Jain's fairness index: 1 = perfectly fair, 1/n = one stream got everything */
+export function jain(xs) {
+  const s = xs.reduce((a, b) => a + b, 0);
+  const s2 = xs.reduce((a, b) => a + b * b, 0);
+  return s2 === 0 ? 0 : (s * s) / (xs.length * s2);
+}

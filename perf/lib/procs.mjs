@@ -1,0 +1,118 @@
+// Child processes of a benchmark run: spawn (Node scripts get the probe preloaded), wait for a log
+// line, probe heap/RSS/fds, stop. Every process started here is stopped by its own handle.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
+let probeSeq = 0;
+
+/** A running child: `lines` keeps the last lines of stdout+stderr for error messages. */
+export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFile } = {}) {
+  const argv = node ? ['--expose-gc', '--import', PROBE, cmd, ...args] : args;
+  // a chatty process (the tunnel's audit log) writes to a file, so the load client never parses it
+  const fd = logFile ? openSync(logFile, 'a') : undefined;
+  const out = fd ?? 'pipe';
+  const child = spawn(node ? process.execPath : cmd, argv, {
+    stdio: node ? ['ignore', out, out, 'ipc'] : ['ignore', out, out],
+    env: { ...process.env, ...env },
+  });
+  if (fd !== undefined) closeSync(fd);
+  const lines = [];
+  const watchers = new Set();
+  if (logFile) {
+    let seen = 0;
+    const poll = setInterval(() => {
+      if (watchers.size === 0) return;
+      const text = readFileSync(logFile, 'utf8');
+      const all = text.split('\n').filter(Boolean);
+      for (const line of all.slice(seen)) {
+        lines.push(line);
+        if (lines.length > keep) lines.shift();
+        for (const w of watchers) w(line);
+      }
+      seen = all.length;
+    }, 50);
+    poll.unref();
+    child.once('exit', () => clearInterval(poll));
+  }
+  for (const out of logFile ? [] : [child.stdout, child.stderr]) {
+    createInterface({ input: out }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length > keep) lines.shift();
+      for (const w of watchers) w(line);
+    });
+  }
+  child.on('error', (err) => lines.push(`spawn error: ${err.message}`));
+  if (child.channel) child.channel.unref();
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const proc = {
+    name,
+    child,
+    pid: child.pid,
+    lines,
+    exited,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    /** resolves with the first line matching re (and its match) */
+    waitLine(re, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const done = (fn, v) => (watchers.delete(w), clearTimeout(t), fn(v));
+        const w = (line) => {
+          const m = re.exec(line);
+          if (m) done(resolve, m);
+        };
+        for (const l of lines) {
+          const m = re.exec(l);
+          if (m) return resolve(m);
+        }
+        watchers.add(w);
+        const t = setTimeout(() => done(reject, new Error(`${name}: no line like ${re} within ${timeoutMs} ms; last output:\n${lines.join('\n')}`)), timeoutMs);
+        exited.then((code) => done(reject, new Error(`${name} exited (${code}) before ${re}; last output:\n${lines.join('\n')}`)));
+      });
+    },
+    /** next IPC message (Node children only) */
+    message(timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`${name}: no IPC message within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
+        child.once('message', (m) => (clearTimeout(t), resolve(m)));
+      });
+    },
+    /** heap (Node only), RSS and fds; gc first when asked */
+    async probe(gc = true) {
+      if (!proc.alive()) return undefined;
+      if (node && child.connected) {
+        const id = ++probeSeq;
+        const reply = new Promise((resolve) => {
+          const on = (m) => m?.perfProbe === id && (child.off('message', on), resolve(m));
+          child.on('message', on);
+          setTimeout(() => (child.off('message', on), resolve(undefined)), 10_000);
+        });
+        child.send({ perfProbe: id, gc });
+        const m = await reply;
+        if (m) return { heapUsed: m.heapUsed, rss: m.rss, fds: m.fds };
+      }
+      return { heapUsed: undefined, ...procStats(child.pid) };
+    },
+    async stop(graceMs = 3_000) {
+      if (!proc.alive()) return exited;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+  return proc;
+}
+
+/** RSS and fd count of any process from /proc */
+export function procStats(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+    return { rss, fds: readdirSync(`/proc/${pid}/fd`).length };
+  } catch {
+    return { rss: undefined, fds: undefined };
+  }
+}

@@ -1,0 +1,278 @@
+// The scenarios. Each run(ctx) gets { started: { endpoint, procs }, sizes, chain, progress } and
+// returns flat metrics (numbers; undefined when not applicable). Metric specs drive the tables.
+import { spawnProc } from './procs.mjs';
+import { churnOnce, connectTo, echoStream, jain, percentile, readFor, readInBackground } from './client.mjs';
+import { header, MODE } from './sink.mjs';
+import { LIB } from './chains/util.mjs';
+
+const MB = 1e6;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** run fn over items with at most `limit` in flight */
+async function pool(items, limit, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+const range = (n) => Array.from({ length: n }, (_, i) => i);
+
+async function bulkMBps(endpoint, sizes, mode = MODE.source) {
+  const r = await readFor(await connectTo(endpoint), { durationMs: sizes.warmMs + sizes.durMs, sampleMs: 50, mode });
+  // bytes after the warm-up ÷ the real time they took (sample timers run late under load)
+  const i = r.times.findIndex((t) => t >= sizes.warmMs);
+  if (i < 0 || i === r.times.length - 1) return r.total / (r.elapsedMs / 1000) / MB;
+  const bytes = r.samples.slice(i + 1).reduce((a, b) => a + b, 0);
+  return bytes / ((r.times.at(-1) - r.times[i]) / 1000) / MB;
+}
+
+async function concurrent({ started, sizes }, n) {
+  const sockets = await pool(range(n), 32, () => connectTo(started.endpoint));
+  const readers = sockets.map((s) => readInBackground(s));
+  await sleep(sizes.warmMs);
+  for (const r of readers) r.mark();
+  await sleep(sizes.durMs);
+  const marks = readers.map((r) => r.mark());
+  for (const r of readers) r.stop();
+  const bytes = marks.map((m) => m.bytes);
+  const secs = marks[0].ms / 1000;
+  const sum = bytes.reduce((a, b) => a + b, 0);
+  return { mbps: sum / secs / MB, minOverMax: Math.min(...bytes) / Math.max(...bytes), jain: jain(bytes), starved: bytes.filter((b) => b === 0).length };
+}
+
+async function rttSamples(endpoint, n) {
+  const echo = await echoStream(await connectTo(endpoint));
+  const msg = Buffer.alloc(64, 0x61);
+  for (let i = 0; i < Math.min(50, Math.ceil(n / 2)); i++) await echo.rtt(msg); // warm-up
+  const xs = [];
+  for (let i = 0; i < n; i++) xs.push(await echo.rtt(msg));
+  echo.close();
+  xs.sort((a, b) => a - b);
+  return { p50: percentile(xs, 50), p99: percentile(xs, 99) };
+}
+
+/** sum of heap (Node processes) / RSS / fds over the chain's measured processes */
+async function probeChain(procs) {
+  const out = { heap: 0, rss: 0, fds: 0, heapKnown: false, each: {} };
+  for (const { role, proc, measured } of procs) {
+    if (!measured) continue;
+    const p = await proc.probe(true);
+    if (!p) continue;
+    out.each[role] = p;
+    if (p.heapUsed !== undefined) {
+      out.heap += p.heapUsed;
+      out.heapKnown = true;
+    }
+    out.rss += p.rss ?? 0;
+    out.fds += p.fds ?? 0;
+  }
+  return out;
+}
+
+export const SCENARIOS = [
+  {
+    id: 'bulk1',
+    title: 'One bulk stream (sink → client, random bytes)',
+    metrics: [{ key: 'mbps', label: 'MB/s', better: 'higher', primary: true }],
+    async run({ started, sizes }) {
+      return { mbps: await bulkMBps(started.endpoint, sizes) };
+    },
+  },
+  ...[16, 256].map((n) => ({
+    id: `multi${n}`,
+    title: `${n} concurrent bulk streams`,
+    metrics: [
+      { key: 'mbps', label: 'aggregate MB/s', better: 'higher', primary: true },
+      { key: 'minOverMax', label: 'min/max stream', better: 'higher', digits: 2 },
+      { key: 'jain', label: 'Jain fairness', better: 'higher', digits: 3 },
+      { key: 'starved', label: 'starved', better: 'lower', digits: 0 },
+    ],
+    run: (ctx) => concurrent(ctx, ctx.sizes[`multi${n}`]),
+  })),
+  {
+    id: 'rtt',
+    title: '64-byte request/response RTT, idle and next to a saturating stream',
+    metrics: [
+      { key: 'idleP50', label: 'idle p50 ms', better: 'lower', primary: true, digits: 3 },
+      { key: 'idleP99', label: 'idle p99 ms', better: 'lower', digits: 3 },
+      { key: 'loadedP50', label: 'loaded p50 ms', better: 'lower', digits: 3 },
+      { key: 'loadedP99', label: 'loaded p99 ms', better: 'lower', digits: 3 },
+      { key: 'addedP99', label: 'added p99 ms', better: 'lower', digits: 3 },
+    ],
+    async run({ started, sizes }) {
+      const idle = await rttSamples(started.endpoint, sizes.rttSamples);
+      // the saturating neighbour runs in its own process, so it does not share the pinger's event loop
+      const loader = spawnProc('loader', `${LIB}/loader.mjs`, [JSON.stringify(started.endpoint)], { node: true });
+      try {
+        await loader.message();
+        await sleep(sizes.warmMs);
+        const loaded = await rttSamples(started.endpoint, sizes.rttSamples);
+        return { idleP50: idle.p50, idleP99: idle.p99, loadedP50: loaded.p50, loadedP99: loaded.p99, addedP99: loaded.p99 - idle.p99 };
+      } finally {
+        await loader.stop();
+      }
+    },
+  },
+  {
+    id: 'stalled',
+    title: 'One stalled stream (reader stopped) next to a bulk stream',
+    metrics: [
+      { key: 'alone', label: 'bulk alone MB/s', better: 'higher' },
+      { key: 'withStalled', label: 'bulk + stalled MB/s', better: 'higher' },
+      { key: 'cost', label: 'cost %', better: 'lower', primary: true, digits: 1 },
+    ],
+    async run({ started, sizes }) {
+      const a1 = await bulkMBps(started.endpoint, sizes);
+      const stalled = await connectTo(started.endpoint);
+      stalled.on('error', () => {});
+      stalled.pause();
+      stalled.write(header(MODE.source, 0));
+      await sleep(sizes.fillMs); // let it fill every window and buffer on the way
+      const w = await bulkMBps(started.endpoint, sizes);
+      const a2 = await bulkMBps(started.endpoint, sizes);
+      stalled.destroy();
+      const alone = (a1 + a2) / 2;
+      return { alone, withStalled: w, cost: Math.max(0, (1 - w / alone) * 100) };
+    },
+  },
+  {
+    id: 'churn',
+    title: 'Churn: open, 1 KiB each way, close',
+    metrics: [
+      { key: 'perSec', label: 'streams/s', better: 'higher', primary: true, digits: 0 },
+      { key: 'errors', label: 'errors', better: 'lower', digits: 0 },
+      { key: 'heapRatio', label: 'heap after/before', better: 'lower', digits: 3 },
+      { key: 'fdDelta', label: 'fds after−before', better: 'lower', digits: 0 },
+    ],
+    async run({ started, sizes }) {
+      const payload = Buffer.alloc(1024, 0x62);
+      const burst = async (ms) => {
+        let done = 0;
+        let errors = 0;
+        let firstError;
+        const until = performance.now() + ms;
+        const t0 = performance.now();
+        await Promise.all(range(sizes.churnConcurrency).map(async () => {
+          while (performance.now() < until) {
+            try {
+              await churnOnce(started.endpoint, payload);
+              done++;
+            } catch (err) {
+              errors++;
+              firstError ??= err.message;
+            }
+          }
+        }));
+        return { done, errors, firstError, secs: (performance.now() - t0) / 1000 };
+      };
+      await burst(sizes.warmMs); // JIT, pools and lazy state exist before the baseline
+      await sleep(sizes.settleMs);
+      const before = await probeChain(started.procs);
+      const r = await burst(sizes.churnMs);
+      await sleep(sizes.settleMs);
+      const after = await probeChain(started.procs);
+      return {
+        perSec: r.done / r.secs,
+        errors: r.errors,
+        heapRatio: before.heapKnown ? after.heap / before.heap : undefined,
+        fdDelta: started.procs.some((p) => p.measured) ? after.fds - before.fds : undefined,
+        firstError: r.firstError,
+      };
+    },
+  },
+  {
+    id: 'idle',
+    title: 'Memory per idle stream',
+    metrics: [
+      { key: 'streams', label: 'streams open', better: 'higher', digits: 0 },
+      { key: 'heapPerStream', label: 'heap B/stream (all procs)', better: 'lower', primary: true, digits: 0 },
+      { key: 'maxHeapPerStream', label: 'heap B/stream (worst proc)', better: 'lower', digits: 0 },
+      { key: 'rssPerStream', label: 'RSS B/stream', better: 'lower', digits: 0 },
+    ],
+    async run({ started, sizes }) {
+      const before = await probeChain(started.procs);
+      const sockets = [];
+      let failed;
+      const one = async () => {
+        if (failed) return;
+        try {
+          const s = await connectTo(started.endpoint);
+          s.on('error', () => {});
+          sockets.push(s);
+          const echo = new Promise((resolve, reject) => {
+            s.once('data', resolve);
+            s.once('end', () => reject(new Error('closed before the echo')));
+            s.once('close', () => reject(new Error('closed before the echo')));
+          });
+          s.resume();
+          s.write(Buffer.concat([header(MODE.echo), Buffer.from('x')]));
+          await echo; // end to end: the sink holds this stream
+        } catch (err) {
+          failed ??= err.message;
+        }
+      };
+      await pool(range(sizes.idleStreams), 64, one);
+      const open = sockets.filter((s) => !s.destroyed).length;
+      await sleep(sizes.settleMs);
+      const after = await probeChain(started.procs);
+      for (const s of sockets) s.destroy();
+      const roles = Object.keys(after.each).filter((r) => after.each[r].heapUsed !== undefined);
+      const per = (a, b) => (open > 0 ? (a - b) / open : undefined);
+      return {
+        streams: open,
+        heapPerStream: before.heapKnown ? per(after.heap, before.heap) : undefined,
+        maxHeapPerStream: roles.length ? Math.max(...roles.map((r) => per(after.each[r].heapUsed, before.each[r].heapUsed))) : undefined,
+        rssPerStream: started.procs.some((p) => p.measured) ? per(after.rss, before.rss) : undefined,
+        perProcess: Object.fromEntries(roles.map((r) => [r, per(after.each[r].heapUsed, before.each[r].heapUsed)])),
+        firstError: open < sizes.idleStreams ? failed : undefined,
+      };
+    },
+  },
+  {
+    id: 'compress',
+    title: 'Log-like text through a rate-limited link (100 Mbit/s)',
+    link: (sizes) => ({ rate: sizes.linkRate, delayMs: sizes.compressDelayMs }),
+    extraChains: ['sshCompressed'],
+    metrics: [{ key: 'mbps', label: 'goodput MB/s', better: 'higher', primary: true }],
+    async run({ started, sizes }) {
+      return { mbps: await bulkMBps(started.endpoint, { ...sizes, durMs: sizes.compressMs }, MODE.logs) };
+    },
+  },
+  {
+    id: 'latency',
+    title: 'One stream over a 50 ms RTT link (100 Mbit/s): ramp-up',
+    link: (sizes) => ({ rate: sizes.linkRate, delayMs: 25 }),
+    metrics: [
+      { key: 'at2s', label: 'MB/s in 1–2 s', better: 'higher', primary: true },
+      { key: 'steady', label: 'steady MB/s', better: 'higher' },
+      { key: 't85', label: 's to 85% of own steady', better: 'lower', digits: 2 },
+    ],
+    async run({ started, sizes }) {
+      const r = await readFor(await connectTo(started.endpoint), { durationMs: sizes.latencyMs, sampleMs: 100 });
+      const mbps = r.samples.map((b, i) => b / ((r.times[i] - (i ? r.times[i - 1] : 0)) / 1000) / MB);
+      const win = (from, to) => {
+        const xs = mbps.slice(Math.round(from * 10), Math.round(to * 10));
+        return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+      };
+      const total = mbps.length / 10;
+      const steady = win(total - 1, total);
+      let t85;
+      for (let i = 2; i < mbps.length; i++) {
+        if ((mbps[i] + mbps[i - 1] + mbps[i - 2]) / 3 >= 0.85 * steady) {
+          t85 = (i + 1) / 10;
+          break;
+        }
+      }
+      return { at2s: win(1, 2), steady, t85, series: mbps.map((x) => Math.round(x * 100) / 100) };
+    },
+  },
+];
+
+export { probeChain };

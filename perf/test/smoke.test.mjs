@@ -1,0 +1,38 @@
+// The smoke run: `bench.mjs --quick --tiny` over every chain and scenario. It asserts that the
+// harness produced numbers (not speed), so it never rots.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bench = fileURLToPath(new URL('../bench.mjs', import.meta.url));
+const built = ['apps/server', 'apps/agent', 'libs/framing', 'libs/pki'].every((p) => existsSync(fileURLToPath(new URL(`../../${p}/dist/index.js`, import.meta.url))));
+
+t.test('bench --quick --tiny produces numbers for every chain and scenario', { skip: built ? false : 'build apps/libs first' }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'perf-smoke-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const r = spawnSync(process.execPath, [bench, "--quick", "--tiny", "--out", out], { encoding: "utf8", timeout: 280_000, killSignal: "SIGTERM" });
+  t.equal(r.status, 0, `exit 0\n${r.stderr.slice(-3000)}`);
+  const file = readdirSync(out).find((f) => f.endsWith('.json'));
+  t.ok(file, 'results JSON written');
+  const res = JSON.parse(readFileSync(join(out, file), 'utf8'));
+  t.match(res, { node: String, date: String, commit: String, machine: { cpus: Number } });
+  const chainNames = res.chains.filter((c) => !c.only).map((c) => c.name);
+  t.ok(chainNames.includes('edge-tunnel') && chainNames.includes('edge-tunnel+lz4') && chainNames.includes('tls-relay'));
+  for (const [id, sc] of Object.entries(res.scenarios)) {
+    const primary = sc.metrics.find((m) => m.primary).key;
+    const names = id === 'sessions' ? ['edge-tunnel'] : chainNames;
+    for (const name of names) {
+      const row = sc.rows[name];
+      t.ok(row && !row.error, `${id} · ${name}: ran${row?.error ? ` (${row.error.split('\n')[0]})` : ''}`);
+      if (!row || row.error) continue;
+      const key = id === 'idle' ? 'streams' : primary; // heap is unknown for direct and OpenSSH
+      t.ok(Number.isFinite(row[key]), `${id} · ${name}: ${key} is a number (${row[key]})`);
+    }
+    t.ok(existsSync(join(out, `${id}-tiny.svg`)), `${id}: chart written`);
+  }
+  t.ok(res.targets.length >= 15, 'targets evaluated');
+  t.match(r.stdout, /edge-tunnel ÷ peer/, 'ratio tables printed');
+});

@@ -1,0 +1,58 @@
+// The harness's own pieces, without starting chains: statistics, the sink protocol, the link.
+import t from 'tap';
+import net from 'node:net';
+import { deflateSync } from 'node:zlib';
+import { churnOnce, connectTo, jain, percentile, readFor } from '../lib/client.mjs';
+import { header, logText, startSink } from '../lib/sink.mjs';
+import { startLink } from '../lib/link.mjs';
+import { ratioRows } from '../lib/report.mjs';
+
+t.test('percentile and Jain fairness', async (t) => {
+  const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+  t.equal(percentile(xs, 50), 50);
+  t.equal(percentile(xs, 99), 99);
+  t.equal(jain([5, 5, 5, 5]), 1);
+  t.equal(jain([1, 0, 0, 0]), 0.25);
+});
+
+t.test('header and log text', async (t) => {
+  const h = header('S', 300);
+  t.equal(h.length, 9);
+  t.equal(h.toString('latin1', 0, 1), 'S');
+  t.equal(Number(h.readBigUInt64BE(1)), 300);
+  const text = logText(64 * 1024);
+  t.equal(text.length, 64 * 1024);
+  t.ok(deflateSync(text).length < text.length / 2.5, 'log text compresses well');
+});
+
+t.test('sink: echo, source, churn', async (t) => {
+  const sink = await startSink('127.0.0.1');
+  t.teardown(() => sink.close());
+  const ep = { host: '127.0.0.1', port: sink.address().port };
+  await churnOnce(ep, Buffer.alloc(1024, 1));
+  const s = await connectTo(ep);
+  const r = await readFor(s, { durationMs: 200, sampleMs: 50 });
+  t.ok(r.total > 0, 'source delivers bytes');
+  t.ok(r.samples.length >= 3);
+});
+
+t.test('link: rate limit and delay', async (t) => {
+  const sink = await startSink('127.0.0.1');
+  const rate = 2e6;
+  const link = await startLink({ host: '127.0.0.1', port: sink.address().port, rate, delayMs: 20 });
+  t.teardown(() => (link.close(), sink.close()));
+  const ep = { host: '127.0.0.1', port: link.address().port };
+  const t0 = performance.now();
+  await churnOnce(ep, Buffer.alloc(16));
+  t.ok(performance.now() - t0 >= 38, 'two round trips through a 20 ms one-way delay take ≥ 40 ms');
+  const r = await readFor(await connectTo(ep), { durationMs: 1000, sampleMs: 100 });
+  const mbps = r.samples.slice(3).reduce((a, b) => a + b, 0) / ((r.samples.length - 3) * 0.1);
+  t.ok(mbps < rate * 1.3 && mbps > rate * 0.5, `rate-limited to ~${rate} B/s (got ${mbps.toFixed(0)})`);
+});
+
+t.test('ratios: subject ÷ every peer on the primary metric', async (t) => {
+  const scenario = { metrics: [{ key: 'x', primary: true }] };
+  const chains = [{ name: 'a', kind: 'mux' }, { name: 'et', kind: 'subject' }, { name: 'bad', kind: 'mux' }];
+  const rows = { a: { x: 2 }, et: { x: 3 }, bad: { error: 'nope' } };
+  t.same(ratioRows(scenario, rows, chains), [{ subject: 'et', cells: [{ peer: 'a', ratio: 1.5 }] }]);
+});
