@@ -54,7 +54,7 @@ export const DEFAULTS = {
   receiveBudget: 256 * 1024 * 1024,
   maxStreams: 1024,
   sendBuffer: 256 * 1024,
-  socketBuffer: 1024 * 1024,
+  socketBuffer: 64 * 1024,
   keepaliveIntervalMs: 10_000,
   keepaliveTimeoutMs: 30_000,
   openTimeoutMs: 10_000,
