@@ -11,3 +11,5 @@ export type { Matcher } from './selectors.js';
 export { applyPatch, mergePatch, jsonPatch, PatchType } from './patch.js';
 export { WatchEventType } from './watch.js';
 export { kubeconfigYaml } from './kubeconfig.js';
+export { DEFAULT_KUBELET_PORT, DEFAULT_KUBELET_CONNECT_TIMEOUT_MS, KUBELET_SUBRESOURCES, resolveKubelet } from './kubelet-proxy.js';
+export type { KubeletProxyOptions, KubeletSubresource, KubeletTarget } from './kubelet-proxy.js';

@@ -2,10 +2,13 @@ import { writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { coreVersions, group, groupList, resourceList, SERVER_VERSION } from './discovery.js';
 import { StatusError, notFound } from './errors.js';
 import { queryRecord, sendError, sendJson } from './http.js';
 import { handleCreate, handleDelete, handleDeleteCollection, handlePatch, handleUpdate } from './mutate.js';
+import type { KubeletProxyOptions } from './kubelet-proxy.js';
+import { isKubeletRequest, serveKubeletRequest, serveKubeletUpgrade } from './kubelet-proxy-routes.js';
 import { handleGet, type RequestContext } from './read.js';
 import { INITIAL_NAMESPACES } from './resources.js';
 import { route, type DiscoveryDoc } from './routing.js';
@@ -24,6 +27,8 @@ export interface FakeApiServerOptions {
   tls?: { cert: string; key: string };
   /** Events kept for watch resumption. Default 1000. */
   historyLimit?: number;
+  /** Serve pods/log, exec, attach and portforward by reaching kubelets this way (else they are 404). */
+  kubelet?: KubeletProxyOptions;
 }
 
 export interface RecordedRequest {
@@ -59,9 +64,17 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   const watches = new WatchHub(store, options.bookmarkIntervalMs ?? DEFAULT_BOOKMARK_INTERVAL_MS);
   const requests: RecordedRequest[] = [];
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    void handle(req, res, store, watches, requests).catch((err: unknown) => sendError(res, err));
+    void handle(req, res, store, watches, requests, options.kubelet).catch((err: unknown) => sendError(res, err));
   };
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
+  // Upgraded (exec, attach, portforward) connections are not closed by closeAllConnections().
+  const upgraded = new Set<Duplex>();
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    recordRequest(req, requests);
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    serveKubeletUpgrade(options.kubelet, store, req, socket, head);
+  });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -89,19 +102,33 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         watches.endAll();
         server.close(() => resolve());
         server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
       }),
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, store: ObjectStore, watches: WatchHub, requests: RecordedRequest[]): Promise<void> {
+function recordRequest(req: IncomingMessage, requests: RecordedRequest[]): URL {
   const url = new URL(req.url ?? '/', 'http://fake-apiserver');
+  requests.push({ method: req.method ?? 'GET', path: url.pathname, query: queryRecord(url.searchParams) });
+  return url;
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  store: ObjectStore,
+  watches: WatchHub,
+  requests: RecordedRequest[],
+  kubelet: KubeletProxyOptions | undefined,
+): Promise<void> {
+  const url = recordRequest(req, requests);
   const method = req.method ?? 'GET';
-  requests.push({ method, path: url.pathname, query: queryRecord(url.searchParams) });
   const matched = route(url.pathname);
   if (matched.kind === 'discovery') return serveDiscovery(req, res, matched.doc);
   if (matched.kind === 'unknown') throw pathNotFound();
   const ctx: RequestContext = { req, res, query: url.searchParams, target: matched.target, store, watches };
   const { target } = ctx;
+  if (kubelet && isKubeletRequest(ctx)) return serveKubeletRequest(kubelet, ctx);
   if (target.subresource !== undefined && target.subresource !== 'status') {
     throw notFound(`${target.resource.name}/${target.subresource}`, target.name ?? '', target.resource.group);
   }
