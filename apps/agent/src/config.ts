@@ -4,6 +4,10 @@ import { ConfigError } from './errors.js';
 import { parsePortList, type PortRange } from './ports.js';
 
 export const DEFAULT_SERVER_PORT = 10262;
+/** Where enrolled credentials are written (agent.crt, agent.key, ca.crt). */
+export const DEFAULT_CERT_DIR = '/var/lib/edge-tunnel';
+/** Renew when less than this fraction of the certificate's lifetime remains. */
+export const DEFAULT_RENEW_BEFORE = 0.33;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -19,9 +23,16 @@ export interface AgentConfig {
   serverName: string;
   nodeName: string;
   nodeIps: string[];
-  certFile: string;
-  keyFile: string;
+  /** client certificate and key; optional with a bootstrap token (then enrolled into certDir) */
+  certFile?: string;
+  keyFile?: string;
   caFile: string;
+  /** file holding the bootstrap token: enroll when certFile/keyFile are absent or missing, and renew */
+  bootstrapTokenFile?: string;
+  /** where enrolled credentials are written; default DEFAULT_CERT_DIR */
+  certDir?: string;
+  /** renew when less than this fraction (0–1) of the lifetime remains; default DEFAULT_RENEW_BEFORE */
+  renewBefore?: number;
   /** /healthz, /readyz, /metrics */
   metaAddr: HostPort;
   compression: boolean;
@@ -51,9 +62,12 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'server', env: 'EDGE_TUNNEL_SERVER', text: 'server agent address host:port (the load balancer; port defaults to 10262)' },
   { name: 'node-name', env: 'NODE_NAME', text: 'this node\'s name; must match the certificate' },
   { name: 'node-ip', env: 'NODE_IP', repeat: true, text: 'an address of this node (repeatable; comma-separated in env)' },
-  { name: 'cert', env: 'EDGE_TUNNEL_CERT', text: 'client certificate file (PEM)' },
-  { name: 'key', env: 'EDGE_TUNNEL_KEY', text: 'client key file (PEM)' },
+  { name: 'cert', env: 'EDGE_TUNNEL_CERT', text: 'client certificate file (PEM); optional with --bootstrap-token-file' },
+  { name: 'key', env: 'EDGE_TUNNEL_KEY', text: 'client key file (PEM); optional with --bootstrap-token-file' },
   { name: 'ca', env: 'EDGE_TUNNEL_CA', text: 'CA file that signed the server certificate (PEM)' },
+  { name: 'bootstrap-token-file', env: 'EDGE_TUNNEL_BOOTSTRAP_TOKEN_FILE', text: 'bootstrap token file: enroll for a certificate (and renew it) over the agent port' },
+  { name: 'cert-dir', env: 'EDGE_TUNNEL_CERT_DIR', def: DEFAULT_CERT_DIR, text: 'where enrolled agent.crt, agent.key and ca.crt are written' },
+  { name: 'renew-before', env: 'EDGE_TUNNEL_RENEW_BEFORE', def: String(DEFAULT_RENEW_BEFORE), text: 'renew when less than this fraction of the certificate lifetime remains' },
   { name: 'server-name', env: 'EDGE_TUNNEL_SERVER_NAME', text: 'TLS server name to send and verify (default: the server host)' },
   { name: 'meta-addr', env: 'EDGE_TUNNEL_META_ADDR', def: '127.0.0.1:10266', text: '/healthz /readyz /metrics listener' },
   { name: 'compression', env: 'EDGE_TUNNEL_COMPRESSION', def: 'on', text: 'offer LZ4 compression: on or off' },
@@ -112,14 +126,17 @@ type Raw = (name: string) => string | undefined;
 
 function build(raw: Raw): AgentConfig {
   const server = hostPort('server', required(raw, 'server'), DEFAULT_SERVER_PORT);
+  const bootstrapTokenFile = raw('bootstrap-token-file')?.trim() || undefined;
   const config: AgentConfig = {
     server,
     serverName: raw('server-name') || server.host,
     nodeName: nodeName(required(raw, 'node-name')),
     nodeIps: nodeIps(required(raw, 'node-ip')),
-    certFile: required(raw, 'cert'),
-    keyFile: required(raw, 'key'),
+    ...credentialFiles(raw, bootstrapTokenFile !== undefined),
     caFile: required(raw, 'ca'),
+    ...(bootstrapTokenFile !== undefined ? { bootstrapTokenFile } : {}),
+    certDir: required(raw, 'cert-dir'),
+    renewBefore: fraction('renew-before', raw('renew-before')!),
     metaAddr: hostPort('meta-addr', raw('meta-addr')!, undefined),
     compression: onOff('compression', raw('compression')!),
     allowPorts: ports('allow-ports', raw('allow-ports')!),
@@ -146,6 +163,28 @@ function required(raw: Raw, name: string): string {
   if (!value) {
     const env = FLAGS.find((f) => f.name === name)!.env;
     throw new ConfigError(`--${name}`, `--${name} is required (or set ${env})`);
+  }
+  return value;
+}
+
+/** --cert and --key: both required without a bootstrap token; with one, both or neither. */
+function credentialFiles(raw: Raw, enrolls: boolean): { certFile?: string; keyFile?: string } {
+  const certFile = raw('cert')?.trim() || undefined;
+  const keyFile = raw('key')?.trim() || undefined;
+  if (!enrolls || (certFile === undefined) !== (keyFile === undefined)) {
+    const missing = certFile === undefined ? 'cert' : keyFile === undefined ? 'key' : undefined;
+    if (missing !== undefined) {
+      const env = FLAGS.find((f) => f.name === missing)!.env;
+      throw new ConfigError(`--${missing}`, `--${missing} is required (or set ${env}) unless --bootstrap-token-file is given${enrolls ? ' (then give both --cert and --key, or neither)' : ''}`);
+    }
+  }
+  return { ...(certFile !== undefined ? { certFile } : {}), ...(keyFile !== undefined ? { keyFile } : {}) };
+}
+
+function fraction(flag: string, text: string): number {
+  const value = Number(text.trim());
+  if (!/^\d*\.?\d+$/.test(text.trim()) || !(value > 0 && value < 1)) {
+    throw new ConfigError(`--${flag}`, `--${flag} must be a fraction between 0 and 1 (e.g. 0.33), got "${text}"`);
   }
   return value;
 }

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { fullJitter } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import { ConnectResult, type AgentMetrics } from './metrics.js';
-import { connectServer, describeConnectError, loadCredentials, type Credentials } from './tls.js';
+import type { CredentialSource } from './credentials.js';
+import { connectServer, describeConnectError, type Credentials } from './tls.js';
 
 /** A session that lasted this long resets the backoff even if its hello was refused. */
 export const HEALTHY_SESSION_MS = 30_000;
@@ -19,6 +20,8 @@ export interface DialerOptions {
   log: Logger;
   metrics: AgentMetrics;
   onStream: (stream: Stream) => void;
+  /** asked for the client certificate and key on every dial */
+  credentials: Pick<CredentialSource, 'current'>;
   /** [0, 1) for the backoff jitter; tests inject it */
   random?: () => number;
   /** opens the TLS connection; tests may wrap it */
@@ -95,8 +98,9 @@ export class Dialer {
     const { config, log } = this.opts;
     let creds: Credentials;
     try {
-      creds = await loadCredentials(config);
+      creds = await this.opts.credentials.current();
     } catch (err) {
+      if (this.stopped) return undefined;
       return this.failed(ConnectResult.TLS_ERROR, (err as Error).message);
     }
     if (this.stopped) return undefined;

@@ -5,6 +5,8 @@ export const AgentErrorCode = {
   CONFIG: 'ERR_AGENT_CONFIG',
   /** a certificate, key or CA file cannot be read */
   CREDENTIALS: 'ERR_AGENT_CREDENTIALS',
+  /** enrollment failed: the server refused it (its status, code and reason) or could not be asked */
+  ENROLL: 'ERR_AGENT_ENROLL',
   /** the meta listener could not bind */
   META_LISTEN: 'ERR_AGENT_META_LISTEN',
 } as const;

@@ -3,11 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AllowList } from './allow-list.js';
 import type { AgentConfig } from './config.js';
+import { openCredentials } from './credentials.js';
 import { Dialer } from './dialer.js';
 import { startMeta } from './meta.js';
 import { createMetrics } from './metrics.js';
 import { dialTcp, serveStream, type DialTarget } from './relay.js';
-import { loadCredentials, type Credentials } from './tls.js';
+import type { Credentials } from './tls.js';
 import type { TLSSocket } from 'node:tls';
 
 export interface AgentStatus {
@@ -35,20 +36,24 @@ export interface AgentDeps {
   connectServer?: (config: AgentConfig, creds: Credentials) => TLSSocket;
 }
 
-/** Starts the agent. Rejects (AgentError) if credentials cannot be read or the meta port is taken. */
+/**
+ * Starts the agent. Rejects (AgentError) if --cert/--key/--ca cannot be read or the meta port is taken.
+ * With a bootstrap token and no usable certificate it enrolls in the background (never rejects for that).
+ */
 export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps = {}): Promise<AgentHandle> {
   const log = logger.child({ nodeName: config.nodeName, serverAddr: `${config.server.host}:${config.server.port}` });
-  await loadCredentials(config); // fail fast on a wrong path; files are re-read on every dial
+  const credentials = await openCredentials(config, log, deps.random);
   let dialer: Dialer | undefined;
   const metrics = createMetrics(() => dialer?.session?.rttMs);
   const allowList = new AllowList(config);
   const relay = { allowList, dialTarget: deps.dialTarget ?? dialTcp, dialTimeoutMs: config.dialTimeoutMs, metrics, log };
-  dialer = new Dialer({ config, log, metrics, random: deps.random, connect: deps.connectServer, onStream: (stream) => serveStream(stream, relay) });
+  dialer = new Dialer({ config, log, metrics, random: deps.random, connect: deps.connectServer, credentials, onStream: (stream) => serveStream(stream, relay) });
   const meta = await startMeta(config.metaAddr, {
     registry: metrics.registry,
-    notReadyReason: () => (dialer.session ? undefined : dialer.lastError || 'no session to the server'),
+    notReadyReason: () => (dialer.session ? undefined : credentials.pendingReason() ?? (dialer.lastError || 'no session to the server')),
   });
   log.info({ metaAddr: `${meta.address.address}:${meta.address.port}`, allowed: allowList.describe() }, 'agent starting');
+  credentials.start();
   dialer.start();
   let closing: Promise<void> | undefined;
   return {
@@ -61,6 +66,7 @@ export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps
     }),
     close: () => (closing ??= (async () => {
       log.info({ durationMs: config.drainTimeoutMs }, 'agent stopping: draining streams');
+      credentials.close();
       await dialer.close(config.drainTimeoutMs);
       await meta.close();
       log.info({}, 'agent stopped');

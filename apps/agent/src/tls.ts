@@ -1,10 +1,19 @@
-// TLS to the server: credentials (re-read on every dial, so rotated files take effect on the next
-// connection) and a sentence an operator understands for each way a connection can fail.
+// TLS to the server: credential files, connection options (ALPN picks session or enrollment on the
+// one agent port) and a sentence an operator understands for each way a connection can fail.
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { AgentError, AgentErrorCode } from './errors.js';
 import type { AgentConfig } from './config.js';
+
+/** ALPN protocols of the server's agent port. */
+export const Alpn = {
+  /** a framing session */
+  SESSION: 'edge-tunnel/1',
+  /** one enrollment request over HTTP/1.1, without a client certificate */
+  ENROLL: 'edge-tunnel-enroll/1',
+} as const;
+export type Alpn = (typeof Alpn)[keyof typeof Alpn];
 
 export interface Credentials {
   cert: string;
@@ -12,35 +21,41 @@ export interface Credentials {
   ca: string;
 }
 
-export async function loadCredentials(config: Pick<AgentConfig, 'certFile' | 'keyFile' | 'caFile'>): Promise<Credentials> {
-  const read = async (what: string, path: string): Promise<string> => {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (err) {
-      throw new AgentError(AgentErrorCode.CREDENTIALS, `cannot read ${what} file ${path}: ${(err as Error).message}`, { cause: err });
-    }
-  };
-  const [cert, key, ca] = await Promise.all([read('certificate', config.certFile), read('key', config.keyFile), read('CA', config.caFile)]);
+export async function loadCredentials(files: { certFile: string; keyFile: string; caFile: string }): Promise<Credentials> {
+  const [cert, key, ca] = await Promise.all([readPem('certificate', files.certFile), readPem('key', files.keyFile), readPem('CA', files.caFile)]);
   return { cert, key, ca };
+}
+
+/** Reads one PEM file; AgentError CREDENTIALS naming the file when it cannot be read. */
+export async function readPem(what: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new AgentError(AgentErrorCode.CREDENTIALS, `cannot read ${what} file ${path}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** Opens the TLS connection (the caller waits for 'secureConnect' or 'error'). */
 export function connectServer(config: AgentConfig, creds: Credentials): TLSSocket {
-  const { host, port } = config.server;
+  return connect({ ...serverTlsOptions(config, creds.ca, Alpn.SESSION), cert: creds.cert, key: creds.key });
+}
+
+/** Options shared by session and enrollment connections: server, verification, ALPN. */
+export function serverTlsOptions(config: AgentConfig, ca: string, alpn: Alpn): ConnectionOptions & { allowHalfOpen: boolean } {
   const name = config.serverName;
   // allowHalfOpen is honoured by tls.connect (it passes it to the TLSSocket) but missing from its typings
-  const options: ConnectionOptions & { allowHalfOpen: boolean } = {
-    host,
-    port,
-    ...creds,
+  return {
+    host: config.server.host,
+    port: config.server.port,
+    ca,
     // SNI must be a DNS name (RFC 6066); an IP name is still verified against the certificate's IP SANs
     servername: isIP(name) === 0 ? name : undefined,
     checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(name, cert),
     minVersion: 'TLSv1.2',
+    ALPNProtocols: [alpn],
     allowHalfOpen: true,
     rejectUnauthorized: true,
   };
-  return connect(options);
 }
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);

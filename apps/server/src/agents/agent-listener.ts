@@ -1,10 +1,13 @@
 // The agent listener: mutual TLS, one framing Session per agent, identity bound to the certificate,
 // registration in the AgentRegistry. Bad certificates and bad hellos are logged, never fatal.
+// Connections that negotiate ALPN edge-tunnel-enroll/1 go to the enrollment handler instead.
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:tls';
 import type { Server, TLSSocket } from 'node:tls';
 import { Session } from '@edge-tunnel/framing';
 import type { Logger } from '../logger.js';
+import { AgentAlpn, createEnrollHandler } from './enroll.js';
+import type { Enroller, RateLimit } from './enroll.js';
 import type { ServerMetrics } from '../metrics.js';
 import { authFailure, checkHello, peerIdentity } from './identity.js';
 import type { PeerIdentity } from './identity.js';
@@ -21,6 +24,10 @@ export interface AgentListenerOptions {
   openTimeoutMs: number;
   helloTimeoutMs: number;
   drainTimeoutMs: number;
+  /** signs agent CSRs on ALPN edge-tunnel-enroll/1; absent: enrollment answers 503 */
+  enroller?: Enroller;
+  /** default 10 enrollment requests per remote address and minute */
+  enrollRateLimit?: RateLimit;
 }
 
 export interface AgentListener {
@@ -35,12 +42,15 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
   // logged; unauthorized sockets are destroyed below before a single byte is read from them.
   const server = createServer({
     cert: opts.cert, key: opts.key, ca: opts.agentCa, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2',
+    ALPNProtocols: [AgentAlpn.SESSION, AgentAlpn.ENROLL],
   });
+  const enroll = createEnrollHandler({ enroller: opts.enroller, rateLimit: opts.enrollRateLimit, log });
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     metrics.sessionEvents.inc({ event: 'rejected' });
     log.warn({ remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'agent tls handshake failed');
   });
   server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol === AgentAlpn.ENROLL) return enroll.handle(socket); // no client certificate needed
     const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     if (!socket.authorized) {
       const { code, reason } = authFailure(socket);
