@@ -1,0 +1,184 @@
+// startTestbed(): namespaces (or loopback addresses), certificates, the port config file, the real
+// server, agents, kubelet emulators and exporters as processes, and the iptables capture. close()
+// undoes all of it, also after a failed start; a process-exit hook deletes the namespaces as a last resort.
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NODE_EXPORTER, agentArgs, exporterArgs, kubeletArgs, metaAddress, serverArgs } from './apps.js';
+import { CaptureFollower } from './capture.js';
+import { writeTestbedCerts, type TestbedCerts } from './certs.js';
+import { deleteNamespacesSync, execIn, type ExecResult } from './exec.js';
+import { SERVER_PORTS, planTopology, type EdgePlan, type TestbedMode, type TestbedOptions, type TopologyPlan } from './options.js';
+import { startIn, unlessExited, waitFor, type TestbedProcess } from './processes.js';
+import { createTopology, deleteTopology, netnsUnavailable, sweepStaleNamespaces } from './topology.js';
+
+export interface Testbed extends Omit<TopologyPlan, 'edges'> {
+  /** which mode ran, with the reason when it is not `netns` */
+  modeReason: string;
+  edges: readonly EdgePlan[];
+  edgeNs: readonly string[];
+  edgeIps: readonly string[];
+  dir: string;
+  /** the port config file (ConfigMap keys); the server and the capture follow it live */
+  configPath: string;
+  certs: TestbedCerts;
+  server: TestbedProcess;
+  agents: ReadonlyMap<string, TestbedProcess>;
+  kubelets: ReadonlyMap<string, TestbedProcess>;
+  exporters: ReadonlyMap<string, TestbedProcess>;
+  /** the iptables capture (netns mode only) */
+  capture: CaptureFollower | undefined;
+  /** `http://host:port` of the server's meta listener (reachable from the cloud) */
+  metaUrl: string;
+  /** runs a command in a namespace ('' or undefined: the caller's; loopback mode ignores it) */
+  exec(ns: string | undefined, cmd: string, args: readonly string[], timeoutMs?: number): Promise<ExecResult>;
+  /** starts a long-running process in a namespace; close() stops it */
+  spawn(ns: string | undefined, name: string, cmd: string, args: readonly string[]): TestbedProcess;
+  /** curl from the cloud as a cluster caller: via DNAT (netns) or the CONNECT frontend (loopback) */
+  curl(args: readonly string[], timeoutMs?: number): Promise<ExecResult>;
+  /** the curl arguments curl() adds in this mode ([] in netns mode) */
+  curlRoute: readonly string[];
+  /** rewrites the port config file; resolves once the capture has applied it (netns mode) */
+  setPortConfig(data: Record<string, string>): Promise<void>;
+  /** resolves once /debug/tunnels lists every given node as connected */
+  waitForTunnels(names?: readonly string[], timeoutMs?: number): Promise<void>;
+  logs(): string[];
+  close(): Promise<void>;
+}
+
+/** The mode to run: the option, else EDGE_TUNNEL_TESTBED_MODE, else netns when it can run. */
+export async function chooseMode(wanted?: TestbedMode): Promise<{ mode: TestbedMode; reason: string }> {
+  const forced = wanted ?? (process.env['EDGE_TUNNEL_TESTBED_MODE'] as TestbedMode | undefined);
+  const unavailable = await netnsUnavailable();
+  if (forced === 'loopback') return { mode: 'loopback', reason: 'loopback mode requested' };
+  if (forced === 'netns' && unavailable) throw new Error(`testbed: netns mode requested but ${unavailable}`);
+  return unavailable ? { mode: 'loopback', reason: unavailable } : { mode: 'netns', reason: 'root: network namespaces' };
+}
+
+export function portConfigText(data: Record<string, string>): string {
+  const lines = Object.entries(data).map(([k, v]) => `${k}: '${v.replaceAll("'", "''")}'`);
+  return `# same keys as the ConfigMap kube-system/edge-tunnel-server-cfg; edits apply live\n${lines.join('\n')}\n`;
+}
+
+/** How long a start may wait for one process; generous, because a shared 2-core machine can be slow. */
+const READY_TIMEOUT_MS = 45_000;
+
+export async function startTestbed(options: TestbedOptions = {}): Promise<Testbed> {
+  const { mode, reason } = await chooseMode(options.mode);
+  const plan = planTopology(mode, options.edges ?? 2, `${process.pid}-${randomBytes(3).toString('hex')}`);
+  const netns = mode === 'netns';
+  const cloud = plan.cloudNs;
+  const exporterPort = options.exporterPort ?? 9100;
+  const buffer: string[] = [];
+  const log = (line: string): void => {
+    buffer.push(line);
+    if (buffer.length > 2_000) buffer.splice(0, buffer.length - 2_000);
+    options.log?.(line);
+  };
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'edge-tunnel-testbed-')));
+  const configPath = join(dir, 'edge-tunnel-server-cfg.yaml');
+  const created: string[] = [];
+  const procs: TestbedProcess[] = [];
+  const lastResort = (): void => {
+    for (const p of procs) p.child.kill('SIGKILL');
+    deleteNamespacesSync(created);
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+  };
+  // SIGTERM/SIGINT (e.g. a tap timeout) would skip 'exit' handlers: clean up, then die of the signal.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    lastResort();
+    process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+    process.kill(process.pid, signal);
+  };
+  process.once('exit', lastResort).once('SIGTERM', onSignal).once('SIGINT', onSignal);
+  const inNs = (ns: string | undefined): string | undefined => (netns ? ns : undefined);
+  const exec = (ns: string | undefined, cmd: string, args: readonly string[], timeoutMs?: number) => execIn(inNs(ns), cmd, args, timeoutMs);
+  const spawn = (ns: string | undefined, name: string, cmd: string, args: readonly string[]): TestbedProcess => {
+    const proc = startIn(inNs(ns), name, cmd, args, log);
+    procs.push(proc);
+    return proc;
+  };
+  const curlRoute = netns ? [] : ['-p', '-x', `http://${plan.serverAddress}:${SERVER_PORTS.connect}`];
+  const curl = (args: readonly string[], timeoutMs?: number) => exec(cloud, 'curl', [...curlRoute, ...args], timeoutMs);
+  const metaUrl = `http://${metaAddress(plan)}`;
+  const answers = async (ns: string | undefined, url: string): Promise<boolean> =>
+    (await exec(ns, 'curl', ['-sf', '-o', '/dev/null', '-m', '1', url], 3_000)).code === 0;
+
+  let capture: CaptureFollower | undefined;
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await capture?.disable().catch(() => undefined);
+    await Promise.all([...procs].reverse().map((p) => p.stop()));
+    await deleteTopology(created);
+    created.length = 0;
+    process.off('exit', lastResort).off('SIGTERM', onSignal).off('SIGINT', onSignal);
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const t0 = performance.now();
+    const phase = (what: string): void => log(`[testbed] ${what} after ${(performance.now() - t0).toFixed(0)} ms`);
+    if (netns) {
+      const swept = await sweepStaleNamespaces();
+      if (swept.length > 0) log(`[testbed] removed namespaces of killed runs: ${swept.join(', ')}`);
+      await createTopology(plan, created);
+    }
+    phase(`${mode} topology ready (${reason})`);
+    const certs = await writeTestbedCerts(join(dir, 'pki'), plan);
+    phase('certificates written');
+    await writeFile(configPath, portConfigText(options.portConfig ?? {}));
+    const kubelets = new Map<string, TestbedProcess>();
+    const exporters = new Map<string, TestbedProcess>();
+    const agents = new Map<string, TestbedProcess>();
+    // Everything starts at once (agents retry until the server listens); then we wait for all of it.
+    const server = spawn(cloud, 'server', process.execPath, serverArgs(plan, certs, configPath));
+    for (const [i, edge] of plan.edges.entries()) {
+      kubelets.set(edge.name, spawn(edge.ns, `kubelet-${edge.name}`, process.execPath, kubeletArgs(edge, certs)));
+      if ((options.exporterOn ?? [0]).includes(i)) {
+        exporters.set(edge.name, spawn(edge.ns, `exporter-${edge.name}`, NODE_EXPORTER, exporterArgs(edge, exporterPort)));
+      }
+      agents.set(edge.name, spawn(edge.ns, edge.name, process.execPath, agentArgs(plan, edge, certs, options.agentAllowPorts ?? [exporterPort])));
+    }
+    if (netns) {
+      capture = new CaptureFollower({ netns: cloud!, configPath, nodeIps: plan.edges.map((e) => e.ip), serverAddress: plan.serverAddress,
+        httpsPort: SERVER_PORTS.https, httpPort: SERVER_PORTS.http, log });
+    }
+    await Promise.all([
+      capture?.enable(),
+      unlessExited(server, waitFor('the server to be ready', () => answers(cloud, `${metaUrl}/readyz`), READY_TIMEOUT_MS, 200)),
+      ...plan.edges.map((edge) => unlessExited(kubelets.get(edge.name)!,
+        waitFor(`kubelet ${edge.name}`, () => answers(edge.ns, `http://${edge.ip}:10255/healthz`), READY_TIMEOUT_MS, 200))),
+      ...plan.edges.filter((e) => exporters.has(e.name)).map((edge) => unlessExited(exporters.get(edge.name)!,
+        waitFor(`exporter ${edge.name}`, () => answers(edge.ns, `http://${edge.ip}:${exporterPort}/metrics`), READY_TIMEOUT_MS, 200))),
+    ]);
+    phase('server, kubelets and exporters answer');
+    const waitForTunnels = (names: readonly string[] = plan.edges.map((e) => e.name), timeoutMs = READY_TIMEOUT_MS): Promise<void> =>
+      waitFor(`tunnels of ${names.join(', ')}`, async () => {
+        const res = await exec(cloud, 'curl', ['-sf', '-m', '1', `${metaUrl}/debug/tunnels`], 3_000);
+        if (res.code !== 0) return false;
+        const { nodes } = JSON.parse(res.stdout) as { nodes: Array<{ nodeName: string; connected: boolean }> };
+        return names.every((n) => nodes.some((u) => u.nodeName === n && u.connected));
+      }, timeoutMs, 200);
+    await unlessExited(server, waitForTunnels());
+    phase('every agent attached');
+    const setPortConfig = async (data: Record<string, string>): Promise<void> => {
+      await writeFile(`${configPath}.tmp`, portConfigText(data));
+      await rename(`${configPath}.tmp`, configPath);
+      await capture?.sync();
+    };
+    return {
+      ...plan, modeReason: reason, edges: plan.edges, edgeNs: plan.edges.map((e) => e.ns), edgeIps: plan.edges.map((e) => e.ip),
+      dir, configPath, certs, server, agents, kubelets, exporters, capture, metaUrl,
+      exec, spawn, curl, curlRoute, setPortConfig, waitForTunnels, logs: () => [...buffer], close,
+    };
+  } catch (err) {
+    await close();
+    const tail = buffer.slice(-25).join('\n');
+    throw new Error(`${(err as Error).message}\nlast testbed log lines:\n${tail}`, { cause: err });
+  }
+}

@@ -1,0 +1,52 @@
+// The pure parts of the testbed: the address plan, the files it writes, and the stale-namespace names.
+import t from 'tap';
+import { parse } from 'yaml';
+import { configData, planTopology, portConfigText, prometheusConfig } from '../src/index.js';
+import { creatorPid } from '../src/netns/topology.js';
+
+t.test('netns plan: per-edge namespaces, uplink /30s and node IPs outside every uplink', async (t) => {
+  const plan = planTopology('netns', 3, '42-ab12cd');
+  t.equal(plan.cloudNs, 'et-tb-42-ab12cd-c');
+  t.same(plan.edges.map((e) => [e.name, e.ns, e.ip, e.uplinkCloud, e.uplinkEdge, e.cloudDev]), [
+    ['edge-1', 'et-tb-42-ab12cd-e1', '10.251.1.2', '10.250.1.1', '10.250.1.2', 'edge1'],
+    ['edge-2', 'et-tb-42-ab12cd-e2', '10.251.2.2', '10.250.2.1', '10.250.2.2', 'edge2'],
+    ['edge-3', 'et-tb-42-ab12cd-e3', '10.251.3.2', '10.250.3.1', '10.250.3.2', 'edge3'],
+  ]);
+  t.equal(plan.edgeNet, '10.251.0.0/16');
+  t.ok(plan.edges.every((e) => e.ip.startsWith('10.251.') && !e.uplinkEdge.startsWith('10.251.')), 'node IPs only in the edge net');
+  t.not(plan.lbAddress, plan.serverAddress, 'agents dial the LB; callers land on the server address');
+  for (const bad of [0, 51, 1.5]) t.throws(() => planTopology('netns', bad, '1-aa'), RangeError, `edges ${bad}`);
+});
+
+t.test('loopback plan: one 127.77.n.0/24 block per id, no namespaces', async (t) => {
+  const a = planTopology('loopback', 2, '7-0001aa');
+  const b = planTopology('loopback', 2, '7-0002aa');
+  t.equal(a.cloudNs, undefined);
+  t.same(a.edges.map((e) => [e.ns, e.ip]), [['', '127.77.2.11'], ['', '127.77.2.12']]);
+  t.equal(a.serverAddress, '127.77.2.1');
+  t.not(a.serverAddress, b.serverAddress, 'another id, another block');
+});
+
+t.test('creatorPid reads our namespace names only', async (t) => {
+  t.equal(creatorPid('et-tb-4242-0c43be-c'), 4242);
+  t.equal(creatorPid('et-tb-4242-0c43be-e12'), 4242);
+  for (const foreign of ['et-cap-1234-c', 'et-tb-x-aa-c', 'et-tb-12-aa-z', 'et-tb-12-aa-c-more']) t.equal(creatorPid(foreign), undefined, foreign);
+});
+
+t.test('port config file: ConfigMap keys round-trip through the YAML the server reads', async (t) => {
+  const data = { 'dnat-ports-pair': '9100=10264', 'https-proxy-ports': "9443,it's" };
+  t.same(configData(portConfigText(data)), data);
+  t.same(configData(portConfigText({})), {});
+  t.same(configData('kind: ConfigMap\ndata:\n  dnat-ports-pair: "9100=10264"\n'), { 'dnat-ports-pair': '9100=10264' }, 'a ConfigMap object');
+  t.same(configData('http-proxy-ports: 8080\n'), { 'http-proxy-ports': '8080' }, 'numbers become text');
+  t.throws(() => configData('- a\n- b\n'), /map of ConfigMap keys/);
+});
+
+t.test('prometheus config: 1 s scrapes of the given targets, proxy only when asked', async (t) => {
+  const plain = parse(prometheusConfig(['10.251.1.2:9100'], 1)) as Record<string, any>;
+  t.same(plain.global, { scrape_interval: '1s', scrape_timeout: '1s' });
+  t.same(plain.scrape_configs[0].static_configs, [{ targets: ['10.251.1.2:9100'] }]);
+  t.notOk('proxy_url' in plain.scrape_configs[0]);
+  const viaProxy = parse(prometheusConfig(['127.77.2.11:9100'], 2, 'http://127.77.2.1:10264')) as Record<string, any>;
+  t.equal(viaProxy.scrape_configs[0].proxy_url, 'http://127.77.2.1:10264');
+});
