@@ -1,6 +1,7 @@
 // Command line and environment → ServerConfig. Pure: no file is read here (TLS material and the port
 // config file are read by start()). Every flag has an environment fallback: `--agent-addr` ↔
 // `EDGE_TUNNEL_AGENT_ADDR`. Flags win over the environment, the environment over defaults.
+import { isIP } from 'node:net';
 import { parseAddr } from './addr.js';
 import type { ListenAddr } from './addr.js';
 import { ServerError, ServerErrorCode } from './errors.js';
@@ -44,11 +45,58 @@ export interface ServerConfig {
   /** how long replaced sessions and shutdown wait for open streams */
   drainTimeoutMs: number;
   logLevel: string;
-  /** sent to agents in the hello */
+  /** sent to agents in the hello; also the leader-election identity in cluster mode */
   serverId: string;
+  /** cluster mode: nodes, port config, CA and capture from the Kubernetes API (set by --kubeconfig too) */
+  kubernetes: boolean;
+  /** kubeconfig file (cluster mode); absent: the pod's in-cluster service account */
+  kubeconfig?: string;
+  /** namespace of the server's ConfigMaps, Secrets and Lease */
+  namespace: string;
+  /** label selectors of edge Nodes; a node matching any of them is an edge node */
+  edgeNodeSelectors: string[];
+  /** the port ConfigMap (cluster mode; the file of --config in standalone mode) */
+  portConfigMap: string;
+  /** how callers' traffic reaches the proxies: iptables DNAT, cluster DNS, or not captured */
+  capture: CaptureMode;
+  /** the hosts ConfigMap written in DNS capture mode */
+  dnsConfigMap: string;
+  /** the ClusterIP Service the DNS hosts entries point at */
+  internalService: string;
+  /** the Lease of leader election (one replica writes the DNS hosts) */
+  leaseName: string;
+  /** the Secret holding the CA that signs enrolled agents' certificates */
+  caSecret: string;
+  /** the Secret holding the agents' bootstrap tokens */
+  bootstrapTokenSecret: string;
+  /** DNAT target of the HTTPS channel (default: the HTTPS listener, 0.0.0.0 → $POD_IP or 127.0.0.1) */
+  iptablesHttpsTarget?: IpPort;
+  /** DNAT target of the HTTP channel (default: the HTTP listener, likewise) */
+  iptablesHttpTarget?: IpPort;
+  /** how long a pod → node lookup is cached */
+  podCacheTtlMs: number;
+  /** $POD_IP (downward API): the iptables target when a proxy listens on every address */
+  podIp?: string;
 }
 
-type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'level';
+/** Traffic capture modes. */
+export const CaptureMode = {
+  /** nat DNAT rules on the server's host: edge node IP:port → the proxy listeners */
+  iptables: 'iptables',
+  /** edge node names → the internal Service, through a hosts ConfigMap served by CoreDNS */
+  dns: 'dns',
+  /** callers reach the server explicitly (CONNECT, X-Tunnel-Proxy-Dest) */
+  none: 'none',
+} as const;
+export type CaptureMode = (typeof CaptureMode)[keyof typeof CaptureMode];
+
+/** An IPv4 address and port (iptables DNAT target). */
+export interface IpPort {
+  ip: string;
+  port: number;
+}
+
+type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'level' | 'list' | 'capture' | 'target';
 
 interface FlagSpec {
   flag: string;
@@ -57,6 +105,9 @@ interface FlagSpec {
   default?: string;
   help: string;
 }
+
+/** Edge Node label selectors of managed edge clusters and OpenYurt (same as @edge-tunnel/kube's). */
+export const DEFAULT_EDGE_SELECTORS: readonly string[] = ['alibabacloud.com/is-edge-worker=true', 'openyurt.io/is-edge-worker=true'];
 
 /** Every flag, its config key, its default and a one-line description (also the --help text). */
 export const FLAGS: readonly FlagSpec[] = [
@@ -83,8 +134,26 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'open-timeout-ms', key: 'openTimeoutMs', kind: 'ms', default: '10000', help: 'agent must answer a stream OPEN within this (else 504)' },
   { flag: 'drain-timeout-ms', key: 'drainTimeoutMs', kind: 'ms', default: '5000', help: 'drain deadline for replaced sessions and shutdown' },
   { flag: 'log-level', key: 'logLevel', kind: 'level', default: 'info', help: 'trace, debug, info, warn, error, fatal' },
-  { flag: 'server-id', key: 'serverId', kind: 'string', help: 'id sent to agents (default $HOSTNAME)' },
+  { flag: 'server-id', key: 'serverId', kind: 'string', help: 'id sent to agents and leader identity (default $HOSTNAME)' },
+  { flag: 'kubernetes', key: 'kubernetes', kind: 'bool', default: 'false', help: 'cluster mode with the in-cluster service account' },
+  { flag: 'kubeconfig', key: 'kubeconfig', kind: 'string', help: 'cluster mode with this kubeconfig file' },
+  { flag: 'namespace', key: 'namespace', kind: 'string', default: 'kube-system', help: 'namespace of the ConfigMaps, Secrets and Lease' },
+  { flag: 'edge-node-selector', key: 'edgeNodeSelectors', kind: 'list', default: DEFAULT_EDGE_SELECTORS.join(';'), help: 'label selector of edge Nodes, repeatable (env: ;-separated)' },
+  { flag: 'port-configmap', key: 'portConfigMap', kind: 'string', default: 'edge-tunnel-server-cfg', help: 'ConfigMap of the port config, applied live' },
+  { flag: 'capture', key: 'capture', kind: 'capture', help: 'iptables, dns or none (default dns in cluster mode, none standalone)' },
+  { flag: 'dns-configmap', key: 'dnsConfigMap', kind: 'string', default: 'edge-tunnel-nodes', help: 'hosts ConfigMap written in dns capture mode' },
+  { flag: 'internal-service', key: 'internalService', kind: 'string', default: 'edge-tunnel-server-internal', help: 'ClusterIP Service the dns hosts point at' },
+  { flag: 'lease-name', key: 'leaseName', kind: 'string', default: 'edge-tunnel-server', help: 'Lease of leader election (dns capture writer)' },
+  { flag: 'ca-secret', key: 'caSecret', kind: 'string', default: 'edge-tunnel-ca', help: 'Secret of the agent CA (created when absent)' },
+  { flag: 'bootstrap-token-secret', key: 'bootstrapTokenSecret', kind: 'string', default: 'edge-tunnel-bootstrap', help: 'Secret of the agent bootstrap tokens' },
+  { flag: 'iptables-https-target', key: 'iptablesHttpsTarget', kind: 'target', help: 'DNAT target ip:port of the HTTPS channel (default the HTTPS listener)' },
+  { flag: 'iptables-http-target', key: 'iptablesHttpTarget', kind: 'target', help: 'DNAT target ip:port of the HTTP channel (default the HTTP listener)' },
+  { flag: 'pod-cache-ttl-ms', key: 'podCacheTtlMs', kind: 'ms', default: '30000', help: 'cache time of pod → node lookups' },
 ];
+
+
+/** One selector term list as kubectl -l takes it: `k=v`, `k!=v`, `k in (a,b)`, `k`, `!k`, comma-joined. */
+const LABEL_SELECTOR = /^[A-Za-z0-9!][A-Za-z0-9_.\/=!,() -]*$/;
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
@@ -101,19 +170,24 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if (given.has('help')) return { help: true, usage: usage() };
   const out: Record<string, unknown> = {};
   for (const spec of FLAGS) {
-    const raw = given.get(spec.flag) ?? env[envName(spec.flag)] ?? spec.default;
+    const values = given.get(spec.flag);
+    const raw = values !== undefined ? values.join(LIST_SEPARATOR) : env[envName(spec.flag)] ?? spec.default;
     if (raw !== undefined && raw !== '') out[spec.key] = convert(spec, raw);
   }
   out['serverId'] ??= env['HOSTNAME'] || 'edge-tunnel-server';
+  if (env['POD_IP']) out['podIp'] = env['POD_IP'];
   return { help: false, config: checkConfig(out as unknown as ServerConfig) };
 }
 
-function readArgv(argv: readonly string[]): Map<string, string> {
-  const given = new Map<string, string>();
+/** Joins the values of a repeated flag, and separates list values in env variables. */
+const LIST_SEPARATOR = ';';
+
+function readArgv(argv: readonly string[]): Map<string, string[]> {
+  const given = new Map<string, string[]>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
-      given.set('help', 'true');
+      given.set('help', ['true']);
       continue;
     }
     const m = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(arg);
@@ -125,7 +199,8 @@ function readArgv(argv: readonly string[]): Map<string, string> {
       value = argv[++i];
       if (value === undefined) throw invalid(`--${spec.flag} needs a value`);
     }
-    given.set(spec.flag, value);
+    // a repeatable flag accumulates; any other flag given twice keeps the last value
+    given.set(spec.flag, spec.kind === 'list' ? [...(given.get(spec.flag) ?? []), value] : [value]);
   }
   return given;
 }
@@ -143,6 +218,21 @@ function convert(spec: FlagSpec, raw: string): unknown {
       const n = Number(raw);
       if (!/^\d+$/.test(raw) || n < 1 || n > 86_400_000) throw invalid(`${what} must be a whole number of milliseconds ≥ 1, got ${JSON.stringify(raw)}`);
       return n;
+    }
+    case 'list': {
+      const items = raw.split(LIST_SEPARATOR).map((v) => v.trim()).filter((v) => v !== '');
+      const bad = items.find((v) => !LABEL_SELECTOR.test(v));
+      if (bad !== undefined) throw invalid(`${what} must be a label selector such as key=value, got ${JSON.stringify(bad)}`);
+      return [...new Set(items)];
+    }
+    case 'capture':
+      if (!Object.hasOwn(CaptureMode, raw)) throw invalid(`${what} must be one of ${Object.keys(CaptureMode).join(', ')}, got ${JSON.stringify(raw)}`);
+      return raw;
+    case 'target': {
+      const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(raw.trim());
+      const port = m ? Number(m[2]) : NaN;
+      if (!m || isIP(m[1]!) !== 4 || port < 1 || port > 65535) throw invalid(`${what} must be an IPv4 address and port such as 10.0.0.10:10263, got ${JSON.stringify(raw)}`);
+      return { ip: m[1]!, port };
     }
     case 'level':
       if (!LEVELS.has(raw)) throw invalid(`${what} must be one of ${[...LEVELS].join(', ')}, got ${JSON.stringify(raw)}`);
@@ -166,8 +256,30 @@ function checkConfig(c: ServerConfig): ServerConfig {
   if (c.keepaliveTimeoutMs < c.keepaliveIntervalMs) {
     throw invalid('--keepalive-timeout-ms must not be shorter than --keepalive-interval-ms');
   }
+  return checkClusterConfig(c);
+}
+
+/** Cluster-mode flags: --kubeconfig implies --kubernetes; capture defaults to dns in a cluster. */
+function checkClusterConfig(c: ServerConfig): ServerConfig {
+  if (c.kubeconfig !== undefined) c.kubernetes = true;
+  c.capture ??= c.kubernetes ? CaptureMode.dns : CaptureMode.none;
+  if (!c.kubernetes) {
+    if (c.capture !== CaptureMode.none) {
+      throw invalid(`--capture=${c.capture} needs cluster mode (--kubernetes or --kubeconfig): the edge node addresses come from the Node objects`);
+    }
+    return c;
+  }
+  if (c.configFile !== undefined) {
+    throw invalid(`--config cannot be used in cluster mode: the port config comes from ConfigMap ${c.namespace}/${c.portConfigMap} (--port-configmap)`);
+  }
+  if (c.edgeNodeSelectors.length === 0) throw invalid('--edge-node-selector needs at least one label selector in cluster mode');
+  for (const key of ['namespace', 'portConfigMap', 'dnsConfigMap', 'internalService', 'leaseName', 'caSecret', 'bootstrapTokenSecret'] as const) {
+    if (!DNS_NAME.test(c[key])) throw invalid(`--${flagOf(key)} must be a Kubernetes object name (lower-case letters, digits, '-', '.'), got ${JSON.stringify(c[key])}`);
+  }
   return c;
 }
+
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function flagOf(key: keyof ServerConfig): string {
   return FLAGS.find((f) => f.key === key)!.flag;
@@ -180,7 +292,7 @@ function invalid(message: string): ServerError {
 /** The --help text: one line per flag with its env variable and default. */
 export function usage(): string {
   const lines = FLAGS.map((f) => {
-    const left = `  --${f.flag}${f.kind === 'bool' ? '[=bool]' : ' <value>'}`;
+    const left = `  --${f.flag}${f.kind === 'bool' ? '[=bool]' : ' <value>'}${f.kind === 'list' ? ' …' : ''}`;
     const def = f.default !== undefined ? ` (default ${f.default})` : '';
     return `${left.padEnd(36)}${f.help}${def}\n${''.padEnd(36)}env ${envName(f.flag)}`;
   });

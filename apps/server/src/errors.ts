@@ -10,6 +10,8 @@ export const ServerErrorCode = {
   TLS_MATERIAL: 'ERR_SERVER_TLS_MATERIAL',
   /** the port config file could not be read or parsed at startup */
   PORT_CONFIG: 'ERR_SERVER_PORT_CONFIG',
+  /** cluster mode: no usable Kubernetes config, or the API refused what startup needs (the CA Secret) */
+  KUBERNETES: 'ERR_SERVER_KUBERNETES',
 } as const;
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
 

@@ -12,6 +12,8 @@ export interface MetaDeps {
   portConfig: PortConfigSource;
   /** true while every listener is up and the server is not shutting down */
   ready(): boolean;
+  /** more JSON status pages, by path (e.g. `/debug/cluster`) */
+  debug?: Record<string, () => unknown>;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
@@ -31,12 +33,14 @@ export function createMetaServer(deps: MetaDeps): Server {
       const state = deps.portConfig.current();
       json(res, {
         source: state.source,
+        ...(state.resourceVersion !== undefined ? { resourceVersion: state.resourceVersion } : {}),
         loadedAt: state.loadedAt.toISOString(),
         ...(state.lastError !== undefined ? { lastError: state.lastError } : {}),
         config: portConfigToJSON(state.config),
         rejected: state.rejected,
       });
     },
+    ...Object.fromEntries(Object.entries(deps.debug ?? {}).map(([path, status]) => [path, (res: ServerResponse) => json(res, status())])),
   };
   return createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://meta').pathname;

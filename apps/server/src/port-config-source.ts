@@ -15,8 +15,10 @@ import type { Logger } from './logger.js';
 export interface PortConfigState {
   config: PortConfig;
   rejected: readonly RejectedEntry[];
-  /** e.g. `file /etc/edge-tunnel/ports.yaml` or `static` */
+  /** e.g. `file /etc/edge-tunnel/ports.yaml`, `configmap kube-system/edge-tunnel-server-cfg` or `static` */
   source: string;
+  /** the ConfigMap's resourceVersion applied (ConfigMap sources only) */
+  resourceVersion?: string;
   loadedAt: Date;
   /** the last load that failed (the config above is the last good one) */
   lastError?: string;

@@ -11,6 +11,7 @@ import { closeServer, formatAddr, listen } from './addr.js';
 import type { ListenAddr } from './addr.js';
 import { createAgentListener } from './agents/agent-listener.js';
 import { AgentRegistry } from './agents/registry.js';
+import type { Cluster, ClusterOptions } from './cluster/cluster.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { createMetaServer } from './meta.js';
@@ -21,6 +22,9 @@ import { createConnectServer } from './proxy/connect.js';
 import type { ListenerName, OriginateTls, ProxyContext } from './proxy/context.js';
 import { forwardHttp } from './proxy/forward-http.js';
 import { forwardUpgrade } from './proxy/forward-upgrade.js';
+import { destWithPodRoute } from './proxy/dest.js';
+import type { PodRoute } from './proxy/dest.js';
+import type { Failure } from './proxy/http-errors.js';
 import { optionalPem, pem } from './tls-material.js';
 
 export interface ServerAddresses {
@@ -41,8 +45,8 @@ export interface ServerHandle {
   metrics: ServerMetrics;
 }
 
-export interface StartOptions {
-  /** a port config source to use instead of --config (e.g. a Kubernetes ConfigMap watcher) */
+export interface StartOptions extends ClusterOptions {
+  /** a port config source to use instead of --config or the port ConfigMap */
   portConfigSource?: PortConfigSource;
 }
 
@@ -57,11 +61,16 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     ca: optionalPem(config.kubeletCa, '--kubelet-ca'),
     verify: config.verifyKubelet,
   };
+  // cluster mode only: loading it pulls in @kubernetes/client-node
+  const cluster: Cluster | undefined = config.kubernetes
+    ? await (await import('./cluster/cluster.js')).startCluster(config, logger, options)
+    : undefined;
   const portConfig = options.portConfigSource
+    ?? cluster?.portConfig
     ?? (config.configFile !== undefined
       ? new FilePortConfigSource(config.configFile, logger.child({ component: 'port-config' }), { pollMs: config.configPollMs })
       : new StaticPortConfigSource());
-  const registry = new AgentRegistry();
+  const registry = cluster?.registry ?? new AgentRegistry();
   const metrics = new ServerMetrics(registry);
   const proxyLog = logger.child({ component: 'proxy' });
   const ctx = (listener: ListenerName, channel: Channel, tls?: OriginateTls): ProxyContext => ({
@@ -69,7 +78,10 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     compression: config.compression, metrics, log: proxyLog,
   });
 
-  const agents = createAgentListener({ ...config, cert, key, agentCa }, registry, metrics, logger.child({ component: 'agents' }));
+  // cluster mode: agents enrolled with a bootstrap token carry certificates from the CA Secret
+  const agents = createAgentListener({
+    ...config, cert, key, agentCa: cluster ? `${agentCa.trimEnd()}\n${cluster.caPem}` : agentCa, ...(cluster ? { enroller: cluster.enroller } : {}),
+  }, registry, metrics, logger.child({ component: 'agents' }));
   const https = createHttpsServer({
     cert, key, ca: callerCa, requestCert: callerCa !== undefined, rejectUnauthorized: config.requireCallerCert, minVersion: 'TLSv1.2',
   });
@@ -77,11 +89,14 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     proxyLog.warn({ listener: 'https', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'caller tls handshake failed');
   });
   const http = createHttpServer();
-  wireProxy(https, ctx('https', 'https', originate));
-  wireProxy(http, ctx('http', 'http'));
+  wireProxy(https, ctx('https', 'https', originate), cluster?.pods);
+  wireProxy(http, ctx('http', 'http'), cluster?.pods);
   const connect = config.connectAddr ? createConnectServer(ctx('connect', 'http')) : undefined;
   let ready = false;
-  const meta = createMetaServer({ registry, metrics, portConfig, ready: () => ready });
+  const meta = createMetaServer({
+    registry, metrics, portConfig, ready: () => ready && (cluster?.synced() ?? true),
+    ...(cluster ? { debug: { '/debug/cluster': () => cluster.status() } } : {}),
+  });
 
   const servers: Array<[NetServer, ListenAddr, string]> = [
     [agents.server, config.agentAddr, 'agent listener'],
@@ -93,9 +108,11 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   let bound: ListenAddr[];
   try {
     bound = await Promise.all(servers.map(([server, addr, what]) => listen(server, addr, what)));
+    cluster?.startCapture({ https: bound[1]!, http: bound[2]! });
   } catch (err) {
     await Promise.all(servers.map(([server]) => closeServer(server)));
     portConfig.close();
+    await cluster?.stop();
     throw err;
   }
   const addresses: ServerAddresses = {
@@ -119,6 +136,8 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     meta.closeAllConnections();
     await closeServer(meta);
     portConfig.close();
+    // after the drain: iptables rules and conntrack entries stay until the last stream ended
+    await cluster?.stop();
     logger.info({}, 'server closed');
   };
   return {
@@ -130,9 +149,23 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   };
 }
 
-function wireProxy(server: HttpServer, ctx: ProxyContext): void {
-  server.on('request', (req, res) => forwardHttp(ctx, req, res));
-  server.on('upgrade', (req, socket: Duplex, head: Buffer) => forwardUpgrade(ctx, req, socket, head));
+/** The caller left while the pod's node was looked up: nothing is opened, the audit line says so. */
+const CALLER_GONE: Failure = { status: 499, reason: 'CALLER_GONE', message: 'the caller went away during the pod lookup' };
+
+function wireProxy(server: HttpServer, ctx: ProxyContext, pods?: PodRoute): void {
+  if (pods === undefined) {
+    server.on('request', (req, res) => forwardHttp(ctx, req, res));
+    server.on('upgrade', (req, socket: Duplex, head: Buffer) => forwardUpgrade(ctx, req, socket, head));
+  } else {
+    // cluster mode: a kubelet pod path whose Host is not a node goes to the pod's node
+    const isNode = (host: string): boolean => ctx.registry.table.byIp(host) !== undefined || ctx.registry.table.get(host) !== undefined;
+    server.on('request', (req, res) => void destWithPodRoute(req, isNode, pods)
+      .then((dest) => forwardHttp(ctx, req, res, res.destroyed ? CALLER_GONE : dest)));
+    server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      void destWithPodRoute(req, isNode, pods).then((dest) => forwardUpgrade(ctx, req, socket, head, socket.destroyed ? CALLER_GONE : dest));
+    });
+  }
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();

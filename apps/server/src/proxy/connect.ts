@@ -6,19 +6,22 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { channelOf } from '@edge-tunnel/dnat';
 import { Audit, traceIdOf } from './audit.js';
+import { DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './context.js';
 import type { ProxyContext } from './context.js';
 import { connectDest, isFailure } from './dest.js';
 import { writeRawFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
-import { relay } from './relay.js';
+import { proxyServerOptions, refuseClient } from './listener.js';
+import { idleLine, relay } from './relay.js';
 import { openTunnel, route, whenOpened } from './tunnel.js';
 
 export function createConnectServer(ctx: ProxyContext): Server {
-  const server = createServer((_req, res) => {
+  const server = createServer(proxyServerOptions(), (_req, res) => {
     res.writeHead(405, { 'content-type': 'text/plain', allow: 'CONNECT' });
     res.end('edge-tunnel: this listener only takes CONNECT nodeIP:port\n');
   });
   server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => void handleConnect(ctx, req, socket, head));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => refuseClient(ctx, err, socket));
   return server;
 }
 
@@ -54,6 +57,7 @@ async function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: Du
       audit.finish({ status: 200, reason: tunnel.failure(err).reason });
     },
     onDone: (res) => audit.finish({ status: 200, bytesIn: head.length + res.bytesIn, bytesOut: res.bytesOut }),
-  }, false);
+    onIdle: (idleMs) => idleLine(ctx, audit, idleMs),
+  }, false, ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS);
   socket.resume();
 }

@@ -29,4 +29,13 @@ export interface ProxyContext {
   metrics: ServerMetrics;
   /** audit lines and proxy warnings */
   log: Logger;
+  /** concurrent streams to one node, all listeners and sessions together (default DEFAULT_MAX_STREAMS_PER_NODE) */
+  maxStreamsPerNode?: number;
+  /** an upgraded or CONNECT relay with no byte either way for this long is closed (default DEFAULT_RELAY_IDLE_TIMEOUT_MS) */
+  relayIdleTimeoutMs?: number;
 }
+
+/** Concurrent streams per node when the listener sets no limit. */
+export const DEFAULT_MAX_STREAMS_PER_NODE = 1024;
+/** Idle limit of upgraded / CONNECT relays: the kubelet's own streaming-connection-idle-timeout (4 h). */
+export const DEFAULT_RELAY_IDLE_TIMEOUT_MS = 4 * 60 * 60 * 1000;

@@ -34,3 +34,33 @@ export function connectDest(target: string | undefined): Dest | Failure {
 export function isFailure(x: object): x is Failure {
   return 'status' in x && 'reason' in x;
 }
+
+/** Cluster mode: the node of the pod a kubelet path names (kube-apiserver sends such paths to a pod's node). */
+export interface PodRoute {
+  /** `{ namespace, pod }` of `/containerLogs|/exec|/attach|/portForward|/run/<ns>/<pod>/…`, else undefined */
+  podOf(path: string): { namespace: string; pod: string } | undefined;
+  /** the pod's node name; undefined when the pod does not exist or is not scheduled; rejects when the API fails */
+  podNode(namespace: string, pod: string): Promise<string | undefined>;
+}
+
+/**
+ * destOf(req), except that a kubelet pod path whose host is not a node address (`isNode`) goes to the
+ * pod's node, same port. A pod that cannot be found is a 502 NODE_UNKNOWN, an API failure a 503.
+ */
+export async function destWithPodRoute(req: IncomingMessage, isNode: (host: string) => boolean, pods: PodRoute): Promise<Dest | Failure> {
+  const dest = destOf(req);
+  if (isFailure(dest) || isNode(dest.host)) return dest;
+  const target = pods.podOf(req.url ?? '/');
+  if (target === undefined) return dest;
+  const pod = `${target.namespace}/${target.pod}`;
+  let nodeName: string | undefined;
+  try {
+    nodeName = await pods.podNode(target.namespace, target.pod);
+  } catch (err) {
+    return { status: 503, reason: 'POD_LOOKUP_FAILED', message: `${dest.host} is not an edge node address and the node of pod ${pod} cannot be looked up: ${(err as Error).message}` };
+  }
+  if (nodeName === undefined) {
+    return { status: 502, reason: 'NODE_UNKNOWN', message: `no edge node has IP or name ${dest.host} (port ${dest.port}), and pod ${pod} named by the path does not exist or is not scheduled.` };
+  }
+  return { host: nodeName, port: dest.port };
+}

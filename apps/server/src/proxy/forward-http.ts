@@ -3,15 +3,17 @@
 // arrive. When the caller goes away the stream is reset (CANCEL) at once.
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dest } from '@edge-tunnel/dnat';
 import { Audit, traceIdOf } from './audit.js';
 import type { ProxyContext } from './context.js';
 import { destOf, isFailure } from './dest.js';
-import { endToEndHeaders } from './headers.js';
+import { DUPLICATE_HOST, endToEndHeaders, hostHeaderCount } from './headers.js';
 import { sendFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
 import { openTunnel, originateTls, route } from './tunnel.js';
 
-export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
+/** `dest`: the destination when the caller already resolved it (cluster mode: pod lookup). */
+export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, dest: Dest | Failure = destOf(req)): void {
   const traceId = traceIdOf(req);
   const audit = new Audit(ctx.log, ctx.metrics, ctx.listener, req, traceId);
   req.on('data', (chunk: Buffer) => (audit.record.bytesIn += chunk.length));
@@ -20,7 +22,7 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
     sendFailure(res, f);
     audit.finish({ status: f.status, reason: f.reason });
   };
-  const dest = destOf(req);
+  if (hostHeaderCount(req.rawHeaders) > 1) return fail({ ...DUPLICATE_HOST });
   if (isFailure(dest)) return fail(dest);
   audit.record.port = dest.port;
   const r = route(ctx, dest);

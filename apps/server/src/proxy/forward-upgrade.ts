@@ -3,16 +3,19 @@
 // ways. The 101 comes from the kubelet through the relay.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Dest } from '@edge-tunnel/dnat';
 import { Audit, traceIdOf } from './audit.js';
+import { DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './context.js';
 import type { ProxyContext } from './context.js';
 import { destOf, isFailure } from './dest.js';
-import { requestHead } from './headers.js';
+import { DUPLICATE_HOST, hostHeaderCount, requestHead } from './headers.js';
 import { writeRawFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
-import { relay } from './relay.js';
+import { idleLine, relay } from './relay.js';
 import { openTunnel, originateTls, route } from './tunnel.js';
 
-export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+/** `dest`: the destination when the caller already resolved it (cluster mode: pod lookup). */
+export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer, dest: Dest | Failure = destOf(req)): void {
   const traceId = traceIdOf(req);
   const audit = new Audit(ctx.log, ctx.metrics, ctx.listener, req, traceId);
   socket.on('error', () => socket.destroy());
@@ -20,7 +23,7 @@ export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: 
     writeRawFailure(socket, f);
     audit.finish({ status: f.status, reason: f.reason });
   };
-  const dest = destOf(req);
+  if (hostHeaderCount(req.rawHeaders) > 1) return fail({ ...DUPLICATE_HOST });
   if (isFailure(dest)) return fail(dest);
   audit.record.port = dest.port;
   const r = route(ctx, dest);
@@ -35,5 +38,6 @@ export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: 
   relay(socket, upstream, tunnel.stream, {
     onEarlyError: (err) => fail(tunnel.failure(err)),
     onDone: (res) => audit.finish({ status: res.status || 502, bytesIn: audit.record.bytesIn + res.bytesIn, bytesOut: res.bytesOut }),
-  }, true);
+    onIdle: (idleMs) => idleLine(ctx, audit, idleMs),
+  }, true, ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS);
 }

@@ -30,3 +30,12 @@ export function requestHead(method: string, url: string, rawHeaders: readonly st
   }
   return `${head}\r\n`;
 }
+
+/** More than one Host header (RFC 9112 §3.2: answer 400): the proxy and the kubelet could disagree on it. */
+export function hostHeaderCount(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'host') n += 1;
+  return n;
+}
+
+export const DUPLICATE_HOST = { status: 400, reason: 'BAD_DESTINATION', message: 'the request has more than one Host header' } as const;

@@ -35,6 +35,9 @@ export function streamFailure(err: unknown, nodeName: string, host: string, port
     const said = err.remote ? 'the agent answered' : 'the tunnel gave up';
     return { status, reason: err.wireCode, message: `${where}: ${said} ${err.wireCode}: ${err.reason || 'no reason given'}` };
   }
+  if (err instanceof FramingError && err.code === 'ERR_FRAMING_STREAM_LIMIT') {
+    return { status: 503, reason: 'STREAM_LIMIT', message: `${where}: ${err.message}; retry later` };
+  }
   if (err instanceof SessionClosedError || (err instanceof FramingError && err.code === 'ERR_FRAMING_SESSION_NOT_OPEN')) {
     return { status: 503, reason: 'SESSION_GONE', message: `${where}: the agent session closed: ${err.message}` };
   }

@@ -9,6 +9,7 @@ import { resolve } from '@edge-tunnel/dnat';
 import type { Channel, Dest, Resolution } from '@edge-tunnel/dnat';
 import type { Stream } from '@edge-tunnel/framing';
 import type { AgentSession } from '../agents/registry.js';
+import { DEFAULT_MAX_STREAMS_PER_NODE } from './context.js';
 import type { OriginateTls, ProxyContext } from './context.js';
 import { missFailure, streamFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
@@ -33,6 +34,14 @@ export interface Tunnel {
 
 /** Opens a stream to the route's target; throws a Failure if the session no longer takes streams. */
 export function openTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: string): Tunnel | Failure {
+  const perNode = nodeStreams(ctx);
+  const limit = ctx.maxStreamsPerNode ?? DEFAULT_MAX_STREAMS_PER_NODE;
+  const open = perNode.get(r.nodeName) ?? 0;
+  if (open >= limit) {
+    ctx.metrics.streams.inc({ result: 'node_limit' });
+    ctx.log.warn({ listener: ctx.listener, nodeName: r.nodeName, reason: `${open} open streams, limit ${limit}` }, 'stream refused: node stream limit');
+    return { status: 503, reason: 'STREAM_LIMIT', message: `edge node ${r.nodeName} (${r.targetHost}:${r.targetPort}): ${open} streams are open to this node (limit ${limit}); retry later` };
+  }
   let stream: Stream;
   try {
     stream = r.session.session.open({ host: r.targetHost, port: r.targetPort, kind, traceId, compress: ctx.compression });
@@ -52,7 +61,11 @@ export function openTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: s
     settled = true;
     ctx.metrics.streams.inc({ result: (err.wireCode ?? 'error').toLowerCase() });
   });
+  perNode.set(r.nodeName, open + 1);
   stream.once('close', () => {
+    const left = (perNode.get(r.nodeName) ?? 1) - 1;
+    if (left > 0) perNode.set(r.nodeName, left);
+    else perNode.delete(r.nodeName);
     ctx.metrics.bytes.inc({ direction: 'in' }, stream.received);
     ctx.metrics.bytes.inc({ direction: 'out' }, stream.sent);
   });
@@ -61,6 +74,20 @@ export function openTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: s
     error: () => error,
     failure: (fallback) => streamFailure(error ?? fallback, r.nodeName, r.targetHost, r.targetPort),
   };
+}
+
+/** Open tunnel streams per node name, shared by every listener of one server (keyed by its registry). */
+const streamsByRegistry = new WeakMap<object, Map<string, number>>();
+
+function nodeStreams(ctx: ProxyContext): Map<string, number> {
+  let m = streamsByRegistry.get(ctx.registry);
+  if (m === undefined) streamsByRegistry.set(ctx.registry, (m = new Map()));
+  return m;
+}
+
+/** Streams currently open to `nodeName` through this registry's listeners. */
+export function openStreamsToNode(ctx: Pick<ProxyContext, 'registry'>, nodeName: string): number {
+  return streamsByRegistry.get(ctx.registry)?.get(nodeName) ?? 0;
 }
 
 /** Resolves when the agent accepted the stream; rejects with the stream's error otherwise. */

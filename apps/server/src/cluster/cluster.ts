@@ -1,0 +1,148 @@
+// Cluster mode: the Kubernetes side of the server. Edge Nodes (label selectors) feed the node table
+// and admit agents; the port ConfigMap is the port config source (rejections → Event + warn +
+// /debug/config); kubelet pod paths find the pod's node; the CA Secret and the bootstrap token
+// Secret make the agent enroller; capture (iptables or dns) follows nodes and config.
+import type { IptablesRunner } from '@edge-tunnel/capture';
+import {
+  EdgeNodeWatcher, Enroller, EventRecorder, PodLocator, PortConfigMapWatcher, loadKubeConfig, loadOrCreateCa, parseKubeletPath,
+} from '@edge-tunnel/kube';
+import type { ListenAddr } from '../addr.js';
+import type { ServerConfig } from '../config.js';
+import { ServerError, ServerErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { PortConfigSource } from '../port-config-source.js';
+import type { PodRoute } from '../proxy/dest.js';
+import { startDnsCapture, startIptablesCapture } from './capture.js';
+import type { Capture, DnsCaptureOptions, KubeConfig } from './capture.js';
+import { EdgeAgentRegistry } from './edge-registry.js';
+import { iptablesTarget } from './targets.js';
+
+/** Test seams of cluster mode (start options). */
+export interface ClusterOptions {
+  /** runs iptables-save/-restore and conntrack (default: child processes) */
+  iptablesRunner?: IptablesRunner;
+  /** leader election timings of dns capture */
+  leaderElection?: DnsCaptureOptions;
+}
+
+export interface Cluster {
+  registry: EdgeAgentRegistry;
+  portConfig: PortConfigSource;
+  /** the CA of --ca-secret (PEM): it signs enrolled agents, so the agent listener trusts it too */
+  caPem: string;
+  enroller: Enroller;
+  pods: PodRoute;
+  /** edge Nodes loaded and the port ConfigMap listed */
+  synced(): boolean;
+  /** starts capture once the proxies are bound (their ports are the iptables targets) */
+  startCapture(bound: { https: ListenAddr; http: ListenAddr }): void;
+  /** /debug/cluster */
+  status(): Record<string, unknown>;
+  /** capture removed (iptables rules, Lease released), informers stopped */
+  stop(): Promise<void>;
+}
+
+/** Agent refused for its Node: the Event reason on the Node. */
+export const AGENT_REFUSED_REASON = 'AgentRefused';
+
+export async function startCluster(config: ServerConfig, logger: Logger, opts: ClusterOptions = {}): Promise<Cluster> {
+  const log = logger.child({ component: 'cluster' });
+  const kc = kubeConfig(config);
+  const ns = config.namespace;
+  const events = new EventRecorder(kc, { logger: logger.child({ component: 'events' }) });
+  const ca = await loadCa(kc, config, log);
+  const caPem = ca.certPem;
+  const enroller = new Enroller(kc, {
+    ca, namespace: ns, secretName: config.bootstrapTokenSecret, logger: logger.child({ component: 'enroll' }),
+  });
+  const registry = new EdgeAgentRegistry({
+    selectors: config.edgeNodeSelectors,
+    onRefused: (agent, reason) => void events.record({ apiVersion: 'v1', kind: 'Node', name: agent.nodeName }, 'Warning', AGENT_REFUSED_REASON, reason),
+    onBadIp: (nodeName, ip) => log.warn({ nodeName, nodeIp: ip }, 'node address is not an IP: skipped'),
+  });
+  const nodes = new EdgeNodeWatcher(kc, { selectors: config.edgeNodeSelectors, logger: logger.child({ component: 'nodes' }) });
+  const portConfig = new PortConfigMapWatcher(kc, { namespace: ns, name: config.portConfigMap, events, logger: logger.child({ component: 'port-config' }) });
+  const locator = new PodLocator(kc, { ttlMs: config.podCacheTtlMs, logger: logger.child({ component: 'pods' }) });
+  let capture: Capture | undefined;
+  let nodesLoaded = false;
+  let configSynced = false;
+
+  const applyNodes = (): void => {
+    const { removed } = registry.setEdgeNodes(nodes.nodes());
+    for (const { name, session } of removed) {
+      log.info({ nodeName: name, connected: session !== undefined }, 'edge node removed');
+      if (session === undefined) continue;
+      session.session.goAway('REFUSED', `node ${name} is no longer an edge Node`);
+      void session.session.close(config.drainTimeoutMs);
+    }
+    capture?.update(nodes.nodes(), portConfig.current().config);
+  };
+  nodes.on('change', () => nodesLoaded && applyNodes());
+  portConfig.on('change', (state) => nodesLoaded && capture?.update(nodes.nodes(), state.config));
+  nodes.start();
+  portConfig.start();
+  void nodes.whenSynced().then(() => {
+    nodesLoaded = true;
+    applyNodes();
+    log.info({ nodes: registry.table.size, selectors: config.edgeNodeSelectors }, 'edge nodes loaded');
+  });
+  void portConfig.whenSynced().then(() => (configSynced = true));
+
+  return {
+    registry,
+    portConfig,
+    caPem,
+    enroller,
+    pods: { podOf: parseKubeletPath, podNode: (namespace, pod) => locator.locate(namespace, pod) },
+    synced: () => nodesLoaded && configSynced,
+    startCapture(bound) {
+      const clog = logger.child({ component: 'capture' });
+      if (config.capture === 'iptables') {
+        try {
+          capture = startIptablesCapture({
+            httpsTarget: iptablesTarget(config.iptablesHttpsTarget, config.httpsAddr, bound.https, config.podIp),
+            httpTarget: iptablesTarget(config.iptablesHttpTarget, config.httpAddr, bound.http, config.podIp),
+            runner: opts.iptablesRunner,
+            logger: clog,
+          });
+        } catch (err) {
+          throw new ServerError(ServerErrorCode.INVALID_CONFIG, `--capture=iptables cannot start: ${(err as Error).message}; ` +
+            'set --iptables-https-target and --iptables-http-target to IPv4 ip:port addresses of this host', { cause: err });
+        }
+      } else if (config.capture === 'dns') {
+        capture = startDnsCapture(kc, config, clog, opts.leaderElection);
+      }
+      if (nodesLoaded) capture?.update(nodes.nodes(), portConfig.current().config);
+    },
+    status: () => ({
+      mode: 'cluster',
+      nodesSynced: nodes.synced,
+      configSynced,
+      edgeNodes: registry.table.size,
+      selectors: config.edgeNodeSelectors,
+      informerRestarts: nodes.restarts + portConfig.restarts,
+      podCacheEntries: locator.size,
+      capture: capture?.status() ?? { mode: config.capture },
+    }),
+    async stop() {
+      await capture?.stop();
+      await Promise.all([nodes.stop(), portConfig.stop()]);
+    },
+  };
+}
+
+function kubeConfig(config: ServerConfig): KubeConfig {
+  try {
+    return loadKubeConfig({ kubeconfig: config.kubeconfig, inCluster: config.kubeconfig === undefined });
+  } catch (err) {
+    throw new ServerError(ServerErrorCode.KUBERNETES, (err as Error).message, { cause: err });
+  }
+}
+
+async function loadCa(kc: KubeConfig, config: ServerConfig, log: Logger): ReturnType<typeof loadOrCreateCa> {
+  try {
+    return await loadOrCreateCa(kc, { namespace: config.namespace, name: config.caSecret, logger: log });
+  } catch (err) {
+    throw new ServerError(ServerErrorCode.KUBERNETES, `the agent CA (Secret ${config.namespace}/${config.caSecret}) cannot be loaded: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,74 @@
+// Hardening of the proxy listeners (HTTP, HTTPS, CONNECT): parser limits and timeouts given to the
+// http server at creation, and a precise answer plus one warn line for every request Node's parser
+// refuses (malformed, oversized headers, ambiguous body length, too slow). A listener is created
+// with `proxyServerOptions()` and answers its 'clientError' with `refuseClient()`.
+import { STATUS_CODES } from 'node:http';
+import type { ServerOptions } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ProxyContext } from './context.js';
+
+export interface ProxyListenerLimits {
+  /** the whole request head must arrive within this (slowloris) */
+  headersTimeoutMs: number;
+  /** the whole request (head and body) must arrive within this; 0 = no limit */
+  requestTimeoutMs: number;
+  /** largest request head in bytes (request line + headers) */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_PROXY_LIMITS: ProxyListenerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 300_000,
+  maxHeaderBytes: 16 * 1024,
+};
+
+/** Options for `http.createServer` / `https.createServer` of a proxy listener. */
+export function proxyServerOptions(limits: Partial<ProxyListenerLimits> = {}): ServerOptions {
+  const l = { ...DEFAULT_PROXY_LIMITS, ...limits };
+  return {
+    headersTimeout: l.headersTimeoutMs,
+    requestTimeout: l.requestTimeoutMs,
+    // the timeouts above are enforced by a sweep; run it often enough to keep them tight
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(l.headersTimeoutMs / 4))),
+    maxHeaderSize: l.maxHeaderBytes,
+  };
+}
+
+interface Refusal {
+  status: number;
+  reason: string;
+  message: string;
+}
+
+const SMUGGLING = new Set(['HPE_INVALID_TRANSFER_ENCODING', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_CONTENT_LENGTH', 'HPE_INVALID_CHUNK_SIZE']);
+
+/** The answer to a request Node's parser refused; undefined when the caller is already gone. */
+export function refusalOf(err: NodeJS.ErrnoException): Refusal | undefined {
+  const code = err.code ?? '';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return undefined;
+  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, reason: 'HEADERS_TOO_LARGE', message: 'the request head exceeds the size limit of this listener' };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, reason: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time' };
+  if (SMUGGLING.has(code)) return { status: 400, reason: 'AMBIGUOUS_BODY', message: `conflicting or invalid Content-Length / Transfer-Encoding (${code})` };
+  return { status: 400, reason: 'MALFORMED_REQUEST', message: `the request could not be parsed (${code || 'unknown error'})` };
+}
+
+/** The 'clientError' handler of a proxy listener: a precise status, X-Tunnel-Error, one warn line. */
+export function refuseClient(ctx: ProxyContext, err: NodeJS.ErrnoException, socket: Duplex): void {
+  const refusal = refusalOf(err);
+  const remote = socket as Duplex & { remoteAddress?: string; remotePort?: number };
+  const fields = { listener: ctx.listener, remoteAddress: `${remote.remoteAddress}:${remote.remotePort}`, code: err.code };
+  if (refusal === undefined || !socket.writable) {
+    ctx.log.debug(fields, 'caller connection error');
+    socket.destroy();
+    return;
+  }
+  ctx.log.warn({ ...fields, status: refusal.status, reason: refusal.reason }, 'bad request from caller');
+  const body = `edge-tunnel: ${refusal.reason}: ${refusal.message}\n`;
+  socket.end(
+    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Error'}\r\n` +
+      `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Tunnel-Error: ${refusal.reason}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  // a caller that never reads its answer must not keep the socket open
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
