@@ -76,9 +76,13 @@ t.test('dns capture: the Lease leader writes the hosts ConfigMap and releases th
 
   api.api.store.put('nodes', nodeObject('edge-c', ['127.0.20.3'], { 'openyurt.io/is-edge-worker': 'true' }));
   await until(() => hosts() === '10.96.0.50\tedge-a\n10.96.0.50\tedge-c\n', 'a new edge node published');
-  t.same(api.api.store.get('services', NS, 'edge-tunnel-server-internal')?.['spec'], {
-    type: 'ClusterIP', clusterIP: '10.96.0.50', ports: [{ name: 'kubelet-https', port: 10250, targetPort: 'https', protocol: 'TCP' }],
-  }, 'the internal Service is left to the manifests');
+  api.api.store.put('configmaps', portConfigMap({ 'dnat-ports-pair': '9100=10264' }));
+  const ports = (): Array<{ port: number; targetPort: unknown }> =>
+    (api.api.store.get('services', NS, 'edge-tunnel-server-internal') as Record<string, any>)?.['spec']['ports'] ?? [];
+  await until(() => ports().some((p) => p.port === 9100), 'the custom port reaches the internal Service');
+  const custom = ports().find((p) => p.port === 9100)!;
+  t.ok(custom.targetPort === 10264 || custom.targetPort === 'http', `9100 goes to the HTTP channel (targetPort ${String(custom.targetPort)})`);
+  t.ok(ports().some((p) => p.port === 10250), 'the built-in kubelet port stays');
 
   await server.handle.close();
   t.equal(lease()?.['spec']['holderIdentity'], '', 'Lease released for the next replica');

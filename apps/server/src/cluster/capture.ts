@@ -81,8 +81,9 @@ export function startDnsCapture(kc: KubeConfig, config: ServerConfig, logger: Lo
   elector.start();
   logger.info({ lease: `${config.namespace}/${config.leaseName}`, identity: config.serverId, configMap: `${config.namespace}/${config.dnsConfigMap}` }, 'dns capture started');
   return {
-    update(nodes) {
+    update(nodes, ports) {
       writer.setNodes(nodes);
+      writer.setPortConfig(ports); // custom ports appear on the internal Service (→ 10263/10264)
     },
     status: () => ({ mode: 'dns', leader: elector.isLeader, holder: elector.holder, writes: writer.writes }),
     async stop() {
