@@ -94,9 +94,13 @@ export class FrameSink implements DecoderSink {
   }
 
   reset(id: number, payload: Buffer): void {
-    this.countControl('RESET');
     const { code, reason } = decodeReset(payload);
-    this.stream(id, 'RESET')?.onPeerReset(code, reason);
+    const stream = this.stream(id, 'RESET');
+    // A RESET of a stream we opened answers our own OPEN (a refusal, a failed dial): bounded by the
+    // streams we open, so it is not a flood; counting it would let callers of a refused target
+    // knock the whole session down with GOAWAY FLOOD.
+    if (stream === undefined || !stream.local) this.countControl('RESET');
+    stream?.onPeerReset(code, reason);
   }
 
   ping(flags: number, payload: Buffer): void {

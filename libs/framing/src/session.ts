@@ -116,6 +116,10 @@ export class Session extends EventEmitter implements StreamHost {
       throw new FramingError('ERR_FRAMING_SESSION_NOT_OPEN', 'session is closing: no new streams');
     }
     if (this.nextId > MAX_STREAM_ID) throw new FramingError('ERR_FRAMING_IDS_EXHAUSTED', 'stream ids exhausted');
+    // the peer's MAX_STREAMS bounds the streams we open: more would only be refused on the wire
+    if (this.peer && this.streams.size - this.peerStreams >= this.peer.maxStreams) {
+      throw new FramingError('ERR_FRAMING_STREAM_LIMIT', `the peer accepts at most ${this.peer.maxStreams} concurrent streams`);
+    }
     const payload = encodeOpen(meta);
     const stream = new Stream(this, this.nextId, meta, true, this.opts.initialWindow);
     this.nextId += 2;
