@@ -10,7 +10,9 @@ import type { Channel } from '@edge-tunnel/dnat';
 import { closeServer, formatAddr, listen } from './addr.js';
 import type { ListenAddr } from './addr.js';
 import { createAgentListener } from './agents/agent-listener.js';
+import { Readiness } from './agents/readiness.js';
 import { AgentRegistry } from './agents/registry.js';
+import { ReplicaSet } from './agents/replicas.js';
 import type { Cluster, ClusterOptions } from './cluster/cluster.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -20,6 +22,7 @@ import { FilePortConfigSource, StaticPortConfigSource } from './port-config-sour
 import type { PortConfigSource } from './port-config-source.js';
 import { createConnectServer } from './proxy/connect.js';
 import type { ListenerName, OriginateTls, ProxyContext } from './proxy/context.js';
+import { proxyServerOptions, refuseClient } from './proxy/listener.js';
 import { forwardHttp } from './proxy/forward-http.js';
 import { forwardUpgrade } from './proxy/forward-upgrade.js';
 import { destWithPodRoute } from './proxy/dest.js';
@@ -43,6 +46,8 @@ export interface ServerHandle {
   registry: AgentRegistry;
   portConfig: PortConfigSource;
   metrics: ServerMetrics;
+  /** the replicas agents are told about (this one included) */
+  replicas: ReplicaSet;
 }
 
 export interface StartOptions extends ClusterOptions {
@@ -78,24 +83,33 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     compression: config.compression, metrics, log: proxyLog,
   });
 
+  // the agent listener's own address is known only once bound: the set is filled in below
+  const replicas = new ReplicaSet({ id: config.serverId, addr: config.advertiseAddr ?? advertisable(config.agentAddr) ?? formatAddr(config.agentAddr) }, config.peerAddrs);
+  const readiness = new Readiness({
+    registry, graceMs: config.readyGraceMs,
+    // cluster mode: the node table holds exactly the edge Nodes of the API
+    expected: () => (cluster ? registry.tunnels().map((t) => t.nodeName) : config.expectedNodes),
+  });
   // cluster mode: agents enrolled with a bootstrap token carry certificates from the CA Secret
   const agents = createAgentListener({
     ...config, cert, key, agentCa: cluster ? `${agentCa.trimEnd()}\n${cluster.caPem}` : agentCa, ...(cluster ? { enroller: cluster.enroller } : {}),
+    replicas,
   }, registry, metrics, logger.child({ component: 'agents' }));
   const https = createHttpsServer({
     cert, key, ca: callerCa, requestCert: callerCa !== undefined, rejectUnauthorized: config.requireCallerCert, minVersion: 'TLSv1.2',
+    ...proxyServerOptions(),
   });
   https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
     proxyLog.warn({ listener: 'https', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'caller tls handshake failed');
   });
-  const http = createHttpServer();
+  const http = createHttpServer(proxyServerOptions());
   wireProxy(https, ctx('https', 'https', originate), cluster?.pods);
   wireProxy(http, ctx('http', 'http'), cluster?.pods);
   const connect = config.connectAddr ? createConnectServer(ctx('connect', 'http')) : undefined;
-  let ready = false;
+  const notReadyReason = (): string | undefined => readiness.notReadyReason(cluster?.synced() ?? true);
   const meta = createMetaServer({
-    registry, metrics, portConfig, ready: () => ready && (cluster?.synced() ?? true),
-    ...(cluster ? { debug: { '/debug/cluster': () => cluster.status() } } : {}),
+    registry, metrics, portConfig, ready: () => notReadyReason() === undefined, notReadyReason,
+    debug: { '/debug/replicas': () => ({ self: replicas.self, replicas: replicas.current() }), ...(cluster ? { '/debug/cluster': () => cluster.status() } : {}) },
   });
 
   const servers: Array<[NetServer, ListenAddr, string]> = [
@@ -118,13 +132,22 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   const addresses: ServerAddresses = {
     agent: bound[0]!, https: bound[1]!, http: bound[2]!, meta: bound[3]!, ...(connect ? { connect: bound[4]! } : {}),
   };
-  ready = true;
+  if (config.advertiseAddr === undefined) {
+    // a wildcard or port-0 agent listener: the bound port on $POD_IP (or loopback) is the best guess
+    const addr = advertisable(addresses.agent) ?? formatAddr({ host: config.podIp ?? '127.0.0.1', port: addresses.agent.port });
+    replicas.setSelf({ id: config.serverId, addr });
+  }
+  readiness.listening();
+  logger.info({ serverId: config.serverId, advertiseAddr: replicas.self.addr, replicas: replicas.current().length }, 'replica set');
   logger.info(Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, formatAddr(v)])), 'server listening');
 
   let closing: Promise<void> | undefined;
   const shutdown = async (): Promise<void> => {
-    ready = false;
-    logger.info({ sessions: agents.sessions.size, drainTimeoutMs: config.drainTimeoutMs }, 'server draining');
+    readiness.drain();
+    logger.info({ sessions: agents.sessions.size, drainTimeoutMs: config.drainTimeoutMs, durationMs: config.shutdownDelayMs }, 'server draining');
+    // unready first: the Service (or the lab's client) stops sending here while we still serve
+    if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+    agents.endControlStreams();
     const stopped = servers.filter(([s]) => s !== meta).map(([s]) => closeServer(s));
     for (const s of [https, http, connect]) s?.closeIdleConnections();
     await Promise.all([...agents.sessions].map((s) => {
@@ -146,7 +169,14 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     registry,
     portConfig,
     metrics,
+    replicas,
   };
+}
+
+/** The agent listener address when agents can dial it as is (not a wildcard, not port 0). */
+function advertisable(addr: ListenAddr): string | undefined {
+  if (addr.host === '' || addr.host === '0.0.0.0' || addr.host === '::' || addr.port === 0) return undefined;
+  return formatAddr(addr);
 }
 
 /** The caller left while the pod's node was looked up: nothing is opened, the audit line says so. */
@@ -166,9 +196,6 @@ function wireProxy(server: HttpServer, ctx: ProxyContext, pods?: PodRoute): void
       void destWithPodRoute(req, isNode, pods).then((dest) => forwardUpgrade(ctx, req, socket, head, socket.destroyed ? CALLER_GONE : dest));
     });
   }
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-    ctx.log.debug({ listener: ctx.listener, code: err.code }, 'bad request from caller');
-  });
+  // malformed, oversized, slow or ambiguous requests: a precise status and one warn line
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => refuseClient(ctx, err, socket));
 }
