@@ -68,6 +68,9 @@ function readLength(src: Buffer, ip: number, limit: number): [number, number] {
   }
 }
 
+/** Literal runs and matches up to this many bytes are copied byte by byte: cheaper than a native copy call. */
+const SHORT_COPY = 32;
+
 /** Decodes the block `src[ip..]` into `out`; returns the number of bytes written. */
 function decodeBlock(src: Buffer, ip: number, out: Buffer): number {
   const inEnd = src.length;
@@ -83,7 +86,11 @@ function decodeBlock(src: Buffer, ip: number, out: Buffer): number {
     }
     if (literals > inEnd - ip) fail(`literal run of ${literals} bytes passes the end of the input`);
     if (literals > outEnd - op) fail(`literal run of ${literals} bytes passes the end of the output`);
-    out.set(src.subarray(ip, ip + literals), op);
+    if (literals <= SHORT_COPY) {
+      for (let i = 0; i < literals; i++) out[op + i] = src[ip + i];
+    } else {
+      src.copy(out, op, ip, ip + literals);
+    }
     ip += literals;
     op += literals;
     if (ip === inEnd) break; // the last sequence has literals only
@@ -99,19 +106,15 @@ function decodeBlock(src: Buffer, ip: number, out: Buffer): number {
     }
     length += MIN_MATCH;
     if (length > outEnd - op) fail(`match of ${length} bytes passes the end of the output`);
-    copyMatch(out, op, offset, length);
-    op += length;
+    if (length <= SHORT_COPY || offset < length) {
+      // byte by byte: also repeats the pattern of an overlapping match (offset < length)
+      let from = op - offset;
+      const end = op + length;
+      while (op < end) out[op++] = out[from++];
+    } else {
+      out.copyWithin(op, op - offset, op - offset + length);
+      op += length;
+    }
   }
   return op;
-}
-
-/** Copies `length` bytes from `op - offset` to `op`; overlapping matches repeat the pattern. */
-function copyMatch(out: Buffer, op: number, offset: number, length: number): void {
-  let from = op - offset;
-  if (offset >= length) {
-    out.copyWithin(op, from, from + length);
-    return;
-  }
-  const end = op + length;
-  while (op < end) out[op++] = out[from++];
 }
