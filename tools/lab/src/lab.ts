@@ -68,6 +68,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
     '--agent-ca', certs.path('ca', 'crt'), '--caller-ca', certs.path('ca', 'crt'),
     '--kubelet-client-cert', certs.path('kubelet-client', 'crt'), '--kubelet-client-key', certs.path('kubelet-client', 'key'),
     '--kubelet-ca', certs.path('ca', 'crt'), '--verify-kubelet', '--config', configPath,
+    ...(options.serverArgs ?? []),
   ], log, pretty);
   const metaUrl = `http://${addr(ports.meta)}`;
   const agents = new Map<string, LabProcess>();
@@ -76,6 +77,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
       '--server', addr(ports.agent), '--node-name', node.name, '--node-ip', node.ip,
       '--cert', certs.path(`agent-${node.name}`, 'crt'), '--key', certs.path(`agent-${node.name}`, 'key'),
       '--ca', certs.path('ca', 'crt'), '--meta-addr', `${node.ip}:10266`, '--allow-ports', (options.agentAllowPorts ?? [ports.exporter]).join(','),
+      ...(options.agentArgs ?? []),
     ], log, pretty);
     agents.set(node.name, agent);
     return agent;

@@ -29,6 +29,10 @@ export interface LabOptions {
   agentAllowPorts?: number[];
   /** pretty (default) or raw JSON log lines */
   pretty?: boolean;
+  /** extra flags appended to the server's command line (e.g. keepalive timings) */
+  serverArgs?: string[];
+  /** extra flags appended to every agent's command line (e.g. backoff timings) */
+  agentArgs?: string[];
 }
 
 export const DEFAULT_NODES: readonly LabNode[] = [

@@ -20,6 +20,10 @@ export interface TestbedOptions {
   log?: (line: string) => void;
   /** where certificates, config and logs go; default a new temp dir, removed by close() */
   dir?: string;
+  /** extra flags appended to the server's command line (e.g. keepalive timings) */
+  serverArgs?: string[];
+  /** extra flags appended to every agent's command line */
+  agentArgs?: string[];
 }
 
 /** The well-known ports of the server's listeners (same as a cluster install). */

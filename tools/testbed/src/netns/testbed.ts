@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { NODE_EXPORTER, agentArgs, exporterArgs, kubeletArgs, metaAddress, serverArgs } from './apps.js';
 import { CaptureFollower } from './capture.js';
 import { writeTestbedCerts, type TestbedCerts } from './certs.js';
-import { deleteNamespacesSync, execIn, type ExecResult } from './exec.js';
+import { deleteNamespacesSync, execIn, mustExec, type ExecResult } from './exec.js';
 import { SERVER_PORTS, planTopology, type EdgePlan, type TestbedMode, type TestbedOptions, type TopologyPlan } from './options.js';
 import { startIn, unlessExited, waitFor, type TestbedProcess } from './processes.js';
 import { createTopology, deleteTopology, netnsUnavailable, sweepStaleNamespaces } from './topology.js';
@@ -45,8 +45,18 @@ export interface Testbed extends Omit<TopologyPlan, 'edges'> {
   /** resolves once /debug/tunnels lists every given node as connected */
   waitForTunnels(names?: readonly string[], timeoutMs?: number): Promise<void>;
   logs(): string[];
+  /** netns mode: drops every packet between the load balancer address and edge `edgeIndex` (0-based), both ways, in the edge namespace */
+  partition(edgeIndex: number): Promise<void>;
+  /** removes the rules of partition() */
+  heal(edgeIndex: number): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The iptables rules of a silent partition in an edge namespace: `-I`/`-D` prefixes them. */
+const partitionRules = (lb: string): string[][] => [
+  ['INPUT', '-s', lb, '-j', 'DROP', '-m', 'comment', '--comment', 'edge-tunnel-testbed-partition'],
+  ['OUTPUT', '-d', lb, '-j', 'DROP', '-m', 'comment', '--comment', 'edge-tunnel-testbed-partition'],
+];
 
 /** The mode to run: the option, else EDGE_TUNNEL_TESTBED_MODE, else netns when it can run. */
 export async function chooseMode(wanted?: TestbedMode): Promise<{ mode: TestbedMode; reason: string }> {
@@ -136,13 +146,13 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
     const exporters = new Map<string, TestbedProcess>();
     const agents = new Map<string, TestbedProcess>();
     // Everything starts at once (agents retry until the server listens); then we wait for all of it.
-    const server = spawn(cloud, 'server', process.execPath, serverArgs(plan, certs, configPath));
+    const server = spawn(cloud, 'server', process.execPath, [...serverArgs(plan, certs, configPath), ...(options.serverArgs ?? [])]);
     for (const [i, edge] of plan.edges.entries()) {
       kubelets.set(edge.name, spawn(edge.ns, `kubelet-${edge.name}`, process.execPath, kubeletArgs(edge, certs)));
       if ((options.exporterOn ?? [0]).includes(i)) {
         exporters.set(edge.name, spawn(edge.ns, `exporter-${edge.name}`, NODE_EXPORTER, exporterArgs(edge, exporterPort)));
       }
-      agents.set(edge.name, spawn(edge.ns, edge.name, process.execPath, agentArgs(plan, edge, certs, options.agentAllowPorts ?? [exporterPort])));
+      agents.set(edge.name, spawn(edge.ns, edge.name, process.execPath, [...agentArgs(plan, edge, certs, options.agentAllowPorts ?? [exporterPort]), ...(options.agentArgs ?? [])]));
     }
     if (netns) {
       capture = new CaptureFollower({ netns: cloud!, configPath, nodeIps: plan.edges.map((e) => e.ip), serverAddress: plan.serverAddress,
@@ -175,6 +185,14 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
       ...plan, modeReason: reason, edges: plan.edges, edgeNs: plan.edges.map((e) => e.ns), edgeIps: plan.edges.map((e) => e.ip),
       dir, configPath, certs, server, agents, kubelets, exporters, capture, metaUrl,
       exec, spawn, curl, curlRoute, setPortConfig, waitForTunnels, logs: () => [...buffer], close,
+      partition: async (i: number): Promise<void> => {
+        if (!netns) throw new Error('testbed: partition() needs netns mode');
+        for (const rule of partitionRules(plan.lbAddress)) await mustExec(plan.edges[i]!.ns, 'iptables', ['-w', '-I', ...rule]);
+      },
+      heal: async (i: number): Promise<void> => {
+        if (!netns) throw new Error('testbed: heal() needs netns mode');
+        for (const rule of partitionRules(plan.lbAddress)) await execIn(plan.edges[i]!.ns, 'iptables', ['-w', '-D', ...rule]);
+      },
     };
   } catch (err) {
     await close();

@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+// Reconnect storm: one real edge-tunnel-server process (apps/server/dist) and N in-process agents
+// (TLS + framing Session + the agent's full-jitter backoff, apps/agent/dist/backoff.js). All attach,
+// the server is SIGKILLed and restarted on the same port, and we measure how long until all N are
+// back and how the reconnects spread over 100 ms buckets (a storm shows as max bucket ≫ mean).
+//   node perf/fuzz/reconnect-storm.mjs [--agents 1000] [--base-ms 500] [--max-ms 30000] [--json]
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import tls from 'node:tls';
+import { Session } from '@edge-tunnel/framing';
+import { fullJitter } from '@edge-tunnel/agent';
+import { agentIdentities, makeCerts } from '../lib/certs.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const N = opt('agents', 1000);
+const BASE = opt('base-ms', 500);
+const MAX = opt('max-ms', 30_000);
+const DEADLINE = opt('deadline-ms', 30_000);
+const JSON_OUT = args.includes('--json');
+const say = (s) => void (JSON_OUT ? process.stderr : process.stdout).write(`${s}\n`);
+const ipOf = (i) => `127.51.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+const SERVER_MAIN = join(dirname(fileURLToPath(import.meta.resolve('@edge-tunnel/server'))), 'main.js');
+
+/** Certificates for N agents, cached across runs (signing 1000 takes a while). */
+async function certs() {
+  const dir = join(tmpdir(), `edge-tunnel-storm-${N}`);
+  const cache = join(dir, 'ids.json');
+  if (existsSync(cache)) return JSON.parse(readFileSync(cache, 'utf8'));
+  mkdirSync(dir, { recursive: true });
+  const c = await makeCerts(dir, []);
+  const started = Date.now();
+  const ids = await agentIdentities(c.ca, Array.from({ length: N }, (_, i) => `storm-${i}`), (k) => k % 100 === 0 && say(`certificates ${k}/${N}`), ipOf);
+  say(`${N} certificates in ${Date.now() - started} ms (cached in ${dir})`);
+  const out = { dir, caPem: c.caPem, ids: ids.map((id, i) => ({ name: `storm-${i}`, ip: ipOf(i), certPem: id.certPem, keyPem: id.keyPem })) };
+  writeFileSync(cache, JSON.stringify(out));
+  return out;
+}
+
+const freePort = () => new Promise((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
+
+function startServer(pki, agentPort, metaPort) {
+  const p = (n, e) => join(pki.dir, `${n}.${e}`);
+  const child = spawn(process.execPath, [SERVER_MAIN,
+    '--agent-addr', `127.0.0.1:${agentPort}`, '--https-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--meta-addr', `127.0.0.1:${metaPort}`,
+    '--cert', p('server', 'crt'), '--key', p('server', 'key'), '--agent-ca', p('ca', 'crt'), '--caller-ca', p('ca', 'crt'),
+    '--kubelet-client-cert', p('kubelet-client', 'crt'), '--kubelet-client-key', p('kubelet-client', 'key'), '--log-level', 'error',
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return child;
+}
+
+async function ready(metaPort, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`http://127.0.0.1:${metaPort}/readyz`).then((r) => r.status === 200, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('server not ready');
+}
+
+/** One emulated agent: the real agent's loop (attempt resets after a good session; full jitter). */
+function agent(id, ctx) {
+  const a = { id, up: false, attempts: 0, stop: false };
+  const dialOnce = () => new Promise((resolve) => {
+    ctx.dials.push(performance.now());
+    const socket = tls.connect({ host: '127.0.0.1', port: ctx.port, ca: ctx.ca, cert: id.certPem, key: id.keyPem, servername: 'localhost' });
+    socket.setTimeout(10_000, () => socket.destroy());
+    socket.on('error', () => {});
+    let session;
+    const fail = () => (session?.destroy(), resolve(undefined));
+    socket.once('close', fail);
+    socket.once('secureConnect', () => {
+      socket.setTimeout(0);
+      session = new Session(socket, { role: 'client', hello: { nodeName: id.name, nodeIps: [id.ip], version: 1, agentVersion: 'storm' }, keepaliveIntervalMs: 60_000, keepaliveTimeoutMs: 120_000 });
+      session.on('error', () => {});
+      session.ready.then(() => (socket.off('close', fail), resolve(session)), fail);
+    });
+  });
+  a.done = (async () => {
+    let attempt = 0;
+    while (!a.stop) {
+      const session = await dialOnce();
+      if (session) {
+        a.up = true;
+        ctx.ups.push(performance.now());
+        a.session = session;
+        await new Promise((r) => (session.destroyed ? r() : session.once('close', r)));
+        a.up = false;
+        attempt = 0;
+        if (a.stop) return;
+      }
+      const delay = fullJitter(attempt, { baseMs: BASE, maxMs: MAX });
+      attempt += 1;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  })();
+  return a;
+}
+
+async function waitAll(agents, ms) {
+  const deadline = performance.now() + ms;
+  while (agents.some((a) => !a.up)) {
+    if (performance.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+function buckets(times, from, to, width = 100) {
+  const n = Math.max(1, Math.ceil((to - from) / width));
+  const b = new Array(n).fill(0);
+  for (const t of times) if (t >= from && t <= to) b[Math.min(n - 1, Math.floor((t - from) / width))] += 1;
+  return b;
+}
+
+const pki = await certs();
+const agentPort = await freePort();
+const metaPort = await freePort();
+let server = startServer(pki, agentPort, metaPort);
+await ready(metaPort);
+const ctx = { port: agentPort, ca: pki.caPem, dials: [], ups: [] };
+const t1 = performance.now();
+const agents = pki.ids.map((id) => agent(id, ctx));
+if (!(await waitAll(agents, 60_000))) throw new Error(`only ${agents.filter((a) => a.up).length}/${N} attached at start`);
+say(`${N} agents attached in ${(performance.now() - t1).toFixed(0)} ms`);
+await new Promise((r) => setTimeout(r, 500));
+
+ctx.dials.length = 0;
+ctx.ups.length = 0;
+const killedAt = performance.now();
+server.kill('SIGKILL');
+await new Promise((r) => server.once('exit', r));
+server = startServer(pki, agentPort, metaPort);
+await ready(metaPort);
+const readyMs = performance.now() - killedAt;
+const allBack = await waitAll(agents, DEADLINE);
+const end = performance.now();
+const back = agents.filter((a) => a.up).length;
+const ups = ctx.ups.slice().sort((x, y) => x - y);
+const lastUp = ups.at(-1) ?? end;
+const first = ups[0] ?? end;
+// reconnects per 100 ms from the first success to the last (the window the server was taking them)
+const upBuckets = buckets(ups, first, lastUp);
+// the same over the window in which 90 % came back (the long tail of a backoff stretches the full mean)
+const p90 = ups[Math.max(0, Math.ceil(ups.length * 0.9) - 1)] ?? end;
+const upBuckets90 = buckets(ups, first, Math.max(p90, first + 100));
+const dialBuckets = buckets(ctx.dials, killedAt, lastUp);
+const stat = (b) => ({ max: Math.max(...b), mean: b.reduce((s, x) => s + x, 0) / b.length });
+const tunnels = await fetch(`http://127.0.0.1:${metaPort}/debug/tunnels`).then((r) => r.json()).catch(() => ({ nodes: [] }));
+const result = {
+  agents: N, baseMs: BASE, maxMs: MAX, back, allBack, serverReadyMs: Math.round(readyMs),
+  allBackMs: Math.round(lastUp - killedAt), p50BackMs: Math.round((ups[Math.floor(ups.length / 2)] ?? end) - killedAt),
+  reconnectsPer100ms: stat(upBuckets), reconnectsPer100msP90: stat(upBuckets90), p90BackMs: Math.round(p90 - killedAt), dialsPer100ms: stat(dialBuckets), dials: ctx.dials.length,
+  serverTunnels: (tunnels.nodes ?? []).filter((n) => n.connected !== false).length,
+};
+result.maxOverMean = +(result.reconnectsPer100ms.max / result.reconnectsPer100ms.mean).toFixed(2);
+result.maxOverMeanP90 = +(result.reconnectsPer100msP90.max / result.reconnectsPer100msP90.mean).toFixed(2);
+
+if (JSON_OUT) process.stdout.write(`${JSON.stringify(result)}\n`);
+else {
+  const rows = [
+    ['agents', N], ['back', `${back}/${N}`], ['server ready after kill', `${result.serverReadyMs} ms`],
+    ['all back after kill', `${result.allBackMs} ms`], ['median back after kill', `${result.p50BackMs} ms`],
+    ['reconnects / 100 ms (max / mean)', `${result.reconnectsPer100ms.max} / ${result.reconnectsPer100ms.mean.toFixed(1)} (×${result.maxOverMean})`],
+    ['90 % back after kill', `${result.p90BackMs} ms`],
+    ['reconnects / 100 ms until 90 % back (max / mean)', `${result.reconnectsPer100msP90.max} / ${result.reconnectsPer100msP90.mean.toFixed(1)} (×${result.maxOverMeanP90})`],
+    ['dials / 100 ms (max / mean)', `${result.dialsPer100ms.max} / ${result.dialsPer100ms.mean.toFixed(1)}`], ['dials in total', result.dials],
+    ['sessions on the server', result.serverTunnels], ['backoff', `full jitter, base ${BASE} ms, max ${MAX} ms`],
+  ];
+  say('| measure | value |\n| --- | --- |');
+  for (const [k, v] of rows) say(`| ${k} | ${v} |`);
+  say(`reconnects per 100 ms: ${upBuckets.join(' ')}`);
+}
+for (const a of agents) a.stop = true;
+for (const a of agents) a.session?.destroy();
+const termAt = performance.now();
+server.kill('SIGTERM');
+const exited = await Promise.race([new Promise((r) => server.once('exit', () => r(true))), new Promise((r) => setTimeout(() => r(false), 15_000))]);
+if (!exited) server.kill('SIGKILL');
+say(`server ${exited ? `exited ${Math.round(performance.now() - termAt)} ms after SIGTERM` : 'did not exit within 15 s of SIGTERM (killed)'}`);
+process.exit(allBack ? 0 : 1);
