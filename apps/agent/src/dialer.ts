@@ -19,13 +19,19 @@ export interface DialerOptions {
   config: AgentConfig;
   log: Logger;
   metrics: AgentMetrics;
-  onStream: (stream: Stream) => void;
+  onStream: (stream: Stream, session: Session) => void;
   /** asked for the client certificate and key on every dial */
   credentials: Pick<CredentialSource, 'current'>;
   /** [0, 1) for the backoff jitter; tests inject it */
   random?: () => number;
   /** opens the TLS connection; tests may wrap it */
   connect?: (config: AgentConfig, creds: Credentials) => TLSSocket;
+  /** a session's hello is done (replaces the session_up gauge update when given) */
+  onUp?: (session: Session) => void;
+  /** that session ended */
+  onDown?: (session: Session) => void;
+  /** asked after each session or failed attempt: false ends the loop (the load balancer dialer) */
+  reconnect?: () => boolean;
 }
 
 export class Dialer {
@@ -44,6 +50,8 @@ export class Dialer {
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly serverAddr: string;
+  /** the loop has ended (closed, or reconnect() said no) */
+  finished = false;
 
   constructor(private readonly opts: DialerOptions) {
     this.serverAddr = `${opts.config.server.host}:${opts.config.server.port}`;
@@ -71,12 +79,14 @@ export class Dialer {
         this.opts.log.error({ err, reason: String(err) }, 'unexpected dialer failure');
       }
       if (this.stopped) break;
+      if (this.opts.reconnect && !this.opts.reconnect()) break;
       if (healthy) this.attempt = 0;
       const delayMs = fullJitter(this.attempt, { baseMs: this.opts.config.backoffBaseMs, maxMs: this.opts.config.backoffMaxMs, random: this.opts.random });
       this.attempt += 1;
       this.opts.log.info({ delayMs, attempt: this.attempt, reason: this.lastError }, 'reconnecting');
       await this.sleep(delayMs);
     }
+    this.finished = true;
   }
 
   /** One connection from dial to close; true if it was healthy (hello accepted, or long-lived). */
@@ -137,7 +147,7 @@ export class Dialer {
       logger: log,
     });
     this.live = session;
-    session.on('stream', this.opts.onStream);
+    session.on('stream', (stream: Stream) => this.opts.onStream(stream, session));
     let refusal: GoAwayInfo | undefined;
     session.on('goaway', (info: GoAwayInfo) => {
       if (info.code === 'NO_ERROR') return log.info({ reason: info.reason }, 'server is going away');
@@ -151,7 +161,7 @@ export class Dialer {
     else if (ok) this.up(session);
     const err = await closed;
     const durationMs = Date.now() - started;
-    if (this.session === session) this.down(refusal ? this.lastError : `session to ${this.serverAddr} closed: ${err?.message ?? 'closed'}`, durationMs);
+    if (this.session === session) this.down(session, refusal ? this.lastError : `session to ${this.serverAddr} closed: ${err?.message ?? 'closed'}`, durationMs);
     return (ok && !refusal) || durationMs > HEALTHY_SESSION_MS;
   }
 
@@ -178,14 +188,16 @@ export class Dialer {
     this.session = session;
     this.serverId = session.peerHello!.serverId as string;
     this.lastError = '';
-    this.opts.metrics.sessionUp.set(1);
+    if (this.opts.onUp) this.opts.onUp(session);
+    else this.opts.metrics.sessionUp.set(1);
     this.opts.metrics.connects.inc({ result: ConnectResult.OK });
     this.opts.log.info({ serverId: this.serverId, attempt: this.attempts }, 'session up');
   }
 
-  private down(reason: string, durationMs: number): void {
+  private down(session: Session, reason: string, durationMs: number): void {
     this.session = undefined;
-    this.opts.metrics.sessionUp.set(0);
+    if (this.opts.onDown) this.opts.onDown(session);
+    else this.opts.metrics.sessionUp.set(0);
     this.lastError = reason;
     const fields = { serverId: this.serverId, durationMs, reason };
     if (this.stopped) this.opts.log.info(fields, 'session closed');

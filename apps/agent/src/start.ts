@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { AllowList } from './allow-list.js';
 import type { AgentConfig } from './config.js';
 import { openCredentials } from './credentials.js';
-import { Dialer } from './dialer.js';
+import { ReplicaManager, type SessionInfo } from './replicas.js';
 import { startMeta } from './meta.js';
 import { createMetrics } from './metrics.js';
 import { dialTcp, serveStream, type DialTarget } from './relay.js';
@@ -17,6 +17,8 @@ export interface AgentStatus {
   /** connection attempts since start */
   attempts: number;
   activeStreams: number;
+  /** one entry per server replica with a session up */
+  sessions: SessionInfo[];
 }
 
 export interface AgentHandle {
@@ -43,31 +45,36 @@ export interface AgentDeps {
 export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps = {}): Promise<AgentHandle> {
   const log = logger.child({ nodeName: config.nodeName, serverAddr: `${config.server.host}:${config.server.port}` });
   const credentials = await openCredentials(config, log, deps.random);
-  let dialer: Dialer | undefined;
-  const metrics = createMetrics(() => dialer?.session?.rttMs);
+  let replicas: ReplicaManager | undefined;
+  const metrics = createMetrics(() => replicas?.first()?.rttMs);
   const allowList = new AllowList(config);
   const relay = { allowList, dialTarget: deps.dialTarget ?? dialTcp, dialTimeoutMs: config.dialTimeoutMs, metrics, log };
-  dialer = new Dialer({ config, log, metrics, random: deps.random, connect: deps.connectServer, credentials, onStream: (stream) => serveStream(stream, relay) });
+  const manager = new ReplicaManager({ config, log, metrics, random: deps.random, connect: deps.connectServer, credentials, onStream: (stream) => serveStream(stream, relay) });
+  replicas = manager;
   const meta = await startMeta(config.metaAddr, {
     registry: metrics.registry,
-    notReadyReason: () => (dialer.session ? undefined : credentials.pendingReason() ?? (dialer.lastError || 'no session to the server')),
+    notReadyReason: () => (manager.first() ? undefined : credentials.pendingReason() ?? manager.lastError()),
   });
   log.info({ metaAddr: `${meta.address.address}:${meta.address.port}`, allowed: allowList.describe() }, 'agent starting');
   credentials.start();
-  dialer.start();
+  manager.start();
   let closing: Promise<void> | undefined;
   return {
     metaAddress: meta.address,
-    status: () => ({
-      connected: dialer.session !== undefined,
-      serverId: dialer.session ? dialer.serverId : undefined,
-      attempts: dialer.attempts,
-      activeStreams: dialer.session?.streams.size ?? 0,
-    }),
+    status: () => {
+      const sessions = manager.list();
+      return {
+        connected: sessions.length > 0,
+        serverId: sessions[0]?.replicaId,
+        attempts: manager.attempts(),
+        activeStreams: sessions.reduce((n, s) => n + s.openStreams, 0),
+        sessions,
+      };
+    },
     close: () => (closing ??= (async () => {
       log.info({ durationMs: config.drainTimeoutMs }, 'agent stopping: draining streams');
       credentials.close();
-      await dialer.close(config.drainTimeoutMs);
+      await manager.close(config.drainTimeoutMs);
       await meta.close();
       log.info({}, 'agent stopped');
     })()),

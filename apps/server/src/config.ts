@@ -2,9 +2,10 @@
 // config file are read by start()). Every flag has an environment fallback: `--agent-addr` ↔
 // `EDGE_TUNNEL_AGENT_ADDR`. Flags win over the environment, the environment over defaults.
 import { isIP } from 'node:net';
-import { parseAddr } from './addr.js';
+import { formatAddr, parseAddr } from './addr.js';
 import type { ListenAddr } from './addr.js';
 import { ServerError, ServerErrorCode } from './errors.js';
+import type { Replica } from './agents/replicas.js';
 
 export interface ServerConfig {
   /** agents dial in here (mTLS, client certificate required) */
@@ -77,6 +78,16 @@ export interface ServerConfig {
   podCacheTtlMs: number;
   /** $POD_IP (downward API): the iptables target when a proxy listens on every address */
   podIp?: string;
+  /** host:port agents dial to reach this replica directly (default: the agent listener unless a wildcard) */
+  advertiseAddr?: string;
+  /** standalone replica list (`host:port` or `id=host:port`), this replica included or not */
+  peerAddrs: Replica[];
+  /** after this long since start a replica is ready even if expected agents are missing */
+  readyGraceMs: number;
+  /** standalone: nodes whose agents must have a session before /readyz turns 200 (within the grace) */
+  expectedNodes?: string[];
+  /** on shutdown: unready at once, keep serving this long (endpoints propagate), then GOAWAY + drain */
+  shutdownDelayMs: number;
 }
 
 /** Traffic capture modes. */
@@ -96,7 +107,10 @@ export interface IpPort {
   port: number;
 }
 
-type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'level' | 'list' | 'capture' | 'target';
+type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'ms0' | 'level' | 'list' | 'capture' | 'target' | 'hostport' | 'peers' | 'names';
+
+/** Kinds whose flag may be given more than once (values accumulate). */
+const REPEATABLE: ReadonlySet<Kind> = new Set(['list', 'peers', 'names']);
 
 interface FlagSpec {
   flag: string;
@@ -149,6 +163,11 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'iptables-https-target', key: 'iptablesHttpsTarget', kind: 'target', help: 'DNAT target ip:port of the HTTPS channel (default the HTTPS listener)' },
   { flag: 'iptables-http-target', key: 'iptablesHttpTarget', kind: 'target', help: 'DNAT target ip:port of the HTTP channel (default the HTTP listener)' },
   { flag: 'pod-cache-ttl-ms', key: 'podCacheTtlMs', kind: 'ms', default: '30000', help: 'cache time of pod → node lookups' },
+  { flag: 'advertise-addr', key: 'advertiseAddr', kind: 'hostport', help: 'host:port agents dial to reach this replica directly (default: --agent-addr unless a wildcard)' },
+  { flag: 'peer-addr', key: 'peerAddrs', kind: 'peers', default: '', help: 'standalone replica list, host:port or id=host:port, repeatable (env: ;-separated)' },
+  { flag: 'ready-grace-ms', key: 'readyGraceMs', kind: 'ms', default: '30000', help: '/readyz waits at most this long since start for expected agents' },
+  { flag: 'expected-nodes', key: 'expectedNodes', kind: 'names', help: 'standalone: node names whose agents /readyz waits for, repeatable or comma-separated' },
+  { flag: 'shutdown-delay-ms', key: 'shutdownDelayMs', kind: 'ms0', default: '0', help: 'on SIGTERM: unready at once, keep serving this long, then drain' },
 ];
 
 
@@ -200,7 +219,7 @@ function readArgv(argv: readonly string[]): Map<string, string[]> {
       if (value === undefined) throw invalid(`--${spec.flag} needs a value`);
     }
     // a repeatable flag accumulates; any other flag given twice keeps the last value
-    given.set(spec.flag, spec.kind === 'list' ? [...(given.get(spec.flag) ?? []), value] : [value]);
+    given.set(spec.flag, REPEATABLE.has(spec.kind) ? [...(given.get(spec.flag) ?? []), value] : [value]);
   }
   return given;
 }
@@ -218,6 +237,21 @@ function convert(spec: FlagSpec, raw: string): unknown {
       const n = Number(raw);
       if (!/^\d+$/.test(raw) || n < 1 || n > 86_400_000) throw invalid(`${what} must be a whole number of milliseconds ≥ 1, got ${JSON.stringify(raw)}`);
       return n;
+    }
+    case 'ms0': {
+      const n = Number(raw);
+      if (!/^\d+$/.test(raw) || n > 86_400_000) throw invalid(`${what} must be a whole number of milliseconds, got ${JSON.stringify(raw)}`);
+      return n;
+    }
+    case 'hostport':
+      return hostPort(raw.trim(), what);
+    case 'peers':
+      return raw.split(LIST_SEPARATOR).map((v) => v.trim()).filter((v) => v !== '').map((v) => parsePeer(v, what));
+    case 'names': {
+      const names = raw.split(/[;,]/).map((v) => v.trim()).filter((v) => v !== '');
+      const bad = names.find((v) => !DNS_NAME.test(v));
+      if (bad !== undefined) throw invalid(`${what} must be node names, got ${JSON.stringify(bad)}`);
+      return [...new Set(names)];
     }
     case 'list': {
       const items = raw.split(LIST_SEPARATOR).map((v) => v.trim()).filter((v) => v !== '');
@@ -261,6 +295,10 @@ function checkConfig(c: ServerConfig): ServerConfig {
 
 /** Cluster-mode flags: --kubeconfig implies --kubernetes; capture defaults to dns in a cluster. */
 function checkClusterConfig(c: ServerConfig): ServerConfig {
+  c.peerAddrs ??= [];
+  if (c.peerAddrs.length > 0 && c.advertiseAddr === undefined && ['', '0.0.0.0', '::'].includes(c.agentAddr.host)) {
+    throw invalid('--peer-addr needs --advertise-addr (or an --agent-addr with a specific host): agents must learn an address that reaches this replica');
+  }
   if (c.kubeconfig !== undefined) c.kubernetes = true;
   c.capture ??= c.kubernetes ? CaptureMode.dns : CaptureMode.none;
   if (!c.kubernetes) {
@@ -277,6 +315,22 @@ function checkClusterConfig(c: ServerConfig): ServerConfig {
     if (!DNS_NAME.test(c[key])) throw invalid(`--${flagOf(key)} must be a Kubernetes object name (lower-case letters, digits, '-', '.'), got ${JSON.stringify(c[key])}`);
   }
   return c;
+}
+
+/** `host:port` with a host and a non-zero port (an address to dial, not to listen on). */
+function hostPort(text: string, what: string): string {
+  const a = parseAddr(text, what);
+  if (a.host === '' || a.port === 0) throw invalid(`${what} must be a dialable host:port (no wildcard host, no port 0), got ${JSON.stringify(text)}`);
+  return formatAddr(a);
+}
+
+/** `id=host:port` or `host:port` (then the address is the id). */
+function parsePeer(text: string, what: string): Replica {
+  const eq = text.indexOf('=');
+  const addr = hostPort(eq < 0 ? text : text.slice(eq + 1), what);
+  const id = eq < 0 ? addr : text.slice(0, eq).trim();
+  if (id === '') throw invalid(`${what}: empty replica id in ${JSON.stringify(text)}`);
+  return { id, addr };
 }
 
 const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -12,6 +12,8 @@ export interface MetaDeps {
   portConfig: PortConfigSource;
   /** true while every listener is up and the server is not shutting down */
   ready(): boolean;
+  /** why not ready, for the 503 body */
+  notReadyReason?(): string | undefined;
   /** more JSON status pages, by path (e.g. `/debug/cluster`) */
   debug?: Record<string, () => unknown>;
 }
@@ -26,7 +28,7 @@ const json = (res: ServerResponse, value: unknown): void => send(res, 200, 'appl
 export function createMetaServer(deps: MetaDeps): Server {
   const routes: Record<string, (res: ServerResponse) => void | Promise<void>> = {
     '/healthz': (res) => send(res, 200, 'text/plain', 'ok\n'),
-    '/readyz': (res) => (deps.ready() ? send(res, 200, 'text/plain', 'ok\n') : send(res, 503, 'text/plain', 'not ready\n')),
+    '/readyz': (res) => (deps.ready() ? send(res, 200, 'text/plain', 'ok\n') : send(res, 503, 'text/plain', `not ready${deps.notReadyReason ? `: ${deps.notReadyReason() ?? 'unknown'}` : ''}\n`)),
     '/metrics': async (res) => send(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()),
     '/debug/tunnels': (res) => json(res, { nodes: deps.registry.tunnels() }),
     '/debug/config': (res) => {

@@ -84,16 +84,20 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   });
 
   // the agent listener's own address is known only once bound: the set is filled in below
-  const replicas = new ReplicaSet({ id: config.serverId, addr: config.advertiseAddr ?? advertisable(config.agentAddr) ?? formatAddr(config.agentAddr) }, config.peerAddrs);
+  // scale-out needs an address agents can dial: --advertise-addr, or a specific agent listener host;
+  // without one the hello carries no replica set and agents keep their one load-balancer session
+  const scaleOut = config.advertiseAddr !== undefined || !isWildcard(config.agentAddr.host);
+  const replicas = new ReplicaSet({ id: config.serverId, addr: config.advertiseAddr ?? formatAddr(config.agentAddr) }, config.peerAddrs);
   const readiness = new Readiness({
     registry, graceMs: config.readyGraceMs,
-    // cluster mode: the node table holds exactly the edge Nodes of the API
-    expected: () => (cluster ? registry.tunnels().map((t) => t.nodeName) : config.expectedNodes),
+    // cluster mode: the node table holds exactly the edge Nodes of the API; waiting for them only
+    // pays off while another replica can route (a lone replica held unready serves nobody)
+    expected: () => (cluster ? (replicas.current().length > 1 ? registry.tunnels().map((t) => t.nodeName) : undefined) : config.expectedNodes),
   });
   // cluster mode: agents enrolled with a bootstrap token carry certificates from the CA Secret
   const agents = createAgentListener({
     ...config, cert, key, agentCa: cluster ? `${agentCa.trimEnd()}\n${cluster.caPem}` : agentCa, ...(cluster ? { enroller: cluster.enroller } : {}),
-    replicas,
+    ...(scaleOut ? { replicas } : {}),
   }, registry, metrics, logger.child({ component: 'agents' }));
   const https = createHttpsServer({
     cert, key, ca: callerCa, requestCert: callerCa !== undefined, rejectUnauthorized: config.requireCallerCert, minVersion: 'TLSv1.2',
@@ -132,13 +136,15 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   const addresses: ServerAddresses = {
     agent: bound[0]!, https: bound[1]!, http: bound[2]!, meta: bound[3]!, ...(connect ? { connect: bound[4]! } : {}),
   };
-  if (config.advertiseAddr === undefined) {
-    // a wildcard or port-0 agent listener: the bound port on $POD_IP (or loopback) is the best guess
-    const addr = advertisable(addresses.agent) ?? formatAddr({ host: config.podIp ?? '127.0.0.1', port: addresses.agent.port });
-    replicas.setSelf({ id: config.serverId, addr });
+  // port 0: the bound port
+  if (config.advertiseAddr === undefined) replicas.setSelf({ id: config.serverId, addr: formatAddr(addresses.agent) });
+  if (scaleOut) {
+    cluster?.startMembership(replicas.self, (live) => replicas.set(live.filter((r) => r.id !== config.serverId)));
+    logger.info({ serverId: config.serverId, advertiseAddr: replicas.self.addr, replicas: replicas.current().length }, 'replica set');
+  } else if (cluster) {
+    logger.info({ serverId: config.serverId }, 'scale-out off: no --advertise-addr and a wildcard --agent-addr');
   }
   readiness.listening();
-  logger.info({ serverId: config.serverId, advertiseAddr: replicas.self.addr, replicas: replicas.current().length }, 'replica set');
   logger.info(Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, formatAddr(v)])), 'server listening');
 
   let closing: Promise<void> | undefined;
@@ -173,10 +179,9 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   };
 }
 
-/** The agent listener address when agents can dial it as is (not a wildcard, not port 0). */
-function advertisable(addr: ListenAddr): string | undefined {
-  if (addr.host === '' || addr.host === '0.0.0.0' || addr.host === '::' || addr.port === 0) return undefined;
-  return formatAddr(addr);
+/** A listen host that is every interface (agents cannot dial it). */
+export function isWildcard(host: string): boolean {
+  return host === '' || host === '0.0.0.0' || host === '::';
 }
 
 /** The caller left while the pod's node was looked up: nothing is opened, the audit line says so. */

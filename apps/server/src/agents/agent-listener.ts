@@ -12,6 +12,8 @@ import type { ServerMetrics } from '../metrics.js';
 import { authFailure, checkHello, peerIdentity } from './identity.js';
 import type { PeerIdentity } from './identity.js';
 import type { AgentRegistry, AgentSession } from './registry.js';
+import { ReplicaAnnouncer } from './replicas.js';
+import type { ReplicaSource } from './replicas.js';
 
 export interface AgentListenerOptions {
   cert: string;
@@ -28,12 +30,16 @@ export interface AgentListenerOptions {
   enroller?: Enroller;
   /** default 10 enrollment requests per remote address and minute */
   enrollRateLimit?: RateLimit;
+  /** the replica set sent in the hello and on each session's control stream; absent: single server */
+  replicas?: ReplicaSource;
 }
 
 export interface AgentListener {
   server: Server;
   /** every session not yet closed, attached or still saying hello */
   sessions: Set<Session>;
+  /** ends every control stream (before GOAWAY, so that drains do not wait for them) */
+  endControlStreams(): void;
 }
 
 export function createAgentListener(opts: AgentListenerOptions, registry: AgentRegistry, metrics: ServerMetrics, log: Logger): AgentListener {
@@ -43,11 +49,15 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
   const server = createServer({
     cert: opts.cert, key: opts.key, ca: opts.agentCa, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2',
     ALPNProtocols: [AgentAlpn.SESSION, AgentAlpn.ENROLL],
+    // a stalled or half-sent handshake would otherwise hold its socket for Node's default 120 s
+    handshakeTimeout: opts.helloTimeoutMs,
   });
+  const announcer = opts.replicas ? new ReplicaAnnouncer(opts.replicas) : undefined;
   const enroll = createEnrollHandler({ enroller: opts.enroller, rateLimit: opts.enrollRateLimit, log });
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     metrics.sessionEvents.inc({ event: 'rejected' });
     log.warn({ remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'agent tls handshake failed');
+    socket.destroy(); // a handshake timeout does not close the socket by itself
   });
   server.on('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol === AgentAlpn.ENROLL) return enroll.handle(socket); // no client certificate needed
@@ -75,7 +85,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     const slog = log.child({ sessionId, remoteAddress });
     const session = new Session(socket, {
       role: 'server',
-      hello: { version: 1, serverId: opts.serverId },
+      hello: { version: 1, serverId: opts.serverId, ...(opts.replicas ? { replicas: opts.replicas.current() } : {}) },
       compression: opts.compression,
       keepaliveIntervalMs: opts.keepaliveIntervalMs,
       keepaliveTimeoutMs: opts.keepaliveTimeoutMs,
@@ -121,9 +131,11 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     if (old !== undefined) {
       metrics.sessionEvents.inc({ event: 'replaced' });
       slog.info({ nodeName: agent.nodeName, oldSessionId: old.sessionId }, 'agent session replaced: draining the old one');
+      announcer?.end(old.session);
       old.session.goAway('NO_ERROR', 'replaced by a newer session of the same node');
       void old.session.close(opts.drainTimeoutMs);
     }
+    announcer?.announce(session);
     session.once('close', (err?: Error) => {
       const current = registry.detach(agent);
       metrics.sessionEvents.inc({ event: 'closed' });
@@ -131,5 +143,5 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     });
   }
 
-  return { server, sessions };
+  return { server, sessions, endControlStreams: () => announcer?.endAll() };
 }

@@ -4,8 +4,9 @@
 // Secret make the agent enroller; capture (iptables or dns) follows nodes and config.
 import type { IptablesRunner } from '@edge-tunnel/capture';
 import {
-  EdgeNodeWatcher, Enroller, EventRecorder, PodLocator, PortConfigMapWatcher, loadKubeConfig, loadOrCreateCa, parseKubeletPath,
+  EdgeNodeWatcher, Enroller, EventRecorder, PodLocator, PortConfigMapWatcher, ReplicaMembership, loadKubeConfig, loadOrCreateCa, parseKubeletPath,
 } from '@edge-tunnel/kube';
+import type { MemberReplica } from '@edge-tunnel/kube';
 import type { ListenAddr } from '../addr.js';
 import type { ServerConfig } from '../config.js';
 import { ServerError, ServerErrorCode } from '../errors.js';
@@ -23,6 +24,8 @@ export interface ClusterOptions {
   iptablesRunner?: IptablesRunner;
   /** leader election timings of dns capture */
   leaderElection?: DnsCaptureOptions;
+  /** replica Lease timings (default 15 s lease, 3 s renew) */
+  replicaLease?: { leaseDurationSeconds?: number; renewIntervalMs?: number };
 }
 
 export interface Cluster {
@@ -34,6 +37,8 @@ export interface Cluster {
   pods: PodRoute;
   /** edge Nodes loaded and the port ConfigMap listed */
   synced(): boolean;
+  /** renews this replica's Lease and reports the live replicas (this one included) */
+  startMembership(self: MemberReplica, onChange: (replicas: MemberReplica[]) => void): void;
   /** starts capture once the proxies are bound (their ports are the iptables targets) */
   startCapture(bound: { https: ListenAddr; http: ListenAddr }): void;
   /** /debug/cluster */
@@ -64,6 +69,7 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
   const portConfig = new PortConfigMapWatcher(kc, { namespace: ns, name: config.portConfigMap, events, logger: logger.child({ component: 'port-config' }) });
   const locator = new PodLocator(kc, { ttlMs: config.podCacheTtlMs, logger: logger.child({ component: 'pods' }) });
   let capture: Capture | undefined;
+  let membership: ReplicaMembership | undefined;
   let nodesLoaded = false;
   let configSynced = false;
 
@@ -94,7 +100,13 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
     caPem,
     enroller,
     pods: { podOf: parseKubeletPath, podNode: (namespace, pod) => locator.locate(namespace, pod) },
-    synced: () => nodesLoaded && configSynced,
+    // the replica set too: a replica that does not know its peers yet could turn ready too early
+    synced: () => nodesLoaded && configSynced && (membership?.synced ?? true),
+    startMembership(self, onChange) {
+      membership = new ReplicaMembership(kc, { self, namespace: ns, ...opts.replicaLease, logger: logger.child({ component: 'replicas' }) });
+      membership.on('change', onChange);
+      membership.start();
+    },
     startCapture(bound) {
       const clog = logger.child({ component: 'capture' });
       if (config.capture === 'iptables') {
@@ -123,8 +135,11 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
       informerRestarts: nodes.restarts + portConfig.restarts,
       podCacheEntries: locator.size,
       capture: capture?.status() ?? { mode: config.capture },
+      replicas: membership?.replicas ?? [],
     }),
     async stop() {
+      // after the drain: agents keep redialing our address until the others drop our deleted Lease
+      await membership?.stop();
       await capture?.stop();
       await Promise.all([nodes.stop(), portConfig.stop()]);
     },

@@ -1,0 +1,226 @@
+// One session to every server replica. The first dial goes to --server (the load balancer); the
+// hello's serverId and replicas say which replica it reached and which others exist; one Dialer per
+// other replica dials its advertised address (same credentials and server name). Changes of the set
+// arrive on control streams (kind 'replicas', one JSON line per change) and start or stop dialers.
+import type { Session, Stream } from '@edge-tunnel/framing';
+import type { Logger } from 'pino';
+import type { AgentConfig, HostPort } from './config.js';
+import { hostPort } from './config.js';
+import { Dialer, type DialerOptions } from './dialer.js';
+
+/** One server replica as its hello describes it. */
+export interface Replica {
+  id: string;
+  /** host:port of its agent listener */
+  addr: string;
+}
+
+/** Stream kind of the server's replica-set control stream (never dialed, never allow-listed). */
+export const REPLICAS_KIND = 'replicas';
+
+export interface SessionInfo {
+  replicaId: string;
+  addr: string;
+  /** lb: the session dialed through --server; direct: dialed at the replica's advertised address */
+  via: 'lb' | 'direct';
+  openStreams: number;
+}
+
+export type ManagerOptions = Omit<DialerOptions, 'onUp' | 'onDown' | 'reconnect' | 'onStream'> & {
+  onStream: (stream: Stream) => void;
+};
+
+/** Replicas of a hello or control line; undefined when absent or malformed (a single server). */
+export function parseReplicas(value: unknown): Replica[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const out: Replica[] = [];
+  for (const r of value as unknown[]) {
+    const { id, addr } = (r ?? {}) as Record<string, unknown>;
+    if (typeof id !== 'string' || typeof addr !== 'string') return undefined;
+    try {
+      hostPort('replica', addr, undefined);
+    } catch {
+      return undefined;
+    }
+    out.push({ id, addr });
+  }
+  return out;
+}
+
+export class ReplicaManager {
+  /** the replica set by address (ids may differ between replicas' views; addresses do not) */
+  private known = new Map<string, string>();
+  private readonly direct = new Map<string, Dialer>();
+  private readonly sessions = new Map<Session, SessionInfo & { session: Session }>();
+  private lb: Dialer | undefined;
+  /** the replica address the load balancer session serves, while it lasts */
+  private lbServes: string | undefined;
+  private closed = false;
+  /** attempts of dialers that were replaced or stopped */
+  private pastAttempts = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ManagerOptions) {
+    this.log = opts.log;
+  }
+
+  start(): void {
+    this.startLb();
+  }
+
+  /** Sessions up, one per replica. */
+  list(): SessionInfo[] {
+    return [...this.sessions.values()].map(({ session, ...info }) => ({ ...info, openStreams: session.streams.size }));
+  }
+
+  first(): Session | undefined {
+    return this.sessions.keys().next().value;
+  }
+
+  /** Why there is no session (the last dial error). */
+  lastError(): string {
+    return this.lb?.lastError || [...this.direct.values()].map((d) => d.lastError).find((e) => e) || 'no session to the server';
+  }
+
+  /** connection attempts since start, over every dialer (stopped ones included) */
+  attempts(): number {
+    return this.pastAttempts + (this.lb?.attempts ?? 0) + [...this.direct.values()].reduce((n, d) => n + d.attempts, 0);
+  }
+
+  async close(drainMs: number): Promise<void> {
+    this.closed = true;
+    await Promise.all([this.lb, ...this.direct.values()].map((d) => d?.close(drainMs)));
+  }
+
+  private dialer(target: HostPort, via: 'lb' | 'direct', addr?: string): Dialer {
+    const config: AgentConfig = { ...this.opts.config, server: target };
+    const log = via === 'lb' ? this.log : this.log.child({ replicaAddr: addr });
+    return new Dialer({
+      ...this.opts, config, log,
+      onStream: (stream, session) => this.onStream(stream, session),
+      onUp: (session) => (via === 'lb' ? this.lbUp(session) : this.directUp(session, addr!)),
+      onDown: (session) => this.onDown(session),
+      // the load balancer: until the set is known, and again whenever no session is up at all
+      ...(via === 'lb' ? { reconnect: () => !this.closed && (this.known.size === 0 || this.sessions.size === 0) } : {}),
+    });
+  }
+
+  private startLb(): void {
+    if (this.closed || (this.lb && !this.lb.finished)) return;
+    this.pastAttempts += this.lb?.attempts ?? 0;
+    this.lb = this.dialer(this.opts.config.server, 'lb');
+    this.lb.start();
+  }
+
+  private lbUp(session: Session): void {
+    const serverId = session.peerHello!.serverId as string;
+    const replicas = parseReplicas(session.peerHello!.replicas);
+    const self = replicas?.find((r) => r.id === serverId);
+    if (!replicas || !self) {
+      // a single server (no replica set in its hello): the load balancer session is the session
+      this.track(session, { replicaId: serverId, addr: `${this.opts.config.server.host}:${this.opts.config.server.port}`, via: 'lb' });
+      return;
+    }
+    const existing = this.direct.get(self.addr);
+    if (existing?.session) {
+      this.log.info({ serverId, replicaAddr: self.addr }, 'duplicate session through the load balancer: closing it');
+      session.goAway('NO_ERROR', 'duplicate session: already connected to this replica');
+      void session.close(0);
+      return;
+    }
+    if (existing) this.stopDirect(self.addr, 0); // it was still dialing: the LB session serves it
+    this.lbServes = self.addr;
+    this.track(session, { replicaId: serverId, addr: self.addr, via: 'lb' });
+    this.apply(replicas);
+  }
+
+  private directUp(session: Session, addr: string): void {
+    const serverId = session.peerHello!.serverId as string;
+    this.track(session, { replicaId: serverId, addr, via: 'direct' });
+    const replicas = parseReplicas(session.peerHello!.replicas);
+    if (replicas) this.apply(replicas);
+  }
+
+  private track(session: Session, info: Omit<SessionInfo, 'openStreams'>): void {
+    this.sessions.set(session, { ...info, openStreams: 0, session });
+    this.gauges();
+    this.log.info({ serverId: info.replicaId, replicaAddr: info.addr, via: info.via, sessions: this.sessions.size }, 'replica session up');
+  }
+
+  private onDown(session: Session): void {
+    const info = this.sessions.get(session);
+    this.sessions.delete(session);
+    this.gauges();
+    if (info?.via === 'lb' && this.lbServes === info.addr) {
+      this.lbServes = undefined;
+      // the replica the load balancer reached is dialed directly from now on
+      if (this.known.has(info.addr)) this.ensureDirect(info.addr);
+    }
+    if (this.known.size === 0 || this.sessions.size === 0) this.startLb();
+  }
+
+  private gauges(): void {
+    this.opts.metrics.sessions.set(this.sessions.size);
+    this.opts.metrics.sessionUp.set(this.sessions.size > 0 ? 1 : 0);
+  }
+
+  /** The replica set changed: dial new replicas, stop dialing (and drain) those that left. */
+  private apply(replicas: readonly Replica[]): void {
+    if (this.closed) return;
+    const next = new Map(replicas.map((r) => [r.addr, r.id]));
+    const same = next.size === this.known.size && [...next].every(([a, id]) => this.known.get(a) === id);
+    this.known = next;
+    if (!same) this.log.info({ replicas: replicas.map((r) => `${r.id}@${r.addr}`) }, 'replica set');
+    for (const addr of [...this.direct.keys()]) if (!next.has(addr)) this.stopDirect(addr, this.opts.config.drainTimeoutMs);
+    if (this.lbServes !== undefined && !next.has(this.lbServes)) {
+      for (const [s, info] of this.sessions) if (info.via === 'lb') void s.close(this.opts.config.drainTimeoutMs);
+    }
+    for (const addr of next.keys()) if (addr !== this.lbServes) this.ensureDirect(addr);
+    if (next.size === 0) this.startLb();
+  }
+
+  private ensureDirect(addr: string): void {
+    if (this.closed || this.direct.has(addr)) return;
+    const d = this.dialer(hostPort('replica', addr, undefined), 'direct', addr);
+    this.direct.set(addr, d);
+    d.start();
+  }
+
+  private stopDirect(addr: string, drainMs: number): void {
+    const d = this.direct.get(addr);
+    if (!d) return;
+    this.direct.delete(addr);
+    this.log.info({ replicaAddr: addr }, 'replica left the set: closing its session');
+    this.pastAttempts += d.attempts;
+    void d.close(drainMs);
+  }
+
+  private onStream(stream: Stream, session: Session): void {
+    if (stream.meta.kind !== REPLICAS_KIND) return this.opts.onStream(stream);
+    stream.on('error', () => {});
+    stream.accept();
+    stream.end(); // we never write: half-closed at once so that drains never wait for us
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        this.controlLine(line, session);
+      }
+      if (buf.length > 65_536) stream.reset('PROTOCOL_ERROR', 'replica control line too long');
+    });
+  }
+
+  private controlLine(line: string, session: Session): void {
+    let replicas: Replica[] | undefined;
+    try {
+      replicas = parseReplicas((JSON.parse(line) as { replicas?: unknown }).replicas);
+    } catch {
+      replicas = undefined;
+    }
+    if (!replicas) return this.log.warn({ serverId: session.peerHello?.serverId, reason: line.slice(0, 200) }, 'bad replica control line');
+    if (this.sessions.has(session)) this.apply(replicas);
+  }
+}
