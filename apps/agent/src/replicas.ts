@@ -121,14 +121,11 @@ export class ReplicaManager {
       this.track(session, { replicaId: serverId, addr: `${this.opts.config.server.host}:${this.opts.config.server.port}`, via: 'lb' });
       return;
     }
+    // The server keeps the NEWEST session of a node and drains the older one, so a load-balancer
+    // session that lands on a replica we already reach directly replaces the direct one here too
+    // (closing the new one instead would leave the node with no session at all).
     const existing = this.direct.get(self.addr);
-    if (existing?.session) {
-      this.log.info({ serverId, replicaAddr: self.addr }, 'duplicate session through the load balancer: closing it');
-      session.goAway('NO_ERROR', 'duplicate session: already connected to this replica');
-      void session.close(0);
-      return;
-    }
-    if (existing) this.stopDirect(self.addr, 0); // it was still dialing: the LB session serves it
+    if (existing) this.stopDirect(self.addr, this.opts.config.drainTimeoutMs, 'the load-balancer session replaces the direct one');
     this.lbServes = self.addr;
     this.track(session, { replicaId: serverId, addr: self.addr, via: 'lb' });
     this.apply(replicas);
@@ -186,11 +183,11 @@ export class ReplicaManager {
     d.start();
   }
 
-  private stopDirect(addr: string, drainMs: number): void {
+  private stopDirect(addr: string, drainMs: number, reason = 'replica left the set'): void {
     const d = this.direct.get(addr);
     if (!d) return;
     this.direct.delete(addr);
-    this.log.info({ replicaAddr: addr }, 'replica left the set: closing its session');
+    this.log.info({ replicaAddr: addr, reason }, 'closing the direct session to a replica');
     this.pastAttempts += d.attempts;
     void d.close(drainMs);
   }
