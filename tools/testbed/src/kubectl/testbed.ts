@@ -2,7 +2,7 @@
 // kubelets on loopback node IPs, and the fake API server whose kubelet proxy reaches `nodeIP:10250`
 // only through the server's CONNECT frontend, with the lab's kubelet-client certificate.
 import { startFakeApiServer, type FakeApiServer } from '@edge-tunnel/fake-apiserver';
-import { startLab, type LabHandle, type LabNode } from '@edge-tunnel/lab';
+import { startLab, type LabHandle, type LabNode, type LabPorts } from '@edge-tunnel/lab';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,8 @@ export interface KubectlTestbedOptions {
   subnet?: number;
   /** Receives the lab processes' log lines. Default: dropped. */
   log?: (line: string) => void;
+  /** `npm start` runs on the lab's defaults (fixed ports, edge-1/edge-2, pretty logs); tests use free ports. */
+  lab?: { nodes?: LabNode[]; ports?: LabPorts; pretty?: boolean };
 }
 
 export interface KubectlTestbed {
@@ -48,15 +50,15 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 /** Start lab + fake API server, seed nodes and pods, write a kubeconfig. */
 export async function startKubectlTestbed(options: KubectlTestbedOptions = {}): Promise<KubectlTestbed> {
   const subnet = options.subnet ?? 147;
-  const nodes: LabNode[] = [{ name: 'edge-a', ip: `127.0.${subnet}.1` }, { name: 'edge-b', ip: `127.0.${subnet}.2` }];
-  const ports = { agent: await freePort(), https: await freePort(), http: await freePort(), meta: await freePort(), connect: await freePort(), exporter: await freePort() };
+  const nodes: LabNode[] = options.lab?.nodes ?? [{ name: 'edge-a', ip: `127.0.${subnet}.1` }, { name: 'edge-b', ip: `127.0.${subnet}.2` }];
+  const ports = options.lab?.ports ?? { agent: await freePort(), https: await freePort(), http: await freePort(), meta: await freePort(), connect: await freePort(), exporter: await freePort() };
   const recent: string[] = [];
   const log = (line: string): void => {
     recent.push(line);
     if (recent.length > RECENT_LINES) recent.shift();
     options.log?.(line);
   };
-  const lab = await startLab({ nodes, ports, pretty: false, log }).catch((err: Error) => {
+  const lab = await startLab({ nodes, ports, pretty: options.lab?.pretty ?? false, log }).catch((err: Error) => {
     throw new Error(`${err.message}\n${recent.join('\n')}`, { cause: err });
   });
   let api: FakeApiServer | undefined;
