@@ -22,7 +22,7 @@ const lines = [
   `  ${k} logs -f ${pod} -c app`,
   `  ${k} exec ${pod} -c app -- sh -c 'uname -a; id'`,
   `  ${k} exec -it ${pod} -c app -- sh`,
-  `  ${k} port-forward pod/${pod} 18080:8080   # forwards to 127.0.0.1:8080 on the node`,
+  `  ${k} port-forward pod/${pod} 18080:10265   # then: curl localhost:18080/healthz (a port on the node's 127.0.0.1)`,
   `  ${k} cp ./README.md default/${pod}:/tmp/README.md -c app`,
   '',
   'Ctrl-C stops everything.',
