@@ -7,10 +7,10 @@ import type { Dest } from '@edge-tunnel/dnat';
 import { Audit, traceIdOf } from './audit.js';
 import type { ProxyContext } from './context.js';
 import { destOf, isFailure } from './dest.js';
-import { DUPLICATE_HOST, endToEndHeaders, hostHeaderCount } from './headers.js';
+import { endToEndHeaders } from './headers.js';
 import { sendFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
-import { openTunnel, originateTls, route } from './tunnel.js';
+import { openUpstream } from './upstream.js';
 
 /** `dest`: the destination when the caller already resolved it (cluster mode: pod lookup). */
 export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, dest: Dest | Failure = destOf(req)): void {
@@ -22,16 +22,10 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
     sendFailure(res, f);
     audit.finish({ status: f.status, reason: f.reason });
   };
-  if (hostHeaderCount(req.rawHeaders) > 1) return fail({ ...DUPLICATE_HOST });
-  if (isFailure(dest)) return fail(dest);
-  audit.record.port = dest.port;
-  const r = route(ctx, dest);
-  if (isFailure(r)) return fail(r);
-  audit.record.nodeName = r.nodeName;
-  const tunnel = openTunnel(ctx, r, ctx.channel, traceId);
-  if (isFailure(tunnel)) return fail(tunnel);
+  const opened = openUpstream(ctx, req, dest, audit, traceId);
+  if (isFailure(opened)) return fail(opened);
+  const { tunnel, socket } = opened;
   const { stream } = tunnel;
-  const socket = ctx.originate ? originateTls(stream, r, ctx.originate) : stream;
 
   const upstream = httpRequest({
     createConnection: () => socket as never,

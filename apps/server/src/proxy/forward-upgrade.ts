@@ -8,11 +8,11 @@ import { Audit, traceIdOf } from './audit.js';
 import { DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './context.js';
 import type { ProxyContext } from './context.js';
 import { destOf, isFailure } from './dest.js';
-import { DUPLICATE_HOST, hostHeaderCount, requestHead } from './headers.js';
+import { requestHead } from './headers.js';
 import { writeRawFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
 import { idleLine, relay } from './relay.js';
-import { openTunnel, originateTls, route } from './tunnel.js';
+import { openUpstream } from './upstream.js';
 
 /** `dest`: the destination when the caller already resolved it (cluster mode: pod lookup). */
 export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer, dest: Dest | Failure = destOf(req)): void {
@@ -23,15 +23,9 @@ export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: 
     writeRawFailure(socket, f);
     audit.finish({ status: f.status, reason: f.reason });
   };
-  if (hostHeaderCount(req.rawHeaders) > 1) return fail({ ...DUPLICATE_HOST });
-  if (isFailure(dest)) return fail(dest);
-  audit.record.port = dest.port;
-  const r = route(ctx, dest);
-  if (isFailure(r)) return fail(r);
-  audit.record.nodeName = r.nodeName;
-  const tunnel = openTunnel(ctx, r, ctx.channel, traceId);
-  if (isFailure(tunnel)) return fail(tunnel);
-  const upstream = ctx.originate ? originateTls(tunnel.stream, r, ctx.originate) : tunnel.stream;
+  const opened = openUpstream(ctx, req, dest, audit, traceId);
+  if (isFailure(opened)) return fail(opened);
+  const { tunnel, socket: upstream } = opened;
   upstream.write(requestHead(req.method ?? 'GET', req.url ?? '/', req.rawHeaders));
   if (head.length > 0) upstream.write(head);
   audit.record.bytesIn = head.length;

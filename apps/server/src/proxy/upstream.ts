@@ -1,0 +1,31 @@
+// The step every proxied request shares: check the destination, route it to a node, open a stream
+// on the node's session (TLS over it on the HTTPS channel). Fills the audit record as it goes.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Dest } from '@edge-tunnel/dnat';
+import type { Audit } from './audit.js';
+import type { ProxyContext } from './context.js';
+import { isFailure } from './dest.js';
+import { DUPLICATE_HOST, hostHeaderCount } from './headers.js';
+import type { Failure } from './http-errors.js';
+import { openTunnel, originateTls, route, type Tunnel } from './tunnel.js';
+
+export interface Upstream {
+  /** the stream on the node's session (reset it to cancel; `failure()` explains its errors) */
+  tunnel: Tunnel;
+  /** what to write the request to: the stream, or TLS over it */
+  socket: Duplex;
+}
+
+export function openUpstream(ctx: ProxyContext, req: IncomingMessage, dest: Dest | Failure, audit: Audit, traceId: string): Upstream | Failure {
+  if (hostHeaderCount(req.rawHeaders) > 1) return { ...DUPLICATE_HOST };
+  if (isFailure(dest)) return dest;
+  audit.record.port = dest.port;
+  const r = route(ctx, dest);
+  if (isFailure(r)) return r;
+  audit.record.nodeName = r.nodeName;
+  const tunnel = openTunnel(ctx, r, ctx.channel, traceId);
+  if (isFailure(tunnel)) return tunnel;
+  const socket = ctx.originate ? originateTls(tunnel.stream, r, ctx.originate) : tunnel.stream;
+  return { tunnel, socket };
+}
