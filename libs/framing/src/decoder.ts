@@ -1,6 +1,7 @@
 // Cut-through frame decoder. It never concatenates leftovers: only a header that straddles chunks
-// (12 bytes, preallocated) and whole-frame payloads (control frames, COMPRESSED DATA) that straddle
-// chunks are copied, into one buffer of exactly the payload length. Uncompressed DATA is handed on as
+// (12 bytes, allocated on the first straddle and outside Buffer's pool, so an idle session pins no
+// pool slab) and whole-frame payloads (control frames, COMPRESSED DATA) that straddle chunks are
+// copied, into one buffer of exactly the payload length. Uncompressed DATA is handed on as
 // subarray slices of the incoming chunks, as they arrive (the slices pin their chunk).
 import { Flag, FrameType, HEADER_SIZE, MAX_CONTROL_PAYLOAD, MAX_STREAM_ID } from './constants.js';
 import { ProtocolError } from './errors.js';
@@ -38,7 +39,7 @@ export class FrameDecoder {
   maxFrameSize: number;
   readonly maxControlPayload: number;
   private readonly sink: DecoderSink;
-  private readonly header = Buffer.allocUnsafe(HEADER_SIZE);
+  private header: Buffer | null = null;
   private headerFill = 0;
   private state = S_HEADER;
   private type = 0;
@@ -100,6 +101,7 @@ export class FrameDecoder {
           pos += HEADER_SIZE;
         } else {
           const n = Math.min(HEADER_SIZE - this.headerFill, end - pos);
+          this.header ??= Buffer.alloc(HEADER_SIZE);
           this.header.set(chunk.subarray(pos, pos + n), this.headerFill);
           this.headerFill += n;
           pos += n;

@@ -21,6 +21,21 @@ export function grownWindow(window: number, unread: number, maxWindow: number, b
   return next > window ? next : window;
 }
 
+/**
+ * Whether the window is what limits a stream's rate, judged over an epoch in which the local
+ * consumer took `bytes` in `elapsedMs`: yes when a window drains in less than 2 round trips (the
+ * auto-tuning rule of QUIC stacks). A stream held back by its consumer's CPU, not by the round trip, gains nothing
+ * from a bigger window: the extra bytes only queue in socket buffers, in front of every other stream.
+ * Yes without an RTT sample (grow, as before one exists); undefined while the epoch is shorter than a
+ * round trip (BLOCKED reports sent before our last grant arrived are stale) or less than half a
+ * window was consumed in it (too little to judge: keep measuring).
+ */
+export function windowLimited(elapsedMs: number, bytes: number, window: number, rttMs: number | undefined): boolean | undefined {
+  if (rttMs === undefined) return true;
+  if (elapsedMs < rttMs || bytes < window / 2) return undefined;
+  return elapsedMs * window < 2 * rttMs * bytes;
+}
+
 /** Bytes the sender may send now. */
 export function creditLeft(limit: number, sent: number): number {
   return limit > sent ? limit - sent : 0;

@@ -1,27 +1,41 @@
 // Keepalive: a PING every interval, and a dead-peer verdict when no byte has arrived from the peer
 // for `timeoutMs`. The check runs often enough that a dead peer is detected within
-// timeoutMs + min(intervalMs, timeoutMs / 4).
+// timeoutMs + min(intervalMs, timeoutMs / 4). Every Keepalive of the process with the same check
+// period shares one timer, so an idle session holds no timer of its own.
 
 export interface KeepaliveActions {
   ping(): void;
   dead(idleMs: number): void;
 }
 
+/** One unref'd interval per check period, and the keepalives it checks. */
+const tickers = new Map<number, { timer: NodeJS.Timeout; members: Set<Keepalive> }>();
+
 export class Keepalive {
   private lastRx = Date.now();
   private lastPing = Date.now();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly tickMs: number;
 
   constructor(
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
     private readonly actions: KeepaliveActions,
-  ) {}
+  ) {
+    this.tickMs = Math.max(5, Math.min(intervalMs, Math.floor(timeoutMs / 4)));
+  }
 
   start(): void {
-    const tick = Math.max(5, Math.min(this.intervalMs, Math.floor(this.timeoutMs / 4)));
-    this.timer = setInterval(() => this.check(Date.now()), tick);
-    this.timer.unref();
+    let ticker = tickers.get(this.tickMs);
+    if (ticker === undefined) {
+      const members = new Set<Keepalive>();
+      const timer = setInterval(() => {
+        const now = Date.now();
+        for (const k of members) k.check(now);
+      }, this.tickMs);
+      timer.unref();
+      tickers.set(this.tickMs, (ticker = { timer, members }));
+    }
+    ticker.members.add(this);
   }
 
   /** Something arrived from the peer. */
@@ -30,8 +44,11 @@ export class Keepalive {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    const ticker = tickers.get(this.tickMs);
+    if (ticker === undefined || !ticker.members.delete(this)) return;
+    if (ticker.members.size > 0) return;
+    clearInterval(ticker.timer);
+    tickers.delete(this.tickMs);
   }
 
   private check(now: number): void {

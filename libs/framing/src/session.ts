@@ -7,7 +7,7 @@ import { CODEC_LZ4, FrameType, MAX_STREAM_ID, PROTOCOL_VERSION, Setting } from '
 import { FrameDecoder } from './decoder.js';
 import { ErrorCode, FramingError, ProtocolError, SessionClosedError, type ErrorCodeName } from './errors.js';
 import { FloodGuard } from './flood.js';
-import { grantDue, grownWindow } from './flow.js';
+import { grantDue, grownWindow, windowLimited } from './flow.js';
 import { encodeFrame } from './frame.js';
 import { Keepalive } from './keepalive.js';
 import { resolveOptions, type Logger, type ResolvedOptions, type SessionOptions } from './options.js';
@@ -15,6 +15,9 @@ import { encodeGoAway, encodeOpen, encodeReset, encodeSettings, encodeWindow, ty
 import { FrameSink } from './session-frames.js';
 import { Stream, type StreamHost } from './stream.js';
 import { FrameWriter } from './writer.js';
+
+/** At most one extra RTT probe (PING) per this many ms, sent while the peer reports BLOCKED streams. */
+const RTT_PROBE_MS = 1_000;
 
 /** What the peer announced in its first SETTINGS. */
 export interface PeerSettings {
@@ -58,6 +61,8 @@ export class Session extends EventEmitter implements StreamHost {
   peerHello: Record<string, unknown> | undefined;
   peer: PeerSettings | undefined;
   rttMs: number | undefined;
+  /** the smallest PING round trip seen: the path's own delay, without the queues behind it */
+  minRttMs: number | undefined;
   readonly opts: ResolvedOptions;
   readonly log: Logger | undefined;
   readonly streams = new Map<number, Stream>();
@@ -83,6 +88,7 @@ export class Session extends EventEmitter implements StreamHost {
   private readonly keepalive: Keepalive;
   private readonly pings = new Map<number, { start: number; resolve: (ms: number) => void; reject: (e: Error) => void }>();
   private pingSeq = 0;
+  private rttProbeAt = 0;
   private settle: { resolve: (h: Record<string, unknown>) => void; reject: (e: Error) => void } | undefined;
   private closeWaiters: Array<() => void> = [];
 
@@ -258,9 +264,23 @@ export class Session extends EventEmitter implements StreamHost {
 
   /** The peer reported it ran out of credit: grow the window if our consumer keeps up. */
   peerBlocked(stream: Stream): void {
-    const before = stream.window;
-    stream.window = grownWindow(before, stream.readableLength, this.opts.maxWindow, this.opts.receiveBudget - this.committed);
-    this.committed += stream.window - before;
+    const now = performance.now();
+    // growth judges against the smallest round trip seen: refresh it while streams are blocked
+    if (now - this.rttProbeAt >= RTT_PROBE_MS && this.pings.size === 0) {
+      this.rttProbeAt = now;
+      void this.ping().catch(() => {});
+    }
+    const consumed = stream.consumed;
+    const limited = windowLimited(now - stream.epochAt, consumed - stream.epochConsumed, stream.window, this.minRttMs);
+    if (limited !== undefined) {
+      stream.epochAt = now;
+      stream.epochConsumed = consumed;
+    }
+    if (limited) {
+      const before = stream.window;
+      stream.window = grownWindow(before, stream.readableLength, this.opts.maxWindow, this.opts.receiveBudget - this.committed);
+      this.committed += stream.window - before;
+    }
     this.consumedSome(stream);
   }
 
@@ -271,7 +291,10 @@ export class Session extends EventEmitter implements StreamHost {
     this.writer.sendControl(encodeFrame(FrameType.SETTINGS, 1, 0));
     if (!first) return;
     this.peerHello = hello ?? {};
+    // an early round-trip sample: window growth judges against it (the keepalive pings come later)
+    void this.ping().catch(() => {});
     this.settle?.resolve(this.peerHello);
+    this.settle = undefined;
     for (const stream of this.pendingOpens.splice(0)) {
       if (!stream.done) this.sendOpen(stream, encodeOpen(stream.meta));
     }
@@ -282,6 +305,7 @@ export class Session extends EventEmitter implements StreamHost {
     if (!p) return;
     this.pings.delete(seq);
     this.rttMs = performance.now() - p.start;
+    this.minRttMs = Math.min(this.minRttMs ?? Infinity, this.rttMs);
     p.resolve(this.rttMs);
   }
 
@@ -387,6 +411,7 @@ export class Session extends EventEmitter implements StreamHost {
     for (const p of this.pings.values()) p.reject(cause);
     this.pings.clear();
     this.settle?.reject(cause);
+    this.settle = undefined;
     if (destroySocket) this.socket.destroy();
     this.emit('close', err);
   }

@@ -53,6 +53,9 @@ export class Stream extends Duplex implements Sendable {
   received = 0;
   window: number;
   granted: number;
+  /** start of the current window-growth epoch (performance.now()) and what was consumed by then */
+  epochAt = performance.now();
+  epochConsumed = 0;
   openTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly host: StreamHost, id: number, meta: OpenMeta, local: boolean, window: number) {

@@ -19,6 +19,23 @@ export interface Sendable {
 }
 
 const SLAB_SIZE = 16 * 1024;
+// DATA headers are carved from one slab shared by every writer of the process, so an idle session
+// holds none. A slab is never rewritten: a full one is replaced, and lives on only while a header
+// carved from it still waits in some socket's buffer.
+let slab = Buffer.allocUnsafeSlow(0);
+let slabOffset = SLAB_SIZE;
+
+/** A 12-byte header carved from the shared slab (no allocation per frame). */
+function carveHeader(type: number, flags: number, streamId: number, length: number): Buffer {
+  if (slabOffset + HEADER_SIZE > SLAB_SIZE) {
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabOffset = 0;
+  }
+  const start = slabOffset;
+  writeHeader(slab, start, type, flags, streamId, length);
+  slabOffset += HEADER_SIZE;
+  return slab.subarray(start, start + HEADER_SIZE);
+}
 /** payload bytes one flush may write before yielding to the event loop */
 const FLUSH_BUDGET = 1024 * 1024;
 
@@ -30,8 +47,6 @@ export class FrameWriter {
   private flushing = false;
   private waitingDrain = false;
   private closed = false;
-  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-  private slabOffset = 0;
   /** largest payload the peer accepts; set when its SETTINGS arrive */
   maxFrame: number;
   framesOut = 0;
@@ -64,13 +79,13 @@ export class FrameWriter {
       const raw = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length);
       const packed = compressPayload(raw);
       if (packed) {
-        this.write(this.header(FrameType.DATA, flags | Flag.COMPRESSED, streamId, packed.length));
+        this.write(carveHeader(FrameType.DATA, flags | Flag.COMPRESSED, streamId, packed.length));
         this.write(packed);
         this.framesOut += 1;
         return true;
       }
     }
-    this.write(this.header(FrameType.DATA, flags, streamId, length));
+    this.write(carveHeader(FrameType.DATA, flags, streamId, length));
     for (const piece of pieces) this.write(piece);
     this.framesOut += 1;
     return false;
@@ -149,17 +164,5 @@ export class FrameWriter {
   private write(buf: Buffer): void {
     this.bytesOut += buf.length;
     this.socket.write(buf);
-  }
-
-  /** A 12-byte header carved from a slab (no allocation per frame). */
-  private header(type: number, flags: number, streamId: number, length: number): Buffer {
-    if (this.slabOffset + HEADER_SIZE > SLAB_SIZE) {
-      this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-      this.slabOffset = 0;
-    }
-    const start = this.slabOffset;
-    writeHeader(this.slab, start, type, flags, streamId, length);
-    this.slabOffset += HEADER_SIZE;
-    return this.slab.subarray(start, start + HEADER_SIZE);
   }
 }

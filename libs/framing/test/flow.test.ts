@@ -1,6 +1,6 @@
 // Flow-control arithmetic: when credit is granted, how windows grow, how much may be sent.
 import t from 'tap';
-import { creditLeft, grantDue, grownWindow } from '../src/flow.js';
+import { creditLeft, grantDue, grownWindow, windowLimited } from '../src/flow.js';
 
 const W = 256 * 1024;
 
@@ -56,4 +56,15 @@ t.test('creditLeft', async (t) => {
   t.equal(creditLeft(W, W), 0);
   t.equal(creditLeft(W, W + 10), 0, 'never negative');
   t.equal(creditLeft(2 ** 40, 2 ** 40 - 5), 5, 'exact past 2^32');
+});
+
+t.test('windowLimited: grow only when a window drains within 2 round trips', async (t) => {
+  t.equal(windowLimited(1000, W, W, undefined), true, 'no RTT sample yet: grow as before');
+  t.equal(windowLimited(1, W / 2 - 1, W, 0.2), undefined, 'less than half a window consumed: too little to judge');
+  t.equal(windowLimited(19, 4 * W, W, 20), undefined, 'an epoch shorter than a round trip: stale BLOCKED reports, judge later');
+  t.equal(windowLimited(30, W, W, 20), true, 'RTT 20 ms: a window in 30 ms is link-bound');
+  t.equal(windowLimited(39, W, W, 20), true, 'just under 2 RTTs');
+  t.equal(windowLimited(40, W, W, 20), false, 'exactly 2 RTTs: the window is not what limits');
+  t.equal(windowLimited(1, W, W, 0.1), false, 'loopback (RTT 0.1 ms), a window per ms: CPU-bound, keep it');
+  t.equal(windowLimited(25, 2 * W, W, 20), true, 'two windows in 25 ms at RTT 20 ms: rate × 2 RTT > window');
 });

@@ -142,3 +142,37 @@ t.test('window auto-tuning over a 20 ms-per-direction link', async (t) => {
   t.equal(fixed.window, initialWindow, 'maxWindow = initialWindow keeps it fixed');
   t.ok(tuned.ms * 1.5 < fixed.ms, `auto-tuned ${tuned.ms.toFixed(0)} ms vs fixed ${fixed.ms.toFixed(0)} ms`);
 });
+
+t.test('a stream bound by its consumer\'s CPU keeps its window on a fast link (no bufferbloat)', async (t) => {
+  const initialWindow = 64 * KiB;
+  const p = await sessionPair('tcp', { client: { initialWindow }, server: { initialWindow } });
+  // the smallest of a few round trips is what the growth rule judges against
+  for (let i = 0; i < 5; i++) await p.server.ping();
+  t.ok(p.server.minRttMs !== undefined, `server has an RTT sample (${p.server.minRttMs?.toFixed(3)} ms)`);
+  let window = 0;
+  let blocked = 0;
+  const orig = p.server.peerBlocked.bind(p.server);
+  p.server.peerBlocked = (s: Stream) => {
+    blocked += 1;
+    orig(s);
+  };
+  const received = new Promise<void>((resolve, reject) => p.server.on('stream', (s: Stream) => {
+    s.accept();
+    // a consumer that spends 4 ms of CPU per 16 KiB: a window drains in far more than 2 round trips
+    s.on('readable', () => {
+      let chunk: Buffer | null;
+      while ((chunk = s.read(16 * KiB)) !== null) {
+        const until = performance.now() + 4 * (chunk.length / (16 * KiB));
+        while (performance.now() < until);
+      }
+    });
+    s.on('end', () => ((window = s.window), resolve()));
+    s.on('error', reject);
+  }));
+  const s = p.client.open({ ...META, kind: 'cpu-bound' });
+  s.end(randomBlock(2 * MiB));
+  await received;
+  await p.close();
+  t.ok(blocked > 0, `the sender ran out of credit ${blocked} times`);
+  t.equal(window, initialWindow, 'the window did not grow');
+});

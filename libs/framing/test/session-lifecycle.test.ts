@@ -52,6 +52,27 @@ t.test('keepalive: a silent peer is detected within timeout + interval', async (
   await t.rejects(client.ping(), { code: 'ERR_FRAMING_SESSION_CLOSED' });
 });
 
+t.test('keepalive: sessions sharing one check timer each ping, and the silent one among them dies alone', async (t) => {
+  const keep = { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 200 };
+  const pairs = await Promise.all(Array.from({ length: 8 }, async () => {
+    const [a, b] = duplexPair();
+    const client = new Session(a, { role: 'client', ...keep });
+    const server = new Session(b, { role: 'server', ...keep });
+    await Promise.all([client.ready, server.ready]);
+    t.teardown(() => (client.destroy(), server.destroy()));
+    return { client, server, b };
+  }));
+  const silent = pairs[3]!;
+  silent.b.write = (() => true) as typeof silent.b.write; // its server goes silent
+  const before = pairs.map((p) => p.server.stats().framesIn);
+  const err = await within(next<SessionClosedError>(silent.client, 'close'), 2_000, 'dead peer among live ones');
+  t.equal(err.wireCode, 'KEEPALIVE_TIMEOUT', 'the silent peer is declared dead');
+  await new Promise((r) => setTimeout(r, 300)); // longer than the timeout: the live ones must survive it
+  const live = pairs.filter((p) => p !== silent);
+  t.ok(live.every((p) => !p.client.destroyed && !p.server.destroyed), 'every live session is still up');
+  t.ok(live.every((p) => p.server.stats().framesIn - before[pairs.indexOf(p)]! >= 2), 'PINGs reached every live session');
+});
+
 for (const side of ['client', 'server'] as const) {
   t.test(`goAway() from the ${side}: no new streams either way, open ones finish`, async (t) => {
     const p = await sessionPair('pair');
