@@ -7,6 +7,7 @@ import type { Status } from './channel.js';
 import type { ContainerRef, KubeletContext } from './context.js';
 import { StreamSession } from './stream-session.js';
 import type { StreamOptions } from './stream-session.js';
+import { spawnOnTty } from './tty.js';
 
 /** Why an exec ended, as given in the 'exec-end' event. */
 export type ExecEndReason = 'exited' | 'client-closed' | 'spawn-failed';
@@ -34,19 +35,27 @@ export function containerEnv(ctx: KubeletContext, ref: ContainerRef, tty: boolea
   };
 }
 
-/** Starts the command; with tty, stderr joins stdout in the same pipe, in order, as on a terminal. */
-function spawnCommand(ctx: KubeletContext, ref: ContainerRef, options: StreamOptions): ChildProcess {
-  const argv = options.tty ? ['sh', '-c', 'exec "$@" 2>&1', 'sh', ...options.command] : options.command;
-  const [file, ...args] = argv as [string, ...string[]];
-  return spawn(file, args, {
-    cwd: ctx.workDir,
-    env: containerEnv(ctx, ref, options.tty),
-    stdio: [
-      options.stdin ? 'pipe' : 'ignore',
-      options.stdout ? 'pipe' : 'ignore',
-      options.stderr && !options.tty ? 'pipe' : 'ignore',
-    ],
+/** A started exec command, on a pseudo-terminal (tty.ts) or on pipes. */
+export interface ExecProcess {
+  child: ChildProcess;
+  /** Applies a client's window size; nothing to do on pipes. */
+  resize(width: number, height: number): void;
+  /** Why the command could not be started, known once the child has closed. */
+  startError(): Error | undefined;
+}
+
+/** Starts the command on a pseudo-terminal (tty) or on pipes. */
+function spawnCommand(ctx: KubeletContext, ref: ContainerRef, options: StreamOptions): ExecProcess {
+  const spawnOptions = { cwd: ctx.workDir, env: containerEnv(ctx, ref, options.tty) };
+  if (options.tty) return spawnOnTty(options.command, options.stdin, options.stdout, spawnOptions);
+  const [file, ...args] = options.command as [string, ...string[]];
+  const child = spawn(file, args, {
+    ...spawnOptions,
+    stdio: [options.stdin ? 'pipe' : 'ignore', options.stdout ? 'pipe' : 'ignore', options.stderr ? 'pipe' : 'ignore'],
   });
+  let spawnError: Error | undefined;
+  child.on('error', (err) => (spawnError = err));
+  return { child, resize: () => undefined, startError: () => spawnError };
 }
 
 /** The exit code the kubelet reports: the process's, or 128 + signal number when it was killed. */
@@ -63,7 +72,7 @@ function finalStatus(command: string[], exitCode: number, spawnError: Error | un
 export function runExec(ctx: KubeletContext, ws: WebSocket, protocol: string, ref: ContainerRef, options: StreamOptions): void {
   const started = Date.now();
   const base: ExecEvent = { ...ref, command: options.command, protocol, tty: options.tty };
-  const child = spawnCommand(ctx, ref, options);
+  const { child, resize, startError } = spawnCommand(ctx, ref, options);
   ctx.execsStarted += 1;
   ctx.children.add(child);
   ctx.events.emit('exec-start', base);
@@ -71,16 +80,14 @@ export function runExec(ctx: KubeletContext, ws: WebSocket, protocol: string, re
   const session = new StreamSession(ws, protocol, {
     stdin: (data) => child.stdin && session.writeInput(child.stdin, data),
     closeStdin: () => child.stdin?.end(),
-    resize: () => undefined, // the process has pipes, not a terminal: nothing to resize
+    resize,
   });
   child.stdin?.on('error', () => undefined); // EPIPE when the process exits before reading stdin
   if (child.stdout) session.pipeOutput(child.stdout, Channel.stdout);
-  if (child.stderr) session.pipeOutput(child.stderr, Channel.stderr);
+  if (child.stderr && !options.tty) session.pipeOutput(child.stderr, Channel.stderr);
   session.announce(options);
 
-  let spawnError: Error | undefined;
   let clientClosed = false;
-  child.on('error', (err) => (spawnError = err));
   ws.on('close', () => {
     clientClosed = true;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -88,6 +95,7 @@ export function runExec(ctx: KubeletContext, ws: WebSocket, protocol: string, re
   child.on('close', (code, signal) => {
     ctx.children.delete(child);
     const exitCode = exitCodeOf(code, signal);
+    const spawnError = startError();
     session.finish(finalStatus(options.command, exitCode, spawnError));
     const reason: ExecEndReason = spawnError ? 'spawn-failed' : clientClosed ? 'client-closed' : 'exited';
     const { bytesIn, bytesOut } = session;

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import t from 'tap';
-import type WebSocket from 'ws';
 import {
   Channel,
   EXEC_PROTOCOLS,
@@ -15,7 +14,7 @@ import {
   successStatus,
 } from '../src/channel.js';
 import type { ExecEvent } from '../src/index.js';
-import { collect, execPath, openChannels, sendOn } from './fixtures/channel-client.js';
+import { collect, execPath, openChannels, received, sendOn } from './fixtures/channel-client.js';
 import { clientTls, startTestKubelet, waitFor } from './fixtures/kubelet.js';
 
 // channel.ts units first, then /exec (exec.ts, stream-session.ts) and /attach (attach.ts).
@@ -142,7 +141,7 @@ t.test('tty exec survives resize messages', async (t) => {
   sendOn(ws, 9, 'unknown channel');
   sendOn(ws, Channel.stdin, 'hi\n');
   const result = await done;
-  t.equal(result.text(Channel.stdout), 'got hi\nerr\n', 'tty merges stderr into stdout');
+  t.equal(result.text(Channel.stdout), 'hi\r\ngot hi\r\nerr\r\n', 'the terminal echoes input and carries stderr too');
   t.same(status(result), { metadata: {}, status: 'Success' });
 });
 
@@ -164,14 +163,6 @@ t.test('a client that goes away kills its process', async (t) => {
   await waitFor(() => ends.length === 1, 1000, 'exec-end');
   t.match(ends[0], { reason: 'client-closed', exitCode: 137 });
 });
-
-function received(ws: WebSocket): () => string {
-  let text = '';
-  ws.on('message', (data: Buffer) => {
-    if (data[0] === Channel.stdout) text += data.subarray(1).toString();
-  });
-  return () => text;
-}
 
 t.test('attach shares one echoing process per container', async (t) => {
   const kubelet = await startTestKubelet(t);
