@@ -6,6 +6,9 @@ import { formatAddr, parseAddr } from './addr.js';
 import type { ListenAddr } from './addr.js';
 import { ServerError, ServerErrorCode } from './errors.js';
 import type { Replica } from './agents/replicas.js';
+import { iptablesTargets } from './capture/targets.js';
+import { DEFAULT_MAX_STREAMS_PER_NODE, DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './proxy/context.js';
+import { DEFAULT_PROXY_LIMITS } from './proxy/listener.js';
 
 export interface ServerConfig {
   /** agents dial in here (mTLS, client certificate required) */
@@ -64,6 +67,8 @@ export interface ServerConfig {
   dnsConfigMap: string;
   /** the ClusterIP Service the DNS hosts entries point at */
   internalService: string;
+  /** the Service agents dial (through the load balancer): its endpoints are the replicas (cluster mode) */
+  replicaService: string;
   /** the Lease of leader election (one replica writes the DNS hosts) */
   leaseName: string;
   /** the Secret holding the CA that signs enrolled agents' certificates */
@@ -74,6 +79,10 @@ export interface ServerConfig {
   iptablesHttpsTarget?: IpPort;
   /** DNAT target of the HTTP channel (default: the HTTP listener, likewise) */
   iptablesHttpTarget?: IpPort;
+  /** standalone iptables capture: edge node IPs captured besides those agents attach with */
+  edgeNodeIps: string[];
+  /** iptables capture: period of the drift repair (re-apply) */
+  iptablesResyncMs: number;
   /** how long a pod → node lookup is cached */
   podCacheTtlMs: number;
   /** $POD_IP (downward API): the iptables target when a proxy listens on every address */
@@ -88,6 +97,16 @@ export interface ServerConfig {
   expectedNodes?: string[];
   /** on shutdown: unready at once, keep serving this long (endpoints propagate), then GOAWAY + drain */
   shutdownDelayMs: number;
+  /** proxies: concurrent streams to one node, all listeners together; the next gets 503 STREAM_LIMIT */
+  maxStreamsPerNode: number;
+  /** proxies: the request head must arrive within this (slowloris), else 408 */
+  headersTimeoutMs: number;
+  /** proxies: the whole request (head and body) must arrive within this, else 408; 0 = no limit */
+  requestTimeoutMs: number;
+  /** proxies: largest request head (request line and headers), else 431 */
+  maxHeaderBytes: number;
+  /** proxies: an upgraded or CONNECT relay with no byte either way for this long is closed */
+  relayIdleTimeoutMs: number;
 }
 
 /** Traffic capture modes. */
@@ -107,10 +126,10 @@ export interface IpPort {
   port: number;
 }
 
-type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'ms0' | 'level' | 'list' | 'capture' | 'target' | 'hostport' | 'peers' | 'names';
+type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'ms0' | 'count' | 'level' | 'list' | 'capture' | 'target' | 'ipv4s' | 'hostport' | 'peers' | 'names';
 
 /** Kinds whose flag may be given more than once (values accumulate). */
-const REPEATABLE: ReadonlySet<Kind> = new Set(['list', 'peers', 'names']);
+const REPEATABLE: ReadonlySet<Kind> = new Set(['list', 'ipv4s', 'peers', 'names']);
 
 interface FlagSpec {
   flag: string;
@@ -154,20 +173,28 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'namespace', key: 'namespace', kind: 'string', default: 'kube-system', help: 'namespace of the ConfigMaps, Secrets and Lease' },
   { flag: 'edge-node-selector', key: 'edgeNodeSelectors', kind: 'list', default: DEFAULT_EDGE_SELECTORS.join(';'), help: 'label selector of edge Nodes, repeatable (env: ;-separated)' },
   { flag: 'port-configmap', key: 'portConfigMap', kind: 'string', default: 'edge-tunnel-server-cfg', help: 'ConfigMap of the port config, applied live' },
-  { flag: 'capture', key: 'capture', kind: 'capture', help: 'iptables, dns or none (default dns in cluster mode, none standalone)' },
+  { flag: 'capture', key: 'capture', kind: 'capture', help: 'iptables, dns or none (default dns in cluster mode, none standalone; dns needs cluster mode)' },
   { flag: 'dns-configmap', key: 'dnsConfigMap', kind: 'string', default: 'edge-tunnel-nodes', help: 'hosts ConfigMap written in dns capture mode' },
   { flag: 'internal-service', key: 'internalService', kind: 'string', default: 'edge-tunnel-server-internal', help: 'ClusterIP Service the dns hosts point at' },
+  { flag: 'replica-service', key: 'replicaService', kind: 'string', default: 'edge-tunnel-server', help: 'Service agents dial; its endpoints (EndpointSlices) are the replicas' },
   { flag: 'lease-name', key: 'leaseName', kind: 'string', default: 'edge-tunnel-server', help: 'Lease of leader election (dns capture writer)' },
   { flag: 'ca-secret', key: 'caSecret', kind: 'string', default: 'edge-tunnel-ca', help: 'Secret of the agent CA (created when absent)' },
   { flag: 'bootstrap-token-secret', key: 'bootstrapTokenSecret', kind: 'string', default: 'edge-tunnel-bootstrap', help: 'Secret of the agent bootstrap tokens' },
-  { flag: 'iptables-https-target', key: 'iptablesHttpsTarget', kind: 'target', help: 'DNAT target ip:port of the HTTPS channel (default the HTTPS listener)' },
+  { flag: 'iptables-https-target', key: 'iptablesHttpsTarget', kind: 'target', help: 'DNAT target ip:port of the HTTPS channel (default the HTTPS listener; a wildcard one: $POD_IP)' },
   { flag: 'iptables-http-target', key: 'iptablesHttpTarget', kind: 'target', help: 'DNAT target ip:port of the HTTP channel (default the HTTP listener)' },
+  { flag: 'edge-node-ip', key: 'edgeNodeIps', kind: 'ipv4s', default: '', help: 'standalone iptables capture: an edge node IPv4 to capture besides those of attached agents, repeatable (env: ;-separated)' },
+  { flag: 'iptables-resync-ms', key: 'iptablesResyncMs', kind: 'ms', default: '60000', help: 'iptables capture: re-apply period that repairs deleted rules' },
   { flag: 'pod-cache-ttl-ms', key: 'podCacheTtlMs', kind: 'ms', default: '30000', help: 'cache time of pod → node lookups' },
   { flag: 'advertise-addr', key: 'advertiseAddr', kind: 'hostport', help: 'host:port agents dial to reach this replica directly (default: --agent-addr unless a wildcard)' },
   { flag: 'peer-addr', key: 'peerAddrs', kind: 'peers', default: '', help: 'standalone replica list, host:port or id=host:port, repeatable (env: ;-separated)' },
   { flag: 'ready-grace-ms', key: 'readyGraceMs', kind: 'ms', default: '30000', help: '/readyz waits at most this long since start for expected agents' },
   { flag: 'expected-nodes', key: 'expectedNodes', kind: 'names', help: 'standalone: node names whose agents /readyz waits for, repeatable or comma-separated' },
   { flag: 'shutdown-delay-ms', key: 'shutdownDelayMs', kind: 'ms0', default: '0', help: 'on SIGTERM: unready at once, keep serving this long, then drain' },
+  { flag: 'max-streams-per-node', key: 'maxStreamsPerNode', kind: 'count', default: String(DEFAULT_MAX_STREAMS_PER_NODE), help: 'proxies: concurrent streams to one node; the next gets 503 STREAM_LIMIT' },
+  { flag: 'headers-timeout-ms', key: 'headersTimeoutMs', kind: 'ms', default: String(DEFAULT_PROXY_LIMITS.headersTimeoutMs), help: 'proxies: a request head must arrive within this (else 408)' },
+  { flag: 'request-timeout-ms', key: 'requestTimeoutMs', kind: 'ms0', default: String(DEFAULT_PROXY_LIMITS.requestTimeoutMs), help: 'proxies: a whole request must arrive within this (else 408; 0 = no limit)' },
+  { flag: 'max-header-bytes', key: 'maxHeaderBytes', kind: 'count', default: String(DEFAULT_PROXY_LIMITS.maxHeaderBytes), help: 'proxies: largest request head in bytes (else 431)' },
+  { flag: 'relay-idle-timeout-ms', key: 'relayIdleTimeoutMs', kind: 'ms', default: String(DEFAULT_RELAY_IDLE_TIMEOUT_MS), help: 'proxies: close an upgraded or CONNECT relay silent both ways this long' },
 ];
 
 
@@ -243,6 +270,17 @@ function convert(spec: FlagSpec, raw: string): unknown {
       if (!/^\d+$/.test(raw) || n > 86_400_000) throw invalid(`${what} must be a whole number of milliseconds, got ${JSON.stringify(raw)}`);
       return n;
     }
+    case 'count': {
+      const n = Number(raw);
+      if (!/^\d+$/.test(raw) || n < 1 || n > 2 ** 31 - 1) throw invalid(`${what} must be a whole number ≥ 1, got ${JSON.stringify(raw)}`);
+      return n;
+    }
+    case 'ipv4s': {
+      const ips = raw.split(LIST_SEPARATOR).map((v) => v.trim()).filter((v) => v !== '');
+      const bad = ips.find((v) => isIP(v) !== 4);
+      if (bad !== undefined) throw invalid(`${what} must be IPv4 addresses (IPv6 cannot be captured), got ${JSON.stringify(bad)}`);
+      return [...new Set(ips)];
+    }
     case 'hostport':
       return hostPort(raw.trim(), what);
     case 'peers':
@@ -290,7 +328,10 @@ function checkConfig(c: ServerConfig): ServerConfig {
   if (c.keepaliveTimeoutMs < c.keepaliveIntervalMs) {
     throw invalid('--keepalive-timeout-ms must not be shorter than --keepalive-interval-ms');
   }
-  return checkClusterConfig(c);
+  if (c.requestTimeoutMs > 0 && c.headersTimeoutMs > c.requestTimeoutMs) {
+    throw invalid('--headers-timeout-ms must not be longer than --request-timeout-ms (the head is part of the request)');
+  }
+  return checkCaptureConfig(checkClusterConfig(c));
 }
 
 /** Cluster-mode flags: --kubeconfig implies --kubernetes; capture defaults to dns in a cluster. */
@@ -301,19 +342,30 @@ function checkClusterConfig(c: ServerConfig): ServerConfig {
   }
   if (c.kubeconfig !== undefined) c.kubernetes = true;
   c.capture ??= c.kubernetes ? CaptureMode.dns : CaptureMode.none;
-  if (!c.kubernetes) {
-    if (c.capture !== CaptureMode.none) {
-      throw invalid(`--capture=${c.capture} needs cluster mode (--kubernetes or --kubeconfig): the edge node addresses come from the Node objects`);
-    }
-    return c;
-  }
+  if (!c.kubernetes) return c;
   if (c.configFile !== undefined) {
     throw invalid(`--config cannot be used in cluster mode: the port config comes from ConfigMap ${c.namespace}/${c.portConfigMap} (--port-configmap)`);
   }
   if (c.edgeNodeSelectors.length === 0) throw invalid('--edge-node-selector needs at least one label selector in cluster mode');
-  for (const key of ['namespace', 'portConfigMap', 'dnsConfigMap', 'internalService', 'leaseName', 'caSecret', 'bootstrapTokenSecret'] as const) {
+  for (const key of ['namespace', 'portConfigMap', 'dnsConfigMap', 'internalService', 'replicaService', 'leaseName', 'caSecret', 'bootstrapTokenSecret'] as const) {
     if (!DNS_NAME.test(c[key])) throw invalid(`--${flagOf(key)} must be a Kubernetes object name (lower-case letters, digits, '-', '.'), got ${JSON.stringify(c[key])}`);
   }
+  return c;
+}
+
+/** Standalone: iptables capture only (edge IPs from --edge-node-ip and agents); dns needs the API. */
+function checkCaptureConfig(c: ServerConfig): ServerConfig {
+  c.edgeNodeIps ??= [];
+  if (c.capture === CaptureMode.dns && !c.kubernetes) {
+    throw invalid('--capture=dns needs cluster mode (--kubernetes or --kubeconfig): the hosts ConfigMap is served by the cluster DNS; standalone, use --capture=iptables');
+  }
+  if (c.edgeNodeIps.length > 0 && (c.kubernetes || c.capture !== CaptureMode.iptables)) {
+    throw invalid(c.kubernetes
+      ? '--edge-node-ip is for standalone mode: in cluster mode the edge node addresses come from the Node objects'
+      : '--edge-node-ip needs --capture=iptables');
+  }
+  // a wildcard proxy listener without a DNAT target fails here, before anything binds
+  if (c.capture === CaptureMode.iptables) iptablesTargets(c, { https: c.httpsAddr, http: c.httpAddr });
   return c;
 }
 
@@ -347,7 +399,7 @@ function invalid(message: string): ServerError {
 export function usage(): string {
   const lines = FLAGS.map((f) => {
     const left = `  --${f.flag}${f.kind === 'bool' ? '[=bool]' : ' <value>'}${f.kind === 'list' ? ' …' : ''}`;
-    const def = f.default !== undefined ? ` (default ${f.default})` : '';
+    const def = f.default ? ` (default ${f.default})` : '';
     return `${left.padEnd(36)}${f.help}${def}\n${''.padEnd(36)}env ${envName(f.flag)}`;
   });
   return ['usage: edge-tunnel-server [flags]', '', 'Certificates, keys and CAs are PEM file paths.', '', ...lines, '  --help', ''].join('\n');

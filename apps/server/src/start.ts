@@ -12,6 +12,8 @@ import type { ListenAddr } from './addr.js';
 import { createAgentListener } from './agents/agent-listener.js';
 import { Readiness } from './agents/readiness.js';
 import { AgentRegistry } from './agents/registry.js';
+import { startStandaloneCapture } from './capture/standalone.js';
+import type { StandaloneCapture } from './capture/standalone.js';
 import { ReplicaSet } from './agents/replicas.js';
 import type { Cluster, ClusterOptions } from './cluster/cluster.js';
 import type { ServerConfig } from './config.js';
@@ -23,6 +25,7 @@ import type { PortConfigSource } from './port-config-source.js';
 import { createConnectServer } from './proxy/connect.js';
 import type { ListenerName, OriginateTls, ProxyContext } from './proxy/context.js';
 import { proxyServerOptions, refuseClient } from './proxy/listener.js';
+import type { ProxyListenerLimits } from './proxy/listener.js';
 import { forwardHttp } from './proxy/forward-http.js';
 import { forwardUpgrade } from './proxy/forward-upgrade.js';
 import { destWithPodRoute } from './proxy/dest.js';
@@ -81,7 +84,9 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   const ctx = (listener: ListenerName, channel: Channel, tls?: OriginateTls): ProxyContext => ({
     listener, channel, registry, portConfig: () => portConfig.current().config, originate: tls,
     compression: config.compression, metrics, log: proxyLog,
+    maxStreamsPerNode: config.maxStreamsPerNode, relayIdleTimeoutMs: config.relayIdleTimeoutMs,
   });
+  const limits: ProxyListenerLimits = { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, maxHeaderBytes: config.maxHeaderBytes };
 
   // the agent listener's own address is known only once bound: the set is filled in below
   // scale-out needs an address agents can dial: --advertise-addr, or a specific agent listener host;
@@ -101,19 +106,25 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   }, registry, metrics, logger.child({ component: 'agents' }));
   const https = createHttpsServer({
     cert, key, ca: callerCa, requestCert: callerCa !== undefined, rejectUnauthorized: config.requireCallerCert, minVersion: 'TLSv1.2',
-    ...proxyServerOptions(),
+    ...proxyServerOptions(limits),
   });
   https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
     proxyLog.warn({ listener: 'https', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'caller tls handshake failed');
   });
-  const http = createHttpServer(proxyServerOptions());
+  const http = createHttpServer(proxyServerOptions(limits));
   wireProxy(https, ctx('https', 'https', originate), cluster?.pods);
   wireProxy(http, ctx('http', 'http'), cluster?.pods);
-  const connect = config.connectAddr ? createConnectServer(ctx('connect', 'http')) : undefined;
+  const connect = config.connectAddr ? createConnectServer(ctx('connect', 'http'), limits) : undefined;
   const notReadyReason = (): string | undefined => readiness.notReadyReason(cluster?.synced() ?? true);
+  // standalone --capture iptables, started once the proxies are bound (their ports are the DNAT targets)
+  let standaloneCapture: StandaloneCapture | undefined;
   const meta = createMetaServer({
     registry, metrics, portConfig, ready: () => notReadyReason() === undefined, notReadyReason,
-    debug: { '/debug/replicas': () => ({ self: replicas.self, replicas: replicas.current() }), ...(cluster ? { '/debug/cluster': () => cluster.status() } : {}) },
+    debug: {
+      '/debug/replicas': () => ({ self: replicas.self, replicas: replicas.current() }),
+      '/debug/capture': () => standaloneCapture?.status() ?? cluster?.status()['capture'] ?? { mode: config.capture },
+      ...(cluster ? { '/debug/cluster': () => cluster.status() } : {}),
+    },
   });
 
   const servers: Array<[NetServer, ListenAddr, string]> = [
@@ -126,7 +137,13 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   let bound: ListenAddr[];
   try {
     bound = await Promise.all(servers.map(([server, addr, what]) => listen(server, addr, what)));
-    cluster?.startCapture({ https: bound[1]!, http: bound[2]! });
+    const proxies = { https: bound[1]!, http: bound[2]! };
+    cluster?.startCapture(proxies);
+    if (!cluster && config.capture === 'iptables') {
+      standaloneCapture = startStandaloneCapture(config, {
+        registry, portConfig, bound: proxies, runner: options.iptablesRunner, logger: logger.child({ component: 'capture' }),
+      });
+    }
   } catch (err) {
     await Promise.all(servers.map(([server]) => closeServer(server)));
     portConfig.close();
@@ -166,6 +183,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     await closeServer(meta);
     portConfig.close();
     // after the drain: iptables rules and conntrack entries stay until the last stream ended
+    await standaloneCapture?.stop();
     await cluster?.stop();
     logger.info({}, 'server closed');
   };

@@ -3,9 +3,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Session } from '@edge-tunnel/framing';
 import t from 'tap';
+import { AgentRegistry } from '../src/agents/registry.js';
 import type { AgentSession } from '../src/agents/registry.js';
 import { EdgeAgentRegistry } from '../src/cluster/edge-registry.js';
-import { iptablesTarget } from '../src/cluster/targets.js';
+import { iptablesTarget } from '../src/capture/targets.js';
 import { destWithPodRoute } from '../src/proxy/dest.js';
 import type { PodRoute } from '../src/proxy/dest.js';
 import { DEFAULT_EDGE_SELECTORS, ServerErrorCode, parseConfig } from '../src/index.js';
@@ -41,7 +42,8 @@ t.test('cluster flags: defaults, --kubeconfig implies cluster mode, capture defa
 t.test('bad cluster flags are refused with a sentence', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['--capture', 'dns'], /--capture=dns needs cluster mode \(--kubernetes or --kubeconfig\)/],
-    [['--capture', 'iptables'], /--capture=iptables needs cluster mode/],
+    [['--kubernetes', '--capture', 'iptables'], /--capture=iptables: --https-addr :10263 listens on every address, so the DNAT target is unknown; set --iptables-https-target to an IPv4 ip:port of this host, or \$POD_IP/],
+    [['--kubernetes', '--edge-node-ip', '10.0.0.5', '--capture', 'iptables', '--iptables-https-target', '10.0.0.1:1', '--iptables-http-target', '10.0.0.1:2'], /--edge-node-ip is for standalone mode/],
     [['--kubernetes', '--capture', 'ebpf'], /--capture .* must be one of iptables, dns, none/],
     [['--kubernetes', '--config', '/p.yaml'], /--config cannot be used in cluster mode: the port config comes from ConfigMap kube-system\/edge-tunnel-server-cfg/],
     [['--kubernetes', '--iptables-http-target', 'host:1'], /--iptables-http-target .* must be an IPv4 address and port/],
@@ -54,13 +56,16 @@ t.test('bad cluster flags are refused with a sentence', async (t) => {
   }
 });
 
-t.test('DNAT targets: the flag, else the listener; a wildcard listener → $POD_IP or 127.0.0.1', async (t) => {
+t.test('DNAT targets: the flag, else the listener; a wildcard listener → $POD_IP, else a sentence naming the flags', async (t) => {
   const bound = { host: '0.0.0.0', port: 40001 };
-  t.same(iptablesTarget({ ip: '10.9.9.9', port: 1 }, { host: '', port: 0 }, bound, undefined), { ip: '10.9.9.9', port: 1 });
-  t.same(iptablesTarget(undefined, { host: '10.0.0.3', port: 0 }, bound, '10.0.0.7'), { ip: '10.0.0.3', port: 40001 });
-  t.same(iptablesTarget(undefined, { host: '', port: 10263 }, bound, '10.0.0.7'), { ip: '10.0.0.7', port: 40001 });
-  t.same(iptablesTarget(undefined, { host: '0.0.0.0', port: 10263 }, bound, undefined), { ip: '127.0.0.1', port: 40001 });
-  t.same(iptablesTarget(undefined, { host: '::', port: 10263 }, bound, 'fd00::7'), { ip: '127.0.0.1', port: 40001 }, 'an IPv6 pod IP cannot be a DNAT target');
+  const flags = { target: 'iptables-http-target', addr: 'http-addr' };
+  t.same(iptablesTarget({ ip: '10.9.9.9', port: 1 }, { host: '', port: 0 }, bound, undefined, flags), { ip: '10.9.9.9', port: 1 });
+  t.same(iptablesTarget(undefined, { host: '10.0.0.3', port: 0 }, bound, '10.0.0.7', flags), { ip: '10.0.0.3', port: 40001 });
+  t.same(iptablesTarget(undefined, { host: '', port: 10263 }, bound, '10.0.0.7', flags), { ip: '10.0.0.7', port: 40001 });
+  t.throws(() => iptablesTarget(undefined, { host: '0.0.0.0', port: 10264 }, bound, undefined, flags),
+    { code: ServerErrorCode.INVALID_CONFIG, message: /--http-addr 0\.0\.0\.0:10264 listens on every address.*set --iptables-http-target .*, or \$POD_IP/ });
+  t.throws(() => iptablesTarget(undefined, { host: '::', port: 10264 }, bound, 'fd00::7', flags),
+    { code: ServerErrorCode.INVALID_CONFIG, message: /\$POD_IP fd00::7 is not IPv4/ }, 'an IPv6 pod IP cannot be a DNAT target');
 });
 
 const agent = (nodeName: string, nodeIps: string[]): AgentSession => ({
@@ -91,6 +96,32 @@ t.test('the edge registry admits agents of edge Nodes only, with their InternalI
 function req(host: string | undefined, url: string, dest?: string): IncomingMessage {
   return { url, headers: { ...(host ? { host } : {}), ...(dest ? { 'x-tunnel-proxy-dest': dest } : {}) } } as unknown as IncomingMessage;
 }
+
+t.test('registry onChange: every node table change, nothing for a stale detach, until unsubscribed', async (t) => {
+  const plain = new AgentRegistry();
+  let changes = 0;
+  const off = plain.onChange(() => changes++);
+  const first = agent('edge-a', ['10.0.0.5']);
+  const second = agent('edge-a', ['10.0.0.6']);
+  plain.attach(first);
+  plain.attach(second);
+  t.equal(changes, 2, 'attach, and a replacing attach (new IPs)');
+  t.equal(plain.detach(first), false);
+  t.equal(changes, 2, 'a replaced session leaving changes nothing');
+  plain.detach(second);
+  t.equal(changes, 3, 'the live session leaving');
+  t.same(plain.table.get('edge-a')?.ips, ['10.0.0.6'], 'the node and its IPs stay after its agent left');
+  off();
+  plain.attach(first);
+  t.equal(changes, 3, 'unsubscribed');
+
+  const edge = new EdgeAgentRegistry({ selectors: ['x=1'] });
+  let edgeChanges = 0;
+  edge.onChange(() => edgeChanges++);
+  edge.setEdgeNodes([{ name: 'edge-a', ips: ['10.0.0.5'] }]);
+  edge.attach(agent('edge-a', ['10.0.0.5']));
+  t.equal(edgeChanges, 2, 'cluster mode: the Node set and an admitted agent');
+});
 
 t.test('destWithPodRoute: pod paths with a non-node Host go to the pod\'s node', async (t) => {
   const lookups: string[] = [];

@@ -1,6 +1,8 @@
 import t from 'tap';
 import { ServerErrorCode, checkHello, envName, parseAddr, parseConfig, parseConfigText, usage } from '../src/index.js';
 import type { ServerConfig } from '../src/index.js';
+import { DEFAULT_MAX_STREAMS_PER_NODE, DEFAULT_RELAY_IDLE_TIMEOUT_MS } from '../src/proxy/context.js';
+import { DEFAULT_PROXY_LIMITS } from '../src/proxy/listener.js';
 
 const required = ['--cert', 'c.pem', '--key', 'k.pem', '--agent-ca', 'a.pem', '--caller-ca', 'ca.pem'];
 
@@ -55,6 +57,29 @@ t.test('bad input is rejected with a sentence naming the flag', async (t) => {
   ];
   for (const [argv, message] of cases) {
     t.throws(() => parseConfig(argv, {}), { code: ServerErrorCode.INVALID_CONFIG, message }, argv.join(' '));
+  }
+});
+
+t.test('proxy limits: defaults are the named constants; flags and env override; bad values refused', async (t) => {
+  t.match(config(required), {
+    maxStreamsPerNode: DEFAULT_MAX_STREAMS_PER_NODE, relayIdleTimeoutMs: DEFAULT_RELAY_IDLE_TIMEOUT_MS, ...DEFAULT_PROXY_LIMITS,
+  });
+  t.same(DEFAULT_PROXY_LIMITS, { headersTimeoutMs: 10_000, requestTimeoutMs: 300_000, maxHeaderBytes: 16 * 1024 });
+  t.match(config([...required, '--max-streams-per-node', '8', '--headers-timeout-ms', '500', '--request-timeout-ms', '0', '--max-header-bytes=4096'],
+    { EDGE_TUNNEL_RELAY_IDLE_TIMEOUT_MS: '60000' }), { maxStreamsPerNode: 8, headersTimeoutMs: 500, requestTimeoutMs: 0, maxHeaderBytes: 4096, relayIdleTimeoutMs: 60_000 });
+  const cases: Array<[string[], RegExp]> = [
+    [['--max-streams-per-node', '0'], /--max-streams-per-node .* must be a whole number ≥ 1, got "0"/],
+    [['--max-header-bytes', '1.5'], /--max-header-bytes .* must be a whole number ≥ 1/],
+    [['--relay-idle-timeout-ms', '0'], /--relay-idle-timeout-ms .* milliseconds ≥ 1/],
+    [['--headers-timeout-ms', '-5'], /--headers-timeout-ms .* milliseconds ≥ 1/],
+    [['--headers-timeout-ms', '20000', '--request-timeout-ms', '10000'], /--headers-timeout-ms must not be longer than --request-timeout-ms/],
+  ];
+  for (const [argv, message] of cases) {
+    t.throws(() => parseConfig([...required, ...argv], {}), { code: ServerErrorCode.INVALID_CONFIG, message }, argv.join(' '));
+  }
+  const text = usage();
+  for (const flag of ['max-streams-per-node', 'headers-timeout-ms', 'request-timeout-ms', 'max-header-bytes', 'relay-idle-timeout-ms']) {
+    t.match(text, new RegExp(`--${flag} <value> .*\\(default \\d+\\)`), `--help shows --${flag} with its default`);
   }
 });
 

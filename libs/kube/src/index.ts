@@ -27,5 +27,5 @@ export { TLS_CERT_KEY, TLS_KEY_KEY, caFromSecret, loadOrCreateCa } from './ca-se
 export type { CaSecretOptions, LoadedCaSecret } from './ca-secret.js';
 export { Enroller } from './enroll.js';
 export type { EnrollRequest, EnrollerOptions } from './enroll.js';
-export { ReplicaLease, ReplicaMembership } from './replicas.js';
+export { ReplicaEndpoints, ReplicaMembership, replicasOf } from './replicas.js';
 export type { MemberReplica, ReplicaMembershipOptions } from './replicas.js';

@@ -1,26 +1,23 @@
-// Replica membership on per-replica Leases: each server replica holds Lease
-// `edge-tunnel-server-<id>` (label app.kubernetes.io/component=edge-tunnel-replica, holderIdentity =
-// id, annotation edge-tunnel.io/advertise-addr), renews it every few seconds, and lists the others.
-// A Lease is live while its record changed within its duration — judged by our own clock once seen,
-// by its renewTime at first sight — so clocks need not agree. stop() deletes our Lease.
+// Replica membership from the EndpointSlices of the server's Service, read only: every endpoint is
+// one replica (id = targetRef.name, the pod name; addr = address and the slice's agent port).
+// Not-ready endpoints count (a replica turns ready only once agents reach it, so leaving them out
+// would deadlock); terminating ones do not (a draining replica must drop out of the agents' dials).
 import { EventEmitter } from 'node:events';
-import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
-import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
-import { cancellableSleep } from './backoff.js';
-import { describeApiError, isConflict, isNotFound } from './errors.js';
+import { DiscoveryV1Api } from '@kubernetes/client-node';
+import type { KubeConfig, V1EndpointSlice } from '@kubernetes/client-node';
+import type { BackoffOptions } from './backoff.js';
+import { ResilientInformer } from './informer.js';
 import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
 
-/** Label and annotation of replica Leases. */
-export const ReplicaLease = {
-  /** label key; value COMPONENT */
-  LABEL: 'app.kubernetes.io/component',
-  /** label value that marks a replica Lease */
-  COMPONENT: 'edge-tunnel-replica',
-  /** annotation: host:port agents dial to reach the replica */
-  ADDR_ANNOTATION: 'edge-tunnel.io/advertise-addr',
-  /** Lease name prefix; the replica id follows */
-  PREFIX: 'edge-tunnel-server-',
+/** Where the replicas are found: the label the endpoints controller puts on a Service's slices, and defaults. */
+export const ReplicaEndpoints = {
+  /** label on every EndpointSlice of a Service; value: the Service name */
+  SERVICE_LABEL: 'kubernetes.io/service-name',
+  /** the Service agents dial through the load balancer (k8s/base/server-services.yaml) */
+  DEFAULT_SERVICE: 'edge-tunnel-server',
+  /** the name of that Service's agent port, the one slices carry */
+  DEFAULT_PORT_NAME: 'agent',
 } as const;
 
 export interface MemberReplica {
@@ -29,162 +26,130 @@ export interface MemberReplica {
 }
 
 export interface ReplicaMembershipOptions {
-  /** this replica: id (the pod name) and its advertised address */
+  /** this replica: id (the pod name) and its advertised address; in the set from the start */
   self: MemberReplica;
   /** default kube-system */
   namespace?: string;
-  /** default 15 */
-  leaseDurationSeconds?: number;
-  /** renew and list period; default 3 000 ms */
-  renewIntervalMs?: number;
+  /** default ReplicaEndpoints.DEFAULT_SERVICE */
+  service?: string;
+  /** default ReplicaEndpoints.DEFAULT_PORT_NAME */
+  portName?: string;
   logger?: Logger;
+  /** restart backoff of the watch */
+  backoff?: BackoffOptions;
 }
 
 export interface ReplicaMembership {
   on(event: 'change', listener: (replicas: MemberReplica[]) => void): this;
 }
 
-/** Emits 'change' with the live replicas (this one included), sorted by id, whenever the set differs. */
+/** Emits 'change' with the replicas (this one included), sorted by id, whenever the set differs. */
 export class ReplicaMembership extends EventEmitter {
-  readonly #api: CoordinationV1Api;
+  readonly #informer: ResilientInformer<V1EndpointSlice>;
   readonly #self: MemberReplica;
-  readonly #ns: string;
-  readonly #durationS: number;
-  readonly #periodMs: number;
+  readonly #portName: string;
   readonly #log: Logger;
-  readonly #seen = new Map<string, { record: string; at: number }>();
-  #replicas: MemberReplica[] = [];
-  #stopped = true;
-  #loop: Promise<void> | undefined;
-  #sleep: { cancel: () => void } | undefined;
-  #synced = false;
+  #replicas: MemberReplica[];
+  #warned = { slices: '', endpointAddr: '' };
 
   constructor(kc: KubeConfig, opts: ReplicaMembershipOptions) {
     super();
-    this.#api = kc.makeApiClient(CoordinationV1Api);
+    const namespace = opts.namespace ?? 'kube-system';
+    const labelSelector = `${ReplicaEndpoints.SERVICE_LABEL}=${opts.service ?? ReplicaEndpoints.DEFAULT_SERVICE}`;
+    const api = kc.makeApiClient(DiscoveryV1Api);
     this.#self = opts.self;
-    this.#ns = opts.namespace ?? 'kube-system';
-    this.#durationS = opts.leaseDurationSeconds ?? 15;
-    this.#periodMs = opts.renewIntervalMs ?? 3_000;
+    this.#portName = opts.portName ?? ReplicaEndpoints.DEFAULT_PORT_NAME;
     this.#log = opts.logger ?? silentLogger;
     this.#replicas = [opts.self];
+    this.#informer = new ResilientInformer<V1EndpointSlice>(kc, {
+      path: `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
+      list: () => api.listNamespacedEndpointSlice({ namespace, labelSelector }),
+      labelSelector,
+      name: `endpointslices ${labelSelector}`,
+      logger: this.#log,
+      backoff: opts.backoff,
+    });
+    const apply = (): void => this.#apply();
+    this.#informer.on('add', apply).on('update', apply).on('delete', apply);
   }
 
-  get leaseName(): string {
-    return `${ReplicaLease.PREFIX}${this.#self.id}`;
-  }
-
-  /** live replicas, this one included */
+  /** the replicas, this one included, sorted by id */
   get replicas(): MemberReplica[] {
     return this.#replicas;
   }
 
-  /** true once one renew and list pass succeeded */
+  /** true once the slices were listed */
   get synced(): boolean {
-    return this.#synced;
+    return this.#informer.synced;
+  }
+
+  /** times the list/watch was re-established */
+  get restarts(): number {
+    return this.#informer.restarts;
   }
 
   start(): this {
-    if (!this.#stopped) return this;
-    this.#stopped = false;
-    this.#loop = this.#run();
+    this.#informer.start();
     return this;
   }
 
-  /** Stops renewing and deletes our Lease so that the others drop us at their next pass. */
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.#sleep?.cancel();
-    await this.#loop;
-    try {
-      await this.#api.deleteNamespacedLease({ namespace: this.#ns, name: this.leaseName });
-    } catch (err) {
-      if (!isNotFound(err)) this.#log.warn({ lease: this.leaseName, err: describeApiError(err) }, 'replica lease delete failed: it expires');
-    }
+  /** Stops watching; the endpoints controller, not this replica, takes it out of the others' sets. */
+  stop(): Promise<void> {
+    return this.#informer.stop();
   }
 
-  /** One renew and list pass (exposed for tests). */
-  async sync(): Promise<void> {
-    await this.#renew();
-    const list = await this.#api.listNamespacedLease({ namespace: this.#ns, labelSelector: `${ReplicaLease.LABEL}=${ReplicaLease.COMPONENT}` });
-    this.#apply(list.items);
-    this.#synced = true;
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#stopped) {
-      try {
-        await this.sync();
-      } catch (err) {
-        this.#log.warn({ lease: this.leaseName, err: describeApiError(err) }, 'replica membership pass failed');
-      }
-      if (this.#stopped) break;
-      const sleep = cancellableSleep(this.#periodMs);
-      this.#sleep = sleep;
-      await sleep.promise;
-      this.#sleep = undefined;
-    }
-  }
-
-  #body(resourceVersion?: string): V1Lease {
-    return {
-      metadata: {
-        name: this.leaseName, namespace: this.#ns, ...(resourceVersion !== undefined ? { resourceVersion } : {}),
-        labels: { [ReplicaLease.LABEL]: ReplicaLease.COMPONENT },
-        annotations: { [ReplicaLease.ADDR_ANNOTATION]: this.#self.addr },
-      },
-      spec: { holderIdentity: this.#self.id, leaseDurationSeconds: this.#durationS, renewTime: new V1MicroTime() },
-    };
-  }
-
-  async #renew(): Promise<void> {
-    let current: V1Lease | undefined;
-    try {
-      current = await this.#api.readNamespacedLease({ namespace: this.#ns, name: this.leaseName });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    try {
-      if (current === undefined) await this.#api.createNamespacedLease({ namespace: this.#ns, body: this.#body() });
-      else await this.#api.replaceNamespacedLease({ namespace: this.#ns, name: this.leaseName, body: this.#body(current.metadata?.resourceVersion) });
-    } catch (err) {
-      if (!isConflict(err)) throw err; // a conflict: retried at the next pass
-    }
-  }
-
-  #apply(leases: V1Lease[]): void {
-    const now = Date.now();
-    const live: MemberReplica[] = [];
-    const names = new Set<string>();
-    for (const lease of leases) {
-      const name = lease.metadata?.name ?? '';
-      const id = lease.spec?.holderIdentity ?? '';
-      const addr = lease.metadata?.annotations?.[ReplicaLease.ADDR_ANNOTATION] ?? '';
-      if (id === '' || addr === '') continue;
-      names.add(name);
-      const renewed = lease.spec?.renewTime ? new Date(String(lease.spec.renewTime)).getTime() : NaN;
-      const record = `${id}|${String(lease.spec?.renewTime ?? '')}|${addr}`;
-      const seen = this.#seen.get(name);
-      if (seen?.record !== record) {
-        // first sight: trust renewTime (a Lease left by a killed replica is not live); later: our clock
-        const at = seen === undefined && Number.isFinite(renewed) ? Math.min(now, renewed) : now;
-        this.#seen.set(name, { record, at });
-      }
-      const durationMs = (lease.spec?.leaseDurationSeconds ?? this.#durationS) * 1000;
-      if (id === this.#self.id || now < this.#seen.get(name)!.at + durationMs) live.push({ id, addr });
-    }
-    for (const name of [...this.#seen.keys()]) if (!names.has(name)) this.#seen.delete(name);
-    if (!live.some((r) => r.id === this.#self.id)) live.push(this.#self);
-    live.sort((a, b) => a.id.localeCompare(b.id));
-    const same = live.length === this.#replicas.length && live.every((r, i) => r.id === this.#replicas[i]!.id && r.addr === this.#replicas[i]!.addr);
+  #apply(): void {
+    const { replicas, portless } = replicasOf(this.#informer.list(), this.#portName);
+    const seenSelf = replicas.find((r) => r.id === this.#self.id);
+    this.#warnOnce(portless, seenSelf);
+    const next = [this.#self, ...replicas.filter((r) => r.id !== this.#self.id)].sort((a, b) => a.id.localeCompare(b.id));
+    const same = next.length === this.#replicas.length && next.every((r, i) => r.id === this.#replicas[i]!.id && r.addr === this.#replicas[i]!.addr);
     if (same) return;
-    this.#replicas = live;
-    this.#log.info({ replicas: live.map((r) => `${r.id}@${r.addr}`) }, 'replica set changed');
+    this.#replicas = next;
+    this.#log.info({ replicas: next.map((r) => `${r.id}@${r.addr}`) }, 'replica set changed');
     try {
-      this.emit('change', live);
+      this.emit('change', next);
     } catch (err) {
       this.#log.error({ err }, 'replica listener threw');
     }
   }
+
+  /** Configuration mistakes that hide or split replicas, each logged once per distinct value. */
+  #warnOnce(portless: string[], seenSelf: MemberReplica | undefined): void {
+    const slices = portless.join();
+    if (slices !== this.#warned.slices && slices !== '') {
+      this.#log.warn({ slices: portless, port: this.#portName }, 'endpoint slices lack the agent port: their replicas are ignored (check the Service port name)');
+    }
+    const endpointAddr = seenSelf && seenSelf.addr !== this.#self.addr ? seenSelf.addr : '';
+    if (endpointAddr !== this.#warned.endpointAddr && endpointAddr !== '') {
+      this.#log.warn({ advertiseAddr: this.#self.addr, endpointAddr }, 'own endpoint differs from the advertised address: agents learn both (advertise the pod IP and agent port)');
+    }
+    this.#warned = { slices, endpointAddr };
+  }
+}
+
+/**
+ * The replicas in these slices: one per endpoint with a targetRef that is not terminating, at its
+ * first address and the slice's port named `portName`. An id in several slices (dual stack, slices
+ * being rebalanced) keeps the entry of the first slice by address type and name, as every replica
+ * sees it. `portless`: slices with endpoints but no such port.
+ */
+export function replicasOf(slices: readonly V1EndpointSlice[], portName: string): { replicas: MemberReplica[]; portless: string[] } {
+  const byId = new Map<string, MemberReplica>();
+  const portless: string[] = [];
+  const key = (s: V1EndpointSlice): string => `${s.addressType ?? ''}/${s.metadata?.name ?? ''}`;
+  for (const slice of [...slices].sort((a, b) => key(a).localeCompare(key(b)))) {
+    const port = slice.ports?.find((p) => (p.name ?? '') === portName)?.port;
+    if (port === undefined) {
+      if ((slice.endpoints ?? []).length > 0) portless.push(slice.metadata?.name ?? '');
+      continue;
+    }
+    for (const endpoint of slice.endpoints ?? []) {
+      const id = endpoint.targetRef?.name;
+      const address = endpoint.addresses?.[0];
+      if (!id || !address || endpoint.conditions?.terminating === true || byId.has(id)) continue;
+      byId.set(id, { id, addr: address.includes(':') ? `[${address}]:${port}` : `${address}:${port}` });
+    }
+  }
+  return { replicas: [...byId.values()], portless };
 }

@@ -55,6 +55,17 @@ export const RESOURCES: readonly ResourceDef[] = [
     subresources: [],
     categories: [],
   },
+  {
+    name: 'endpointslices',
+    singularName: 'endpointslice',
+    kind: 'EndpointSlice',
+    group: 'discovery.k8s.io',
+    version: 'v1',
+    namespaced: true,
+    shortNames: [],
+    subresources: [],
+    categories: [],
+  },
 ];
 
 /** `v1` for the core group, `group/version` otherwise. */

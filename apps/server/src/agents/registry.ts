@@ -32,15 +32,31 @@ export interface TunnelInfo {
 
 export class AgentRegistry {
   readonly table = new NodeTable<AgentSession>();
+  readonly #listeners = new Set<() => void>();
 
   /** Makes `agent` live for its node; returns the session it replaced, if any. */
   attach(agent: AgentSession): AgentSession | undefined {
-    return this.table.attach(agent.nodeName, agent, agent.nodeIps);
+    const replaced = this.table.attach(agent.nodeName, agent, agent.nodeIps);
+    this.changed();
+    return replaced;
   }
 
   /** Clears the node's session if it is still `agent`; true when it was. */
   detach(agent: AgentSession): boolean {
-    return this.table.detach(agent.nodeName, agent);
+    const detached = this.table.detach(agent.nodeName, agent);
+    if (detached) this.changed();
+    return detached;
+  }
+
+  /** Calls `listener` after every change of the node table (nodes, IPs, sessions); returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  /** Tells the onChange listeners; a subclass that writes the table itself calls it too. */
+  protected changed(): void {
+    for (const listener of this.#listeners) listener();
   }
 
   get(nodeName: string): AgentSession | undefined {

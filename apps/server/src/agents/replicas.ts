@@ -14,7 +14,7 @@ export interface Replica {
 /** Metadata of the control stream the server opens on each agent session. */
 export const REPLICAS_STREAM = { host: 'edge-tunnel', port: 0, kind: 'replicas' } as const;
 
-/** Where the replica set comes from: static (--peer-addr) or per-replica Leases (cluster mode). */
+/** Where the replica set comes from: static (--peer-addr) or the Service's EndpointSlices (cluster mode). */
 export interface ReplicaSource {
   current(): Replica[];
   on(event: 'change', listener: (replicas: Replica[]) => void): this;

@@ -10,13 +10,14 @@ import type { MemberReplica } from '@edge-tunnel/kube';
 import type { ListenAddr } from '../addr.js';
 import type { ServerConfig } from '../config.js';
 import { ServerError, ServerErrorCode } from '../errors.js';
+import { startIptablesCapture } from '../capture/iptables.js';
+import { iptablesTargets } from '../capture/targets.js';
 import type { Logger } from '../logger.js';
 import type { PortConfigSource } from '../port-config-source.js';
 import type { PodRoute } from '../proxy/dest.js';
-import { startDnsCapture, startIptablesCapture } from './capture.js';
+import { startDnsCapture } from './capture.js';
 import type { Capture, DnsCaptureOptions, KubeConfig } from './capture.js';
 import { EdgeAgentRegistry } from './edge-registry.js';
-import { iptablesTarget } from './targets.js';
 
 /** Test seams of cluster mode (start options). */
 export interface ClusterOptions {
@@ -24,8 +25,6 @@ export interface ClusterOptions {
   iptablesRunner?: IptablesRunner;
   /** leader election timings of dns capture */
   leaderElection?: DnsCaptureOptions;
-  /** replica Lease timings (default 15 s lease, 3 s renew) */
-  replicaLease?: { leaseDurationSeconds?: number; renewIntervalMs?: number };
 }
 
 export interface Cluster {
@@ -37,7 +36,7 @@ export interface Cluster {
   pods: PodRoute;
   /** edge Nodes loaded and the port ConfigMap listed */
   synced(): boolean;
-  /** renews this replica's Lease and reports the live replicas (this one included) */
+  /** reports the replicas (this one included): the endpoints of --replica-service, terminating ones excepted */
   startMembership(self: MemberReplica, onChange: (replicas: MemberReplica[]) => void): void;
   /** starts capture once the proxies are bound (their ports are the iptables targets) */
   startCapture(bound: { https: ListenAddr; http: ListenAddr }): void;
@@ -103,24 +102,16 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
     // the replica set too: a replica that does not know its peers yet could turn ready too early
     synced: () => nodesLoaded && configSynced && (membership?.synced ?? true),
     startMembership(self, onChange) {
-      membership = new ReplicaMembership(kc, { self, namespace: ns, ...opts.replicaLease, logger: logger.child({ component: 'replicas' }) });
+      membership = new ReplicaMembership(kc, { self, namespace: ns, service: config.replicaService, logger: logger.child({ component: 'replicas' }) });
       membership.on('change', onChange);
       membership.start();
     },
     startCapture(bound) {
       const clog = logger.child({ component: 'capture' });
       if (config.capture === 'iptables') {
-        try {
-          capture = startIptablesCapture({
-            httpsTarget: iptablesTarget(config.iptablesHttpsTarget, config.httpsAddr, bound.https, config.podIp),
-            httpTarget: iptablesTarget(config.iptablesHttpTarget, config.httpAddr, bound.http, config.podIp),
-            runner: opts.iptablesRunner,
-            logger: clog,
-          });
-        } catch (err) {
-          throw new ServerError(ServerErrorCode.INVALID_CONFIG, `--capture=iptables cannot start: ${(err as Error).message}; ` +
-            'set --iptables-https-target and --iptables-http-target to IPv4 ip:port addresses of this host', { cause: err });
-        }
+        capture = startIptablesCapture({
+          ...iptablesTargets(config, bound), resyncIntervalMs: config.iptablesResyncMs, runner: opts.iptablesRunner, logger: clog,
+        });
       } else if (config.capture === 'dns') {
         capture = startDnsCapture(kc, config, clog, opts.leaderElection);
       }
@@ -138,7 +129,7 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
       replicas: membership?.replicas ?? [],
     }),
     async stop() {
-      // after the drain: agents keep redialing our address until the others drop our deleted Lease
+      // the others drop us when the endpoints controller marks our endpoint terminating (pod deleted)
       await membership?.stop();
       await capture?.stop();
       await Promise.all([nodes.stop(), portConfig.stop()]);

@@ -47,7 +47,9 @@ export class EdgeAgentRegistry extends AgentRegistry {
       this.#opts.onRefused?.(agent, reason);
       throw new Error(reason);
     }
-    return this.table.attach(agent.nodeName, agent);
+    const replaced = this.table.attach(agent.nodeName, agent);
+    this.changed();
+    return replaced;
   }
 
   /** Replaces the node set with `nodes`: new ones added, IPs updated (sessions kept), others removed. */
@@ -65,6 +67,7 @@ export class EdgeAgentRegistry extends AgentRegistry {
       removed.push({ name: known.name, session: known.session });
     }
     for (const [name, ips] of wanted) this.table.upsertNode(name, ips);
+    this.changed();
     return { removed, upserted: wanted.size };
   }
 

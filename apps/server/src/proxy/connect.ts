@@ -12,11 +12,12 @@ import { connectDest, isFailure } from './dest.js';
 import { writeRawFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
 import { proxyServerOptions, refuseClient } from './listener.js';
+import type { ProxyListenerLimits } from './listener.js';
 import { idleLine, relay } from './relay.js';
 import { openTunnel, route, whenOpened } from './tunnel.js';
 
-export function createConnectServer(ctx: ProxyContext): Server {
-  const server = createServer(proxyServerOptions(), (_req, res) => {
+export function createConnectServer(ctx: ProxyContext, limits: Partial<ProxyListenerLimits> = {}): Server {
+  const server = createServer(proxyServerOptions(limits), (_req, res) => {
     res.writeHead(405, { 'content-type': 'text/plain', allow: 'CONNECT' });
     res.end('edge-tunnel: this listener only takes CONNECT nodeIP:port\n');
   });

@@ -94,11 +94,18 @@ export function openStreamsToNode(ctx: Pick<ProxyContext, 'registry'>, nodeName:
 export function whenOpened(stream: Stream): Promise<void> {
   return new Promise((resolve, reject) => {
     if (stream.opened) return resolve();
-    const onError = (err: Error): void => (stream.off('opened', onOpened), reject(err));
-    const onOpened = (): void => (stream.off('error', onError), resolve());
+    // all three listeners go once settled: an idle relayed stream keeps none of them (perf/README.md)
+    const settle = (err?: Error): void => {
+      stream.off('opened', onOpened).off('error', onError).off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onOpened = (): void => settle();
+    const onError = (err: Error): void => settle(err);
+    const onClose = (): void => settle(new Error('stream closed before the agent answered'));
     stream.once('opened', onOpened);
     stream.once('error', onError);
-    stream.once('close', () => reject(new Error('stream closed before the agent answered')));
+    stream.once('close', onClose);
   });
 }
 
