@@ -6,6 +6,8 @@ export const ErrorCode = {
   InvalidObject: 'ERR_FAKE_APISERVER_INVALID_OBJECT',
   /** A Kubernetes API error answered to an HTTP client as a v1 Status. */
   Status: 'ERR_FAKE_APISERVER_STATUS',
+  /** A command-line flag or seed file the CLI cannot use (src/main.ts exits 2 with the message). */
+  BadOptions: 'ERR_FAKE_APISERVER_BAD_OPTIONS',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

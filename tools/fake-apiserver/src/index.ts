@@ -13,3 +13,8 @@ export { WatchEventType } from './watch.js';
 export { kubeconfigYaml } from './kubeconfig.js';
 export { DEFAULT_KUBELET_PORT, DEFAULT_KUBELET_CONNECT_TIMEOUT_MS, KUBELET_SUBRESOURCES, resolveKubelet } from './kubelet-proxy.js';
 export type { KubeletProxyOptions, KubeletSubresource, KubeletTarget } from './kubelet-proxy.js';
+export { seedStore } from './seed.js';
+export type { SeedDocument } from './seed.js';
+export { parseCli, parseListen, USAGE } from './cli-options.js';
+export type { CliOptions } from './cli-options.js';
+export { directDial } from './direct-dial.js';

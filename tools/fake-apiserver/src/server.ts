@@ -29,6 +29,8 @@ export interface FakeApiServerOptions {
   historyLimit?: number;
   /** Serve pods/log, exec, attach and portforward by reaching kubelets this way (else they are 404). */
   kubelet?: KubeletProxyOptions;
+  /** Called for every request as it arrives (after it is added to `requests`). */
+  onRequest?: (request: RecordedRequest) => void;
 }
 
 export interface RecordedRequest {
@@ -63,14 +65,15 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   for (const name of INITIAL_NAMESPACES) store.put('namespaces', { metadata: { name } });
   const watches = new WatchHub(store, options.bookmarkIntervalMs ?? DEFAULT_BOOKMARK_INTERVAL_MS);
   const requests: RecordedRequest[] = [];
+  const record = (req: IncomingMessage): URL => recordRequest(req, requests, options.onRequest);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    void handle(req, res, store, watches, requests, options.kubelet).catch((err: unknown) => sendError(res, err));
+    void handle(req, res, store, watches, record, options.kubelet).catch((err: unknown) => sendError(res, err));
   };
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
   // Upgraded (exec, attach, portforward) connections are not closed by closeAllConnections().
   const upgraded = new Set<Duplex>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    recordRequest(req, requests);
+    record(req);
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
     serveKubeletUpgrade(options.kubelet, store, req, socket, head);
@@ -107,9 +110,11 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   };
 }
 
-function recordRequest(req: IncomingMessage, requests: RecordedRequest[]): URL {
+function recordRequest(req: IncomingMessage, requests: RecordedRequest[], onRequest?: (r: RecordedRequest) => void): URL {
   const url = new URL(req.url ?? '/', 'http://fake-apiserver');
-  requests.push({ method: req.method ?? 'GET', path: url.pathname, query: queryRecord(url.searchParams) });
+  const recorded = { method: req.method ?? 'GET', path: url.pathname, query: queryRecord(url.searchParams) };
+  requests.push(recorded);
+  onRequest?.(recorded);
   return url;
 }
 
@@ -118,10 +123,10 @@ async function handle(
   res: ServerResponse,
   store: ObjectStore,
   watches: WatchHub,
-  requests: RecordedRequest[],
+  record: (req: IncomingMessage) => URL,
   kubelet: KubeletProxyOptions | undefined,
 ): Promise<void> {
-  const url = recordRequest(req, requests);
+  const url = record(req);
   const method = req.method ?? 'GET';
   const matched = route(url.pathname);
   if (matched.kind === 'discovery') return serveDiscovery(req, res, matched.doc);

@@ -1,59 +1,12 @@
 // The kubelet proxy against a stand-in kubelet (HTTPS with client-certificate checks) on loopback:
 // log streaming and cancellation, kube-like errors, the upgrade relay, and the SPDY codec. The
 // real-kubectl end to end runs live in tools/testbed/test/kubectl.test.ts.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import { connect, type AddressInfo, type Socket } from 'node:net';
-import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
+import { connect } from 'node:net';
 import t from 'tap';
-import type { Test } from 'tap';
 import { HeaderZlib, SPDY_DICTIONARY, decodeHeaderBlock, encodeHeaderBlock } from '../src/kubelet-proxy-spdy.js';
 import { TUNNELLED_SPDY_UNSUPPORTED } from '../src/kubelet-proxy-routes.js';
 import { waitFor, withServer } from './fixtures/harness.js';
-
-interface Seen {
-  path: string;
-  authorization: string | undefined;
-  clientCn: string | undefined;
-}
-
-function certs(dir: string): { cert: string; key: string } {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=kube-apiserver-kubelet-client',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'k.key'), '-out', join(dir, 'k.crt')], { stdio: 'ignore' });
-  return { cert: readFileSync(join(dir, 'k.crt'), 'utf8'), key: readFileSync(join(dir, 'k.key'), 'utf8') };
-}
-
-/** A kubelet stand-in: containerLogs (follow keeps the response open), upgrades echo raw bytes. */
-async function fakeKubelet(t: Test, tls: { cert: string; key: string }): Promise<{ server: Server; port: number; seen: Seen[]; open: () => number }> {
-  const seen: Seen[] = [];
-  let open = 0;
-  const record = (req: { url?: string; headers: Record<string, unknown>; socket: unknown }): void => {
-    const peer = (req.socket as TLSSocket).getPeerCertificate();
-    seen.push({ path: req.url ?? '', authorization: req.headers.authorization as string | undefined, clientCn: peer?.subject?.CN as string | undefined });
-  };
-  const server = createServer({ ...tls, ca: tls.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    record(req);
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.write('line 1\nline 2\n');
-    if (!req.url?.includes('follow=true')) return void res.end();
-    open += 1;
-    res.on('close', () => (open -= 1));
-  });
-  server.on('upgrade', (req, socket: Socket, head: Buffer) => {
-    record(req);
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n');
-    if (head.length > 0) socket.write(head);
-    socket.pipe(socket);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return { server, port: (server.address() as AddressInfo).port, seen, open: () => open };
-}
+import { certs, fakeKubelet } from './fixtures/stand-in-kubelet.js';
 
 t.test('kubelet proxy', async (t) => {
   const tls = certs(t.testdir());

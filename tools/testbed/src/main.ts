@@ -1,34 +1,33 @@
 #!/usr/bin/env node
-// `npm start`: the lab (server, agents, emulated kubelets, exporter) plus an emulated API server that
-// reaches kubelets only through the tunnel, so the real kubectl works against the edge nodes.
+// `npm start`: as root, the network-namespace lab (server, agents, emulated kubelets, exporter, and an
+// emulated API server process in the cloud namespace that reaches kubelets only through DNAT and the
+// tunnel); otherwise, or with `--loopback`, the loopback lab with the API server in-process.
+// Prints commands that work as printed; Ctrl-C leaves no namespace, rule or process behind.
 import { DEFAULT_NODES, DEFAULT_PORTS } from '@edge-tunnel/lab';
-import { join } from 'node:path';
-import { startKubectlTestbed } from './kubectl/testbed.js';
+import { startBanner } from './kubectl/start-commands.js';
+import { netnsUnavailable } from './netns/topology.js';
+import { startKubectlTestbed, type KubectlTestbed, type KubectlTestbedOptions } from './kubectl/testbed.js';
 
-const tb = await startKubectlTestbed({ lab: { nodes: [...DEFAULT_NODES], ports: DEFAULT_PORTS, pretty: true }, log: (line) => console.log(line) });
-const { lab } = tb;
-const k = `kubectl --kubeconfig ${join(tb.dir, 'kubeconfig')}`;
-const pod = 'demo';
-const lines = [
-  '',
-  `edge-tunnel lab is up: server on ${lab.serverHost}, edge nodes ${lab.nodes.map((n) => `${n.name}=${n.ip}`).join(', ')}`,
-  `certificates and config in ${lab.dir} (edit ${lab.configPath} to open ports live)`,
-  '',
-  'Try (in another terminal):',
-  ...lab.commands.flatMap((c) => [`  # ${c.title}`, `  ${c.command}`]),
-  '',
-  `kubectl, through an emulated API server that reaches kubelets only via the tunnel (${tb.mode}):`,
-  `  ${k} get nodes,pods -o wide`,
-  `  ${k} logs -f ${pod} -c app`,
-  `  ${k} exec ${pod} -c app -- sh -c 'uname -a; id'`,
-  `  ${k} exec -it ${pod} -c app -- sh`,
-  `  ${k} port-forward pod/${pod} 18080:10265   # then: curl localhost:18080/healthz (a port on the node's 127.0.0.1)`,
-  `  ${k} cp ./README.md default/${pod}:/tmp/README.md -c app`,
-  '',
-  'Ctrl-C stops everything.',
-  '',
-];
-console.log(lines.join('\n'));
+const options: KubectlTestbedOptions = {
+  mode: process.argv.includes('--loopback') ? 'loopback' : undefined,
+  lab: { nodes: [...DEFAULT_NODES], ports: DEFAULT_PORTS, pretty: true },
+  log: (line) => console.log(line),
+};
+
+/** Root without the kernel's permission for namespaces (e.g. in a container) still gets a lab. */
+async function start(): Promise<KubectlTestbed> {
+  try {
+    return await startKubectlTestbed(options);
+  } catch (err) {
+    const triedNetns = options.mode === undefined && process.env['EDGE_TUNNEL_TESTBED_MODE'] === undefined && (await netnsUnavailable()) === undefined;
+    if (!triedNetns) throw err;
+    console.error(`\nlab: the network-namespace lab did not start: ${(err as Error).message.split('\n')[0]}\nlab: starting the loopback lab instead (npm start -- --loopback skips the attempt)\n`);
+    return startKubectlTestbed({ ...options, mode: 'loopback' });
+  }
+}
+
+const tb = await start();
+console.log(startBanner(tb));
 
 let stopping = false;
 const stop = (): void => {

@@ -32,7 +32,7 @@ if (missing.length > 0) {
     tt.teardown(() => { if (!tt.passing()) console.error(tb.logs().slice(-40).join('\n')); });
     const started = Date.now();
     await tb.setPortConfig({ 'dnat-ports-pair': '9100=10264' });
-    if (tb.capture) tt.ok(tb.capture.status().ports.includes(9100), 'the capture DNATs 9100 to the HTTP channel');
+    if (tb.mode === 'netns') tt.ok((await tb.captureStatus())?.ports?.includes(9100), "the server's capture DNATs 9100 once setPortConfig resolves");
     const up = await prom.waitForHealth(target, 'up', 10_000);
     tt.equal(up.health, 'up', `up within ${Date.now() - started} ms`);
     const q = await tb.exec(tb.cloudNs, 'curl', ['-sf', '-m', '2', `${prom.url}/api/v1/query?query=node_load1`]);
@@ -43,7 +43,7 @@ if (missing.length > 0) {
     tt.teardown(() => { if (!tt.passing()) console.error(tb.logs().slice(-40).join('\n')); });
     const started = Date.now();
     await tb.setPortConfig({});
-    if (tb.capture) tt.notOk(tb.capture.status().ports.includes(9100), 'the capture no longer DNATs 9100');
+    if (tb.mode === 'netns') tt.notOk((await tb.captureStatus())?.ports?.includes(9100), "the server's capture no longer DNATs 9100");
     const down = await prom.waitForHealth(target, 'down', 10_000);
     tt.equal(down.health, 'down', `down within ${Date.now() - started} ms: ${down.lastError}`);
     await prom.close();

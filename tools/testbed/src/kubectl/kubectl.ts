@@ -1,8 +1,10 @@
 // Running the real kubectl binary against a kubeconfig: buffered (execFile-like, with optional
-// stdin) or spawned for streaming. The environment is minimal so a developer's config never leaks in.
+// stdin) or spawned for streaming, in a network namespace when given (`ip netns exec <ns> kubectl …`).
+// The environment is minimal so a developer's config never leaks in.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
+import { nsArgv } from '../netns/exec.js';
 
 /** Where the machine image installs kubectl (toolchain.md). */
 export const KUBECTL_PATH = '/usr/bin/kubectl';
@@ -38,6 +40,8 @@ export class Kubectl {
     readonly kubeconfig: string,
     /** HOME and the discovery cache live here. */
     readonly homeDir: string,
+    /** the network namespace kubectl runs in (undefined: this process's) */
+    readonly ns?: string,
     readonly path = KUBECTL_PATH,
   ) {}
 
@@ -52,12 +56,28 @@ export class Kubectl {
 
   /** Start kubectl with piped stdio. */
   spawn(args: readonly string[]): ChildProcess {
-    return spawn(this.path, [...this.baseArgs(), ...args], { env: this.env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    return this.#spawnInNs(this.path, [...this.baseArgs(), ...args]);
   }
 
-  /** A shell command line running kubectl with this config (for `script -qec …`). */
+  /** Start kubectl under script(1), so that it has a terminal (`exec -it`). */
+  spawnWithTty(args: readonly string[]): ChildProcess {
+    return this.#spawnInNs('script', ['-qec', this.commandLine(args), '/dev/null']);
+  }
+
+  /** A shell command line running kubectl with this config, inside kubectl's namespace (for `script -qec …`). */
   commandLine(args: readonly string[]): string {
     return [this.path, ...this.baseArgs(), ...args].map(shellQuote).join(' ');
+  }
+
+  /** The command an operator types for `args` in a shell of this machine (as `npm start` prints it). */
+  printable(args: readonly string[]): string {
+    const [file, argv] = nsArgv(this.ns, 'kubectl', ['--kubeconfig', this.kubeconfig, ...args]);
+    return [file, ...argv].map(shellQuote).join(' ');
+  }
+
+  #spawnInNs(cmd: string, args: readonly string[]): ChildProcess {
+    const [file, argv] = nsArgv(this.ns, cmd, args);
+    return spawn(file, argv, { env: this.env(), stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
   /** Run kubectl to completion. */

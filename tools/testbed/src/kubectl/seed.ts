@@ -1,6 +1,6 @@
-// The cluster objects the kubectl testbed serves: the lab's nodes (Ready, InternalIP = the node's
-// loopback IP) and the pods the kubelet emulator runs (default/demo with app and sidecar).
-import type { KubeObject, ObjectStore } from '@edge-tunnel/fake-apiserver';
+// The cluster objects the kubectl testbed serves: the edge nodes (Ready, InternalIP = the node IP the
+// kubelet listens on) and the pods the kubelet emulator runs (default/demo with app and sidecar).
+import { seedStore, type KubeObject, type ObjectStore, type SeedDocument } from '@edge-tunnel/fake-apiserver';
 
 export interface SeedNode {
   name: string;
@@ -35,8 +35,12 @@ export function podObject(nodeName: string, pod: { namespace: string; name: stri
   };
 }
 
-/** Put the nodes, and the demo pod on the first node. */
+/** The nodes, and the demo pod on the first node (the fake API server's `--seed` document). */
+export function seedDocument(nodes: readonly SeedNode[]): SeedDocument {
+  return { nodes: nodes.map(nodeObject), pods: nodes[0] ? [podObject(nodes[0].name)] : [] };
+}
+
+/** Put seedDocument(nodes) into an in-process API server's store. */
 export function seedCluster(store: ObjectStore, nodes: readonly SeedNode[]): void {
-  for (const node of nodes) store.put('nodes', nodeObject(node));
-  if (nodes[0]) store.put('pods', podObject(nodes[0].name));
+  seedStore(store, seedDocument(nodes), 'kubectl testbed seed');
 }

@@ -23,6 +23,8 @@ export function serverArgs(plan: TopologyPlan, certs: TestbedCerts, configPath: 
     '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'), '--agent-ca', ca, '--caller-ca', ca,
     '--kubelet-client-cert', certs.path('kubelet-client', 'crt'), '--kubelet-client-key', certs.path('kubelet-client', 'key'),
     '--kubelet-ca', ca, '--verify-kubelet', '--config', configPath, '--config-poll-ms', '500', '--drain-timeout-ms', '1000',
+    // netns: the server (root in the cloud namespace) DNATs edgeIP:port to its listeners at serverAddress
+    ...(plan.mode === 'netns' ? ['--capture', 'iptables', ...plan.edges.flatMap((e) => ['--edge-node-ip', e.ip])] : []),
   ];
 }
 

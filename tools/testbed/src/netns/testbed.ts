@@ -1,17 +1,19 @@
 // startTestbed(): namespaces (or loopback addresses), certificates, the port config file, the real
-// server, agents, kubelet emulators and exporters as processes, and the iptables capture. close()
-// undoes all of it, also after a failed start; a process-exit hook deletes the namespaces as a last resort.
+// server (in netns mode with its own iptables capture), agents, kubelet emulators and exporters as
+// processes. close() undoes all of it, also after a failed start; a process-exit hook deletes the
+// namespaces (and with them every rule) as a last resort.
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NODE_EXPORTER, agentArgs, exporterArgs, kubeletArgs, metaAddress, serverArgs } from './apps.js';
-import { CaptureFollower } from './capture.js';
 import { writeTestbedCerts, type TestbedCerts } from './certs.js';
 import { deleteNamespacesSync, execIn, mustExec, type ExecResult } from './exec.js';
 import { SERVER_PORTS, planTopology, type EdgePlan, type TestbedMode, type TestbedOptions, type TopologyPlan } from './options.js';
+import { writePortConfig } from './port-config-file.js';
 import { startIn, unlessExited, waitFor, type TestbedProcess } from './processes.js';
+import { serverMeta, type ServerCaptureStatus } from './server-meta.js';
 import { createTopology, deleteTopology, netnsUnavailable, sweepStaleNamespaces } from './topology.js';
 
 export interface Testbed extends Omit<TopologyPlan, 'edges'> {
@@ -21,15 +23,15 @@ export interface Testbed extends Omit<TopologyPlan, 'edges'> {
   edgeNs: readonly string[];
   edgeIps: readonly string[];
   dir: string;
-  /** the port config file (ConfigMap keys); the server and the capture follow it live */
+  /** the port config file (ConfigMap keys); the server and its capture follow it live */
   configPath: string;
   certs: TestbedCerts;
   server: TestbedProcess;
   agents: ReadonlyMap<string, TestbedProcess>;
   kubelets: ReadonlyMap<string, TestbedProcess>;
   exporters: ReadonlyMap<string, TestbedProcess>;
-  /** the iptables capture (netns mode only) */
-  capture: CaptureFollower | undefined;
+  /** the server's /debug/capture (netns mode: its iptables capture; loopback: `{ mode: 'none' }`) */
+  captureStatus(): Promise<ServerCaptureStatus | undefined>;
   /** `http://host:port` of the server's meta listener (reachable from the cloud) */
   metaUrl: string;
   /** runs a command in a namespace ('' or undefined: the caller's; loopback mode ignores it) */
@@ -40,7 +42,7 @@ export interface Testbed extends Omit<TopologyPlan, 'edges'> {
   curl(args: readonly string[], timeoutMs?: number): Promise<ExecResult>;
   /** the curl arguments curl() adds in this mode ([] in netns mode) */
   curlRoute: readonly string[];
-  /** rewrites the port config file; resolves once the capture has applied it (netns mode) */
+  /** rewrites the port config file; resolves once the server shows it on /debug/config and (netns mode) its capture has applied it */
   setPortConfig(data: Record<string, string>): Promise<void>;
   /** resolves once /debug/tunnels lists every given node as connected */
   waitForTunnels(names?: readonly string[], timeoutMs?: number): Promise<void>;
@@ -65,11 +67,6 @@ export async function chooseMode(wanted?: TestbedMode): Promise<{ mode: TestbedM
   if (forced === 'loopback') return { mode: 'loopback', reason: 'loopback mode requested' };
   if (forced === 'netns' && unavailable) throw new Error(`testbed: netns mode requested but ${unavailable}`);
   return unavailable ? { mode: 'loopback', reason: unavailable } : { mode: 'netns', reason: 'root: network namespaces' };
-}
-
-export function portConfigText(data: Record<string, string>): string {
-  const lines = Object.entries(data).map(([k, v]) => `${k}: '${v.replaceAll("'", "''")}'`);
-  return `# same keys as the ConfigMap kube-system/edge-tunnel-server-cfg; edits apply live\n${lines.join('\n')}\n`;
 }
 
 /** How long a start may wait for one process; generous, because a shared 2-core machine can be slow. */
@@ -114,15 +111,18 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
   const curlRoute = netns ? [] : ['-p', '-x', `http://${plan.serverAddress}:${SERVER_PORTS.connect}`];
   const curl = (args: readonly string[], timeoutMs?: number) => exec(cloud, 'curl', [...curlRoute, ...args], timeoutMs);
   const metaUrl = `http://${metaAddress(plan)}`;
+  const meta = serverMeta({
+    curl: (args, timeoutMs) => exec(cloud, 'curl', args, timeoutMs), metaUrl,
+    ...(netns ? { capture: { serverAddress: plan.serverAddress, edgeIps: plan.edges.map((e) => e.ip) } } : {}),
+  });
   const answers = async (ns: string | undefined, url: string): Promise<boolean> =>
     (await exec(ns, 'curl', ['-sf', '-o', '/dev/null', '-m', '1', url], 3_000)).code === 0;
 
-  let capture: CaptureFollower | undefined;
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    await capture?.disable().catch(() => undefined);
+    // SIGTERM: the server drains, then removes its rules (deleting the cloud namespace would anyway)
     await Promise.all([...procs].reverse().map((p) => p.stop()));
     await deleteTopology(created);
     created.length = 0;
@@ -141,7 +141,7 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
     phase(`${mode} topology ready (${reason})`);
     const certs = await writeTestbedCerts(join(dir, 'pki'), plan);
     phase('certificates written');
-    await writeFile(configPath, portConfigText(options.portConfig ?? {}));
+    await writePortConfig(configPath, options.portConfig ?? {});
     const kubelets = new Map<string, TestbedProcess>();
     const exporters = new Map<string, TestbedProcess>();
     const agents = new Map<string, TestbedProcess>();
@@ -154,12 +154,7 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
       }
       agents.set(edge.name, spawn(edge.ns, edge.name, process.execPath, [...agentArgs(plan, edge, certs, options.agentAllowPorts ?? [exporterPort]), ...(options.agentArgs ?? [])]));
     }
-    if (netns) {
-      capture = new CaptureFollower({ netns: cloud!, configPath, nodeIps: plan.edges.map((e) => e.ip), serverAddress: plan.serverAddress,
-        httpsPort: SERVER_PORTS.https, httpPort: SERVER_PORTS.http, log });
-    }
     await Promise.all([
-      capture?.enable(),
       unlessExited(server, waitFor('the server to be ready', () => answers(cloud, `${metaUrl}/readyz`), READY_TIMEOUT_MS, 200)),
       ...plan.edges.map((edge) => unlessExited(kubelets.get(edge.name)!,
         waitFor(`kubelet ${edge.name}`, () => answers(edge.ns, `http://${edge.ip}:10255/healthz`), READY_TIMEOUT_MS, 200))),
@@ -168,22 +163,17 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
     ]);
     phase('server, kubelets and exporters answer');
     const waitForTunnels = (names: readonly string[] = plan.edges.map((e) => e.name), timeoutMs = READY_TIMEOUT_MS): Promise<void> =>
-      waitFor(`tunnels of ${names.join(', ')}`, async () => {
-        const res = await exec(cloud, 'curl', ['-sf', '-m', '1', `${metaUrl}/debug/tunnels`], 3_000);
-        if (res.code !== 0) return false;
-        const { nodes } = JSON.parse(res.stdout) as { nodes: Array<{ nodeName: string; connected: boolean }> };
-        return names.every((n) => nodes.some((u) => u.nodeName === n && u.connected));
-      }, timeoutMs, 200);
-    await unlessExited(server, waitForTunnels());
-    phase('every agent attached');
+      meta.waitForTunnels(names, timeoutMs);
+    await unlessExited(server, Promise.all([waitForTunnels(), meta.waitForPortConfig(options.portConfig ?? {}, READY_TIMEOUT_MS)]));
+    phase(`every agent attached${netns ? ', capture rules in' : ''}`);
     const setPortConfig = async (data: Record<string, string>): Promise<void> => {
-      await writeFile(`${configPath}.tmp`, portConfigText(data));
-      await rename(`${configPath}.tmp`, configPath);
-      await capture?.sync();
+      await writePortConfig(configPath, data);
+      await unlessExited(server, meta.waitForPortConfig(data, READY_TIMEOUT_MS));
     };
     return {
       ...plan, modeReason: reason, edges: plan.edges, edgeNs: plan.edges.map((e) => e.ns), edgeIps: plan.edges.map((e) => e.ip),
-      dir, configPath, certs, server, agents, kubelets, exporters, capture, metaUrl,
+      dir, configPath, certs, server, agents, kubelets, exporters, metaUrl,
+      captureStatus: () => meta.get<ServerCaptureStatus>('/debug/capture'),
       exec, spawn, curl, curlRoute, setPortConfig, waitForTunnels, logs: () => [...buffer], close,
       partition: async (i: number): Promise<void> => {
         if (!netns) throw new Error('testbed: partition() needs netns mode');
