@@ -57,12 +57,14 @@ t.test(`${m} an HTTP request for an unconfigured custom port gets a fast explici
   dumpOnFail(tt);
   // An HTTP request for edgeIP:9999 landing on the HTTP channel (:10264), as a DNAT rule or an HTTP
   // proxy client would deliver it.
-  const res = await tb.exec(tb.cloudNs, 'curl', ['-sS', '-i', '-m', '5', '--connect-to', `${a.ip}:9999:${tb.serverAddress}:10264`, `http://${a.ip}:9999/metrics`]);
+  const res = await tb.exec(tb.cloudNs, 'curl', ['-sS', '-i', '-m', '5', '-w', '\ntime_total=%{time_total}', '--connect-to', `${a.ip}:9999:${tb.serverAddress}:10264`, `http://${a.ip}:9999/metrics`]);
+  // curl's own clock: process start-up in a namespace on a loaded machine is not the server's answer time
+  const answeredMs = 1_000 * Number(/time_total=([\d.]+)/.exec(res.stdout)?.[1] ?? NaN);
   tt.equal(res.code, 0, `curl exit 0 ${res.stderr}`);
   tt.match(res.stdout, /^HTTP\/1\.1 403/, 'status 403');
   tt.match(res.stdout, /X-Tunnel-Error: PORT_NOT_CONFIGURED/i, 'reason PORT_NOT_CONFIGURED');
   tt.match(res.stdout, /dnat-ports-pair/, 'the body names the ConfigMap key to set');
-  tt.ok(res.durationMs < 1_000, `answered fast (${res.durationMs.toFixed(0)} ms)`);
+  tt.ok(answeredMs < 1_000, `answered fast (${answeredMs.toFixed(0)} ms by curl's clock, ${res.durationMs.toFixed(0)} ms with process start-up)`);
   if (tb.mode === 'loopback') {
     const viaConnect = await tb.curl(['-sS', '-m', '5', `http://${a.ip}:9999/metrics`]);
     tt.match(viaConnect.stderr, /CONNECT tunnel failed, response 403/, 'CONNECT edgeIP:9999 is refused with 403 too');

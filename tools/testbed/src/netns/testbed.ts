@@ -71,6 +71,8 @@ export async function chooseMode(wanted?: TestbedMode): Promise<{ mode: TestbedM
 
 /** How long a start may wait for one process; generous, because a shared 2-core machine can be slow. */
 const READY_TIMEOUT_MS = 45_000;
+/** SIGTERM → SIGKILL grace of the server: its drain (--drain-timeout-ms 1000) plus the iptables cleanup. */
+const SERVER_STOP_GRACE_MS = 10_000;
 
 export async function startTestbed(options: TestbedOptions = {}): Promise<Testbed> {
   const { mode, reason } = await chooseMode(options.mode);
@@ -122,8 +124,9 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    // SIGTERM: the server drains, then removes its rules (deleting the cloud namespace would anyway)
-    await Promise.all([...procs].reverse().map((p) => p.stop()));
+    // SIGTERM: the server drains, then removes its rules (deleting the cloud namespace would anyway);
+    // it gets longer than the rest before SIGKILL, so a loaded machine does not cut its cleanup short
+    await Promise.all([...procs].reverse().map((p) => p.stop(p.name === 'server' ? SERVER_STOP_GRACE_MS : undefined)));
     await deleteTopology(created);
     created.length = 0;
     process.off('exit', lastResort).off('SIGTERM', onSignal).off('SIGINT', onSignal);
