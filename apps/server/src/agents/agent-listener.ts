@@ -1,7 +1,8 @@
 // The agent listener: mutual TLS, one framing Session per agent, identity bound to the certificate,
 // registration in the AgentRegistry. Bad certificates and bad hellos are logged, never fatal.
-// Connections that negotiate ALPN edge-tunnel-enroll/1 go to the enrollment handler instead.
-import { randomBytes } from 'node:crypto';
+// Connections that negotiate ALPN edge-tunnel-enroll/1 go to the enrollment handler instead; a client
+// that offers ALPN but neither protocol is refused in the handshake. No TLS session tickets.
+import { constants, randomBytes } from 'node:crypto';
 import { createServer } from 'node:tls';
 import type { Server, TLSSocket } from 'node:tls';
 import { Session } from '@edge-tunnel/framing';
@@ -14,6 +15,18 @@ import type { PeerIdentity } from './identity.js';
 import type { AgentRegistry, AgentSession } from './registry.js';
 import { ReplicaAnnouncer } from './replicas.js';
 import type { ReplicaSource } from './replicas.js';
+
+/** ALPN protocols of the agent port, in the server's order of preference; a client offering none of them is refused in the handshake. */
+const AGENT_PORT_ALPN: readonly string[] = [AgentAlpn.SESSION, AgentAlpn.ENROLL];
+
+/** The agent port's protocol for what a client offers; undefined (a fatal TLS alert) when none fits. */
+function pickAlpn(offered: string[], log: Logger): string | undefined {
+  const picked = AGENT_PORT_ALPN.find((p) => offered.includes(p));
+  if (picked === undefined) {
+    log.warn({ reason: `the client offered ALPN ${offered.join(', ')}; this port speaks ${AGENT_PORT_ALPN.join(', ')}` }, 'agent rejected: no common ALPN protocol');
+  }
+  return picked;
+}
 
 export interface AgentListenerOptions {
   cert: string;
@@ -48,9 +61,14 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
   // logged; unauthorized sockets are destroyed below before a single byte is read from them.
   const server = createServer({
     cert: opts.cert, key: opts.key, ca: opts.agentCa, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2',
-    ALPNProtocols: [AgentAlpn.SESSION, AgentAlpn.ENROLL],
+    // a callback rather than an ALPNProtocols list: Node copies that list into a pooled Buffer per
+    // connection, which pins an 8 KiB pool slab per few idle sessions (perf/README.md)
+    ALPNCallback: ({ protocols }) => pickAlpn(protocols, log),
     // a stalled or half-sent handshake would otherwise hold its socket for Node's default 120 s
     handshakeTimeout: opts.helloTimeoutMs,
+    // no session tickets: agents never resume (each connection presents its certificate again), and
+    // OpenSSL holds ~15 KiB more per idle mTLS connection after sending TLS 1.3 tickets (perf/README.md)
+    secureOptions: constants.SSL_OP_NO_TICKET,
   });
   const announcer = opts.replicas ? new ReplicaAnnouncer(opts.replicas) : undefined;
   const enroll = createEnrollHandler({ enroller: opts.enroller, rateLimit: opts.enrollRateLimit, log });
@@ -93,7 +111,11 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       logger: slog,
     });
     sessions.add(session);
-    session.once('close', () => sessions.delete(session));
+    let attached: AgentSession | undefined;
+    session.once('close', (err?: Error) => {
+      sessions.delete(session);
+      if (attached !== undefined) detach(attached, err, slog);
+    });
     const timer = setTimeout(() => session.destroy(new Error(`no hello within ${opts.helloTimeoutMs} ms`)), opts.helloTimeoutMs);
     let hello: Record<string, unknown>;
     try {
@@ -104,6 +126,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     } finally {
       clearTimeout(timer);
     }
+    if (session.destroyed) return; // ended in the same turn as its hello: its 'close' has run already
     const checked = checkHello(hello, id);
     if (!checked.ok) {
       metrics.sessionEvents.inc({ event: 'refused' });
@@ -112,10 +135,11 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       void session.close(0);
       return;
     }
-    register(session, { sessionId, remoteAddress, connectedAt: Date.now(), session, ...checked, nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips }, slog);
+    attached = register(session, { sessionId, remoteAddress, connectedAt: Date.now(), session, ...checked, nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips }, slog);
   }
 
-  function register(session: Session, agent: AgentSession, slog: Logger): void {
+  /** Attaches the session for its node (draining the one it replaces); undefined when refused. */
+  function register(session: Session, agent: AgentSession, slog: Logger): AgentSession | undefined {
     const fields = { nodeName: agent.nodeName, nodeIps: agent.nodeIps, agentVersion: agent.agentVersion };
     let old: AgentSession | undefined;
     try {
@@ -124,7 +148,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       slog.warn({ ...fields, reason: (err as Error).message }, 'agent refused: bad node name or IP');
       session.goAway('REFUSED', (err as Error).message);
       void session.close(0);
-      return;
+      return undefined;
     }
     metrics.sessionEvents.inc({ event: 'attached' });
     slog.info(fields, 'agent attached');
@@ -136,11 +160,14 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       void old.session.close(opts.drainTimeoutMs);
     }
     announcer?.announce(session);
-    session.once('close', (err?: Error) => {
-      const current = registry.detach(agent);
-      metrics.sessionEvents.inc({ event: 'closed' });
-      slog.info({ nodeName: agent.nodeName, current, reason: err?.message }, 'agent session closed');
-    });
+    return agent;
+  }
+
+  /** An attached session closed (one 'close' listener per session, registered in admit()). */
+  function detach(agent: AgentSession, err: Error | undefined, slog: Logger): void {
+    const current = registry.detach(agent);
+    metrics.sessionEvents.inc({ event: 'closed' });
+    slog.info({ nodeName: agent.nodeName, current, reason: err?.message }, 'agent session closed');
   }
 
   return { server, sessions, endControlStreams: () => announcer?.endAll() };
