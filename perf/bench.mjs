@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick] [--tiny] [--only a,b] [--chains x,y] [--out dir]
+// npm run bench [-- --quick] [--tiny] [--only a,b] [--chains x,y] [--out dir] [--snapshots dir]
 // Starts every chain as real processes on loopback, drives the same client and sink through each,
 // prints a table per scenario with edge-tunnel's ratios to every peer, writes results JSON and an
 // SVG chart per scenario (default perf/results/). See README.md.
@@ -11,7 +11,7 @@ import { makeCerts } from './lib/certs.mjs';
 import { allChains } from './lib/chains/index.mjs';
 import { NODE } from './lib/chains/edge-tunnel.mjs';
 import { spawnHelper } from './lib/chains/util.mjs';
-import { commitOf, machine, svgChart, table } from './lib/report.mjs';
+import { censusTables, commitOf, machine, svgChart, table } from './lib/report.mjs';
 import { SCENARIOS } from './lib/scenarios.mjs';
 import { agentSessions } from './lib/sessions.mjs';
 import { evaluateTargets } from './lib/targets.mjs';
@@ -44,6 +44,9 @@ const sizes = TINY ? TINY_SIZES : QUICK ? QUICK_SIZES : FULL;
 const outDir = opt('out') ?? join(here, 'results');
 const only = opt('only')?.split(',');
 const onlyChains = opt('chains')?.split(',');
+// heap snapshots before/after `idle` and `sessions` (kept in this directory) and what grew, by kind
+const snapshots = opt('snapshots');
+if (snapshots) mkdirSync(snapshots, { recursive: true });
 
 // ---------------------------------------------------------------- progress line
 const tty = process.stderr.isTTY;
@@ -108,7 +111,7 @@ async function runOn(chain, group) {
   for (const s of group) {
     progress(`${s.id} · ${chain.name}`);
     try {
-      results.scenarios[s.id].rows[chain.name] = await s.run({ started, sizes, chain, progress });
+      results.scenarios[s.id].rows[chain.name] = await s.run({ started, sizes, chain, progress, snapshots });
     } catch (err) {
       results.scenarios[s.id].rows[chain.name] = { error: err.message };
       log(`${s.id} · ${chain.name}: ${err.message.split('\n')[0]}`);
@@ -138,16 +141,17 @@ try {
   if (!only || only.includes('sessions')) {
     const id = 'sessions';
     results.scenarios[id] = {
-      title: 'Memory per idle agent session (server process)',
+      title: 'Memory per idle agent session (server process; tls-relay: a bare Node mTLS server, the floor)',
       metrics: [
         { key: 'sessions', label: 'sessions', better: 'higher', digits: 0 },
         { key: 'rssPerSession', label: 'RSS B/session', better: 'lower', primary: true, digits: 0 },
         { key: 'heapPerSession', label: 'heap B/session', better: 'lower', digits: 0 },
+        { key: 'externalPerSession', label: 'external B/session', better: 'lower', digits: 0 },
       ],
       rows: {},
     };
     try {
-      results.scenarios[id].rows['edge-tunnel'] = await agentSessions(env, sizes.agentSessions, progress);
+      results.scenarios[id].rows = await agentSessions(env, sizes.agentSessions, progress, snapshots);
     } catch (err) {
       results.scenarios[id].rows['edge-tunnel'] = { error: err.message };
       log(`sessions: ${err.message.split('\n')[0]}`);
@@ -173,6 +177,7 @@ for (const [id, sc] of Object.entries(results.scenarios)) {
   text.push(table(sc, sc.rows, tableChains), '');
   writeFileSync(join(outDir, `${id}${TINY ? '-tiny' : QUICK ? '-quick' : ''}.svg`), svgChart(sc, sc.rows, tableChains));
 }
+if (snapshots) text.push(censusTables(results.scenarios), '');
 text.push('## Targets', '', '| target | edge-tunnel | goal | met |', '| --- | --- | --- | --- |');
 for (const t of results.targets) text.push(`| ${t.name} | ${Number.isFinite(t.value) ? t.value.toFixed(2) : '—'} | ${t.goal} | ${t.met === undefined ? 'n/a' : t.met ? 'yes' : '**no**'} |`);
 const md = text.join('\n');

@@ -78,19 +78,19 @@ export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFi
         child.once('message', (m) => (clearTimeout(t), resolve(m)));
       });
     },
-    /** heap (Node only), RSS and fds; gc first when asked */
-    async probe(gc = true) {
+    /** heap and external (Node only), RSS and fds; gc first when asked; then a heap snapshot to `snapshot` (a path) when given */
+    async probe(gc = true, snapshot = undefined) {
       if (!proc.alive()) return undefined;
       if (node && child.connected) {
         const id = ++probeSeq;
         const reply = new Promise((resolve) => {
           const on = (m) => m?.perfProbe === id && (child.off('message', on), resolve(m));
           child.on('message', on);
-          setTimeout(() => (child.off('message', on), resolve(undefined)), 10_000);
+          setTimeout(() => (child.off('message', on), resolve(undefined)), snapshot ? 300_000 : 60_000);
         });
-        child.send({ perfProbe: id, gc });
+        child.send({ perfProbe: id, gc, snapshot });
         const m = await reply;
-        if (m) return { heapUsed: m.heapUsed, rss: m.rss, fds: m.fds };
+        if (m) return { heapUsed: m.heapUsed, external: m.external, rss: m.rss, fds: m.fds };
       }
       return { heapUsed: undefined, ...procStats(child.pid) };
     },

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { censusTable } from './heap-census.mjs';
 
 const fmt = (v, digits = 1) => (v === undefined || v === null || Number.isNaN(v) ? '—' : typeof v === 'number' ? v.toFixed(digits) : String(v));
 
@@ -26,6 +27,18 @@ export function table(scenario, rows, chains) {
 }
 
 const mdRow = (cells) => `| ${cells.join(' | ')} |`;
+
+/** The heap census diffs (--snapshots) of `idle` (per process) and `sessions`, as tables. */
+export function censusTables(scenarios) {
+  const out = [];
+  for (const [name, row] of Object.entries(scenarios.idle?.rows ?? {})) {
+    for (const [role, diff] of Object.entries(row.census ?? {})) out.push(`## Heap growth per idle stream: ${name}, ${role}`, '', censusTable(diff, 'stream'), '');
+  }
+  for (const [name, row] of Object.entries(scenarios.sessions?.rows ?? {})) {
+    if (row.census) out.push(`## Heap growth per idle agent session: ${name} (server)`, '', censusTable(row.census, 'session'), '');
+  }
+  return out.join('\n');
+}
 
 /** subject ÷ each peer on the primary metric */
 export function ratioRows(scenario, rows, chains) {

@@ -4,6 +4,7 @@ import { spawnProc } from './procs.mjs';
 import { churnOnce, connectTo, echoStream, jain, percentile, readFor, readInBackground } from './client.mjs';
 import { header, MODE } from './sink.mjs';
 import { LIB } from './chains/util.mjs';
+import { census, diffCensus } from './heap-census.mjs';
 
 const MB = 1e6;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -58,12 +59,12 @@ async function rttSamples(endpoint, n) {
   return { p50: percentile(xs, 50), p99: percentile(xs, 99) };
 }
 
-/** sum of heap (Node processes) / RSS / fds over the chain's measured processes */
-async function probeChain(procs) {
+/** sum of heap (Node processes) / RSS / fds over the chain's measured processes; `snapshot(role)` → a path for a heap snapshot */
+async function probeChain(procs, snapshot = () => undefined) {
   const out = { heap: 0, rss: 0, fds: 0, heapKnown: false, each: {} };
   for (const { role, proc, measured } of procs) {
     if (!measured) continue;
-    const p = await proc.probe(true);
+    const p = await proc.probe(true, snapshot(role));
     if (!p) continue;
     out.each[role] = p;
     if (p.heapUsed !== undefined) {
@@ -196,8 +197,9 @@ export const SCENARIOS = [
       { key: 'maxHeapPerStream', label: 'heap B/stream (worst proc)', better: 'lower', digits: 0 },
       { key: 'rssPerStream', label: 'RSS B/stream', better: 'lower', digits: 0 },
     ],
-    async run({ started, sizes }) {
-      const before = await probeChain(started.procs);
+    async run({ started, sizes, chain, snapshots }) {
+      const snap = (when) => (role) => (snapshots ? `${snapshots}/idle-${chain.name}-${role}-${when}.heapsnapshot` : undefined);
+      const before = await probeChain(started.procs, snap('before'));
       const sockets = [];
       let failed;
       const one = async () => {
@@ -221,16 +223,21 @@ export const SCENARIOS = [
       await pool(range(sizes.idleStreams), 64, one);
       const open = sockets.filter((s) => !s.destroyed).length;
       await sleep(sizes.settleMs);
-      const after = await probeChain(started.procs);
+      const after = await probeChain(started.procs, snap('after'));
       for (const s of sockets) s.destroy();
-      const roles = Object.keys(after.each).filter((r) => after.each[r].heapUsed !== undefined);
       const per = (a, b) => (open > 0 ? (a - b) / open : undefined);
+      // processes with a heap figure before and after (one that missed a probe must not skew the sum)
+      const roles = Object.keys(after.each).filter((r) => after.each[r].heapUsed !== undefined && before.each[r]?.heapUsed !== undefined);
+      const heapOf = (r) => per(after.each[r].heapUsed, before.each[r].heapUsed);
+      const censusOf = (r) => diffCensus(census(snap('before')(r)), census(snap('after')(r)), open, 15);
       return {
         streams: open,
-        heapPerStream: before.heapKnown ? per(after.heap, before.heap) : undefined,
-        maxHeapPerStream: roles.length ? Math.max(...roles.map((r) => per(after.each[r].heapUsed, before.each[r].heapUsed))) : undefined,
+        heapPerStream: roles.length ? roles.reduce((sum, r) => sum + heapOf(r), 0) : undefined,
+        maxHeapPerStream: roles.length ? Math.max(...roles.map(heapOf)) : undefined,
         rssPerStream: started.procs.some((p) => p.measured) ? per(after.rss, before.rss) : undefined,
-        perProcess: Object.fromEntries(roles.map((r) => [r, per(after.each[r].heapUsed, before.each[r].heapUsed)])),
+        perProcess: Object.fromEntries(roles.map((r) => [r, heapOf(r)])),
+        rssPerProcess: Object.fromEntries(Object.keys(after.each).map((r) => [r, per(after.each[r].rss, before.each[r].rss)])),
+        ...(snapshots && open > 0 ? { census: Object.fromEntries(roles.map((r) => [r, censusOf(r)])) } : {}),
         firstError: open < sizes.idleStreams ? failed : undefined,
       };
     },

@@ -1,29 +1,47 @@
-// Many emulated agents in one process, each an mTLS connection with its own certificate and a
-// framing Session saying the agent's hello, all idle. `node swarm.mjs` with PERF_SWARM (a JSON file:
-// { host, port, ca, identities: [{ name, certPem, keyPem }] }) → IPC {up, failed} once all answered.
+// Many emulated agents in one process, each an mTLS connection with its own certificate, all idle
+// once up. `node swarm.mjs` with PERF_SWARM (a JSON file: { host, port, ca, bare, identities:
+// [{ name, ip, certPem, keyPem }] }) → IPC {up, failed, firstError} once all answered. Each agent
+// says the framing hello in a Session; with `bare` it sends a hello-sized message and waits for
+// its echo instead (the floor server, tls-floor.mjs).
 import { Session } from '@edge-tunnel/framing';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 
 const cfg = JSON.parse(readFileSync(process.env.PERF_SWARM, 'utf8'));
-const sessions = [];
+const kept = [];
 let up = 0;
 let failed = 0;
 let firstError;
+
+/** the framing hello: resolves once the server's SETTINGS arrived */
+function sayHello(socket, id) {
+  const session = new Session(socket, {
+    role: 'client',
+    hello: { nodeName: id.name, nodeIps: [id.ip], version: 1, agentVersion: 'perf-swarm' },
+    keepaliveIntervalMs: 600_000,
+    keepaliveTimeoutMs: 1_200_000,
+  });
+  session.on('error', () => {});
+  kept.push(session);
+  return session.ready;
+}
+
+/** a message of about the hello's size, echoed by the floor server */
+function echoOnce(socket, id) {
+  kept.push(socket);
+  return new Promise((resolve, reject) => {
+    socket.once('data', resolve);
+    socket.once('close', () => reject(new Error('closed before the echo')));
+    socket.write(JSON.stringify({ nodeName: id.name, nodeIps: [id.ip], version: 1, agentVersion: 'perf-swarm' }).padEnd(128));
+  });
+}
+
 const one = (id) =>
   new Promise((resolve) => {
-    const socket = tls.connect({ host: cfg.host, port: cfg.port, ca: cfg.ca, cert: id.certPem, key: id.keyPem, servername: 'localhost' });
+    const socket = tls.connect({ host: cfg.host, port: cfg.port, ca: cfg.ca, cert: id.certPem, key: id.keyPem, servername: 'localhost', ALPNProtocols: ['edge-tunnel/1'] });
     socket.once('secureConnect', async () => {
-      const session = new Session(socket, {
-        role: 'client',
-        hello: { nodeName: id.name, nodeIps: [id.ip], version: 1, agentVersion: 'perf-swarm' },
-        keepaliveIntervalMs: 600_000,
-        keepaliveTimeoutMs: 1_200_000,
-      });
-      session.on('error', () => {});
-      sessions.push(session);
       try {
-        await session.ready;
+        await (cfg.bare ? echoOnce(socket, id) : sayHello(socket, id));
         up++;
       } catch (err) {
         failed++;

@@ -23,7 +23,7 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
   t.ok(chainNames.includes('edge-tunnel') && chainNames.includes('edge-tunnel+lz4') && chainNames.includes('tls-relay'));
   for (const [id, sc] of Object.entries(res.scenarios)) {
     const primary = sc.metrics.find((m) => m.primary).key;
-    const names = id === 'sessions' ? ['edge-tunnel'] : chainNames;
+    const names = id === 'sessions' ? ['edge-tunnel', 'tls-relay'] : chainNames; // sessions: tls-relay is the bare mTLS floor
     for (const name of names) {
       const row = sc.rows[name];
       t.ok(row && !row.error, `${id} · ${name}: ran${row?.error ? ` (${row.error.split('\n')[0]})` : ''}`);

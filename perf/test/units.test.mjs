@@ -6,6 +6,11 @@ import { churnOnce, connectTo, jain, percentile, readFor } from '../lib/client.m
 import { header, logText, startSink } from '../lib/sink.mjs';
 import { startLink } from '../lib/link.mjs';
 import { ratioRows } from '../lib/report.mjs';
+import { census, censusTable, diffCensus } from '../lib/heap-census.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 
 t.test('percentile and Jain fairness', async (t) => {
   const xs = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -55,4 +60,25 @@ t.test('ratios: subject ÷ every peer on the primary metric', async (t) => {
   const chains = [{ name: 'a', kind: 'mux' }, { name: 'et', kind: 'subject' }, { name: 'bad', kind: 'mux' }];
   const rows = { a: { x: 2 }, et: { x: 3 }, bad: { error: 'nope' } };
   t.same(ratioRows(scenario, rows, chains), [{ subject: 'et', cells: [{ peer: 'a', ratio: 1.5 }] }]);
+});
+
+t.test('heap census: what grew between two snapshots, per unit', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'perf-census-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // a small process of its own: snapshots of it are quick to write and to read
+  const script = `
+    const { writeHeapSnapshot } = await import('node:v8');
+    class CensusProbe { constructor(i) { this.i = i; this.tag = 'probe-' + i; } }
+    writeHeapSnapshot(process.argv[1] + '/before.heapsnapshot');
+    globalThis.kept = Array.from({ length: 500 }, (_, i) => new CensusProbe(i));
+    writeHeapSnapshot(process.argv[1] + '/after.heapsnapshot');`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, dir], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  const diff = diffCensus(census(join(dir, 'before.heapsnapshot')), census(join(dir, 'after.heapsnapshot')), 500, 200);
+  const row = diff.rows.find((x) => x.kind === 'object CensusProbe');
+  t.ok(row, 'the new class is listed');
+  t.equal(row.countPerUnit, 1, 'one object per unit');
+  t.ok(row.perUnit >= 16 && row.perUnit <= 64, `self size per object (${row.perUnit} B)`);
+  t.ok(diff.total >= row.perUnit, 'the total covers it');
+  t.match(censusTable(diff, 'probe'), /\| object CensusProbe \| \d+ \| 1\.00 \|/);
 });

@@ -1,5 +1,6 @@
 // Flags with environment fallbacks. Pure: parseConfig(argv, env) never touches files or sockets.
 import { isIP } from 'node:net';
+import { SESSION_DEFAULTS } from '@edge-tunnel/framing';
 import { ConfigError } from './errors.js';
 import { parsePortList, type PortRange } from './ports.js';
 
@@ -8,6 +9,10 @@ export const DEFAULT_SERVER_PORT = 10262;
 export const DEFAULT_CERT_DIR = '/var/lib/edge-tunnel';
 /** Renew when less than this fraction of the certificate's lifetime remains. */
 export const DEFAULT_RENEW_BEFORE = 0.33;
+/** Window over which the first redial after a lost session is spread (see Backoff). */
+export const DEFAULT_RECONNECT_SPREAD_MS = 8000;
+/** Upper bound of --max-streams: the session's receive budget holds this many initial stream windows. */
+export const MAX_MAX_STREAMS = Math.floor(SESSION_DEFAULTS.receiveBudget / SESSION_DEFAULTS.initialWindow);
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -43,6 +48,10 @@ export interface AgentConfig {
   keepaliveTimeoutMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** redials after a lost session are spread over this window (see Backoff); 0: no spread */
+  reconnectSpreadMs: number;
+  /** concurrent streams the server may open on one session (framing MAX_STREAMS) */
+  maxStreams: number;
   drainTimeoutMs: number;
   logLevel: LogLevel;
 }
@@ -78,6 +87,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'keepalive-timeout-ms', env: 'EDGE_TUNNEL_KEEPALIVE_TIMEOUT_MS', def: '30000', text: 'silent server => reconnect' },
   { name: 'backoff-base-ms', env: 'EDGE_TUNNEL_BACKOFF_BASE_MS', def: '500', text: 'first reconnect delay ceiling' },
   { name: 'backoff-max-ms', env: 'EDGE_TUNNEL_BACKOFF_MAX_MS', def: '30000', text: 'largest reconnect delay' },
+  { name: 'reconnect-spread-ms', env: 'EDGE_TUNNEL_RECONNECT_SPREAD_MS', def: String(DEFAULT_RECONNECT_SPREAD_MS), text: 'redials after a lost session are spread over this window: a fleet losing a server does not return at once (0: off)' },
+  { name: 'max-streams', env: 'EDGE_TUNNEL_MAX_STREAMS', def: String(SESSION_DEFAULTS.maxStreams), text: `concurrent streams the server may open per session, at most ${MAX_MAX_STREAMS} (the receive budget); more are refused` },
   { name: 'drain-timeout-ms', env: 'EDGE_TUNNEL_DRAIN_TIMEOUT_MS', def: '10000', text: 'on SIGTERM, how long open streams may finish' },
   { name: 'log-level', env: 'EDGE_TUNNEL_LOG_LEVEL', def: 'info', text: LOG_LEVELS.join(', ') },
 ];
@@ -146,6 +157,8 @@ function build(raw: Raw): AgentConfig {
     keepaliveTimeoutMs: int(raw, 'keepalive-timeout-ms', 10, 3_600_000),
     backoffBaseMs: int(raw, 'backoff-base-ms', 1, 3_600_000),
     backoffMaxMs: int(raw, 'backoff-max-ms', 1, 3_600_000),
+    reconnectSpreadMs: int(raw, 'reconnect-spread-ms', 0, 3_600_000),
+    maxStreams: int(raw, 'max-streams', 1, MAX_MAX_STREAMS),
     drainTimeoutMs: int(raw, 'drain-timeout-ms', 0, 3_600_000),
     logLevel: logLevel(raw('log-level')!),
   };

@@ -1,9 +1,10 @@
-// Keeps one session to the server up: connect (TLS + hello), serve, and on loss reconnect with
-// full-jitter exponential backoff. One loop, so never more than one dial in flight.
+// Keeps one session to the server up: connect (TLS + hello), serve, and on loss reconnect after a
+// delay spread over --reconnect-spread-ms, then with full-jitter exponential backoff. One loop, so
+// never more than one dial in flight.
 import type { TLSSocket } from 'node:tls';
 import { Session, type GoAwayInfo, type Stream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
-import { fullJitter } from './backoff.js';
+import { Backoff } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import { ConnectResult, type AgentMetrics } from './metrics.js';
 import type { CredentialSource } from './credentials.js';
@@ -14,6 +15,9 @@ export const HEALTHY_SESSION_MS = 30_000;
 /** Protocol version of the application hello. */
 export const HELLO_VERSION = 1;
 export const AGENT_VERSION = '0.1.0';
+
+/** established: the server accepted our hello; long-lived: refused, but lasted HEALTHY_SESSION_MS. */
+type Outcome = 'established' | 'long-lived' | 'failed';
 
 export interface DialerOptions {
   config: AgentConfig;
@@ -42,7 +46,7 @@ export class Dialer {
   serverId: string | undefined;
   /** why there is no session, for /readyz */
   lastError = 'not connected yet';
-  private attempt = 0;
+  private readonly backoff: Backoff;
   private inFlight = 0;
   private stopped = false;
   private socket: TLSSocket | undefined;
@@ -55,10 +59,18 @@ export class Dialer {
 
   constructor(private readonly opts: DialerOptions) {
     this.serverAddr = `${opts.config.server.host}:${opts.config.server.port}`;
+    const { backoffBaseMs: baseMs, backoffMaxMs: maxMs, reconnectSpreadMs: spreadMs } = opts.config;
+    this.backoff = new Backoff({ baseMs, maxMs, spreadMs, random: opts.random });
   }
 
-  start(): void {
-    this.loopDone = this.loop();
+  /**
+   * Starts the dial loop. `spread`: the dial reacts to an event the whole fleet sees at once (a lost
+   * session, a replica-set change), so it waits a delay spread over --reconnect-spread-ms first.
+   */
+  start(spread = false): void {
+    const waitFirst = spread && this.opts.config.reconnectSpreadMs > 0;
+    if (waitFirst) this.backoff.sessionLost();
+    this.loopDone = this.loop(waitFirst);
   }
 
   /** Stops reconnecting; GOAWAY to the server and lets open streams finish up to `drainMs`. */
@@ -70,33 +82,38 @@ export class Dialer {
     await this.loopDone;
   }
 
-  private async loop(): Promise<void> {
+  private async loop(waitFirst: boolean): Promise<void> {
+    if (waitFirst) await this.pause();
     while (!this.stopped) {
-      let healthy = false;
+      let outcome: Outcome = 'failed';
       try {
-        healthy = await this.connectOnce();
+        outcome = await this.connectOnce();
       } catch (err) {
         this.opts.log.error({ err, reason: String(err) }, 'unexpected dialer failure');
       }
       if (this.stopped) break;
       if (this.opts.reconnect && !this.opts.reconnect()) break;
-      if (healthy) this.attempt = 0;
-      const delayMs = fullJitter(this.attempt, { baseMs: this.opts.config.backoffBaseMs, maxMs: this.opts.config.backoffMaxMs, random: this.opts.random });
-      this.attempt += 1;
-      this.opts.log.info({ delayMs, attempt: this.attempt, reason: this.lastError }, 'reconnecting');
-      await this.sleep(delayMs);
+      if (outcome === 'established') this.backoff.sessionLost();
+      else if (outcome === 'long-lived') this.backoff.reset();
+      await this.pause();
     }
     this.finished = true;
   }
 
-  /** One connection from dial to close; true if it was healthy (hello accepted, or long-lived). */
-  private async connectOnce(): Promise<boolean> {
+  private async pause(): Promise<void> {
+    const delayMs = this.backoff.next();
+    this.opts.log.info({ delayMs, attempt: this.backoff.attempt, reason: this.lastError }, 'reconnecting');
+    await this.sleep(delayMs);
+  }
+
+  /** One connection from dial to close, and how it went. */
+  private async connectOnce(): Promise<Outcome> {
     if (this.inFlight > 0) throw new Error('a second dial while one is in flight');
     this.inFlight += 1;
     this.attempts += 1;
     try {
       const socket = await this.openTls();
-      return socket ? await this.runSession(socket) : false;
+      return socket ? await this.runSession(socket) : 'failed';
     } finally {
       this.inFlight -= 1;
       this.socket = undefined;
@@ -134,7 +151,7 @@ export class Dialer {
     });
   }
 
-  private async runSession(socket: TLSSocket): Promise<boolean> {
+  private async runSession(socket: TLSSocket): Promise<Outcome> {
     const { config, log, metrics } = this.opts;
     socket.setNoDelay(true);
     const started = Date.now();
@@ -144,6 +161,7 @@ export class Dialer {
       compression: config.compression,
       keepaliveIntervalMs: config.keepaliveIntervalMs,
       keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+      maxStreams: config.maxStreams,
       logger: log,
     });
     this.live = session;
@@ -162,7 +180,7 @@ export class Dialer {
     const err = await closed;
     const durationMs = Date.now() - started;
     if (this.session === session) this.down(session, refusal ? this.lastError : `session to ${this.serverAddr} closed: ${err?.message ?? 'closed'}`, durationMs);
-    return (ok && !refusal) || durationMs > HEALTHY_SESSION_MS;
+    return ok && !refusal ? 'established' : durationMs > HEALTHY_SESSION_MS ? 'long-lived' : 'failed';
   }
 
   /** Waits for the server hello and checks it; false (session destroyed) if it is missing or wrong. */

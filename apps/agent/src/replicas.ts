@@ -2,6 +2,8 @@
 // hello's serverId and replicas say which replica it reached and which others exist; one Dialer per
 // other replica dials its advertised address (same credentials and server name). Changes of the set
 // arrive on control streams (kind 'replicas', one JSON line per change) and start or stop dialers.
+// A dialer started in reaction to a lost session or a control line (events every agent sees at the
+// same instant) spreads its first dial over --reconnect-spread-ms; the first dial at start does not.
 import type { Session, Stream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
 import type { AgentConfig, HostPort } from './config.js';
@@ -65,7 +67,7 @@ export class ReplicaManager {
   }
 
   start(): void {
-    this.startLb();
+    this.startLb(false);
   }
 
   /** Sessions up, one per replica. */
@@ -105,11 +107,11 @@ export class ReplicaManager {
     });
   }
 
-  private startLb(): void {
+  private startLb(spread: boolean): void {
     if (this.closed || (this.lb && !this.lb.finished)) return;
     this.pastAttempts += this.lb?.attempts ?? 0;
     this.lb = this.dialer(this.opts.config.server, 'lb');
-    this.lb.start();
+    this.lb.start(spread);
   }
 
   private lbUp(session: Session): void {
@@ -128,14 +130,14 @@ export class ReplicaManager {
     if (existing) this.stopDirect(self.addr, this.opts.config.drainTimeoutMs, 'the load-balancer session replaces the direct one');
     this.lbServes = self.addr;
     this.track(session, { replicaId: serverId, addr: self.addr, via: 'lb' });
-    this.apply(replicas);
+    this.apply(replicas, false);
   }
 
   private directUp(session: Session, addr: string): void {
     const serverId = session.peerHello!.serverId as string;
     this.track(session, { replicaId: serverId, addr, via: 'direct' });
     const replicas = parseReplicas(session.peerHello!.replicas);
-    if (replicas) this.apply(replicas);
+    if (replicas) this.apply(replicas, false);
   }
 
   private track(session: Session, info: Omit<SessionInfo, 'openStreams'>): void {
@@ -151,9 +153,9 @@ export class ReplicaManager {
     if (info?.via === 'lb' && this.lbServes === info.addr) {
       this.lbServes = undefined;
       // the replica the load balancer reached is dialed directly from now on
-      if (this.known.has(info.addr)) this.ensureDirect(info.addr);
+      if (this.known.has(info.addr)) this.ensureDirect(info.addr, true);
     }
-    if (this.known.size === 0 || this.sessions.size === 0) this.startLb();
+    if (this.known.size === 0 || this.sessions.size === 0) this.startLb(true);
   }
 
   private gauges(): void {
@@ -162,7 +164,7 @@ export class ReplicaManager {
   }
 
   /** The replica set changed: dial new replicas, stop dialing (and drain) those that left. */
-  private apply(replicas: readonly Replica[]): void {
+  private apply(replicas: readonly Replica[], spread: boolean): void {
     if (this.closed) return;
     const next = new Map(replicas.map((r) => [r.addr, r.id]));
     const same = next.size === this.known.size && [...next].every(([a, id]) => this.known.get(a) === id);
@@ -172,15 +174,15 @@ export class ReplicaManager {
     if (this.lbServes !== undefined && !next.has(this.lbServes)) {
       for (const [s, info] of this.sessions) if (info.via === 'lb') void s.close(this.opts.config.drainTimeoutMs);
     }
-    for (const addr of next.keys()) if (addr !== this.lbServes) this.ensureDirect(addr);
-    if (next.size === 0) this.startLb();
+    for (const addr of next.keys()) if (addr !== this.lbServes) this.ensureDirect(addr, spread);
+    if (next.size === 0) this.startLb(spread);
   }
 
-  private ensureDirect(addr: string): void {
+  private ensureDirect(addr: string, spread: boolean): void {
     if (this.closed || this.direct.has(addr)) return;
     const d = this.dialer(hostPort('replica', addr, undefined), 'direct', addr);
     this.direct.set(addr, d);
-    d.start();
+    d.start(spread);
   }
 
   private stopDirect(addr: string, drainMs: number, reason = 'replica left the set'): void {
@@ -218,6 +220,6 @@ export class ReplicaManager {
       replicas = undefined;
     }
     if (!replicas) return this.log.warn({ serverId: session.peerHello?.serverId, reason: line.slice(0, 200) }, 'bad replica control line');
-    if (this.sessions.has(session)) this.apply(replicas);
+    if (this.sessions.has(session)) this.apply(replicas, true);
   }
 }

@@ -26,6 +26,8 @@ t.test('defaults', async (t) => {
     keepaliveTimeoutMs: 30_000,
     backoffBaseMs: 500,
     backoffMaxMs: 30_000,
+    reconnectSpreadMs: 8000,
+    maxStreams: 1024,
     drainTimeoutMs: 10_000,
     logLevel: 'info',
   });
@@ -46,6 +48,9 @@ t.test('env fallbacks; flags win over env', async (t) => {
   const env = { EDGE_TUNNEL_SERVER: '10.1.1.1', NODE_NAME: 'edge-9', NODE_IP: '10.0.0.7, 10.0.0.8', EDGE_TUNNEL_CERT: '/ec', EDGE_TUNNEL_KEY: '/ek', EDGE_TUNNEL_CA: '/eca', EDGE_TUNNEL_DIAL_TIMEOUT_MS: '1234' };
   const c = config([], env);
   t.match(c, { server: { host: '10.1.1.1', port: 10262 }, nodeName: 'edge-9', nodeIps: ['10.0.0.7', '10.0.0.8'], caFile: '/eca', dialTimeoutMs: 1234 });
+  const limits = config([], { ...env, EDGE_TUNNEL_MAX_STREAMS: '16', EDGE_TUNNEL_RECONNECT_SPREAD_MS: '0' });
+  t.match(limits, { maxStreams: 16, reconnectSpreadMs: 0 });
+  t.match(config(['--max-streams', '8', '--reconnect-spread-ms', '2500'], env), { maxStreams: 8, reconnectSpreadMs: 2500 });
   t.equal(config(['--node-name', 'edge-2'], env).nodeName, 'edge-2');
 });
 
@@ -53,6 +58,8 @@ t.test('--help', async (t) => {
   const r = parseConfig(['--help']);
   t.equal(r.help, true);
   t.match(r.help && r.text, /--allow-ports\s+EDGE_TUNNEL_ALLOW_PORTS/);
+  t.match(r.help && r.text, /--max-streams\s+EDGE_TUNNEL_MAX_STREAMS .*\(default 1024\)/);
+  t.match(r.help && r.text, /--reconnect-spread-ms\s+EDGE_TUNNEL_RECONNECT_SPREAD_MS .*\(default 8000\)/);
 });
 
 t.test('bad flags name the flag', async (t) => {
@@ -67,6 +74,9 @@ t.test('bad flags name the flag', async (t) => {
     [[...base, '--dial-timeout-ms', '5s'], '--dial-timeout-ms'],
     [[...base, '--keepalive-timeout-ms', '100', '--keepalive-interval-ms', '200'], '--keepalive-timeout-ms'],
     [[...base, '--backoff-max-ms', '10'], '--backoff-max-ms'],
+    [[...base, '--reconnect-spread-ms', '-1'], '--reconnect-spread-ms'],
+    [[...base, '--max-streams', '0'], '--max-streams'],
+    [[...base, '--max-streams', '1025'], '--max-streams'],
     [[...base, '--log-level', 'loud'], '--log-level'],
     [[...base, '--cert'], '--cert'],
     [[...base, 'stray'], 'stray'],

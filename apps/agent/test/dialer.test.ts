@@ -109,3 +109,30 @@ t.test('a server that never finishes the handshake: timeout, still one dial at a
   t.equal(max, 1, 'one connection at a time');
   t.match(lines.find((l) => l.msg === 'connect failed'), { reason: /no TLS handshake within 200 ms/ });
 });
+
+t.test('a lost session: the first redial is spread over --reconnect-spread-ms, then full jitter from base', async (t) => {
+  const { server, lines, agent } = await setup(t, { config: { reconnectSpreadMs: 400 }, deps: { random: () => 0.999 } });
+  const session = await server.nextSession();
+  t.notOk(lines.find((l) => l.msg === 'reconnecting'), 'the first dial at start is not delayed');
+  await waitFor(() => agent.status().connected, 2000, 'connected');
+  server.mode = { kind: 'drop' };
+  const lostAt = performance.now();
+  session.destroy();
+  await waitFor(() => server.connections >= 3 && lines.filter((l) => l.msg === 'reconnecting').length >= 3, 5000, 'two redials');
+  const delays = lines.filter((l) => l.msg === 'reconnecting').map((l) => [l.delayMs, l.attempt]);
+  t.same(delays.slice(0, 3), [[399, 0], [19, 1], [39, 2]], 'spread delay, then 20 ms base doubling');
+  const redial = server.arrivals[1]! - lostAt;
+  t.ok(redial >= 395, `first redial ${Math.round(redial)} ms after the loss (spread delay 399 ms)`);
+});
+
+t.test('a server GOAWAY (graceful shutdown) spreads the redial too', async (t) => {
+  const { server, lines, agent } = await setup(t, { config: { reconnectSpreadMs: 300 }, deps: { random: () => 0.999 } });
+  const session = await server.nextSession();
+  await waitFor(() => agent.status().connected, 2000, 'connected');
+  void session.close(1000);
+  await waitFor(() => lines.find((l) => l.msg === 'reconnecting'), 5000, 'redial planned');
+  t.ok(lines.find((l) => l.msg === 'server is going away'), 'the GOAWAY was seen');
+  t.match(lines.find((l) => l.msg === 'reconnecting'), { delayMs: 299, attempt: 0 });
+  await server.nextSession();
+  t.equal(server.connections, 2, 'one redial, after the spread delay');
+});

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
 import t from 'tap';
+import type { Stream } from '@edge-tunnel/framing';
 import { dialTcp } from '../src/relay.js';
-import { waitFor } from './fixtures/agent.js';
+import { httpGet, waitFor } from './fixtures/agent.js';
 import { closedPort, collect, connected, streamError, target } from './fixtures/harness.js';
 import { NODE_IP, NODE_NAME } from './fixtures/pki.js';
 
@@ -56,6 +57,41 @@ t.test('10 MiB round trip keeps every byte (SHA-256)', async (t) => {
   const got = await back;
   t.equal(got.length, data.length);
   t.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(data).digest('hex'));
+});
+
+/** Polls edge_tunnel_agent_bytes_total{direction} on the agent's /metrics until `ok(value)`; returns the value. */
+async function bytesMetric(port: number, direction: 'in' | 'out', ok: (n: number) => boolean, what: string): Promise<number> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const { body } = await httpGet(port, '/metrics');
+    const n = Number(new RegExp(`edge_tunnel_agent_bytes_total\\{direction="${direction}"\\} (\\d+)`).exec(body)?.[1] ?? 0);
+    if (ok(n)) return n;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: bytes ${direction} = ${n}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+t.test('byte counters: live while a stream runs (in batches of 1 MiB), exact once it ends', async (t) => {
+  const MiB = 1024 * 1024;
+  const sink = await target(t, (s) => s.resume().once('end', () => s.end()));
+  const { session, agent } = await connected(t, { config: { allowPorts: [{ lo: sink.port, hi: sink.port }] } });
+  const stream = session.open(meta(NODE_IP, sink.port));
+  const chunk = randomBytes(64 * 1024);
+  for (let sent = 0; sent < 3 * MiB; sent += chunk.length) {
+    if (!stream.write(chunk)) await new Promise((r) => stream.once('drain', r));
+  }
+  const live = await bytesMetric(agent.metaAddress.port, 'in', (n) => n >= 2 * MiB, '2 MiB counted while the stream is open');
+  t.ok(live <= 3 * MiB, `${live} of 3 MiB counted before the stream ended`);
+  stream.end('+7 bytes');
+  await collect(stream);
+  t.equal(await bytesMetric(agent.metaAddress.port, 'in', (n) => n > 3 * MiB, 'the rest after the end'), 3 * MiB + 8, 'in: exact once the stream ended');
+
+  const source = await target(t, (s) => s.end(Buffer.alloc(MiB + 5)));
+  const other = await connected(t, { config: { allowPorts: [{ lo: source.port, hi: source.port }] } });
+  const back = other.session.open(meta(NODE_IP, source.port));
+  back.end();
+  t.equal((await collect(back)).length, MiB + 5);
+  t.equal(await bytesMetric(other.agent.metaAddress.port, 'out', (n) => n > MiB, 'out counted'), MiB + 5, 'out: every byte the target sent');
 });
 
 t.test('half-close both ways', async (t) => {
@@ -119,4 +155,40 @@ t.test('a local socket error resets the stream with CONNECT_FAILED', async (t) =
   await new Promise((r) => stream.once('data', r));
   tgt.sockets[0]!.resetAndDestroy();
   t.match(await err, { wireCode: 'CONNECT_FAILED', reason: /^target 127\.0\.0\.2:\d+: ECONNRESET/ });
+});
+
+t.test('--max-streams N: the server learns N and cannot open stream N+1; N+1 sent anyway is refused', async (t) => {
+  const echo = await target(t, (s) => s.pipe(s));
+  const allow = { maxStreams: 3, allowPorts: [{ lo: echo.port, hi: echo.port }] };
+  const { session, server } = await connected(t, { config: allow });
+  t.equal(session.peer?.maxStreams, 3, 'the agent announced its limit in SETTINGS');
+  const open = (on = session): Stream => on.open(meta(NODE_IP, echo.port)).on('error', () => {});
+  const streams = [open(), open(), open()];
+  for (const [i, s] of streams.entries()) {
+    s.write(`s${i}`);
+    t.equal(String(await new Promise((r) => s.once('data', r))), `s${i}`, `stream ${i + 1} of 3 relays`);
+  }
+  t.throws(open, { code: 'ERR_FRAMING_STREAM_LIMIT', message: 'the peer accepts at most 3 concurrent streams' }, 'stream 4 is refused by the server\'s own framing');
+  streams[0]!.end();
+  await collect(streams[0]!);
+  await waitFor(() => streams[0]!.destroyed, 2000, 'stream 1 closed');
+  const again = open();
+  again.end('again');
+  t.equal((await collect(again)).toString(), 'again', 'a finished stream frees its slot');
+
+  // a server that opens streams before the agent's SETTINGS reach it (0-RTT) cannot know the limit:
+  // the agent admits 3 and refuses the 4th on the wire
+  const earlyStreams: Stream[] = [];
+  let refusal: ReturnType<typeof streamError> | undefined;
+  server.onSession = (early) => {
+    server.onSession = undefined;
+    earlyStreams.push(...[0, 1, 2, 3].map(() => open(early)));
+    refusal = streamError(earlyStreams[3]!);
+  };
+  session.destroy(); // the agent reconnects (no spread in the fixture config)
+  await waitFor(() => earlyStreams.length === 4, 5000, 'the early session');
+  for (const s of earlyStreams.slice(0, 3)) s.write('x');
+  const refused = await refusal!;
+  t.match(refused, { wireCode: 'REFUSED', reason: 'too many streams (max 3)' });
+  for (const s of earlyStreams.slice(0, 3)) t.equal(String(await new Promise((r) => s.once('data', r))), 'x', 'an admitted early stream relays');
 });

@@ -165,3 +165,29 @@ t.test('advertised addresses that do not answer: with no session left, the agent
   await waitFor(() => lbDials >= 2 && agent.status().connected, 5000, 'reconnected through the load balancer');
   t.same(agent.status().sessions.map((s) => [s.replicaId, s.via]), [['r1', 'lb']]);
 });
+
+t.test('dials caused by a lost session or a control line are spread over --reconnect-spread-ms', async (t) => {
+  const { pki, servers, set } = await cluster(t, 3);
+  const lbPort = await loadBalancer(t, () => servers[0]!.addr);
+  const { logger, lines } = captureLogger();
+  const agent = await start(agentConfig(pki, lbPort, { reconnectSpreadMs: 300 }), logger, { random: () => 0.999 });
+  t.teardown(() => agent.close());
+  await waitFor(() => agent.status().sessions.length === 3 && servers.every((s) => s.control.size === 1), 5000, 'three sessions');
+  t.notOk(lines.find((l) => l.msg === 'reconnecting'), 'the dials that follow the first hello are not delayed');
+  const planned = (addr: string) => lines.find((l) => l.msg === 'reconnecting' && l.replicaAddr === addr);
+
+  servers[0]!.announce(set.slice(0, 2));
+  await waitFor(() => agent.status().sessions.length === 2, 5000, 'r3 dropped');
+  const announcedAt = performance.now();
+  servers[0]!.announce(set);
+  await waitFor(() => agent.status().sessions.length === 3, 5000, 'r3 back');
+  t.match(planned(set[2]!.addr), { delayMs: 299, attempt: 0 }, 'a replica announced on the control stream: spread');
+  t.ok(performance.now() - announcedAt >= 295, 'and dialed after the spread delay');
+
+  const lostAt = performance.now();
+  for (const s of servers[0]!.sessions) s.destroy(); // the replica the load balancer reached drops us
+  await waitFor(() => agent.status().sessions.length === 2, 5000, 'r1 lost');
+  await waitFor(() => agent.status().sessions.length === 3, 5000, 'r1 back, directly');
+  t.match(planned(set[0]!.addr), { delayMs: 299, attempt: 0 }, 'the lost replica is redialed after a spread delay');
+  t.ok(performance.now() - lostAt >= 295, 'and not at once');
+});

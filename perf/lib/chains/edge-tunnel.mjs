@@ -11,6 +11,10 @@ import { stopAll, viaLink } from './util.mjs';
 let starts = 0; // every start logs to its own file, so a stale line is never matched
 
 export const NODE = { name: 'bench-node', ip: '127.0.50.1' };
+/** streams per node the server allows: the `idle` scenario's 10 000 (the default is 1 024) */
+const SERVER_MAX_STREAMS_PER_NODE = 10_000;
+/** streams the agent accepts per session: its ceiling, receive budget 256 MiB ÷ initial window 256 KiB */
+const AGENT_MAX_STREAMS = 1024;
 export const appMain = (pkg) => join(dirname(fileURLToPath(import.meta.resolve(pkg))), 'main.js');
 
 export function httpGet(url) {
@@ -42,7 +46,7 @@ export async function startServer(env, { compression, tag, procs }) {
     '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'), '--agent-ca', certs.path('ca', 'crt'),
     '--caller-ca', certs.path('ca', 'crt'), '--kubelet-client-cert', certs.path('kubelet-client', 'crt'),
     '--kubelet-client-key', certs.path('kubelet-client', 'key'), '--config', configPath,
-    `--compression=${compression}`, '--log-level', env.logLevel,
+    `--compression=${compression}`, '--log-level', env.logLevel, '--max-streams-per-node', String(SERVER_MAX_STREAMS_PER_NODE),
   ], { node: true, logFile: join(env.tmp, `server-${tag}-${++starts}.log`) });
   procs.push({ role: 'server', proc: server, measured: true });
   const m = await server.waitLine(/"msg":"server listening"/);
@@ -66,7 +70,7 @@ export function edgeTunnelChain(env, { compression }) {
         '--server', `${wan.host}:${wan.port}`, '--node-name', NODE.name, '--node-ip', NODE.ip,
         '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'),
         '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', String(env.sink.port),
-        '--compression', compression ? 'on' : 'off', '--log-level', env.logLevel,
+        '--compression', compression ? 'on' : 'off', '--log-level', env.logLevel, '--max-streams', String(AGENT_MAX_STREAMS),
       ], { node: true, logFile: join(env.tmp, `agent-${tag}-${starts}.log`) });
       procs.push({ role: 'agent', proc: agent, measured: true });
       await waitUntil('the agent session', async () => {

@@ -34,7 +34,7 @@ export function agentArgs(plan: TopologyPlan, edge: EdgePlan, certs: TestbedCert
     '--server', `${plan.lbAddress}:${SERVER_PORTS.agent}`, '--node-name', edge.name, '--node-ip', edge.ip,
     '--cert', certs.path(`agent-${edge.name}`, 'crt'), '--key', certs.path(`agent-${edge.name}`, 'key'),
     '--ca', certs.path('ca', 'crt'), '--meta-addr', `${plan.mode === 'netns' ? '127.0.0.1' : edge.ip}:10266`,
-    '--backoff-base-ms', '200', '--backoff-max-ms', '1000', '--drain-timeout-ms', '1000',
+    '--backoff-base-ms', '200', '--backoff-max-ms', '1000', '--reconnect-spread-ms', '1000', '--drain-timeout-ms', '1000',
   ];
   return allowPorts.length > 0 ? [...args, '--allow-ports', allowPorts.join(',')] : args;
 }
