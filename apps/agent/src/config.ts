@@ -11,8 +11,19 @@ export const DEFAULT_CERT_DIR = '/var/lib/edge-tunnel';
 export const DEFAULT_RENEW_BEFORE = 0.33;
 /** Window over which the first redial after a lost session is spread (see Backoff). */
 export const DEFAULT_RECONNECT_SPREAD_MS = 8000;
-/** Upper bound of --max-streams: the session's receive budget holds this many initial stream windows. */
-export const MAX_MAX_STREAMS = Math.floor(SESSION_DEFAULTS.receiveBudget / SESSION_DEFAULTS.initialWindow);
+/** Smallest initial stream window: beyond budget ÷ this many streams, windows cannot shrink further. */
+const MIN_INITIAL_WINDOW = 4 * 1024;
+/** Upper bound of --max-streams: the session's receive budget holds this many smallest windows. */
+export const MAX_MAX_STREAMS = Math.floor(SESSION_DEFAULTS.receiveBudget / MIN_INITIAL_WINDOW);
+
+/**
+ * The initial receive window of each stream: the framing default while the receive budget holds
+ * `maxStreams` of them, else the budget shared evenly, so every allowed stream can open (a busy one
+ * grows its window on demand while the budget has room).
+ */
+export function initialWindowFor(maxStreams: number): number {
+  return Math.min(SESSION_DEFAULTS.initialWindow, Math.floor(SESSION_DEFAULTS.receiveBudget / maxStreams));
+}
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -88,7 +99,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'backoff-base-ms', env: 'EDGE_TUNNEL_BACKOFF_BASE_MS', def: '500', text: 'first reconnect delay ceiling' },
   { name: 'backoff-max-ms', env: 'EDGE_TUNNEL_BACKOFF_MAX_MS', def: '30000', text: 'largest reconnect delay' },
   { name: 'reconnect-spread-ms', env: 'EDGE_TUNNEL_RECONNECT_SPREAD_MS', def: String(DEFAULT_RECONNECT_SPREAD_MS), text: 'redials after a lost session are spread over this window: a fleet losing a server does not return at once (0: off)' },
-  { name: 'max-streams', env: 'EDGE_TUNNEL_MAX_STREAMS', def: String(SESSION_DEFAULTS.maxStreams), text: `concurrent streams the server may open per session, at most ${MAX_MAX_STREAMS} (the receive budget); more are refused` },
+  { name: 'max-streams', env: 'EDGE_TUNNEL_MAX_STREAMS', def: String(SESSION_DEFAULTS.maxStreams), text: `concurrent streams the server may open per session (1–${MAX_MAX_STREAMS}); more are refused; above ${SESSION_DEFAULTS.receiveBudget / SESSION_DEFAULTS.initialWindow} the 256 MiB receive budget is shared: initial windows shrink to budget ÷ N` },
   { name: 'drain-timeout-ms', env: 'EDGE_TUNNEL_DRAIN_TIMEOUT_MS', def: '10000', text: 'on SIGTERM, how long open streams may finish' },
   { name: 'log-level', env: 'EDGE_TUNNEL_LOG_LEVEL', def: 'info', text: LOG_LEVELS.join(', ') },
 ];

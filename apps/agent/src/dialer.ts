@@ -5,7 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import { Session, type GoAwayInfo, type Stream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
 import { Backoff } from './backoff.js';
-import type { AgentConfig } from './config.js';
+import { initialWindowFor, type AgentConfig } from './config.js';
 import { ConnectResult, type AgentMetrics } from './metrics.js';
 import type { CredentialSource } from './credentials.js';
 import { connectServer, describeConnectError, type Credentials } from './tls.js';
@@ -162,6 +162,7 @@ export class Dialer {
       keepaliveIntervalMs: config.keepaliveIntervalMs,
       keepaliveTimeoutMs: config.keepaliveTimeoutMs,
       maxStreams: config.maxStreams,
+      initialWindow: initialWindowFor(config.maxStreams),
       logger: log,
     });
     this.live = session;

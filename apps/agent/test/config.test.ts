@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseConfig } from '../src/config.js';
+import { initialWindowFor, parseConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 
 const base = ['--server', 'tunnel.example.com:443', '--node-name', 'edge-1', '--node-ip', '10.0.0.5', '--cert', '/c', '--key', '/k', '--ca', '/ca'];
@@ -76,7 +76,7 @@ t.test('bad flags name the flag', async (t) => {
     [[...base, '--backoff-max-ms', '10'], '--backoff-max-ms'],
     [[...base, '--reconnect-spread-ms', '-1'], '--reconnect-spread-ms'],
     [[...base, '--max-streams', '0'], '--max-streams'],
-    [[...base, '--max-streams', '1025'], '--max-streams'],
+    [[...base, '--max-streams', '65537'], '--max-streams'],
     [[...base, '--log-level', 'loud'], '--log-level'],
     [[...base, '--cert'], '--cert'],
     [[...base, 'stray'], 'stray'],
@@ -91,4 +91,13 @@ t.test('bad flags name the flag', async (t) => {
     t.ok(caught instanceof ConfigError, `${flag}: ConfigError`);
     t.match(caught, { code: 'ERR_AGENT_CONFIG', flag, message: new RegExp(flag.replace(/-/g, '\\-')) }, flag);
   }
+});
+
+t.test('--max-streams beyond what the budget holds at full windows shares the budget', async (t) => {
+  t.equal(initialWindowFor(1024), 256 * 1024, 'the default: full 256 KiB windows');
+  t.equal(initialWindowFor(8), 256 * 1024, 'fewer streams never get bigger initial windows');
+  t.equal(initialWindowFor(10_000), Math.floor((256 * 1024 * 1024) / 10_000), '10 000 streams: the 256 MiB budget shared');
+  t.ok(initialWindowFor(65_536) * 65_536 <= 256 * 1024 * 1024, 'the largest allowed count still fits the budget');
+  t.ok(initialWindowFor(65_536) >= 1024, 'and stays above the framing minimum window');
+  t.match(config([...base, '--max-streams', '10000']), { maxStreams: 10_000 });
 });

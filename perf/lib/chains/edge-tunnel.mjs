@@ -13,8 +13,8 @@ let starts = 0; // every start logs to its own file, so a stale line is never ma
 export const NODE = { name: 'bench-node', ip: '127.0.50.1' };
 /** streams per node the server allows: the `idle` scenario's 10 000 (the default is 1 024) */
 const SERVER_MAX_STREAMS_PER_NODE = 10_000;
-/** streams the agent accepts per session: its ceiling, receive budget 256 MiB ÷ initial window 256 KiB */
-const AGENT_MAX_STREAMS = 1024;
+/** streams the agent accepts per session: 10 000, so its 256 MiB receive budget is shared (≈ 26 KiB initial windows) */
+const AGENT_MAX_STREAMS = 10_000;
 export const appMain = (pkg) => join(dirname(fileURLToPath(import.meta.resolve(pkg))), 'main.js');
 
 export function httpGet(url) {
