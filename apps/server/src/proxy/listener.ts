@@ -22,6 +22,9 @@ export const DEFAULT_PROXY_LIMITS: ProxyListenerLimits = {
   maxHeaderBytes: 16 * 1024,
 };
 
+/** Writable (and readable) highWaterMark of caller sockets: four frames of the default size, 64 KiB. */
+export const CALLER_HIGH_WATER_MARK = 64 * 1024;
+
 /** Options for `http.createServer` / `https.createServer` of a proxy listener. */
 export function proxyServerOptions(limits: Partial<ProxyListenerLimits> = {}): ServerOptions {
   const l = { ...DEFAULT_PROXY_LIMITS, ...limits };
@@ -31,6 +34,8 @@ export function proxyServerOptions(limits: Partial<ProxyListenerLimits> = {}): S
     // the timeouts above are enforced by a sweep; run it often enough to keep them tight
     connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(l.headersTimeoutMs / 4))),
     maxHeaderSize: l.maxHeaderBytes,
+    // caller sockets buffer up to four full frames, so a relay's corked writes coalesce (relay.ts)
+    highWaterMark: CALLER_HIGH_WATER_MARK,
   };
 }
 

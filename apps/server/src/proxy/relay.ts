@@ -1,6 +1,8 @@
 // Raw byte relay between a caller socket and an upstream (stream or TLS over it), both ways, with
 // backpressure and half-close. Counts bytes and reads the upstream's status line for the audit.
-import type { Duplex } from 'node:stream';
+// Per chunk it does no more than count: the idle limit is judged from those counts by a timer, and
+// the frames that arrive in one event-loop turn go to the caller as one write (corked).
+import type { Duplex, Writable } from 'node:stream';
 import type { Stream } from '@edge-tunnel/framing';
 import type { Audit } from './audit.js';
 import type { ProxyContext } from './context.js';
@@ -23,14 +25,13 @@ export interface RelayHooks {
 /** Pipes caller ↔ upstream; `stream` is the tunnel stream under `upstream` (reset when the caller goes). */
 export function relay(caller: Duplex, upstream: Duplex, stream: Stream, hooks: RelayHooks, sniffStatus: boolean, idleMs = 0): void {
   const result: RelayResult = { bytesIn: 0, bytesOut: 0, status: 0 };
-  const idle = idleMs > 0 ? idleTimer(idleMs, () => {
+  const idle = idleMs > 0 ? idleWatch(idleMs, () => result.bytesIn + result.bytesOut, () => {
     hooks.onIdle?.(idleMs);
     stream.reset('TIMEOUT', `relay idle for ${idleMs} ms`);
     caller.destroy();
   }) : undefined;
-  caller.on('data', () => idle?.touch());
-  upstream.on('data', () => idle?.touch());
   caller.once('close', () => idle?.stop());
+  const coalesce = coalescer(caller);
   let finished = false;
   let callerClosed = false;
   let upstreamClosed = false;
@@ -41,6 +42,7 @@ export function relay(caller: Duplex, upstream: Duplex, stream: Stream, hooks: R
   };
   caller.on('data', (chunk: Buffer) => (result.bytesIn += chunk.length));
   upstream.on('data', (chunk: Buffer) => {
+    coalesce();
     if (result.bytesOut === 0 && sniffStatus) {
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
       result.status = m ? Number(m[1]) : 0;
@@ -74,30 +76,46 @@ export function relay(caller: Duplex, upstream: Duplex, stream: Stream, hooks: R
   });
 }
 
-/** Calls `onIdle` once no touch() happened for `ms`; one unref'd timer, re-armed lazily. */
-function idleTimer(ms: number, onIdle: () => void): { touch(): void; stop(): void } {
-  let last = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  const check = (): void => {
-    const quiet = Date.now() - last;
-    if (quiet >= ms) {
-      timer = undefined;
+/**
+ * Calls `onIdle` once `activity()` (a byte count) has not changed for `ms`. One unref'd interval of
+ * ms/4 per relay instead of a clock read per chunk: the relay closes after ms to 1.25 × ms of quiet.
+ */
+function idleWatch(ms: number, activity: () => number, onIdle: () => void): { stop(): void } {
+  let seen = activity();
+  let changedAt = Date.now();
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const current = activity();
+    if (current !== seen) {
+      seen = current;
+      changedAt = now;
+    } else if (now - changedAt >= ms) {
+      clearInterval(timer);
       onIdle();
-    } else {
-      arm(ms - quiet);
     }
+  }, Math.max(10, Math.ceil(ms / 4)));
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+/**
+ * Call before each write to `socket`: the first write of an event-loop turn corks it and the turn's
+ * end (setImmediate) uncorks, so the frames the session socket's reads of one turn deliver leave in
+ * one writev, not one syscall each (4 → 1 per 64 KiB on loopback). Not nextTick: ticks run after
+ * every decrypted TLS record, which is one frame. Needs a writable highWaterMark of several frames
+ * (`proxyServerOptions`), or the pipe pauses after the first.
+ */
+export function coalescer(socket: Writable): () => void {
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    socket.uncork();
   };
-  const arm = (delay: number): void => {
-    timer = setTimeout(check, delay);
-    timer.unref();
-  };
-  arm(ms);
-  return {
-    touch: () => void (last = Date.now()),
-    stop: () => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-    },
+  return () => {
+    if (corked) return;
+    corked = true;
+    socket.cork();
+    setImmediate(uncork);
   };
 }
 
