@@ -8,6 +8,11 @@ export interface ListenAddr {
   port: number;
 }
 
+/** A listen host that is every interface (agents cannot dial it, DNAT cannot target it). */
+export function isWildcard(host: string): boolean {
+  return host === '' || host === '0.0.0.0' || host === '::';
+}
+
 /** Parses `host:port`, `:port` or `[v6]:port`; throws ERR_SERVER_INVALID_CONFIG naming `what`. */
 export function parseAddr(text: string, what: string): ListenAddr {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());

@@ -2,7 +2,7 @@
 // config file are read by start()). Every flag has an environment fallback: `--agent-addr` ↔
 // `EDGE_TUNNEL_AGENT_ADDR`. Flags win over the environment, the environment over defaults.
 import { isIP } from 'node:net';
-import { formatAddr, parseAddr } from './addr.js';
+import { formatAddr, isWildcard, parseAddr } from './addr.js';
 import type { ListenAddr } from './addr.js';
 import { ServerError, ServerErrorCode } from './errors.js';
 import type { Replica } from './agents/replicas.js';
@@ -337,7 +337,7 @@ function checkConfig(c: ServerConfig): ServerConfig {
 /** Cluster-mode flags: --kubeconfig implies --kubernetes; capture defaults to dns in a cluster. */
 function checkClusterConfig(c: ServerConfig): ServerConfig {
   c.peerAddrs ??= [];
-  if (c.peerAddrs.length > 0 && c.advertiseAddr === undefined && ['', '0.0.0.0', '::'].includes(c.agentAddr.host)) {
+  if (c.peerAddrs.length > 0 && c.advertiseAddr === undefined && isWildcard(c.agentAddr.host)) {
     throw invalid('--peer-addr needs --advertise-addr (or an --agent-addr with a specific host): agents must learn an address that reaches this replica');
   }
   if (c.kubeconfig !== undefined) c.kubernetes = true;

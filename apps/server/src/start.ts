@@ -7,7 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Channel } from '@edge-tunnel/dnat';
-import { closeServer, formatAddr, listen } from './addr.js';
+import { closeServer, formatAddr, isWildcard, listen } from './addr.js';
 import type { ListenAddr } from './addr.js';
 import { createAgentListener } from './agents/agent-listener.js';
 import { Readiness } from './agents/readiness.js';
@@ -195,11 +195,6 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     metrics,
     replicas,
   };
-}
-
-/** A listen host that is every interface (agents cannot dial it). */
-export function isWildcard(host: string): boolean {
-  return host === '' || host === '0.0.0.0' || host === '::';
 }
 
 /** The caller left while the pod's node was looked up: nothing is opened, the audit line says so. */

@@ -1,6 +1,6 @@
 // Where iptables DNAT sends captured connections: the proxy listeners of this server.
 import { isIP } from 'node:net';
-import { formatAddr } from '../addr.js';
+import { formatAddr, isWildcard } from '../addr.js';
 import type { ListenAddr } from '../addr.js';
 import type { IpPort, ServerConfig } from '../config.js';
 import { ServerError, ServerErrorCode } from '../errors.js';
@@ -17,9 +17,7 @@ export interface TargetFlags {
  */
 export function iptablesTarget(flag: IpPort | undefined, configured: ListenAddr, bound: ListenAddr, podIp: string | undefined, flags: TargetFlags): IpPort {
   if (flag !== undefined) return flag;
-  const host = configured.host;
-  const wildcard = host === '' || host === '0.0.0.0' || host === '::';
-  if (!wildcard) return { ip: host, port: bound.port };
+  if (!isWildcard(configured.host)) return { ip: configured.host, port: bound.port };
   if (podIp !== undefined && isIP(podIp) === 4) return { ip: podIp, port: bound.port };
   throw new ServerError(ServerErrorCode.INVALID_CONFIG,
     `--capture=iptables: --${flags.addr} ${formatAddr(configured)} listens on every address, so the DNAT target is unknown; ` +
