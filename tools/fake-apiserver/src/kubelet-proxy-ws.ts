@@ -18,7 +18,14 @@ export class WsClient extends EventEmitter {
 
   constructor(readonly socket: Duplex) {
     super();
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // Read only once someone listens for messages: the kubelet's first messages (the port prefaces)
+    // often arrive with the 101, before the caller — after an await — has attached its handler.
+    const read = (event: string | symbol): void => {
+      if (event !== 'message') return;
+      this.off('newListener', read);
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    };
+    this.on('newListener', read);
     socket.on('error', () => this.finish(1006));
     socket.on('close', () => this.finish(1006));
     socket.on('end', () => this.finish(1006));
