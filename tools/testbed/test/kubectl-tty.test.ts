@@ -14,11 +14,14 @@ t.test('kubectl exec -it: the remote terminal has the local size and follows a r
   const ready = join(tb.dir, 'trap-set');
   const remote = `stty size; trap 'stty size; exit 0' WINCH; touch ${shellQuote(ready)}; sleep 30 & wait`;
   const kubectl = tb.kubectl.commandLine(['exec', '-it', 'demo', '-c', 'app', '--', 'sh', '-c', remote]);
-  // Inside script's terminal, where kubectl runs: size it, start kubectl on it (0<&0: an async
-  // list keeps the terminal as stdin), resize once the trap is set, end with kubectl's exit code.
+  // Inside script's terminal, where kubectl runs: size it, start kubectl on it, resize once the trap
+  // is set, end with kubectl's exit code. script(1) runs $SHELL; a POSIX shell (dash) gives an async
+  // list /dev/null as stdin before its redirections, so `0<&0` would keep /dev/null: the terminal
+  // goes through fd 3 instead, which works in every shell.
   const local = [
     'stty cols 120 rows 40',
-    `${kubectl} 0<&0 &`,
+    'exec 3<&0',
+    `${kubectl} 0<&3 3<&- &`,
     `until [ -e ${shellQuote(ready)} ]; do sleep 0.05; done`,
     'stty cols 90 rows 20',
     'wait $!',
