@@ -5,7 +5,8 @@
 // All attach, the server is SIGKILLed and restarted on the same port, and we measure how long until
 // all N are back and how the reconnects spread over 100 ms buckets (a storm: max bucket ≫ mean).
 //   node perf/fuzz/reconnect-storm.mjs [--agents 1000] [--base-ms 500] [--max-ms 30000]
-//     [--reconnect-spread-ms <agent default>; 0 = the old behaviour] [--json]
+//     [--reconnect-spread-ms <agent default>; 0 = the old behaviour]
+//     [--server-max-handshakes <server default 256>: the server's --max-agent-handshakes; 100000 = unpaced] [--json]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -28,6 +29,7 @@ const BASE = opt('base-ms', 500);
 const MAX = opt('max-ms', 30_000);
 const SPREAD = opt('reconnect-spread-ms', DEFAULT_RECONNECT_SPREAD_MS);
 const DEADLINE = opt('deadline-ms', 30_000);
+const MAX_HANDSHAKES = opt('server-max-handshakes', undefined);
 const JSON_OUT = args.includes('--json');
 const say = (s) => void (JSON_OUT ? process.stderr : process.stdout).write(`${s}\n`);
 const ipOf = (i) => `127.51.${Math.floor(i / 250)}.${(i % 250) + 1}`;
@@ -61,6 +63,7 @@ function startServer(pki, agentPort, metaPort) {
     '--agent-addr', `127.0.0.1:${agentPort}`, '--https-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--meta-addr', `127.0.0.1:${metaPort}`,
     '--cert', p('server', 'crt'), '--key', p('server', 'key'), '--agent-ca', p('ca', 'crt'), '--caller-ca', p('ca', 'crt'),
     '--kubelet-client-cert', p('kubelet-client', 'crt'), '--kubelet-client-key', p('kubelet-client', 'key'), '--log-level', 'error',
+    ...(MAX_HANDSHAKES === undefined ? [] : ['--max-agent-handshakes', String(MAX_HANDSHAKES)]),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   return child;
 }
@@ -171,12 +174,15 @@ const upBuckets90 = buckets(ups, first, Math.max(p90, first + 100));
 const dialBuckets = buckets(ctx.dials, killedAt, lastUp);
 const stat = (b) => ({ max: Math.max(...b), mean: b.reduce((s, x) => s + x, 0) / b.length });
 const tunnels = await fetch(`http://127.0.0.1:${metaPort}/debug/tunnels`).then((r) => r.json()).catch(() => ({ nodes: [] }));
+// the restarted server's handshake pacing: cap, most in flight at once, connections that waited
+const handshakes = await fetch(`http://127.0.0.1:${metaPort}/debug/agent-handshakes`).then((r) => r.json()).catch(() => ({}));
 const result = {
   agents: N, baseMs: BASE, maxMs: MAX, spreadMs: SPREAD, back, allBack, serverReadyMs: Math.round(readyMs),
   firstBackMs: Math.round(first - killedAt), allBackMs: Math.round(lastUp - killedAt), p50BackMs: Math.round((ups[Math.floor(ups.length / 2)] ?? end) - killedAt),
   reconnectsPer100ms: stat(upBuckets), reconnectsPer100msP90: stat(upBuckets90), p90BackMs: Math.round(p90 - killedAt), dialsPer100ms: stat(dialBuckets), dials: ctx.dials.length,
   serverTunnels: (tunnels.nodes ?? []).filter((n) => n.connected !== false).length,
   emulatorStallMaxMs: Math.round(stalls.max / 1e6), spawnMs: Math.round(spawnMs),
+  handshakes: { max: handshakes.max, peak: handshakes.peak, paced: handshakes.paced },
 };
 result.maxOverMean = +(result.reconnectsPer100ms.max / result.reconnectsPer100ms.mean).toFixed(2);
 result.maxOverMeanP90 = +(result.reconnectsPer100msP90.max / result.reconnectsPer100msP90.mean).toFixed(2);
@@ -191,6 +197,7 @@ else {
     ['reconnects / 100 ms until 90 % back (max / mean)', `${result.reconnectsPer100msP90.max} / ${result.reconnectsPer100msP90.mean.toFixed(1)} (×${result.maxOverMeanP90})`],
     ['dials / 100 ms (max / mean)', `${result.dialsPer100ms.max} / ${result.dialsPer100ms.mean.toFixed(1)}`], ['dials in total', result.dials],
     ['sessions on the server', result.serverTunnels],
+    ['server TLS handshakes in flight (cap / peak / connections that waited)', `${handshakes.max} / ${handshakes.peak} / ${handshakes.paced}`],
     ['longest stall of this process (all agents share its event loop)', `${result.emulatorStallMaxMs} ms (restart spawn took ${result.spawnMs} ms)`], ['backoff', `first redial after the loss spread over ${SPREAD} ms, then full jitter, base ${BASE} ms, max ${MAX} ms`],
   ];
   say('| measure | value |\n| --- | --- |');

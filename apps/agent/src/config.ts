@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { SESSION_DEFAULTS } from '@edge-tunnel/framing';
 import { ConfigError } from './errors.js';
+import { FRAMING_FLAGS, framingLimitsProblem, type FramingLimits } from '@edge-tunnel/framing';
 import { parsePortList, type PortRange } from './ports.js';
 
 export const DEFAULT_SERVER_PORT = 10262;
@@ -13,16 +14,14 @@ export const DEFAULT_RENEW_BEFORE = 0.33;
 export const DEFAULT_RECONNECT_SPREAD_MS = 8000;
 /** Smallest initial stream window: beyond budget ÷ this many streams, windows cannot shrink further. */
 const MIN_INITIAL_WINDOW = 4 * 1024;
-/** Upper bound of --max-streams: the session's receive budget holds this many smallest windows. */
-export const MAX_MAX_STREAMS = Math.floor(SESSION_DEFAULTS.receiveBudget / MIN_INITIAL_WINDOW);
 
 /**
- * The initial receive window of each stream: the framing default while the receive budget holds
+ * The initial receive window of each stream: --initial-window while --receive-budget holds
  * `maxStreams` of them, else the budget shared evenly, so every allowed stream can open (a busy one
  * grows its window on demand while the budget has room).
  */
-export function initialWindowFor(maxStreams: number): number {
-  return Math.min(SESSION_DEFAULTS.initialWindow, Math.floor(SESSION_DEFAULTS.receiveBudget / maxStreams));
+export function initialWindowFor(c: Pick<AgentConfig, 'maxStreams' | 'initialWindow' | 'receiveBudget'>): number {
+  return Math.min(c.initialWindow, Math.floor(c.receiveBudget / c.maxStreams));
 }
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -32,7 +31,8 @@ export interface HostPort {
   port: number;
 }
 
-export interface AgentConfig {
+/** The session's framing limits (--receive-budget …) are the FramingLimits fields. */
+export interface AgentConfig extends FramingLimits {
   /** the server's agent port (through the load balancer) */
   server: HostPort;
   /** TLS SNI and verification name; the server host unless set */
@@ -99,7 +99,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'backoff-base-ms', env: 'EDGE_TUNNEL_BACKOFF_BASE_MS', def: '500', text: 'first reconnect delay ceiling' },
   { name: 'backoff-max-ms', env: 'EDGE_TUNNEL_BACKOFF_MAX_MS', def: '30000', text: 'largest reconnect delay' },
   { name: 'reconnect-spread-ms', env: 'EDGE_TUNNEL_RECONNECT_SPREAD_MS', def: String(DEFAULT_RECONNECT_SPREAD_MS), text: 'redials after a lost session are spread over this window: a fleet losing a server does not return at once (0: off)' },
-  { name: 'max-streams', env: 'EDGE_TUNNEL_MAX_STREAMS', def: String(SESSION_DEFAULTS.maxStreams), text: `concurrent streams the server may open per session (1–${MAX_MAX_STREAMS}); more are refused; above ${SESSION_DEFAULTS.receiveBudget / SESSION_DEFAULTS.initialWindow} the 256 MiB receive budget is shared: initial windows shrink to budget ÷ N` },
+  { name: 'max-streams', env: 'EDGE_TUNNEL_MAX_STREAMS', def: String(SESSION_DEFAULTS.maxStreams), text: `concurrent streams the server may open per session (1 to --receive-budget ÷ ${MIN_INITIAL_WINDOW}); more are refused; above budget ÷ --initial-window the budget is shared: initial windows shrink to budget ÷ N` },
+  ...FRAMING_FLAGS.map((f): FlagSpec => ({ name: f.flag, env: `EDGE_TUNNEL_${f.flag.toUpperCase().replaceAll('-', '_')}`, def: String(f.default), text: `${f.help} (${f.min}–${f.max})` })),
   { name: 'drain-timeout-ms', env: 'EDGE_TUNNEL_DRAIN_TIMEOUT_MS', def: '10000', text: 'on SIGTERM, how long open streams may finish' },
   { name: 'log-level', env: 'EDGE_TUNNEL_LOG_LEVEL', def: 'info', text: LOG_LEVELS.join(', ') },
 ];
@@ -169,17 +170,28 @@ function build(raw: Raw): AgentConfig {
     backoffBaseMs: int(raw, 'backoff-base-ms', 1, 3_600_000),
     backoffMaxMs: int(raw, 'backoff-max-ms', 1, 3_600_000),
     reconnectSpreadMs: int(raw, 'reconnect-spread-ms', 0, 3_600_000),
-    maxStreams: int(raw, 'max-streams', 1, MAX_MAX_STREAMS),
+    maxStreams: int(raw, 'max-streams', 1, 0x7fff_ffff),
+    ...framingLimits(raw),
     drainTimeoutMs: int(raw, 'drain-timeout-ms', 0, 3_600_000),
     logLevel: logLevel(raw('log-level')!),
   };
   if (config.keepaliveTimeoutMs < config.keepaliveIntervalMs) {
     throw new ConfigError('--keepalive-timeout-ms', `--keepalive-timeout-ms (${config.keepaliveTimeoutMs}) must be at least --keepalive-interval-ms (${config.keepaliveIntervalMs})`);
   }
+  const framing = framingLimitsProblem(config);
+  if (framing) throw new ConfigError(framing.flag, framing.message);
+  if (initialWindowFor(config) < MIN_INITIAL_WINDOW) {
+    const most = Math.floor(config.receiveBudget / MIN_INITIAL_WINDOW);
+    throw new ConfigError('--max-streams', `--max-streams (${config.maxStreams}) must be at most ${most}: --receive-budget (${config.receiveBudget}) ÷ the smallest stream window (${MIN_INITIAL_WINDOW})`);
+  }
   if (config.backoffMaxMs < config.backoffBaseMs) {
     throw new ConfigError('--backoff-max-ms', `--backoff-max-ms (${config.backoffMaxMs}) must be at least --backoff-base-ms (${config.backoffBaseMs})`);
   }
   return config;
+}
+
+function framingLimits(raw: Raw): FramingLimits {
+  return Object.fromEntries(FRAMING_FLAGS.map((f) => [f.key, int(raw, f.flag, f.min, f.max)])) as unknown as FramingLimits;
 }
 
 function required(raw: Raw, name: string): string {

@@ -162,7 +162,10 @@ export class Dialer {
       keepaliveIntervalMs: config.keepaliveIntervalMs,
       keepaliveTimeoutMs: config.keepaliveTimeoutMs,
       maxStreams: config.maxStreams,
-      initialWindow: initialWindowFor(config.maxStreams),
+      initialWindow: initialWindowFor(config),
+      receiveBudget: config.receiveBudget,
+      maxWindow: config.maxWindow,
+      maxControlPerSecond: config.maxControlPerSecond,
       logger: log,
     });
     this.live = session;

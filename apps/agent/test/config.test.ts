@@ -94,10 +94,13 @@ t.test('bad flags name the flag', async (t) => {
 });
 
 t.test('--max-streams beyond what the budget holds at full windows shares the budget', async (t) => {
-  t.equal(initialWindowFor(1024), 256 * 1024, 'the default: full 256 KiB windows');
-  t.equal(initialWindowFor(8), 256 * 1024, 'fewer streams never get bigger initial windows');
-  t.equal(initialWindowFor(10_000), Math.floor((256 * 1024 * 1024) / 10_000), '10 000 streams: the 256 MiB budget shared');
-  t.ok(initialWindowFor(65_536) * 65_536 <= 256 * 1024 * 1024, 'the largest allowed count still fits the budget');
-  t.ok(initialWindowFor(65_536) >= 1024, 'and stays above the framing minimum window');
+  const windowFor = (maxStreams: number, receiveBudget = 256 * 1024 * 1024): number => initialWindowFor({ maxStreams, initialWindow: 256 * 1024, receiveBudget });
+  t.equal(windowFor(1024), 256 * 1024, 'the default: full 256 KiB windows');
+  t.equal(windowFor(8), 256 * 1024, 'fewer streams never get bigger initial windows');
+  t.equal(windowFor(10_000), Math.floor((256 * 1024 * 1024) / 10_000), '10 000 streams: the 256 MiB budget shared');
+  t.ok(windowFor(65_536) * 65_536 <= 256 * 1024 * 1024, 'the largest allowed count still fits the budget');
+  t.ok(windowFor(65_536) >= 1024, 'and stays above the framing minimum window');
+  t.equal(windowFor(64, 1024 * 1024), 16 * 1024, 'a smaller --receive-budget is shared too');
   t.match(config([...base, '--max-streams', '10000']), { maxStreams: 10_000 });
+  t.match(config([...base, '--max-streams', '256', '--receive-budget', '1048576']), { maxStreams: 256, receiveBudget: 1_048_576 });
 });

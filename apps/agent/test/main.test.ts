@@ -26,6 +26,15 @@ t.test('bad flags: exit 2 with a message naming the flag', { skip }, async (t) =
   t.match(stderr, /--node-name is required|--dial-timeout-ms/);
 });
 
+t.test('a framing limit out of range: exit 2 naming the flag and its range', { skip }, async (t) => {
+  const child = run(['--server', 'x:1', '--node-name', 'edge-1', '--node-ip', '127.0.0.2', '--cert', '/c', '--key', '/k', '--ca', '/ca', '--max-window', '512']);
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const [code] = await once(child, 'exit');
+  t.equal(code, 2);
+  t.match(stderr, /--max-window must be an integer from 1024 to 2147483647, got "512"/);
+});
+
 t.test('SIGTERM: drains and exits 0', { skip }, async (t) => {
   const pki = await testPki();
   const server = new FakeServer(pki);

@@ -7,10 +7,13 @@ import type { ListenAddr } from './addr.js';
 import { ServerError, ServerErrorCode } from './errors.js';
 import type { Replica } from './agents/replicas.js';
 import { iptablesTargets } from './capture/targets.js';
+import { FRAMING_FLAGS, framingLimitsProblem, type FramingLimits } from '@edge-tunnel/framing';
+import { DEFAULT_MAX_AGENT_HANDSHAKES } from './agents/handshake-pacer.js';
 import { DEFAULT_MAX_STREAMS_PER_NODE, DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './proxy/context.js';
 import { DEFAULT_PROXY_LIMITS } from './proxy/listener.js';
 
-export interface ServerConfig {
+/** Agent sessions' framing limits (--receive-budget …) are the FramingLimits fields. */
+export interface ServerConfig extends FramingLimits {
   /** agents dial in here (mTLS, client certificate required) */
   agentAddr: ListenAddr;
   /** HTTPS proxy (kubelet 10250 and https-proxy-ports) */
@@ -48,6 +51,8 @@ export interface ServerConfig {
   openTimeoutMs: number;
   /** how long replaced sessions and shutdown wait for open streams */
   drainTimeoutMs: number;
+  /** TLS handshakes in flight on the agent port; more connections wait, paused, for a slot */
+  maxAgentHandshakes: number;
   logLevel: string;
   /** sent to agents in the hello; also the leader-election identity in cluster mode */
   serverId: string;
@@ -126,7 +131,7 @@ export interface IpPort {
   port: number;
 }
 
-type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'ms0' | 'count' | 'level' | 'list' | 'capture' | 'target' | 'ipv4s' | 'hostport' | 'peers' | 'names';
+type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'ms0' | 'count' | 'int' | 'level' | 'list' | 'capture' | 'target' | 'ipv4s' | 'hostport' | 'peers' | 'names';
 
 /** Kinds whose flag may be given more than once (values accumulate). */
 const REPEATABLE: ReadonlySet<Kind> = new Set(['list', 'ipv4s', 'peers', 'names']);
@@ -137,6 +142,9 @@ interface FlagSpec {
   kind: Kind;
   default?: string;
   help: string;
+  /** kind 'int': the allowed range */
+  min?: number;
+  max?: number;
 }
 
 /** Edge Node label selectors of managed edge clusters and OpenYurt (same as @edge-tunnel/kube's). */
@@ -165,6 +173,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'keepalive-timeout-ms', key: 'keepaliveTimeoutMs', kind: 'ms', default: '30000', help: 'silent agent declared dead after this' },
   { flag: 'hello-timeout-ms', key: 'helloTimeoutMs', kind: 'ms', default: '10000', help: 'agent must say hello within this' },
   { flag: 'open-timeout-ms', key: 'openTimeoutMs', kind: 'ms', default: '10000', help: 'agent must answer a stream OPEN within this (else 504)' },
+  ...FRAMING_FLAGS.map((f): FlagSpec => ({ ...f, kind: 'int', default: String(f.default), help: `agent sessions: ${f.help} (${f.min}–${f.max})` })),
+  { flag: 'max-agent-handshakes', key: 'maxAgentHandshakes', kind: 'count', default: String(DEFAULT_MAX_AGENT_HANDSHAKES), help: 'agent port: TLS handshakes in flight; more connections wait (paused, never refused) for a slot' },
   { flag: 'drain-timeout-ms', key: 'drainTimeoutMs', kind: 'ms', default: '5000', help: 'drain deadline for replaced sessions and shutdown' },
   { flag: 'log-level', key: 'logLevel', kind: 'level', default: 'info', help: 'trace, debug, info, warn, error, fatal' },
   { flag: 'server-id', key: 'serverId', kind: 'string', help: 'id sent to agents and leader identity (default $HOSTNAME)' },
@@ -275,6 +285,11 @@ function convert(spec: FlagSpec, raw: string): unknown {
       if (!/^\d+$/.test(raw) || n < 1 || n > 2 ** 31 - 1) throw invalid(`${what} must be a whole number ≥ 1, got ${JSON.stringify(raw)}`);
       return n;
     }
+    case 'int': {
+      const n = Number(raw);
+      if (!/^\d+$/.test(raw) || n < spec.min! || n > spec.max!) throw invalid(`${what} must be a whole number from ${spec.min} to ${spec.max}, got ${JSON.stringify(raw)}`);
+      return n;
+    }
     case 'ipv4s': {
       const ips = raw.split(LIST_SEPARATOR).map((v) => v.trim()).filter((v) => v !== '');
       const bad = ips.find((v) => isIP(v) !== 4);
@@ -328,6 +343,8 @@ function checkConfig(c: ServerConfig): ServerConfig {
   if (c.keepaliveTimeoutMs < c.keepaliveIntervalMs) {
     throw invalid('--keepalive-timeout-ms must not be shorter than --keepalive-interval-ms');
   }
+  const framing = framingLimitsProblem(c);
+  if (framing) throw invalid(framing.message);
   if (c.requestTimeoutMs > 0 && c.headersTimeoutMs > c.requestTimeoutMs) {
     throw invalid('--headers-timeout-ms must not be longer than --request-timeout-ms (the head is part of the request)');
   }

@@ -122,6 +122,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     registry, metrics, portConfig, ready: () => notReadyReason() === undefined, notReadyReason,
     debug: {
       '/debug/replicas': () => ({ self: replicas.self, replicas: replicas.current() }),
+      '/debug/agent-handshakes': () => agents.handshakes(),
       '/debug/capture': () => standaloneCapture?.status() ?? cluster?.status()['capture'] ?? { mode: config.capture },
       ...(cluster ? { '/debug/cluster': () => cluster.status() } : {}),
     },
@@ -172,6 +173,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
     agents.endControlStreams();
     const stopped = servers.filter(([s]) => s !== meta).map(([s]) => closeServer(s));
+    agents.dropWaiting();
     for (const s of [https, http, connect]) s?.closeIdleConnections();
     await Promise.all([...agents.sessions].map((s) => {
       s.goAway('NO_ERROR', 'server shutting down');

@@ -48,6 +48,9 @@ t.test('--help prints usage and exits 0; a bad flag exits 2 with a sentence', as
   const bad = run(['--nope']);
   t.equal(await bad.exit, 2);
   t.match(bad.err(), /unknown argument "--nope"/);
+  const small = run(['--initial-window', '512']);
+  t.equal(await small.exit, 2, 'a framing limit out of range exits 2');
+  t.match(small.err(), /--initial-window \(env EDGE_TUNNEL_INITIAL_WINDOW\) must be a whole number from 1024 to 2147483647, got "512"/);
 });
 
 t.test('starts from PEM files, serves, and drains on SIGTERM', async (t) => {

@@ -2,6 +2,7 @@
 export { Session, type SessionStats, type GoAwayInfo, type PeerSettings } from './session.js';
 export { Stream } from './stream.js';
 export { type SessionOptions, type Logger, DEFAULTS as SESSION_DEFAULTS } from './options.js';
+export { FRAMING_FLAGS, framingLimitsProblem, type FramingFlag, type FramingLimits } from './limit-flags.js';
 export { type OpenMeta } from './payloads.js';
 export {
   ErrorCode,

@@ -81,6 +81,7 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
   check('keepaliveIntervalMs', o.keepaliveIntervalMs, 10, 3_600_000);
   check('keepaliveTimeoutMs', o.keepaliveTimeoutMs, o.keepaliveIntervalMs, 3_600_000);
   check('openTimeoutMs', o.openTimeoutMs, 1, 3_600_000);
+  check('maxControlPerSecond', o.maxControlPerSecond, 1, 1_000_000);
   return o;
 }
 

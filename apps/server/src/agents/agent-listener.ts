@@ -1,13 +1,19 @@
 // The agent listener: mutual TLS, one framing Session per agent, identity bound to the certificate,
 // registration in the AgentRegistry. Bad certificates and bad hellos are logged, never fatal.
 // Connections that negotiate ALPN edge-tunnel-enroll/1 go to the enrollment handler instead; a client
-// that offers ALPN but neither protocol is refused in the handshake. No TLS session tickets.
+// that offers ALPN but neither protocol is refused in the handshake. No TLS session tickets. TLS
+// handshakes in flight are capped (HandshakePacer): a plain TCP server accepts, the TLS server handshakes.
 import { constants, randomBytes } from 'node:crypto';
+import { createServer as createTcpServer } from 'node:net';
+import type { Server } from 'node:net';
 import { createServer } from 'node:tls';
-import type { Server, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { Session } from '@edge-tunnel/framing';
 import type { Logger } from '../logger.js';
+import type { FramingLimits } from '@edge-tunnel/framing';
 import { AgentAlpn, createEnrollHandler } from './enroll.js';
+import { DEFAULT_MAX_AGENT_HANDSHAKES, HandshakePacer } from './handshake-pacer.js';
+import type { PacerStats } from './handshake-pacer.js';
 import type { Enroller, RateLimit } from './enroll.js';
 import type { ServerMetrics } from '../metrics.js';
 import { authFailure, checkHello, peerIdentity } from './identity.js';
@@ -28,7 +34,8 @@ function pickAlpn(offered: string[], log: Logger): string | undefined {
   return picked;
 }
 
-export interface AgentListenerOptions {
+/** Framing limits absent: the framing defaults. */
+export interface AgentListenerOptions extends Partial<FramingLimits> {
   cert: string;
   key: string;
   agentCa: string;
@@ -39,6 +46,8 @@ export interface AgentListenerOptions {
   openTimeoutMs: number;
   helloTimeoutMs: number;
   drainTimeoutMs: number;
+  /** TLS handshakes in flight; default DEFAULT_MAX_AGENT_HANDSHAKES */
+  maxAgentHandshakes?: number;
   /** signs agent CSRs on ALPN edge-tunnel-enroll/1; absent: enrollment answers 503 */
   enroller?: Enroller;
   /** default 10 enrollment requests per remote address and minute */
@@ -48,7 +57,12 @@ export interface AgentListenerOptions {
 }
 
 export interface AgentListener {
+  /** the listening socket (TCP: connections are handed to TLS as handshake slots free) */
   server: Server;
+  /** TLS handshakes in flight and waiting (for /debug/agent-handshakes) */
+  handshakes(): PacerStats;
+  /** closes the connections still waiting for a handshake slot (shutdown) */
+  dropWaiting(): void;
   /** every session not yet closed, attached or still saying hello */
   sessions: Set<Session>;
   /** ends every control stream (before GOAWAY, so that drains do not wait for them) */
@@ -70,14 +84,20 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     // OpenSSL holds ~15 KiB more per idle mTLS connection after sending TLS 1.3 tickets (perf/README.md)
     secureOptions: constants.SSL_OP_NO_TICKET,
   });
+  const pacer = new HandshakePacer(opts.maxAgentHandshakes ?? DEFAULT_MAX_AGENT_HANDSHAKES, (socket) => server.emit('connection', socket));
+  const tcp = createTcpServer({ pauseOnConnect: true }, (socket) => pacer.admit(socket));
   const announcer = opts.replicas ? new ReplicaAnnouncer(opts.replicas) : undefined;
   const enroll = createEnrollHandler({ enroller: opts.enroller, rateLimit: opts.enrollRateLimit, log });
+  // every handshake ends in exactly one of 'tlsClientError' and 'secureConnection' (a peer that
+  // leaves mid-handshake included: 'socket hang up')
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    pacer.ended();
     metrics.sessionEvents.inc({ event: 'rejected' });
     log.warn({ remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'agent tls handshake failed');
     socket.destroy(); // a handshake timeout does not close the socket by itself
   });
   server.on('secureConnection', (socket: TLSSocket) => {
+    pacer.ended();
     if (socket.alpnProtocol === AgentAlpn.ENROLL) return enroll.handle(socket); // no client certificate needed
     const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     if (!socket.authorized) {
@@ -108,6 +128,10 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       keepaliveIntervalMs: opts.keepaliveIntervalMs,
       keepaliveTimeoutMs: opts.keepaliveTimeoutMs,
       openTimeoutMs: opts.openTimeoutMs,
+      receiveBudget: opts.receiveBudget,
+      initialWindow: opts.initialWindow,
+      maxWindow: opts.maxWindow,
+      maxControlPerSecond: opts.maxControlPerSecond,
       logger: slog,
     });
     sessions.add(session);
@@ -170,5 +194,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     slog.info({ nodeName: agent.nodeName, current, reason: err?.message }, 'agent session closed');
   }
 
-  return { server, sessions, endControlStreams: () => announcer?.endAll() };
+  return {
+    server: tcp, sessions, handshakes: () => pacer.stats(), dropWaiting: () => pacer.dropWaiting(), endControlStreams: () => announcer?.endAll(),
+  };
 }
