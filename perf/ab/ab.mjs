@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// A/B of built chains in one sitting: every variant is started once, then bulk phases alternate
-// between them (order reversed every round), recording MB/s and CPU ms per MB of every process
-// (/proc ticks). Ratios are taken per round against the LAST variant, then the median.
+// A/B of built chains in one sitting: every variant is started once, then phases alternate between
+// them (order reversed every round), recording the rate and CPU ms per unit of every process (/proc
+// ticks; the sink is shared). Ratios are taken per round against the LAST variant, then the median.
+// Bulk scenarios: MB/s, ms per MB. churn<C>: C loops of open, 1 KiB each way, close (churnOnce):
+// streams/s, ms per 1 000 streams.
 //   node perf/ab/ab.mjs <rounds> <secs> <scenarios> name=<perf/lib dir>[:chain] ...
 //   e.g. sh perf/ab/scratch.sh /tmp/before   # a copy of the current dists, then rebuild with a change
 //        node perf/ab/ab.mjs 6 2 bulk1,multi16,multi256 before=/tmp/before/perf/lib after=perf/lib tls=perf/lib:tls-relay
-// chain defaults to edge-tunnel; a scenario's digits are its stream count (bulk1, multi16, …).
+// chain defaults to edge-tunnel; a scenario's digits are its stream count (bulk1, multi16, churn16 …).
 import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,7 +17,7 @@ const [rounds, secs, scen, ...specs] = process.argv.slice(2);
 const { makeCerts } = await import(`${M}/certs.mjs`);
 const { NODE } = await import(`${M}/chains/edge-tunnel.mjs`);
 const { spawnHelper } = await import(`${M}/chains/util.mjs`);
-const { connectTo, readInBackground } = await import(`${M}/client.mjs`);
+const { churnOnce, connectTo, readInBackground } = await import(`${M}/client.mjs`);
 const tmp = mkdtempSync(join(tmpdir(), 'h7-'));
 const certs = await makeCerts(join(tmp, 'pki'), [NODE]);
 const sink = await spawnHelper('sink', 'sink.mjs', [NODE.ip]);
@@ -32,42 +34,60 @@ for (const spec of specs) {
 }
 const ticks = (pid) => { try { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (+f[11] + +f[12]) * 10; } catch { return 0; } };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// a load runs until stop(); mark() → { units, ms } since the previous mark (units: MB, or 1 000 streams)
+const bulk = async (ep, n) => {
+  const readers = (await Promise.all(Array.from({ length: n }, () => connectTo(ep)))).map((x) => readInBackground(x));
+  return { mark: () => { const m = readers.map((x) => x.mark()); return { units: m.reduce((a, x) => a + x.bytes, 0) / 1e6, ms: m[0].ms }; },
+    stop: async () => { for (const x of readers) x.stop(); } };
+};
+const churn = async (ep, n) => {
+  const payload = Buffer.alloc(1024, 7); let streams = 0, from = performance.now(), stop = false, failed;
+  const loops = Array.from({ length: n }, async () => { while (!stop) await churnOnce(ep, payload).then(() => streams++, (err) => { stop = true; failed ??= err; }); });
+  return { mark: () => { const r = { units: streams / 1000, ms: performance.now() - from }; streams = 0; from = performance.now(); return r; },
+    stop: async () => { stop = true; await Promise.all(loops); if (failed) throw failed; } };
+};
+const kindOf = (s) => (s.startsWith('churn') ? { load: churn, rate: 'streams/s', per: 1000, cpu: 'ms/1k' } : { load: bulk, rate: 'MB/s', per: 1, cpu: 'ms/MB' });
 const res = {};
-for (let r = 0; r < +rounds; r++) {
-  for (const s of scen.split(',')) {
-    for (const v of (r % 2 ? [...variants].reverse() : variants)) {
-      const n = Number(s.replace(/\D+/g, '')) || 1;
-      const procs = v.started.procs.map((p) => [p.role, p.proc.pid]);
-      const socks = await Promise.all(Array.from({ length: n }, () => connectTo(v.started.endpoint)));
-      const readers = socks.map((x) => readInBackground(x));
-      await sleep(400);
-      const t0 = procs.map(([, pid]) => ticks(pid)); const u0 = process.cpuUsage();
-      for (const x of readers) x.mark();
-      await sleep(+secs * 1000);
-      const marks = readers.map((x) => x.mark());
-      const t1 = procs.map(([, pid]) => ticks(pid)); const u1 = process.cpuUsage(u0);
-      for (const x of readers) x.stop();
-      const mb = marks.reduce((a, m) => a + m.bytes, 0) / 1e6; const ms = marks[0].ms;
-      const row = { mbps: mb / (ms / 1000), cpu: {} };
-      procs.forEach(([role], i) => (row.cpu[role] = (t1[i] - t0[i]) / mb));
-      row.cpu.client = (u1.user + u1.system) / 1000 / mb;
-      (res[`${s} ${v.name}`] ??= []).push(row);
-      console.log(`r${r} ${s.padEnd(9)} ${v.name.padEnd(8)} ${row.mbps.toFixed(1).padStart(7)} MB/s  ms/MB: ${Object.entries(row.cpu).map(([k, x]) => `${k} ${x.toFixed(2)}`).join(' ')}`);
-      await sleep(150);
+try {
+  for (let r = 0; r < +rounds; r++) {
+    for (const s of scen.split(',')) {
+      const kind = kindOf(s);
+      for (const v of (r % 2 ? [...variants].reverse() : variants)) {
+        const n = Number(s.replace(/\D+/g, '')) || 1;
+        const procs = [...v.started.procs.map((p) => [p.role, p.proc.pid]), ['sink', sink.proc.pid]];
+        const load = await kind.load(v.started.endpoint, n);
+        await sleep(400);
+        const t0 = procs.map(([, pid]) => ticks(pid)); const u0 = process.cpuUsage();
+        load.mark();
+        await sleep(+secs * 1000);
+        const { units, ms } = load.mark();
+        const t1 = procs.map(([, pid]) => ticks(pid)); const u1 = process.cpuUsage(u0);
+        await load.stop();
+        const row = { rate: (units * kind.per) / (ms / 1000), cpu: {} };
+        procs.forEach(([role], i) => (row.cpu[role] = (t1[i] - t0[i]) / units));
+        row.cpu.client = (u1.user + u1.system) / 1000 / units;
+        (res[`${s} ${v.name}`] ??= []).push(row);
+        console.log(`r${r} ${s.padEnd(9)} ${v.name.padEnd(8)} ${row.rate.toFixed(1).padStart(7)} ${kind.rate}  ${kind.cpu}: ${Object.entries(row.cpu).map(([k, x]) => `${k} ${x.toFixed(2)}`).join(' ')}`);
+        await sleep(150);
+      }
     }
   }
-}
-const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-console.log(`medians (ratio = ÷ ${variants.at(-1).name}, per round, then median):`);
-for (const s of scen.split(',')) {
-  const base = res[`${s} ${variants.at(-1).name}`];
-  for (const v of variants) {
-    const rows = res[`${s} ${v.name}`];
-    const ratios = rows.map((x, i) => x.mbps / base[i].mbps);
-    const cpuSum = rows.map((x) => Object.entries(x.cpu).filter(([k]) => k !== 'client').reduce((a, [, y]) => a + y, 0));
-    console.log(`${s.padEnd(9)} ${v.name.padEnd(8)} MB/s ${med(rows.map((x) => x.mbps)).toFixed(1).padStart(6)}  ratio ${med(ratios).toFixed(2)} [${ratios.map((x) => x.toFixed(2)).join(' ')}]  relay ms/MB ${med(cpuSum).toFixed(2)}  client ms/MB ${med(rows.map((x) => x.cpu.client)).toFixed(2)}`);
+  const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+  console.log(`medians (ratio = ÷ ${variants.at(-1).name}, per round, then median; relay = every process but client and sink):`);
+  for (const s of scen.split(',')) {
+    const kind = kindOf(s);
+    const base = res[`${s} ${variants.at(-1).name}`];
+    for (const v of variants) {
+      const rows = res[`${s} ${v.name}`];
+      const ratios = rows.map((x, i) => x.rate / base[i].rate);
+      const relay = (x) => Object.entries(x.cpu).filter(([k]) => k !== 'client' && k !== 'sink').reduce((a, [, y]) => a + y, 0);
+      // each process: median CPU per unit, and (in brackets) the median per-round ratio to the last variant
+      const cpuOf = (f) => `${med(rows.map(f)).toFixed(2)} (${med(rows.map((x, i) => f(x) / f(base[i]))).toFixed(2)})`;
+      console.log(`${s.padEnd(9)} ${v.name.padEnd(8)} ${kind.rate} ${med(rows.map((x) => x.rate)).toFixed(1).padStart(6)}  ratio ${med(ratios).toFixed(2)} [${ratios.map((x) => x.toFixed(2)).join(' ')}]  ${kind.cpu}: relay ${cpuOf(relay)}, ${Object.keys(rows[0].cpu).map((k) => `${k} ${cpuOf((x) => x.cpu[k])}`).join(' ')}`);
+    }
   }
+} finally {
+  for (const v of variants) await v.chain.stop();
+  await sink.proc.stop();
 }
-for (const v of variants) await v.chain.stop();
-await sink.proc.stop();
 process.exit(0);

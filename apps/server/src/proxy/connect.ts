@@ -14,7 +14,7 @@ import type { Failure } from './http-errors.js';
 import { proxyServerOptions, refuseClient } from './listener.js';
 import type { ProxyListenerLimits } from './listener.js';
 import { idleLine, relay } from './relay.js';
-import { openTunnel, route, whenOpened } from './tunnel.js';
+import { openTunnel, route } from './tunnel.js';
 
 export function createConnectServer(ctx: ProxyContext, limits: Partial<ProxyListenerLimits> = {}): Server {
   const server = createServer(proxyServerOptions(limits), (_req, res) => {
@@ -26,10 +26,10 @@ export function createConnectServer(ctx: ProxyContext, limits: Partial<ProxyList
   return server;
 }
 
-async function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const traceId = traceIdOf(req);
   const audit = new Audit(ctx.log, ctx.metrics, 'connect', req, traceId);
-  socket.on('error', () => socket.destroy());
+  socket.on('error', destroyOnError);
   const fail = (f: Failure): void => {
     writeRawFailure(socket, f);
     audit.finish({ status: f.status, reason: f.reason });
@@ -45,20 +45,27 @@ async function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: Du
   const { stream } = tunnel;
   if (head.length > 0) stream.write(head);
   socket.pause();
-  try {
-    await whenOpened(stream);
-  } catch (err) {
-    return fail(tunnel.failure(err));
-  }
-  if (socket.destroyed) return void stream.reset('CANCEL', 'caller went away');
-  socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
-  relay(socket, stream, stream, {
-    onEarlyError: (err) => {
-      socket.destroy();
-      audit.finish({ status: 200, reason: tunnel.failure(err).reason });
-    },
-    onDone: (res) => audit.finish({ status: 200, bytesIn: head.length + res.bytesIn, bytesOut: res.bytesOut }),
-    onIdle: (idleMs) => idleLine(ctx, audit, idleMs),
-  }, false, ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS);
-  socket.resume();
+  tunnel.whenOpened((err) => {
+    if (err !== undefined) return fail(tunnel.failure(err));
+    if (socket.destroyed) {
+      stream.reset('CANCEL', 'caller went away');
+      return audit.finish({ status: 499, reason: 'CALLER_GONE' });
+    }
+    socket.write(ESTABLISHED);
+    relay(socket, stream, stream, {
+      onEarlyError: (e) => {
+        socket.destroy();
+        audit.finish({ status: 200, reason: tunnel.failure(e).reason });
+      },
+      onDone: (res) => audit.finish({ status: 200, bytesIn: head.length + res.bytesIn, bytesOut: res.bytesOut }),
+      onIdle: (idleMs) => idleLine(ctx, audit, idleMs),
+    }, false, ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS);
+    socket.resume();
+  });
+}
+
+const ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection established\r\n\r\n', 'latin1');
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }

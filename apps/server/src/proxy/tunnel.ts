@@ -30,6 +30,8 @@ export interface Tunnel {
   /** the error the stream ended with, if any (a RESET from the agent, a session close …) */
   error(): unknown;
   failure(fallback?: unknown): Failure;
+  /** `done()` once the agent accepted the stream, `done(err)` if it failed or closed before (one waiter) */
+  whenOpened(done: (err?: unknown) => void): void;
 }
 
 /** Opens a stream to the route's target; throws a Failure if the session no longer takes streams. */
@@ -49,32 +51,50 @@ export function openTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: s
     ctx.metrics.streams.inc({ result: 'session_gone' });
     return streamFailure(err, r.nodeName, r.targetHost, r.targetPort);
   }
+  // these three listeners are all a tunnel adds to its stream (waiting for OPEN_OK included)
   let error: unknown;
-  let settled = false;
+  let counted = false;
+  let closed = false;
+  let waiter: ((err?: unknown) => void) | undefined;
+  const notify = (err?: unknown): void => {
+    const w = waiter;
+    waiter = undefined;
+    w?.(err);
+  };
   stream.once('opened', () => {
-    settled = true;
+    counted = true;
     ctx.metrics.streams.inc({ result: 'opened' });
+    notify();
   });
   stream.on('error', (err: Error & { wireCode?: string }) => {
     error ??= err;
-    if (settled) return;
-    settled = true;
-    ctx.metrics.streams.inc({ result: (err.wireCode ?? 'error').toLowerCase() });
+    if (!counted) ctx.metrics.streams.inc({ result: (err.wireCode ?? 'error').toLowerCase() });
+    counted = true;
+    notify(err);
   });
   perNode.set(r.nodeName, open + 1);
   stream.once('close', () => {
+    closed = true;
     const left = (perNode.get(r.nodeName) ?? 1) - 1;
     if (left > 0) perNode.set(r.nodeName, left);
     else perNode.delete(r.nodeName);
     ctx.metrics.bytes.inc({ direction: 'in' }, stream.received);
     ctx.metrics.bytes.inc({ direction: 'out' }, stream.sent);
+    notify(error ?? new Error(CLOSED_BEFORE_OPEN));
   });
   return {
     stream,
     error: () => error,
     failure: (fallback) => streamFailure(error ?? fallback, r.nodeName, r.targetHost, r.targetPort),
+    whenOpened: (done) => {
+      if (stream.opened) done();
+      else if (closed) done(error ?? new Error(CLOSED_BEFORE_OPEN));
+      else waiter = done;
+    },
   };
 }
+
+const CLOSED_BEFORE_OPEN = 'stream closed before the agent answered';
 
 /** Open tunnel streams per node name, shared by every listener of one server (keyed by its registry). */
 const streamsByRegistry = new WeakMap<object, Map<string, number>>();
@@ -88,25 +108,6 @@ function nodeStreams(ctx: ProxyContext): Map<string, number> {
 /** Streams currently open to `nodeName` through this registry's listeners. */
 export function openStreamsToNode(ctx: Pick<ProxyContext, 'registry'>, nodeName: string): number {
   return streamsByRegistry.get(ctx.registry)?.get(nodeName) ?? 0;
-}
-
-/** Resolves when the agent accepted the stream; rejects with the stream's error otherwise. */
-export function whenOpened(stream: Stream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (stream.opened) return resolve();
-    // all three listeners go once settled: an idle relayed stream keeps none of them (perf/README.md)
-    const settle = (err?: Error): void => {
-      stream.off('opened', onOpened).off('error', onError).off('close', onClose);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onOpened = (): void => settle();
-    const onError = (err: Error): void => settle(err);
-    const onClose = (): void => settle(new Error('stream closed before the agent answered'));
-    stream.once('opened', onOpened);
-    stream.once('error', onError);
-    stream.once('close', onClose);
-  });
 }
 
 /** TLS to the kubelet through the stream, with the server's kubelet-client identity. */
