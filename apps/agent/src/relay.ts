@@ -1,7 +1,9 @@
 // One server-opened stream: allow-list check, local dial with a timeout (never blocking other
-// streams), then a byte relay both ways with backpressure and half-close.
+// streams), then a byte relay both ways with backpressure and half-close. Per stream: while dialing
+// a Dial (its timer and three listeners, all dropped once it settles), then a TargetRelay, two
+// splices and two byte counts: objects and bound listeners, no closures.
 import { connect, type Socket } from 'node:net';
-import type { Stream } from '@edge-tunnel/framing';
+import { splice, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
 import type { AllowList } from './allow-list.js';
 import type { AgentMetrics } from './metrics.js';
@@ -22,94 +24,160 @@ export interface RelayContext {
 /** Serves one stream opened by the server. Returns at once; all work is event-driven. */
 export function serveStream(stream: Stream, ctx: RelayContext): void {
   const { host, port } = stream.meta;
-  const fields = { streamId: stream.id, targetHost: host, targetPort: port, traceId: stream.meta.traceId };
-  stream.on('error', () => {}); // a server RESET; handled on 'close'
+  stream.on('error', ignore); // a server RESET; handled on 'close'
   const verdict = ctx.allowList.check(host, port);
   if (!verdict.allowed) {
     ctx.metrics.streams.inc({ result: 'refused' });
-    ctx.log.warn({ ...fields, code: 'REFUSED', reason: verdict.reason }, 'stream refused');
+    ctx.log.warn({ ...fieldsOf(stream), code: 'REFUSED', reason: verdict.reason }, 'stream refused');
     stream.refuse('REFUSED', verdict.reason);
     return;
   }
-  dial(stream, ctx, fields);
+  new Dial(stream, ctx);
 }
 
-type Fields = { streamId: number; targetHost: string; targetPort: number; traceId: unknown };
+function ignore(): void {}
 
-function dial(stream: Stream, ctx: RelayContext, fields: Fields): void {
-  const { targetHost: host, targetPort: port } = fields;
-  const started = performance.now();
-  const socket = ctx.dialTarget(host, port);
-  let settled = false;
-  const settle = (): boolean => {
-    if (settled) return false;
-    settled = true;
-    clearTimeout(timer);
-    ctx.metrics.dialDuration.observe((performance.now() - started) / 1000);
+/** The log fields of a stream, built when a line is written (a relay keeps no copy). */
+function fieldsOf(stream: Stream): { streamId: number; targetHost: string; targetPort: number; traceId: unknown } {
+  return { streamId: stream.id, targetHost: stream.meta.host, targetPort: stream.meta.port, traceId: stream.meta.traceId };
+}
+
+/** The dial of one target: settles once (connect, error, timeout, or the stream closing first). */
+class Dial {
+  private readonly started = performance.now();
+  private readonly socket: Socket;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onError = this.failed.bind(this);
+  private readonly onConnect = this.connected.bind(this);
+  private readonly onStreamClose = this.streamClosed.bind(this);
+  private settled = false;
+
+  constructor(
+    private readonly stream: Stream,
+    private readonly ctx: RelayContext,
+  ) {
+    this.socket = ctx.dialTarget(stream.meta.host, stream.meta.port);
+    this.timer = setTimeout(dialTimedOut, ctx.dialTimeoutMs, this);
+    this.socket.on('error', this.onError);
+    this.socket.on('connect', this.onConnect);
+    stream.on('close', this.onStreamClose);
+  }
+
+  timedOut(): void {
+    this.refuse('TIMEOUT', `dial ${this.target} timed out after ${this.ctx.dialTimeoutMs} ms`);
+  }
+
+  private refuse(code: 'CONNECT_FAILED' | 'TIMEOUT', reason: string): void {
+    if (!this.settle()) return;
+    this.socket.destroy();
+    this.ctx.metrics.streams.inc({ result: 'failed' });
+    this.ctx.log.warn({ ...fieldsOf(this.stream), code, reason }, 'target dial failed');
+    this.stream.refuse(code, reason);
+  }
+
+  private get target(): string {
+    return `${this.stream.meta.host}:${this.stream.meta.port}`;
+  }
+
+  /** Stops the timer and drops the dial's listeners, so nothing of the dial outlives it. */
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.socket.removeListener('error', this.onError);
+    this.socket.removeListener('connect', this.onConnect);
+    this.stream.removeListener('close', this.onStreamClose);
+    this.ctx.metrics.dialDuration.observe((performance.now() - this.started) / 1000);
     return true;
-  };
-  const refuse = (code: 'CONNECT_FAILED' | 'TIMEOUT', reason: string): void => {
-    if (!settle()) return;
-    socket.destroy();
-    ctx.metrics.streams.inc({ result: 'failed' });
-    ctx.log.warn({ ...fields, code, reason }, 'target dial failed');
-    stream.refuse(code, reason);
-  };
-  const timer = setTimeout(() => refuse('TIMEOUT', `dial ${host}:${port} timed out after ${ctx.dialTimeoutMs} ms`), ctx.dialTimeoutMs);
-  socket.once('error', (err: NodeJS.ErrnoException) => refuse('CONNECT_FAILED', `dial ${host}:${port}: ${err.code ?? 'ERROR'} ${err.message}`));
-  socket.once('connect', () => {
-    if (!settle()) return;
-    relay(stream, socket, ctx, fields, started);
-  });
-  stream.once('close', () => {
-    if (settle()) {
-      // the server reset or the session died while we were dialing
-      socket.destroy();
-      ctx.log.debug({ ...fields, code: stream.resetCode }, 'stream ended before the target answered');
-    }
-  });
+  }
+
+  private failed(err: NodeJS.ErrnoException): void {
+    this.refuse('CONNECT_FAILED', `dial ${this.target}: ${err.code ?? 'ERROR'} ${err.message}`);
+  }
+
+  private connected(): void {
+    if (this.settle()) new TargetRelay(this.stream, this.socket, this.ctx, this.started);
+  }
+
+  private streamClosed(): void {
+    if (!this.settle()) return;
+    // the server reset or the session died while we were dialing
+    this.socket.destroy();
+    this.ctx.log.debug({ ...fieldsOf(this.stream), code: this.stream.resetCode }, 'stream ended before the target answered');
+  }
 }
 
-function relay(stream: Stream, socket: Socket, ctx: RelayContext, fields: Fields, started: number): void {
-  const { metrics } = ctx;
-  socket.setNoDelay(true);
-  stream.accept();
-  metrics.streams.inc({ result: 'accepted' });
-  metrics.streamsActive.inc();
-  ctx.log.debug(fields, 'stream accepted');
-  // pipe() honours write() and 'drain' both ways; 'end' → end() carries each FIN across.
-  stream.pipe(socket);
-  socket.pipe(stream);
-  countBytes(socket, metrics, 'out');
-  countBytes(stream, metrics, 'in');
-  socket.on('error', (err: NodeJS.ErrnoException) => {
-    const reason = `target ${fields.targetHost}:${fields.targetPort}: ${err.code ?? 'ERROR'} ${err.message}`;
-    ctx.log.warn({ ...fields, code: 'CONNECT_FAILED', reason }, 'target connection failed');
-    stream.reset('CONNECT_FAILED', reason);
-  });
-  stream.once('close', () => {
-    metrics.streamsActive.dec();
+function dialTimedOut(dial: Dial): void {
+  dial.timedOut();
+}
+
+/** stream ↔ target socket: splice() honours write() and 'drain' both ways; 'end' → end() carries each FIN across. */
+class TargetRelay {
+  private readonly bytesIn: ByteCount;
+  private readonly bytesOut: ByteCount;
+
+  constructor(
+    private readonly stream: Stream,
+    private readonly socket: Socket,
+    private readonly ctx: RelayContext,
+    private readonly started: number,
+  ) {
+    const { metrics } = ctx;
+    socket.setNoDelay(true);
+    stream.accept();
+    metrics.streams.inc({ result: 'accepted' });
+    metrics.streamsActive.inc();
+    ctx.log.debug(fieldsOf(stream), 'stream accepted');
+    this.bytesIn = new ByteCount(metrics, 'in');
+    this.bytesOut = new ByteCount(metrics, 'out');
+    splice(stream, socket, this.bytesIn);
+    splice(socket, stream, this.bytesOut);
+    socket.on('error', this.onSocketError.bind(this));
+    stream.on('close', this.onStreamClose.bind(this));
+  }
+
+  private onSocketError(err: NodeJS.ErrnoException): void {
+    const { host, port } = this.stream.meta;
+    const reason = `target ${host}:${port}: ${err.code ?? 'ERROR'} ${err.message}`;
+    this.ctx.log.warn({ ...fieldsOf(this.stream), code: 'CONNECT_FAILED', reason }, 'target connection failed');
+    this.stream.reset('CONNECT_FAILED', reason);
+  }
+
+  private onStreamClose(): void {
+    this.ctx.metrics.streamsActive.dec();
+    this.bytesIn.flush();
+    this.bytesOut.flush();
     // A RESET (either side, or session teardown) drops the local connection at once; a clean
     // end both ways lets the socket flush what it still holds.
-    if (stream.resetCode !== undefined) socket.destroy();
-    ctx.log.debug({ ...fields, code: stream.resetCode, durationMs: Math.round(performance.now() - started) }, 'stream closed');
-  });
+    if (this.stream.resetCode !== undefined) this.socket.destroy();
+    const durationMs = Math.round(performance.now() - this.started);
+    this.ctx.log.debug({ ...fieldsOf(this.stream), code: this.stream.resetCode, durationMs }, 'stream closed');
+  }
 }
 
 /** Bytes a relay adds to the counter at once: a labelled inc() per chunk cost more than the relay's own work. */
 const COUNT_BATCH = 1024 * 1024;
 
-/** Counts what `from` emits into metrics.bytes{direction}, in batches of COUNT_BATCH and the rest at its end or close. */
-function countBytes(from: Socket | Stream, metrics: AgentMetrics, direction: 'in' | 'out'): void {
-  let pending = 0;
-  const flush = (): void => {
-    if (pending > 0) metrics.bytes.inc({ direction }, pending);
-    pending = 0;
-  };
-  from.on('data', (chunk: Buffer) => {
-    pending += chunk.length;
-    if (pending >= COUNT_BATCH) flush();
-  });
-  from.once('end', flush);
-  from.once('close', flush);
+/** metrics.bytes{direction} of one splice: in batches of COUNT_BATCH, the rest at its end or the stream's close. */
+class ByteCount implements SpliceHooks {
+  private pending = 0;
+
+  constructor(
+    private readonly metrics: AgentMetrics,
+    private readonly direction: 'in' | 'out',
+  ) {}
+
+  onData(chunk: Buffer): void {
+    this.pending += chunk.length;
+    if (this.pending >= COUNT_BATCH) this.flush();
+  }
+
+  onEnd(): void {
+    this.flush();
+  }
+
+  flush(): void {
+    if (this.pending > 0) this.metrics.bytes.inc({ direction: this.direction }, this.pending);
+    this.pending = 0;
+  }
 }

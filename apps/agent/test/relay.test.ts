@@ -44,6 +44,20 @@ t.test('dial timeout refuses with TIMEOUT and does not block other streams', asy
   t.ok(performance.now() - started >= 390, 'timeout waited for the deadline');
 });
 
+t.test('once connected, nothing of the dial stays on the target socket (one error listener: the relay\'s)', async (t) => {
+  const echo = await target(t, (s) => s.pipe(s));
+  const dialed: Socket[] = [];
+  const dialTarget = (host: string, port: number) => dialed[dialed.push(dialTcp(host, port)) - 1]!;
+  const { session } = await connected(t, { config: { allowPorts: [{ lo: echo.port, hi: echo.port }] }, deps: { dialTarget } });
+  const stream = session.open(meta(NODE_IP, echo.port));
+  stream.write('ping');
+  t.equal(String(await new Promise((r) => stream.once('data', r))), 'ping', 'relayed');
+  const socket = dialed[0]!;
+  t.same(['error', 'connect', 'data', 'drain'].map((e) => socket.listenerCount(e)), [1, 0, 1, 1], 'error, connect, data, drain listeners');
+  stream.end();
+  await collect(stream);
+});
+
 t.test('10 MiB round trip keeps every byte (SHA-256)', async (t) => {
   const echo = await target(t, (s) => s.pipe(s));
   const { session } = await connected(t, { config: { allowPorts: [{ lo: echo.port, hi: echo.port }] } });

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { connectAgent, sleep, startServer, waitAttached } from './fixtures/harness.js';
 import { testPki } from './fixtures/pki.js';
 import { CALLER_HIGH_WATER_MARK } from '../src/proxy/listener.js';
-import { coalescer } from '../src/proxy/relay.js';
+import { Coalescer } from '../src/proxy/relay.js';
 
 const pki = await testPki();
 const IP = '127.0.20.12';
@@ -43,13 +43,13 @@ t.test('coalescer: the writes of one tick leave as one batch, the next tick star
     writev: (chunks, cb) => (batches.push(chunks.map((c) => (c.chunk as Buffer).length)), cb()),
     write: (chunk: Buffer, _enc, cb) => (batches.push([chunk.length]), cb()),
   });
-  const coalesce = coalescer(sink);
+  const coalescer = new Coalescer(sink);
   for (const n of [16_372, 16_372, 16_372, 100]) {
-    coalesce();
+    coalescer.beforeWrite();
     t.equal(sink.write(Buffer.alloc(n)), true, `${n} bytes fit under the caller highWaterMark`);
   }
   await new Promise((r) => setImmediate(r));
-  coalesce();
+  coalescer.beforeWrite();
   sink.write(Buffer.alloc(5));
   await new Promise((r) => setImmediate(r));
   t.same(batches, [[16_372, 16_372, 16_372, 100], [5]]);
@@ -109,4 +109,25 @@ t.test('idle limit 300 ms: a byte every 100 ms keeps the relay open; silence clo
   t.equal(received().toString(), 'x'.repeat(9), 'the trickle was echoed');
   t.ok(ms >= 250 && ms < 1500, `closed ${ms.toFixed(0)} ms after the last byte (idle limit 300 ms)`);
   t.match(await server.logs.waitFor((l) => l['msg'] === 'audit' && l['reason'] === 'IDLE_TIMEOUT'), { listener: 'connect', nodeName: 'edge-r', bytesIn: 10, bytesOut: 9 });
+});
+
+t.test('idle limit: relays sharing one sweep are judged apart (a silent one closes, a busy one stays)', async (t) => {
+  const busy = await connectThrough();
+  const silent = await connectThrough();
+  let busyOpen = true;
+  void busy.closed.then(() => (busyOpen = false));
+  busy.socket.write('E');
+  silent.socket.write('E');
+  const silentSince = performance.now();
+  let silentMs = -1;
+  void silent.closed.then((at) => (silentMs = at - silentSince));
+  for (let i = 0; i < 9; i++) {
+    await sleep(100);
+    busy.socket.write('x');
+  }
+  t.ok(busyOpen, 'the busy relay is open after 900 ms of trickle');
+  t.ok(silentMs >= 250 && silentMs < 900, `the silent relay closed ${silentMs.toFixed(0)} ms after its last byte (idle limit 300 ms)`);
+  await busy.closed;
+  busy.socket.destroy();
+  silent.socket.destroy();
 });

@@ -1,9 +1,10 @@
 // Raw byte relay between a caller socket and an upstream (stream or TLS over it), both ways, with
 // backpressure and half-close. Counts bytes and reads the upstream's status line for the audit.
-// Per chunk it does no more than count: the idle limit is judged from those counts by a timer, and
-// the frames that arrive in one event-loop turn go to the caller as one write (corked).
+// Per chunk it does no more than count: the idle limit is judged from those counts by one shared
+// sweep, and the frames that arrive in one event-loop turn go to the caller as one write (corked).
+// Per relay: one object, two splices, three listeners of its own (no closures, no timer).
 import type { Duplex, Writable } from 'node:stream';
-import type { Stream } from '@edge-tunnel/framing';
+import { splice, type Splice, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
 import type { Audit } from './audit.js';
 import type { ProxyContext } from './context.js';
 
@@ -22,101 +23,180 @@ export interface RelayHooks {
   onIdle?(idleMs: number): void;
 }
 
-/** Pipes caller ↔ upstream; `stream` is the tunnel stream under `upstream` (reset when the caller goes). */
+/**
+ * Relays caller ↔ upstream; `stream` is the tunnel stream under `upstream` (reset when the caller
+ * goes). The caller's 'error' stays with the frontend, which listens before it opens the tunnel.
+ */
 export function relay(caller: Duplex, upstream: Duplex, stream: Stream, hooks: RelayHooks, sniffStatus: boolean, idleMs = 0): void {
-  const result: RelayResult = { bytesIn: 0, bytesOut: 0, status: 0 };
-  const idle = idleMs > 0 ? idleWatch(idleMs, () => result.bytesIn + result.bytesOut, () => {
-    hooks.onIdle?.(idleMs);
-    stream.reset('TIMEOUT', `relay idle for ${idleMs} ms`);
-    caller.destroy();
-  }) : undefined;
-  caller.once('close', () => idle?.stop());
-  const coalesce = coalescer(caller);
-  let finished = false;
-  let callerClosed = false;
-  let upstreamClosed = false;
-  const done = (): void => {
-    if (finished) return;
-    finished = true;
-    hooks.onDone(result);
-  };
-  caller.on('data', (chunk: Buffer) => (result.bytesIn += chunk.length));
-  upstream.on('data', (chunk: Buffer) => {
-    coalesce();
-    if (result.bytesOut === 0 && sniffStatus) {
+  new Relay(caller, upstream, stream, hooks, sniffStatus, idleMs);
+}
+
+class Relay implements SpliceHooks {
+  private readonly up: Splice;
+  private readonly down: Splice;
+  private readonly coalescer: Coalescer;
+  private status = 0;
+  private finished = false;
+  private callerClosed = false;
+  private upstreamClosed = false;
+  /** for the idle sweep: the byte count at its last tick, and its ticks since the count moved */
+  seen = 0;
+  quietTicks = 0;
+
+  constructor(
+    private readonly caller: Duplex,
+    private readonly upstream: Duplex,
+    private readonly stream: Stream,
+    private readonly hooks: RelayHooks,
+    private readonly sniffStatus: boolean,
+    readonly idleMs: number,
+  ) {
+    this.coalescer = new Coalescer(caller);
+    this.up = splice(caller, upstream);
+    this.down = splice(upstream, caller, this);
+    upstream.on('error', this.onUpstreamError.bind(this));
+    caller.on('close', this.onCallerClose.bind(this));
+    upstream.on('close', this.onUpstreamClose.bind(this));
+    if (idleMs > 0) IdleSweep.of(idleMs).add(this);
+  }
+
+  /** Total bytes both ways: the idle sweep's activity. */
+  get bytes(): number {
+    return this.up.bytes + this.down.bytes;
+  }
+
+  /** SpliceHooks of upstream → caller: cork for the turn, read the status line of the first chunk. */
+  onData(chunk: Buffer): void {
+    this.coalescer.beforeWrite();
+    if (this.down.bytes === 0 && this.sniffStatus) {
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
-      result.status = m ? Number(m[1]) : 0;
+      this.status = m ? Number(m[1]) : 0;
     }
-    result.bytesOut += chunk.length;
-  });
-  caller.pipe(upstream);
-  upstream.pipe(caller);
-  upstream.on('error', (err) => {
-    if (result.bytesOut === 0 && !callerClosed) {
-      caller.unpipe(upstream);
-      upstream.unpipe(caller);
-      hooks.onEarlyError(err);
-      finished = true;
+  }
+
+  closeIdle(): void {
+    this.hooks.onIdle?.(this.idleMs);
+    this.stream.reset('TIMEOUT', `relay idle for ${this.idleMs} ms`);
+    this.caller.destroy();
+  }
+
+  done(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.hooks.onDone({ bytesIn: this.up.bytes, bytesOut: this.down.bytes, status: this.status });
+  }
+
+  private onUpstreamError(err: Error): void {
+    if (this.down.bytes === 0 && !this.callerClosed) {
+      this.up.stop();
+      this.down.stop();
+      this.hooks.onEarlyError(err);
+      this.finished = true;
       return;
     }
-    caller.destroy();
-  });
-  caller.on('error', () => caller.destroy());
-  caller.on('close', () => {
-    callerClosed = true;
-    stream.reset('CANCEL', 'caller went away');
-    upstream.destroy();
-    if (upstreamClosed) done();
-    else setImmediate(done);
-  });
-  upstream.on('close', () => {
-    upstreamClosed = true;
-    if (!finished && result.bytesOut > 0) caller.end();
-    if (callerClosed) done();
-  });
+    this.caller.destroy();
+  }
+
+  private onCallerClose(): void {
+    this.callerClosed = true;
+    if (this.idleMs > 0) IdleSweep.of(this.idleMs).delete(this);
+    this.stream.reset('CANCEL', 'caller went away');
+    this.upstream.destroy();
+    if (this.upstreamClosed) this.done();
+    else setImmediate(finish, this);
+  }
+
+  private onUpstreamClose(): void {
+    this.upstreamClosed = true;
+    if (!this.finished && this.down.bytes > 0) this.caller.end();
+    if (this.callerClosed) this.done();
+  }
 }
 
+function finish(relay: Relay): void {
+  relay.done();
+}
+
+/** Sweeps of the process, one per idle limit. */
+const sweeps = new Map<number, IdleSweep>();
+
 /**
- * Calls `onIdle` once `activity()` (a byte count) has not changed for `ms`. One unref'd interval of
- * ms/4 per relay instead of a clock read per chunk: the relay closes after ms to 1.25 × ms of quiet.
+ * The idle limit of every relay with the same `ms`, judged from byte counts by one unref'd interval
+ * of ms/4 (running while it has relays): a relay is closed after 4 ticks without a byte either way,
+ * i.e. after ms to 1.25 × ms of quiet. No clock read per chunk, no timer per relay.
  */
-function idleWatch(ms: number, activity: () => number, onIdle: () => void): { stop(): void } {
-  let seen = activity();
-  let changedAt = Date.now();
-  const timer = setInterval(() => {
-    const now = Date.now();
-    const current = activity();
-    if (current !== seen) {
-      seen = current;
-      changedAt = now;
-    } else if (now - changedAt >= ms) {
-      clearInterval(timer);
-      onIdle();
+class IdleSweep {
+  private readonly relays = new Set<Relay>();
+  private timer: NodeJS.Timeout | undefined;
+
+  static of(ms: number): IdleSweep {
+    let sweep = sweeps.get(ms);
+    if (sweep === undefined) sweeps.set(ms, (sweep = new IdleSweep(ms)));
+    return sweep;
+  }
+
+  private constructor(private readonly ms: number) {}
+
+  add(relay: Relay): void {
+    relay.seen = relay.bytes;
+    relay.quietTicks = 0;
+    this.relays.add(relay);
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(sweep, Math.max(10, Math.ceil(this.ms / 4)), this);
+    this.timer.unref();
+  }
+
+  delete(relay: Relay): void {
+    if (!this.relays.delete(relay) || this.relays.size > 0) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  tick(): void {
+    for (const relay of this.relays) {
+      const bytes = relay.bytes;
+      if (bytes !== relay.seen) {
+        relay.seen = bytes;
+        relay.quietTicks = 0;
+      } else if (++relay.quietTicks >= 4) {
+        this.delete(relay);
+        relay.closeIdle();
+      }
     }
-  }, Math.max(10, Math.ceil(ms / 4)));
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+  }
+}
+
+function sweep(s: IdleSweep): void {
+  s.tick();
 }
 
 /**
- * Call before each write to `socket`: the first write of an event-loop turn corks it and the turn's
- * end (setImmediate) uncorks, so the frames the session socket's reads of one turn deliver leave in
- * one writev, not one syscall each (4 → 1 per 64 KiB on loopback). Not nextTick: ticks run after
- * every decrypted TLS record, which is one frame. Needs a writable highWaterMark of several frames
- * (`proxyServerOptions`), or the pipe pauses after the first.
+ * Call `beforeWrite()` before each write to `socket`: the first write of an event-loop turn corks it
+ * and the turn's end (setImmediate) uncorks, so the frames the session socket's reads of one turn
+ * deliver leave in one writev, not one syscall each (4 → 1 per 64 KiB on loopback). Not nextTick:
+ * ticks run after every decrypted TLS record, which is one frame. Needs a writable highWaterMark of
+ * several frames (`proxyServerOptions`), or the relay pauses after the first.
  */
-export function coalescer(socket: Writable): () => void {
-  let corked = false;
-  const uncork = (): void => {
-    corked = false;
-    socket.uncork();
-  };
-  return () => {
-    if (corked) return;
-    corked = true;
-    socket.cork();
-    setImmediate(uncork);
-  };
+export class Coalescer {
+  private corked = false;
+
+  constructor(private readonly socket: Writable) {}
+
+  beforeWrite(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    setImmediate(uncork, this);
+  }
+
+  uncork(): void {
+    this.corked = false;
+    this.socket.uncork();
+  }
+}
+
+function uncork(c: Coalescer): void {
+  c.uncork();
 }
 
 /** The warn line of a relay closed for idleness (its audit line follows with reason TIMEOUT). */
