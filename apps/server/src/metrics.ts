@@ -2,6 +2,7 @@
 // collide on the global registry).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentRegistry } from './agents/registry.js';
+import type { PacerStats } from './agents/handshake-pacer.js';
 
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -15,9 +16,31 @@ export class ServerMetrics {
   readonly bytes: Counter<'direction'>;
   /** proxied request durations by listener and status */
   readonly requestDuration: Histogram<'listener' | 'status'>;
+  /** set by the agent listener: its handshake pacer's counts */
+  agentHandshakes: (() => PacerStats) | undefined;
 
   constructor(agents: AgentRegistry) {
     const registers = [this.registry];
+    const handshakes = (): PacerStats | undefined => this.agentHandshakes?.();
+    new Gauge({
+      name: 'edge_tunnel_agent_handshakes', help: 'TLS handshakes on the agent port: in flight, and waiting for a slot (--max-agent-handshakes).',
+      labelNames: ['state'], registers,
+      collect() {
+        const s = handshakes();
+        if (!s) return;
+        this.set({ state: 'in_flight' }, s.inFlight);
+        this.set({ state: 'waiting' }, s.waiting);
+      },
+    });
+    new Counter({
+      name: 'edge_tunnel_agent_handshakes_paced_total', help: 'Agent connections that waited for a handshake slot.', registers,
+      collect() {
+        const s = handshakes();
+        if (!s) return;
+        this.reset();
+        this.inc(s.paced);
+      },
+    });
     new Gauge({
       name: 'edge_tunnel_sessions', help: 'Agent sessions attached now.', registers,
       collect() { this.set(agents.count()); },

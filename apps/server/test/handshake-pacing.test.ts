@@ -63,6 +63,10 @@ t.test(`cap 2: ${N} slow handshakes run at most 2 at a time, in waves, and all c
   await until(async () => (await meta(server, '/debug/agent-handshakes')).json().inFlight === 0, 'every handshake ended on the server');
   t.match((await meta(server, '/debug/agent-handshakes')).json(), { inFlight: 0, waiting: 0 }, 'every slot returned, the quitter\'s included');
   t.ok(server.logs.find((l) => l['msg'] === 'agent tls handshake failed'), 'the quitter\'s turn came: its handshake failed at once');
+  const metrics = (await meta(server, '/metrics')).body;
+  t.match(metrics, /^edge_tunnel_agent_handshakes\{state="in_flight"\} 0$/m, 'in-flight gauge back at 0');
+  t.match(metrics, /^edge_tunnel_agent_handshakes\{state="waiting"\} 0$/m, 'waiting gauge at 0');
+  t.equal(Number(/^edge_tunnel_agent_handshakes_paced_total (\d+)$/m.exec(metrics)?.[1]), stats.paced, 'the paced counter says what the debug endpoint says');
 });
 
 t.test(`the default cap (256): the same ${N} handshakes all run at once`, async (t) => {

@@ -85,6 +85,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     secureOptions: constants.SSL_OP_NO_TICKET,
   });
   const pacer = new HandshakePacer(opts.maxAgentHandshakes ?? DEFAULT_MAX_AGENT_HANDSHAKES, (socket) => server.emit('connection', socket));
+  metrics.agentHandshakes = () => pacer.stats();
   const tcp = createTcpServer({ pauseOnConnect: true }, (socket) => pacer.admit(socket));
   const announcer = opts.replicas ? new ReplicaAnnouncer(opts.replicas) : undefined;
   const enroll = createEnrollHandler({ enroller: opts.enroller, rateLimit: opts.enrollRateLimit, log });
