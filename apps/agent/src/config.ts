@@ -1,8 +1,7 @@
 // Flags with environment fallbacks. Pure: parseConfig(argv, env) never touches files or sockets.
 import { isIP } from 'node:net';
-import { SESSION_DEFAULTS } from '@edge-tunnel/framing';
+import { FRAMING_FLAGS, SESSION_DEFAULTS, framingLimitsProblem, type FramingLimits } from '@edge-tunnel/framing';
 import { ConfigError } from './errors.js';
-import { FRAMING_FLAGS, framingLimitsProblem, type FramingLimits } from '@edge-tunnel/framing';
 import { parsePortList, type PortRange } from './ports.js';
 
 export const DEFAULT_SERVER_PORT = 10262;
@@ -12,6 +11,8 @@ export const DEFAULT_CERT_DIR = '/var/lib/edge-tunnel';
 export const DEFAULT_RENEW_BEFORE = 0.33;
 /** Window over which the first redial after a lost session is spread (see Backoff). */
 export const DEFAULT_RECONNECT_SPREAD_MS = 8000;
+/** Idle limit of a relayed stream: the kubelet's streaming-connection-idle-timeout (4 h), as the server's. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 4 * 60 * 60 * 1000;
 /** Smallest initial stream window: beyond budget ÷ this many streams, windows cannot shrink further. */
 const MIN_INITIAL_WINDOW = 4 * 1024;
 
@@ -55,6 +56,8 @@ export interface AgentConfig extends FramingLimits {
   allowPorts: PortRange[];
   localhostPorts: PortRange[];
   dialTimeoutMs: number;
+  /** a relayed stream with no byte either way for this long is reset with TIMEOUT (0: never) */
+  streamIdleTimeoutMs: number;
   keepaliveIntervalMs: number;
   keepaliveTimeoutMs: number;
   backoffBaseMs: number;
@@ -94,6 +97,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'allow-ports', env: 'EDGE_TUNNEL_ALLOW_PORTS', def: '', text: 'extra ports allowed on the node IPs, e.g. 9100-9199,9051' },
   { name: 'localhost-ports', env: 'EDGE_TUNNEL_LOCALHOST_PORTS', def: '', text: 'ports allowed on 127.0.0.1' },
   { name: 'dial-timeout-ms', env: 'EDGE_TUNNEL_DIAL_TIMEOUT_MS', def: '5000', text: 'local target dial timeout' },
+  { name: 'stream-idle-timeout-ms', env: 'EDGE_TUNNEL_STREAM_IDLE_TIMEOUT_MS', def: String(DEFAULT_STREAM_IDLE_TIMEOUT_MS), text: 'a relayed stream with no byte either way for this long is reset with TIMEOUT (0: never; default the kubelet\'s 4 h streaming idle timeout, as the server\'s --relay-idle-timeout-ms)' },
   { name: 'keepalive-interval-ms', env: 'EDGE_TUNNEL_KEEPALIVE_INTERVAL_MS', def: '10000', text: 'PING cadence' },
   { name: 'keepalive-timeout-ms', env: 'EDGE_TUNNEL_KEEPALIVE_TIMEOUT_MS', def: '30000', text: 'silent server => reconnect' },
   { name: 'backoff-base-ms', env: 'EDGE_TUNNEL_BACKOFF_BASE_MS', def: '500', text: 'first reconnect delay ceiling' },
@@ -165,6 +169,7 @@ function build(raw: Raw): AgentConfig {
     allowPorts: ports('allow-ports', raw('allow-ports')!),
     localhostPorts: ports('localhost-ports', raw('localhost-ports')!),
     dialTimeoutMs: int(raw, 'dial-timeout-ms', 1, 600_000),
+    streamIdleTimeoutMs: int(raw, 'stream-idle-timeout-ms', 0, 7 * 24 * 3_600_000),
     keepaliveIntervalMs: int(raw, 'keepalive-interval-ms', 10, 3_600_000),
     keepaliveTimeoutMs: int(raw, 'keepalive-timeout-ms', 10, 3_600_000),
     backoffBaseMs: int(raw, 'backoff-base-ms', 1, 3_600_000),

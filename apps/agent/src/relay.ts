@@ -3,7 +3,7 @@
 // a Dial (its timer and three listeners, all dropped once it settles), then a TargetRelay, two
 // splices and two byte counts: objects and bound listeners, no closures.
 import { connect, type Socket } from 'node:net';
-import { splice, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
+import { IdleSweep, splice, type IdleWatched, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
 import type { AllowList } from './allow-list.js';
 import type { AgentMetrics } from './metrics.js';
@@ -17,6 +17,8 @@ export interface RelayContext {
   allowList: AllowList;
   dialTarget: DialTarget;
   dialTimeoutMs: number;
+  /** no byte either way for this long: the stream is reset with TIMEOUT (0 or absent: never) */
+  streamIdleTimeoutMs?: number;
   metrics: AgentMetrics;
   log: Logger;
 }
@@ -112,9 +114,10 @@ function dialTimedOut(dial: Dial): void {
 }
 
 /** stream ↔ target socket: splice() honours write() and 'drain' both ways; 'end' → end() carries each FIN across. */
-class TargetRelay {
+class TargetRelay implements IdleWatched {
   private readonly bytesIn: ByteCount;
   private readonly bytesOut: ByteCount;
+  private readonly idleMs: number;
 
   constructor(
     private readonly stream: Stream,
@@ -134,6 +137,20 @@ class TargetRelay {
     splice(socket, stream, this.bytesOut);
     socket.on('error', this.onSocketError.bind(this));
     stream.on('close', this.onStreamClose.bind(this));
+    this.idleMs = ctx.streamIdleTimeoutMs ?? 0;
+    if (this.idleMs > 0) IdleSweep.of(this.idleMs).add(this);
+  }
+
+  /** Bytes both ways so far (the idle sweep's activity). */
+  get bytes(): number {
+    return this.bytesIn.total + this.bytesOut.total;
+  }
+
+  closeIdle(idleMs: number): void {
+    const reason = `no byte either way for ${idleMs} ms`;
+    this.ctx.log.warn({ ...fieldsOf(this.stream), code: 'TIMEOUT', reason }, 'stream closed: idle timeout');
+    this.stream.reset('TIMEOUT', `target ${this.stream.meta.host}:${this.stream.meta.port}: ${reason}`);
+    this.socket.destroy();
   }
 
   private onSocketError(err: NodeJS.ErrnoException): void {
@@ -144,6 +161,7 @@ class TargetRelay {
   }
 
   private onStreamClose(): void {
+    if (this.idleMs > 0) IdleSweep.of(this.idleMs).delete(this);
     this.ctx.metrics.streamsActive.dec();
     this.bytesIn.flush();
     this.bytesOut.flush();
@@ -160,6 +178,8 @@ const COUNT_BATCH = 1024 * 1024;
 
 /** metrics.bytes{direction} of one splice: in batches of COUNT_BATCH, the rest at its end or the stream's close. */
 class ByteCount implements SpliceHooks {
+  /** bytes seen so far */
+  total = 0;
   private pending = 0;
 
   constructor(
@@ -168,6 +188,7 @@ class ByteCount implements SpliceHooks {
   ) {}
 
   onData(chunk: Buffer): void {
+    this.total += chunk.length;
     this.pending += chunk.length;
     if (this.pending >= COUNT_BATCH) this.flush();
   }

@@ -48,7 +48,7 @@ export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps
   let replicas: ReplicaManager | undefined;
   const metrics = createMetrics(() => replicas?.first()?.rttMs);
   const allowList = new AllowList(config);
-  const relay = { allowList, dialTarget: deps.dialTarget ?? dialTcp, dialTimeoutMs: config.dialTimeoutMs, metrics, log };
+  const relay = { allowList, dialTarget: deps.dialTarget ?? dialTcp, dialTimeoutMs: config.dialTimeoutMs, streamIdleTimeoutMs: config.streamIdleTimeoutMs, metrics, log };
   const manager = new ReplicaManager({ config, log, metrics, random: deps.random, connect: deps.connectServer, credentials, onStream: (stream) => serveStream(stream, relay) });
   replicas = manager;
   const meta = await startMeta(config.metaAddr, {

@@ -161,6 +161,26 @@ t.test('a RESET from the server drops the local connection at once', async (t) =
   await waitFor(() => agent.status().activeStreams === 0, 2000, 'no active stream');
 });
 
+t.test('--stream-idle-timeout-ms: a silent stream is reset with TIMEOUT, a busy one next to it stays', async (t) => {
+  const echo = await target(t, (s) => s.pipe(s));
+  const { session, lines } = await connected(t, { config: { streamIdleTimeoutMs: 300, allowPorts: [{ lo: echo.port, hi: echo.port }] } });
+  const silent = session.open(meta(NODE_IP, echo.port));
+  const busy = session.open(meta(NODE_IP, echo.port));
+  busy.resume();
+  const started = performance.now();
+  const pinger = setInterval(() => busy.write('.'), 50);
+  t.teardown(() => clearInterval(pinger));
+  const err = await streamError(silent);
+  const after = performance.now() - started;
+  t.match(err, { wireCode: 'TIMEOUT', reason: new RegExp(`^target ${NODE_IP.replaceAll('.', '\\.')}:${echo.port}: no byte either way for 300 ms$`) });
+  t.ok(after >= 290 && after < 1500, `closed after ${after.toFixed(0)} ms of quiet (limit 300, sweep ≤ 1.25 ×)`);
+  t.notOk(busy.destroyed, 'the busy stream is still open');
+  t.ok(lines.some((l) => l.msg === 'stream closed: idle timeout' && l.code === 'TIMEOUT'), 'warn line for the operator');
+  clearInterval(pinger);
+  busy.end();
+  await collect(busy);
+});
+
 t.test('a local socket error resets the stream with CONNECT_FAILED', async (t) => {
   const tgt = await target(t, (s) => s.write('hi'));
   const { session } = await connected(t, { config: { allowPorts: [{ lo: tgt.port, hi: tgt.port }] } });

@@ -2,6 +2,7 @@
 export { Session, type SessionStats, type GoAwayInfo, type PeerSettings } from './session.js';
 export { Stream } from './stream.js';
 export { Splice, splice, type SpliceHooks } from './splice.js';
+export { IdleSweep, type IdleWatched } from './idle-sweep.js';
 export { type SessionOptions, type Logger, DEFAULTS as SESSION_DEFAULTS } from './options.js';
 export { FRAMING_FLAGS, framingLimitsProblem, type FramingFlag, type FramingLimits } from './limit-flags.js';
 export { type OpenMeta } from './payloads.js';

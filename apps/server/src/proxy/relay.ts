@@ -4,7 +4,7 @@
 // sweep, and the frames that arrive in one event-loop turn go to the caller as one write (corked).
 // Per relay: one object, two splices, three listeners of its own (no closures, no timer).
 import type { Duplex, Writable } from 'node:stream';
-import { splice, type Splice, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
+import { IdleSweep, splice, type IdleWatched, type Splice, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
 import type { Audit } from './audit.js';
 import type { ProxyContext } from './context.js';
 
@@ -31,7 +31,7 @@ export function relay(caller: Duplex, upstream: Duplex, stream: Stream, hooks: R
   new Relay(caller, upstream, stream, hooks, sniffStatus, idleMs);
 }
 
-class Relay implements SpliceHooks {
+class Relay implements SpliceHooks, IdleWatched {
   private readonly up: Splice;
   private readonly down: Splice;
   private readonly coalescer: Coalescer;
@@ -39,9 +39,6 @@ class Relay implements SpliceHooks {
   private finished = false;
   private callerClosed = false;
   private upstreamClosed = false;
-  /** for the idle sweep: the byte count at its last tick, and its ticks since the count moved */
-  seen = 0;
-  quietTicks = 0;
 
   constructor(
     private readonly caller: Duplex,
@@ -115,59 +112,6 @@ class Relay implements SpliceHooks {
 
 function finish(relay: Relay): void {
   relay.done();
-}
-
-/** Sweeps of the process, one per idle limit. */
-const sweeps = new Map<number, IdleSweep>();
-
-/**
- * The idle limit of every relay with the same `ms`, judged from byte counts by one unref'd interval
- * of ms/4 (running while it has relays): a relay is closed after 4 ticks without a byte either way,
- * i.e. after ms to 1.25 × ms of quiet. No clock read per chunk, no timer per relay.
- */
-class IdleSweep {
-  private readonly relays = new Set<Relay>();
-  private timer: NodeJS.Timeout | undefined;
-
-  static of(ms: number): IdleSweep {
-    let sweep = sweeps.get(ms);
-    if (sweep === undefined) sweeps.set(ms, (sweep = new IdleSweep(ms)));
-    return sweep;
-  }
-
-  private constructor(private readonly ms: number) {}
-
-  add(relay: Relay): void {
-    relay.seen = relay.bytes;
-    relay.quietTicks = 0;
-    this.relays.add(relay);
-    if (this.timer !== undefined) return;
-    this.timer = setInterval(sweep, Math.max(10, Math.ceil(this.ms / 4)), this);
-    this.timer.unref();
-  }
-
-  delete(relay: Relay): void {
-    if (!this.relays.delete(relay) || this.relays.size > 0) return;
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  tick(): void {
-    for (const relay of this.relays) {
-      const bytes = relay.bytes;
-      if (bytes !== relay.seen) {
-        relay.seen = bytes;
-        relay.quietTicks = 0;
-      } else if (++relay.quietTicks >= 4) {
-        this.delete(relay);
-        relay.closeIdle();
-      }
-    }
-  }
-}
-
-function sweep(s: IdleSweep): void {
-  s.tick();
 }
 
 /**
