@@ -3,7 +3,7 @@
 // a Dial (its timer and three listeners, all dropped once it settles), then a TargetRelay, two
 // splices and two byte counts: objects and bound listeners, no closures.
 import { connect, type Socket } from 'node:net';
-import { IdleSweep, splice, type IdleWatched, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
+import { IdleSweep, splice, type IdleWatched, type Splice, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
 import type { AllowList } from './allow-list.js';
 import type { AgentMetrics } from './metrics.js';
@@ -117,6 +117,8 @@ function dialTimedOut(dial: Dial): void {
 class TargetRelay implements IdleWatched {
   private readonly bytesIn: ByteCount;
   private readonly bytesOut: ByteCount;
+  private readonly down: Splice;
+  private readonly up: Splice;
   private readonly idleMs: number;
 
   constructor(
@@ -133,8 +135,8 @@ class TargetRelay implements IdleWatched {
     ctx.log.debug(fieldsOf(stream), 'stream accepted');
     this.bytesIn = new ByteCount(metrics, 'in');
     this.bytesOut = new ByteCount(metrics, 'out');
-    splice(stream, socket, this.bytesIn);
-    splice(socket, stream, this.bytesOut);
+    this.down = splice(stream, socket, this.bytesIn);
+    this.up = splice(socket, stream, this.bytesOut);
     socket.on('error', this.onSocketError.bind(this));
     stream.on('close', this.onStreamClose.bind(this));
     this.idleMs = ctx.streamIdleTimeoutMs ?? 0;
@@ -143,7 +145,7 @@ class TargetRelay implements IdleWatched {
 
   /** Bytes both ways so far (the idle sweep's activity). */
   get bytes(): number {
-    return this.bytesIn.total + this.bytesOut.total;
+    return this.down.bytes + this.up.bytes;
   }
 
   closeIdle(idleMs: number): void {
@@ -178,8 +180,6 @@ const COUNT_BATCH = 1024 * 1024;
 
 /** metrics.bytes{direction} of one splice: in batches of COUNT_BATCH, the rest at its end or the stream's close. */
 class ByteCount implements SpliceHooks {
-  /** bytes seen so far */
-  total = 0;
   private pending = 0;
 
   constructor(
@@ -188,7 +188,6 @@ class ByteCount implements SpliceHooks {
   ) {}
 
   onData(chunk: Buffer): void {
-    this.total += chunk.length;
     this.pending += chunk.length;
     if (this.pending >= COUNT_BATCH) this.flush();
   }

@@ -62,6 +62,13 @@ export const DEFAULTS = {
   compression: false,
 } as const;
 
+/** Smallest stream window (and receive budget) an option may set. */
+export const MIN_WINDOW = 1024;
+/** Largest stream window: WINDOW and SETTINGS carry it as a positive int32. */
+export const MAX_WINDOW = 0x7fff_ffff;
+/** Largest control-frame flood limit an option may set. */
+export const MAX_CONTROL_PER_SECOND = 1_000_000;
+
 function check(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new FramingError('ERR_FRAMING_INVALID_OPTION', `option ${name} must be an integer in [${min}, ${max}], got ${value}`);
@@ -74,14 +81,14 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
   }
   const o: ResolvedOptions = { ...DEFAULTS, hello: {}, logger: undefined, ...stripUndefined(options) } as ResolvedOptions;
   check('maxFrameSize', o.maxFrameSize, MIN_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE);
-  check('initialWindow', o.initialWindow, 1024, 0x7fff_ffff);
-  check('maxWindow', o.maxWindow, o.initialWindow, 0x7fff_ffff);
+  check('initialWindow', o.initialWindow, MIN_WINDOW, MAX_WINDOW);
+  check('maxWindow', o.maxWindow, o.initialWindow, MAX_WINDOW);
   check('receiveBudget', o.receiveBudget, o.initialWindow, Number.MAX_SAFE_INTEGER);
   check('maxStreams', o.maxStreams, 1, 0x7fff_ffff);
   check('keepaliveIntervalMs', o.keepaliveIntervalMs, 10, 3_600_000);
   check('keepaliveTimeoutMs', o.keepaliveTimeoutMs, o.keepaliveIntervalMs, 3_600_000);
   check('openTimeoutMs', o.openTimeoutMs, 1, 3_600_000);
-  check('maxControlPerSecond', o.maxControlPerSecond, 1, 1_000_000);
+  check('maxControlPerSecond', o.maxControlPerSecond, 1, MAX_CONTROL_PER_SECOND);
   return o;
 }
 
