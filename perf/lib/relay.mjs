@@ -3,11 +3,13 @@
 //   tls   — one TLS connection per stream (no mux: the per-stream ceiling for Node)
 //   h2    — Node's HTTP/2 as a mux: one TLS session, a CONNECT stream per stream
 //   yamux — @chainsafe/libp2p-yamux over one TLS connection
+//   floor — floor-mux.mjs over one TLS connection: the least any Node mux can do
 // `node relay.mjs <kind> ingress|egress` with PERF_RELAY (JSON) → IPC {port}.
 import http2 from 'node:http2';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
+import { floorMux } from './floor-mux.mjs';
 import { yamuxConnect, yamuxListen } from './yamux-adapter.mjs';
 
 const cfg = JSON.parse(process.env.PERF_RELAY ?? '{}');
@@ -108,10 +110,28 @@ async function yamuxIngress() {
   });
 }
 
+async function floorEgress() {
+  const server = tls.createServer(tlsServerOpts(), (socket) => {
+    socket.setNoDelay(true);
+    floorMux(socket, () => dialSink());
+  });
+  await new Promise((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
+  return server;
+}
+
+async function floorIngress() {
+  const socket = tls.connect(tlsClientOpts());
+  socket.setNoDelay(true);
+  await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+  const open = floorMux(socket);
+  return listenTcp((caller) => open(caller));
+}
+
 const starters = {
   'tls:egress': tlsEgress, 'tls:ingress': tlsIngress,
   'h2:egress': h2Egress, 'h2:ingress': h2Ingress,
   'yamux:egress': yamuxEgress, 'yamux:ingress': yamuxIngress,
+  'floor:egress': floorEgress, 'floor:ingress': floorIngress,
 };
 const server = await starters[`${kind}:${role}`]();
 process.send({ port: server.address().port });

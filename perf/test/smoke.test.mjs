@@ -23,7 +23,8 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
   t.ok(chainNames.includes('edge-tunnel') && chainNames.includes('edge-tunnel+lz4') && chainNames.includes('tls-relay'));
   for (const [id, sc] of Object.entries(res.scenarios)) {
     const primary = sc.metrics.find((m) => m.primary).key;
-    const names = id === 'sessions' ? ['edge-tunnel', 'tls-relay'] : chainNames; // sessions: tls-relay is the bare mTLS floor
+    // sessions: tls-relay is the bare mTLS floor; a chain may run only some scenarios (the floor mux)
+    const names = id === 'sessions' ? ['edge-tunnel', 'tls-relay'] : res.chains.filter((c) => !c.only && (c.scenarios?.includes(id) ?? true)).map((c) => c.name);
     for (const name of names) {
       const row = sc.rows[name];
       t.ok(row && !row.error, `${id} · ${name}: ran${row?.error ? ` (${row.error.split('\n')[0]})` : ''}`);
@@ -34,5 +35,10 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
     t.ok(existsSync(join(out, `${id}-tiny.svg`)), `${id}: chart written`);
   }
   t.ok(res.targets.length >= 15, 'targets evaluated');
+  t.ok(chainNames.includes('floor'), 'the floor mux ran');
+  for (const name of ['churn streams/s', 'RTT p50 ÷ OpenSSH', 'heap per idle stream, worst process (B)']) {
+    const target = res.targets.find((x) => x.name === name);
+    t.ok(Number.isFinite(target?.floor) && typeof target.reachable === 'boolean', `${name}: the floor's value and verdict (${target?.floor})`);
+  }
   t.match(r.stdout, /edge-tunnel ÷ peer/, 'ratio tables printed');
 });

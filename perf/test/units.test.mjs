@@ -82,3 +82,61 @@ t.test('heap census: what grew between two snapshots, per unit', async (t) => {
   t.ok(diff.total >= row.perUnit, 'the total covers it');
   t.match(censusTable(diff, 'probe'), /\| object CensusProbe \| \d+ \| 1\.00 \|/);
 });
+
+t.test('floor mux: streams over one connection, both ways, half-close, reset', async (t) => {
+  const { floorMux } = await import('../lib/floor-mux.mjs');
+  const { createHash, randomBytes } = await import('node:crypto');
+  // every pair of ends is a real loopback TCP connection: [dialed, accepted]
+  const server = net.createServer({ allowHalfOpen: true });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const all = [];
+  const pair = async () => {
+    const accepted = new Promise((r) => server.once('connection', r));
+    const dialed = net.connect({ port: server.address().port, host: '127.0.0.1', allowHalfOpen: true });
+    const ends = [dialed, await accepted];
+    all.push(...ends);
+    return ends;
+  };
+  t.teardown(() => (all.forEach((s) => s.destroy()), server.close()));
+  const [a, b] = await pair();
+  const targets = [await pair(), await pair(), await pair()]; // the far side's targets, in open order
+  const floorMuxTargets = targets.map(([dialed]) => dialed);
+  floorMux(b, () => floorMuxTargets.shift());
+  const open = floorMux(a);
+  const callers = [await pair(), await pair(), await pair()];
+  callers.forEach(([, entry]) => open(entry));
+  const near = callers.map(([client]) => client);
+  const far = targets.map(([, target]) => target);
+  const payloads = near.map(() => randomBytes(300_000));
+  const sha = (buf) => createHash('sha256').update(buf).digest('hex');
+  const collect = (s) => new Promise((r) => { const parts = []; s.on('data', (c) => parts.push(c)); s.on('end', () => r(Buffer.concat(parts))); });
+  const got = Promise.all(far.map(collect));
+  near.forEach((s, i) => s.end(payloads[i]));
+  t.same((await got).map(sha), payloads.map(sha), 'every stream arrives whole, on its own stream');
+  const back = collect(near[0]);
+  far[0].end(Buffer.from('reply'));
+  t.equal((await back).toString(), 'reply', 'after one side ended, the other still sends');
+  // a caller that resets its connection mid-stream: the target's connection is closed too
+  const [client, entry] = await pair();
+  const [target, targetPeer] = await pair();
+  floorMuxTargets.push(target);
+  open(entry);
+  client.write('x');
+  await new Promise((r) => targetPeer.once('data', r));
+  const ended = new Promise((r) => targetPeer.once('end', r));
+  client.resetAndDestroy();
+  await ended;
+  t.pass('a reset caller closes the target connection');
+});
+
+t.test('targets: a miss the floor shares is out of reach, one it meets is not', async (t) => {
+  const { evaluateTargets, verdict } = await import('../lib/targets.mjs');
+  const rows = (et, floor) => ({ rows: { 'edge-tunnel': et, floor } });
+  const res = { scenarios: { churn: rows({ perSec: 1000 }, { perSec: 1200 }), idle: rows({ maxHeapPerStream: 4000 }, { maxHeapPerStream: 1300 }) } };
+  const by = Object.fromEntries(evaluateTargets(res).map((x) => [x.name, x]));
+  t.match(by['churn streams/s'], { value: 1000, floor: 1200, met: false, reachable: false });
+  t.match(verdict(by['churn streams/s']), /out of reach/);
+  t.match(by['heap per idle stream, worst process (B)'], { met: false, reachable: true });
+  t.equal(verdict(by['heap per idle stream, worst process (B)']), '**no**');
+  t.equal(by['RSS per idle agent session (B)'].met, undefined, 'no number, no verdict');
+});

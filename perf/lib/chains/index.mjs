@@ -13,6 +13,7 @@ export function allChains(env) {
     nodeRelayChain(env, 'h2'),
     ...(ssh ? [] : [sshChain(env)]),
     nodeRelayChain(env, 'yamux'),
+    nodeRelayChain(env, 'floor'),
     edgeTunnelChain(env, { compression: false }),
     edgeTunnelChain(env, { compression: true }),
   ];

@@ -6,6 +6,7 @@ const LABELS = {
   tls: 'Node TLS relay (1 conn/stream)',
   h2: 'Node HTTP/2 mux',
   yamux: 'JS yamux mux (libp2p)',
+  floor: 'floor: the least a Node mux does (perf/lib/floor-mux.mjs)',
 };
 
 export function nodeRelayChain(env, kind) {
@@ -13,7 +14,9 @@ export function nodeRelayChain(env, kind) {
   return {
     name: kind === 'tls' ? 'tls-relay' : kind,
     label: LABELS[kind],
-    kind: kind === 'tls' ? 'ceiling' : 'mux',
+    kind: kind === 'tls' ? 'ceiling' : kind === 'floor' ? 'floor' : 'mux',
+    // the floor has no per-stream flow control: a stalled reader would stop every stream
+    scenarios: kind === 'floor' ? ['bulk1', 'multi16', 'multi256', 'rtt', 'churn', 'idle'] : undefined,
     async start(opts = {}) {
       const cfg = { sinkHost: env.sink.host, sinkPort: env.sink.port, key: env.certs.path('server', 'key'), cert: env.certs.path('server', 'crt'), ca: env.certs.path('ca', 'crt') };
       const egress = await spawnHelper(`${kind}-egress`, 'relay.mjs', [kind, 'egress'], { PERF_RELAY: JSON.stringify(cfg) });
