@@ -1,7 +1,7 @@
 // One server-opened stream: allow-list check, local dial with a timeout (never blocking other
 // streams), then a byte relay both ways with backpressure and half-close. Per stream: while dialing
-// a Dial (its timer and three listeners, all dropped once it settles), then a TargetRelay, two
-// splices and two byte counts: objects and bound listeners, no closures.
+// a Dial (its timer and three listeners, all dropped once it settles), then a TargetRelay and two
+// splices: objects and shared listeners, no closures.
 import { connect, type Socket } from 'node:net';
 import { IdleSweep, splice, type IdleWatched, type Splice, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
@@ -114,12 +114,13 @@ function dialTimedOut(dial: Dial): void {
 }
 
 /** stream ↔ target socket: splice() honours write() and 'drain' both ways; 'end' → end() carries each FIN across. */
-class TargetRelay implements IdleWatched {
-  private readonly bytesIn: ByteCount;
-  private readonly bytesOut: ByteCount;
+class TargetRelay implements IdleWatched, SpliceHooks {
   private readonly down: Splice;
   private readonly up: Splice;
   private readonly idleMs: number;
+  /** bytes of each direction already added to metrics.bytes (in batches: see COUNT_BATCH) */
+  private countedIn = 0;
+  private countedOut = 0;
 
   constructor(
     private readonly stream: Stream,
@@ -133,12 +134,12 @@ class TargetRelay implements IdleWatched {
     metrics.streams.inc({ result: 'accepted' });
     metrics.streamsActive.inc();
     ctx.log.debug(fieldsOf(stream), 'stream accepted');
-    this.bytesIn = new ByteCount(metrics, 'in');
-    this.bytesOut = new ByteCount(metrics, 'out');
-    this.down = splice(stream, socket, this.bytesIn);
-    this.up = splice(socket, stream, this.bytesOut);
-    socket.on('error', this.onSocketError.bind(this));
-    stream.on('close', this.onStreamClose.bind(this));
+    this.down = splice(stream, socket, this);
+    this.up = splice(socket, stream, this);
+    (socket as Owned)[kRelay] = this;
+    (stream as Owned)[kRelay] = this;
+    socket.on('error', onSocketError);
+    stream.on('close', onStreamClose);
     this.idleMs = ctx.streamIdleTimeoutMs ?? 0;
     if (this.idleMs > 0) IdleSweep.of(this.idleMs).add(this);
   }
@@ -148,6 +149,16 @@ class TargetRelay implements IdleWatched {
     return this.down.bytes + this.up.bytes;
   }
 
+  /** SpliceHooks: a labelled inc() per chunk cost more than the relay's own work, so bytes are counted in batches. */
+  onData(chunk: Buffer, sp: Splice): void {
+    const total = sp.bytes + chunk.length;
+    if (total - (sp === this.down ? this.countedIn : this.countedOut) >= COUNT_BATCH) this.count(sp, total);
+  }
+
+  onEnd(sp: Splice): void {
+    this.count(sp, sp.bytes);
+  }
+
   closeIdle(idleMs: number): void {
     const reason = `no byte either way for ${idleMs} ms`;
     this.ctx.log.warn({ ...fieldsOf(this.stream), code: 'TIMEOUT', reason }, 'stream closed: idle timeout');
@@ -155,49 +166,49 @@ class TargetRelay implements IdleWatched {
     this.socket.destroy();
   }
 
-  private onSocketError(err: NodeJS.ErrnoException): void {
+  /** @internal */
+  onSocketError(err: NodeJS.ErrnoException): void {
     const { host, port } = this.stream.meta;
     const reason = `target ${host}:${port}: ${err.code ?? 'ERROR'} ${err.message}`;
     this.ctx.log.warn({ ...fieldsOf(this.stream), code: 'CONNECT_FAILED', reason }, 'target connection failed');
     this.stream.reset('CONNECT_FAILED', reason);
   }
 
-  private onStreamClose(): void {
+  /** @internal */
+  onStreamClose(): void {
     if (this.idleMs > 0) IdleSweep.of(this.idleMs).delete(this);
     this.ctx.metrics.streamsActive.dec();
-    this.bytesIn.flush();
-    this.bytesOut.flush();
+    this.count(this.down, this.down.bytes);
+    this.count(this.up, this.up.bytes);
     // A RESET (either side, or session teardown) drops the local connection at once; a clean
     // end both ways lets the socket flush what it still holds.
     if (this.stream.resetCode !== undefined) this.socket.destroy();
     const durationMs = Math.round(performance.now() - this.started);
     this.ctx.log.debug({ ...fieldsOf(this.stream), code: this.stream.resetCode, durationMs }, 'stream closed');
   }
+
+  /** metrics.bytes{direction} up to `total` bytes of `sp` */
+  private count(sp: Splice, total: number): void {
+    const down = sp === this.down;
+    const fresh = total - (down ? this.countedIn : this.countedOut);
+    if (fresh <= 0) return;
+    this.ctx.metrics.bytes.inc({ direction: down ? 'in' : 'out' }, fresh);
+    if (down) this.countedIn = total;
+    else this.countedOut = total;
+  }
 }
 
-/** Bytes a relay adds to the counter at once: a labelled inc() per chunk cost more than the relay's own work. */
+/** Bytes a relay adds to the counter at once (per direction). */
 const COUNT_BATCH = 1024 * 1024;
 
-/** metrics.bytes{direction} of one splice: in batches of COUNT_BATCH, the rest at its end or the stream's close. */
-class ByteCount implements SpliceHooks {
-  private pending = 0;
+// Listeners shared by every relay: each finds its relay on the stream it listens to (a property
+// instead of a bound function per listener).
+const kRelay = Symbol('target relay');
+type Owned = { [kRelay]?: TargetRelay };
 
-  constructor(
-    private readonly metrics: AgentMetrics,
-    private readonly direction: 'in' | 'out',
-  ) {}
-
-  onData(chunk: Buffer): void {
-    this.pending += chunk.length;
-    if (this.pending >= COUNT_BATCH) this.flush();
-  }
-
-  onEnd(): void {
-    this.flush();
-  }
-
-  flush(): void {
-    if (this.pending > 0) this.metrics.bytes.inc({ direction: this.direction }, this.pending);
-    this.pending = 0;
-  }
+function onSocketError(this: Owned, err: NodeJS.ErrnoException): void {
+  this[kRelay]?.onSocketError(err);
+}
+function onStreamClose(this: Owned): void {
+  this[kRelay]?.onStreamClose();
 }

@@ -1,7 +1,7 @@
 // One direction of a byte relay: what `from` reads is written to `to`, `from` pauses while `to`
 // wants 'drain', and `from`'s end ends `to` (half-close: each direction carries its own FIN).
 // A lean stand-in for `from.pipe(to)`, which costs ~1.4 KiB of closures and `once` wrappers per
-// direction: here one object and three listeners. Errors and 'close' stay with the caller.
+// direction: here one object and three shared listeners. Errors and 'close' stay with the caller.
 import type { Readable, Writable } from 'node:stream';
 
 export interface SpliceHooks {
@@ -11,48 +11,70 @@ export interface SpliceHooks {
   onEnd?(splice: Splice): void;
 }
 
+// The listeners are shared by every splice: each finds its splice on the stream it listens to
+// (one property per stream instead of three bound functions, ~70 B each, per splice).
+const kFrom = Symbol('splice reading this stream');
+const kTo = Symbol('splice writing this stream');
+type Spliced = { [kFrom]?: Splice; [kTo]?: Splice };
+
+function onFromData(this: Spliced, chunk: Buffer): void {
+  this[kFrom]?.onData(chunk);
+}
+function onFromEnd(this: Spliced): void {
+  this[kFrom]?.onEnd();
+}
+function onToDrain(this: Spliced): void {
+  this[kTo]?.onDrain();
+}
+
 export class Splice {
   /** Bytes read from `from` so far. */
   bytes = 0;
   /** `from` is paused by us until `to` drains. */
   private waiting = false;
-  private readonly data = this.onData.bind(this);
-  private readonly end = this.onEnd.bind(this);
-  private readonly drain = this.onDrain.bind(this);
 
+  /** A stream is read by one splice and written by one splice at a time. */
   constructor(
     readonly from: Readable,
     readonly to: Writable,
     private readonly hooks?: SpliceHooks,
   ) {
-    from.on('data', this.data);
-    from.on('end', this.end);
-    to.on('drain', this.drain);
+    if ((from as Spliced)[kFrom] || (to as Spliced)[kTo]) throw new Error('splice: a stream is already spliced that way');
+    (from as Spliced)[kFrom] = this;
+    (to as Spliced)[kTo] = this;
+    from.on('data', onFromData);
+    from.on('end', onFromEnd);
+    to.on('drain', onToDrain);
     if (to.writableNeedDrain) this.wait();
     else from.resume();
   }
 
   /** Detaches from both streams and pauses `from` (as `unpipe()` does). */
   stop(): void {
-    this.from.removeListener('data', this.data);
-    this.from.removeListener('end', this.end);
-    this.to.removeListener('drain', this.drain);
+    this.from.removeListener('data', onFromData);
+    this.from.removeListener('end', onFromEnd);
+    this.to.removeListener('drain', onToDrain);
+    (this.from as Spliced)[kFrom] = undefined;
+    (this.to as Spliced)[kTo] = undefined;
     this.from.pause();
   }
 
-  private onData(chunk: Buffer): void {
+  /** @internal */
+  onData(chunk: Buffer): void {
     this.hooks?.onData?.(chunk, this);
     this.bytes += chunk.length;
     // a destroyed or ended destination drops the chunk: its owner tears the relay down on 'close'
     if (this.to.writable && !this.to.write(chunk) && !this.waiting) this.wait();
   }
 
-  private onEnd(): void {
+  /** @internal */
+  onEnd(): void {
     if (this.to.writable) this.to.end();
     this.hooks?.onEnd?.(this);
   }
 
-  private onDrain(): void {
+  /** @internal */
+  onDrain(): void {
     if (!this.waiting) return;
     this.waiting = false;
     this.from.resume();

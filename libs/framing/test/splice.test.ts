@@ -128,3 +128,19 @@ t.test('stop() detaches both ways and pauses the source', async (t) => {
   from.end('late');
   t.equal(to.read(), null, 'nothing reaches the destination after stop()');
 });
+
+t.test('a stream is read by one splice and written by one: a second throws, stop() frees it', async (t) => {
+  const from = new PassThrough();
+  const to = new PassThrough();
+  const other = new PassThrough();
+  const s = splice(from, to);
+  t.throws(() => splice(from, other), /already spliced/, 'a second reader of `from`');
+  t.throws(() => splice(other, to), /already spliced/, 'a second writer of `to`');
+  t.doesNotThrow(() => splice(to, from), 'the other direction is its own splice');
+  s.stop();
+  const again = splice(from, other);
+  const out = readAll(other);
+  from.end('after stop');
+  t.equal((await out).toString(), 'after stop', 'the new splice carries the data');
+  t.equal(again.bytes, 10);
+});

@@ -2,7 +2,7 @@
 // backpressure and half-close. Counts bytes and reads the upstream's status line for the audit.
 // Per chunk it does no more than count: the idle limit is judged from those counts by one shared
 // sweep, and the frames that arrive in one event-loop turn go to the caller as one write (corked).
-// Per relay: one object, two splices, three listeners of its own (no closures, no timer).
+// Per relay: one object, two splices, three shared listeners of its own (no closures, no timer).
 import type { Duplex, Writable } from 'node:stream';
 import { IdleSweep, splice, type IdleWatched, type Splice, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
 import type { Audit } from './audit.js';
@@ -51,9 +51,11 @@ class Relay implements SpliceHooks, IdleWatched {
     this.coalescer = new Coalescer(caller);
     this.up = splice(caller, upstream);
     this.down = splice(upstream, caller, this);
-    upstream.on('error', this.onUpstreamError.bind(this));
-    caller.on('close', this.onCallerClose.bind(this));
-    upstream.on('close', this.onUpstreamClose.bind(this));
+    (caller as Owned)[kRelay] = this;
+    (upstream as Owned)[kRelay] = this;
+    upstream.on('error', onUpstreamError);
+    caller.on('close', onCallerClose);
+    upstream.on('close', onUpstreamClose);
     if (idleMs > 0) IdleSweep.of(idleMs).add(this);
   }
 
@@ -83,7 +85,8 @@ class Relay implements SpliceHooks, IdleWatched {
     this.hooks.onDone({ bytesIn: this.up.bytes, bytesOut: this.down.bytes, status: this.status });
   }
 
-  private onUpstreamError(err: Error): void {
+  /** @internal */
+  onUpstreamError(err: Error): void {
     if (this.down.bytes === 0 && !this.callerClosed) {
       this.up.stop();
       this.down.stop();
@@ -94,7 +97,8 @@ class Relay implements SpliceHooks, IdleWatched {
     this.caller.destroy();
   }
 
-  private onCallerClose(): void {
+  /** @internal */
+  onCallerClose(): void {
     this.callerClosed = true;
     if (this.idleMs > 0) IdleSweep.of(this.idleMs).delete(this);
     this.stream.reset('CANCEL', 'caller went away');
@@ -103,11 +107,27 @@ class Relay implements SpliceHooks, IdleWatched {
     else setImmediate(finish, this);
   }
 
-  private onUpstreamClose(): void {
+  /** @internal */
+  onUpstreamClose(): void {
     this.upstreamClosed = true;
     if (!this.finished && this.down.bytes > 0) this.caller.end();
     if (this.callerClosed) this.done();
   }
+}
+
+// Listeners shared by every relay: each finds its relay on the stream it listens to (a property
+// instead of a bound function per listener).
+const kRelay = Symbol('relay');
+type Owned = { [kRelay]?: Relay };
+
+function onUpstreamError(this: Owned, err: Error): void {
+  this[kRelay]?.onUpstreamError(err);
+}
+function onCallerClose(this: Owned): void {
+  this[kRelay]?.onCallerClose();
+}
+function onUpstreamClose(this: Owned): void {
+  this[kRelay]?.onUpstreamClose();
 }
 
 function finish(relay: Relay): void {

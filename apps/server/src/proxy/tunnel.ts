@@ -27,11 +27,13 @@ export function route(ctx: ProxyContext, dest: Dest, channel: Channel = ctx.chan
 /** An opened stream with its failure (if it failed): `failure()` maps it to a status. */
 export interface Tunnel {
   stream: Stream;
-  /** the error the stream ended with, if any (a RESET from the agent, a session close …) */
-  error(): unknown;
   failure(fallback?: unknown): Failure;
-  /** `done()` once the agent accepted the stream, `done(err)` if it failed or closed before (one waiter) */
-  whenOpened(done: (err?: unknown) => void): void;
+  /** `tunnelOpened()` once the agent accepted the stream, `tunnelOpened(err)` if it failed or closed before (one waiter) */
+  whenOpened(waiter: OpenWaiter): void;
+}
+
+export interface OpenWaiter {
+  tunnelOpened(err?: unknown): void;
 }
 
 /** Opens a stream to the route's target; throws a Failure if the session no longer takes streams. */
@@ -51,47 +53,87 @@ export function openTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: s
     ctx.metrics.streams.inc({ result: 'session_gone' });
     return streamFailure(err, r.nodeName, r.targetHost, r.targetPort);
   }
-  // these three listeners are all a tunnel adds to its stream (waiting for OPEN_OK included)
-  let error: unknown;
-  let counted = false;
-  let closed = false;
-  let waiter: ((err?: unknown) => void) | undefined;
-  const notify = (err?: unknown): void => {
-    const w = waiter;
-    waiter = undefined;
-    w?.(err);
-  };
-  stream.once('opened', () => {
-    counted = true;
-    ctx.metrics.streams.inc({ result: 'opened' });
-    notify();
-  });
-  stream.on('error', (err: Error & { wireCode?: string }) => {
-    error ??= err;
-    if (!counted) ctx.metrics.streams.inc({ result: (err.wireCode ?? 'error').toLowerCase() });
-    counted = true;
-    notify(err);
-  });
   perNode.set(r.nodeName, open + 1);
-  stream.once('close', () => {
-    closed = true;
-    const left = (perNode.get(r.nodeName) ?? 1) - 1;
-    if (left > 0) perNode.set(r.nodeName, left);
-    else perNode.delete(r.nodeName);
-    ctx.metrics.bytes.inc({ direction: 'in' }, stream.received);
-    ctx.metrics.bytes.inc({ direction: 'out' }, stream.sent);
-    notify(error ?? new Error(CLOSED_BEFORE_OPEN));
-  });
-  return {
-    stream,
-    error: () => error,
-    failure: (fallback) => streamFailure(error ?? fallback, r.nodeName, r.targetHost, r.targetPort),
-    whenOpened: (done) => {
-      if (stream.opened) done();
-      else if (closed) done(error ?? new Error(CLOSED_BEFORE_OPEN));
-      else waiter = done;
-    },
-  };
+  return new StreamTunnel(ctx, r, stream, perNode);
+}
+
+/**
+ * A tunnel adds three shared listeners to its stream (waiting for OPEN_OK included) and finds
+ * itself on the stream: no closures, no `once` wrappers per stream.
+ */
+class StreamTunnel implements Tunnel {
+  private error: unknown;
+  private counted = false;
+  private closed = false;
+  private waiter: OpenWaiter | undefined;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly r: Route,
+    readonly stream: Stream,
+    private readonly perNode: Map<string, number>,
+  ) {
+    (stream as Owned)[kTunnel] = this;
+    stream.on('opened', onOpened);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  }
+
+  failure(fallback?: unknown): Failure {
+    return streamFailure(this.error ?? fallback, this.r.nodeName, this.r.targetHost, this.r.targetPort);
+  }
+
+  whenOpened(waiter: OpenWaiter): void {
+    if (this.stream.opened) waiter.tunnelOpened();
+    else if (this.closed) waiter.tunnelOpened(this.error ?? new Error(CLOSED_BEFORE_OPEN));
+    else this.waiter = waiter;
+  }
+
+  /** @internal */
+  onOpened(): void {
+    this.counted = true;
+    this.ctx.metrics.streams.inc({ result: 'opened' });
+    this.notify();
+  }
+
+  /** @internal */
+  onError(err: Error & { wireCode?: string }): void {
+    this.error ??= err;
+    if (!this.counted) this.ctx.metrics.streams.inc({ result: (err.wireCode ?? 'error').toLowerCase() });
+    this.counted = true;
+    this.notify(err);
+  }
+
+  /** @internal */
+  onClose(): void {
+    this.closed = true;
+    const { nodeName } = this.r;
+    const left = (this.perNode.get(nodeName) ?? 1) - 1;
+    if (left > 0) this.perNode.set(nodeName, left);
+    else this.perNode.delete(nodeName);
+    this.ctx.metrics.bytes.inc({ direction: 'in' }, this.stream.received);
+    this.ctx.metrics.bytes.inc({ direction: 'out' }, this.stream.sent);
+    this.notify(this.error ?? new Error(CLOSED_BEFORE_OPEN));
+  }
+
+  private notify(err?: unknown): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.tunnelOpened(err);
+  }
+}
+
+const kTunnel = Symbol('tunnel');
+type Owned = { [kTunnel]?: StreamTunnel };
+
+function onOpened(this: Owned): void {
+  this[kTunnel]?.onOpened();
+}
+function onError(this: Owned, err: Error & { wireCode?: string }): void {
+  this[kTunnel]?.onError(err);
+}
+function onClose(this: Owned): void {
+  this[kTunnel]?.onClose();
 }
 
 const CLOSED_BEFORE_OPEN = 'stream closed before the agent answered';
