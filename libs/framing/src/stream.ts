@@ -3,6 +3,7 @@
 // for bytes the local consumer took out of the readable buffer (see `consumed`).
 import { Duplex } from 'node:stream';
 import { Flag } from './constants.js';
+import { CompressBackoff } from './compress-backoff.js';
 import { StreamResetError, errorCodeName, type ErrorCodeName } from './errors.js';
 import { creditLeft } from './flow.js';
 import type { OpenMeta } from './payloads.js';
@@ -47,8 +48,8 @@ export class Stream extends Duplex implements Sendable {
   private queued = 0;
   private heldCallback: Callback | null = null;
   private finCallback: Callback | null = null;
-  private compressMisses = 0;
-  private compressSkip = 0;
+  /** created on the first frame of a stream that compresses */
+  private backoff: CompressBackoff | undefined;
   // receive side
   received = 0;
   window: number;
@@ -149,7 +150,7 @@ export class Stream extends Duplex implements Sendable {
     if (this.queued > 0 && this.limit === this.sent) flags |= Flag.BLOCKED;
     const tryCompress = this.shouldCompress(n);
     const paid = writer.writeData(this.id, flags, pieces, n, tryCompress);
-    if (tryCompress) this.noteCompression(paid);
+    if (tryCompress) this.backoff!.note(paid);
     this.releaseWriter();
     if (flags & Flag.FIN) this.onFinSent();
     return n;
@@ -225,22 +226,11 @@ export class Stream extends Duplex implements Sendable {
     return pieces;
   }
 
-  /** Compression is tried per frame; after 4 frames that did not shrink, the next 64 go raw. */
+  /** Compression is tried per frame, less and less often while it does not pay (compress-backoff.ts). */
   private shouldCompress(n: number): boolean {
     if (!this.compress || n < 64) return false;
-    if (this.compressSkip > 0) {
-      this.compressSkip -= 1;
-      return false;
-    }
-    return true;
-  }
-
-  private noteCompression(paid: boolean): void {
-    if (paid) this.compressMisses = 0;
-    else if (++this.compressMisses >= 4) {
-      this.compressMisses = 0;
-      this.compressSkip = 64;
-    }
+    this.backoff ??= new CompressBackoff();
+    return this.backoff.shouldTry();
   }
 
   private releaseWriter(): void {
