@@ -82,7 +82,11 @@ try {
       const ratios = rows.map((x, i) => x.rate / base[i].rate);
       const relay = (x) => Object.entries(x.cpu).filter(([k]) => k !== 'client' && k !== 'sink').reduce((a, [, y]) => a + y, 0);
       // each process: median CPU per unit, and (in brackets) the median per-round ratio to the last variant
-      const cpuOf = (f) => `${med(rows.map(f)).toFixed(2)} (${med(rows.map((x, i) => f(x) / f(base[i]))).toFixed(2)})`;
+      // (a process the last variant does not have, e.g. server vs egress, gets no ratio)
+      const cpuOf = (f) => {
+        const per = rows.map((x, i) => f(x) / f(base[i]));
+        return `${med(rows.map(f)).toFixed(2)}${per.every(Number.isFinite) ? ` (${med(per).toFixed(2)})` : ''}`;
+      };
       console.log(`${s.padEnd(9)} ${v.name.padEnd(8)} ${kind.rate} ${med(rows.map((x) => x.rate)).toFixed(1).padStart(6)}  ratio ${med(ratios).toFixed(2)} [${ratios.map((x) => x.toFixed(2)).join(' ')}]  ${kind.cpu}: relay ${cpuOf(relay)}, ${Object.keys(rows[0].cpu).map((k) => `${k} ${cpuOf((x) => x.cpu[k])}`).join(' ')}`);
     }
   }
