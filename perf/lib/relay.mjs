@@ -85,20 +85,28 @@ function h2Ingress() {
   });
 }
 
-async function yamuxEgress() {
+/** The egress of a mux over one TLS connection: `onWan(socket)` runs the mux on each WAN connection. */
+async function muxEgress(onWan) {
   const server = tls.createServer(tlsServerOpts(), (socket) => {
     socket.setNoDelay(true);
-    yamuxListen(socket, (stream) => splice(stream, dialSink()));
+    onWan(socket);
   });
   await new Promise((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
   return server;
 }
 
-async function yamuxIngress() {
+/** The one TLS connection an ingress runs its mux over. */
+async function wanConnection() {
   const socket = tls.connect(tlsClientOpts());
   socket.setNoDelay(true);
   await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
-  const open = yamuxConnect(socket);
+  return socket;
+}
+
+const yamuxEgress = () => muxEgress((socket) => yamuxListen(socket, (stream) => splice(stream, dialSink())));
+
+async function yamuxIngress() {
+  const open = yamuxConnect(await wanConnection());
   return listenTcp(async (caller) => {
     caller.pause();
     try {
@@ -110,20 +118,10 @@ async function yamuxIngress() {
   });
 }
 
-async function floorEgress() {
-  const server = tls.createServer(tlsServerOpts(), (socket) => {
-    socket.setNoDelay(true);
-    floorMux(socket, () => dialSink());
-  });
-  await new Promise((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
-  return server;
-}
+const floorEgress = () => muxEgress((socket) => floorMux(socket, () => dialSink()));
 
 async function floorIngress() {
-  const socket = tls.connect(tlsClientOpts());
-  socket.setNoDelay(true);
-  await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
-  const open = floorMux(socket);
+  const open = floorMux(await wanConnection());
   return listenTcp((caller) => open(caller));
 }
 
