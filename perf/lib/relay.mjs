@@ -41,14 +41,16 @@ function listenTcp(onSocket) {
   return new Promise((resolve) => server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => resolve(server)));
 }
 
-async function tlsEgress() {
+/** The TLS side of an egress (the "WAN" end): `onSocket` gets each connection, no-delay set. */
+function listenTls(onSocket) {
   const server = tls.createServer(tlsServerOpts(), (socket) => {
     socket.setNoDelay(true);
-    splice(socket, dialSink());
+    onSocket(socket);
   });
-  await new Promise((r) => server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, r));
-  return server;
+  return new Promise((resolve) => server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => resolve(server)));
 }
+
+const tlsEgress = () => listenTls((socket) => splice(socket, dialSink()));
 
 function tlsIngress() {
   return listenTcp((socket) => {
@@ -85,16 +87,6 @@ function h2Ingress() {
   });
 }
 
-/** The egress of a mux over one TLS connection: `onWan(socket)` runs the mux on each WAN connection. */
-async function muxEgress(onWan) {
-  const server = tls.createServer(tlsServerOpts(), (socket) => {
-    socket.setNoDelay(true);
-    onWan(socket);
-  });
-  await new Promise((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
-  return server;
-}
-
 /** The one TLS connection an ingress runs its mux over. */
 async function wanConnection() {
   const socket = tls.connect(tlsClientOpts());
@@ -103,7 +95,7 @@ async function wanConnection() {
   return socket;
 }
 
-const yamuxEgress = () => muxEgress((socket) => yamuxListen(socket, (stream) => splice(stream, dialSink())));
+const yamuxEgress = () => listenTls((socket) => yamuxListen(socket, (stream) => splice(stream, dialSink())));
 
 async function yamuxIngress() {
   const open = yamuxConnect(await wanConnection());
@@ -118,7 +110,7 @@ async function yamuxIngress() {
   });
 }
 
-const floorEgress = () => muxEgress((socket) => floorMux(socket, () => dialSink()));
+const floorEgress = () => listenTls((socket) => floorMux(socket, () => dialSink()));
 
 async function floorIngress() {
   const open = floorMux(await wanConnection());
