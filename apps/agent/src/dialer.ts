@@ -2,7 +2,7 @@
 // delay spread over --reconnect-spread-ms, then with full-jitter exponential backoff. One loop, so
 // never more than one dial in flight.
 import type { TLSSocket } from 'node:tls';
-import { Session, type GoAwayInfo, type Stream } from '@edge-tunnel/framing';
+import { Session, type GoAwayInfo, type SocketStream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
 import { Backoff } from './backoff.js';
 import { initialWindowFor, type AgentConfig } from './config.js';
@@ -23,7 +23,7 @@ export interface DialerOptions {
   config: AgentConfig;
   log: Logger;
   metrics: AgentMetrics;
-  onStream: (stream: Stream, session: Session) => void;
+  onStream: (stream: SocketStream, session: Session) => void;
   /** asked for the client certificate and key on every dial */
   credentials: Pick<CredentialSource, 'current'>;
   /** [0, 1) for the backoff jitter; tests inject it */
@@ -166,10 +166,12 @@ export class Dialer {
       receiveBudget: config.receiveBudget,
       maxWindow: config.maxWindow,
       maxControlPerSecond: config.maxControlPerSecond,
+      // every stream the server opens ends at a local socket (or the replica control line reader)
+      socketStreams: true,
       logger: log,
     });
     this.live = session;
-    session.on('stream', (stream: Stream) => this.opts.onStream(stream, session));
+    session.on('socketStream', (stream: SocketStream) => this.opts.onStream(stream, session));
     let refusal: GoAwayInfo | undefined;
     session.on('goaway', (info: GoAwayInfo) => {
       if (info.code === 'NO_ERROR') return log.info({ reason: info.reason }, 'server is going away');

@@ -28,8 +28,8 @@ export const ConnectResult = {
 } as const;
 export type ConnectResult = (typeof ConnectResult)[keyof typeof ConnectResult];
 
-/** `rttMs` is read at scrape time. */
-export function createMetrics(rttMs: () => number | undefined): AgentMetrics {
+/** `rttMs` is read at scrape time; `countLiveBytes` adds the bytes of open streams to `bytes` then. */
+export function createMetrics(rttMs: () => number | undefined, countLiveBytes: () => void = () => {}): AgentMetrics {
   const registry = new Registry();
   const registers = [registry];
   return {
@@ -39,7 +39,13 @@ export function createMetrics(rttMs: () => number | undefined): AgentMetrics {
     connects: new Counter({ name: 'edge_tunnel_agent_connects_total', help: 'connection attempts to the server by result', labelNames: ['result'], registers }),
     streams: new Counter({ name: 'edge_tunnel_agent_streams_total', help: 'streams opened by the server: accepted, refused (allow-list), failed (dial)', labelNames: ['result'], registers }),
     streamsActive: new Gauge({ name: 'edge_tunnel_agent_streams_active', help: 'streams relaying now', registers }),
-    bytes: new Counter({ name: 'edge_tunnel_agent_bytes_total', help: 'relayed bytes: in = server to local targets, out = local targets to server', labelNames: ['direction'], registers }),
+    bytes: new Counter({
+      name: 'edge_tunnel_agent_bytes_total',
+      help: 'relayed bytes: in = server to local targets, out = local targets to server',
+      labelNames: ['direction'],
+      registers,
+      collect: countLiveBytes,
+    }),
     rtt: new Gauge({
       name: 'edge_tunnel_agent_session_rtt_seconds',
       help: 'last keepalive round-trip time to the server',

@@ -4,11 +4,12 @@
 // arrive on control streams (kind 'replicas', one JSON line per change) and start or stop dialers.
 // A dialer started in reaction to a lost session or a control line (events every agent sees at the
 // same instant) spreads its first dial over --reconnect-spread-ms; the first dial at start does not.
-import type { Session, Stream } from '@edge-tunnel/framing';
+import type { Session, SocketStream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
 import type { AgentConfig, HostPort } from './config.js';
 import { hostPort } from './config.js';
 import { Dialer, type DialerOptions } from './dialer.js';
+import { LineReader } from './line-reader.js';
 
 /** One server replica as its hello describes it. */
 export interface Replica {
@@ -29,7 +30,7 @@ export interface SessionInfo {
 }
 
 export type ManagerOptions = Omit<DialerOptions, 'onUp' | 'onDown' | 'reconnect' | 'onStream'> & {
-  onStream: (stream: Stream) => void;
+  onStream: (stream: SocketStream) => void;
 };
 
 /** Replicas of a hello or control line; undefined when absent or malformed (a single server). */
@@ -73,6 +74,11 @@ export class ReplicaManager {
   /** Sessions up, one per replica. */
   list(): SessionInfo[] {
     return [...this.sessions.values()].map(({ session, ...info }) => ({ ...info, openStreams: session.streams.size }));
+  }
+
+  /** The open streams of every session up. */
+  *streams(): Iterable<unknown> {
+    for (const session of this.sessions.keys()) yield* session.streams.values();
   }
 
   first(): Session | undefined {
@@ -194,22 +200,12 @@ export class ReplicaManager {
     void d.close(drainMs);
   }
 
-  private onStream(stream: Stream, session: Session): void {
+  private onStream(stream: SocketStream, session: Session): void {
     if (stream.meta.kind !== REPLICAS_KIND) return this.opts.onStream(stream);
-    stream.on('error', () => {});
     stream.accept();
-    stream.end(); // we never write: half-closed at once so that drains never wait for us
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      buf += chunk;
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        this.controlLine(line, session);
-      }
-      if (buf.length > 65_536) stream.reset('PROTOCOL_ERROR', 'replica control line too long');
-    });
+    // we never write: the reader's readable side ends at once, so drains never wait for us
+    const lines = new LineReader((line) => this.controlLine(line, session), 65_536, () => stream.reset('PROTOCOL_ERROR', 'replica control line too long'));
+    stream.attach(lines);
   }
 
   private controlLine(line: string, session: Session): void {

@@ -7,7 +7,7 @@ import { openCredentials } from './credentials.js';
 import { ReplicaManager, type SessionInfo } from './replicas.js';
 import { startMeta } from './meta.js';
 import { createMetrics } from './metrics.js';
-import { dialTcp, serveStream, type DialTarget } from './relay.js';
+import { countLiveBytes, dialTcp, serveStream, type DialTarget } from './relay.js';
 import type { Credentials } from './tls.js';
 import type { TLSSocket } from 'node:tls';
 
@@ -46,7 +46,7 @@ export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps
   const log = logger.child({ nodeName: config.nodeName, serverAddr: `${config.server.host}:${config.server.port}` });
   const credentials = await openCredentials(config, log, deps.random);
   let replicas: ReplicaManager | undefined;
-  const metrics = createMetrics(() => replicas?.first()?.rttMs);
+  const metrics = createMetrics(() => replicas?.first()?.rttMs, () => countLiveBytes(replicas?.streams() ?? []));
   const allowList = new AllowList(config);
   const relay = { allowList, dialTarget: deps.dialTarget ?? dialTcp, dialTimeoutMs: config.dialTimeoutMs, streamIdleTimeoutMs: config.streamIdleTimeoutMs, metrics, log };
   const manager = new ReplicaManager({ config, log, metrics, random: deps.random, connect: deps.connectServer, credentials, onStream: (stream) => serveStream(stream, relay) });

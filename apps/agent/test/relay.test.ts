@@ -85,7 +85,7 @@ async function bytesMetric(port: number, direction: 'in' | 'out', ok: (n: number
   }
 }
 
-t.test('byte counters: live while a stream runs (in batches of 1 MiB), exact once it ends', async (t) => {
+t.test('byte counters: live while a stream runs (counted at each scrape), exact once it ends', async (t) => {
   const MiB = 1024 * 1024;
   const sink = await target(t, (s) => s.resume().once('end', () => s.end()));
   const { session, agent } = await connected(t, { config: { allowPorts: [{ lo: sink.port, hi: sink.port }] } });

@@ -1,6 +1,7 @@
 // Public API of @edge-tunnel/framing. See README.md for the contract and docs/spec.md for the wire.
 export { Session, type SessionStats, type GoAwayInfo, type PeerSettings } from './session.js';
 export { Stream } from './stream.js';
+export { SocketStream, type SocketStreamOwner } from './socket-stream.js';
 export { Splice, splice, type SpliceHooks } from './splice.js';
 export { IdleSweep, type IdleWatched } from './idle-sweep.js';
 export { type SessionOptions, type Logger, DEFAULTS as SESSION_DEFAULTS } from './options.js';

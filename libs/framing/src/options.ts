@@ -39,6 +39,8 @@ export interface SessionOptions {
   maxControlPerSecond?: number;
   /** offer LZ4 (streams opt in with `compress: true` in their OPEN metadata) */
   compression?: boolean;
+  /** peer-opened streams are `SocketStream`s, emitted as 'socketStream' (a side that relays every stream to a local socket) */
+  socketStreams?: boolean;
   logger?: Logger;
 }
 
@@ -60,6 +62,7 @@ export const DEFAULTS = {
   openTimeoutMs: 10_000,
   maxControlPerSecond: 1_000,
   compression: false,
+  socketStreams: false,
 } as const;
 
 /** Smallest stream window (and receive budget) an option may set. */

@@ -8,7 +8,7 @@ import { decompressPayload } from './lz4.js';
 import { decodeGoAway, decodeOpen, decodeReset, decodeSettings, decodeWindow } from './payloads.js';
 import { encodeFrame } from './frame.js';
 import type { PeerSettings, Session } from './session.js';
-import type { Stream } from './stream.js';
+import type { WireStream } from './wire-stream.js';
 
 type Handler = (sink: FrameSink, flags: number, streamId: number, payload: Buffer) => void;
 
@@ -39,7 +39,7 @@ export class FrameSink implements DecoderSink {
   }
 
   /** The live stream for a frame, undefined for a stream that has ended; a never-used id is a protocol error. */
-  stream(id: number, what: string): Stream | undefined {
+  stream(id: number, what: string): WireStream | undefined {
     const stream = this.session.streams.get(id);
     if (stream) return stream;
     if (!this.session.wasUsed(id)) throw new ProtocolError('PROTOCOL_ERROR', `${what} for stream ${id}, which was never opened`);
@@ -75,7 +75,7 @@ export class FrameSink implements DecoderSink {
     const stream = session.admit(id, meta);
     if (!stream) return this.countControl('refused OPEN');
     try {
-      session.emit('stream', stream);
+      session.emit(session.streamEvent, stream);
     } catch (err) {
       session.log?.error({ err, streamId: id }, 'stream listener threw');
       stream.fail('INTERNAL_ERROR', 'the acceptor failed');
@@ -90,7 +90,7 @@ export class FrameSink implements DecoderSink {
     stream.opened = true;
     if (stream.openTimer) clearTimeout(stream.openTimer);
     stream.openTimer = undefined;
-    stream.emit('opened');
+    stream.onOpenOk();
   }
 
   reset(id: number, payload: Buffer): void {
@@ -136,7 +136,7 @@ export class FrameSink implements DecoderSink {
     this.session.onPeerSettings(peer, hello as Record<string, unknown> | undefined);
   }
 
-  private deliver(stream: Stream, piece: Buffer, flags: number, last: boolean): void {
+  private deliver(stream: WireStream, piece: Buffer, flags: number, last: boolean): void {
     try {
       stream.onPeerData(piece, flags, last);
       if (last && flags & Flag.BLOCKED && !stream.done) this.session.peerBlocked(stream);

@@ -13,7 +13,9 @@ import { Keepalive } from './keepalive.js';
 import { resolveOptions, type Logger, type ResolvedOptions, type SessionOptions } from './options.js';
 import { encodeGoAway, encodeOpen, encodeReset, encodeSettings, encodeWindow, type OpenMeta } from './payloads.js';
 import { FrameSink } from './session-frames.js';
-import { Stream, type StreamHost } from './stream.js';
+import { SocketStream, type SocketStreamOwner } from './socket-stream.js';
+import { Stream } from './stream.js';
+import type { StreamHost, WireStream } from './wire-stream.js';
 import { FrameWriter } from './writer.js';
 
 /** At most one extra RTT probe (PING) per this many ms, sent while the peer reports BLOCKED streams. */
@@ -48,7 +50,10 @@ export interface GoAwayInfo {
 }
 
 export declare interface Session {
+  /** a stream the peer opened (sessions without `socketStreams`) */
   on(event: 'stream', listener: (stream: Stream) => void): this;
+  /** a stream the peer opened, to be attach()ed to a local socket (sessions with `socketStreams`) */
+  on(event: 'socketStream', listener: (stream: SocketStream) => void): this;
   on(event: 'goaway', listener: (info: GoAwayInfo) => void): this;
   on(event: 'close', listener: (err?: Error) => void): this;
   on(event: string, listener: (...args: any[]) => void): this;
@@ -65,7 +70,7 @@ export class Session extends EventEmitter implements StreamHost {
   minRttMs: number | undefined;
   readonly opts: ResolvedOptions;
   readonly log: Logger | undefined;
-  readonly streams = new Map<number, Stream>();
+  readonly streams = new Map<number, WireStream>();
   readonly writer: FrameWriter;
   readonly flood: FloodGuard;
   readonly createdAt = Date.now();
@@ -83,7 +88,7 @@ export class Session extends EventEmitter implements StreamHost {
   private peerStreams = 0;
   private opened = 0;
   private accepted = 0;
-  private pendingOpens: Stream[] = [];
+  private pendingOpens: WireStream[] = [];
   private readonly decoder: FrameDecoder;
   private readonly keepalive: Keepalive;
   private readonly pings = new Map<number, { start: number; resolve: (ms: number) => void; reject: (e: Error) => void }>();
@@ -118,6 +123,24 @@ export class Session extends EventEmitter implements StreamHost {
 
   /** Opens a stream to the peer. Throws ERR_FRAMING_SESSION_NOT_OPEN once the session is going away. */
   open(meta: OpenMeta): Stream {
+    this.checkCanOpen();
+    return this.register(new Stream(this, this.nextId, meta, true, this.opts.initialWindow));
+  }
+
+  /** Opens a stream for a raw relay: `owner.opened()` on OPEN_OK, then `attach()` the socket. Throws as open(). */
+  openSocket(meta: OpenMeta, owner: SocketStreamOwner): SocketStream {
+    this.checkCanOpen();
+    const stream = this.register(new SocketStream(this, this.nextId, meta, true, this.opts.initialWindow));
+    stream.owner = owner;
+    return stream;
+  }
+
+  /** The event a peer-opened stream is emitted with: 'socketStream' when `socketStreams` is set. */
+  get streamEvent(): 'stream' | 'socketStream' {
+    return this.opts.socketStreams ? 'socketStream' : 'stream';
+  }
+
+  private checkCanOpen(): void {
     if (this.destroyed || this.goingAway || this.peerGoingAway) {
       throw new FramingError('ERR_FRAMING_SESSION_NOT_OPEN', 'session is closing: no new streams');
     }
@@ -126,8 +149,10 @@ export class Session extends EventEmitter implements StreamHost {
     if (this.peer && this.streams.size - this.peerStreams >= this.peer.maxStreams) {
       throw new FramingError('ERR_FRAMING_STREAM_LIMIT', `the peer accepts at most ${this.peer.maxStreams} concurrent streams`);
     }
-    const payload = encodeOpen(meta);
-    const stream = new Stream(this, this.nextId, meta, true, this.opts.initialWindow);
+  }
+
+  private register<S extends WireStream>(stream: S): S {
+    const payload = encodeOpen(stream.meta);
     this.nextId += 2;
     this.streams.set(stream.id, stream);
     this.committed += stream.window;
@@ -194,11 +219,11 @@ export class Session extends EventEmitter implements StreamHost {
 
   // ---- StreamHost ----
 
-  markReady(stream: Stream): void {
+  markReady(stream: WireStream): void {
     this.writer.markReady(stream);
   }
 
-  consumedSome(stream: Stream): void {
+  consumedSome(stream: WireStream): void {
     if (stream.remoteFin || stream.done || this.destroyed) return;
     const offset = grantDue(stream.consumed, stream.window, stream.granted);
     if (offset === 0) return;
@@ -206,12 +231,12 @@ export class Session extends EventEmitter implements StreamHost {
     this.writer.sendControl(encodeFrame(FrameType.WINDOW, 0, stream.id, encodeWindow(offset)));
   }
 
-  sendOpenOk(stream: Stream): void {
+  sendOpenOk(stream: WireStream): void {
     this.accepted += 1;
     this.writer.sendControl(encodeFrame(FrameType.OPEN_OK, 0, stream.id));
   }
 
-  sendReset(stream: Stream, code: ErrorCodeName, reason: string): void {
+  sendReset(stream: WireStream, code: ErrorCodeName, reason: string): void {
     if (this.destroyed) return;
     if (stream.local && !stream.canSend) return; // OPEN never went out: nothing to reset on the wire
     this.sendRawReset(stream.id, code, reason);
@@ -222,7 +247,7 @@ export class Session extends EventEmitter implements StreamHost {
     this.writer.sendControl(encodeFrame(FrameType.RESET, 0, id, encodeReset(ErrorCode[code], reason)));
   }
 
-  forget(stream: Stream): void {
+  forget(stream: WireStream): void {
     if (stream.openTimer) clearTimeout(stream.openTimer);
     if (this.streams.get(stream.id) !== stream) return;
     this.streams.delete(stream.id);
@@ -247,13 +272,13 @@ export class Session extends EventEmitter implements StreamHost {
   }
 
   /** Registers a stream the peer opened, or refuses it; returns the stream when it was admitted. */
-  admit(id: number, meta: OpenMeta): Stream | undefined {
+  admit(id: number, meta: OpenMeta): WireStream | undefined {
     const refusal = this.refusalFor();
     if (refusal) {
       this.sendRawReset(id, refusal.code, refusal.reason);
       return undefined;
     }
-    const stream = new Stream(this, id, meta, false, this.opts.initialWindow);
+    const stream = new (this.opts.socketStreams ? SocketStream : Stream)(this, id, meta, false, this.opts.initialWindow);
     stream.limit = this.peer!.initialWindow;
     stream.compress = meta.compress === true && this.lz4Agreed();
     this.streams.set(id, stream);
@@ -263,7 +288,7 @@ export class Session extends EventEmitter implements StreamHost {
   }
 
   /** The peer reported it ran out of credit: grow the window if our consumer keeps up. */
-  peerBlocked(stream: Stream): void {
+  peerBlocked(stream: WireStream): void {
     const now = performance.now();
     // growth judges against the smallest round trip seen: refresh it while streams are blocked
     if (now - this.rttProbeAt >= RTT_PROBE_MS && this.pings.size === 0) {
@@ -343,11 +368,11 @@ export class Session extends EventEmitter implements StreamHost {
     if (this.committed + this.opts.initialWindow > this.opts.receiveBudget) {
       return { code: 'REFUSED', reason: `receive budget of ${this.opts.receiveBudget} bytes exhausted` };
     }
-    if (this.listenerCount('stream') === 0) return { code: 'REFUSED', reason: 'this side accepts no streams' };
+    if (this.listenerCount(this.streamEvent) === 0) return { code: 'REFUSED', reason: 'this side accepts no streams' };
     return undefined;
   }
 
-  private sendOpen(stream: Stream, payload: Buffer): void {
+  private sendOpen(stream: WireStream, payload: Buffer): void {
     stream.limit = this.peer!.initialWindow;
     stream.compress = stream.meta.compress === true && this.lz4Agreed();
     this.writer.sendControl(encodeFrame(FrameType.OPEN, 0, stream.id, payload));

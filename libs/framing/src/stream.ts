@@ -1,29 +1,20 @@
 // One multiplexed stream: a Node Duplex with real half-close (end() sends FIN, a peer FIN ends the
 // readable side), RESET with a code and reason, and per-stream flow control. Credit is granted only
-// for bytes the local consumer took out of the readable buffer (see `consumed`).
+// for bytes the local consumer took out of the readable buffer (see `consumed`). For a raw relay to
+// a local socket, `SocketStream` does the same without a Duplex.
 import { Duplex } from 'node:stream';
 import { Flag } from './constants.js';
-import { CompressBackoff } from './compress-backoff.js';
+import type { CompressBackoff } from './compress-backoff.js';
 import { StreamResetError, errorCodeName, type ErrorCodeName } from './errors.js';
-import { creditLeft } from './flow.js';
 import type { OpenMeta } from './payloads.js';
-import type { FrameWriter, Sendable } from './writer.js';
+import { NO_BYTES, dropQueue, enqueue, hasSendable, pullFrame, type StreamHost, type WireStream } from './wire-stream.js';
+import type { FrameWriter } from './writer.js';
 
-/** What a stream needs from its session. */
-export interface StreamHost {
-  readonly sendBuffer: number;
-  markReady(stream: Stream): void;
-  /** the consumer made room: maybe grant credit */
-  consumedSome(stream: Stream): void;
-  sendOpenOk(stream: Stream): void;
-  sendReset(stream: Stream, code: ErrorCodeName, reason: string): void;
-  /** the stream is finished on the wire (both FINs, or a RESET): drop it */
-  forget(stream: Stream): void;
-}
+export type { StreamHost } from './wire-stream.js';
 
 type Callback = (err?: Error | null) => void;
 
-export class Stream extends Duplex implements Sendable {
+export class Stream extends Duplex implements WireStream {
   readonly id: number;
   readonly meta: OpenMeta;
   /** this side opened the stream */
@@ -44,12 +35,14 @@ export class Stream extends Duplex implements Sendable {
   // send side
   sent = 0;
   limit = 0;
-  private queue: Buffer[] = [];
-  private queued = 0;
+  /** @internal */
+  queue: Buffer[] = NO_BYTES;
+  /** @internal */
+  queued = 0;
+  /** @internal */
+  backoff: CompressBackoff | undefined;
   private heldCallback: Callback | null = null;
   private finCallback: Callback | null = null;
-  /** created on the first frame of a stream that compresses */
-  private backoff: CompressBackoff | undefined;
   // receive side
   received = 0;
   window: number;
@@ -135,24 +128,22 @@ export class Stream extends Duplex implements Sendable {
     this.host.markReady(this);
   }
 
+  /** The sink saw OPEN_OK: 'opened'. */
+  onOpenOk(): void {
+    this.emit('opened');
+  }
+
   sendable(): boolean {
     if (!this.canSend || this.done || this.localFin) return false;
-    if (this.queued > 0) return this.limit > this.sent;
-    return this.finCallback !== null;
+    return hasSendable(this, this.finCallback !== null);
   }
 
   pull(writer: FrameWriter, maxFrame: number): number {
-    const n = Math.min(maxFrame, creditLeft(this.limit, this.sent), this.queued);
-    if (n === 0 && (this.queued > 0 || this.finCallback === null)) return 0;
-    const pieces = this.takeBytes(n);
-    let flags = 0;
-    if (this.queued === 0 && this.finCallback) flags |= Flag.FIN;
-    if (this.queued > 0 && this.limit === this.sent) flags |= Flag.BLOCKED;
-    const tryCompress = this.shouldCompress(n);
-    const paid = writer.writeData(this.id, flags, pieces, n, tryCompress);
-    if (tryCompress) this.backoff!.note(paid);
+    const fin = this.finCallback !== null;
+    const n = pullFrame(this, writer, maxFrame, fin);
+    const finSent = fin && this.queued === 0;
     this.releaseWriter();
-    if (flags & Flag.FIN) this.onFinSent();
+    if (finSent) this.onFinSent();
     return n;
   }
 
@@ -196,41 +187,13 @@ export class Stream extends Duplex implements Sendable {
 
   private enqueue(chunk: Buffer): void {
     if (this.done || chunk.length === 0) return;
-    this.queue.push(chunk);
-    this.queued += chunk.length;
+    enqueue(this, chunk);
   }
 
   private afterEnqueue(cb: Callback): void {
     this.host.markReady(this);
     if (this.queued <= this.host.sendBuffer || this.done) cb();
     else this.heldCallback = cb;
-  }
-
-  private takeBytes(n: number): Buffer[] {
-    const pieces: Buffer[] = [];
-    let need = n;
-    while (need > 0) {
-      const head = this.queue[0]!;
-      if (head.length <= need) {
-        pieces.push(head);
-        this.queue.shift();
-        need -= head.length;
-      } else {
-        pieces.push(head.subarray(0, need));
-        this.queue[0] = head.subarray(need);
-        need = 0;
-      }
-    }
-    this.queued -= n;
-    this.sent += n;
-    return pieces;
-  }
-
-  /** Compression is tried per frame, less and less often while it does not pay (compress-backoff.ts). */
-  private shouldCompress(n: number): boolean {
-    if (!this.compress || n < 64) return false;
-    this.backoff ??= new CompressBackoff();
-    return this.backoff.shouldTry();
   }
 
   private releaseWriter(): void {
@@ -264,8 +227,7 @@ export class Stream extends Duplex implements Sendable {
   }
 
   private releaseAll(): void {
-    this.queue = [];
-    this.queued = 0;
+    dropQueue(this);
     const held = this.heldCallback;
     const fin = this.finCallback;
     this.heldCallback = null;

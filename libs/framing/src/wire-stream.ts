@@ -1,0 +1,132 @@
+// What every kind of stream shares with its session: the wire state the session and its frame sink
+// read and write (`WireStream`), what a stream needs from its session (`StreamHost`), and the send
+// side both kinds run the same way (`Outbox`: bytes queued by the local end go out as DATA frames
+// within the peer's credit, with a FIN after the last). Kinds: `Stream` (a Duplex) and
+// `SocketStream` (wired straight to a local socket).
+import { Flag } from './constants.js';
+import { CompressBackoff } from './compress-backoff.js';
+import type { ErrorCodeName } from './errors.js';
+import { creditLeft } from './flow.js';
+import type { OpenMeta } from './payloads.js';
+import type { FrameWriter, Sendable } from './writer.js';
+
+/** What a stream needs from its session. */
+export interface StreamHost {
+  readonly sendBuffer: number;
+  markReady(stream: WireStream): void;
+  /** the consumer made room: maybe grant credit */
+  consumedSome(stream: WireStream): void;
+  sendOpenOk(stream: WireStream): void;
+  sendReset(stream: WireStream, code: ErrorCodeName, reason: string): void;
+  /** the stream is finished on the wire (both FINs, or a RESET): drop it */
+  forget(stream: WireStream): void;
+}
+
+/** The send side of a stream (see `pullFrame`). */
+export interface Outbox extends Sendable {
+  limit: number;
+  sent: number;
+  /** @internal bytes waiting for credit, oldest first (`NO_BYTES` while none ever waited) */
+  queue: Buffer[];
+  /** @internal */
+  queued: number;
+  compress: boolean;
+  /** @internal created on the first frame of a stream that compresses */
+  backoff: CompressBackoff | undefined;
+}
+
+/** A stream as its session sees it. */
+export interface WireStream extends Outbox {
+  readonly meta: OpenMeta;
+  /** this side opened the stream */
+  readonly local: boolean;
+  resetCode: ErrorCodeName | undefined;
+  opened: boolean;
+  canSend: boolean;
+  remoteFin: boolean;
+  done: boolean;
+  received: number;
+  window: number;
+  granted: number;
+  epochAt: number;
+  epochConsumed: number;
+  openTimer: NodeJS.Timeout | undefined;
+  /** bytes the local end has taken (credit is granted against it) */
+  readonly consumed: number;
+  /** bytes received and not yet taken by the local end */
+  readonly readableLength: number;
+  onPeerData(piece: Buffer, flags: number, last: boolean): void;
+  onWindow(offset: number): void;
+  onPeerReset(code: number, reason: string): void;
+  /** OPEN_OK arrived for a stream this side opened (the sink has set `opened`) */
+  onOpenOk(): void;
+  fail(code: ErrorCodeName, reason: string): void;
+  destroy(err?: Error): unknown;
+}
+
+/** The queue of a stream that never queued a byte: shared, never written (an idle stream holds no array). */
+export const NO_BYTES: Buffer[] = Object.freeze([]) as unknown as Buffer[];
+
+export function enqueue(o: Outbox, chunk: Buffer): void {
+  if (o.queue === NO_BYTES) o.queue = [];
+  o.queue.push(chunk);
+  o.queued += chunk.length;
+}
+
+/** Whether `o` has bytes it may send now, or a FIN (`finPending`: the local end ended). */
+export function hasSendable(o: Outbox, finPending: boolean): boolean {
+  if (o.queued > 0) return o.limit > o.sent;
+  return finPending;
+}
+
+/**
+ * Hands at most one DATA frame to the writer: what credit and `maxFrame` allow, with FIN when
+ * `finPending` and the queue is then empty (the caller sees that as `queued === 0 && finPending`).
+ * Returns the payload bytes taken.
+ */
+export function pullFrame(o: Outbox, writer: FrameWriter, maxFrame: number, finPending: boolean): number {
+  const n = Math.min(maxFrame, creditLeft(o.limit, o.sent), o.queued);
+  if (n === 0 && (o.queued > 0 || !finPending)) return 0;
+  const pieces = takeBytes(o, n);
+  let flags = 0;
+  if (o.queued === 0 && finPending) flags |= Flag.FIN;
+  if (o.queued > 0 && o.limit === o.sent) flags |= Flag.BLOCKED;
+  const tryCompress = shouldCompress(o, n);
+  const paid = writer.writeData(o.id, flags, pieces, n, tryCompress);
+  if (tryCompress) o.backoff!.note(paid);
+  return n;
+}
+
+/** Drops what is queued (the stream ended). */
+export function dropQueue(o: Outbox): void {
+  o.queue = NO_BYTES;
+  o.queued = 0;
+}
+
+function takeBytes(o: Outbox, n: number): Buffer[] {
+  const pieces: Buffer[] = [];
+  const queue = o.queue;
+  let need = n;
+  while (need > 0) {
+    const head = queue[0]!;
+    if (head.length <= need) {
+      pieces.push(head);
+      queue.shift();
+      need -= head.length;
+    } else {
+      pieces.push(head.subarray(0, need));
+      queue[0] = head.subarray(need);
+      need = 0;
+    }
+  }
+  o.queued -= n;
+  o.sent += n;
+  return pieces;
+}
+
+/** Compression is tried per frame, less and less often while it does not pay (compress-backoff.ts). */
+function shouldCompress(o: Outbox, n: number): boolean {
+  if (!o.compress || n < 64) return false;
+  o.backoff ??= new CompressBackoff();
+  return o.backoff.shouldTry();
+}
