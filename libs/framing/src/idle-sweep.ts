@@ -11,16 +11,16 @@ export interface IdleWatched {
   closeIdle(idleMs: number): void;
 }
 
-interface Entry {
-  seen: number;
-  quietTicks: number;
-}
-
 /** Sweeps of the process, one per idle limit. */
 const sweeps = new Map<number, IdleSweep>();
 
+// Per relay the sweep keeps one number, the byte count it saw and the quiet ticks since, packed as
+// seen × 8 + ticks (an object per relay cost ~40 B; a small number is stored inline). Exact up to
+// 2^50 bytes (1 PiB) per relay.
+const TICKS = 8;
+
 export class IdleSweep {
-  private readonly relays = new Map<IdleWatched, Entry>();
+  private readonly relays = new Map<IdleWatched, number>();
   private timer: NodeJS.Timeout | undefined;
 
   /** The sweep of every relay with this limit (ms > 0). */
@@ -33,7 +33,7 @@ export class IdleSweep {
   private constructor(readonly ms: number) {}
 
   add(relay: IdleWatched): void {
-    this.relays.set(relay, { seen: relay.bytes, quietTicks: 0 });
+    this.relays.set(relay, relay.bytes * TICKS);
     if (this.timer !== undefined) return;
     this.timer = setInterval(tick, Math.max(10, Math.ceil(this.ms / 4)), this);
     this.timer.unref();
@@ -47,14 +47,16 @@ export class IdleSweep {
 
   /** One sweep over the relays (the timer's work; exported for tests that drive it). */
   tick(): void {
-    for (const [relay, entry] of this.relays) {
+    for (const [relay, packed] of this.relays) {
       const bytes = relay.bytes;
-      if (bytes !== entry.seen) {
-        entry.seen = bytes;
-        entry.quietTicks = 0;
-      } else if (++entry.quietTicks >= 4) {
+      const quietTicks = packed % TICKS;
+      if (bytes * TICKS !== packed - quietTicks) {
+        this.relays.set(relay, bytes * TICKS);
+      } else if (quietTicks + 1 >= 4) {
         this.delete(relay);
         relay.closeIdle(this.ms);
+      } else {
+        this.relays.set(relay, packed + 1);
       }
     }
   }

@@ -94,7 +94,6 @@ export class SocketStream implements WireStream {
   openTimer: NodeJS.Timeout | undefined;
   /** bytes from the peer before attach() */
   private early: Buffer[] | undefined;
-  private earlyBytes = 0;
   /** the socket is corked until the end of this event-loop turn */
   private corked = false;
 
@@ -109,7 +108,8 @@ export class SocketStream implements WireStream {
   /** Bytes the socket took: all that were written to it, less what it holds beyond its mark. */
   get consumed(): number {
     const s = this.socket;
-    return this.received - this.earlyBytes - (s !== undefined && s.writableNeedDrain ? s.writableLength : 0);
+    const early = this.early === undefined ? 0 : this.early.reduce((n, piece) => n + piece.length, 0);
+    return this.received - early - (s !== undefined && s.writableNeedDrain ? s.writableLength : 0);
   }
 
   get readableLength(): number {
@@ -135,7 +135,6 @@ export class SocketStream implements WireStream {
     socket.on('close', onSocketClose);
     const early = this.early;
     this.early = undefined;
-    this.earlyBytes = 0;
     if (early !== undefined) for (const piece of early) this.deliver(piece);
     if (this.remoteFin) socket.end();
     this.host.consumedSome(this);
@@ -268,8 +267,7 @@ export class SocketStream implements WireStream {
   private deliver(piece: Buffer): void {
     const socket = this.socket;
     if (socket === undefined) {
-      (this.early ??= []).push(piece);
-      this.earlyBytes += piece.length;
+      (this.early ??= []).push(piece); // at most a window: the peer has no credit beyond it
       return;
     }
     if (!socket.writable) return; // an ended or destroyed socket: its 'close' ends the stream
@@ -304,7 +302,6 @@ export class SocketStream implements WireStream {
     this.owner = NO_OWNER;
     dropQueue(this);
     this.early = undefined;
-    this.earlyBytes = 0;
     owner.closed(this, err);
   }
 }

@@ -121,6 +121,7 @@ function takeBytes(o: Outbox, n: number): Buffer[] {
   }
   o.queued -= n;
   o.sent += n;
+  if (o.queued === 0) o.queue = NO_BYTES; // an idle stream holds no array
   return pieces;
 }
 

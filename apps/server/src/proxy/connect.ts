@@ -5,18 +5,17 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { channelOf } from '@edge-tunnel/dnat';
+import { IdleSweep, type IdleWatched, type SocketStream, type SocketStreamOwner } from '@edge-tunnel/framing';
 import { Audit, traceIdOf } from './audit.js';
 import { DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './context.js';
 import type { ProxyContext } from './context.js';
 import { connectDest, isFailure } from './dest.js';
-import { writeRawFailure } from './http-errors.js';
+import { streamFailure, writeRawFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
 import { proxyServerOptions, refuseClient } from './listener.js';
 import type { ProxyListenerLimits } from './listener.js';
-import { idleLine, relay } from './relay.js';
-import type { RelayHooks, RelayResult } from './relay.js';
-import { openTunnel, route } from './tunnel.js';
-import type { OpenWaiter, Tunnel } from './tunnel.js';
+import { idleLine } from './relay.js';
+import { CLOSED_BEFORE_OPEN, countFailed, countOpened, openSocketTunnel, route, tunnelClosed } from './tunnel.js';
 
 export function createConnectServer(ctx: ProxyContext, limits: Partial<ProxyListenerLimits> = {}): Server {
   const server = createServer(proxyServerOptions(limits), (_req, res) => {
@@ -30,65 +29,89 @@ export function createConnectServer(ctx: ProxyContext, limits: Partial<ProxyList
 
 function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const traceId = traceIdOf(req);
-  const call = new ConnectCall(ctx, socket, new Audit(ctx.log, ctx.metrics, 'connect', req, traceId), head.length);
+  const call = new ConnectCall(ctx, socket, new Audit(ctx.log, ctx.metrics, 'connect', req, traceId));
   socket.on('error', destroyOnError);
   const dest = connectDest(req.url);
   if (isFailure(dest)) return call.fail(dest);
-  call.audit.record.port = dest.port;
+  call.audit.port = dest.port;
   const r = route(ctx, dest, channelOf(ctx.portConfig(), dest.port) ?? ctx.channel);
   if (isFailure(r)) return call.fail(r);
-  call.audit.record.nodeName = r.nodeName;
-  const tunnel = openTunnel(ctx, r, 'connect', traceId);
-  if (isFailure(tunnel)) return call.fail(tunnel);
-  if (head.length > 0) tunnel.stream.write(head);
+  call.audit.nodeName = r.nodeName;
+  const stream = openSocketTunnel(ctx, r, 'connect', traceId, call);
+  if (isFailure(stream)) return call.fail(stream);
+  call.stream = stream;
+  stream.send(head); // 0-RTT: the caller's first bytes go out with the OPEN
   socket.pause();
-  call.tunnel = tunnel;
-  tunnel.whenOpened(call);
 }
 
 /**
- * One CONNECT from the moment its tunnel is asked for to its audit line: waits for the agent,
- * then relays. One object per call, its own methods as the hooks (no closures per call).
+ * One CONNECT from the moment its stream is asked for to its audit line: the stream's owner (it
+ * waits for the agent, attaches the caller's socket, and the stream relays by itself) and the
+ * relay's idle watch. One object per call; the stream and the socket do the rest.
  */
-class ConnectCall implements OpenWaiter, RelayHooks {
-  tunnel: Tunnel | undefined;
+class ConnectCall implements SocketStreamOwner, IdleWatched {
+  stream: SocketStream | undefined;
+  private relaying = false;
 
   constructor(
     private readonly ctx: ProxyContext,
     private readonly socket: Duplex,
     readonly audit: Audit,
-    private readonly headBytes: number,
   ) {}
+
+  /** Bytes both ways so far (the idle sweep's activity). */
+  get bytes(): number {
+    return this.stream!.sent + this.stream!.received;
+  }
 
   fail(f: Failure): void {
     writeRawFailure(this.socket, f);
     this.audit.finish({ status: f.status, reason: f.reason });
   }
 
-  tunnelOpened(err?: unknown): void {
-    const { socket } = this;
-    const tunnel = this.tunnel!;
-    if (err !== undefined) return this.fail(tunnel.failure(err));
-    if (socket.destroyed) {
-      tunnel.stream.reset('CANCEL', 'caller went away');
-      return this.audit.finish({ status: 499, reason: 'CALLER_GONE' });
+  /** The agent accepted the stream: 200, then the stream relays with the caller's socket. */
+  opened(stream: SocketStream): void {
+    countOpened(this.ctx);
+    if (this.socket.destroyed) {
+      this.audit.finish({ status: 499, reason: 'CALLER_GONE' });
+      return stream.reset('CANCEL', 'caller went away');
     }
-    socket.write(ESTABLISHED);
-    relay(socket, tunnel.stream, tunnel.stream, this, false, this.ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS);
-    socket.resume();
+    this.relaying = true;
+    this.socket.removeListener('error', destroyOnError); // the stream listens now: an error resets it and destroys the socket
+    this.socket.write(ESTABLISHED);
+    stream.attach(this.socket);
+    const idleMs = this.idleMs;
+    if (idleMs > 0) IdleSweep.of(idleMs).add(this);
   }
 
-  onEarlyError(err: unknown): void {
-    this.socket.destroy();
-    this.audit.finish({ status: 200, reason: this.tunnel!.failure(err).reason });
+  socketLost(stream: SocketStream): void {
+    stream.reset('CANCEL', 'caller went away');
   }
 
-  onDone(res: RelayResult): void {
-    this.audit.finish({ status: 200, bytesIn: this.headBytes + res.bytesIn, bytesOut: res.bytesOut });
+  closed(stream: SocketStream, err: Error | undefined): void {
+    const nodeName = this.audit.nodeName!;
+    tunnelClosed(this.ctx, nodeName, stream);
+    if (!stream.opened) {
+      countFailed(this.ctx, err);
+      return this.fail(this.failure(stream, err ?? new Error(CLOSED_BEFORE_OPEN)));
+    }
+    if (this.relaying && this.idleMs > 0) IdleSweep.of(this.idleMs).delete(this);
+    // a reset by the agent (its target failed) names its code; the caller's socket is gone with it
+    this.audit.finish({ status: 200, bytesIn: stream.sent, bytesOut: stream.received, ...(err ? { reason: this.failure(stream, err).reason } : {}) });
   }
 
-  onIdle(idleMs: number): void {
+  closeIdle(idleMs: number): void {
     idleLine(this.ctx, this.audit, idleMs);
+    this.stream!.reset('TIMEOUT', `relay idle for ${idleMs} ms`);
+  }
+
+  private get idleMs(): number {
+    return this.ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS;
+  }
+
+  private failure(stream: SocketStream, err: unknown): Failure {
+    const { host, port } = stream.meta;
+    return streamFailure(err, this.audit.nodeName!, host, port);
   }
 }
 

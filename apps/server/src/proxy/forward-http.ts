@@ -16,7 +16,7 @@ import { openUpstream } from './upstream.js';
 export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, dest: Dest | Failure = destOf(req)): void {
   const traceId = traceIdOf(req);
   const audit = new Audit(ctx.log, ctx.metrics, ctx.listener, req, traceId);
-  req.on('data', (chunk: Buffer) => (audit.record.bytesIn += chunk.length));
+  req.on('data', (chunk: Buffer) => (audit.bytesIn += chunk.length));
   const fail = (f: Failure): void => {
     req.resume();
     sendFailure(res, f);
@@ -36,7 +36,7 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
   upstream.on('response', (ures) => {
     res.writeHead(ures.statusCode ?? 502, ures.statusMessage, endToEndHeaders(ures.headers));
     res.flushHeaders();
-    ures.on('data', (chunk: Buffer) => (audit.record.bytesOut += chunk.length));
+    ures.on('data', (chunk: Buffer) => (audit.bytesOut += chunk.length));
     ures.pipe(res);
     ures.on('error', () => res.destroy());
     ures.on('end', () => audit.finish({ status: ures.statusCode ?? 502 }));

@@ -28,10 +28,10 @@ export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: 
   const { tunnel, socket: upstream } = opened;
   upstream.write(requestHead(req.method ?? 'GET', req.url ?? '/', req.rawHeaders));
   if (head.length > 0) upstream.write(head);
-  audit.record.bytesIn = head.length;
+  audit.bytesIn = head.length;
   relay(socket, upstream, tunnel.stream, {
     onEarlyError: (err) => fail(tunnel.failure(err)),
-    onDone: (res) => audit.finish({ status: res.status || 502, bytesIn: audit.record.bytesIn + res.bytesIn, bytesOut: res.bytesOut }),
+    onDone: (res) => audit.finish({ status: res.status || 502, bytesIn: audit.bytesIn + res.bytesIn, bytesOut: res.bytesOut }),
     onIdle: (idleMs) => idleLine(ctx, audit, idleMs),
   }, true, ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS);
 }

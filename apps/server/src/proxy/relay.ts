@@ -165,7 +165,7 @@ function uncork(c: Coalescer): void {
 
 /** The warn line of a relay closed for idleness (its audit line follows with reason TIMEOUT). */
 export function idleLine(ctx: ProxyContext, audit: Audit, idleMs: number): void {
-  const { nodeName, port, traceId } = audit.record;
+  const { nodeName, port, traceId } = audit;
   ctx.log.warn({ listener: ctx.listener, nodeName, port, traceId, reason: `no byte either way for ${idleMs} ms` }, 'relay closed: idle timeout');
-  audit.record.reason = 'IDLE_TIMEOUT';
+  audit.reason = 'IDLE_TIMEOUT';
 }

@@ -7,9 +7,10 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { resolve } from '@edge-tunnel/dnat';
 import type { Channel, Dest, Resolution } from '@edge-tunnel/dnat';
-import type { Stream } from '@edge-tunnel/framing';
+import type { OpenMeta, Session, SocketStream, SocketStreamOwner, Stream } from '@edge-tunnel/framing';
 import type { AgentSession } from '../agents/registry.js';
 import { DEFAULT_MAX_STREAMS_PER_NODE } from './context.js';
+import { isFailure } from './dest.js';
 import type { OriginateTls, ProxyContext } from './context.js';
 import { missFailure, streamFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
@@ -28,50 +29,73 @@ export function route(ctx: ProxyContext, dest: Dest, channel: Channel = ctx.chan
 export interface Tunnel {
   stream: Stream;
   failure(fallback?: unknown): Failure;
-  /** `tunnelOpened()` once the agent accepted the stream, `tunnelOpened(err)` if it failed or closed before (one waiter) */
-  whenOpened(waiter: OpenWaiter): void;
 }
 
-export interface OpenWaiter {
-  tunnelOpened(err?: unknown): void;
-}
-
-/** Opens a stream to the route's target; throws a Failure if the session no longer takes streams. */
+/** Opens a stream to the route's target; a Failure if the node is at its stream limit or the session takes no streams. */
 export function openTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: string): Tunnel | Failure {
+  const stream = openOnNode(ctx, r, kind, traceId, openDuplex);
+  return isFailure(stream) ? stream : new StreamTunnel(ctx, r, stream);
+}
+
+/**
+ * Opens a stream for a raw relay (`owner.opened()` on OPEN_OK, then attach the caller's socket). The
+ * owner keeps the tunnel's books: `countOpened` in opened(), `tunnelClosed` in closed().
+ */
+export function openSocketTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: string, owner: SocketStreamOwner): SocketStream | Failure {
+  return openOnNode(ctx, r, kind, traceId, (session, meta) => session.openSocket(meta, owner));
+}
+
+const openDuplex = (session: Session, meta: OpenMeta): Stream => session.open(meta);
+
+function openOnNode<S extends object>(ctx: ProxyContext, r: Route, kind: string, traceId: string, open: (session: Session, meta: OpenMeta) => S): S | Failure {
   const perNode = nodeStreams(ctx);
   const limit = ctx.maxStreamsPerNode ?? DEFAULT_MAX_STREAMS_PER_NODE;
-  const open = perNode.get(r.nodeName) ?? 0;
-  if (open >= limit) {
+  const count = perNode.get(r.nodeName) ?? 0;
+  if (count >= limit) {
     ctx.metrics.streams.inc({ result: 'node_limit' });
-    ctx.log.warn({ listener: ctx.listener, nodeName: r.nodeName, reason: `${open} open streams, limit ${limit}` }, 'stream refused: node stream limit');
-    return { status: 503, reason: 'STREAM_LIMIT', message: `edge node ${r.nodeName} (${r.targetHost}:${r.targetPort}): ${open} streams are open to this node (limit ${limit}); retry later` };
+    ctx.log.warn({ listener: ctx.listener, nodeName: r.nodeName, reason: `${count} open streams, limit ${limit}` }, 'stream refused: node stream limit');
+    return { status: 503, reason: 'STREAM_LIMIT', message: `edge node ${r.nodeName} (${r.targetHost}:${r.targetPort}): ${count} streams are open to this node (limit ${limit}); retry later` };
   }
-  let stream: Stream;
+  let stream: S;
   try {
-    stream = r.session.session.open({ host: r.targetHost, port: r.targetPort, kind, traceId, compress: ctx.compression });
+    stream = open(r.session.session, { host: r.targetHost, port: r.targetPort, kind, traceId, compress: ctx.compression });
   } catch (err) {
     ctx.metrics.streams.inc({ result: 'session_gone' });
     return streamFailure(err, r.nodeName, r.targetHost, r.targetPort);
   }
-  perNode.set(r.nodeName, open + 1);
-  return new StreamTunnel(ctx, r, stream, perNode);
+  perNode.set(r.nodeName, count + 1);
+  return stream;
 }
 
-/**
- * A tunnel adds three shared listeners to its stream (waiting for OPEN_OK included) and finds
- * itself on the stream: no closures, no `once` wrappers per stream.
- */
+/** The agent accepted a tunnel stream. */
+export function countOpened(ctx: ProxyContext): void {
+  ctx.metrics.streams.inc({ result: 'opened' });
+}
+
+/** A tunnel stream failed before the agent accepted it: counted by its wire code. */
+export function countFailed(ctx: ProxyContext, err: unknown): void {
+  ctx.metrics.streams.inc({ result: ((err as { wireCode?: string } | undefined)?.wireCode ?? 'error').toLowerCase() });
+}
+
+/** A tunnel stream to `nodeName` ended: one fewer open to the node, its bytes counted. */
+export function tunnelClosed(ctx: ProxyContext, nodeName: string, stream: { received: number; sent: number }): void {
+  const perNode = nodeStreams(ctx);
+  const left = (perNode.get(nodeName) ?? 1) - 1;
+  if (left > 0) perNode.set(nodeName, left);
+  else perNode.delete(nodeName);
+  ctx.metrics.bytes.inc({ direction: 'in' }, stream.received);
+  ctx.metrics.bytes.inc({ direction: 'out' }, stream.sent);
+}
+
+/** A tunnel adds three shared listeners to its stream and finds itself on the stream: no closures per stream. */
 class StreamTunnel implements Tunnel {
   private error: unknown;
   private counted = false;
-  private closed = false;
-  private waiter: OpenWaiter | undefined;
 
   constructor(
     private readonly ctx: ProxyContext,
     private readonly r: Route,
     readonly stream: Stream,
-    private readonly perNode: Map<string, number>,
   ) {
     (stream as Owned)[kTunnel] = this;
     stream.on('opened', onOpened);
@@ -83,43 +107,22 @@ class StreamTunnel implements Tunnel {
     return streamFailure(this.error ?? fallback, this.r.nodeName, this.r.targetHost, this.r.targetPort);
   }
 
-  whenOpened(waiter: OpenWaiter): void {
-    if (this.stream.opened) waiter.tunnelOpened();
-    else if (this.closed) waiter.tunnelOpened(this.error ?? new Error(CLOSED_BEFORE_OPEN));
-    else this.waiter = waiter;
-  }
-
   /** @internal */
   onOpened(): void {
     this.counted = true;
-    this.ctx.metrics.streams.inc({ result: 'opened' });
-    this.notify();
+    countOpened(this.ctx);
   }
 
   /** @internal */
   onError(err: Error & { wireCode?: string }): void {
     this.error ??= err;
-    if (!this.counted) this.ctx.metrics.streams.inc({ result: (err.wireCode ?? 'error').toLowerCase() });
+    if (!this.counted) countFailed(this.ctx, err);
     this.counted = true;
-    this.notify(err);
   }
 
   /** @internal */
   onClose(): void {
-    this.closed = true;
-    const { nodeName } = this.r;
-    const left = (this.perNode.get(nodeName) ?? 1) - 1;
-    if (left > 0) this.perNode.set(nodeName, left);
-    else this.perNode.delete(nodeName);
-    this.ctx.metrics.bytes.inc({ direction: 'in' }, this.stream.received);
-    this.ctx.metrics.bytes.inc({ direction: 'out' }, this.stream.sent);
-    this.notify(this.error ?? new Error(CLOSED_BEFORE_OPEN));
-  }
-
-  private notify(err?: unknown): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.tunnelOpened(err);
+    tunnelClosed(this.ctx, this.r.nodeName, this.stream);
   }
 }
 
@@ -136,7 +139,8 @@ function onClose(this: Owned): void {
   this[kTunnel]?.onClose();
 }
 
-const CLOSED_BEFORE_OPEN = 'stream closed before the agent answered';
+/** Why a stream that closed without an error never relayed. */
+export const CLOSED_BEFORE_OPEN = 'stream closed before the agent answered';
 
 /** Open tunnel streams per node name, shared by every listener of one server (keyed by its registry). */
 const streamsByRegistry = new WeakMap<object, Map<string, number>>();

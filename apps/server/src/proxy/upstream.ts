@@ -20,10 +20,10 @@ export interface Upstream {
 export function openUpstream(ctx: ProxyContext, req: IncomingMessage, dest: Dest | Failure, audit: Audit, traceId: string): Upstream | Failure {
   if (hostHeaderCount(req.rawHeaders) > 1) return { ...DUPLICATE_HOST };
   if (isFailure(dest)) return dest;
-  audit.record.port = dest.port;
+  audit.port = dest.port;
   const r = route(ctx, dest);
   if (isFailure(r)) return r;
-  audit.record.nodeName = r.nodeName;
+  audit.nodeName = r.nodeName;
   const tunnel = openTunnel(ctx, r, ctx.channel, traceId);
   if (isFailure(tunnel)) return tunnel;
   const socket = ctx.originate ? originateTls(tunnel.stream, r, ctx.originate) : tunnel.stream;
