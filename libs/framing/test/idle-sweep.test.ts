@@ -69,3 +69,18 @@ t.test('the real timer closes a silent relay after limit … 1.25 × limit, and 
   t.same(gone.closed, [], 'a deleted relay is never closed');
   t.equal(IdleSweep.of(200), sweep, 'one sweep per limit');
 });
+
+t.test('byte counts far beyond 32 bits: one more byte is still activity, a steady count still goes quiet', async (t) => {
+  const sweep = IdleSweep.of(3_000_000);
+  const big = new Fake();
+  big.bytes = 2 ** 45 + 3; // 32 TiB moved: the packed count (bytes × 8 + ticks) stays exact
+  sweep.add(big);
+  for (let i = 0; i < 3; i++) sweep.tick();
+  big.bytes += 1;
+  sweep.tick();
+  t.same(big.closed, [], 'a single byte after three quiet ticks keeps it open');
+  for (let i = 0; i < 3; i++) sweep.tick();
+  t.same(big.closed, [], 'three quiet ticks again: open');
+  sweep.tick();
+  t.same(big.closed, [3_000_000], 'the fourth closes it');
+});
