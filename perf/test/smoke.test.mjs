@@ -23,8 +23,10 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
   t.ok(chainNames.includes('edge-tunnel') && chainNames.includes('edge-tunnel+lz4') && chainNames.includes('tls-relay'));
   for (const [id, sc] of Object.entries(res.scenarios)) {
     const primary = sc.metrics.find((m) => m.primary).key;
-    // sessions: tls-relay is the bare mTLS floor; a chain may run only some scenarios (the floor mux)
-    const names = id === 'sessions' ? ['edge-tunnel', 'tls-relay'] : res.chains.filter((c) => !c.only && (c.scenarios?.includes(id) ?? true)).map((c) => c.name);
+    // sessions: tls-relay is the bare mTLS floor; lz4cost pairs the two edge-tunnel chains; a chain may
+    // run only some scenarios (the floor mux)
+    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'] }[id]
+      ?? res.chains.filter((c) => !c.only && (c.scenarios?.includes(id) ?? true)).map((c) => c.name);
     for (const name of names) {
       const row = sc.rows[name];
       t.ok(row && !row.error, `${id} · ${name}: ran${row?.error ? ` (${row.error.split('\n')[0]})` : ''}`);
@@ -40,5 +42,8 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
     const target = res.targets.find((x) => x.name === name);
     t.ok(Number.isFinite(target?.floor) && typeof target.reachable === 'boolean', `${name}: the floor's value and verdict (${target?.floor})`);
   }
+  const paired = res.scenarios.lz4cost?.rows['edge-tunnel+lz4'];
+  t.ok(Number.isFinite(paired?.ratio) && paired.ratios.length === 2, `lz4cost: a median of ${paired?.ratios?.length} per-round ratios (${paired?.ratio})`);
+  t.ok(res.targets.some((x) => x.name.endsWith('loss (paired phases)') && Number.isFinite(x.value)), 'the compression-loss target uses the paired phases');
   t.match(r.stdout, /edge-tunnel ÷ peer/, 'ratio tables printed');
 });

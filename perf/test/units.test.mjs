@@ -6,6 +6,7 @@ import { churnOnce, connectTo, jain, percentile, readFor } from '../lib/client.m
 import { header, logText, startSink } from '../lib/sink.mjs';
 import { startLink } from '../lib/link.mjs';
 import { ratioRows } from '../lib/report.mjs';
+import { median, pairedBulk } from '../lib/paired.mjs';
 import { census, censusTable, diffCensus } from '../lib/heap-census.mjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -139,4 +140,25 @@ t.test('targets: a miss the floor shares is out of reach, one it meets is not', 
   t.match(by['heap per idle stream, worst process (B)'], { met: false, reachable: true });
   t.equal(verdict(by['heap per idle stream, worst process (B)']), '**no**');
   t.equal(by['RSS per idle agent session (B)'].met, undefined, 'no number, no verdict');
+});
+
+t.test('paired phases: the order flips every round, ratios are per round, then the median', async (t) => {
+  const order = [];
+  // a drifting machine: every phase is 10 % slower than the one before; a is really 0.9 × b
+  let speed = 100;
+  const measure = async (endpoint) => {
+    order.push(endpoint.id);
+    speed *= 0.9;
+    return endpoint.id === 'a' ? 0.9 * speed : speed;
+  };
+  const res = await pairedBulk({ name: 'lz4', endpoint: { id: 'a' } }, { name: 'plain', endpoint: { id: 'b' } }, { rounds: 4, warmMs: 0, durMs: 0, measure });
+  t.same(order, ['a', 'b', 'b', 'a', 'a', 'b', 'b', 'a'], 'a first, then b first, …');
+  t.equal(res.lz4.ratios.length, 4);
+  // the drift favours whoever runs first in a round: 0.9 / 0.9 = 1.0 vs 0.9 × 0.9 / 1 = 0.81; the median
+  // of per-round ratios sits between, the sequential comparison (all a, then all b) would not
+  t.ok(res.lz4.ratio > 0.8 && res.lz4.ratio < 1.0, `median ratio ${res.lz4.ratio.toFixed(3)}`);
+  t.equal(res.lz4.ratio, median(res.lz4.ratios));
+  t.equal(median([3, 1, 2]), 2);
+  t.equal(median([4, 1, 3, 2]), 2.5);
+  t.equal(res.plain.rounds, 4);
 });
