@@ -3,7 +3,7 @@
 // them (order reversed every round), recording the rate and CPU ms per unit of every process (/proc
 // ticks; the sink is shared). Ratios are taken per round against the LAST variant, then the median.
 // Bulk scenarios: MB/s, ms per MB. churn<C>: C loops of open, 1 KiB each way, close (churnOnce):
-// streams/s, ms per 1 000 streams.
+// streams/s, ms per 1 000 streams. stalled<N>: N bulk streams next to one whose reader stopped.
 //   node perf/ab/ab.mjs <rounds> <secs> <scenarios> name=<perf/lib dir>[:chain] ...
 //   e.g. sh perf/ab/scratch.sh /tmp/before   # a copy of the current dists, then rebuild with a change
 //        node perf/ab/ab.mjs 6 2 bulk1,multi16,multi256 before=/tmp/before/perf/lib after=perf/lib tls=perf/lib:tls-relay
@@ -18,6 +18,7 @@ const { makeCerts } = await import(`${M}/certs.mjs`);
 const { NODE } = await import(`${M}/chains/edge-tunnel.mjs`);
 const { spawnHelper } = await import(`${M}/chains/util.mjs`);
 const { churnOnce, connectTo, readInBackground } = await import(`${M}/client.mjs`);
+const { header, MODE } = await import(`${M}/sink.mjs`);
 const tmp = mkdtempSync(join(tmpdir(), 'h7-'));
 const certs = await makeCerts(join(tmp, 'pki'), [NODE]);
 const sink = await spawnHelper('sink', 'sink.mjs', [NODE.ip]);
@@ -46,7 +47,19 @@ const churn = async (ep, n) => {
   return { mark: () => { const r = { units: streams / 1000, ms: performance.now() - from }; streams = 0; from = performance.now(); return r; },
     stop: async () => { stop = true; await Promise.all(loops); if (failed) throw failed; } };
 };
-const kindOf = (s) => (s.startsWith('churn') ? { load: churn, rate: 'streams/s', per: 1000, cpu: 'ms/1k' } : { load: bulk, rate: 'MB/s', per: 1, cpu: 'ms/MB' });
+// stalled<n>: n bulk streams next to one stream whose reader stopped (opened first, so it has filled
+// every window and buffer by the time the phase is measured); compare with bulk<n> of the same variant
+const stalledBulk = async (ep, n) => {
+  const stalled = await connectTo(ep);
+  stalled.on('error', () => {});
+  stalled.pause();
+  stalled.write(header(MODE.source, 0));
+  await sleep(300);
+  const load = await bulk(ep, n);
+  return { mark: load.mark, stop: async () => { await load.stop(); stalled.destroy(); } };
+};
+const kindOf = (s) => (s.startsWith('churn') ? { load: churn, rate: 'streams/s', per: 1000, cpu: 'ms/1k' }
+  : { load: s.startsWith('stalled') ? stalledBulk : bulk, rate: 'MB/s', per: 1, cpu: 'ms/MB' });
 const res = {};
 try {
   for (let r = 0; r < +rounds; r++) {

@@ -11,7 +11,7 @@ import { Flag } from './constants.js';
 import type { CompressBackoff } from './compress-backoff.js';
 import { StreamResetError, errorCodeName, type ErrorCodeName } from './errors.js';
 import type { OpenMeta } from './payloads.js';
-import { NO_BYTES, dropQueue, enqueue, hasSendable, pullFrame, type StreamHost, type WireStream } from './wire-stream.js';
+import { NO_BYTES, acceptOpen, dropQueue, enqueue, grantCredit, hasSendable, peerDataFault, pullFrame, type StreamHost, type WireStream } from './wire-stream.js';
 import type { FrameWriter } from './writer.js';
 
 /** Who runs a SocketStream: told when it opens and when it is over. Set `stream.owner` before `attach()`. */
@@ -154,11 +154,7 @@ export class SocketStream implements WireStream {
 
   /** Accepts a peer-opened stream: sends OPEN_OK. */
   accept(): void {
-    if (this.local || this.opened || this.done) return;
-    this.opened = true;
-    this.canSend = true;
-    this.host.sendOpenOk(this);
-    this.host.markReady(this);
+    acceptOpen(this, this.host);
   }
 
   /** Refuses a peer-opened stream with a wire code and a reason for the opener. */
@@ -200,11 +196,8 @@ export class SocketStream implements WireStream {
 
   onPeerData(piece: Buffer, flags: number, last: boolean): void {
     if (this.done) return;
-    if (this.remoteFin) return this.fail('STREAM_CLOSED', 'DATA after FIN');
-    this.received += piece.length;
-    if (this.received > this.granted) {
-      return this.fail('FLOW_CONTROL_ERROR', `peer sent ${this.received - this.granted} bytes beyond its credit`);
-    }
+    const fault = peerDataFault(this, piece.length);
+    if (fault) return this.fail(...fault);
     if (piece.length > 0) this.deliver(piece);
     if (!last || !(flags & Flag.FIN)) return;
     this.remoteFin = true;
@@ -213,9 +206,7 @@ export class SocketStream implements WireStream {
   }
 
   onWindow(offset: number): void {
-    if (offset <= this.limit) return;
-    this.limit = offset;
-    this.host.markReady(this);
+    grantCredit(this, this.host, offset);
   }
 
   onOpenOk(): void {

@@ -7,7 +7,7 @@ import { Flag } from './constants.js';
 import type { CompressBackoff } from './compress-backoff.js';
 import { StreamResetError, errorCodeName, type ErrorCodeName } from './errors.js';
 import type { OpenMeta } from './payloads.js';
-import { NO_BYTES, dropQueue, enqueue, hasSendable, pullFrame, type StreamHost, type WireStream } from './wire-stream.js';
+import { NO_BYTES, acceptOpen, dropQueue, enqueue, grantCredit, hasSendable, peerDataFault, pullFrame, type StreamHost, type WireStream } from './wire-stream.js';
 import type { FrameWriter } from './writer.js';
 
 export type { StreamHost } from './wire-stream.js';
@@ -68,11 +68,7 @@ export class Stream extends Duplex implements WireStream {
 
   /** Accepts a peer-opened stream: sends OPEN_OK; data written before this is sent after it. */
   accept(): void {
-    if (this.local || this.opened || this.done) return;
-    this.opened = true;
-    this.canSend = true;
-    this.host.sendOpenOk(this);
-    this.host.markReady(this);
+    acceptOpen(this, this.host);
   }
 
   /** Refuses a peer-opened stream with a wire code and a reason for the opener. */
@@ -107,11 +103,8 @@ export class Stream extends Duplex implements WireStream {
   /** Payload bytes from the peer (already decompressed). */
   onPeerData(piece: Buffer, flags: number, last: boolean): void {
     if (this.done) return;
-    if (this.remoteFin) return this.fail('STREAM_CLOSED', 'DATA after FIN');
-    this.received += piece.length;
-    if (this.received > this.granted) {
-      return this.fail('FLOW_CONTROL_ERROR', `peer sent ${this.received - this.granted} bytes beyond its credit`);
-    }
+    const fault = peerDataFault(this, piece.length);
+    if (fault) return this.fail(...fault);
     if (piece.length > 0) this.push(piece);
     if (!last) return;
     if (flags & Flag.FIN) {
@@ -123,9 +116,7 @@ export class Stream extends Duplex implements WireStream {
 
   /** The peer granted credit up to `offset`. */
   onWindow(offset: number): void {
-    if (offset <= this.limit) return;
-    this.limit = offset;
-    this.host.markReady(this);
+    grantCredit(this, this.host, offset);
   }
 
   /** The sink saw OPEN_OK: 'opened'. */

@@ -64,6 +64,30 @@ export interface WireStream extends Outbox {
   destroy(err?: Error): unknown;
 }
 
+/** accept(): OPEN_OK for a stream the peer opened; data queued before it is sent after it. */
+export function acceptOpen(s: WireStream, host: StreamHost): void {
+  if (s.local || s.opened || s.done) return;
+  s.opened = true;
+  s.canSend = true;
+  host.sendOpenOk(s);
+  host.markReady(s);
+}
+
+/** Counts `length` bytes of DATA from the peer; the fault to fail the stream with when they break its state or credit. */
+export function peerDataFault(s: WireStream, length: number): [ErrorCodeName, string] | undefined {
+  if (s.remoteFin) return ['STREAM_CLOSED', 'DATA after FIN'];
+  s.received += length;
+  if (s.received > s.granted) return ['FLOW_CONTROL_ERROR', `peer sent ${s.received - s.granted} bytes beyond its credit`];
+  return undefined;
+}
+
+/** WINDOW from the peer: credit up to `offset` (never back). */
+export function grantCredit(s: WireStream, host: StreamHost, offset: number): void {
+  if (offset <= s.limit) return;
+  s.limit = offset;
+  host.markReady(s);
+}
+
 /** The queue of a stream that never queued a byte: shared, never written (an idle stream holds no array). */
 export const NO_BYTES: Buffer[] = Object.freeze([]) as unknown as Buffer[];
 

@@ -1,27 +1,16 @@
 // splice(): the one-direction byte pump both relays use instead of pipe(). Backpressure (a slow
 // writer pauses the reader, nothing lost), half-close each way over real sockets, a destroyed
 // destination, hooks, and stop().
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { splice, type Splice } from '../src/splice.js';
 import { readAll, within } from './fixtures/streams.js';
+import { tcpPair } from './fixtures/transports.js';
 
 const MiB = 1024 * 1024;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-/** A connected TCP pair on 127.0.0.1, both ends allowHalfOpen. */
-async function socketPair(t: Test): Promise<[Socket, Socket]> {
-  const server = createServer({ allowHalfOpen: true });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const accepted = new Promise<Socket>((r) => server.once('connection', r));
-  const client = connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', allowHalfOpen: true });
-  const peer = await accepted;
-  server.close();
-  t.teardown(() => (client.destroy(), peer.destroy()));
-  return [client, peer];
-}
 
 t.test('a slow writer pauses the reader: 4 MiB arrive intact, the writer never holds more than a chunk over its mark', async (t) => {
   const data = randomBytes(4 * MiB);
@@ -52,8 +41,8 @@ t.test('a slow writer pauses the reader: 4 MiB arrive intact, the writer never h
 });
 
 t.test('half-close over TCP: each FIN crosses on its own, the other direction keeps flowing', async (t) => {
-  const [callerA, relayA] = await socketPair(t);
-  const [relayB, targetB] = await socketPair(t);
+  const [callerA, relayA] = await tcpPair(t);
+  const [relayB, targetB] = await tcpPair(t);
   const events = ['data', 'end', 'drain', 'close', 'finish', 'error', 'unpipe'];
   const count = (s: Socket): number => events.reduce((n, e) => n + s.listenerCount(e), 0);
   const before = count(relayA) + count(relayB);

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// 64-byte ping-pong through built chains (the bench's echoStream), two ways:
+//   curve: each chain started fresh, p50 per block of pings from the first one on (the JIT warm-up)
+//     node perf/ab/rtt.mjs curve <blocks> <pings per block> name=<perf/lib dir>[:chain] ...
+//   ab: every chain started once, rounds alternate between them (order reversed every round), each
+//       round a fresh echo stream, 50 pings, then <pings> measured; the median of the rounds' p50s
+//     node perf/ab/rtt.mjs ab <rounds> <pings> name=<perf/lib dir>[:chain] ...
+// e.g. node perf/ab/rtt.mjs curve 12 500 et=perf/lib floor=perf/lib:floor tls=perf/lib:tls-relay
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const M = fileURLToPath(new URL('../lib', import.meta.url));
+const [mode, a, b, ...specs] = process.argv.slice(2);
+if (!['curve', 'ab'].includes(mode) || !specs.length) {
+  process.stderr.write('usage: rtt.mjs curve|ab <blocks|rounds> <pings> name=<perf/lib dir>[:chain] ...\n');
+  process.exit(2);
+}
+const { makeCerts } = await import(`${M}/certs.mjs`);
+const { NODE } = await import(`${M}/chains/edge-tunnel.mjs`);
+const { spawnHelper } = await import(`${M}/chains/util.mjs`);
+const { connectTo, echoStream } = await import(`${M}/client.mjs`);
+const tmp = mkdtempSync(join(tmpdir(), 'rtt-'));
+const certs = await makeCerts(join(tmp, 'pki'), [NODE]);
+const sink = await spawnHelper('sink', 'sink.mjs', [NODE.ip]);
+const msg = Buffer.alloc(64, 0x61);
+const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+
+async function chainOf(spec) {
+  const [name, rest] = spec.split('=');
+  const [libDir, chainName = 'edge-tunnel'] = rest.split(':');
+  const { allChains } = await import(`${resolve(libDir)}/chains/index.mjs`);
+  const vt = join(tmp, name);
+  mkdirSync(vt);
+  const chain = allChains({ tmp: vt, certs, sink: { host: NODE.ip, port: sink.port }, logLevel: 'info' }).chains.find((c) => c.name === chainName);
+  return { name, chain };
+}
+
+/** p50 of `n` pings on `echo` */
+async function p50(echo, n) {
+  const xs = [];
+  for (let i = 0; i < n; i++) xs.push(await echo.rtt(msg));
+  return median(xs);
+}
+
+try {
+  if (mode === 'curve') {
+    for (const spec of specs) {
+      const { name, chain } = await chainOf(spec);
+      const echo = await echoStream(await connectTo((await chain.start({})).endpoint));
+      const blocks = [];
+      for (let i = 0; i < +a; i++) blocks.push(await p50(echo, +b));
+      console.log(`${name.padEnd(8)} p50 per ${b} pings: ${blocks.map((x) => x.toFixed(3)).join(' ')}`);
+      echo.close();
+      await chain.stop();
+    }
+  } else {
+    const variants = [];
+    for (const spec of specs) {
+      const v = await chainOf(spec);
+      variants.push({ ...v, endpoint: (await v.chain.start({})).endpoint, rounds: [] });
+    }
+    for (let r = 0; r < +a; r++) {
+      for (const v of r % 2 ? [...variants].reverse() : variants) {
+        const echo = await echoStream(await connectTo(v.endpoint));
+        await p50(echo, 50);
+        v.rounds.push(await p50(echo, +b));
+        echo.close();
+      }
+    }
+    for (const v of variants) console.log(`${v.name.padEnd(8)} p50 per round ${v.rounds.map((x) => x.toFixed(3)).join(' ')}  median ${median(v.rounds).toFixed(3)}`);
+    for (const v of variants) await v.chain.stop();
+  }
+} finally {
+  await sink.proc.stop();
+}
+process.exit(0);
