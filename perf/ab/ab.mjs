@@ -17,8 +17,7 @@ const [rounds, secs, scen, ...specs] = process.argv.slice(2);
 const { makeCerts } = await import(`${M}/certs.mjs`);
 const { NODE } = await import(`${M}/chains/edge-tunnel.mjs`);
 const { spawnHelper } = await import(`${M}/chains/util.mjs`);
-const { churnOnce, connectTo, readInBackground } = await import(`${M}/client.mjs`);
-const { header, MODE } = await import(`${M}/sink.mjs`);
+const { churnOnce, connectTo, median: med, openStalled, readInBackground } = await import(`${M}/client.mjs`);
 const tmp = mkdtempSync(join(tmpdir(), 'h7-'));
 const certs = await makeCerts(join(tmp, 'pki'), [NODE]);
 const sink = await spawnHelper('sink', 'sink.mjs', [NODE.ip]);
@@ -50,10 +49,7 @@ const churn = async (ep, n) => {
 // stalled<n>: n bulk streams next to one stream whose reader stopped (opened first, so it has filled
 // every window and buffer by the time the phase is measured); compare with bulk<n> of the same variant
 const stalledBulk = async (ep, n) => {
-  const stalled = await connectTo(ep);
-  stalled.on('error', () => {});
-  stalled.pause();
-  stalled.write(header(MODE.source, 0));
+  const stalled = await openStalled(ep);
   await sleep(300);
   const load = await bulk(ep, n);
   return { mark: load.mark, stop: async () => { await load.stop(); stalled.destroy(); } };
@@ -85,7 +81,6 @@ try {
       }
     }
   }
-  const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
   console.log(`medians (ratio = ÷ ${variants.at(-1).name}, per round, then median; relay = every process but client and sink):`);
   for (const s of scen.split(',')) {
     const kind = kindOf(s);

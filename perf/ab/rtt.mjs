@@ -20,12 +20,11 @@ if (!['curve', 'ab'].includes(mode) || !specs.length) {
 const { makeCerts } = await import(`${M}/certs.mjs`);
 const { NODE } = await import(`${M}/chains/edge-tunnel.mjs`);
 const { spawnHelper } = await import(`${M}/chains/util.mjs`);
-const { connectTo, echoStream } = await import(`${M}/client.mjs`);
+const { connectTo, echoStream, median } = await import(`${M}/client.mjs`);
 const tmp = mkdtempSync(join(tmpdir(), 'rtt-'));
 const certs = await makeCerts(join(tmp, 'pki'), [NODE]);
 const sink = await spawnHelper('sink', 'sink.mjs', [NODE.ip]);
 const msg = Buffer.alloc(64, 0x61);
-const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 
 async function chainOf(spec) {
   const [name, rest] = spec.split('=');

@@ -142,6 +142,22 @@ export async function churnOnce(endpoint, payload) {
   });
 }
 
+/** A source stream whose reader never reads: it fills every window and buffer on its way and stays stalled. */
+export async function openStalled(endpoint) {
+  const socket = await connectTo(endpoint);
+  socket.on('error', () => {});
+  socket.pause();
+  socket.write(header(MODE.source, 0));
+  return socket;
+}
+
+/** Median of numbers (the mean of the middle two for an even count). */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));

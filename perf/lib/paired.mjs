@@ -2,17 +2,10 @@
 // round by round (the order reversed every round), so a shared machine's drifts hit both alike. The
 // ratio per round, then the median, is the measure for close calls: two chains measured minutes
 // apart in a sequential run swing ±15 % on their own (perf/README.md, Finding 2).
-import { connectTo, readInBackground } from './client.mjs';
+import { connectTo, median, readInBackground } from './client.mjs';
 
 const MB = 1e6;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Median of numbers (mean of the middle two for an even count). */
-export function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /**
  * `rounds` phases on each of `a` and `b` ({ name, endpoint }): `streams` bulk readers, `warmMs`, then

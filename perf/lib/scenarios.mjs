@@ -1,7 +1,7 @@
 // The scenarios. Each run(ctx) gets { started: { endpoint, procs }, sizes, chain, progress } and
 // returns flat metrics (numbers; undefined when not applicable). Metric specs drive the tables.
 import { spawnProc } from './procs.mjs';
-import { churnOnce, connectTo, echoStream, jain, percentile, readFor, readInBackground } from './client.mjs';
+import { churnOnce, connectTo, echoStream, jain, median, openStalled, percentile, readFor, readInBackground } from './client.mjs';
 import { header, MODE } from './sink.mjs';
 import { LIB } from './chains/util.mjs';
 import { census, diffCensus } from './heap-census.mjs';
@@ -150,10 +150,7 @@ export const SCENARIOS = [
       const alone = [await bulkMBps(started.endpoint, phase)];
       const withStalled = [];
       for (let i = 0; i < 3; i++) {
-        const stalled = await connectTo(started.endpoint);
-        stalled.on('error', () => {});
-        stalled.pause();
-        stalled.write(header(MODE.source, 0));
+        const stalled = await openStalled(started.endpoint);
         await sleep(sizes.fillMs); // let it fill every window and buffer on the way
         withStalled.push(await bulkMBps(started.endpoint, phase));
         stalled.destroy();
@@ -161,7 +158,7 @@ export const SCENARIOS = [
       }
       const costs = withStalled.map((w, i) => Math.max(0, (1 - w / ((alone[i] + alone[i + 1]) / 2)) * 100));
       const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      return { alone: mean(alone), withStalled: mean(withStalled), cost: [...costs].sort((a, b) => a - b)[1] };
+      return { alone: mean(alone), withStalled: mean(withStalled), cost: median(costs) };
     },
   },
   {

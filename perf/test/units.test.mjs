@@ -2,11 +2,11 @@
 import t from 'tap';
 import net from 'node:net';
 import { deflateSync } from 'node:zlib';
-import { churnOnce, connectTo, jain, percentile, readFor } from '../lib/client.mjs';
+import { churnOnce, connectTo, jain, median, percentile, readFor } from '../lib/client.mjs';
 import { header, logText, startSink } from '../lib/sink.mjs';
 import { startLink } from '../lib/link.mjs';
 import { ratioRows } from '../lib/report.mjs';
-import { median, pairedBulk } from '../lib/paired.mjs';
+import { pairedBulk } from '../lib/paired.mjs';
 import { census, censusTable, diffCensus } from '../lib/heap-census.mjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

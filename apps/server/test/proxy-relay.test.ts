@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { connectAgent, sleep, startServer, waitAttached } from './fixtures/harness.js';
 import { testPki } from './fixtures/pki.js';
 import { CALLER_HIGH_WATER_MARK } from '../src/proxy/listener.js';
-import { Coalescer } from '../src/proxy/relay.js';
+import { corkForTurn } from '@edge-tunnel/framing';
 
 const pki = await testPki();
 const IP = '127.0.20.12';
@@ -36,20 +36,19 @@ const server = await startServer(t, pki, ['--connect-addr', '127.0.0.1:0', '--re
 const agent = await connectAgent(t, pki, server, 'edge-r', [IP], { portMap: { 10255: targetPort } });
 await waitAttached(server, 'edge-r', agent);
 
-t.test('coalescer: the writes of one tick leave as one batch, the next tick starts another', async (t) => {
+t.test('corkForTurn: the writes of one tick leave as one batch, the next tick starts another', async (t) => {
   const batches: number[][] = [];
   const sink = new Writable({
     highWaterMark: CALLER_HIGH_WATER_MARK,
     writev: (chunks, cb) => (batches.push(chunks.map((c) => (c.chunk as Buffer).length)), cb()),
     write: (chunk: Buffer, _enc, cb) => (batches.push([chunk.length]), cb()),
   });
-  const coalescer = new Coalescer(sink);
   for (const n of [16_372, 16_372, 16_372, 100]) {
-    coalescer.beforeWrite();
+    corkForTurn(sink);
     t.equal(sink.write(Buffer.alloc(n)), true, `${n} bytes fit under the caller highWaterMark`);
   }
   await new Promise((r) => setImmediate(r));
-  coalescer.beforeWrite();
+  corkForTurn(sink);
   sink.write(Buffer.alloc(5));
   await new Promise((r) => setImmediate(r));
   t.same(batches, [[16_372, 16_372, 16_372, 100], [5]]);

@@ -3,6 +3,7 @@ export { Session, type SessionStats, type GoAwayInfo, type PeerSettings } from '
 export { Stream } from './stream.js';
 export { SocketStream, type SocketStreamOwner } from './socket-stream.js';
 export { Splice, splice, type SpliceHooks } from './splice.js';
+export { corkForTurn } from './cork.js';
 export { IdleSweep, type IdleWatched } from './idle-sweep.js';
 export { type SessionOptions, type Logger, DEFAULTS as SESSION_DEFAULTS } from './options.js';
 export { FRAMING_FLAGS, framingLimitsProblem, type FramingFlag, type FramingLimits } from './limit-flags.js';

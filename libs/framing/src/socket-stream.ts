@@ -8,6 +8,7 @@
 // while more than `sendBuffer` bytes wait for the peer's credit.
 import type { Duplex } from 'node:stream';
 import { Flag } from './constants.js';
+import { corkForTurn } from './cork.js';
 import type { CompressBackoff } from './compress-backoff.js';
 import { StreamResetError, errorCodeName, type ErrorCodeName } from './errors.js';
 import type { OpenMeta } from './payloads.js';
@@ -94,8 +95,6 @@ export class SocketStream implements WireStream {
   openTimer: NodeJS.Timeout | undefined;
   /** bytes from the peer before attach() */
   private early: Buffer[] | undefined;
-  /** the socket is corked until the end of this event-loop turn */
-  private corked = false;
 
   constructor(readonly host: StreamHost, id: number, meta: OpenMeta, local: boolean, window: number) {
     this.id = id;
@@ -248,12 +247,6 @@ export class SocketStream implements WireStream {
     else this.reset('CANCEL', err ? `local connection: ${err.message}` : 'the local connection closed');
   }
 
-  /** @internal the end of the turn in which the socket was corked */
-  uncork(): void {
-    this.corked = false;
-    this.socket?.uncork();
-  }
-
   /** Writes a piece to the socket (corked for the turn: one writev for the frames of one read), or keeps it until attach(). */
   private deliver(piece: Buffer): void {
     const socket = this.socket;
@@ -262,11 +255,7 @@ export class SocketStream implements WireStream {
       return;
     }
     if (!socket.writable) return; // an ended or destroyed socket: its 'close' ends the stream
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      setImmediate(uncork, this);
-    }
+    corkForTurn(socket);
     socket.write(piece);
     this.host.consumedSome(this);
   }
@@ -295,8 +284,4 @@ export class SocketStream implements WireStream {
     this.early = undefined;
     owner.closed(this, err);
   }
-}
-
-function uncork(s: SocketStream): void {
-  s.uncork();
 }

@@ -7,8 +7,6 @@ import type { Readable, Writable } from 'node:stream';
 export interface SpliceHooks {
   /** Each chunk, before it is written; `splice.bytes` does not count it yet. */
   onData?(chunk: Buffer, splice: Splice): void;
-  /** `from` ended (`to` has been ended). */
-  onEnd?(splice: Splice): void;
 }
 
 // The listeners are shared by every splice: each finds its splice on the stream it listens to
@@ -70,7 +68,6 @@ export class Splice {
   /** @internal */
   onEnd(): void {
     if (this.to.writable) this.to.end();
-    this.hooks?.onEnd?.(this);
   }
 
   /** @internal */

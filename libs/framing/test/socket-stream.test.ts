@@ -94,8 +94,8 @@ t.test('4 MiB each way intact over two socket streams; each FIN crosses on its o
   t.equal(r.near.sent, up.length, 'near sent every byte');
   t.equal(far.received, up.length, 'far received every byte');
   t.equal(r.client.streams.size + r.server.streams.size, 0, 'both sessions let go of the stream');
-  await until(() => r.nearOwner.closes.length + r.farOwner.closes.length === 2, 1000, 'closed calls');
-  t.equal(r.nearOwner.closes.length + r.farOwner.closes.length, 2, 'closed() once per side');
+  await new Promise((res) => setTimeout(res, 50)); // the sockets' own 'close' comes after: it must not tell again
+  t.same([r.nearOwner.closes.length, r.farOwner.closes.length], [1, 1], 'closed() once per side');
 });
 
 t.test('a target that stops reading pauses the caller’s socket; nothing is lost when it reads again', async (t) => {
@@ -134,8 +134,6 @@ t.test('early bytes: before OPEN_OK (send), and from the peer before the far sid
   const atTarget = readAll(r.target);
   r.caller.end('then the caller’s own bytes');
   t.equal((await within(atTarget, 5_000, 'target end')).toString(), `${head.toString()}then the caller’s own bytes`, 'the head first, then the socket’s bytes, in order');
-  // the far side writes before the caller's end is attached? It is attached on OPEN_OK; here the
-  // far stream answers at once and the near side holds nothing back
   const atCaller = readAll(r.caller);
   r.target.end('reply');
   t.equal((await within(atCaller, 5_000, 'caller end')).toString(), 'reply');

@@ -91,20 +91,19 @@ t.test('a destination its owner ended: later chunks are dropped without a write-
   t.same(errors, [], 'no ERR_STREAM_WRITE_AFTER_END');
 });
 
-t.test('hooks see each chunk before it is counted, and the end after the destination ended', async (t) => {
+t.test('the hook sees each chunk before it is counted', async (t) => {
   const from = new PassThrough();
   const to = new PassThrough();
   const seen: string[] = [];
   splice(from, to, {
     onData: (chunk, sp: Splice) => seen.push(`${chunk.toString()}@${sp.bytes}`),
-    onEnd: (sp: Splice) => seen.push(`end@${sp.bytes} ended=${sp.to.writableEnded}`),
   });
   const out = readAll(to);
   from.write('ab');
   await new Promise((r) => setImmediate(r));
   from.end('cde');
   t.equal((await out).toString(), 'abcde');
-  t.same(seen, ['ab@0', 'cde@2', 'end@5 ended=true']);
+  t.same(seen, ['ab@0', 'cde@2']);
 });
 
 t.test('stop() detaches both ways and pauses the source', async (t) => {

@@ -3,8 +3,8 @@
 // Per chunk it does no more than count: the idle limit is judged from those counts by one shared
 // sweep, and the frames that arrive in one event-loop turn go to the caller as one write (corked).
 // Per relay: one object, two splices, three shared listeners of its own (no closures, no timer).
-import type { Duplex, Writable } from 'node:stream';
-import { IdleSweep, splice, type IdleWatched, type Splice, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
+import type { Duplex } from 'node:stream';
+import { IdleSweep, corkForTurn, splice, type IdleWatched, type Splice, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
 import type { Audit } from './audit.js';
 import type { ProxyContext } from './context.js';
 
@@ -34,7 +34,6 @@ export function relay(caller: Duplex, upstream: Duplex, stream: Stream, hooks: R
 class Relay implements SpliceHooks, IdleWatched {
   private readonly up: Splice;
   private readonly down: Splice;
-  private readonly coalescer: Coalescer;
   private status = 0;
   private finished = false;
   private callerClosed = false;
@@ -48,7 +47,6 @@ class Relay implements SpliceHooks, IdleWatched {
     private readonly sniffStatus: boolean,
     readonly idleMs: number,
   ) {
-    this.coalescer = new Coalescer(caller);
     this.up = splice(caller, upstream);
     this.down = splice(upstream, caller, this);
     (caller as Owned)[kRelay] = this;
@@ -66,7 +64,7 @@ class Relay implements SpliceHooks, IdleWatched {
 
   /** SpliceHooks of upstream → caller: cork for the turn, read the status line of the first chunk. */
   onData(chunk: Buffer): void {
-    this.coalescer.beforeWrite();
+    corkForTurn(this.caller);
     if (this.down.bytes === 0 && this.sniffStatus) {
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
       this.status = m ? Number(m[1]) : 0;
@@ -132,35 +130,6 @@ function onUpstreamClose(this: Owned): void {
 
 function finish(relay: Relay): void {
   relay.done();
-}
-
-/**
- * Call `beforeWrite()` before each write to `socket`: the first write of an event-loop turn corks it
- * and the turn's end (setImmediate) uncorks, so the frames the session socket's reads of one turn
- * deliver leave in one writev, not one syscall each (4 → 1 per 64 KiB on loopback). Not nextTick:
- * ticks run after every decrypted TLS record, which is one frame. Needs a writable highWaterMark of
- * several frames (`proxyServerOptions`), or the relay pauses after the first.
- */
-export class Coalescer {
-  private corked = false;
-
-  constructor(private readonly socket: Writable) {}
-
-  beforeWrite(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.socket.cork();
-    setImmediate(uncork, this);
-  }
-
-  uncork(): void {
-    this.corked = false;
-    this.socket.uncork();
-  }
-}
-
-function uncork(c: Coalescer): void {
-  c.uncork();
 }
 
 /** The warn line of a relay closed for idleness (its audit line follows with reason TIMEOUT). */
