@@ -71,6 +71,9 @@ async function relay(t: Test, o: { attachDelayMs?: number; beforeOpen?: (s: Sock
   const nearOwner = new Recorder((s) => s.attach(callerEnd));
   const near = pair.client.openSocket({ host: 'target', port: 9 }, nearOwner);
   o.beforeOpen?.(near);
+  // both ends relaying before a test acts (a stream the session ends before OPEN_OK has no socket yet)
+  await within(far, 5_000, 'the far side attached');
+  await until(() => near.socket !== undefined, 5_000, 'the near side attached (OPEN_OK)');
   return { client: pair.client, server: pair.server, caller, target, callerEnd, targetEnd, near, far, nearOwner, farOwner };
 }
 
