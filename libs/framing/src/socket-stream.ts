@@ -255,7 +255,7 @@ export class SocketStream implements WireStream {
       return;
     }
     if (!socket.writable) return; // an ended or destroyed socket: its 'close' ends the stream
-    corkForTurn(socket);
+    corkForTurn(socket, piece.length);
     socket.write(piece);
     this.host.consumedSome(this);
   }

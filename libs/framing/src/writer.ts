@@ -1,9 +1,10 @@
 // The session's outgoing side: control frames jump the data queue, streams with data and credit
-// are served round-robin one frame at a time, and everything written in one event-loop turn goes
-// out in one corked batch. The socket's backpressure is honoured: once it holds `socketBuffer`
+// are served round-robin one frame at a time, and what is queued goes out in corked batches at the
+// pace of `paceForTurn`: the turn's first batch once its callback returns, the rest at the turn's end. The socket's backpressure is honoured: once it holds `socketBuffer`
 // bytes and has asked for 'drain', data waits for 'drain' (control frames still go out).
 import type { Duplex } from 'node:stream';
 import { FrameType, Flag, HEADER_SIZE } from './constants.js';
+import { paceForTurn } from './cork.js';
 import { writeHeader } from './frame.js';
 import { compressPayload } from './lz4.js';
 
@@ -12,6 +13,8 @@ export interface Sendable {
   readonly id: number;
   /** set by the writer while the stream sits in its ready ring */
   inReady: boolean;
+  /** bytes waiting to be sent (a small amount leads the turn: `paceForTurn`) */
+  readonly queued: number;
   /** the stream has data it may send now (or a FIN) */
   sendable(): boolean;
   /** hands at most one frame to the writer; returns the payload bytes it accounted */
@@ -39,6 +42,10 @@ function carveHeader(type: number, flags: number, streamId: number, length: numb
 /** payload bytes one flush may write before yielding to the event loop */
 const FLUSH_BUDGET = 1024 * 1024;
 
+function flushWriter(writer: FrameWriter): void {
+  writer.flushNow();
+}
+
 export class FrameWriter {
   private readonly control: Buffer[] = [];
   private ready: Sendable[] = [];
@@ -54,7 +61,6 @@ export class FrameWriter {
 
   constructor(private readonly socket: Duplex, private readonly socketBuffer: number, maxFrame: number) {
     this.maxFrame = maxFrame;
-    this.flush = this.flush.bind(this);
     this.onDrain = this.onDrain.bind(this);
   }
 
@@ -62,7 +68,7 @@ export class FrameWriter {
   sendControl(frame: Buffer): void {
     if (this.closed) return;
     this.control.push(frame);
-    this.schedule();
+    this.schedule(frame.length);
   }
 
   /** Puts a stream in the round-robin ring if it has something to send. */
@@ -70,7 +76,7 @@ export class FrameWriter {
     if (this.closed || stream.inReady || !stream.sendable()) return;
     stream.inReady = true;
     this.ready.push(stream);
-    if (!this.flushing) this.schedule();
+    if (!this.flushing) this.schedule(stream.queued);
   }
 
   /** Writes one DATA frame whose payload is `pieces` (total `length`), compressed when asked and it pays. */
@@ -91,7 +97,7 @@ export class FrameWriter {
     return false;
   }
 
-  /** Writes everything queued now (used before ending the socket). */
+  /** Writes everything queued now (the paced flush, and before ending the socket). */
   flushNow(): void {
     this.flush();
   }
@@ -105,10 +111,11 @@ export class FrameWriter {
     this.socket.off('drain', this.onDrain);
   }
 
-  private schedule(): void {
+  /** Flushes at the pace of `paceForTurn` for `bytes` of new work (Infinity: at the turn's end). */
+  private schedule(bytes: number): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    setImmediate(this.flush);
+    paceForTurn(this, bytes, flushWriter, this);
   }
 
   private flush(): void {
@@ -132,7 +139,7 @@ export class FrameWriter {
     socket.uncork();
     if (this.readyHead < this.ready.length) {
       if (this.mustWait()) this.waitDrain();
-      else this.schedule();
+      else this.schedule(Infinity);
     }
   }
 
@@ -148,7 +155,7 @@ export class FrameWriter {
 
   private onDrain(): void {
     this.waitingDrain = false;
-    this.schedule();
+    this.schedule(Infinity);
   }
 
   private compactRing(): void {

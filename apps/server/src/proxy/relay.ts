@@ -64,7 +64,7 @@ class Relay implements SpliceHooks, IdleWatched {
 
   /** SpliceHooks of upstream → caller: cork for the turn, read the status line of the first chunk. */
   onData(chunk: Buffer): void {
-    corkForTurn(this.caller);
+    corkForTurn(this.caller, chunk.length);
     if (this.down.bytes === 0 && this.sniffStatus) {
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
       this.status = m ? Number(m[1]) : 0;
