@@ -52,6 +52,9 @@ t.test('kubectl end to end', { skip }, async (t) => {
     const since = await k.run(['logs', 'demo', '-c', 'app', '--since=1h']);
     t.match(since.stdout.toString(), new RegExp(`^\\S+ ${a.name}/demo/app line 1\\n[^]*\\nmarker two\\n`), '--since=1h keeps every line');
     t.match(tb.requests().filter((r) => r.path.endsWith('/log')).at(-1)?.query, { container: 'app', sinceSeconds: '3600' });
+    // line 1 must be older than the 2 s asked for (a quick machine gets here ~1 s after it was written)
+    const line1Age = Date.now() - Date.parse(all.stdout.toString().split(' ')[0]!);
+    if (line1Age < 3_000) await new Promise((r) => setTimeout(r, 3_000 - line1Age));
     const recent = await k.run(['logs', 'demo', '-c', 'app', '--since=2s', '--timestamps']);
     t.notMatch(recent.stdout.toString(), / line 1\n/, '--since=2s drops the first line, written seconds ago');
     const sidecar = await k.run(['logs', 'demo', '-c', 'sidecar', '--tail=1']);
