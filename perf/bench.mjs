@@ -13,9 +13,9 @@ import { NODE } from './lib/chains/edge-tunnel.mjs';
 import { spawnHelper } from './lib/chains/util.mjs';
 import { censusTables, commitOf, machine, svgChart, table } from './lib/report.mjs';
 import { SCENARIOS } from './lib/scenarios.mjs';
-import { pairedBulk } from './lib/paired.mjs';
+import { pairedBulk, pairedRtt } from './lib/paired.mjs';
 import { agentSessions } from './lib/sessions.mjs';
-import { ET, ETZ, LZ4_COST, evaluateTargets, verdict } from './lib/targets.mjs';
+import { ET, ETZ, FLOOR, LZ4_COST, RTT_PAIRED, evaluateTargets, verdict } from './lib/targets.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -30,17 +30,17 @@ const TINY = flag('tiny');
 const FULL = {
   warmMs: 1000, durMs: 4000, fillMs: 1000, settleMs: 1000, multi16: 16, multi256: 256, rttSamples: 3000, rttWarm: 5000,
   churnMs: 5000, churnConcurrency: 16, idleStreams: 10_000, agentSessions: 1000, compressMs: 4000,
-  latencyMs: 6000, linkRate: 12.5e6, compressDelayMs: 1, pairedRounds: 8, pairedMs: 2000,
+  latencyMs: 6000, linkRate: 12.5e6, compressDelayMs: 1, pairedRounds: 8, pairedMs: 2000, pairedPings: 1000,
 };
 const QUICK_SIZES = {
   ...FULL, warmMs: 300, durMs: 1000, fillMs: 300, settleMs: 300, rttSamples: 300, rttWarm: 1000, churnMs: 1000,
-  idleStreams: 1000, agentSessions: 50, compressMs: 1500, latencyMs: 3000, pairedRounds: 4, pairedMs: 1000,
+  idleStreams: 1000, agentSessions: 50, compressMs: 1500, latencyMs: 3000, pairedRounds: 4, pairedMs: 1000, pairedPings: 300,
 };
 const TINY_SIZES = {
   ...QUICK_SIZES, warmMs: 150, durMs: 500, fillMs: 100, settleMs: 200, multi16: 4, multi256: 16,
   churnMs: 300, churnConcurrency: 4, idleStreams: 50, agentSessions: 4, compressMs: 500, latencyMs: 1500,
   rttSamples: 20, rttWarm: 20, compressDelayMs: 25, // the smoke run shares one link between compress and latency
-  pairedRounds: 2, pairedMs: 300,
+  pairedRounds: 2, pairedMs: 300, pairedPings: 20,
 };
 const sizes = TINY ? TINY_SIZES : QUICK ? QUICK_SIZES : FULL;
 const outDir = opt('out') ?? join(here, 'results');
@@ -125,31 +125,47 @@ async function runOn(chain, all) {
 }
 
 /**
- * Compression's cost on random bytes: edge-tunnel with and without lz4 started side by side, one bulk
- * stream alternating between them (paired.mjs) — a sequential run measures them minutes apart.
+ * A paired scenario: the named chains of this run (the first one and at least one other) started side
+ * by side, `measure(started)` → its rows, then stopped. Close calls are measured this way: a sequential
+ * run measures two chains minutes apart, and single runs swing ±15 % on their own (Finding 2).
  */
-async function lz4Cost() {
-  const [lz4, plain] = [ETZ, ET].map((n) => chains.find((c) => c.name === n));
-  if (!lz4 || !plain) return;
-  results.scenarios[LZ4_COST] = {
+async function sideBySide(id, scenario, names, measure) {
+  const picked = names.map((n) => chains.find((c) => c.name === n)).filter(Boolean);
+  if (picked.length < 2 || picked[0].name !== names[0]) return;
+  results.scenarios[id] = { ...scenario, rows: {} };
+  try {
+    progress(`${id}: starting ${picked.map((c) => c.name).join(', ')}`);
+    const started = [];
+    for (const c of picked) started.push({ name: c.name, endpoint: (await c.start({})).endpoint });
+    results.scenarios[id].rows = await measure(started);
+  } catch (err) {
+    results.scenarios[id].rows[names[0]] = { error: err.message };
+    log(`${id}: ${err.message.split('\n')[0]}`);
+  } finally {
+    for (const c of picked) await c.stop().catch(() => {});
+  }
+}
+
+/** Compression's cost on random bytes: one bulk stream alternating between edge-tunnel with and without lz4. */
+const lz4Cost = () =>
+  sideBySide(LZ4_COST, {
     title: 'Compression on random bytes: one stream, edge-tunnel with and without lz4 in alternating phases',
     metrics: [
       { key: 'mbps', label: 'MB/s (median of the rounds)', better: 'higher', primary: true },
       { key: 'ratio', label: 'lz4 ÷ plain (median of per-round ratios)', better: 'higher', digits: 2 },
     ],
-    rows: {},
-  };
-  try {
-    progress(`${LZ4_COST}: starting ${lz4.name} and ${plain.name}`);
-    const [a, b] = await Promise.all([lz4, plain].map(async (c) => ({ name: c.name, endpoint: (await c.start({})).endpoint })));
-    results.scenarios[LZ4_COST].rows = await pairedBulk(a, b, { rounds: sizes.pairedRounds, warmMs: sizes.warmMs, durMs: sizes.pairedMs, progress });
-  } catch (err) {
-    results.scenarios[LZ4_COST].rows[lz4.name] = { error: err.message };
-    log(`${LZ4_COST}: ${err.message.split('\n')[0]}`);
-  } finally {
-    for (const c of [lz4, plain]) await c.stop().catch(() => {});
-  }
-}
+  }, [ETZ, ET], ([a, b]) => pairedBulk(a, b, { rounds: sizes.pairedRounds, warmMs: sizes.warmMs, durMs: sizes.pairedMs, progress }));
+
+/** The idle RTT of edge-tunnel, OpenSSH, the floor and the TLS relay, in alternating rounds after a warm-up each. */
+const rttPaired = () =>
+  sideBySide(RTT_PAIRED, {
+    title: '64-byte request/response RTT, idle: chains side by side, alternating rounds',
+    metrics: [
+      { key: 'p50', label: 'p50 ms (median of the rounds)', better: 'lower', primary: true, digits: 3 },
+      { key: 'ratio', label: '÷ OpenSSH (median of per-round ratios)', better: 'lower', digits: 2 },
+    ],
+  }, [ET, 'openssh', FLOOR, 'tls-relay'], (started) =>
+    pairedRtt(started, { rounds: sizes.pairedRounds, pings: sizes.pairedPings, warm: sizes.rttWarm, ref: 'openssh', progress }));
 
 try {
   // loopback scenarios: one start per chain, every scenario on it (baselines are probed per scenario)
@@ -170,6 +186,7 @@ try {
     }
   }
   if (!only || only.includes(LZ4_COST)) await lz4Cost();
+  if (!only || only.includes(RTT_PAIRED)) await rttPaired();
   if (!only || only.includes('sessions')) {
     const id = 'sessions';
     results.scenarios[id] = {

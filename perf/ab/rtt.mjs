@@ -2,8 +2,8 @@
 // 64-byte ping-pong through built chains (the bench's echoStream), two ways:
 //   curve: each chain started fresh, p50 per block of pings from the first one on (the JIT warm-up)
 //     node perf/ab/rtt.mjs curve <blocks> <pings per block> name=<perf/lib dir>[:chain] ...
-//   ab: every chain started once, rounds alternate between them (order reversed every round), each
-//       round a fresh echo stream, 50 pings, then <pings> measured; the median of the rounds' p50s
+//   ab: every chain started once and warmed (5 000 pings), then rounds alternate between them (paired.mjs
+//       pairedRtt); the median of the rounds' p50s, and of the per-round ratios to the first chain
 //     node perf/ab/rtt.mjs ab <rounds> <pings> name=<perf/lib dir>[:chain] ...
 // e.g. node perf/ab/rtt.mjs curve 12 500 et=perf/lib floor=perf/lib:floor tls=perf/lib:tls-relay
 import { mkdirSync, mkdtempSync } from 'node:fs';
@@ -20,11 +20,11 @@ if (!['curve', 'ab'].includes(mode) || !specs.length) {
 const { makeCerts } = await import(`${M}/certs.mjs`);
 const { NODE } = await import(`${M}/chains/edge-tunnel.mjs`);
 const { spawnHelper } = await import(`${M}/chains/util.mjs`);
-const { connectTo, echoStream, median } = await import(`${M}/client.mjs`);
+const { connectTo, echoStream } = await import(`${M}/client.mjs`);
+const { pairedRtt, pingP50 } = await import(`${M}/paired.mjs`);
 const tmp = mkdtempSync(join(tmpdir(), 'rtt-'));
 const certs = await makeCerts(join(tmp, 'pki'), [NODE]);
 const sink = await spawnHelper('sink', 'sink.mjs', [NODE.ip]);
-const msg = Buffer.alloc(64, 0x61);
 
 async function chainOf(spec) {
   const [name, rest] = spec.split('=');
@@ -36,20 +36,13 @@ async function chainOf(spec) {
   return { name, chain };
 }
 
-/** p50 of `n` pings on `echo` */
-async function p50(echo, n) {
-  const xs = [];
-  for (let i = 0; i < n; i++) xs.push(await echo.rtt(msg));
-  return median(xs);
-}
-
 try {
   if (mode === 'curve') {
     for (const spec of specs) {
       const { name, chain } = await chainOf(spec);
       const echo = await echoStream(await connectTo((await chain.start({})).endpoint));
       const blocks = [];
-      for (let i = 0; i < +a; i++) blocks.push(await p50(echo, +b));
+      for (let i = 0; i < +a; i++) blocks.push(await pingP50(echo, +b));
       console.log(`${name.padEnd(8)} p50 per ${b} pings: ${blocks.map((x) => x.toFixed(3)).join(' ')}`);
       echo.close();
       await chain.stop();
@@ -58,17 +51,13 @@ try {
     const variants = [];
     for (const spec of specs) {
       const v = await chainOf(spec);
-      variants.push({ ...v, endpoint: (await v.chain.start({})).endpoint, rounds: [] });
+      variants.push({ ...v, endpoint: (await v.chain.start({})).endpoint });
     }
-    for (let r = 0; r < +a; r++) {
-      for (const v of r % 2 ? [...variants].reverse() : variants) {
-        const echo = await echoStream(await connectTo(v.endpoint));
-        await p50(echo, 50);
-        v.rounds.push(await p50(echo, +b));
-        echo.close();
-      }
+    const rows = await pairedRtt(variants, { rounds: +a, pings: +b, warm: 5000, ref: variants[0].name });
+    for (const v of variants) {
+      const { p50, perRound, ratio } = rows[v.name];
+      console.log(`${v.name.padEnd(8)} p50 per round ${perRound.map((x) => x.toFixed(3)).join(' ')}  median ${p50.toFixed(3)}${ratio ? `  ÷ ${variants[0].name} ${ratio.toFixed(3)}` : ''}`);
     }
-    for (const v of variants) console.log(`${v.name.padEnd(8)} p50 per round ${v.rounds.map((x) => x.toFixed(3)).join(' ')}  median ${median(v.rounds).toFixed(3)}`);
     for (const v of variants) await v.chain.stop();
   }
 } finally {

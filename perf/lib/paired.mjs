@@ -1,8 +1,8 @@
-// Paired phases: two chains started side by side and the same bulk load alternating between them,
-// round by round (the order reversed every round), so a shared machine's drifts hit both alike. The
+// Paired phases: chains started side by side and the same load (bulk bytes, or a ping-pong) alternating
+// between them, round by round (the order reversed every round), so a shared machine's drifts hit all alike. The
 // ratio per round, then the median, is the measure for close calls: two chains measured minutes
 // apart in a sequential run swing ±15 % on their own (perf/README.md, Finding 2).
-import { connectTo, median, readInBackground } from './client.mjs';
+import { connectTo, echoStream, median, readInBackground } from './client.mjs';
 
 const MB = 1e6;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -36,4 +36,45 @@ async function bulkPhase(endpoint, streams, warmMs, durMs) {
   const marks = readers.map((r) => r.mark());
   for (const r of readers) r.stop();
   return marks.reduce((n, m) => n + m.bytes, 0) / MB / (marks[0].ms / 1000);
+}
+
+const PING = Buffer.alloc(64, 0x61);
+
+/** p50 ms of `n` 64-byte pings on `echo` */
+export async function pingP50(echo, n) {
+  const xs = [];
+  for (let i = 0; i < n; i++) xs.push(await echo.rtt(PING));
+  return median(xs);
+}
+
+/**
+ * 64-byte ping-pong on `variants` ({ name, endpoint }) in alternating rounds: each chain first warmed
+ * with `warm` pings (a fresh chain's ping path takes thousands to reach its steady state, Finding 9),
+ * then per round a fresh echo stream, 50 pings, and the p50 of `pings`. Returns each chain's median p50
+ * and, against `ref` (a variant's name), the median of its per-round ratios.
+ */
+export async function pairedRtt(variants, { rounds, pings, warm, ref, progress }) {
+  for (const v of variants) {
+    progress?.(`paired rtt · warming ${v.name} (${warm} pings)`);
+    const echo = await echoStream(await connectTo(v.endpoint));
+    await pingP50(echo, warm);
+    echo.close();
+  }
+  const p50s = new Map(variants.map((v) => [v.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const v of r % 2 ? [...variants].reverse() : variants) {
+      progress?.(`paired rtt · ${v.name} (round ${r + 1} of ${rounds})`);
+      const echo = await echoStream(await connectTo(v.endpoint));
+      await pingP50(echo, 50);
+      p50s.get(v.name).push(await pingP50(echo, pings));
+      echo.close();
+    }
+  }
+  const base = p50s.get(ref);
+  const rows = {};
+  for (const [name, xs] of p50s) {
+    rows[name] = { p50: median(xs), perRound: xs };
+    if (base && name !== ref) rows[name].ratio = median(xs.map((x, i) => x / base[i]));
+  }
+  return rows;
 }

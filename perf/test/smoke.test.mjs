@@ -23,9 +23,11 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
   t.ok(chainNames.includes('edge-tunnel') && chainNames.includes('edge-tunnel+lz4') && chainNames.includes('tls-relay'));
   for (const [id, sc] of Object.entries(res.scenarios)) {
     const primary = sc.metrics.find((m) => m.primary).key;
-    // sessions: tls-relay is the bare mTLS floor; lz4cost pairs the two edge-tunnel chains; a chain may
-    // run only some scenarios (the floor mux)
-    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'] }[id]
+    // sessions: tls-relay is the bare mTLS floor; lz4cost pairs the two edge-tunnel chains; rttpaired
+    // runs edge-tunnel beside OpenSSH (when it runs), the floor and the TLS relay; a chain may run only
+    // some scenarios (the floor mux)
+    const rttPaired = ['edge-tunnel', 'openssh', 'floor', 'tls-relay'].filter((n) => chainNames.includes(n));
+    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'], rttpaired: rttPaired }[id]
       ?? res.chains.filter((c) => !c.only && (c.scenarios?.includes(id) ?? true)).map((c) => c.name);
     for (const name of names) {
       const row = sc.rows[name];
@@ -39,11 +41,17 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
   t.ok(res.targets.length >= 15, 'targets evaluated');
   t.ok(chainNames.includes('floor'), 'the floor mux ran');
   for (const name of ['churn streams/s', 'RTT p50 ÷ OpenSSH', 'heap per idle stream, worst process (B)']) {
-    const target = res.targets.find((x) => x.name === name);
+    const target = res.targets.find((x) => x.name.startsWith(name));
     t.ok(Number.isFinite(target?.floor) && typeof target.reachable === 'boolean', `${name}: the floor's value and verdict (${target?.floor})`);
   }
   const paired = res.scenarios.lz4cost?.rows['edge-tunnel+lz4'];
   t.ok(Number.isFinite(paired?.ratio) && paired.ratios.length === 2, `lz4cost: a median of ${paired?.ratios?.length} per-round ratios (${paired?.ratio})`);
   t.ok(res.targets.some((x) => x.name.endsWith('loss (paired phases)') && Number.isFinite(x.value)), 'the compression-loss target uses the paired phases');
+  const rtt = res.scenarios.rttpaired?.rows;
+  t.ok(rtt?.['edge-tunnel']?.perRound?.length === 2, `rttpaired: a p50 per round (${rtt?.['edge-tunnel']?.perRound})`);
+  if (chainNames.includes('openssh')) {
+    t.ok(Number.isFinite(rtt?.['edge-tunnel']?.ratio) && Number.isFinite(rtt?.floor?.ratio), 'rttpaired: per-round ratios to OpenSSH, the floor\'s too');
+    t.ok(res.targets.some((x) => x.name === 'RTT p50 ÷ OpenSSH (paired rounds)' && x.value === rtt['edge-tunnel'].ratio), 'the RTT target uses the paired rounds');
+  }
   t.match(r.stdout, /edge-tunnel ÷ peer/, 'ratio tables printed');
 });
