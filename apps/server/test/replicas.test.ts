@@ -105,7 +105,13 @@ t.test('a lone replica opens no control stream; one appears when a second replic
   t.equal((agent.session.peerHello as { replicas: unknown[] }).replicas.length, 1, 'the hello lists this replica');
   await sleep(100);
   t.same(agent.opens, [], 'no stream was opened');
+  // the server's side of the session: one 'close' listener (the agent listener's), and a 'goaway'
+  // one only while a control stream is open (an idle session holds no listener it does not need)
+  const served = () => server.handle.registry.get('edge-d')!.session;
+  t.equal(served().listenerCount('close'), 1, "one 'close' listener on the server's session");
+  t.equal(served().listenerCount('goaway'), 0, "no 'goaway' listener without a control stream");
   server.handle.replicas.set([{ id: 'r2', addr: '127.0.0.1:1' }]);
+  t.equal(served().listenerCount('goaway'), 1, "with the control stream, a 'goaway' listener to end it when the agent leaves");
   await waitFor(() => agent.opens.length === 1, 2000, 'control stream');
   t.match(agent.opens[0], { host: 'edge-tunnel', port: 0, kind: 'replicas' });
 });

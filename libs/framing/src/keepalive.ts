@@ -3,9 +3,12 @@
 // timeoutMs + min(intervalMs, timeoutMs / 4). Every Keepalive of the process with the same check
 // period shares one timer, so an idle session holds no timer of its own.
 
-export interface KeepaliveActions {
-  ping(): void;
-  dead(idleMs: number): void;
+/** What a keepalive calls (the session itself: no closures per session). */
+export interface KeepaliveOwner {
+  /** time for a PING */
+  keepalivePing(): void;
+  /** no byte from the peer for `idleMs` */
+  keepaliveDead(idleMs: number): void;
 }
 
 /** One unref'd interval per check period, and the keepalives it checks. */
@@ -19,7 +22,7 @@ export class Keepalive {
   constructor(
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
-    private readonly actions: KeepaliveActions,
+    private readonly owner: KeepaliveOwner,
   ) {
     this.tickMs = Math.max(5, Math.min(intervalMs, Math.floor(timeoutMs / 4)));
   }
@@ -55,10 +58,10 @@ export class Keepalive {
     const idle = now - this.lastRx;
     if (idle >= this.timeoutMs) {
       this.stop();
-      this.actions.dead(idle);
+      this.owner.keepaliveDead(idle);
     } else if (now - this.lastPing >= this.intervalMs) {
       this.lastPing = now;
-      this.actions.ping();
+      this.owner.keepalivePing();
     }
   }
 }

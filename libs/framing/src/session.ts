@@ -9,7 +9,7 @@ import { ErrorCode, FramingError, ProtocolError, SessionClosedError, type ErrorC
 import { FloodGuard } from './flood.js';
 import { grantDue, grownWindow, windowLimited } from './flow.js';
 import { encodeFrame } from './frame.js';
-import { Keepalive } from './keepalive.js';
+import { Keepalive, type KeepaliveOwner } from './keepalive.js';
 import { resolveOptions, type Logger, type ResolvedOptions, type SessionOptions } from './options.js';
 import { encodeGoAway, encodeOpen, encodeReset, encodeSettings, encodeWindow, type OpenMeta } from './payloads.js';
 import { FrameSink } from './session-frames.js';
@@ -59,7 +59,27 @@ export declare interface Session {
   on(event: string, listener: (...args: any[]) => void): this;
 }
 
-export class Session extends EventEmitter implements StreamHost {
+// The socket listeners are shared by every session: each finds its session on the socket (one
+// property per socket instead of four closures per session).
+const kSession = Symbol('framing session');
+type SessionSocket = Duplex & { [kSession]?: Session };
+
+function onSocketData(this: SessionSocket, chunk: Buffer): void {
+  this[kSession]?.socketData(chunk);
+}
+function onSocketEnd(this: SessionSocket): void {
+  const session = this[kSession];
+  session?.destroy(session.streams.size > 0 ? new SessionClosedError('NO_ERROR', 'peer closed the connection') : undefined);
+}
+function onSocketError(this: SessionSocket, err: Error): void {
+  this[kSession]?.destroy(new SessionClosedError('INTERNAL_ERROR', `connection error: ${err.message}`, { cause: err }));
+}
+function onSocketClose(this: SessionSocket): void {
+  const session = this[kSession];
+  session?.destroy(session.streams.size > 0 ? new SessionClosedError('NO_ERROR', 'connection closed') : undefined);
+}
+
+export class Session extends EventEmitter implements StreamHost, KeepaliveOwner {
   readonly role: 'client' | 'server';
   /** resolves with the peer's hello once its first SETTINGS arrived; rejects if the session ends first */
   readonly ready: Promise<Record<string, unknown>>;
@@ -91,7 +111,8 @@ export class Session extends EventEmitter implements StreamHost {
   private pendingOpens: WireStream[] = [];
   private readonly decoder: FrameDecoder;
   private readonly keepalive: Keepalive;
-  private readonly pings = new Map<number, { start: number; resolve: (ms: number) => void; reject: (e: Error) => void }>();
+  /** PINGs awaiting their PONG (created per ping: an idle session holds no Map between pings) */
+  private pings: Map<number, { start: number; resolve: (ms: number) => void; reject: (e: Error) => void }> | undefined;
   private pingSeq = 0;
   private rttProbeAt = 0;
   private settle: { resolve: (h: Record<string, unknown>) => void; reject: (e: Error) => void } | undefined;
@@ -108,10 +129,7 @@ export class Session extends EventEmitter implements StreamHost {
     this.decoder = new FrameDecoder(new FrameSink(this), { maxFrameSize: this.opts.maxFrameSize });
     this.ready = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.ready.catch(() => {});
-    this.keepalive = new Keepalive(this.opts.keepaliveIntervalMs, this.opts.keepaliveTimeoutMs, {
-      ping: () => void this.ping().catch(() => {}),
-      dead: (idleMs) => this.onDeadPeer(idleMs),
-    });
+    this.keepalive = new Keepalive(this.opts.keepaliveIntervalMs, this.opts.keepaliveTimeoutMs, this);
     this.attachSocket();
     this.sendSettings();
     this.keepalive.start();
@@ -171,7 +189,7 @@ export class Session extends EventEmitter implements StreamHost {
     const payload = Buffer.alloc(8);
     payload.writeUInt32BE(seq, 4);
     return new Promise((resolve, reject) => {
-      this.pings.set(seq, { start: performance.now(), resolve, reject });
+      (this.pings ??= new Map()).set(seq, { start: performance.now(), resolve, reject });
       this.writer.sendControl(encodeFrame(FrameType.PING, 0, 0, payload));
     });
   }
@@ -291,7 +309,7 @@ export class Session extends EventEmitter implements StreamHost {
   peerBlocked(stream: WireStream): void {
     const now = performance.now();
     // growth judges against the smallest round trip seen: refresh it while streams are blocked
-    if (now - this.rttProbeAt >= RTT_PROBE_MS && this.pings.size === 0) {
+    if (now - this.rttProbeAt >= RTT_PROBE_MS && this.pings === undefined) {
       this.rttProbeAt = now;
       void this.ping().catch(() => {});
     }
@@ -326,9 +344,11 @@ export class Session extends EventEmitter implements StreamHost {
   }
 
   onPong(seq: number): void {
-    const p = this.pings.get(seq);
-    if (!p) return;
-    this.pings.delete(seq);
+    const pings = this.pings;
+    const p = pings?.get(seq);
+    if (pings === undefined || p === undefined) return;
+    pings.delete(seq);
+    if (pings.size === 0) this.pings = undefined;
     this.rttMs = performance.now() - p.start;
     this.minRttMs = Math.min(this.minRttMs ?? Infinity, this.rttMs);
     p.resolve(this.rttMs);
@@ -393,22 +413,32 @@ export class Session extends EventEmitter implements StreamHost {
   }
 
   private attachSocket(): void {
-    const socket = this.socket;
-    socket.on('data', (chunk: Buffer) => {
-      this.bytesIn += chunk.length;
-      this.keepalive.touch();
-      try {
-        this.decoder.push(chunk);
-      } catch (err) {
-        this.failSession(err instanceof ProtocolError ? err : new ProtocolError('INTERNAL_ERROR', String(err), { cause: err }));
-      }
-    });
-    socket.on('end', () => this.destroy(this.streams.size > 0 ? new SessionClosedError('NO_ERROR', 'peer closed the connection') : undefined));
-    socket.on('error', (err) => this.destroy(new SessionClosedError('INTERNAL_ERROR', `connection error: ${err.message}`, { cause: err })));
-    socket.on('close', () => this.destroy(this.streams.size > 0 ? new SessionClosedError('NO_ERROR', 'connection closed') : undefined));
+    const socket = this.socket as SessionSocket;
+    socket[kSession] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
   }
 
-  private onDeadPeer(idleMs: number): void {
+  /** @internal the socket's bytes */
+  socketData(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    this.keepalive.touch();
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      this.failSession(err instanceof ProtocolError ? err : new ProtocolError('INTERNAL_ERROR', String(err), { cause: err }));
+    }
+  }
+
+  /** @internal KeepaliveOwner */
+  keepalivePing(): void {
+    void this.ping().catch(() => {});
+  }
+
+  /** @internal KeepaliveOwner */
+  keepaliveDead(idleMs: number): void {
     this.log?.warn({ idleMs }, 'peer silent: keepalive timeout');
     const err = new ProtocolError('KEEPALIVE_TIMEOUT', `no bytes from the peer for ${idleMs} ms`);
     this.writer.sendControl(encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway(this.lastPeerId, ErrorCode.KEEPALIVE_TIMEOUT, err.message)));
@@ -433,8 +463,8 @@ export class Session extends EventEmitter implements StreamHost {
     const cause = err ?? new SessionClosedError('NO_ERROR', 'session closed');
     for (const stream of [...this.streams.values()]) stream.destroy(cause);
     for (const stream of this.pendingOpens.splice(0)) stream.destroy(cause);
-    for (const p of this.pings.values()) p.reject(cause);
-    this.pings.clear();
+    for (const p of this.pings?.values() ?? []) p.reject(cause);
+    this.pings = undefined;
     this.settle?.reject(cause);
     this.settle = undefined;
     if (destroySocket) this.socket.destroy();

@@ -54,6 +54,7 @@ export class FrameWriter {
   private flushing = false;
   private waitingDrain = false;
   private closed = false;
+  private onDrain: (() => void) | undefined;
   /** largest payload the peer accepts; set when its SETTINGS arrive */
   maxFrame: number;
   framesOut = 0;
@@ -61,7 +62,6 @@ export class FrameWriter {
 
   constructor(private readonly socket: Duplex, private readonly socketBuffer: number, maxFrame: number) {
     this.maxFrame = maxFrame;
-    this.onDrain = this.onDrain.bind(this);
   }
 
   /** Queues an encoded control frame ahead of all data. */
@@ -108,7 +108,7 @@ export class FrameWriter {
     for (let i = this.readyHead; i < this.ready.length; i++) this.ready[i]!.inReady = false;
     this.ready = [];
     this.readyHead = 0;
-    this.socket.off('drain', this.onDrain);
+    if (this.onDrain) this.socket.off('drain', this.onDrain);
   }
 
   /** Flushes at the pace of `paceForTurn` for `bytes` of new work (Infinity: at the turn's end). */
@@ -150,12 +150,12 @@ export class FrameWriter {
   private waitDrain(): void {
     if (this.waitingDrain) return;
     this.waitingDrain = true;
+    // made on the first wait: a session whose socket never pushed back holds no listener for it
+    this.onDrain ??= () => {
+      this.waitingDrain = false;
+      this.schedule(Infinity);
+    };
     this.socket.once('drain', this.onDrain);
-  }
-
-  private onDrain(): void {
-    this.waitingDrain = false;
-    this.schedule(Infinity);
   }
 
   private compactRing(): void {

@@ -1,7 +1,8 @@
 // What an idle session costs: no per-session buffers (DATA headers come from a slab shared by every
 // writer, the decoder's header scratch only exists once a header straddled two chunks), and the
 // shared slab stays correct when several sessions write DATA frames in turn across slab boundaries;
-// an idle socket stream relay holds ≥ 0.5 KiB less heap than a Duplex stream relayed by two splices.
+// an idle socket stream relay holds ≥ 0.5 KiB less heap than a Duplex stream relayed by two splices;
+// an idle session keeps no closures of its own on its socket, keepalive or writer.
 import t from 'tap';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -108,4 +109,34 @@ t.test('an idle relay: a SocketStream holds ≥ 0.5 KiB less heap than a Stream 
   // measured ~0.7 KiB: the accepting side's Duplex state, two splices and their listeners; the
   // opening side's Stream and the two in-memory ends (~2 KiB) are the same in both
   t.ok(duplex - socket >= 512, `heap per idle relay: SocketStream ${socket.toFixed(0)} B, Stream + two splices ${duplex.toFixed(0)} B (client side and in-memory ends included)`);
+});
+
+t.test('an idle session: shared socket listeners, no ping map, no drain listener, one options shape', async (t) => {
+  const [c1, s1] = await pair();
+  const [c2] = await pair();
+  for (const event of ['data', 'end', 'error', 'close']) {
+    t.equal(c1.socket.listenerCount(event), 1, `one '${event}' listener on the socket`);
+    t.equal(c1.socket.listeners(event)[0], c2.socket.listeners(event)[0], `the '${event}' listener is shared by every session`);
+  }
+  t.equal(c1.socket.listenerCount('drain'), 0, 'no drain listener until the socket pushes back');
+  const internals = (s: Session) => s as unknown as { pings: unknown };
+  t.equal(internals(c1).pings, undefined, 'no ping map between pings');
+  const rtt = c1.ping();
+  t.ok(internals(c1).pings instanceof Map, 'a map while a PING waits for its PONG');
+  await rtt;
+  t.equal(internals(c1).pings, undefined, 'and none after');
+  t.same(Object.keys(c1.opts), Object.keys(s1.opts), 'options resolved to the same keys in the same order (one hidden class)');
+});
+
+// 8 451 B with a closure per socket listener, keepalive action and drain wait, a ping map and an
+// options shape per session; 7 243 B without (the server's RSS per idle agent session fell ~4 KB)
+t.test('heap per idle session pair (framing only, in-memory sockets) stays under 7 800 B', async (t) => {
+  await pair();
+  const N = 200;
+  const before = heapUsed();
+  const sessions: Session[][] = [];
+  for (let i = 0; i < N; i++) sessions.push(await pair());
+  const per = (heapUsed() - before) / N;
+  t.ok(per < 7_800, `heap per idle pair: ${per.toFixed(0)} B (< 7 800)`);
+  t.equal(sessions.length, N);
 });

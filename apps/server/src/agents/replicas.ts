@@ -89,12 +89,13 @@ export class ReplicaAnnouncer {
   /** An attached session: it gets the control stream now or when a second replica appears. */
   announce(session: Session): void {
     this.sessions.add(session);
-    session.once('close', () => {
-      this.sessions.delete(session);
-      this.streams.delete(session);
-    });
-    session.once('goaway', () => this.end(session)); // the agent is leaving: do not hold its drain
     if (this.source.current().length > 1) this.open(session);
+  }
+
+  /** A session closed (its owner tells: no listeners of our own on every session). */
+  forget(session: Session): void {
+    this.sessions.delete(session);
+    this.streams.delete(session);
   }
 
   /** Ends the control stream of `session` (and opens none later) so that a drain does not wait for it. */
@@ -118,7 +119,11 @@ export class ReplicaAnnouncer {
     }
     stream.on('error', () => {}); // an agent without replica support refuses it: nothing to do
     stream.resume();
+    // the agent is leaving: end the stream so that its drain does not wait for it
+    const onGoAway = () => this.end(session);
+    session.once('goaway', onGoAway);
     stream.once('close', () => {
+      session.off('goaway', onGoAway);
       if (this.streams.get(session) === stream) this.streams.delete(session);
     });
     this.streams.set(session, stream);
