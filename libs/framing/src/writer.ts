@@ -1,7 +1,8 @@
 // The session's outgoing side: control frames jump the data queue, streams with data and credit
 // are served round-robin one frame at a time, and what is queued goes out in corked batches at the
-// pace of `paceForTurn`: the turn's first batch once its callback returns, the rest at the turn's end. The socket's backpressure is honoured: once it holds `socketBuffer`
-// bytes and has asked for 'drain', data waits for 'drain' (control frames still go out).
+// pace of `paceForTurn` (bulk at the turn's end; a small first piece of a turn, such as a PING or a
+// keystroke, once its callback returns). The socket's backpressure is honoured: once it holds
+// `socketBuffer` bytes and has asked for 'drain', data waits for 'drain' (control frames still go out).
 import type { Duplex } from 'node:stream';
 import { FrameType, Flag, HEADER_SIZE } from './constants.js';
 import { paceForTurn } from './cork.js';
