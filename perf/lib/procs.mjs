@@ -6,11 +6,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
+// PERF_CPU_PROF=<dir>: every Node child writes a V8 CPU profile there when it exits (NODE_OPTIONS
+// refuses --cpu-prof); open them in Chrome DevTools or summarise the self time per function
+const CPU_PROF = process.env.PERF_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.PERF_CPU_PROF] : [];
 let probeSeq = 0;
 
 /** A running child: `lines` keeps the last lines of stdout+stderr for error messages. */
 export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFile } = {}) {
-  const argv = node ? ['--expose-gc', '--import', PROBE, cmd, ...args] : args;
+  const argv = node ? [...CPU_PROF, '--expose-gc', '--import', PROBE, cmd, ...args] : args;
   // a chatty process (the tunnel's audit log) writes to a file, so the load client never parses it
   const fd = logFile ? openSync(logFile, 'a') : undefined;
   const out = fd ?? 'pipe';
