@@ -68,15 +68,13 @@ function onSocketData(this: SessionSocket, chunk: Buffer): void {
   this[kSession]?.socketData(chunk);
 }
 function onSocketEnd(this: SessionSocket): void {
-  const session = this[kSession];
-  session?.destroy(session.streams.size > 0 ? new SessionClosedError('NO_ERROR', 'peer closed the connection') : undefined);
+  this[kSession]?.socketGone('peer closed the connection');
 }
 function onSocketError(this: SessionSocket, err: Error): void {
   this[kSession]?.destroy(new SessionClosedError('INTERNAL_ERROR', `connection error: ${err.message}`, { cause: err }));
 }
 function onSocketClose(this: SessionSocket): void {
-  const session = this[kSession];
-  session?.destroy(session.streams.size > 0 ? new SessionClosedError('NO_ERROR', 'connection closed') : undefined);
+  this[kSession]?.socketGone('connection closed');
 }
 
 export class Session extends EventEmitter implements StreamHost, KeepaliveOwner {
@@ -430,6 +428,11 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     } catch (err) {
       this.failSession(err instanceof ProtocolError ? err : new ProtocolError('INTERNAL_ERROR', String(err), { cause: err }));
     }
+  }
+
+  /** @internal the socket ended or closed: an error for the streams still open, if any */
+  socketGone(reason: string): void {
+    this.destroy(this.streams.size > 0 ? new SessionClosedError('NO_ERROR', reason) : undefined);
   }
 
   /** @internal KeepaliveOwner */

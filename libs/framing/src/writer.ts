@@ -98,11 +98,6 @@ export class FrameWriter {
     return false;
   }
 
-  /** Writes everything queued now (the paced flush, and before ending the socket). */
-  flushNow(): void {
-    this.flush();
-  }
-
   close(): void {
     this.closed = true;
     this.control.length = 0;
@@ -119,7 +114,8 @@ export class FrameWriter {
     paceForTurn(this, bytes, flushWriter, this);
   }
 
-  private flush(): void {
+  /** Writes everything queued now (the paced flush, and before ending the socket). */
+  flushNow(): void {
     this.scheduled = false;
     if (this.closed) return;
     const socket = this.socket;
