@@ -82,8 +82,8 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
   if (options.role !== 'client' && options.role !== 'server') {
     throw new FramingError('ERR_FRAMING_INVALID_OPTION', `option role must be 'client' or 'server', got ${String(options.role)}`);
   }
-  // every key written out in one literal: one hidden class for every session's options (a spread of
-  // the caller's object gave each session its own, ~0.5 KiB of shape data per idle session)
+  // every key written out in one literal, so every property sits in the object itself (a spread of
+  // the defaults and a filtered copy of the caller's object held ~0.25 KiB more per idle session)
   const o: ResolvedOptions = {
     role: options.role,
     hello: options.hello ?? {},
