@@ -1,7 +1,7 @@
-// Paired phases: chains started side by side and the same load (bulk bytes, or a ping-pong) alternating
-// between them, round by round (the order reversed every round), so a shared machine's drifts hit all alike. The
-// ratio per round, then the median, is the measure for close calls: two chains measured minutes
-// apart in a sequential run swing ±15 % on their own (perf/README.md, Finding 2).
+// Paired phases: chains started side by side and the same load (bulk bytes, or a ping-pong)
+// alternating between them, round by round (the order reversed every round), so a shared machine's
+// drifts hit all alike. The ratio per round, then the median, is the measure for close calls: two
+// chains measured minutes apart in a sequential run swing ±15 % on their own (perf/README.md, Finding 2).
 import { connectTo, echoStream, median, readInBackground } from './client.mjs';
 
 const MB = 1e6;
@@ -13,18 +13,24 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * the per-round ratios a ÷ b and their median.
  */
 export async function pairedBulk(a, b, { rounds, streams = 1, warmMs, durMs, progress, measure = bulkPhase }) {
-  const rates = new Map([[a.name, []], [b.name, []]]);
-  for (let r = 0; r < rounds; r++) {
-    for (const v of r % 2 ? [b, a] : [a, b]) {
-      progress?.(`paired · ${v.name} (round ${r + 1} of ${rounds})`);
-      rates.get(v.name).push(await measure(v.endpoint, streams, warmMs, durMs));
-    }
-  }
+  const rates = await alternate([a, b], rounds, 'paired', progress, (v) => measure(v.endpoint, streams, warmMs, durMs));
   const ratios = rates.get(a.name).map((x, i) => x / rates.get(b.name)[i]);
   return {
     [a.name]: { mbps: median(rates.get(a.name)), ratio: median(ratios), ratios, rounds },
     [b.name]: { mbps: median(rates.get(b.name)), rounds },
   };
+}
+
+/** `measure(v)` on every variant, `rounds` times, the order reversed every round: Map name → values. */
+async function alternate(variants, rounds, label, progress, measure) {
+  const values = new Map(variants.map((v) => [v.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const v of r % 2 ? [...variants].reverse() : variants) {
+      progress?.(`${label} · ${v.name} (round ${r + 1} of ${rounds})`);
+      values.get(v.name).push(await measure(v));
+    }
+  }
+  return values;
 }
 
 /** MB/s of `streams` bulk readers on `endpoint` over `durMs`, after `warmMs`. */
@@ -60,16 +66,13 @@ export async function pairedRtt(variants, { rounds, pings, warm, ref, progress }
     await pingP50(echo, warm);
     echo.close();
   }
-  const p50s = new Map(variants.map((v) => [v.name, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (const v of r % 2 ? [...variants].reverse() : variants) {
-      progress?.(`paired rtt · ${v.name} (round ${r + 1} of ${rounds})`);
-      const echo = await echoStream(await connectTo(v.endpoint));
-      await pingP50(echo, 50);
-      p50s.get(v.name).push(await pingP50(echo, pings));
-      echo.close();
-    }
-  }
+  const p50s = await alternate(variants, rounds, 'paired rtt', progress, async (v) => {
+    const echo = await echoStream(await connectTo(v.endpoint));
+    await pingP50(echo, 50);
+    const p50 = await pingP50(echo, pings);
+    echo.close();
+    return p50;
+  });
   const base = p50s.get(ref);
   const rows = {};
   for (const [name, xs] of p50s) {

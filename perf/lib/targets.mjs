@@ -28,11 +28,10 @@ export function evaluateTargets(res) {
     add(`${sc}: ÷ Node HTTP/2`, ratio(ET, h2), '≥ 1.5', (x) => x >= 1.5, ratio(FLOOR, h2));
     add(`${sc}: ÷ JS yamux`, ratio(ET, v(sc, 'yamux', 'mbps')), '≥ 2', (x) => x >= 2);
   }
-  // paired rounds when the run has them, else the sequential scenario's p50s
-  const ssh = v('rtt', 'openssh', 'idleP50');
-  const rttRatio = (chain) => v(RTT_PAIRED, chain, 'ratio') ?? v('rtt', chain, 'idleP50') / ssh;
-  const rttHow = Number.isFinite(v(RTT_PAIRED, ET, 'ratio')) ? ' (paired rounds)' : '';
-  add(`RTT p50 ÷ OpenSSH${rttHow}`, rttRatio(ET), '≤ 1.0', (x) => x <= 1.0, rttRatio(FLOOR));
+  // paired rounds when the run has them, else the sequential scenario's p50s (one method for both values)
+  const rttPaired = Number.isFinite(v(RTT_PAIRED, ET, 'ratio'));
+  const rttRatio = (chain) => (rttPaired ? v(RTT_PAIRED, chain, 'ratio') : v('rtt', chain, 'idleP50') / v('rtt', 'openssh', 'idleP50'));
+  add(`RTT p50 ÷ OpenSSH${rttPaired ? ' (paired rounds)' : ''}`, rttRatio(ET), '≤ 1.0', (x) => x <= 1.0, rttRatio(FLOOR));
   // the machine's own share: a saturating process next to a ping-pong with no tunnel in between
   const quietest = Math.min(...['direct', FLOOR].map((c) => v('rtt', c, 'addedP99')).filter(Number.isFinite));
   add('saturating neighbour: added p99 (ms)', v('rtt', ET, 'addedP99'), '≤ 2', (x) => x <= 2, quietest);
