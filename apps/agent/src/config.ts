@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { FRAMING_FLAGS, SESSION_DEFAULTS, framingLimitsProblem, type FramingLimits } from '@edge-tunnel/framing';
 import { ConfigError } from './errors.js';
 import { parsePortList, type PortRange } from './ports.js';
+import { parseCidr } from './replica-policy.js';
 
 export const DEFAULT_SERVER_PORT = 10262;
 /** Where enrolled credentials are written (agent.crt, agent.key, ca.crt). */
@@ -64,6 +65,8 @@ export interface AgentConfig extends FramingLimits {
   backoffMaxMs: number;
   /** redials after a lost session are spread over this window (see Backoff); 0: no spread */
   reconnectSpreadMs: number;
+  /** replica addresses (hello / control stream) dialed besides the --server host: IPs in these CIDRs */
+  replicaCidrs?: string[];
   /** concurrent streams the server may open on one session (framing MAX_STREAMS) */
   maxStreams: number;
   drainTimeoutMs: number;
@@ -103,6 +106,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'backoff-base-ms', env: 'EDGE_TUNNEL_BACKOFF_BASE_MS', def: '500', text: 'first reconnect delay ceiling' },
   { name: 'backoff-max-ms', env: 'EDGE_TUNNEL_BACKOFF_MAX_MS', def: '30000', text: 'largest reconnect delay' },
   { name: 'reconnect-spread-ms', env: 'EDGE_TUNNEL_RECONNECT_SPREAD_MS', def: String(DEFAULT_RECONNECT_SPREAD_MS), text: 'redials after a lost session are spread over this window: a fleet losing a server does not return at once (0: off)' },
+  { name: 'replica-cidrs', env: 'EDGE_TUNNEL_REPLICA_CIDRS', def: '', repeat: true, text: 'CIDRs of replica addresses the server may tell this agent to dial, besides the --server host (repeatable; comma-separated); at most 16 replicas are dialed' },
   { name: 'max-streams', env: 'EDGE_TUNNEL_MAX_STREAMS', def: String(SESSION_DEFAULTS.maxStreams), text: `concurrent streams the server may open per session (1 to --receive-budget ÷ ${MIN_INITIAL_WINDOW}); more are refused; above budget ÷ --initial-window the budget is shared: initial windows shrink to budget ÷ N` },
   ...FRAMING_FLAGS.map((f): FlagSpec => ({ name: f.flag, env: `EDGE_TUNNEL_${f.flag.toUpperCase().replaceAll('-', '_')}`, def: String(f.default), text: `${f.help} (${f.min}–${f.max})` })),
   { name: 'drain-timeout-ms', env: 'EDGE_TUNNEL_DRAIN_TIMEOUT_MS', def: '10000', text: 'on SIGTERM, how long open streams may finish' },
@@ -175,6 +179,7 @@ function build(raw: Raw): AgentConfig {
     backoffBaseMs: int(raw, 'backoff-base-ms', 1, 3_600_000),
     backoffMaxMs: int(raw, 'backoff-max-ms', 1, 3_600_000),
     reconnectSpreadMs: int(raw, 'reconnect-spread-ms', 0, 3_600_000),
+    replicaCidrs: cidrs(raw('replica-cidrs')!),
     maxStreams: int(raw, 'max-streams', 1, 0x7fff_ffff),
     ...framingLimits(raw),
     drainTimeoutMs: int(raw, 'drain-timeout-ms', 0, 3_600_000),
@@ -254,6 +259,18 @@ function nodeIps(text: string): string[] {
   if (bad !== undefined) throw new ConfigError('--node-ip', `--node-ip must be an IP address, got "${bad}"`);
   if (ips.length === 0) throw new ConfigError('--node-ip', '--node-ip is required (or set NODE_IP)');
   return [...new Set(ips)];
+}
+
+function cidrs(text: string): string[] {
+  const list = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const c of list) {
+    try {
+      parseCidr(c);
+    } catch (err) {
+      throw new ConfigError('--replica-cidrs', `--replica-cidrs: ${(err as Error).message}`);
+    }
+  }
+  return list;
 }
 
 function onOff(flag: string, text: string): boolean {

@@ -10,6 +10,7 @@ import type { AgentConfig, HostPort } from './config.js';
 import { hostPort } from './config.js';
 import { Dialer, type DialerOptions } from './dialer.js';
 import { LineReader } from './line-reader.js';
+import { admitReplicas } from './replica-policy.js';
 
 /** One server replica as its hello describes it. */
 export interface Replica {
@@ -61,6 +62,8 @@ export class ReplicaManager {
   private closed = false;
   /** attempts of dialers that were replaced or stopped */
   private pastAttempts = 0;
+  /** the refused addresses of the last list, so that a repeated list warns once */
+  private lastRefused = '';
   private readonly log: Logger;
 
   constructor(private readonly opts: ManagerOptions) {
@@ -170,18 +173,30 @@ export class ReplicaManager {
   }
 
   /** The replica set changed: dial new replicas, stop dialing (and drain) those that left. */
-  private apply(replicas: readonly Replica[], spread: boolean): void {
+  private apply(listed: readonly Replica[], spread: boolean): void {
     if (this.closed) return;
+    const replicas = this.admit(listed);
     const next = new Map(replicas.map((r) => [r.addr, r.id]));
     const same = next.size === this.known.size && [...next].every(([a, id]) => this.known.get(a) === id);
     this.known = next;
     if (!same) this.log.info({ replicas: replicas.map((r) => `${r.id}@${r.addr}`) }, 'replica set');
     for (const addr of [...this.direct.keys()]) if (!next.has(addr)) this.stopDirect(addr, this.opts.config.drainTimeoutMs);
-    if (this.lbServes !== undefined && !next.has(this.lbServes)) {
+    if (this.lbServes !== undefined && !listed.some((r) => r.addr === this.lbServes)) {
       for (const [s, info] of this.sessions) if (info.via === 'lb') void s.close(this.opts.config.drainTimeoutMs);
     }
     for (const addr of next.keys()) if (addr !== this.lbServes) this.ensureDirect(addr, spread);
     if (next.size === 0) this.startLb(spread);
+  }
+
+  /** The replicas this agent may dial (replica-policy.ts); each refused one is a warn line, once per list. */
+  private admit(listed: readonly Replica[]): Replica[] {
+    const { replicas, refused } = admitReplicas(listed, { serverHost: this.opts.config.server.host, cidrs: this.opts.config.replicaCidrs ?? [] });
+    const key = refused.map((r) => r.addr).join(' ');
+    if (refused.length > 0 && key !== this.lastRefused) {
+      this.log.warn({ refused: refused.length, listed: listed.length, replicaAddr: refused[0]!.addr, reason: refused[0]!.reason }, 'replica addresses refused: not dialed');
+    }
+    this.lastRefused = key;
+    return replicas;
   }
 
   private ensureDirect(addr: string, spread: boolean): void {
