@@ -18,6 +18,11 @@ export interface SignCsrOptions {
   validityDays?: number;
 }
 
+/** Smallest RSA modulus accepted in a CSR (NIST SP 800-57: 2048 bits through 2030). */
+export const MIN_CSR_RSA_BITS = 2048;
+/** Largest one: verifying and signing for larger keys only costs the server CPU. */
+export const MAX_CSR_RSA_BITS = 8192;
+
 /** A certificate issued for someone else's key: no private key here. */
 export interface SignedCert {
   certPem: string;
@@ -47,5 +52,14 @@ export async function signCsr(ca: CaBundle, csrPem: string, opts: SignCsrOptions
   const publicKey = csr.publicKey as forge.pki.rsa.PublicKey | null;
   /* c8 ignore next */
   if (!publicKey) throw new PkiError(PkiErrorCode.INVALID_CSR, 'CSR has no public key');
+  checkKeySize(publicKey);
   return { certPem: signLeaf(loaded, publicKey, plan), caPem: ca.certPem };
+}
+
+/** RSA only (node-forge reads no EC key), MIN_CSR_RSA_BITS to MAX_CSR_RSA_BITS bits. */
+function checkKeySize(key: forge.pki.rsa.PublicKey): void {
+  const bits = key.n.bitLength();
+  if (bits < MIN_CSR_RSA_BITS || bits > MAX_CSR_RSA_BITS) {
+    throw new PkiError(PkiErrorCode.INVALID_CSR, `CSR key is RSA ${bits} bits; an agent key must be RSA ${MIN_CSR_RSA_BITS} to ${MAX_CSR_RSA_BITS} bits`);
+  }
 }

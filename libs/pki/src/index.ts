@@ -16,7 +16,7 @@ export {
   issueServerCert,
 } from './issuers.js';
 export type { LeafOptions, ServerCertOptions } from './issuers.js';
-export { createCsr, signCsr } from './csr.js';
+export { MAX_CSR_RSA_BITS, MIN_CSR_RSA_BITS, createCsr, signCsr } from './csr.js';
 export type { SignCsrOptions, SignedCert } from './csr.js';
 export { certIdentity } from './identity.js';
 export type { CertIdentity } from './identity.js';

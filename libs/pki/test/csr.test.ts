@@ -78,3 +78,20 @@ t.test('signCsr validates the granted identity first', async (t) => {
   await t.rejects(signCsr(ca, csr, { nodeName: 'edge-1', ips: ['nope'] }), { code: PkiErrorCode.INVALID_OPTIONS });
   t.throws(() => createCsr(k.leafA, 'Bad_Name'), { code: PkiErrorCode.INVALID_OPTIONS });
 });
+
+t.test('signCsr refuses RSA keys under 2048 bits and EC keys (openssl-made CSRs)', async (t) => {
+  const { ca } = await testCas();
+  const dir = t.testdir({});
+  const make = async (name: string, newkey: string[]): Promise<string> => {
+    await openssl(['req', '-new', ...newkey, '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.csr`), '-subj', '/CN=edge-1']);
+    const { readFile } = await import('node:fs/promises');
+    return readFile(join(dir, `${name}.csr`), 'utf8');
+  };
+  const small = await make('rsa1024', ['-newkey', 'rsa:1024']);
+  await t.rejects(signCsr(ca, small, { nodeName: 'edge-1', ips: [] }), { code: PkiErrorCode.INVALID_CSR, message: /RSA 1024 bits; an agent key must be RSA 2048 to 8192 bits/ });
+  const ec = await make('ec', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']);
+  await t.rejects(signCsr(ca, ec, { nodeName: 'edge-1', ips: [] }), { code: PkiErrorCode.INVALID_CSR });
+  const ok = await make('rsa2048', ['-newkey', 'rsa:2048']);
+  const signed = await signCsr(ca, ok, { nodeName: 'edge-1', ips: [] });
+  t.equal(certIdentity(signed.certPem).commonName, 'edge-1', 'RSA 2048 is signed');
+});
