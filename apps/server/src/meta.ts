@@ -1,5 +1,9 @@
-// The meta listener: /healthz, /readyz, /metrics, /debug/tunnels, /debug/config.
+// The meta listener: /healthz, /readyz, /metrics, /debug/tunnels, /debug/config. /debug/* answers
+// only connections that arrived on a loopback address (kubectl port-forward and exec reach it), even
+// when the listener is bound to every address for probes and Prometheus: the pages name every node,
+// its IPs and its agent's address, and need no credential.
 import { createServer } from 'node:http';
+import { isIP } from 'node:net';
 import type { Server, ServerResponse } from 'node:http';
 import { portConfigToJSON } from '@edge-tunnel/dnat';
 import type { AgentRegistry } from './agents/registry.js';
@@ -18,8 +22,19 @@ export interface MetaDeps {
   debug?: Record<string, () => unknown>;
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+/** `X-Tunnel-Error` of a /debug request from a non-loopback address. */
+export const DEBUG_LOOPBACK_ONLY = 'DEBUG_LOOPBACK_ONLY';
+
+/** 127.0.0.0/8, ::1 and ::ffff:127.x: the connection came from this host (or its pod). */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (isIP(v4) === 4) return v4.startsWith('127.');
+  return address === '::1';
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
   res.end(body);
 }
 
@@ -48,7 +63,11 @@ export function createMetaServer(deps: MetaDeps): Server {
     const path = new URL(req.url ?? '/', 'http://meta').pathname;
     const route = routes[path];
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n');
-    if (!route) return send(res, 404, 'text/plain', `not found; try ${Object.keys(routes).join(' ')}\n`);
+    const local = isLoopback(req.socket.localAddress);
+    if (route && path.startsWith('/debug/') && !local) {
+      return send(res, 403, 'text/plain', `edge-tunnel: ${DEBUG_LOOPBACK_ONLY}: ${path} answers only on a loopback address of the server (kubectl port-forward or exec); /healthz, /readyz and /metrics answer here\n`, { 'x-tunnel-error': DEBUG_LOOPBACK_ONLY });
+    }
+    if (!route) return send(res, 404, 'text/plain', `not found; try ${Object.keys(routes).filter((p) => local || !p.startsWith('/debug/')).join(' ')}\n`);
     Promise.resolve(route(res)).catch((err: Error) => send(res, 500, 'text/plain', `${err.message}\n`));
   });
 }
