@@ -64,7 +64,7 @@ export function createMetaServer(deps: MetaDeps): Server {
     const route = routes[path];
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n');
     const local = isLoopback(req.socket.localAddress);
-    if (route && path.startsWith('/debug/') && !local) {
+    if (route !== undefined && path.startsWith('/debug/') && !local) {
       return send(res, 403, 'text/plain', `edge-tunnel: ${DEBUG_LOOPBACK_ONLY}: ${path} answers only on a loopback address of the server (kubectl port-forward or exec); /healthz, /readyz and /metrics answer here\n`, { 'x-tunnel-error': DEBUG_LOOPBACK_ONLY });
     }
     if (!route) return send(res, 404, 'text/plain', `not found; try ${Object.keys(routes).filter((p) => local || !p.startsWith('/debug/')).join(' ')}\n`);

@@ -15,6 +15,7 @@ export {
 } from './port-config-ops.js';
 export type { PortChange, PortConfigDiff, PortConfigJSON } from './port-config-ops.js';
 export { NodeTable } from './node-table.js';
+export type { IpConflict } from './node-table.js';
 export type { NodeInfo } from './node-table.js';
 export { LOCALHOST, MISS_STATUS, MissReason, resolve } from './resolve.js';
 export type { Miss, Resolution } from './resolve.js';

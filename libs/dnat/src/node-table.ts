@@ -6,27 +6,40 @@ import { normalizeIp, normalizeNodeName, requireIp, requireNodeName } from './ip
 export interface NodeInfo<S> {
   /** canonical (lower-case) node name */
   readonly name: string;
-  /** canonical IPs in the order given; the first is the target when the node is addressed by name */
+  /** canonical IPs in the order given, those claimed by another node too left out; the first is the target when the node is addressed by name */
   readonly ips: readonly string[];
+  /** IPs this node claims that another node claims too: routed to neither (see NodeTable) */
+  readonly contested: readonly string[];
   /** the live agent session, if any */
   readonly session: S | undefined;
 }
 
 interface Entry<S> {
+  /** every IP the node claims, canonical, in order */
   ips: readonly string[];
   session: S | undefined;
+}
+
+/** An IP that more than one node claims. */
+export interface IpConflict {
+  readonly ip: string;
+  /** the claimants, sorted */
+  readonly nodes: readonly string[];
 }
 
 /**
  * Nodes by name and by IP, generic over the session type `S`. Names are matched case-insensitively
  * (stored lower-case); IPs are stored canonical (IPv6 without brackets, lower-case, compressed). An IP
- * belongs to one node: when a second node claims it (upsert or attach with ips), the later claim wins
- * and the older node loses that IP. Writes validate everything before changing anything and throw
+ * is claimed once: when a second node claims it (upsert or attach with ips), it belongs to neither —
+ * byIp finds nothing, neither node lists it in `ips` (both in `contested`), conflicts() names it —
+ * until all but one claimant drop it. (A later claim that won would let one node take another's
+ * traffic by listing its IP.) Writes validate everything before changing anything and throw
  * `ERR_DNAT_INVALID_NODE_NAME` / `ERR_DNAT_INVALID_IP`; lookups with bad input just find nothing.
  */
 export class NodeTable<S> {
   readonly #nodes = new Map<string, Entry<S>>();
-  readonly #byIp = new Map<string, string>();
+  /** IP → the names of every node claiming it */
+  readonly #byIp = new Map<string, Set<string>>();
 
   /** Number of known nodes. */
   get size(): number {
@@ -39,7 +52,7 @@ export class NodeTable<S> {
     const canonical = checkIps(key, ips);
     const entry = this.#entry(key);
     this.#setIps(key, entry, canonical);
-    return snapshot(key, entry);
+    return this.#snapshot(key, entry);
   }
 
   /** Forget the node (and its IPs and session reference); false if it was unknown. */
@@ -47,7 +60,7 @@ export class NodeTable<S> {
     const key = normalizeNodeName(name);
     const entry = key === undefined ? undefined : this.#nodes.get(key);
     if (key === undefined || entry === undefined) return false;
-    for (const ip of entry.ips) this.#byIp.delete(ip);
+    this.#release(key, entry);
     return this.#nodes.delete(key);
   }
 
@@ -79,19 +92,26 @@ export class NodeTable<S> {
   get(name: string): NodeInfo<S> | undefined {
     const key = normalizeNodeName(name);
     const entry = this.#lookup(name);
-    return key === undefined || entry === undefined ? undefined : snapshot(key, entry);
+    return key === undefined || entry === undefined ? undefined : this.#snapshot(key, entry);
   }
 
   /** The node owning `ip` (any accepted spelling: IPv6 with or without brackets, any case). */
   byIp(ip: string): NodeInfo<S> | undefined {
     const canonical = normalizeIp(ip);
-    const name = canonical === undefined ? undefined : this.#byIp.get(canonical);
-    return name === undefined ? undefined : this.get(name);
+    const claimants = canonical === undefined ? undefined : this.#byIp.get(canonical);
+    return claimants === undefined || claimants.size !== 1 ? undefined : this.get(claimants.values().next().value!);
+  }
+
+  /** IPs that several nodes claim (routed to none of them), sorted by IP. */
+  conflicts(): IpConflict[] {
+    const out: IpConflict[] = [];
+    for (const [ip, names] of this.#byIp) if (names.size > 1) out.push(Object.freeze({ ip, nodes: Object.freeze([...names].sort()) }));
+    return out.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
   }
 
   /** A snapshot of every node, sorted by name. */
   nodes(): NodeInfo<S>[] {
-    return [...this.#nodes.keys()].sort().map((key) => snapshot(key, this.#nodes.get(key)!));
+    return [...this.#nodes.keys()].sort().map((key) => this.#snapshot(key, this.#nodes.get(key)!));
   }
 
   sessionOf(name: string): S | undefined {
@@ -110,14 +130,28 @@ export class NodeTable<S> {
   }
 
   #setIps(key: string, entry: Entry<S>, ips: readonly string[]): void {
-    for (const ip of entry.ips) this.#byIp.delete(ip);
+    this.#release(key, entry);
     for (const ip of ips) {
-      const owner = this.#byIp.get(ip);
-      const ownerEntry = owner === undefined ? undefined : this.#nodes.get(owner);
-      if (ownerEntry !== undefined) ownerEntry.ips = ownerEntry.ips.filter((other) => other !== ip);
-      this.#byIp.set(ip, key);
+      let claimants = this.#byIp.get(ip);
+      if (claimants === undefined) this.#byIp.set(ip, (claimants = new Set()));
+      claimants.add(key);
     }
     entry.ips = ips;
+  }
+
+  #release(key: string, entry: Entry<S>): void {
+    for (const ip of entry.ips) {
+      const claimants = this.#byIp.get(ip);
+      claimants?.delete(key);
+      if (claimants?.size === 0) this.#byIp.delete(ip);
+    }
+  }
+
+  #snapshot(name: string, entry: Entry<S>): NodeInfo<S> {
+    const ips: string[] = [];
+    const contested: string[] = [];
+    for (const ip of entry.ips) (this.#byIp.get(ip)!.size === 1 ? ips : contested).push(ip);
+    return Object.freeze({ name, ips: Object.freeze(ips), contested: Object.freeze(contested), session: entry.session });
   }
 }
 
@@ -127,8 +161,4 @@ function checkIps(nodeName: string, ips: readonly string[]): readonly string[] {
     throw new DnatError(DnatErrorCode.INVALID_IP, `the IPs of node ${nodeName} must be an array`);
   }
   return Object.freeze([...new Set(ips.map((ip: string) => requireIp(ip, nodeName)))]);
-}
-
-function snapshot<S>(name: string, entry: Entry<S>): NodeInfo<S> {
-  return Object.freeze({ name, ips: entry.ips, session: entry.session });
 }

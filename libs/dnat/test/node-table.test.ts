@@ -7,7 +7,7 @@ const s = (id: string): Session => ({ id });
 t.test('upsert, get, byIp, nodes, remove', async (t) => {
   const table = new NodeTable<Session>();
   const info = table.upsertNode('Edge-1', ['10.0.0.5', '[FD00::5]', '10.0.0.5']);
-  t.strictSame(info, { name: 'edge-1', ips: ['10.0.0.5', 'fd00::5'], session: undefined }, 'canonical, de-duplicated');
+  t.strictSame(info, { name: 'edge-1', ips: ['10.0.0.5', 'fd00::5'], contested: [], session: undefined }, 'canonical, de-duplicated');
   t.equal(table.get('EDGE-1')?.name, 'edge-1', 'names are case-insensitive');
   t.equal(table.byIp('fd00:0::5')?.name, 'edge-1', 'any IPv6 spelling');
   t.equal(table.byIp('[fd00::5]')?.name, 'edge-1');
@@ -33,25 +33,29 @@ t.test('snapshots do not change with the table', async (t) => {
   const before = table.get('edge-1')!;
   const list = table.nodes();
   table.attach('edge-1', s('a'), ['10.0.0.6']);
-  t.strictSame(before, { name: 'edge-1', ips: ['10.0.0.5'], session: undefined });
+  t.strictSame(before, { name: 'edge-1', ips: ['10.0.0.5'], contested: [], session: undefined });
   t.equal(list[0]!.session, undefined);
   t.ok(Object.isFrozen(before) && Object.isFrozen(before.ips));
 });
 
-t.test('an IP claimed by a second node moves to it', async (t) => {
+t.test('an IP claimed by two nodes belongs to neither until one drops it', async (t) => {
   const table = new NodeTable<Session>();
   table.upsertNode('edge-1', ['10.0.0.5', '10.0.0.6']);
   table.upsertNode('edge-2', ['10.0.0.6']);
-  t.equal(table.byIp('10.0.0.6')?.name, 'edge-2', 'the later upsert wins');
-  t.strictSame(table.get('edge-1')?.ips, ['10.0.0.5'], 'the older node loses that IP');
+  t.equal(table.byIp('10.0.0.6'), undefined, 'the later claim does not win');
+  t.strictSame(table.get('edge-1')?.ips, ['10.0.0.5'], 'edge-1 keeps its uncontested IP');
+  t.strictSame(table.get('edge-1')?.contested, ['10.0.0.6']);
+  t.strictSame(table.get('edge-2')?.ips, [], 'edge-2 gets nothing');
+  t.strictSame(table.conflicts(), [{ ip: '10.0.0.6', nodes: ['edge-1', 'edge-2'] }]);
   table.attach('edge-3', s('c'), ['10.0.0.5']);
-  t.equal(table.byIp('10.0.0.5')?.name, 'edge-3', 'attach with ips claims too');
-  t.strictSame(table.get('edge-1')?.ips, [], 'edge-1 keeps existing without IPs');
-  table.upsertNode('edge-1', ['10.0.0.5']);
-  t.equal(table.byIp('10.0.0.5')?.name, 'edge-1', 'and can claim it back');
-  t.strictSame(table.get('edge-3')?.ips, []);
+  t.equal(table.byIp('10.0.0.5'), undefined, 'attach with ips claims too: now contested');
+  t.strictSame(table.conflicts().map((c) => c.ip), ['10.0.0.5', '10.0.0.6']);
   table.removeNode('edge-3');
-  t.equal(table.byIp('10.0.0.5')?.name, 'edge-1', 'removing the loser does not drop the IP');
+  t.equal(table.byIp('10.0.0.5')?.name, 'edge-1', 'removing a claimant gives the IP back');
+  table.upsertNode('edge-2', ['10.0.0.7']);
+  t.equal(table.byIp('10.0.0.6')?.name, 'edge-1', 'dropping the claim gives the IP back');
+  t.strictSame(table.conflicts(), []);
+  t.strictSame(table.get('edge-1')?.contested, []);
 });
 
 t.test('attach / detach ordering', async (t) => {

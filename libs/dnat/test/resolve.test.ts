@@ -92,7 +92,7 @@ t.test('resolution follows the table as sessions come and go', async (t) => {
   t.match(resolve(nodes, config, dest, 'https'), { ok: false, reason: 'NO_TUNNEL' });
   nodes.upsertNode('edge-2', ['10.0.0.5']);
   t.match(resolve(nodes, config, { host: '10.0.0.5', port: 10250 }, 'https'),
-    { ok: false, reason: 'NO_TUNNEL' }, 'the IP moved to edge-2, which has no session');
+    { ok: false, reason: 'NODE_UNKNOWN' }, 'an IP edge-2 claims too is routed to neither node');
   nodes.attach('edge-1', { id: 's1c' });
   t.match(resolve(nodes, config, { host: 'edge-1', port: 10250 }, 'https'),
     { ok: true, targetHost: 'fd00::5' }, 'by name: the first remaining IP');

@@ -1,5 +1,7 @@
 // Edge nodes: the union of one Node informer per label selector, deduplicated by name. A node that is
 // relabelled so that no selector matches any more leaves the set (the watch reports it DELETED).
+// One more informer over every Node (no selector) knows which Nodes list which IP, so that an edge
+// Node listing a cloud Node's IP can be refused that IP (ipClaims()).
 import { EventEmitter } from 'node:events';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, V1Node } from '@kubernetes/client-node';
@@ -25,6 +27,8 @@ export interface EdgeNodesOptions {
   selectors?: readonly string[];
   logger?: Logger;
   backoff?: BackoffOptions;
+  /** Watch every Node too, for ipClaims(); default true. */
+  watchAllNodes?: boolean;
 }
 
 export interface EdgeNodeWatcher {
@@ -35,6 +39,8 @@ export interface EdgeNodeWatcher {
 /** Emits 'change' (sorted nodes) whenever a node appears, goes, or changes its InternalIPs. */
 export class EdgeNodeWatcher extends EventEmitter {
   readonly #informers: ResilientInformer<V1Node>[];
+  readonly #all: ResilientInformer<V1Node> | undefined;
+  #claims = new Map<string, string[]>();
   readonly #log: Logger;
   #nodes: EdgeNode[] = [];
   #fingerprint = '[]';
@@ -60,11 +66,42 @@ export class EdgeNodeWatcher extends EventEmitter {
       });
       return informer;
     });
+    if (opts.watchAllNodes ?? true) {
+      this.#all = new ResilientInformer<V1Node>(kc, {
+        path: '/api/v1/nodes', list: () => core.listNode(), name: 'nodes (all, for IP claims)', logger: this.#log, backoff: opts.backoff,
+      });
+      const recompute = (): void => this.#recomputeClaims();
+      this.#all.on('add', recompute).on('update', recompute).on('delete', recompute).on('synced', recompute);
+      this.#all.on('error', (err) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+      });
+    }
   }
 
   start(): this {
-    for (const informer of this.#informers) informer.start();
+    for (const informer of this.#every()) informer.start();
     return this;
+  }
+
+  /** IP → the names (sorted) of every Node, edge or not, listing it as InternalIP or ExternalIP. */
+  ipClaims(): ReadonlyMap<string, readonly string[]> {
+    return this.#claims;
+  }
+
+  #every(): ResilientInformer<V1Node>[] {
+    return this.#all ? [...this.#informers, this.#all] : this.#informers;
+  }
+
+  #recomputeClaims(): void {
+    const claims = new Map<string, string[]>();
+    for (const node of this.#all!.list()) {
+      const name = node.metadata?.name;
+      if (!name) continue;
+      for (const ip of nodeIps(node)) claims.set(ip, [...(claims.get(ip) ?? []), name].sort());
+    }
+    const changed = JSON.stringify([...claims]) !== JSON.stringify([...this.#claims]);
+    this.#claims = claims;
+    if (changed) this.emit('change', this.nodes());
   }
 
   /** The edge nodes, sorted by name. */
@@ -73,21 +110,21 @@ export class EdgeNodeWatcher extends EventEmitter {
   }
 
   get synced(): boolean {
-    return this.#informers.every((i) => i.synced);
+    return this.#every().every((i) => i.synced);
   }
 
-  /** Resolves once every selector's first list has completed. */
+  /** Resolves once every selector's first list (and the all-Nodes list) has completed. */
   async whenSynced(): Promise<void> {
-    await Promise.all(this.#informers.map((i) => i.whenSynced()));
+    await Promise.all(this.#every().map((i) => i.whenSynced()));
   }
 
   /** Sum of the informers' restarts. */
   get restarts(): number {
-    return this.#informers.reduce((sum, i) => sum + i.restarts, 0);
+    return this.#every().reduce((sum, i) => sum + i.restarts, 0);
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#informers.map((i) => i.stop()));
+    await Promise.all(this.#every().map((i) => i.stop()));
   }
 
   #recompute(): void {
@@ -118,6 +155,15 @@ export function internalIps(node: Pick<V1Node, 'status'>): string[] {
   const ips: string[] = [];
   for (const a of node.status?.addresses ?? []) {
     if (a.type === 'InternalIP' && a.address && !ips.includes(a.address)) ips.push(a.address);
+  }
+  return ips;
+}
+
+/** A node's InternalIP and ExternalIP addresses (the ones a capture could take), without duplicates. */
+function nodeIps(node: Pick<V1Node, 'status'>): string[] {
+  const ips: string[] = [];
+  for (const a of node.status?.addresses ?? []) {
+    if ((a.type === 'InternalIP' || a.type === 'ExternalIP') && a.address && !ips.includes(a.address)) ips.push(a.address);
   }
   return ips;
 }

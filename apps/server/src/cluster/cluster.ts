@@ -6,7 +6,7 @@ import type { IptablesRunner } from '@edge-tunnel/capture';
 import {
   EdgeNodeWatcher, Enroller, EventRecorder, PodLocator, PortConfigMapWatcher, ReplicaMembership, loadKubeConfig, loadOrCreateCa, parseKubeletPath,
 } from '@edge-tunnel/kube';
-import type { MemberReplica } from '@edge-tunnel/kube';
+import type { EdgeNode, MemberReplica } from '@edge-tunnel/kube';
 import type { ListenAddr } from '../addr.js';
 import type { ServerConfig } from '../config.js';
 import { ServerError, ServerErrorCode } from '../errors.js';
@@ -18,6 +18,7 @@ import type { PodRoute } from '../proxy/dest.js';
 import { startDnsCapture } from './capture.js';
 import type { Capture, DnsCaptureOptions, KubeConfig } from './capture.js';
 import { EdgeAgentRegistry } from './edge-registry.js';
+import { ConflictReporter, NODE_IP_CONFLICT_REASON, withoutForeignIps } from './ip-claims.js';
 
 /** Test seams of cluster mode (start options). */
 export interface ClusterOptions {
@@ -72,18 +73,26 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
   let nodesLoaded = false;
   let configSynced = false;
 
+  const conflicts = new ConflictReporter((conflict, message) => {
+    log.warn({ nodeIp: conflict.ip, nodes: conflict.nodes, reason: message }, 'node ip conflict: refused for every claimant');
+    for (const name of conflict.nodes) void events.record({ apiVersion: 'v1', kind: 'Node', name }, 'Warning', NODE_IP_CONFLICT_REASON, message);
+  });
+  /** What the table and capture get: edge Nodes' IPs, none that another Node lists too. */
+  const capturable = (): EdgeNode[] => registry.table.nodes().map((n) => ({ name: n.name, ips: [...n.ips] }));
   const applyNodes = (): void => {
-    const { removed } = registry.setEdgeNodes(nodes.nodes());
+    const claimed = withoutForeignIps(nodes.nodes(), nodes.ipClaims());
+    const { removed } = registry.setEdgeNodes(claimed.nodes);
+    conflicts.update([...claimed.conflicts, ...registry.table.conflicts()]);
     for (const { name, session } of removed) {
       log.info({ nodeName: name, connected: session !== undefined }, 'edge node removed');
       if (session === undefined) continue;
       session.session.goAway('REFUSED', `node ${name} is no longer an edge Node`);
       void session.session.close(config.drainTimeoutMs);
     }
-    capture?.update(nodes.nodes(), portConfig.current().config);
+    capture?.update(capturable(), portConfig.current().config);
   };
   nodes.on('change', () => nodesLoaded && applyNodes());
-  portConfig.on('change', (state) => nodesLoaded && capture?.update(nodes.nodes(), state.config));
+  portConfig.on('change', (state) => nodesLoaded && capture?.update(capturable(), state.config));
   nodes.start();
   portConfig.start();
   void nodes.whenSynced().then(() => {
@@ -115,7 +124,7 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
       } else if (config.capture === 'dns') {
         capture = startDnsCapture(kc, config, clog, opts.leaderElection);
       }
-      if (nodesLoaded) capture?.update(nodes.nodes(), portConfig.current().config);
+      if (nodesLoaded) capture?.update(capturable(), portConfig.current().config);
     },
     status: () => ({
       mode: 'cluster',
@@ -127,6 +136,7 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
       podCacheEntries: locator.size,
       capture: capture?.status() ?? { mode: config.capture },
       replicas: membership?.replicas ?? [],
+      ipConflicts: conflicts.current(),
     }),
     async stop() {
       // the others drop us when the endpoints controller marks our endpoint terminating (pod deleted)

@@ -85,10 +85,11 @@ export class EdgeAgentRegistry extends AgentRegistry {
     if (node === undefined) {
       return `node ${agent.nodeName} is not an edge Node: no Node of that name matches ${this.#opts.selectors.map((s) => `'${s}'`).join(' or ')}`;
     }
-    const nodeIps = new Set(node.ips);
+    // contested IPs (another Node lists them too) are routed to no one, but the agent may still name them
+    const nodeIps = new Set([...node.ips, ...node.contested]);
     for (const ip of agent.nodeIps) {
       if (!nodeIps.has(normalizeIp(ip) ?? ip)) {
-        return `agent of node ${node.name} claims IP ${ip}, which is not an InternalIP of Node ${node.name} (InternalIPs: ${node.ips.join(', ') || 'none'})`;
+        return `agent of node ${node.name} claims IP ${ip}, which is not an InternalIP of Node ${node.name} (InternalIPs: ${[...node.ips, ...node.contested].join(', ') || 'none'})`;
       }
     }
     return undefined;
