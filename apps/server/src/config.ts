@@ -8,7 +8,8 @@ import { ServerError, ServerErrorCode } from './errors.js';
 import type { Replica } from './agents/replicas.js';
 import { iptablesTargets } from './capture/targets.js';
 import { FRAMING_FLAGS, framingLimitsProblem, type FramingLimits } from '@edge-tunnel/framing';
-import { DEFAULT_MAX_AGENT_HANDSHAKES } from './agents/handshake-pacer.js';
+import { DEFAULT_MAX_AGENT_HANDSHAKE_QUEUE, DEFAULT_MAX_AGENT_HANDSHAKES } from './agents/handshake-pacer.js';
+import { DEFAULT_CLIENT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PENDING_CONNECTIONS } from './accept/tls-front.js';
 import { DEFAULT_MAX_STREAMS_PER_NODE, DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './proxy/context.js';
 import { DEFAULT_PROXY_LIMITS } from './proxy/listener.js';
 
@@ -53,6 +54,18 @@ export interface ServerConfig extends FramingLimits {
   drainTimeoutMs: number;
   /** TLS handshakes in flight on the agent port; more connections wait, paused, for a slot */
   maxAgentHandshakes: number;
+  /** agent port: connections waiting for a handshake slot; more are refused (queue_full) */
+  maxAgentHandshakeQueue: number;
+  /** every TLS listener: a complete ClientHello must arrive within this, else the connection closes */
+  clientHelloTimeoutMs: number;
+  /** every TLS listener: connections waiting for their ClientHello; beyond, the oldest is closed */
+  maxPendingConnections: number;
+  /** agent port: pending connections per source IP (0: no cap, for load balancers that hide sources) */
+  agentMaxPendingPerSource: number;
+  /** HTTPS proxy: pending connections per source IP (0: no cap) */
+  httpsMaxPendingPerSource: number;
+  /** HTTPS proxy: the TLS handshake must end within this */
+  httpsHandshakeTimeoutMs: number;
   logLevel: string;
   /** sent to agents in the hello; also the leader-election identity in cluster mode */
   serverId: string;
@@ -175,6 +188,12 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'open-timeout-ms', key: 'openTimeoutMs', kind: 'ms', default: '10000', help: 'agent must answer a stream OPEN within this (else 504)' },
   ...FRAMING_FLAGS.map((f): FlagSpec => ({ ...f, kind: 'int', default: String(f.default), help: `agent sessions: ${f.help} (${f.min}–${f.max})` })),
   { flag: 'max-agent-handshakes', key: 'maxAgentHandshakes', kind: 'count', default: String(DEFAULT_MAX_AGENT_HANDSHAKES), help: 'agent port: TLS handshakes in flight; more connections wait (paused, never refused) for a slot' },
+  { flag: 'max-agent-handshake-queue', key: 'maxAgentHandshakeQueue', kind: 'count', default: String(DEFAULT_MAX_AGENT_HANDSHAKE_QUEUE), help: 'agent port: connections waiting for a handshake slot; more are refused' },
+  { flag: 'client-hello-timeout-ms', key: 'clientHelloTimeoutMs', kind: 'ms', default: String(DEFAULT_CLIENT_HELLO_TIMEOUT_MS), help: 'agent and HTTPS ports: a connection whose ClientHello is not in within this is closed' },
+  { flag: 'max-pending-connections', key: 'maxPendingConnections', kind: 'count', default: String(DEFAULT_MAX_PENDING_CONNECTIONS), help: 'agent and HTTPS ports: connections waiting for their ClientHello; beyond, the oldest is closed' },
+  { flag: 'agent-max-pending-per-source', key: 'agentMaxPendingPerSource', kind: 'int', min: 0, max: 1_000_000, default: '0', help: 'agent port: connections per source IP not yet through their handshake (0: no cap; see README before setting)' },
+  { flag: 'https-max-pending-per-source', key: 'httpsMaxPendingPerSource', kind: 'int', min: 0, max: 1_000_000, default: '256', help: 'HTTPS proxy: connections per source IP not yet through their handshake (0: no cap)' },
+  { flag: 'https-handshake-timeout-ms', key: 'httpsHandshakeTimeoutMs', kind: 'ms', default: '10000', help: 'HTTPS proxy: the TLS handshake must end within this' },
   { flag: 'drain-timeout-ms', key: 'drainTimeoutMs', kind: 'ms', default: '5000', help: 'drain deadline for replaced sessions and shutdown' },
   { flag: 'log-level', key: 'logLevel', kind: 'level', default: 'info', help: 'trace, debug, info, warn, error, fatal' },
   { flag: 'server-id', key: 'serverId', kind: 'string', help: 'id sent to agents and leader identity (default $HOSTNAME)' },

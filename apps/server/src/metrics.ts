@@ -16,6 +16,8 @@ export class ServerMetrics {
   readonly bytes: Counter<'direction'>;
   /** proxied request durations by listener and status */
   readonly requestDuration: Histogram<'listener' | 'status'>;
+  /** connections TLS listeners closed before their handshake, by listener and reason (accept/refusals.ts) */
+  readonly tlsRefusals: Counter<'listener' | 'reason'>;
   /** set by the agent listener: its handshake pacer's counts */
   agentHandshakes: (() => PacerStats) | undefined;
 
@@ -60,6 +62,10 @@ export class ServerMetrics {
     this.streams = new Counter({ name: 'edge_tunnel_streams_total', help: 'Streams opened to agents, by result.', labelNames: ['result'], registers });
     this.misses = new Counter({ name: 'edge_tunnel_misses_total', help: 'Requests whose destination did not resolve, by reason.', labelNames: ['reason'], registers });
     this.bytes = new Counter({ name: 'edge_tunnel_stream_bytes_total', help: 'Stream payload bytes (in: from agents, out: to agents).', labelNames: ['direction'], registers });
+    this.tlsRefusals = new Counter({
+      name: 'edge_tunnel_tls_refusals_total', help: 'Connections a TLS listener closed before their handshake (no ClientHello in time, not TLS, caps, queue).',
+      labelNames: ['listener', 'reason'], registers,
+    });
     this.requestDuration = new Histogram({
       name: 'edge_tunnel_request_duration_seconds', help: 'Proxied request durations (upgrades and CONNECT: until the relay ends).',
       labelNames: ['listener', 'status'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300], registers,

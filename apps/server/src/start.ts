@@ -19,6 +19,8 @@ import type { Cluster, ClusterOptions } from './cluster/cluster.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { createMetaServer } from './meta.js';
+import { createTlsFront } from './accept/tls-front.js';
+import { RefusalReporter } from './accept/refusals.js';
 import { ServerMetrics } from './metrics.js';
 import { FilePortConfigSource, StaticPortConfigSource } from './port-config-source.js';
 import type { PortConfigSource } from './port-config-source.js';
@@ -106,8 +108,12 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   }, registry, metrics, logger.child({ component: 'agents' }));
   const https = createHttpsServer({
     cert, key, ca: callerCa, requestCert: callerCa !== undefined, rejectUnauthorized: config.requireCallerCert, minVersion: 'TLSv1.2',
-    ...proxyServerOptions(limits),
+    ...proxyServerOptions(limits), handshakeTimeout: config.httpsHandshakeTimeoutMs,
   });
+  // accepted by a TCP front: connections that never send a ClientHello are closed early (accept/tls-front.ts)
+  const httpsFront = createTlsFront(https, {
+    clientHelloTimeoutMs: config.clientHelloTimeoutMs, maxPendingConnections: config.maxPendingConnections, maxPendingPerSource: config.httpsMaxPendingPerSource,
+  }, new RefusalReporter('https', metrics.tlsRefusals, proxyLog));
   https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
     proxyLog.warn({ listener: 'https', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'caller tls handshake failed');
   });
@@ -123,6 +129,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     debug: {
       '/debug/replicas': () => ({ self: replicas.self, replicas: replicas.current() }),
       '/debug/agent-handshakes': () => agents.handshakes(),
+      '/debug/https-handshakes': () => httpsFront.stats(),
       '/debug/capture': () => standaloneCapture?.status() ?? cluster?.status()['capture'] ?? { mode: config.capture },
       ...(cluster ? { '/debug/cluster': () => cluster.status() } : {}),
     },
@@ -130,7 +137,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
 
   const servers: Array<[NetServer, ListenAddr, string]> = [
     [agents.server, config.agentAddr, 'agent listener'],
-    [https, config.httpsAddr, 'HTTPS proxy'],
+    [httpsFront.server, config.httpsAddr, 'HTTPS proxy'],
     [http, config.httpAddr, 'HTTP proxy'],
     [meta, config.metaAddr, 'meta listener'],
     ...(connect && config.connectAddr ? [[connect, config.connectAddr, 'CONNECT frontend'] as [NetServer, ListenAddr, string]] : []),
@@ -174,6 +181,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     agents.endControlStreams();
     const stopped = servers.filter(([s]) => s !== meta).map(([s]) => closeServer(s));
     agents.dropWaiting();
+    httpsFront.dropWaiting();
     for (const s of [https, http, connect]) s?.closeIdleConnections();
     await Promise.all([...agents.sessions].map((s) => {
       s.goAway('NO_ERROR', 'server shutting down');

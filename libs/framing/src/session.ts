@@ -124,6 +124,7 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     this.nextId = this.role === 'client' ? 1 : 2;
     this.flood = new FloodGuard(this.opts.maxControlPerSecond);
     this.writer = new FrameWriter(socket, this.opts.socketBuffer, this.opts.maxFrameSize);
+    this.writer.onControlBacklog = (unwritten, limit) => this.peerNotReading(unwritten, limit);
     this.decoder = new FrameDecoder(new FrameSink(this), { maxFrameSize: this.opts.maxFrameSize });
     this.ready = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.ready.catch(() => {});
@@ -372,6 +373,15 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     const socket = this.socket;
     setTimeout(() => socket.destroy(), 1_000).unref();
     this.teardown(new SessionClosedError(err.wireCode, err.message, { cause: err }), false);
+  }
+
+  /** The socket holds more unwritten control replies than allowed: the peer sends but does not read. */
+  private peerNotReading(unwritten: number, limit: number): void {
+    if (this.destroyed) return;
+    const reason = `the peer does not read: ${unwritten} bytes unwritten after control replies (limit ${limit})`;
+    this.log?.warn({ code: 'FLOOD', reason }, 'peer does not read its control replies');
+    // no GOAWAY: it would only queue behind what the peer does not read
+    this.teardown(new SessionClosedError('FLOOD', reason), true);
   }
 
   lz4Agreed(): boolean {

@@ -3,6 +3,9 @@
 // pace of `paceForTurn` (bulk at the turn's end; a small first piece of a turn, such as a PING or a
 // keystroke, once its callback returns). The socket's backpressure is honoured: once it holds
 // `socketBuffer` bytes and has asked for 'drain', data waits for 'drain' (control frames still go out).
+// Control frames are bounded too: once the socket holds more than MAX_CONTROL_BACKLOG bytes beyond
+// what data may fill (`socketBuffer` + one frame), the peer is not reading the replies its PINGs,
+// SETTINGS, DATA (WINDOW) and OPENs (RESET) cause, and `onControlBacklog` fails the session.
 import type { Duplex } from 'node:stream';
 import { FrameType, Flag, HEADER_SIZE } from './constants.js';
 import { paceForTurn } from './cork.js';
@@ -40,6 +43,9 @@ function carveHeader(type: number, flags: number, streamId: number, length: numb
   slabOffset += HEADER_SIZE;
   return slab.subarray(start, start + HEADER_SIZE);
 }
+/** Bytes of control frames the socket may hold unwritten beyond the data allowance (a peer that never reads). */
+export const MAX_CONTROL_BACKLOG = 256 * 1024;
+
 /** payload bytes one flush may write before yielding to the event loop */
 const FLUSH_BUDGET = 1024 * 1024;
 
@@ -60,6 +66,8 @@ export class FrameWriter {
   maxFrame: number;
   framesOut = 0;
   bytesOut = 0;
+  /** called (once a flush) with the socket's unwritten bytes when they exceed the control backlog */
+  onControlBacklog: ((unwritten: number, limit: number) => void) | undefined;
 
   constructor(private readonly socket: Duplex, private readonly socketBuffer: number, maxFrame: number) {
     this.maxFrame = maxFrame;
@@ -120,9 +128,18 @@ export class FrameWriter {
     if (this.closed) return;
     const socket = this.socket;
     socket.cork();
+    const controlFrames = this.control.length;
     for (const frame of this.control) this.write(frame);
-    this.framesOut += this.control.length;
+    this.framesOut += controlFrames;
     this.control.length = 0;
+    if (controlFrames > 0 && socket.writableNeedDrain) {
+      const limit = this.socketBuffer + this.maxFrame + HEADER_SIZE + MAX_CONTROL_BACKLOG;
+      if (socket.writableLength > limit) {
+        socket.uncork();
+        this.onControlBacklog?.(socket.writableLength, limit);
+        return;
+      }
+    }
     let budget = FLUSH_BUDGET;
     this.flushing = true;
     while (budget > 0 && this.readyHead < this.ready.length && !this.mustWait()) {

@@ -2,9 +2,9 @@
 // registration in the AgentRegistry. Bad certificates and bad hellos are logged, never fatal.
 // Connections that negotiate ALPN edge-tunnel-enroll/1 go to the enrollment handler instead; a client
 // that offers ALPN but neither protocol is refused in the handshake. No TLS session tickets. TLS
-// handshakes in flight are capped (HandshakePacer): a plain TCP server accepts, the TLS server handshakes.
+// handshakes in flight are capped (HandshakePacer): a plain TCP server accepts (TlsFront: a connection
+// takes a handshake slot only once its ClientHello is in), the TLS server handshakes.
 import { constants, randomBytes } from 'node:crypto';
-import { createServer as createTcpServer } from 'node:net';
 import type { Server } from 'node:net';
 import { createServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
@@ -12,7 +12,10 @@ import { Session } from '@edge-tunnel/framing';
 import type { Logger } from '../logger.js';
 import type { FramingLimits } from '@edge-tunnel/framing';
 import { AgentAlpn, createEnrollHandler } from './enroll.js';
-import { DEFAULT_MAX_AGENT_HANDSHAKES, HandshakePacer } from './handshake-pacer.js';
+import { createTlsFront, DEFAULT_CLIENT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PENDING_CONNECTIONS } from '../accept/tls-front.js';
+import type { TlsFrontStats } from '../accept/tls-front.js';
+import { RefusalReporter } from '../accept/refusals.js';
+import { DEFAULT_MAX_AGENT_HANDSHAKE_QUEUE, DEFAULT_MAX_AGENT_HANDSHAKES, HandshakePacer } from './handshake-pacer.js';
 import type { PacerStats } from './handshake-pacer.js';
 import type { Enroller, RateLimit } from './enroll.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -48,6 +51,14 @@ export interface AgentListenerOptions extends Partial<FramingLimits> {
   drainTimeoutMs: number;
   /** TLS handshakes in flight; default DEFAULT_MAX_AGENT_HANDSHAKES */
   maxAgentHandshakes?: number;
+  /** connections waiting for a handshake slot; default DEFAULT_MAX_AGENT_HANDSHAKE_QUEUE */
+  maxAgentHandshakeQueue?: number;
+  /** a complete ClientHello must arrive within this; default DEFAULT_CLIENT_HELLO_TIMEOUT_MS */
+  clientHelloTimeoutMs?: number;
+  /** connections waiting for their ClientHello; default DEFAULT_MAX_PENDING_CONNECTIONS */
+  maxPendingConnections?: number;
+  /** pending connections (accept to handshake end) per source IP; default 0 = no cap */
+  agentMaxPendingPerSource?: number;
   /** signs agent CSRs on ALPN edge-tunnel-enroll/1; absent: enrollment answers 503 */
   enroller?: Enroller;
   /** default 10 enrollment requests per remote address and minute */
@@ -60,7 +71,7 @@ export interface AgentListener {
   /** the listening socket (TCP: connections are handed to TLS as handshake slots free) */
   server: Server;
   /** TLS handshakes in flight and waiting (for /debug/agent-handshakes) */
-  handshakes(): PacerStats;
+  handshakes(): PacerStats & TlsFrontStats;
   /** closes the connections still waiting for a handshake slot (shutdown) */
   dropWaiting(): void;
   /** every session not yet closed, attached or still saying hello */
@@ -84,9 +95,19 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     // OpenSSL holds ~15 KiB more per idle mTLS connection after sending TLS 1.3 tickets (perf/README.md)
     secureOptions: constants.SSL_OP_NO_TICKET,
   });
-  const pacer = new HandshakePacer(opts.maxAgentHandshakes ?? DEFAULT_MAX_AGENT_HANDSHAKES, (socket) => server.emit('connection', socket));
+  const report = new RefusalReporter('agent', metrics.tlsRefusals, log);
+  const pacer = new HandshakePacer(opts.maxAgentHandshakes ?? DEFAULT_MAX_AGENT_HANDSHAKES, (socket) => server.emit('connection', socket), {
+    maxWaiting: opts.maxAgentHandshakeQueue ?? DEFAULT_MAX_AGENT_HANDSHAKE_QUEUE,
+    waitTimeoutMs: opts.helloTimeoutMs,
+    refused: (socket, reason) => report.refused(reason, socket.remoteAddress),
+  });
   metrics.agentHandshakes = () => pacer.stats();
-  const tcp = createTcpServer({ pauseOnConnect: true }, (socket) => pacer.admit(socket));
+  const front = createTlsFront(server, {
+    // never longer than the handshake deadline a connection would have once in a slot
+    clientHelloTimeoutMs: Math.min(opts.clientHelloTimeoutMs ?? DEFAULT_CLIENT_HELLO_TIMEOUT_MS, opts.helloTimeoutMs),
+    maxPendingConnections: opts.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS,
+    maxPendingPerSource: opts.agentMaxPendingPerSource ?? 0,
+  }, report, (socket) => pacer.admit(socket));
   const announcer = opts.replicas ? new ReplicaAnnouncer(opts.replicas) : undefined;
   const enroll = createEnrollHandler({ enroller: opts.enroller, rateLimit: opts.enrollRateLimit, log });
   // every handshake ends in exactly one of 'tlsClientError' and 'secureConnection' (a peer that
@@ -198,6 +219,8 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
   }
 
   return {
-    server: tcp, sessions, handshakes: () => pacer.stats(), dropWaiting: () => pacer.dropWaiting(), endControlStreams: () => announcer?.endAll(),
+    server: front.server, sessions, handshakes: () => ({ ...pacer.stats(), ...front.stats() }),
+    dropWaiting: () => { front.dropWaiting(); pacer.dropWaiting(); },
+    endControlStreams: () => announcer?.endAll(),
   };
 }
