@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StatusError, badRequest } from './errors.js';
+import { PROTOBUF_MEDIA_TYPE, decodeKubeProtobuf, isProtobuf } from './protobuf.js';
 
 /** Largest request body accepted (kube-apiserver's limit is 3 MiB for most objects). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -23,6 +24,11 @@ export function sendError(res: ServerResponse, err: unknown): void {
 
 /** Read the whole body as text, refusing more than MAX_BODY_BYTES. */
 export async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readBodyBytes(req)).toString('utf8');
+}
+
+/** Read the whole body as bytes, refusing more than MAX_BODY_BYTES. */
+export async function readBodyBytes(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -30,14 +36,15 @@ export async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY_BYTES) throw new StatusError('RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-/** Refuse bodies that are not JSON (kubectl's typed clients try protobuf first). */
-export function requireJsonBody(req: IncomingMessage): void {
+/** An object body in JSON or (for the kinds protobuf.ts knows) Kubernetes protobuf; anything else is a 415. */
+export async function readObjectBody(req: IncomingMessage): Promise<unknown> {
   const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/json' || type === '*/*' || type === '') return;
-  throw new StatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json`);
+  if (isProtobuf(type)) return decodeKubeProtobuf(await readBodyBytes(req));
+  if (type === 'application/json' || type === '*/*' || type === '') return parseJson(await readBody(req));
+  throw new StatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, ${PROTOBUF_MEDIA_TYPE}`);
 }
 
 /** Parse a JSON request body; malformed JSON is a 400 with the parser's message. */

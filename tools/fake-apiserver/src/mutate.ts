@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { StatusError, alreadyExists, badRequest, conflict } from './errors.js';
-import { parseJson, readBody, requireJsonBody, sendJson } from './http.js';
+import { parseJson, readBody, readObjectBody, sendJson } from './http.js';
 import { applyPatch } from './patch.js';
 import { currentObject, type RequestContext } from './read.js';
 import { apiVersionOf } from './resources.js';
@@ -10,8 +10,7 @@ import type { KubeObject } from './store.js';
 /** POST on a collection: 201 with the stored object, 409 AlreadyExists. */
 export async function handleCreate(ctx: RequestContext): Promise<void> {
   const { target, store } = ctx;
-  requireJsonBody(ctx.req);
-  const obj = asObject(parseJson(await readBody(ctx.req)));
+  const obj = asObject(await readObjectBody(ctx.req));
   checkNamespace(ctx, obj);
   const meta = obj.metadata;
   if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
@@ -25,8 +24,7 @@ export async function handleCreate(ctx: RequestContext): Promise<void> {
 /** PUT on an object (or its status): 409 Conflict when metadata.resourceVersion is stale. */
 export async function handleUpdate(ctx: RequestContext): Promise<void> {
   const { target, store } = ctx;
-  requireJsonBody(ctx.req);
-  const obj = asObject(parseJson(await readBody(ctx.req)));
+  const obj = asObject(await readObjectBody(ctx.req));
   if (obj.metadata.name !== undefined && obj.metadata.name !== target.name) {
     throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${target.name})`);
   }

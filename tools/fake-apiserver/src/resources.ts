@@ -1,3 +1,5 @@
+import { DEPLOY_RESOURCES } from './resources-deploy.js';
+
 /** The resources the fake server serves: one row per (group, version, plural). */
 export interface ResourceDef {
   /** Plural name in URLs and in the store: `nodes`, `leases`. */
@@ -66,6 +68,7 @@ export const RESOURCES: readonly ResourceDef[] = [
     subresources: [],
     categories: [],
   },
+  ...DEPLOY_RESOURCES,
 ];
 
 /** `v1` for the core group, `group/version` otherwise. */

@@ -11,6 +11,7 @@ import type { KubeletProxyOptions } from './kubelet-proxy.js';
 import { isKubeletRequest, serveKubeletRequest, serveKubeletUpgrade } from './kubelet-proxy-routes.js';
 import { handleGet, type RequestContext } from './read.js';
 import { INITIAL_NAMESPACES } from './resources.js';
+import { openApiV3 } from './openapi.js';
 import { route, type DiscoveryDoc } from './routing.js';
 import { DEFAULT_HISTORY_LIMIT, ObjectStore } from './store.js';
 import { kubeconfigYaml } from './kubeconfig.js';
@@ -128,6 +129,8 @@ async function handle(
 ): Promise<void> {
   const url = record(req);
   const method = req.method ?? 'GET';
+  const openapi = method === 'GET' ? openApiV3(url.pathname) : undefined;
+  if (openapi) return sendJson(res, 200, openapi);
   const matched = route(url.pathname);
   if (matched.kind === 'discovery') return serveDiscovery(req, res, matched.doc);
   if (matched.kind === 'unknown') throw pathNotFound();

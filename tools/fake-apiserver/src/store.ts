@@ -171,6 +171,7 @@ function normalize(def: ResourceDef, obj: KubeObject): KubeObject {
   if (def.namespaced) obj.metadata.namespace = obj.metadata.namespace || 'default';
   else delete obj.metadata.namespace;
   if (def.name === 'secrets') foldStringData(obj);
+  if (def.name === 'secrets' && !obj.type) obj.type = 'Opaque'; // the apiserver's default
   if (def.name === 'namespaces') obj.status = { phase: 'Active', ...(obj.status as object | undefined) };
   return obj;
 }

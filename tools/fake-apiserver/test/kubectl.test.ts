@@ -62,10 +62,10 @@ t.test('the real kubectl against the fake server', { skip: existsSync(KUBECTL) ?
 
   const manifest = join(dir, 'cm.yaml');
   writeFileSync(manifest, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  k: v\n');
-  // No OpenAPI documents are served, so client-side validation must be off.
-  t.equal((await kubectl('apply', '--validate=false', '-f', manifest)).code, 0, 'apply (create)');
+  // Validation as kubectl does it by default: server-side, found through /openapi/v3.
+  t.equal((await kubectl('apply', '-f', manifest)).code, 0, 'apply (create)');
   writeFileSync(manifest, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  k: w\n');
-  t.equal((await kubectl('apply', '--validate=false', '-f', manifest)).code, 0, 'apply (patch)');
+  t.equal((await kubectl('apply', '-f', manifest)).code, 0, 'apply (patch)');
   t.same(server.store.get('configmaps', 'default', 'applied')?.data, { k: 'w' });
   t.equal((await kubectl('delete', 'configmap', '-n', 'kube-system', 'x')).code, 0, 'delete');
   t.equal(server.store.get('configmaps', 'kube-system', 'x'), undefined);
