@@ -38,7 +38,7 @@ cat > "$dir/tsconfig.build.json" <<JSON
 JSON
 cat > "$dir/.taprc" <<YAML
 # Coverage is reported, not enforced: the suites assert behaviour, and a failing coverage gate
-# in tap prints only a table (see shared/docs/toolchain.md).
+# in tap prints only a table (see docs/toolchain.md at the repository root).
 allow-incomplete-coverage: true
 timeout: 180
 YAML
