@@ -29,5 +29,6 @@ t.test('50 sequential keep-alive requests through :10264 stay well under the 40 
   times.sort((a, b) => a - b);
   const median = times[25]!;
   t.equal(sockets.size, 1, 'one keep-alive connection');
-  t.ok(median < 10, `median ${median.toFixed(2)} ms (${times.map((x) => x.toFixed(0)).join(" ")})`);
+  // with the stall every request took >= 40 ms (41-75 ms measured); 20 ms leaves room for a loaded CI machine
+  t.ok(median < 20, `median ${median.toFixed(2)} ms (${times.map((x) => x.toFixed(0)).join(" ")})`);
 });
