@@ -25,7 +25,7 @@ RUN --mount=type=secret,id=npm-ca \
 # dependencies; type declarations, source maps and docs removed from node_modules.
 RUN set -e; mkdir -p /out/app; cp -a package.json node_modules /out/app/; \
     for w in apps/server apps/agent tools/pki libs/framing libs/pki libs/capture libs/dnat libs/kube; do \
-      mkdir -p /out/app/$w; cp -a $w/package.json $w/dist /out/app/$w/; find /out/app/$w/dist -name '*.map' -delete; done; \
+      mkdir -p /out/app/$w; cp -a $w/package.json $w/dist /out/app/$w/; if [ -d $w/node_modules ]; then cp -a $w/node_modules /out/app/$w/; fi; find /out/app/$w/dist -name '*.map' -delete; done; \
     find /out/app/node_modules -xtype l -delete; \
     find /out/app/node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.md' -o -name '*.ts' \) -delete; \
     find /out/app -type d -empty -delete
