@@ -4,6 +4,7 @@ import { FRAMING_FLAGS, SESSION_DEFAULTS, framingLimitsProblem, type FramingLimi
 import { ConfigError } from './errors.js';
 import { parsePortList, type PortRange } from './ports.js';
 import { parseCidr } from './replica-policy.js';
+import { DEFAULT_PROXY_TIMEOUT_MS, proxyConfig, type ProxyConfig } from './proxy-config.js';
 
 export const DEFAULT_SERVER_PORT = 10262;
 /** Where enrolled credentials are written (agent.crt, agent.key, ca.crt). */
@@ -71,6 +72,8 @@ export interface AgentConfig extends FramingLimits {
   maxStreams: number;
   drainTimeoutMs: number;
   logLevel: LogLevel;
+  /** HTTP CONNECT proxy for enrollment and every session dial (see proxy-config.ts); absent: direct */
+  proxy?: ProxyConfig;
 }
 
 export type ParseResult = { help: true; text: string } | { help: false; config: AgentConfig };
@@ -110,6 +113,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max-streams', env: 'EDGE_TUNNEL_MAX_STREAMS', def: String(SESSION_DEFAULTS.maxStreams), text: `concurrent streams the server may open per session (1 to --receive-budget ÷ ${MIN_INITIAL_WINDOW}); more are refused; above budget ÷ --initial-window the budget is shared: initial windows shrink to budget ÷ N` },
   ...FRAMING_FLAGS.map((f): FlagSpec => ({ name: f.flag, env: `EDGE_TUNNEL_${f.flag.toUpperCase().replaceAll('-', '_')}`, def: String(f.default), text: `${f.help} (${f.min}–${f.max})` })),
   { name: 'drain-timeout-ms', env: 'EDGE_TUNNEL_DRAIN_TIMEOUT_MS', def: '10000', text: 'on SIGTERM, how long open streams may finish' },
+  { name: 'proxy', env: 'EDGE_TUNNEL_PROXY', text: 'HTTP CONNECT proxy http://host:port or https://host:port; wins over https_proxy/HTTPS_PROXY (which honour NO_PROXY); "direct" ignores them' },
+  { name: 'proxy-auth-file', env: 'EDGE_TUNNEL_PROXY_AUTH_FILE', text: 'file holding user:password for Basic proxy authentication (read on every dial, never logged)' },
+  { name: 'proxy-ca', env: 'EDGE_TUNNEL_PROXY_CA', text: 'CA file of an https:// proxy\'s certificate (default: the system CAs)' },
+  { name: 'proxy-timeout-ms', env: 'EDGE_TUNNEL_PROXY_TIMEOUT_MS', def: String(DEFAULT_PROXY_TIMEOUT_MS), text: 'connection to the proxy and its answer to CONNECT' },
   { name: 'log-level', env: 'EDGE_TUNNEL_LOG_LEVEL', def: 'info', text: LOG_LEVELS.join(', ') },
 ];
 
@@ -131,7 +138,7 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     if (values) return spec.repeat ? values.join(',') : values[values.length - 1];
     return env[spec.env] ?? spec.def;
   };
-  return { help: false, config: build(raw) };
+  return { help: false, config: build(raw, env) };
 }
 
 function readArgv(argv: readonly string[]): Map<string, string[]> | 'help' {
@@ -155,7 +162,7 @@ function readArgv(argv: readonly string[]): Map<string, string[]> | 'help' {
 
 type Raw = (name: string) => string | undefined;
 
-function build(raw: Raw): AgentConfig {
+function build(raw: Raw, env: Record<string, string | undefined>): AgentConfig {
   const server = hostPort('server', required(raw, 'server'), DEFAULT_SERVER_PORT);
   const bootstrapTokenFile = raw('bootstrap-token-file')?.trim() || undefined;
   const config: AgentConfig = {
@@ -185,6 +192,8 @@ function build(raw: Raw): AgentConfig {
     drainTimeoutMs: int(raw, 'drain-timeout-ms', 0, 3_600_000),
     logLevel: logLevel(raw('log-level')!),
   };
+  const proxy = proxyConfig({ proxy: raw('proxy'), authFile: raw('proxy-auth-file')?.trim() || undefined, caFile: raw('proxy-ca')?.trim() || undefined, timeoutMs: int(raw, 'proxy-timeout-ms', 1, 600_000) }, env);
+  if (proxy) config.proxy = proxy;
   if (config.keepaliveTimeoutMs < config.keepaliveIntervalMs) {
     throw new ConfigError('--keepalive-timeout-ms', `--keepalive-timeout-ms (${config.keepaliveTimeoutMs}) must be at least --keepalive-interval-ms (${config.keepaliveIntervalMs})`);
   }

@@ -9,6 +9,9 @@ import { initialWindowFor, type AgentConfig } from './config.js';
 import { ConnectResult, type AgentMetrics } from './metrics.js';
 import type { CredentialSource } from './credentials.js';
 import { connectServer, describeConnectError, type Credentials } from './tls.js';
+import type { Socket } from 'node:net';
+import { ProxyError } from './proxy-connect.js';
+import { tunnelFor } from './proxy-dial.js';
 
 /** A session that lasted this long resets the backoff even if its hello was refused. */
 export const HEALTHY_SESSION_MS = 30_000;
@@ -29,7 +32,7 @@ export interface DialerOptions {
   /** [0, 1) for the backoff jitter; tests inject it */
   random?: () => number;
   /** opens the TLS connection; tests may wrap it */
-  connect?: (config: AgentConfig, creds: Credentials) => TLSSocket;
+  connect?: (config: AgentConfig, creds: Credentials, tunnel?: Socket) => TLSSocket;
   /** a session's hello is done (replaces the session_up gauge update when given) */
   onUp?: (session: Session) => void;
   /** that session ended */
@@ -50,6 +53,8 @@ export class Dialer {
   private inFlight = 0;
   private stopped = false;
   private socket: TLSSocket | undefined;
+  /** aborts a proxy CONNECT in flight when the dialer closes */
+  private readonly closing = new AbortController();
   private live: Session | undefined;
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> = Promise.resolve();
@@ -76,6 +81,7 @@ export class Dialer {
   /** Stops reconnecting; GOAWAY to the server and lets open streams finish up to `drainMs`. */
   async close(drainMs: number): Promise<void> {
     this.stopped = true;
+    this.closing.abort();
     this.wake?.();
     if (this.live) await this.live.close(drainMs);
     else this.socket?.destroy();
@@ -131,7 +137,15 @@ export class Dialer {
       return this.failed(ConnectResult.TLS_ERROR, (err as Error).message);
     }
     if (this.stopped) return undefined;
-    const socket = (this.opts.connect ?? connectServer)(config, creds);
+    let tunnel: Socket | undefined;
+    try {
+      tunnel = await tunnelFor(config, this.closing.signal);
+    } catch (err) {
+      if (!(err instanceof ProxyError)) throw err;
+      return this.stopped ? undefined : this.failed(ConnectResult.PROXY_ERROR, err.message, err.failure);
+    }
+    if (this.stopped) return void tunnel?.destroy();
+    const socket = (this.opts.connect ?? connectServer)(config, creds, tunnel);
     this.socket = socket;
     log.debug({ attempt: this.attempts }, 'dialing server');
     return new Promise((resolve) => {
@@ -229,12 +243,12 @@ export class Dialer {
   }
 
   /** Records a failed attempt; `undefined` so callers can `return this.failed(...)`. */
-  private failed(kind: ConnectResult, reason: string): undefined {
+  private failed(kind: ConnectResult, reason: string, code: string = kind): undefined {
     this.lastError = reason;
     this.opts.metrics.connects.inc({ result: kind });
     // unreachable may be a passing network problem; everything else needs an operator
     const level = this.stopped ? 'debug' : kind === ConnectResult.UNREACHABLE ? 'warn' : 'error';
-    this.opts.log[level]({ code: kind, reason, attempt: this.attempts }, 'connect failed');
+    this.opts.log[level]({ code, reason, attempt: this.attempts }, 'connect failed');
     return undefined;
   }
 

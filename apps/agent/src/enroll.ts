@@ -9,6 +9,8 @@ import type { CertIdentity, KeyPairPem } from '@edge-tunnel/pki';
 import type { AgentConfig } from './config.js';
 import { AgentError, AgentErrorCode } from './errors.js';
 import { Alpn, describeConnectError, serverTlsOptions } from './tls.js';
+import { ProxyError } from './proxy-connect.js';
+import { tunnelFor } from './proxy-dial.js';
 
 export const ENROLL_PATH = '/v1/enroll';
 /** Largest answer read from the server (a certificate and a CA are a few KiB). */
@@ -78,11 +80,14 @@ export function checkCertificate(certPem: string, keyPem: string, nodeName: stri
 }
 
 /** One POST over its own TLS connection; resolves with the status and body text, whatever the status. */
-function post(config: AgentConfig, opts: EnrollOptions, body: string): Promise<{ status: number; text: string }> {
+async function post(config: AgentConfig, opts: EnrollOptions, body: string): Promise<{ status: number; text: string }> {
   const serverAddr = `${config.server.host}:${config.server.port}`;
   const timeoutMs = config.keepaliveTimeoutMs;
+  const tunnel = await tunnelFor(config, opts.signal).catch((err: unknown) => {
+    throw err instanceof ProxyError ? new EnrollError(`enrollment: ${err.message}`, undefined, err.failure, { cause: err }) : err;
+  });
   return new Promise((resolve, reject) => {
-    const socket = connect(serverTlsOptions(config, opts.ca, Alpn.ENROLL));
+    const socket = connect({ ...serverTlsOptions(config, opts.ca, Alpn.ENROLL), ...(tunnel ? { socket: tunnel } : {}) });
     let settled = false;
     const finish = (err: Error | undefined, value?: { status: number; text: string }): void => {
       if (settled) return;

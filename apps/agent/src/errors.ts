@@ -9,6 +9,8 @@ export const AgentErrorCode = {
   ENROLL: 'ERR_AGENT_ENROLL',
   /** the meta listener could not bind */
   META_LISTEN: 'ERR_AGENT_META_LISTEN',
+  /** a dial through the HTTP CONNECT proxy failed (ProxyError.failure says how) */
+  PROXY: 'ERR_AGENT_PROXY',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

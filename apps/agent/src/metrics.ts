@@ -25,6 +25,8 @@ export const ConnectResult = {
   REFUSED: 'refused',
   /** the connection ended before the hello, or the hello was wrong */
   HELLO_ERROR: 'hello_error',
+  /** the HTTP CONNECT proxy failed or refused (the log line's code says how) */
+  PROXY_ERROR: 'proxy_error',
 } as const;
 export type ConnectResult = (typeof ConnectResult)[keyof typeof ConnectResult];
 

@@ -1,5 +1,5 @@
 // Wires one agent: metrics, allow-list, dialer (session to the server), stream relay, meta listener.
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { AllowList } from './allow-list.js';
 import type { AgentConfig } from './config.js';
@@ -35,7 +35,7 @@ export interface AgentDeps {
   /** [0, 1) for backoff jitter (default Math.random) */
   random?: () => number;
   /** TLS connection to the server (default: tls.connect with the configured credentials) */
-  connectServer?: (config: AgentConfig, creds: Credentials) => TLSSocket;
+  connectServer?: (config: AgentConfig, creds: Credentials, tunnel?: Socket) => TLSSocket;
 }
 
 /**

@@ -1,7 +1,7 @@
 // TLS to the server: credential files, connection options (ALPN picks session or enrollment on the
 // one agent port) and a sentence an operator understands for each way a connection can fail.
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { AgentError, AgentErrorCode } from './errors.js';
 import type { AgentConfig } from './config.js';
@@ -35,9 +35,9 @@ export async function readPem(what: string, path: string): Promise<string> {
   }
 }
 
-/** Opens the TLS connection (the caller waits for 'secureConnect' or 'error'). */
-export function connectServer(config: AgentConfig, creds: Credentials): TLSSocket {
-  return connect({ ...serverTlsOptions(config, creds.ca, Alpn.SESSION), cert: creds.cert, key: creds.key });
+/** Opens the TLS connection, inside `tunnel` when a proxy carries it (the caller waits for 'secureConnect' or 'error'). */
+export function connectServer(config: AgentConfig, creds: Credentials, tunnel?: Socket): TLSSocket {
+  return connect({ ...serverTlsOptions(config, creds.ca, Alpn.SESSION), cert: creds.cert, key: creds.key, ...(tunnel ? { socket: tunnel } : {}) });
 }
 
 /** Options shared by session and enrollment connections: server, verification, ALPN. */
