@@ -99,7 +99,9 @@ export class EdgeNodeWatcher extends EventEmitter {
       if (!name) continue;
       for (const ip of nodeIps(node)) claims.set(ip, [...(claims.get(ip) ?? []), name].sort());
     }
-    const changed = JSON.stringify([...claims]) !== JSON.stringify([...this.#claims]);
+    // only conflicts (an IP listed by several Nodes) matter to the edge set: other claim changes are no change
+    const shared = (m: Map<string, string[]>): string => JSON.stringify([...m].filter(([, n]) => n.length > 1).sort());
+    const changed = shared(claims) !== shared(this.#claims);
     this.#claims = claims;
     if (changed) this.emit('change', this.nodes());
   }
