@@ -1,6 +1,7 @@
 // Upgrades (exec, attach, portForward over SPDY/3.1 or WebSocket): open a stream (TLS over it on
 // the HTTPS channel), replay the request head and the bytes already read, then relay raw bytes both
-// ways. The 101 comes from the kubelet through the relay.
+// ways. The 101 comes from the kubelet through the relay; the caller's bytes past the head wait for
+// it (any other answer ends the relay after that response: relay.ts).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dest } from '@edge-tunnel/dnat';
@@ -27,11 +28,9 @@ export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: 
   if (isFailure(opened)) return fail(opened);
   const { tunnel, socket: upstream } = opened;
   upstream.write(requestHead(req.method ?? 'GET', req.url ?? '/', req.rawHeaders));
-  if (head.length > 0) upstream.write(head);
-  audit.bytesIn = head.length;
   relay(socket, upstream, tunnel.stream, {
     onEarlyError: (err) => fail(tunnel.failure(err)),
-    onDone: (res) => audit.finish({ status: res.status || 502, bytesIn: audit.bytesIn + res.bytesIn, bytesOut: res.bytesOut }),
+    onDone: (res) => audit.finish({ status: res.status || 502, bytesIn: res.bytesIn, bytesOut: res.bytesOut }),
     onIdle: (idleMs) => idleLine(ctx, audit, idleMs),
-  }, true, ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS);
+  }, head, ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS);
 }

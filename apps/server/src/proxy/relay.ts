@@ -3,6 +3,9 @@
 // Per chunk it does no more than count: the idle limit is judged from those counts by one shared
 // sweep, and the frames that arrive in one event-loop turn go to the caller as one write (corked).
 // Per relay: one object, two splices, three shared listeners of its own (no closures, no timer).
+// An upgrade relay holds the caller's bytes until the upstream answers 101: a refused upgrade
+// (any other status) relays that one response, half-closes the upstream and ends the caller, so
+// requests pipelined behind the upgrade never reach the target without their own audit line.
 import type { Duplex } from 'node:stream';
 import { IdleSweep, corkForTurn, splice, type IdleWatched, type Splice, type SpliceHooks, type Stream } from '@edge-tunnel/framing';
 import type { Audit } from './audit.js';
@@ -26,13 +29,21 @@ export interface RelayHooks {
 /**
  * Relays caller ↔ upstream; `stream` is the tunnel stream under `upstream` (reset when the caller
  * goes). The caller's 'error' stays with the frontend, which listens before it opens the tunnel.
+ * `held`: an upgrade's bytes already read past its head; caller → upstream starts only on a 101.
  */
-export function relay(caller: Duplex, upstream: Duplex, stream: Stream, hooks: RelayHooks, sniffStatus: boolean, idleMs = 0): void {
-  new Relay(caller, upstream, stream, hooks, sniffStatus, idleMs);
+export function relay(caller: Duplex, upstream: Duplex, stream: Stream, hooks: RelayHooks, held: Buffer, idleMs = 0): void {
+  new Relay(caller, upstream, stream, hooks, held, idleMs);
+}
+
+/** The status of an upstream's first response chunk (0 when it is not a status line). */
+export function statusOf(chunk: Buffer): number {
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
+  return m ? Number(m[1]) : 0;
 }
 
 class Relay implements SpliceHooks, IdleWatched {
-  private readonly up: Splice;
+  /** caller → upstream: absent until the upstream answered 101 */
+  private up: Splice | undefined = undefined;
   private readonly down: Splice;
   private status = 0;
   private finished = false;
@@ -44,10 +55,9 @@ class Relay implements SpliceHooks, IdleWatched {
     private readonly upstream: Duplex,
     private readonly stream: Stream,
     private readonly hooks: RelayHooks,
-    private readonly sniffStatus: boolean,
+    private held: Buffer,
     readonly idleMs: number,
   ) {
-    this.up = splice(caller, upstream);
     this.down = splice(upstream, caller, this);
     (caller as Owned)[kRelay] = this;
     (upstream as Owned)[kRelay] = this;
@@ -59,15 +69,20 @@ class Relay implements SpliceHooks, IdleWatched {
 
   /** Total bytes both ways: the idle sweep's activity. */
   get bytes(): number {
-    return this.up.bytes + this.down.bytes;
+    return (this.up?.bytes ?? 0) + this.down.bytes;
   }
 
-  /** SpliceHooks of upstream → caller: cork for the turn, read the status line of the first chunk. */
+  /** SpliceHooks of upstream → caller: cork for the turn; the first chunk's status opens or refuses the upgrade. */
   onData(chunk: Buffer): void {
     corkForTurn(this.caller, chunk.length);
-    if (this.down.bytes === 0 && this.sniffStatus) {
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
-      this.status = m ? Number(m[1]) : 0;
+    if (this.down.bytes !== 0 || this.callerClosed) return;
+    this.status = statusOf(chunk);
+    if (this.status === 101) {
+      if (this.held.length > 0) this.upstream.write(this.held);
+      this.up = splice(this.caller, this.upstream);
+    } else {
+      // refused: the caller's held and later bytes are never relayed; the upstream ends after its answer
+      this.upstream.end();
     }
   }
 
@@ -80,13 +95,14 @@ class Relay implements SpliceHooks, IdleWatched {
   done(): void {
     if (this.finished) return;
     this.finished = true;
-    this.hooks.onDone({ bytesIn: this.up.bytes, bytesOut: this.down.bytes, status: this.status });
+    const bytesIn = this.up ? this.held.length + this.up.bytes : 0;
+    this.hooks.onDone({ bytesIn, bytesOut: this.down.bytes, status: this.status });
   }
 
   /** @internal */
   onUpstreamError(err: Error): void {
     if (this.down.bytes === 0 && !this.callerClosed) {
-      this.up.stop();
+      this.up?.stop();
       this.down.stop();
       this.hooks.onEarlyError(err);
       this.finished = true;
@@ -108,7 +124,11 @@ class Relay implements SpliceHooks, IdleWatched {
   /** @internal */
   onUpstreamClose(): void {
     this.upstreamClosed = true;
-    if (!this.finished && this.down.bytes > 0) this.caller.end();
+    if (!this.finished && this.down.bytes > 0) {
+      if (this.status === 101) this.caller.end();
+      // a refused upgrade: nothing more is read from this caller, so its socket goes once the answer is out
+      else this.caller.end(() => this.caller.destroy());
+    }
     if (this.callerClosed) this.done();
   }
 }
