@@ -33,10 +33,12 @@ export interface EdgeNodesOptions {
 
 export interface EdgeNodeWatcher {
   on(event: 'change', listener: (nodes: EdgeNode[]) => void): this;
+  on(event: 'claims', listener: (claims: ReadonlyMap<string, readonly string[]>) => void): this;
   on(event: 'error', listener: (err: unknown) => void): this;
 }
 
-/** Emits 'change' (sorted nodes) whenever a node appears, goes, or changes its InternalIPs. */
+/** Emits 'change' (sorted nodes) whenever a node appears, goes, or changes its InternalIPs, and 'claims'
+ * (ipClaims()) when the set of IPs listed by several Nodes changes. */
 export class EdgeNodeWatcher extends EventEmitter {
   readonly #informers: ResilientInformer<V1Node>[];
   readonly #all: ResilientInformer<V1Node> | undefined;
@@ -99,11 +101,12 @@ export class EdgeNodeWatcher extends EventEmitter {
       if (!name) continue;
       for (const ip of nodeIps(node)) claims.set(ip, [...(claims.get(ip) ?? []), name].sort());
     }
-    // only conflicts (an IP listed by several Nodes) matter to the edge set: other claim changes are no change
+    // only conflicts (an IP listed by several Nodes) matter: other claim changes are no change. A claims
+    // change is its own event, so that 'change' keeps meaning "the edge set changed"
     const shared = (m: Map<string, string[]>): string => JSON.stringify([...m].filter(([, n]) => n.length > 1).sort());
     const changed = shared(claims) !== shared(this.#claims);
     this.#claims = claims;
-    if (changed) this.emit('change', this.nodes());
+    if (changed) this.emit('claims', this.#claims);
   }
 
   /** The edge nodes, sorted by name. */

@@ -92,6 +92,7 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
     capture?.update(capturable(), portConfig.current().config);
   };
   nodes.on('change', () => nodesLoaded && applyNodes());
+  nodes.on('claims', () => nodesLoaded && applyNodes());
   portConfig.on('change', (state) => nodesLoaded && capture?.update(capturable(), state.config));
   nodes.start();
   portConfig.start();
