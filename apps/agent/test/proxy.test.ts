@@ -5,7 +5,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { parseConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { bypassesProxy, proxyConfig } from '../src/proxy-config.js';
@@ -20,7 +20,7 @@ function viaProxy(port: number, extra: { authFile?: string; timeoutMs?: number }
   return proxyConfig({ proxy: `http://127.0.0.1:${port}`, authFile: extra.authFile, timeoutMs: extra.timeoutMs ?? 5000 }, {})!;
 }
 
-async function proxied(t: Tap.Test, proxy: Tinyproxy, extra: Parameters<typeof viaProxy>[1] = {}) {
+async function proxied(t: Test, proxy: Tinyproxy, extra: Parameters<typeof viaProxy>[1] = {}) {
   await proxy.start();
   t.teardown(() => proxy.stop());
   return setup(t, { config: { proxy: viaProxy(proxy.port, extra) } });

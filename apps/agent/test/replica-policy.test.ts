@@ -3,6 +3,7 @@
 import t from 'tap';
 import { MAX_REPLICAS, admitReplicas, parseCidr } from '../src/replica-policy.js';
 import { parseConfig } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
 
 const policy = { serverHost: 'lb.example', cidrs: ['10.20.0.0/16', 'fd00::/8'] };
 
@@ -39,7 +40,9 @@ t.test('parseCidr and --replica-cidrs reject what is not a CIDR', async (t) => {
   const base = ['--server', 'lb:10262', '--node-name', 'n', '--node-ip', '10.0.0.1', '--cert', 'c', '--key', 'k', '--ca', 'ca'];
   const ok = parseConfig([...base, '--replica-cidrs', '10.20.0.0/16,fd00::/8', '--replica-cidrs', '192.168.0.0/24']);
   t.same(!ok.help && ok.config.replicaCidrs, ['10.20.0.0/16', 'fd00::/8', '192.168.0.0/24']);
-  t.throws(() => parseConfig([...base, '--replica-cidrs', '10.0.0.1']), { flag: '--replica-cidrs' });
+  let thrown: unknown;
+  try { parseConfig([...base, '--replica-cidrs', '10.0.0.1']); } catch (err) { thrown = err; }
+  t.ok(thrown instanceof ConfigError && thrown.flag === '--replica-cidrs', 'a bare IP is refused, naming --replica-cidrs');
   const none = parseConfig(base);
   t.same(!none.help && none.config.replicaCidrs, []);
 });
