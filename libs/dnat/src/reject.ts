@@ -14,14 +14,24 @@ export const RejectCode = {
   CONFLICT: 'CONFLICT',
   /** a key this lib does not know (typo?) */
   UNKNOWN_KEY: 'UNKNOWN_KEY',
+  /**
+   * the port was already declared for the same channel (same key, or `dnat-ports-pair` and
+   * `http-proxy-ports`), or listed twice in `localhost-proxy-ports`; the port still applies
+   */
+  DUPLICATE_ENTRY: 'DUPLICATE_ENTRY',
+  /** nothing between two commas, or a trailing/leading comma, in a value that has entries */
+  EMPTY_ENTRY: 'EMPTY_ENTRY',
 } as const;
 export type DnatRejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 
-/** One rejected entry; the other entries of the same key still apply. */
+/**
+ * One rejected entry; the other entries of the same key still apply. DUPLICATE_ENTRY and EMPTY_ENTRY
+ * are redundant, not harmful: the config is the same as without them.
+ */
 export interface RejectedEntry {
   /** the ConfigMap key the entry came from */
   readonly key: string;
-  /** the entry as written (trimmed), or the whole value for UNKNOWN_KEY */
+  /** the entry as written (trimmed; '' for EMPTY_ENTRY), or the whole value for UNKNOWN_KEY */
   readonly entry: string;
   readonly code: DnatRejectCode;
   /** a full sentence naming the key, the entry and what to do */
@@ -62,6 +72,25 @@ export function conflict(key: string, entry: string, port: number, first: Channe
   return reject(key, entry, RejectCode.CONFLICT,
     `port ${port} is already declared for the ${first.toUpperCase()} channel by an earlier key ` +
       `(order: ${CONFIG_KEYS.slice(0, 3).join(', ')}); a port uses one channel, remove one declaration.`);
+}
+
+/** Where an entry was first declared, for DUPLICATE_ENTRY. */
+export interface FirstDeclaration {
+  readonly key: string;
+  readonly entry: string;
+}
+
+export function duplicateEntry(key: string, entry: string, port: number, first: FirstDeclaration): RejectedEntry {
+  const where = first.key === key ? `earlier in ${key} as '${first.entry}'` : `by ${first.key} as '${first.entry}'`;
+  return reject(key, entry, RejectCode.DUPLICATE_ENTRY,
+    `port ${port} is already declared ${where} (first occurrence); the port applies once, remove the repeat.`);
+}
+
+/** `position` is 1-based among the comma-separated entries of `value`. */
+export function emptyEntry(key: string, value: string, position: number, count: number): RejectedEntry {
+  const where = position === count ? 'a trailing comma' : position === 1 ? 'a leading comma' : 'two commas with nothing between them';
+  return reject(key, '', RejectCode.EMPTY_ENTRY,
+    `entry ${position} of ${count} in '${value.trim()}' is empty (${where}); remove the extra comma.`);
 }
 
 export function unknownKey(key: string, value: string): RejectedEntry {
