@@ -53,11 +53,12 @@ export function parsePortConfig(
     http: new Set(), https: new Set(), localhost: new Set(), first: new Map(), firstLocalhost: new Map(), rejected: [],
   };
   for (const key of CONFIG_KEYS) {
-    const value = valueOf(data, key);
-    const entries = splitEntries(value);
+    const entries = splitEntries(valueOf(data, key));
+    let before: string | undefined;
     entries.forEach((entry, i) => {
-      if (entry === '') b.rejected.push(emptyEntry(key, value, i + 1, entries.length));
-      else applyEntry(b, key, entry);
+      if (entry !== '') return void applyEntry(b, key, (before = entry));
+      const after = entries.slice(i + 1, i + 64).find((e) => e !== ''); // bounded look-ahead
+      b.rejected.push(emptyEntry(key, i + 1, entries.length, before, after));
     });
   }
   for (const port of b.localhost) if (!b.http.has(port)) b.https.add(port);

@@ -86,11 +86,18 @@ export function duplicateEntry(key: string, entry: string, port: number, first: 
     `port ${port} is already declared ${where} (first occurrence); the port applies once, remove the repeat.`);
 }
 
-/** `position` is 1-based among the comma-separated entries of `value`. */
-export function emptyEntry(key: string, value: string, position: number, count: number): RejectedEntry {
+/**
+ * `position` is 1-based among the `count` comma-separated entries; `before`/`after` are the nearest
+ * non-empty entries (the reason quotes them, not the whole value, so it stays short for huge values).
+ */
+export function emptyEntry(
+  key: string, position: number, count: number, before: string | undefined, after: string | undefined,
+): RejectedEntry {
   const where = position === count ? 'a trailing comma' : position === 1 ? 'a leading comma' : 'two commas with nothing between them';
+  const near = before !== undefined && after !== undefined ? `between '${before}' and '${after}'`
+    : before !== undefined ? `after '${before}'` : after !== undefined ? `before '${after}'` : 'and no entry has a value';
   return reject(key, '', RejectCode.EMPTY_ENTRY,
-    `entry ${position} of ${count} in '${value.trim()}' is empty (${where}); remove the extra comma.`);
+    `entry ${position} of ${count} is empty (${where}, ${near}); remove the extra comma.`);
 }
 
 export function unknownKey(key: string, value: string): RejectedEntry {
