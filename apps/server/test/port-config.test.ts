@@ -67,6 +67,34 @@ t.test('config file: ports apply live, bad entries show on /debug/config', async
   t.equal((await send(server.addr.http, { method: 'POST', headers: { host: '127.0.20.1:9100' }, body: 'x' })).status, 200);
 });
 
+t.test('config file: a repeated port and a blank entry are reported, the config still applies', async (t) => {
+  const file = tempConfig(t, "dnat-ports-pair: '9051=10264'\n");
+  const server = await startServer(t, pki, ['--config', file, '--config-poll-ms', '200']);
+  const echo = await startEcho(t, '127.0.20.2');
+  await startNode(t, pki, server, 'edge-d', '127.0.20.2', { portMap: { 9051: echo.port, 9100: echo.port } });
+
+  writeFileSync(file, "dnat-ports-pair: '9051=10264,9051=10264'\nhttp-proxy-ports: '9100,,'\n");
+  await waitFor(() => server.handle.portConfig.current().config.httpPorts.has(9100), 3000, 'port 9100 applied');
+  const r = await send(server.addr.http, { method: 'POST', headers: { host: '127.0.20.2:9100' }, body: 'dup' });
+  t.equal(r.status, 200, 'the new port works: redundant entries do not keep the last config');
+  t.equal((await send(server.addr.http, { method: 'POST', headers: { host: '127.0.20.2:9051' }, body: 'x' })).status, 200);
+  const cfg = (await meta(server, '/debug/config')).json();
+  t.same(cfg.config.httpPorts, [9051, 9100]);
+  t.notOk(cfg.lastError, 'not a load error');
+  t.match(cfg.rejected, [
+    { key: 'dnat-ports-pair', entry: '9051=10264', code: 'DUPLICATE_ENTRY', reason: /already declared earlier in dnat-ports-pair as '9051=10264' \(first occurrence\)/ },
+    { key: 'http-proxy-ports', entry: '', code: 'EMPTY_ENTRY', reason: /entry 2 of 3/ },
+    { key: 'http-proxy-ports', entry: '', code: 'EMPTY_ENTRY', reason: /entry 3 of 3 is empty \(a trailing comma, after '9100'\)/ },
+  ]);
+  t.equal(cfg.rejected.length, 3);
+  await server.logs.waitFor((l) => l['msg'] === 'port config entry rejected' && l['code'] === 'DUPLICATE_ENTRY');
+  t.match(server.logs.find((l) => l['msg'] === 'port config entry rejected' && l['code'] === 'EMPTY_ENTRY'), { level: 40, key: 'http-proxy-ports' });
+
+  writeFileSync(file, "dnat-ports-pair: ''\n");
+  await waitFor(() => server.handle.portConfig.current().config.httpPorts.size === 0, 3000, 'key cleared');
+  t.same(server.handle.portConfig.current().rejected, [], 'an empty value is "no ports", not an error');
+});
+
 t.test('100 MiB POST and response through the tunnel keep their SHA-256', async (t) => {
   const file = tempConfig(t, "dnat-ports-pair: '9051=10264'\n");
   const server = await startServer(t, pki, ['--config', file]);

@@ -2,6 +2,7 @@
 import { BUILT_IN_PORTS, Channel, ConfigKey } from './constants.js';
 import { DnatError, DnatErrorCode } from './errors.js';
 import { makePortConfig, parsePortConfig } from './port-config.js';
+import { RejectCode } from './reject.js';
 import type { PortConfig } from './port-config.js';
 
 /** The JSON form of a PortConfig (sorted arrays), as shown on /debug/config. */
@@ -64,7 +65,9 @@ export function portConfigFromJSON(json: unknown): PortConfig {
     [ConfigKey.HTTPS_PROXY_PORTS]: list('httpsPorts'),
     [ConfigKey.LOCALHOST_PROXY_PORTS]: list('localhostPorts'),
   });
-  if (rejected.length > 0) throw invalidJSON(rejected.map((r) => r.reason).join(' '));
+  // A repeated number is redundant, not invalid: accept it as before (the sets merge it).
+  const bad = rejected.filter((r) => r.code !== RejectCode.DUPLICATE_ENTRY);
+  if (bad.length > 0) throw invalidJSON(bad.map((r) => r.reason).join(' '));
   return config;
 }
 

@@ -2,9 +2,9 @@
 // rejected on its own with a reason; the good entries still apply.
 import { BUILT_IN_PORTS, CONFIG_KEYS, Channel, ConfigKey, Ports, TUNNEL_PORTS } from './constants.js';
 import {
-  conflict, invalidPairShape, invalidPairTarget, invalidPort, reservedPort, unknownKey,
+  conflict, duplicateEntry, emptyEntry, invalidPairShape, invalidPairTarget, invalidPort, reservedPort, unknownKey,
 } from './reject.js';
-import type { RejectedEntry } from './reject.js';
+import type { FirstDeclaration, RejectedEntry } from './reject.js';
 
 /**
  * The configured node ports (built-in 10250/10255 are not listed; see `channelOf`). Immutable: the
@@ -31,6 +31,9 @@ interface Builder {
   readonly http: Set<number>;
   readonly https: Set<number>;
   readonly localhost: Set<number>;
+  /** first declaration of each HTTP/HTTPS port, and of each localhost port, for DUPLICATE_ENTRY */
+  readonly first: Map<number, FirstDeclaration>;
+  readonly firstLocalhost: Map<number, FirstDeclaration>;
   readonly rejected: RejectedEntry[];
 }
 
@@ -46,9 +49,17 @@ const PORT_TEXT = /^[0-9]{1,5}$/;
 export function parsePortConfig(
   data: Readonly<Record<string, string | undefined>>,
 ): ParsedPortConfig {
-  const b: Builder = { http: new Set(), https: new Set(), localhost: new Set(), rejected: [] };
+  const b: Builder = {
+    http: new Set(), https: new Set(), localhost: new Set(), first: new Map(), firstLocalhost: new Map(), rejected: [],
+  };
   for (const key of CONFIG_KEYS) {
-    for (const entry of splitEntries(valueOf(data, key))) applyEntry(b, key, entry);
+    const entries = splitEntries(valueOf(data, key));
+    let before: string | undefined;
+    entries.forEach((entry, i) => {
+      if (entry !== '') return void applyEntry(b, key, (before = entry));
+      const after = entries.slice(i + 1, i + 64).find((e) => e !== ''); // bounded look-ahead
+      b.rejected.push(emptyEntry(key, i + 1, entries.length, before, after));
+    });
   }
   for (const port of b.localhost) if (!b.http.has(port)) b.https.add(port);
   for (const key of Object.keys(data).sort()) {
@@ -72,9 +83,13 @@ function valueOf(data: Readonly<Record<string, unknown>>, key: string): string {
   return value === undefined || value === null ? '' : String(value);
 }
 
-/** Comma-separated entries, trimmed; empty entries (trailing commas, blanks) are dropped. */
+/**
+ * Comma-separated entries, trimmed. A blank value has no entries (how an operator clears a key);
+ * otherwise blank entries (`9100,,9101`, a trailing comma) are kept as '' so they can be reported.
+ */
 function splitEntries(value: string): string[] {
-  return value.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0);
+  if (value.trim() === '') return [];
+  return value.split(',').map((entry) => entry.trim());
 }
 
 function applyEntry(b: Builder, key: ConfigKey, entry: string): void {
@@ -83,13 +98,21 @@ function applyEntry(b: Builder, key: ConfigKey, entry: string): void {
   if (BUILT_IN_PORTS.has(port) || TUNNEL_PORTS.has(port)) {
     return void b.rejected.push(reservedPort(key, entry, port));
   }
-  if (key === ConfigKey.LOCALHOST_PROXY_PORTS) return void b.localhost.add(port);
+  if (key === ConfigKey.LOCALHOST_PROXY_PORTS) {
+    const first = b.firstLocalhost.get(port);
+    if (first !== undefined) return void b.rejected.push(duplicateEntry(key, entry, port, first));
+    b.firstLocalhost.set(port, { key, entry });
+    return void b.localhost.add(port);
+  }
   const channel = key === ConfigKey.HTTPS_PROXY_PORTS ? Channel.HTTPS : Channel.HTTP;
   const [own, other] = channel === Channel.HTTP ? [b.http, b.https] : [b.https, b.http];
   if (other.has(port)) {
     const first = channel === Channel.HTTP ? Channel.HTTPS : Channel.HTTP;
     return void b.rejected.push(conflict(key, entry, port, first));
   }
+  const first = b.first.get(port);
+  if (first !== undefined) return void b.rejected.push(duplicateEntry(key, entry, port, first));
+  b.first.set(port, { key, entry });
   own.add(port);
 }
 

@@ -14,14 +14,24 @@ export const RejectCode = {
   CONFLICT: 'CONFLICT',
   /** a key this lib does not know (typo?) */
   UNKNOWN_KEY: 'UNKNOWN_KEY',
+  /**
+   * the port was already declared for the same channel (same key, or `dnat-ports-pair` and
+   * `http-proxy-ports`), or listed twice in `localhost-proxy-ports`; the port still applies
+   */
+  DUPLICATE_ENTRY: 'DUPLICATE_ENTRY',
+  /** nothing between two commas, or a trailing/leading comma, in a value that has entries */
+  EMPTY_ENTRY: 'EMPTY_ENTRY',
 } as const;
 export type DnatRejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 
-/** One rejected entry; the other entries of the same key still apply. */
+/**
+ * One rejected entry; the other entries of the same key still apply. DUPLICATE_ENTRY and EMPTY_ENTRY
+ * are redundant, not harmful: the config is the same as without them.
+ */
 export interface RejectedEntry {
   /** the ConfigMap key the entry came from */
   readonly key: string;
-  /** the entry as written (trimmed), or the whole value for UNKNOWN_KEY */
+  /** the entry as written (trimmed; '' for EMPTY_ENTRY), or the whole value for UNKNOWN_KEY */
   readonly entry: string;
   readonly code: DnatRejectCode;
   /** a full sentence naming the key, the entry and what to do */
@@ -62,6 +72,32 @@ export function conflict(key: string, entry: string, port: number, first: Channe
   return reject(key, entry, RejectCode.CONFLICT,
     `port ${port} is already declared for the ${first.toUpperCase()} channel by an earlier key ` +
       `(order: ${CONFIG_KEYS.slice(0, 3).join(', ')}); a port uses one channel, remove one declaration.`);
+}
+
+/** Where an entry was first declared, for DUPLICATE_ENTRY. */
+export interface FirstDeclaration {
+  readonly key: string;
+  readonly entry: string;
+}
+
+export function duplicateEntry(key: string, entry: string, port: number, first: FirstDeclaration): RejectedEntry {
+  const where = first.key === key ? `earlier in ${key} as '${first.entry}'` : `by ${first.key} as '${first.entry}'`;
+  return reject(key, entry, RejectCode.DUPLICATE_ENTRY,
+    `port ${port} is already declared ${where} (first occurrence); the port applies once, remove the repeat.`);
+}
+
+/**
+ * `position` is 1-based among the `count` comma-separated entries; `before`/`after` are the nearest
+ * non-empty entries (the reason quotes them, not the whole value, so it stays short for huge values).
+ */
+export function emptyEntry(
+  key: string, position: number, count: number, before: string | undefined, after: string | undefined,
+): RejectedEntry {
+  const where = position === count ? 'a trailing comma' : position === 1 ? 'a leading comma' : 'two commas with nothing between them';
+  const near = before !== undefined && after !== undefined ? `between '${before}' and '${after}'`
+    : before !== undefined ? `after '${before}'` : after !== undefined ? `before '${after}'` : 'and no entry has a value';
+  return reject(key, '', RejectCode.EMPTY_ENTRY,
+    `entry ${position} of ${count} is empty (${where}, ${near}); remove the extra comma.`);
 }
 
 export function unknownKey(key: string, value: string): RejectedEntry {

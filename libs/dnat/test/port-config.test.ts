@@ -22,19 +22,50 @@ t.test('good entries of every key', async (t) => {
     ['port bounds', { 'http-proxy-ports': '1,65535' }, { ...EMPTY, httpPorts: [1, 65535] }],
     ['whitespace around entries', { 'http-proxy-ports': ' 9100 ,\t9101\n', 'dnat-ports-pair': ' 9051 = 10264 ' },
       { ...EMPTY, httpPorts: [9051, 9100, 9101] }],
-    ['trailing and empty entries', { 'http-proxy-ports': '9100,,9101,', 'https-proxy-ports': ',' },
-      { ...EMPTY, httpPorts: [9100, 9101] }],
     ['empty values', { 'dnat-ports-pair': '', 'http-proxy-ports': '  ', 'https-proxy-ports': undefined },
       EMPTY],
     ['no keys', {}, EMPTY],
-    ['duplicates within a channel merge', { 'dnat-ports-pair': '9051=10264', 'http-proxy-ports': '9051,9051' },
-      { ...EMPTY, httpPorts: [9051] }],
   ];
   for (const [name, data, expected] of cases) {
     const { rejected } = parsePortConfig(data);
     t.same(rejected, [], `${name}: nothing rejected`);
     t.strictSame(json(data), expected, name);
   }
+});
+
+t.test('empty entries are reported; a blank value is still "no ports"', async (t) => {
+  const { config, rejected } = parsePortConfig({ 'http-proxy-ports': '9100,,9101,', 'https-proxy-ports': ',', 'dnat-ports-pair': '  ' });
+  t.strictSame(portConfigToJSON(config), { ...EMPTY, httpPorts: [9100, 9101] }, 'the good entries still apply');
+  t.strictSame(rejected.map((r) => [r.key, r.entry, r.code]), [
+    ['http-proxy-ports', '', 'EMPTY_ENTRY'],
+    ['http-proxy-ports', '', 'EMPTY_ENTRY'],
+    ['https-proxy-ports', '', 'EMPTY_ENTRY'],
+    ['https-proxy-ports', '', 'EMPTY_ENTRY'],
+  ]);
+  t.equal(rejected[0]!.reason, "kube-system/edge-tunnel-server-cfg key http-proxy-ports: entry '' was ignored: entry 2 of 4 is empty (two commas with nothing between them, between '9100' and '9101'); remove the extra comma.");
+  t.match(rejected[1]!.reason, /entry 4 of 4 is empty \(a trailing comma, after '9101'\)/);
+  t.match(rejected[2]!.reason, /entry 1 of 2 is empty \(a leading comma, and no entry has a value\)/);
+  const big = parsePortConfig({ 'http-proxy-ports': `${Array.from({ length: 20000 }, (_, i) => 20000 + i).join(',')},` });
+  t.equal(big.rejected.length, 1);
+  t.ok(big.rejected[0]!.reason.length < 300, 'the reason quotes the neighbours, not a 20 000-entry value');
+});
+
+t.test('repeated ports are reported with their first occurrence; the port still applies', async (t) => {
+  const { config, rejected } = parsePortConfig({
+    'dnat-ports-pair': '9051=10264,9051=10264', 'http-proxy-ports': '9051, 9100', 'https-proxy-ports': '9443,9443',
+    'localhost-proxy-ports': '9100,9100',
+  });
+  t.strictSame(portConfigToJSON(config), { httpPorts: [9051, 9100], httpsPorts: [9443], localhostPorts: [9100] });
+  t.strictSame(rejected.map((r) => [r.key, r.entry, r.code]), [
+    ['dnat-ports-pair', '9051=10264', 'DUPLICATE_ENTRY'],
+    ['http-proxy-ports', '9051', 'DUPLICATE_ENTRY'],
+    ['https-proxy-ports', '9443', 'DUPLICATE_ENTRY'],
+    ['localhost-proxy-ports', '9100', 'DUPLICATE_ENTRY'],
+  ], 'a localhost port also listed for HTTP is not a duplicate');
+  t.equal(rejected[0]!.reason, "kube-system/edge-tunnel-server-cfg key dnat-ports-pair: entry '9051=10264' was ignored: port 9051 is already declared earlier in dnat-ports-pair as '9051=10264' (first occurrence); the port applies once, remove the repeat.");
+  t.match(rejected[1]!.reason, /port 9051 is already declared by dnat-ports-pair as '9051=10264' \(first occurrence\)/);
+  const other = parsePortConfig({ 'dnat-ports-pair': '9051=10264', 'https-proxy-ports': '9051' });
+  t.strictSame(other.rejected.map((r) => r.code), ['CONFLICT'], 'the other channel stays a CONFLICT, not a duplicate');
 });
 
 t.test('each bad entry is rejected with its code; good entries survive', async (t) => {
@@ -100,7 +131,10 @@ t.test('conflicts: the first declaration in key order wins', async (t) => {
       'https-proxy-ports': '9100' }, Channel.HTTP, 'https-proxy-ports', '9100'],
   ];
   for (const [name, data, channel, key, entry] of cases) {
-    const { config, rejected } = parsePortConfig(data);
+    const parsed = parsePortConfig(data);
+    const { config } = parsed;
+    // pair + http is also a DUPLICATE_ENTRY (same channel twice), checked in its own test
+    const rejected = parsed.rejected.filter((r) => r.code !== RejectCode.DUPLICATE_ENTRY);
     t.equal(channelOf(config, 9100), channel, `${name}: channel`);
     t.match(rejected, [{ key, entry, code: RejectCode.CONFLICT }], `${name}: rejected`);
     t.equal(rejected.length, 1, `${name}: once`);

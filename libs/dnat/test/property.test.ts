@@ -24,8 +24,12 @@ function generate(rnd: Random): Generated {
   const codes: string[] = [];
   for (const key of CONFIG_KEYS) {
     if (rnd.chance(0.2)) continue;
-    const entries = Array.from({ length: rnd.int(5) }, () => entry(rnd, key, channel, localhost, codes));
-    data[key] = entries.map((e) => (rnd.chance(0.3) ? ` ${e}\t` : e)).join(',') + (rnd.chance(0.3) ? ',' : '');
+    const own: string[] = [];
+    const entries = Array.from({ length: rnd.int(5) }, () => entry(rnd, key, channel, localhost, own));
+    const trailing = rnd.chance(0.3);
+    if (trailing) own.push(...(entries.length === 0 ? ['EMPTY_ENTRY', 'EMPTY_ENTRY'] : ['EMPTY_ENTRY'])); // ',' is two blanks
+    data[key] = entries.map((e) => (rnd.chance(0.3) ? ` ${e}\t` : e)).join(',') + (trailing ? ',' : '');
+    if (data[key]!.trim() !== '') codes.push(...own); // a blank value is "no ports", nothing to report
   }
   if (rnd.chance(0.2)) [data['http-proxy-port'], codes[codes.length]] = ['9000', 'UNKNOWN_KEY'];
   for (const port of localhost) if (!channel.has(port)) channel.set(port, 'https');
@@ -36,7 +40,11 @@ function generate(rnd: Random): Generated {
 
 function entry(rnd: Random, key: ConfigKey, channel: Map<number, Channel>, localhost: Set<number>, codes: string[]): string {
   const pair = key === 'dnat-ports-pair';
-  const roll = rnd.int(10);
+  const roll = rnd.int(12);
+  if (roll === 11) {
+    codes.push('EMPTY_ENTRY');
+    return '';
+  }
   if (roll === 0) {
     codes.push(pair ? 'INVALID_PAIR' : 'INVALID_PORT'); // garbage has no '=', so pairs fail on shape
     return rnd.pick(GARBAGE);
@@ -46,8 +54,11 @@ function entry(rnd: Random, key: ConfigKey, channel: Map<number, Channel>, local
   const want: Channel = key === 'https-proxy-ports' ? 'https' : 'http';
   const have = channel.get(port);
   if (roll === 1) codes.push('RESERVED_PORT');
-  else if (key === 'localhost-proxy-ports') localhost.add(port);
-  else if (have !== undefined && have !== want) codes.push('CONFLICT');
+  else if (key === 'localhost-proxy-ports') {
+    if (localhost.has(port)) codes.push('DUPLICATE_ENTRY');
+    localhost.add(port);
+  } else if (have !== undefined && have !== want) codes.push('CONFLICT');
+  else if (have === want) codes.push('DUPLICATE_ENTRY');
   else channel.set(port, want);
   return text;
 }
@@ -96,6 +107,6 @@ t.test('random configs (seeded)', async (t) => {
     previous = config;
     for (const r of rejected) seen.add(r.code);
   }
-  t.strictSame([...seen].sort(), ['CONFLICT', 'INVALID_PAIR', 'INVALID_PORT', 'RESERVED_PORT', 'UNKNOWN_KEY'],
+  t.strictSame([...seen].sort(), ['CONFLICT', 'DUPLICATE_ENTRY', 'EMPTY_ENTRY', 'INVALID_PAIR', 'INVALID_PORT', 'RESERVED_PORT', 'UNKNOWN_KEY'],
     'the generator reached every reject code');
 });

@@ -341,6 +341,24 @@ t.test('port-configmap', async (t) => {
     t.same(ports(w.current()), { http: [9100], https: [], localhost: [] });
   });
 
+  t.test('a repeated port and a blank entry are Events too; the port still applies', async (t) => {
+    const { server, kc } = await withServer(t);
+    const log = recordingLogger();
+    const events = new EventRecorder(kc, { logger: log });
+    server.store.put('configmaps', cfg({ 'dnat-ports-pair': '9051=10264,9051=10264', 'http-proxy-ports': '9100,' }));
+    const w = watchPortConfigMap(kc, { events, logger: log, backoff: FAST_BACKOFF });
+    t.teardown(() => w.stop());
+    await w.whenSynced();
+    t.same(ports(w.current()), { http: [9051, 9100], https: [], localhost: [] }, 'redundant entries do not block the config');
+    t.same(w.current().rejected.map((r) => [r.key, r.entry, r.code]), [
+      ['dnat-ports-pair', '9051=10264', 'DUPLICATE_ENTRY'],
+      ['http-proxy-ports', '', 'EMPTY_ENTRY'],
+    ]);
+    await waitFor(() => warnings(server).length === 2, 'two Events');
+    t.ok(warnings(server).some((e) => /first occurrence/.test(String(e.message))), 'the Event names the first occurrence');
+    t.ok(warnings(server).some((e) => /trailing comma/.test(String(e.message))), 'the Event names the trailing comma');
+  });
+
   t.test('EventRecorder: fields, aggregation, recreation after expiry, failures do not throw', async (t) => {
     const { server, kc } = await withServer(t);
     const log = recordingLogger();
