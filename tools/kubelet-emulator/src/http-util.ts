@@ -14,16 +14,22 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 /** The body of go's http.NotFound, which the kubelet's mux answers for unknown paths. */
 export const PAGE_NOT_FOUND = '404 page not found\n';
 
-/** Answers an upgrade request with a plain HTTP error and closes the socket. */
-export function rejectUpgrade(socket: Duplex, status: number, message: string): void {
+/**
+ * Answers an upgrade request with a plain HTTP error. With `keepAlive` (bytes were pipelined behind the
+ * upgrade) the connection stays up and `keepAlive` serves what follows, as the kubelet's Go server does
+ * for an upgrade its handler refused; otherwise the socket is closed.
+ */
+export function rejectUpgrade(socket: Duplex, status: number, message: string, keepAlive?: () => void): void {
   const body = `${message}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-      'Content-Type: text/plain; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Connection: close\r\n\r\n' +
-      body,
-  );
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+  if (keepAlive === undefined) {
+    socket.end(`${head}Connection: close\r\n\r\n${body}`);
+    return;
+  }
+  socket.write(`${head}\r\n${body}`);
+  keepAlive();
 }
 
 /** Splits `/a/b/c` into decoded segments; undefined when a segment is not valid percent-encoding. */

@@ -16,7 +16,7 @@ import { resolveOptions } from './options.js';
 import type { KubeletOptions } from './options.js';
 import { PodStore } from './pods.js';
 import { handleRequest } from './routes.js';
-import { createWebSocketServer, handleUpgrade } from './upgrade.js';
+import { createWebSocketServer, handleUpgrade, type ServeAgain } from './upgrade.js';
 
 export interface KubeletHandle {
   readonly nodeName: string;
@@ -81,9 +81,14 @@ export async function startKubelet(options: KubeletOptions): Promise<KubeletHand
   const https = createHttpsServer({ cert, key, ca, requestCert: ca !== undefined, rejectUnauthorized: ca !== undefined });
   const http = createHttpServer();
   https.on('request', (req, res) => handleRequest(ctx, 'readwrite', req, res));
-  https.on('upgrade', (req, socket, head) => handleUpgrade(ctx, wss, 'readwrite', req, socket, head));
+  // a refused upgrade with bytes pipelined behind it: the connection goes on serving them, as Go's does
+  const again = (srv: typeof https | typeof http, event: 'secureConnection' | 'connection'): ServeAgain => (socket, head) => {
+    socket.unshift(head);
+    srv.emit(event, socket);
+  };
+  https.on('upgrade', (req, socket, head) => handleUpgrade(ctx, wss, 'readwrite', req, socket, head, again(https, 'secureConnection')));
   http.on('request', (req, res) => handleRequest(ctx, 'readonly', req, res));
-  http.on('upgrade', (req, socket, head) => handleUpgrade(ctx, wss, 'readonly', req, socket, head));
+  http.on('upgrade', (req, socket, head) => handleUpgrade(ctx, wss, 'readonly', req, socket, head, again(http, 'connection')));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= shutdown());

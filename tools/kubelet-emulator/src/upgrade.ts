@@ -73,11 +73,15 @@ function offeredProtocols(req: IncomingMessage): string[] {
 }
 
 /** Checks an upgrade request, then hands it to the WebSocket server or rejects it with HTTP. */
-export function handleUpgrade(ctx: KubeletContext, wss: WebSocketServer, server: ServerType, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+/** Hands a socket whose upgrade was refused back to its HTTP server, `head` first. */
+export type ServeAgain = (socket: Duplex, head: Buffer) => void;
+
+export function handleUpgrade(ctx: KubeletContext, wss: WebSocketServer, server: ServerType, req: IncomingMessage, socket: Duplex, head: Buffer, serveAgain?: ServeAgain): void {
   const url = new URL(req.url ?? '/', 'http://kubelet');
   const method = req.method ?? 'GET';
   const reject = (status: number, message: string): void => {
-    rejectUpgrade(socket, status, message);
+    const pipelined = head.length > 0 && serveAgain !== undefined;
+    rejectUpgrade(socket, status, message, pipelined ? () => serveAgain(socket, head) : undefined);
     trackRequest(ctx, server, method, url.pathname, status, false);
   };
   socket.on('error', () => undefined);
