@@ -167,7 +167,6 @@ export class Dialer {
 
   private async runSession(socket: TLSSocket): Promise<Outcome> {
     const { config, log, metrics } = this.opts;
-    socket.setNoDelay(true);
     const started = Date.now();
     const session = new Session(socket, {
       role: 'client',

@@ -6,6 +6,7 @@
 // Control frames are bounded too: once the socket holds more than MAX_CONTROL_BACKLOG bytes beyond
 // what data may fill (`socketBuffer` + one frame), the peer is not reading the replies its PINGs,
 // SETTINGS, DATA (WINDOW) and OPENs (RESET) cause, and `onControlBacklog` fails the session.
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { FrameType, Flag, HEADER_SIZE } from './constants.js';
 import { paceForTurn } from './cork.js';
@@ -71,6 +72,10 @@ export class FrameWriter {
 
   constructor(private readonly socket: Duplex, private readonly socketBuffer: number, maxFrame: number) {
     this.maxFrame = maxFrame;
+    // the writer batches its own frames (paceForTurn): Nagle could only hold a turn's second write
+    // until the peer's delayed ACK (~40 ms; libs/framing/README.md). Sockets that have no Nagle
+    // (in-memory pairs) have no setNoDelay.
+    (socket as Partial<Pick<Socket, 'setNoDelay'>>).setNoDelay?.(true);
   }
 
   /** Queues an encoded control frame ahead of all data. */

@@ -66,7 +66,10 @@ export function createTlsFront(tls: TlsServer, opts: TlsFrontOptions, report: Re
     release(rawOf(socket));
     socket.destroy(); // a handshake timeout does not close the socket by itself
   });
-  const server = createTcpServer({ pauseOnConnect: true }, (socket) => {
+  // noDelay as Node's own http/https servers accept (their net.Server applies it at accept): the
+  // TLS server behind this front never sees the accept, and Nagle would hold a response's second
+  // write until the caller's delayed ACK (~40 ms per keep-alive request)
+  const server = createTcpServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
     const source = socket.remoteAddress ?? '';
     if (!caps.take(source)) {
       report.refused(TlsRefusal.SOURCE_CAP, source);

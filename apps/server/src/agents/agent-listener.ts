@@ -107,10 +107,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     clientHelloTimeoutMs: Math.min(opts.clientHelloTimeoutMs ?? DEFAULT_CLIENT_HELLO_TIMEOUT_MS, opts.helloTimeoutMs),
     maxPendingConnections: opts.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS,
     maxPendingPerSource: opts.agentMaxPendingPerSource ?? 0,
-  }, report, (socket) => {
-    socket.setNoDelay(true); // Nagle would hold a session's second small write until the agent's delayed ACK (framing README)
-    pacer.admit(socket);
-  });
+  }, report, (socket) => pacer.admit(socket));
   const announcer = opts.replicas ? new ReplicaAnnouncer(opts.replicas) : undefined;
   const enroll = createEnrollHandler({ enroller: opts.enroller, rateLimit: opts.enrollRateLimit, log });
   // every handshake ends in exactly one of 'tlsClientError' and 'secureConnection' (a peer that
