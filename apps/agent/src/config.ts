@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { FRAMING_FLAGS, SESSION_DEFAULTS, framingLimitsProblem, type FramingLimits } from '@edge-tunnel/framing';
 import { ConfigError } from './errors.js';
 import { parsePortList, type PortRange } from './ports.js';
-import { parseCidr } from './replica-policy.js';
+import { parseCidr } from './cidr.js';
 import { DEFAULT_PROXY_TIMEOUT_MS, proxyConfig, type ProxyConfig } from './proxy-config.js';
 
 export const DEFAULT_SERVER_PORT = 10262;

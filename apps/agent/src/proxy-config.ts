@@ -1,6 +1,7 @@
 // Which HTTP CONNECT proxy the agent dials through, read as curl and Go read it: --proxy wins; else
 // https_proxy / HTTPS_PROXY from the environment, minus the hosts NO_PROXY / no_proxy names. Pure.
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { cidrList, inCidrList } from './cidr.js';
 import { ConfigError } from './errors.js';
 import type { HostPort } from './config.js';
 
@@ -127,14 +128,9 @@ function splitEntry(raw: string): { entry: string; port?: number } {
 }
 
 function inCidr(cidr: string, host: string): boolean {
-  const [net, bits] = cidr.split('/');
-  const family = isIP(net!);
-  if (family === 0 || isIP(host) !== family) return false;
-  const list = new BlockList();
   try {
-    list.addSubnet(net!, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
+    return inCidrList(cidrList([cidr]), host);
   } catch {
-    return false;
+    return false; // a NO_PROXY entry that is not a CIDR matches nothing
   }
-  return list.check(host, family === 6 ? 'ipv6' : 'ipv4');
 }

@@ -2,7 +2,8 @@
 // from the server, which a hostile or compromised server controls: the list is capped, and every
 // address must be the --server host itself or an IP inside --replica-cidrs. Names other than the
 // --server host are refused (a name could resolve anywhere).
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { cidrList, inCidrList } from './cidr.js';
 import type { Replica } from './replicas.js';
 
 /** Most replicas an agent dials (each one is a session and a reconnect loop). */
@@ -20,22 +21,9 @@ export interface Admitted {
   refused: Array<{ addr: string; reason: string }>;
 }
 
-/** "10.0.0.0/8" or "fd00::/8" → a BlockList check; throws with a sentence on bad input. */
-export function parseCidr(text: string): { net: string; prefix: number; family: 'ipv4' | 'ipv6' } {
-  const m = /^([^/\s]+)\/(\d{1,3})$/.exec(text.trim());
-  const family = m ? isIP(m[1]!) : 0;
-  const prefix = m ? Number(m[2]) : -1;
-  if (!m || family === 0 || prefix > (family === 4 ? 32 : 128)) throw new Error(`"${text}" is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)`);
-  return { net: m[1]!, prefix, family: family === 4 ? 'ipv4' : 'ipv6' };
-}
-
 /** Keeps the allowed replicas (at most MAX_REPLICAS, in order); says why each other one was refused. */
 export function admitReplicas(replicas: readonly Replica[], policy: ReplicaPolicy): Admitted {
-  const list = new BlockList();
-  for (const c of policy.cidrs) {
-    const { net, prefix, family } = parseCidr(c);
-    list.addSubnet(net, prefix, family);
-  }
+  const list = cidrList(policy.cidrs);
   const out: Admitted = { replicas: [], refused: [] };
   for (const r of replicas) {
     const host = hostOf(r.addr);
@@ -44,7 +32,7 @@ export function admitReplicas(replicas: readonly Replica[], policy: ReplicaPolic
       out.refused.push({ addr: r.addr, reason: `more than ${MAX_REPLICAS} replicas in the list` });
     } else if (host.toLowerCase() === policy.serverHost.toLowerCase()) {
       out.replicas.push(r);
-    } else if (family !== 0 && list.check(host, family === 4 ? 'ipv4' : 'ipv6')) {
+    } else if (inCidrList(list, host)) {
       out.replicas.push(r);
     } else {
       const why = family === 0 ? 'a host name other than the --server host' : 'an IP outside --replica-cidrs';

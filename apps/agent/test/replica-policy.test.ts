@@ -1,7 +1,8 @@
 // The replica list a server sends is capped and every address must be the --server host or inside
 // --replica-cidrs (replica-policy.ts).
 import t from 'tap';
-import { MAX_REPLICAS, admitReplicas, parseCidr } from '../src/replica-policy.js';
+import { MAX_REPLICAS, admitReplicas } from '../src/replica-policy.js';
+import { parseCidr } from '../src/cidr.js';
 import { parseConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 
