@@ -50,9 +50,11 @@ export async function openTunnel(proxy: ProxyConfig, target: HostPort, opts: { s
   const via = `proxy ${proxy.display} (from ${proxy.source})`;
   const authority = `${isIP(target.host) === 6 ? `[${target.host}]` : target.host}:${target.port}`;
   return new Promise((resolve, reject) => {
+    // noDelay: the session's TLS runs in this socket (framing README, Nagle and delayed ACK)
     const socket: Socket = proxy.protocol === 'https'
       ? tlsConnect({ host: proxy.host, port: proxy.port, ca, servername: isIP(proxy.host) === 0 ? proxy.host : undefined, ALPNProtocols: ['http/1.1'], minVersion: 'TLSv1.2' })
       : tcpConnect({ host: proxy.host, port: proxy.port });
+    socket.setNoDelay(true);
     let connected = false;
     let head = Buffer.alloc(0);
     const finish = (err: ProxyError | undefined): void => {
