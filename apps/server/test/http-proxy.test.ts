@@ -53,7 +53,7 @@ t.test('misses answer fast with the right status and a reason', async (t) => {
   const noAgent = await send(server.addr.http, { headers: { host: 'edge-gone:10255' } });
   t.equal(noAgent.status, 503, 'known node without agent');
   t.ok(noAgent.ms < 100, `no tunnel answered in ${noAgent.ms.toFixed(1)} ms`);
-  t.match(noAgent.body, /NO_TUNNEL.*edge-gone.*10255/);
+  t.match(noAgent.body, /NO_TUNNEL: edge-gone:10255: its edge node has no connected tunnel agent/, 'names what was sent');
 
   const notConfigured = await send(server.addr.http, { headers: { host: '127.0.20.1:9100' } });
   t.equal(notConfigured.status, 403, 'port not configured');
@@ -64,7 +64,9 @@ t.test('misses answer fast with the right status and a reason', async (t) => {
 
   const refused = await send(server.addr.http, { headers: { host: '127.0.20.1:10255' } });
   t.equal(refused.status, 403, 'agent refusal');
-  t.match(refused.body, /REFUSED.*port 10255 is closed by policy on edge-a/);
+  // :10264 takes no credentials: the agent's reason (it names the node and its policy) is for the audit line only
+  t.match(refused.body, /REFUSED: 127\.0\.20\.1:10255: the edge node's agent refused the target \(trace \w+/);
+  t.notMatch(refused.body, /edge-a|policy/);
 
   const garbage = await send(server.addr.http, { headers: { host: 'not a host' } });
   t.equal(garbage.status, 400);
@@ -73,14 +75,18 @@ t.test('misses answer fast with the right status and a reason', async (t) => {
   const audits = server.logs.lines.filter((l) => l['msg'] === 'audit');
   t.same(audits.map((a) => a['status']), [502, 503, 403, 421, 403, 400]);
   t.equal(audits[4]!['reason'], 'REFUSED');
+  t.match(audits[4]!['detail'], /port 10255 is closed by policy on edge-a/, "the agent's reason is on the audit line");
+  t.match(audits[1]!['detail'], /edge node edge-gone has no connected tunnel agent/);
 });
 
-t.test('dial failure is 502 and the agent reason is in the body', async (t) => {
+t.test('dial failure is 502; the agent reason is on the audit line, not in the body', async (t) => {
   const server = await startServer(t, pki);
   await startNode(t, pki, server, 'edge-a', '127.0.20.1', { portMap: { 10255: 1 } });
   const r = await send(server.addr.http, { headers: { host: '127.0.20.1:10255' } });
   t.equal(r.status, 502);
-  t.match(r.body, /CONNECT_FAILED.*dial 127\.0\.20\.1:1/);
+  t.match(r.body, /CONNECT_FAILED: 127\.0\.20\.1:10255: the edge node's agent could not connect to the target/);
+  t.notMatch(r.body, /:1\b/, 'not the port the agent really dialled');
+  t.match((await server.logs.waitFor((l) => l['msg'] === 'audit' && l['reason'] === 'CONNECT_FAILED'))['detail'], /dial 127\.0\.20\.1:1/);
 });
 
 t.test('200 concurrent requests across two nodes all succeed', async (t) => {

@@ -71,7 +71,10 @@ t.test('per-node concurrent streams: the excess gets 503 STREAM_LIMIT and a warn
   const third = await send(limited.addr, { path: '/pods', headers: { host: HELD } });
   t.equal(third.status, 503);
   t.equal(third.headers['x-tunnel-error'], 'STREAM_LIMIT');
-  t.match(third.body, /2 streams are open to this node \(limit 2\)/);
+  // :10264 takes no credentials: the body has no limit or node name, the audit line has both
+  t.match(third.body, /too many streams are open to its edge node; retry later/);
+  t.notMatch(third.body, /edge-h|limit 2/);
+  t.match((await server.logs.waitFor((l) => l['msg'] === 'audit' && l['reason'] === 'STREAM_LIMIT'))['detail'], /2 streams are open to this node \(limit 2\)/);
   t.ok(third.ms < 500, `answered in ${third.ms.toFixed(0)} ms`);
   t.match(await server.logs.waitFor((l) => l['msg'] === 'stream refused: node stream limit'), { level: 40, nodeName: 'edge-h' });
   for (const h of hold) h.req.destroy();
@@ -155,7 +158,8 @@ t.test('--max-streams-per-node 2: the third concurrent stream to a node gets 503
   const third = await send(flagged.addr.http, { path: '/pods', headers: { host: HELD } });
   t.equal(third.status, 503);
   t.equal(third.headers['x-tunnel-error'], 'STREAM_LIMIT');
-  t.match(third.body, /2 streams are open to this node \(limit 2\)/);
+  t.match(third.body, /too many streams are open to its edge node; retry later/);
+  t.match((await flagged.logs.waitFor((l) => l['msg'] === 'audit' && l['reason'] === 'STREAM_LIMIT'))['detail'], /2 streams are open to this node \(limit 2\)/);
   for (const h of hold) h.req.destroy();
   await waitFor(() => flaggedStreams() === 0, 2000, 'streams released');
 });

@@ -15,9 +15,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 export const PAGE_NOT_FOUND = '404 page not found\n';
 
 /**
- * Answers an upgrade request with a plain HTTP error. With `keepAlive` (bytes were pipelined behind the
- * upgrade) the connection stays up and `keepAlive` serves what follows, as the kubelet's Go server does
- * for an upgrade its handler refused; otherwise the socket is closed.
+ * Answers an upgrade request with a plain HTTP error. With `keepAlive` the connection stays up and
+ * `keepAlive` serves what follows (pipelined or sent later), as the kubelet's Go server does for an
+ * upgrade its handler refused; otherwise the socket is closed.
  */
 export function rejectUpgrade(socket: Duplex, status: number, message: string, keepAlive?: () => void): void {
   const body = `${message}\n`;

@@ -81,9 +81,9 @@ export async function startKubelet(options: KubeletOptions): Promise<KubeletHand
   const https = createHttpsServer({ cert, key, ca, requestCert: ca !== undefined, rejectUnauthorized: ca !== undefined });
   const http = createHttpServer();
   https.on('request', (req, res) => handleRequest(ctx, 'readwrite', req, res));
-  // a refused upgrade with bytes pipelined behind it: the connection goes on serving them, as Go's does
+  // a refused upgrade: the connection goes on serving what follows (already read or not), as Go's does
   const again = (srv: typeof https | typeof http, event: 'secureConnection' | 'connection'): ServeAgain => (socket, head) => {
-    socket.unshift(head);
+    if (head.length > 0) socket.unshift(head);
     srv.emit(event, socket);
   };
   https.on('upgrade', (req, socket, head) => handleUpgrade(ctx, wss, 'readwrite', req, socket, head, again(https, 'secureConnection')));

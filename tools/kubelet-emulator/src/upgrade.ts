@@ -80,8 +80,10 @@ export function handleUpgrade(ctx: KubeletContext, wss: WebSocketServer, server:
   const url = new URL(req.url ?? '/', 'http://kubelet');
   const method = req.method ?? 'GET';
   const reject = (status: number, message: string): void => {
-    const pipelined = head.length > 0 && serveAgain !== undefined;
-    rejectUpgrade(socket, status, message, pipelined ? () => serveAgain(socket, head) : undefined);
+    // Go's server keeps a connection whose upgrade its handler refused (unless the request said close),
+    // whether or not the next request has arrived yet: it may come in a later TLS record
+    const keep = serveAgain !== undefined && !/(^|,)\s*close\s*(,|$)/i.test(String(req.headers.connection ?? ''));
+    rejectUpgrade(socket, status, message, keep ? () => serveAgain(socket, head) : undefined);
     trackRequest(ctx, server, method, url.pathname, status, false);
   };
   socket.on('error', () => undefined);

@@ -77,7 +77,10 @@ t.test('a custom port opened live in the config file carries 100 MiB; one the ag
   const upload = await sh(`curl -s --data-binary @${file} ${via(9180)}`, 60_000);
   t.equal(upload.stdout, expected, '100 MiB arrived intact (SHA-256 computed at the sink)');
   const refused = await sh(`curl -s -w '\\n%{http_code}' ${via(9181)}`);
-  t.match(refused.stdout, /REFUSED[\s\S]*not allowed[\s\S]*\n403$/, 'the agent refuses a port it does not allow, and the caller reads why');
+  // :10264 takes no credentials: the caller reads the reason code, the audit line has the agent's why
+  t.match(refused.stdout, /REFUSED: [\d.]+:9181: the edge node's agent refused the target[\s\S]*\n403$/, 'the agent refuses a port it does not allow');
+  t.notMatch(refused.stdout, /not allowed/, "the agent's allow-list is not shown to the caller");
+  t.ok(lines.some((l) => l.includes('"msg":"audit"') && l.includes('"reason":"REFUSED"') && l.includes('not allowed')), "the agent's reason is on the audit line");
 });
 
 t.test('agent killed: fast 503; restarted: requests succeed again', { skip: !lab }, async (t) => {

@@ -1,4 +1,4 @@
-// Connections a TLS listener closes before their handshake, by reason: counted on /metrics
+// Connections a TLS listener closes before their handshake (or at a renegotiation), by reason: counted on /metrics
 // (edge_tunnel_tls_refusals_total{listener,reason}) and logged as at most one warn line per listener
 // and reason every `warnEveryMs` (a siege of thousands of connections must not flood the log).
 import type { Counter } from 'prom-client';
@@ -18,6 +18,8 @@ export const TlsRefusal = {
   QUEUE_FULL: 'queue_full',
   /** agent port: waited for a handshake slot longer than the handshake deadline */
   QUEUE_TIMEOUT: 'queue_timeout',
+  /** after the handshake: a TLS 1.2 client asked to renegotiate (closed, as the kubelet does) */
+  RENEGOTIATION: 'renegotiation',
 } as const;
 export type TlsRefusal = (typeof TlsRefusal)[keyof typeof TlsRefusal];
 
@@ -28,7 +30,10 @@ const HINT: Record<TlsRefusal, string> = {
   source_cap: 'one source address holds its cap of pending handshakes; raise the per-source cap if a load balancer hides client addresses',
   queue_full: 'more TLS clients waiting for a handshake slot than --max-agent-handshake-queue',
   queue_timeout: 'a TLS client waited for a handshake slot longer than its deadline (raise --max-agent-handshakes?)',
+  renegotiation: 'a TLS 1.2 client asked to renegotiate, which costs the server a full handshake each time; refused as the kubelet refuses it (a client must present its certificate in the first handshake, or use TLS 1.3)',
 };
+
+const MESSAGE: Partial<Record<TlsRefusal, string>> = { renegotiation: 'tls renegotiation refused, connection closed' };
 
 export class RefusalReporter {
   private readonly windows = new Map<string, { since: number; count: number }>();
@@ -53,7 +58,7 @@ export class RefusalReporter {
     this.windows.set(reason, { since: t, count: 0 });
     this.log.warn(
       { listener: this.listener, reason, remoteAddress, suppressed: w?.count ?? 0, windowMs: this.warnEveryMs, hint: HINT[reason] },
-      'connection refused before its tls handshake',
+      MESSAGE[reason] ?? 'connection refused before its tls handshake',
     );
   }
 }

@@ -3,7 +3,8 @@
 // arrived, and only then hands it to `next` (the TLS server, or the agent port's handshake pacer).
 // So connections that never speak TLS cost no handshake slot and no TLS state, and are closed within
 // --client-hello-timeout-ms (Node's own default would keep them 120 s). Every refusal is counted and
-// logged (rate-limited) by the RefusalReporter.
+// logged (rate-limited) by the RefusalReporter. Once through its handshake, a connection cannot
+// renegotiate (refuseRenegotiation).
 import { createServer as createTcpServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
@@ -44,6 +45,20 @@ function rawOf(socket: TLSSocket): Socket | undefined {
   return (socket as unknown as { _parent?: Socket })._parent;
 }
 
+/**
+ * TLS 1.2 client-initiated renegotiation is refused: each one is a full handshake (a private-key
+ * operation) for a few client bytes, past every accept-path limit. Node then emits
+ * ERR_TLS_RENEGOTIATION_DISABLED on the socket; the socket is closed and `refused` called once.
+ */
+export function refuseRenegotiation(socket: TLSSocket, refused: () => void): void {
+  socket.disableRenegotiation();
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ERR_TLS_RENEGOTIATION_DISABLED') return;
+    refused();
+    socket.destroy();
+  });
+}
+
 export function createTlsFront(tls: TlsServer, opts: TlsFrontOptions, report: RefusalReporter, next?: (socket: Socket) => void): TlsFront {
   const caps = new SourceCaps(opts.maxPendingPerSource);
   /** pending connections and the source slot each holds (until its handshake ends or it closes) */
@@ -61,7 +76,10 @@ export function createTlsFront(tls: TlsServer, opts: TlsFrontOptions, report: Re
     handOn,
     (socket, reason) => report.refused(reason, socket.remoteAddress),
   );
-  tls.on('secureConnection', (socket: TLSSocket) => release(rawOf(socket)));
+  tls.on('secureConnection', (socket: TLSSocket) => {
+    release(rawOf(socket));
+    refuseRenegotiation(socket, () => report.refused(TlsRefusal.RENEGOTIATION, socket.remoteAddress));
+  });
   tls.on('tlsClientError', (_err: Error, socket: TLSSocket) => {
     release(rawOf(socket));
     socket.destroy(); // a handshake timeout does not close the socket by itself

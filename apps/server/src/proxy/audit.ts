@@ -24,6 +24,8 @@ export interface AuditRecord {
   traceId: string;
   /** why the request failed, when it did */
   reason?: string;
+  /** the operator's sentence of a failure whose body the caller got without it (caller-view.ts) */
+  detail?: string;
 }
 
 /** The id that follows a request into the agent: the caller's X-Request-Id, or a fresh one. */
@@ -61,7 +63,7 @@ export function callerOf(req: IncomingMessage): string {
 }
 
 /** What a frontend may set when the request ends. */
-export type AuditPatch = Partial<Pick<AuditRecord, 'status' | 'bytesIn' | 'bytesOut' | 'reason'>>;
+export type AuditPatch = Partial<Pick<AuditRecord, 'status' | 'bytesIn' | 'bytesOut' | 'reason' | 'detail'>>;
 
 /**
  * Tracks one request from arrival to the audit line; `finish()` logs once. Its fields are the line's
@@ -79,6 +81,7 @@ export class Audit {
   bytesOut = 0;
   readonly traceId: string;
   reason: string | undefined = undefined;
+  detail: string | undefined = undefined;
   readonly #log: Logger;
   readonly #metrics: ServerMetrics;
   readonly #started = performance.now();
@@ -101,8 +104,8 @@ export class Audit {
     this.#done = true;
     Object.assign(this, patch);
     const seconds = (performance.now() - this.#started) / 1000;
-    const { listener, caller, nodeName, port, method, path, status, bytesIn, bytesOut, traceId, reason } = this;
-    const record: AuditRecord = { listener, caller, nodeName, port, method, path, status, bytesIn, bytesOut, durationMs: Math.round(seconds * 1_000_000) / 1000, traceId, reason };
+    const { listener, caller, nodeName, port, method, path, status, bytesIn, bytesOut, traceId, reason, detail } = this;
+    const record: AuditRecord = { listener, caller, nodeName, port, method, path, status, bytesIn, bytesOut, durationMs: Math.round(seconds * 1_000_000) / 1000, traceId, reason, detail };
     this.#metrics.requestDuration.observe({ listener, status: String(status) }, seconds);
     this.#log.info(record, 'audit');
   }

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { channelOf } from '@edge-tunnel/dnat';
 import { IdleSweep, type IdleWatched, type SocketStream, type SocketStreamOwner } from '@edge-tunnel/framing';
 import { Audit, traceIdOf } from './audit.js';
+import { callerFailure, sentTarget } from './caller-view.js';
 import { DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './context.js';
 import type { ProxyContext } from './context.js';
 import { connectDest, isFailure } from './dest.js';
@@ -29,7 +30,7 @@ export function createConnectServer(ctx: ProxyContext, limits: Partial<ProxyList
 
 function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const traceId = traceIdOf(req);
-  const call = new ConnectCall(ctx, socket, new Audit(ctx.log, ctx.metrics, 'connect', req, traceId));
+  const call = new ConnectCall(ctx, socket, new Audit(ctx.log, ctx.metrics, 'connect', req, traceId), req.url);
   socket.on('error', destroyOnError);
   const dest = connectDest(req.url);
   if (isFailure(dest)) return call.fail(dest);
@@ -57,6 +58,8 @@ class ConnectCall implements SocketStreamOwner, IdleWatched {
     private readonly ctx: ProxyContext,
     private readonly socket: Duplex,
     readonly audit: Audit,
+    /** the CONNECT target as the caller wrote it (req.url: no copy), for its error bodies */
+    private readonly target: string | undefined,
   ) {}
 
   /** Bytes both ways so far (the idle sweep's activity). */
@@ -65,8 +68,10 @@ class ConnectCall implements SocketStreamOwner, IdleWatched {
   }
 
   fail(f: Failure): void {
-    writeRawFailure(this.socket, f);
-    this.audit.finish({ status: f.status, reason: f.reason });
+    // the CONNECT frontend takes no credentials: the body never has the operator's sentence
+    const { shown, detail } = callerFailure(f, false, sentTarget(this.target), this.audit.traceId);
+    writeRawFailure(this.socket, shown);
+    this.audit.finish({ status: f.status, reason: f.reason, detail });
   }
 
   /** The agent accepted the stream: 200, then the stream relays with the caller's socket. */

@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dest } from '@edge-tunnel/dnat';
 import { Audit, traceIdOf } from './audit.js';
+import { callerFailure, mayReadDetails, sentBy } from './caller-view.js';
 import type { ProxyContext } from './context.js';
 import { destOf, isFailure } from './dest.js';
 import { endToEndHeaders } from './headers.js';
@@ -19,8 +20,9 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
   req.on('data', (chunk: Buffer) => (audit.bytesIn += chunk.length));
   const fail = (f: Failure): void => {
     req.resume();
-    sendFailure(res, f);
-    audit.finish({ status: f.status, reason: f.reason });
+    const { shown, detail } = callerFailure(f, mayReadDetails(ctx.listener, req), sentBy(ctx.listener, req), traceId);
+    sendFailure(res, shown);
+    audit.finish({ status: f.status, reason: f.reason, detail });
   };
   const opened = openUpstream(ctx, req, dest, audit, traceId);
   if (isFailure(opened)) return fail(opened);

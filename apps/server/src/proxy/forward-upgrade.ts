@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dest } from '@edge-tunnel/dnat';
 import { Audit, traceIdOf } from './audit.js';
+import { callerFailure, mayReadDetails, sentBy } from './caller-view.js';
 import { DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './context.js';
 import type { ProxyContext } from './context.js';
 import { destOf, isFailure } from './dest.js';
@@ -21,8 +22,9 @@ export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: 
   const audit = new Audit(ctx.log, ctx.metrics, ctx.listener, req, traceId);
   socket.on('error', () => socket.destroy());
   const fail = (f: Failure): void => {
-    writeRawFailure(socket, f);
-    audit.finish({ status: f.status, reason: f.reason });
+    const { shown, detail } = callerFailure(f, mayReadDetails(ctx.listener, req), sentBy(ctx.listener, req), traceId);
+    writeRawFailure(socket, shown);
+    audit.finish({ status: f.status, reason: f.reason, detail });
   };
   const opened = openUpstream(ctx, req, dest, audit, traceId);
   if (isFailure(opened)) return fail(opened);

@@ -47,10 +47,11 @@ interface Refusal {
 
 const SMUGGLING = new Set(['HPE_INVALID_TRANSFER_ENCODING', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_CONTENT_LENGTH', 'HPE_INVALID_CHUNK_SIZE']);
 
-/** The answer to a request Node's parser refused; undefined when the caller is already gone. */
+/** The answer to a request Node's parser refused; undefined when the caller is already gone (or must get none). */
 export function refusalOf(err: NodeJS.ErrnoException): Refusal | undefined {
   const code = err.code ?? '';
-  if (code === 'ECONNRESET' || code === 'EPIPE') return undefined;
+  // a refused TLS renegotiation: no HTTP answer in the middle of a handshake (accept/tls-front.ts logs it)
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_TLS_RENEGOTIATION_DISABLED') return undefined;
   if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, reason: 'HEADERS_TOO_LARGE', message: 'the request head exceeds the size limit of this listener' };
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, reason: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time' };
   if (SMUGGLING.has(code)) return { status: 400, reason: 'AMBIGUOUS_BODY', message: `conflicting or invalid Content-Length / Transfer-Encoding (${code})` };
