@@ -34,6 +34,7 @@ import { destWithPodRoute } from './proxy/dest.js';
 import type { PodRoute } from './proxy/dest.js';
 import type { Failure } from './proxy/http-errors.js';
 import { optionalPem, pem } from './tls-material.js';
+import { tunnelError } from './proxy/tunnel-errors.js';
 
 export interface ServerAddresses {
   agent: ListenAddr;
@@ -208,7 +209,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
 }
 
 /** The caller left while the pod's node was looked up: nothing is opened, the audit line says so. */
-const CALLER_GONE: Failure = { status: 499, reason: 'CALLER_GONE', message: 'the caller went away during the pod lookup' };
+const CALLER_GONE: Failure = { ...tunnelError('CALLER_GONE'), message: 'the caller went away during the pod lookup' };
 
 function wireProxy(server: HttpServer, ctx: ProxyContext, pods?: PodRoute): void {
   if (pods === undefined) {

@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { parseDest } from '@edge-tunnel/dnat';
 import type { Dest } from '@edge-tunnel/dnat';
 import type { Failure } from './http-errors.js';
+import { tunnelError } from './tunnel-errors.js';
 
 export const DEST_HEADER = 'x-tunnel-proxy-dest';
 
@@ -13,11 +14,11 @@ export function destOf(req: IncomingMessage): Dest | Failure {
   const explicit = Array.isArray(header) ? header[0] : header;
   const [name, value] = explicit !== undefined ? ['X-Tunnel-Proxy-Dest', explicit] : ['Host', req.headers.host];
   if (value === undefined || value === '') {
-    return { status: 400, reason: 'NO_DESTINATION', message: 'the request has neither an X-Tunnel-Proxy-Dest nor a Host header naming nodeIP:port or nodeName:port' };
+    return { ...tunnelError('NO_DESTINATION'), message: 'the request has neither an X-Tunnel-Proxy-Dest nor a Host header naming nodeIP:port or nodeName:port' };
   }
   const dest = parseDest(value);
   if (dest === undefined) {
-    return { status: 400, reason: 'BAD_DESTINATION', message: `${name} ${JSON.stringify(value.slice(0, 200))} is not nodeIP:port or nodeName:port` };
+    return { ...tunnelError('BAD_DESTINATION'), message: `${name} ${JSON.stringify(value.slice(0, 200))} is not nodeIP:port or nodeName:port` };
   }
   return dest;
 }
@@ -26,7 +27,7 @@ export function destOf(req: IncomingMessage): Dest | Failure {
 export function connectDest(target: string | undefined): Dest | Failure {
   const dest = target === undefined ? undefined : parseDest(target);
   if (dest === undefined) {
-    return { status: 400, reason: 'BAD_DESTINATION', message: `CONNECT target ${JSON.stringify(String(target).slice(0, 200))} is not nodeIP:port or nodeName:port` };
+    return { ...tunnelError('BAD_DESTINATION'), message: `CONNECT target ${JSON.stringify(String(target).slice(0, 200))} is not nodeIP:port or nodeName:port` };
   }
   return dest;
 }
@@ -57,10 +58,10 @@ export async function destWithPodRoute(req: IncomingMessage, isNode: (host: stri
   try {
     nodeName = await pods.podNode(target.namespace, target.pod);
   } catch (err) {
-    return { status: 503, reason: 'POD_LOOKUP_FAILED', message: `${dest.host} is not an edge node address and the node of pod ${pod} cannot be looked up: ${(err as Error).message}` };
+    return { ...tunnelError('POD_LOOKUP_FAILED'), message: `${dest.host} is not an edge node address and the node of pod ${pod} cannot be looked up: ${(err as Error).message}` };
   }
   if (nodeName === undefined) {
-    return { status: 502, reason: 'NODE_UNKNOWN', message: `no edge node has IP or name ${dest.host} (port ${dest.port}), and pod ${pod} named by the path does not exist or is not scheduled.` };
+    return { ...tunnelError('NODE_UNKNOWN'), message: `no edge node has IP or name ${dest.host} (port ${dest.port}), and pod ${pod} named by the path does not exist or is not scheduled.` };
   }
   return { host: nodeName, port: dest.port };
 }

@@ -2,6 +2,7 @@
 // Connection header names, and the tunnel's own destination header.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { DEST_HEADER } from './dest.js';
+import { tunnelError } from './tunnel-errors.js';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
@@ -38,4 +39,4 @@ export function hostHeaderCount(rawHeaders: readonly string[]): number {
   return n;
 }
 
-export const DUPLICATE_HOST = { status: 400, reason: 'BAD_DESTINATION', message: 'the request has more than one Host header' } as const;
+export const DUPLICATE_HOST = { ...tunnelError('BAD_DESTINATION'), message: 'the request has more than one Host header' } as const;

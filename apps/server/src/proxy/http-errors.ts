@@ -5,6 +5,7 @@ import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Miss } from '@edge-tunnel/dnat';
 import { FramingError, SessionClosedError, StreamResetError } from '@edge-tunnel/framing';
+import { tunnelError } from './tunnel-errors.js';
 
 /** Why a request got no upstream answer: its status, a stable reason and an operator sentence. */
 export interface Failure {
@@ -36,13 +37,13 @@ export function streamFailure(err: unknown, nodeName: string, host: string, port
     return { status, reason: err.wireCode, message: `${where}: ${said} ${err.wireCode}: ${err.reason || 'no reason given'}` };
   }
   if (err instanceof FramingError && err.code === 'ERR_FRAMING_STREAM_LIMIT') {
-    return { status: 503, reason: 'STREAM_LIMIT', message: `${where}: ${err.message}; retry later` };
+    return { ...tunnelError('STREAM_LIMIT'), message: `${where}: ${err.message}; retry later` };
   }
   if (err instanceof SessionClosedError || (err instanceof FramingError && err.code === 'ERR_FRAMING_SESSION_NOT_OPEN')) {
-    return { status: 503, reason: 'SESSION_GONE', message: `${where}: the agent session closed: ${err.message}` };
+    return { ...tunnelError('SESSION_GONE'), message: `${where}: the agent session closed: ${err.message}` };
   }
   const text = err instanceof Error ? err.message : String(err);
-  return { status: 502, reason: 'UPSTREAM_ERROR', message: `${where}: ${text}` };
+  return { ...tunnelError('UPSTREAM_ERROR'), message: `${where}: ${text}` };
 }
 
 function body(f: Failure): string {

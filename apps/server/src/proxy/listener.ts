@@ -6,6 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { ServerOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProxyContext } from './context.js';
+import { tunnelError } from './tunnel-errors.js';
 
 export interface ProxyListenerLimits {
   /** the whole request head must arrive within this (slowloris) */
@@ -52,10 +53,10 @@ export function refusalOf(err: NodeJS.ErrnoException): Refusal | undefined {
   const code = err.code ?? '';
   // a refused TLS renegotiation: no HTTP answer in the middle of a handshake (accept/tls-front.ts logs it)
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_TLS_RENEGOTIATION_DISABLED') return undefined;
-  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, reason: 'HEADERS_TOO_LARGE', message: 'the request head exceeds the size limit of this listener' };
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, reason: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time' };
-  if (SMUGGLING.has(code)) return { status: 400, reason: 'AMBIGUOUS_BODY', message: `conflicting or invalid Content-Length / Transfer-Encoding (${code})` };
-  return { status: 400, reason: 'MALFORMED_REQUEST', message: `the request could not be parsed (${code || 'unknown error'})` };
+  if (code === 'HPE_HEADER_OVERFLOW') return { ...tunnelError('HEADERS_TOO_LARGE'), message: 'the request head exceeds the size limit of this listener' };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { ...tunnelError('REQUEST_TIMEOUT'), message: 'the request did not arrive in time' };
+  if (SMUGGLING.has(code)) return { ...tunnelError('AMBIGUOUS_BODY'), message: `conflicting or invalid Content-Length / Transfer-Encoding (${code})` };
+  return { ...tunnelError('MALFORMED_REQUEST'), message: `the request could not be parsed (${code || 'unknown error'})` };
 }
 
 /** The 'clientError' handler of a proxy listener: a precise status, X-Tunnel-Error, one warn line. */

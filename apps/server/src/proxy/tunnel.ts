@@ -14,6 +14,7 @@ import { isFailure } from './dest.js';
 import type { OriginateTls, ProxyContext } from './context.js';
 import { missFailure, streamFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
+import { tunnelError } from './tunnel-errors.js';
 
 export type Route = Resolution<AgentSession>;
 
@@ -54,7 +55,7 @@ function openOnNode<S extends object>(ctx: ProxyContext, r: Route, kind: string,
   if (count >= limit) {
     ctx.metrics.streams.inc({ result: 'node_limit' });
     ctx.log.warn({ listener: ctx.listener, nodeName: r.nodeName, reason: `${count} open streams, limit ${limit}` }, 'stream refused: node stream limit');
-    return { status: 503, reason: 'STREAM_LIMIT', message: `edge node ${r.nodeName} (${r.targetHost}:${r.targetPort}): ${count} streams are open to this node (limit ${limit}); retry later` };
+    return { ...tunnelError('STREAM_LIMIT'), message: `edge node ${r.nodeName} (${r.targetHost}:${r.targetPort}): ${count} streams are open to this node (limit ${limit}); retry later` };
   }
   let stream: S;
   try {

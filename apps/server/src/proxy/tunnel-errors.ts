@@ -1,0 +1,56 @@
+// Every X-Tunnel-Error reason the server answers (or audits) with: a stable code, its status and one
+// line of doc. The README's "Statuses" table lists exactly these codes (test/tunnel-errors.test.ts).
+import { MISS_STATUS } from '@edge-tunnel/dnat';
+
+export const TUNNEL_ERRORS = {
+  /** no X-Tunnel-Proxy-Dest, Host or CONNECT target at all */
+  NO_DESTINATION: { status: 400, doc: 'no usable `Host` / `X-Tunnel-Proxy-Dest` / CONNECT target' },
+  /** a destination that is not nodeIP:port or nodeName:port, or more than one Host header */
+  BAD_DESTINATION: { status: 400, doc: 'the destination is not `nodeIP:port` / `nodeName:port`, or the request has more than one `Host`' },
+  /** dnat miss: port neither built in nor configured */
+  PORT_NOT_CONFIGURED: { status: MISS_STATUS.PORT_NOT_CONFIGURED, doc: 'port neither built in nor configured (body names the ConfigMap keys)' },
+  /** dnat miss: an HTTP port on the HTTPS listener or vice versa */
+  WRONG_CHANNEL: { status: MISS_STATUS.WRONG_CHANNEL, doc: 'an HTTP port on the HTTPS listener or vice versa' },
+  /** dnat miss: no node has that IP or name */
+  NODE_UNKNOWN: { status: MISS_STATUS.NODE_UNKNOWN, doc: 'no node has that IP/name' },
+  /** dnat miss: addressed by name, the node has no IP */
+  NODE_NO_ADDRESS: { status: MISS_STATUS.NODE_NO_ADDRESS, doc: 'the node addressed by name has no IP' },
+  /** dnat miss: node known, no agent session attached */
+  NO_TUNNEL: { status: MISS_STATUS.NO_TUNNEL, doc: 'node known, no agent attached' },
+  /** cluster mode: the pod's node could not be looked up */
+  POD_LOOKUP_FAILED: { status: 503, doc: 'cluster mode: a kubelet pod path with a non-node Host, and the API could not say where the pod runs' },
+  /** the node already has --max-streams-per-node streams open, or the session's stream ids ran out */
+  STREAM_LIMIT: { status: 503, doc: 'the node has `--max-streams-per-node` streams open (or the session ran out of stream ids); retry later' },
+  /** framing RESET from the agent: the allow-list refused the target */
+  REFUSED: { status: 403, doc: 'the agent refused the target (body carries the agent\'s reason)' },
+  /** framing RESET from the agent: the local dial failed */
+  CONNECT_FAILED: { status: 502, doc: 'the agent could not dial the target (agent\'s reason)' },
+  /** framing RESET: dial timeout at the agent, or no answer within --open-timeout-ms */
+  TIMEOUT: { status: 504, doc: 'the agent\'s dial timed out, or no answer within `--open-timeout-ms`' },
+  /** framing RESET: the session is going away */
+  GOING_AWAY: { status: 503, doc: 'the session announced GOAWAY before the stream opened' },
+  /** framing RESET: the session missed its keepalive */
+  KEEPALIVE_TIMEOUT: { status: 503, doc: 'the session missed its keepalive before the stream opened' },
+  /** the session closed before the stream opened */
+  SESSION_GONE: { status: 503, doc: 'the agent session closed before the stream opened' },
+  /** any other failure before the response started */
+  UPSTREAM_ERROR: { status: 502, doc: 'any other failure before the response started (e.g. kubelet TLS verification)' },
+  /** the listener's parser: request head over the size limit */
+  HEADERS_TOO_LARGE: { status: 431, doc: 'the request head exceeds the listener\'s size limit' },
+  /** the listener's parser: the request head did not arrive in time */
+  REQUEST_TIMEOUT: { status: 408, doc: 'the request head did not arrive in time' },
+  /** the listener's parser: conflicting Content-Length / Transfer-Encoding (smuggling) */
+  AMBIGUOUS_BODY: { status: 400, doc: 'conflicting or invalid `Content-Length` / `Transfer-Encoding`' },
+  /** the listener's parser: anything else unparsable */
+  MALFORMED_REQUEST: { status: 400, doc: 'the request could not be parsed' },
+  /** audit only: the caller left before an answer (nginx's 499; nothing is sent) */
+  CALLER_GONE: { status: 499, doc: 'audit line only: the caller went away before the answer (nothing is sent)' },
+  /** audit only: a relay carried no byte either way for --idle-timeout-ms */
+  IDLE_TIMEOUT: { status: 200, doc: 'audit line only: an upgraded/CONNECT relay closed after no byte either way for the idle timeout' },
+} as const;
+export type TunnelErrorCode = keyof typeof TUNNEL_ERRORS;
+
+/** `{ status, reason }` of a code, to spread into a Failure. */
+export function tunnelError<C extends TunnelErrorCode>(reason: C): { status: (typeof TUNNEL_ERRORS)[C]['status']; reason: C } {
+  return { status: TUNNEL_ERRORS[reason].status, reason };
+}
