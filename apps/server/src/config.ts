@@ -12,6 +12,7 @@ import { DEFAULT_MAX_AGENT_HANDSHAKE_QUEUE, DEFAULT_MAX_AGENT_HANDSHAKES } from 
 import { DEFAULT_CLIENT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PENDING_CONNECTIONS } from './accept/tls-front.js';
 import { DEFAULT_MAX_STREAMS_PER_NODE, DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './proxy/context.js';
 import { DEFAULT_PROXY_LIMITS } from './proxy/listener.js';
+import { DEFAULT_CALLER_ALLOW, parseCallerAllow, type CallerRule } from './proxy/caller-auth.js';
 
 /** Agent sessions' framing limits (--receive-budget …) are the FramingLimits fields. */
 export interface ServerConfig extends FramingLimits {
@@ -33,6 +34,8 @@ export interface ServerConfig extends FramingLimits {
   /** CA that signs caller certificates on the HTTPS listener (path or PEM) */
   callerCa?: string;
   requireCallerCert: boolean;
+  /** certificate callers allowed on the HTTPS listener (`name:<CN>` / `group:<O>`); edge node identities never are */
+  callerAllow: CallerRule[];
   /** the identity the server presents to kubelets (path or PEM) */
   kubeletClientCert?: string;
   kubeletClientKey?: string;
@@ -144,10 +147,10 @@ export interface IpPort {
   port: number;
 }
 
-type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'ms0' | 'count' | 'int' | 'level' | 'list' | 'capture' | 'target' | 'ipv4s' | 'hostport' | 'peers' | 'names';
+type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'ms0' | 'count' | 'int' | 'level' | 'list' | 'capture' | 'target' | 'ipv4s' | 'hostport' | 'peers' | 'names' | 'callers';
 
 /** Kinds whose flag may be given more than once (values accumulate). */
-const REPEATABLE: ReadonlySet<Kind> = new Set(['list', 'ipv4s', 'peers', 'names']);
+const REPEATABLE: ReadonlySet<Kind> = new Set(['list', 'ipv4s', 'peers', 'names', 'callers']);
 
 interface FlagSpec {
   flag: string;
@@ -175,6 +178,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'agent-ca', key: 'agentCa', kind: 'string', help: 'CA of agent certificates (PEM file), required' },
   { flag: 'caller-ca', key: 'callerCa', kind: 'string', help: 'CA of caller certificates on the HTTPS listener' },
   { flag: 'require-caller-cert', key: 'requireCallerCert', kind: 'bool', default: 'true', help: 'HTTPS callers must present a certificate from --caller-ca' },
+  { flag: 'caller-allow', key: 'callerAllow', kind: 'callers', default: DEFAULT_CALLER_ALLOW.join(';'), help: 'HTTPS callers allowed by certificate: name:<CN> or group:<O>, repeatable (env: ;-separated); edge node identities are always refused' },
   { flag: 'kubelet-client-cert', key: 'kubeletClientCert', kind: 'string', help: 'certificate presented to kubelets' },
   { flag: 'kubelet-client-key', key: 'kubeletClientKey', kind: 'string', help: 'key of --kubelet-client-cert' },
   { flag: 'kubelet-ca', key: 'kubeletCa', kind: 'string', help: 'CA of kubelet serving certificates' },
@@ -325,6 +329,12 @@ function convert(spec: FlagSpec, raw: string): unknown {
       if (bad !== undefined) throw invalid(`${what} must be node names, got ${JSON.stringify(bad)}`);
       return [...new Set(names)];
     }
+    case 'callers':
+      try {
+        return parseCallerAllow(raw.split(LIST_SEPARATOR));
+      } catch (err) {
+        throw invalid((err as Error).message);
+      }
     case 'list': {
       const items = raw.split(LIST_SEPARATOR).map((v) => v.trim()).filter((v) => v !== '');
       const bad = items.find((v) => !LABEL_SELECTOR.test(v));
@@ -355,6 +365,7 @@ function checkConfig(c: ServerConfig): ServerConfig {
   if (c.requireCallerCert && !c.callerCa) {
     throw invalid('--caller-ca is required while --require-caller-cert is true (set --require-caller-cert=false to accept callers without a certificate)');
   }
+  c.callerAllow ??= [];
   if ((c.kubeletClientCert === undefined) !== (c.kubeletClientKey === undefined)) {
     throw invalid('--kubelet-client-cert and --kubelet-client-key go together');
   }

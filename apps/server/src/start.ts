@@ -2,11 +2,11 @@
 // handle whose close() drains: GOAWAY to every agent, listeners closed, open streams given
 // drainTimeoutMs to finish.
 import { createServer as createHttpServer } from 'node:http';
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Channel } from '@edge-tunnel/dnat';
+import type { Channel, Dest } from '@edge-tunnel/dnat';
 import { closeServer, formatAddr, isWildcard, listen } from './addr.js';
 import type { ListenAddr } from './addr.js';
 import { createAgentListener } from './agents/agent-listener.js';
@@ -33,6 +33,8 @@ import { forwardUpgrade } from './proxy/forward-upgrade.js';
 import { destWithPodRoute } from './proxy/dest.js';
 import type { PodRoute } from './proxy/dest.js';
 import type { Failure } from './proxy/http-errors.js';
+import { authorizeCaller, callerIdentityOf } from './proxy/caller-auth.js';
+import type { CallerRule } from './proxy/caller-auth.js';
 import { optionalPem, pem } from './tls-material.js';
 import { tunnelError } from './proxy/tunnel-errors.js';
 
@@ -119,7 +121,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     proxyLog.warn({ listener: 'https', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'caller tls handshake failed');
   });
   const http = createHttpServer(proxyServerOptions(limits));
-  wireProxy(https, ctx('https', 'https', originate), cluster?.pods);
+  wireProxy(https, ctx('https', 'https', originate), cluster?.pods, config.callerAllow);
   wireProxy(http, ctx('http', 'http'), cluster?.pods);
   const connect = config.connectAddr ? createConnectServer(ctx('connect', 'http'), limits) : undefined;
   const notReadyReason = (): string | undefined => readiness.notReadyReason(cluster?.synced() ?? true);
@@ -211,18 +213,39 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
 /** The caller left while the pod's node was looked up: nothing is opened, the audit line says so. */
 const CALLER_GONE: Failure = { ...tunnelError('CALLER_GONE'), message: 'the caller went away during the pod lookup' };
 
-function wireProxy(server: HttpServer, ctx: ProxyContext, pods?: PodRoute): void {
+/**
+ * `callerAllow` (HTTPS listener): a request whose verified client certificate is not allowed is
+ * answered 403 CALLER_NOT_ALLOWED with a warn line, before any destination is looked up.
+ */
+function wireProxy(server: HttpServer, ctx: ProxyContext, pods?: PodRoute, callerAllow?: readonly CallerRule[]): void {
+  const isEdgeNode = (name: string): boolean => name !== '' && ctx.registry.table.get(name) !== undefined;
+  const refusal = (req: IncomingMessage): Failure | undefined => {
+    if (callerAllow === undefined) return undefined;
+    const id = callerIdentityOf(req);
+    // no verified certificate: only possible with --require-caller-cert=false (anonymous callers accepted)
+    if (id === undefined) return undefined;
+    const failure = authorizeCaller(id, callerAllow, isEdgeNode);
+    if (failure) {
+      ctx.log.warn({ listener: ctx.listener, caller: id.commonName, organizations: id.organizations, method: req.method, path: req.url, reason: failure.reason, why: failure.message },
+        'caller refused: add its name:<CN> or group:<O> to --caller-allow if it should reach kubelets (edge node identities never can)');
+    }
+    return failure;
+  };
   if (pods === undefined) {
-    server.on('request', (req, res) => forwardHttp(ctx, req, res));
-    server.on('upgrade', (req, socket: Duplex, head: Buffer) => forwardUpgrade(ctx, req, socket, head));
+    server.on('request', (req, res) => forwardHttp(ctx, req, res, refusal(req)));
+    server.on('upgrade', (req, socket: Duplex, head: Buffer) => forwardUpgrade(ctx, req, socket, head, refusal(req)));
   } else {
+    const withRefusal = (req: IncomingMessage, route: () => Promise<Dest | Failure>): Promise<Dest | Failure> => {
+      const f = refusal(req);
+      return f ? Promise.resolve(f) : route();
+    };
     // cluster mode: a kubelet pod path whose Host is not a node goes to the pod's node
     const isNode = (host: string): boolean => ctx.registry.table.byIp(host) !== undefined || ctx.registry.table.get(host) !== undefined;
-    server.on('request', (req, res) => void destWithPodRoute(req, isNode, pods)
+    server.on('request', (req, res) => void withRefusal(req, () => destWithPodRoute(req, isNode, pods))
       .then((dest) => forwardHttp(ctx, req, res, res.destroyed ? CALLER_GONE : dest)));
     server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
-      void destWithPodRoute(req, isNode, pods).then((dest) => forwardUpgrade(ctx, req, socket, head, socket.destroyed ? CALLER_GONE : dest));
+      void withRefusal(req, () => destWithPodRoute(req, isNode, pods)).then((dest) => forwardUpgrade(ctx, req, socket, head, socket.destroyed ? CALLER_GONE : dest));
     });
   }
   // malformed, oversized, slow or ambiguous requests: a precise status and one warn line

@@ -7,6 +7,8 @@ export const TUNNEL_ERRORS = {
   NO_DESTINATION: { status: 400, doc: 'no usable `Host` / `X-Tunnel-Proxy-Dest` / CONNECT target' },
   /** a destination that is not nodeIP:port or nodeName:port, or more than one Host header */
   BAD_DESTINATION: { status: 400, doc: 'the destination is not `nodeIP:port` / `nodeName:port`, or the request has more than one `Host`' },
+  /** HTTPS listener: the caller's certificate matches no --caller-allow rule, or is an edge node identity */
+  CALLER_NOT_ALLOWED: { status: 403, doc: 'HTTPS listener: the caller\'s certificate matches no `--caller-allow` rule, or is an edge node identity (body names the rule; warn line `caller refused`)' },
   /** dnat miss: port neither built in nor configured */
   PORT_NOT_CONFIGURED: { status: MISS_STATUS.PORT_NOT_CONFIGURED, doc: 'port neither built in nor configured (body names the ConfigMap keys)' },
   /** dnat miss: an HTTP port on the HTTPS listener or vice versa */
