@@ -14,7 +14,7 @@ export const CertProfile = {
   server: 'server',
   /** TLS client (kubelet-client, kube-apiserver caller): clientAuth. */
   client: 'client',
-  /** Edge agent: clientAuth + serverAuth; CN = node name, O = system:nodes, DNS SAN = node name. */
+  /** Edge agent: clientAuth only (it serves no TLS; it can never pass as a server); CN = node name, O = system:nodes, DNS SAN = node name. */
   agent: 'agent',
 } as const;
 export type CertProfile = (typeof CertProfile)[keyof typeof CertProfile];
@@ -22,7 +22,7 @@ export type CertProfile = (typeof CertProfile)[keyof typeof CertProfile];
 const EXT_KEY_USAGE: Record<CertProfile, { serverAuth?: true; clientAuth?: true }> = {
   server: { serverAuth: true },
   client: { clientAuth: true },
-  agent: { clientAuth: true, serverAuth: true },
+  agent: { clientAuth: true },
 };
 
 /** Organization Kubernetes gives node identities; agents get it unless told otherwise. */

@@ -17,7 +17,7 @@ t.test('profiles set extKeyUsage; the chain verifies; AKI = CA SKI', async (t) =
   const table: [CertProfile, { serverAuth?: boolean; clientAuth?: boolean }][] = [
     ['server', { serverAuth: true }],
     ['client', { clientAuth: true }],
-    ['agent', { serverAuth: true, clientAuth: true }],
+    ['agent', { clientAuth: true }],
   ];
   for (const [profile, eku] of table) {
     const issued = await issueCertificate(ca, { profile, commonName: 'node-a', dnsNames: ['node-a'], key: k.leafA });
@@ -44,7 +44,7 @@ t.test('openssl verify accepts each leaf for its purpose and refuses the wrong p
   const kubelet = await issueKubeletClientCert(ca, { key: k.leafA });
   t.match(await opensslVerify(ca.certPem, server.certPem, 'sslserver'), { ok: true, output: /OK/ });
   t.match(await opensslVerify(ca.certPem, agent.certPem, 'sslclient'), { ok: true });
-  t.match(await opensslVerify(ca.certPem, agent.certPem, 'sslserver'), { ok: true });
+  t.match(await opensslVerify(ca.certPem, agent.certPem, 'sslserver'), { ok: false, output: /unsuitable certificate purpose/ }, 'an agent certificate is no server certificate');
   t.match(await opensslVerify(ca.certPem, kubelet.certPem, 'sslclient'), { ok: true });
   t.match(await opensslVerify(ca.certPem, server.certPem, 'sslclient'), { ok: false, output: /unsuitable certificate purpose/ });
   t.match(await opensslVerify(foreignCa.certPem, agent.certPem), { ok: false });
