@@ -44,10 +44,27 @@ export function errorCodeName(value: number): ErrorCodeName {
   return codeNames.get(value) ?? 'INTERNAL_ERROR';
 }
 
-/** Base class: `code` is a stable `ERR_FRAMING_*` string. */
+/** Stable `code`s of the lib's own errors (`FramingError.code`); a ProtocolError's code is `ERR_FRAMING_<wire code name>`. */
+export const FramingErrorCode = {
+  /** `open()` on a session that is going away or closed: no new streams */
+  SESSION_NOT_OPEN: 'ERR_FRAMING_SESSION_NOT_OPEN',
+  /** `open()` beyond the peer's MAX_STREAMS */
+  STREAM_LIMIT: 'ERR_FRAMING_STREAM_LIMIT',
+  /** the session used up its stream ids (2^31) */
+  IDS_EXHAUSTED: 'ERR_FRAMING_IDS_EXHAUSTED',
+  /** a session option is out of range */
+  INVALID_OPTION: 'ERR_FRAMING_INVALID_OPTION',
+  /** a stream ended by RESET (StreamResetError) */
+  STREAM_RESET: 'ERR_FRAMING_STREAM_RESET',
+  /** the session ended under the stream (SessionClosedError) */
+  SESSION_CLOSED: 'ERR_FRAMING_SESSION_CLOSED',
+} as const;
+export type FramingErrorCode = (typeof FramingErrorCode)[keyof typeof FramingErrorCode] | `ERR_FRAMING_${ErrorCodeName}`;
+
+/** Base class: `code` is one of FramingErrorCode. */
 export class FramingError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: FramingErrorCode;
+  constructor(code: FramingErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'FramingError';
     this.code = code;
@@ -70,7 +87,7 @@ export class StreamResetError extends FramingError {
   readonly reason: string;
   readonly remote: boolean;
   constructor(wireCode: ErrorCodeName, reason: string, remote: boolean) {
-    super('ERR_FRAMING_STREAM_RESET', `stream reset${remote ? ' by peer' : ''}: ${wireCode}${reason ? ` (${reason})` : ''}`);
+    super(FramingErrorCode.STREAM_RESET, `stream reset${remote ? ' by peer' : ''}: ${wireCode}${reason ? ` (${reason})` : ''}`);
     this.name = 'StreamResetError';
     this.wireCode = wireCode;
     this.reason = reason;
@@ -82,7 +99,7 @@ export class StreamResetError extends FramingError {
 export class SessionClosedError extends FramingError {
   readonly wireCode: ErrorCodeName;
   constructor(wireCode: ErrorCodeName, message: string, options?: { cause?: unknown }) {
-    super('ERR_FRAMING_SESSION_CLOSED', message, options);
+    super(FramingErrorCode.SESSION_CLOSED, message, options);
     this.name = 'SessionClosedError';
     this.wireCode = wireCode;
   }

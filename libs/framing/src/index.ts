@@ -12,6 +12,7 @@ export {
   ErrorCode,
   errorCodeName,
   FramingError,
+  FramingErrorCode,
   ProtocolError,
   StreamResetError,
   SessionClosedError,

@@ -1,6 +1,6 @@
 // Session options, their defaults, and the logger interface the lib accepts (a pino logger fits).
 import { DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MIN_MAX_FRAME_SIZE } from './constants.js';
-import { FramingError } from './errors.js';
+import { FramingError, FramingErrorCode } from './errors.js';
 
 /** The subset of a pino logger the lib uses. */
 export interface Logger {
@@ -74,13 +74,13 @@ export const MAX_CONTROL_PER_SECOND = 1_000_000;
 
 function check(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new FramingError('ERR_FRAMING_INVALID_OPTION', `option ${name} must be an integer in [${min}, ${max}], got ${value}`);
+    throw new FramingError(FramingErrorCode.INVALID_OPTION, `option ${name} must be an integer in [${min}, ${max}], got ${value}`);
   }
 }
 
 export function resolveOptions(options: SessionOptions): ResolvedOptions {
   if (options.role !== 'client' && options.role !== 'server') {
-    throw new FramingError('ERR_FRAMING_INVALID_OPTION', `option role must be 'client' or 'server', got ${String(options.role)}`);
+    throw new FramingError(FramingErrorCode.INVALID_OPTION, `option role must be 'client' or 'server', got ${String(options.role)}`);
   }
   // every key written out in one literal, so every property sits in the object itself (a spread of
   // the defaults and a filtered copy of the caller's object held ~0.25 KiB more per idle session)

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { CODEC_LZ4, FrameType, MAX_STREAM_ID, PROTOCOL_VERSION, Setting } from './constants.js';
 import { FrameDecoder } from './decoder.js';
-import { ErrorCode, FramingError, ProtocolError, SessionClosedError, type ErrorCodeName } from './errors.js';
+import { ErrorCode, FramingError, FramingErrorCode, ProtocolError, SessionClosedError, type ErrorCodeName } from './errors.js';
 import { FloodGuard } from './flood.js';
 import { grantDue, grownWindow, windowLimited } from './flow.js';
 import { encodeFrame } from './frame.js';
@@ -159,12 +159,12 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
 
   private checkCanOpen(): void {
     if (this.destroyed || this.goingAway || this.peerGoingAway) {
-      throw new FramingError('ERR_FRAMING_SESSION_NOT_OPEN', 'session is closing: no new streams');
+      throw new FramingError(FramingErrorCode.SESSION_NOT_OPEN, 'session is closing: no new streams');
     }
-    if (this.nextId > MAX_STREAM_ID) throw new FramingError('ERR_FRAMING_IDS_EXHAUSTED', 'stream ids exhausted');
+    if (this.nextId > MAX_STREAM_ID) throw new FramingError(FramingErrorCode.IDS_EXHAUSTED, 'stream ids exhausted');
     // the peer's MAX_STREAMS bounds the streams we open: more would only be refused on the wire
     if (this.peer && this.streams.size - this.peerStreams >= this.peer.maxStreams) {
-      throw new FramingError('ERR_FRAMING_STREAM_LIMIT', `the peer accepts at most ${this.peer.maxStreams} concurrent streams`);
+      throw new FramingError(FramingErrorCode.STREAM_LIMIT, `the peer accepts at most ${this.peer.maxStreams} concurrent streams`);
     }
   }
 

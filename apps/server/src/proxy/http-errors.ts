@@ -4,7 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Miss } from '@edge-tunnel/dnat';
-import { FramingError, SessionClosedError, StreamResetError } from '@edge-tunnel/framing';
+import { FramingError, FramingErrorCode, SessionClosedError, StreamResetError } from '@edge-tunnel/framing';
 import { tunnelError } from './tunnel-errors.js';
 
 /** Why a request got no upstream answer: its status, a stable reason and an operator sentence. */
@@ -36,10 +36,10 @@ export function streamFailure(err: unknown, nodeName: string, host: string, port
     const said = err.remote ? 'the agent answered' : 'the tunnel gave up';
     return { status, reason: err.wireCode, message: `${where}: ${said} ${err.wireCode}: ${err.reason || 'no reason given'}` };
   }
-  if (err instanceof FramingError && err.code === 'ERR_FRAMING_STREAM_LIMIT') {
+  if (err instanceof FramingError && err.code === FramingErrorCode.STREAM_LIMIT) {
     return { ...tunnelError('STREAM_LIMIT'), message: `${where}: ${err.message}; retry later` };
   }
-  if (err instanceof SessionClosedError || (err instanceof FramingError && err.code === 'ERR_FRAMING_SESSION_NOT_OPEN')) {
+  if (err instanceof SessionClosedError || (err instanceof FramingError && err.code === FramingErrorCode.SESSION_NOT_OPEN)) {
     return { ...tunnelError('SESSION_GONE'), message: `${where}: the agent session closed: ${err.message}` };
   }
   const text = err instanceof Error ? err.message : String(err);
