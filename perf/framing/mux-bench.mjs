@@ -1,3 +1,4 @@
+/* global gc -- node --expose-gc */
 // Micro benchmark of the framing mux against raw TLS, over a real TLS loopback connection to a child
 // process (so the two ends run on separate cores). Not a test: it prints a table against the targets
 // and writes perf/results/framing-<date>.json.

@@ -103,7 +103,10 @@ export function floorMux(wan, onOpen) {
       } else if (type === OPEN) attach(id, onOpen(id));
       else if (type === FIN) {
         const st = streams.get(id);
-        if (st) (st.gotFin = true), st.local.end();
+        if (st) {
+          st.gotFin = true;
+          st.local.end();
+        }
       } else if (type === RESET) {
         const st = streams.get(id);
         streams.delete(id);

@@ -16,7 +16,9 @@ if (process.channel) {
     let fds = -1;
     try {
       fds = readdirSync('/proc/self/fd').length;
-    } catch {}
+    } catch {
+      // no /proc: fds stay unknown
+    }
     if (msg.snapshot) writeHeapSnapshot(msg.snapshot);
     process.send({ perfProbe: msg.perfProbe, heapUsed: mu.heapUsed, rss: mu.rss, external: mu.external, fds });
   });

@@ -232,7 +232,7 @@ export const FLAGS: readonly FlagSpec[] = [
 
 
 /** One selector term list as kubectl -l takes it: `k=v`, `k!=v`, `k in (a,b)`, `k`, `!k`, comma-joined. */
-const LABEL_SELECTOR = /^[A-Za-z0-9!][A-Za-z0-9_.\/=!,() -]*$/;
+const LABEL_SELECTOR = /^[A-Za-z0-9!][A-Za-z0-9_./=!,() -]*$/;
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 

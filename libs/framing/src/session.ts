@@ -56,6 +56,7 @@ export declare interface Session {
   on(event: 'socketStream', listener: (stream: SocketStream) => void): this;
   on(event: 'goaway', listener: (info: GoAwayInfo) => void): this;
   on(event: 'close', listener: (err?: Error) => void): this;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own signature
   on(event: string, listener: (...args: any[]) => void): this;
 }
 

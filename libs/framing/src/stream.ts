@@ -161,6 +161,7 @@ export class Stream extends Duplex implements WireStream {
   // Readable calls _read() only once per push(): a consumer that drains a full buffer after a pause
   // would otherwise never grant credit again (deadlock with small windows). Every read() that takes
   // bytes out (flowing mode goes through read() too) may grant.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Readable.read's own signature
   override read(size?: number): any {
     const chunk: unknown = super.read(size);
     if (chunk !== null) this.host.consumedSome(this);

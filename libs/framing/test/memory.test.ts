@@ -90,7 +90,11 @@ t.test('an idle relay: a SocketStream holds ≥ 0.5 KiB less heap than a Stream 
       locals.push(app);
       s.accept();
       if (socketStreams) (s as SocketStream).attach(near);
-      else (splice(s as Stream, near), splice(near, s as Stream), (s as Stream).on('error', () => {}));
+      else {
+        splice(s as Stream, near);
+        splice(near, s as Stream);
+        (s as Stream).on('error', () => {});
+      }
       accepted += 1;
     });
     for (let i = 0; i < N; i++) client.open({ host: '127.0.0.1', port: 80 }).on('error', () => {});
