@@ -1,12 +1,15 @@
 // Keepalive: a PING every interval, and a dead-peer verdict when no byte has arrived from the peer
 // for `timeoutMs`. The check runs often enough that a dead peer is detected within
-// timeoutMs + min(intervalMs, timeoutMs / 4). Every Keepalive of the process with the same check
+// timeoutMs + min(intervalMs, timeoutMs / 4). On a slow link the verdict waits at least 4 × the
+// smoothed round trip (a PONG queued behind megabytes of bulk is late, not lost). Every Keepalive of the process with the same check
 // period shares one timer, so an idle session holds no timer of its own.
 
 /** What a keepalive calls (the session itself: no closures per session). */
 export interface KeepaliveOwner {
   /** time for a PING */
   keepalivePing(): void;
+  /** the smoothed round trip, if measured */
+  keepaliveSrttMs(): number | undefined;
   /** no byte from the peer for `idleMs` */
   keepaliveDead(idleMs: number): void;
 }
@@ -56,7 +59,7 @@ export class Keepalive {
 
   private check(now: number): void {
     const idle = now - this.lastRx;
-    if (idle >= this.timeoutMs) {
+    if (idle >= Math.max(this.timeoutMs, 4 * (this.owner.keepaliveSrttMs() ?? 0))) {
       this.stop();
       this.owner.keepaliveDead(idle);
     } else if (now - this.lastPing >= this.intervalMs) {

@@ -87,6 +87,8 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
   rttMs: number | undefined;
   /** the smallest PING round trip seen: the path's own delay, without the queues behind it */
   minRttMs: number | undefined;
+  /** smoothed PING round trip (RFC 6298's 1/8 gain): the keepalive never judges a peer dead sooner than 4 × this */
+  srttMs: number | undefined;
   readonly opts: ResolvedOptions;
   readonly log: Logger | undefined;
   readonly streams = new Map<number, WireStream>();
@@ -351,6 +353,7 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     if (pings.size === 0) this.pings = undefined;
     this.rttMs = performance.now() - p.start;
     this.minRttMs = Math.min(this.minRttMs ?? Infinity, this.rttMs);
+    this.srttMs = this.srttMs === undefined ? this.rttMs : this.srttMs + (this.rttMs - this.srttMs) / 8;
     p.resolve(this.rttMs);
   }
 
@@ -449,6 +452,11 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
   /** @internal KeepaliveOwner */
   keepalivePing(): void {
     void this.ping().catch(() => {});
+  }
+
+  /** @internal KeepaliveOwner */
+  keepaliveSrttMs(): number | undefined {
+    return this.srttMs;
   }
 
   /** @internal KeepaliveOwner */
