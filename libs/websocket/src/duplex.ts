@@ -1,0 +1,81 @@
+// A byte-stream Duplex over a WebSocket: what one side writes arrives on the other in order, in
+// binary messages whose boundaries mean nothing (the framing decoder reads a byte stream). Writes of
+// one corked batch leave as few messages as MAX_SEND_BYTES allows; reads pause the WebSocket's
+// socket while the reader is behind, so TCP backpressure holds the peer.
+import { Duplex } from 'node:stream';
+import type { WebSocket, RawData } from 'ws';
+import { MAX_SEND_BYTES } from './constants.js';
+
+export class WebSocketDuplex extends Duplex {
+  constructor(private readonly ws: WebSocket) {
+    super({ allowHalfOpen: false });
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
+    ws.on('error', (err: Error) => this.destroy(err));
+  }
+
+  /** The remote address of the WebSocket's TCP connection. */
+  get remoteAddress(): string | undefined {
+    return (this.ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress;
+  }
+
+  override _read(): void {
+    if (this.ws.isPaused) this.ws.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.send([chunk], cb);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this.send(chunks.map((c) => c.chunk), cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.ws.close(1000, 'end');
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
+      if (err) this.ws.terminate();
+      else this.ws.close(1000, 'closed');
+    }
+    cb(err);
+  }
+
+  private send(chunks: Buffer[], cb: (err?: Error | null) => void): void {
+    const messages: Buffer[] = [];
+    let group: Buffer[] = [];
+    let size = 0;
+    for (const c of chunks) {
+      if (size > 0 && size + c.length > MAX_SEND_BYTES) {
+        messages.push(Buffer.concat(group, size));
+        group = [];
+        size = 0;
+      }
+      group.push(c);
+      size += c.length;
+    }
+    if (size > 0) messages.push(group.length === 1 ? group[0]! : Buffer.concat(group, size));
+    const last = messages.length - 1;
+    messages.forEach((m, i) => this.ws.send(m, { binary: true }, i === last ? (err) => cb(err ?? null) : undefined));
+    if (messages.length === 0) cb();
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (!isBinary) {
+      this.destroy(new Error('a text message inside the session (only binary messages carry frames)'));
+      return;
+    }
+    const chunks = Array.isArray(data) ? data : [Buffer.isBuffer(data) ? data : Buffer.from(data)];
+    let more = true;
+    for (const c of chunks) more = this.push(c);
+    if (!more) this.ws.pause();
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (code === 1000 || code === 1005) this.push(null);
+    else this.destroy(Object.assign(new Error(`websocket closed: ${code}${reason ? ` ${reason}` : ''}`), { code: 'ECONNRESET' }));
+  }
+}
