@@ -72,6 +72,10 @@ export interface AgentConfig extends FramingLimits {
   maxStreams: number;
   drainTimeoutMs: number;
   logLevel: LogLevel;
+  /** tls: the agent port; websocket: wss://… (--ws-url), for egress that passes only HTTP(S) */
+  transport: 'tls' | 'websocket';
+  /** the WebSocket session endpoint (transport websocket) */
+  wsUrl: URL;
   /** HTTP CONNECT proxy for enrollment and every session dial (see proxy-config.ts); absent: direct */
   proxy?: ProxyConfig;
 }
@@ -113,6 +117,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max-streams', env: 'EDGE_TUNNEL_MAX_STREAMS', def: String(SESSION_DEFAULTS.maxStreams), text: `concurrent streams the server may open per session (1 to --receive-budget ÷ ${MIN_INITIAL_WINDOW}); more are refused; above budget ÷ --initial-window the budget is shared: initial windows shrink to budget ÷ N` },
   ...FRAMING_FLAGS.map((f): FlagSpec => ({ name: f.flag, env: `EDGE_TUNNEL_${f.flag.toUpperCase().replaceAll('-', '_')}`, def: String(f.default), text: `${f.help} (${f.min}–${f.max})` })),
   { name: 'drain-timeout-ms', env: 'EDGE_TUNNEL_DRAIN_TIMEOUT_MS', def: '10000', text: 'on SIGTERM, how long open streams may finish' },
+  { name: 'transport', env: 'EDGE_TUNNEL_TRANSPORT', def: 'tls', text: 'tls (the agent port) or websocket (--ws-url: through an ingress or L7 proxy that passes only HTTP(S))' },
+  { name: 'ws-url', env: 'EDGE_TUNNEL_WS_URL', text: 'WebSocket session endpoint (default wss://<server host>/edge-tunnel/v1/session)' },
   { name: 'proxy', env: 'EDGE_TUNNEL_PROXY', text: 'HTTP CONNECT proxy http://host:port or https://host:port; wins over https_proxy/HTTPS_PROXY (which honour NO_PROXY); "direct" ignores them' },
   { name: 'proxy-auth-file', env: 'EDGE_TUNNEL_PROXY_AUTH_FILE', text: 'file holding user:password for Basic proxy authentication (read on every dial, never logged)' },
   { name: 'proxy-ca', env: 'EDGE_TUNNEL_PROXY_CA', text: 'CA file of an https:// proxy\'s certificate (default: the system CAs)' },
@@ -191,6 +197,8 @@ function build(raw: Raw, env: Record<string, string | undefined>): AgentConfig {
     ...framingLimits(raw),
     drainTimeoutMs: int(raw, 'drain-timeout-ms', 0, 3_600_000),
     logLevel: logLevel(raw('log-level')!),
+    transport: transport(raw('transport')!),
+    wsUrl: wsUrl(raw('ws-url'), server.host),
   };
   const proxy = proxyConfig({ proxy: raw('proxy'), authFile: raw('proxy-auth-file')?.trim() || undefined, caFile: raw('proxy-ca')?.trim() || undefined, timeoutMs: int(raw, 'proxy-timeout-ms', 1, 600_000) }, env);
   if (proxy) config.proxy = proxy;
@@ -310,4 +318,22 @@ function logLevel(text: string): LogLevel {
     throw new ConfigError('--log-level', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${text}"`);
   }
   return v as LogLevel;
+}
+
+function transport(value: string): 'tls' | 'websocket' {
+  const v = value.trim().toLowerCase();
+  if (v === 'tls' || v === 'websocket') return v;
+  throw new ConfigError('--transport', `--transport must be tls or websocket, got ${JSON.stringify(value)}`);
+}
+
+function wsUrl(value: string | undefined, serverHost: string): URL {
+  const text = value?.trim() || `wss://${serverHost.includes(':') ? `[${serverHost}]` : serverHost}/edge-tunnel/v1/session`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError('--ws-url', `--ws-url ${JSON.stringify(text)} is not a URL`);
+  }
+  if (url.protocol !== 'wss:') throw new ConfigError('--ws-url', `--ws-url must be wss:// (the session is never sent in clear), got ${url.protocol}`);
+  return url;
 }

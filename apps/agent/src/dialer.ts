@@ -10,6 +10,8 @@ import { ConnectResult, type AgentMetrics } from './metrics.js';
 import type { CredentialSource } from './credentials.js';
 import { connectServer, describeConnectError, type Credentials } from './tls.js';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connectWebSocket, wsTarget } from './ws-dial.js';
 import { ProxyError } from './proxy-connect.js';
 import { tunnelFor } from './proxy-dial.js';
 
@@ -52,7 +54,7 @@ export class Dialer {
   private readonly backoff: Backoff;
   private inFlight = 0;
   private stopped = false;
-  private socket: TLSSocket | undefined;
+  private socket: Duplex | undefined;
   /** aborts a proxy CONNECT in flight when the dialer closes */
   private readonly closing = new AbortController();
   private live: Session | undefined;
@@ -63,7 +65,7 @@ export class Dialer {
   finished = false;
 
   constructor(private readonly opts: DialerOptions) {
-    this.serverAddr = `${opts.config.server.host}:${opts.config.server.port}`;
+    this.serverAddr = opts.config.transport === 'websocket' ? opts.config.wsUrl.href : `${opts.config.server.host}:${opts.config.server.port}`;
     const { backoffBaseMs: baseMs, backoffMaxMs: maxMs, reconnectSpreadMs: spreadMs } = opts.config;
     this.backoff = new Backoff({ baseMs, maxMs, spreadMs, random: opts.random });
   }
@@ -127,7 +129,7 @@ export class Dialer {
     }
   }
 
-  private async openTls(): Promise<TLSSocket | undefined> {
+  private async openTls(): Promise<Duplex | undefined> {
     const { config, log } = this.opts;
     let creds: Credentials;
     try {
@@ -139,12 +141,13 @@ export class Dialer {
     if (this.stopped) return undefined;
     let tunnel: Socket | undefined;
     try {
-      tunnel = await tunnelFor(config, this.closing.signal);
+      tunnel = await tunnelFor(config.transport === 'websocket' ? { ...config, server: wsTarget(config.wsUrl) } : config, this.closing.signal);
     } catch (err) {
       if (!(err instanceof ProxyError)) throw err;
       return this.stopped ? undefined : this.failed(ConnectResult.PROXY_ERROR, err.message, err.failure);
     }
     if (this.stopped) return void tunnel?.destroy();
+    if (config.transport === 'websocket') return this.openWebSocket(creds, tunnel);
     const socket = (this.opts.connect ?? connectServer)(config, creds, tunnel);
     this.socket = socket;
     log.debug({ attempt: this.attempts }, 'dialing server');
@@ -165,7 +168,21 @@ export class Dialer {
     });
   }
 
-  private async runSession(socket: TLSSocket): Promise<Outcome> {
+  private async openWebSocket(creds: Credentials, tunnel: Socket | undefined): Promise<Duplex | undefined> {
+    this.opts.log.debug({ attempt: this.attempts, url: this.serverAddr }, 'dialing server over WebSocket');
+    try {
+      this.socket = await connectWebSocket(this.opts.config, creds, tunnel, this.opts.config.keepaliveTimeoutMs);
+      return this.socket;
+    } catch (err) {
+      tunnel?.destroy();
+      if (this.stopped) return undefined;
+      const e = err as NodeJS.ErrnoException;
+      if (e.code) return this.failed(describeConnectError(e, this.serverAddr).kind, describeConnectError(e, this.serverAddr).reason);
+      return this.failed(/proof|certificate/.test(e.message) ? ConnectResult.TLS_ERROR : ConnectResult.UNREACHABLE, e.message);
+    }
+  }
+
+  private async runSession(socket: Duplex): Promise<Outcome> {
     const { config, log, metrics } = this.opts;
     const started = Date.now();
     const session = new Session(socket, {

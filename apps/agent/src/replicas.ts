@@ -127,8 +127,12 @@ export class ReplicaManager {
     const serverId = session.peerHello!.serverId as string;
     const replicas = parseReplicas(session.peerHello!.replicas);
     const self = replicas?.find((r) => r.id === serverId);
-    if (!replicas || !self) {
-      // a single server (no replica set in its hello): the load balancer session is the session
+    if (!replicas || !self || this.opts.config.transport === 'websocket') {
+      // a single server (no replica set in its hello): the load balancer session is the session.
+      // Over WebSocket the ingress is the only way in: replicas' own addresses are not dialed.
+      if (replicas && replicas.length > 1 && this.opts.config.transport === 'websocket') {
+        this.log.warn({ replicas: replicas.length, reason: 'over --transport websocket the agent reaches only the replica its ingress picks' }, 'server replicas not dialed: requests that land on another replica get NO_TUNNEL; route each replica its own WebSocket path or run one replica');
+      }
       this.track(session, { replicaId: serverId, addr: `${this.opts.config.server.host}:${this.opts.config.server.port}`, via: 'lb' });
       return;
     }

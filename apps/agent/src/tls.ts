@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIP, type Socket } from 'node:net';
 import { checkServerIdentity, connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { PROOF_REFUSED } from '@edge-tunnel/websocket';
 import { AgentError, AgentErrorCode } from './errors.js';
 import type { AgentConfig } from './config.js';
 
@@ -64,6 +65,7 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUN
 export function describeConnectError(err: NodeJS.ErrnoException, serverAddr: string): { kind: 'unreachable' | 'tls_error'; reason: string } {
   const code = err.code ?? '';
   const detail = `${code ? `${code}: ` : ''}${err.message}`;
+  if (code === PROOF_REFUSED) return { kind: 'tls_error', reason: `${err.message} (check --cert/--key and the agent CA the server trusts)` };
   if (UNREACHABLE.has(code)) return { kind: 'unreachable', reason: `server ${serverAddr} unreachable: ${detail}` };
   if (/ALERT|CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE/i.test(code) || /alert/i.test(err.message)) {
     return { kind: 'tls_error', reason: `our client certificate was rejected by the server (check --cert/--key and the CA the server trusts): ${detail}` };

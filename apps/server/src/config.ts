@@ -26,6 +26,8 @@ export interface ServerConfig extends FramingLimits {
   metaAddr: ListenAddr;
   /** optional HTTP CONNECT frontend (konnectivity style) */
   connectAddr?: ListenAddr;
+  /** agent sessions over WebSocket (HTTPS); off unless set */
+  agentWsAddr?: ListenAddr;
   /** serving certificate and key of the agent and HTTPS listeners: a file path or PEM text */
   cert: string;
   key: string;
@@ -173,6 +175,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'http-addr', key: 'httpAddr', kind: 'addr', default: ':10264', help: 'HTTP proxy listener' },
   { flag: 'meta-addr', key: 'metaAddr', kind: 'addr', default: '127.0.0.1:10265', help: 'health, metrics and debug listener' },
   { flag: 'connect-addr', key: 'connectAddr', kind: 'addr', help: 'HTTP CONNECT frontend (off unless set)' },
+  { flag: 'agent-ws-addr', key: 'agentWsAddr', kind: 'addr', help: 'agent sessions over WebSocket, wss://…/edge-tunnel/v1/session (off unless set)' },
   { flag: 'cert', key: 'cert', kind: 'string', help: 'serving certificate (PEM file), required' },
   { flag: 'key', key: 'key', kind: 'string', help: 'serving key (PEM file), required' },
   { flag: 'agent-ca', key: 'agentCa', kind: 'string', help: 'CA of agent certificates (PEM file), required' },

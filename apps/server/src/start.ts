@@ -10,6 +10,7 @@ import type { Channel, Dest } from '@edge-tunnel/dnat';
 import { closeServer, formatAddr, isWildcard, listen } from './addr.js';
 import type { ListenAddr } from './addr.js';
 import { createAgentListener } from './agents/agent-listener.js';
+import { createWsListener } from './agents/ws-listener.js';
 import { Readiness } from './agents/readiness.js';
 import { AgentRegistry } from './agents/registry.js';
 import { startStandaloneCapture } from './capture/standalone.js';
@@ -44,6 +45,7 @@ export interface ServerAddresses {
   http: ListenAddr;
   meta: ListenAddr;
   connect?: ListenAddr;
+  agentWs?: ListenAddr;
 }
 
 export interface ServerHandle {
@@ -124,6 +126,9 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   wireProxy(https, ctx('https', 'https', originate), cluster?.pods, config.callerAllow);
   wireProxy(http, ctx('http', 'http'), cluster?.pods);
   const connect = config.connectAddr ? createConnectServer(ctx('connect', 'http'), limits) : undefined;
+  const agentWs = config.agentWsAddr
+    ? createWsListener({ cert, key, agentCa: cluster ? `${agentCa.trimEnd()}\n${cluster.caPem}` : agentCa, helloTimeoutMs: config.helloTimeoutMs, maxPendingConnections: config.maxPendingConnections }, agents, metrics, logger.child({ component: 'agents' }))
+    : undefined;
   const notReadyReason = (): string | undefined => readiness.notReadyReason(cluster?.synced() ?? true);
   // standalone --capture iptables, started once the proxies are bound (their ports are the DNAT targets)
   let standaloneCapture: StandaloneCapture | undefined;
@@ -144,6 +149,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     [http, config.httpAddr, 'HTTP proxy'],
     [meta, config.metaAddr, 'meta listener'],
     ...(connect && config.connectAddr ? [[connect, config.connectAddr, 'CONNECT frontend'] as [NetServer, ListenAddr, string]] : []),
+    ...(agentWs && config.agentWsAddr ? [[agentWs, config.agentWsAddr, 'agent WebSocket listener'] as [NetServer, ListenAddr, string]] : []),
   ];
   let bound: ListenAddr[];
   try {
@@ -163,6 +169,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   }
   const addresses: ServerAddresses = {
     agent: bound[0]!, https: bound[1]!, http: bound[2]!, meta: bound[3]!, ...(connect ? { connect: bound[4]! } : {}),
+    ...(agentWs ? { agentWs: bound[connect ? 5 : 4]! } : {}),
   };
   // port 0: the bound port
   if (config.advertiseAddr === undefined) replicas.setSelf({ id: config.serverId, addr: formatAddr(addresses.agent) });

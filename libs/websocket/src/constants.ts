@@ -15,3 +15,5 @@ export const MAX_SEND_BYTES = 1024 * 1024;
 export const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 /** Close code of a refused proof (4000–4999 are the application's). */
 export const CLOSE_REFUSED = 4403;
+/** `code` of the error a WebSocketDuplex ends with when the server closed it with CLOSE_REFUSED. */
+export const PROOF_REFUSED = 'ERR_WEBSOCKET_PROOF_REFUSED';

@@ -4,7 +4,7 @@
 // socket while the reader is behind, so TCP backpressure holds the peer.
 import { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
-import { MAX_SEND_BYTES } from './constants.js';
+import { CLOSE_REFUSED, MAX_SEND_BYTES, PROOF_REFUSED } from './constants.js';
 
 export class WebSocketDuplex extends Duplex {
   constructor(private readonly ws: WebSocket) {
@@ -76,6 +76,7 @@ export class WebSocketDuplex extends Duplex {
 
   private onClose(code: number, reason: string): void {
     if (code === 1000 || code === 1005) this.push(null);
+    else if (code === CLOSE_REFUSED) this.destroy(Object.assign(new Error(`the server refused our certificate proof: ${reason}`), { code: PROOF_REFUSED }));
     else this.destroy(Object.assign(new Error(`websocket closed: ${code}${reason ? ` ${reason}` : ''}`), { code: 'ECONNRESET' }));
   }
 }

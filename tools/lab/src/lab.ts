@@ -49,6 +49,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
   const log = options.log ?? ((line: string) => console.log(line));
   const pretty = options.pretty ?? true;
   const certs = await writeLabCerts(join(dir, 'pki'), nodes, serverHost);
+  await options.onCerts?.(certs.dir);
   const configPath = join(dir, 'edge-tunnel-server-cfg.yaml');
   await writeFile(configPath, `# same keys as the ConfigMap kube-system/edge-tunnel-server-cfg; edits apply live\ndnat-ports-pair: '${ports.exporter}=10264'\n`);
 

@@ -33,6 +33,8 @@ export interface LabOptions {
   serverArgs?: string[];
   /** extra flags appended to every agent's command line (e.g. backoff timings) */
   agentArgs?: string[];
+  /** runs once the certificates are written, before any process starts (e.g. a proxy that needs them) */
+  onCerts?: (certDir: string) => Promise<void>;
 }
 
 export const DEFAULT_NODES: readonly LabNode[] = [

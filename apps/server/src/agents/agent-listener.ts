@@ -6,6 +6,7 @@
 // takes a handshake slot only once its ClientHello is in), the TLS server handshakes.
 import { constants, randomBytes } from 'node:crypto';
 import type { Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { Session } from '@edge-tunnel/framing';
@@ -78,7 +79,12 @@ export interface AgentListener {
   sessions: Set<Session>;
   /** ends every control stream (before GOAWAY, so that drains do not wait for them) */
   endControlStreams(): void;
+  /** runs a session over a transport another listener authenticated (the WebSocket listener) */
+  adopt(socket: Duplex, id: PeerIdentity, remoteAddress: string, transport: AgentTransport): Promise<void>;
 }
+
+/** How an agent's session reached the server. */
+export type AgentTransport = 'tls' | 'websocket';
 
 export function createAgentListener(opts: AgentListenerOptions, registry: AgentRegistry, metrics: ServerMetrics, log: Logger): AgentListener {
   const sessions = new Set<Session>();
@@ -129,10 +135,10 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       socket.destroy();
       return;
     }
-    void admit(socket, remoteAddress);
+    admit(socket, remoteAddress);
   });
 
-  async function admit(socket: TLSSocket, remoteAddress: string): Promise<void> {
+  function admit(socket: TLSSocket, remoteAddress: string): void {
     let id: PeerIdentity;
     try {
       id = peerIdentity(socket);
@@ -141,8 +147,13 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       socket.destroy();
       return;
     }
+    void adopt(socket, id, remoteAddress, 'tls');
+  }
+
+  /** A session over `socket` (TLS, or a WebSocket's byte stream) for the agent whose certificate says `id`. */
+  async function adopt(socket: Duplex, id: PeerIdentity, remoteAddress: string, transport: AgentTransport): Promise<void> {
     const sessionId = randomBytes(6).toString('hex');
-    const slog = log.child({ sessionId, remoteAddress });
+    const slog = log.child({ sessionId, remoteAddress, transport });
     const session = new Session(socket, {
       role: 'server',
       hello: { version: 1, serverId: opts.serverId, ...(opts.replicas ? { replicas: opts.replicas.current() } : {}) },
@@ -183,7 +194,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       void session.close(0);
       return;
     }
-    attached = register(session, { sessionId, remoteAddress, connectedAt: Date.now(), session, ...checked, nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips }, slog);
+    attached = register(session, { sessionId, remoteAddress, transport, connectedAt: Date.now(), session, ...checked, nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips }, slog);
   }
 
   /** Attaches the session for its node (draining the one it replaces); undefined when refused. */
@@ -222,5 +233,6 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     server: front.server, sessions, handshakes: () => ({ ...pacer.stats(), ...front.stats() }),
     dropWaiting: () => { front.dropWaiting(); pacer.dropWaiting(); },
     endControlStreams: () => announcer?.endAll(),
+    adopt,
   };
 }

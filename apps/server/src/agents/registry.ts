@@ -11,6 +11,8 @@ export interface AgentSession {
   readonly nodeIps: readonly string[];
   readonly agentVersion: string;
   readonly remoteAddress: string;
+  /** 'tls' (the agent port) or 'websocket' (--agent-ws-addr); absent: tls */
+  readonly transport?: 'tls' | 'websocket';
   readonly connectedAt: number;
   readonly session: Session;
 }
@@ -23,6 +25,7 @@ export interface TunnelInfo {
   sessionId?: string;
   agentVersion?: string;
   remoteAddress?: string;
+  transport?: string;
   ageMs?: number;
   rttMs?: number;
   openStreams?: number;
@@ -88,6 +91,7 @@ function tunnelInfo(node: NodeInfo<AgentSession>): TunnelInfo {
     sessionId: a.sessionId,
     agentVersion: a.agentVersion,
     remoteAddress: a.remoteAddress,
+    transport: a.transport ?? 'tls',
     ageMs: stats.ageMs,
     ...(stats.rttMs !== undefined ? { rttMs: Math.round(stats.rttMs * 1000) / 1000 } : {}),
     openStreams: stats.streams,

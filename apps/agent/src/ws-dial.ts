@@ -1,0 +1,55 @@
+// The WebSocket transport (--transport websocket): wss:// to --ws-url (through the CONNECT proxy when
+// one is configured), verifying the server's certificate as the TLS transport does; the server sends
+// a challenge, the agent answers with its certificate and a signature made with its key
+// (libs/websocket), and from then on the WebSocket carries the session's bytes. Resolves to that
+// byte stream; rejects with an error whose message says what failed.
+import { connect as tlsConnect, checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocket, type RawData } from 'ws';
+import { CLOSE_REFUSED, MAX_MESSAGE_BYTES, SUBPROTOCOL, WebSocketDuplex, proofMessage, readChallenge } from '@edge-tunnel/websocket';
+import type { AgentConfig, HostPort } from './config.js';
+import type { Credentials } from './tls.js';
+
+/** host:port the WebSocket URL reaches (what a proxy must CONNECT to). */
+export function wsTarget(url: URL): HostPort {
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443) };
+}
+
+export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel: Socket | undefined, timeoutMs: number): Promise<Duplex> {
+  const name = config.serverName === config.server.host ? wsTarget(config.wsUrl).host : config.serverName;
+  const ws = new WebSocket(config.wsUrl, SUBPROTOCOL, {
+    ca: creds.ca,
+    servername: isIP(name) === 0 ? name : undefined,
+    checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(name, cert),
+    minVersion: 'TLSv1.2',
+    maxPayload: MAX_MESSAGE_BYTES,
+    handshakeTimeout: timeoutMs,
+    perMessageDeflate: false,
+    ...(tunnel ? { createConnection: (opts: object) => tlsConnect({ ...opts, socket: tunnel }) } : {}),
+  } as ConstructorParameters<typeof WebSocket>[2]);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`no WebSocket challenge from ${config.wsUrl.host} within ${timeoutMs} ms`)), timeoutMs);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      ws.removeAllListeners('message');
+      ws.terminate();
+      reject(err);
+    };
+    ws.once('error', (err: NodeJS.ErrnoException) => fail(err));
+    ws.once('unexpected-response', (_req, res) => fail(new Error(`${config.wsUrl.href} answered HTTP ${res.statusCode} instead of a WebSocket upgrade (check --ws-url and the ingress)`)));
+    ws.once('close', (code: number, reason: Buffer) => {
+      const why = code === CLOSE_REFUSED ? `the server refused our certificate proof: ${reason.toString()}` : `WebSocket closed before the session started (${code} ${reason.toString()})`;
+      fail(new Error(why));
+    });
+    ws.once('message', (data: RawData, isBinary: boolean) => {
+      const challenge = isBinary ? undefined : readChallenge(data.toString());
+      if (challenge === undefined) return fail(new Error(`${config.wsUrl.host} sent no edge-tunnel challenge: not an edge-tunnel WebSocket endpoint`));
+      clearTimeout(timer);
+      ws.removeAllListeners('close').removeAllListeners('error').removeAllListeners('unexpected-response');
+      ws.send(proofMessage(challenge, creds.cert, creds.key));
+      // same turn: the session's first bytes (the server's SETTINGS) arrive on the duplex
+      resolve(new WebSocketDuplex(ws));
+    });
+  });
+}
