@@ -86,3 +86,24 @@ t.test('the node share of a port config, the message, the ceiling', async (t) =>
   t.equal(parsePortCeiling(undefined), undefined);
   t.equal(parsePortCeiling({ node: 'nope', localhost: '' }), undefined, 'a malformed ceiling is unknown, not an error');
 });
+
+t.test('bitmap decode against the naive set: random sets with full bytes, edges and single ports', async (t) => {
+  const r = rng(11);
+  for (let round = 0; round < 40; round++) {
+    const ports: number[] = [1, 65_535, 7, 8, 15, 16];
+    for (let i = 0; i < 4_000; i++) ports.push(1 + Math.floor(r() * 65_535));
+    const lo = 1 + Math.floor(r() * 60_000);
+    for (let p = lo; p < lo + Math.floor(r() * 200); p++) ports.push(p); // a run across whole bytes
+    const want = PortSet.of(ports);
+    const wire = want.encode();
+    if (!wire.startsWith('b64:')) return t.fail(`round ${round}: expected the bitmap form`);
+    const got = PortSet.parse(wire);
+    if (!got.equals(want) || got.size !== want.size) return t.fail(`round ${round}: ${got.size} ports, want ${want.size}`);
+    for (let k = 0; k < 200; k++) {
+      const p = 1 + Math.floor(r() * 65_535);
+      if (got.has(p) !== ports.includes(p)) return t.fail(`round ${round}: has(${p})`);
+    }
+  }
+  t.pass('40 random bitmaps decode to the same set');
+  t.same(PortSet.parse('9051-9052').spans, [{ lo: 9051, hi: 9052 }]);
+});
