@@ -73,8 +73,10 @@ const connectOne = (i) => new Promise((resolve, reject) => {
     const session = new Session(socket, { role: 'client', config: true, hello: { nodeName: name }, keepaliveIntervalMs: 600_000, keepaliveTimeoutMs: 1_200_000 });
     const a = { session, allowList, rev: 0, at: 0 };
     session.on('config', (msg) => {
+      const started = performance.now();
       const ports = parseAgentPortsMessage(msg);
       allowList.follow(ports);
+      a.applyMs = performance.now() - started;
       a.rev = ports.rev;
       a.at = performance.now();
       if (waiting && agents.every((x) => x.rev >= waiting.rev)) waiting.resolve();
@@ -119,9 +121,10 @@ for (let round = 0; round < ROUNDS; round++) {
     waiting = undefined;
     const lastAt = Math.max(...agents.map((a) => a.at));
     const probe = agents[AGENTS - 1].allowList.check('10.0.0.1', Number(text.split('=')[0]));
+    const applies = agents.map((a) => a.applyMs).sort((x, y) => x - y);
     rows.push({
       round, shape, parseMs, fanOutMs: announcer.lastFanOutMs, allAppliedMs: lastAt - changedAt,
-      payloadBytes: announcer['payload'].length, rejected, ok: probe.allowed,
+      payloadBytes: announcer['payload'].length, rejected, ok: probe.allowed, applyMedianMs: applies[applies.length >> 1],
     });
     // back to an empty config between shapes, so every apply is a change
     const back = announcer['rev'] + 1;
@@ -134,9 +137,10 @@ for (let round = 0; round < ROUNDS; round++) {
 
 const f = (n) => n.toFixed(1);
 console.log(`port following: ${AGENTS} agents (TLS sessions on loopback, one process), ${ENTRIES} dnat-ports-pair entries; attach of all agents ${f(attachMs)} ms`);
-console.log('| round | shape | parse (ms) | server fan-out (ms) | change → all agents applied (ms) | CONFIG payload (bytes) | probe allowed |');
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.round + 1} | ${r.shape} | ${f(r.parseMs)} | ${f(r.fanOutMs)} | ${f(r.allAppliedMs)} | ${r.payloadBytes} | ${r.ok} |`);
+console.log('| round | shape | parse (ms) | server fan-out (ms) | change → all agents applied (ms) | one agent\'s apply, median (ms) | CONFIG payload (bytes) | probe allowed |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of rows) console.log(`| ${r.round + 1} | ${r.shape} | ${f(r.parseMs)} | ${f(r.fanOutMs)} | ${f(r.allAppliedMs)} | ${r.applyMedianMs.toFixed(2)} | ${r.payloadBytes} | ${r.ok} |`);
+console.log(`load average at the end: ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 for (const a of agents) a.session.destroy();
 for (const s of serverSessions) s.session.destroy();
 server.close();
