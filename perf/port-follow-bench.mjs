@@ -104,7 +104,9 @@ function entries(shape, seed) {
     while (ports.length < ENTRIES) {
       x = (x * 48_271) % 2_147_483_647;
       const p = 1 + (x % 65_535);
-      if (!taken.has(p)) (taken.add(p), ports.push(p));
+      if (taken.has(p)) continue;
+      taken.add(p);
+      ports.push(p);
     }
   }
   return ports.map((p) => `${p}=10264`).join(',');
