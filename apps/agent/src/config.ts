@@ -55,7 +55,9 @@ export interface AgentConfig extends FramingLimits {
   /** /healthz, /readyz, /metrics */
   metaAddr: HostPort;
   compression: boolean;
-  allowPorts: PortRange[];
+  /** ceiling on node-IP ports the server's port config may open (besides 10250/10255); absent: no ceiling */
+  allowPorts?: PortRange[];
+  /** ceiling on 127.0.0.1 ports; empty: none */
   localhostPorts: PortRange[];
   dialTimeoutMs: number;
   /** a relayed stream with no byte either way for this long is reset with TIMEOUT (0: never) */
@@ -104,8 +106,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'server-name', env: 'EDGE_TUNNEL_SERVER_NAME', text: 'TLS server name to send and verify (default: the server host)' },
   { name: 'meta-addr', env: 'EDGE_TUNNEL_META_ADDR', def: '127.0.0.1:10266', text: '/healthz /readyz /metrics listener' },
   { name: 'compression', env: 'EDGE_TUNNEL_COMPRESSION', def: 'on', text: 'offer LZ4 compression: on or off' },
-  { name: 'allow-ports', env: 'EDGE_TUNNEL_ALLOW_PORTS', def: '', text: 'extra ports allowed on the node IPs, e.g. 9100-9199,9051' },
-  { name: 'localhost-ports', env: 'EDGE_TUNNEL_LOCALHOST_PORTS', def: '', text: 'ports allowed on 127.0.0.1' },
+  { name: 'allow-ports', env: 'EDGE_TUNNEL_ALLOW_PORTS', def: '', text: 'ceiling on the node-IP ports the server\'s port config may open, e.g. 9100-9199,9051 ("none": kubelet ports only; unset: no ceiling)' },
+  { name: 'localhost-ports', env: 'EDGE_TUNNEL_LOCALHOST_PORTS', def: '', text: 'ceiling on the 127.0.0.1 ports the server\'s port config may open (unset: none)' },
   { name: 'dial-timeout-ms', env: 'EDGE_TUNNEL_DIAL_TIMEOUT_MS', def: '5000', text: 'local target dial timeout' },
   { name: 'stream-idle-timeout-ms', env: 'EDGE_TUNNEL_STREAM_IDLE_TIMEOUT_MS', def: String(DEFAULT_STREAM_IDLE_TIMEOUT_MS), text: 'a relayed stream with no byte either way for this long is reset with TIMEOUT (0: never; default the kubelet\'s 4 h streaming idle timeout, as the server\'s --relay-idle-timeout-ms)' },
   { name: 'keepalive-interval-ms', env: 'EDGE_TUNNEL_KEEPALIVE_INTERVAL_MS', def: '10000', text: 'PING cadence' },
@@ -183,7 +185,7 @@ function build(raw: Raw, env: Record<string, string | undefined>): AgentConfig {
     renewBefore: fraction('renew-before', raw('renew-before')!),
     metaAddr: hostPort('meta-addr', raw('meta-addr')!, undefined),
     compression: onOff('compression', raw('compression')!),
-    allowPorts: ports('allow-ports', raw('allow-ports')!),
+    ...ceiling(raw('allow-ports')!),
     localhostPorts: ports('localhost-ports', raw('localhost-ports')!),
     dialTimeoutMs: int(raw, 'dial-timeout-ms', 1, 600_000),
     streamIdleTimeoutMs: int(raw, 'stream-idle-timeout-ms', 0, 7 * 24 * 3_600_000),
@@ -297,7 +299,14 @@ function onOff(flag: string, text: string): boolean {
   throw new ConfigError(`--${flag}`, `--${flag} must be on or off, got "${text}"`);
 }
 
+/** --allow-ports: unset or blank is no ceiling (absent), "none" the empty one. */
+function ceiling(text: string): { allowPorts?: PortRange[] } {
+  if (text.trim() === '') return {};
+  return { allowPorts: ports('allow-ports', text) };
+}
+
 function ports(flag: string, text: string): PortRange[] {
+  if (text.trim().toLowerCase() === 'none') return [];
   const parsed = parsePortList(text);
   if (typeof parsed === 'string') throw new ConfigError(`--${flag}`, `--${flag}: ${parsed}`);
   return parsed;

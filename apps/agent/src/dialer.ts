@@ -39,6 +39,10 @@ export interface DialerOptions {
   onUp?: (session: Session) => void;
   /** that session ended */
   onDown?: (session: Session) => void;
+  /** extra hello fields (the port ceiling) */
+  helloExtra?: Record<string, unknown>;
+  /** a CONFIG frame from the server (the session takes them when this is given) */
+  onConfig?: (config: Record<string, unknown>, session: Session) => void;
   /** asked after each session or failed attempt: false ends the loop (the load balancer dialer) */
   reconnect?: () => boolean;
 }
@@ -187,7 +191,7 @@ export class Dialer {
     const started = Date.now();
     const session = new Session(socket, {
       role: 'client',
-      hello: { nodeName: config.nodeName, nodeIps: config.nodeIps, version: HELLO_VERSION, agentVersion: AGENT_VERSION },
+      hello: { nodeName: config.nodeName, nodeIps: config.nodeIps, version: HELLO_VERSION, agentVersion: AGENT_VERSION, ...this.opts.helloExtra },
       compression: config.compression,
       keepaliveIntervalMs: config.keepaliveIntervalMs,
       keepaliveTimeoutMs: config.keepaliveTimeoutMs,
@@ -198,9 +202,12 @@ export class Dialer {
       maxControlPerSecond: config.maxControlPerSecond,
       // every stream the server opens ends at a local socket (or the replica control line reader)
       socketStreams: true,
+      // the server's port config arrives in CONFIG frames (an older server never sends one)
+      config: this.opts.onConfig !== undefined,
       logger: log,
     });
     this.live = session;
+    if (this.opts.onConfig) session.on('config', (c: Record<string, unknown>) => this.opts.onConfig!(c, session));
     session.on('socketStream', (stream: SocketStream) => this.opts.onStream(stream, session));
     let refusal: GoAwayInfo | undefined;
     session.on('goaway', (info: GoAwayInfo) => {

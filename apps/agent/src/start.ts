@@ -8,6 +8,7 @@ import { ReplicaManager, type SessionInfo } from './replicas.js';
 import { startMeta } from './meta.js';
 import { createMetrics } from './metrics.js';
 import { countLiveBytes, dialTcp, serveStream, type DialTarget } from './relay.js';
+import { ceilingHello, onServerConfig } from './port-follow.js';
 import type { Credentials } from './tls.js';
 import type { TLSSocket } from 'node:tls';
 
@@ -49,7 +50,8 @@ export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps
   const metrics = createMetrics(() => replicas?.first()?.rttMs, () => countLiveBytes(replicas?.streams() ?? []));
   const allowList = new AllowList(config);
   const relay = { allowList, dialTarget: deps.dialTarget ?? dialTcp, dialTimeoutMs: config.dialTimeoutMs, streamIdleTimeoutMs: config.streamIdleTimeoutMs, metrics, log };
-  const manager = new ReplicaManager({ config, log, metrics, random: deps.random, connect: deps.connectServer, credentials, onStream: (stream) => serveStream(stream, relay) });
+  const manager = new ReplicaManager({ config, log, metrics, random: deps.random, connect: deps.connectServer, credentials, onStream: (stream) => serveStream(stream, relay),
+    helloExtra: ceilingHello(allowList), onConfig: (msg) => onServerConfig(msg, allowList, log) });
   replicas = manager;
   const meta = await startMeta(config.metaAddr, {
     registry: metrics.registry,

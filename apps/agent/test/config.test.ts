@@ -19,7 +19,6 @@ t.test('defaults', async (t) => {
     certFile: '/c',
     metaAddr: { host: '127.0.0.1', port: 10266 },
     compression: true,
-    allowPorts: [],
     localhostPorts: [],
     dialTimeoutMs: 5000,
     streamIdleTimeoutMs: 4 * 60 * 60 * 1000,
@@ -32,6 +31,14 @@ t.test('defaults', async (t) => {
     drainTimeoutMs: 10_000,
     logLevel: 'info',
   });
+  t.notOk('allowPorts' in c, 'no --allow-ports: no ceiling (the server\'s port config is followed)');
+});
+
+t.test('--allow-ports: unset or blank is no ceiling, "none" the empty one', async (t) => {
+  t.notOk('allowPorts' in config(base, { EDGE_TUNNEL_ALLOW_PORTS: '  ' }));
+  t.same(config([...base, '--allow-ports', 'none']).allowPorts, []);
+  t.same(config(base, { EDGE_TUNNEL_ALLOW_PORTS: '9051,9052' }).allowPorts, [{ lo: 9051, hi: 9051 }, { lo: 9052, hi: 9052 }]);
+  t.same(config([...base, '--localhost-ports', 'none']).localhostPorts, []);
 });
 
 t.test('flags, repeats and --flag=value', async (t) => {

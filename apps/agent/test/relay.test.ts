@@ -11,7 +11,8 @@ const meta = (host: string, port: number) => ({ host, port, kind: 'http', traceI
 
 t.test('hello: node name, node IPs, version, agent version; client cert names the node', async (t) => {
   const { session, server, agent } = await connected(t);
-  t.same(session.peerHello, { nodeName: NODE_NAME, nodeIps: [NODE_IP], version: 1, agentVersion: '0.1.0' });
+  t.same(session.peerHello, { nodeName: NODE_NAME, nodeIps: [NODE_IP], version: 1, agentVersion: '0.1.0', portCeiling: { node: '', localhost: '' } });
+  t.equal(session.peerTakesConfig, true, 'the agent takes CONFIG frames (the server\'s port config)');
   t.same(server.peerCertCn, [NODE_NAME]);
   await waitFor(() => agent.status().connected, 2000, 'connected');
   t.match(agent.status(), { connected: true, serverId: 'srv-test', attempts: 1, activeStreams: 0 });

@@ -9,6 +9,7 @@ export { ServerError, ServerErrorCode } from './errors.js';
 export { AgentRegistry } from './agents/registry.js';
 export type { AgentSession, TunnelInfo } from './agents/registry.js';
 export { checkHello } from './agents/identity.js';
+export { PortAnnouncer } from './agents/port-announcer.js';
 export { FilePortConfigSource, StaticPortConfigSource, parseConfigText } from './port-config-source.js';
 export type { PortConfigSource, PortConfigState } from './port-config-source.js';
 export { RESET_STATUS } from './proxy/http-errors.js';

@@ -16,6 +16,7 @@ import { AgentRegistry } from './agents/registry.js';
 import { startStandaloneCapture } from './capture/standalone.js';
 import type { StandaloneCapture } from './capture/standalone.js';
 import { ReplicaSet } from './agents/replicas.js';
+import { PortAnnouncer } from './agents/port-announcer.js';
 import type { Cluster, ClusterOptions } from './cluster/cluster.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -56,6 +57,8 @@ export interface ServerHandle {
   registry: AgentRegistry;
   portConfig: PortConfigSource;
   metrics: ServerMetrics;
+  /** tells agents their ports (perf: `lastFanOutMs`) */
+  ports: PortAnnouncer;
   /** the replicas agents are told about (this one included) */
   replicas: ReplicaSet;
 }
@@ -86,6 +89,8 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
       ? new FilePortConfigSource(config.configFile, logger.child({ component: 'port-config' }), { pollMs: config.configPollMs })
       : new StaticPortConfigSource());
   const registry = cluster?.registry ?? new AgentRegistry();
+  // agents that follow port config get their ports over the session, at attach and on every change
+  const ports = new PortAnnouncer(portConfig, logger.child({ component: 'port-follow' }), cluster?.nodeWarning);
   const metrics = new ServerMetrics(registry);
   const proxyLog = logger.child({ component: 'proxy' });
   const ctx = (listener: ListenerName, channel: Channel, tls?: OriginateTls): ProxyContext => ({
@@ -109,7 +114,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   // cluster mode: agents enrolled with a bootstrap token carry certificates from the CA Secret
   const agents = createAgentListener({
     ...config, cert, key, agentCa: cluster ? `${agentCa.trimEnd()}\n${cluster.caPem}` : agentCa, ...(cluster ? { enroller: cluster.enroller } : {}),
-    ...(scaleOut ? { replicas } : {}),
+    ...(scaleOut ? { replicas } : {}), ports,
   }, registry, metrics, logger.child({ component: 'agents' }));
   const https = createHttpsServer({
     cert, key, ca: callerCa, requestCert: callerCa !== undefined, rejectUnauthorized: config.requireCallerCert, minVersion: 'TLSv1.2',
@@ -201,6 +206,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     await Promise.all(stopped);
     meta.closeAllConnections();
     await closeServer(meta);
+    ports.close();
     portConfig.close();
     // after the drain: iptables rules and conntrack entries stay until the last stream ended
     await standaloneCapture?.stop();
@@ -213,6 +219,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     registry,
     portConfig,
     metrics,
+    ports,
     replicas,
   };
 }

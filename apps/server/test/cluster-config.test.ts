@@ -69,7 +69,7 @@ t.test('DNAT targets: the flag, else the listener; a wildcard listener → $POD_
 });
 
 const agent = (nodeName: string, nodeIps: string[]): AgentSession => ({
-  sessionId: nodeName, nodeName, nodeIps, agentVersion: 't', remoteAddress: 'x', connectedAt: 0, session: {} as Session,
+  sessionId: nodeName, nodeName, nodeIps, agentVersion: 't', remoteAddress: 'x', connectedAt: 0, session: {} as Session, ports: {},
 });
 
 t.test('the edge registry admits agents of edge Nodes only, with their InternalIPs', async (t) => {

@@ -12,6 +12,8 @@ export const DnatErrorCode = {
   INVALID_SESSION: 'ERR_DNAT_INVALID_SESSION',
   /** a JSON port config (`portConfigFromJSON`) that does not describe a valid config */
   INVALID_PORT_CONFIG: 'ERR_DNAT_INVALID_PORT_CONFIG',
+  /** a port set's wire text (`PortSet.parse`) or an agent ports message that is malformed */
+  INVALID_PORT_SET: 'ERR_DNAT_INVALID_PORT_SET',
 } as const;
 export type DnatErrorCode = (typeof DnatErrorCode)[keyof typeof DnatErrorCode];
 

@@ -21,3 +21,9 @@ export { LOCALHOST, MISS_STATUS, MissReason, resolve } from './resolve.js';
 export type { Miss, Resolution } from './resolve.js';
 export { parseDest } from './dest.js';
 export type { Dest } from './dest.js';
+export { PortSet } from './port-set.js';
+export type { PortSpan } from './port-set.js';
+export {
+  AGENT_PORTS_KIND, agentPortsMessage, agentPortsOf, parseAgentPortsMessage, parsePortCeiling, portCeilingHello, refusedByCeiling,
+} from './agent-ports.js';
+export type { AgentPorts, AgentPortsMessage, PortCeiling } from './agent-ports.js';

@@ -34,6 +34,8 @@ export const FrameType = {
   GOAWAY: 0x6,
   /** session parameters (and, in the first one, the hello JSON); ACK flag acknowledges */
   SETTINGS: 0x7,
+  /** session-level JSON config message; sent only to a peer that announced the CONFIG setting */
+  CONFIG: 0x8,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -62,6 +64,8 @@ export const Setting = {
   KEEPALIVE_MS: 0x5,
   /** protocol version the sender speaks */
   VERSION: 0x6,
+  /** largest CONFIG payload the sender accepts; absent or 0: it takes no CONFIG frames */
+  CONFIG: 0x7,
 } as const;
 export type Setting = (typeof Setting)[keyof typeof Setting];
 
@@ -79,6 +83,8 @@ export const MIN_MAX_FRAME_SIZE = 1_024;
 export const MAX_MAX_FRAME_SIZE = 16 * 1024 * 1024;
 /** Control payloads (OPEN metadata, RESET/GOAWAY reasons, SETTINGS with hello) are capped at this. */
 export const MAX_CONTROL_PAYLOAD = 16 * 1024;
+/** Largest CONFIG payload a session that takes CONFIG frames accepts (announced in SETTINGS CONFIG). */
+export const MAX_CONFIG_PAYLOAD = 64 * 1024;
 /** RESET and GOAWAY reasons are truncated to this many bytes. */
 export const MAX_REASON_BYTES = 1024;
 /** Largest stream id (u32, high bit kept clear). */

@@ -18,6 +18,8 @@ export interface DecoderOptions {
   maxFrameSize: number;
   /** default MAX_CONTROL_PAYLOAD */
   maxControlPayload?: number;
+  /** largest CONFIG payload accepted; 0 (default): a CONFIG frame is a PROTOCOL_ERROR */
+  maxConfigPayload?: number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -30,14 +32,15 @@ const S_DATA = 1;
 const S_WHOLE = 2;
 
 /** Payload length each fixed-size frame type must have (-1: variable). */
-const FIXED_LENGTH = [-1, 8, -1, 0, -1, 8, -1, -1];
+const FIXED_LENGTH = [-1, 8, -1, 0, -1, 8, -1, -1, -1];
 /** Whether a frame type is session-level (stream id 0) rather than stream-level. */
-const SESSION_LEVEL = [false, false, false, false, false, true, true, true];
+const SESSION_LEVEL = [false, false, false, false, false, true, true, true, true];
 
 export class FrameDecoder {
   /** Largest DATA payload accepted; may be changed at runtime (applies from the next header). */
   maxFrameSize: number;
   readonly maxControlPayload: number;
+  readonly maxConfigPayload: number;
   private readonly sink: DecoderSink;
   private header: Buffer | null = null;
   private headerFill = 0;
@@ -56,6 +59,7 @@ export class FrameDecoder {
     this.sink = sink;
     this.maxFrameSize = options.maxFrameSize;
     this.maxControlPayload = options.maxControlPayload ?? MAX_CONTROL_PAYLOAD;
+    this.maxConfigPayload = options.maxConfigPayload ?? 0;
   }
 
   /** bytes of a partially received frame currently held (header bytes + reassembly buffer) */
@@ -149,7 +153,7 @@ export class FrameDecoder {
     const flags = buf[at + 1];
     const streamId = ((buf[at + 4] << 24) | (buf[at + 5] << 16) | (buf[at + 6] << 8) | buf[at + 7]) >>> 0;
     const length = ((buf[at + 8] << 24) | (buf[at + 9] << 16) | (buf[at + 10] << 8) | buf[at + 11]) >>> 0;
-    validateHeader(type, flags, streamId, length, this.maxFrameSize, this.maxControlPayload);
+    validateHeader(type, flags, streamId, length, this.maxFrameSize, this.maxControlPayload, this.maxConfigPayload);
     this.type = type;
     this.flags = flags;
     this.streamId = streamId;
@@ -176,8 +180,9 @@ export function validateHeader(
   length: number,
   maxFrameSize: number,
   maxControlPayload: number,
+  maxConfigPayload = 0,
 ): void {
-  if (type > FrameType.SETTINGS) {
+  if (type > FrameType.CONFIG) {
     throw new ProtocolError('PROTOCOL_ERROR', `unknown frame type 0x${type.toString(16)}`);
   }
   if (SESSION_LEVEL[type]) {
@@ -190,6 +195,11 @@ export function validateHeader(
       const what = flags & Flag.COMPRESSED ? 'compressed DATA' : 'DATA';
       throw new ProtocolError('FRAME_SIZE_ERROR', `${what} of ${length} bytes exceeds max frame size ${maxFrameSize}`);
     }
+    return;
+  }
+  if (type === FrameType.CONFIG) {
+    if (maxConfigPayload === 0) throw new ProtocolError('PROTOCOL_ERROR', 'CONFIG frame, but this side announced no CONFIG setting');
+    if (length > maxConfigPayload) throw new ProtocolError('FRAME_SIZE_ERROR', `CONFIG payload of ${length} bytes exceeds ${maxConfigPayload}`);
     return;
   }
   const fixed = FIXED_LENGTH[type];

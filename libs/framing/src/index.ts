@@ -7,7 +7,7 @@ export { corkForTurn } from './cork.js';
 export { IdleSweep, type IdleWatched } from './idle-sweep.js';
 export { type SessionOptions, type Logger, DEFAULTS as SESSION_DEFAULTS } from './options.js';
 export { FRAMING_FLAGS, framingLimitsProblem, type FramingFlag, type FramingLimits } from './limit-flags.js';
-export { type OpenMeta } from './payloads.js';
+export { type OpenMeta, encodeConfig, decodeConfig } from './payloads.js';
 export {
   ErrorCode,
   errorCodeName,
@@ -18,7 +18,7 @@ export {
   SessionClosedError,
   type ErrorCodeName,
 } from './errors.js';
-export { FrameType, Flag, Setting, HEADER_SIZE, DEFAULT_MAX_FRAME_SIZE, CODEC_LZ4, PROTOCOL_VERSION } from './constants.js';
+export { FrameType, Flag, Setting, MAX_CONFIG_PAYLOAD, HEADER_SIZE, DEFAULT_MAX_FRAME_SIZE, CODEC_LZ4, PROTOCOL_VERSION } from './constants.js';
 export { FrameDecoder, type DecoderSink } from './decoder.js';
 export { encodeFrame, readHeader, writeHeader } from './frame.js';
 export { describeFrame } from './describe.js';

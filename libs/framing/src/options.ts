@@ -41,6 +41,8 @@ export interface SessionOptions {
   compression?: boolean;
   /** peer-opened streams are `SocketStream`s, emitted as 'socketStream' (a side that relays every stream to a local socket) */
   socketStreams?: boolean;
+  /** take CONFIG frames from the peer (announced in SETTINGS CONFIG; each one is emitted as 'config') */
+  config?: boolean;
   logger?: Logger;
 }
 
@@ -63,6 +65,7 @@ export const DEFAULTS = {
   maxControlPerSecond: 1_000,
   compression: false,
   socketStreams: false,
+  config: false,
 } as const;
 
 /** Smallest stream window (and receive budget) an option may set. */
@@ -101,6 +104,7 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     maxControlPerSecond: options.maxControlPerSecond ?? DEFAULTS.maxControlPerSecond,
     compression: options.compression ?? DEFAULTS.compression,
     socketStreams: options.socketStreams ?? DEFAULTS.socketStreams,
+    config: options.config ?? DEFAULTS.config,
   };
   check('maxFrameSize', o.maxFrameSize, MIN_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE);
   check('initialWindow', o.initialWindow, MIN_WINDOW, MAX_WINDOW);

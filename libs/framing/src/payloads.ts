@@ -1,7 +1,7 @@
 // Control payloads: WINDOW, RESET, GOAWAY, SETTINGS, OPEN. Every decode validates its input and throws
 // ProtocolError (FRAME_SIZE_ERROR for a wrong length, PROTOCOL_ERROR for a bad value); every encode
 // throws TypeError/RangeError on arguments that the peer would reject.
-import { MAX_CONTROL_PAYLOAD, MAX_MAX_FRAME_SIZE, MAX_REASON_BYTES, MAX_STREAM_ID, MIN_MAX_FRAME_SIZE, Setting } from './constants.js';
+import { MAX_CONFIG_PAYLOAD, MAX_CONTROL_PAYLOAD, MAX_MAX_FRAME_SIZE, MAX_REASON_BYTES, MAX_STREAM_ID, MIN_MAX_FRAME_SIZE, Setting } from './constants.js';
 import { ProtocolError } from './errors.js';
 
 const TWO_32 = 2 ** 32;
@@ -133,6 +133,19 @@ export function decodeSettings(p: Buffer): { values: Map<number, number>; hello?
   }
   if (end === p.length) return { values };
   return { values, hello: parseObject(p.subarray(end), 'SETTINGS hello') };
+}
+
+// --- CONFIG: UTF-8 JSON object (opaque to the framing) ---
+
+/** The CONFIG payload of `config`; throws TypeError for a non-object, RangeError above `max` bytes. */
+export function encodeConfig(config: Record<string, unknown>, max = MAX_CONFIG_PAYLOAD): Buffer {
+  const p = Buffer.from(stringifyObject(config, 'CONFIG'), 'utf8');
+  if (p.length > max) throw new RangeError(`CONFIG payload of ${p.length} bytes exceeds the peer's ${max}`);
+  return p;
+}
+
+export function decodeConfig(p: Buffer): Record<string, unknown> {
+  return parseObject(p, 'CONFIG');
 }
 
 // --- OPEN: UTF-8 JSON metadata ---

@@ -5,7 +5,7 @@ import { CODEC_LZ4, Flag, FrameType, Setting } from './constants.js';
 import type { DecoderSink } from './decoder.js';
 import { ProtocolError, errorCodeName } from './errors.js';
 import { decompressPayload } from './lz4.js';
-import { decodeGoAway, decodeOpen, decodeReset, decodeSettings, decodeWindow } from './payloads.js';
+import { decodeConfig, decodeGoAway, decodeOpen, decodeReset, decodeSettings, decodeWindow } from './payloads.js';
 import { encodeFrame } from './frame.js';
 import type { PeerSettings, Session } from './session.js';
 import type { WireStream } from './wire-stream.js';
@@ -21,6 +21,7 @@ const handlers: Record<number, Handler> = {
   [FrameType.PING]: (s, flags, _id, payload) => s.ping(flags, payload),
   [FrameType.GOAWAY]: (s, _f, _id, payload) => s.goAway(payload),
   [FrameType.SETTINGS]: (s, flags, _id, payload) => s.settings(flags, payload),
+  [FrameType.CONFIG]: (s, _f, _id, payload) => s.config(payload),
 };
 
 export class FrameSink implements DecoderSink {
@@ -126,6 +127,7 @@ export class FrameSink implements DecoderSink {
       codecs: (values.get(Setting.CODECS) ?? previous?.codecs ?? 0) & CODEC_LZ4,
       keepaliveMs: values.get(Setting.KEEPALIVE_MS) ?? previous?.keepaliveMs ?? 0,
       version: values.get(Setting.VERSION) ?? previous?.version ?? 1,
+      configMax: values.get(Setting.CONFIG) ?? previous?.configMax ?? 0,
     };
     if (previous && peer.initialWindow !== previous.initialWindow) {
       throw new ProtocolError('PROTOCOL_ERROR', 'SETTINGS may not change INITIAL_WINDOW after the first');
@@ -134,6 +136,17 @@ export class FrameSink implements DecoderSink {
       throw new ProtocolError('PROTOCOL_ERROR', 'SETTINGS hello must be a JSON object');
     }
     this.session.onPeerSettings(peer, hello as Record<string, unknown> | undefined);
+  }
+
+  config(payload: Buffer): void {
+    this.countControl('CONFIG');
+    if (!this.session.peer) throw new ProtocolError('PROTOCOL_ERROR', 'CONFIG before SETTINGS');
+    const config = decodeConfig(payload);
+    try {
+      this.session.emit('config', config);
+    } catch (err) {
+      this.session.log?.error({ err }, 'config listener threw');
+    }
   }
 
   private deliver(stream: WireStream, piece: Buffer, flags: number, last: boolean): void {

@@ -3,7 +3,7 @@
 // Frame handling for incoming frames lives in `session-frames.ts`.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { CODEC_LZ4, FrameType, MAX_STREAM_ID, PROTOCOL_VERSION, Setting } from './constants.js';
+import { CODEC_LZ4, FrameType, MAX_CONFIG_PAYLOAD, MAX_STREAM_ID, PROTOCOL_VERSION, Setting } from './constants.js';
 import { FrameDecoder } from './decoder.js';
 import { ErrorCode, FramingError, FramingErrorCode, ProtocolError, SessionClosedError, type ErrorCodeName } from './errors.js';
 import { FloodGuard } from './flood.js';
@@ -11,7 +11,7 @@ import { grantDue, grownWindow, windowLimited } from './flow.js';
 import { encodeFrame } from './frame.js';
 import { Keepalive, type KeepaliveOwner } from './keepalive.js';
 import { resolveOptions, type Logger, type ResolvedOptions, type SessionOptions } from './options.js';
-import { encodeGoAway, encodeOpen, encodeReset, encodeSettings, encodeWindow, type OpenMeta } from './payloads.js';
+import { encodeConfig, encodeGoAway, encodeOpen, encodeReset, encodeSettings, encodeWindow, type OpenMeta } from './payloads.js';
 import { FrameSink } from './session-frames.js';
 import { SocketStream, type SocketStreamOwner } from './socket-stream.js';
 import { Stream } from './stream.js';
@@ -29,6 +29,8 @@ export interface PeerSettings {
   codecs: number;
   keepaliveMs: number;
   version: number;
+  /** largest CONFIG payload the peer takes (SETTINGS CONFIG); 0: it takes none */
+  configMax: number;
 }
 
 export interface SessionStats {
@@ -55,6 +57,8 @@ export declare interface Session {
   /** a stream the peer opened, to be attach()ed to a local socket (sessions with `socketStreams`) */
   on(event: 'socketStream', listener: (stream: SocketStream) => void): this;
   on(event: 'goaway', listener: (info: GoAwayInfo) => void): this;
+  /** a CONFIG frame from the peer (sessions with `config: true`) */
+  on(event: 'config', listener: (config: Record<string, unknown>) => void): this;
   on(event: 'close', listener: (err?: Error) => void): this;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own signature
   on(event: string, listener: (...args: any[]) => void): this;
@@ -128,7 +132,7 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     this.flood = new FloodGuard(this.opts.maxControlPerSecond);
     this.writer = new FrameWriter(socket, this.opts.socketBuffer, this.opts.maxFrameSize);
     this.writer.onControlBacklog = (unwritten, limit) => this.peerNotReading(unwritten, limit);
-    this.decoder = new FrameDecoder(new FrameSink(this), { maxFrameSize: this.opts.maxFrameSize });
+    this.decoder = new FrameDecoder(new FrameSink(this), { maxFrameSize: this.opts.maxFrameSize, maxConfigPayload: this.opts.config ? MAX_CONFIG_PAYLOAD : 0 });
     this.ready = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.ready.catch(() => {});
     this.keepalive = new Keepalive(this.opts.keepaliveIntervalMs, this.opts.keepaliveTimeoutMs, this);
@@ -194,6 +198,25 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
       (this.pings ??= new Map()).set(seq, { start: performance.now(), resolve, reject });
       this.writer.sendControl(encodeFrame(FrameType.PING, 0, 0, payload));
     });
+  }
+
+  /** The peer announced SETTINGS CONFIG: it takes CONFIG frames (false until its SETTINGS arrived). */
+  get peerTakesConfig(): boolean {
+    return (this.peer?.configMax ?? 0) > 0;
+  }
+
+  /**
+   * Sends one CONFIG frame (an opaque JSON object) when the peer takes them; false (nothing sent) when
+   * it does not, or before its SETTINGS. `payload` may be a pre-encoded JSON object (one encoding
+   * shared by many sessions). Throws RangeError above the peer's announced size.
+   */
+  sendConfig(config: Record<string, unknown> | Buffer): boolean {
+    if (this.destroyed || !this.peerTakesConfig) return false;
+    const max = this.peer!.configMax;
+    const payload = Buffer.isBuffer(config) ? config : encodeConfig(config, max);
+    if (payload.length > max) throw new RangeError(`CONFIG payload of ${payload.length} bytes exceeds the peer's ${max}`);
+    this.writer.sendControl(encodeFrame(FrameType.CONFIG, 0, 0, payload));
+    return true;
   }
 
   /** Stops new streams both ways; open ones continue. */
@@ -420,6 +443,8 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
       [Setting.CODECS]: this.opts.compression ? CODEC_LZ4 : 0,
       [Setting.KEEPALIVE_MS]: this.opts.keepaliveIntervalMs,
       [Setting.VERSION]: PROTOCOL_VERSION,
+      // announced only when taken: an older peer never sees the id (it would ignore it anyway)
+      ...(this.opts.config ? { [Setting.CONFIG]: MAX_CONFIG_PAYLOAD } : {}),
     };
     this.writer.sendControl(encodeFrame(FrameType.SETTINGS, 0, 0, encodeSettings(values, this.opts.hello)));
   }

@@ -77,8 +77,9 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
     const agent = startProcess(node.name, appScript('@edge-tunnel/agent'), [
       '--server', addr(ports.agent), '--node-name', node.name, '--node-ip', node.ip,
       '--cert', certs.path(`agent-${node.name}`, 'crt'), '--key', certs.path(`agent-${node.name}`, 'key'),
-      '--ca', certs.path('ca', 'crt'), '--meta-addr', `${node.ip}:10266`, '--allow-ports', (options.agentAllowPorts ?? [ports.exporter]).join(','),
-      ...(options.agentArgs ?? []),
+      '--ca', certs.path('ca', 'crt'), '--meta-addr', `${node.ip}:10266`,
+      ...(options.agentAllowPorts ? ['--allow-ports', options.agentAllowPorts.join(',')] : []),
+      ...(options.agentArgs ?? []), ...(node.agentArgs ?? []),
     ], log, pretty);
     agents.set(node.name, agent);
     return agent;

@@ -4,6 +4,8 @@ export interface LabNode {
   name: string;
   /** a loopback address standing in for the edge node's IP */
   ip: string;
+  /** flags appended to this node's agent only (e.g. an --allow-ports ceiling) */
+  agentArgs?: string[];
 }
 
 export interface LabPorts {
@@ -25,7 +27,7 @@ export interface LabOptions {
   dir?: string;
   /** receives every log line of every process, already formatted */
   log?: (line: string) => void;
-  /** ports the agents allow besides the kubelet ports (default: the exporter port) */
+  /** an --allow-ports ceiling for every agent (default none: the agents follow the server's port config) */
   agentAllowPorts?: number[];
   /** pretty (default) or raw JSON log lines */
   pretty?: boolean;

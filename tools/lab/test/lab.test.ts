@@ -53,8 +53,10 @@ t.test('200 concurrent requests across two nodes', { skip: !lab }, async (t) => 
   t.same(codes.filter((c) => c !== '200'), [], 'every request answered 200');
 });
 
-t.test('a custom port opened live in the config file carries 100 MiB; one the agent does not allow is refused', { skip: !lab }, async (t) => {
-  const node = lab!.nodes[1]!;
+t.test('a custom port opened live in the config file carries 100 MiB (the agent follows it, no restart); one above an agent ceiling is refused', { skip: !lab }, async (t) => {
+  // edge-a's agent has no --allow-ports: the port works because the server told it over the session
+  const node = lab!.nodes[0]!;
+  const capped = lab!.nodes[1]!;
   const sink = createServer((req, res) => {
     const hash = createHash('sha256');
     req.on('data', (c: Buffer) => hash.update(c));
@@ -62,7 +64,7 @@ t.test('a custom port opened live in the config file carries 100 MiB; one the ag
   });
   await new Promise<void>((r) => sink.listen(9180, node.ip, r));
   t.teardown(() => sink.close());
-  const via = (port: number): string => `--connect-to ${node.ip}:${port}:${lab!.serverHost}:${lab!.ports.http} http://${node.ip}:${port}/upload`;
+  const via = (port: number, n = node): string => `--connect-to ${n.ip}:${port}:${lab!.serverHost}:${lab!.ports.http} http://${n.ip}:${port}/upload`;
   const before = await sh(`curl -s -o /dev/null -w '%{http_code}' ${via(9180)}`);
   t.equal(before.stdout, '403', 'not configured yet: 403');
   await writeFile(lab!.configPath, `dnat-ports-pair: '9100=10264,9180=10264,9181=10264'\n`);
@@ -76,11 +78,15 @@ t.test('a custom port opened live in the config file carries 100 MiB; one the ag
   const expected = createHash('sha256').update(await readFile(file)).digest('hex');
   const upload = await sh(`curl -s --data-binary @${file} ${via(9180)}`, 60_000);
   t.equal(upload.stdout, expected, '100 MiB arrived intact (SHA-256 computed at the sink)');
-  const refused = await sh(`curl -s -w '\\n%{http_code}' ${via(9181)}`);
-  // :10264 takes no credentials: the caller reads the reason code, the audit line has the agent's why
-  t.match(refused.stdout, /REFUSED: [\d.]+:9181: the edge node's agent refused the target[\s\S]*\n403$/, 'the agent refuses a port it does not allow');
-  t.notMatch(refused.stdout, /not allowed/, "the agent's allow-list is not shown to the caller");
-  t.ok(lines.some((l) => l.includes('"msg":"audit"') && l.includes('"reason":"REFUSED"') && l.includes('not allowed')), "the agent's reason is on the audit line");
+  // edge-b's agent runs with --allow-ports 9100,9180: 9181 is configured but above its ceiling
+  const refused = await sh(`curl -s -w '\\n%{http_code}' ${via(9181, capped)}`);
+  // :10264 takes no credentials: the caller reads the reason code and a fixed sentence, the audit line has the why
+  t.match(refused.stdout, /AGENT_CEILING: [\d.]+:9181: the port is configured, but the edge node's agent does not allow it[\s\S]*\n403$/, 'the caller learns the agent ceiling refused it');
+  t.notMatch(refused.stdout, /9100,9180/, "the agent's ceiling is not shown to the caller");
+  t.ok(lines.some((l) => l.includes('"msg":"audit"') && l.includes('"reason":"AGENT_CEILING"') && l.includes('EDGE_TUNNEL_ALLOW_PORTS on edge-b')), 'the audit line names the flag and the node');
+  const tunnels = JSON.parse((await sh(`curl -s http://${lab!.serverHost}:${lab!.ports.meta}/debug/tunnels`)).stdout) as { nodes: Array<{ nodeName: string; refusedPorts?: { node: string } }> };
+  t.equal(tunnels.nodes.find((n) => n.nodeName === 'edge-b')?.refusedPorts?.node, '9181', '/debug/tunnels lists it for edge-b');
+  t.notOk(tunnels.nodes.find((n) => n.nodeName === 'edge-a')?.refusedPorts, 'and nothing for edge-a');
 });
 
 t.test('agent killed: fast 503; restarted: requests succeed again', { skip: !lab }, async (t) => {

@@ -24,6 +24,7 @@ import { authFailure, checkHello, peerIdentity } from './identity.js';
 import type { PeerIdentity } from './identity.js';
 import type { AgentRegistry, AgentSession } from './registry.js';
 import { ReplicaAnnouncer } from './replicas.js';
+import type { PortAnnouncer } from './port-announcer.js';
 import type { ReplicaSource } from './replicas.js';
 
 /** ALPN protocols of the agent port, in the server's order of preference; a client offering none of them is refused in the handshake. */
@@ -66,6 +67,8 @@ export interface AgentListenerOptions extends Partial<FramingLimits> {
   enrollRateLimit?: RateLimit;
   /** the replica set sent in the hello and on each session's control stream; absent: single server */
   replicas?: ReplicaSource;
+  /** tells agents that follow port config their ports (absent: none is sent) */
+  ports?: PortAnnouncer;
 }
 
 export interface AgentListener {
@@ -194,12 +197,12 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       void session.close(0);
       return;
     }
-    attached = register(session, { sessionId, remoteAddress, transport, connectedAt: Date.now(), session, ...checked, nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips }, slog);
+    attached = register(session, { sessionId, remoteAddress, transport, connectedAt: Date.now(), session, ports: {}, ...checked, nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips }, slog);
   }
 
   /** Attaches the session for its node (draining the one it replaces); undefined when refused. */
   function register(session: Session, agent: AgentSession, slog: Logger): AgentSession | undefined {
-    const fields = { nodeName: agent.nodeName, nodeIps: agent.nodeIps, agentVersion: agent.agentVersion };
+    const fields = { nodeName: agent.nodeName, nodeIps: agent.nodeIps, agentVersion: agent.agentVersion, followsPortConfig: session.peerTakesConfig };
     let old: AgentSession | undefined;
     try {
       old = registry.attach(agent);
@@ -219,11 +222,13 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       void old.session.close(opts.drainTimeoutMs);
     }
     announcer?.announce(session);
+    opts.ports?.attach(agent);
     return agent;
   }
 
   /** An attached session closed (the one 'close' listener per session, registered in admit()). */
   function detach(agent: AgentSession, err: Error | undefined, slog: Logger): void {
+    opts.ports?.detach(agent);
     const current = registry.detach(agent);
     metrics.sessionEvents.inc({ event: 'closed' });
     slog.info({ nodeName: agent.nodeName, current, reason: err?.message }, 'agent session closed');

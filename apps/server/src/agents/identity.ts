@@ -1,7 +1,8 @@
 // Binding an agent's hello to its certificate: the node name comes from the certificate's CN and
 // the node IPs must be among its SAN IPs. A certificate for node A can never register node B.
 import type { TLSSocket } from 'node:tls';
-import { normalizeIp, normalizeNodeName } from '@edge-tunnel/dnat';
+import { normalizeIp, normalizeNodeName, parsePortCeiling } from '@edge-tunnel/dnat';
+import type { PortCeiling } from '@edge-tunnel/dnat';
 import { certIdentity } from '@edge-tunnel/pki';
 
 /** What the agent's client certificate says. */
@@ -16,6 +17,8 @@ export interface CheckedHello {
   nodeName: string;
   nodeIps: string[];
   agentVersion: string;
+  /** the hello's `portCeiling`, when present and well-formed */
+  portCeiling?: PortCeiling;
 }
 
 /** Reads the verified peer certificate of an agent connection. */
@@ -68,5 +71,6 @@ export function checkHello(hello: Record<string, unknown>, id: PeerIdentity): Ch
     nodeIps.push(canonical);
   }
   const version = hello['agentVersion'];
-  return { ok: true, nodeName: certName, nodeIps, agentVersion: typeof version === 'string' ? version.slice(0, 64) : 'unknown' };
+  const portCeiling = parsePortCeiling(hello['portCeiling']);
+  return { ok: true, nodeName: certName, nodeIps, agentVersion: typeof version === 'string' ? version.slice(0, 64) : 'unknown', ...(portCeiling ? { portCeiling } : {}) };
 }

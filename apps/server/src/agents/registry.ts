@@ -1,7 +1,7 @@
 // The live agent sessions, keyed by node through dnat's NodeTable. A newer session for a node
 // replaces the older one, which is then drained (its open streams finish) and closed.
 import { NodeTable } from '@edge-tunnel/dnat';
-import type { NodeInfo } from '@edge-tunnel/dnat';
+import type { AgentPorts, NodeInfo, PortCeiling } from '@edge-tunnel/dnat';
 import type { Session } from '@edge-tunnel/framing';
 
 /** One attached agent: its session and what its certificate and hello established. */
@@ -15,6 +15,10 @@ export interface AgentSession {
   readonly transport?: 'tls' | 'websocket';
   readonly connectedAt: number;
   readonly session: Session;
+  /** the ceilings the hello announced (absent: an older agent, or none announced) */
+  readonly portCeiling?: PortCeiling;
+  /** what the port announcer told it and what its ceiling refuses (mutable) */
+  readonly ports: { rev?: number; refused?: AgentPorts };
 }
 
 /** The JSON /debug/tunnels shows per node. */
@@ -31,6 +35,12 @@ export interface TunnelInfo {
   openStreams?: number;
   bytesIn?: number;
   bytesOut?: number;
+  /** the agent follows the server's port config (its session takes CONFIG frames) */
+  followsPortConfig?: boolean;
+  /** the port config revision last sent to it */
+  portConfigRev?: number;
+  /** configured ports its ceiling refuses (range text), when any */
+  refusedPorts?: { node: string; localhost: string };
 }
 
 export class AgentRegistry {
@@ -97,5 +107,8 @@ function tunnelInfo(node: NodeInfo<AgentSession>): TunnelInfo {
     openStreams: stats.streams,
     bytesIn: stats.bytesIn,
     bytesOut: stats.bytesOut,
+    followsPortConfig: a.session.peerTakesConfig,
+    ...(a.ports.rev !== undefined ? { portConfigRev: a.ports.rev } : {}),
+    ...(a.ports.refused ? { refusedPorts: { node: a.ports.refused.node.toString(), localhost: a.ports.refused.localhost.toString() } } : {}),
   };
 }

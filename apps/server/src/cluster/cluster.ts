@@ -41,6 +41,8 @@ export interface Cluster {
   startMembership(self: MemberReplica, onChange: (replicas: MemberReplica[]) => void): void;
   /** starts capture once the proxies are bound (their ports are the iptables targets) */
   startCapture(bound: { https: ListenAddr; http: ListenAddr }): void;
+  /** a Warning Event on the edge Node (reason PORTS_REFUSED_REASON): its agent refuses configured ports */
+  nodeWarning(nodeName: string, message: string): void;
   /** /debug/cluster */
   status(): Record<string, unknown>;
   /** capture removed (iptables rules, Lease released), informers stopped */
@@ -49,6 +51,8 @@ export interface Cluster {
 
 /** Agent refused for its Node: the Event reason on the Node. */
 export const AGENT_REFUSED_REASON = 'AgentRefused';
+/** Configured ports the node's agent refuses (its ceiling): the Event reason on the Node. */
+export const PORTS_REFUSED_REASON = 'PortsRefusedByAgent';
 
 export async function startCluster(config: ServerConfig, logger: Logger, opts: ClusterOptions = {}): Promise<Cluster> {
   const log = logger.child({ component: 'cluster' });
@@ -127,6 +131,7 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
       }
       if (nodesLoaded) capture?.update(capturable(), portConfig.current().config);
     },
+    nodeWarning: (name, message) => void events.record({ apiVersion: 'v1', kind: 'Node', name }, 'Warning', PORTS_REFUSED_REASON, message),
     status: () => ({
       mode: 'cluster',
       nodesSynced: nodes.synced,

@@ -25,6 +25,8 @@ export const TUNNEL_ERRORS = {
   POD_LOOKUP_FAILED: { status: 503, doc: 'cluster mode: a kubelet pod path with a non-node Host, and the API could not say where the pod runs', caller: 'the node of the pod named by the path could not be looked up; retry' },
   /** the node already has --max-streams-per-node streams open, or the session's stream ids ran out */
   STREAM_LIMIT: { status: 503, doc: 'the node has `--max-streams-per-node` streams open (or the session ran out of stream ids); retry later', caller: 'too many streams are open to its edge node; retry later' },
+  /** the port is configured, but the agent's hello ceiling (--allow-ports / --localhost-ports) excludes it */
+  AGENT_CEILING: { status: 403, doc: 'the port is configured, but the node\'s agent refuses it: above its `--allow-ports` / `--localhost-ports` ceiling (body names the port, the flag and the node; `/debug/tunnels` `refusedPorts`)', caller: 'the port is configured, but the edge node\'s agent does not allow it (its own port ceiling); the server\'s /debug/tunnels lists such ports' },
   /** framing RESET from the agent: the allow-list refused the target */
   REFUSED: { status: 403, doc: 'the agent refused the target (an authenticated caller\'s body carries the agent\'s reason)', caller: 'the edge node\'s agent refused the target' },
   /** framing RESET from the agent: the local dial failed */

@@ -5,7 +5,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { resolve } from '@edge-tunnel/dnat';
+import { LOCALHOST, isLocalhostPort, resolve } from '@edge-tunnel/dnat';
 import type { Channel, Dest, Resolution } from '@edge-tunnel/dnat';
 import type { OpenMeta, Session, SocketStream, SocketStreamOwner, Stream } from '@edge-tunnel/framing';
 import type { AgentSession } from '../agents/registry.js';
@@ -20,11 +20,39 @@ export type Route = Resolution<AgentSession>;
 
 /** Resolves `dest` on `channel`; a miss becomes a Failure (and is counted). */
 export function route(ctx: ProxyContext, dest: Dest, channel: Channel = ctx.channel): Route | Failure {
-  const r = resolve(ctx.registry.table, ctx.portConfig(), dest, channel);
-  if (r.ok) return r;
-  ctx.metrics.misses.inc({ reason: r.reason });
-  return missFailure(r);
+  const config = ctx.portConfig();
+  const r = resolve(ctx.registry.table, config, dest, channel);
+  if (!r.ok) {
+    ctx.metrics.misses.inc({ reason: r.reason });
+    return missFailure(r);
+  }
+  const refused = ceilingRefusal(r, isLocalhostPort(config, r.targetPort));
+  if (refused) ctx.metrics.misses.inc({ reason: refused.reason });
+  return refused ?? r;
 }
+
+/**
+ * The agent would refuse this configured port (its hello ceiling excludes it): answered here, naming
+ * the flag, instead of a round trip that ends in a bare REFUSED. Agents that follow no port config
+ * (older ones) announce no ceiling and decide alone, as before. The kubelet ports are never capped.
+ */
+function ceilingRefusal(r: Route, localhost: boolean): Failure | undefined {
+  const ceiling = r.session.portCeiling;
+  if (ceiling === undefined || !r.session.session.peerTakesConfig) return undefined;
+  const port = r.targetPort;
+  if (!localhost && (port === 10250 || port === 10255)) return undefined;
+  const [set, flag, env] = localhost ? [ceiling.localhost, '--localhost-ports', 'EDGE_TUNNEL_LOCALHOST_PORTS'] : [ceiling.node, '--allow-ports', 'EDGE_TUNNEL_ALLOW_PORTS'];
+  if (set.has(port)) return undefined;
+  const where = localhost ? `${LOCALHOST}:${port} (a localhost-proxy-ports port)` : `port ${port}`;
+  return {
+    ...tunnelError('AGENT_CEILING'),
+    message: `edge node ${r.nodeName}: ${where} is configured, but the node's agent refuses it: its ${flag} ceiling ` +
+      `(${set.size === 0 ? 'none' : clip(set.toString())}) does not include it; add ${port} to ${env} on ${r.nodeName}` +
+      `${localhost ? '' : ' (or unset it to follow the port config)'}, or remove it from the port config`,
+  };
+}
+
+const clip = (text: string): string => (text.length > 200 ? `${text.slice(0, 200)}…` : text);
 
 /** An opened stream with its failure (if it failed): `failure()` maps it to a status. */
 export interface Tunnel {

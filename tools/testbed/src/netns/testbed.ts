@@ -155,7 +155,7 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
       if ((options.exporterOn ?? [0]).includes(i)) {
         exporters.set(edge.name, spawn(edge.ns, `exporter-${edge.name}`, NODE_EXPORTER, exporterArgs(edge, exporterPort)));
       }
-      agents.set(edge.name, spawn(edge.ns, edge.name, process.execPath, [...agentArgs(plan, edge, certs, options.agentAllowPorts ?? [exporterPort]), ...(options.agentArgs ?? [])]));
+      agents.set(edge.name, spawn(edge.ns, edge.name, process.execPath, [...agentArgs(plan, edge, certs, options.agentAllowPorts ?? []), ...(options.agentArgs ?? [])]));
     }
     await Promise.all([
       unlessExited(server, waitFor('the server to be ready', () => answers(cloud, `${metaUrl}/readyz`), READY_TIMEOUT_MS, 200)),
