@@ -106,6 +106,8 @@ export interface ServerConfig extends FramingLimits {
   edgeNodeIps: string[];
   /** iptables capture: period of the drift repair (re-apply) */
   iptablesResyncMs: number;
+  /** iptables capture: every other TCP port of an edge IP lands on the HTTP listener (fast 403 PORT_NOT_CONFIGURED) */
+  iptablesOtherPorts: boolean;
   /** how long a pod → node lookup is cached */
   podCacheTtlMs: number;
   /** $POD_IP (downward API): the iptables target when a proxy listens on every address */
@@ -220,6 +222,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'iptables-http-target', key: 'iptablesHttpTarget', kind: 'target', help: 'DNAT target ip:port of the HTTP channel (default the HTTP listener)' },
   { flag: 'edge-node-ip', key: 'edgeNodeIps', kind: 'ipv4s', default: '', help: 'standalone iptables capture: an edge node IPv4 to capture besides those of attached agents, repeatable (env: ;-separated)' },
   { flag: 'iptables-resync-ms', key: 'iptablesResyncMs', kind: 'ms', default: '60000', help: 'iptables capture: re-apply period that repairs deleted rules' },
+  { flag: 'iptables-other-ports', key: 'iptablesOtherPorts', kind: 'bool', default: 'true', help: 'iptables capture: DNAT every other TCP port of an edge IP to the HTTP listener, so callers get 403 PORT_NOT_CONFIGURED at once instead of a hang' },
   { flag: 'pod-cache-ttl-ms', key: 'podCacheTtlMs', kind: 'ms', default: '30000', help: 'cache time of pod → node lookups' },
   { flag: 'advertise-addr', key: 'advertiseAddr', kind: 'hostport', help: 'host:port agents dial to reach this replica directly (default: --agent-addr unless a wildcard)' },
   { flag: 'peer-addr', key: 'peerAddrs', kind: 'peers', default: '', help: 'standalone replica list, host:port or id=host:port, repeatable (env: ;-separated)' },
