@@ -90,6 +90,8 @@ export interface ServerConfig extends FramingLimits {
   dnsConfigMap: string;
   /** the ClusterIP Service the DNS hosts entries point at */
   internalService: string;
+  /** dns capture: node names equal to or inside it are never published (they would shadow cluster names) */
+  clusterDomain: string;
   /** the Service agents dial (through the load balancer): its endpoints are the replicas (cluster mode) */
   replicaService: string;
   /** the Lease of leader election (one replica writes the DNS hosts) */
@@ -214,6 +216,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'capture', key: 'capture', kind: 'capture', help: 'iptables, dns or none (default dns in cluster mode, none standalone; dns needs cluster mode)' },
   { flag: 'dns-configmap', key: 'dnsConfigMap', kind: 'string', default: 'edge-tunnel-nodes', help: 'hosts ConfigMap written in dns capture mode' },
   { flag: 'internal-service', key: 'internalService', kind: 'string', default: 'edge-tunnel-server-internal', help: 'ClusterIP Service the dns hosts point at' },
+  { flag: 'cluster-domain', key: 'clusterDomain', kind: 'string', default: 'cluster.local', help: 'dns capture: node names inside this domain (or of the form <svc>.<namespace>[.svc]) are not published, so no Node can shadow a cluster name' },
   { flag: 'replica-service', key: 'replicaService', kind: 'string', default: 'edge-tunnel-server', help: 'Service agents dial; its endpoints (EndpointSlices) are the replicas' },
   { flag: 'lease-name', key: 'leaseName', kind: 'string', default: 'edge-tunnel-server', help: 'Lease of leader election (dns capture writer)' },
   { flag: 'ca-secret', key: 'caSecret', kind: 'string', default: 'edge-tunnel-ca', help: 'Secret of the agent CA (created when absent)' },
