@@ -90,6 +90,8 @@ export interface ServerConfig extends FramingLimits {
   dnsConfigMap: string;
   /** the ClusterIP Service the DNS hosts entries point at */
   internalService: string;
+  /** dns capture: node names equal to or inside it are never published (they would shadow cluster names) */
+  clusterDomain: string;
   /** the Service agents dial (through the load balancer): its endpoints are the replicas (cluster mode) */
   replicaService: string;
   /** the Lease of leader election (one replica writes the DNS hosts) */
@@ -106,6 +108,8 @@ export interface ServerConfig extends FramingLimits {
   edgeNodeIps: string[];
   /** iptables capture: period of the drift repair (re-apply) */
   iptablesResyncMs: number;
+  /** iptables capture: every other TCP port of an edge IP lands on the HTTP listener (fast 403 PORT_NOT_CONFIGURED) */
+  iptablesOtherPorts: boolean;
   /** how long a pod → node lookup is cached */
   podCacheTtlMs: number;
   /** $POD_IP (downward API): the iptables target when a proxy listens on every address */
@@ -212,6 +216,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'capture', key: 'capture', kind: 'capture', help: 'iptables, dns or none (default dns in cluster mode, none standalone; dns needs cluster mode)' },
   { flag: 'dns-configmap', key: 'dnsConfigMap', kind: 'string', default: 'edge-tunnel-nodes', help: 'hosts ConfigMap written in dns capture mode' },
   { flag: 'internal-service', key: 'internalService', kind: 'string', default: 'edge-tunnel-server-internal', help: 'ClusterIP Service the dns hosts point at' },
+  { flag: 'cluster-domain', key: 'clusterDomain', kind: 'string', default: 'cluster.local', help: 'dns capture: node names inside this domain (or of the form <svc>.<namespace>[.svc]) are not published, so no Node can shadow a cluster name' },
   { flag: 'replica-service', key: 'replicaService', kind: 'string', default: 'edge-tunnel-server', help: 'Service agents dial; its endpoints (EndpointSlices) are the replicas' },
   { flag: 'lease-name', key: 'leaseName', kind: 'string', default: 'edge-tunnel-server', help: 'Lease of leader election (dns capture writer)' },
   { flag: 'ca-secret', key: 'caSecret', kind: 'string', default: 'edge-tunnel-ca', help: 'Secret of the agent CA (created when absent)' },
@@ -220,6 +225,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'iptables-http-target', key: 'iptablesHttpTarget', kind: 'target', help: 'DNAT target ip:port of the HTTP channel (default the HTTP listener)' },
   { flag: 'edge-node-ip', key: 'edgeNodeIps', kind: 'ipv4s', default: '', help: 'standalone iptables capture: an edge node IPv4 to capture besides those of attached agents, repeatable (env: ;-separated)' },
   { flag: 'iptables-resync-ms', key: 'iptablesResyncMs', kind: 'ms', default: '60000', help: 'iptables capture: re-apply period that repairs deleted rules' },
+  { flag: 'iptables-other-ports', key: 'iptablesOtherPorts', kind: 'bool', default: 'true', help: 'iptables capture: DNAT every other TCP port of an edge IP to the HTTP listener, so callers get 403 PORT_NOT_CONFIGURED at once instead of a hang' },
   { flag: 'pod-cache-ttl-ms', key: 'podCacheTtlMs', kind: 'ms', default: '30000', help: 'cache time of pod → node lookups' },
   { flag: 'advertise-addr', key: 'advertiseAddr', kind: 'hostport', help: 'host:port agents dial to reach this replica directly (default: --agent-addr unless a wildcard)' },
   { flag: 'peer-addr', key: 'peerAddrs', kind: 'peers', default: '', help: 'standalone replica list, host:port or id=host:port, repeatable (env: ;-separated)' },

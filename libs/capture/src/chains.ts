@@ -43,6 +43,8 @@ export interface ChainNames {
   hook(hook: HookChain): string;
   /** `<prefix>-PORT-<port>`: the per-IP DNAT rules of one port */
   port(port: number): string;
+  /** `<prefix>-OTHER`: the per-IP catch-all of every port that is not configured */
+  readonly other: string;
   /** true for a chain name this prefix owns (exactly; another prefix never matches) */
   owns(chain: string): boolean;
   /** the port of a `<prefix>-PORT-<port>` chain, else undefined */
@@ -52,7 +54,8 @@ export interface ChainNames {
 /** Chain names for `prefix` (validated: throws `ERR_CAPTURE_INVALID_PREFIX`). */
 export function chainNames(prefix: string = DEFAULT_CHAIN_PREFIX): ChainNames {
   validatePrefix(prefix);
-  const hooks = new Set(HOOK_CHAINS.map((h) => `${prefix}-${h}`));
+  const other = `${prefix}-OTHER`;
+  const fixed = new Set([...HOOK_CHAINS.map((h) => `${prefix}-${h}`), other]);
   const portStem = `${prefix}-PORT-`;
   const portOf = (chain: string): number | undefined => {
     if (!chain.startsWith(portStem)) return undefined;
@@ -65,7 +68,8 @@ export function chainNames(prefix: string = DEFAULT_CHAIN_PREFIX): ChainNames {
     prefix,
     hook: (hook) => `${prefix}-${hook}`,
     port: (port) => `${portStem}${port}`,
-    owns: (chain) => hooks.has(chain) || portOf(chain) !== undefined,
+    other,
+    owns: (chain) => fixed.has(chain) || portOf(chain) !== undefined,
     portOf,
   };
 }

@@ -24,7 +24,7 @@ export class IptablesManager {
   readonly #log: CaptureLogger;
   readonly #runner: IptablesRunner;
   readonly #cmd: CaptureCommands;
-  readonly #opts: Required<Pick<IptablesManagerOptions, 'httpsTarget' | 'httpTarget' | 'chainPrefix' | 'resyncIntervalMs' | 'conntrack'>>;
+  readonly #opts: Required<Pick<IptablesManagerOptions, 'httpsTarget' | 'httpTarget' | 'chainPrefix' | 'resyncIntervalMs' | 'conntrack' | 'captureOtherPorts'>>;
   #desired: Desired | undefined;
   #applied: RulePlan | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -49,6 +49,7 @@ export class IptablesManager {
       chainPrefix: options.chainPrefix ?? DEFAULT_CHAIN_PREFIX,
       resyncIntervalMs: options.resyncIntervalMs ?? 60_000,
       conntrack: options.conntrack ?? true,
+      captureOtherPorts: options.captureOtherPorts ?? true,
     };
   }
 
@@ -91,6 +92,7 @@ export class IptablesManager {
       ruleCount: a?.ruleCount ?? 0,
       nodeIps: a?.nodeIps ?? [],
       ports: a?.ports ?? [],
+      otherPorts: a?.otherPorts ?? false,
       skipped: a?.skipped ?? [],
       applies: this.#applies,
       failures: this.#failures,
@@ -99,8 +101,8 @@ export class IptablesManager {
   }
 
   #plan(desired: Desired, existing?: NatState): RulePlan {
-    const { httpsTarget, httpTarget, chainPrefix } = this.#opts;
-    return planRules({ ...desired, httpsTarget, httpTarget, chainPrefix, existing });
+    const { httpsTarget, httpTarget, chainPrefix, captureOtherPorts } = this.#opts;
+    return planRules({ ...desired, httpsTarget, httpTarget, chainPrefix, captureOtherPorts, existing });
   }
 
   /** Runs tasks one at a time; a task never rejects the queue. */

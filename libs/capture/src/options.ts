@@ -32,6 +32,8 @@ export interface IptablesManagerOptions {
   resyncIntervalMs?: number;
   /** flush conntrack entries of flows whose DNAT changed; default true */
   conntrack?: boolean;
+  /** default true: every other TCP port of an edge IP lands on `httpTarget` (fast 403 PORT_NOT_CONFIGURED) */
+  captureOtherPorts?: boolean;
   commands?: Partial<CaptureCommands>;
 }
 
@@ -62,6 +64,8 @@ export interface CaptureStatus {
   readonly ruleCount: number;
   readonly nodeIps: readonly string[];
   readonly ports: readonly number[];
+  /** the last applied rules send every other port of the captured IPs to the HTTP listener */
+  readonly otherPorts: boolean;
   readonly skipped: readonly SkippedIp[];
   readonly applies: number;
   readonly failures: number;

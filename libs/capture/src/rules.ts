@@ -23,6 +23,12 @@ export interface RenderInput {
   readonly chainPrefix?: string;
   /** the current nat table (`parseNatState`); default: nothing of ours installed */
   readonly existing?: NatState;
+  /**
+   * default true: every other TCP port of an edge IP lands on `httpTarget` too, so a caller of a port
+   * nobody configured gets the server's fast `403 PORT_NOT_CONFIGURED` instead of a hang (the cloud
+   * cannot reach edge IPs directly anyway); false: such ports pass untouched
+   */
+  readonly captureOtherPorts?: boolean;
 }
 
 /** One captured destination and where it lands. */
@@ -44,6 +50,8 @@ export interface RulePlan {
   readonly ruleCount: number;
   /** the captured ports, ascending (built-ins included) */
   readonly ports: readonly number[];
+  /** every other TCP port of the captured IPs lands on the HTTP listener (`<prefix>-OTHER`) */
+  readonly otherPorts: boolean;
   /** the captured node IPs, canonical and sorted */
   readonly nodeIps: readonly string[];
   readonly skipped: readonly SkippedIp[];
@@ -80,9 +88,21 @@ export function planRules(input: RenderInput): RulePlan {
       );
     }
   }
+  const otherPorts = input.captureOtherPorts ?? true;
+  if (otherPorts) {
+    // last in each hook chain: reached only by ports no dispatch rule matched, or by a configured port
+    // of an IP that is not an edge IP (its port chain returns), which the per-IP rules let pass
+    const http = `${input.httpTarget.ip}:${input.httpTarget.port}`;
+    decl.push(declare(names.other));
+    dispatch.push(`-p tcp ${comment('other ports')} -j ${names.other}`);
+    for (const ip of capture) {
+      dnat.push(`-A ${names.other} -d ${ip}/32 -p tcp ${comment(`${ip} other ports`)} -j DNAT --to-destination ${http}`);
+    }
+  }
   const rules = HOOK_CHAINS.flatMap((h) => dispatch.map((rule) => `-A ${names.hook(h)} ${rule}`)).concat(dnat);
   const desired = [...decl, ...rules].join('\n');
-  const fixups = repairs(input.existing ?? EMPTY_NAT_STATE, names, new Set(ports.map(names.port)));
+  const wanted = new Set([...ports.map(names.port), ...(otherPorts ? [names.other] : [])]);
+  const fixups = repairs(input.existing ?? EMPTY_NAT_STATE, names, wanted);
   const restore = ['*nat', ...fixups.before, ...decl, ...fixups.stale, ...rules, ...fixups.after, 'COMMIT', ''];
   return {
     restore: restore.join('\n'),
@@ -90,6 +110,7 @@ export function planRules(input: RenderInput): RulePlan {
     flows,
     ruleCount: rules.length,
     ports,
+    otherPorts,
     nodeIps: capture,
     skipped,
     warnings: [...skipWarnings(skipped), ...loopbackWarnings(input)],
@@ -124,7 +145,8 @@ function targetOf(input: RenderInput, port: number): string {
 
 /** Lines that depend on the installed state: stale chains, missing or duplicated hook jumps. */
 function repairs(existing: NatState, names: ChainNames, wanted: ReadonlySet<string>) {
-  const stale = existing.chains.filter((c) => names.portOf(c) !== undefined && !wanted.has(c));
+  const hooks = new Set(HOOK_CHAINS.map((h) => names.hook(h)));
+  const stale = existing.chains.filter((c) => !hooks.has(c) && !wanted.has(c));
   const staleSet = new Set(stale);
   // Foreign rules pointing at a chain we delete would make `-X` fail: drop them first.
   const before = existing.jumps.filter((j) => staleSet.has(j.to)).map((j) => `-D ${j.from} ${j.spec}`);

@@ -13,17 +13,22 @@ const input = (over: Partial<RenderInput> = {}): RenderInput => ({
   nodeIps: ['10.0.0.5'], config: EMPTY_PORT_CONFIG, httpsTarget: HTTPS, httpTarget: HTTP, ...over,
 });
 
-/** The expected lines, written from the inputs (prefix P, ports with targets, ips). */
-function expected(p: string, ports: [number, string][], ips: string[], tail: string[] = []): string {
-  const decl = [`:${p}-OUTPUT - [0:0]`, `:${p}-PREROUTING - [0:0]`, ...ports.map(([port]) => `:${p}-PORT-${port} - [0:0]`)];
-  const dispatch = (hook: string) => ports.map(([port]) =>
-    `-A ${p}-${hook} -p tcp --dport ${port} -m comment --comment "edge-tunnel: ${port}" -j ${p}-PORT-${port}`);
+/** The expected lines, written from the inputs (prefix P, ports with targets, ips); `other` adds the
+ * catch-all of every other port to the HTTP listener (the default). */
+function expected(p: string, ports: [number, string][], ips: string[], tail: string[] = [], other = true): string {
+  const decl = [`:${p}-OUTPUT - [0:0]`, `:${p}-PREROUTING - [0:0]`, ...ports.map(([port]) => `:${p}-PORT-${port} - [0:0]`),
+    ...(other ? [`:${p}-OTHER - [0:0]`] : [])];
+  const dispatch = (hook: string) => [...ports.map(([port]) =>
+    `-A ${p}-${hook} -p tcp --dport ${port} -m comment --comment "edge-tunnel: ${port}" -j ${p}-PORT-${port}`),
+  ...(other ? [`-A ${p}-${hook} -p tcp -m comment --comment "edge-tunnel: other ports" -j ${p}-OTHER`] : [])];
   const dnat = ports.flatMap(([port, target]) => ips.map((ip) =>
     `-A ${p}-PORT-${port} -d ${ip}/32 -p tcp --dport ${port} -m comment --comment "edge-tunnel: ${ip} ${port}" ` +
     `-j DNAT --to-destination ${target}`));
+  const catchAll = other ? ips.map((ip) =>
+    `-A ${p}-OTHER -d ${ip}/32 -p tcp -m comment --comment "edge-tunnel: ${ip} other ports" -j DNAT --to-destination ${HTTP.ip}:${HTTP.port}`) : [];
   const jumps = ['OUTPUT', 'PREROUTING'].map((h) =>
     `-I ${h} 1 -m comment --comment "edge-tunnel: capture ${h}" -j ${p}-${h}`);
-  return ['*nat', ...decl, ...tail, ...dispatch('OUTPUT'), ...dispatch('PREROUTING'), ...dnat, ...jumps, 'COMMIT', ''].join('\n');
+  return ['*nat', ...decl, ...tail, ...dispatch('OUTPUT'), ...dispatch('PREROUTING'), ...dnat, ...catchAll, ...jumps, 'COMMIT', ''].join('\n');
 }
 
 const https = `${HTTPS.ip}:${HTTPS.port}`;
@@ -60,15 +65,33 @@ t.test('every port lands on the listener of its channel', async (t) => {
   t.equal(plan.flows.find((f) => f.port === 9500)?.target, '10.244.0.1:10263', 'localhost-only port goes HTTPS');
 });
 
-t.test('explicit per-IP rules, no catch-all', async (t) => {
+t.test('explicit per-IP rules; the catch-all of other ports is per edge IP too', async (t) => {
   const ips = ['10.0.0.1', '10.0.0.2', '10.0.0.3'];
   const plan = planRules(input({ nodeIps: ips, config: config({ 'http-proxy-ports': '9100' }) }));
   const dnat = plan.restore.split('\n').filter((l) => l.includes('-j DNAT'));
-  t.equal(dnat.length, ips.length * 3, 'one rule per (IP, port)');
-  for (const line of dnat) t.match(line, /^-A EDGE-TUNNEL-PORT-\d+ -d (\d+\.){3}\d+\/32 -p tcp --dport \d+ /, line);
+  t.equal(dnat.length, ips.length * 4, 'one rule per (IP, port) and one per IP for the other ports');
+  for (const line of dnat.filter((l) => l.startsWith('-A EDGE-TUNNEL-PORT-'))) t.match(line, /^-A EDGE-TUNNEL-PORT-\d+ -d (\d+\.){3}\d+\/32 -p tcp --dport \d+ /, line);
+  const other = dnat.filter((l) => l.startsWith('-A EDGE-TUNNEL-OTHER '));
+  t.equal(other.length, ips.length, 'the other ports: one rule per edge IP');
+  for (const line of other) t.match(line, new RegExp(`^-A EDGE-TUNNEL-OTHER -d (\\d+\\.){3}\\d+/32 -p tcp .*-j DNAT --to-destination ${http}$`), 'to the HTTP listener');
   t.notOk(plan.restore.split('\n').some((l) => l.includes('-j DNAT') && !l.includes('/32')), 'no DNAT without a /32');
-  t.equal(plan.ruleCount, 2 * 3 + ips.length * 3, 'dispatch in 2 hook chains + DNAT rules');
+  t.equal(plan.ruleCount, 2 * 4 + ips.length * 4, 'dispatch (3 ports + other) in 2 hook chains + DNAT rules');
   t.strictSame(plan.nodeIps, ips);
+  t.equal(plan.otherPorts, true);
+  const hook = plan.restore.split('\n').filter((l) => l.startsWith('-A EDGE-TUNNEL-OUTPUT '));
+  t.match(hook.at(-1), /-j EDGE-TUNNEL-OTHER$/, 'the catch-all is the last rule of the hook chain');
+});
+
+t.test('captureOtherPorts: false renders no catch-all and deletes an installed one', async (t) => {
+  const plan = planRules(input({ captureOtherPorts: false }));
+  t.equal(plan.restore, expected('EDGE-TUNNEL', [[10250, https], [10255, http]], ['10.0.0.5'], [], false));
+  t.equal(plan.otherPorts, false);
+  const existing: NatState = { chains: ['EDGE-TUNNEL-OUTPUT', 'EDGE-TUNNEL-PREROUTING', 'EDGE-TUNNEL-OTHER'], jumps: [] };
+  const lines = renderRules(input({ captureOtherPorts: false, existing })).split('\n');
+  t.ok(lines.includes('-X EDGE-TUNNEL-OTHER'), 'the stale catch-all chain is deleted');
+  const kept = renderRules(input({ existing })).split('\n');
+  t.notOk(kept.includes('-X EDGE-TUNNEL-OTHER'), 'kept when wanted');
+  t.equal(parseNatState(':EDGE-TUNNEL-OTHER - [0:0]\n'.replace(/^/, '*nat\n')).chains[0], 'EDGE-TUNNEL-OTHER', 'the chain is ours (stop removes it)');
 });
 
 t.test('no node IPs: chains and dispatch, no DNAT', async (t) => {

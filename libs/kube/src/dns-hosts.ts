@@ -9,6 +9,8 @@ import type { BackoffOptions } from './backoff.js';
 import { KubeError, KubeErrorCode, apiError, describeApiError, isNotFound } from './errors.js';
 import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
+import { publishableNames } from './dns-names.js';
+import type { RefusedName } from './dns-names.js';
 import { desiredServicePorts, hostsText, samePorts } from './service-ports.js';
 
 /** What the writer needs of a LeaderElector. */
@@ -29,6 +31,8 @@ export interface DnsHostsOptions {
   serviceName?: string;
   /** Write only while this says leading; without it the writer always writes. */
   leader?: LeaderSignal;
+  /** Names equal to or inside it are never published (they would shadow cluster names); default `cluster.local`. */
+  clusterDomain?: string;
   /** Periodic rewrite check while leading (repairs hand edits, follows a new clusterIP); default 60 000 ms. */
   resyncMs?: number;
   /** Retry after a failed write; defaults 500 ms doubling to 30 s. */
@@ -46,7 +50,9 @@ export class DnsHostsWriter {
   readonly #resyncMs: number;
   readonly #backoff: Backoff;
   readonly #log: Logger;
+  readonly #clusterDomain: string | undefined;
   #nodes: string[] | undefined;
+  #refused: RefusedName[] = [];
   #ports: PortConfig | undefined;
   #started = false;
   #running: Promise<void> | undefined;
@@ -63,15 +69,28 @@ export class DnsHostsWriter {
     this.#key = opts.key ?? 'tunnel-nodes';
     this.#svcName = opts.serviceName ?? 'edge-tunnel-server-internal';
     this.#leader = opts.leader;
+    this.#clusterDomain = opts.clusterDomain;
     this.#resyncMs = opts.resyncMs ?? 60_000;
     this.#backoff = new Backoff(opts.backoff);
     this.#log = opts.logger ?? silentLogger;
   }
 
-  /** The edge nodes to publish; nothing is written for hosts until this was called once. */
+  /** The edge nodes to publish; nothing is written for hosts until this was called once. Names that
+   * would shadow cluster names (dns-names.ts) are left out, each with a warn line when first refused. */
   setNodes(nodes: readonly { name: string }[]): void {
-    this.#nodes = nodes.map((n) => n.name);
+    const { names, refused } = publishableNames(nodes.map((n) => n.name), this.#clusterDomain);
+    const known = new Set(this.#refused.map((r) => r.nodeName));
+    for (const r of refused) {
+      if (!known.has(r.nodeName)) this.#log.warn({ nodeName: r.nodeName, code: r.code, reason: r.reason }, 'node name not published in dns hosts');
+    }
+    this.#refused = refused;
+    this.#nodes = names;
     this.#kick();
+  }
+
+  /** Node names left out of the hosts file, and why (for /debug). */
+  get refused(): readonly RefusedName[] {
+    return this.#refused;
   }
 
   /** The port config whose custom ports the Service must carry; the Service is untouched until set. */

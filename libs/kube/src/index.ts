@@ -22,6 +22,8 @@ export { LeaderElector } from './leader.js';
 export type { LeaderElectorOptions } from './leader.js';
 export { DnsHostsWriter } from './dns-hosts.js';
 export type { DnsHostsOptions, LeaderSignal } from './dns-hosts.js';
+export { DEFAULT_CLUSTER_DOMAIN, DnsNameRefusal, WELL_KNOWN_NAMESPACES, publishableNames, refuseDnsName } from './dns-names.js';
+export type { RefusedName } from './dns-names.js';
 export { ServiceTarget, desiredServicePorts, hostsText, samePorts } from './service-ports.js';
 export { TLS_CERT_KEY, TLS_KEY_KEY, caFromSecret, loadOrCreateCa } from './ca-secret.js';
 export type { CaSecretOptions, LoadedCaSecret } from './ca-secret.js';

@@ -26,15 +26,17 @@ export interface IptablesCaptureOptions {
   httpTarget: IpPort;
   /** the manager's drift repair period */
   resyncIntervalMs: number;
+  /** every other TCP port of an edge IP to the HTTP listener (`--iptables-other-ports`) */
+  otherPorts: boolean;
   runner?: IptablesRunner;
   logger: Logger;
 }
 
 export function startIptablesCapture(opts: IptablesCaptureOptions): IptablesCapture {
-  const { httpsTarget, httpTarget, resyncIntervalMs, runner, logger } = opts;
+  const { httpsTarget, httpTarget, resyncIntervalMs, otherPorts, runner, logger } = opts;
   let manager: IptablesManager;
   try {
-    manager = new IptablesManager({ logger, httpsTarget, httpTarget, resyncIntervalMs, runner });
+    manager = new IptablesManager({ logger, httpsTarget, httpTarget, resyncIntervalMs, captureOtherPorts: otherPorts, runner });
   } catch (err) {
     throw new ServerError(ServerErrorCode.INVALID_CONFIG, `--capture=iptables cannot start: ${(err as Error).message}; ` +
       'set --iptables-https-target and --iptables-http-target to IPv4 ip:port addresses of this host', { cause: err });
@@ -42,7 +44,7 @@ export function startIptablesCapture(opts: IptablesCaptureOptions): IptablesCapt
   let queue: Promise<unknown> = Promise.resolve();
   let stopped = false;
   manager.start();
-  logger.info({ httpsTarget: `${httpsTarget.ip}:${httpsTarget.port}`, httpTarget: `${httpTarget.ip}:${httpTarget.port}`, resyncIntervalMs }, 'iptables capture started');
+  logger.info({ httpsTarget: `${httpsTarget.ip}:${httpsTarget.port}`, httpTarget: `${httpTarget.ip}:${httpTarget.port}`, resyncIntervalMs, otherPorts }, 'iptables capture started');
   return {
     update(nodes, config) {
       if (stopped) return;
@@ -64,7 +66,7 @@ export function startIptablesCapture(opts: IptablesCaptureOptions): IptablesCapt
 function statusJson(s: CaptureStatus): Record<string, unknown> {
   return {
     mode: 'iptables', ok: s.ok, running: s.running, ruleCount: s.ruleCount, nodeIps: s.nodeIps, ports: s.ports,
-    skipped: s.skipped, applies: s.applies, failures: s.failures, lastAppliedAt: s.lastAppliedAt?.toISOString(),
+    otherPorts: s.otherPorts, skipped: s.skipped, applies: s.applies, failures: s.failures, lastAppliedAt: s.lastAppliedAt?.toISOString(),
     ...(s.lastError ? { lastError: { code: s.lastError.code, message: s.lastError.message, at: s.lastError.at.toISOString() } } : {}),
   };
 }

@@ -34,7 +34,7 @@ export function startDnsCapture(kc: KubeConfig, config: ServerConfig, logger: Lo
   });
   const writer = new DnsHostsWriter(kc, {
     namespace: config.namespace, configMapName: config.dnsConfigMap, key: DNS_HOSTS_KEY, serviceName: config.internalService,
-    leader: elector, logger,
+    clusterDomain: config.clusterDomain, leader: elector, logger,
   });
   writer.start();
   elector.start();
@@ -44,7 +44,8 @@ export function startDnsCapture(kc: KubeConfig, config: ServerConfig, logger: Lo
       writer.setNodes(nodes);
       writer.setPortConfig(ports); // custom ports appear on the internal Service (→ 10263/10264)
     },
-    status: () => ({ mode: 'dns', leader: elector.isLeader, holder: elector.holder, writes: writer.writes }),
+    status: () => ({ mode: 'dns', leader: elector.isLeader, holder: elector.holder, writes: writer.writes,
+      unpublished: writer.refused.map((r) => ({ nodeName: r.nodeName, code: r.code })) }),
     async stop() {
       await writer.stop();
       await elector.stop({ release: true });

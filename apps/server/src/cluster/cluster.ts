@@ -124,7 +124,7 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
       const clog = logger.child({ component: 'capture' });
       if (config.capture === 'iptables') {
         capture = startIptablesCapture({
-          ...iptablesTargets(config, bound), resyncIntervalMs: config.iptablesResyncMs, runner: opts.iptablesRunner, logger: clog,
+          ...iptablesTargets(config, bound), resyncIntervalMs: config.iptablesResyncMs, otherPorts: config.iptablesOtherPorts, runner: opts.iptablesRunner, logger: clog,
         });
       } else if (config.capture === 'dns') {
         capture = startDnsCapture(kc, config, clog, opts.leaderElection);

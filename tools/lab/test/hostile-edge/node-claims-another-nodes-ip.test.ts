@@ -3,7 +3,8 @@
 // iptables capture DNATed the cloud node's IP into the tunnel). Now an IP listed by two Nodes is
 // routed to neither: 502 NODE_UNKNOWN, a warn line, a Warning Event NodeIpConflict on each Node,
 // `ipConflicts` on /debug/cluster; and it is left out of the capture, which is fed from the node
-// table (cluster.ts, capturable()) — that part has no test of its own yet.
+// table (cluster.ts, capturable()): apps/server/test/cluster-capture-contested.test.ts checks the real
+// nat table for it.
 import t from 'tap';
 import { eventually, httpGet, namedHttp, nodeObject, startCluster, writePki } from './fixtures/h3.js';
 
