@@ -3,7 +3,8 @@
 // Now a new session replaces a live one only with a certificate issued at or after the live one's:
 // the older certificate's agent is refused (GOAWAY REFUSED, a warn line with code OLDER_CERTIFICATE)
 // and the live session stays; the real agent reconnecting with its own certificate still replaces
-// its half-dead session, and a newer certificate does too.
+// its half-dead session, and a newer certificate does too. Before the fix (main's listener): 4 of 8
+// checks failed — the older certificate's session replaced the live one (newest session won).
 import { issueAgentCert, issueCertificate, writePemFiles } from '@edge-tunnel/pki';
 import t from 'tap';
 import { eventually, httpGet, namedHttp, nodeObject, spawnApp, startCluster, writePki } from './fixtures/h3.js';
