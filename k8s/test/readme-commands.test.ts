@@ -61,7 +61,8 @@ t.test('every kubectl command of k8s/README.md runs unchanged against the fake A
     t.equal(result.code, 0, `block starting \`${first}\` exits 0 ${result.stderr}`);
   }
   const secret = (name: string): Record<string, string> => (api.store.get('secrets', 'kube-system', name)?.data ?? {}) as Record<string, string>;
-  t.same(Object.keys(secret('edge-tunnel-bootstrap')).sort(), ['ca.crt', 'token']);
+  t.same(Object.keys(secret('edge-tunnel-bootstrap')).sort(), ['ca.crt', 'expiration', 'max-uses', 'token']);
+  t.ok(Date.parse(Buffer.from(secret('edge-tunnel-bootstrap').expiration ?? '', 'base64').toString()) > Date.now(), 'the expiration is an RFC 3339 time in the future');
   t.match(Buffer.from(secret('edge-tunnel-bootstrap').token ?? '', 'base64').toString(), /^[0-9a-f]{64}$/, 'the token is the openssl rand output');
   t.same(Object.keys(secret('edge-tunnel-server-tls')).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
   t.equal(api.store.get('secrets', 'kube-system', 'edge-tunnel-kubelet-client')?.type, 'kubernetes.io/tls');

@@ -130,7 +130,9 @@ class EnrolledCredentials implements CredentialSource {
       const ca = await readPem('CA', this.config.caFile);
       this.#key ??= await generateKeyPair();
       if (this.#closed) return;
-      const got = await enroll(this.config, { token, key: this.#key, ca, signal: this.#abort.signal });
+      // a renewal presents the current certificate: the server re-enrolls a node that holds one only for it
+      const pair = this.#pair !== undefined && this.#pair.identity.notAfter.getTime() > Date.now() ? this.#pair : undefined;
+      const got = await enroll(this.config, { token, key: this.#key, ca, signal: this.#abort.signal, ...(pair ? { current: { cert: pair.cert, key: pair.key } } : {}) });
       if (this.#closed) return;
       this.#key = undefined;
       this.#failures = 0;

@@ -31,6 +31,8 @@ export interface EnrollOptions {
   key: KeyPairPem;
   /** PEM of --ca, which verifies the server */
   ca: string;
+  /** the current, unexpired certificate: presented on the enrollment connection, it authenticates a renewal */
+  current?: { cert: string; key: string };
   /** aborts the request (agent stopping) */
   signal?: AbortSignal;
 }
@@ -87,7 +89,9 @@ async function post(config: AgentConfig, opts: EnrollOptions, body: string): Pro
     throw err instanceof ProxyError ? new EnrollError(`enrollment: ${err.message}`, undefined, err.failure, { cause: err }) : err;
   });
   return new Promise((resolve, reject) => {
-    const socket = connect({ ...serverTlsOptions(config, opts.ca, Alpn.ENROLL), ...(tunnel ? { socket: tunnel } : {}) });
+    const socket = connect({
+      ...serverTlsOptions(config, opts.ca, Alpn.ENROLL), ...(tunnel ? { socket: tunnel } : {}), ...(opts.current ? { cert: opts.current.cert, key: opts.current.key } : {}),
+    });
     let settled = false;
     const finish = (err: Error | undefined, value?: { status: number; text: string }): void => {
       if (settled) return;

@@ -43,6 +43,7 @@ export interface ServerConfig extends FramingLimits {
   kubeletClientKey?: string;
   /** CA of the kubelet serving certificates, used with verifyKubelet */
   kubeletCa?: string;
+  /** default: on when kubeletCa is given */
   verifyKubelet: boolean;
   /** port config file (YAML or JSON, ConfigMap keys), watched for changes */
   configFile?: string;
@@ -100,6 +101,8 @@ export interface ServerConfig extends FramingLimits {
   caSecret: string;
   /** the Secret holding the agents' bootstrap tokens */
   bootstrapTokenSecret: string;
+  /** the ConfigMap where the enroller records each node's certificate (re-enrollment guard) */
+  enrollmentsConfigMap: string;
   /** DNAT target of the HTTPS channel (default: the HTTPS listener, 0.0.0.0 → $POD_IP or 127.0.0.1) */
   iptablesHttpsTarget?: IpPort;
   /** DNAT target of the HTTP channel (default: the HTTP listener, likewise) */
@@ -189,7 +192,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'kubelet-client-cert', key: 'kubeletClientCert', kind: 'string', help: 'certificate presented to kubelets' },
   { flag: 'kubelet-client-key', key: 'kubeletClientKey', kind: 'string', help: 'key of --kubelet-client-cert' },
   { flag: 'kubelet-ca', key: 'kubeletCa', kind: 'string', help: 'CA of kubelet serving certificates' },
-  { flag: 'verify-kubelet', key: 'verifyKubelet', kind: 'bool', default: 'false', help: 'verify kubelet serving certificates with --kubelet-ca' },
+  { flag: 'verify-kubelet', key: 'verifyKubelet', kind: 'bool', help: 'verify kubelet serving certificates with --kubelet-ca (default: true when --kubelet-ca is set)' },
   { flag: 'config', key: 'configFile', kind: 'string', help: 'port config file (YAML/JSON, ConfigMap keys), applied live' },
   { flag: 'config-poll-ms', key: 'configPollMs', kind: 'ms', default: '2000', help: 'stat fallback period of the config file watch' },
   { flag: 'compression', key: 'compression', kind: 'bool', default: 'true', help: 'offer LZ4 compression to agents' },
@@ -221,6 +224,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'lease-name', key: 'leaseName', kind: 'string', default: 'edge-tunnel-server', help: 'Lease of leader election (dns capture writer)' },
   { flag: 'ca-secret', key: 'caSecret', kind: 'string', default: 'edge-tunnel-ca', help: 'Secret of the agent CA (created when absent)' },
   { flag: 'bootstrap-token-secret', key: 'bootstrapTokenSecret', kind: 'string', default: 'edge-tunnel-bootstrap', help: 'Secret of the agent bootstrap tokens' },
+  { flag: 'enrollments-configmap', key: 'enrollmentsConfigMap', kind: 'string', default: 'edge-tunnel-enrollments', help: 'ConfigMap recording the certificate each node was issued (a token cannot re-enroll a node that holds one)' },
   { flag: 'iptables-https-target', key: 'iptablesHttpsTarget', kind: 'target', help: 'DNAT target ip:port of the HTTPS channel (default the HTTPS listener; a wildcard one: $POD_IP)' },
   { flag: 'iptables-http-target', key: 'iptablesHttpTarget', kind: 'target', help: 'DNAT target ip:port of the HTTP channel (default the HTTP listener)' },
   { flag: 'edge-node-ip', key: 'edgeNodeIps', kind: 'ipv4s', default: '', help: 'standalone iptables capture: an edge node IPv4 to capture besides those of attached agents, repeatable (env: ;-separated)' },
@@ -379,6 +383,7 @@ function checkConfig(c: ServerConfig): ServerConfig {
     throw invalid('--kubelet-client-cert and --kubelet-client-key go together');
   }
   if (c.verifyKubelet && !c.kubeletCa) throw invalid('--verify-kubelet needs --kubelet-ca');
+  c.verifyKubelet ??= c.kubeletCa !== undefined;
   if (c.keepaliveTimeoutMs < c.keepaliveIntervalMs) {
     throw invalid('--keepalive-timeout-ms must not be shorter than --keepalive-interval-ms');
   }
@@ -403,7 +408,7 @@ function checkClusterConfig(c: ServerConfig): ServerConfig {
     throw invalid(`--config cannot be used in cluster mode: the port config comes from ConfigMap ${c.namespace}/${c.portConfigMap} (--port-configmap)`);
   }
   if (c.edgeNodeSelectors.length === 0) throw invalid('--edge-node-selector needs at least one label selector in cluster mode');
-  for (const key of ['namespace', 'portConfigMap', 'dnsConfigMap', 'internalService', 'replicaService', 'leaseName', 'caSecret', 'bootstrapTokenSecret'] as const) {
+  for (const key of ['namespace', 'portConfigMap', 'dnsConfigMap', 'internalService', 'replicaService', 'leaseName', 'caSecret', 'bootstrapTokenSecret', 'enrollmentsConfigMap'] as const) {
     if (!DNS_NAME.test(c[key])) throw invalid(`--${flagOf(key)} must be a Kubernetes object name (lower-case letters, digits, '-', '.'), got ${JSON.stringify(c[key])}`);
   }
   return c;

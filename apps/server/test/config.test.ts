@@ -121,3 +121,12 @@ t.test('config file text: flat keys, ConfigMap objects, JSON', async (t) => {
   t.throws(() => parseConfigText('- a\n- b\n'), /map of ConfigMap keys/);
   t.throws(() => parseConfigText('a: [unclosed'));
 });
+
+t.test('--verify-kubelet is on by default where a kubelet CA is known (issue 13)', async (t) => {
+  t.equal(config([...required, '--kubelet-ca', 'kca.pem']).verifyKubelet, true, 'on with --kubelet-ca');
+  t.equal(config([...required, '--kubelet-ca', 'kca.pem', '--verify-kubelet=false']).verifyKubelet, false, 'explicitly off');
+  t.equal(config(required, { EDGE_TUNNEL_KUBELET_CA: 'kca.pem' }).verifyKubelet, true, 'env CA counts too');
+  t.equal(config(required).verifyKubelet, false, 'off without a CA (nothing to verify against)');
+  t.equal(config([...required, '--enrollments-configmap', 'my-records']).enrollmentsConfigMap, 'my-records');
+  t.equal(config(required).enrollmentsConfigMap, 'edge-tunnel-enrollments');
+});

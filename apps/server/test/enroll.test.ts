@@ -83,11 +83,12 @@ function tlsTo(port: number, alpn: string[] | undefined, cert?: { certPem: strin
 interface Answer {
   status: number;
   body: Record<string, string>;
+  headers?: Record<string, unknown>;
 }
 
 /** One enrollment request over its own TLS connection; `body` is sent as given when a string. */
-async function post(port: number, opts: { token?: string; body?: unknown; path?: string; method?: string } = {}): Promise<Answer> {
-  const socket = await tlsTo(port, [AgentAlpn.ENROLL]);
+async function post(port: number, opts: { token?: string; body?: unknown; path?: string; method?: string; cert?: { certPem: string; keyPem: string } } = {}): Promise<Answer> {
+  const socket = await tlsTo(port, [AgentAlpn.ENROLL], opts.cert);
   const payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body ?? {});
   return new Promise((resolve, reject) => {
     const req = httpRequest({
@@ -95,7 +96,7 @@ async function post(port: number, opts: { token?: string; body?: unknown; path?:
       headers: { 'content-type': 'application/json', ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}) },
     }, (res) => {
       let text = '';
-      res.setEncoding('utf8').on('data', (s: string) => (text += s)).on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, string> }));
+      res.setEncoding('utf8').on('data', (s: string) => (text += s)).on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, string>, headers: res.headers }));
     });
     req.on('error', reject);
     req.end(opts.method === 'GET' ? undefined : payload);
@@ -149,6 +150,36 @@ t.test('refusals answer with a status, a code and a reason, and log one warn lin
     const sent = req?.body as { nodeName?: string } | string | undefined;
     if (typeof sent === 'object' && sent.nodeName !== undefined && code !== 'TOO_LARGE') t.equal(line['nodeName'], sent.nodeName, `${what}: nodeName logged`);
   }
+});
+
+t.test('binding refusals (issue 13) map to their status and X-Tunnel-Error; a presented certificate reaches the enroller', async (t) => {
+  const seen: Array<{ token: string; current?: { commonName: string; serial: string } }> = [];
+  const codes: Record<string, string> = {
+    'edge-cloud': 'ERR_KUBE_ENROLL_NOT_EDGE_NODE', 'edge-old': 'ERR_KUBE_ENROLL_TOKEN_EXPIRED', 'edge-other': 'ERR_KUBE_ENROLL_TOKEN_NOT_FOR_NODE',
+    'edge-many': 'ERR_KUBE_ENROLL_TOKEN_USED_UP', 'edge-b': 'ERR_KUBE_ENROLL_ALREADY_ENROLLED',
+  };
+  const enroller: Enroller = {
+    async enroll(req) {
+      seen.push({ token: req.token, ...(req.current ? { current: { commonName: req.current.commonName, serial: req.current.serial } } : {}) });
+      if (codes[req.nodeName] && !req.current) throw kubeError(codes[req.nodeName]!, `refused ${req.nodeName}`);
+      return signCsr(pki.agentCa, req.csrPem, { nodeName: req.nodeName, ips: [], validityDays: 1 });
+    },
+  };
+  const l = await startListener(t, { enroller, enrollRateLimit: { max: 100, windowMs: 60_000 } });
+  for (const [node, status, code] of [['edge-cloud', 403, 'NOT_EDGE_NODE'], ['edge-old', 401, 'TOKEN_EXPIRED'], ['edge-other', 403, 'TOKEN_NOT_FOR_NODE'], ['edge-many', 403, 'TOKEN_USED_UP'], ['edge-b', 409, 'ALREADY_ENROLLED']] as const) {
+    const answer = await post(l.port, { token: TOKEN, body: { nodeName: node, csr: csrFor(node) } });
+    t.equal(answer.status, status, `${code}: status`);
+    t.equal(answer.headers?.['x-tunnel-error'], code, `${code}: X-Tunnel-Error`);
+    t.match(answer.body, { code, reason: `refused ${node}` });
+  }
+  const first = await post(l.port, { token: TOKEN, body: { nodeName: 'edge-c', csr: csrFor('edge-c') } });
+  const renewal = await post(l.port, { body: { nodeName: 'edge-b', csr: csrFor('edge-b') }, cert: { certPem: first.body['certificate']!, keyPem: pki.key.privateKeyPem } });
+  t.equal(renewal.status, 200, 'no token needed with a verified current certificate');
+  t.match(seen.at(-1), { token: '', current: { commonName: 'edge-c', serial: new X509Certificate(first.body['certificate']!).serialNumber } }, 'the enroller sees the presented certificate (its CN decides)');
+  const { issueAgentCert } = await import('@edge-tunnel/pki');
+  const foreignCert = await issueAgentCert(pki.foreignCa, 'edge-c', [], { key: pki.key });
+  const foreign = await post(l.port, { body: { nodeName: 'edge-b', csr: csrFor('edge-b') }, cert: foreignCert });
+  t.equal(foreign.status, 401, 'a certificate the agent CA does not verify is no renewal: the token is needed');
 });
 
 t.test('an enroller failure without a known code is a 500 that keeps its details in the log', async (t) => {

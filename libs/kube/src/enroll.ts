@@ -1,13 +1,22 @@
-// Agent enrollment in a cluster: the agent presents a bootstrap token, its node name and a CSR. The
-// token must match a key of the bootstrap Secret, the Node must exist, and the certificate is signed
-// for the node's name and InternalIPs — whatever the CSR claims.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// Agent enrollment in a cluster: the agent presents a bootstrap token, its node name and a CSR; the
+// certificate is signed for the node's name and InternalIPs, whatever the CSR claims. Rules, in order:
+// the token matches a key of the bootstrap Secret; the Node exists and matches an edge selector; the
+// token's policy (enroll-tokens.ts: expiration, nodes, max-uses) allows this node; and the node holds
+// no unexpired certificate on record (enrollments.ts) — a token holder cannot re-enroll another node.
+// A renewal is authenticated by the node's current certificate instead of the token: it must name
+// the node and be no older than the recorded one.
+import { X509Certificate } from 'node:crypto';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, V1Node } from '@kubernetes/client-node';
 import { PkiError, signCsr } from '@edge-tunnel/pki';
 import type { CaBundle, SignedCert } from '@edge-tunnel/pki';
-import { internalIps } from './edge-nodes.js';
+import { DEFAULT_EDGE_SELECTORS, internalIps } from './edge-nodes.js';
+import { matchToken, parseTokens, tokenRefusal } from './enroll-tokens.js';
+import type { BootstrapToken } from './enroll-tokens.js';
+import { EnrollmentRecords, clearRecordCommand } from './enrollments.js';
+import type { EnrollmentRecord } from './enrollments.js';
 import { KubeError, KubeErrorCode, apiError, isNotFound } from './errors.js';
+import { matchesSelector } from './label-match.js';
 import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
 
@@ -18,19 +27,30 @@ export interface EnrollerOptions {
   namespace?: string;
   /** Default `edge-tunnel-bootstrap`. */
   secretName?: string;
+  /** The ConfigMap of enrollment records; default `edge-tunnel-enrollments`. */
+  recordsName?: string;
+  /** A Node must match one of these to enroll; default DEFAULT_EDGE_SELECTORS. */
+  selectors?: readonly string[];
   /** Validity of issued certificates; default 365 days. */
   validityDays?: number;
   logger?: Logger;
+}
+
+/** The agent's current certificate, when it presented one the agent CA verified (a renewal). */
+export interface PresentedCert {
+  commonName: string;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
 }
 
 export interface EnrollRequest {
   token: string;
   nodeName: string;
   csrPem: string;
+  current?: PresentedCert;
 }
 
-/** Data keys of the bootstrap Secret that hold tokens: `token` and `token-<id>`. */
-const TOKEN_KEY = /^token(-[A-Za-z0-9._-]+)?$/;
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export class Enroller {
@@ -38,6 +58,8 @@ export class Enroller {
   readonly #ca: CaBundle;
   readonly #ns: string;
   readonly #secret: string;
+  readonly #records: EnrollmentRecords;
+  readonly #selectors: readonly string[];
   readonly #validityDays: number | undefined;
   readonly #log: Logger;
 
@@ -46,23 +68,32 @@ export class Enroller {
     this.#ca = opts.ca;
     this.#ns = opts.namespace ?? 'kube-system';
     this.#secret = opts.secretName ?? 'edge-tunnel-bootstrap';
+    this.#records = new EnrollmentRecords(kc, this.#ns, opts.recordsName);
+    this.#selectors = opts.selectors ?? DEFAULT_EDGE_SELECTORS;
     this.#validityDays = opts.validityDays;
     this.#log = opts.logger ?? silentLogger;
   }
 
   /**
-   * Checks the token, then the Node, then signs. Throws KubeError ERR_KUBE_ENROLL_BAD_TOKEN,
-   * ERR_KUBE_ENROLL_UNKNOWN_NODE, ERR_KUBE_ENROLL_BAD_CSR, ERR_KUBE_ENROLL_SIGN_FAILED, or ERR_KUBE_API
-   * when the API cannot answer.
+   * Throws KubeError ERR_KUBE_ENROLL_BAD_TOKEN, _UNKNOWN_NODE, _NOT_EDGE_NODE, _TOKEN_EXPIRED,
+   * _TOKEN_NOT_FOR_NODE, _TOKEN_USED_UP, _ALREADY_ENROLLED, _BAD_CSR, _SIGN_FAILED, or ERR_KUBE_API.
    */
   async enroll(req: EnrollRequest): Promise<SignedCert> {
     const nodeName = typeof req.nodeName === 'string' ? req.nodeName : '';
     try {
-      await this.#checkToken(typeof req.token === 'string' ? req.token : '');
+      const renewal = req.current !== undefined && req.current.commonName.toLowerCase() === nodeName.toLowerCase();
+      const token = renewal ? undefined : await this.#checkToken(typeof req.token === 'string' ? req.token : '');
       const node = await this.#readNode(nodeName);
+      this.#checkEdge(node, nodeName);
       const ips = internalIps(node);
-      const signed = await this.#sign(req.csrPem, nodeName, ips);
-      this.#log.info({ nodeName, ips }, 'agent enrolled');
+      const { signed } = await this.#records.update(nodeName, async (records) => {
+        const record = records.get(nodeName);
+        if (renewal) this.#checkRenewal(nodeName, req.current!, record);
+        else this.#checkFresh(nodeName, token!, record, [...records].filter(([, r]) => r.token === token!.key).map(([n]) => n));
+        const signed = await this.#sign(req.csrPem, nodeName, ips);
+        return { signed, record: recordOf(signed.certPem, renewal ? (record?.token ?? 'renewal') : token!.key) };
+      });
+      this.#log.info({ nodeName, ips, renewal, token: token?.key }, 'agent enrolled');
       return signed;
     } catch (err) {
       const code = (err as KubeError).code;
@@ -71,7 +102,7 @@ export class Enroller {
     }
   }
 
-  async #checkToken(token: string): Promise<void> {
+  async #checkToken(token: string): Promise<BootstrapToken> {
     const where = `Secret ${this.#ns}/${this.#secret}`;
     if (token === '') throw new KubeError(KubeErrorCode.ENROLL_BAD_TOKEN, 'no bootstrap token was presented');
     let data: Record<string, string> = {};
@@ -81,18 +112,30 @@ export class Enroller {
       if (!isNotFound(err)) throw apiError(`read ${where}`, err);
       throw new KubeError(KubeErrorCode.ENROLL_BAD_TOKEN, `the bootstrap token is not valid: ${where} does not exist, so no token is accepted`);
     }
-    const presented = digest(Buffer.from(token, 'utf8'));
-    let match = false;
-    for (const [key, value] of Object.entries(data)) {
-      if (!TOKEN_KEY.test(key) || !value) continue;
-      const expected = Buffer.from(value, 'base64').toString('utf8').trim();
-      if (expected === '') continue;
-      // Compare digests (equal lengths) in constant time; keep looping to not reveal which key matched.
-      match = timingSafeEqual(presented, digest(Buffer.from(expected, 'utf8'))) || match;
-    }
-    if (!match) {
-      throw new KubeError(KubeErrorCode.ENROLL_BAD_TOKEN, `the bootstrap token is not valid: it matches no token key of ${where}`);
-    }
+    const match = matchToken(parseTokens(data), token);
+    if (match === undefined) throw new KubeError(KubeErrorCode.ENROLL_BAD_TOKEN, `the bootstrap token is not valid: it matches no token key of ${where}`);
+    return match;
+  }
+
+  #checkEdge(node: V1Node, nodeName: string): void {
+    const labels = node.metadata?.labels ?? {};
+    if (this.#selectors.some((s) => matchesSelector(labels, s))) return;
+    throw new KubeError(KubeErrorCode.ENROLL_NOT_EDGE_NODE, `node ${nodeName} is not an edge Node: it matches none of ${this.#selectors.map((s) => `'${s}'`).join(', ')}; label it as an edge node before enrolling its agent`);
+  }
+
+  #checkFresh(nodeName: string, token: BootstrapToken, record: EnrollmentRecord | undefined, usedBy: string[]): void {
+    const refusal = tokenRefusal(token, nodeName, usedBy, `Secret ${this.#ns}/${this.#secret}`);
+    if (refusal !== undefined) throw new KubeError(KubeErrorCode[`ENROLL_${refusal.code}`], refusal.reason);
+    if (record === undefined || !(Date.parse(record.notAfter) > Date.now())) return;
+    throw new KubeError(KubeErrorCode.ENROLL_ALREADY_ENROLLED, `node ${nodeName} already holds a certificate (serial ${record.serial || '?'}, valid until ${record.notAfter}, enrolled with ${record.token || '?'}) and a bootstrap token cannot re-enroll it; `
+      + `its agent renews with that certificate. If the node lost it, an operator clears the record (${this.#records.where}): ${clearRecordCommand(this.#records, nodeName)}`);
+  }
+
+  #checkRenewal(nodeName: string, current: PresentedCert, record: EnrollmentRecord | undefined): void {
+    if (current.notAfter.getTime() <= Date.now()) throw new KubeError(KubeErrorCode.ENROLL_ALREADY_ENROLLED, `the certificate presented for node ${nodeName} has expired; enroll with a bootstrap token`);
+    if (record === undefined || record.serial === current.serial) return;
+    if (current.notBefore.getTime() >= Date.parse(record.notBefore)) return;
+    throw new KubeError(KubeErrorCode.ENROLL_ALREADY_ENROLLED, `the certificate presented for node ${nodeName} (serial ${current.serial}, issued ${current.notBefore.toISOString()}) is older than the one on record (serial ${record.serial}, issued ${record.notBefore}); only the newest certificate renews`);
   }
 
   async #readNode(nodeName: string): Promise<V1Node> {
@@ -122,6 +165,7 @@ export class Enroller {
   }
 }
 
-function digest(bytes: Buffer): Buffer {
-  return createHash('sha256').update(bytes).digest();
+function recordOf(certPem: string, token: string): EnrollmentRecord {
+  const x = new X509Certificate(certPem);
+  return { serial: x.serialNumber, notBefore: new Date(x.validFrom).toISOString(), notAfter: new Date(x.validTo).toISOString(), token, at: new Date().toISOString() };
 }

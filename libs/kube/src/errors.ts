@@ -16,6 +16,16 @@ export const KubeErrorCode = {
   ENROLL_BAD_TOKEN: 'ERR_KUBE_ENROLL_BAD_TOKEN',
   /** enrollment: no Node object of that name (or not a valid node name) */
   ENROLL_UNKNOWN_NODE: 'ERR_KUBE_ENROLL_UNKNOWN_NODE',
+  /** enrollment: the Node matches no edge selector */
+  ENROLL_NOT_EDGE_NODE: 'ERR_KUBE_ENROLL_NOT_EDGE_NODE',
+  /** enrollment: the token is past its expiration (or its policy cannot be read) */
+  ENROLL_TOKEN_EXPIRED: 'ERR_KUBE_ENROLL_TOKEN_EXPIRED',
+  /** enrollment: the token names other nodes (`nodes-<id>`) */
+  ENROLL_TOKEN_NOT_FOR_NODE: 'ERR_KUBE_ENROLL_TOKEN_NOT_FOR_NODE',
+  /** enrollment: the token has enrolled `max-uses` nodes */
+  ENROLL_TOKEN_USED_UP: 'ERR_KUBE_ENROLL_TOKEN_USED_UP',
+  /** enrollment: the node holds an unexpired certificate; only that certificate renews it */
+  ENROLL_ALREADY_ENROLLED: 'ERR_KUBE_ENROLL_ALREADY_ENROLLED',
   /** enrollment: the CSR cannot be parsed or its signature does not verify */
   ENROLL_BAD_CSR: 'ERR_KUBE_ENROLL_BAD_CSR',
   /** enrollment: signing failed for another reason (the node's name or addresses cannot go in a certificate) */

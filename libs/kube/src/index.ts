@@ -28,6 +28,11 @@ export { ServiceTarget, desiredServicePorts, hostsText, samePorts } from './serv
 export { TLS_CERT_KEY, TLS_KEY_KEY, caFromSecret, loadOrCreateCa } from './ca-secret.js';
 export type { CaSecretOptions, LoadedCaSecret } from './ca-secret.js';
 export { Enroller } from './enroll.js';
-export type { EnrollRequest, EnrollerOptions } from './enroll.js';
+export type { EnrollRequest, EnrollerOptions, PresentedCert } from './enroll.js';
+export { matchToken, parseTokens, tokenRefusal } from './enroll-tokens.js';
+export type { BootstrapToken, TokenRefusal } from './enroll-tokens.js';
+export { DEFAULT_ENROLLMENTS_CONFIGMAP, EnrollmentRecords, clearRecordCommand, recordsOf } from './enrollments.js';
+export type { EnrollmentRecord } from './enrollments.js';
+export { matchesSelector } from './label-match.js';
 export { ReplicaEndpoints, ReplicaMembership, replicasOf } from './replicas.js';
 export type { MemberReplica, ReplicaMembershipOptions } from './replicas.js';

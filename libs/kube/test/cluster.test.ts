@@ -577,10 +577,12 @@ t.test('enroll', async (t) => {
       metadata: { name: 'edge-tunnel-bootstrap', namespace: NS },
       stringData: { token: 'tok-main', 'token-site2': 'tok-site2', other: 'not-a-token' },
     });
+    const edge = { 'openyurt.io/is-edge-worker': 'true' };
     server.store.put('nodes', {
-      metadata: { name: 'edge-1' },
+      metadata: { name: 'edge-1', labels: edge },
       status: { addresses: [{ type: 'InternalIP', address: '10.0.0.7' }, { type: 'ExternalIP', address: '198.51.100.7' }, { type: 'InternalIP', address: 'fd00::7' }] },
     });
+    for (const name of ['edge-2', 'edge-3']) server.store.put('nodes', { metadata: { name, labels: edge }, status: { addresses: [] } });
     const log = recordingLogger();
     const enroller = new Enroller(kc, { ca, logger: log, validityDays: 30 });
     const key = await generateKeyPair();
@@ -595,8 +597,8 @@ t.test('enroll', async (t) => {
       t.equal(id.issuerCommonName, 'edge-tunnel-ca');
       t.equal(signed.caPem, ca.certPem);
       t.ok(id.notAfter.getTime() - Date.now() < 31 * 86400_000, 'validityDays honoured');
-      const other = await enroller.enroll({ token: 'tok-site2', nodeName: 'edge-1', csrPem: lyingCsr });
-      t.equal(certIdentity(other.certPem).commonName, 'edge-1', 'token-<id> keys work too');
+      const other = await enroller.enroll({ token: 'tok-site2', nodeName: 'edge-2', csrPem: lyingCsr });
+      t.equal(certIdentity(other.certPem).commonName, 'edge-2', 'token-<id> keys work too');
     });
 
     await t.test('bad token', async (t) => {
@@ -614,8 +616,8 @@ t.test('enroll', async (t) => {
     });
 
     await t.test('bad CSR', async (t) => {
-      await t.rejects(enroller.enroll({ token: 'tok-main', nodeName: 'edge-1', csrPem: 'garbage' }), { code: 'ERR_KUBE_ENROLL_BAD_CSR' });
-      await t.rejects(enroller.enroll({ token: 'tok-main', nodeName: 'edge-1', csrPem: '' }), { code: 'ERR_KUBE_ENROLL_BAD_CSR' });
+      await t.rejects(enroller.enroll({ token: 'tok-main', nodeName: 'edge-3', csrPem: 'garbage' }), { code: 'ERR_KUBE_ENROLL_BAD_CSR' });
+      await t.rejects(enroller.enroll({ token: 'tok-main', nodeName: 'edge-3', csrPem: '' }), { code: 'ERR_KUBE_ENROLL_BAD_CSR' });
     });
 
     await t.test('no bootstrap Secret: every token is bad, with a reason naming the Secret', async (t) => {

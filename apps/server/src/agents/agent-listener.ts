@@ -25,6 +25,7 @@ import type { PeerIdentity } from './identity.js';
 import type { AgentRegistry, AgentSession } from './registry.js';
 import { ReplicaAnnouncer } from './replicas.js';
 import type { PortAnnouncer } from './port-announcer.js';
+import { replacementRefusal } from './replacement.js';
 import type { ReplicaSource } from './replicas.js';
 
 /** ALPN protocols of the agent port, in the server's order of preference; a client offering none of them is refused in the handshake. */
@@ -197,13 +198,24 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       void session.close(0);
       return;
     }
-    attached = register(session, { sessionId, remoteAddress, transport, connectedAt: Date.now(), session, ports: {}, ...checked, nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips }, slog);
+    attached = register(session, {
+      sessionId, remoteAddress, transport, connectedAt: Date.now(), session, ports: {}, ...checked, nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips,
+      ...(id.notBefore !== undefined ? { certNotBefore: id.notBefore } : {}), ...(id.serial !== undefined ? { certSerial: id.serial } : {}),
+    }, slog);
   }
 
   /** Attaches the session for its node (draining the one it replaces); undefined when refused. */
   function register(session: Session, agent: AgentSession, slog: Logger): AgentSession | undefined {
     const fields = { nodeName: agent.nodeName, nodeIps: agent.nodeIps, agentVersion: agent.agentVersion, followsPortConfig: session.peerTakesConfig };
     let old: AgentSession | undefined;
+    const older = replacementRefusal(registry.get(agent.nodeName), agent);
+    if (older !== undefined) {
+      metrics.sessionEvents.inc({ event: 'refused' });
+      slog.warn({ ...fields, code: 'OLDER_CERTIFICATE', reason: older }, 'agent refused: older certificate than the live session');
+      session.goAway('REFUSED', older);
+      void session.close(0);
+      return undefined;
+    }
     try {
       old = registry.attach(agent);
     } catch (err) {

@@ -32,6 +32,16 @@ export const EnrollCode = {
   BAD_TOKEN: 'BAD_TOKEN',
   /** 404: the node does not exist */
   UNKNOWN_NODE: 'UNKNOWN_NODE',
+  /** 403: the Node matches no edge selector */
+  NOT_EDGE_NODE: 'NOT_EDGE_NODE',
+  /** 401: the token is past its expiration (or its policy cannot be read) */
+  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
+  /** 403: the token is bound to other nodes */
+  TOKEN_NOT_FOR_NODE: 'TOKEN_NOT_FOR_NODE',
+  /** 403: the token has enrolled its max-uses nodes */
+  TOKEN_USED_UP: 'TOKEN_USED_UP',
+  /** 409: the node holds an unexpired certificate; only that certificate renews (or an operator clears the record) */
+  ALREADY_ENROLLED: 'ALREADY_ENROLLED',
   /** 400: the CSR is missing, unparsable or badly signed */
   BAD_CSR: 'BAD_CSR',
   /** 400: the body is not JSON `{ nodeName, csr }` */
@@ -52,7 +62,7 @@ export const EnrollCode = {
 export type EnrollCode = (typeof EnrollCode)[keyof typeof EnrollCode];
 
 const STATUS: Record<EnrollCode, number> = {
-  BAD_TOKEN: 401, UNKNOWN_NODE: 404, BAD_CSR: 400, BAD_REQUEST: 400, TOO_LARGE: 413,
+  BAD_TOKEN: 401, UNKNOWN_NODE: 404, NOT_EDGE_NODE: 403, TOKEN_EXPIRED: 401, TOKEN_NOT_FOR_NODE: 403, TOKEN_USED_UP: 403, ALREADY_ENROLLED: 409, BAD_CSR: 400, BAD_REQUEST: 400, TOO_LARGE: 413,
   NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, RATE_LIMITED: 429, NOT_ENABLED: 503, INTERNAL: 500,
 };
 
@@ -61,11 +71,31 @@ const ENROLLER_CODES: Record<string, EnrollCode> = {
   ERR_KUBE_ENROLL_BAD_TOKEN: EnrollCode.BAD_TOKEN,
   ERR_KUBE_ENROLL_UNKNOWN_NODE: EnrollCode.UNKNOWN_NODE,
   ERR_KUBE_ENROLL_BAD_CSR: EnrollCode.BAD_CSR,
+  ERR_KUBE_ENROLL_NOT_EDGE_NODE: EnrollCode.NOT_EDGE_NODE,
+  ERR_KUBE_ENROLL_TOKEN_EXPIRED: EnrollCode.TOKEN_EXPIRED,
+  ERR_KUBE_ENROLL_TOKEN_NOT_FOR_NODE: EnrollCode.TOKEN_NOT_FOR_NODE,
+  ERR_KUBE_ENROLL_TOKEN_USED_UP: EnrollCode.TOKEN_USED_UP,
+  ERR_KUBE_ENROLL_ALREADY_ENROLLED: EnrollCode.ALREADY_ENROLLED,
 };
+
+/** The agent's current certificate on the enrollment connection, verified by the agent CA (a renewal). */
+export interface PresentedCert {
+  commonName: string;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface EnrollRequest {
+  token: string;
+  nodeName: string;
+  csrPem: string;
+  current?: PresentedCert;
+}
 
 /** Signs an agent's CSR once the token and node check out; libs/kube's Enroller fits. */
 export interface Enroller {
-  enroll(req: { token: string; nodeName: string; csrPem: string }): Promise<{ certPem: string; caPem: string }>;
+  enroll(req: EnrollRequest): Promise<{ certPem: string; caPem: string }>;
 }
 
 export interface RateLimit {
@@ -140,8 +170,10 @@ export function createEnrollHandler(opts: EnrollHandlerOptions): EnrollHandler {
       const body = await admit(req, socket.remoteAddress ?? '');
       nodeName = body.nodeName;
       clearTimeout(deadlines.get(socket));
-      const token = bearerToken(req.headers.authorization);
-      const signed = await enroll(opts.enroller!, { token, nodeName, csrPem: body.csr });
+      const current = presentedCert(socket as TLSSocket);
+      // a renewal is authenticated by the current certificate; a token is needed otherwise
+      const token = current !== undefined && req.headers.authorization === undefined ? '' : bearerToken(req.headers.authorization);
+      const signed = await enroll(opts.enroller!, { token, nodeName, csrPem: body.csr, ...(current ? { current } : {}) });
       log.info({ remoteAddress, nodeName }, 'agent enrolled');
       reply(res, 200, { certificate: signed.certPem, ca: signed.caPem });
     } catch (err) {
@@ -177,7 +209,7 @@ export function createEnrollHandler(opts: EnrollHandlerOptions): EnrollHandler {
 }
 
 /** Asks the enroller; its errors become refusals by their `code`, unknown ones stay errors (500). */
-async function enroll(enroller: Enroller, req: { token: string; nodeName: string; csrPem: string }): Promise<{ certPem: string; caPem: string }> {
+async function enroll(enroller: Enroller, req: EnrollRequest): Promise<{ certPem: string; caPem: string }> {
   try {
     return await enroller.enroll(req);
   } catch (err) {
@@ -185,6 +217,15 @@ async function enroll(enroller: Enroller, req: { token: string; nodeName: string
     if (code !== undefined) throw new Refusal(code, String((err as Error).message).slice(0, 500));
     throw err;
   }
+}
+
+/** The client certificate of the connection, when one was sent and the agent CA verified it. */
+export function presentedCert(socket: TLSSocket): PresentedCert | undefined {
+  if (!socket.authorized) return undefined;
+  const x509 = socket.getPeerX509Certificate?.();
+  if (x509 === undefined) return undefined;
+  const cn = /(?:^|\n)CN=([^\n]*)/.exec(x509.subject)?.[1] ?? '';
+  return { commonName: cn, serial: x509.serialNumber, notBefore: new Date(x509.validFrom), notAfter: new Date(x509.validTo) };
 }
 
 function bearerToken(header: string | undefined): string {
@@ -230,6 +271,7 @@ function parseBody(text: string): { nodeName: string; csr: string } {
 
 function reply(res: ServerResponse, status: number, body: Record<string, string>): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', connection: 'close' });
+  const code = typeof body['code'] === 'string' ? { 'x-tunnel-error': body['code'] } : {};
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', connection: 'close', ...code });
   res.end(`${JSON.stringify(body)}\n`);
 }

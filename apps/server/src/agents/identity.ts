@@ -9,6 +9,9 @@ import { certIdentity } from '@edge-tunnel/pki';
 export interface PeerIdentity {
   commonName: string;
   ips: string[];
+  /** ms since the epoch */
+  notBefore?: number;
+  serial?: string;
 }
 
 /** What the hello established, once checked. */
@@ -26,7 +29,7 @@ export function peerIdentity(socket: TLSSocket): PeerIdentity {
   const x509 = socket.getPeerX509Certificate();
   if (x509 === undefined) throw new Error('no client certificate');
   const id = certIdentity(x509.toString());
-  return { commonName: id.commonName, ips: id.ips };
+  return { commonName: id.commonName, ips: id.ips, notBefore: id.notBefore.getTime(), serial: x509.serialNumber };
 }
 
 /** Why a TLS socket that completed the handshake is not authorized, as an operator sentence. */

@@ -19,6 +19,9 @@ export interface AgentSession {
   readonly portCeiling?: PortCeiling;
   /** what the port announcer told it and what its ceiling refuses (mutable) */
   readonly ports: { rev?: number; refused?: AgentPorts };
+  /** the client certificate's notBefore (ms) and serial: a newcomer replaces this session only with a certificate at least as new */
+  readonly certNotBefore?: number;
+  readonly certSerial?: string;
 }
 
 /** The JSON /debug/tunnels shows per node. */

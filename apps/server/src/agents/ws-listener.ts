@@ -65,7 +65,8 @@ export function createWsListener(opts: WsListenerOptions, agents: Pick<AgentList
       let id;
       try {
         const c = certIdentity(verdict.cert.toString());
-        id = { commonName: c.commonName, ips: c.ips };
+        // notBefore and serial: the session-replacement rule (replacement.ts) holds for WebSocket agents too
+        id = { commonName: c.commonName, ips: c.ips, notBefore: c.notBefore.getTime(), serial: verdict.cert.serialNumber };
       } catch (err) {
         return refuse(ws, remoteAddress, `unreadable agent certificate: ${(err as Error).message}`);
       }

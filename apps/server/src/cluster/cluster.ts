@@ -62,7 +62,7 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
   const ca = await loadCa(kc, config, log);
   const caPem = ca.certPem;
   const enroller = new Enroller(kc, {
-    ca, namespace: ns, secretName: config.bootstrapTokenSecret, logger: logger.child({ component: 'enroll' }),
+    ca, namespace: ns, secretName: config.bootstrapTokenSecret, recordsName: config.enrollmentsConfigMap, selectors: config.edgeNodeSelectors, logger: logger.child({ component: 'enroll' }),
   });
   const registry = new EdgeAgentRegistry({
     selectors: config.edgeNodeSelectors,
