@@ -53,6 +53,8 @@ RUN set -e; mkdir -p /out/root /tmp/debs; cd /tmp/debs; apt-get update -qq; \
 FROM ${RUNTIME_BASE}
 ARG VERSION=0.1.0
 ARG COMMIT=unknown
+# buildah (1.28) reuses a cached LABEL layer when only ${COMMIT} changed: pass the two labels with
+# --label too (k8s/README.md, Container image).
 LABEL org.opencontainers.image.title="edge-tunnel" \
       org.opencontainers.image.description="edge-tunnel-server, edge-tunnel-agent and edge-tunnel-pki" \
       org.opencontainers.image.version="${VERSION}" \

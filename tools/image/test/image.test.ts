@@ -8,7 +8,7 @@ import { createServer, request, type IncomingHttpHeaders, type RequestOptions } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { buildImage, commit, imageTag, makeBases } from './fixtures/build.js';
+import { buildImage, commit, imageTag, makeBases, pruneOldLayers } from './fixtures/build.js';
 import { runBinary, runOnce, startDetached, waitUntil, type Container } from './fixtures/containers.js';
 import { engineEnv, run, skipReason, tail } from './fixtures/engine.js';
 import { imageContents } from './fixtures/contents.js';
@@ -31,6 +31,7 @@ t.test('the container image', { skip: reason ?? false }, async (t) => {
   const env = engineEnv();
 
   const revision = commit(); // once: HEAD may move while the build runs
+  await pruneOldLayers(env);
   const bases = await makeBases(env);
   if (!t.equal(bases.code, 0, `make-bases.sh builds both base images (${(bases.ms / 1000).toFixed(1)} s)`)) t.comment(tail(bases));
   t.ok(bases.build && bases.runtime, `make-bases.sh printed both references (${bases.build}, ${bases.runtime})`);
