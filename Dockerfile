@@ -22,14 +22,14 @@ RUN --mount=type=secret,id=npm-ca --mount=type=cache,target=/root/.npm \
     && npm ci --omit=dev --no-audit --no-fund --ignore-scripts -w apps/server -w apps/agent -w tools/pki \
     && test -f node_modules/@kubernetes/client-node/package.json && test -f node_modules/pino/package.json \
     && test ! -e node_modules/typescript && test ! -e node_modules/nx && test ! -e node_modules/esbuild
-# Only the runtime workspaces (the three apps and the libs they import), built, with production
+# Only the runtime workspaces (the three apps and the libs nx built for them), with production
 # dependencies; type declarations, source maps, docs, test directories and the Bare runtime's
 # modules (bare-*: reached only under the `bare`/`react-native` import conditions of tar-fs and
 # events-universal) removed, JavaScript whitespace-minified (k8s/image/minify.mjs:
 # @kubernetes/client-node's generated code is 26 MB with comments and indentation, 8 MB without).
 RUN set -e; mkdir -p /out/app; cp -a package.json node_modules /out/app/; \
-    for w in apps/server apps/agent tools/pki libs/framing libs/pki libs/capture libs/dnat libs/kube; do \
-      mkdir -p /out/app/$w; cp -a $w/package.json $w/dist /out/app/$w/; if [ -d $w/node_modules ]; then cp -a $w/node_modules /out/app/$w/; fi; find /out/app/$w/dist -name '*.map' -delete; done; \
+    for w in apps/server apps/agent tools/pki libs/*; do \
+      [ -d $w/dist ] || continue; mkdir -p /out/app/$w; cp -a $w/package.json $w/dist /out/app/$w/; if [ -d $w/node_modules ]; then cp -a $w/node_modules /out/app/$w/; fi; find /out/app/$w/dist -name '*.map' -delete; done; \
     find /out/app/node_modules -xtype l -delete; rm -rf /out/app/node_modules/bare-*; \
     find /out/app/node_modules -type d \( -name @types -o -name undici-types -o -name test -o -name tests -o -name __tests__ \) -prune -exec rm -rf {} +; \
     find /out/app/node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.md' -o -name '*.ts' -o -name '*.markdown' \) -delete; \
