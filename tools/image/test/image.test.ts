@@ -56,11 +56,21 @@ t.test('the container image', { skip: reason ?? false }, async (t) => {
     t.ok(contents.programs.every(Boolean), 'server, agent and pki programs are in /app');
   });
 
-  await t.test('iptables (nft backend) and conntrack run from the image', async (t) => {
+  await t.test('iptables (nft backend) and conntrack run from the image; DNAT applies with NET_ADMIN', async (t) => {
     const ipt = await runBinary(env, '/usr/sbin/iptables', ['--version']);
     t.match(ipt.out, /^iptables v1\.8\.\d+ \(nf_tables\)/, `iptables --version: ${ipt.out.trim()} ${ipt.err.trim()}`);
     const ct = await runBinary(env, '/usr/sbin/conntrack', ['--version']);
     t.match(ct.out + ct.err, /conntrack v1\.4\.\d+/, 'conntrack --version');
+    // a DNAT rule as the capture writes them, in the container's own network namespace (--network=none,
+    // never the host's): with NET_ADMIN/NET_RAW it applies, without them nf_tables refuses
+    const dnat = ['-t', 'nat', '-A', 'OUTPUT', '-d', '10.0.0.5/32', '-p', 'tcp', '--dport', '10250', '-j', 'DNAT', '--to-destination', '127.0.0.1:10263'];
+    const inNetns = (caps: string[]) => run('podman', ['run', '--rm', '--network=none', '--read-only', '--tmpfs', '/tmp', '--cap-drop=ALL', ...caps,
+      '--security-opt', 'no-new-privileges', '--user', '0', '--entrypoint', '/usr/sbin/iptables', imageTag, ...dnat], { env, timeoutMs: 60_000 });
+    const withCaps = await inNetns(['--cap-add=NET_ADMIN,NET_RAW']);
+    t.equal(withCaps.code, 0, `iptables DNAT with NET_ADMIN/NET_RAW in --network=none ${withCaps.err.trim()}`);
+    const without = await inNetns([]);
+    t.not(without.code, 0, 'without the capabilities iptables is refused');
+    t.match(without.err, /Permission denied/, 'nf_tables says why');
   });
 
   await t.test('@kubernetes/client-node (minified) loads and serializes in the image', async (t) => {
