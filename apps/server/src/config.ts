@@ -12,6 +12,7 @@ import { DEFAULT_MAX_AGENT_HANDSHAKE_QUEUE, DEFAULT_MAX_AGENT_HANDSHAKES } from 
 import { DEFAULT_CLIENT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PENDING_CONNECTIONS } from './accept/tls-front.js';
 import { DEFAULT_MAX_STREAMS_PER_NODE, DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './proxy/context.js';
 import { DEFAULT_PROXY_LIMITS } from './proxy/listener.js';
+import { DEFAULT_TOKEN_AUTH } from './proxy/token-auth.js';
 import { DEFAULT_CALLER_ALLOW, parseCallerAllow, type CallerRule } from './proxy/caller-auth.js';
 
 /** Agent sessions' framing limits (--receive-budget …) are the FramingLimits fields. */
@@ -38,6 +39,11 @@ export interface ServerConfig extends FramingLimits {
   requireCallerCert: boolean;
   /** certificate callers allowed on the HTTPS listener (`name:<CN>` / `group:<O>`); edge node identities never are */
   callerAllow: CallerRule[];
+  /** cluster mode, bearer-token callers: TokenReview cache, allowed / denied SubjectAccessReview caches, entries per cache */
+  tokenCacheTtlMs: number;
+  authzCacheTtlMs: number;
+  authzNegativeCacheTtlMs: number;
+  authCacheEntries: number;
   /** the identity the server presents to kubelets (path or PEM) */
   kubeletClientCert?: string;
   kubeletClientKey?: string;
@@ -189,6 +195,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'caller-ca', key: 'callerCa', kind: 'string', help: 'CA of caller certificates on the HTTPS listener' },
   { flag: 'require-caller-cert', key: 'requireCallerCert', kind: 'bool', default: 'true', help: 'HTTPS callers must present a certificate from --caller-ca' },
   { flag: 'caller-allow', key: 'callerAllow', kind: 'callers', default: DEFAULT_CALLER_ALLOW.join(';'), help: 'HTTPS callers allowed by certificate: name:<CN> or group:<O>, repeatable (env: ;-separated); edge node identities are always refused' },
+  { flag: 'token-cache-ttl-ms', key: 'tokenCacheTtlMs', kind: 'ms0', default: String(DEFAULT_TOKEN_AUTH.tokenTtlMs), help: 'cluster mode: cache time of TokenReview answers for bearer-token callers, either outcome (kubelet\'s default; 0: no cache)' },
+  { flag: 'authz-cache-ttl-ms', key: 'authzCacheTtlMs', kind: 'ms0', default: String(DEFAULT_TOKEN_AUTH.authorizedTtlMs), help: 'cluster mode: cache time of allowed SubjectAccessReviews (0: no cache)' },
+  { flag: 'authz-negative-cache-ttl-ms', key: 'authzNegativeCacheTtlMs', kind: 'ms0', default: String(DEFAULT_TOKEN_AUTH.unauthorizedTtlMs), help: 'cluster mode: cache time of denied SubjectAccessReviews (0: no cache)' },
+  { flag: 'auth-cache-entries', key: 'authCacheEntries', kind: 'count', default: String(DEFAULT_TOKEN_AUTH.maxEntries), help: 'cluster mode: entries per token / authorization cache (oldest dropped first)' },
   { flag: 'kubelet-client-cert', key: 'kubeletClientCert', kind: 'string', help: 'certificate presented to kubelets' },
   { flag: 'kubelet-client-key', key: 'kubeletClientKey', kind: 'string', help: 'key of --kubelet-client-cert' },
   { flag: 'kubelet-ca', key: 'kubeletCa', kind: 'string', help: 'CA of kubelet serving certificates' },

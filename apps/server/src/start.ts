@@ -35,8 +35,8 @@ import { forwardUpgrade } from './proxy/forward-upgrade.js';
 import { destWithPodRoute } from './proxy/dest.js';
 import type { PodRoute } from './proxy/dest.js';
 import type { Failure } from './proxy/http-errors.js';
-import { authorizeCaller, callerIdentityOf } from './proxy/caller-auth.js';
-import type { CallerRule } from './proxy/caller-auth.js';
+import { CallerGate } from './proxy/caller-gate.js';
+import { TokenAuthorizer } from './proxy/token-auth.js';
 import { optionalPem, pem } from './tls-material.js';
 import { tunnelError } from './proxy/tunnel-errors.js';
 
@@ -128,7 +128,13 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     proxyLog.warn({ listener: 'https', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'caller tls handshake failed');
   });
   const http = createHttpServer(proxyServerOptions(limits));
-  wireProxy(https, ctx('https', 'https', originate), cluster?.pods, config.callerAllow);
+  const gate = new CallerGate({
+    callerAllow: config.callerAllow, table: registry.table, log: proxyLog,
+    ...(cluster ? { tokens: new TokenAuthorizer(cluster.reviews, {
+      tokenTtlMs: config.tokenCacheTtlMs, authorizedTtlMs: config.authzCacheTtlMs, unauthorizedTtlMs: config.authzNegativeCacheTtlMs, maxEntries: config.authCacheEntries,
+    }) } : {}),
+  });
+  wireProxy(https, ctx('https', 'https', originate), cluster?.pods, gate);
   wireProxy(http, ctx('http', 'http'), cluster?.pods);
   const connect = config.connectAddr ? createConnectServer(ctx('connect', 'http'), limits) : undefined;
   const agentWs = config.agentWsAddr
@@ -228,38 +234,24 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
 const CALLER_GONE: Failure = { ...tunnelError('CALLER_GONE'), message: 'the caller went away during the pod lookup' };
 
 /**
- * `callerAllow` (HTTPS listener): a request whose verified client certificate is not allowed is
- * answered 403 CALLER_NOT_ALLOWED with a warn line, before any destination is looked up.
+ * `gate` (HTTPS listener): certificate rules, bearer tokens (proxy/caller-gate.ts); a refused caller
+ * is answered 401/403 with a warn line, before anything is opened toward a node.
  */
-function wireProxy(server: HttpServer, ctx: ProxyContext, pods?: PodRoute, callerAllow?: readonly CallerRule[]): void {
-  const isEdgeNode = (name: string): boolean => name !== '' && ctx.registry.table.get(name) !== undefined;
-  const refusal = (req: IncomingMessage): Failure | undefined => {
-    if (callerAllow === undefined) return undefined;
-    const id = callerIdentityOf(req);
-    // no verified certificate: only possible with --require-caller-cert=false (anonymous callers accepted)
-    if (id === undefined) return undefined;
-    const failure = authorizeCaller(id, callerAllow, isEdgeNode);
-    if (failure) {
-      ctx.log.warn({ listener: ctx.listener, caller: id.commonName, organizations: id.organizations, method: req.method, path: req.url, reason: failure.reason, why: failure.message },
-        'caller refused: add its name:<CN> or group:<O> to --caller-allow if it should reach kubelets (edge node identities never can)');
-    }
-    return failure;
-  };
+function wireProxy(server: HttpServer, ctx: ProxyContext, pods?: PodRoute, gate?: CallerGate): void {
   if (pods === undefined) {
-    server.on('request', (req, res) => forwardHttp(ctx, req, res, refusal(req)));
-    server.on('upgrade', (req, socket: Duplex, head: Buffer) => forwardUpgrade(ctx, req, socket, head, refusal(req)));
+    server.on('request', (req, res) => forwardHttp(ctx, req, res, gate?.refusal(req)));
+    server.on('upgrade', (req, socket: Duplex, head: Buffer) => forwardUpgrade(ctx, req, socket, head, gate?.refusal(req)));
   } else {
-    const withRefusal = (req: IncomingMessage, route: () => Promise<Dest | Failure>): Promise<Dest | Failure> => {
-      const f = refusal(req);
-      return f ? Promise.resolve(f) : route();
-    };
     // cluster mode: a kubelet pod path whose Host is not a node goes to the pod's node
     const isNode = (host: string): boolean => ctx.registry.table.byIp(host) !== undefined || ctx.registry.table.get(host) !== undefined;
-    server.on('request', (req, res) => void withRefusal(req, () => destWithPodRoute(req, isNode, pods))
-      .then((dest) => forwardHttp(ctx, req, res, res.destroyed ? CALLER_GONE : dest)));
+    const admit = (req: IncomingMessage): Promise<Dest | Failure> => {
+      const route = (): Promise<Dest | Failure> => destWithPodRoute(req, isNode, pods);
+      return gate ? gate.admit(req, route) : route();
+    };
+    server.on('request', (req, res) => void admit(req).then((dest) => forwardHttp(ctx, req, res, res.destroyed ? CALLER_GONE : dest)));
     server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
-      void withRefusal(req, () => destWithPodRoute(req, isNode, pods)).then((dest) => forwardUpgrade(ctx, req, socket, head, socket.destroyed ? CALLER_GONE : dest));
+      void admit(req).then((dest) => forwardUpgrade(ctx, req, socket, head, socket.destroyed ? CALLER_GONE : dest));
     });
   }
   // malformed, oversized, slow or ambiguous requests: a precise status and one warn line

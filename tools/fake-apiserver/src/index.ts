@@ -18,3 +18,5 @@ export type { SeedDocument } from './seed.js';
 export { parseCli, parseListen, USAGE } from './cli-options.js';
 export type { CliOptions } from './cli-options.js';
 export { directDial } from './direct-dial.js';
+export { ACCESS_REVIEW_PATH, TOKEN_REVIEW_PATH, ruleAllows } from './auth-reviews.js';
+export type { AccessRule, AuthTable, FakeUser } from './auth-reviews.js';

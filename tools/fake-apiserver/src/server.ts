@@ -3,6 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { isReviewPath, serveReview, type AuthTable } from './auth-reviews.js';
 import { coreVersions, group, groupList, resourceList, SERVER_VERSION } from './discovery.js';
 import { StatusError, notFound } from './errors.js';
 import { queryRecord, sendError, sendJson } from './http.js';
@@ -32,6 +33,8 @@ export interface FakeApiServerOptions {
   kubelet?: KubeletProxyOptions;
   /** Called for every request as it arrives (after it is added to `requests`). */
   onRequest?: (request: RecordedRequest) => void;
+  /** Tokens and allow rules of TokenReview / SubjectAccessReview (default: none, nothing authenticates). */
+  auth?: Partial<AuthTable>;
 }
 
 export interface RecordedRequest {
@@ -47,6 +50,8 @@ export interface FakeApiServer {
   readonly store: ObjectStore;
   /** Every request received, in order. */
   readonly requests: RecordedRequest[];
+  /** Tokens and allow rules of TokenReview / SubjectAccessReview; change them at will. */
+  readonly auth: AuthTable;
   /** End watches cleanly, then stop listening and drop connections. */
   close(): Promise<void>;
   /** End every open watch response abruptly, like an apiserver restart. */
@@ -66,9 +71,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   for (const name of INITIAL_NAMESPACES) store.put('namespaces', { metadata: { name } });
   const watches = new WatchHub(store, options.bookmarkIntervalMs ?? DEFAULT_BOOKMARK_INTERVAL_MS);
   const requests: RecordedRequest[] = [];
+  const auth: AuthTable = { tokens: { ...options.auth?.tokens }, rules: [...(options.auth?.rules ?? [])] };
   const record = (req: IncomingMessage): URL => recordRequest(req, requests, options.onRequest);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    void handle(req, res, store, watches, record, options.kubelet).catch((err: unknown) => sendError(res, err));
+    void handle(req, res, store, watches, record, options.kubelet, auth).catch((err: unknown) => sendError(res, err));
   };
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
   // Upgraded (exec, attach, portforward) connections are not closed by closeAllConnections().
@@ -94,6 +100,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     port,
     store,
     requests,
+    auth,
     dropWatches: () => watches.dropAll(),
     compact: () => store.compact(),
     kubeconfig(path?: string): string {
@@ -126,9 +133,11 @@ async function handle(
   watches: WatchHub,
   record: (req: IncomingMessage) => URL,
   kubelet: KubeletProxyOptions | undefined,
+  auth: AuthTable,
 ): Promise<void> {
   const url = record(req);
   const method = req.method ?? 'GET';
+  if (isReviewPath(url.pathname)) return serveReview(auth, req, res, url.pathname);
   const openapi = method === 'GET' ? openApiV3(url.pathname) : undefined;
   if (openapi) return sendJson(res, 200, openapi);
   const matched = route(url.pathname);

@@ -15,7 +15,9 @@ import { iptablesTargets } from '../capture/targets.js';
 import type { Logger } from '../logger.js';
 import type { PortConfigSource } from '../port-config-source.js';
 import type { PodRoute } from '../proxy/dest.js';
+import type { Reviews } from '../proxy/token-auth.js';
 import { startDnsCapture } from './capture.js';
+import { apiReviews } from './reviews.js';
 import type { Capture, DnsCaptureOptions, KubeConfig } from './capture.js';
 import { EdgeAgentRegistry } from './edge-registry.js';
 import { ConflictReporter, NODE_IP_CONFLICT_REASON, withoutForeignIps } from './ip-claims.js';
@@ -35,6 +37,8 @@ export interface Cluster {
   caPem: string;
   enroller: Enroller;
   pods: PodRoute;
+  /** TokenReview / SubjectAccessReview for bearer-token callers on :10263 */
+  reviews: Reviews;
   /** edge Nodes loaded and the port ConfigMap listed */
   synced(): boolean;
   /** reports the replicas (this one included): the endpoints of --replica-service, terminating ones excepted */
@@ -112,6 +116,7 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
     portConfig,
     caPem,
     enroller,
+    reviews: apiReviews(kc),
     pods: { podOf: parseKubeletPath, podNode: (namespace, pod) => locator.locate(namespace, pod) },
     // the replica set too: a replica that does not know its peers yet could turn ready too early
     synced: () => nodesLoaded && configSynced && (membership?.synced ?? true),

@@ -50,8 +50,13 @@ export function freshTraceId(): string {
   return traceIdPool.toString('hex', traceIdAt - 8, traceIdAt);
 }
 
-/** Client certificate CN (authorized TLS callers) or `address:port`. */
+/** Requests whose caller a bearer token authenticated (token-auth.ts): the token's user name. */
+export const tokenUsers = new WeakMap<IncomingMessage, string>();
+
+/** The token's user, the client certificate CN (authorized TLS callers), or `address:port`. */
 export function callerOf(req: IncomingMessage): string {
+  const user = tokenUsers.get(req);
+  if (user !== undefined) return user;
   const socket = req.socket as Partial<TLSSocket>;
   if (socket.authorized === true && typeof socket.getPeerCertificate === 'function') {
     const cn = socket.getPeerCertificate().subject?.CN;

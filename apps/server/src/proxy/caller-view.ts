@@ -6,14 +6,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Dest } from '@edge-tunnel/dnat';
+import { tokenUsers } from './audit.js';
 import { connectDest, destOf, isFailure } from './dest.js';
 import type { ListenerName } from './context.js';
 import type { Failure } from './http-errors.js';
 import { callerSentence } from './tunnel-errors.js';
 
-/** Whether the caller of `req` on `listener` may read the operator's sentence: a verified certificate on :10263. */
+/** Whether the caller of `req` on `listener` may read the operator's sentence: a verified certificate or bearer token on :10263. */
 export function mayReadDetails(listener: ListenerName, req: IncomingMessage): boolean {
-  return listener === 'https' && (req.socket as Partial<TLSSocket>).authorized === true;
+  return listener === 'https' && ((req.socket as Partial<TLSSocket>).authorized === true || tokenUsers.has(req));
 }
 
 /** `host:port` as the caller wrote it (Host / X-Tunnel-Proxy-Dest, or the CONNECT target), if it parses. */

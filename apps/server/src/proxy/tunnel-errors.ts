@@ -11,6 +11,14 @@ export const TUNNEL_ERRORS = {
   BAD_DESTINATION: { status: 400, doc: 'the destination is not `nodeIP:port` / `nodeName:port`, or the request has more than one `Host`', echoes: true },
   /** HTTPS listener: the caller's certificate matches no --caller-allow rule, or is an edge node identity */
   CALLER_NOT_ALLOWED: { status: 403, doc: 'HTTPS listener: the caller\'s certificate matches no `--caller-allow` rule, or is an edge node identity (body names the rule; warn line `caller refused`)' },
+  /** HTTPS listener, cluster mode: no credentials, or a bearer token TokenReview did not authenticate */
+  UNAUTHENTICATED: { status: 401, doc: 'HTTPS listener, cluster mode: neither a verified certificate nor a bearer token, or TokenReview did not authenticate the token (warn line `token caller refused`)', caller: 'the caller is not authenticated: present a certificate or a valid service-account bearer token' },
+  /** HTTPS listener, standalone: a bearer token and no certificate (no API to review it) */
+  TOKEN_NOT_SUPPORTED: { status: 401, doc: 'HTTPS listener, standalone: a bearer token without a client certificate; tokens are reviewed in cluster mode only', caller: 'bearer tokens are not accepted here: present a client certificate' },
+  /** HTTPS listener, cluster mode: SubjectAccessReview denied the kubelet permission (body names it) */
+  TOKEN_NOT_ALLOWED: { status: 403, doc: 'HTTPS listener, cluster mode: the token\'s user lacks the kubelet permission (body: verb and `nodes/<subresource>`, e.g. `get nodes/proxy "edge-1"`)' },
+  /** HTTPS listener, cluster mode: TokenReview or SubjectAccessReview failed (not cached) */
+  AUTH_REVIEW_FAILED: { status: 503, doc: 'HTTPS listener, cluster mode: the API server did not answer the TokenReview / SubjectAccessReview; retry', caller: 'the caller\'s credentials could not be checked; retry' },
   /** dnat miss: port neither built in nor configured */
   PORT_NOT_CONFIGURED: { status: MISS_STATUS.PORT_NOT_CONFIGURED, doc: 'port neither built in nor configured (body names the ConfigMap keys)', echoes: true },
   /** dnat miss: an HTTP port on the HTTPS listener or vice versa */
