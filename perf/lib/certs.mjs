@@ -1,6 +1,8 @@
 // Throwaway certificates for one run (@edge-tunnel/pki): a CA, a server certificate for 127.0.0.1,
-// the kubelet-client pair and one agent certificate per node, as PEM files in `dir`.
-import { createCa, generateKeyPair, issueAgentCert, issueKubeletClientCert, issueServerCert, writePemFiles } from '@edge-tunnel/pki';
+// the kubelet-client pair, the caller pair kube-apiserver presents on :10263, a serving certificate
+// for the HTTPS sink on each node IP (the kubelet's) and one agent certificate per node, as PEM files in `dir`.
+import { createCa, generateKeyPair, issueAgentCert, issueCallerCert, issueKubeletClientCert, issueServerCert, writePemFiles } from '@edge-tunnel/pki';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export async function makeCerts(dir, nodes) {
@@ -9,8 +11,11 @@ export async function makeCerts(dir, nodes) {
   const server = await issueServerCert(ca, { dnsNames: ['localhost'], ips: ['127.0.0.1'] });
   await writePemFiles(dir, 'server', server);
   await writePemFiles(dir, 'kubelet-client', await issueKubeletClientCert(ca));
+  await writePemFiles(dir, 'caller', await issueCallerCert(ca));
+  await writePemFiles(dir, 'kubelet-serving', await issueServerCert(ca, { dnsNames: ['kubelet'], ips: nodes.map((n) => n.ip) }));
   for (const node of nodes) await writePemFiles(dir, `agent-${node.name}`, await issueAgentCert(ca, node.name, [node.ip]));
-  return { dir, ca, caPem: ca.certPem, server, path: (name, ext) => join(dir, `${name}.${ext}`) };
+  const path = (name, ext) => join(dir, `${name}.${ext}`);
+  return { dir, ca, caPem: ca.certPem, server, path, pem: (name, ext) => readFileSync(path(name, ext), 'utf8') };
 }
 
 /** Many agent identities sharing one key pair (signing only; ~0.1 s each with node-forge). */

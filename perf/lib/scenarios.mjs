@@ -5,6 +5,7 @@ import { churnOnce, connectTo, echoStream, jain, median, openStalled, percentile
 import { header, MODE } from './sink.mjs';
 import { LIB } from './chains/util.mjs';
 import { census, diffCensus } from './heap-census.mjs';
+import { reqsScenario } from './reqs.mjs';
 
 const MB = 1e6;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -299,5 +300,7 @@ export const SCENARIOS = [
     },
   },
 ];
+
+SCENARIOS.push(reqsScenario);
 
 export { probeChain };

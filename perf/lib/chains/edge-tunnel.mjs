@@ -1,6 +1,10 @@
 // edge-tunnel: client → server CONNECT frontend → (one mTLS session, through the link when the
 // scenario has one) → agent → sink. The sink port is a custom port: server config
 // `http-proxy-ports`, agent `--allow-ports`. Both as real processes from the built dist/.
+// The seed's own path (`reqs` only): `edge-tunnel-http`, a caller → the HTTP proxy (:10264) with a
+// Host header naming the node's IP and the HTTP sink's port (`http-proxy-ports`) → agent → sink;
+// `edge-tunnel-https`, a caller with the kube-apiserver client certificate → the HTTPS proxy
+// (:10263), which terminates TLS and originates TLS to the HTTPS sink (`https-proxy-ports`).
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
@@ -39,7 +43,9 @@ export async function waitUntil(what, fn, timeoutMs = 15_000, alive = () => true
 export async function startServer(env, { compression, tag, procs }) {
   const { certs } = env;
   const configPath = join(env.tmp, `server-cfg-${tag}.yaml`);
-  writeFileSync(configPath, `http-proxy-ports: '${env.sink.port}'\n`);
+  const { httpSink } = env;
+  const httpPorts = [env.sink.port, ...(httpSink ? [httpSink.httpPort] : [])].join(', ');
+  writeFileSync(configPath, `http-proxy-ports: '${httpPorts}'\n${httpSink ? `https-proxy-ports: '${httpSink.httpsPort}'\n` : ''}`);
   const any = '127.0.0.1:0';
   const server = spawnProc(`server-${tag}`, appMain('@edge-tunnel/server'), [
     '--agent-addr', any, '--https-addr', any, '--http-addr', any, '--meta-addr', any, '--connect-addr', any,
@@ -52,16 +58,22 @@ export async function startServer(env, { compression, tag, procs }) {
   const m = await server.waitLine(/"msg":"server listening"/);
   const rec = JSON.parse(m.input);
   const port = (a) => Number(String(a).split(':').pop());
-  return { proc: server, agent: port(rec.agent), connect: port(rec.connect), meta: port(rec.meta) };
+  return { proc: server, agent: port(rec.agent), connect: port(rec.connect), meta: port(rec.meta), http: port(rec.http), https: port(rec.https) };
 }
 
-export function edgeTunnelChain(env, { compression }) {
+/** the chain names of the seed's path, by entry listener */
+export const ENTRY_CHAINS = { http: 'edge-tunnel-http', https: 'edge-tunnel-https' };
+
+/** entry: 'connect' (the CONNECT frontend: every scenario), 'http' (:10264) or 'https' (:10263): `reqs` only */
+export function edgeTunnelChain(env, { compression, entry = 'connect' }) {
   const procs = [];
-  const tag = compression ? 'lz4' : 'plain';
+  const tag = entry !== 'connect' ? entry : compression ? 'lz4' : 'plain';
+  const labels = { http: 'edge-tunnel, HTTP proxy :10264 (Host header)', https: 'edge-tunnel, HTTPS proxy :10263 (caller certificate, TLS originated)' };
   return {
-    name: compression ? 'edge-tunnel+lz4' : 'edge-tunnel',
-    label: compression ? 'edge-tunnel, compression on' : 'edge-tunnel, compression off',
+    name: ENTRY_CHAINS[entry] ?? (compression ? 'edge-tunnel+lz4' : 'edge-tunnel'),
+    label: labels[entry] ?? (compression ? 'edge-tunnel, compression on' : 'edge-tunnel, compression off'),
     kind: 'subject',
+    ...(entry === 'connect' ? {} : { scenarios: ['reqs'] }),
     async start(opts = {}) {
       const server = await startServer(env, { compression, tag, procs });
       const wan = await viaLink(opts.link, '127.0.0.1', server.agent, procs);
@@ -69,7 +81,7 @@ export function edgeTunnelChain(env, { compression }) {
       const agent = spawnProc(`agent-${tag}`, appMain('@edge-tunnel/agent'), [
         '--server', `${wan.host}:${wan.port}`, '--node-name', NODE.name, '--node-ip', NODE.ip,
         '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'),
-        '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', String(env.sink.port),
+        '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', [env.sink.port, ...(env.httpSink ? [env.httpSink.httpPort, env.httpSink.httpsPort] : [])].join(','),
         '--compression', compression ? 'on' : 'off', '--log-level', env.logLevel, '--max-streams', String(AGENT_MAX_STREAMS),
       ], { node: true, logFile: join(env.tmp, `agent-${tag}-${starts}.log`) });
       procs.push({ role: 'agent', proc: agent, measured: true });
@@ -79,8 +91,28 @@ export function edgeTunnelChain(env, { compression }) {
       }, 15_000, () => agent.alive() && server.proc.alive()).catch((err) => {
         throw new Error(`${err.message}\nserver: ${server.proc.lines.join('\n')}\nagent: ${agent.lines.join('\n')}`);
       });
-      return { endpoint: { host: '127.0.0.1', port: server.connect, connect: `${NODE.ip}:${env.sink.port}` }, procs, server };
+      const endpoint = { host: '127.0.0.1', port: server.connect, connect: `${NODE.ip}:${env.sink.port}` };
+      return { endpoint, procs, server, reqs: reqTargets(env, entry, server) };
     },
     stop: () => stopAll(procs),
+  };
+}
+
+/** Where `reqs` callers connect, per protocol the chain carries (direct.mjs has the sink's own). */
+function reqTargets(env, entry, server) {
+  const sink = env.httpSink;
+  if (!sink) return {};
+  const http = `${NODE.ip}:${sink.httpPort}`;
+  const https = `${NODE.ip}:${sink.httpsPort}`;
+  const ca = env.certs.caPem;
+  if (entry === 'http') return { http: { host: '127.0.0.1', port: server.http, hostHeader: http } };
+  if (entry === 'https') {
+    const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
+    return { https: { host: '127.0.0.1', port: server.https, hostHeader: https, tls: { ca, ...caller } } };
+  }
+  // CONNECT: one CONNECT per caller connection, then keep-alive; HTTPS is the caller's TLS end to end
+  return {
+    http: { host: '127.0.0.1', port: server.connect, connect: http, hostHeader: http },
+    https: { host: '127.0.0.1', port: server.connect, connect: https, hostHeader: https, tls: { ca } },
   };
 }

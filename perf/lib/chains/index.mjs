@@ -16,6 +16,8 @@ export function allChains(env) {
     nodeRelayChain(env, 'floor'),
     edgeTunnelChain(env, { compression: false }),
     edgeTunnelChain(env, { compression: true }),
+    edgeTunnelChain(env, { compression: false, entry: 'http' }),
+    edgeTunnelChain(env, { compression: false, entry: 'https' }),
   ];
   return { chains, notes: ssh ? [`OpenSSH chain skipped: ${ssh}`] : [], extra: { sshCompressed: ssh ? undefined : sshChain(env, { compress: true }) } };
 }
