@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick] [--tiny] [--only a,b] [--chains x,y] [--out dir] [--snapshots dir]
+//   [--scrape-nodes N] [--scrape-via http|https]
 // Starts every chain as real processes on loopback, drives the same client and sink through each,
 // prints a table per scenario with edge-tunnel's ratios to every peer, writes results JSON and an
 // SVG chart per scenario (default perf/results/). See README.md.
@@ -16,6 +17,7 @@ import { censusTables, commitOf, machine, svgChart, table } from './lib/report.m
 import { SCENARIOS } from './lib/scenarios.mjs';
 import { pairedBulk, pairedRtt } from './lib/paired.mjs';
 import { agentSessions } from './lib/sessions.mjs';
+import { SCRAPE, scrapeScenario, scrapeSpec } from './lib/scrape.mjs';
 import { ET, ETZ, FLOOR, LZ4_COST, RTT_PAIRED, evaluateTargets, verdict } from './lib/targets.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,20 +34,23 @@ const FULL = {
   warmMs: 1000, durMs: 4000, fillMs: 1000, settleMs: 1000, multi16: 16, multi256: 256, rttSamples: 3000, rttWarm: 5000,
   churnMs: 5000, churnConcurrency: 16, idleStreams: 10_000, agentSessions: 1000, compressMs: 4000,
   latencyMs: 6000, linkRate: 12.5e6, compressDelayMs: 1, pairedRounds: 8, pairedMs: 2000, pairedPings: 1000,
-  reqCallers: 8, reqWarmMs: 1000, reqDurMs: 3000,
+  reqCallers: 8, reqWarmMs: 1000, reqDurMs: 3000, scrapeNodes: 10_000, scrapeRates: [1, 2, 4], scrapeStepMs: 30_000,
 };
 const QUICK_SIZES = {
   ...FULL, warmMs: 300, durMs: 1000, fillMs: 300, settleMs: 300, rttSamples: 300, rttWarm: 1000, churnMs: 1000,
   idleStreams: 1000, agentSessions: 50, compressMs: 1500, latencyMs: 3000, pairedRounds: 4, pairedMs: 1000, pairedPings: 300,
-  reqWarmMs: 500, reqDurMs: 1500,
+  reqWarmMs: 500, reqDurMs: 1500, scrapeNodes: 1000, scrapeRates: [0.5, 1, 2, 4, 8], scrapeStepMs: 3000,
 };
 const TINY_SIZES = {
   ...QUICK_SIZES, warmMs: 150, durMs: 500, fillMs: 100, settleMs: 200, multi16: 4, multi256: 16,
   churnMs: 300, churnConcurrency: 4, idleStreams: 50, agentSessions: 4, compressMs: 500, latencyMs: 1500,
   rttSamples: 20, rttWarm: 20, compressDelayMs: 25, // the smoke run shares one link between compress and latency
   pairedRounds: 2, pairedMs: 300, pairedPings: 20, reqCallers: 2, reqWarmMs: 100, reqDurMs: 250,
+  scrapeNodes: 4, scrapeRates: [0.05, 0.1], scrapeStepMs: 300,
 };
-const sizes = TINY ? TINY_SIZES : QUICK ? QUICK_SIZES : FULL;
+const sizes = { ...(TINY ? TINY_SIZES : QUICK ? QUICK_SIZES : FULL) };
+if (opt('scrape-nodes')) sizes.scrapeNodes = Number(opt('scrape-nodes'));
+const scrapeVia = opt('scrape-via') ?? 'http';
 const outDir = opt('out') ?? join(here, 'results');
 const only = opt('only')?.split(',');
 const onlyChains = opt('chains')?.split(',');
@@ -200,6 +205,15 @@ try {
   }
   if (!only || only.includes(LZ4_COST)) await lz4Cost();
   if (!only || only.includes(RTT_PAIRED)) await rttPaired();
+  if (!only || only.includes(SCRAPE)) {
+    results.scenarios[SCRAPE] = { ...scrapeSpec, rows: {} };
+    try {
+      results.scenarios[SCRAPE].rows = await scrapeScenario(env, sizes, progress, scrapeVia);
+    } catch (err) {
+      results.scenarios[SCRAPE].rows['edge-tunnel'] = { error: err.message };
+      log(`scrape: ${err.message.split('\n')[0]}`);
+    }
+  }
   if (!only || only.includes('sessions')) {
     const id = 'sessions';
     results.scenarios[id] = {
@@ -237,7 +251,8 @@ const tableChains = results.chains;
 const text = [];
 for (const [id, sc] of Object.entries(results.scenarios)) {
   // a scenario with several cases per chain (reqs) shows one row per chain and case
-  const flat = SCENARIOS.find((x) => x.id === id)?.flatten?.(sc.rows, tableChains) ?? { rows: sc.rows, chains: tableChains };
+  const flatten = id === SCRAPE ? scrapeSpec.flatten : SCENARIOS.find((x) => x.id === id)?.flatten;
+  const flat = flatten?.(sc.rows, tableChains) ?? { rows: sc.rows, chains: tableChains };
   text.push(table(sc, flat.rows, flat.chains), '');
   writeFileSync(join(outDir, `${id}${TINY ? '-tiny' : QUICK ? '-quick' : ''}.svg`), svgChart(sc, flat.rows, flat.chains));
 }

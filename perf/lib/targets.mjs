@@ -4,6 +4,7 @@
 // the floor misses too is out of reach for any Node tunnel on this machine (`reachable: false`).
 import { reqsCase, SIZES } from './reqs.mjs';
 import { ENTRY_CHAINS } from './chains/edge-tunnel.mjs';
+import { TARGET_RATE } from './scrape.mjs';
 export const ET = 'edge-tunnel';
 export const ETZ = 'edge-tunnel+lz4';
 export const FLOOR = 'floor';
@@ -60,6 +61,11 @@ export function evaluateTargets(res) {
       add(`reqs ${size}: ${listener} req/s ÷ CONNECT chain`, rq(chain, kind, size, 'rps') / rq(ET, kind, size, 'rps'), `≥ ${goal}`, (x) => x >= goal);
       add(`reqs ${size}: ${listener} p50 ÷ CONNECT chain`, rq(chain, kind, size, 'p50') / rq(ET, kind, size, 'p50'), '≤ 1.5', (x) => x <= 1.5);
     }
+  }
+  const scrape = s.scrape?.rows?.[ET];
+  if (scrape && !scrape.error) {
+    const via = scrape.via === 'https' ? ':10263' : ':10264';
+    add(`scrape: highest rate with p99 < 100 ms, ${scrape.nodes} nodes via ${via} (/s; 10 000 nodes / 15 s = 667)`, scrape.held, scrape.nodes >= 10_000 ? '≥ 667' : `≥ 667 (at ${scrape.nodes} nodes)`, (x) => x >= TARGET_RATE);
   }
   return out;
 }
