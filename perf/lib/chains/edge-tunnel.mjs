@@ -1,10 +1,11 @@
 // edge-tunnel: client → server CONNECT frontend → (one mTLS session, through the link when the
 // scenario has one) → agent → sink. The sink port is a custom port: server config
 // `http-proxy-ports`, agent `--allow-ports`. Both as real processes from the built dist/.
-// The seed's own path (`reqs` only): `edge-tunnel-http`, a caller → the HTTP proxy (:10264) with a
-// Host header naming the node's IP and the HTTP sink's port (`http-proxy-ports`) → agent → sink;
-// `edge-tunnel-https`, a caller with the kube-apiserver client certificate → the HTTPS proxy
-// (:10263), which terminates TLS and originates TLS to the HTTPS sink (`https-proxy-ports`).
+// The seed's own path (`reqs` only, on the same server and agent): `edge-tunnel-http`, a caller →
+// the HTTP proxy (:10264) with a Host header naming the node's IP and the HTTP sink's port
+// (`http-proxy-ports`) → agent → sink; `edge-tunnel-https`, a caller with the kube-apiserver client
+// certificate → the HTTPS proxy (:10263), which terminates TLS and originates TLS to the HTTPS sink
+// (`https-proxy-ports`).
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
@@ -61,19 +62,26 @@ export async function startServer(env, { compression, tag, procs }) {
   return { proc: server, agent: port(rec.agent), connect: port(rec.connect), meta: port(rec.meta), http: port(rec.http), https: port(rec.https) };
 }
 
-/** the chain names of the seed's path, by entry listener */
+/** the chain names of the seed's path, by entry listener: measured on the `edge-tunnel` chain's server (entryChain) */
 export const ENTRY_CHAINS = { http: 'edge-tunnel-http', https: 'edge-tunnel-https' };
 
-/** entry: 'connect' (the CONNECT frontend: every scenario), 'http' (:10264) or 'https' (:10263): `reqs` only */
-export function edgeTunnelChain(env, { compression, entry = 'connect' }) {
-  const procs = [];
-  const tag = entry !== 'connect' ? entry : compression ? 'lz4' : 'plain';
+/**
+ * `edge-tunnel-http` / `edge-tunnel-https`: the :10264 and :10263 listeners of the `edge-tunnel` chain's
+ * own server and agent, so `reqs` measures them against the CONNECT frontend on the same processes in
+ * alternating rounds (and the run starts no extra processes). Never started on its own.
+ */
+export function entryChain(entry) {
   const labels = { http: 'edge-tunnel, HTTP proxy :10264 (Host header)', https: 'edge-tunnel, HTTPS proxy :10263 (caller certificate, TLS originated)' };
+  return { name: ENTRY_CHAINS[entry], label: labels[entry], kind: 'subject', entryOf: 'edge-tunnel', scenarios: [], start: async () => ({}), stop: async () => {} };
+}
+
+export function edgeTunnelChain(env, { compression }) {
+  const procs = [];
+  const tag = compression ? 'lz4' : 'plain';
   return {
-    name: ENTRY_CHAINS[entry] ?? (compression ? 'edge-tunnel+lz4' : 'edge-tunnel'),
-    label: labels[entry] ?? (compression ? 'edge-tunnel, compression on' : 'edge-tunnel, compression off'),
+    name: compression ? 'edge-tunnel+lz4' : 'edge-tunnel',
+    label: compression ? 'edge-tunnel, compression on' : 'edge-tunnel, compression off',
     kind: 'subject',
-    ...(entry === 'connect' ? {} : { scenarios: ['reqs'] }),
     async start(opts = {}) {
       const server = await startServer(env, { compression, tag, procs });
       const wan = await viaLink(opts.link, '127.0.0.1', server.agent, procs);
@@ -92,27 +100,27 @@ export function edgeTunnelChain(env, { compression, entry = 'connect' }) {
         throw new Error(`${err.message}\nserver: ${server.proc.lines.join('\n')}\nagent: ${agent.lines.join('\n')}`);
       });
       const endpoint = { host: '127.0.0.1', port: server.connect, connect: `${NODE.ip}:${env.sink.port}` };
-      return { endpoint, procs, server, reqs: reqTargets(env, entry, server) };
+      return { endpoint, procs, server, reqs: reqTargets(env, server) };
     },
     stop: () => stopAll(procs),
   };
 }
 
-/** Where `reqs` callers connect, per protocol the chain carries (direct.mjs has the sink's own). */
-function reqTargets(env, entry, server) {
+/** Where `reqs` callers connect, per chain and protocol: the CONNECT frontend, :10264 and :10263 of this server. */
+function reqTargets(env, server) {
   const sink = env.httpSink;
   if (!sink) return {};
   const http = `${NODE.ip}:${sink.httpPort}`;
   const https = `${NODE.ip}:${sink.httpsPort}`;
   const ca = env.certs.caPem;
-  if (entry === 'http') return { http: { host: '127.0.0.1', port: server.http, hostHeader: http } };
-  if (entry === 'https') {
-    const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
-    return { https: { host: '127.0.0.1', port: server.https, hostHeader: https, tls: { ca, ...caller } } };
-  }
-  // CONNECT: one CONNECT per caller connection, then keep-alive; HTTPS is the caller's TLS end to end
+  const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
   return {
-    http: { host: '127.0.0.1', port: server.connect, connect: http, hostHeader: http },
-    https: { host: '127.0.0.1', port: server.connect, connect: https, hostHeader: https, tls: { ca } },
+    // CONNECT: one CONNECT per caller connection, then keep-alive; HTTPS is the caller's TLS end to end
+    'edge-tunnel': {
+      http: { host: '127.0.0.1', port: server.connect, connect: http, hostHeader: http },
+      https: { host: '127.0.0.1', port: server.connect, connect: https, hostHeader: https, tls: { ca } },
+    },
+    [ENTRY_CHAINS.http]: { http: { host: '127.0.0.1', port: server.http, hostHeader: http } },
+    [ENTRY_CHAINS.https]: { https: { host: '127.0.0.1', port: server.https, hostHeader: https, tls: { ca, ...caller } } },
   };
 }
