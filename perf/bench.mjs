@@ -34,12 +34,12 @@ const FULL = {
   warmMs: 1000, durMs: 4000, fillMs: 1000, settleMs: 1000, multi16: 16, multi256: 256, rttSamples: 3000, rttWarm: 5000,
   churnMs: 5000, churnConcurrency: 16, idleStreams: 10_000, agentSessions: 1000, compressMs: 4000,
   latencyMs: 6000, linkRate: 12.5e6, compressDelayMs: 1, pairedRounds: 8, pairedMs: 2000, pairedPings: 1000,
-  reqCallers: 8, reqWarmMs: 1000, reqDurMs: 3000, reqRounds: 3, scrapeNodes: 10_000, scrapeRates: [1, 2, 4], scrapeStepMs: 30_000,
+  reqCallers: 8, reqWarmMs: 1000, reqDurMs: 3000, reqRounds: 3, scrapeNodes: 10_000, scrapeRates: [0.25, 0.5, 1, 2, 4], scrapeStepMs: 30_000,
 };
 const QUICK_SIZES = {
   ...FULL, warmMs: 300, durMs: 1000, fillMs: 300, settleMs: 300, rttSamples: 300, rttWarm: 1000, churnMs: 1000,
   idleStreams: 1000, agentSessions: 50, compressMs: 1500, latencyMs: 3000, pairedRounds: 4, pairedMs: 1000, pairedPings: 300,
-  reqWarmMs: 500, reqDurMs: 1500, reqRounds: 2, scrapeNodes: 1000, scrapeRates: [0.5, 1, 2, 4, 8], scrapeStepMs: 3000,
+  reqWarmMs: 500, reqDurMs: 1500, reqRounds: 2, scrapeNodes: 1000, scrapeRates: [0.125, 0.25, 0.5, 1, 2, 4], scrapeStepMs: 3000,
 };
 const TINY_SIZES = {
   ...QUICK_SIZES, warmMs: 150, durMs: 500, fillMs: 100, settleMs: 200, multi16: 4, multi256: 16,

@@ -46,6 +46,8 @@ class Caller {
     };
     socket.on('error', gone);
     socket.on('close', () => gone());
+    // the server closing an idle keep-alive connection (FIN): this connection is done
+    socket.on('end', () => (gone(new Error('connection closed by the server')), socket.destroy()));
     socket.resume(); // connectTo leaves a CONNECT tunnel paused
   }
 

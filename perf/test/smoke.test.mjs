@@ -30,7 +30,7 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
     // runs edge-tunnel beside OpenSSH (when it runs), the floor and the TLS relay; a chain may run only
     // some scenarios (the floor mux)
     const rttPaired = ['edge-tunnel', 'openssh', 'floor', 'tls-relay'].filter((n) => chainNames.includes(n));
-    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'], rttpaired: rttPaired, reqs: REQS_CHAINS }[id]
+    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'], rttpaired: rttPaired, reqs: REQS_CHAINS, scrape: ['edge-tunnel'] }[id]
       ?? res.chains.filter((c) => !c.only && (c.scenarios?.includes(id) ?? true) && !REQS_ONLY.includes(c.name)).map((c) => c.name);
     for (const name of names) {
       const row = sc.rows[name];
@@ -70,4 +70,7 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
     t.ok(Number.isFinite(target?.value) && typeof target.met === 'boolean', `${name}: a ratio and a verdict (${target?.value})`);
   }
   t.match(r.stdout, /edge-tunnel-https · https small \|/, 'reqs: one row per chain and case');
+  const scrape = res.scenarios.scrape?.rows['edge-tunnel'];
+  t.ok(scrape?.nodes === 4 && scrape.steps.length >= 1 && scrape.steps[0].achieved > 0 && Number.isFinite(scrape.steps[0].p99), `scrape: ${scrape?.nodes} nodes scraped (${scrape?.steps?.[0]?.achieved}/s)`);
+  t.ok(res.targets.some((x) => x.name.startsWith('scrape: highest rate') && Number.isFinite(x.value)), 'scrape: a verdict');
 });
