@@ -16,7 +16,7 @@ const built = ['apps/server', 'apps/agent', 'libs/framing', 'libs/pki'].every((p
 t.test('bench --quick --tiny produces numbers for every chain and scenario', { skip: built ? false : 'build apps/libs first' }, async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'perf-smoke-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
-  const r = spawnSync(process.execPath, [bench, "--quick", "--tiny", "--out", out], { encoding: "utf8", timeout: 280_000, killSignal: "SIGTERM" });
+  const r = spawnSync(process.execPath, [bench, "--quick", "--tiny", "--out", out], { encoding: "utf8", timeout: 420_000, killSignal: "SIGTERM" });
   t.equal(r.status, 0, `exit 0\n${r.stderr.slice(-3000)}`);
   const file = readdirSync(out).find((f) => f.endsWith('.json'));
   t.ok(file, 'results JSON written');
