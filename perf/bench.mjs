@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick] [--tiny] [--only a,b] [--chains x,y] [--out dir] [--snapshots dir]
+//   [--scrape-nodes N] [--scrape-via http|https]
 // Starts every chain as real processes on loopback, drives the same client and sink through each,
 // prints a table per scenario with edge-tunnel's ratios to every peer, writes results JSON and an
 // SVG chart per scenario (default perf/results/). See README.md.
@@ -11,10 +12,12 @@ import { makeCerts } from './lib/certs.mjs';
 import { allChains } from './lib/chains/index.mjs';
 import { NODE } from './lib/chains/edge-tunnel.mjs';
 import { spawnHelper } from './lib/chains/util.mjs';
+import { spawnProc } from './lib/procs.mjs';
 import { censusTables, commitOf, machine, svgChart, table } from './lib/report.mjs';
 import { SCENARIOS } from './lib/scenarios.mjs';
 import { pairedBulk, pairedRtt } from './lib/paired.mjs';
 import { agentSessions } from './lib/sessions.mjs';
+import { SCRAPE, scrapeScenario, scrapeSpec } from './lib/scrape.mjs';
 import { ET, ETZ, FLOOR, LZ4_COST, RTT_PAIRED, evaluateTargets, verdict } from './lib/targets.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -31,18 +34,23 @@ const FULL = {
   warmMs: 1000, durMs: 4000, fillMs: 1000, settleMs: 1000, multi16: 16, multi256: 256, rttSamples: 3000, rttWarm: 5000,
   churnMs: 5000, churnConcurrency: 16, idleStreams: 10_000, agentSessions: 1000, compressMs: 4000,
   latencyMs: 6000, linkRate: 12.5e6, compressDelayMs: 1, pairedRounds: 8, pairedMs: 2000, pairedPings: 1000,
+  reqCallers: 8, reqWarmMs: 1000, reqDurMs: 3000, reqRounds: 3, scrapeNodes: 10_000, scrapeRates: [0.25, 0.5, 1, 2, 4], scrapeStepMs: 30_000,
 };
 const QUICK_SIZES = {
   ...FULL, warmMs: 300, durMs: 1000, fillMs: 300, settleMs: 300, rttSamples: 300, rttWarm: 1000, churnMs: 1000,
   idleStreams: 1000, agentSessions: 50, compressMs: 1500, latencyMs: 3000, pairedRounds: 4, pairedMs: 1000, pairedPings: 300,
+  reqWarmMs: 500, reqDurMs: 1500, reqRounds: 2, scrapeNodes: 1000, scrapeRates: [0.125, 0.25, 0.5, 1, 2, 4], scrapeStepMs: 3000,
 };
 const TINY_SIZES = {
   ...QUICK_SIZES, warmMs: 150, durMs: 500, fillMs: 100, settleMs: 200, multi16: 4, multi256: 16,
   churnMs: 300, churnConcurrency: 4, idleStreams: 50, agentSessions: 4, compressMs: 500, latencyMs: 1500,
   rttSamples: 20, rttWarm: 20, compressDelayMs: 25, // the smoke run shares one link between compress and latency
-  pairedRounds: 2, pairedMs: 300, pairedPings: 20,
+  pairedRounds: 2, pairedMs: 300, pairedPings: 20, reqCallers: 2, reqWarmMs: 100, reqDurMs: 250, reqRounds: 1,
+  scrapeNodes: 4, scrapeRates: [0.05], scrapeStepMs: 300,
 };
-const sizes = TINY ? TINY_SIZES : QUICK ? QUICK_SIZES : FULL;
+const sizes = { ...(TINY ? TINY_SIZES : QUICK ? QUICK_SIZES : FULL) };
+if (opt('scrape-nodes')) sizes.scrapeNodes = Number(opt('scrape-nodes'));
+const scrapeVia = opt('scrape-via') ?? 'http';
 const outDir = opt('out') ?? join(here, 'results');
 const only = opt('only')?.split(',');
 const onlyChains = opt('chains')?.split(',');
@@ -65,7 +73,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'edge-tunnel-perf-'));
 progress('certificates');
 const certs = await makeCerts(join(tmp, 'pki'), [NODE]);
 const sink = await spawnHelper('sink', 'sink.mjs', [NODE.ip]);
-const env = { tmp, certs, sink: { host: NODE.ip, port: sink.port }, logLevel: opt('log-level') ?? 'info' };
+const httpSink = await startHttpSink(certs);
+const env = { tmp, certs, sink: { host: NODE.ip, port: sink.port }, httpSink, logLevel: opt('log-level') ?? 'info' };
 const { chains: all, notes, extra } = allChains(env);
 const chains = onlyChains ? all.filter((c) => onlyChains.includes(c.name)) : all;
 for (const n of notes) log(`note: ${n}`);
@@ -90,6 +99,7 @@ let exitCode = 0;
 const shutdown = async () => {
   for (const c of [...all, ...Object.values(extra).filter(Boolean)]) await c.stop().catch(() => {});
   await sink.proc.stop();
+  await httpSink.proc.stop();
 };
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   process.once(signal, async () => {
@@ -98,8 +108,16 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   });
 }
 
+/** The request/response sink (http-sink.mjs) on the node's IP: plain and TLS with the kubelet's serving certificate. */
+async function startHttpSink(certs) {
+  const cfg = { cert: certs.path('kubelet-serving', 'crt'), key: certs.path('kubelet-serving', 'key') };
+  const proc = spawnProc('http-sink', join(here, 'lib', 'http-sink.mjs'), [NODE.ip], { node: true, env: { PERF_HTTP_SINK: JSON.stringify(cfg) } });
+  const { httpPort, httpsPort } = await proc.message();
+  return { proc, pid: proc.pid, httpPort, httpsPort };
+}
+
 async function runOn(chain, all) {
-  const group = all.filter((s) => !chain.scenarios || chain.scenarios.includes(s.id));
+  const group = all.filter((s) => (!chain.scenarios || chain.scenarios.includes(s.id)) && (!s.chains || s.chains.includes(chain.name)));
   if (!group.length) return;
   const linkOf = group[0].link?.(sizes);
   let started;
@@ -115,7 +133,10 @@ async function runOn(chain, all) {
   for (const s of group) {
     progress(`${s.id} · ${chain.name}`);
     try {
-      results.scenarios[s.id].rows[chain.name] = await s.run({ started, sizes, chain, progress, snapshots });
+      const r = await s.run({ started, sizes, chain, progress, snapshots, env, chainNames: chains.map((c) => c.name) });
+      // a scenario may measure several chains on one start (reqs: the entries of one server)
+      if (r?.rowsByChain) Object.assign(results.scenarios[s.id].rows, r.rowsByChain);
+      else results.scenarios[s.id].rows[chain.name] = r;
     } catch (err) {
       results.scenarios[s.id].rows[chain.name] = { error: err.message };
       log(`${s.id} · ${chain.name}: ${err.message.split('\n')[0]}`);
@@ -187,6 +208,15 @@ try {
   }
   if (!only || only.includes(LZ4_COST)) await lz4Cost();
   if (!only || only.includes(RTT_PAIRED)) await rttPaired();
+  if (!only || only.includes(SCRAPE)) {
+    results.scenarios[SCRAPE] = { ...scrapeSpec, rows: {} };
+    try {
+      results.scenarios[SCRAPE].rows = await scrapeScenario(env, sizes, progress, scrapeVia);
+    } catch (err) {
+      results.scenarios[SCRAPE].rows['edge-tunnel'] = { error: err.message };
+      log(`scrape: ${err.message.split('\n')[0]}`);
+    }
+  }
   if (!only || only.includes('sessions')) {
     const id = 'sessions';
     results.scenarios[id] = {
@@ -223,8 +253,11 @@ writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
 const tableChains = results.chains;
 const text = [];
 for (const [id, sc] of Object.entries(results.scenarios)) {
-  text.push(table(sc, sc.rows, tableChains), '');
-  writeFileSync(join(outDir, `${id}${TINY ? '-tiny' : QUICK ? '-quick' : ''}.svg`), svgChart(sc, sc.rows, tableChains));
+  // a scenario with several cases per chain (reqs) shows one row per chain and case
+  const flatten = id === SCRAPE ? scrapeSpec.flatten : SCENARIOS.find((x) => x.id === id)?.flatten;
+  const flat = flatten?.(sc.rows, tableChains) ?? { rows: sc.rows, chains: tableChains };
+  text.push(table(sc, flat.rows, flat.chains), '');
+  writeFileSync(join(outDir, `${id}${TINY ? '-tiny' : QUICK ? '-quick' : ''}.svg`), svgChart(sc, flat.rows, flat.chains));
 }
 if (snapshots) text.push(censusTables(results.scenarios), '');
 const num = (x) => (Number.isFinite(x) ? x.toFixed(2) : '—');

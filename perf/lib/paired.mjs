@@ -1,7 +1,7 @@
 // Paired phases: chains started side by side and the same load (bulk bytes, or a ping-pong)
 // alternating between them, round by round (the order reversed every round), so a shared machine's
 // drifts hit all alike. The ratio per round, then the median, is the measure for close calls: two
-// chains measured minutes apart in a sequential run swing ±15 % on their own (perf/README.md, Finding 2).
+// chains measured minutes apart in a sequential run swing ±15 % on their own (perf/findings/2026-11-26-compression.md).
 import { connectTo, echoStream, median, readInBackground } from './client.mjs';
 
 const MB = 1e6;

@@ -5,6 +5,7 @@ import { churnOnce, connectTo, echoStream, jain, median, openStalled, percentile
 import { header, MODE } from './sink.mjs';
 import { LIB } from './chains/util.mjs';
 import { census, diffCensus } from './heap-census.mjs';
+import { reqsScenario } from './reqs.mjs';
 
 const MB = 1e6;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -51,7 +52,7 @@ async function concurrent({ started, sizes }, n) {
 /**
  * `warm` pings, then `n` measured. A Node chain's ping path reaches its steady round trip only after a
  * few thousand pings (the JIT tiers of four processes: ~0.6 → ~0.15 ms for edge-tunnel and 0.35 → 0.15
- * for the floor over the first 4 000 on this machine, perf/README.md Finding 9), which a tunnel that
+ * for the floor over the first 4 000 on this machine, perf/findings/2026-11-26-rtt-jit-warmup.md), which a tunnel that
  * runs for days pays once: the measured samples are the steady state, the first 500 of the warm-up
  * are reported apart as `coldP50`.
  */
@@ -299,5 +300,7 @@ export const SCENARIOS = [
     },
   },
 ];
+
+SCENARIOS.push(reqsScenario);
 
 export { probeChain };

@@ -2,6 +2,9 @@
 // a floor — the same measure taken on `floor` (perf/lib/floor-mux.mjs, the least a Node mux does)
 // or on `direct` (no tunnel at all) in the same run — the floor's value is kept beside it: a target
 // the floor misses too is out of reach for any Node tunnel on this machine (`reachable: false`).
+import { reqsCase, SIZES } from './reqs.mjs';
+import { ENTRY_CHAINS } from './chains/edge-tunnel.mjs';
+import { TARGET_RATE } from './scrape.mjs';
 export const ET = 'edge-tunnel';
 export const ETZ = 'edge-tunnel+lz4';
 export const FLOOR = 'floor';
@@ -49,6 +52,21 @@ export function evaluateTargets(res) {
   add(`compression on random bytes, loopback: loss${Number.isFinite(paired) ? ' (paired phases)' : ''}`, loss * 100, '≤ 5 %', (x) => x <= 5);
   const lat = v('latency', ET, 'at2s') / v('latency', 'tls-relay', 'steady');
   add('50 ms link: MB/s in 1–2 s ÷ TLS relay steady', lat, '≥ 0.85', (x) => x >= 0.85);
+  // the seed's path against the CONNECT chain in the same run: :10264 against HTTP over CONNECT,
+  // :10263 against the caller's own TLS over CONNECT (keep-alive both)
+  const rq = (chain, kind, size, key) => reqsCase(s.reqs?.rows?.[chain], kind, size)?.[key];
+  for (const { size } of SIZES) {
+    for (const [kind, listener, goal] of [['http', ':10264', 0.9], ['https', ':10263', 0.8]]) {
+      const chain = ENTRY_CHAINS[kind];
+      add(`reqs ${size}: ${listener} req/s ÷ CONNECT chain`, rq(chain, kind, size, 'rps') / rq(ET, kind, size, 'rps'), `≥ ${goal}`, (x) => x >= goal);
+      add(`reqs ${size}: ${listener} p50 ÷ CONNECT chain`, rq(chain, kind, size, 'p50') / rq(ET, kind, size, 'p50'), '≤ 1.5', (x) => x <= 1.5);
+    }
+  }
+  const scrape = s.scrape?.rows?.[ET];
+  if (scrape && !scrape.error) {
+    const via = scrape.via === 'https' ? ':10263' : ':10264';
+    add(`scrape: highest rate with p99 < 100 ms, ${scrape.nodes} nodes via ${via} (/s; 10 000 nodes / 15 s = 667)`, scrape.held, scrape.nodes >= 10_000 ? '≥ 667' : `≥ 667 (at ${scrape.nodes} nodes)`, (x) => x >= TARGET_RATE);
+  }
   return out;
 }
 

@@ -7,13 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// the seed's path chains run `reqs` only; `reqs` runs on them, the CONNECT chain and direct
+const REQS_CHAINS = ['direct', 'edge-tunnel', 'edge-tunnel-http', 'edge-tunnel-https'];
+const REQS_ONLY = ['edge-tunnel-http', 'edge-tunnel-https'];
 const bench = fileURLToPath(new URL('../bench.mjs', import.meta.url));
 const built = ['apps/server', 'apps/agent', 'libs/framing', 'libs/pki'].every((p) => existsSync(fileURLToPath(new URL(`../../${p}/dist/index.js`, import.meta.url))));
 
 t.test('bench --quick --tiny produces numbers for every chain and scenario', { skip: built ? false : 'build apps/libs first' }, async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'perf-smoke-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
-  const r = spawnSync(process.execPath, [bench, "--quick", "--tiny", "--out", out], { encoding: "utf8", timeout: 280_000, killSignal: "SIGTERM" });
+  const r = spawnSync(process.execPath, [bench, "--quick", "--tiny", "--out", out], { encoding: "utf8", timeout: 420_000, killSignal: "SIGTERM" });
   t.equal(r.status, 0, `exit 0\n${r.stderr.slice(-3000)}`);
   const file = readdirSync(out).find((f) => f.endsWith('.json'));
   t.ok(file, 'results JSON written');
@@ -27,8 +30,8 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
     // runs edge-tunnel beside OpenSSH (when it runs), the floor and the TLS relay; a chain may run only
     // some scenarios (the floor mux)
     const rttPaired = ['edge-tunnel', 'openssh', 'floor', 'tls-relay'].filter((n) => chainNames.includes(n));
-    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'], rttpaired: rttPaired }[id]
-      ?? res.chains.filter((c) => !c.only && (c.scenarios?.includes(id) ?? true)).map((c) => c.name);
+    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'], rttpaired: rttPaired, reqs: REQS_CHAINS, scrape: ['edge-tunnel'] }[id]
+      ?? res.chains.filter((c) => !c.only && (c.scenarios?.includes(id) ?? true) && !REQS_ONLY.includes(c.name)).map((c) => c.name);
     for (const name of names) {
       const row = sc.rows[name];
       t.ok(row && !row.error, `${id} · ${name}: ran${row?.error ? ` (${row.error.split('\n')[0]})` : ''}`);
@@ -54,4 +57,20 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
     t.ok(res.targets.some((x) => x.name === 'RTT p50 ÷ OpenSSH (paired rounds)' && x.value === rtt['edge-tunnel'].ratio), 'the RTT target uses the paired rounds');
   }
   t.match(r.stdout, /edge-tunnel ÷ peer/, 'ratio tables printed');
+  // reqs: every case of every chain answered, with a p50 and the CPU of each tunnel process
+  const cases = { direct: ['http', 'https'], 'edge-tunnel': ['http', 'https'], 'edge-tunnel-http': ['http'], 'edge-tunnel-https': ['https'] };
+  for (const [name, kinds] of Object.entries(cases)) {
+    const got = res.scenarios.reqs?.rows[name]?.cases ?? [];
+    t.same(got.map((c) => `${c.kind} ${c.size}`), kinds.flatMap((k) => [`${k} small`, `${k} 100KiB`]), `reqs · ${name}: its cases`);
+    for (const c of got) t.ok(c.requests > 0 && c.errors === 0 && Number.isFinite(c.p50), `reqs · ${name} · ${c.kind} ${c.size}: ${c.requests} requests, p50 ${c.p50}`);
+  }
+  t.ok(Number.isFinite(res.scenarios.reqs?.rows['edge-tunnel-https']?.cases[0]?.cpuPer1000.server), 'reqs: server CPU per 1 000 requests');
+  for (const name of ['reqs small: :10264 req/s ÷ CONNECT chain', 'reqs small: :10263 p50 ÷ CONNECT chain']) {
+    const target = res.targets.find((x) => x.name === name);
+    t.ok(Number.isFinite(target?.value) && typeof target.met === 'boolean', `${name}: a ratio and a verdict (${target?.value})`);
+  }
+  t.match(r.stdout, /edge-tunnel-https · https small \|/, 'reqs: one row per chain and case');
+  const scrape = res.scenarios.scrape?.rows['edge-tunnel'];
+  t.ok(scrape?.nodes === 4 && scrape.steps.length >= 1 && scrape.steps[0].achieved > 0 && Number.isFinite(scrape.steps[0].p99), `scrape: ${scrape?.nodes} nodes scraped (${scrape?.steps?.[0]?.achieved}/s)`);
+  t.ok(res.targets.some((x) => x.name.startsWith('scrape: highest rate') && Number.isFinite(x.value)), 'scrape: a verdict');
 });

@@ -1,6 +1,11 @@
 // edge-tunnel: client → server CONNECT frontend → (one mTLS session, through the link when the
 // scenario has one) → agent → sink. The sink port is a custom port: server config
 // `http-proxy-ports`, agent `--allow-ports`. Both as real processes from the built dist/.
+// The seed's own path (`reqs` only, on the same server and agent): `edge-tunnel-http`, a caller →
+// the HTTP proxy (:10264) with a Host header naming the node's IP and the HTTP sink's port
+// (`http-proxy-ports`) → agent → sink; `edge-tunnel-https`, a caller with the kube-apiserver client
+// certificate → the HTTPS proxy (:10263), which terminates TLS and originates TLS to the HTTPS sink
+// (`https-proxy-ports`).
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
@@ -39,7 +44,9 @@ export async function waitUntil(what, fn, timeoutMs = 15_000, alive = () => true
 export async function startServer(env, { compression, tag, procs }) {
   const { certs } = env;
   const configPath = join(env.tmp, `server-cfg-${tag}.yaml`);
-  writeFileSync(configPath, `http-proxy-ports: '${env.sink.port}'\n`);
+  const { httpSink } = env;
+  const httpPorts = [env.sink.port, ...(httpSink ? [httpSink.httpPort] : [])].join(', ');
+  writeFileSync(configPath, `http-proxy-ports: '${httpPorts}'\n${httpSink ? `https-proxy-ports: '${httpSink.httpsPort}'\n` : ''}`);
   const any = '127.0.0.1:0';
   const server = spawnProc(`server-${tag}`, appMain('@edge-tunnel/server'), [
     '--agent-addr', any, '--https-addr', any, '--http-addr', any, '--meta-addr', any, '--connect-addr', any,
@@ -52,7 +59,20 @@ export async function startServer(env, { compression, tag, procs }) {
   const m = await server.waitLine(/"msg":"server listening"/);
   const rec = JSON.parse(m.input);
   const port = (a) => Number(String(a).split(':').pop());
-  return { proc: server, agent: port(rec.agent), connect: port(rec.connect), meta: port(rec.meta) };
+  return { proc: server, agent: port(rec.agent), connect: port(rec.connect), meta: port(rec.meta), http: port(rec.http), https: port(rec.https) };
+}
+
+/** the chain names of the seed's path, by entry listener: measured on the `edge-tunnel` chain's server (entryChain) */
+export const ENTRY_CHAINS = { http: 'edge-tunnel-http', https: 'edge-tunnel-https' };
+
+/**
+ * `edge-tunnel-http` / `edge-tunnel-https`: the :10264 and :10263 listeners of the `edge-tunnel` chain's
+ * own server and agent, so `reqs` measures them against the CONNECT frontend on the same processes in
+ * alternating rounds (and the run starts no extra processes). Never started on its own.
+ */
+export function entryChain(entry) {
+  const labels = { http: 'edge-tunnel, HTTP proxy :10264 (Host header)', https: 'edge-tunnel, HTTPS proxy :10263 (caller certificate, TLS originated)' };
+  return { name: ENTRY_CHAINS[entry], label: labels[entry], kind: 'subject', entryOf: 'edge-tunnel', scenarios: [], start: async () => ({}), stop: async () => {} };
 }
 
 export function edgeTunnelChain(env, { compression }) {
@@ -69,7 +89,7 @@ export function edgeTunnelChain(env, { compression }) {
       const agent = spawnProc(`agent-${tag}`, appMain('@edge-tunnel/agent'), [
         '--server', `${wan.host}:${wan.port}`, '--node-name', NODE.name, '--node-ip', NODE.ip,
         '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'),
-        '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', String(env.sink.port),
+        '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', [env.sink.port, ...(env.httpSink ? [env.httpSink.httpPort, env.httpSink.httpsPort] : [])].join(','),
         '--compression', compression ? 'on' : 'off', '--log-level', env.logLevel, '--max-streams', String(AGENT_MAX_STREAMS),
       ], { node: true, logFile: join(env.tmp, `agent-${tag}-${starts}.log`) });
       procs.push({ role: 'agent', proc: agent, measured: true });
@@ -79,8 +99,28 @@ export function edgeTunnelChain(env, { compression }) {
       }, 15_000, () => agent.alive() && server.proc.alive()).catch((err) => {
         throw new Error(`${err.message}\nserver: ${server.proc.lines.join('\n')}\nagent: ${agent.lines.join('\n')}`);
       });
-      return { endpoint: { host: '127.0.0.1', port: server.connect, connect: `${NODE.ip}:${env.sink.port}` }, procs, server };
+      const endpoint = { host: '127.0.0.1', port: server.connect, connect: `${NODE.ip}:${env.sink.port}` };
+      return { endpoint, procs, server, reqs: reqTargets(env, server) };
     },
     stop: () => stopAll(procs),
+  };
+}
+
+/** Where `reqs` callers connect, per chain and protocol: the CONNECT frontend, :10264 and :10263 of this server. */
+function reqTargets(env, server) {
+  const sink = env.httpSink;
+  if (!sink) return {};
+  const http = `${NODE.ip}:${sink.httpPort}`;
+  const https = `${NODE.ip}:${sink.httpsPort}`;
+  const ca = env.certs.caPem;
+  const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
+  return {
+    // CONNECT: one CONNECT per caller connection, then keep-alive; HTTPS is the caller's TLS end to end
+    'edge-tunnel': {
+      http: { host: '127.0.0.1', port: server.connect, connect: http, hostHeader: http },
+      https: { host: '127.0.0.1', port: server.connect, connect: https, hostHeader: https, tls: { ca } },
+    },
+    [ENTRY_CHAINS.http]: { http: { host: '127.0.0.1', port: server.http, hostHeader: http } },
+    [ENTRY_CHAINS.https]: { https: { host: '127.0.0.1', port: server.https, hostHeader: https, tls: { ca, ...caller } } },
   };
 }

@@ -1,7 +1,7 @@
 // Every chain the bench compares, in table order. Each: { name, label, kind, start(opts) →
 // { endpoint, procs }, stop() }; the client reaches the sink through `endpoint` (client.mjs).
 import { directChain } from './direct.mjs';
-import { edgeTunnelChain } from './edge-tunnel.mjs';
+import { edgeTunnelChain, entryChain } from './edge-tunnel.mjs';
 import { nodeRelayChain } from './node-relay.mjs';
 import { sshChain, sshUnavailable } from './ssh.mjs';
 
@@ -16,6 +16,8 @@ export function allChains(env) {
     nodeRelayChain(env, 'floor'),
     edgeTunnelChain(env, { compression: false }),
     edgeTunnelChain(env, { compression: true }),
+    entryChain('http'),
+    entryChain('https'),
   ];
   return { chains, notes: ssh ? [`OpenSSH chain skipped: ${ssh}`] : [], extra: { sshCompressed: ssh ? undefined : sshChain(env, { compress: true }) } };
 }

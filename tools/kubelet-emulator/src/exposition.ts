@@ -6,6 +6,8 @@ export type MetricType = 'counter' | 'gauge';
 export interface Sample {
   labels?: Record<string, string>;
   value: number;
+  /** milliseconds since the epoch, written after the value (the kubelet stamps `/metrics/resource` samples) */
+  timestampMs?: number;
 }
 
 function escapeLabel(value: string): string {
@@ -24,7 +26,8 @@ export function family(name: string, type: MetricType, help: string, samples: Sa
   for (const s of samples) {
     const labels = Object.entries(s.labels ?? {});
     const rendered = labels.length ? `{${labels.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : '';
-    lines.push(`${name}${rendered} ${formatValue(s.value)}`);
+    const stamp = s.timestampMs === undefined ? '' : ` ${Math.round(s.timestampMs)}`;
+    lines.push(`${name}${rendered} ${formatValue(s.value)}${stamp}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -5,6 +5,7 @@ import { PAGE_NOT_FOUND, pathSegments, sendJson, sendText } from './http-util.js
 import { handleContainerLogs } from './logs.js';
 import { cadvisorMetrics, kubeletMetrics, trackRequest } from './metrics.js';
 import type { ServerType } from './metrics.js';
+import { resourceMetrics } from './resource-metrics.js';
 import { statsSummary } from './stats.js';
 import { STREAM_ROUTES } from './upgrade.js';
 
@@ -15,6 +16,7 @@ const FIXED_ROUTES: Record<string, FixedHandler> = {
   '/healthz': (_ctx, res) => sendText(res, 200, 'ok'),
   '/metrics': (ctx, res) => sendText(res, 200, kubeletMetrics(ctx), EXPOSITION_CONTENT_TYPE),
   '/metrics/cadvisor': (ctx, res) => sendText(res, 200, cadvisorMetrics(ctx), EXPOSITION_CONTENT_TYPE),
+  '/metrics/resource': (ctx, res) => sendText(res, 200, resourceMetrics(ctx), EXPOSITION_CONTENT_TYPE),
   '/stats/summary': (ctx, res) => sendJson(res, 200, statsSummary(ctx)),
   '/pods': (ctx, res) => sendJson(res, 200, ctx.pods.podList()),
 };

@@ -20,6 +20,8 @@ export function labCommands(nodes: readonly LabNode[], serverHost: string, ports
       command: `curl -s ${via(b, ports.exporter, ports.http)} http://${b.ip}:${ports.exporter}/metrics` },
     { title: `kubelet HTTPS API of ${b.name} with the caller certificate kube-apiserver would present`,
       command: `curl -s ${tlsFlags} ${via(b, 10250, ports.https)} https://${b.ip}:10250/stats/summary` },
+    { title: `what metrics-server scrapes from ${a.name}'s kubelet (resource metrics, Prometheus text)`,
+      command: `curl -s ${tlsFlags} ${via(a, 10250, ports.https)} https://${a.ip}:10250/metrics/resource` },
     { title: `follow container logs through the tunnel (Ctrl-C closes the stream to the kubelet)`,
       command: `curl -sN ${tlsFlags} ${via(a, 10250, ports.https)} 'https://${a.ip}:10250/containerLogs/default/demo/app?follow=true'` },
     { title: `the CONNECT frontend (konnectivity style)`,

@@ -19,6 +19,7 @@ t.test('every printed command works through the tunnel', { skip: !lab && 'curl i
     [/\/pods$/, /"kind":"PodList"/],
     [/9100\/metrics$/, /node_exporter_scrapes_total/],
     [/healthz$/, /^ok/],
+    [/metrics\/resource$/, /^container_cpu_usage_seconds_total\{container="app",namespace="default",pod="demo"\} [\d.e+-]+ \d+$[\s\S]*^node_cpu_usage_seconds_total [\d.e+]+ \d+$[\s\S]*^resource_scrape_error 0$/m],
     [/9999\/$/, /403 Forbidden[\s\S]*PORT_NOT_CONFIGURED/],
     [/debug\/tunnels$/, /"edge-a"[\s\S]*"edge-b"/],
   ];

@@ -64,6 +64,7 @@ t.test('every printed command works with both agents on WebSocket behind haproxy
     [/\/pods$/, /"kind":"PodList"/],
     [/9100\/metrics$/, /node_exporter_scrapes_total/],
     [/healthz$/, /^ok/],
+    [/metrics\/resource$/, /^container_cpu_usage_seconds_total\{container="app",namespace="default",pod="demo"\} [\d.e+-]+ \d+$/m],
     [/9999\/$/, /403 Forbidden[\s\S]*PORT_NOT_CONFIGURED/],
     [/debug\/tunnels$/, /"edge-a"[\s\S]*"edge-b"/],
   ];

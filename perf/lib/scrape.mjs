@@ -1,0 +1,162 @@
+// `scrape`: metrics-server's load on one server process. N nodes (scrape-swarm.mjs: in-process agent
+// sessions, each with its own certificate, answering as a kubelet), each scraped on its own
+// keep-alive connection through :10264 (`--scrape-via http`, Host nodeIP:10255) or :10263 (`https`,
+// the caller certificate, Host nodeIP:10250) at a fixed interval, the connections' phases spread
+// evenly over it. The rate steps up (multiples of the target's 10 000 nodes / 15 s) until p99 ≥ 100 ms
+// or a scrape fails; latency counts from each scrape's scheduled time (a late connection is not let
+// off). → { 'edge-tunnel': { nodes, via, held, steps[] } }
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { agentIdentitiesFast } from './certs.mjs';
+import { cpuMs, openCaller } from './keepalive.mjs';
+import { percentile } from './client.mjs';
+import { spawnProc } from './procs.mjs';
+import { LIB, stopAll } from './chains/util.mjs';
+import { startServer } from './chains/edge-tunnel.mjs';
+import { ipOf } from './sessions.mjs';
+
+export const SCRAPE = 'scrape';
+/** metrics-server's default: every node every 15 s; the target is 10 000 nodes */
+export const TARGET_RATE = 10_000 / 15;
+export const P99_LIMIT_MS = 100;
+
+/** the server holds an agent and a caller socket per node: N is capped by this process's fd limit */
+export function nodeCap() {
+  const m = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return m ? Math.floor((Number(m[1]) - 256) / 2) : Infinity;
+}
+
+const pool = async (n, limit, fn) => {
+  const out = new Array(n);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await fn(i);
+    }
+  }));
+  return out;
+};
+
+export async function scrapeScenario(env, sizes, progress, via = 'http') {
+  const n = Math.min(sizes.scrapeNodes, nodeCap());
+  const procs = [];
+  try {
+    progress(`scrape: ${n} agent certificates`);
+    const names = Array.from({ length: n }, (_, i) => `scrape-${i}`);
+    const ids = await agentIdentitiesFast(env.certs.ca, names, ipOf);
+    const server = await startServer(env, { compression: false, tag: 'scrape', procs });
+    const swarmFile = join(env.tmp, 'scrape-swarm.json');
+    const serving = { cert: env.certs.pem('kubelet-serving', 'crt'), key: env.certs.pem('kubelet-serving', 'key') };
+    writeFileSync(swarmFile, JSON.stringify({ host: '127.0.0.1', port: server.agent, ca: env.certs.caPem, serving, identities: ids.map((id, i) => ({ name: names[i], ip: ipOf(i), ...id })) }));
+    progress(`scrape: ${n} agent sessions`);
+    const swarm = spawnProc('scrape-swarm', `${LIB}/scrape-swarm.mjs`, [], { node: true, env: { PERF_SWARM: swarmFile } });
+    procs.push({ role: 'swarm', proc: swarm, measured: false });
+    const attached = await swarm.message(120_000 + n * 20);
+    if (attached.up < n) throw new Error(`${attached.up} of ${n} agent sessions up: ${attached.firstError}`);
+    progress(`scrape: ${n} keep-alive connections to ${via === 'https' ? ':10263' : ':10264'}`);
+    const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
+    const target = (i) => (via === 'https'
+      ? { host: '127.0.0.1', port: server.https, hostHeader: `${ipOf(i)}:10250`, tls: { ca: env.certs.caPem, ...caller } }
+      : { host: '127.0.0.1', port: server.http, hostHeader: `${ipOf(i)}:10255` });
+    const conns = await pool(n, 64, (i) => openCaller(target(i)));
+    const reopen = (i) => openCaller(target(i)).then((c) => (conns[i] = c));
+    const steps = [];
+    for (const factor of sizes.scrapeRates) {
+      const rate = TARGET_RATE * factor;
+      progress(`scrape: ${n} nodes at ${rate.toFixed(0)}/s`);
+      const step = await scrapeStep(conns, reopen, rate, sizes.scrapeStepMs, { server: server.proc.pid, swarm: swarm.pid });
+      steps.push(step);
+      if (step.errors > 0 || !(step.p99 < P99_LIMIT_MS)) break;
+    }
+    for (const c of conns) c.close();
+    const held = steps.filter((s) => s.errors === 0 && s.p99 < P99_LIMIT_MS).at(-1);
+    return { 'edge-tunnel': { nodes: n, via, achieved: held?.achieved ?? 0, held: held?.achieved ?? 0, heldP99: held?.p99, steps } };
+  } finally {
+    await stopAll(procs);
+  }
+}
+
+/** every connection scrapes once per interval (n ÷ rate), phases spread over it, for at least two intervals */
+async function scrapeStep(conns, reopen, rate, minMs, pids) {
+  const n = conns.length;
+  const intervalMs = (n / rate) * 1000;
+  const durMs = Math.max(minMs, 2 * intervalMs);
+  const t0 = performance.now() + 50;
+  const lat = [];
+  let errors = 0;
+  let reconnects = 0;
+  let firstError;
+  /** as an HTTP client with a connection pool does: a connection the server closed is dialled again, and a GET lost with it is sent once more */
+  const scrape = async (i, retry = true) => {
+    if (conns[i].closed) {
+      reconnects++;
+      await reopen(i);
+    }
+    const c = conns[i];
+    try {
+      return await c.get('/metrics/resource');
+    } catch (err) {
+      if (retry && c.closed) return scrape(i, false);
+      throw err;
+    }
+  };
+  const cpu0 = { server: cpuMs(pids.server), swarm: cpuMs(pids.swarm), client: process.cpuUsage() };
+  await Promise.all(conns.map(async (_, i) => {
+    for (let due = t0 + (i / n) * intervalMs; due < t0 + durMs; due += intervalMs) {
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      try {
+        const r = await scrape(i);
+        if (r.status !== 200) throw new Error(`status ${r.status}`);
+        lat.push(performance.now() - due);
+      } catch (err) {
+        errors++;
+        firstError ??= err.message;
+        return;
+      }
+    }
+  }));
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  return {
+    offered: rate, achieved: lat.length / secs, p50: percentile(lat, 50), p99: percentile(lat, 99), errors, reconnects, firstError,
+    // % of one core: the server's, and the harness's (the emulated nodes, the scrapers in this process)
+    serverCpu: ((cpuMs(pids.server) - cpu0.server) / (secs * 1000)) * 100,
+    swarmCpu: ((cpuMs(pids.swarm) - cpu0.swarm) / (secs * 1000)) * 100,
+    clientCpu: (((({ user, system }) => user + system)(process.cpuUsage(cpu0.client))) / 1000 / (secs * 1000)) * 100,
+  };
+}
+
+export const scrapeSpec = {
+  title: `Scrapes of N nodes (in-process agents), one keep-alive connection each, rate stepped up until p99 ≥ ${P99_LIMIT_MS} ms`,
+  metrics: [
+    { key: 'offered', label: 'offered scrapes/s', better: 'higher', digits: 0 },
+    { key: 'achieved', label: 'scrapes/s', better: 'higher', primary: true, digits: 0 },
+    { key: 'p50', label: 'p50 ms', better: 'lower', digits: 1 },
+    { key: 'p99', label: 'p99 ms', better: 'lower', digits: 1 },
+    { key: 'errors', label: 'errors', better: 'lower', digits: 0 },
+    { key: 'reconnects', label: 'reconnects (server closed idle)', better: 'lower', digits: 0 },
+    { key: 'serverCpu', label: 'server CPU %', better: 'lower', digits: 0 },
+    { key: 'swarmCpu', label: 'nodes (swarm) CPU %', better: 'lower', digits: 0 },
+    { key: 'clientCpu', label: 'scrapers CPU %', better: 'lower', digits: 0 },
+  ],
+  /** one row per step */
+  flatten(rows) {
+    const flat = {};
+    const chains = [];
+    for (const [name, row] of Object.entries(rows)) {
+      if (row.error) {
+        flat[name] = row;
+        chains.push({ name, kind: 'baseline' });
+        continue;
+      }
+      for (const s of row.steps) {
+        const key = `${name} · ${row.nodes} nodes via ${row.via === 'https' ? ':10263' : ':10264'} · every ${((row.nodes / s.offered)).toFixed(1)} s`;
+        flat[key] = s;
+        chains.push({ name: key, kind: 'baseline' });
+      }
+    }
+    return { rows: flat, chains };
+  },
+};
