@@ -1,8 +1,10 @@
-// Plain (non-upgrade) requests: one stream per request, http.request over it (TLS over it on the
-// HTTPS channel), bodies streamed both ways with backpressure, streaming responses flushed as they
-// arrive. When the caller goes away the stream is reset (CANCEL) at once.
+// Plain (non-upgrade) requests: http.request over a stream (TLS over it on the HTTPS channel),
+// bodies streamed both ways with backpressure, streaming responses flushed as they arrive. On the
+// HTTPS channel with a pool the connection (stream + TLS) comes from the node's pool and goes back
+// after a complete response (upstream-pool.ts); else one stream per request. When the caller goes
+// away the stream is reset (CANCEL) and the connection destroyed at once (never pooled).
 import { request as httpRequest } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dest } from '@edge-tunnel/dnat';
 import { Audit, traceIdOf } from './audit.js';
 import { callerFailure, mayReadDetails, sentBy } from './caller-view.js';
@@ -11,7 +13,10 @@ import { destOf, isFailure } from './dest.js';
 import { endToEndHeaders } from './headers.js';
 import { sendFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
-import { openUpstream } from './upstream.js';
+import { openUpstream, routeRequest } from './upstream.js';
+import { UpstreamFailure, tunnelOf } from './upstream-pool.js';
+import { streamFailure } from './http-errors.js';
+import type { Tunnel } from './tunnel.js';
 
 /** `dest`: the destination when the caller already resolved it (cluster mode: pod lookup). */
 export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, dest: Dest | Failure = destOf(req)): void {
@@ -24,17 +29,10 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
     sendFailure(res, shown);
     audit.finish({ status: f.status, reason: f.reason, detail });
   };
-  const opened = openUpstream(ctx, req, dest, audit, traceId);
-  if (isFailure(opened)) return fail(opened);
-  const { tunnel, socket } = opened;
-  const { stream } = tunnel;
+  const sent = sendUpstream(ctx, req, dest, audit, traceId);
+  if (isFailure(sent)) return fail(sent);
+  const { upstream } = sent;
 
-  const upstream = httpRequest({
-    createConnection: () => socket as never,
-    method: req.method,
-    path: req.url,
-    headers: endToEndHeaders(req.headers),
-  });
   upstream.on('response', (ures) => {
     res.writeHead(ures.statusCode ?? 502, ures.statusMessage, endToEndHeaders(ures.headers));
     res.flushHeaders();
@@ -46,17 +44,43 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
   upstream.on('error', (err) => {
     if (res.headersSent) {
       res.destroy();
-      audit.finish({ status: res.statusCode, reason: tunnel.failure(err).reason });
+      audit.finish({ status: res.statusCode, reason: sent.failure(err).reason });
       return;
     }
-    fail(tunnel.failure(err));
+    fail(sent.failure(err));
   });
   res.on('close', () => {
     if (res.writableFinished) return;
     // the caller went away (or the response broke): stop the upstream at once
-    stream.reset('CANCEL', 'caller went away');
+    sent.tunnel()?.stream.reset('CANCEL', 'caller went away');
     upstream.destroy();
     audit.finish({ status: res.headersSent ? res.statusCode : 499, reason: 'CALLER_GONE' });
   });
   req.pipe(upstream);
+}
+
+interface Sent {
+  upstream: ClientRequest;
+  /** the tunnel under the request's connection, once it has one */
+  tunnel(): Tunnel | undefined;
+  failure(err: unknown): Failure;
+}
+
+/** The request to the node: through the pool (HTTPS with a pool) or on a stream of its own. */
+function sendUpstream(ctx: ProxyContext, req: IncomingMessage, dest: Dest | Failure, audit: Audit, traceId: string): Sent | Failure {
+  const args = { method: req.method, path: req.url, headers: endToEndHeaders(req.headers) };
+  if (ctx.pool === undefined) {
+    const opened = openUpstream(ctx, req, dest, audit, traceId);
+    if (isFailure(opened)) return opened;
+    const { tunnel, socket } = opened;
+    const upstream = httpRequest({ ...args, createConnection: () => socket as never });
+    return { upstream, tunnel: () => tunnel, failure: (err) => tunnel.failure(err) };
+  }
+  const r = routeRequest(ctx, req, dest, audit);
+  if (isFailure(r)) return r;
+  const upstream = ctx.pool.request(r, traceId, args, httpRequest);
+  const tunnel = (): Tunnel | undefined => tunnelOf(upstream.socket);
+  const failure = (err: unknown): Failure =>
+    err instanceof UpstreamFailure ? err.failure : tunnel()?.failure(err) ?? streamFailure(err, r.nodeName, r.targetHost, r.targetPort);
+  return { upstream, tunnel, failure };
 }
