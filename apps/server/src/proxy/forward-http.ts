@@ -17,6 +17,8 @@ import { openUpstream, routeRequest } from './upstream.js';
 import { UpstreamFailure, tunnelOf } from './upstream-pool.js';
 import { streamFailure } from './http-errors.js';
 import type { Tunnel } from './tunnel.js';
+import { tunnelError } from './tunnel-errors.js';
+import type { Duplex } from 'node:stream';
 
 /** `dest`: the destination when the caller already resolved it (cluster mode: pod lookup). */
 export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, dest: Dest | Failure = destOf(req)): void {
@@ -40,6 +42,13 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
     ures.pipe(res);
     ures.on('error', () => res.destroy());
     ures.on('end', () => audit.finish({ status: ures.statusCode ?? 502 }));
+  });
+  // a 101 to a request that asked for no upgrade: Node's client would close the socket and never answer
+  upstream.on('upgrade', (ures: IncomingMessage, socket: Duplex) => {
+    socket.destroy();
+    const where = `edge node ${audit.nodeName} port ${audit.port}`;
+    ctx.log.warn({ listener: ctx.listener, nodeName: audit.nodeName, port: audit.port, traceId, reason: `status ${ures.statusCode} to a plain request` }, 'upstream answered 101 without an upgrade request, connection closed');
+    fail({ ...tunnelError('UPSTREAM_ERROR'), message: `${where}: the target answered ${ures.statusCode} Switching Protocols to a request that asked for no upgrade` });
   });
   upstream.on('error', (err) => {
     if (res.headersSent) {

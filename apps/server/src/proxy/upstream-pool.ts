@@ -5,7 +5,7 @@
 // Bounds: at most `size` idle connections per node and port (more are closed), `idleMs` idle at
 // most (less when the kubelet's Keep-Alive: timeout= says so). Never reused: a connection whose
 // request failed, was cancelled, or whose response said Connection: close (Node's Agent destroys
-// those); upgrades (101) never use the pool (forward-upgrade.ts opens their own stream). When the
+// those), or that sent a byte while idle; upgrades (101) never use the pool (forward-upgrade.ts opens their own stream). When the
 // node's session is replaced or goes, its idle connections close at once (the old session's drain
 // does not wait for them) and its busy ones close when their response ends.
 import { Agent } from 'node:http';
@@ -70,9 +70,16 @@ class NodeAgent extends Agent {
     return socket;
   }
 
-  /** A node session that went keeps none of its connections. */
+  /** A node session that went keeps none of its connections; a byte from an idle one closes it. */
   override keepSocketAlive(socket: Duplex): boolean {
-    return !this.ended && (super.keepSocketAlive(socket as never) as unknown as boolean);
+    if (this.ended || !(super.keepSocketAlive(socket as never) as unknown as boolean)) return false;
+    socket.on('data', onIdleData);
+    return true;
+  }
+
+  override reuseSocket(socket: Duplex, req: ClientRequest): void {
+    socket.off('data', onIdleData);
+    super.reuseSocket(socket as never, req);
   }
 
   idle(): number {
@@ -80,6 +87,15 @@ class NodeAgent extends Agent {
     for (const list of Object.values(this.freeSockets)) n += list?.length ?? 0;
     return n;
   }
+}
+
+/**
+ * An idle connection has no request: bytes on it (a second answer to the last request, early or
+ * late) would be read as the next request's answer. Node's client drops them only while no request
+ * is on the socket; this closes the connection instead, so none can race the next request.
+ */
+function onIdleData(this: Duplex): void {
+  this.destroy();
 }
 
 /** The pools of one listener, one per attached node session. */
