@@ -133,3 +133,29 @@ t.test('the pool empties when the node session goes, and a replaced session drai
   t.equal(after.status, 503, 'answered from the node table, not over a stale pooled connection');
   t.equal(after.error, 'NO_TUNNEL');
 });
+
+t.test('--upstream-idle-timeout-ms closes idle connections; a busy reused one outlives it', async (t) => {
+  const server = await startServer(t, pki, ['--upstream-idle-timeout-ms', '500']);
+  const node = await startNode(t, pki, server, 'edge-a', '127.0.170.7');
+  const get = caller(t, server, '127.0.170.7:10250');
+  t.equal((await get('/healthz')).status, 200);
+  t.equal(await metric(server, 'edge_tunnel_upstream_idle_connections'), 1);
+  await waitFor(() => server.handle.registry.get('edge-a')!.session.streams.size === 0, 3000, 'the idle connection closed');
+  t.equal(await metric(server, 'edge_tunnel_upstream_idle_connections'), 0);
+  t.equal((await get('/healthz')).status, 200, 'the next request opens a fresh one');
+  t.equal(node.kubelet.tlsHandshakes(), 2);
+  // a log follow on the reused connection runs longer than the idle timeout and keeps streaming
+  const { https } = server.addr;
+  const follow = httpsRequest({ host: https.host, port: https.port, path: '/containerLogs/default/demo/app?follow=true', agent: false, headers: { host: '127.0.170.7:10250' }, ...callerTls });
+  follow.on('error', () => undefined).end();
+  const [res] = (await once(follow, 'response')) as [import('node:http').IncomingMessage];
+  let text = '';
+  res.setEncoding('utf8').on('data', (s: string) => (text += s)).on('error', () => undefined);
+  await waitFor(() => node.kubelet.activeFollowers() === 1, 2000, 'follower');
+  t.equal(node.kubelet.tlsHandshakes(), 2, 'the follow reused the pooled connection');
+  await new Promise((r) => setTimeout(r, 1500));
+  node.kubelet.appendLog('default', 'demo', 'app', 'after three idle timeouts');
+  await waitFor(() => text.includes('after three idle timeouts\n'), 2000, 'line forwarded');
+  t.pass('a busy connection is not closed by the idle timeout');
+  follow.destroy();
+});
