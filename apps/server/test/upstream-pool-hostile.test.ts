@@ -27,12 +27,20 @@ async function sink(t: Test, ip: string): Promise<{ port: number; handshakes: ()
   const server = createTlsServer({ cert: serving.certPem, key: serving.keyPem }, (socket: TLSSocket) => {
     handshakes += 1;
     let buf = '';
+    let closeOnNext = false;
     socket.on('error', () => undefined);
     socket.on('data', (c: Buffer) => {
       buf += c.toString('latin1');
       for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
         const path = buf.slice(0, end).split(' ')[1] ?? '';
         buf = buf.slice(end + 4);
+        // the kubelet closing an idle connection just as the next request arrives on it
+        if (closeOnNext) return void socket.destroy();
+        if (path === '/ok-then-close') {
+          closeOnNext = true;
+          socket.write(ANSWERS['/ok']!);
+          continue;
+        }
         if (path === '/late') {
           // a complete answer, then another one while the connection sits idle in the pool
           socket.write(ANSWERS['/ok']!);
@@ -49,7 +57,7 @@ async function sink(t: Test, ip: string): Promise<{ port: number; handshakes: ()
   return { port: (server.address() as AddressInfo).port, handshakes: () => handshakes };
 }
 
-async function setup(t: Test, ip: string): Promise<{ server: TestServer; get: (path: string) => Promise<{ status: number; body: string }>; handshakes: () => number }> {
+async function setup(t: Test, ip: string): Promise<{ server: TestServer; get: (path: string, method?: string, body?: string) => Promise<{ status: number; body: string }>; handshakes: () => number }> {
   const server = await startServer(t, pki);
   const kubelet = await sink(t, ip);
   const agent = await connectAgent(t, pki, server, 'edge-h', [ip], { portMap: { 10250: kubelet.port } });
@@ -57,11 +65,11 @@ async function setup(t: Test, ip: string): Promise<{ server: TestServer; get: (p
   const callerAgent = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
   t.teardown(() => callerAgent.destroy());
   const { https } = server.addr;
-  const get = (path: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-    httpsRequest({ host: https.host, port: https.port, path, agent: callerAgent, headers: { host: `${ip}:10250` }, ...callerTls }, (res) => {
+  const get = (path: string, method = 'GET', payload?: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    httpsRequest({ host: https.host, port: https.port, path, method, agent: callerAgent, headers: { host: `${ip}:10250` }, ...callerTls }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('error', reject).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject).end();
+    }).on('error', reject).end(payload);
   });
   return { server, get, handshakes: kubelet.handshakes };
 }
@@ -89,4 +97,17 @@ t.test('a 101 to a plain request: 502, the connection is closed, not reused', as
   t.equal(handshakes(), 2);
   t.ok(server.logs.find((l) => l['msg'] === 'upstream answered 101 without an upgrade request, connection closed' && l['nodeName'] === 'edge-h'), 'warn line');
   t.ok(server.logs.find((l) => l['msg'] === 'audit' && l['status'] === 502 && l['reason'] === 'UPSTREAM_ERROR' && l['path'] === '/switch'), 'audit line');
+});
+
+t.test('a pooled connection the kubelet closes as a GET arrives: retried once on a new one; a POST is not', async (t) => {
+  const { server, get, handshakes } = await setup(t, '127.0.170.23');
+  t.same(await get('/ok-then-close'), { status: 200, body: 'ok' });
+  t.same(await get('/ok'), { status: 200, body: 'ok' }, 'the GET got its answer over a new connection');
+  t.equal(handshakes(), 2);
+  t.ok(server.logs.find((l) => l['msg'] === 'pooled upstream connection failed before an answer, retrying on a new one'), 'debug line');
+  t.equal(server.logs.lines.filter((l) => l['msg'] === 'audit').length, 2, 'one audit line per request, the retry included');
+  // the retry's connection was not pooled; this one is, and a POST on it is never sent twice
+  t.same(await get('/ok-then-close'), { status: 200, body: 'ok' });
+  const post = await get('/ok', 'POST', 'not idempotent');
+  t.equal(post.status, 502, 'a POST that may have reached the kubelet is not retried');
 });

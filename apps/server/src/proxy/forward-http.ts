@@ -4,7 +4,7 @@
 // after a complete response (upstream-pool.ts); else one stream per request. When the caller goes
 // away the stream is reset (CANCEL) and the connection destroyed at once (never pooled).
 import { request as httpRequest } from 'node:http';
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, RequestOptions, ServerResponse } from 'node:http';
 import type { Dest } from '@edge-tunnel/dnat';
 import { Audit, traceIdOf } from './audit.js';
 import { callerFailure, mayReadDetails, sentBy } from './caller-view.js';
@@ -14,9 +14,9 @@ import { endToEndHeaders } from './headers.js';
 import { sendFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
 import { openUpstream, routeRequest } from './upstream.js';
-import { UpstreamFailure, tunnelOf } from './upstream-pool.js';
+import { UpstreamFailure, tunnelOf, type UpstreamPools } from './upstream-pool.js';
 import { streamFailure } from './http-errors.js';
-import type { Tunnel } from './tunnel.js';
+import type { Route, Tunnel } from './tunnel.js';
 import { tunnelError } from './tunnel-errors.js';
 import type { Duplex } from 'node:stream';
 
@@ -31,41 +31,62 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
     sendFailure(res, shown);
     audit.finish({ status: f.status, reason: f.reason, detail });
   };
-  const sent = sendUpstream(ctx, req, dest, audit, traceId);
+  let sent = sendUpstream(ctx, req, dest, audit, traceId);
   if (isFailure(sent)) return fail(sent);
-  const { upstream } = sent;
-
-  upstream.on('response', (ures) => {
-    res.writeHead(ures.statusCode ?? 502, ures.statusMessage, endToEndHeaders(ures.headers));
-    res.flushHeaders();
-    ures.on('data', (chunk: Buffer) => (audit.bytesOut += chunk.length));
-    ures.pipe(res);
-    ures.on('error', () => res.destroy());
-    ures.on('end', () => audit.finish({ status: ures.statusCode ?? 502 }));
-  });
-  // a 101 to a request that asked for no upgrade: Node's client would close the socket and never answer
-  upstream.on('upgrade', (ures: IncomingMessage, socket: Duplex) => {
-    socket.destroy();
-    const where = `edge node ${audit.nodeName} port ${audit.port}`;
-    ctx.log.warn({ listener: ctx.listener, nodeName: audit.nodeName, port: audit.port, traceId, reason: `status ${ures.statusCode} to a plain request` }, 'upstream answered 101 without an upgrade request, connection closed');
-    fail({ ...tunnelError('UPSTREAM_ERROR'), message: `${where}: the target answered ${ures.statusCode} Switching Protocols to a request that asked for no upgrade` });
-  });
-  upstream.on('error', (err) => {
-    if (res.headersSent) {
-      res.destroy();
-      audit.finish({ status: res.statusCode, reason: sent.failure(err).reason });
-      return;
-    }
-    fail(sent.failure(err));
-  });
+  const wire = (current: Sent): void => {
+    const { upstream } = current;
+    upstream.on('response', (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, endToEndHeaders(ures.headers));
+      res.flushHeaders();
+      ures.on('data', (chunk: Buffer) => (audit.bytesOut += chunk.length));
+      ures.pipe(res);
+      ures.on('error', () => res.destroy());
+      ures.on('end', () => audit.finish({ status: ures.statusCode ?? 502 }));
+    });
+    // a 101 to a request that asked for no upgrade: Node's client would close the socket and never answer
+    upstream.on('upgrade', (ures: IncomingMessage, socket: Duplex) => {
+      socket.destroy();
+      const where = `edge node ${audit.nodeName} port ${audit.port}`;
+      ctx.log.warn({ listener: ctx.listener, nodeName: audit.nodeName, port: audit.port, traceId, reason: `status ${ures.statusCode} to a plain request` }, 'upstream answered 101 without an upgrade request, connection closed');
+      fail({ ...tunnelError('UPSTREAM_ERROR'), message: `${where}: the target answered ${ures.statusCode} Switching Protocols to a request that asked for no upgrade` });
+    });
+    upstream.on('error', (err) => {
+      if (res.headersSent) {
+        res.destroy();
+        audit.finish({ status: res.statusCode, reason: current.failure(err).reason });
+        return;
+      }
+      // a pooled connection the kubelet closed as this request went out: once more on a new one
+      if (current.retry !== undefined && upstream.reusedSocket && !res.destroyed && bodyless(req)) {
+        ctx.log.debug({ listener: ctx.listener, nodeName: audit.nodeName, port: audit.port, traceId, reason: (err as Error).message }, 'pooled upstream connection failed before an answer, retrying on a new one');
+        const again = current.retry();
+        if (isFailure(again)) return fail(again);
+        sent = again;
+        wire(again);
+        again.upstream.end();
+        return;
+      }
+      fail(current.failure(err));
+    });
+  };
+  wire(sent);
   res.on('close', () => {
-    if (res.writableFinished) return;
+    if (res.writableFinished || isFailure(sent)) return;
     // the caller went away (or the response broke): stop the upstream at once
     sent.tunnel()?.stream.reset('CANCEL', 'caller went away');
-    upstream.destroy();
+    sent.upstream.destroy();
     audit.finish({ status: res.headersSent ? res.statusCode : 499, reason: 'CALLER_GONE' });
   });
-  req.pipe(upstream);
+  // a bodyless GET / HEAD is sent whole at once, so that a retry can send it again
+  if (bodyless(req)) {
+    req.resume();
+    sent.upstream.end();
+  } else req.pipe(sent.upstream);
+}
+
+/** GET or HEAD without a body: safe to send twice (RFC 9110 §9.2.2) and nothing to replay. */
+function bodyless(req: IncomingMessage): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] ?? '0') === '0';
 }
 
 interface Sent {
@@ -73,6 +94,8 @@ interface Sent {
   /** the tunnel under the request's connection, once it has one */
   tunnel(): Tunnel | undefined;
   failure(err: unknown): Failure;
+  /** pooled: the same request on a new connection of its own */
+  retry?(): Sent | Failure;
 }
 
 /** The request to the node: through the pool (HTTPS with a pool) or on a stream of its own. */
@@ -87,9 +110,14 @@ function sendUpstream(ctx: ProxyContext, req: IncomingMessage, dest: Dest | Fail
   }
   const r = routeRequest(ctx, req, dest, audit);
   if (isFailure(r)) return r;
-  const upstream = ctx.pool.request(r, traceId, args, httpRequest);
+  return pooled(ctx.pool, r, traceId, args, false);
+}
+
+function pooled(pool: UpstreamPools, r: Route, traceId: string, args: RequestOptions, fresh: boolean): Sent | Failure {
+  const upstream = pool.request(r, traceId, args, httpRequest, fresh);
+  if (isFailure(upstream)) return upstream;
   const tunnel = (): Tunnel | undefined => tunnelOf(upstream.socket);
   const failure = (err: unknown): Failure =>
     err instanceof UpstreamFailure ? err.failure : tunnel()?.failure(err) ?? streamFailure(err, r.nodeName, r.targetHost, r.targetPort);
-  return { upstream, tunnel, failure };
+  return { upstream, tunnel, failure, ...(fresh ? {} : { retry: () => pooled(pool, r, traceId, args, true) }) };
 }

@@ -58,16 +58,10 @@ class NodeAgent extends Agent {
 
   override createConnection(options: ClientRequestArgs, cb?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
     const { route, traceId } = options as ConnectArgs;
-    const tunnel = openTunnel(this.ctx, route, this.ctx.channel, traceId);
-    if (isFailure(tunnel)) {
-      cb?.(new UpstreamFailure(tunnel), undefined as never);
-      return undefined;
-    }
-    const socket = originateTls(tunnel.stream, route, this.ctx.originate!) as Pooled;
-    socket[kTunnel] = tunnel;
-    this.pools.opened += 1;
-    this.ctx.metrics.upstreamConnections.inc({ result: 'opened' });
-    return socket;
+    const socket = this.pools.connect(route, traceId);
+    if (!isFailure(socket)) return socket;
+    cb?.(new UpstreamFailure(socket), undefined as never);
+    return undefined;
   }
 
   /** A node session that went keeps none of its connections; a byte from an idle one closes it. */
@@ -108,8 +102,26 @@ export class UpstreamPools {
     registry.onSessionEnd((agent) => this.drop(agent));
   }
 
-  /** A request to the route's kubelet through the pool (its error may be an UpstreamFailure). */
-  request(r: Route, traceId: string, args: ClientRequestArgs, request: (a: ConnectArgs) => ClientRequest): ClientRequest {
+  /** A new connection to the route's target: a stream and TLS over it. */
+  connect(r: Route, traceId: string): Duplex | Failure {
+    const tunnel = openTunnel(this.ctx, r, this.ctx.channel, traceId);
+    if (isFailure(tunnel)) return tunnel;
+    const socket = originateTls(tunnel.stream, r, this.ctx.originate!) as Pooled;
+    socket[kTunnel] = tunnel;
+    this.opened += 1;
+    this.ctx.metrics.upstreamConnections.inc({ result: 'opened' });
+    return socket;
+  }
+
+  /**
+   * A request to the route's kubelet through the pool (its error may be an UpstreamFailure);
+   * `fresh`: on a new connection of its own that is not pooled (a retry).
+   */
+  request(r: Route, traceId: string, args: ClientRequestArgs, request: (a: ConnectArgs) => ClientRequest, fresh = false): ClientRequest | Failure {
+    if (fresh) {
+      const socket = this.connect(r, traceId);
+      return isFailure(socket) ? socket : request({ ...args, host: r.targetHost, port: r.targetPort, route: r, traceId, createConnection: () => socket as never });
+    }
     let agent = this.#agents.get(r.session);
     if (agent === undefined) this.#agents.set(r.session, (agent = new NodeAgent(this.ctx, this, this.opts)));
     const upstream = request({ ...args, agent, host: r.targetHost, port: r.targetPort, route: r, traceId });
