@@ -9,7 +9,7 @@ const N = Number(process.argv[2] ?? 10000);
 const registry = new AgentRegistry();
 for (let i = 0; i < N; i++) {
   const session = { rttMs: 1 + i / N, streams: new Map(), stats: () => ({ streams: 0, bytesIn: 123456, bytesOut: 654321, rttMs: 1.234, ageMs: 123456 }) };
-  registry.attach({ sessionId: `0123456789abcdef${i}`, nodeName: `edge-node-${i}`, nodeIps: [`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`], agentVersion: '0.1.0', remoteAddress: '10.1.2.3:45678', connectedAt: 0, session });
+  registry.attach({ sessionId: `0123456789abcdef${i}`, nodeName: `edge-node-${i}`, nodeIps: [`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`], agentVersion: '0.1.0', remoteAddress: '10.1.2.3:45678', connectedAt: 0, ports: {}, session });
 }
 for (const perNode of [true, false]) {
   const meta = createMetaServer({ registry, metrics: new ServerMetrics(registry, { perNode }), portConfig: new StaticPortConfigSource(), ready: () => true });

@@ -18,7 +18,7 @@ function registryOf(n: number): AgentRegistry {
   for (let i = 0; i < n; i++) {
     const nodeName = `node-${String(i).padStart(5, '0')}`;
     const session = { rttMs: i + 1, streams: new Map(), stats: () => ({ streams: 0, opened: 0, accepted: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, rttMs: i + 1, ageMs: 5 }) };
-    const agent = { sessionId: `s${i}`, nodeName, nodeIps: [`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`], agentVersion: 'test', remoteAddress: '127.0.0.1:1', connectedAt: 0, session: session as never };
+    const agent = { sessionId: `s${i}`, nodeName, nodeIps: [`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`], agentVersion: 'test', remoteAddress: '127.0.0.1:1', connectedAt: 0, ports: {}, session: session as never };
     registry.attach(agent);
     if (i % 10 === 9) registry.detach(agent);
   }
