@@ -34,7 +34,8 @@ async function startFloor(env, procs) {
 async function startEdgeTunnel(env, procs) {
   const server = await startServer(env, { compression: true, tag: 'sessions', procs });
   const settled = (n) => waitUntil('the server to list the sessions', async () => {
-    const r = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels`);
+    // paged by default (100 nodes): ask for the last swarm node by name
+    const r = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels?node=swarm-${n - 1}`);
     return r?.status === 200 && r.body.includes(`"swarm-${n - 1}"`);
   }, 30_000).catch(() => {});
   return { proc: server.proc, port: server.agent, settled };

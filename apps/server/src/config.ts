@@ -13,6 +13,8 @@ import { DEFAULT_CLIENT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PENDING_CONNECTIONS } from
 import { DEFAULT_MAX_STREAMS_PER_NODE, DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './proxy/context.js';
 import { DEFAULT_PROXY_LIMITS } from './proxy/listener.js';
 import { DEFAULT_TOKEN_AUTH } from './proxy/token-auth.js';
+import { DEFAULT_UPSTREAM_IDLE_MS, DEFAULT_UPSTREAM_POOL_SIZE } from './proxy/upstream-pool.js';
+import { DEFAULT_DEBUG_TUNNELS_LIMIT } from './debug-tunnels.js';
 import { DEFAULT_CALLER_ALLOW, parseCallerAllow, type CallerRule } from './proxy/caller-auth.js';
 
 /** Agent sessions' framing limits (--receive-budget …) are the FramingLimits fields. */
@@ -143,6 +145,14 @@ export interface ServerConfig extends FramingLimits {
   maxHeaderBytes: number;
   /** proxies: an upgraded or CONNECT relay with no byte either way for this long is closed */
   relayIdleTimeoutMs: number;
+  /** HTTPS proxy: idle keep-alive connections to each node's kubelet kept per port (0 = a TLS handshake per request) */
+  upstreamPoolSize: number;
+  /** HTTPS proxy: an idle pooled kubelet connection is closed after this long */
+  upstreamIdleTimeoutMs: number;
+  /** /metrics: per-node series (label node), one per attached node; off by default (10 000 nodes ≈ 680 KB a scrape) */
+  metricsPerNode: boolean;
+  /** /debug/tunnels: nodes per page when the request names no ?limit= */
+  debugTunnelsLimit: number;
 }
 
 /** Traffic capture modes. */
@@ -250,6 +260,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'headers-timeout-ms', key: 'headersTimeoutMs', kind: 'ms', default: String(DEFAULT_PROXY_LIMITS.headersTimeoutMs), help: 'proxies: a request head must arrive within this (else 408)' },
   { flag: 'request-timeout-ms', key: 'requestTimeoutMs', kind: 'ms0', default: String(DEFAULT_PROXY_LIMITS.requestTimeoutMs), help: 'proxies: a whole request must arrive within this (else 408; 0 = no limit)' },
   { flag: 'max-header-bytes', key: 'maxHeaderBytes', kind: 'count', default: String(DEFAULT_PROXY_LIMITS.maxHeaderBytes), help: 'proxies: largest request head in bytes (else 431)' },
+  { flag: 'upstream-pool-size', key: 'upstreamPoolSize', kind: 'int', min: 0, max: 1024, default: String(DEFAULT_UPSTREAM_POOL_SIZE), help: 'HTTPS proxy: idle kubelet connections kept per node and port (0 = a stream and TLS handshake per request)' },
+  { flag: 'upstream-idle-timeout-ms', key: 'upstreamIdleTimeoutMs', kind: 'ms', default: String(DEFAULT_UPSTREAM_IDLE_MS), help: 'HTTPS proxy: close a pooled kubelet connection idle this long (the kubelet\'s Keep-Alive timeout= wins if shorter)' },
+  { flag: 'metrics-per-node', key: 'metricsPerNode', kind: 'bool', default: 'false', help: '/metrics: per-node series (label node, one per attached node)' },
+  { flag: 'debug-tunnels-limit', key: 'debugTunnelsLimit', kind: 'count', default: String(DEFAULT_DEBUG_TUNNELS_LIMIT), help: '/debug/tunnels: nodes per page without ?limit= (?node=, ?after= and ?limit= page through)' },
   { flag: 'relay-idle-timeout-ms', key: 'relayIdleTimeoutMs', kind: 'ms', default: String(DEFAULT_RELAY_IDLE_TIMEOUT_MS), help: 'proxies: close an upgraded or CONNECT relay silent both ways this long' },
 ];
 

@@ -1,4 +1,4 @@
-// The meta listener: /healthz, /readyz, /metrics, /debug/tunnels, /debug/config. /debug/* answers
+// The meta listener: /healthz, /readyz, /metrics, /debug/tunnels (paged: debug-tunnels.ts), /debug/config. /debug/* answers
 // only connections that arrived on a loopback address (kubectl port-forward and exec reach it), even
 // when the listener is bound to every address for probes and Prometheus: the pages name every node,
 // its IPs and its agent's address, and need no credential.
@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import type { Server, ServerResponse } from 'node:http';
 import { portConfigToJSON } from '@edge-tunnel/dnat';
 import type { AgentRegistry } from './agents/registry.js';
+import { TunnelsQueryError, tunnelsPage } from './debug-tunnels.js';
 import type { ServerMetrics } from './metrics.js';
 import type { PortConfigSource } from './port-config-source.js';
 
@@ -20,10 +21,15 @@ export interface MetaDeps {
   notReadyReason?(): string | undefined;
   /** more JSON status pages, by path (e.g. `/debug/cluster`) */
   debug?: Record<string, () => unknown>;
+  /** /debug/tunnels page size without ?limit= (--debug-tunnels-limit) */
+  tunnelsLimit?: number;
 }
 
 /** `X-Tunnel-Error` of a /debug request from a non-loopback address. */
 export const DEBUG_LOOPBACK_ONLY = 'DEBUG_LOOPBACK_ONLY';
+
+/** `X-Tunnel-Error` of a /debug/tunnels request with a query it cannot answer (400). */
+export const DEBUG_BAD_QUERY = 'DEBUG_BAD_QUERY';
 
 /** 127.0.0.0/8, ::1 and ::ffff:127.x: the connection came from this host (or its pod). */
 export function isLoopback(address: string | undefined): boolean {
@@ -41,11 +47,18 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
 const json = (res: ServerResponse, value: unknown): void => send(res, 200, 'application/json', `${JSON.stringify(value, null, 2)}\n`);
 
 export function createMetaServer(deps: MetaDeps): Server {
-  const routes: Record<string, (res: ServerResponse) => void | Promise<void>> = {
+  const routes: Record<string, (res: ServerResponse, query: URLSearchParams) => void | Promise<void>> = {
     '/healthz': (res) => send(res, 200, 'text/plain', 'ok\n'),
     '/readyz': (res) => (deps.ready() ? send(res, 200, 'text/plain', 'ok\n') : send(res, 503, 'text/plain', `not ready${deps.notReadyReason ? `: ${deps.notReadyReason() ?? 'unknown'}` : ''}\n`)),
     '/metrics': async (res) => send(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()),
-    '/debug/tunnels': (res) => json(res, { nodes: deps.registry.tunnels() }),
+    '/debug/tunnels': (res, query) => {
+      try {
+        json(res, tunnelsPage(deps.registry, query, deps.tunnelsLimit));
+      } catch (err) {
+        if (!(err instanceof TunnelsQueryError)) throw err;
+        send(res, 400, 'text/plain', `edge-tunnel: ${DEBUG_BAD_QUERY}: /debug/tunnels: ${err.message}\n`, { 'x-tunnel-error': DEBUG_BAD_QUERY });
+      }
+    },
     '/debug/config': (res) => {
       const state = deps.portConfig.current();
       json(res, {
@@ -60,7 +73,8 @@ export function createMetaServer(deps: MetaDeps): Server {
     ...Object.fromEntries(Object.entries(deps.debug ?? {}).map(([path, status]) => [path, (res: ServerResponse) => json(res, status())])),
   };
   return createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://meta').pathname;
+    const url = new URL(req.url ?? '/', 'http://meta');
+    const path = url.pathname;
     const route = routes[path];
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n');
     const local = isLoopback(req.socket.localAddress);
@@ -68,6 +82,6 @@ export function createMetaServer(deps: MetaDeps): Server {
       return send(res, 403, 'text/plain', `edge-tunnel: ${DEBUG_LOOPBACK_ONLY}: ${path} answers only on a loopback address of the server (kubectl port-forward or exec); /healthz, /readyz and /metrics answer here\n`, { 'x-tunnel-error': DEBUG_LOOPBACK_ONLY });
     }
     if (!route) return send(res, 404, 'text/plain', `not found; try ${Object.keys(routes).filter((p) => local || !p.startsWith('/debug/')).join(' ')}\n`);
-    Promise.resolve(route(res)).catch((err: Error) => send(res, 500, 'text/plain', `${err.message}\n`));
+    Promise.resolve(route(res, url.searchParams)).catch((err: Error) => send(res, 500, 'text/plain', `${err.message}\n`));
   });
 }

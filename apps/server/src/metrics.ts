@@ -4,6 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AgentRegistry } from './agents/registry.js';
 import type { PacerStats } from './agents/handshake-pacer.js';
 
+const RTT_QUANTILES = [0.5, 0.99, 1] as const;
+
 export class ServerMetrics {
   readonly registry = new Registry();
   /** session lifecycle: attached, replaced, closed, refused (identity), rejected (TLS) */
@@ -18,10 +20,15 @@ export class ServerMetrics {
   readonly requestDuration: Histogram<'listener' | 'status'>;
   /** connections TLS listeners closed before their handshake, by listener and reason (accept/refusals.ts) */
   readonly tlsRefusals: Counter<'listener' | 'reason'>;
+  /** HTTPS upstream connections to kubelets by result: opened (a TLS handshake), reused (from the pool) */
+  readonly upstreamConnections: Counter<'result'>;
+  /** set by the HTTPS listener: idle pooled upstream connections */
+  upstreamIdle: (() => number) | undefined;
   /** set by the agent listener: its handshake pacer's counts */
   agentHandshakes: (() => PacerStats) | undefined;
 
-  constructor(agents: AgentRegistry) {
+  /** `perNode`: series labelled by node (--metrics-per-node); else only bounded aggregates */
+  constructor(agents: AgentRegistry, opts: { perNode?: boolean } = {}) {
     const registers = [this.registry];
     const handshakes = (): PacerStats | undefined => this.agentHandshakes?.();
     new Gauge({
@@ -47,16 +54,36 @@ export class ServerMetrics {
       name: 'edge_tunnel_sessions', help: 'Agent sessions attached now.', registers,
       collect() { this.set(agents.count()); },
     });
+    if (opts.perNode === true) {
+      new Gauge({
+        name: 'edge_tunnel_session_rtt_seconds', help: 'Last keepalive round-trip time per node (--metrics-per-node).', labelNames: ['node'], registers,
+        collect() {
+          this.reset();
+          for (const a of agents.sessions()) if (a.session.rttMs !== undefined) this.set({ node: a.nodeName }, a.session.rttMs / 1000);
+        },
+      });
+    }
     new Gauge({
-      name: 'edge_tunnel_session_rtt_seconds', help: 'Last keepalive round-trip time per node.', labelNames: ['node'], registers,
+      name: 'edge_tunnel_session_rtt_quantile_seconds', help: 'Last keepalive round-trip time across sessions: median, p99 and the slowest (quantile 1).', labelNames: ['quantile'], registers,
       collect() {
         this.reset();
-        for (const a of agents.sessions()) if (a.session.rttMs !== undefined) this.set({ node: a.nodeName }, a.session.rttMs / 1000);
+        const rtts = agents.sessions().flatMap((a) => (a.session.rttMs !== undefined ? [a.session.rttMs / 1000] : [])).sort((a, b) => a - b);
+        if (rtts.length === 0) return;
+        for (const q of RTT_QUANTILES) this.set({ quantile: String(q) }, rtts[Math.min(rtts.length - 1, Math.ceil(q * rtts.length) - 1)]!);
       },
     });
     new Gauge({
       name: 'edge_tunnel_open_streams', help: 'Streams open now, all sessions.', registers,
       collect() { this.set(agents.sessions().reduce((n, a) => n + a.session.streams.size, 0)); },
+    });
+    const upstreamIdle = (): number | undefined => this.upstreamIdle?.();
+    new Gauge({
+      name: 'edge_tunnel_upstream_idle_connections', help: 'Idle pooled HTTPS connections to kubelets, all nodes (--upstream-pool-size).', registers,
+      collect() { this.set(upstreamIdle() ?? 0); },
+    });
+    this.upstreamConnections = new Counter({
+      name: 'edge_tunnel_upstream_connections_total', help: 'HTTPS connections to kubelets: opened (TLS handshake over a new stream) or reused from the pool.',
+      labelNames: ['result'], registers,
     });
     this.sessionEvents = new Counter({ name: 'edge_tunnel_session_events_total', help: 'Agent session lifecycle events.', labelNames: ['event'], registers });
     this.streams = new Counter({ name: 'edge_tunnel_streams_total', help: 'Streams opened to agents, by result.', labelNames: ['result'], registers });

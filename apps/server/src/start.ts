@@ -28,6 +28,7 @@ import { FilePortConfigSource, StaticPortConfigSource } from './port-config-sour
 import type { PortConfigSource } from './port-config-source.js';
 import { createConnectServer } from './proxy/connect.js';
 import type { ListenerName, OriginateTls, ProxyContext } from './proxy/context.js';
+import { UpstreamPools } from './proxy/upstream-pool.js';
 import { proxyServerOptions, refuseClient } from './proxy/listener.js';
 import type { ProxyListenerLimits } from './proxy/listener.js';
 import { forwardHttp } from './proxy/forward-http.js';
@@ -91,7 +92,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   const registry = cluster?.registry ?? new AgentRegistry();
   // agents that follow port config get their ports over the session, at attach and on every change
   const ports = new PortAnnouncer(portConfig, logger.child({ component: 'port-follow' }), cluster?.nodeWarning);
-  const metrics = new ServerMetrics(registry);
+  const metrics = new ServerMetrics(registry, { perNode: config.metricsPerNode });
   const proxyLog = logger.child({ component: 'proxy' });
   const ctx = (listener: ListenerName, channel: Channel, tls?: OriginateTls): ProxyContext => ({
     listener, channel, registry, portConfig: () => portConfig.current().config, originate: tls,
@@ -134,7 +135,13 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
       tokenTtlMs: config.tokenCacheTtlMs, authorizedTtlMs: config.authzCacheTtlMs, unauthorizedTtlMs: config.authzNegativeCacheTtlMs, maxEntries: config.authCacheEntries,
     }) } : {}),
   });
-  wireProxy(https, ctx('https', 'https', originate), cluster?.pods, gate);
+  const httpsCtx = ctx('https', 'https', originate);
+  // keep-alive connections to kubelets: a TLS handshake per connection, not per request (proxy/upstream-pool.ts)
+  const pools = config.upstreamPoolSize > 0
+    ? (httpsCtx.pool = new UpstreamPools(httpsCtx, registry, { size: config.upstreamPoolSize, idleMs: config.upstreamIdleTimeoutMs }))
+    : undefined;
+  metrics.upstreamIdle = () => pools?.idle() ?? 0;
+  wireProxy(https, httpsCtx, cluster?.pods, gate);
   wireProxy(http, ctx('http', 'http'), cluster?.pods);
   const connect = config.connectAddr ? createConnectServer(ctx('connect', 'http'), limits) : undefined;
   const agentWs = config.agentWsAddr
@@ -144,7 +151,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   // standalone --capture iptables, started once the proxies are bound (their ports are the DNAT targets)
   let standaloneCapture: StandaloneCapture | undefined;
   const meta = createMetaServer({
-    registry, metrics, portConfig, ready: () => notReadyReason() === undefined, notReadyReason,
+    registry, metrics, portConfig, ready: () => notReadyReason() === undefined, notReadyReason, tunnelsLimit: config.debugTunnelsLimit,
     debug: {
       '/debug/replicas': () => ({ self: replicas.self, replicas: replicas.current() }),
       '/debug/agent-handshakes': () => agents.handshakes(),
@@ -204,6 +211,8 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     agents.dropWaiting();
     httpsFront.dropWaiting();
     for (const s of [https, http, connect]) s?.closeIdleConnections();
+    // idle kubelet connections hold streams the drain would wait for
+    pools?.dropAll();
     await Promise.all([...agents.sessions].map((s) => {
       s.goAway('NO_ERROR', 'server shutting down');
       return s.close(config.drainTimeoutMs);

@@ -6,7 +6,7 @@ import { replacementRefusal } from '../src/agents/replacement.js';
 import type { AgentSession } from '../src/agents/registry.js';
 
 const agent = (certNotBefore: number | undefined, certSerial = 'AA'): AgentSession => ({
-  sessionId: certSerial, nodeName: 'edge-b', nodeIps: [], agentVersion: 'x', remoteAddress: 'r', connectedAt: 0,
+  sessionId: certSerial, nodeName: 'edge-b', nodeIps: [], agentVersion: 'x', remoteAddress: 'r', connectedAt: 0, ports: {},
   session: {} as AgentSession['session'], ...(certNotBefore !== undefined ? { certNotBefore, certSerial } : {}),
 });
 

@@ -32,6 +32,8 @@ export interface KubeletHandle {
   activeFollowers(): number;
   /** Exec sessions started since start (cumulative). */
   execCount(): number;
+  /** TLS handshakes completed on the HTTPS port since start (a connection served again after a refused upgrade is not a new one). */
+  tlsHandshakes(): number;
   /** Appends a line (or several, split on \n) to a container's log file; throws ERR_KUBELET_UNKNOWN_CONTAINER. */
   appendLog(namespace: string, pod: string, container: string, line: string): void;
   /** Ends followers, WebSockets and processes, closes both ports, removes temp dirs. */
@@ -81,6 +83,13 @@ export async function startKubelet(options: KubeletOptions): Promise<KubeletHand
   const https = createHttpsServer({ cert, key, ca, requestCert: ca !== undefined, rejectUnauthorized: ca !== undefined });
   const http = createHttpServer();
   https.on('request', (req, res) => handleRequest(ctx, 'readwrite', req, res));
+  const handshaken = new WeakSet<object>();
+  let handshakes = 0;
+  https.on('secureConnection', (socket) => {
+    if (handshaken.has(socket)) return;
+    handshaken.add(socket);
+    handshakes += 1;
+  });
   // a refused upgrade: the connection goes on serving what follows (already read or not), as Go's does
   const again = (srv: typeof https | typeof http, event: 'secureConnection' | 'connection'): ServeAgain => (socket, head) => {
     if (head.length > 0) socket.unshift(head);
@@ -127,6 +136,7 @@ export async function startKubelet(options: KubeletOptions): Promise<KubeletHand
     events: ctx.events,
     activeFollowers: () => ctx.followers.size,
     execCount: () => ctx.execsStarted,
+    tlsHandshakes: () => handshakes,
     appendLog(namespace, pod, container, line) {
       const found = ctx.pods.lookup(namespace, pod, container);
       if (typeof found === 'string') {

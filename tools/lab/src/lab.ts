@@ -86,7 +86,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
   };
   const waitForTunnels = (names: readonly string[], timeoutMs = 15_000): Promise<void> =>
     waitFor(`tunnels of ${names.join(', ')}`, async () => {
-      const res = await httpGet(`${metaUrl}/debug/tunnels`);
+      const res = await httpGet(`${metaUrl}/debug/tunnels?node=${encodeURIComponent(names.join(','))}`);
       if (res?.status !== 200) return false;
       const { nodes: up } = JSON.parse(res.body) as { nodes: Array<{ nodeName: string; connected: boolean }> };
       return names.every((n) => up.some((u) => u.nodeName === n && u.connected));

@@ -49,11 +49,13 @@ export interface TunnelInfo {
 export class AgentRegistry {
   readonly table = new NodeTable<AgentSession>();
   readonly #listeners = new Set<() => void>();
+  readonly #ends = new Set<(agent: AgentSession) => void>();
 
   /** Makes `agent` live for its node; returns the session it replaced, if any. */
   attach(agent: AgentSession): AgentSession | undefined {
     const replaced = this.table.attach(agent.nodeName, agent, agent.nodeIps);
     this.changed();
+    if (replaced !== undefined && replaced !== agent) this.ended(replaced);
     return replaced;
   }
 
@@ -61,7 +63,19 @@ export class AgentRegistry {
   detach(agent: AgentSession): boolean {
     const detached = this.table.detach(agent.nodeName, agent);
     if (detached) this.changed();
+    this.ended(agent);
     return detached;
+  }
+
+  /** Calls `listener` with every session that stops being its node's (replaced, closed, node removed). */
+  onSessionEnd(listener: (agent: AgentSession) => void): () => void {
+    this.#ends.add(listener);
+    return () => void this.#ends.delete(listener);
+  }
+
+  /** Tells the onSessionEnd listeners; a subclass that drops sessions from the table itself calls it too. */
+  protected ended(agent: AgentSession): void {
+    for (const listener of this.#ends) listener(agent);
   }
 
   /** Calls `listener` after every change of the node table (nodes, IPs, sessions); returns the unsubscribe. */
@@ -93,7 +107,8 @@ export class AgentRegistry {
   }
 }
 
-function tunnelInfo(node: NodeInfo<AgentSession>): TunnelInfo {
+/** What /debug/tunnels shows of one node. */
+export function tunnelInfo(node: NodeInfo<AgentSession>): TunnelInfo {
   const a = node.session;
   if (a === undefined) return { nodeName: node.name, nodeIps: node.ips, connected: false };
   const stats = a.session.stats();

@@ -49,6 +49,7 @@ export class EdgeAgentRegistry extends AgentRegistry {
     }
     const replaced = this.table.attach(agent.nodeName, agent);
     this.changed();
+    if (replaced !== undefined && replaced !== agent) this.ended(replaced);
     return replaced;
   }
 
@@ -68,6 +69,7 @@ export class EdgeAgentRegistry extends AgentRegistry {
     }
     for (const [name, ips] of wanted) this.table.upsertNode(name, ips);
     this.changed();
+    for (const r of removed) if (r.session !== undefined) this.ended(r.session);
     return { removed, upserted: wanted.size };
   }
 

@@ -3,6 +3,7 @@ import type { Channel, PortConfig } from '@edge-tunnel/dnat';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
+import type { UpstreamPools } from './upstream-pool.js';
 
 /** How the HTTPS channel originates TLS to the kubelet through the stream. */
 export interface OriginateTls {
@@ -33,6 +34,8 @@ export interface ProxyContext {
   maxStreamsPerNode?: number;
   /** an upgraded or CONNECT relay with no byte either way for this long is closed (default DEFAULT_RELAY_IDLE_TIMEOUT_MS) */
   relayIdleTimeoutMs?: number;
+  /** HTTPS listener: keep-alive connections to kubelets (absent: a stream and a TLS handshake per request) */
+  pool?: UpstreamPools;
 }
 
 /** Concurrent streams per node when the listener sets no limit. */

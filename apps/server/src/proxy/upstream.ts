@@ -8,7 +8,7 @@ import type { ProxyContext } from './context.js';
 import { isFailure } from './dest.js';
 import { DUPLICATE_HOST, hostHeaderCount } from './headers.js';
 import type { Failure } from './http-errors.js';
-import { openTunnel, originateTls, route, type Tunnel } from './tunnel.js';
+import { openTunnel, originateTls, route, type Route, type Tunnel } from './tunnel.js';
 
 export interface Upstream {
   /** the stream on the node's session (reset it to cancel; `failure()` explains its errors) */
@@ -17,13 +17,20 @@ export interface Upstream {
   socket: Duplex;
 }
 
-export function openUpstream(ctx: ProxyContext, req: IncomingMessage, dest: Dest | Failure, audit: Audit, traceId: string): Upstream | Failure {
+/** Checks the request's destination and routes it to a node (audit: port, nodeName). */
+export function routeRequest(ctx: ProxyContext, req: IncomingMessage, dest: Dest | Failure, audit: Audit): Route | Failure {
   if (hostHeaderCount(req.rawHeaders) > 1) return { ...DUPLICATE_HOST };
   if (isFailure(dest)) return dest;
   audit.port = dest.port;
   const r = route(ctx, dest);
   if (isFailure(r)) return r;
   audit.nodeName = r.nodeName;
+  return r;
+}
+
+export function openUpstream(ctx: ProxyContext, req: IncomingMessage, dest: Dest | Failure, audit: Audit, traceId: string): Upstream | Failure {
+  const r = routeRequest(ctx, req, dest, audit);
+  if (isFailure(r)) return r;
   const tunnel = openTunnel(ctx, r, ctx.channel, traceId);
   if (isFailure(tunnel)) return tunnel;
   const socket = ctx.originate ? originateTls(tunnel.stream, r, ctx.originate) : tunnel.stream;
