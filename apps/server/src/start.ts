@@ -26,7 +26,7 @@ import { RefusalReporter } from './accept/refusals.js';
 import { ServerMetrics } from './metrics.js';
 import { FilePortConfigSource, StaticPortConfigSource } from './port-config-source.js';
 import type { PortConfigSource } from './port-config-source.js';
-import { createConnectServer } from './proxy/connect.js';
+import { createConnectFronts } from './connect-fronts.js';
 import type { ListenerName, OriginateTls, ProxyContext } from './proxy/context.js';
 import { proxyServerOptions, refuseClient } from './proxy/listener.js';
 import type { ProxyListenerLimits } from './proxy/listener.js';
@@ -35,7 +35,7 @@ import { forwardUpgrade } from './proxy/forward-upgrade.js';
 import { destWithPodRoute } from './proxy/dest.js';
 import type { PodRoute } from './proxy/dest.js';
 import type { Failure } from './proxy/http-errors.js';
-import { authorizeCaller, callerIdentityOf } from './proxy/caller-auth.js';
+import { callerRefusal } from './proxy/caller-auth.js';
 import type { CallerRule } from './proxy/caller-auth.js';
 import { optionalPem, pem } from './tls-material.js';
 import { tunnelError } from './proxy/tunnel-errors.js';
@@ -47,6 +47,8 @@ export interface ServerAddresses {
   meta: ListenAddr;
   connect?: ListenAddr;
   agentWs?: ListenAddr;
+  /** --connect-uds, once bound */
+  connectUds?: string;
 }
 
 export interface ServerHandle {
@@ -97,6 +99,10 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     listener, channel, registry, portConfig: () => portConfig.current().config, originate: tls,
     compression: config.compression, metrics, log: proxyLog,
     maxStreamsPerNode: config.maxStreamsPerNode, relayIdleTimeoutMs: config.relayIdleTimeoutMs,
+    streamQuotas: {
+      unauthenticatedShare: config.unauthenticatedStreamShare, sourceShare: config.sourceStreamShare,
+      callerShare: config.callerStreamShare, listenerShare: config.listenerStreamShare,
+    },
   });
   const limits: ProxyListenerLimits = { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, maxHeaderBytes: config.maxHeaderBytes };
 
@@ -130,7 +136,8 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   const http = createHttpServer(proxyServerOptions(limits));
   wireProxy(https, ctx('https', 'https', originate), cluster?.pods, config.callerAllow);
   wireProxy(http, ctx('http', 'http'), cluster?.pods);
-  const connect = config.connectAddr ? createConnectServer(ctx('connect', 'http'), limits) : undefined;
+  const connectFronts = createConnectFronts(config, ctx('connect', 'http'), limits, { cert, key, callerCa }, metrics, proxyLog);
+  const connect = connectFronts.tcp;
   const agentWs = config.agentWsAddr
     ? createWsListener({ cert, key, agentCa: cluster ? `${agentCa.trimEnd()}\n${cluster.caPem}` : agentCa, helloTimeoutMs: config.helloTimeoutMs, maxPendingConnections: config.maxPendingConnections }, agents, metrics, logger.child({ component: 'agents' }))
     : undefined;
@@ -157,8 +164,10 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     ...(agentWs && config.agentWsAddr ? [[agentWs, config.agentWsAddr, 'agent WebSocket listener'] as [NetServer, ListenAddr, string]] : []),
   ];
   let bound: ListenAddr[];
+  let connectUds: string | undefined;
   try {
     bound = await Promise.all(servers.map(([server, addr, what]) => listen(server, addr, what)));
+    connectUds = await connectFronts.listenUds();
     const proxies = { https: bound[1]!, http: bound[2]! };
     cluster?.startCapture(proxies);
     if (!cluster && config.capture === 'iptables') {
@@ -167,7 +176,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
       });
     }
   } catch (err) {
-    await Promise.all(servers.map(([server]) => closeServer(server)));
+    await Promise.all([...servers.map(([server]) => server), ...connectFronts.http].map((server) => closeServer(server)));
     portConfig.close();
     await cluster?.stop();
     throw err;
@@ -175,6 +184,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   const addresses: ServerAddresses = {
     agent: bound[0]!, https: bound[1]!, http: bound[2]!, meta: bound[3]!, ...(connect ? { connect: bound[4]! } : {}),
     ...(agentWs ? { agentWs: bound[connect ? 5 : 4]! } : {}),
+    ...(connectUds ? { connectUds } : {}),
   };
   // port 0: the bound port
   if (config.advertiseAddr === undefined) replicas.setSelf({ id: config.serverId, addr: formatAddr(addresses.agent) });
@@ -185,7 +195,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     logger.info({ serverId: config.serverId }, 'scale-out off: no --advertise-addr and a wildcard --agent-addr');
   }
   readiness.listening();
-  logger.info(Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, formatAddr(v)])), 'server listening');
+  logger.info(Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, typeof v === 'string' ? v : formatAddr(v)])), 'server listening');
 
   let closing: Promise<void> | undefined;
   const shutdown = async (): Promise<void> => {
@@ -194,15 +204,16 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     // unready first: the Service (or the lab's client) stops sending here while we still serve
     if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
     agents.endControlStreams();
-    const stopped = servers.filter(([s]) => s !== meta).map(([s]) => closeServer(s));
+    const stopped = [...servers.filter(([s]) => s !== meta).map(([s]) => s), ...connectFronts.http.filter((s) => s !== connect)].map((s) => closeServer(s));
     agents.dropWaiting();
     httpsFront.dropWaiting();
-    for (const s of [https, http, connect]) s?.closeIdleConnections();
+    connectFronts.dropWaiting();
+    for (const s of [https, http, ...connectFronts.http]) s.closeIdleConnections();
     await Promise.all([...agents.sessions].map((s) => {
       s.goAway('NO_ERROR', 'server shutting down');
       return s.close(config.drainTimeoutMs);
     }));
-    for (const s of [https, http, connect]) s?.closeAllConnections();
+    for (const s of [https, http, ...connectFronts.http]) s.closeAllConnections();
     await Promise.all(stopped);
     meta.closeAllConnections();
     await closeServer(meta);
@@ -232,19 +243,7 @@ const CALLER_GONE: Failure = { ...tunnelError('CALLER_GONE'), message: 'the call
  * answered 403 CALLER_NOT_ALLOWED with a warn line, before any destination is looked up.
  */
 function wireProxy(server: HttpServer, ctx: ProxyContext, pods?: PodRoute, callerAllow?: readonly CallerRule[]): void {
-  const isEdgeNode = (name: string): boolean => name !== '' && ctx.registry.table.get(name) !== undefined;
-  const refusal = (req: IncomingMessage): Failure | undefined => {
-    if (callerAllow === undefined) return undefined;
-    const id = callerIdentityOf(req);
-    // no verified certificate: only possible with --require-caller-cert=false (anonymous callers accepted)
-    if (id === undefined) return undefined;
-    const failure = authorizeCaller(id, callerAllow, isEdgeNode);
-    if (failure) {
-      ctx.log.warn({ listener: ctx.listener, caller: id.commonName, organizations: id.organizations, method: req.method, path: req.url, reason: failure.reason, why: failure.message },
-        'caller refused: add its name:<CN> or group:<O> to --caller-allow if it should reach kubelets (edge node identities never can)');
-    }
-    return failure;
-  };
+  const refusal = (req: IncomingMessage): Failure | undefined => (callerAllow === undefined ? undefined : callerRefusal(ctx, req, callerAllow));
   if (pods === undefined) {
     server.on('request', (req, res) => forwardHttp(ctx, req, res, refusal(req)));
     server.on('upgrade', (req, socket: Duplex, head: Buffer) => forwardUpgrade(ctx, req, socket, head, refusal(req)));

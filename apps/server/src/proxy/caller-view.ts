@@ -11,9 +11,9 @@ import type { ListenerName } from './context.js';
 import type { Failure } from './http-errors.js';
 import { callerSentence } from './tunnel-errors.js';
 
-/** Whether the caller of `req` on `listener` may read the operator's sentence: a verified certificate on :10263. */
+/** Whether the caller of `req` on `listener` may read the operator's sentence: a verified certificate on :10263 or mTLS CONNECT. */
 export function mayReadDetails(listener: ListenerName, req: IncomingMessage): boolean {
-  return listener === 'https' && (req.socket as Partial<TLSSocket>).authorized === true;
+  return listener !== 'http' && (req.socket as Partial<TLSSocket>).authorized === true;
 }
 
 /** `host:port` as the caller wrote it (Host / X-Tunnel-Proxy-Dest, or the CONNECT target), if it parses. */

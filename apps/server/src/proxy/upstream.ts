@@ -8,6 +8,7 @@ import type { ProxyContext } from './context.js';
 import { isFailure } from './dest.js';
 import { DUPLICATE_HOST, hostHeaderCount } from './headers.js';
 import type { Failure } from './http-errors.js';
+import { streamCaller } from './caller-key.js';
 import { openTunnel, originateTls, route, type Tunnel } from './tunnel.js';
 
 export interface Upstream {
@@ -24,7 +25,7 @@ export function openUpstream(ctx: ProxyContext, req: IncomingMessage, dest: Dest
   const r = route(ctx, dest);
   if (isFailure(r)) return r;
   audit.nodeName = r.nodeName;
-  const tunnel = openTunnel(ctx, r, ctx.channel, traceId);
+  const tunnel = openTunnel(ctx, r, ctx.channel, traceId, streamCaller(ctx, req));
   if (isFailure(tunnel)) return tunnel;
   const socket = ctx.originate ? originateTls(tunnel.stream, r, ctx.originate) : tunnel.stream;
   return { tunnel, socket };
