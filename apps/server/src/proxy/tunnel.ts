@@ -15,6 +15,7 @@ import type { OriginateTls, ProxyContext } from './context.js';
 import { missFailure, streamFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
 import { QuotaReporter, quotaFailure } from './quota-refusals.js';
+import { tunnelError } from './tunnel-errors.js';
 import { DEFAULT_STREAM_QUOTAS, StreamBooks, type StreamClaim, type StreamQuotaLimits } from './stream-quota.js';
 
 export type Route = Resolution<AgentSession>;
