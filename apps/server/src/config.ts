@@ -16,6 +16,8 @@ import { DEFAULT_TOKEN_AUTH } from './proxy/token-auth.js';
 import { DEFAULT_UPSTREAM_IDLE_MS, DEFAULT_UPSTREAM_POOL_SIZE } from './proxy/upstream-pool.js';
 import { DEFAULT_DEBUG_TUNNELS_LIMIT } from './debug-tunnels.js';
 import { DEFAULT_CALLER_ALLOW, parseCallerAllow, type CallerRule } from './proxy/caller-auth.js';
+import type { ListenerName } from './proxy/context.js';
+import { DEFAULT_STREAM_QUOTAS } from './proxy/stream-quota.js';
 
 /** Agent sessions' framing limits (--receive-budget …) are the FramingLimits fields. */
 export interface ServerConfig extends FramingLimits {
@@ -31,6 +33,10 @@ export interface ServerConfig extends FramingLimits {
   connectAddr?: ListenAddr;
   /** agent sessions over WebSocket (HTTPS); off unless set */
   agentWsAddr?: ListenAddr;
+  /** the CONNECT frontend on --connect-addr speaks TLS and requires a --caller-ca certificate matching --caller-allow */
+  connectRequireCert: boolean;
+  /** the CONNECT frontend on a Unix socket too (kube-apiserver EgressSelector transport.uds.udsName) */
+  connectUds?: string;
   /** serving certificate and key of the agent and HTTPS listeners: a file path or PEM text */
   cert: string;
   key: string;
@@ -137,6 +143,14 @@ export interface ServerConfig extends FramingLimits {
   shutdownDelayMs: number;
   /** proxies: concurrent streams to one node, all listeners together; the next gets 503 STREAM_LIMIT */
   maxStreamsPerNode: number;
+  /** % of maxStreamsPerNode that callers without a credential may hold to one node together (the rest is reserved) */
+  unauthenticatedStreamShare: number;
+  /** % of maxStreamsPerNode one unauthenticated source address may hold to one node */
+  sourceStreamShare: number;
+  /** % of maxStreamsPerNode one certificate identity may hold to one node */
+  callerStreamShare: number;
+  /** % of maxStreamsPerNode each listener may hold to one node (absent: 100) */
+  listenerStreamShare: Partial<Record<ListenerName, number>>;
   /** proxies: the request head must arrive within this (slowloris), else 408 */
   headersTimeoutMs: number;
   /** proxies: the whole request (head and body) must arrive within this, else 408; 0 = no limit */
@@ -172,10 +186,10 @@ export interface IpPort {
   port: number;
 }
 
-type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'ms0' | 'count' | 'int' | 'level' | 'list' | 'capture' | 'target' | 'ipv4s' | 'hostport' | 'peers' | 'names' | 'callers';
+type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'ms0' | 'count' | 'int' | 'level' | 'list' | 'capture' | 'target' | 'ipv4s' | 'hostport' | 'peers' | 'names' | 'callers' | 'shares';
 
 /** Kinds whose flag may be given more than once (values accumulate). */
-const REPEATABLE: ReadonlySet<Kind> = new Set(['list', 'ipv4s', 'peers', 'names', 'callers']);
+const REPEATABLE: ReadonlySet<Kind> = new Set(['list', 'ipv4s', 'peers', 'names', 'callers', 'shares']);
 
 interface FlagSpec {
   flag: string;
@@ -197,8 +211,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'https-addr', key: 'httpsAddr', kind: 'addr', default: ':10263', help: 'HTTPS proxy listener' },
   { flag: 'http-addr', key: 'httpAddr', kind: 'addr', default: ':10264', help: 'HTTP proxy listener' },
   { flag: 'meta-addr', key: 'metaAddr', kind: 'addr', default: '127.0.0.1:10265', help: 'health, metrics and debug listener' },
-  { flag: 'connect-addr', key: 'connectAddr', kind: 'addr', help: 'HTTP CONNECT frontend (off unless set)' },
+  { flag: 'connect-addr', key: 'connectAddr', kind: 'addr', help: 'HTTP CONNECT frontend (off unless set; plain TCP only on loopback, see README)' },
   { flag: 'agent-ws-addr', key: 'agentWsAddr', kind: 'addr', help: 'agent sessions over WebSocket, wss://…/edge-tunnel/v1/session (off unless set)' },
+  { flag: 'connect-require-cert', key: 'connectRequireCert', kind: 'bool', default: 'false', help: 'CONNECT on --connect-addr over TLS (--cert/--key), caller certificate from --caller-ca matching --caller-allow required' },
+  { flag: 'connect-uds', key: 'connectUds', kind: 'string', help: 'CONNECT frontend on this Unix socket too (mode 0660; kube-apiserver egress transport.uds.udsName)' },
   { flag: 'cert', key: 'cert', kind: 'string', help: 'serving certificate (PEM file), required' },
   { flag: 'key', key: 'key', kind: 'string', help: 'serving key (PEM file), required' },
   { flag: 'agent-ca', key: 'agentCa', kind: 'string', help: 'CA of agent certificates (PEM file), required' },
@@ -257,6 +273,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'expected-nodes', key: 'expectedNodes', kind: 'names', help: 'standalone: node names whose agents /readyz waits for, repeatable or comma-separated' },
   { flag: 'shutdown-delay-ms', key: 'shutdownDelayMs', kind: 'ms0', default: '0', help: 'on SIGTERM: unready at once, keep serving this long, then drain' },
   { flag: 'max-streams-per-node', key: 'maxStreamsPerNode', kind: 'count', default: String(DEFAULT_MAX_STREAMS_PER_NODE), help: 'proxies: concurrent streams to one node; the next gets 503 STREAM_LIMIT' },
+  { flag: 'unauthenticated-stream-share', key: 'unauthenticatedStreamShare', kind: 'int', min: 0, max: 100, default: String(DEFAULT_STREAM_QUOTAS.unauthenticatedShare), help: 'proxies: % of --max-streams-per-node callers without a credential may hold to one node together (the rest is reserved; else 429 STREAM_QUOTA)' },
+  { flag: 'source-stream-share', key: 'sourceStreamShare', kind: 'int', min: 1, max: 100, default: String(DEFAULT_STREAM_QUOTAS.sourceShare), help: 'proxies: % of --max-streams-per-node one unauthenticated source address may hold to one node' },
+  { flag: 'caller-stream-share', key: 'callerStreamShare', kind: 'int', min: 1, max: 100, default: String(DEFAULT_STREAM_QUOTAS.callerShare), help: 'proxies: % of --max-streams-per-node one certificate identity may hold to one node' },
+  { flag: 'listener-stream-share', key: 'listenerStreamShare', kind: 'shares', default: '', help: 'proxies: <listener>=<percent> (https, http, connect) of --max-streams-per-node that listener may hold to one node, repeatable (default 100 each)' },
   { flag: 'headers-timeout-ms', key: 'headersTimeoutMs', kind: 'ms', default: String(DEFAULT_PROXY_LIMITS.headersTimeoutMs), help: 'proxies: a request head must arrive within this (else 408)' },
   { flag: 'request-timeout-ms', key: 'requestTimeoutMs', kind: 'ms0', default: String(DEFAULT_PROXY_LIMITS.requestTimeoutMs), help: 'proxies: a whole request must arrive within this (else 408; 0 = no limit)' },
   { flag: 'max-header-bytes', key: 'maxHeaderBytes', kind: 'count', default: String(DEFAULT_PROXY_LIMITS.maxHeaderBytes), help: 'proxies: largest request head in bytes (else 431)' },
@@ -372,6 +392,8 @@ function convert(spec: FlagSpec, raw: string): unknown {
       } catch (err) {
         throw invalid((err as Error).message);
       }
+    case 'shares':
+      return parseShares(raw, what);
     case 'list': {
       const items = raw.split(LIST_SEPARATOR).map((v) => v.trim()).filter((v) => v !== '');
       const bad = items.find((v) => !LABEL_SELECTOR.test(v));
@@ -403,6 +425,10 @@ function checkConfig(c: ServerConfig): ServerConfig {
     throw invalid('--caller-ca is required while --require-caller-cert is true (set --require-caller-cert=false to accept callers without a certificate)');
   }
   c.callerAllow ??= [];
+  c.listenerStreamShare ??= {};
+  if (c.connectRequireCert && (!c.connectAddr || !c.callerCa)) {
+    throw invalid('--connect-require-cert needs --connect-addr and --caller-ca (the CA of the caller certificates it accepts)');
+  }
   if ((c.kubeletClientCert === undefined) !== (c.kubeletClientKey === undefined)) {
     throw invalid('--kubelet-client-cert and --kubelet-client-key go together');
   }
@@ -452,6 +478,21 @@ function checkCaptureConfig(c: ServerConfig): ServerConfig {
   // a wildcard proxy listener without a DNAT target fails here, before anything binds
   if (c.capture === CaptureMode.iptables) iptablesTargets(c, { https: c.httpsAddr, http: c.httpAddr });
   return c;
+}
+
+const LISTENERS: readonly ListenerName[] = ['https', 'http', 'connect'];
+
+/** `http=25,connect=25`: a percentage per listener. */
+function parseShares(raw: string, what: string): Partial<Record<ListenerName, number>> {
+  const out: Partial<Record<ListenerName, number>> = {};
+  for (const item of raw.split(/[;,]/).map((v) => v.trim()).filter((v) => v !== '')) {
+    const m = /^(\w+)=(\d{1,3})$/.exec(item);
+    if (!m || !LISTENERS.includes(m[1] as ListenerName) || Number(m[2]) < 1 || Number(m[2]) > 100) {
+      throw invalid(`${what} entries are <listener>=<percent> with listener ${LISTENERS.join(', ')} and percent 1 to 100, got ${JSON.stringify(item)}`);
+    }
+    out[m[1] as ListenerName] = Number(m[2]);
+  }
+  return out;
 }
 
 /** `host:port` with a host and a non-zero port (an address to dial, not to listen on). */

@@ -12,6 +12,8 @@ export class ServerMetrics {
   readonly sessionEvents: Counter<'event'>;
   /** streams opened towards agents by result: opened, refused, connect_failed, timeout, … */
   readonly streams: Counter<'result'>;
+  /** streams refused by the node cap or a quota under it, by listener and quota (proxy/stream-quota.ts) */
+  readonly streamRefusals: Counter<'listener' | 'quota'>;
   /** destinations that did not resolve, by miss reason */
   readonly misses: Counter<'reason'>;
   /** payload bytes through streams: in = from agents, out = to agents */
@@ -87,6 +89,10 @@ export class ServerMetrics {
     });
     this.sessionEvents = new Counter({ name: 'edge_tunnel_session_events_total', help: 'Agent session lifecycle events.', labelNames: ['event'], registers });
     this.streams = new Counter({ name: 'edge_tunnel_streams_total', help: 'Streams opened to agents, by result.', labelNames: ['result'], registers });
+    this.streamRefusals = new Counter({
+      name: 'edge_tunnel_stream_refusals_total', help: 'Streams refused by --max-streams-per-node or a stream quota under it, by listener and quota.',
+      labelNames: ['listener', 'quota'], registers,
+    });
     this.misses = new Counter({ name: 'edge_tunnel_misses_total', help: 'Requests whose destination did not resolve, by reason.', labelNames: ['reason'], registers });
     this.bytes = new Counter({ name: 'edge_tunnel_stream_bytes_total', help: 'Stream payload bytes (in: from agents, out: to agents).', labelNames: ['direction'], registers });
     this.tlsRefusals = new Counter({

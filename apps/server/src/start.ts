@@ -26,7 +26,7 @@ import { RefusalReporter } from './accept/refusals.js';
 import { ServerMetrics } from './metrics.js';
 import { FilePortConfigSource, StaticPortConfigSource } from './port-config-source.js';
 import type { PortConfigSource } from './port-config-source.js';
-import { createConnectServer } from './proxy/connect.js';
+import { createConnectFronts } from './connect-fronts.js';
 import type { ListenerName, OriginateTls, ProxyContext } from './proxy/context.js';
 import { UpstreamPools } from './proxy/upstream-pool.js';
 import { proxyServerOptions, refuseClient } from './proxy/listener.js';
@@ -48,6 +48,8 @@ export interface ServerAddresses {
   meta: ListenAddr;
   connect?: ListenAddr;
   agentWs?: ListenAddr;
+  /** --connect-uds, once bound */
+  connectUds?: string;
 }
 
 export interface ServerHandle {
@@ -98,6 +100,10 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     listener, channel, registry, portConfig: () => portConfig.current().config, originate: tls,
     compression: config.compression, metrics, log: proxyLog,
     maxStreamsPerNode: config.maxStreamsPerNode, relayIdleTimeoutMs: config.relayIdleTimeoutMs,
+    streamQuotas: {
+      unauthenticatedShare: config.unauthenticatedStreamShare, sourceShare: config.sourceStreamShare,
+      callerShare: config.callerStreamShare, listenerShare: config.listenerStreamShare,
+    },
   });
   const limits: ProxyListenerLimits = { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, maxHeaderBytes: config.maxHeaderBytes };
 
@@ -143,7 +149,8 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   metrics.upstreamIdle = () => pools?.idle() ?? 0;
   wireProxy(https, httpsCtx, cluster?.pods, gate);
   wireProxy(http, ctx('http', 'http'), cluster?.pods);
-  const connect = config.connectAddr ? createConnectServer(ctx('connect', 'http'), limits) : undefined;
+  const connectFronts = createConnectFronts(config, ctx('connect', 'http'), limits, { cert, key, callerCa }, metrics, proxyLog);
+  const connect = connectFronts.tcp;
   const agentWs = config.agentWsAddr
     ? createWsListener({ cert, key, agentCa: cluster ? `${agentCa.trimEnd()}\n${cluster.caPem}` : agentCa, helloTimeoutMs: config.helloTimeoutMs, maxPendingConnections: config.maxPendingConnections }, agents, metrics, logger.child({ component: 'agents' }))
     : undefined;
@@ -170,8 +177,10 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     ...(agentWs && config.agentWsAddr ? [[agentWs, config.agentWsAddr, 'agent WebSocket listener'] as [NetServer, ListenAddr, string]] : []),
   ];
   let bound: ListenAddr[];
+  let connectUds: string | undefined;
   try {
     bound = await Promise.all(servers.map(([server, addr, what]) => listen(server, addr, what)));
+    connectUds = await connectFronts.listenUds();
     const proxies = { https: bound[1]!, http: bound[2]! };
     cluster?.startCapture(proxies);
     if (!cluster && config.capture === 'iptables') {
@@ -180,7 +189,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
       });
     }
   } catch (err) {
-    await Promise.all(servers.map(([server]) => closeServer(server)));
+    await Promise.all([...servers.map(([server]) => server), ...connectFronts.http].map((server) => closeServer(server)));
     portConfig.close();
     await cluster?.stop();
     throw err;
@@ -188,6 +197,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   const addresses: ServerAddresses = {
     agent: bound[0]!, https: bound[1]!, http: bound[2]!, meta: bound[3]!, ...(connect ? { connect: bound[4]! } : {}),
     ...(agentWs ? { agentWs: bound[connect ? 5 : 4]! } : {}),
+    ...(connectUds ? { connectUds } : {}),
   };
   // port 0: the bound port
   if (config.advertiseAddr === undefined) replicas.setSelf({ id: config.serverId, addr: formatAddr(addresses.agent) });
@@ -198,7 +208,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     logger.info({ serverId: config.serverId }, 'scale-out off: no --advertise-addr and a wildcard --agent-addr');
   }
   readiness.listening();
-  logger.info(Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, formatAddr(v)])), 'server listening');
+  logger.info(Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, typeof v === 'string' ? v : formatAddr(v)])), 'server listening');
 
   let closing: Promise<void> | undefined;
   const shutdown = async (): Promise<void> => {
@@ -207,17 +217,18 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     // unready first: the Service (or the lab's client) stops sending here while we still serve
     if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
     agents.endControlStreams();
-    const stopped = servers.filter(([s]) => s !== meta).map(([s]) => closeServer(s));
+    const stopped = [...servers.filter(([s]) => s !== meta).map(([s]) => s), ...connectFronts.http.filter((s) => s !== connect)].map((s) => closeServer(s));
     agents.dropWaiting();
     httpsFront.dropWaiting();
-    for (const s of [https, http, connect]) s?.closeIdleConnections();
+    connectFronts.dropWaiting();
+    for (const s of [https, http, ...connectFronts.http]) s.closeIdleConnections();
     // idle kubelet connections hold streams the drain would wait for
     pools?.dropAll();
     await Promise.all([...agents.sessions].map((s) => {
       s.goAway('NO_ERROR', 'server shutting down');
       return s.close(config.drainTimeoutMs);
     }));
-    for (const s of [https, http, connect]) s?.closeAllConnections();
+    for (const s of [https, http, ...connectFronts.http]) s.closeAllConnections();
     await Promise.all(stopped);
     meta.closeAllConnections();
     await closeServer(meta);

@@ -13,6 +13,7 @@ import { testPki } from './fixtures/pki.js';
 import { createConnectServer } from '../src/proxy/connect.js';
 import { DEFAULT_MAX_STREAMS_PER_NODE, DEFAULT_RELAY_IDLE_TIMEOUT_MS, type ProxyContext } from '../src/proxy/context.js';
 import { openStreamsToNode } from '../src/proxy/tunnel.js';
+import { DEFAULT_STREAM_QUOTAS } from '../src/proxy/stream-quota.js';
 
 const pki = await testPki();
 const IP = '127.0.20.9';
@@ -65,7 +66,8 @@ t.test('defaults are named constants', async (t) => {
 });
 
 t.test('per-node concurrent streams: the excess gets 503 STREAM_LIMIT and a warn line; capacity returns', async (t) => {
-  const limited = await hardenedListener(t, server, {}, { maxStreamsPerNode: 2 });
+  // every stream here comes from one unauthenticated address: the shares under the cap are opened up
+  const limited = await hardenedListener(t, server, {}, { maxStreamsPerNode: 2, streamQuotas: { ...DEFAULT_STREAM_QUOTAS, unauthenticatedShare: 100, sourceShare: 100 } });
   const hold = [holdRequest(limited.addr.port), holdRequest(limited.addr.port)];
   await waitFor(() => openStreamsToNode(limited.ctx, 'edge-h') === 2, 2000, 'two held streams');
   const third = await send(limited.addr, { path: '/pods', headers: { host: HELD } });
@@ -145,7 +147,7 @@ t.test('drain deadline: a replaced session resets its stragglers with GOING_AWAY
 
 /** One server whose proxy limits all come from flags, far below their defaults. */
 const flagged = await startServer(t, pki, [
-  '--connect-addr', '127.0.0.1:0', '--max-streams-per-node', '2', '--headers-timeout-ms', '400', '--request-timeout-ms', '1500',
+  '--connect-addr', '127.0.0.1:0', '--max-streams-per-node', '2', '--unauthenticated-stream-share', '100', '--source-stream-share', '100', '--headers-timeout-ms', '400', '--request-timeout-ms', '1500',
   '--max-header-bytes', '2048', '--relay-idle-timeout-ms', '300',
 ]);
 const flaggedAgent = await connectAgent(t, pki, flagged, 'edge-h', [IP], { portMap: { 10255: holdPort } });

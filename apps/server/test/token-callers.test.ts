@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ACCESS_REVIEW_PATH } from '@edge-tunnel/fake-apiserver';
 import { nodeObject, startApi, startClusterServer } from './fixtures/cluster.js';
 import { connectAgent, send, waitAttached } from './fixtures/harness.js';
@@ -17,7 +17,7 @@ const IP = '127.0.191.1'; // h17's range
 const pki = await testPki();
 
 /** An HTTPS "kubelet" that answers with the headers it got and the client certificate's CN. */
-async function headerEcho(t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<number> {
+async function headerEcho(t: Test): Promise<number> {
   const serving = await pki.kubeletServing('edge-a', IP);
   const seen = (req: IncomingMessage): string => JSON.stringify({ headers: req.headers, cn: (req.socket as TLSSocket).getPeerCertificate().subject?.CN });
   const server = createServer({ cert: serving.certPem, key: serving.keyPem, ca: pki.clusterCa.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => res.end(seen(req)));

@@ -5,6 +5,7 @@
 // Those are refused even when listed, so one edge node's agent key never reaches another node.
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { ProxyContext } from './context.js';
 import type { Failure } from './http-errors.js';
 import { tunnelError } from './tunnel-errors.js';
 
@@ -75,4 +76,19 @@ export function callerIdentityOf(req: IncomingMessage): CallerIdentity | undefin
   const subject = socket.getPeerCertificate().subject as Record<string, string | string[] | undefined> | undefined;
   const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
   return { commonName: list(subject?.['CN'])[0] ?? '', organizations: list(subject?.['O']) };
+}
+
+/**
+ * A request whose verified client certificate is not allowed: the 403 CALLER_NOT_ALLOWED to answer,
+ * with a warn line. No verified certificate (only with --require-caller-cert=false): undefined.
+ */
+export function callerRefusal(ctx: Pick<ProxyContext, 'listener' | 'log' | 'registry'>, req: IncomingMessage, rules: readonly CallerRule[]): Failure | undefined {
+  const id = callerIdentityOf(req);
+  if (id === undefined) return undefined;
+  const failure = authorizeCaller(id, rules, (name) => name !== '' && ctx.registry.table.get(name) !== undefined);
+  if (failure) {
+    ctx.log.warn({ listener: ctx.listener, caller: id.commonName, organizations: id.organizations, method: req.method, path: req.url, reason: failure.reason, why: failure.message },
+      'caller refused: add its name:<CN> or group:<O> to --caller-allow if it should reach kubelets (edge node identities never can)');
+  }
+  return failure;
 }

@@ -12,9 +12,9 @@ import type { ListenerName } from './context.js';
 import type { Failure } from './http-errors.js';
 import { callerSentence } from './tunnel-errors.js';
 
-/** Whether the caller of `req` on `listener` may read the operator's sentence: a verified certificate or bearer token on :10263. */
+/** Whether the caller of `req` on `listener` may read the operator's sentence: a verified certificate (:10263, mTLS CONNECT) or bearer token (:10263). */
 export function mayReadDetails(listener: ListenerName, req: IncomingMessage): boolean {
-  return listener === 'https' && ((req.socket as Partial<TLSSocket>).authorized === true || tokenUsers.has(req));
+  return listener !== 'http' && ((req.socket as Partial<TLSSocket>).authorized === true || tokenUsers.has(req));
 }
 
 /** `host:port` as the caller wrote it (Host / X-Tunnel-Proxy-Dest, or the CONNECT target), if it parses. */

@@ -4,6 +4,7 @@ import type { AgentRegistry } from '../agents/registry.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { UpstreamPools } from './upstream-pool.js';
+import type { StreamQuotaLimits } from './stream-quota.js';
 
 /** How the HTTPS channel originates TLS to the kubelet through the stream. */
 export interface OriginateTls {
@@ -32,6 +33,10 @@ export interface ProxyContext {
   log: Logger;
   /** concurrent streams to one node, all listeners and sessions together (default DEFAULT_MAX_STREAMS_PER_NODE) */
   maxStreamsPerNode?: number;
+  /** shares of maxStreamsPerNode per listener, unauthenticated callers, source and identity (default DEFAULT_STREAM_QUOTAS) */
+  streamQuotas?: Omit<StreamQuotaLimits, 'maxStreamsPerNode'>;
+  /** CONNECT on a Unix socket: its callers got past the socket file's permissions, so they count as authenticated */
+  unixSocket?: boolean;
   /** an upgraded or CONNECT relay with no byte either way for this long is closed (default DEFAULT_RELAY_IDLE_TIMEOUT_MS) */
   relayIdleTimeoutMs?: number;
   /** HTTPS listener: keep-alive connections to kubelets (absent: a stream and a TLS handshake per request) */

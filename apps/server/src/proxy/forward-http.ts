@@ -16,7 +16,8 @@ import type { Failure } from './http-errors.js';
 import { openUpstream, routeRequest } from './upstream.js';
 import { UpstreamFailure, tunnelOf, type UpstreamPools } from './upstream-pool.js';
 import { streamFailure } from './http-errors.js';
-import type { Route, Tunnel } from './tunnel.js';
+import type { Caller, Route, Tunnel } from './tunnel.js';
+import { streamCaller } from './caller-key.js';
 import { tunnelError } from './tunnel-errors.js';
 import type { Duplex } from 'node:stream';
 
@@ -110,14 +111,14 @@ function sendUpstream(ctx: ProxyContext, req: IncomingMessage, dest: Dest | Fail
   }
   const r = routeRequest(ctx, req, dest, audit);
   if (isFailure(r)) return r;
-  return pooled(ctx.pool, r, traceId, args, false);
+  return pooled(ctx.pool, r, traceId, streamCaller(ctx, req), args, false);
 }
 
-function pooled(pool: UpstreamPools, r: Route, traceId: string, args: RequestOptions, fresh: boolean): Sent | Failure {
-  const upstream = pool.request(r, traceId, args, httpRequest, fresh);
+function pooled(pool: UpstreamPools, r: Route, traceId: string, caller: Caller, args: RequestOptions, fresh: boolean): Sent | Failure {
+  const upstream = pool.request(r, traceId, caller, args, httpRequest, fresh);
   if (isFailure(upstream)) return upstream;
   const tunnel = (): Tunnel | undefined => tunnelOf(upstream.socket);
   const failure = (err: unknown): Failure =>
     err instanceof UpstreamFailure ? err.failure : tunnel()?.failure(err) ?? streamFailure(err, r.nodeName, r.targetHost, r.targetPort);
-  return { upstream, tunnel, failure, ...(fresh ? {} : { retry: () => pooled(pool, r, traceId, args, true) }) };
+  return { upstream, tunnel, failure, ...(fresh ? {} : { retry: () => pooled(pool, r, traceId, caller, args, true) }) };
 }

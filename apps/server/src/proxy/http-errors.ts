@@ -13,6 +13,8 @@ export interface Failure {
   /** a dnat MissReason, a framing wire code, or NO_DESTINATION / BAD_DESTINATION / UPSTREAM_ERROR */
   reason: string;
   message: string;
+  /** seconds, sent as Retry-After (quota refusals) */
+  retryAfterS?: number;
 }
 
 /** The status a caller gets for each RESET code the agent (or the session) answered with. */
@@ -61,6 +63,7 @@ export function sendFailure(res: ServerResponse, f: Failure): void {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'x-tunnel-error': f.reason,
+    ...(f.retryAfterS !== undefined ? { 'retry-after': String(f.retryAfterS) } : {}),
   });
   res.end(text);
 }
@@ -72,6 +75,6 @@ export function writeRawFailure(socket: Duplex, f: Failure): void {
   socket.end(
     `HTTP/1.1 ${f.status} ${STATUS_CODES[f.status] ?? 'Error'}\r\n` +
       `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
-      `X-Tunnel-Error: ${f.reason}\r\nConnection: close\r\n\r\n${text}`,
+      `X-Tunnel-Error: ${f.reason}\r\n${f.retryAfterS !== undefined ? `Retry-After: ${f.retryAfterS}\r\n` : ''}Connection: close\r\n\r\n${text}`,
   );
 }

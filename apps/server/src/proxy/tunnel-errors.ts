@@ -31,8 +31,10 @@ export const TUNNEL_ERRORS = {
   NO_TUNNEL: { status: MISS_STATUS.NO_TUNNEL, doc: 'node known, no agent attached', caller: 'its edge node has no connected tunnel agent; retry once the agent connects' },
   /** cluster mode: the pod's node could not be looked up */
   POD_LOOKUP_FAILED: { status: 503, doc: 'cluster mode: a kubelet pod path with a non-node Host, and the API could not say where the pod runs', caller: 'the node of the pod named by the path could not be looked up; retry' },
-  /** the node already has --max-streams-per-node streams open, or the session's stream ids ran out */
-  STREAM_LIMIT: { status: 503, doc: 'the node has `--max-streams-per-node` streams open (or the session ran out of stream ids); retry later', caller: 'too many streams are open to its edge node; retry later' },
+  /** the node already has --max-streams-per-node streams open, or the session's stream ids ran out (Retry-After) */
+  STREAM_LIMIT: { status: 503, doc: 'the node has `--max-streams-per-node` streams open (or the session ran out of stream ids); retry later (`Retry-After`)', caller: 'too many streams are open to its edge node; retry later' },
+  /** a quota under the node cap: the listener's, all unauthenticated callers', one source address's or one identity's share */
+  STREAM_QUOTA: { status: 429, doc: 'a stream quota under `--max-streams-per-node` is full: the listener\'s (`--listener-stream-share`), all callers without a credential (`--unauthenticated-stream-share`), one source address (`--source-stream-share`) or one certificate identity (`--caller-stream-share`); `Retry-After`, warn line `stream refused: <quota> stream quota` naming the flag', caller: 'too many streams from this caller or listener are open to its edge node; retry later' },
   /** the port is configured, but the agent's hello ceiling (--allow-ports / --localhost-ports) excludes it */
   AGENT_CEILING: { status: 403, doc: 'the port is configured, but the node\'s agent refuses it: above its `--allow-ports` / `--localhost-ports` ceiling (body names the port, the flag and the node; `/debug/tunnels` `refusedPorts`)', caller: 'the port is configured, but the edge node\'s agent does not allow it (its own port ceiling); the server\'s /debug/tunnels lists such ports' },
   /** framing RESET from the agent: the allow-list refused the target */

@@ -14,7 +14,9 @@ import { isFailure } from './dest.js';
 import type { OriginateTls, ProxyContext } from './context.js';
 import { missFailure, streamFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
+import { QuotaReporter, quotaFailure } from './quota-refusals.js';
 import { tunnelError } from './tunnel-errors.js';
+import { DEFAULT_STREAM_QUOTAS, StreamBooks, type StreamClaim, type StreamQuotaLimits } from './stream-quota.js';
 
 export type Route = Resolution<AgentSession>;
 
@@ -61,39 +63,45 @@ export interface Tunnel {
 }
 
 /** Opens a stream to the route's target; a Failure if the node is at its stream limit or the session takes no streams. */
-export function openTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: string): Tunnel | Failure {
-  const stream = openOnNode(ctx, r, kind, traceId, openDuplex);
-  return isFailure(stream) ? stream : new StreamTunnel(ctx, r, stream);
+export function openTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: string, caller: Caller): Tunnel | Failure {
+  const claim: StreamClaim = { ...caller, nodeName: r.nodeName, listener: ctx.listener };
+  const stream = openOnNode(ctx, r, kind, traceId, claim, openDuplex);
+  return isFailure(stream) ? stream : new StreamTunnel(ctx, r, claim, stream);
 }
+
+/** Who asks for a stream, for its quotas (proxy/caller-key.ts). */
+export type Caller = Pick<StreamClaim, 'authenticated' | 'caller'>;
 
 /**
  * Opens a stream for a raw relay (`owner.opened()` on OPEN_OK, then attach the caller's socket). The
  * owner keeps the tunnel's books: `countOpened` in opened(), `tunnelClosed` in closed().
  */
-export function openSocketTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: string, owner: SocketStreamOwner): SocketStream | Failure {
-  return openOnNode(ctx, r, kind, traceId, (session, meta) => session.openSocket(meta, owner));
+export function openSocketTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: string, claim: StreamClaim, owner: SocketStreamOwner): SocketStream | Failure {
+  return openOnNode(ctx, r, kind, traceId, claim, (session, meta) => session.openSocket(meta, owner));
 }
 
 const openDuplex = (session: Session, meta: OpenMeta): Stream => session.open(meta);
 
-function openOnNode<S extends object>(ctx: ProxyContext, r: Route, kind: string, traceId: string, open: (session: Session, meta: OpenMeta) => S): S | Failure {
-  const perNode = nodeStreams(ctx);
-  const limit = ctx.maxStreamsPerNode ?? DEFAULT_MAX_STREAMS_PER_NODE;
-  const count = perNode.get(r.nodeName) ?? 0;
-  if (count >= limit) {
-    ctx.metrics.streams.inc({ result: 'node_limit' });
-    ctx.log.warn({ listener: ctx.listener, nodeName: r.nodeName, reason: `${count} open streams, limit ${limit}` }, 'stream refused: node stream limit');
-    return { ...tunnelError('STREAM_LIMIT'), message: `edge node ${r.nodeName} (${r.targetHost}:${r.targetPort}): ${count} streams are open to this node (limit ${limit}); retry later` };
+function openOnNode<S extends object>(ctx: ProxyContext, r: Route, kind: string, traceId: string, claim: StreamClaim, open: (session: Session, meta: OpenMeta) => S): S | Failure {
+  const gate = gateOf(ctx);
+  const limits = quotaLimits(ctx);
+  const refusal = gate.books.acquire(claim, limits);
+  if (refusal !== undefined) {
+    ctx.metrics.streams.inc({ result: refusal.quota === 'node' ? 'node_limit' : 'quota' });
+    gate.reporter.refused(ctx.log, claim, refusal, limits);
+    return quotaFailure(claim, refusal, `edge node ${r.nodeName} (${r.targetHost}:${r.targetPort})`);
   }
-  let stream: S;
   try {
-    stream = open(r.session.session, { host: r.targetHost, port: r.targetPort, kind, traceId, compress: ctx.compression });
+    return open(r.session.session, { host: r.targetHost, port: r.targetPort, kind, traceId, compress: ctx.compression });
   } catch (err) {
+    gate.books.release(claim);
     ctx.metrics.streams.inc({ result: 'session_gone' });
     return streamFailure(err, r.nodeName, r.targetHost, r.targetPort);
   }
-  perNode.set(r.nodeName, count + 1);
-  return stream;
+}
+
+function quotaLimits(ctx: ProxyContext): StreamQuotaLimits {
+  return { ...(ctx.streamQuotas ?? DEFAULT_STREAM_QUOTAS), maxStreamsPerNode: ctx.maxStreamsPerNode ?? DEFAULT_MAX_STREAMS_PER_NODE };
 }
 
 /** The agent accepted a tunnel stream. */
@@ -107,11 +115,8 @@ export function countFailed(ctx: ProxyContext, err: unknown): void {
 }
 
 /** A tunnel stream to `nodeName` ended: one fewer open to the node, its bytes counted. */
-export function tunnelClosed(ctx: ProxyContext, nodeName: string, stream: { received: number; sent: number }): void {
-  const perNode = nodeStreams(ctx);
-  const left = (perNode.get(nodeName) ?? 1) - 1;
-  if (left > 0) perNode.set(nodeName, left);
-  else perNode.delete(nodeName);
+export function tunnelClosed(ctx: ProxyContext, claim: StreamClaim, stream: { received: number; sent: number }): void {
+  gateOf(ctx).books.release(claim);
   ctx.metrics.bytes.inc({ direction: 'in' }, stream.received);
   ctx.metrics.bytes.inc({ direction: 'out' }, stream.sent);
 }
@@ -124,6 +129,7 @@ class StreamTunnel implements Tunnel {
   constructor(
     private readonly ctx: ProxyContext,
     private readonly r: Route,
+    private readonly claim: StreamClaim,
     readonly stream: Stream,
   ) {
     (stream as Owned)[kTunnel] = this;
@@ -151,7 +157,7 @@ class StreamTunnel implements Tunnel {
 
   /** @internal */
   onClose(): void {
-    tunnelClosed(this.ctx, this.r.nodeName, this.stream);
+    tunnelClosed(this.ctx, this.claim, this.stream);
   }
 }
 
@@ -171,18 +177,18 @@ function onClose(this: Owned): void {
 /** Why a stream that closed without an error never relayed. */
 export const CLOSED_BEFORE_OPEN = 'stream closed before the agent answered';
 
-/** Open tunnel streams per node name, shared by every listener of one server (keyed by its registry). */
-const streamsByRegistry = new WeakMap<object, Map<string, number>>();
+/** Open tunnel streams and their quota refusals, shared by every listener of one server (keyed by its registry). */
+const gates = new WeakMap<object, { books: StreamBooks; reporter: QuotaReporter }>();
 
-function nodeStreams(ctx: ProxyContext): Map<string, number> {
-  let m = streamsByRegistry.get(ctx.registry);
-  if (m === undefined) streamsByRegistry.set(ctx.registry, (m = new Map()));
-  return m;
+function gateOf(ctx: ProxyContext): { books: StreamBooks; reporter: QuotaReporter } {
+  let g = gates.get(ctx.registry);
+  if (g === undefined) gates.set(ctx.registry, (g = { books: new StreamBooks(), reporter: new QuotaReporter(ctx.metrics.streamRefusals) }));
+  return g;
 }
 
 /** Streams currently open to `nodeName` through this registry's listeners. */
 export function openStreamsToNode(ctx: Pick<ProxyContext, 'registry'>, nodeName: string): number {
-  return streamsByRegistry.get(ctx.registry)?.get(nodeName) ?? 0;
+  return gates.get(ctx.registry)?.books.open(nodeName) ?? 0;
 }
 
 /** TLS to the kubelet through the stream, with the server's kubelet-client identity. */

@@ -15,7 +15,7 @@ import type { AgentRegistry, AgentSession } from '../agents/registry.js';
 import type { ProxyContext } from './context.js';
 import { isFailure } from './dest.js';
 import type { Failure } from './http-errors.js';
-import { openTunnel, originateTls, type Route, type Tunnel } from './tunnel.js';
+import { openTunnel, originateTls, type Caller, type Route, type Tunnel } from './tunnel.js';
 
 export interface PoolOptions {
   /** idle connections kept per node and port; 0 = no pool (a connection per request) */
@@ -46,6 +46,8 @@ export function tunnelOf(socket: Duplex | null | undefined): Tunnel | undefined 
 interface ConnectArgs extends ClientRequestArgs {
   route: Route;
   traceId: string;
+  /** whose quota a new connection's stream counts against (the caller that made it open) */
+  caller: Caller;
 }
 
 /** The pool of one node session: an Agent whose connections are TLS over tunnel streams. */
@@ -57,8 +59,8 @@ class NodeAgent extends Agent {
   }
 
   override createConnection(options: ClientRequestArgs, cb?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
-    const { route, traceId } = options as ConnectArgs;
-    const socket = this.pools.connect(route, traceId);
+    const { route, traceId, caller } = options as ConnectArgs;
+    const socket = this.pools.connect(route, traceId, caller);
     if (!isFailure(socket)) return socket;
     cb?.(new UpstreamFailure(socket), undefined as never);
     return undefined;
@@ -103,8 +105,8 @@ export class UpstreamPools {
   }
 
   /** A new connection to the route's target: a stream and TLS over it. */
-  connect(r: Route, traceId: string): Duplex | Failure {
-    const tunnel = openTunnel(this.ctx, r, this.ctx.channel, traceId);
+  connect(r: Route, traceId: string, caller: Caller): Duplex | Failure {
+    const tunnel = openTunnel(this.ctx, r, this.ctx.channel, traceId, caller);
     if (isFailure(tunnel)) return tunnel;
     const socket = originateTls(tunnel.stream, r, this.ctx.originate!) as Pooled;
     socket[kTunnel] = tunnel;
@@ -117,14 +119,14 @@ export class UpstreamPools {
    * A request to the route's kubelet through the pool (its error may be an UpstreamFailure);
    * `fresh`: on a new connection of its own that is not pooled (a retry).
    */
-  request(r: Route, traceId: string, args: ClientRequestArgs, request: (a: ConnectArgs) => ClientRequest, fresh = false): ClientRequest | Failure {
+  request(r: Route, traceId: string, caller: Caller, args: ClientRequestArgs, request: (a: ConnectArgs) => ClientRequest, fresh = false): ClientRequest | Failure {
     if (fresh) {
-      const socket = this.connect(r, traceId);
-      return isFailure(socket) ? socket : request({ ...args, host: r.targetHost, port: r.targetPort, route: r, traceId, createConnection: () => socket as never });
+      const socket = this.connect(r, traceId, caller);
+      return isFailure(socket) ? socket : request({ ...args, host: r.targetHost, port: r.targetPort, route: r, traceId, caller, createConnection: () => socket as never });
     }
     let agent = this.#agents.get(r.session);
     if (agent === undefined) this.#agents.set(r.session, (agent = new NodeAgent(this.ctx, this, this.opts)));
-    const upstream = request({ ...args, agent, host: r.targetHost, port: r.targetPort, route: r, traceId });
+    const upstream = request({ ...args, agent, host: r.targetHost, port: r.targetPort, route: r, traceId, caller });
     upstream.once('socket', () => {
       if (upstream.reusedSocket) this.ctx.metrics.upstreamConnections.inc({ result: 'reused' });
     });

@@ -8,6 +8,7 @@ import type { ProxyContext } from './context.js';
 import { isFailure } from './dest.js';
 import { DUPLICATE_HOST, hostHeaderCount } from './headers.js';
 import type { Failure } from './http-errors.js';
+import { streamCaller } from './caller-key.js';
 import { openTunnel, originateTls, route, type Route, type Tunnel } from './tunnel.js';
 
 export interface Upstream {
@@ -31,7 +32,7 @@ export function routeRequest(ctx: ProxyContext, req: IncomingMessage, dest: Dest
 export function openUpstream(ctx: ProxyContext, req: IncomingMessage, dest: Dest | Failure, audit: Audit, traceId: string): Upstream | Failure {
   const r = routeRequest(ctx, req, dest, audit);
   if (isFailure(r)) return r;
-  const tunnel = openTunnel(ctx, r, ctx.channel, traceId);
+  const tunnel = openTunnel(ctx, r, ctx.channel, traceId, streamCaller(ctx, req));
   if (isFailure(tunnel)) return tunnel;
   const socket = ctx.originate ? originateTls(tunnel.stream, r, ctx.originate) : tunnel.stream;
   return { tunnel, socket };
