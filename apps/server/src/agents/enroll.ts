@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { EnrollRequest, PresentedCert } from '@edge-tunnel/kube';
 import type { Logger } from '../logger.js';
 
 /** ALPN protocols of the agent port. */
@@ -78,20 +79,7 @@ const ENROLLER_CODES: Record<string, EnrollCode> = {
   ERR_KUBE_ENROLL_ALREADY_ENROLLED: EnrollCode.ALREADY_ENROLLED,
 };
 
-/** The agent's current certificate on the enrollment connection, verified by the agent CA (a renewal). */
-export interface PresentedCert {
-  commonName: string;
-  serial: string;
-  notBefore: Date;
-  notAfter: Date;
-}
-
-export interface EnrollRequest {
-  token: string;
-  nodeName: string;
-  csrPem: string;
-  current?: PresentedCert;
-}
+export type { EnrollRequest, PresentedCert };
 
 /** Signs an agent's CSR once the token and node check out; libs/kube's Enroller fits. */
 export interface Enroller {
