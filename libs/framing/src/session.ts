@@ -10,6 +10,7 @@ import { FloodGuard } from './flood.js';
 import { grantDue, grownWindow, windowLimited } from './flow.js';
 import { encodeFrame } from './frame.js';
 import { Keepalive, type KeepaliveOwner } from './keepalive.js';
+import { RoundTrips } from './round-trips.js';
 import { resolveOptions, type Logger, type ResolvedOptions, type SessionOptions } from './options.js';
 import { encodeConfig, encodeGoAway, encodeOpen, encodeReset, encodeSettings, encodeWindow, type OpenMeta } from './payloads.js';
 import { FrameSink } from './session-frames.js';
@@ -88,11 +89,8 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
   readonly ready: Promise<Record<string, unknown>>;
   peerHello: Record<string, unknown> | undefined;
   peer: PeerSettings | undefined;
-  rttMs: number | undefined;
-  /** the smallest PING round trip seen: the path's own delay, without the queues behind it */
-  minRttMs: number | undefined;
-  /** smoothed PING round trip (RFC 6298's 1/8 gain): the keepalive never judges a peer dead sooner than 4 × this */
-  srttMs: number | undefined;
+  /** PINGs in flight and the round trips they measured (round-trips.ts) */
+  readonly rtt = new RoundTrips();
   readonly opts: ResolvedOptions;
   readonly log: Logger | undefined;
   readonly streams = new Map<number, WireStream>();
@@ -116,9 +114,6 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
   private pendingOpens: WireStream[] = [];
   private readonly decoder: FrameDecoder;
   private readonly keepalive: Keepalive;
-  /** PINGs awaiting their PONG (created per ping: an idle session holds no Map between pings) */
-  private pings: Map<number, { start: number; resolve: (ms: number) => void; reject: (e: Error) => void }> | undefined;
-  private pingSeq = 0;
   private rttProbeAt = 0;
   private settle: { resolve: (h: Record<string, unknown>) => void; reject: (e: Error) => void } | undefined;
   private closeWaiters: Array<() => void> = [];
@@ -188,16 +183,22 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     return stream;
   }
 
+  /** The last PING round trip, in ms. */
+  get rttMs(): number | undefined {
+    return this.rtt.lastMs;
+  }
+
+  /** The smallest PING round trip seen: the path's own delay, without the queues behind it. */
+  get minRttMs(): number | undefined {
+    return this.rtt.minMs;
+  }
+
   /** Sends one PING; resolves with the round-trip time in ms. */
   ping(): Promise<number> {
     if (this.destroyed) return Promise.reject(new SessionClosedError('NO_ERROR', 'session closed'));
-    const seq = ++this.pingSeq;
-    const payload = Buffer.alloc(8);
-    payload.writeUInt32BE(seq, 4);
-    return new Promise((resolve, reject) => {
-      (this.pings ??= new Map()).set(seq, { start: performance.now(), resolve, reject });
-      this.writer.sendControl(encodeFrame(FrameType.PING, 0, 0, payload));
-    });
+    const { payload, done } = this.rtt.start();
+    this.writer.sendControl(encodeFrame(FrameType.PING, 0, 0, payload));
+    return done;
   }
 
   /** The peer announced SETTINGS CONFIG: it takes CONFIG frames (false until its SETTINGS arrived). */
@@ -334,7 +335,7 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
   peerBlocked(stream: WireStream): void {
     const now = performance.now();
     // growth judges against the smallest round trip seen: refresh it while streams are blocked
-    if (now - this.rttProbeAt >= RTT_PROBE_MS && this.pings === undefined) {
+    if (now - this.rttProbeAt >= RTT_PROBE_MS && !this.rtt.inFlight) {
       this.rttProbeAt = now;
       void this.ping().catch(() => {});
     }
@@ -369,15 +370,7 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
   }
 
   onPong(seq: number): void {
-    const pings = this.pings;
-    const p = pings?.get(seq);
-    if (pings === undefined || p === undefined) return;
-    pings.delete(seq);
-    if (pings.size === 0) this.pings = undefined;
-    this.rttMs = performance.now() - p.start;
-    this.minRttMs = Math.min(this.minRttMs ?? Infinity, this.rttMs);
-    this.srttMs = this.srttMs === undefined ? this.rttMs : this.srttMs + (this.rttMs - this.srttMs) / 8;
-    p.resolve(this.rttMs);
+    this.rtt.pong(seq);
   }
 
   onPeerGoAway(info: GoAwayInfo): void {
@@ -481,7 +474,7 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
 
   /** @internal KeepaliveOwner */
   keepaliveSrttMs(): number | undefined {
-    return this.srttMs;
+    return this.rtt.srttMs;
   }
 
   /** @internal KeepaliveOwner */
@@ -510,8 +503,7 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     const cause = err ?? new SessionClosedError('NO_ERROR', 'session closed');
     for (const stream of [...this.streams.values()]) stream.destroy(cause);
     for (const stream of this.pendingOpens.splice(0)) stream.destroy(cause);
-    for (const p of this.pings?.values() ?? []) p.reject(cause);
-    this.pings = undefined;
+    this.rtt.failAll(cause);
     this.settle?.reject(cause);
     this.settle = undefined;
     if (destroySocket) this.socket.destroy();

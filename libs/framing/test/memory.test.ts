@@ -124,12 +124,12 @@ t.test('an idle session: shared socket listeners, no ping map, no drain listener
     t.equal(c1.socket.listeners(event)[0], c2.socket.listeners(event)[0], `the '${event}' listener is shared by every session`);
   }
   t.equal(c1.socket.listenerCount('drain'), 0, 'no drain listener until the socket pushes back');
-  const internals = (s: Session) => s as unknown as { pings: unknown };
-  t.equal(internals(c1).pings, undefined, 'no ping map between pings');
+  const internals = (s: Session) => s.rtt as unknown as { pending: unknown };
+  t.equal(internals(c1).pending, undefined, 'no ping map between pings');
   const rtt = c1.ping();
-  t.ok(internals(c1).pings instanceof Map, 'a map while a PING waits for its PONG');
+  t.ok(internals(c1).pending instanceof Map, 'a map while a PING waits for its PONG');
   await rtt;
-  t.equal(internals(c1).pings, undefined, 'and none after');
+  t.equal(internals(c1).pending, undefined, 'and none after');
 });
 
 // 1 000 pairs: 7 885–7 928 B with a closure per socket listener, keepalive action and drain wait, a
