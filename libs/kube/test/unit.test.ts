@@ -73,8 +73,9 @@ t.test('backoff and errors', async (t) => {
 
   t.test('errors: stable codes and API error helpers', async (t) => {
     t.same(Object.values(KubeErrorCode).sort(), [
-      'ERR_KUBE_API', 'ERR_KUBE_CA_SECRET', 'ERR_KUBE_CONFIG', 'ERR_KUBE_ENROLL_BAD_CSR', 'ERR_KUBE_ENROLL_BAD_TOKEN',
-      'ERR_KUBE_ENROLL_SIGN_FAILED', 'ERR_KUBE_ENROLL_UNKNOWN_NODE', 'ERR_KUBE_INVALID_OPTIONS',
+      'ERR_KUBE_API', 'ERR_KUBE_CA_SECRET', 'ERR_KUBE_CONFIG', 'ERR_KUBE_ENROLL_ALREADY_ENROLLED', 'ERR_KUBE_ENROLL_BAD_CSR',
+      'ERR_KUBE_ENROLL_BAD_TOKEN', 'ERR_KUBE_ENROLL_NOT_EDGE_NODE', 'ERR_KUBE_ENROLL_SIGN_FAILED', 'ERR_KUBE_ENROLL_TOKEN_EXPIRED',
+      'ERR_KUBE_ENROLL_TOKEN_NOT_FOR_NODE', 'ERR_KUBE_ENROLL_TOKEN_USED_UP', 'ERR_KUBE_ENROLL_UNKNOWN_NODE', 'ERR_KUBE_INVALID_OPTIONS',
     ]);
     const cause = new Error('x');
     const e = new KubeError(KubeErrorCode.API, 'm', { cause });
