@@ -12,7 +12,9 @@ t.test('kubectl exec -it: the remote terminal has the local size and follows a r
   const { tb } = await withKubectlTestbed(t, 148);
   // The emulated container shares this machine's files: it says when its WINCH trap is set.
   const ready = join(tb.dir, 'trap-set');
-  const remote = `stty size; trap 'stty size; exit 0' WINCH; touch ${shellQuote(ready)}; sleep 30 & wait`;
+  // stty applies `cols` and `rows` with one ioctl each, so two SIGWINCH (and two resize messages) may
+  // arrive: the trap reports each size and ends once the second one is in
+  const remote = `stty size; trap 's=$(stty size); echo "$s"; [ "$s" = "20 90" ] && exit 0' WINCH; touch ${shellQuote(ready)}; while :; do sleep 30 & wait; done`;
   const kubectl = tb.kubectl.commandLine(['exec', '-it', 'demo', '-c', 'app', '--', 'sh', '-c', remote]);
   // Inside script's terminal, where kubectl runs: size it, start kubectl on it, resize once the trap
   // is set, end with kubectl's exit code. script(1) runs $SHELL; a POSIX shell (dash) gives an async

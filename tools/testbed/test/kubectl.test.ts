@@ -189,7 +189,7 @@ t.test('kubectl end to end', { skip }, async (t) => {
       [/10255\/healthz$/, { out: /^ok/ }],
       [/10250\/stats\/summary$/, { out: new RegExp(`"nodeName":"${b.name}"`) }],
       [new RegExp(`:${tb.exporterPort}/metrics$`), { out: /^node_load1 /m }],
-      [/9999\/$/, { code: 7, err: /Failed to connect|Couldn't connect/ }],
+      [/9999\/$/, { code: 0, out: /403 Forbidden[^]*PORT_NOT_CONFIGURED/ }],
       [/debug\/tunnels$/, { out: new RegExp(`"${a.name}"[^]*"${b.name}"`) }],
       [/get nodes,pods$/, { out: new RegExp(`node/${a.name}\\s+Ready[^]*pod/demo\\s+2/2\\s+Running`) }],
       [/ exec demo /, { out: new RegExp(`node=${a.name}\\n$`) }],

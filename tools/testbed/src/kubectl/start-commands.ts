@@ -43,7 +43,7 @@ export function netnsCurlCommands(tb: KubectlTestbed): StartCommand[] {
       command: curl('-s', ...tls, `https://${b.ip}:10250/stats/summary`) },
     ...(tb.exporterPort === undefined ? [] : [{ title: `prometheus-node-exporter on ${a.name}, opened by dnat-ports-pair ${tb.exporterPort}=10264`,
       command: curl('-s', `http://${a.ip}:${tb.exporterPort}/metrics`) }]),
-    { title: 'a port nobody configured has no DNAT rule: the edge is unreachable (curl: (7))', command: curl('-sS', '-m', '2', `http://${a.ip}:9999/`) },
+    { title: 'a port nobody configured: the catch-all DNAT answers an immediate 403 PORT_NOT_CONFIGURED', command: curl('-sS', '-i', '-m', '2', `http://${a.ip}:9999/`) },
     { title: 'tunnels and config, as an operator sees them', command: curl('-s', `http://127.0.0.1:10265/debug/tunnels`) },
   ];
 }
