@@ -181,7 +181,10 @@ export class Dialer {
       tunnel?.destroy();
       if (this.stopped) return undefined;
       const e = err as NodeJS.ErrnoException;
-      if (e.code) return this.failed(describeConnectError(e, this.serverAddr).kind, describeConnectError(e, this.serverAddr).reason);
+      if (e.code) {
+        const { kind, reason } = describeConnectError(e, this.serverAddr);
+        return this.failed(kind, reason);
+      }
       return this.failed(/proof|certificate/.test(e.message) ? ConnectResult.TLS_ERROR : ConnectResult.UNREACHABLE, e.message);
     }
   }
