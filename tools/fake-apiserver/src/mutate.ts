@@ -18,7 +18,26 @@ export async function handleCreate(ctx: RequestContext): Promise<void> {
   if (target.namespace !== undefined) meta.namespace = target.namespace;
   if (store.get(target.resource.name, meta.namespace, meta.name)) throw alreadyExists(target.resource.name, meta.name, target.resource.group);
   for (const field of ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'deletionTimestamp']) delete meta[field];
+  if (target.resource.name === 'services') allocateClusterIp(ctx, obj);
   sendJson(ctx.res, 201, store.put(target.resource.name, obj));
+}
+
+/**
+ * A created Service without `spec.clusterIP` gets one, as kube-apiserver's allocator does: the next
+ * free address of 10.96.0.0/16 from 10.96.0.10 (`None` (headless) and ExternalName get none).
+ */
+function allocateClusterIp(ctx: RequestContext, obj: KubeObject): void {
+  const spec = ((obj as { spec?: Record<string, unknown> }).spec ??= {});
+  if ((spec.clusterIP !== undefined && spec.clusterIP !== '') || spec.type === 'ExternalName') return;
+  const used = new Set(ctx.store.list('services').map((s) => (s as { spec?: { clusterIP?: string } }).spec?.clusterIP));
+  for (let n = 10; n < 65_536; n++) {
+    const ip = `10.96.${n >> 8}.${n & 255}`;
+    if (used.has(ip)) continue;
+    spec.clusterIP = ip;
+    spec.clusterIPs = [ip];
+    return;
+  }
+  throw new StatusError('InternalError', 'Internal error occurred: failed to allocate a serviceIP: range is full');
 }
 
 /** PUT on an object (or its status): 409 Conflict when metadata.resourceVersion is stale. */
