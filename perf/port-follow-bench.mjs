@@ -8,6 +8,8 @@
 //     server, and the real `kubectl apply -f -` of ConfigMap kube-system/edge-tunnel-server-cfg.
 //     Measured from the start of kubectl: its exit, the last of the N agents following, and (DNS
 //     capture) the internal Service holding the configured ports.
+// Both modes also report CPU time per change (this process; in kubectl mode the server process too):
+// on a shared machine the wall times above mostly wait for a core, the CPU times do not.
 //
 // Shapes: the brief's edit (9053 added to '9051=10264,9052=10264', then removed again), E consecutive
 // ports (one range) and E scattered ports (the bitmap form).
@@ -114,7 +116,12 @@ for (let round = 0; round < ROUNDS; round++) {
   ];
   for (const c of cases) {
     progress(`round ${round + 1}: ${c.shape}`);
+    const cpu0 = process.cpuUsage();
+    const server0 = run.serverCpuMs?.();
     const r = await run.apply({ 'dnat-ports-pair': c.text }, (a) => followers.allows(a, c.probe) === c.open, c.servicePorts);
+    const cpu = process.cpuUsage(cpu0);
+    r.benchCpuMs = (cpu.user + cpu.system) / 1000;
+    r.serverCpuMs = server0 === undefined ? undefined : run.serverCpuMs() - server0;
     const applies = followers.agents.map((a) => a.applyMs).sort((x, y) => x - y);
     rows.push({ round, shape: c.shape, ...r, applyMedianMs: applies[applies.length >> 1] });
     // back to the brief's config after a large one, so that every apply is a change
@@ -125,13 +132,13 @@ for (let round = 0; round < ROUNDS; round++) {
 const f = (n) => (Number.isNaN(n) || n === undefined ? '—' : n.toFixed(1));
 console.log(`port following (--via ${VIA}): ${AGENTS} agents (TLS sessions on loopback, one process); attach of all agents ${f(run.attachMs)} ms`);
 if (VIA === 'source') {
-  console.log('| round | shape | parse (ms) | server fan-out (ms) | change → all agents applied (ms) | one agent\'s apply, median (ms) | CONFIG payload (bytes) |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.round + 1} | ${r.shape} | ${f(r.parseMs)} | ${f(r.fanOutMs)} | ${f(r.allFollowedMs)} | ${r.applyMedianMs.toFixed(2)} | ${r.payloadBytes} |`);
+  console.log('| round | shape | parse (ms) | server fan-out (ms) | change → all agents applied (ms) | CPU of the process (ms) | one agent\'s apply, median (ms) | CONFIG payload (bytes) |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) console.log(`| ${r.round + 1} | ${r.shape} | ${f(r.parseMs)} | ${f(r.fanOutMs)} | ${f(r.allFollowedMs)} | ${f(r.benchCpuMs)} | ${r.applyMedianMs.toFixed(2)} | ${r.payloadBytes} |`);
 } else {
-  console.log('| round | shape | kubectl apply exits (ms) | kubectl apply → all agents follow (ms) | kubectl apply → internal Service ports (ms) | one agent\'s apply, median (ms) |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.round + 1} | ${r.shape} | ${f(r.kubectlMs)} | ${f(r.allFollowedMs)} | ${f(r.serviceMs)} | ${r.applyMedianMs.toFixed(2)} |`);
+  console.log('| round | shape | kubectl apply exits (ms) | kubectl apply → all agents follow (ms) | kubectl apply → internal Service ports (ms) | server CPU (ms) | agents + API CPU (ms) | one agent\'s apply, median (ms) |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) console.log(`| ${r.round + 1} | ${r.shape} | ${f(r.kubectlMs)} | ${f(r.allFollowedMs)} | ${f(r.serviceMs)} | ${f(r.serverCpuMs)} | ${f(r.benchCpuMs)} | ${r.applyMedianMs.toFixed(2)} |`);
 }
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 await run.close();

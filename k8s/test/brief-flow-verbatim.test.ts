@@ -4,9 +4,10 @@
 // materialized from the Secrets the README's own commands create), enrolled by the bootstrap token.
 // Only what cannot run here is substituted: the in-cluster service account (→ `--kubeconfig` of the
 // fake API server) and mount paths (→ one directory per volume). Each pod gets a network namespace,
-// so `:10262`, `0.0.0.0:10265` and `127.0.0.1:10266` bind as rendered. Then, with the real kubectl:
-// the brief's ConfigMap opens 9051 and 9052 on every node, a second `kubectl apply` adds 9053 live
-// (timed; no agent restart), a third removes 9052 (403 PORT_NOT_CONFIGURED). Callers take the DNS
+// so `:10262`, `0.0.0.0:10265` and `127.0.0.1:10266` bind as rendered. Then the three `kubectl apply`
+// blocks of k8s/README.md ("Opening a port"), run as written: the brief's ConfigMap opens 9051 and
+// 9052 on every node, the second adds 9053 live (timed; no agent restart), the third removes 9052
+// (403 PORT_NOT_CONFIGURED). Callers take the DNS
 // capture path: the server's hosts file, the internal Service's ports (kept by the server), :10264.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +29,8 @@ const run = promisify(execFile);
 const REPO = join(K8S_DIR, '..');
 const NS = 'kube-system';
 const LB_NAME = 'edge-tunnel.example.invalid'; // the base's SERVER_ADDR host, resolved in the edge namespaces
-// The brief's text, and the two edits an operator makes to it (nothing else changes between applies).
+// The brief's ConfigMap text; k8s/README.md ("Opening a port") applies it, then two edits of its value.
+const FLOW = ['9051=10264,9052=10264', '9051=10264,9052=10264,9053=10264', '9051=10264,9053=10264'];
 const brief = (ports: string): string => `apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -64,6 +66,15 @@ const kubectl = (env: Record<string, string>, args: string[], stdin?: string): P
   child.stdin!.end(stdin ?? '');
 });
 
+/** The README's `kubectl apply -f -` blocks of edge-tunnel-server-cfg, in order. */
+const README = readFileSync(join(K8S_DIR, 'README.md'), 'utf8');
+const shBlocks = [...README.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+const flowBlocks = shBlocks.filter((b) => b.startsWith('kubectl apply -f -') && b.includes('name: edge-tunnel-server-cfg'));
+
+t.test("k8s/README.md's port blocks are the brief's ConfigMap, verbatim, with the flow's values", async (t) => {
+  t.same(flowBlocks, FLOW.map((v) => `kubectl apply -f - <<'EOF'\n${brief(v)}EOF\n`));
+});
+
 const skip = kubectlMissing() ?? (await netnsMissing());
 t.setTimeout(180_000);
 
@@ -92,7 +103,7 @@ t.test("the brief's flow with the rendered manifests' args, the real kubectl, li
   await writePemFiles(dir, 'ca', { certPem: ca.certPem });
   await writePemFiles(dir, 'server', await issueServerCert(ca, { dnsNames: [LB_NAME, 'edge-tunnel-server-internal.kube-system.svc'], ips: [cluster.podIp] }));
   await writePemFiles(dir, 'kubelet-client', await issueKubeletClientCert(ca));
-  const secrets = [...readFileSync(join(K8S_DIR, 'README.md'), 'utf8').matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]!).find((b) => b.includes('create secret generic edge-tunnel-bootstrap'));
+  const secrets = shBlocks.find((b) => b.includes('create secret generic edge-tunnel-bootstrap'));
   t.ok(secrets, 'k8s/README.md has the Secrets block');
   await run('sh', ['-ec', secrets!], { cwd: dir, env });
   // What the cluster has before the operator arrives: kube-root-ca.crt, and the edge Nodes the kubelets registered.
@@ -104,6 +115,7 @@ t.test("the brief's flow with the rendered manifests' args, the real kubectl, li
   }
 
   // `kubectl apply` of the rendered base, without its port ConfigMap: the brief's apply brings it.
+  const readmeBlock = async (i: number): Promise<void> => void (await run('sh', ['-ec', flowBlocks[i]!], { cwd: dir, env }));
   const isPortCfg = (o: { kind: string; metadata: { name?: string } }): boolean => o.kind === 'ConfigMap' && o.metadata.name === 'edge-tunnel-server-cfg';
   await kubectl(env, ['apply', '-f', '-'], rendered.filter((o) => !isPortCfg(o)).map((o) => stringify(o)).join('---\n'));
 
@@ -159,7 +171,7 @@ t.test("the brief's flow with the rendered manifests' args, the real kubectl, li
   t.equal(channel.clusterIp, (api.store.get('services', NS, 'edge-tunnel-server-internal')?.spec as { clusterIP?: string } | undefined)?.clusterIP, 'through the internal Service');
   t.match(await get('edge-1', 9051, channel), { status: 403, error: 'PORT_NOT_CONFIGURED' }, 'before the ConfigMap: 9051 is not configured');
 
-  await kubectl(env, ['apply', '-f', '-'], brief('9051=10264,9052=10264'));
+  await readmeBlock(0);
   await until('9051 and 9052 open', async () => (await get('edge-2', 9051)).status === 200 && (await get('edge-2', 9052)).status === 200);
   for (const node of cluster.nodes) {
     for (const port of [9051, 9052]) {
@@ -170,7 +182,7 @@ t.test("the brief's flow with the rendered manifests' args, the real kubectl, li
 
   const pids = agents.map((a) => a.child.pid);
   const changed = performance.now();
-  await kubectl(env, ['apply', '-f', '-'], brief('9051=10264,9052=10264,9053=10264'));
+  await readmeBlock(1);
   for (const node of cluster.nodes) await until(`9053 on ${node.name}`, async () => (await get(node.name, 9053)).status === 200);
   const liveMs = performance.now() - changed;
   t.comment(`9053 live on both nodes ${Math.round(liveMs)} ms after \`kubectl apply\` started (Service port added by the server, agents told)`);
@@ -179,7 +191,7 @@ t.test("the brief's flow with the rendered manifests' args, the real kubectl, li
   t.same(agents.map((a) => (a.child.exitCode === null ? a.child.pid : 'exited')), pids, 'no agent restarted');
   for (const a of agents) t.ok(a.lines.some((l) => l.includes('server port config applied') && l.includes('9051-9053')), 'each agent logged the ports it now allows');
 
-  await kubectl(env, ['apply', '-f', '-'], brief('9051=10264,9053=10264'));
+  await readmeBlock(2);
   await until('9052 gone from the internal Service', async () => typeof callerRoute(api, deploy, cluster.podIp, 'edge-1', 9052) === 'string');
   t.match(callerRoute(api, deploy, cluster.podIp, 'edge-1', 9052), /has no port 9052: kube-proxy rejects/, 'a new caller of 9052 is turned away by the Service');
   for (const node of cluster.nodes) {

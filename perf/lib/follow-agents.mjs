@@ -13,13 +13,25 @@ import { Session } from '@edge-tunnel/framing';
  */
 export async function connectFollowers({ host, port, ca, n, identity, batch = 50 }) {
   const agents = [];
+  // the waiter's predicate is evaluated once per agent per CONFIG (a count, not a scan of all N):
+  // the bench process must not add O(N²) work to what it measures
   let waiter;
-  const check = () => {
-    if (waiter && agents.every(waiter.done)) {
+  const settle = () => {
+    if (waiter && waiter.pending === 0) {
       const w = waiter;
       waiter = undefined;
       w.resolve(Math.max(...agents.map((a) => a.at)));
     }
+  };
+  const recheck = (a) => {
+    if (!waiter) return;
+    const ok = waiter.done(a);
+    if (ok !== waiter.ok.has(a)) {
+      if (ok) waiter.ok.add(a);
+      else waiter.ok.delete(a);
+      waiter.pending += ok ? -1 : 1;
+    }
+    settle();
   };
   const one = (i) => new Promise((resolve, reject) => {
     const id = identity(i);
@@ -39,7 +51,7 @@ export async function connectFollowers({ host, port, ca, n, identity, batch = 50
         a.at = performance.now();
         a.applyMs = a.at - started;
         a.rev = ports.rev;
-        check();
+        recheck(a);
       });
       agents.push(a);
       session.ready.then(() => resolve(), reject);
@@ -52,8 +64,9 @@ export async function connectFollowers({ host, port, ca, n, identity, batch = 50
     /** resolves with the time the last agent satisfied `done(agent)` */
     until(done) {
       return new Promise((resolve) => {
-        waiter = { done, resolve };
-        check();
+        const ok = new Set(agents.filter(done));
+        waiter = { done, resolve, ok, pending: agents.length - ok.size };
+        settle();
       });
     },
     allows: (a, port) => a.allowList.check(a.id.ip, port).allowed,

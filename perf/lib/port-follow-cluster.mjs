@@ -4,6 +4,7 @@
 // N following agents in this process (lib/follow-agents.mjs), and the real kubectl applying the
 // ConfigMap kube-system/edge-tunnel-server-cfg. Listeners on 127.0.100.1 (fixed ports).
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeApiServer } from '@edge-tunnel/fake-apiserver';
@@ -86,5 +87,10 @@ export async function startClusterFollow({ dir, certs, agents: n, progress = () 
     if (server.exitCode === null) server.kill('SIGKILL');
     await api.close();
   }
-  return { followers, attachMs, apply, close };
+  /** user + system CPU of the server process so far (/proc, 10 ms ticks) */
+  const serverCpuMs = () => {
+    const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  };
+  return { followers, attachMs, apply, serverCpuMs, close };
 }
