@@ -73,6 +73,7 @@ const flowBlocks = shBlocks.filter((b) => b.startsWith('kubectl apply -f -') && 
 
 t.test("k8s/README.md's port blocks are the brief's ConfigMap, verbatim, with the flow's values", async (t) => {
   t.same(flowBlocks, FLOW.map((v) => `kubectl apply -f - <<'EOF'\n${brief(v)}EOF\n`));
+  t.ok(readFileSync(join(K8S_DIR, '..', 'README.md'), 'utf8').includes(`\`\`\`sh\n${flowBlocks[0]}\`\`\``), 'the root README shows the first of them, as written');
 });
 
 const skip = kubectlMissing() ?? (await netnsMissing());
