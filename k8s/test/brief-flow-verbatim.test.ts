@@ -82,16 +82,17 @@ t.setTimeout(180_000);
 t.test("the brief's flow with the rendered manifests' args, the real kubectl, live port changes", { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'et-brief-flow-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cluster = await createNetnsCluster(`h20-bf${process.pid % 10_000}`, 100, ['edge-1', 'edge-2'], LB_NAME);
-  t.teardown(() => cluster.close());
+  const cluster = await createNetnsCluster('h20-bf', 100, ['edge-1', 'edge-2'], LB_NAME);
   const procs: Proc[] = [];
   t.teardown(async () => {
+    // every process first (a namespace outlives `ip netns del` while a process is inside it)
     for (const p of procs.reverse()) {
       const exited = new Promise((r) => p.child.once('exit', r));
       if (p.child.exitCode === null) p.child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
       if (p.child.exitCode === null) p.child.kill('SIGKILL');
     }
+    await cluster.close();
   });
   const api: FakeApiServer = await startFakeApiServer({ host: cluster.hostIp, bookmarkIntervalMs: 500 });
   t.teardown(() => api.close());
