@@ -162,3 +162,43 @@ t.test('paired phases: the order flips every round, ratios are per round, then t
   t.equal(median([4, 1, 3, 2]), 2.5);
   t.equal(res.plain.rounds, 4);
 });
+
+t.test('following agents: until() resolves once every agent applied the change; port shapes', async (t) => {
+  const { EventEmitter } = await import('node:events');
+  const tls = await import('node:tls');
+  const { parsePortConfig } = await import('@edge-tunnel/dnat');
+  const { Session } = await import('@edge-tunnel/framing');
+  const { PortAnnouncer } = await import('@edge-tunnel/server');
+  const { makeCerts } = await import('../lib/certs.mjs');
+  const { connectFollowers, portEntries } = await import('../lib/follow-agents.mjs');
+  const consecutive = portEntries('consecutive', 5, 1);
+  t.same(consecutive, [20000, 20001, 20002, 20003, 20004]);
+  const scattered = portEntries('scattered', 500, 7);
+  t.equal(new Set(scattered).size, 500, 'scattered ports are distinct');
+  t.notOk(scattered.some((p) => p === 10264 || p < 1 || p > 65535), 'and never a server port');
+  t.same(portEntries('scattered', 500, 7), scattered, 'the same seed, the same ports');
+
+  const dir = mkdtempSync(join(tmpdir(), 'perf-follow-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const certs = await makeCerts(dir, []);
+  const source = Object.assign(new EventEmitter(), { state: { config: parsePortConfig({}).config, rejected: [] }, current() { return this.state; }, close() {} });
+  const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
+  const announcer = new PortAnnouncer(source, silent);
+  const sessions = [];
+  const server = tls.createServer({ cert: certs.server.certPem, key: certs.server.keyPem }, (socket) => {
+    const session = new Session(socket, { role: 'server', keepaliveIntervalMs: 600_000, keepaliveTimeoutMs: 1_200_000 });
+    session.ready.then((hello) => { const a = { nodeName: hello.nodeName, session, ports: {} }; sessions.push(a); announcer.attach(a); }, () => {});
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => { followers.close(); for (const s of sessions) s.session.destroy(); server.close(); announcer.close(); });
+  const followers = await connectFollowers({ host: '127.0.0.1', port: server.address().port, ca: certs.caPem, n: 3, batch: 2, identity: (i) => ({ name: `n${i}`, ip: '10.0.0.1' }) });
+  await followers.until((a) => a.rev >= 1);
+  t.equal(followers.agents.length, 3);
+  t.notOk(followers.agents.some((a) => followers.allows(a, 9053)), '9053 not configured yet');
+  const all = followers.until((a) => followers.allows(a, 9053));
+  source.state = { config: parsePortConfig({ 'dnat-ports-pair': '9053=10264' }).config, rejected: [] };
+  source.emit('change', source.state);
+  const lastAt = await all;
+  t.ok(followers.agents.every((a) => followers.allows(a, 9053) && a.at <= lastAt), 'resolved with the last agent\'s time, all following');
+  t.equal(await followers.until((a) => followers.allows(a, 9053)), lastAt, 'already true: resolves at once');
+});
