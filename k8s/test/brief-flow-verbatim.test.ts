@@ -82,7 +82,7 @@ t.setTimeout(180_000);
 t.test("the brief's flow with the rendered manifests' args, the real kubectl, live port changes", { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'et-brief-flow-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cluster = await createNetnsCluster('h20-bf', 100, ['edge-1', 'edge-2'], LB_NAME);
+  const cluster = await createNetnsCluster('et-bf', 100, ['edge-1', 'edge-2'], LB_NAME);
   const procs: Proc[] = [];
   t.teardown(async () => {
     // every process first (a namespace outlives `ip netns del` while a process is inside it)
