@@ -20,26 +20,28 @@ export const SCRAPE = 'scrape';
 export const TARGET_RATE = 10_000 / 15;
 export const P99_LIMIT_MS = 100;
 
-/** the server holds an agent and a caller socket per node: N is capped by this process's fd limit */
-export function nodeCap() {
+/** the server closes a keep-alive caller connection idle this long (Node's `keepAliveTimeout`), plus slack */
+export const CALLER_IDLE_S = 5 + 1;
+
+/** file descriptors the server (a child: this process's limit) may use for sessions and callers */
+export function fdBudget() {
   const m = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
-  return m ? Math.floor((Number(m[1]) - 256) / 2) : Infinity;
+  return m ? Number(m[1]) - 256 : Infinity;
 }
 
-const pool = async (n, limit, fn) => {
-  const out = new Array(n);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, n) }, async () => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await fn(i);
-    }
-  }));
-  return out;
-};
+/**
+ * Descriptors the server holds at `rate` scrapes/s of `n` nodes: an agent socket per node, and the
+ * caller connections open at once: those scraped within the last CALLER_IDLE_S (the server closes
+ * the others; a scraper dials again, as a pooled HTTP client does), at most one per node.
+ */
+export const fdsAt = (n, rate) => n + Math.min(n, Math.ceil(rate * CALLER_IDLE_S));
+
+/** the most nodes whose scrapes at `rate` fit the fd budget */
+export const nodeCap = (rate, budget = fdBudget()) => Math.max(Math.floor(budget / 2), budget - Math.ceil(rate * CALLER_IDLE_S));
 
 export async function scrapeScenario(env, sizes, progress, via = 'http') {
-  const n = Math.min(sizes.scrapeNodes, nodeCap());
+  const firstRate = TARGET_RATE * Math.min(1, sizes.scrapeRates[0]);
+  const n = Math.min(sizes.scrapeNodes, nodeCap(firstRate));
   const procs = [];
   try {
     progress(`scrape: ${n} agent certificates`);
@@ -54,24 +56,30 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
     procs.push({ role: 'swarm', proc: swarm, measured: false });
     const attached = await swarm.message(120_000 + n * 20);
     if (attached.up < n) throw new Error(`${attached.up} of ${n} agent sessions up: ${attached.firstError}`);
-    progress(`scrape: ${n} keep-alive connections to ${via === 'https' ? ':10263' : ':10264'}`);
     const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
     const target = (i) => (via === 'https'
       ? { host: '127.0.0.1', port: server.https, hostHeader: `${ipOf(i)}:10250`, tls: { ca: env.certs.caPem, ...caller } }
       : { host: '127.0.0.1', port: server.http, hostHeader: `${ipOf(i)}:10255` });
-    const conns = await pool(n, 64, (i) => openCaller(target(i)));
+    // a node's connection is dialled at its first scrape and again after the server closed it idle
+    const conns = new Array(n);
     const reopen = (i) => openCaller(target(i)).then((c) => (conns[i] = c));
     const steps = [];
+    let fdBound;
     for (const factor of sizes.scrapeRates) {
       const rate = TARGET_RATE * factor;
+      if (fdsAt(n, rate) > fdBudget()) {
+        fdBound = { rate, fds: fdsAt(n, rate), budget: fdBudget() };
+        progress(`scrape: ${rate.toFixed(0)}/s not run: the server would need ~${fdBound.fds} descriptors, the fd limit leaves ${fdBound.budget}`);
+        break;
+      }
       progress(`scrape: ${n} nodes at ${rate.toFixed(0)}/s`);
       const step = await scrapeStep(conns, reopen, rate, sizes.scrapeStepMs, { server: server.proc.pid, swarm: swarm.pid });
       steps.push(step);
       if (step.errors > 0 || !(step.p99 < P99_LIMIT_MS)) break;
     }
-    for (const c of conns) c.close();
+    for (const c of conns) c?.close();
     const held = steps.filter((s) => s.errors === 0 && s.p99 < P99_LIMIT_MS).at(-1);
-    return { 'edge-tunnel': { nodes: n, via, achieved: held?.achieved ?? 0, held: held?.achieved ?? 0, heldP99: held?.p99, steps } };
+    return { 'edge-tunnel': { nodes: n, via, achieved: held?.achieved ?? 0, held: held?.achieved ?? 0, heldP99: held?.p99, fdBound, steps } };
   } finally {
     await stopAll(procs);
   }
@@ -89,7 +97,8 @@ async function scrapeStep(conns, reopen, rate, minMs, pids) {
   let firstError;
   /** as an HTTP client with a connection pool does: a connection the server closed is dialled again, and a GET lost with it is sent once more */
   const scrape = async (i, retry = true) => {
-    if (conns[i].closed) {
+    if (conns[i] === undefined) await reopen(i);
+    else if (conns[i].closed) {
       reconnects++;
       await reopen(i);
     }
@@ -102,7 +111,7 @@ async function scrapeStep(conns, reopen, rate, minMs, pids) {
     }
   };
   const cpu0 = { server: cpuMs(pids.server), swarm: cpuMs(pids.swarm), client: process.cpuUsage() };
-  await Promise.all(conns.map(async (_, i) => {
+  await Promise.all(Array.from({ length: n }, async (_, i) => {
     for (let due = t0 + (i / n) * intervalMs; due < t0 + durMs; due += intervalMs) {
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
