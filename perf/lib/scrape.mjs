@@ -6,7 +6,9 @@
 // or a scrape fails; latency counts from each scrape's scheduled time (a late connection is not let
 // off). → { 'edge-tunnel': { nodes, via, held, steps[] } }
 import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { agentIdentitiesFast } from './certs.mjs';
 import { cpuMs, openCaller } from './keepalive.mjs';
 import { percentile } from './client.mjs';
@@ -73,7 +75,7 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
         break;
       }
       progress(`scrape: ${n} nodes at ${rate.toFixed(0)}/s`);
-      const step = await scrapeStep(conns, reopen, rate, sizes.scrapeStepMs, { server: server.proc.pid, swarm: swarm.pid });
+      const step = await scrapeStep(conns, reopen, rate, sizes.scrapeStepMs, { server: server.proc, swarm });
       steps.push(step);
       if (step.errors > 0 || !(step.p99 < P99_LIMIT_MS)) break;
     }
@@ -86,7 +88,8 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
 }
 
 /** every connection scrapes once per interval (n ÷ rate), phases spread over it, for at least two intervals */
-async function scrapeStep(conns, reopen, rate, minMs, pids) {
+async function scrapeStep(conns, reopen, rate, minMs, procs) {
+  const pids = { server: procs.server.pid, swarm: procs.swarm.pid };
   const n = conns.length;
   const intervalMs = (n / rate) * 1000;
   const durMs = Math.max(minMs, 2 * intervalMs);
@@ -110,6 +113,11 @@ async function scrapeStep(conns, reopen, rate, minMs, pids) {
       throw err;
     }
   };
+  // event-loop delay of each process over the step (it includes waiting for a CPU: read it beside the load)
+  await Promise.all([procs.server.probe(false, undefined, true), procs.swarm.probe(false, undefined, true)]);
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  eld.enable();
+  const load0 = loadavg()[0];
   const cpu0 = { server: cpuMs(pids.server), swarm: cpuMs(pids.swarm), client: process.cpuUsage() };
   await Promise.all(Array.from({ length: n }, async (_, i) => {
     for (let due = t0 + (i / n) * intervalMs; due < t0 + durMs; due += intervalMs) {
@@ -127,6 +135,8 @@ async function scrapeStep(conns, reopen, rate, minMs, pids) {
     }
   }));
   const secs = (performance.now() - t0) / 1000;
+  eld.disable();
+  const [serverLoop, swarmLoop] = await Promise.all([procs.server.probe(false), procs.swarm.probe(false)]);
   lat.sort((a, b) => a - b);
   return {
     offered: rate, achieved: lat.length / secs, p50: percentile(lat, 50), p99: percentile(lat, 99), errors, reconnects, firstError,
@@ -134,6 +144,11 @@ async function scrapeStep(conns, reopen, rate, minMs, pids) {
     serverCpu: ((cpuMs(pids.server) - cpu0.server) / (secs * 1000)) * 100,
     swarmCpu: ((cpuMs(pids.swarm) - cpu0.swarm) / (secs * 1000)) * 100,
     clientCpu: (((({ user, system }) => user + system)(process.cpuUsage(cpu0.client))) / 1000 / (secs * 1000)) * 100,
+    serverLoopMaxMs: serverLoop?.eldMaxMs,
+    serverLoopP99Ms: serverLoop?.eldP99Ms,
+    swarmLoopMaxMs: swarmLoop?.eldMaxMs,
+    clientLoopMaxMs: eld.max / 1e6,
+    load: `${load0.toFixed(1)}–${loadavg()[0].toFixed(1)}`,
   };
 }
 
@@ -149,6 +164,11 @@ export const scrapeSpec = {
     { key: 'serverCpu', label: 'server CPU %', better: 'lower', digits: 0 },
     { key: 'swarmCpu', label: 'nodes (swarm) CPU %', better: 'lower', digits: 0 },
     { key: 'clientCpu', label: 'scrapers CPU %', better: 'lower', digits: 0 },
+    { key: 'serverLoopP99Ms', label: 'server event-loop delay p99 ms', better: 'lower', digits: 0 },
+    { key: 'serverLoopMaxMs', label: 'server event-loop delay max ms', better: 'lower', digits: 0 },
+    { key: 'swarmLoopMaxMs', label: 'nodes (swarm) loop delay max ms', better: 'lower', digits: 0 },
+    { key: 'clientLoopMaxMs', label: 'scrapers loop delay max ms', better: 'lower', digits: 0 },
+    { key: 'load', label: 'load average (1 min) start–end', better: 'none' },
   ],
   /** one row per step */
   flatten(rows) {
