@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { CALLER_IDLE_S, fdsAt, nodeCap } from '../lib/scrape.mjs';
 
 t.test('percentile and Jain fairness', async (t) => {
   const xs = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -161,4 +162,15 @@ t.test('paired phases: the order flips every round, ratios are per round, then t
   t.equal(median([3, 1, 2]), 2);
   t.equal(median([4, 1, 3, 2]), 2.5);
   t.equal(res.plain.rounds, 4);
+});
+
+t.test('scrape: descriptors the server needs, and the node cap that fits a limit', async (t) => {
+  // an agent socket per node, plus the callers scraped within the server's idle timeout (at most one per node)
+  t.equal(fdsAt(10_000, 10_000 / 15), 10_000 + Math.ceil((10_000 / 15) * CALLER_IDLE_S));
+  t.equal(fdsAt(1_000, 10_000), 2_000, 'never more than one caller per node');
+  const budget = 20_000 - 256;
+  t.equal(nodeCap(10_000 / 15, budget), budget - 4_000, '10 000 nodes at 667/s fit a 20 000 limit');
+  t.ok(nodeCap(10_000 / 15, budget) >= 10_000);
+  t.equal(nodeCap(100_000, budget), Math.floor(budget / 2), 'at a rate that keeps every caller open: half the budget');
+  for (const rate of [10, 667, 1334, 5000, 50_000]) t.ok(fdsAt(nodeCap(rate, budget), rate) <= budget, `the cap fits at ${rate}/s`);
 });
