@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick] [--tiny] [--only a,b] [--chains x,y] [--out dir] [--snapshots dir]
-//   [--scrape-nodes N] [--scrape-via http|https]
+//   [--scrape-nodes N] [--scrape-rates 0.5,1,2] [--scrape-via http|https]
 // Starts every chain as real processes on loopback, drives the same client and sink through each,
 // prints a table per scenario with edge-tunnel's ratios to every peer, writes results JSON and an
 // SVG chart per scenario (default perf/results/). See README.md.
@@ -50,6 +50,7 @@ const TINY_SIZES = {
 };
 const sizes = { ...(TINY ? TINY_SIZES : QUICK ? QUICK_SIZES : FULL) };
 if (opt('scrape-nodes')) sizes.scrapeNodes = Number(opt('scrape-nodes'));
+if (opt('scrape-rates')) sizes.scrapeRates = opt('scrape-rates').split(',').map(Number);
 const scrapeVia = opt('scrape-via') ?? 'http';
 const outDir = opt('out') ?? join(here, 'results');
 const only = opt('only')?.split(',');

@@ -1,9 +1,15 @@
 // Preloaded (`node --expose-gc --import probe.mjs …`) into every Node process of a chain under test:
 // answers {perfProbe} IPC messages with heap, external, RSS and fd count, after a full GC when
-// asked, then writes a heap snapshot when the message names a file (`snapshot`).
+// asked, then writes a heap snapshot when the message names a file (`snapshot`); and the event loop's
+// delay (max and p99 ms since the last `eldReset`, from perf_hooks; it includes time the process
+// waited for a CPU, so read it beside the machine's load).
 // The IPC channel is unref'd so it never keeps the process alive.
 import { readdirSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
+
+const eld = monitorEventLoopDelay({ resolution: 10 });
+eld.enable();
 
 if (process.channel) {
   process.on('message', (msg) => {
@@ -20,7 +26,9 @@ if (process.channel) {
       // no /proc: fds stay unknown
     }
     if (msg.snapshot) writeHeapSnapshot(msg.snapshot);
-    process.send({ perfProbe: msg.perfProbe, heapUsed: mu.heapUsed, rss: mu.rss, external: mu.external, fds });
+    const loop = { eldMaxMs: eld.max / 1e6, eldP99Ms: eld.percentile(99) / 1e6 };
+    if (msg.eldReset) eld.reset();
+    process.send({ perfProbe: msg.perfProbe, heapUsed: mu.heapUsed, rss: mu.rss, external: mu.external, fds, ...loop });
   });
   process.channel.unref();
 }

@@ -81,8 +81,11 @@ export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFi
         child.once('message', (m) => (clearTimeout(t), resolve(m)));
       });
     },
-    /** heap and external (Node only), RSS and fds; gc first when asked; then a heap snapshot to `snapshot` (a path) when given */
-    async probe(gc = true, snapshot = undefined) {
+    /**
+     * heap and external (Node only), RSS and fds; gc first when asked; then a heap snapshot to `snapshot` (a path) when given;
+     * event-loop delay max / p99 since the last `eldReset` (Node only)
+     */
+    async probe(gc = true, snapshot = undefined, eldReset = false) {
       if (!proc.alive()) return undefined;
       if (node && child.connected) {
         const id = ++probeSeq;
@@ -91,9 +94,9 @@ export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFi
           child.on('message', on);
           setTimeout(() => (child.off('message', on), resolve(undefined)), snapshot ? 300_000 : 60_000);
         });
-        child.send({ perfProbe: id, gc, snapshot });
+        child.send({ perfProbe: id, gc, snapshot, eldReset });
         const m = await reply;
-        if (m) return { heapUsed: m.heapUsed, external: m.external, rss: m.rss, fds: m.fds };
+        if (m) return { heapUsed: m.heapUsed, external: m.external, rss: m.rss, fds: m.fds, eldMaxMs: m.eldMaxMs, eldP99Ms: m.eldP99Ms };
       }
       return { heapUsed: undefined, ...procStats(child.pid) };
     },

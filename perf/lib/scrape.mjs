@@ -6,7 +6,9 @@
 // or a scrape fails; latency counts from each scrape's scheduled time (a late connection is not let
 // off). → { 'edge-tunnel': { nodes, via, held, steps[] } }
 import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { agentIdentitiesFast } from './certs.mjs';
 import { cpuMs, openCaller } from './keepalive.mjs';
 import { percentile } from './client.mjs';
@@ -20,26 +22,28 @@ export const SCRAPE = 'scrape';
 export const TARGET_RATE = 10_000 / 15;
 export const P99_LIMIT_MS = 100;
 
-/** the server holds an agent and a caller socket per node: N is capped by this process's fd limit */
-export function nodeCap() {
+/** the server closes a keep-alive caller connection idle this long (Node's `keepAliveTimeout`), plus slack */
+export const CALLER_IDLE_S = 5 + 1;
+
+/** file descriptors the server (a child: this process's limit) may use for sessions and callers */
+export function fdBudget() {
   const m = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
-  return m ? Math.floor((Number(m[1]) - 256) / 2) : Infinity;
+  return m ? Number(m[1]) - 256 : Infinity;
 }
 
-const pool = async (n, limit, fn) => {
-  const out = new Array(n);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, n) }, async () => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await fn(i);
-    }
-  }));
-  return out;
-};
+/**
+ * Descriptors the server holds at `rate` scrapes/s of `n` nodes: an agent socket per node, and the
+ * caller connections open at once: those scraped within the last CALLER_IDLE_S (the server closes
+ * the others; a scraper dials again, as a pooled HTTP client does), at most one per node.
+ */
+export const fdsAt = (n, rate) => n + Math.min(n, Math.ceil(rate * CALLER_IDLE_S));
+
+/** the most nodes whose scrapes at `rate` fit the fd budget */
+export const nodeCap = (rate, budget = fdBudget()) => Math.max(Math.floor(budget / 2), budget - Math.ceil(rate * CALLER_IDLE_S));
 
 export async function scrapeScenario(env, sizes, progress, via = 'http') {
-  const n = Math.min(sizes.scrapeNodes, nodeCap());
+  const firstRate = TARGET_RATE * Math.min(1, sizes.scrapeRates[0]);
+  const n = Math.min(sizes.scrapeNodes, nodeCap(firstRate));
   const procs = [];
   try {
     progress(`scrape: ${n} agent certificates`);
@@ -54,31 +58,38 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
     procs.push({ role: 'swarm', proc: swarm, measured: false });
     const attached = await swarm.message(120_000 + n * 20);
     if (attached.up < n) throw new Error(`${attached.up} of ${n} agent sessions up: ${attached.firstError}`);
-    progress(`scrape: ${n} keep-alive connections to ${via === 'https' ? ':10263' : ':10264'}`);
     const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
     const target = (i) => (via === 'https'
       ? { host: '127.0.0.1', port: server.https, hostHeader: `${ipOf(i)}:10250`, tls: { ca: env.certs.caPem, ...caller } }
       : { host: '127.0.0.1', port: server.http, hostHeader: `${ipOf(i)}:10255` });
-    const conns = await pool(n, 64, (i) => openCaller(target(i)));
+    // a node's connection is dialled at its first scrape and again after the server closed it idle
+    const conns = new Array(n);
     const reopen = (i) => openCaller(target(i)).then((c) => (conns[i] = c));
     const steps = [];
+    let fdBound;
     for (const factor of sizes.scrapeRates) {
       const rate = TARGET_RATE * factor;
+      if (fdsAt(n, rate) > fdBudget()) {
+        fdBound = { rate, fds: fdsAt(n, rate), budget: fdBudget() };
+        progress(`scrape: ${rate.toFixed(0)}/s not run: the server would need ~${fdBound.fds} descriptors, the fd limit leaves ${fdBound.budget}`);
+        break;
+      }
       progress(`scrape: ${n} nodes at ${rate.toFixed(0)}/s`);
-      const step = await scrapeStep(conns, reopen, rate, sizes.scrapeStepMs, { server: server.proc.pid, swarm: swarm.pid });
+      const step = await scrapeStep(conns, reopen, rate, sizes.scrapeStepMs, { server: server.proc, swarm });
       steps.push(step);
       if (step.errors > 0 || !(step.p99 < P99_LIMIT_MS)) break;
     }
-    for (const c of conns) c.close();
+    for (const c of conns) c?.close();
     const held = steps.filter((s) => s.errors === 0 && s.p99 < P99_LIMIT_MS).at(-1);
-    return { 'edge-tunnel': { nodes: n, via, achieved: held?.achieved ?? 0, held: held?.achieved ?? 0, heldP99: held?.p99, steps } };
+    return { 'edge-tunnel': { nodes: n, via, achieved: held?.achieved ?? 0, held: held?.achieved ?? 0, heldP99: held?.p99, fdBound, steps } };
   } finally {
     await stopAll(procs);
   }
 }
 
 /** every connection scrapes once per interval (n ÷ rate), phases spread over it, for at least two intervals */
-async function scrapeStep(conns, reopen, rate, minMs, pids) {
+async function scrapeStep(conns, reopen, rate, minMs, procs) {
+  const pids = { server: procs.server.pid, swarm: procs.swarm.pid };
   const n = conns.length;
   const intervalMs = (n / rate) * 1000;
   const durMs = Math.max(minMs, 2 * intervalMs);
@@ -89,7 +100,8 @@ async function scrapeStep(conns, reopen, rate, minMs, pids) {
   let firstError;
   /** as an HTTP client with a connection pool does: a connection the server closed is dialled again, and a GET lost with it is sent once more */
   const scrape = async (i, retry = true) => {
-    if (conns[i].closed) {
+    if (conns[i] === undefined) await reopen(i);
+    else if (conns[i].closed) {
       reconnects++;
       await reopen(i);
     }
@@ -101,8 +113,13 @@ async function scrapeStep(conns, reopen, rate, minMs, pids) {
       throw err;
     }
   };
+  // event-loop delay of each process over the step (it includes waiting for a CPU: read it beside the load)
+  await Promise.all([procs.server.probe(false, undefined, true), procs.swarm.probe(false, undefined, true)]);
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  eld.enable();
+  const load0 = loadavg()[0];
   const cpu0 = { server: cpuMs(pids.server), swarm: cpuMs(pids.swarm), client: process.cpuUsage() };
-  await Promise.all(conns.map(async (_, i) => {
+  await Promise.all(Array.from({ length: n }, async (_, i) => {
     for (let due = t0 + (i / n) * intervalMs; due < t0 + durMs; due += intervalMs) {
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -118,6 +135,8 @@ async function scrapeStep(conns, reopen, rate, minMs, pids) {
     }
   }));
   const secs = (performance.now() - t0) / 1000;
+  eld.disable();
+  const [serverLoop, swarmLoop] = await Promise.all([procs.server.probe(false), procs.swarm.probe(false)]);
   lat.sort((a, b) => a - b);
   return {
     offered: rate, achieved: lat.length / secs, p50: percentile(lat, 50), p99: percentile(lat, 99), errors, reconnects, firstError,
@@ -125,6 +144,11 @@ async function scrapeStep(conns, reopen, rate, minMs, pids) {
     serverCpu: ((cpuMs(pids.server) - cpu0.server) / (secs * 1000)) * 100,
     swarmCpu: ((cpuMs(pids.swarm) - cpu0.swarm) / (secs * 1000)) * 100,
     clientCpu: (((({ user, system }) => user + system)(process.cpuUsage(cpu0.client))) / 1000 / (secs * 1000)) * 100,
+    serverLoopMaxMs: serverLoop?.eldMaxMs,
+    serverLoopP99Ms: serverLoop?.eldP99Ms,
+    swarmLoopMaxMs: swarmLoop?.eldMaxMs,
+    clientLoopMaxMs: eld.max / 1e6,
+    load: `${load0.toFixed(1)}–${loadavg()[0].toFixed(1)}`,
   };
 }
 
@@ -140,6 +164,11 @@ export const scrapeSpec = {
     { key: 'serverCpu', label: 'server CPU %', better: 'lower', digits: 0 },
     { key: 'swarmCpu', label: 'nodes (swarm) CPU %', better: 'lower', digits: 0 },
     { key: 'clientCpu', label: 'scrapers CPU %', better: 'lower', digits: 0 },
+    { key: 'serverLoopP99Ms', label: 'server event-loop delay p99 ms', better: 'lower', digits: 0 },
+    { key: 'serverLoopMaxMs', label: 'server event-loop delay max ms', better: 'lower', digits: 0 },
+    { key: 'swarmLoopMaxMs', label: 'nodes (swarm) loop delay max ms', better: 'lower', digits: 0 },
+    { key: 'clientLoopMaxMs', label: 'scrapers loop delay max ms', better: 'lower', digits: 0 },
+    { key: 'load', label: 'load average (1 min) start–end', better: 'none' },
   ],
   /** one row per step */
   flatten(rows) {

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { CALLER_IDLE_S, fdsAt, nodeCap } from '../lib/scrape.mjs';
 
 t.test('percentile and Jain fairness', async (t) => {
   const xs = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -201,4 +202,15 @@ t.test('following agents: until() resolves once every agent applied the change; 
   const lastAt = await all;
   t.ok(followers.agents.every((a) => followers.allows(a, 9053) && a.at <= lastAt), 'resolved with the last agent\'s time, all following');
   t.equal(await followers.until((a) => followers.allows(a, 9053)), lastAt, 'already true: resolves at once');
+});
+
+t.test('scrape: descriptors the server needs, and the node cap that fits a limit', async (t) => {
+  // an agent socket per node, plus the callers scraped within the server's idle timeout (at most one per node)
+  t.equal(fdsAt(10_000, 10_000 / 15), 10_000 + Math.ceil((10_000 / 15) * CALLER_IDLE_S));
+  t.equal(fdsAt(1_000, 10_000), 2_000, 'never more than one caller per node');
+  const budget = 20_000 - 256;
+  t.equal(nodeCap(10_000 / 15, budget), budget - 4_000, '10 000 nodes at 667/s fit a 20 000 limit');
+  t.ok(nodeCap(10_000 / 15, budget) >= 10_000);
+  t.equal(nodeCap(100_000, budget), Math.floor(budget / 2), 'at a rate that keeps every caller open: half the budget');
+  for (const rate of [10, 667, 1334, 5000, 50_000]) t.ok(fdsAt(nodeCap(rate, budget), rate) <= budget, `the cap fits at ${rate}/s`);
 });

@@ -1,6 +1,8 @@
 // The README's "Statuses" table lists exactly the codes of TUNNEL_ERRORS, with their statuses; the
-// dnat and framing codes the table passes through agree with their sources.
+// dnat and framing codes the table passes through agree with their sources; the /debug/tunnels fields
+// and the entry of a node without a session are the ones TunnelInfo / tunnelInfo give.
 import t from 'tap';
+import { tunnelInfo } from '../src/agents/registry.js';
 import { readFileSync } from 'node:fs';
 import { MISS_STATUS } from '@edge-tunnel/dnat';
 import { TUNNEL_ERRORS } from '../src/proxy/tunnel-errors.js';
@@ -31,4 +33,11 @@ t.test('README names every /debug/tunnels field of TunnelInfo', async (t) => {
   const para = readme.slice(readme.indexOf('`/debug/tunnels` ('), readme.indexOf('`/debug/config`'));
   for (const f of fields) t.match(para, `\`${f}\``, `/debug/tunnels documents ${f}`);
   t.match(para, '`connected: false`', 'documents nodes without a session');
+  // the /debug/tunnels section shows a session-less node's whole entry: exactly what tunnelInfo gives
+  const section = readme.slice(readme.indexOf('## /debug/tunnels'), readme.indexOf('### ', readme.indexOf('## /debug/tunnels')));
+  const shown = /A node without a session is\s+`\{ ([^}]+) \}`/.exec(section);
+  t.ok(shown, 'the /debug/tunnels section shows the entry of a node without a session');
+  const entry = tunnelInfo({ name: 'edge-gone', ips: ['10.0.0.9'], session: undefined } as never);
+  t.same(shown?.[1]!.split(', ').map((f) => f.split(':')[0]), Object.keys(entry));
+  t.equal(entry.connected, false);
 });

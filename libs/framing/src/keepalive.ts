@@ -1,8 +1,15 @@
 // Keepalive: a PING every interval, and a dead-peer verdict when no byte has arrived from the peer
-// for `timeoutMs`. The check runs often enough that a dead peer is detected within
-// timeoutMs + min(intervalMs, timeoutMs / 4). On a slow link the verdict waits at least 4 × the
-// smoothed round trip (a PONG queued behind megabytes of bulk is late, not lost). Every Keepalive of the process with the same check
-// period shares one timer, so an idle session holds no timer of its own.
+// for `timeoutMs`. Each keepalive is checked once per check period, min(intervalMs, timeoutMs / 4),
+// so a dead peer is detected within timeoutMs + a check period, and a PING leaves at the first check
+// at least intervalMs after the last. On a slow link the verdict waits at least 4 × the smoothed
+// round trip (a PONG queued behind megabytes of bulk is late, not lost).
+// Every Keepalive of the process with the same check period shares one timer, so an idle session
+// holds no timer of its own. The timer ticks TICKS_PER_CHECK times per period and each tick checks
+// the next 1/TICKS_PER_CHECK of the keepalives (round robin), so their checks, and so their PINGs, are
+// spread over the period. When one tick checked them all, sessions that attached in one burst (a
+// server restart, a reconnect storm) pinged in the same macrotask: at 10 000 sessions ~5 000 PINGs,
+// each a TLS write, every 7.5 s, and every request the process served meanwhile waited
+// (perf/findings/2026-12-07-scrape-10000-nodes.md).
 
 /** What a keepalive calls (the session itself: no closures per session). */
 export interface KeepaliveOwner {
@@ -14,32 +21,55 @@ export interface KeepaliveOwner {
   keepaliveDead(idleMs: number): void;
 }
 
-/** One unref'd interval per check period, and the keepalives it checks. */
-const tickers = new Map<number, { timer: NodeJS.Timeout; members: Set<Keepalive> }>();
+/** Ticks of the shared timer per check period; a tick checks that share of the keepalives. */
+export const TICKS_PER_CHECK = 64;
+
+/** One unref'd interval per check period, the keepalives it checks, and where the round robin is. */
+interface Ticker {
+  timer: NodeJS.Timeout;
+  members: Set<Keepalive>;
+  /** live: a Set iterator skips members deleted and visits members added after it was made */
+  cursor: Iterator<Keepalive>;
+}
+const tickers = new Map<number, Ticker>();
+
+function tick(ticker: Ticker, share: number): void {
+  const now = Date.now();
+  let n = Math.ceil(ticker.members.size * share);
+  while (n-- > 0) {
+    let next = ticker.cursor.next();
+    if (next.done) {
+      ticker.cursor = ticker.members.values();
+      next = ticker.cursor.next();
+      if (next.done) return;
+    }
+    next.value.check(now);
+  }
+}
 
 export class Keepalive {
   private lastRx = Date.now();
   private lastPing = Date.now();
-  private readonly tickMs: number;
+  private readonly checkMs: number;
 
   constructor(
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
     private readonly owner: KeepaliveOwner,
   ) {
-    this.tickMs = Math.max(5, Math.min(intervalMs, Math.floor(timeoutMs / 4)));
+    this.checkMs = Math.max(5, Math.min(intervalMs, Math.floor(timeoutMs / 4)));
   }
 
   start(): void {
-    let ticker = tickers.get(this.tickMs);
+    let ticker = tickers.get(this.checkMs);
     if (ticker === undefined) {
       const members = new Set<Keepalive>();
-      const timer = setInterval(() => {
-        const now = Date.now();
-        for (const k of members) k.check(now);
-      }, this.tickMs);
-      timer.unref();
-      tickers.set(this.tickMs, (ticker = { timer, members }));
+      // at least 5 ms apart: a short period is covered in fewer, larger shares
+      const tickMs = Math.max(5, Math.floor(this.checkMs / TICKS_PER_CHECK));
+      const share = tickMs / this.checkMs;
+      const t: Ticker = { timer: setInterval(() => tick(t, share), tickMs), members, cursor: members.values() };
+      t.timer.unref();
+      tickers.set(this.checkMs, (ticker = t));
     }
     ticker.members.add(this);
   }
@@ -50,14 +80,15 @@ export class Keepalive {
   }
 
   stop(): void {
-    const ticker = tickers.get(this.tickMs);
+    const ticker = tickers.get(this.checkMs);
     if (ticker === undefined || !ticker.members.delete(this)) return;
     if (ticker.members.size > 0) return;
     clearInterval(ticker.timer);
-    tickers.delete(this.tickMs);
+    tickers.delete(this.checkMs);
   }
 
-  private check(now: number): void {
+  /** @internal the shared timer's round robin */
+  check(now: number): void {
     const idle = now - this.lastRx;
     if (idle >= Math.max(this.timeoutMs, 4 * (this.owner.keepaliveSrttMs() ?? 0))) {
       this.stop();

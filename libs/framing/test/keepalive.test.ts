@@ -43,11 +43,33 @@ t.test('a smoothed round trip of 100 ms holds the verdict to 400 ms', async (t) 
 
 t.test('bytes from the peer keep it alive', async (t) => {
   const o = owner(undefined);
-  const k = new Keepalive(20, 80, o);
+  // a timeout well above the touches' period: a loaded machine delays the touching timer too
+  const k = new Keepalive(20, 300, o);
   k.start();
   const touching = setInterval(() => k.touch(), 20);
-  await sleep(250);
+  await sleep(700);
   clearInterval(touching);
   k.stop();
   t.same(o.dead, []);
+});
+
+t.test('keepalives started together are checked, and ping, spread over the check period', async (t) => {
+  // when one tick checked every keepalive, sessions that attached in one burst pinged in the same
+  // macrotask (one TLS write each)
+  const started = Date.now();
+  const first = new Map<number, number>();
+  const all = Array.from({ length: 100 }, (_, i) => {
+    const k = new Keepalive(400, 1600, { ...owner(undefined), keepalivePing: () => void (first.has(i) || first.set(i, Date.now() - started)) });
+    k.start();
+    return k;
+  });
+  const touching = setInterval(() => all.forEach((k) => k.touch()), 100);
+  await sleep(1000);
+  clearInterval(touching);
+  for (const k of all) k.stop();
+  t.equal(first.size, 100, 'every keepalive pinged within two check periods');
+  const times = [...first.values()];
+  t.ok(Math.min(...times) >= 400, `no PING before the interval (first at ${Math.min(...times)} ms)`);
+  const spread = Math.max(...times) - Math.min(...times);
+  t.ok(spread >= 200, `first PINGs spread over ${spread} ms of the 400 ms check period`);
 });

@@ -12,7 +12,7 @@ import { STREAM_ROUTES } from './upgrade.js';
 type FixedHandler = (ctx: KubeletContext, res: ServerResponse) => void;
 
 /** Plain GET endpoints; all of them are also served on the read-only port. */
-const FIXED_ROUTES: Record<string, FixedHandler> = {
+export const FIXED_ROUTES: Readonly<Record<string, FixedHandler>> = {
   '/healthz': (_ctx, res) => sendText(res, 200, 'ok'),
   '/metrics': (ctx, res) => sendText(res, 200, kubeletMetrics(ctx), EXPOSITION_CONTENT_TYPE),
   '/metrics/cadvisor': (ctx, res) => sendText(res, 200, cadvisorMetrics(ctx), EXPOSITION_CONTENT_TYPE),
