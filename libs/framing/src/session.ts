@@ -198,7 +198,7 @@ export class Session extends EventEmitter implements StreamHost, FrameHost, Dead
     };
   }
 
-  // ---- StreamHost ----
+  // ---- StreamHost (the streams; not for applications) ----
 
   markReady(stream: WireStream): void {
     this.writer.markReady(stream);
@@ -225,7 +225,7 @@ export class Session extends EventEmitter implements StreamHost, FrameHost, Dead
     this.table.remove(stream);
   }
 
-  // ---- FrameHost ----
+  // ---- FrameHost (session-frames.ts; not for applications) ----
 
   /** A RESET for a stream id, whether or not a Stream object exists for it. */
   sendRawReset(id: number, code: ErrorCodeName, reason: string): void {
@@ -303,7 +303,7 @@ export class Session extends EventEmitter implements StreamHost, FrameHost, Dead
   }
 
   /** The peer broke the protocol: GOAWAY with the code, then tear down. */
-  failSession(err: ProtocolError): void {
+  private failSession(err: ProtocolError): void {
     if (this.destroyed) return;
     this.log?.warn({ code: err.wireCode, reason: err.message }, 'peer protocol error');
     this.goAwayNow(err.wireCode, err.message);
