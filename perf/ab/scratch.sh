@@ -7,7 +7,8 @@ d=$1; rm -rf $d; mkdir -p $d/node_modules/@edge-tunnel $d/perf
 for p in $root/node_modules/* $root/node_modules/.bin; do
   n=$(basename $p); [ "$n" = "@edge-tunnel" ] && continue; ln -s $p $d/node_modules/$n
 done
-for p in apps/server apps/agent libs/framing libs/dnat libs/pki libs/kube libs/capture; do
+# every app and lib that has a build (a new lib is picked up without editing this list)
+for p in $(cd $root && ls -d apps/*/dist libs/*/dist | sed 's|/dist$||'); do
   mkdir -p $d/$p; cp -r $root/$p/dist $root/$p/package.json $d/$p/
   ln -s ../../$p $d/node_modules/@edge-tunnel/$(basename $p)
 done

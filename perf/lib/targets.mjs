@@ -40,6 +40,10 @@ export function evaluateTargets(res) {
   add('saturating neighbour: added p99 (ms)', v('rtt', ET, 'addedP99'), '≤ 2', (x) => x <= 2, quietest);
   add('stalled stream: cost to the other (%)', v('stalled', ET, 'cost'), '< 5', (x) => x < 5);
   add('churn streams/s', v('churn', ET, 'perSec'), '≥ 5000', (x) => x >= 5000, v('churn', FLOOR, 'perSec'));
+  // the per-stream cost against the least a Node mux does, in the same run (issue 14): the floor is the goal's unit
+  const perFloor = (sc, key) => v(sc, ET, key) / v(sc, FLOOR, key);
+  add('churn streams/s ÷ floor', perFloor('churn', 'perSec'), '≥ 0.9', (x) => x >= 0.9);
+  add('multi16 aggregate MB/s ÷ floor', perFloor('multi16', 'mbps'), '≥ 0.9', (x) => x >= 0.9);
   add('churn heap after/before', v('churn', ET, 'heapRatio'), '≤ 1.05', (x) => x <= 1.05);
   add('churn fds after−before', v('churn', ET, 'fdDelta'), '≤ 0', (x) => x <= 0);
   add('heap per idle stream, worst process (B)', v('idle', ET, 'maxHeapPerStream'), '≤ 2048', (x) => x <= 2048, v('idle', FLOOR, 'maxHeapPerStream'));

@@ -141,6 +141,10 @@ t.test('targets: a miss the floor shares is out of reach, one it meets is not', 
   t.match(by['heap per idle stream, worst process (B)'], { met: false, reachable: true });
   t.equal(verdict(by['heap per idle stream, worst process (B)']), '**no**');
   t.equal(by['RSS per idle agent session (B)'].met, undefined, 'no number, no verdict');
+  t.match(by['churn streams/s ÷ floor'], { value: 1000 / 1200, met: false }, 'churn against the floor of the same run');
+  t.equal(by['multi16 aggregate MB/s ÷ floor'].met, undefined, 'a run without multi16 has no verdict for it');
+  const bulk = evaluateTargets({ scenarios: { multi16: rows({ mbps: 95 }, { mbps: 100 }) } });
+  t.match(bulk.find((x) => x.name === 'multi16 aggregate MB/s ÷ floor'), { value: 0.95, met: true });
 });
 
 t.test('paired phases: the order flips every round, ratios are per round, then the median', async (t) => {

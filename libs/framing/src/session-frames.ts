@@ -1,14 +1,52 @@
 // Incoming frames: the decoder's sink, dispatching through a table keyed by frame type. Session-level
 // faults throw ProtocolError (the session answers with GOAWAY); stream-level faults reset that stream
-// only. Nothing a peer sends can throw anything else out of here.
-import { CODEC_LZ4, Flag, FrameType, Setting } from './constants.js';
-import type { DecoderSink } from './decoder.js';
-import { ProtocolError, errorCodeName } from './errors.js';
+// only. Nothing a peer sends can throw anything else out of here. The sink reads the stream table and
+// reaches its session only through `FrameHost`.
+import { Flag, FrameType, MAX_CONFIG_PAYLOAD } from './constants.js';
+import { FrameDecoder, type DecoderSink } from './decoder.js';
+import { ProtocolError, errorCodeName, type ErrorCodeName } from './errors.js';
+import { FloodGuard } from './flood.js';
 import { decompressPayload } from './lz4.js';
-import { decodeConfig, decodeGoAway, decodeOpen, decodeReset, decodeSettings, decodeWindow } from './payloads.js';
-import { encodeFrame } from './frame.js';
-import type { PeerSettings, Session } from './session.js';
+import { decodeConfig, decodeGoAway, decodeOpen, decodeReset, decodeSettings, decodeWindow, type OpenMeta } from './payloads.js';
+import { peerSettingsFrom, type PeerSettings } from './peer-settings.js';
+import type { RttProbe } from './rtt-probe.js';
+import type { StreamTable } from './stream-table.js';
 import type { WireStream } from './wire-stream.js';
+
+export interface GoAwayInfo {
+  code: ErrorCodeName;
+  reason: string;
+  lastStreamId: number;
+}
+
+/** What the frame sink needs from its session. */
+export interface FrameHost {
+  /** the peer's SETTINGS, once its first arrived */
+  readonly peer: PeerSettings | undefined;
+  /** both sides take LZ4 (COMPRESSED DATA is allowed) */
+  lz4Agreed(): boolean;
+  /** A valid OPEN from the peer: the stream is registered and handed to the application, or refused (false). */
+  admit(id: number, meta: OpenMeta): boolean;
+  /** the peer sent DATA|BLOCKED on `stream`: maybe grow its window, grant credit */
+  peerBlocked(stream: WireStream): void;
+  onPeerSettings(peer: PeerSettings, hello: Record<string, unknown> | undefined): void;
+  /** the session's PINGs: `answer(payload)` a peer's PING, `pong(seq)` for a PING|ACK */
+  readonly rtt: Pick<RttProbe, 'answer' | 'pong'>;
+  onPeerGoAway(info: GoAwayInfo): void;
+  onPeerConfig(config: Record<string, unknown>): void;
+  /** RESET for an id that has no stream object */
+  sendRawReset(id: number, code: ErrorCodeName, reason: string): void;
+  /** a stream's consumer threw: `stream` is failed, the session goes on */
+  consumerThrew(stream: WireStream, err: unknown): void;
+}
+
+/** The sink's limits (the session's options). */
+export interface FrameSinkLimits {
+  maxFrameSize: number;
+  maxControlPerSecond: number;
+  /** this side takes CONFIG frames */
+  config: boolean;
+}
 
 type Handler = (sink: FrameSink, flags: number, streamId: number, payload: Buffer) => void;
 
@@ -25,35 +63,57 @@ const handlers: Record<number, Handler> = {
 };
 
 export class FrameSink implements DecoderSink {
-  constructor(private readonly session: Session) {}
+  /** frames received (a DATA frame counts once, however many pieces it arrived in) */
+  framesIn = 0;
+  private readonly flood: FloodGuard;
+  private readonly decoder: FrameDecoder;
+
+  constructor(
+    private readonly host: FrameHost,
+    private readonly table: StreamTable,
+    private readonly limits: FrameSinkLimits,
+  ) {
+    this.flood = new FloodGuard(limits.maxControlPerSecond);
+    this.decoder = new FrameDecoder(this, { maxFrameSize: limits.maxFrameSize, maxConfigPayload: limits.config ? MAX_CONFIG_PAYLOAD : 0 });
+  }
+
+  /** Bytes from the peer; throws ProtocolError for a session-level fault. */
+  push(chunk: Buffer): void {
+    this.decoder.push(chunk);
+  }
+
+  /** bytes of a frame the decoder holds until the rest arrives */
+  get buffered(): number {
+    return this.decoder.buffered;
+  }
 
   onData(streamId: number, flags: number, piece: Buffer, last: boolean): void {
-    if (last) this.session.framesIn += 1;
+    if (last) this.framesIn += 1;
     const stream = this.stream(streamId, 'DATA');
     if (!stream) return;
     this.deliver(stream, piece, flags, last);
   }
 
   onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
-    this.session.framesIn += 1;
+    this.framesIn += 1;
     handlers[type]!(this, flags, streamId, payload);
   }
 
   /** The live stream for a frame, undefined for a stream that has ended; a never-used id is a protocol error. */
   stream(id: number, what: string): WireStream | undefined {
-    const stream = this.session.streams.get(id);
+    const stream = this.table.get(id);
     if (stream) return stream;
-    if (!this.session.wasUsed(id)) throw new ProtocolError('PROTOCOL_ERROR', `${what} for stream ${id}, which was never opened`);
+    if (!this.table.wasUsed(id)) throw new ProtocolError('PROTOCOL_ERROR', `${what} for stream ${id}, which was never opened`);
     return undefined;
   }
 
   compressedData(flags: number, id: number, payload: Buffer): void {
-    if (!this.session.lz4Agreed()) throw new ProtocolError('PROTOCOL_ERROR', 'COMPRESSED DATA but LZ4 was not negotiated');
+    if (!this.host.lz4Agreed()) throw new ProtocolError('PROTOCOL_ERROR', 'COMPRESSED DATA but LZ4 was not negotiated');
     const stream = this.stream(id, 'DATA');
     if (!stream) return;
     let raw: Buffer;
     try {
-      raw = decompressPayload(payload, this.session.opts.maxFrameSize);
+      raw = decompressPayload(payload, this.limits.maxFrameSize);
     } catch (err) {
       return stream.fail('COMPRESSION_ERROR', (err as Error).message);
     }
@@ -61,26 +121,19 @@ export class FrameSink implements DecoderSink {
   }
 
   open(id: number, payload: Buffer): void {
-    const session = this.session;
-    if (!session.isPeerId(id)) throw new ProtocolError('PROTOCOL_ERROR', `OPEN with stream id ${id}: the peer must use ${session.role === 'server' ? 'odd' : 'even'} ids`);
-    if (id <= session.lastPeerId) throw new ProtocolError('PROTOCOL_ERROR', `OPEN reuses stream id ${id} (last was ${session.lastPeerId})`);
-    if (!session.peer) throw new ProtocolError('PROTOCOL_ERROR', 'OPEN before SETTINGS');
-    session.lastPeerId = id;
+    const table = this.table;
+    if (!table.isPeerId(id)) throw new ProtocolError('PROTOCOL_ERROR', `OPEN with stream id ${id}: the peer must use ${table.isPeerId(1) ? 'odd' : 'even'} ids`);
+    if (id <= table.lastPeerId) throw new ProtocolError('PROTOCOL_ERROR', `OPEN reuses stream id ${id} (last was ${table.lastPeerId})`);
+    if (!this.host.peer) throw new ProtocolError('PROTOCOL_ERROR', 'OPEN before SETTINGS');
+    table.lastPeerId = id;
     let meta;
     try {
       meta = decodeOpen(payload);
     } catch (err) {
       this.countControl('malformed OPEN');
-      return this.refuse(id, 'PROTOCOL_ERROR', (err as Error).message);
+      return this.host.sendRawReset(id, 'PROTOCOL_ERROR', (err as Error).message);
     }
-    const stream = session.admit(id, meta);
-    if (!stream) return this.countControl('refused OPEN');
-    try {
-      session.emit(session.streamEvent, stream);
-    } catch (err) {
-      session.log?.error({ err, streamId: id }, 'stream listener threw');
-      stream.fail('INTERNAL_ERROR', 'the acceptor failed');
-    }
+    if (!this.host.admit(id, meta)) this.countControl('refused OPEN');
   }
 
   openOk(id: number): void {
@@ -89,8 +142,7 @@ export class FrameSink implements DecoderSink {
     if (!stream.local) throw new ProtocolError('PROTOCOL_ERROR', `OPEN_OK for stream ${id}, which the peer opened`);
     if (stream.opened) return;
     stream.opened = true;
-    if (stream.openTimer) clearTimeout(stream.openTimer);
-    stream.openTimer = undefined;
+    this.table.answered(stream);
     stream.onOpenOk();
   }
 
@@ -105,68 +157,50 @@ export class FrameSink implements DecoderSink {
   }
 
   ping(flags: number, payload: Buffer): void {
-    if (flags & Flag.ACK) return this.session.onPong(payload.readUInt32BE(4));
+    if (flags & Flag.ACK) return this.host.rtt.pong(payload.readUInt32BE(4));
     this.countControl('PING');
-    this.session.writer.sendControl(encodeFrame(FrameType.PING, Flag.ACK, 0, payload));
+    this.host.rtt.answer(payload);
   }
 
   goAway(payload: Buffer): void {
     const { lastStreamId, code, reason } = decodeGoAway(payload);
-    this.session.onPeerGoAway({ lastStreamId, code: errorCodeName(code), reason });
+    this.host.onPeerGoAway({ lastStreamId, code: errorCodeName(code), reason });
   }
 
   settings(flags: number, payload: Buffer): void {
     this.countControl('SETTINGS');
     if (flags & Flag.ACK) return;
     const { values, hello } = decodeSettings(payload);
-    const previous = this.session.peer;
-    const peer: PeerSettings = {
-      maxFrameSize: values.get(Setting.MAX_FRAME_SIZE) ?? previous?.maxFrameSize ?? 16_372,
-      initialWindow: values.get(Setting.INITIAL_WINDOW) ?? previous?.initialWindow ?? 65_536,
-      maxStreams: values.get(Setting.MAX_STREAMS) ?? previous?.maxStreams ?? 1024,
-      codecs: (values.get(Setting.CODECS) ?? previous?.codecs ?? 0) & CODEC_LZ4,
-      keepaliveMs: values.get(Setting.KEEPALIVE_MS) ?? previous?.keepaliveMs ?? 0,
-      version: values.get(Setting.VERSION) ?? previous?.version ?? 1,
-      configMax: values.get(Setting.CONFIG) ?? previous?.configMax ?? 0,
-    };
+    const previous = this.host.peer;
+    const peer = peerSettingsFrom(values, previous);
     if (previous && peer.initialWindow !== previous.initialWindow) {
       throw new ProtocolError('PROTOCOL_ERROR', 'SETTINGS may not change INITIAL_WINDOW after the first');
     }
     if (hello !== undefined && (hello === null || typeof hello !== 'object' || Array.isArray(hello))) {
       throw new ProtocolError('PROTOCOL_ERROR', 'SETTINGS hello must be a JSON object');
     }
-    this.session.onPeerSettings(peer, hello as Record<string, unknown> | undefined);
+    this.host.onPeerSettings(peer, hello as Record<string, unknown> | undefined);
   }
 
   config(payload: Buffer): void {
     this.countControl('CONFIG');
-    if (!this.session.peer) throw new ProtocolError('PROTOCOL_ERROR', 'CONFIG before SETTINGS');
-    const config = decodeConfig(payload);
-    try {
-      this.session.emit('config', config);
-    } catch (err) {
-      this.session.log?.error({ err }, 'config listener threw');
-    }
+    if (!this.host.peer) throw new ProtocolError('PROTOCOL_ERROR', 'CONFIG before SETTINGS');
+    this.host.onPeerConfig(decodeConfig(payload));
   }
 
   private deliver(stream: WireStream, piece: Buffer, flags: number, last: boolean): void {
     try {
       stream.onPeerData(piece, flags, last);
-      if (last && flags & Flag.BLOCKED && !stream.done) this.session.peerBlocked(stream);
+      if (last && flags & Flag.BLOCKED && !stream.done) this.host.peerBlocked(stream);
     } catch (err) {
       // A consumer's 'data' listener threw: that stream is broken, the others are not.
-      this.session.log?.error({ err, streamId: stream.id }, 'stream consumer threw');
-      stream.fail('INTERNAL_ERROR', 'the consumer failed');
+      this.host.consumerThrew(stream, err);
     }
   }
 
-  private refuse(id: number, code: 'PROTOCOL_ERROR', reason: string): void {
-    this.session.sendRawReset(id, code, reason);
-  }
-
   private countControl(what: string): void {
-    if (this.session.flood.hit(Date.now())) {
-      throw new ProtocolError('FLOOD', `more than ${this.session.opts.maxControlPerSecond} control frames per second (last: ${what})`);
+    if (this.flood.hit(Date.now())) {
+      throw new ProtocolError('FLOOD', `more than ${this.limits.maxControlPerSecond} control frames per second (last: ${what})`);
     }
   }
 }

@@ -1,38 +1,26 @@
 // A Session multiplexes Streams over one Duplex (a TLS socket in production). It owns the decoder,
-// the writer, stream ids, receive budgets, keepalive and the lifecycle (GOAWAY, close, destroy).
-// Frame handling for incoming frames lives in `session-frames.ts`.
+// the writer, receive budgets, keepalive and the lifecycle (GOAWAY, close, destroy). Incoming frames
+// are handled in `session-frames.ts` (through `FrameHost`), the streams by id in `stream-table.ts`,
+// RTT probing in `rtt-probe.ts`, the SETTINGS values in `peer-settings.ts`.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { CODEC_LZ4, FrameType, MAX_CONFIG_PAYLOAD, MAX_STREAM_ID, PROTOCOL_VERSION, Setting } from './constants.js';
-import { FrameDecoder } from './decoder.js';
+import { CODEC_LZ4, Flag, FrameType } from './constants.js';
 import { ErrorCode, FramingError, FramingErrorCode, ProtocolError, SessionClosedError, type ErrorCodeName } from './errors.js';
-import { FloodGuard } from './flood.js';
-import { grantDue, grownWindow, windowLimited } from './flow.js';
 import { encodeFrame } from './frame.js';
-import { Keepalive, type KeepaliveOwner } from './keepalive.js';
-import { RoundTrips } from './round-trips.js';
 import { resolveOptions, type Logger, type ResolvedOptions, type SessionOptions } from './options.js';
-import { encodeConfig, encodeGoAway, encodeOpen, encodeReset, encodeSettings, encodeWindow, type OpenMeta } from './payloads.js';
-import { FrameSink } from './session-frames.js';
+import { encodeGoAway, encodeOpen, encodeReset, encodeSettings, encodeWindow, type OpenMeta } from './payloads.js';
+import { configFor, localSettings, type PeerSettings } from './peer-settings.js';
+import { RttProbe, type DeadPeerOwner } from './rtt-probe.js';
+import { FrameSink, type FrameHost, type GoAwayInfo } from './session-frames.js';
+import { attachSession, type SocketOwner } from './session-socket.js';
 import { SocketStream, type SocketStreamOwner } from './socket-stream.js';
 import { Stream } from './stream.js';
+import { StreamTable, type Refusal } from './stream-table.js';
 import type { StreamHost, WireStream } from './wire-stream.js';
 import { FrameWriter } from './writer.js';
 
-/** At most one extra RTT probe (PING) per this many ms, sent while the peer reports BLOCKED streams. */
-const RTT_PROBE_MS = 1_000;
-
-/** What the peer announced in its first SETTINGS. */
-export interface PeerSettings {
-  maxFrameSize: number;
-  initialWindow: number;
-  maxStreams: number;
-  codecs: number;
-  keepaliveMs: number;
-  version: number;
-  /** largest CONFIG payload the peer takes (SETTINGS CONFIG); 0: it takes none */
-  configMax: number;
-}
+export type { PeerSettings } from './peer-settings.js';
+export type { GoAwayInfo } from './session-frames.js';
 
 export interface SessionStats {
   streams: number;
@@ -44,12 +32,6 @@ export interface SessionStats {
   framesOut: number;
   rttMs: number | undefined;
   ageMs: number;
-}
-
-export interface GoAwayInfo {
-  code: ErrorCodeName;
-  reason: string;
-  lastStreamId: number;
 }
 
 export declare interface Session {
@@ -65,75 +47,50 @@ export declare interface Session {
   on(event: string, listener: (...args: any[]) => void): this;
 }
 
-// The socket listeners are shared by every session: each finds its session on the socket (one
-// property per socket instead of four closures per session).
-const kSession = Symbol('framing session');
-type SessionSocket = Duplex & { [kSession]?: Session };
+const DRAINING: Refusal = { code: 'GOING_AWAY', reason: 'session is draining: open the stream on a new session' };
+const NO_ACCEPTOR: Refusal = { code: 'REFUSED', reason: 'this side accepts no streams' };
 
-function onSocketData(this: SessionSocket, chunk: Buffer): void {
-  this[kSession]?.socketData(chunk);
-}
-function onSocketEnd(this: SessionSocket): void {
-  this[kSession]?.socketGone('peer closed the connection');
-}
-function onSocketError(this: SessionSocket, err: Error): void {
-  this[kSession]?.destroy(new SessionClosedError('INTERNAL_ERROR', `connection error: ${err.message}`, { cause: err }));
-}
-function onSocketClose(this: SessionSocket): void {
-  this[kSession]?.socketGone('connection closed');
-}
-
-export class Session extends EventEmitter implements StreamHost, KeepaliveOwner {
+export class Session extends EventEmitter implements StreamHost, FrameHost, DeadPeerOwner, SocketOwner {
   readonly role: 'client' | 'server';
   /** resolves with the peer's hello once its first SETTINGS arrived; rejects if the session ends first */
   readonly ready: Promise<Record<string, unknown>>;
   peerHello: Record<string, unknown> | undefined;
   peer: PeerSettings | undefined;
-  /** PINGs in flight and the round trips they measured (round-trips.ts) */
-  readonly rtt = new RoundTrips();
+  /** PINGs in flight and the round trips they measured (rtt-probe.ts, round-trips.ts) */
+  readonly rtt: RttProbe;
   readonly opts: ResolvedOptions;
   readonly log: Logger | undefined;
-  readonly streams = new Map<number, WireStream>();
+  /** the open streams by id (see `table` for ids and budgets) */
+  readonly streams: Map<number, WireStream>;
   readonly writer: FrameWriter;
-  readonly flood: FloodGuard;
   readonly createdAt = Date.now();
-  /** highest stream id the peer opened (ids must increase) */
-  lastPeerId = 0;
   /** we sent GOAWAY: no new streams either way */
   goingAway = false;
   /** the peer sent GOAWAY */
   peerGoingAway = false;
   destroyed = false;
   bytesIn = 0;
-  framesIn = 0;
-  private nextId: number;
-  private committed = 0;
-  private peerStreams = 0;
-  private opened = 0;
+  private readonly table: StreamTable;
   private accepted = 0;
-  private pendingOpens: WireStream[] = [];
-  private readonly decoder: FrameDecoder;
-  private readonly keepalive: Keepalive;
-  private rttProbeAt = 0;
+  private readonly sink: FrameSink;
   private settle: { resolve: (h: Record<string, unknown>) => void; reject: (e: Error) => void } | undefined;
-  private closeWaiters: Array<() => void> = [];
 
   constructor(readonly socket: Duplex, options: SessionOptions) {
     super();
     this.opts = resolveOptions(options);
     this.role = this.opts.role;
     this.log = this.opts.logger;
-    this.nextId = this.role === 'client' ? 1 : 2;
-    this.flood = new FloodGuard(this.opts.maxControlPerSecond);
+    this.table = new StreamTable(this.role, this.opts);
+    this.streams = this.table.streams;
     this.writer = new FrameWriter(socket, this.opts.socketBuffer, this.opts.maxFrameSize);
     this.writer.onControlBacklog = (unwritten, limit) => this.peerNotReading(unwritten, limit);
-    this.decoder = new FrameDecoder(new FrameSink(this), { maxFrameSize: this.opts.maxFrameSize, maxConfigPayload: this.opts.config ? MAX_CONFIG_PAYLOAD : 0 });
+    this.rtt = new RttProbe(this.writer, this.opts.keepaliveIntervalMs, this.opts.keepaliveTimeoutMs, this);
+    this.sink = new FrameSink(this, this.table, this.opts);
     this.ready = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.ready.catch(() => {});
-    this.keepalive = new Keepalive(this.opts.keepaliveIntervalMs, this.opts.keepaliveTimeoutMs, this);
-    this.attachSocket();
-    this.sendSettings();
-    this.keepalive.start();
+    attachSession(socket, this);
+    this.writer.sendControl(encodeFrame(FrameType.SETTINGS, 0, 0, encodeSettings(localSettings(this.opts), this.opts.hello)));
+    this.rtt.startKeepalive();
   }
 
   get sendBuffer(): number {
@@ -142,14 +99,12 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
 
   /** Opens a stream to the peer. Throws ERR_FRAMING_SESSION_NOT_OPEN once the session is going away. */
   open(meta: OpenMeta): Stream {
-    this.checkCanOpen();
-    return this.register(new Stream(this, this.nextId, meta, true, this.opts.initialWindow));
+    return this.register(new Stream(this, this.localId(), meta, true, this.opts.initialWindow));
   }
 
   /** Opens a stream for a raw relay: `owner.opened()` on OPEN_OK, then `attach()` the socket. Throws as open(). */
   openSocket(meta: OpenMeta, owner: SocketStreamOwner): SocketStream {
-    this.checkCanOpen();
-    const stream = this.register(new SocketStream(this, this.nextId, meta, true, this.opts.initialWindow));
+    const stream = this.register(new SocketStream(this, this.localId(), meta, true, this.opts.initialWindow));
     stream.owner = owner;
     return stream;
   }
@@ -159,27 +114,20 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     return this.opts.socketStreams ? 'socketStream' : 'stream';
   }
 
-  private checkCanOpen(): void {
+  /** The id of a stream this side opens now; throws when it may not. */
+  private localId(): number {
     if (this.destroyed || this.goingAway || this.peerGoingAway) {
       throw new FramingError(FramingErrorCode.SESSION_NOT_OPEN, 'session is closing: no new streams');
     }
-    if (this.nextId > MAX_STREAM_ID) throw new FramingError(FramingErrorCode.IDS_EXHAUSTED, 'stream ids exhausted');
-    // the peer's MAX_STREAMS bounds the streams we open: more would only be refused on the wire
-    if (this.peer && this.streams.size - this.peerStreams >= this.peer.maxStreams) {
-      throw new FramingError(FramingErrorCode.STREAM_LIMIT, `the peer accepts at most ${this.peer.maxStreams} concurrent streams`);
-    }
+    const problem = this.table.openProblem(this.peer);
+    if (problem) throw problem;
+    return this.table.nextId;
   }
 
   private register<S extends WireStream>(stream: S): S {
     const payload = encodeOpen(stream.meta);
-    this.nextId += 2;
-    this.streams.set(stream.id, stream);
-    this.committed += stream.window;
-    this.opened += 1;
-    stream.openTimer = setTimeout(() => stream.fail('TIMEOUT', `no answer to OPEN within ${this.opts.openTimeoutMs} ms`), this.opts.openTimeoutMs);
-    stream.openTimer.unref();
+    this.table.addLocal(stream, this.peer === undefined);
     if (this.peer) this.sendOpen(stream, payload);
-    else this.pendingOpens.push(stream);
     return stream;
   }
 
@@ -196,9 +144,7 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
   /** Sends one PING; resolves with the round-trip time in ms. */
   ping(): Promise<number> {
     if (this.destroyed) return Promise.reject(new SessionClosedError('NO_ERROR', 'session closed'));
-    const { payload, done } = this.rtt.start();
-    this.writer.sendControl(encodeFrame(FrameType.PING, 0, 0, payload));
-    return done;
+    return this.rtt.ping();
   }
 
   /** The peer announced SETTINGS CONFIG: it takes CONFIG frames (false until its SETTINGS arrived). */
@@ -212,33 +158,24 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
    * shared by many sessions). Throws RangeError above the peer's announced size.
    */
   sendConfig(config: Record<string, unknown> | Buffer): boolean {
-    if (this.destroyed || !this.peerTakesConfig) return false;
-    const max = this.peer!.configMax;
-    const payload = Buffer.isBuffer(config) ? config : encodeConfig(config, max);
-    if (payload.length > max) throw new RangeError(`CONFIG payload of ${payload.length} bytes exceeds the peer's ${max}`);
-    this.writer.sendControl(encodeFrame(FrameType.CONFIG, 0, 0, payload));
-    return true;
+    const payload = this.destroyed ? undefined : configFor(this.peer, config);
+    if (payload !== undefined) this.writer.sendControl(encodeFrame(FrameType.CONFIG, 0, 0, payload));
+    return payload !== undefined;
   }
 
   /** Stops new streams both ways; open ones continue. */
   goAway(code: ErrorCodeName = 'NO_ERROR', reason = ''): void {
     if (this.goingAway || this.destroyed) return;
     this.goingAway = true;
-    this.writer.sendControl(encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway(this.lastPeerId, ErrorCode[code], reason)));
+    this.sendGoAway(code, reason);
   }
 
   /** GOAWAY, then waits for open streams to finish up to `deadlineMs`, resets the rest, ends the socket. */
   async close(deadlineMs = 5_000): Promise<void> {
     if (this.destroyed) return;
     this.goAway('NO_ERROR', 'closing');
-    if (this.streams.size > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadlineMs);
-        timer.unref();
-        this.closeWaiters.push(() => (clearTimeout(timer), resolve()));
-      });
-    }
-    for (const stream of [...this.streams.values()]) stream.fail('GOING_AWAY', `drain deadline of ${deadlineMs} ms passed`);
+    if (this.table.size > 0) await this.table.whenEmpty(deadlineMs);
+    for (const stream of this.table.all()) stream.fail('GOING_AWAY', `drain deadline of ${deadlineMs} ms passed`);
     this.endGracefully();
   }
 
@@ -249,19 +186,19 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
 
   stats(): SessionStats {
     return {
-      streams: this.streams.size,
-      opened: this.opened,
+      streams: this.table.size,
+      opened: this.table.opened,
       accepted: this.accepted,
       bytesIn: this.bytesIn,
       bytesOut: this.writer.bytesOut,
-      framesIn: this.framesIn,
+      framesIn: this.sink.framesIn,
       framesOut: this.writer.framesOut,
       rttMs: this.rttMs,
       ageMs: Date.now() - this.createdAt,
     };
   }
 
-  // ---- StreamHost ----
+  // ---- StreamHost (the streams; not for applications) ----
 
   markReady(stream: WireStream): void {
     this.writer.markReady(stream);
@@ -269,10 +206,8 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
 
   consumedSome(stream: WireStream): void {
     if (stream.remoteFin || stream.done || this.destroyed) return;
-    const offset = grantDue(stream.consumed, stream.window, stream.granted);
-    if (offset === 0) return;
-    stream.granted = offset;
-    this.writer.sendControl(encodeFrame(FrameType.WINDOW, 0, stream.id, encodeWindow(offset)));
+    const offset = this.table.grantDue(stream);
+    if (offset !== 0) this.writer.sendControl(encodeFrame(FrameType.WINDOW, 0, stream.id, encodeWindow(offset)));
   }
 
   sendOpenOk(stream: WireStream): void {
@@ -286,70 +221,41 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     this.sendRawReset(stream.id, code, reason);
   }
 
+  forget(stream: WireStream): void {
+    this.table.remove(stream);
+  }
+
+  // ---- FrameHost (session-frames.ts; not for applications) ----
+
   /** A RESET for a stream id, whether or not a Stream object exists for it. */
   sendRawReset(id: number, code: ErrorCodeName, reason: string): void {
     this.writer.sendControl(encodeFrame(FrameType.RESET, 0, id, encodeReset(ErrorCode[code], reason)));
   }
 
-  forget(stream: WireStream): void {
-    if (stream.openTimer) clearTimeout(stream.openTimer);
-    if (this.streams.get(stream.id) !== stream) return;
-    this.streams.delete(stream.id);
-    this.committed -= stream.window;
-    if (!stream.local) this.peerStreams -= 1;
-    const i = this.pendingOpens.indexOf(stream);
-    if (i >= 0) this.pendingOpens.splice(i, 1);
-    if (this.streams.size === 0 && this.closeWaiters.length > 0) {
-      for (const wake of this.closeWaiters.splice(0)) wake();
-    }
-  }
-
-  // ---- used by FrameSink ----
-
-  /** A stream id that this session or the peer has used before (frames for it may still be in flight). */
-  wasUsed(id: number): boolean {
-    return this.isPeerId(id) ? id <= this.lastPeerId : id < this.nextId;
-  }
-
-  isPeerId(id: number): boolean {
-    return (id % 2 === 1) === (this.role === 'server');
-  }
-
-  /** Registers a stream the peer opened, or refuses it; returns the stream when it was admitted. */
-  admit(id: number, meta: OpenMeta): WireStream | undefined {
-    const refusal = this.refusalFor();
+  admit(id: number, meta: OpenMeta): boolean {
+    const refusal = this.goingAway ? DRAINING : (this.table.refusal() ?? (this.listenerCount(this.streamEvent) === 0 ? NO_ACCEPTOR : undefined));
     if (refusal) {
       this.sendRawReset(id, refusal.code, refusal.reason);
-      return undefined;
+      return false;
     }
     const stream = new (this.opts.socketStreams ? SocketStream : Stream)(this, id, meta, false, this.opts.initialWindow);
-    stream.limit = this.peer!.initialWindow;
-    stream.compress = meta.compress === true && this.lz4Agreed();
-    this.streams.set(id, stream);
-    this.committed += stream.window;
-    this.peerStreams += 1;
-    return stream;
+    this.armSend(stream);
+    this.table.addPeer(stream);
+    try {
+      this.emit(this.streamEvent, stream);
+    } catch (err) {
+      this.log?.error({ err, streamId: id }, 'stream listener threw');
+      stream.fail('INTERNAL_ERROR', 'the acceptor failed');
+    }
+    return true;
   }
 
   /** The peer reported it ran out of credit: grow the window if our consumer keeps up. */
   peerBlocked(stream: WireStream): void {
     const now = performance.now();
     // growth judges against the smallest round trip seen: refresh it while streams are blocked
-    if (now - this.rttProbeAt >= RTT_PROBE_MS && !this.rtt.inFlight) {
-      this.rttProbeAt = now;
-      void this.ping().catch(() => {});
-    }
-    const consumed = stream.consumed;
-    const limited = windowLimited(now - stream.epochAt, consumed - stream.epochConsumed, stream.window, this.minRttMs);
-    if (limited !== undefined) {
-      stream.epochAt = now;
-      stream.epochConsumed = consumed;
-    }
-    if (limited) {
-      const before = stream.window;
-      stream.window = grownWindow(before, stream.readableLength, this.opts.maxWindow, this.opts.receiveBudget - this.committed);
-      this.committed += stream.window - before;
-    }
+    this.rtt.probeWhileBlocked(now);
+    this.table.growIfLimited(stream, now, this.minRttMs);
     this.consumedSome(stream);
   }
 
@@ -357,25 +263,21 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     const first = this.peer === undefined;
     this.peer = peer;
     this.writer.maxFrame = Math.min(peer.maxFrameSize, this.opts.maxFrameSize);
-    this.writer.sendControl(encodeFrame(FrameType.SETTINGS, 1, 0));
+    this.writer.sendControl(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0));
     if (!first) return;
     this.peerHello = hello ?? {};
     // an early round-trip sample: window growth judges against it (the keepalive pings come later)
-    void this.ping().catch(() => {});
+    this.rtt.probe();
     this.settle?.resolve(this.peerHello);
     this.settle = undefined;
-    for (const stream of this.pendingOpens.splice(0)) {
+    for (const stream of this.table.takeUnsent()) {
       if (!stream.done) this.sendOpen(stream, encodeOpen(stream.meta));
     }
   }
 
-  onPong(seq: number): void {
-    this.rtt.pong(seq);
-  }
-
   onPeerGoAway(info: GoAwayInfo): void {
     this.peerGoingAway = true;
-    for (const stream of [...this.streams.values()]) {
+    for (const stream of this.table.all()) {
       if (stream.local && !stream.opened && stream.id > info.lastStreamId) {
         stream.fail('GOING_AWAY', `peer is going away (${info.code}) and did not take this stream`);
       }
@@ -383,12 +285,28 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     this.emit('goaway', info);
   }
 
+  onPeerConfig(config: Record<string, unknown>): void {
+    try {
+      this.emit('config', config);
+    } catch (err) {
+      this.log?.error({ err }, 'config listener threw');
+    }
+  }
+
+  consumerThrew(stream: WireStream, err: unknown): void {
+    this.log?.error({ err, streamId: stream.id }, 'stream consumer threw');
+    stream.fail('INTERNAL_ERROR', 'the consumer failed');
+  }
+
+  lz4Agreed(): boolean {
+    return this.opts.compression && this.peer !== undefined && (this.peer.codecs & CODEC_LZ4) !== 0;
+  }
+
   /** The peer broke the protocol: GOAWAY with the code, then tear down. */
-  failSession(err: ProtocolError): void {
+  private failSession(err: ProtocolError): void {
     if (this.destroyed) return;
     this.log?.warn({ code: err.wireCode, reason: err.message }, 'peer protocol error');
-    this.writer.sendControl(encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway(this.lastPeerId, ErrorCode[err.wireCode], err.message)));
-    this.writer.flushNow();
+    this.goAwayNow(err.wireCode, err.message);
     this.socket.end();
     const socket = this.socket;
     setTimeout(() => socket.destroy(), 1_000).unref();
@@ -404,86 +322,53 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
     this.teardown(new SessionClosedError('FLOOD', reason), true);
   }
 
-  lz4Agreed(): boolean {
-    return this.opts.compression && this.peer !== undefined && (this.peer.codecs & CODEC_LZ4) !== 0;
-  }
-
   // ---- internals ----
 
-  private refusalFor(): { code: ErrorCodeName; reason: string } | undefined {
-    if (this.goingAway) return { code: 'GOING_AWAY', reason: 'session is draining: open the stream on a new session' };
-    if (this.peerStreams >= this.opts.maxStreams) return { code: 'REFUSED', reason: `too many streams (max ${this.opts.maxStreams})` };
-    if (this.committed + this.opts.initialWindow > this.opts.receiveBudget) {
-      return { code: 'REFUSED', reason: `receive budget of ${this.opts.receiveBudget} bytes exhausted` };
-    }
-    if (this.listenerCount(this.streamEvent) === 0) return { code: 'REFUSED', reason: 'this side accepts no streams' };
-    return undefined;
+  /** The send side follows the peer's SETTINGS: its initial window, and LZ4 when both take it. */
+  private armSend(stream: WireStream): void {
+    stream.limit = this.peer!.initialWindow;
+    stream.compress = stream.meta.compress === true && this.lz4Agreed();
   }
 
   private sendOpen(stream: WireStream, payload: Buffer): void {
-    stream.limit = this.peer!.initialWindow;
-    stream.compress = stream.meta.compress === true && this.lz4Agreed();
+    this.armSend(stream);
     this.writer.sendControl(encodeFrame(FrameType.OPEN, 0, stream.id, payload));
     stream.canSend = true; // 0-RTT: data may follow the OPEN within the initial window
     this.writer.markReady(stream);
   }
 
-  private sendSettings(): void {
-    const values = {
-      [Setting.MAX_FRAME_SIZE]: this.opts.maxFrameSize,
-      [Setting.INITIAL_WINDOW]: this.opts.initialWindow,
-      [Setting.MAX_STREAMS]: this.opts.maxStreams,
-      [Setting.CODECS]: this.opts.compression ? CODEC_LZ4 : 0,
-      [Setting.KEEPALIVE_MS]: this.opts.keepaliveIntervalMs,
-      [Setting.VERSION]: PROTOCOL_VERSION,
-      // announced only when taken: an older peer never sees the id (it would ignore it anyway)
-      ...(this.opts.config ? { [Setting.CONFIG]: MAX_CONFIG_PAYLOAD } : {}),
-    };
-    this.writer.sendControl(encodeFrame(FrameType.SETTINGS, 0, 0, encodeSettings(values, this.opts.hello)));
+  private sendGoAway(code: ErrorCodeName, reason: string): void {
+    this.writer.sendControl(encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway(this.table.lastPeerId, ErrorCode[code], reason)));
   }
 
-  private attachSocket(): void {
-    const socket = this.socket as SessionSocket;
-    socket[kSession] = this;
-    socket.on('data', onSocketData);
-    socket.on('end', onSocketEnd);
-    socket.on('error', onSocketError);
-    socket.on('close', onSocketClose);
+  /** GOAWAY written to the socket now (the session ends right after). */
+  private goAwayNow(code: ErrorCodeName, reason: string): void {
+    this.sendGoAway(code, reason);
+    this.writer.flushNow();
   }
 
-  /** @internal the socket's bytes */
+  /** @internal SocketOwner: the socket's bytes */
   socketData(chunk: Buffer): void {
     this.bytesIn += chunk.length;
-    this.keepalive.touch();
+    this.rtt.touch();
     try {
-      this.decoder.push(chunk);
+      this.sink.push(chunk);
     } catch (err) {
       this.failSession(err instanceof ProtocolError ? err : new ProtocolError('INTERNAL_ERROR', String(err), { cause: err }));
     }
   }
 
-  /** @internal the socket ended or closed: an error for the streams still open, if any */
+  /** @internal SocketOwner: the socket ended or closed: an error for the streams still open, if any */
   socketGone(reason: string): void {
-    this.destroy(this.streams.size > 0 ? new SessionClosedError('NO_ERROR', reason) : undefined);
+    this.destroy(this.table.size > 0 ? new SessionClosedError('NO_ERROR', reason) : undefined);
   }
 
-  /** @internal KeepaliveOwner */
-  keepalivePing(): void {
-    void this.ping().catch(() => {});
-  }
-
-  /** @internal KeepaliveOwner */
-  keepaliveSrttMs(): number | undefined {
-    return this.rtt.srttMs;
-  }
-
-  /** @internal KeepaliveOwner */
+  /** @internal DeadPeerOwner: the keepalive's verdict */
   keepaliveDead(idleMs: number): void {
     this.log?.warn({ idleMs }, 'peer silent: keepalive timeout');
-    const err = new ProtocolError('KEEPALIVE_TIMEOUT', `no bytes from the peer for ${idleMs} ms`);
-    this.writer.sendControl(encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway(this.lastPeerId, ErrorCode.KEEPALIVE_TIMEOUT, err.message)));
-    this.writer.flushNow();
-    this.destroy(new SessionClosedError('KEEPALIVE_TIMEOUT', err.message));
+    const reason = `no bytes from the peer for ${idleMs} ms`;
+    this.goAwayNow('KEEPALIVE_TIMEOUT', reason);
+    this.destroy(new SessionClosedError('KEEPALIVE_TIMEOUT', reason));
   }
 
   private endGracefully(): void {
@@ -498,12 +383,11 @@ export class Session extends EventEmitter implements StreamHost, KeepaliveOwner 
   private teardown(err: Error | undefined, destroySocket: boolean): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.keepalive.stop();
     this.writer.close();
     const cause = err ?? new SessionClosedError('NO_ERROR', 'session closed');
-    for (const stream of [...this.streams.values()]) stream.destroy(cause);
-    for (const stream of this.pendingOpens.splice(0)) stream.destroy(cause);
-    this.rtt.failAll(cause);
+    for (const stream of this.table.all()) stream.destroy(cause);
+    for (const stream of this.table.takeUnsent()) stream.destroy(cause);
+    this.rtt.stop(cause);
     this.settle?.reject(cause);
     this.settle = undefined;
     if (destroySocket) this.socket.destroy();

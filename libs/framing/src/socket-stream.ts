@@ -10,9 +10,23 @@ import type { Duplex } from 'node:stream';
 import { Flag } from './constants.js';
 import { corkForTurn } from './cork.js';
 import type { CompressBackoff } from './compress-backoff.js';
-import { StreamResetError, errorCodeName, type ErrorCodeName } from './errors.js';
+import { StreamResetError, type ErrorCodeName } from './errors.js';
 import type { OpenMeta } from './payloads.js';
-import { NO_BYTES, acceptOpen, dropQueue, enqueue, grantCredit, hasSendable, peerDataFault, pullFrame, type StreamHost, type WireStream } from './wire-stream.js';
+import {
+  NO_BYTES,
+  acceptOpen,
+  doneIfBothFins,
+  dropQueue,
+  enqueue,
+  grantCredit,
+  hasSendable,
+  peerDataFault,
+  pullFrame,
+  resetByPeer,
+  resetHere,
+  type StreamHost,
+  type WireStream,
+} from './wire-stream.js';
 import type { FrameWriter } from './writer.js';
 
 /** Who runs a SocketStream: told when it opens and when it is over. Set `stream.owner` before `attach()`. */
@@ -163,34 +177,21 @@ export class SocketStream implements WireStream {
 
   /** Ends the stream both ways with RESET (the socket is destroyed). */
   reset(code: ErrorCodeName = 'CANCEL', reason = ''): void {
-    if (this.done) return;
-    this.endWithReset(code, reason);
-    this.host.sendReset(this, code, reason);
-    this.finish(undefined);
+    if (resetHere(this, this.host, code, reason)) this.finish(undefined, true);
   }
 
   /** A protocol fault on this stream: RESET to the peer, the owner is told with the error. */
   fail(code: ErrorCodeName, reason: string): void {
-    if (this.done) return;
-    this.endWithReset(code, reason);
-    this.host.sendReset(this, code, reason);
-    this.finish(new StreamResetError(code, reason, false));
+    if (resetHere(this, this.host, code, reason)) this.finish(new StreamResetError(code, reason, false), true);
   }
 
   /** The session ended (or the owner gives up): RESET CANCEL if still open, socket destroyed. */
   destroy(err?: Error): void {
-    if (!this.done) {
-      this.endWithReset('CANCEL', err?.message ?? 'stream destroyed');
-      this.host.sendReset(this, 'CANCEL', err?.message ?? 'stream destroyed');
-    }
-    this.finish(err);
+    this.finish(err, resetHere(this, this.host, 'CANCEL', err?.message ?? 'stream destroyed'));
   }
 
   onPeerReset(code: number, reason: string): void {
-    if (this.done) return;
-    const name = errorCodeName(code);
-    this.endWithReset(name, reason);
-    this.finish(name === 'NO_ERROR' ? undefined : new StreamResetError(name, reason, true));
+    if (!this.done) this.finish(resetByPeer(this, this.host, code, reason), true);
   }
 
   onPeerData(piece: Buffer, flags: number, last: boolean): void {
@@ -201,7 +202,7 @@ export class SocketStream implements WireStream {
     if (!last || !(flags & Flag.FIN)) return;
     this.remoteFin = true;
     this.socket?.end();
-    this.maybeDone();
+    if (doneIfBothFins(this, this.host)) this.finish(undefined, false);
   }
 
   onWindow(offset: number): void {
@@ -226,7 +227,7 @@ export class SocketStream implements WireStream {
     }
     if (fin && this.queued === 0) {
       this.localFin = true;
-      this.maybeDone();
+      if (doneIfBothFins(this, this.host)) this.finish(undefined, false);
     }
     return n;
   }
@@ -260,24 +261,9 @@ export class SocketStream implements WireStream {
     this.host.consumedSome(this);
   }
 
-  private maybeDone(): void {
-    if (this.localFin && this.remoteFin && !this.done) {
-      this.done = true;
-      this.host.forget(this);
-      this.finish(undefined);
-    }
-  }
-
-  private endWithReset(code: ErrorCodeName, reason: string): void {
-    this.resetCode = code;
-    this.resetReason = reason;
-    this.done = true;
-    this.host.forget(this);
-    this.socket?.destroy();
-  }
-
-  /** Tells the owner once and lets go of what the stream still holds. */
-  private finish(err: Error | undefined): void {
+  /** Tells the owner once and lets go of what the stream still holds; `reset`: a RESET ended it (the socket is destroyed). */
+  private finish(err: Error | undefined, reset: boolean): void {
+    if (reset) this.socket?.destroy();
     const owner = this.owner;
     this.owner = NO_OWNER;
     dropQueue(this);

@@ -5,9 +5,23 @@
 import { Duplex } from 'node:stream';
 import { Flag } from './constants.js';
 import type { CompressBackoff } from './compress-backoff.js';
-import { StreamResetError, errorCodeName, type ErrorCodeName } from './errors.js';
+import { StreamResetError, type ErrorCodeName } from './errors.js';
 import type { OpenMeta } from './payloads.js';
-import { NO_BYTES, acceptOpen, dropQueue, enqueue, grantCredit, hasSendable, peerDataFault, pullFrame, type StreamHost, type WireStream } from './wire-stream.js';
+import {
+  NO_BYTES,
+  acceptOpen,
+  doneIfBothFins,
+  dropQueue,
+  enqueue,
+  grantCredit,
+  hasSendable,
+  peerDataFault,
+  pullFrame,
+  resetByPeer,
+  resetHere,
+  type StreamHost,
+  type WireStream,
+} from './wire-stream.js';
 import type { FrameWriter } from './writer.js';
 
 export type { StreamHost } from './wire-stream.js';
@@ -78,26 +92,17 @@ export class Stream extends Duplex implements WireStream {
 
   /** Ends the stream both ways with RESET; the peer's stream errors with this code and reason. */
   reset(code: ErrorCodeName = 'CANCEL', reason = ''): void {
-    if (this.done) return;
-    this.endWithReset(code, reason);
-    this.host.sendReset(this, code, reason);
-    this.destroy();
+    if (resetHere(this, this.host, code, reason)) this.destroy();
   }
 
   /** A protocol fault on this stream: RESET to the peer and an error locally. */
   fail(code: ErrorCodeName, reason: string): void {
-    if (this.done) return;
-    this.endWithReset(code, reason);
-    this.host.sendReset(this, code, reason);
-    this.destroy(new StreamResetError(code, reason, false));
+    if (resetHere(this, this.host, code, reason)) this.destroy(new StreamResetError(code, reason, false));
   }
 
   /** The peer reset the stream. */
   onPeerReset(code: number, reason: string): void {
-    if (this.done) return;
-    const name = errorCodeName(code);
-    this.endWithReset(name, reason);
-    this.destroy(name === 'NO_ERROR' ? undefined : new StreamResetError(name, reason, true));
+    if (!this.done) this.destroy(resetByPeer(this, this.host, code, reason));
   }
 
   /** Payload bytes from the peer (already decompressed). */
@@ -110,7 +115,7 @@ export class Stream extends Duplex implements WireStream {
     if (flags & Flag.FIN) {
       this.remoteFin = true;
       this.push(null);
-      this.maybeDone();
+      doneIfBothFins(this, this.host);
     }
   }
 
@@ -169,10 +174,7 @@ export class Stream extends Duplex implements WireStream {
   }
 
   override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
-    if (!this.done) {
-      this.endWithReset('CANCEL', err?.message ?? 'stream destroyed');
-      this.host.sendReset(this, 'CANCEL', err?.message ?? 'stream destroyed');
-    }
+    resetHere(this, this.host, 'CANCEL', err?.message ?? 'stream destroyed');
     this.releaseAll();
     cb(err);
   }
@@ -201,21 +203,7 @@ export class Stream extends Duplex implements WireStream {
     const cb = this.finCallback;
     this.finCallback = null;
     cb?.();
-    this.maybeDone();
-  }
-
-  private maybeDone(): void {
-    if (this.localFin && this.remoteFin && !this.done) {
-      this.done = true;
-      this.host.forget(this);
-    }
-  }
-
-  private endWithReset(code: ErrorCodeName, reason: string): void {
-    this.resetCode = code;
-    this.resetReason = reason;
-    this.done = true;
-    this.host.forget(this);
+    doneIfBothFins(this, this.host);
   }
 
   private releaseAll(): void {

@@ -1,11 +1,12 @@
 // What every kind of stream shares with its session: the wire state the session and its frame sink
-// read and write (`WireStream`), what a stream needs from its session (`StreamHost`), and the send
-// side both kinds run the same way (`Outbox`: bytes queued by the local end go out as DATA frames
-// within the peer's credit, with a FIN after the last). Kinds: `Stream` (a Duplex) and
-// `SocketStream` (wired straight to a local socket).
+// read and write (`WireStream`), what a stream needs from its session (`StreamHost`), the lifecycle
+// both kinds run the same way (accept, RESET either way, done once both FINs crossed), and the send
+// side (`Outbox`: bytes queued by the local end go out as DATA frames within the peer's credit, with
+// a FIN after the last). Kinds: `Stream` (a Duplex) and `SocketStream` (wired straight to a local
+// socket); each only adds how its local end is told.
 import { Flag } from './constants.js';
 import { CompressBackoff } from './compress-backoff.js';
-import type { ErrorCodeName } from './errors.js';
+import { StreamResetError, errorCodeName, type ErrorCodeName } from './errors.js';
 import { creditLeft } from './flow.js';
 import type { OpenMeta } from './payloads.js';
 import type { FrameWriter, Sendable } from './writer.js';
@@ -40,9 +41,13 @@ export interface WireStream extends Outbox {
   readonly meta: OpenMeta;
   /** this side opened the stream */
   readonly local: boolean;
+  /** the wire code and reason of the RESET that ended the stream, if one did */
   resetCode: ErrorCodeName | undefined;
+  resetReason: string | undefined;
   opened: boolean;
   canSend: boolean;
+  /** our FIN went out */
+  localFin: boolean;
   remoteFin: boolean;
   done: boolean;
   received: number;
@@ -64,6 +69,8 @@ export interface WireStream extends Outbox {
   destroy(err?: Error): unknown;
 }
 
+// ---- lifecycle ----
+
 /** accept(): OPEN_OK for a stream the peer opened; data queued before it is sent after it. */
 export function acceptOpen(s: WireStream, host: StreamHost): void {
   if (s.local || s.opened || s.done) return;
@@ -71,6 +78,37 @@ export function acceptOpen(s: WireStream, host: StreamHost): void {
   s.canSend = true;
   host.sendOpenOk(s);
   host.markReady(s);
+}
+
+/** The stream ended with a RESET (either way): no frame for it is sent or accepted any more, and the session drops it. */
+export function endWithReset(s: WireStream, host: StreamHost, code: ErrorCodeName, reason: string): void {
+  s.resetCode = code;
+  s.resetReason = reason;
+  s.done = true;
+  host.forget(s);
+}
+
+/** reset(), fail(), destroy(): a RESET from this side ends the stream; false when it had ended already. */
+export function resetHere(s: WireStream, host: StreamHost, code: ErrorCodeName, reason: string): boolean {
+  if (s.done) return false;
+  endWithReset(s, host, code, reason);
+  host.sendReset(s, code, reason);
+  return true;
+}
+
+/** RESET from the peer (the stream is not done): ends it; the error its local end sees (none for NO_ERROR). */
+export function resetByPeer(s: WireStream, host: StreamHost, code: number, reason: string): StreamResetError | undefined {
+  const name = errorCodeName(code);
+  endWithReset(s, host, name, reason);
+  return name === 'NO_ERROR' ? undefined : new StreamResetError(name, reason, true);
+}
+
+/** Both FINs crossed: the stream is done and the session drops it; true when this call finished it. */
+export function doneIfBothFins(s: WireStream, host: StreamHost): boolean {
+  if (!s.localFin || !s.remoteFin || s.done) return false;
+  s.done = true;
+  host.forget(s);
+  return true;
 }
 
 /** Counts `length` bytes of DATA from the peer; the fault to fail the stream with when they break its state or credit. */

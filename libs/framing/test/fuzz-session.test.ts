@@ -103,7 +103,7 @@ t.test(`fuzz: ${RUNS} frame sequences, seed ${SEED}`, async (t) => {
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
     const s = peer.session;
-    const buffered = s['decoder'].buffered + [...s.streams.values()].reduce((sum, st) => sum + st.readableLength, 0);
+    const buffered = s['sink'].buffered + [...s.streams.values()].reduce((sum, st) => sum + st.readableLength, 0);
     worstBuffered = Math.max(worstBuffered, buffered);
     let outcome = 'running';
     if (s.destroyed) {

@@ -15,7 +15,8 @@ import { stopAll, viaLink } from './util.mjs';
 
 let starts = 0; // every start logs to its own file, so a stale line is never matched
 
-export const NODE = { name: 'bench-node', ip: '127.0.50.1' };
+// PERF_NODE_IP: the node's loopback address (to keep parallel runs apart), default 127.0.50.1
+export const NODE = { name: 'bench-node', ip: process.env.PERF_NODE_IP ?? '127.0.50.1' };
 /** streams per node the server allows: the `idle` scenario's 10 000 (the default is 1 024) */
 const SERVER_MAX_STREAMS_PER_NODE = 10_000;
 /** streams the agent accepts per session: 10 000, so its 256 MiB receive budget is shared (≈ 26 KiB initial windows) */

@@ -1,0 +1,46 @@
+// The process logger writes its lines to stdout in batches: every line arrives, in order, whole; a
+// quiet process's line within LOG_FLUSH_MS; what waits is written when the process exits.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+
+const logger = fileURLToPath(new URL('../src/logger.ts', import.meta.url));
+const loader = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
+
+/** Runs `body` (with `createLogger` in scope) in a child; → its stdout chunks and when each came. */
+function child(body: string): Promise<{ chunks: string[]; at: number[]; code: number | null }> {
+  const script = `const { createLogger } = await import(${JSON.stringify(logger)});\n${body}`;
+  const proc = spawn(process.execPath, [...loader, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const chunks: string[] = [];
+  const at: number[] = [];
+  const t0 = performance.now();
+  proc.stdout.on('data', (c: Buffer) => (chunks.push(c.toString()), at.push(performance.now() - t0)));
+  return new Promise((resolve) => proc.once('close', (code) => resolve({ chunks, at, code })));
+}
+
+const lines = (chunks: string[]): Array<Record<string, unknown>> => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+t.test('a busy process writes its lines in batches, every line whole and in order', async (t) => {
+  // a line every millisecond or two, as a churning server logs its audit lines: each line on its own
+  // would be one write (and one read here) per line
+  const { chunks, code } = await child(`const log = createLogger('info'); for (let i = 0; i < 200; i++) { log.info({ i, pad: 'x'.repeat(200) }, 'audit'); await new Promise((r) => setTimeout(r, 1)); }`);
+  t.equal(code, 0);
+  const got = lines(chunks);
+  t.equal(got.length, 200, 'every line');
+  t.same(got.map((l) => l['i']), [...Array(200).keys()], 'in order');
+  t.ok(chunks.length < 80, `200 lines in ${chunks.length} reads of the pipe`);
+});
+
+t.test('a lone line of a quiet process is written within LOG_FLUSH_MS, not held for the batch', async (t) => {
+  const { chunks, at, code } = await child(`const log = createLogger('info'); log.info('one'); setTimeout(() => log.info('two'), 300); setTimeout(() => {}, 600);`);
+  t.equal(code, 0);
+  t.same(lines(chunks).map((l) => l['msg']), ['one', 'two']);
+  t.ok(chunks.length >= 2, 'the first line left before the second was logged');
+  t.ok(at[1]! - at[0]! > 200, `the lines left ${(at[1]! - at[0]!).toFixed(0)} ms apart, as they were logged`);
+});
+
+t.test('a line logged right before the process exits is written', async (t) => {
+  const { chunks, code } = await child(`const log = createLogger('info'); log.fatal({ code: 'X' }, 'server failed to start'); process.exitCode = 1;`);
+  t.equal(code, 1);
+  t.match(lines(chunks), [{ msg: 'server failed to start', code: 'X', level: 60 }]);
+});
