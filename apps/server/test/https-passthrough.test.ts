@@ -12,6 +12,7 @@ import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { issueCertificate } from '@edge-tunnel/pki';
 import t from 'tap';
 import { parseConfig } from '../src/index.js';
+import { alertOf, alertRecord, passthroughDest } from '../src/proxy/passthrough.js';
 import { testPki } from './fixtures/pki.js';
 import { serverEnv, startNode, startServer } from './fixtures/harness.js';
 import type { TestServer } from './fixtures/harness.js';
@@ -85,9 +86,9 @@ t.test('passthrough: the caller verifies the kubelet, the kubelet verifies the c
 t.test('a wrong kubelet certificate fails as a certificate error, not a tunnel error', async (t) => {
   const server = await startServer(t, pki, [PASSTHROUGH]);
   const foreign = await issueCertificate(pki.foreignCa, { profile: 'server', commonName: 'edge-f', ips: ['127.0.125.2'], dnsNames: ['edge-f'], key: pki.key });
-  await startNode(t, pki, server, 'edge-f', '127.0.125.2', {}, foreign);
+  await startNode(t, pki, server, 'edge-f', '127.0.125.2', {}, { serving: foreign });
   const otherName = await issueCertificate(pki.clusterCa, { profile: 'server', commonName: 'edge-x', ips: ['127.0.125.9'], dnsNames: ['edge-x'], key: pki.key });
-  await startNode(t, pki, server, 'edge-n', '127.0.125.3', {}, otherName);
+  await startNode(t, pki, server, 'edge-n', '127.0.125.3', {}, { serving: otherName });
   await t.rejects(dial(server, { servername: 'edge-f' }), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }, 'signed by another CA');
   await t.rejects(dial(server, { servername: 'edge-n' }), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }, 'issued for another node name');
   const dir = mkdtempSync(join(tmpdir(), 'h25-passthrough-'));
@@ -118,4 +119,15 @@ t.test('--https-mode: values, and no kubelet credential in passthrough', async (
   t.equal(ok.help === false && ok.config.httpsMode, 'passthrough', 'no --caller-ca needed: the kubelet checks callers');
   const def = parseConfig(base, serverEnv(pki, true));
   t.equal(def.help === false && def.config.httpsMode, 'terminate', 'terminate is the default');
+});
+
+t.test('routing key: the original destination when it is a node IP, else the SNI', async (t) => {
+  const isNode = (ip: string): boolean => ip === '10.126.1.2';
+  t.strictSame(passthroughDest({ sni: 'edge-a', original: { ip: '10.126.1.2', port: 10250 } }, isNode), { host: '10.126.1.2', port: 10250 }, 'iptables capture: what the caller dialled');
+  t.strictSame(passthroughDest({ sni: 'edge-a', original: { ip: '10.96.0.10', port: 10250 } }, isNode), { host: 'edge-a', port: 10250 }, 'a Service DNAT names no node: the SNI');
+  t.strictSame(passthroughDest({ sni: undefined, original: { ip: '10.96.0.10', port: 10250 } }, isNode), { host: '10.96.0.10', port: 10250 }, 'no SNI: the original destination, whose miss is precise');
+  t.strictSame(passthroughDest({ sni: 'edge-a', original: undefined }), { host: 'edge-a', port: 10250 });
+  t.match(passthroughDest({ sni: undefined, original: undefined }), { status: 421, reason: 'NO_ROUTING_KEY' });
+  t.strictSame([alertOf('NODE_UNKNOWN'), alertOf('PORT_NOT_CONFIGURED'), alertOf('NO_TUNNEL'), alertOf('MALFORMED_REQUEST')], ['unrecognized_name', 'access_denied', 'internal_error', 'decode_error']);
+  t.strictSame([...alertRecord('unrecognized_name')], [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112], 'a fatal alert record');
 });

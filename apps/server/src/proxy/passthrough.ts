@@ -61,9 +61,14 @@ export function alertRecord(alert: TlsAlert): Buffer {
   return Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, TlsAlert[alert]]);
 }
 
-/** Where a passthrough connection goes: the original destination wins (it is what the caller dialled), else the server name on 10250. */
-export function passthroughDest(key: PassthroughKey): Dest | Failure {
-  if (key.original !== undefined) return { host: key.original.ip, port: key.original.port };
+/**
+ * Where a passthrough connection goes: the original destination when it is an edge node's IP (what
+ * the caller dialled), else the server name on 10250 (a DNAT to the listener by something else, e.g.
+ * a Service's, names no node), else the original destination as it is (its miss is precise).
+ */
+export function passthroughDest(key: PassthroughKey, isNodeIp: (ip: string) => boolean = () => true): Dest | Failure {
+  const original = key.original === undefined ? undefined : { host: key.original.ip, port: key.original.port };
+  if (original !== undefined && (isNodeIp(original.host) || key.sni === undefined)) return original;
   if (key.sni !== undefined) return { host: key.sni, port: KUBELET_HTTPS_PORT };
   return {
     ...tunnelError('NO_ROUTING_KEY'),
@@ -79,7 +84,7 @@ export function relayPassthrough(ctx: ProxyContext, socket: Socket, hello: Buffe
   call.audit.sni = key.sni;
   if (key.original) call.audit.originalDst = `${key.original.ip}:${key.original.port}`;
   socket.on('error', destroyOnError);
-  const dest = passthroughDest(key);
+  const dest = passthroughDest(key, (ip) => ctx.registry.table.byIp(ip) !== undefined);
   if (isFailure(dest)) return call.fail(dest);
   call.audit.port = dest.port;
   const r = route(ctx, dest, channelOf(ctx.portConfig(), dest.port) ?? ctx.channel);
