@@ -62,3 +62,4 @@ export async function lookupOriginalDst(runner: IptablesRunner, t: AcceptedTuple
   const dst = parseOriginalDst(res.stdout, t);
   return dst === undefined ? { ok: false, reason: 'no-entry' } : { ok: true, dst };
 }
+

@@ -1,7 +1,9 @@
 // iptables capture + HTTPS passthrough: the node IP and port a caller dialled, from the conntrack
 // entry of its connection (@edge-tunnel/capture lookupOriginalDst). A lookup that finds nothing lets
 // the connection be routed by its SNI; a conntrack that fails is one warn line (then debug lines),
-// as every connection would repeat it.
+// as every connection would repeat it. Lookups run only for connections whose ClientHello is in
+// (silent connections spawn nothing), at most MAX_LOOKUPS_IN_FLIGHT processes at once, the rest
+// queued in order (a burst of callers cannot fork-bomb the server).
 import type { Socket } from 'node:net';
 import { createRunner, lookupOriginalDst } from '@edge-tunnel/capture';
 import type { IptablesRunner, OriginalDst } from '@edge-tunnel/capture';
@@ -10,9 +12,11 @@ import type { OriginalDstLookup } from '../proxy/passthrough.js';
 
 /** A conntrack call that has not answered in this long is killed (the connection falls back to SNI). */
 export const ORIGINAL_DST_TIMEOUT_MS = 2_000;
+/** conntrack processes running at once; more lookups wait for one to end */
+export const MAX_LOOKUPS_IN_FLIGHT = 16;
 
 export function originalDstLookup(runner: IptablesRunner | undefined, log: Logger): OriginalDstLookup {
-  const run = runner ?? createRunner({ timeoutMs: ORIGINAL_DST_TIMEOUT_MS });
+  const run = limited(runner ?? createRunner({ timeoutMs: ORIGINAL_DST_TIMEOUT_MS }), MAX_LOOKUPS_IN_FLIGHT);
   let warned = false;
   return async (socket: Socket): Promise<OriginalDst | undefined> => {
     const { localAddress, localPort, remoteAddress, remotePort } = socket;
@@ -26,5 +30,23 @@ export function originalDstLookup(runner: IptablesRunner | undefined, log: Logge
       warned = true;
     }
     return undefined;
+  };
+}
+
+/** `runner` with at most `max` commands running; the others start in order as those end. */
+export function limited(runner: IptablesRunner, max: number): IptablesRunner {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return {
+    async run(cmd, args, stdin) {
+      if (running >= max) await new Promise<void>((r) => waiting.push(r));
+      running++;
+      try {
+        return await runner.run(cmd, args, stdin);
+      } finally {
+        running--;
+        waiting.shift()?.();
+      }
+    },
   };
 }
