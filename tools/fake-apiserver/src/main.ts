@@ -39,7 +39,7 @@ function jsonFile(path: string, flag: string): unknown {
 /** The --auth file: tokens and rules of the review endpoints (auth-reviews.ts). */
 function authTable(path: string): NonNullable<FakeApiServerOptions['auth']> {
   const doc = jsonFile(path, '--auth') as { tokens?: unknown; rules?: unknown } | null;
-  if (typeof doc !== 'object' || doc === null || (doc.tokens !== undefined && typeof doc.tokens !== 'object') || (doc.rules !== undefined && !Array.isArray(doc.rules))) {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || (doc.tokens !== undefined && typeof doc.tokens !== 'object') || (doc.rules !== undefined && !Array.isArray(doc.rules))) {
     throw new FakeApiServerError(ErrorCode.BadOptions, `fake-apiserver: --auth ${path}: expected {"tokens": {…}, "rules": […]}`);
   }
   return doc as NonNullable<FakeApiServerOptions['auth']>;

@@ -4,7 +4,7 @@
 // without terminating TLS (client-hello-sni.ts). The whole hello goes to `route` with its server
 // name; what is no ClientHello is refused there too (a decode_error alert, an audit line).
 import { createServer as createTcpServer } from 'node:net';
-import type { Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { ClientHelloGate } from './client-hello-gate.js';
 import { parseClientHello } from './client-hello-sni.js';
 import type { RefusalReporter } from './refusals.js';
