@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCerts } from './lib/certs.mjs';
 import { allChains } from './lib/chains/index.mjs';
-import { NODE } from './lib/chains/edge-tunnel.mjs';
+import { NODE, PASSTHROUGH_CHAIN } from './lib/chains/edge-tunnel.mjs';
 import { spawnHelper } from './lib/chains/util.mjs';
 import { spawnProc } from './lib/procs.mjs';
 import { censusTables, commitOf, machine, svgChart, table } from './lib/report.mjs';
@@ -78,6 +78,8 @@ const httpSink = await startHttpSink(certs);
 const env = { tmp, certs, sink: { host: NODE.ip, port: sink.port }, httpSink, logLevel: opt('log-level') ?? 'info' };
 const { chains: all, notes, extra } = allChains(env);
 const chains = onlyChains ? all.filter((c) => onlyChains.includes(c.name)) : all;
+// the edge-tunnel chain starts the passthrough server and agent only when their chain is measured
+env.passthrough = chains.some((c) => c.name === PASSTHROUGH_CHAIN);
 for (const n of notes) log(`note: ${n}`);
 
 const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.id));
@@ -113,8 +115,8 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
 async function startHttpSink(certs) {
   const cfg = { cert: certs.path('kubelet-serving', 'crt'), key: certs.path('kubelet-serving', 'key') };
   const proc = spawnProc('http-sink', join(here, 'lib', 'http-sink.mjs'), [NODE.ip], { node: true, env: { PERF_HTTP_SINK: JSON.stringify(cfg) } });
-  const { httpPort, httpsPort } = await proc.message();
-  return { proc, pid: proc.pid, httpPort, httpsPort };
+  const { httpPort, httpsPort, kubeletPort, kubeletError } = await proc.message();
+  return { proc, pid: proc.pid, httpPort, httpsPort, kubeletPort, kubeletError };
 }
 
 async function runOn(chain, all) {

@@ -14,7 +14,7 @@ export async function makeCerts(dir, nodes) {
   await writePemFiles(dir, 'server', server);
   await writePemFiles(dir, 'kubelet-client', await issueKubeletClientCert(ca));
   await writePemFiles(dir, 'caller', await issueCallerCert(ca));
-  await writePemFiles(dir, 'kubelet-serving', await issueServerCert(ca, { dnsNames: ['kubelet'], ips: nodes.map((n) => n.ip) }));
+  await writePemFiles(dir, 'kubelet-serving', await issueServerCert(ca, { dnsNames: ['kubelet', ...nodes.map((n) => n.name)], ips: nodes.map((n) => n.ip) }));
   for (const node of nodes) await writePemFiles(dir, `agent-${node.name}`, await issueAgentCert(ca, node.name, [node.ip]));
   const path = (name, ext) => join(dir, `${name}.${ext}`);
   return { dir, ca, caPem: ca.certPem, server, path, pem: (name, ext) => readFileSync(path(name, ext), 'utf8') };

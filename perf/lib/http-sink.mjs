@@ -11,6 +11,8 @@ import tls from 'node:tls';
 
 export const SMALL = 64;
 export const BIG = 100 * 1024;
+/** the kubelet's HTTPS port, where `edge-tunnel-https-passthrough` lands (SNI routes to it) */
+export const KUBELET_PORT = 10250;
 
 const response = (status, body) =>
   Buffer.concat([Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n`, 'latin1'), body]);
@@ -61,11 +63,17 @@ export async function startHttpSink(host, { cert, key }) {
   });
   const plain = await listen(net.createServer({ noDelay: true }, serveHttp));
   const secure = await listen(tls.createServer({ cert, key, noDelay: true }, serveHttp));
-  return { plain, secure, close: () => (plain.close(), secure.close()) };
+  // the kubelet's own port, where a passthrough routed by SNI lands (a busy port only loses that chain)
+  const kubelet = await new Promise((resolve) => {
+    const server = tls.createServer({ cert, key, noDelay: true }, serveHttp);
+    server.once('error', (err) => resolve({ error: `${host}:${KUBELET_PORT}: ${err.message}` }));
+    server.listen({ host, port: KUBELET_PORT, backlog: 4096 }, () => resolve({ server }));
+  });
+  return { plain, secure, kubelet, close: () => (plain.close(), secure.close(), kubelet.server?.close()) };
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()) && process.send) {
   const cfg = JSON.parse(process.env.PERF_HTTP_SINK);
   const sink = await startHttpSink(process.argv[2] ?? '127.0.0.1', { cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) });
-  process.send({ httpPort: sink.plain.address().port, httpsPort: sink.secure.address().port });
+  process.send({ httpPort: sink.plain.address().port, httpsPort: sink.secure.address().port, kubeletPort: sink.kubelet.server?.address().port, kubeletError: sink.kubelet.error });
 }

@@ -10,7 +10,7 @@ import { keepAliveLoad } from './keepalive.mjs';
 import { median } from './client.mjs';
 
 export const REQS = 'reqs';
-export const REQS_CHAINS = ['direct', 'edge-tunnel', 'edge-tunnel-http', 'edge-tunnel-https'];
+export const REQS_CHAINS = ['direct', 'edge-tunnel', 'edge-tunnel-http', 'edge-tunnel-https', 'edge-tunnel-https-passthrough'];
 export const SIZES = [
   { size: 'small', path: '/small', bytes: SMALL },
   { size: '100KiB', path: '/big', bytes: BIG },
@@ -67,7 +67,8 @@ export const reqsScenario = {
           if (round % 2) order.reverse();
           for (const [name, targets] of order) {
             progress(`reqs · round ${round + 1}/${sizes.reqRounds} · ${name} · ${kind} ${size}`);
-            const r = await keepAliveLoad(targets[kind], { callers: sizes.reqCallers, path, warmMs: sizes.reqWarmMs, durMs: sizes.reqDurMs, pids, expectBytes: bytes });
+            // a target on processes of its own (the passthrough server and agent) names their pids
+            const r = await keepAliveLoad(targets[kind], { callers: sizes.reqCallers, path, warmMs: sizes.reqWarmMs, durMs: sizes.reqDurMs, pids: { ...pids, ...targets[kind].pids }, expectBytes: bytes });
             const key = `${name} ${kind} ${size}`;
             runs.set(key, [...(runs.get(key) ?? []), r]);
           }

@@ -3,7 +3,7 @@
 // or on `direct` (no tunnel at all) in the same run — the floor's value is kept beside it: a target
 // the floor misses too is out of reach for any Node tunnel on this machine (`reachable: false`).
 import { reqsCase, SIZES } from './reqs.mjs';
-import { ENTRY_CHAINS } from './chains/edge-tunnel.mjs';
+import { ENTRY_CHAINS, PASSTHROUGH_CHAIN } from './chains/edge-tunnel.mjs';
 import { TARGET_RATE } from './scrape.mjs';
 export const ET = 'edge-tunnel';
 export const ETZ = 'edge-tunnel+lz4';
@@ -64,6 +64,11 @@ export function evaluateTargets(res) {
       const chain = ENTRY_CHAINS[kind];
       add(`reqs ${size}: ${listener} req/s ÷ CONNECT chain`, rq(chain, kind, size, 'rps') / rq(ET, kind, size, 'rps'), `≥ ${goal}`, (x) => x >= goal);
       add(`reqs ${size}: ${listener} p50 ÷ CONNECT chain`, rq(chain, kind, size, 'p50') / rq(ET, kind, size, 'p50'), '≤ 1.5', (x) => x <= 1.5);
+    }
+    // --https-mode=passthrough relays the caller's TLS as CONNECT does: it should cost what CONNECT costs
+    if (s.reqs?.rows?.[PASSTHROUGH_CHAIN]) {
+      add(`reqs ${size}: :10263 passthrough req/s ÷ CONNECT chain`, rq(PASSTHROUGH_CHAIN, 'https', size, 'rps') / rq(ET, 'https', size, 'rps'), '≥ 0.8', (x) => x >= 0.8);
+      add(`reqs ${size}: :10263 passthrough p50 ÷ CONNECT chain`, rq(PASSTHROUGH_CHAIN, 'https', size, 'p50') / rq(ET, 'https', size, 'p50'), '≤ 1.5', (x) => x <= 1.5);
     }
   }
   const scrape = s.scrape?.rows?.[ET];

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // the seed's path chains run `reqs` only; `reqs` runs on them, the CONNECT chain and direct
-const REQS_CHAINS = ['direct', 'edge-tunnel', 'edge-tunnel-http', 'edge-tunnel-https'];
-const REQS_ONLY = ['edge-tunnel-http', 'edge-tunnel-https'];
+const REQS_CHAINS = ['direct', 'edge-tunnel', 'edge-tunnel-http', 'edge-tunnel-https', 'edge-tunnel-https-passthrough'];
+const REQS_ONLY = ['edge-tunnel-http', 'edge-tunnel-https', 'edge-tunnel-https-passthrough'];
 const bench = fileURLToPath(new URL('../bench.mjs', import.meta.url));
 const built = ['apps/server', 'apps/agent', 'libs/framing', 'libs/pki'].every((p) => existsSync(fileURLToPath(new URL(`../../${p}/dist/index.js`, import.meta.url))));
 
@@ -58,7 +58,7 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
   }
   t.match(r.stdout, /edge-tunnel ÷ peer/, 'ratio tables printed');
   // reqs: every case of every chain answered, with a p50 and the CPU of each tunnel process
-  const cases = { direct: ['http', 'https'], 'edge-tunnel': ['http', 'https'], 'edge-tunnel-http': ['http'], 'edge-tunnel-https': ['https'] };
+  const cases = { direct: ['http', 'https'], 'edge-tunnel': ['http', 'https'], 'edge-tunnel-http': ['http'], 'edge-tunnel-https': ['https'], 'edge-tunnel-https-passthrough': ['https'] };
   for (const [name, kinds] of Object.entries(cases)) {
     const got = res.scenarios.reqs?.rows[name]?.cases ?? [];
     t.same(got.map((c) => `${c.kind} ${c.size}`), kinds.flatMap((k) => [`${k} small`, `${k} 100KiB`]), `reqs · ${name}: its cases`);

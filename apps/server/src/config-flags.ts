@@ -12,7 +12,7 @@ import { DEFAULT_CALLER_ALLOW } from './proxy/caller-auth.js';
 import { DEFAULT_STREAM_QUOTAS } from './proxy/stream-quota.js';
 import type { ServerConfig } from './server-config.js';
 
-export type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'ms0' | 'count' | 'int' | 'level' | 'list' | 'capture' | 'target' | 'ipv4s' | 'hostport' | 'peers' | 'names' | 'callers' | 'shares';
+export type Kind = 'addr' | 'string' | 'bool' | 'ms' | 'ms0' | 'count' | 'int' | 'level' | 'list' | 'capture' | 'target' | 'ipv4s' | 'hostport' | 'peers' | 'names' | 'callers' | 'shares' | 'httpsMode';
 
 /** Kinds whose flag may be given more than once (values accumulate). */
 export const REPEATABLE: ReadonlySet<Kind> = new Set(['list', 'ipv4s', 'peers', 'names', 'callers', 'shares']);
@@ -54,6 +54,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'kubelet-client-cert', key: 'kubeletClientCert', kind: 'string', help: 'certificate presented to kubelets' },
   { flag: 'kubelet-client-key', key: 'kubeletClientKey', kind: 'string', help: 'key of --kubelet-client-cert' },
   { flag: 'kubelet-ca', key: 'kubeletCa', kind: 'string', help: 'CA of kubelet serving certificates' },
+  { flag: 'https-mode', key: 'httpsMode', kind: 'httpsMode', default: 'terminate', help: 'HTTPS listener: terminate (caller TLS ends here, TLS re-originated to the kubelet with --kubelet-client-cert) or passthrough (the caller\'s TLS reaches the kubelet untouched, routed by SNI or the original destination; no kubelet credential here)' },
   { flag: 'verify-kubelet', key: 'verifyKubelet', kind: 'bool', help: 'verify kubelet serving certificates with --kubelet-ca (default: true when --kubelet-ca is set)' },
   { flag: 'config', key: 'configFile', kind: 'string', help: 'port config file (YAML/JSON, ConfigMap keys), applied live' },
   { flag: 'config-poll-ms', key: 'configPollMs', kind: 'ms', default: '2000', help: 'stat fallback period of the config file watch' },

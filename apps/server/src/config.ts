@@ -10,10 +10,10 @@ import { iptablesTargets } from './capture/targets.js';
 import { framingLimitsProblem } from '@edge-tunnel/framing';
 import { parseCallerAllow } from './proxy/caller-auth.js';
 import type { ListenerName } from './proxy/context.js';
-import { CaptureMode, type ServerConfig } from './server-config.js';
+import { CaptureMode, HttpsMode, type ServerConfig } from './server-config.js';
 import { FLAGS, REPEATABLE, type FlagSpec } from './config-flags.js';
 
-export { CaptureMode, type IpPort, type ServerConfig } from './server-config.js';
+export { CaptureMode, HttpsMode, type IpPort, type ServerConfig } from './server-config.js';
 export { DEFAULT_EDGE_SELECTORS, FLAGS } from './config-flags.js';
 
 /** One selector term list as kubectl -l takes it: `k=v`, `k!=v`, `k in (a,b)`, `k`, `!k`, comma-joined. */
@@ -131,6 +131,9 @@ function convert(spec: FlagSpec, raw: string): unknown {
     case 'capture':
       if (!Object.hasOwn(CaptureMode, raw)) throw invalid(`${what} must be one of ${Object.keys(CaptureMode).join(', ')}, got ${JSON.stringify(raw)}`);
       return raw;
+    case 'httpsMode':
+      if (!Object.hasOwn(HttpsMode, raw)) throw invalid(`${what} must be one of ${Object.keys(HttpsMode).join(', ')}, got ${JSON.stringify(raw)}`);
+      return raw;
     case 'target': {
       const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(raw.trim());
       const port = m ? Number(m[2]) : NaN;
@@ -149,7 +152,9 @@ function checkConfig(c: ServerConfig): ServerConfig {
   for (const key of ['cert', 'key', 'agentCa'] as const) {
     if (!c[key]) throw invalid(`--${flagOf(key)} is required (env ${envName(flagOf(key))})`);
   }
-  if (c.requireCallerCert && !c.callerCa) {
+  const passthrough = c.httpsMode === HttpsMode.passthrough;
+  if (passthrough) checkPassthrough(c);
+  if (c.requireCallerCert && !c.callerCa && !passthrough) {
     throw invalid('--caller-ca is required while --require-caller-cert is true (set --require-caller-cert=false to accept callers without a certificate)');
   }
   c.callerAllow ??= [];
@@ -171,6 +176,19 @@ function checkConfig(c: ServerConfig): ServerConfig {
     throw invalid('--headers-timeout-ms must not be longer than --request-timeout-ms (the head is part of the request)');
   }
   return checkCaptureConfig(checkClusterConfig(c));
+}
+
+/**
+ * --https-mode=passthrough: the kubelet's TLS goes end to end, so a kubelet credential given to the
+ * server would be unused; refused rather than kept lying around.
+ */
+function checkPassthrough(c: ServerConfig): void {
+  const unused = (['kubeletClientCert', 'kubeletClientKey', 'kubeletCa'] as const).filter((k) => c[k] !== undefined).map((k) => `--${flagOf(k)}`);
+  if (c.verifyKubelet === true) unused.push('--verify-kubelet');
+  if (unused.length > 0) {
+    throw invalid(`${unused.join(', ')} ${unused.length === 1 ? 'is' : 'are'} not used with --https-mode=passthrough: the caller's TLS reaches the kubelet, ` +
+      'which verifies the caller itself (and the caller verifies the kubelet); remove them, or use --https-mode=terminate');
+  }
 }
 
 /** Cluster-mode flags: --kubeconfig implies --kubernetes; capture defaults to dns in a cluster. */

@@ -46,6 +46,8 @@ export interface ServerConfig extends FramingLimits {
   kubeletCa?: string;
   /** default: on when kubeletCa is given */
   verifyKubelet: boolean;
+  /** HTTPS listener: terminate the caller's TLS (and re-originate it) or pass it through to the kubelet */
+  httpsMode: HttpsMode;
   /** port config file (YAML or JSON, ConfigMap keys), watched for changes */
   configFile?: string;
   /** stat fallback period of the config file watch */
@@ -155,6 +157,15 @@ export interface ServerConfig extends FramingLimits {
   /** /debug/tunnels: nodes per page when the request names no ?limit= */
   debugTunnelsLimit: number;
 }
+
+/** Modes of the HTTPS listener (--https-mode). */
+export const HttpsMode = {
+  /** caller TLS ends at the server; TLS to the kubelet with the server's kubelet-client identity */
+  terminate: 'terminate',
+  /** the caller's TLS goes end to end to the kubelet, routed by SNI or the original destination */
+  passthrough: 'passthrough',
+} as const;
+export type HttpsMode = (typeof HttpsMode)[keyof typeof HttpsMode];
 
 /** Traffic capture modes. */
 export const CaptureMode = {

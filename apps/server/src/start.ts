@@ -22,6 +22,10 @@ import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { createMetaServer } from './meta.js';
 import { createTlsFront } from './accept/tls-front.js';
+import { createPassthroughFront } from './accept/passthrough-front.js';
+import { passthroughHandlers } from './proxy/passthrough.js';
+import { originalDstLookup } from './capture/original-dst.js';
+import { CaptureMode, HttpsMode } from './server-config.js';
 import { RefusalReporter } from './accept/refusals.js';
 import { ServerMetrics } from './metrics.js';
 import { FilePortConfigSource, StaticPortConfigSource } from './port-config-source.js';
@@ -127,10 +131,19 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     cert, key, ca: callerCa, requestCert: callerCa !== undefined, rejectUnauthorized: config.requireCallerCert, minVersion: 'TLSv1.2',
     ...proxyServerOptions(limits), handshakeTimeout: config.httpsHandshakeTimeoutMs,
   });
-  // accepted by a TCP front: connections that never send a ClientHello are closed early (accept/tls-front.ts)
-  const httpsFront = createTlsFront(https, {
-    clientHelloTimeoutMs: config.clientHelloTimeoutMs, maxPendingConnections: config.maxPendingConnections, maxPendingPerSource: config.httpsMaxPendingPerSource,
-  }, new RefusalReporter('https', metrics.tlsRefusals, proxyLog));
+  const passthrough = config.httpsMode === HttpsMode.passthrough;
+  const httpsCtx = ctx('https', 'https', passthrough ? undefined : originate);
+  const frontOpts = { clientHelloTimeoutMs: config.clientHelloTimeoutMs, maxPendingConnections: config.maxPendingConnections, maxPendingPerSource: config.httpsMaxPendingPerSource };
+  const httpsRefusals = new RefusalReporter('https', metrics.tlsRefusals, proxyLog);
+  // accepted by a TCP front: connections that never send a ClientHello are closed early (accept/tls-front.ts);
+  // passthrough: the front reads the ClientHello and relays it to the kubelet (proxy/passthrough.ts)
+  const httpsFront = passthrough
+    ? createPassthroughFront(frontOpts, httpsRefusals, passthroughHandlers(httpsCtx, config.capture === CaptureMode.iptables ? originalDstLookup(options.iptablesRunner, proxyLog) : undefined))
+    : createTlsFront(https, frontOpts, httpsRefusals);
+  if (passthrough) {
+    logger.info({ httpsMode: 'passthrough', routing: config.capture === CaptureMode.iptables ? 'original destination (conntrack), else SNI' : 'SNI (node name → port 10250)' },
+      'https passthrough: callers\' TLS goes end to end to the kubelet; this server holds no kubelet-client certificate and checks no HTTPS caller');
+  }
   https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
     proxyLog.warn({ listener: 'https', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'caller tls handshake failed');
   });
@@ -141,13 +154,12 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
       tokenTtlMs: config.tokenCacheTtlMs, authorizedTtlMs: config.authzCacheTtlMs, unauthorizedTtlMs: config.authzNegativeCacheTtlMs, maxEntries: config.authCacheEntries,
     }) } : {}),
   });
-  const httpsCtx = ctx('https', 'https', originate);
   // keep-alive connections to kubelets: a TLS handshake per connection, not per request (proxy/upstream-pool.ts)
-  const pools = config.upstreamPoolSize > 0
+  const pools = config.upstreamPoolSize > 0 && !passthrough
     ? (httpsCtx.pool = new UpstreamPools(httpsCtx, registry, { size: config.upstreamPoolSize, idleMs: config.upstreamIdleTimeoutMs }))
     : undefined;
   metrics.upstreamIdle = () => pools?.idle() ?? 0;
-  wireProxy(https, httpsCtx, cluster?.pods, gate);
+  if (!passthrough) wireProxy(https, httpsCtx, cluster?.pods, gate);
   wireProxy(http, ctx('http', 'http'), cluster?.pods);
   const connectFronts = createConnectFronts(config, ctx('connect', 'http'), limits, { cert, key, callerCa }, metrics, proxyLog);
   const connect = connectFronts.tcp;

@@ -12,6 +12,8 @@ export { EMPTY_NAT_STATE, parseNatState, tokenize } from './state.js';
 export type { JumpRule, NatState } from './state.js';
 export { changedFlows, flushConntrack, parseConntrackDestinations } from './conntrack.js';
 export type { FlowKey, FlushResult } from './conntrack.js';
+export { lookupOriginalDst, originalDstArgs, parseOriginalDst } from './original-dst.js';
+export type { AcceptedTuple, OriginalDst, OriginalDstResult } from './original-dst.js';
 export { COMMAND_NOT_FOUND, COMMAND_TIMED_OUT, createRunner } from './iptables.js';
 export type { IptablesRunner, RunResult, RunnerOptions } from './iptables.js';
 export type { CaptureLogger } from './logger.js';

@@ -42,7 +42,7 @@ export async function waitUntil(what, fn, timeoutMs = 15_000, alive = () => true
 }
 
 /** Starts an edge-tunnel server; resolves with its bound addresses. */
-export async function startServer(env, { compression, tag, procs }) {
+export async function startServer(env, { compression, tag, procs, passthrough = false, role = 'server', measured = true }) {
   const { certs } = env;
   const configPath = join(env.tmp, `server-cfg-${tag}.yaml`);
   const { httpSink } = env;
@@ -52,16 +52,27 @@ export async function startServer(env, { compression, tag, procs }) {
   const server = spawnProc(`server-${tag}`, appMain('@edge-tunnel/server'), [
     '--agent-addr', any, '--https-addr', any, '--http-addr', any, '--meta-addr', any, '--connect-addr', any,
     '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'), '--agent-ca', certs.path('ca', 'crt'),
-    '--caller-ca', certs.path('ca', 'crt'), '--kubelet-client-cert', certs.path('kubelet-client', 'crt'),
-    '--kubelet-client-key', certs.path('kubelet-client', 'key'), '--config', configPath,
+    '--caller-ca', certs.path('ca', 'crt'), '--config', configPath,
+    ...(passthrough ? ['--https-mode=passthrough'] : ['--kubelet-client-cert', certs.path('kubelet-client', 'crt'), '--kubelet-client-key', certs.path('kubelet-client', 'key')]),
     `--compression=${compression}`, '--log-level', env.logLevel, '--max-streams-per-node', String(SERVER_MAX_STREAMS_PER_NODE),
   ], { node: true, logFile: join(env.tmp, `server-${tag}-${++starts}.log`) });
-  procs.push({ role: 'server', proc: server, measured: true });
+  procs.push({ role, proc: server, measured });
   const m = await server.waitLine(/"msg":"server listening"/);
   const rec = JSON.parse(m.input);
   const port = (a) => Number(String(a).split(':').pop());
   return { proc: server, agent: port(rec.agent), connect: port(rec.connect), meta: port(rec.meta), http: port(rec.http), https: port(rec.https) };
 }
+
+/**
+ * `edge-tunnel-https-passthrough`: :10263 of a second server in --https-mode=passthrough, with a second
+ * agent for the same node (an agent follows one server), started by the `edge-tunnel` chain when this
+ * chain is selected; the caller's TLS (SNI = the node name) reaches the HTTPS sink's 10250 listener.
+ */
+export const PASSTHROUGH_CHAIN = 'edge-tunnel-https-passthrough';
+export const passthroughChain = () => ({
+  name: PASSTHROUGH_CHAIN, label: 'edge-tunnel, HTTPS proxy :10263 in passthrough (SNI, the kubelet\'s TLS end to end)', kind: 'subject', entryOf: 'edge-tunnel',
+  scenarios: [], start: async () => ({}), stop: async () => {},
+});
 
 /** the chain names of the seed's path, by entry listener: measured on the `edge-tunnel` chain's server (entryChain) */
 export const ENTRY_CHAINS = { http: 'edge-tunnel-http', https: 'edge-tunnel-https' };
@@ -86,13 +97,7 @@ export function edgeTunnelChain(env, { compression }) {
     async start(opts = {}) {
       const server = await startServer(env, { compression, tag, procs });
       const wan = await viaLink(opts.link, '127.0.0.1', server.agent, procs);
-      const { certs } = env;
-      const agent = spawnProc(`agent-${tag}`, appMain('@edge-tunnel/agent'), [
-        '--server', `${wan.host}:${wan.port}`, '--node-name', NODE.name, '--node-ip', NODE.ip,
-        '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'),
-        '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', [env.sink.port, ...(env.httpSink ? [env.httpSink.httpPort, env.httpSink.httpsPort] : [])].join(','),
-        '--compression', compression ? 'on' : 'off', '--log-level', env.logLevel, '--max-streams', String(AGENT_MAX_STREAMS),
-      ], { node: true, logFile: join(env.tmp, `agent-${tag}-${starts}.log`) });
+      const agent = startAgent(env, { tag, wan, compression });
       procs.push({ role: 'agent', proc: agent, measured: true });
       await waitUntil('the agent session', async () => {
         const res = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels`);
@@ -101,9 +106,46 @@ export function edgeTunnelChain(env, { compression }) {
         throw new Error(`${err.message}\nserver: ${server.proc.lines.join('\n')}\nagent: ${agent.lines.join('\n')}`);
       });
       const endpoint = { host: '127.0.0.1', port: server.connect, connect: `${NODE.ip}:${env.sink.port}` };
-      return { endpoint, procs, server, reqs: reqTargets(env, server) };
+      // a passthrough that cannot start loses its own row only (the reason on stderr)
+      const pt = !compression && env.passthrough
+        ? await startPassthrough(env, procs).catch((err) => void process.stderr.write(`\n${PASSTHROUGH_CHAIN}: ${err.message}\n`))
+        : undefined;
+      return { endpoint, procs, server, reqs: { ...reqTargets(env, server), ...(pt ? passthroughTargets(env, pt) : {}) } };
     },
     stop: () => stopAll(procs),
+  };
+}
+
+function startAgent(env, { tag, wan, compression }) {
+  const { certs } = env;
+  return spawnProc(`agent-${tag}`, appMain('@edge-tunnel/agent'), [
+    '--server', `${wan.host}:${wan.port}`, '--node-name', NODE.name, '--node-ip', NODE.ip,
+    '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'),
+    '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', [env.sink.port, ...(env.httpSink ? [env.httpSink.httpPort, env.httpSink.httpsPort] : [])].join(','),
+    '--compression', compression ? 'on' : 'off', '--log-level', env.logLevel, '--max-streams', String(AGENT_MAX_STREAMS),
+  ], { node: true, logFile: join(env.tmp, `agent-${tag}-${starts}.log`) });
+}
+
+/** The passthrough server and its agent (not `measured`: their CPU is read per target, passthroughTargets). */
+async function startPassthrough(env, procs) {
+  if (!env.httpSink?.kubeletPort) throw new Error(`${PASSTHROUGH_CHAIN}: the HTTPS sink has no listener on ${NODE.ip}:10250 (${env.httpSink?.kubeletError ?? 'not started'})`);
+  const server = await startServer(env, { compression: false, tag: 'pt', procs, passthrough: true, role: 'server-passthrough', measured: false });
+  const agent = startAgent(env, { tag: 'pt', wan: { host: '127.0.0.1', port: server.agent }, compression: false });
+  procs.push({ role: 'agent-passthrough', proc: agent, measured: false });
+  await waitUntil('the passthrough agent session', async () => {
+    const res = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels`);
+    return res?.status === 200 && res.body.includes(`"${NODE.name}"`);
+  }, 15_000, () => agent.alive() && server.proc.alive());
+  return { server, agent };
+}
+
+/** `reqs` to the passthrough server: the caller's TLS with SNI = the node name, verified against the kubelet CA. */
+function passthroughTargets(env, { server, agent }) {
+  const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
+  return {
+    [PASSTHROUGH_CHAIN]: {
+      https: { host: '127.0.0.1', port: server.https, hostHeader: `${NODE.name}:10250`, tls: { ca: env.certs.caPem, ...caller, servername: NODE.name }, pids: { server: server.proc.pid, agent: agent.pid } },
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 // Every chain the bench compares, in table order. Each: { name, label, kind, start(opts) →
 // { endpoint, procs }, stop() }; the client reaches the sink through `endpoint` (client.mjs).
 import { directChain } from './direct.mjs';
-import { edgeTunnelChain, entryChain } from './edge-tunnel.mjs';
+import { edgeTunnelChain, entryChain, passthroughChain } from './edge-tunnel.mjs';
 import { nodeRelayChain } from './node-relay.mjs';
 import { sshChain, sshUnavailable } from './ssh.mjs';
 
@@ -18,6 +18,7 @@ export function allChains(env) {
     edgeTunnelChain(env, { compression: true }),
     entryChain('http'),
     entryChain('https'),
+    passthroughChain(),
   ];
   return { chains, notes: ssh ? [`OpenSSH chain skipped: ${ssh}`] : [], extra: { sshCompressed: ssh ? undefined : sshChain(env, { compress: true }) } };
 }

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { ErrorCode, FakeApiServerError } from './errors.js';
 
 export const USAGE = `usage: fake-apiserver [--listen HOST:PORT] [--seed FILE] [--kubeconfig FILE] [--request-log FILE]
-  [--kubelet-client-cert FILE --kubelet-client-key FILE [--kubelet-ca FILE]]
+  [--kubelet-client-cert FILE --kubelet-client-key FILE [--kubelet-ca FILE]] [--auth FILE]
 
   --listen HOST:PORT         where the API server listens (plain HTTP); default 127.0.0.1:0 (any free port)
   --seed FILE                JSON {"<resource>": [objects]}, e.g. {"nodes": [...], "pods": [...]}, put at start
@@ -11,7 +11,9 @@ export const USAGE = `usage: fake-apiserver [--listen HOST:PORT] [--seed FILE] [
   --request-log FILE         append one JSON line {method, path, query} per request received
   --kubelet-client-cert FILE serve pods/log|exec|attach|portforward by dialling nodeIP:kubeletPort directly
   --kubelet-client-key FILE    over TCP + TLS with this client certificate, as kube-apiserver does
-  --kubelet-ca FILE          verify kubelet serving certificates (default: not verified)`;
+  --kubelet-ca FILE          verify kubelet serving certificates (default: not verified)
+  --auth FILE                JSON {"tokens": {"<token>": {"username": …, "groups": […]}}, "rules": [{"users"|"groups", "verbs", "resources", "names"?}]}
+                             answered by TokenReview / SubjectAccessReview (webhook kubelets, the tunnel server)`;
 
 export interface CliOptions {
   host: string;
@@ -21,6 +23,8 @@ export interface CliOptions {
   requestLogFile?: string;
   /** PEM file paths of the kubelet-client identity; absent: no kubelet proxy */
   kubelet?: { certFile: string; keyFile: string; caFile?: string };
+  /** JSON file of the TokenReview / SubjectAccessReview table */
+  authFile?: string;
 }
 
 function bad(message: string): FakeApiServerError {
@@ -49,6 +53,7 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
         'kubelet-client-cert': { type: 'string' },
         'kubelet-client-key': { type: 'string' },
         'kubelet-ca': { type: 'string' },
+        auth: { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -65,6 +70,7 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     seedFile: values.seed,
     kubeconfigFile: values.kubeconfig,
     requestLogFile: values['request-log'],
+    authFile: values.auth,
     kubelet: cert === undefined || key === undefined ? undefined : { certFile: cert, keyFile: key, caFile: values['kubelet-ca'] },
   };
 }

@@ -27,13 +27,22 @@ function kubeletOptions(o: CliOptions): FakeApiServerOptions['kubelet'] {
   return { tls, dial: directDial };
 }
 
-function seedDocument(path: string): unknown {
+function jsonFile(path: string, flag: string): unknown {
   try {
-    return JSON.parse(readText(path, '--seed'));
+    return JSON.parse(readText(path, flag));
   } catch (err) {
     if (err instanceof FakeApiServerError) throw err;
-    throw new FakeApiServerError(ErrorCode.BadOptions, `fake-apiserver: --seed ${path}: not JSON: ${(err as Error).message}`);
+    throw new FakeApiServerError(ErrorCode.BadOptions, `fake-apiserver: ${flag} ${path}: not JSON: ${(err as Error).message}`);
   }
+}
+
+/** The --auth file: tokens and rules of the review endpoints (auth-reviews.ts). */
+function authTable(path: string): NonNullable<FakeApiServerOptions['auth']> {
+  const doc = jsonFile(path, '--auth') as { tokens?: unknown; rules?: unknown } | null;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || (doc.tokens !== undefined && typeof doc.tokens !== 'object') || (doc.rules !== undefined && !Array.isArray(doc.rules))) {
+    throw new FakeApiServerError(ErrorCode.BadOptions, `fake-apiserver: --auth ${path}: expected {"tokens": {…}, "rules": […]}`);
+  }
+  return doc as NonNullable<FakeApiServerOptions['auth']>;
 }
 
 async function main(): Promise<void> {
@@ -44,9 +53,10 @@ async function main(): Promise<void> {
     host: o.host,
     port: o.port,
     kubelet: kubeletOptions(o),
+    ...(o.authFile === undefined ? {} : { auth: authTable(o.authFile) }),
     onRequest: log === undefined ? undefined : (r) => appendFileSync(log, `${JSON.stringify(r)}\n`),
   });
-  const objects = o.seedFile === undefined ? 0 : seedStore(api.store, seedDocument(o.seedFile), `--seed ${o.seedFile}`);
+  const objects = o.seedFile === undefined ? 0 : seedStore(api.store, jsonFile(o.seedFile, '--seed'), `--seed ${o.seedFile}`);
   if (o.kubeconfigFile !== undefined) api.kubeconfig(o.kubeconfigFile);
   console.log(JSON.stringify({ msg: 'fake apiserver listening', url: api.url, objects, kubeconfig: o.kubeconfigFile, kubeletProxy: o.kubelet ? 'direct' : 'off' }));
   const stop = (): void => void api.close().then(() => process.exit(0));

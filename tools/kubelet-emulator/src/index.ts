@@ -4,6 +4,8 @@ export { startExporter, DEFAULT_EXPORTER_PORT } from './exporter.js';
 export type { ExporterHandle, ExporterOptions } from './exporter.js';
 export { DEFAULT_HTTPS_PORT, DEFAULT_HTTP_PORT, DEFAULT_LOG_LINE_INTERVAL_MS, DEFAULT_PODS } from './options.js';
 export type { KubeletOptions, KubeletTlsOptions, PodSpec, RequestListener } from './options.js';
+export { authorize, requestAttributes } from './auth.js';
+export type { AuthDecision, KubeletUser, KubeletWebhookOptions } from './auth.js';
 export { KubeletEmulatorError, KubeletEmulatorErrorCode } from './errors.js';
 export { Channel, StreamProtocol } from './channel.js';
 export type { Status } from './channel.js';

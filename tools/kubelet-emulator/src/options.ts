@@ -1,3 +1,4 @@
+import type { KubeletWebhookOptions } from './auth.js';
 import { badOptions } from './errors.js';
 
 /** A pod served by the emulator. Its containers are names only. */
@@ -35,6 +36,12 @@ export interface KubeletOptions {
   /** Default 1000; 0 turns the generated log lines off. */
   logLineIntervalMs?: number;
   onRequest?: RequestListener;
+  /**
+   * Webhook authn/authz of the HTTPS port, as a kubelet with --anonymous-auth=false and
+   * --authorization-mode=Webhook: a client certificate from `tls.ca` or a bearer token (TokenReview),
+   * then a SubjectAccessReview per request (src/auth.ts). Absent: a certificate from `tls.ca` is all.
+   */
+  webhook?: KubeletWebhookOptions;
 }
 
 export interface ResolvedPodSpec {
@@ -54,6 +61,7 @@ export interface ResolvedOptions {
   logDir: string | undefined;
   logLineIntervalMs: number;
   onRequest: RequestListener | undefined;
+  webhook: KubeletWebhookOptions | undefined;
 }
 
 export const DEFAULT_HTTPS_PORT = 10250;
@@ -83,6 +91,7 @@ export function resolveOptions(options: KubeletOptions): ResolvedOptions {
     logDir: options.logDir,
     logLineIntervalMs: interval(options.logLineIntervalMs),
     onRequest: options.onRequest,
+    webhook: options.webhook,
   };
 }
 

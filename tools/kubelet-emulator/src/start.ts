@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer as createHttpServer } from 'node:http';
+import { STATUS_CODES, createServer as createHttpServer } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AttachRegistry } from './attach.js';
+import { authorize } from './auth.js';
 import type { KubeletContext } from './context.js';
 import { KubeletEmulatorError, KubeletEmulatorErrorCode } from './errors.js';
 import { LogStore } from './log-files.js';
@@ -80,9 +81,17 @@ export async function startKubelet(options: KubeletOptions): Promise<KubeletHand
   };
   const wss = createWebSocketServer();
   const { cert, key, ca } = opts.tls;
-  const https = createHttpsServer({ cert, key, ca, requestCert: ca !== undefined, rejectUnauthorized: ca !== undefined });
+  // webhook mode: a certificate is optional in the handshake (a bearer token may stand in), checked per request
+  const webhook = opts.webhook;
+  const https = createHttpsServer({ cert, key, ca, requestCert: ca !== undefined || webhook !== undefined, rejectUnauthorized: ca !== undefined && webhook === undefined });
   const http = createHttpServer();
-  https.on('request', (req, res) => handleRequest(ctx, 'readwrite', req, res));
+  https.on('request', (req, res) => {
+    if (webhook === undefined) return handleRequest(ctx, 'readwrite', req, res);
+    void authorize(req, opts.nodeName, webhook).then((d) => {
+      if (d.ok) return handleRequest(ctx, 'readwrite', req, res);
+      res.writeHead(d.status, { 'content-type': 'text/plain; charset=utf-8' }).end(d.body);
+    });
+  });
   const handshaken = new WeakSet<object>();
   let handshakes = 0;
   https.on('secureConnection', (socket) => {
@@ -95,7 +104,14 @@ export async function startKubelet(options: KubeletOptions): Promise<KubeletHand
     if (head.length > 0) socket.unshift(head);
     srv.emit(event, socket);
   };
-  https.on('upgrade', (req, socket, head) => handleUpgrade(ctx, wss, 'readwrite', req, socket, head, again(https, 'secureConnection')));
+  https.on('upgrade', (req, socket, head) => {
+    if (webhook === undefined) return handleUpgrade(ctx, wss, 'readwrite', req, socket, head, again(https, 'secureConnection'));
+    socket.on('error', () => socket.destroy());
+    void authorize(req, opts.nodeName, webhook).then((d) => {
+      if (d.ok) return handleUpgrade(ctx, wss, 'readwrite', req, socket, head, again(https, 'secureConnection'));
+      socket.end(`HTTP/1.1 ${d.status} ${STATUS_CODES[d.status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(d.body)}\r\nConnection: close\r\n\r\n${d.body}`);
+    });
+  });
   http.on('request', (req, res) => handleRequest(ctx, 'readonly', req, res));
   http.on('upgrade', (req, socket, head) => handleUpgrade(ctx, wss, 'readonly', req, socket, head, again(http, 'connection')));
 

@@ -19,6 +19,8 @@ export const TUNNEL_ERRORS = {
   TOKEN_NOT_ALLOWED: { status: 403, doc: 'HTTPS listener, cluster mode: the token\'s user lacks the kubelet permission (body: verb and `nodes/<subresource>`, e.g. `get nodes/proxy "edge-1"`)' },
   /** HTTPS listener, cluster mode: TokenReview or SubjectAccessReview failed (not cached) */
   AUTH_REVIEW_FAILED: { status: 503, doc: 'HTTPS listener, cluster mode: the API server did not answer the TokenReview / SubjectAccessReview; retry', caller: 'the caller\'s credentials could not be checked; retry' },
+  /** HTTPS passthrough: no SNI in the ClientHello and no original destination (conntrack) */
+  NO_ROUTING_KEY: { status: 421, doc: 'HTTPS passthrough: the ClientHello names no server (SNI) and the connection has no original destination; sent as TLS alert `unrecognized_name`, warn line `passthrough refused`', caller: 'the connection names no edge node: dial the kubelet by node name' },
   /** dnat miss: port neither built in nor configured */
   PORT_NOT_CONFIGURED: { status: MISS_STATUS.PORT_NOT_CONFIGURED, doc: 'port neither built in nor configured (body names the ConfigMap keys)', echoes: true },
   /** dnat miss: an HTTP port on the HTTPS listener or vice versa */
