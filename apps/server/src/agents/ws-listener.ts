@@ -76,7 +76,7 @@ export function createWsListener(opts: WsListenerOptions, agents: Pick<AgentList
   }
 
   function refuse(ws: WebSocket, remoteAddress: string, reason: string): void {
-    metrics.sessionEvents.inc({ event: 'rejected' });
+    metrics.sessionEvents.inc({ event: 'rejected', transport: 'websocket' });
     log.warn({ remoteAddress, transport: 'websocket', reason }, 'agent rejected: certificate proof');
     pending.delete(ws);
     ws.close(CLOSE_REFUSED, reason.slice(0, 120));
