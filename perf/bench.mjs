@@ -10,6 +10,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCerts } from './lib/certs.mjs';
 import { allChains } from './lib/chains/index.mjs';
+import { TRANSPORT_CHAINS } from './lib/chains/edge-tunnel-transports.mjs';
+import { TRANSPORTS_PAIRED, pairedTransports, transportsSpec } from './lib/transports-paired.mjs';
 import { NODE, PASSTHROUGH_CHAIN } from './lib/chains/edge-tunnel.mjs';
 import { spawnHelper } from './lib/chains/util.mjs';
 import { spawnProc } from './lib/procs.mjs';
@@ -180,6 +182,14 @@ const lz4Cost = () =>
     ],
   }, [ETZ, ET], ([a, b]) => pairedBulk(a, b, { rounds: sizes.pairedRounds, warmMs: sizes.warmMs, durMs: sizes.pairedMs, progress }));
 
+/**
+ * The agent's transports side by side (issue 18): edge-tunnel (TLS) with edge-tunnel-ws, and through
+ * tinyproxy TLS with WebSocket; one and 16 bulk streams and the idle RTT in alternating rounds.
+ */
+const transportsPaired = () =>
+  sideBySide(TRANSPORTS_PAIRED, transportsSpec, [ET, ...Object.values(TRANSPORT_CHAINS)], (started) =>
+    pairedTransports(started, { rounds: sizes.pairedRounds, warmMs: sizes.warmMs, durMs: sizes.pairedMs, pings: sizes.pairedPings, warm: sizes.rttWarm, progress }));
+
 /** The idle RTT of edge-tunnel, OpenSSH, the floor and the TLS relay, in alternating rounds after a warm-up each. */
 const rttPaired = () =>
   sideBySide(RTT_PAIRED, {
@@ -211,6 +221,7 @@ try {
   }
   if (!only || only.includes(LZ4_COST)) await lz4Cost();
   if (!only || only.includes(RTT_PAIRED)) await rttPaired();
+  if (!only || only.includes(TRANSPORTS_PAIRED)) await transportsPaired();
   if (!only || only.includes(SCRAPE)) {
     results.scenarios[SCRAPE] = { ...scrapeSpec, rows: {} };
     try {

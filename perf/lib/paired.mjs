@@ -22,7 +22,7 @@ export async function pairedBulk(a, b, { rounds, streams = 1, warmMs, durMs, pro
 }
 
 /** `measure(v)` on every variant, `rounds` times, the order reversed every round: Map name → values. */
-async function alternate(variants, rounds, label, progress, measure) {
+export async function alternate(variants, rounds, label, progress, measure) {
   const values = new Map(variants.map((v) => [v.name, []]));
   for (let r = 0; r < rounds; r++) {
     for (const v of r % 2 ? [...variants].reverse() : variants) {

@@ -71,6 +71,14 @@ export function evaluateTargets(res) {
       add(`reqs ${size}: :10263 passthrough p50 ÷ CONNECT chain`, rq(PASSTHROUGH_CHAIN, 'https', size, 'p50') / rq(ET, 'https', size, 'p50'), '≤ 1.5', (x) => x <= 1.5);
     }
   }
+  // issue 18: the WebSocket transport against TLS in paired rounds, without a proxy and through tinyproxy
+  for (const [chain, ref] of [['edge-tunnel-ws', ET], ['edge-tunnel-ws-proxy', 'edge-tunnel-proxy']]) {
+    const row = s.transports?.rows?.[chain];
+    if (!row || row.error) continue;
+    add(`${chain} ÷ ${ref}: 1 stream MB/s (paired)`, row.bulkRatio, '≥ 0.8', (x) => x >= 0.8);
+    add(`${chain} ÷ ${ref}: 16 streams MB/s (paired)`, row.bulk16Ratio, '≥ 0.8', (x) => x >= 0.8);
+    add(`${chain} ÷ ${ref}: RTT p50 (paired)`, row.rttRatio, '≤ 1.2', (x) => x <= 1.2);
+  }
   const scrape = s.scrape?.rows?.[ET];
   if (scrape && !scrape.error) {
     const via = scrape.via === 'https' ? ':10263' : ':10264';

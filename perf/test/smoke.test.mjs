@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 // the seed's path chains run `reqs` only; `reqs` runs on them, the CONNECT chain and direct
 const REQS_CHAINS = ['direct', 'edge-tunnel', 'edge-tunnel-http', 'edge-tunnel-https', 'edge-tunnel-https-passthrough'];
 const REQS_ONLY = ['edge-tunnel-http', 'edge-tunnel-https', 'edge-tunnel-https-passthrough'];
+const TRANSPORT_CHAINS = ['edge-tunnel-ws', 'edge-tunnel-proxy', 'edge-tunnel-ws-proxy'];
 const bench = fileURLToPath(new URL('../bench.mjs', import.meta.url));
 const built = ['apps/server', 'apps/agent', 'libs/framing', 'libs/pki'].every((p) => existsSync(fileURLToPath(new URL(`../../${p}/dist/index.js`, import.meta.url))));
 
@@ -30,7 +31,9 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
     // runs edge-tunnel beside OpenSSH (when it runs), the floor and the TLS relay; a chain may run only
     // some scenarios (the floor mux)
     const rttPaired = ['edge-tunnel', 'openssh', 'floor', 'tls-relay'].filter((n) => chainNames.includes(n));
-    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'], rttpaired: rttPaired, reqs: REQS_CHAINS, scrape: ['edge-tunnel'] }[id]
+    // transports: the TLS session beside the WebSocket one, and both through tinyproxy (when installed)
+    const transports = ['edge-tunnel', ...TRANSPORT_CHAINS].filter((n) => chainNames.includes(n));
+    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'], rttpaired: rttPaired, reqs: REQS_CHAINS, scrape: ['edge-tunnel'], transports }[id]
       ?? res.chains.filter((c) => !c.only && (c.scenarios?.includes(id) ?? true) && !REQS_ONLY.includes(c.name)).map((c) => c.name);
     for (const name of names) {
       const row = sc.rows[name];
@@ -42,6 +45,12 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
     t.ok(existsSync(join(out, `${id}-tiny.svg`)), `${id}: chart written`);
   }
   t.ok(res.targets.length >= 15, 'targets evaluated');
+  t.ok(chainNames.includes('edge-tunnel-ws'), 'the WebSocket chain ran');
+  const ws = res.scenarios.transports?.rows['edge-tunnel-ws'];
+  t.ok(Number.isFinite(ws?.bulkRatio) && Number.isFinite(ws?.rttRatio) && ws?.ref === 'edge-tunnel', 'transports: WebSocket ÷ TLS per round, paired');
+  for (const name of ['edge-tunnel-ws ÷ edge-tunnel: 1 stream MB/s (paired)', 'edge-tunnel-ws ÷ edge-tunnel: RTT p50 (paired)']) {
+    t.ok(Number.isFinite(res.targets.find((x) => x.name === name)?.value), `${name}: a verdict`);
+  }
   t.ok(chainNames.includes('floor'), 'the floor mux ran');
   for (const name of ['churn streams/s', 'RTT p50 ÷ OpenSSH', 'heap per idle stream, worst process (B)']) {
     const target = res.targets.find((x) => x.name.startsWith(name));

@@ -5,6 +5,7 @@ import { ConfigError } from './errors.js';
 import { parsePortList, type PortRange } from './ports.js';
 import { parseCidr } from './cidr.js';
 import { DEFAULT_PROXY_TIMEOUT_MS, proxyConfig, type ProxyConfig } from './proxy-config.js';
+import type { TransportSetting } from './transport-choice.js';
 
 export const DEFAULT_SERVER_PORT = 10262;
 /** Where enrolled credentials are written (agent.crt, agent.key, ca.crt). */
@@ -74,8 +75,8 @@ export interface AgentConfig extends FramingLimits {
   maxStreams: number;
   drainTimeoutMs: number;
   logLevel: LogLevel;
-  /** tls: the agent port; websocket: wss://… (--ws-url), for egress that passes only HTTP(S) */
-  transport: 'tls' | 'websocket';
+  /** tls: the agent port; websocket: wss://… (--ws-url), for egress that passes only HTTP(S); auto: TLS, then WebSocket (transport-choice.ts) */
+  transport: TransportSetting;
   /** the WebSocket session endpoint (transport websocket) */
   wsUrl: URL;
   /** HTTP CONNECT proxy for enrollment and every session dial (see proxy-config.ts); absent: direct */
@@ -119,7 +120,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max-streams', env: 'EDGE_TUNNEL_MAX_STREAMS', def: String(SESSION_DEFAULTS.maxStreams), text: `concurrent streams the server may open per session (1 to --receive-budget ÷ ${MIN_INITIAL_WINDOW}); more are refused; above budget ÷ --initial-window the budget is shared: initial windows shrink to budget ÷ N` },
   ...FRAMING_FLAGS.map((f): FlagSpec => ({ name: f.flag, env: `EDGE_TUNNEL_${f.flag.toUpperCase().replaceAll('-', '_')}`, def: String(f.default), text: `${f.help} (${f.min}–${f.max})` })),
   { name: 'drain-timeout-ms', env: 'EDGE_TUNNEL_DRAIN_TIMEOUT_MS', def: '10000', text: 'on SIGTERM, how long open streams may finish' },
-  { name: 'transport', env: 'EDGE_TUNNEL_TRANSPORT', def: 'tls', text: 'tls (the agent port) or websocket (--ws-url: through an ingress or L7 proxy that passes only HTTP(S))' },
+  { name: 'transport', env: 'EDGE_TUNNEL_TRANSPORT', def: 'tls', text: 'tls (the agent port), websocket (--ws-url: through an ingress or L7 proxy that passes only HTTP(S)) or auto (TLS first; WebSocket when the proxy refuses CONNECT or the agent port or its TLS is blocked; the choice is kept per replica until restart)' },
   { name: 'ws-url', env: 'EDGE_TUNNEL_WS_URL', text: 'WebSocket session endpoint (default wss://<server host>/edge-tunnel/v1/session)' },
   { name: 'proxy', env: 'EDGE_TUNNEL_PROXY', text: 'HTTP CONNECT proxy http://host:port or https://host:port; wins over https_proxy/HTTPS_PROXY (which honour NO_PROXY); "direct" ignores them' },
   { name: 'proxy-auth-file', env: 'EDGE_TUNNEL_PROXY_AUTH_FILE', text: 'file holding user:password for Basic proxy authentication (read on every dial, never logged)' },
@@ -329,10 +330,10 @@ function logLevel(text: string): LogLevel {
   return v as LogLevel;
 }
 
-function transport(value: string): 'tls' | 'websocket' {
+function transport(value: string): TransportSetting {
   const v = value.trim().toLowerCase();
-  if (v === 'tls' || v === 'websocket') return v;
-  throw new ConfigError('--transport', `--transport must be tls or websocket, got ${JSON.stringify(value)}`);
+  if (v === 'tls' || v === 'websocket' || v === 'auto') return v;
+  throw new ConfigError('--transport', `--transport must be tls, websocket or auto, got ${JSON.stringify(value)}`);
 }
 
 function wsUrl(value: string | undefined, serverHost: string): URL {

@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import { connectWebSocket, wsTarget } from './ws-dial.js';
 import { ProxyError } from './proxy-connect.js';
 import { tunnelFor } from './proxy-dial.js';
+import { FALLBACK_FAILURES, TransportChoice, fallbackFor, type DialFailure, type Transport } from './transport-choice.js';
 
 /** A session that lasted this long resets the backoff even if its hello was refused. */
 export const HEALTHY_SESSION_MS = 30_000;
@@ -64,12 +65,20 @@ export class Dialer {
   private live: Session | undefined;
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> = Promise.resolve();
-  private readonly serverAddr: string;
+  /** --transport: fixed, or auto's choice once a session came up (transport-choice.ts) */
+  readonly choice: TransportChoice;
+  /** the transport of the dial in flight, or of the session up */
+  transport: Transport;
+  /** the last failed dial, for auto's fallback */
+  private lastFailure: DialFailure | undefined;
+  /** why auto moved to WebSocket (the TLS failure), for the "transport chosen" line */
+  private fellBack: string | undefined;
   /** the loop has ended (closed, or reconnect() said no) */
   finished = false;
 
   constructor(private readonly opts: DialerOptions) {
-    this.serverAddr = opts.config.transport === 'websocket' ? opts.config.wsUrl.href : `${opts.config.server.host}:${opts.config.server.port}`;
+    this.choice = new TransportChoice(opts.config.transport);
+    this.transport = this.choice.first();
     const { backoffBaseMs: baseMs, backoffMaxMs: maxMs, reconnectSpreadMs: spreadMs } = opts.config;
     this.backoff = new Backoff({ baseMs, maxMs, spreadMs, random: opts.random });
   }
@@ -124,7 +133,7 @@ export class Dialer {
     this.inFlight += 1;
     this.attempts += 1;
     try {
-      const socket = await this.openTls();
+      const socket = await this.open();
       return socket ? await this.runSession(socket) : 'failed';
     } finally {
       this.inFlight -= 1;
@@ -133,7 +142,30 @@ export class Dialer {
     }
   }
 
-  private async openTls(): Promise<Duplex | undefined> {
+  /** Where a dial over the current transport goes (the `connect failed` reasons name it). */
+  private get serverAddr(): string {
+    return this.transport === 'websocket' ? this.opts.config.wsUrl.href : `${this.opts.config.server.host}:${this.opts.config.server.port}`;
+  }
+
+  /** One dial over the chosen transport; with auto still probing, a TLS failure that fallbackFor() names is retried over WebSocket at once. */
+  private async open(): Promise<Duplex | undefined> {
+    this.transport = this.choice.first();
+    this.fellBack = undefined;
+    this.lastFailure = undefined;
+    const socket = await this.openOver();
+    // (a cast: TypeScript keeps the `undefined` narrowing across the await)
+    const failure = this.lastFailure as DialFailure | undefined;
+    if (socket || this.stopped || !this.choice.probing() || !failure) return socket;
+    const because = fallbackFor(failure);
+    if (!because) return undefined;
+    const tlsAddr = this.serverAddr;
+    this.transport = 'websocket';
+    this.fellBack = `TLS to ${tlsAddr} failed: ${FALLBACK_FAILURES[because]} (${failure.reason})`;
+    this.opts.log.info({ transport: 'websocket', because, url: this.opts.config.wsUrl.href, reason: this.fellBack }, 'transport auto: TLS failed, trying WebSocket');
+    return this.openOver();
+  }
+
+  private async openOver(): Promise<Duplex | undefined> {
     const { config, log } = this.opts;
     let creds: Credentials;
     try {
@@ -145,16 +177,19 @@ export class Dialer {
     if (this.stopped) return undefined;
     let tunnel: Socket | undefined;
     try {
-      tunnel = await tunnelFor(config.transport === 'websocket' ? { ...config, server: wsTarget(config.wsUrl) } : config, this.closing.signal);
+      tunnel = await tunnelFor(this.transport === 'websocket' ? { ...config, server: wsTarget(config.wsUrl) } : config, this.closing.signal);
     } catch (err) {
       if (!(err instanceof ProxyError)) throw err;
-      return this.stopped ? undefined : this.failed(ConnectResult.PROXY_ERROR, err.message, err.failure);
+      return this.stopped ? undefined : this.failed(ConnectResult.PROXY_ERROR, err.message, err.failure, err.failure);
     }
     if (this.stopped) return void tunnel?.destroy();
-    if (config.transport === 'websocket') return this.openWebSocket(creds, tunnel);
+    if (this.transport === 'websocket') return this.openWebSocket(creds, tunnel);
     const socket = (this.opts.connect ?? connectServer)(config, creds, tunnel);
     this.socket = socket;
     log.debug({ attempt: this.attempts }, 'dialing server');
+    // once TCP is up (or the proxy's tunnel is), a reset or silence is the TLS handshake's, not the port's
+    let tcpUp = tunnel !== undefined;
+    socket.once('connect', () => (tcpUp = true));
     return new Promise((resolve) => {
       const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no TLS handshake within ${config.keepaliveTimeoutMs} ms`), { code: 'ETIMEDOUT' })), config.keepaliveTimeoutMs);
       const done = (value: TLSSocket | undefined): void => {
@@ -164,9 +199,11 @@ export class Dialer {
       };
       const onError = (err: NodeJS.ErrnoException): void => {
         const { kind, reason } = describeConnectError(err, this.serverAddr);
-        done(this.failed(kind, reason));
+        const code = err.code ?? '';
+        const detail = !tcpUp ? code : code === 'ETIMEDOUT' ? 'handshake_timeout' : code === 'ECONNRESET' || code === 'EPIPE' ? 'handshake_closed' : code;
+        done(this.failed(kind, reason, kind, detail));
       };
-      const onClose = (): void => done(this.failed(ConnectResult.UNREACHABLE, 'connection closed during the TLS handshake'));
+      const onClose = (): void => done(this.failed(ConnectResult.UNREACHABLE, `connection to ${this.serverAddr} closed during the TLS handshake`, ConnectResult.UNREACHABLE, 'handshake_closed'));
       socket.once('error', onError).once('close', onClose);
       socket.once('secureConnect', () => done(socket));
     });
@@ -221,7 +258,7 @@ export class Dialer {
     });
     const closed = new Promise<Error | undefined>((resolve) => session.once('close', resolve));
     const ok = await this.hello(session);
-    if (ok && refusal) metrics.connects.inc({ result: ConnectResult.REFUSED });
+    if (ok && refusal) metrics.connects.inc({ result: ConnectResult.REFUSED, transport: this.transport });
     else if (ok) this.up(session);
     const err = await closed;
     const durationMs = Date.now() - started;
@@ -254,8 +291,12 @@ export class Dialer {
     this.lastError = '';
     if (this.opts.onUp) this.opts.onUp(session);
     else this.opts.metrics.sessionUp.set(1);
-    this.opts.metrics.connects.inc({ result: ConnectResult.OK });
-    this.opts.log.info({ serverId: this.serverId, attempt: this.attempts }, 'session up');
+    this.opts.metrics.connects.inc({ result: ConnectResult.OK, transport: this.transport });
+    this.opts.log.info({ serverId: this.serverId, attempt: this.attempts, transport: this.transport }, 'session up');
+    if (this.choice.setting === 'auto' && this.choice.decide(this.transport)) {
+      const reason = this.transport === 'tls' ? `TLS to ${this.serverAddr} works (auto tries TLS first)` : `${this.fellBack}; WebSocket to ${this.serverAddr} works`;
+      this.opts.log.info({ transport: this.transport, reason }, 'transport chosen: kept for this replica until the agent restarts');
+    }
   }
 
   private down(session: Session, reason: string, durationMs: number): void {
@@ -269,12 +310,14 @@ export class Dialer {
   }
 
   /** Records a failed attempt; `undefined` so callers can `return this.failed(...)`. */
-  private failed(kind: ConnectResult, reason: string, code: string = kind): undefined {
+  private failed(kind: ConnectResult, reason: string, code: string = kind, detail: string = code): undefined {
     this.lastError = reason;
-    this.opts.metrics.connects.inc({ result: kind });
-    // unreachable may be a passing network problem; everything else needs an operator
-    const level = this.stopped ? 'debug' : kind === ConnectResult.UNREACHABLE ? 'warn' : 'error';
-    this.opts.log[level]({ code, reason, attempt: this.attempts }, 'connect failed');
+    this.lastFailure = { kind, code: detail, reason };
+    this.opts.metrics.connects.inc({ result: kind, transport: this.transport });
+    // unreachable may be a passing network problem; everything else needs an operator (auto's TLS probe that falls back: warn)
+    const probe = this.choice.probing() && this.transport === 'tls' && fallbackFor(this.lastFailure) !== undefined;
+    const level = this.stopped ? 'debug' : kind === ConnectResult.UNREACHABLE || probe ? 'warn' : 'error';
+    this.opts.log[level]({ code, reason, attempt: this.attempts, transport: this.transport }, 'connect failed');
     return undefined;
   }
 

@@ -4,8 +4,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export interface AgentMetrics {
   registry: Registry;
   sessionUp: Gauge;
-  sessions: Gauge;
-  connects: Counter<'result'>;
+  sessions: Gauge<'transport'>;
+  connects: Counter<'result' | 'transport'>;
   streams: Counter<'result'>;
   streamsActive: Gauge;
   bytes: Counter<'direction'>;
@@ -37,8 +37,8 @@ export function createMetrics(rttMs: () => number | undefined, countLiveBytes: (
   return {
     registry,
     sessionUp: new Gauge({ name: 'edge_tunnel_agent_session_up', help: '1 while a session to the server is up (hello done)', registers }),
-    sessions: new Gauge({ name: 'edge_tunnel_agent_sessions', help: 'sessions up (hello done), one per server replica', registers }),
-    connects: new Counter({ name: 'edge_tunnel_agent_connects_total', help: 'connection attempts to the server by result', labelNames: ['result'], registers }),
+    sessions: new Gauge({ name: 'edge_tunnel_agent_sessions', help: 'sessions up (hello done), one per server replica, by transport (tls, websocket)', labelNames: ['transport'], registers }),
+    connects: new Counter({ name: 'edge_tunnel_agent_connects_total', help: 'connection attempts to the server by result and transport (tls, websocket)', labelNames: ['result', 'transport'], registers }),
     streams: new Counter({ name: 'edge_tunnel_agent_streams_total', help: 'streams opened by the server: accepted, refused (allow-list), failed (dial)', labelNames: ['result'], registers }),
     streamsActive: new Gauge({ name: 'edge_tunnel_agent_streams_active', help: 'streams relaying now', registers }),
     bytes: new Counter({

@@ -11,6 +11,7 @@ import { hostPort } from './config.js';
 import { Dialer, type DialerOptions } from './dialer.js';
 import { LineReader } from './line-reader.js';
 import { admitReplicas } from './replica-policy.js';
+import type { Transport } from './transport-choice.js';
 
 /** One server replica as its hello describes it. */
 export interface Replica {
@@ -27,6 +28,8 @@ export interface SessionInfo {
   addr: string;
   /** lb: the session dialed through --server; direct: dialed at the replica's advertised address */
   via: 'lb' | 'direct';
+  /** tls or websocket (with --transport auto: what the dialer chose) */
+  transport: Transport;
   openStreams: number;
 }
 
@@ -104,7 +107,8 @@ export class ReplicaManager {
   }
 
   private dialer(target: HostPort, via: 'lb' | 'direct', addr?: string): Dialer {
-    const config: AgentConfig = { ...this.opts.config, server: target };
+    // a replica's own address is its agent port: direct dials are TLS (auto's WebSocket endpoint is the ingress's)
+    const config: AgentConfig = { ...this.opts.config, server: target, ...(via === 'direct' ? { transport: 'tls' as const } : {}) };
     const log = via === 'lb' ? this.log : this.log.child({ replicaAddr: addr });
     return new Dialer({
       ...this.opts, config, log,
@@ -127,13 +131,14 @@ export class ReplicaManager {
     const serverId = session.peerHello!.serverId as string;
     const replicas = parseReplicas(session.peerHello!.replicas);
     const self = replicas?.find((r) => r.id === serverId);
-    if (!replicas || !self || this.opts.config.transport === 'websocket') {
+    const transport = this.lb?.transport ?? 'tls';
+    if (!replicas || !self || transport === 'websocket') {
       // a single server (no replica set in its hello): the load balancer session is the session.
       // Over WebSocket the ingress is the only way in: replicas' own addresses are not dialed.
-      if (replicas && replicas.length > 1 && this.opts.config.transport === 'websocket') {
+      if (replicas && replicas.length > 1 && transport === 'websocket') {
         this.log.warn({ replicas: replicas.length, reason: 'over --transport websocket the agent reaches only the replica its ingress picks' }, 'server replicas not dialed: requests that land on another replica get NO_TUNNEL; route each replica its own WebSocket path or run one replica');
       }
-      this.track(session, { replicaId: serverId, addr: `${this.opts.config.server.host}:${this.opts.config.server.port}`, via: 'lb' });
+      this.track(session, { replicaId: serverId, addr: `${this.opts.config.server.host}:${this.opts.config.server.port}`, via: 'lb', transport });
       return;
     }
     // The server keeps the NEWEST session of a node and drains the older one, so a load-balancer
@@ -142,13 +147,13 @@ export class ReplicaManager {
     const existing = this.direct.get(self.addr);
     if (existing) this.stopDirect(self.addr, this.opts.config.drainTimeoutMs, 'the load-balancer session replaces the direct one');
     this.lbServes = self.addr;
-    this.track(session, { replicaId: serverId, addr: self.addr, via: 'lb' });
+    this.track(session, { replicaId: serverId, addr: self.addr, via: 'lb', transport });
     this.apply(replicas, false);
   }
 
   private directUp(session: Session, addr: string): void {
     const serverId = session.peerHello!.serverId as string;
-    this.track(session, { replicaId: serverId, addr, via: 'direct' });
+    this.track(session, { replicaId: serverId, addr, via: 'direct', transport: 'tls' });
     const replicas = parseReplicas(session.peerHello!.replicas);
     if (replicas) this.apply(replicas, false);
   }
@@ -156,7 +161,7 @@ export class ReplicaManager {
   private track(session: Session, info: Omit<SessionInfo, 'openStreams'>): void {
     this.sessions.set(session, { ...info, openStreams: 0, session });
     this.gauges();
-    this.log.info({ serverId: info.replicaId, replicaAddr: info.addr, via: info.via, sessions: this.sessions.size }, 'replica session up');
+    this.log.info({ serverId: info.replicaId, replicaAddr: info.addr, via: info.via, transport: info.transport, sessions: this.sessions.size }, 'replica session up');
   }
 
   private onDown(session: Session): void {
@@ -172,7 +177,9 @@ export class ReplicaManager {
   }
 
   private gauges(): void {
-    this.opts.metrics.sessions.set(this.sessions.size);
+    const by = { tls: 0, websocket: 0 };
+    for (const info of this.sessions.values()) by[info.transport] += 1;
+    for (const transport of ['tls', 'websocket'] as const) this.opts.metrics.sessions.set({ transport }, by[transport]);
     this.opts.metrics.sessionUp.set(this.sessions.size > 0 ? 1 : 0);
   }
 

@@ -69,7 +69,7 @@ t.test('server GOAWAY with a refusal: logged at error with its reason, retried, 
   t.equal(ready.status, 503);
   t.match(ready.body, `refused by server: REFUSED ${reason}`);
   const metrics = await httpGet(agent.metaAddress.port, '/metrics');
-  t.match(metrics.body, /edge_tunnel_agent_connects_total\{result="refused"\} [1-9]/);
+  t.match(metrics.body, /edge_tunnel_agent_connects_total\{result="refused",transport="tls"\} [1-9]/);
 });
 
 t.test('TLS and network failures are logged with a clear reason', async (t) => {

@@ -102,7 +102,7 @@ t.test('the agent reaches the load balancer once, then keeps one session to ever
   t.same(servers.map((s) => s.sessions.size), [1, 1, 1], 'exactly one session per replica');
   t.equal(lbDials, 1, 'the load balancer was dialed once');
   const metrics = await httpGet(agent.metaAddress.port, '/metrics');
-  t.match(metrics.body, /edge_tunnel_agent_sessions 3/);
+  t.match(metrics.body, /edge_tunnel_agent_sessions\{transport="tls"\} 3/);
   t.match(metrics.body, /edge_tunnel_agent_session_up 1/);
   t.equal((await httpGet(agent.metaAddress.port, '/readyz')).status, 200);
 });

@@ -13,6 +13,8 @@ export interface TunnelsPage {
   /** nodes known / with a session, whole table (before ?node= and ?connected=) */
   total: number;
   connected: number;
+  /** sessions of the whole table by transport (tls: the agent port, websocket: --agent-ws-addr) */
+  transports: { tls: number; websocket: number };
   /** nodes that matched the filters (all pages together) */
   matched: number;
   limit: number;
@@ -43,9 +45,12 @@ export function tunnelsPage(registry: AgentRegistry, query: URLSearchParams, def
   const page = matching.slice(from, from + limit);
   const rest = from + page.length < matching.length;
   const unknown = wanted === undefined ? [] : [...wanted].filter((n) => registry.table.get(n) === undefined);
+  const transports = { tls: 0, websocket: 0 };
+  for (const n of all) if (n.session !== undefined) transports[n.session.transport ?? 'tls'] += 1;
   return {
     total: all.length,
-    connected: all.reduce((k, n) => k + (n.session !== undefined ? 1 : 0), 0),
+    connected: transports.tls + transports.websocket,
+    transports,
     matched: matching.length,
     limit,
     nodes: page.map(tunnelInfo),

@@ -5,19 +5,21 @@ import type { AgentRegistry } from './agents/registry.js';
 import type { PacerStats } from './agents/handshake-pacer.js';
 
 const RTT_QUANTILES = [0.5, 0.99, 1] as const;
+/** The `transport` label's values: every series is present for both, 0 included. */
+export const TRANSPORTS = ['tls', 'websocket'] as const;
 
 export class ServerMetrics {
   readonly registry = new Registry();
-  /** session lifecycle: attached, replaced, closed, refused (identity), rejected (TLS) */
-  readonly sessionEvents: Counter<'event'>;
-  /** streams opened towards agents by result: opened, refused, connect_failed, timeout, … */
-  readonly streams: Counter<'result'>;
+  /** session lifecycle: attached, replaced, closed, refused (identity), rejected (TLS or the WebSocket proof), by transport */
+  readonly sessionEvents: Counter<'event' | 'transport'>;
+  /** streams opened towards agents by result: opened, refused, connect_failed, timeout, …, and the session's transport */
+  readonly streams: Counter<'result' | 'transport'>;
   /** streams refused by the node cap or a quota under it, by listener and quota (proxy/stream-quota.ts) */
   readonly streamRefusals: Counter<'listener' | 'quota'>;
   /** destinations that did not resolve, by miss reason */
   readonly misses: Counter<'reason'>;
-  /** payload bytes through streams: in = from agents, out = to agents */
-  readonly bytes: Counter<'direction'>;
+  /** payload bytes through streams: in = from agents, out = to agents, by the session's transport */
+  readonly bytes: Counter<'direction' | 'transport'>;
   /** proxied request durations by listener and status */
   readonly requestDuration: Histogram<'listener' | 'status'>;
   /** connections TLS listeners closed before their handshake, by listener and reason (accept/refusals.ts) */
@@ -53,8 +55,12 @@ export class ServerMetrics {
       },
     });
     new Gauge({
-      name: 'edge_tunnel_sessions', help: 'Agent sessions attached now.', registers,
-      collect() { this.set(agents.count()); },
+      name: 'edge_tunnel_sessions', help: 'Agent sessions attached now, by transport (tls: the agent port; websocket: --agent-ws-addr).', labelNames: ['transport'], registers,
+      collect() {
+        const by = { tls: 0, websocket: 0 };
+        for (const a of agents.sessions()) by[a.transport ?? 'tls'] += 1;
+        for (const transport of TRANSPORTS) this.set({ transport }, by[transport]);
+      },
     });
     if (opts.perNode === true) {
       new Gauge({
@@ -87,14 +93,14 @@ export class ServerMetrics {
       name: 'edge_tunnel_upstream_connections_total', help: 'HTTPS connections to kubelets: opened (TLS handshake over a new stream) or reused from the pool.',
       labelNames: ['result'], registers,
     });
-    this.sessionEvents = new Counter({ name: 'edge_tunnel_session_events_total', help: 'Agent session lifecycle events.', labelNames: ['event'], registers });
-    this.streams = new Counter({ name: 'edge_tunnel_streams_total', help: 'Streams opened to agents, by result.', labelNames: ['result'], registers });
+    this.sessionEvents = new Counter({ name: 'edge_tunnel_session_events_total', help: 'Agent session lifecycle events, by transport.', labelNames: ['event', 'transport'], registers });
+    this.streams = new Counter({ name: 'edge_tunnel_streams_total', help: 'Streams opened to agents, by result and the session\'s transport.', labelNames: ['result', 'transport'], registers });
     this.streamRefusals = new Counter({
       name: 'edge_tunnel_stream_refusals_total', help: 'Streams refused by --max-streams-per-node or a stream quota under it, by listener and quota.',
       labelNames: ['listener', 'quota'], registers,
     });
     this.misses = new Counter({ name: 'edge_tunnel_misses_total', help: 'Requests whose destination did not resolve, by reason.', labelNames: ['reason'], registers });
-    this.bytes = new Counter({ name: 'edge_tunnel_stream_bytes_total', help: 'Stream payload bytes (in: from agents, out: to agents).', labelNames: ['direction'], registers });
+    this.bytes = new Counter({ name: 'edge_tunnel_stream_bytes_total', help: 'Stream payload bytes (in: from agents, out: to agents), by the session\'s transport.', labelNames: ['direction', 'transport'], registers });
     this.tlsRefusals = new Counter({
       name: 'edge_tunnel_tls_refusals_total', help: 'Connections a TLS listener closed before their handshake (no ClientHello in time, not TLS, caps, queue).',
       labelNames: ['listener', 'reason'], registers,

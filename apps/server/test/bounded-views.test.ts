@@ -47,7 +47,7 @@ t.test('/metrics: no node label by default, so its size does not grow with the n
   t.ok(Math.abs(large.body.length - small.body.length) < 2_000, `10 nodes ${small.body.length} B, 2000 nodes ${large.body.length} B`);
   t.match(large.body, /edge_tunnel_session_rtt_quantile_seconds\{quantile="1"\} 1\.999\n/, 'the slowest session RTT, without a node label');
   t.match(large.body, /edge_tunnel_session_rtt_quantile_seconds\{quantile="0\.5"\} 0\.999\n/, 'the median');
-  t.match(large.body, /edge_tunnel_sessions 1800\n/);
+  t.match(large.body, /edge_tunnel_sessions\{transport="tls"\} 1800\n/);
 
   const opted = await (await metaOf(t, registryOf(2000), { perNode: true }))('/metrics');
   t.equal((opted.body.match(/^edge_tunnel_session_rtt_seconds\{node="/gm) ?? []).length, 1800, '--metrics-per-node: one series per attached node');
@@ -57,7 +57,7 @@ t.test('/debug/tunnels: a default page, paging with after= reaches every node on
   const get = await metaOf(t, registryOf(250));
   const first = (await get('/debug/tunnels')).json();
   t.equal(first.nodes.length, 100, 'default limit 100');
-  t.match(first, { total: 250, connected: 225, matched: 250, limit: 100, next: 'node-00099' });
+  t.match(first, { total: 250, connected: 225, transports: { tls: 225, websocket: 0 }, matched: 250, limit: 100, next: 'node-00099' });
   const seen: string[] = [];
   let after = '';
   for (let pages = 0; pages < 10; pages++) {

@@ -32,8 +32,9 @@ t.test('HTTP listener reaches the kubelet read-only port', async (t) => {
   const tunnels = (await meta(server, '/debug/tunnels')).json();
   t.match(tunnels.nodes, [{ nodeName: 'edge-a', nodeIps: ['127.0.20.1'], connected: true, sessionId: String, ageMs: Number, openStreams: Number, bytesIn: Number, bytesOut: Number }]);
   const metrics = (await meta(server, '/metrics')).body;
-  t.match(metrics, /edge_tunnel_sessions 1/);
-  t.match(metrics, /edge_tunnel_streams_total\{result="opened"\} 3/);
+  t.match(metrics, /edge_tunnel_sessions\{transport="tls"\} 1/);
+  t.match(metrics, /edge_tunnel_sessions\{transport="websocket"\} 0/);
+  t.match(metrics, /edge_tunnel_streams_total\{result="opened",transport="tls"\} 3/);
   t.match(metrics, /edge_tunnel_request_duration_seconds_count\{listener="http",status="200"\} 3/);
   t.equal((await meta(server, '/healthz')).status, 200);
   t.equal((await meta(server, '/readyz')).status, 200);

@@ -20,7 +20,7 @@ export const NODE = { name: 'bench-node', ip: process.env.PERF_NODE_IP ?? '127.0
 /** streams per node the server allows: the `idle` scenario's 10 000 (the default is 1 024) */
 const SERVER_MAX_STREAMS_PER_NODE = 10_000;
 /** streams the agent accepts per session: 10 000, so its 256 MiB receive budget is shared (≈ 26 KiB initial windows) */
-const AGENT_MAX_STREAMS = 10_000;
+export const AGENT_MAX_STREAMS = 10_000;
 export const appMain = (pkg) => join(dirname(fileURLToPath(import.meta.resolve(pkg))), 'main.js');
 
 export function httpGet(url) {
@@ -42,7 +42,7 @@ export async function waitUntil(what, fn, timeoutMs = 15_000, alive = () => true
 }
 
 /** Starts an edge-tunnel server; resolves with its bound addresses. */
-export async function startServer(env, { compression, tag, procs, passthrough = false, role = 'server', measured = true }) {
+export async function startServer(env, { compression, tag, procs, passthrough = false, role = 'server', measured = true, extraArgs = [] }) {
   const { certs } = env;
   const configPath = join(env.tmp, `server-cfg-${tag}.yaml`);
   const { httpSink } = env;
@@ -54,13 +54,13 @@ export async function startServer(env, { compression, tag, procs, passthrough = 
     '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'), '--agent-ca', certs.path('ca', 'crt'),
     '--caller-ca', certs.path('ca', 'crt'), '--config', configPath,
     ...(passthrough ? ['--https-mode=passthrough'] : ['--kubelet-client-cert', certs.path('kubelet-client', 'crt'), '--kubelet-client-key', certs.path('kubelet-client', 'key')]),
-    `--compression=${compression}`, '--log-level', env.logLevel, '--max-streams-per-node', String(SERVER_MAX_STREAMS_PER_NODE),
+    `--compression=${compression}`, '--log-level', env.logLevel, '--max-streams-per-node', String(SERVER_MAX_STREAMS_PER_NODE), ...extraArgs,
   ], { node: true, logFile: join(env.tmp, `server-${tag}-${++starts}.log`) });
   procs.push({ role, proc: server, measured });
   const m = await server.waitLine(/"msg":"server listening"/);
   const rec = JSON.parse(m.input);
   const port = (a) => Number(String(a).split(':').pop());
-  return { proc: server, agent: port(rec.agent), connect: port(rec.connect), meta: port(rec.meta), http: port(rec.http), https: port(rec.https) };
+  return { proc: server, agent: port(rec.agent), connect: port(rec.connect), meta: port(rec.meta), http: port(rec.http), https: port(rec.https), ...(rec.agentWs ? { agentWs: port(rec.agentWs) } : {}) };
 }
 
 /**

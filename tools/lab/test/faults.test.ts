@@ -68,8 +68,9 @@ async function metric(name: string): Promise<number> {
       res.on('end', () => resolve(body));
     }).on('error', reject).end();
   });
-  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
+  // summed over the series (edge_tunnel_sessions has one per transport)
+  const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))].map((m) => Number(m[1]));
+  return values.length > 0 ? values.reduce((a, b) => a + b, 0) : NaN;
 }
 
 t.test('agent SIGKILL mid-transfer: every affected caller connection errors within 1 s; the server frees its state', async (t) => {

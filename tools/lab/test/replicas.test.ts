@@ -107,7 +107,7 @@ t.test('every agent keeps a session to every replica; a rolling restart fails no
   // a load-balancer dial that lands on a replica the agent already has is closed and redialed
   // directly, so the agent's own count can trail the replicas' view for a moment
   const sessions = async (ip: string): Promise<string | undefined> =>
-    (await httpGet(`http://${ip}:10266/metrics`))?.body.match(/^edge_tunnel_agent_sessions (\d+)$/m)?.[1];
+    (await httpGet(`http://${ip}:10266/metrics`))?.body.match(/^edge_tunnel_agent_sessions\{transport="tls"\} (\d+)$/m)?.[1];
   for (const node of nodes) {
     await waitFor(`${node.name} to hold 3 sessions`, async () => (await sessions(node.ip)) === '3', 10_000).catch(() => {});
     t.equal(await sessions(node.ip), '3', `${node.name} has 3 sessions`);

@@ -57,8 +57,9 @@ async function startWithHop() {
 }
 
 t.test('every printed command works with both agents on WebSocket behind haproxy', { skip }, async (t) => {
-  const tunnels = JSON.parse((await sh(`curl -s http://127.0.0.1:${lab!.ports.meta}/debug/tunnels`)).stdout) as { nodes: Array<{ nodeName: string; transport: string }> };
+  const tunnels = JSON.parse((await sh(`curl -s http://127.0.0.1:${lab!.ports.meta}/debug/tunnels`)).stdout) as { transports: unknown; nodes: Array<{ nodeName: string; transport: string }> };
   t.same(tunnels.nodes.map((n) => [n.nodeName, n.transport]).sort(), [['edge-a', 'websocket'], ['edge-b', 'websocket']]);
+  t.same(tunnels.transports, { tls: 0, websocket: 2 }, 'sessions by transport, whole table');
   const expectations: Array<[RegExp, RegExp]> = [
     [/stats\/summary'?$/, /"nodeName":"edge-/],
     [/\/pods$/, /"kind":"PodList"/],
@@ -74,6 +75,16 @@ t.test('every printed command works with both agents on WebSocket behind haproxy
     t.match((await sh(command)).stdout, expected, title);
   }
   t.match(haproxyLog.join(''), /GET \/edge-tunnel\/v1\/session HTTP\/1\.1/, 'haproxy carried the upgrades in HTTP mode');
+  const metrics = (await sh(`curl -s http://127.0.0.1:${lab!.ports.meta}/metrics`)).stdout;
+  t.match(metrics, /^edge_tunnel_sessions\{transport="websocket"\} 2$/m, 'sessions by transport');
+  t.match(metrics, /^edge_tunnel_sessions\{transport="tls"\} 0$/m);
+  t.match(metrics, /^edge_tunnel_session_events_total\{event="attached",transport="websocket"\} 2$/m);
+  t.match(metrics, /^edge_tunnel_streams_total\{result="opened",transport="websocket"\} [1-9]\d*$/m, 'the commands\' streams, counted as websocket');
+  t.match(metrics, /^edge_tunnel_stream_bytes_total\{direction="in",transport="websocket"\} [1-9]\d*$/m);
+  t.notMatch(metrics, /^edge_tunnel_streams_total\{result="opened",transport="tls"\}/m, 'none as tls');
+  const agentMetrics = (await sh(`curl -s http://127.0.${SUBNET}.1:10266/metrics`)).stdout;
+  t.match(agentMetrics, /^edge_tunnel_agent_connects_total\{result="ok",transport="websocket"\} [1-9]/m, 'the agent counts its websocket dials');
+  t.match(agentMetrics, /^edge_tunnel_agent_sessions\{transport="websocket"\} 1$/m);
 });
 
 t.test('an agent whose certificate another CA issued is refused, and says why', { skip }, async (t) => {

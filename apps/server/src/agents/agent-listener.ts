@@ -124,7 +124,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
   // leaves mid-handshake included: 'socket hang up')
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     pacer.ended();
-    metrics.sessionEvents.inc({ event: 'rejected' });
+    metrics.sessionEvents.inc({ event: 'rejected', transport: 'tls' });
     log.warn({ remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'agent tls handshake failed');
     socket.destroy(); // a handshake timeout does not close the socket by itself
   });
@@ -134,7 +134,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     if (!socket.authorized) {
       const { code, reason } = authFailure(socket);
-      metrics.sessionEvents.inc({ event: 'rejected' });
+      metrics.sessionEvents.inc({ event: 'rejected', transport: 'tls' });
       log.warn({ remoteAddress, code, reason }, 'agent rejected: certificate');
       socket.destroy();
       return;
@@ -192,7 +192,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     if (session.destroyed) return; // ended in the same turn as its hello: its 'close' has run already
     const checked = checkHello(hello, id);
     if (!checked.ok) {
-      metrics.sessionEvents.inc({ event: 'refused' });
+      metrics.sessionEvents.inc({ event: 'refused', transport });
       slog.warn({ certNode: id.commonName, helloNode: String(hello['nodeName']), reason: checked.reason }, 'agent refused: identity mismatch');
       session.goAway('REFUSED', checked.reason);
       void session.close(0);
@@ -209,8 +209,9 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     const fields = { nodeName: agent.nodeName, nodeIps: agent.nodeIps, agentVersion: agent.agentVersion, followsPortConfig: session.peerTakesConfig };
     let old: AgentSession | undefined;
     const older = replacementRefusal(registry.get(agent.nodeName), agent);
+    const transport = agent.transport ?? 'tls';
     if (older !== undefined) {
-      metrics.sessionEvents.inc({ event: 'refused' });
+      metrics.sessionEvents.inc({ event: 'refused', transport });
       slog.warn({ ...fields, code: 'OLDER_CERTIFICATE', reason: older }, 'agent refused: older certificate than the live session');
       session.goAway('REFUSED', older);
       void session.close(0);
@@ -224,10 +225,10 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       void session.close(0);
       return undefined;
     }
-    metrics.sessionEvents.inc({ event: 'attached' });
+    metrics.sessionEvents.inc({ event: 'attached', transport });
     slog.info(fields, 'agent attached');
     if (old !== undefined) {
-      metrics.sessionEvents.inc({ event: 'replaced' });
+      metrics.sessionEvents.inc({ event: 'replaced', transport: old.transport ?? 'tls' });
       slog.info({ nodeName: agent.nodeName, oldSessionId: old.sessionId }, 'agent session replaced: draining the old one');
       announcer?.end(old.session);
       old.session.goAway('NO_ERROR', 'replaced by a newer session of the same node');
@@ -242,7 +243,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
   function detach(agent: AgentSession, err: Error | undefined, slog: Logger): void {
     opts.ports?.detach(agent);
     const current = registry.detach(agent);
-    metrics.sessionEvents.inc({ event: 'closed' });
+    metrics.sessionEvents.inc({ event: 'closed', transport: agent.transport ?? 'tls' });
     slog.info({ nodeName: agent.nodeName, current, reason: err?.message }, 'agent session closed');
   }
 

@@ -27,7 +27,8 @@ export interface WsListenerOptions {
 
 export function createWsListener(opts: WsListenerOptions, agents: Pick<AgentListener, 'adopt'>, metrics: ServerMetrics, log: Logger): Server {
   const server = createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2', headersTimeout: opts.helloTimeoutMs, requestTimeout: opts.helloTimeoutMs });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, handleProtocols: (p) => (p.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
+  // permessage-deflate off (ws's server default, said here): the session compresses per stream with LZ4 where it pays
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES, handleProtocols: (p) => (p.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
   const pending = new Set<WebSocket>();
   server.on('request', (req, res) => {
     res.writeHead(req.url === SESSION_PATH ? 426 : 404, { 'Content-Type': 'text/plain', Connection: 'close' });
@@ -76,7 +77,7 @@ export function createWsListener(opts: WsListenerOptions, agents: Pick<AgentList
   }
 
   function refuse(ws: WebSocket, remoteAddress: string, reason: string): void {
-    metrics.sessionEvents.inc({ event: 'rejected' });
+    metrics.sessionEvents.inc({ event: 'rejected', transport: 'websocket' });
     log.warn({ remoteAddress, transport: 'websocket', reason }, 'agent rejected: certificate proof');
     pending.delete(ws);
     ws.close(CLOSE_REFUSED, reason.slice(0, 120));

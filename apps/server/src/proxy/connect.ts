@@ -100,7 +100,7 @@ class ConnectCall implements SocketStreamOwner, IdleWatched {
 
   /** The agent accepted the stream: 200, then the stream relays with the caller's socket. */
   opened(stream: SocketStream): void {
-    countOpened(this.ctx);
+    countOpened(this.ctx, this.claim);
     if (this.socket.destroyed) {
       this.audit.finish({ status: 499, reason: 'CALLER_GONE' });
       return stream.reset('CANCEL', 'caller went away');
@@ -120,7 +120,7 @@ class ConnectCall implements SocketStreamOwner, IdleWatched {
   closed(stream: SocketStream, err: Error | undefined): void {
     tunnelClosed(this.ctx, this.claim, stream);
     if (!stream.opened) {
-      countFailed(this.ctx, err);
+      countFailed(this.ctx, err, this.claim);
       return this.fail(this.failure(stream, err ?? new Error(CLOSED_BEFORE_OPEN)));
     }
     if (this.relaying && this.idleMs > 0) IdleSweep.of(this.idleMs).delete(this);

@@ -54,6 +54,8 @@ export interface StreamClaim {
   authenticated: boolean;
   /** the certificate's identity when authenticated, else the source address */
   caller: string;
+  /** the node session's transport, set when the stream is opened (the `transport` label of its metrics) */
+  transport?: 'tls' | 'websocket';
 }
 
 export interface QuotaRefusal {

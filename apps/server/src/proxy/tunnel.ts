@@ -87,15 +87,16 @@ function openOnNode<S extends object>(ctx: ProxyContext, r: Route, kind: string,
   const limits = quotaLimits(ctx);
   const refusal = gate.books.acquire(claim, limits);
   if (refusal !== undefined) {
-    ctx.metrics.streams.inc({ result: refusal.quota === 'node' ? 'node_limit' : 'quota' });
+    ctx.metrics.streams.inc({ result: refusal.quota === 'node' ? 'node_limit' : 'quota', transport: transportOf(r.session) });
     gate.reporter.refused(ctx.log, claim, refusal, limits);
     return quotaFailure(claim, refusal, `edge node ${r.nodeName} (${r.targetHost}:${r.targetPort})`);
   }
+  claim.transport = transportOf(r.session);
   try {
     return open(r.session.session, { host: r.targetHost, port: r.targetPort, kind, traceId, compress: ctx.compression });
   } catch (err) {
     gate.books.release(claim);
-    ctx.metrics.streams.inc({ result: 'session_gone' });
+    ctx.metrics.streams.inc({ result: 'session_gone', transport: claim.transport });
     return streamFailure(err, r.nodeName, r.targetHost, r.targetPort);
   }
 }
@@ -104,21 +105,27 @@ function quotaLimits(ctx: ProxyContext): StreamQuotaLimits {
   return { ...(ctx.streamQuotas ?? DEFAULT_STREAM_QUOTAS), maxStreamsPerNode: ctx.maxStreamsPerNode ?? DEFAULT_MAX_STREAMS_PER_NODE };
 }
 
+/** The `transport` label of a session's metrics. */
+function transportOf(agent: { transport?: 'tls' | 'websocket' }): 'tls' | 'websocket' {
+  return agent.transport ?? 'tls';
+}
+
 /** The agent accepted a tunnel stream. */
-export function countOpened(ctx: ProxyContext): void {
-  ctx.metrics.streams.inc({ result: 'opened' });
+export function countOpened(ctx: ProxyContext, claim: StreamClaim): void {
+  ctx.metrics.streams.inc({ result: 'opened', transport: claim.transport ?? 'tls' });
 }
 
 /** A tunnel stream failed before the agent accepted it: counted by its wire code. */
-export function countFailed(ctx: ProxyContext, err: unknown): void {
-  ctx.metrics.streams.inc({ result: ((err as { wireCode?: string } | undefined)?.wireCode ?? 'error').toLowerCase() });
+export function countFailed(ctx: ProxyContext, err: unknown, claim: StreamClaim): void {
+  ctx.metrics.streams.inc({ result: ((err as { wireCode?: string } | undefined)?.wireCode ?? 'error').toLowerCase(), transport: claim.transport ?? 'tls' });
 }
 
 /** A tunnel stream to `nodeName` ended: one fewer open to the node, its bytes counted. */
 export function tunnelClosed(ctx: ProxyContext, claim: StreamClaim, stream: { received: number; sent: number }): void {
   gateOf(ctx).books.release(claim);
-  ctx.metrics.bytes.inc({ direction: 'in' }, stream.received);
-  ctx.metrics.bytes.inc({ direction: 'out' }, stream.sent);
+  const transport = claim.transport ?? 'tls';
+  ctx.metrics.bytes.inc({ direction: 'in', transport }, stream.received);
+  ctx.metrics.bytes.inc({ direction: 'out', transport }, stream.sent);
 }
 
 /** A tunnel adds three shared listeners to its stream and finds itself on the stream: no closures per stream. */
@@ -145,13 +152,13 @@ class StreamTunnel implements Tunnel {
   /** @internal */
   onOpened(): void {
     this.counted = true;
-    countOpened(this.ctx);
+    countOpened(this.ctx, this.claim);
   }
 
   /** @internal */
   onError(err: Error & { wireCode?: string }): void {
     this.error ??= err;
-    if (!this.counted) countFailed(this.ctx, err);
+    if (!this.counted) countFailed(this.ctx, err, this.claim);
     this.counted = true;
   }
 
