@@ -126,7 +126,7 @@ class PassthroughCall implements SocketStreamOwner, IdleWatched {
   }
 
   opened(stream: SocketStream): void {
-    countOpened(this.ctx);
+    countOpened(this.ctx, this.claim);
     if (this.socket.destroyed) {
       this.audit.finish({ status: 499, reason: 'CALLER_GONE' });
       return stream.reset('CANCEL', 'caller went away');
@@ -144,7 +144,7 @@ class PassthroughCall implements SocketStreamOwner, IdleWatched {
   closed(stream: SocketStream, err: Error | undefined): void {
     tunnelClosed(this.ctx, this.claim, stream);
     if (!stream.opened) {
-      countFailed(this.ctx, err);
+      countFailed(this.ctx, err, this.claim);
       return this.fail(streamFailure(err ?? new Error(CLOSED_BEFORE_OPEN), this.audit.nodeName!, stream.meta.host, stream.meta.port));
     }
     if (this.relaying && this.idleMs > 0) IdleSweep.of(this.idleMs).delete(this);
