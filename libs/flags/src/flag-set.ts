@@ -112,7 +112,7 @@ export class FlagSet<C> {
     }
   }
 
-  /** `--x v`, `--x=v`; a bool also `--x` alone or `--x on|off|true|false`; a list flag repeats. */
+  /** `--x v`, `--x=v`; a bool also `--x` alone (before another flag or at the end); a list flag repeats. */
   #readArgv(argv: readonly string[]): Map<string, string[]> | 'help' {
     const given = new Map<string, string[]>();
     for (let i = 0; i < argv.length; i++) {
@@ -123,10 +123,9 @@ export class FlagSet<C> {
       const spec = this.#byName.get(m[1]!);
       if (!spec) throw new FlagError(`--${m[1]}`, `unknown argument ${JSON.stringify(`--${m[1]}`)} (see --help)`);
       let value = m[2];
-      if (value === undefined && spec.type.kind === 'bool') {
-        const next = argv[i + 1]?.toLowerCase();
-        value = next !== undefined && BOOL_WORDS.has(next) ? argv[++i]! : 'true';
-      }
+      // a bool takes the next argument unless it is a flag: no binary has positional arguments, so
+      // `--x maybe` is a bad value of --x, not a stray word
+      if (value === undefined && spec.type.kind === 'bool') value = argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('-') ? argv[++i]! : 'true';
       if (value === undefined) {
         value = argv[++i];
         if (value === undefined) throw new FlagError(`--${spec.name}`, `--${spec.name} needs a value`);
@@ -137,5 +136,3 @@ export class FlagSet<C> {
     return given;
   }
 }
-
-const BOOL_WORDS = new Set(['true', 'false', 'on', 'off', 'yes', 'no', '1', '0']);

@@ -60,6 +60,7 @@ t.test('one error sentence: the flag, its env, what it must be, what it got', as
     [['--workers', '9'], {}, '--workers', '--workers (env DEMO_WORKERS) must be a whole number from 1 to 8, got "9"'],
     [[], { DEMO_LEVEL: 'loud' }, '--level', '--level (env DEMO_LEVEL) must be one of info, debug, got "loud"'],
     [['--gzip=maybe'], {}, '--gzip', '--gzip (env DEMO_GZIP) must be true or false (or on, off), got "maybe"'],
+    [['--gzip', 'maybe'], {}, '--gzip', '--gzip (env DEMO_GZIP) must be true or false (or on, off), got "maybe"'],
     [['--timeout-ms', '0'], {}, '--timeout-ms', '--timeout-ms (env DEMO_TIMEOUT_MS) must be a whole number of milliseconds ≥ 1, got "0"'],
     [['--timeout-ms', '99999999999'], {}, '--timeout-ms', '--timeout-ms (env DEMO_TIMEOUT_MS) must be a whole number of milliseconds ≥ 1, got "99999999999" (at most 86400000)'],
     [['--ratio', '2'], {}, '--ratio', '--ratio (env DEMO_RATIO) must be a fraction between 0 and 1, got "2"'],
