@@ -80,7 +80,7 @@ export class FlagSet<C> {
       const syntax = f.type.kind === 'bool' ? '[=bool]' : f.type.kind === 'list' ? ' <value> …' : ' <value>';
       const left = `  --${f.name}${syntax}`;
       const shown = this.shownDefault(f);
-      const def = shown === 'none' ? '' : ` (default ${shown})`;
+      const def = shown === 'none' ? '' : shown.startsWith('required') ? ` (${shown})` : ` (default ${shown})`;
       return `${left.padEnd(36)} ${f.help}${def}\n${''.padEnd(37)}env ${this.env(f.name)}`;
     });
     const intro = this.#intro.length > 0 ? [...this.#intro, ''] : [];

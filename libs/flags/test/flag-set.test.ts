@@ -86,7 +86,7 @@ t.test('--help: syntax, help, default and env of every flag', async (t) => {
   t.match(text, /--gzip\[=bool\]\s+compress \(default false\)/);
   t.match(text, /--ip <value> …\s+an address, repeatable\n\s+env NODE_IP/);
   t.match(text, /--name <value>\s+name \(default \$HOSTNAME\)/);
-  t.match(text, /--token <value>\s+token \(default required\)/);
+  t.match(text, /--token <value>\s+token \(required\)\n/);
   t.equal(set.flagOf('timeoutMs'), '--timeout-ms');
   t.equal(count().parse('7'), 7);
 });
