@@ -63,14 +63,14 @@ export class FlagSet<C> {
     const given = this.#readArgv(argv);
     if (given === 'help') return { help: true, usage: this.usage() };
     const out: Record<PropertyKey, unknown> = {};
+    let missing: FlagSpec<C> | undefined;
     for (const spec of this.flags) {
       const source = this.#source(spec, given.get(spec.name), env);
-      if (source === undefined) {
-        if (spec.required) throw new FlagError(`--${spec.name}`, `--${spec.name} is required (or set ${this.env(spec.name)})`);
-        continue;
-      }
-      out[spec.key] = this.#convert(spec, source);
+      if (source !== undefined) out[spec.key] = this.#convert(spec, source);
+      else if (spec.required) missing ??= spec;
     }
+    // a bad value given is reported before a flag not given
+    if (missing) throw new FlagError(`--${missing.name}`, `--${missing.name} is required (or set ${this.env(missing.name)})`);
     return { help: false, values: out as C };
   }
 

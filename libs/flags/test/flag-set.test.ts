@@ -72,6 +72,7 @@ t.test('one error sentence: the flag, its env, what it must be, what it got', as
     t.throws(() => parse(argv, env), { name: 'FlagError', code: 'ERR_FLAG_INVALID', flag, message }, message);
   }
   t.throws(() => set.parse([], {}), { flag: '--token', message: '--token is required (or set DEMO_TOKEN)' });
+  t.throws(() => set.parse(['--workers', '0'], {}), { flag: '--workers', message: /^--workers .* got "0"$/ }, 'a bad value given is reported before a flag not given');
   t.throws(() => new FlagSet<{ a: string }>({ binary: 'x', envPrefix: 'X_', flags: [
     { name: 'a', key: 'a', type: text(), default: '1', help: '' }, { name: 'a', key: 'a', type: text(), default: '1', help: '' },
   ] }), /--a \(a\) is listed twice/);
