@@ -8,7 +8,6 @@ import { generateKeyPair, writePemFiles } from '@edge-tunnel/pki';
 import type { CertIdentity, KeyPairPem } from '@edge-tunnel/pki';
 import type { Logger } from 'pino';
 import { fullJitter } from './backoff.js';
-import { DEFAULT_CERT_DIR, DEFAULT_RENEW_BEFORE } from './config.js';
 import type { AgentConfig } from './config.js';
 import { checkCertificate, enroll, EnrollError } from './enroll.js';
 import { AgentError, AgentErrorCode } from './errors.js';
@@ -61,20 +60,15 @@ class EnrolledCredentials implements CredentialSource {
   #failures = 0;
   /** key of the enrollment under way, kept across its retries */
   #key: KeyPairPem | undefined;
-  readonly #certDir: string;
-  readonly #renewBefore: number;
 
-  constructor(private readonly config: AgentConfig, private readonly tokenFile: string, private readonly log: Logger, private readonly random?: () => number) {
-    this.#certDir = config.certDir ?? DEFAULT_CERT_DIR;
-    this.#renewBefore = config.renewBefore ?? DEFAULT_RENEW_BEFORE;
-  }
+  constructor(private readonly config: AgentConfig, private readonly tokenFile: string, private readonly log: Logger, private readonly random?: () => number) {}
 
   /** Adopts a usable pair from --cert/--key or --cert-dir, if there is one. */
   async load(): Promise<void> {
     const { certFile, keyFile, nodeName } = this.config;
     const candidates = [
       ...(certFile !== undefined && keyFile !== undefined ? [[certFile, keyFile]] : []),
-      [join(this.#certDir, 'agent.crt'), join(this.#certDir, 'agent.key')],
+      [join(this.config.certDir, 'agent.crt'), join(this.config.certDir, 'agent.key')],
     ];
     const reasons: string[] = [];
     for (const [certPath, keyPath] of candidates as Array<[string, string]>) {
@@ -137,9 +131,9 @@ class EnrolledCredentials implements CredentialSource {
       this.#key = undefined;
       this.#failures = 0;
       await this.#save(got.certPem, got.keyPem, got.caPem);
-      this.#pair = { cert: got.certPem, key: got.keyPem, identity: got.identity, path: join(this.#certDir, 'agent.crt') };
+      this.#pair = { cert: got.certPem, key: got.keyPem, identity: got.identity, path: join(this.config.certDir, 'agent.crt') };
       for (const w of this.#waiters.splice(0)) w.resolve(this.#pair);
-      this.log.info({ notAfter: got.identity.notAfter.toISOString(), certDir: this.#certDir }, renewing ? 'certificate renewed' : 'certificate enrolled');
+      this.log.info({ notAfter: got.identity.notAfter.toISOString(), certDir: this.config.certDir }, renewing ? 'certificate renewed' : 'certificate enrolled');
       this.#scheduleRenewal(got.identity, true);
     } catch (err) {
       if (this.#closed) return;
@@ -155,23 +149,23 @@ class EnrolledCredentials implements CredentialSource {
   /** Writes agent.crt, agent.key (0600) and ca.crt atomically; a failure is logged, the pair still used. */
   async #save(certPem: string, keyPem: string, caPem: string): Promise<void> {
     try {
-      await writePemFiles(this.#certDir, 'agent', { certPem, keyPem });
-      await writePemFiles(this.#certDir, 'ca', { certPem: caPem });
+      await writePemFiles(this.config.certDir, 'agent', { certPem, keyPem });
+      await writePemFiles(this.config.certDir, 'ca', { certPem: caPem });
     } catch (err) {
       const cause = (err as Error).cause as Error | undefined;
-      this.log.error({ reason: `${(err as Error).message}${cause ? `: ${cause.message}` : ''}`, certDir: this.#certDir }, 'enrolled certificate not saved (the next start enrolls again)');
+      this.log.error({ reason: `${(err as Error).message}${cause ? `: ${cause.message}` : ''}`, certDir: this.config.certDir }, 'enrolled certificate not saved (the next start enrolls again)');
     }
   }
 
   /** Renews when less than renewBefore of the lifetime remains. */
   #scheduleRenewal(id: CertIdentity, fresh: boolean): void {
     const notAfter = id.notAfter.getTime();
-    const renewAt = notAfter - this.#renewBefore * (notAfter - id.notBefore.getTime());
+    const renewAt = notAfter - this.config.renewBefore * (notAfter - id.notBefore.getTime());
     let delayMs = Math.max(0, renewAt - Date.now());
     if (delayMs === 0 && fresh) {
       // a certificate due as soon as issued would renew in a loop: wait half of what remains
       delayMs = Math.max(MIN_RENEW_DELAY_MS, (notAfter - Date.now()) / 2);
-      this.log.warn({ notAfter: id.notAfter.toISOString(), delayMs, reason: `a new certificate is already inside its renewal window (--renew-before ${this.#renewBefore})` }, 'certificate lifetime too short');
+      this.log.warn({ notAfter: id.notAfter.toISOString(), delayMs, reason: `a new certificate is already inside its renewal window (--renew-before ${this.config.renewBefore})` }, 'certificate lifetime too short');
     }
     this.log.debug({ delayMs, renewAt: new Date(Date.now() + delayMs).toISOString() }, 'certificate renewal scheduled');
     this.#after(delayMs, () => void this.#enroll());

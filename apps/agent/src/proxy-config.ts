@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { cidrList, inCidrList } from './cidr.js';
 import { ConfigError } from './errors.js';
-import type { HostPort } from './config.js';
+import type { HostPort } from './agent-flags.js';
 
 export const DEFAULT_PROXY_TIMEOUT_MS = 10_000;
 /** --proxy direct: ignore the environment's proxy. */

@@ -17,8 +17,8 @@ export interface RelayContext {
   allowList: AllowList;
   dialTarget: DialTarget;
   dialTimeoutMs: number;
-  /** no byte either way for this long: the stream is reset with TIMEOUT (0 or absent: never) */
-  streamIdleTimeoutMs?: number;
+  /** no byte either way for this long: the stream is reset with TIMEOUT (0: never; --stream-idle-timeout-ms) */
+  streamIdleTimeoutMs: number;
   metrics: AgentMetrics;
   log: Logger;
 }
@@ -97,7 +97,7 @@ class TargetRelay implements SocketStreamOwner, IdleWatched {
     ctx.metrics.streamsActive.inc();
     ctx.log.debug(fieldsOf(stream), 'stream accepted');
     stream.attach(socket);
-    const idleMs = ctx.streamIdleTimeoutMs ?? 0;
+    const idleMs = ctx.streamIdleTimeoutMs;
     if (idleMs > 0) IdleSweep.of(idleMs).add(this);
   }
 
@@ -123,7 +123,7 @@ class TargetRelay implements SocketStreamOwner, IdleWatched {
       this.ctx.log.debug({ ...fieldsOf(stream), code: stream.resetCode }, 'stream ended before the target answered');
       return;
     }
-    const idleMs = this.ctx.streamIdleTimeoutMs ?? 0;
+    const idleMs = this.ctx.streamIdleTimeoutMs;
     if (idleMs > 0) IdleSweep.of(idleMs).delete(this);
     this.ctx.metrics.streamsActive.dec();
     this.count();

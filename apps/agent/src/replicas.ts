@@ -7,7 +7,7 @@
 import type { Session, SocketStream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
 import type { AgentConfig, HostPort } from './config.js';
-import { hostPort } from './config.js';
+import { parseHostPort } from './config.js';
 import { Dialer, type DialerOptions } from './dialer.js';
 import { LineReader } from './line-reader.js';
 import { admitReplicas } from './replica-policy.js';
@@ -44,11 +44,7 @@ export function parseReplicas(value: unknown): Replica[] | undefined {
   for (const r of value as unknown[]) {
     const { id, addr } = (r ?? {}) as Record<string, unknown>;
     if (typeof id !== 'string' || typeof addr !== 'string') return undefined;
-    try {
-      hostPort('replica', addr, undefined);
-    } catch {
-      return undefined;
-    }
+    if (parseHostPort(addr) === undefined) return undefined;
     out.push({ id, addr });
   }
   return out;
@@ -201,7 +197,7 @@ export class ReplicaManager {
 
   /** The replicas this agent may dial (replica-policy.ts); each refused one is a warn line, once per list. */
   private admit(listed: readonly Replica[]): Replica[] {
-    const { replicas, refused } = admitReplicas(listed, { serverHost: this.opts.config.server.host, cidrs: this.opts.config.replicaCidrs ?? [] });
+    const { replicas, refused } = admitReplicas(listed, { serverHost: this.opts.config.server.host, cidrs: this.opts.config.replicaCidrs });
     const key = refused.map((r) => r.addr).join(' ');
     if (refused.length > 0 && key !== this.lastRefused) {
       this.log.warn({ refused: refused.length, listed: listed.length, replicaAddr: refused[0]!.addr, reason: refused[0]!.reason }, 'replica addresses refused: not dialed');
@@ -212,7 +208,7 @@ export class ReplicaManager {
 
   private ensureDirect(addr: string, spread: boolean): void {
     if (this.closed || this.direct.has(addr)) return;
-    const d = this.dialer(hostPort('replica', addr, undefined), 'direct', addr);
+    const d = this.dialer(parseHostPort(addr)!, 'direct', addr);
     this.direct.set(addr, d);
     d.start(spread);
   }

@@ -65,9 +65,9 @@ t.test('env fallbacks; flags win over env', async (t) => {
 t.test('--help', async (t) => {
   const r = parseConfig(['--help']);
   t.equal(r.help, true);
-  t.match(r.help && r.text, /--allow-ports\s+EDGE_TUNNEL_ALLOW_PORTS/);
-  t.match(r.help && r.text, /--max-streams\s+EDGE_TUNNEL_MAX_STREAMS .*\(default 1024\)/);
-  t.match(r.help && r.text, /--reconnect-spread-ms\s+EDGE_TUNNEL_RECONNECT_SPREAD_MS .*\(default 8000\)/);
+  t.match(r.help && r.text, /--allow-ports <value>\s+.*\(default no ceiling\)\n\s+env EDGE_TUNNEL_ALLOW_PORTS\n/);
+  t.match(r.help && r.text, /--max-streams <value>\s+.*\(default 1024\)\n\s+env EDGE_TUNNEL_MAX_STREAMS\n/);
+  t.match(r.help && r.text, /--reconnect-spread-ms <value>\s+.*\(default 8000\)\n\s+env EDGE_TUNNEL_RECONNECT_SPREAD_MS\n/);
 });
 
 t.test('bad flags name the flag', async (t) => {

@@ -32,7 +32,7 @@ t.test('a framing limit out of range: exit 2 naming the flag and its range', { s
   child.stderr.on('data', (c) => (stderr += c));
   const [code] = await once(child, 'exit');
   t.equal(code, 2);
-  t.match(stderr, /--max-window must be an integer from 1024 to 2147483647, got "512"/);
+  t.match(stderr, /--max-window \(env EDGE_TUNNEL_MAX_WINDOW\) must be a whole number from 1024 to 2147483647, got "512"/);
 });
 
 t.test('SIGTERM: drains and exits 0', { skip }, async (t) => {

@@ -1,8 +1,8 @@
 // Public API of the edge-tunnel server.
 export { start } from './start.js';
 export type { ServerAddresses, ServerHandle, StartOptions } from './start.js';
-export { CaptureMode, HttpsMode, DEFAULT_EDGE_SELECTORS, FLAGS, envName, parseConfig, usage } from './config.js';
-export type { IpPort, ParseResult, ServerConfig } from './config.js';
+export { CaptureMode, HttpsMode, DEFAULT_EDGE_SELECTORS, SERVER_FLAGS, envName, parseConfig, usage } from './config.js';
+export type { IpPort, ParseResult, ServerConfig, ServerFlags } from './config.js';
 export { formatAddr, parseAddr } from './addr.js';
 export type { ListenAddr } from './addr.js';
 export { ServerError, ServerErrorCode } from './errors.js';

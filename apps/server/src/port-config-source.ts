@@ -61,8 +61,8 @@ export function parseConfigText(text: string): Record<string, unknown> {
 }
 
 export interface FileSourceOptions {
-  /** stat fallback period (fs.watch misses changes on some filesystems), default 2000 */
-  pollMs?: number;
+  /** stat fallback period (fs.watch misses changes on some filesystems): --config-poll-ms */
+  pollMs: number;
   /** quiet time before a change is read, default 100 */
   debounceMs?: number;
 }
@@ -80,7 +80,7 @@ export class FilePortConfigSource extends EventEmitter implements PortConfigSour
   readonly #debounceMs: number;
 
   /** Reads the file now; throws ERR_SERVER_PORT_CONFIG when it cannot be read or parsed. */
-  constructor(path: string, log: Logger, opts: FileSourceOptions = {}) {
+  constructor(path: string, log: Logger, opts: FileSourceOptions) {
     super();
     this.#path = path;
     this.#log = log;
@@ -103,7 +103,7 @@ export class FilePortConfigSource extends EventEmitter implements PortConfigSour
     }
     this.#poll = setInterval(() => {
       if (this.#statStamp() !== this.#stamp) this.#schedule();
-    }, opts.pollMs ?? 2000);
+    }, opts.pollMs);
     this.#poll.unref();
   }
 

@@ -1,13 +1,13 @@
-// What the server runs with: ServerConfig (parsed by config.ts from flags and environment), capture
-// modes, iptables targets.
+// What the server runs with: ServerFlags (one field per flag, the table in config-flags.ts fills
+// them), ServerConfig (the flags with the values config.ts derives), capture modes, iptables targets.
 import type { FramingLimits } from '@edge-tunnel/framing';
 import type { ListenAddr } from './addr.js';
 import type { Replica } from './agents/replicas.js';
 import type { CallerRule } from './proxy/caller-auth.js';
 import type { ListenerName } from './proxy/context.js';
 
-/** Agent sessions' framing limits (--receive-budget …) are the FramingLimits fields. */
-export interface ServerConfig extends FramingLimits {
+/** One field per flag; agent sessions' framing limits (--receive-budget …) are the FramingLimits fields. */
+export interface ServerFlags extends FramingLimits {
   /** agents dial in here (mTLS, client certificate required) */
   agentAddr: ListenAddr;
   /** HTTPS proxy (kubelet 10250 and https-proxy-ports) */
@@ -44,8 +44,8 @@ export interface ServerConfig extends FramingLimits {
   kubeletClientKey?: string;
   /** CA of the kubelet serving certificates, used with verifyKubelet */
   kubeletCa?: string;
-  /** default: on when kubeletCa is given */
-  verifyKubelet: boolean;
+  /** unset: on when kubeletCa is given (ServerConfig.verifyKubelet) */
+  verifyKubelet?: boolean;
   /** HTTPS listener: terminate the caller's TLS (and re-originate it) or pass it through to the kubelet */
   httpsMode: HttpsMode;
   /** port config file (YAML or JSON, ConfigMap keys), watched for changes */
@@ -76,8 +76,8 @@ export interface ServerConfig extends FramingLimits {
   /** HTTPS proxy: the TLS handshake must end within this */
   httpsHandshakeTimeoutMs: number;
   logLevel: string;
-  /** sent to agents in the hello; also the leader-election identity in cluster mode */
-  serverId: string;
+  /** sent to agents in the hello; also the leader-election identity in cluster mode (unset: $HOSTNAME) */
+  serverId?: string;
   /** cluster mode: nodes, port config, CA and capture from the Kubernetes API (set by --kubeconfig too) */
   kubernetes: boolean;
   /** kubeconfig file (cluster mode); absent: the pod's in-cluster service account */
@@ -88,8 +88,8 @@ export interface ServerConfig extends FramingLimits {
   edgeNodeSelectors: string[];
   /** the port ConfigMap (cluster mode; the file of --config in standalone mode) */
   portConfigMap: string;
-  /** how callers' traffic reaches the proxies: iptables DNAT, cluster DNS, or not captured */
-  capture: CaptureMode;
+  /** how callers' traffic reaches the proxies: iptables DNAT, cluster DNS, or not captured (unset: by mode) */
+  capture?: CaptureMode;
   /** the hosts ConfigMap written in DNS capture mode */
   dnsConfigMap: string;
   /** the ClusterIP Service the DNS hosts entries point at */
@@ -118,8 +118,6 @@ export interface ServerConfig extends FramingLimits {
   iptablesOtherPorts: boolean;
   /** how long a pod → node lookup is cached */
   podCacheTtlMs: number;
-  /** $POD_IP (downward API): the iptables target when a proxy listens on every address */
-  podIp?: string;
   /** host:port agents dial to reach this replica directly (default: the agent listener unless a wildcard) */
   advertiseAddr?: string;
   /** standalone replica list (`host:port` or `id=host:port`), this replica included or not */
@@ -166,6 +164,15 @@ export const HttpsMode = {
   passthrough: 'passthrough',
 } as const;
 export type HttpsMode = (typeof HttpsMode)[keyof typeof HttpsMode];
+
+/** The flags, with what config.ts derives: nothing is left to default downstream. */
+export interface ServerConfig extends ServerFlags {
+  verifyKubelet: boolean;
+  serverId: string;
+  capture: CaptureMode;
+  /** $POD_IP (downward API): the iptables target when a proxy listens on every address */
+  podIp?: string;
+}
 
 /** Traffic capture modes. */
 export const CaptureMode = {

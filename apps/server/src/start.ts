@@ -31,7 +31,7 @@ import { ServerMetrics } from './metrics.js';
 import { FilePortConfigSource, StaticPortConfigSource } from './port-config-source.js';
 import type { PortConfigSource } from './port-config-source.js';
 import { createConnectFronts } from './connect-fronts.js';
-import type { ListenerName, OriginateTls, ProxyContext } from './proxy/context.js';
+import { proxyLimits, type ListenerName, type OriginateTls, type ProxyContext } from './proxy/context.js';
 import { UpstreamPools } from './proxy/upstream-pool.js';
 import { proxyServerOptions, refuseClient } from './proxy/listener.js';
 import type { ProxyListenerLimits } from './proxy/listener.js';
@@ -102,12 +102,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   const proxyLog = logger.child({ component: 'proxy' });
   const ctx = (listener: ListenerName, channel: Channel, tls?: OriginateTls): ProxyContext => ({
     listener, channel, registry, portConfig: () => portConfig.current().config, originate: tls,
-    compression: config.compression, metrics, log: proxyLog,
-    maxStreamsPerNode: config.maxStreamsPerNode, relayIdleTimeoutMs: config.relayIdleTimeoutMs,
-    streamQuotas: {
-      unauthenticatedShare: config.unauthenticatedStreamShare, sourceShare: config.sourceStreamShare,
-      callerShare: config.callerStreamShare, listenerShare: config.listenerStreamShare,
-    },
+    compression: config.compression, metrics, log: proxyLog, ...proxyLimits(config),
   });
   const limits: ProxyListenerLimits = { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, maxHeaderBytes: config.maxHeaderBytes };
 

@@ -17,7 +17,7 @@ import { AgentAlpn, ENROLL_MAX_BODY_BYTES, createEnrollHandler } from '../src/ag
 import type { Enroller } from '../src/agents/enroll.js';
 import { AgentRegistry } from '../src/agents/registry.js';
 import { ServerMetrics } from '../src/metrics.js';
-import { LogCapture, sleep, waitFor } from './fixtures/harness.js';
+import { LogCapture, defaultConfig, sleep, waitFor } from './fixtures/harness.js';
 import { testPki } from './fixtures/pki.js';
 import type { TestPki } from './fixtures/pki.js';
 
@@ -58,7 +58,7 @@ async function startListener(t: Test, extra: Partial<AgentListenerOptions> = {})
   const logs = new LogCapture();
   const registry = new AgentRegistry();
   const listener = createAgentListener({
-    cert: pki.server.certPem, key: pki.server.keyPem, agentCa: pki.agentCa.certPem, serverId: 'srv-enroll', compression: false,
+    ...defaultConfig(), cert: pki.server.certPem, key: pki.server.keyPem, agentCa: pki.agentCa.certPem, serverId: 'srv-enroll', compression: false,
     keepaliveIntervalMs: 1000, keepaliveTimeoutMs: 5000, openTimeoutMs: 2000, helloTimeoutMs: 2000, drainTimeoutMs: 200, ...extra,
   }, registry, new ServerMetrics(registry), pino({ level: 'debug' }, logs.stream));
   listener.server.listen(0, '127.0.0.1');

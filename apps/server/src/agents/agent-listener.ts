@@ -13,10 +13,10 @@ import { Session } from '@edge-tunnel/framing';
 import type { Logger } from '../logger.js';
 import type { FramingLimits } from '@edge-tunnel/framing';
 import { AgentAlpn, createEnrollHandler } from './enroll.js';
-import { createTlsFront, DEFAULT_CLIENT_HELLO_TIMEOUT_MS, DEFAULT_MAX_PENDING_CONNECTIONS } from '../accept/tls-front.js';
+import { createTlsFront } from '../accept/tls-front.js';
 import type { TlsFrontStats } from '../accept/tls-front.js';
 import { RefusalReporter } from '../accept/refusals.js';
-import { DEFAULT_MAX_AGENT_HANDSHAKE_QUEUE, DEFAULT_MAX_AGENT_HANDSHAKES, HandshakePacer } from './handshake-pacer.js';
+import { HandshakePacer } from './handshake-pacer.js';
 import type { PacerStats } from './handshake-pacer.js';
 import type { Enroller, RateLimit } from './enroll.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -40,8 +40,8 @@ function pickAlpn(offered: string[], log: Logger): string | undefined {
   return picked;
 }
 
-/** Framing limits absent: the framing defaults. */
-export interface AgentListenerOptions extends Partial<FramingLimits> {
+/** Everything the flags set (config-flags.ts), nothing defaulted here. */
+export interface AgentListenerOptions extends FramingLimits {
   cert: string;
   key: string;
   agentCa: string;
@@ -52,16 +52,16 @@ export interface AgentListenerOptions extends Partial<FramingLimits> {
   openTimeoutMs: number;
   helloTimeoutMs: number;
   drainTimeoutMs: number;
-  /** TLS handshakes in flight; default DEFAULT_MAX_AGENT_HANDSHAKES */
-  maxAgentHandshakes?: number;
-  /** connections waiting for a handshake slot; default DEFAULT_MAX_AGENT_HANDSHAKE_QUEUE */
-  maxAgentHandshakeQueue?: number;
-  /** a complete ClientHello must arrive within this; default DEFAULT_CLIENT_HELLO_TIMEOUT_MS */
-  clientHelloTimeoutMs?: number;
-  /** connections waiting for their ClientHello; default DEFAULT_MAX_PENDING_CONNECTIONS */
-  maxPendingConnections?: number;
-  /** pending connections (accept to handshake end) per source IP; default 0 = no cap */
-  agentMaxPendingPerSource?: number;
+  /** TLS handshakes in flight (--max-agent-handshakes) */
+  maxAgentHandshakes: number;
+  /** connections waiting for a handshake slot (--max-agent-handshake-queue) */
+  maxAgentHandshakeQueue: number;
+  /** a complete ClientHello must arrive within this (--client-hello-timeout-ms) */
+  clientHelloTimeoutMs: number;
+  /** connections waiting for their ClientHello (--max-pending-connections) */
+  maxPendingConnections: number;
+  /** pending connections (accept to handshake end) per source IP; 0 = no cap (--agent-max-pending-per-source) */
+  agentMaxPendingPerSource: number;
   /** signs agent CSRs on ALPN edge-tunnel-enroll/1; absent: enrollment answers 503 */
   enroller?: Enroller;
   /** default 10 enrollment requests per remote address and minute */
@@ -106,17 +106,17 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     secureOptions: constants.SSL_OP_NO_TICKET,
   });
   const report = new RefusalReporter('agent', metrics.tlsRefusals, log);
-  const pacer = new HandshakePacer(opts.maxAgentHandshakes ?? DEFAULT_MAX_AGENT_HANDSHAKES, (socket) => server.emit('connection', socket), {
-    maxWaiting: opts.maxAgentHandshakeQueue ?? DEFAULT_MAX_AGENT_HANDSHAKE_QUEUE,
+  const pacer = new HandshakePacer(opts.maxAgentHandshakes, (socket) => server.emit('connection', socket), {
+    maxWaiting: opts.maxAgentHandshakeQueue,
     waitTimeoutMs: opts.helloTimeoutMs,
     refused: (socket, reason) => report.refused(reason, socket.remoteAddress),
   });
   metrics.agentHandshakes = () => pacer.stats();
   const front = createTlsFront(server, {
     // never longer than the handshake deadline a connection would have once in a slot
-    clientHelloTimeoutMs: Math.min(opts.clientHelloTimeoutMs ?? DEFAULT_CLIENT_HELLO_TIMEOUT_MS, opts.helloTimeoutMs),
-    maxPendingConnections: opts.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS,
-    maxPendingPerSource: opts.agentMaxPendingPerSource ?? 0,
+    clientHelloTimeoutMs: Math.min(opts.clientHelloTimeoutMs, opts.helloTimeoutMs),
+    maxPendingConnections: opts.maxPendingConnections,
+    maxPendingPerSource: opts.agentMaxPendingPerSource,
   }, report, (socket) => pacer.admit(socket));
   const announcer = opts.replicas ? new ReplicaAnnouncer(opts.replicas) : undefined;
   const enroll = createEnrollHandler({ enroller: opts.enroller, rateLimit: opts.enrollRateLimit, log });

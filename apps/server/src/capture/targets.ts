@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import { formatAddr, isWildcard } from '../addr.js';
 import type { ListenAddr } from '../addr.js';
-import type { IpPort, ServerConfig } from '../config.js';
+import type { IpPort, ServerConfig } from '../server-config.js';
 import { ServerError, ServerErrorCode } from '../errors.js';
 
 /** Which listener a target is for: its flags, for the error sentence. */

@@ -12,7 +12,6 @@ import { IdleSweep, type IdleWatched, type SocketStream, type SocketStreamOwner 
 import { Audit, traceIdOf } from './audit.js';
 import { callerRefusal, type CallerRule } from './caller-auth.js';
 import { callerFailure, mayReadDetails, sentTarget } from './caller-view.js';
-import { DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './context.js';
 import type { ProxyContext } from './context.js';
 import { connectDest, isFailure } from './dest.js';
 import { streamFailure, writeRawFailure } from './http-errors.js';
@@ -134,7 +133,7 @@ class ConnectCall implements SocketStreamOwner, IdleWatched {
   }
 
   private get idleMs(): number {
-    return this.ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS;
+    return this.ctx.relayIdleTimeoutMs;
   }
 
   private failure(stream: SocketStream, err: unknown): Failure {

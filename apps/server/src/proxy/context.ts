@@ -3,6 +3,7 @@ import type { Channel, PortConfig } from '@edge-tunnel/dnat';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
+import type { ServerFlags } from '../server-config.js';
 import type { UpstreamPools } from './upstream-pool.js';
 import type { StreamQuotaLimits } from './stream-quota.js';
 
@@ -31,19 +32,29 @@ export interface ProxyContext {
   metrics: ServerMetrics;
   /** audit lines and proxy warnings */
   log: Logger;
-  /** concurrent streams to one node, all listeners and sessions together (default DEFAULT_MAX_STREAMS_PER_NODE) */
-  maxStreamsPerNode?: number;
-  /** shares of maxStreamsPerNode per listener, unauthenticated callers, source and identity (default DEFAULT_STREAM_QUOTAS) */
-  streamQuotas?: Omit<StreamQuotaLimits, 'maxStreamsPerNode'>;
+  /** concurrent streams to one node, all listeners and sessions together (--max-streams-per-node) */
+  maxStreamsPerNode: number;
+  /** shares of maxStreamsPerNode per listener, unauthenticated callers, source and identity (the --*-stream-share flags) */
+  streamQuotas: Omit<StreamQuotaLimits, 'maxStreamsPerNode'>;
   /** CONNECT on a Unix socket: its callers got past the socket file's permissions, so they count as authenticated */
   unixSocket?: boolean;
-  /** an upgraded or CONNECT relay with no byte either way for this long is closed (default DEFAULT_RELAY_IDLE_TIMEOUT_MS) */
-  relayIdleTimeoutMs?: number;
+  /** an upgraded or CONNECT relay with no byte either way for this long is closed (--relay-idle-timeout-ms) */
+  relayIdleTimeoutMs: number;
   /** HTTPS listener: keep-alive connections to kubelets (absent: a stream and a TLS handshake per request) */
   pool?: UpstreamPools;
 }
 
-/** Concurrent streams per node when the listener sets no limit. */
+type LimitFlags = 'maxStreamsPerNode' | 'relayIdleTimeoutMs' | 'unauthenticatedStreamShare' | 'sourceStreamShare' | 'callerStreamShare' | 'listenerStreamShare';
+
+/** The stream limits of a listener's context, from the flags. */
+export function proxyLimits(c: Pick<ServerFlags, LimitFlags>): Pick<ProxyContext, 'maxStreamsPerNode' | 'relayIdleTimeoutMs' | 'streamQuotas'> {
+  return {
+    maxStreamsPerNode: c.maxStreamsPerNode, relayIdleTimeoutMs: c.relayIdleTimeoutMs,
+    streamQuotas: { unauthenticatedShare: c.unauthenticatedStreamShare, sourceShare: c.sourceStreamShare, callerShare: c.callerStreamShare, listenerShare: c.listenerStreamShare },
+  };
+}
+
+/** Default of --max-streams-per-node. */
 export const DEFAULT_MAX_STREAMS_PER_NODE = 1024;
-/** Idle limit of upgraded / CONNECT relays: the kubelet's own streaming-connection-idle-timeout (4 h). */
+/** Default of --relay-idle-timeout-ms: the kubelet's own streaming-connection-idle-timeout (4 h). */
 export const DEFAULT_RELAY_IDLE_TIMEOUT_MS = 4 * 60 * 60 * 1000;

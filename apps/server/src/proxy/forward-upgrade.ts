@@ -7,7 +7,6 @@ import type { Duplex } from 'node:stream';
 import type { Dest } from '@edge-tunnel/dnat';
 import { Audit, traceIdOf } from './audit.js';
 import { callerFailure, mayReadDetails, sentBy } from './caller-view.js';
-import { DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './context.js';
 import type { ProxyContext } from './context.js';
 import { destOf, isFailure } from './dest.js';
 import { requestHead } from './headers.js';
@@ -34,5 +33,5 @@ export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: 
     onEarlyError: (err) => fail(tunnel.failure(err)),
     onDone: (res) => audit.finish({ status: res.status || 502, bytesIn: res.bytesIn, bytesOut: res.bytesOut }),
     onIdle: (idleMs) => idleLine(ctx, audit, idleMs),
-  }, head, ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS);
+  }, head, ctx.relayIdleTimeoutMs);
 }

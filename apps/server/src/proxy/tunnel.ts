@@ -9,14 +9,13 @@ import { LOCALHOST, isLocalhostPort, resolve } from '@edge-tunnel/dnat';
 import type { Channel, Dest, Resolution } from '@edge-tunnel/dnat';
 import type { OpenMeta, Session, SocketStream, SocketStreamOwner, Stream } from '@edge-tunnel/framing';
 import type { AgentSession } from '../agents/registry.js';
-import { DEFAULT_MAX_STREAMS_PER_NODE } from './context.js';
 import { isFailure } from './dest.js';
 import type { OriginateTls, ProxyContext } from './context.js';
 import { missFailure, streamFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
 import { QuotaReporter, quotaFailure } from './quota-refusals.js';
 import { tunnelError } from './tunnel-errors.js';
-import { DEFAULT_STREAM_QUOTAS, StreamBooks, type StreamClaim, type StreamQuotaLimits } from './stream-quota.js';
+import { StreamBooks, type StreamClaim, type StreamQuotaLimits } from './stream-quota.js';
 
 export type Route = Resolution<AgentSession>;
 
@@ -102,7 +101,7 @@ function openOnNode<S extends object>(ctx: ProxyContext, r: Route, kind: string,
 }
 
 function quotaLimits(ctx: ProxyContext): StreamQuotaLimits {
-  return { ...(ctx.streamQuotas ?? DEFAULT_STREAM_QUOTAS), maxStreamsPerNode: ctx.maxStreamsPerNode ?? DEFAULT_MAX_STREAMS_PER_NODE };
+  return { ...ctx.streamQuotas, maxStreamsPerNode: ctx.maxStreamsPerNode };
 }
 
 /** The `transport` label of a session's metrics. */
