@@ -144,6 +144,8 @@ export interface ServerConfig extends FramingLimits {
   requestTimeoutMs: number;
   /** proxies: largest request head (request line and headers), else 431 */
   maxHeaderBytes: number;
+  /** proxies and meta listener: a keep-alive caller connection idle this long between requests is closed */
+  callerIdleTimeoutMs: number;
   /** proxies: an upgraded or CONNECT relay with no byte either way for this long is closed */
   relayIdleTimeoutMs: number;
   /** HTTPS proxy: idle keep-alive connections to each node's kubelet kept per port (0 = a TLS handshake per request) */

@@ -105,7 +105,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
       callerShare: config.callerStreamShare, listenerShare: config.listenerStreamShare,
     },
   });
-  const limits: ProxyListenerLimits = { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, maxHeaderBytes: config.maxHeaderBytes };
+  const limits: ProxyListenerLimits = { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, maxHeaderBytes: config.maxHeaderBytes, callerIdleTimeoutMs: config.callerIdleTimeoutMs };
 
   // the agent listener's own address is known only once bound: the set is filled in below
   // scale-out needs an address agents can dial: --advertise-addr, or a specific agent listener host;
@@ -158,7 +158,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   // standalone --capture iptables, started once the proxies are bound (their ports are the DNAT targets)
   let standaloneCapture: StandaloneCapture | undefined;
   const meta = createMetaServer({
-    registry, metrics, portConfig, ready: () => notReadyReason() === undefined, notReadyReason, tunnelsLimit: config.debugTunnelsLimit,
+    registry, metrics, portConfig, ready: () => notReadyReason() === undefined, notReadyReason, tunnelsLimit: config.debugTunnelsLimit, callerIdleTimeoutMs: config.callerIdleTimeoutMs,
     debug: {
       '/debug/replicas': () => ({ self: replicas.self, replicas: replicas.current() }),
       '/debug/agent-handshakes': () => agents.handshakes(),
