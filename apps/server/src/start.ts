@@ -142,13 +142,14 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     }) } : {}),
   });
   const httpsCtx = ctx('https', 'https', originate);
-  // keep-alive connections to kubelets: a TLS handshake per connection, not per request (proxy/upstream-pool.ts)
+  const httpCtx = ctx('http', 'http');
+  // keep-alive connections to node targets: a stream (and a TLS handshake) per connection, not per request (proxy/upstream-pool.ts)
   const pools = config.upstreamPoolSize > 0
-    ? (httpsCtx.pool = new UpstreamPools(httpsCtx, registry, { size: config.upstreamPoolSize, idleMs: config.upstreamIdleTimeoutMs }))
-    : undefined;
-  metrics.upstreamIdle = () => pools?.idle() ?? 0;
+    ? [httpsCtx, httpCtx].map((c) => (c.pool = new UpstreamPools(c, registry, { size: config.upstreamPoolSize, idleMs: config.upstreamIdleTimeoutMs })))
+    : [];
+  metrics.upstreamIdle = () => pools.reduce((n, pool) => n + pool.idle(), 0);
   wireProxy(https, httpsCtx, cluster?.pods, gate);
-  wireProxy(http, ctx('http', 'http'), cluster?.pods);
+  wireProxy(http, httpCtx, cluster?.pods);
   const connectFronts = createConnectFronts(config, ctx('connect', 'http'), limits, { cert, key, callerCa }, metrics, proxyLog);
   const connect = connectFronts.tcp;
   const agentWs = config.agentWsAddr
@@ -223,7 +224,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     connectFronts.dropWaiting();
     for (const s of [https, http, ...connectFronts.http]) s.closeIdleConnections();
     // idle kubelet connections hold streams the drain would wait for
-    pools?.dropAll();
+    for (const pool of pools) pool.dropAll();
     await Promise.all([...agents.sessions].map((s) => {
       s.goAway('NO_ERROR', 'server shutting down');
       return s.close(config.drainTimeoutMs);

@@ -1,8 +1,8 @@
 // Plain (non-upgrade) requests: http.request over a stream (TLS over it on the HTTPS channel),
-// bodies streamed both ways with backpressure, streaming responses flushed as they arrive. On the
-// HTTPS channel with a pool the connection (stream + TLS) comes from the node's pool and goes back
-// after a complete response (upstream-pool.ts); else one stream per request. When the caller goes
-// away the stream is reset (CANCEL) and the connection destroyed at once (never pooled).
+// bodies streamed both ways with backpressure, streaming responses flushed as they arrive. With a
+// pool (both channels by default) the connection (stream, + TLS on HTTPS) comes from the node's pool
+// and goes back after a complete response (upstream-pool.ts); else one stream per request. When the
+// caller goes away the stream is reset (CANCEL) and the connection destroyed at once (never pooled).
 import { request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage, RequestOptions, ServerResponse } from 'node:http';
 import type { Dest } from '@edge-tunnel/dnat';
@@ -99,7 +99,7 @@ interface Sent {
   retry?(): Sent | Failure;
 }
 
-/** The request to the node: through the pool (HTTPS with a pool) or on a stream of its own. */
+/** The request to the node: through the listener's pool, or on a stream of its own (--upstream-pool-size=0). */
 function sendUpstream(ctx: ProxyContext, req: IncomingMessage, dest: Dest | Failure, audit: Audit, traceId: string): Sent | Failure {
   const args = { method: req.method, path: req.url, headers: endToEndHeaders(req.headers) };
   if (ctx.pool === undefined) {
