@@ -4,6 +4,7 @@
 // the agent dialled the target 50 times (--upstream-pool-size=0 still does, below). The target here
 // counts its TCP connections and can close them, as a real one may at any time.
 import { createServer, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { Agent, request } from 'node:http';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -135,6 +136,22 @@ t.test('--upstream-idle-timeout-ms closes an idle stream; a busy reused one outl
   t.equal(target.connections, 2, 'the slow request reused the pooled connection');
   t.equal((await get('/ok')).status, 200, 'and the connection went back to the pool after it');
   t.equal(target.connections, 2);
+});
+
+t.test('a response whose body is late gets its head at once (a log follow sees its 200 before the first line)', async (t) => {
+  const server = await startServer(t, pki);
+  await nodeWithTarget(t, server, 'edge-a', '127.0.106.6');
+  const { http } = server.addr;
+  const started = performance.now();
+  const req = request({ host: http.host, port: http.port, path: '/slow', agent: false, headers: { host: '127.0.106.6:10255' } });
+  req.end();
+  const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
+  const headAt = performance.now() - started;
+  let body = '';
+  await new Promise((resolve) => res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', resolve));
+  const bodyAt = performance.now() - started;
+  t.equal(body, 'slow');
+  t.ok(headAt < bodyAt - 400, `head after ${headAt.toFixed(0)} ms, body after ${bodyAt.toFixed(0)} ms (the target sends it 800 ms later)`);
 });
 
 t.test('the node session goes: its idle streams are dropped, the next request is 503 from the node table', async (t) => {

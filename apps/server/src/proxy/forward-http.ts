@@ -38,7 +38,9 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
     const { upstream } = current;
     upstream.on('response', (ures) => {
       res.writeHead(ures.statusCode ?? 502, ures.statusMessage, endToEndHeaders(ures.headers));
-      res.flushHeaders();
+      // the head leaves with the first body bytes, one write; one whose body is not in by the end of
+      // this turn of the event loop (a log follow, a slow target) is sent alone at once
+      setImmediate(flushHead, res, audit);
       ures.on('data', (chunk: Buffer) => (audit.bytesOut += chunk.length));
       ures.pipe(res);
       ures.on('error', () => res.destroy());
@@ -83,6 +85,10 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
     req.resume();
     sent.upstream.end();
   } else req.pipe(sent.upstream);
+}
+
+function flushHead(res: ServerResponse, audit: Audit): void {
+  if (audit.bytesOut === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();
 }
 
 /** GET or HEAD without a body: safe to send twice (RFC 9110 §9.2.2) and nothing to replay. */
