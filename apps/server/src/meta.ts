@@ -10,6 +10,7 @@ import type { AgentRegistry } from './agents/registry.js';
 import { TunnelsQueryError, tunnelsPage } from './debug-tunnels.js';
 import type { ServerMetrics } from './metrics.js';
 import type { PortConfigSource } from './port-config-source.js';
+import { DEFAULT_CALLER_IDLE_TIMEOUT_MS } from './proxy/listener.js';
 
 export interface MetaDeps {
   registry: AgentRegistry;
@@ -23,6 +24,8 @@ export interface MetaDeps {
   debug?: Record<string, () => unknown>;
   /** /debug/tunnels page size without ?limit= (--debug-tunnels-limit) */
   tunnelsLimit?: number;
+  /** Prometheus keeps its scrape connection: idle limit between requests (--caller-idle-timeout-ms) */
+  callerIdleTimeoutMs?: number;
 }
 
 /** `X-Tunnel-Error` of a /debug request from a non-loopback address. */
@@ -72,7 +75,7 @@ export function createMetaServer(deps: MetaDeps): Server {
     },
     ...Object.fromEntries(Object.entries(deps.debug ?? {}).map(([path, status]) => [path, (res: ServerResponse) => json(res, status())])),
   };
-  return createServer((req, res) => {
+  return createServer({ keepAliveTimeout: deps.callerIdleTimeoutMs ?? DEFAULT_CALLER_IDLE_TIMEOUT_MS }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://meta');
     const path = url.pathname;
     const route = routes[path];

@@ -24,9 +24,9 @@ export class ServerMetrics {
   readonly requestDuration: Histogram<'listener' | 'status'>;
   /** connections TLS listeners closed before their handshake, by listener and reason (accept/refusals.ts) */
   readonly tlsRefusals: Counter<'listener' | 'reason'>;
-  /** HTTPS upstream connections to kubelets by result: opened (a TLS handshake), reused (from the pool) */
+  /** upstream connections of the HTTPS and HTTP proxies by result: opened (a new stream, + TLS on HTTPS), reused (from the pool) */
   readonly upstreamConnections: Counter<'result'>;
-  /** set by the HTTPS listener: idle pooled upstream connections */
+  /** set by the proxies: idle pooled upstream connections */
   upstreamIdle: (() => number) | undefined;
   /** set by the agent listener: its handshake pacer's counts */
   agentHandshakes: (() => PacerStats) | undefined;
@@ -86,11 +86,11 @@ export class ServerMetrics {
     });
     const upstreamIdle = (): number | undefined => this.upstreamIdle?.();
     new Gauge({
-      name: 'edge_tunnel_upstream_idle_connections', help: 'Idle pooled HTTPS connections to kubelets, all nodes (--upstream-pool-size).', registers,
+      name: 'edge_tunnel_upstream_idle_connections', help: 'Idle pooled upstream connections of the HTTPS and HTTP proxies, all nodes (--upstream-pool-size).', registers,
       collect() { this.set(upstreamIdle() ?? 0); },
     });
     this.upstreamConnections = new Counter({
-      name: 'edge_tunnel_upstream_connections_total', help: 'HTTPS connections to kubelets: opened (TLS handshake over a new stream) or reused from the pool.',
+      name: 'edge_tunnel_upstream_connections_total', help: 'Upstream connections of the HTTPS and HTTP proxies: opened (a new stream, and a TLS handshake over it on HTTPS) or reused from the pool.',
       labelNames: ['result'], registers,
     });
     this.sessionEvents = new Counter({ name: 'edge_tunnel_session_events_total', help: 'Agent session lifecycle events, by transport.', labelNames: ['event', 'transport'], registers });

@@ -144,11 +144,13 @@ export interface ServerFlags extends FramingLimits {
   requestTimeoutMs: number;
   /** proxies: largest request head (request line and headers), else 431 */
   maxHeaderBytes: number;
+  /** proxies and meta listener: a keep-alive caller connection idle this long between requests is closed */
+  callerIdleTimeoutMs: number;
   /** proxies: an upgraded or CONNECT relay with no byte either way for this long is closed */
   relayIdleTimeoutMs: number;
-  /** HTTPS proxy: idle keep-alive connections to each node's kubelet kept per port (0 = a TLS handshake per request) */
+  /** HTTPS and HTTP proxies: idle keep-alive upstream connections kept per node and port (0 = a stream per request) */
   upstreamPoolSize: number;
-  /** HTTPS proxy: an idle pooled kubelet connection is closed after this long */
+  /** HTTPS and HTTP proxies: an idle pooled upstream connection is closed after this long */
   upstreamIdleTimeoutMs: number;
   /** /metrics: per-node series (label node), one per attached node; off by default (10 000 nodes ≈ 680 KB a scrape) */
   metricsPerNode: boolean;

@@ -104,7 +104,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     listener, channel, registry, portConfig: () => portConfig.current().config, originate: tls,
     compression: config.compression, metrics, log: proxyLog, ...proxyLimits(config),
   });
-  const limits: ProxyListenerLimits = { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, maxHeaderBytes: config.maxHeaderBytes };
+  const limits: ProxyListenerLimits = { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, maxHeaderBytes: config.maxHeaderBytes, callerIdleTimeoutMs: config.callerIdleTimeoutMs };
 
   // the agent listener's own address is known only once bound: the set is filled in below
   // scale-out needs an address agents can dial: --advertise-addr, or a specific agent listener host;
@@ -149,13 +149,13 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
       tokenTtlMs: config.tokenCacheTtlMs, authorizedTtlMs: config.authzCacheTtlMs, unauthorizedTtlMs: config.authzNegativeCacheTtlMs, maxEntries: config.authCacheEntries,
     }) } : {}),
   });
-  // keep-alive connections to kubelets: a TLS handshake per connection, not per request (proxy/upstream-pool.ts)
-  const pools = config.upstreamPoolSize > 0 && !passthrough
-    ? (httpsCtx.pool = new UpstreamPools(httpsCtx, registry, { size: config.upstreamPoolSize, idleMs: config.upstreamIdleTimeoutMs }))
-    : undefined;
-  metrics.upstreamIdle = () => pools?.idle() ?? 0;
+  const httpCtx = ctx('http', 'http');
+  // keep-alive connections to node targets: a stream (and a TLS handshake) per connection, not per request (proxy/upstream-pool.ts)
+  const pooled = config.upstreamPoolSize > 0 ? (passthrough ? [httpCtx] : [httpsCtx, httpCtx]) : [];
+  const pools = pooled.map((c) => (c.pool = new UpstreamPools(c, registry, { size: config.upstreamPoolSize, idleMs: config.upstreamIdleTimeoutMs })));
+  metrics.upstreamIdle = () => pools.reduce((n, pool) => n + pool.idle(), 0);
   if (!passthrough) wireProxy(https, httpsCtx, cluster?.pods, gate);
-  wireProxy(http, ctx('http', 'http'), cluster?.pods);
+  wireProxy(http, httpCtx, cluster?.pods);
   const connectFronts = createConnectFronts(config, ctx('connect', 'http'), limits, { cert, key, callerCa }, metrics, proxyLog);
   const connect = connectFronts.tcp;
   const agentWs = config.agentWsAddr
@@ -165,7 +165,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   // standalone --capture iptables, started once the proxies are bound (their ports are the DNAT targets)
   let standaloneCapture: StandaloneCapture | undefined;
   const meta = createMetaServer({
-    registry, metrics, portConfig, ready: () => notReadyReason() === undefined, notReadyReason, tunnelsLimit: config.debugTunnelsLimit,
+    registry, metrics, portConfig, ready: () => notReadyReason() === undefined, notReadyReason, tunnelsLimit: config.debugTunnelsLimit, callerIdleTimeoutMs: config.callerIdleTimeoutMs,
     debug: {
       '/debug/replicas': () => ({ self: replicas.self, replicas: replicas.current() }),
       '/debug/agent-handshakes': () => agents.handshakes(),
@@ -230,7 +230,7 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     connectFronts.dropWaiting();
     for (const s of [https, http, ...connectFronts.http]) s.closeIdleConnections();
     // idle kubelet connections hold streams the drain would wait for
-    pools?.dropAll();
+    for (const pool of pools) pool.dropAll();
     await Promise.all([...agents.sessions].map((s) => {
       s.goAway('NO_ERROR', 'server shutting down');
       return s.close(config.drainTimeoutMs);

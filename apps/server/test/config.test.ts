@@ -64,7 +64,9 @@ t.test('proxy limits: defaults are the named constants; flags and env override; 
   t.match(config(required), {
     maxStreamsPerNode: DEFAULT_MAX_STREAMS_PER_NODE, relayIdleTimeoutMs: DEFAULT_RELAY_IDLE_TIMEOUT_MS, ...DEFAULT_PROXY_LIMITS,
   });
-  t.same(DEFAULT_PROXY_LIMITS, { headersTimeoutMs: 10_000, requestTimeoutMs: 300_000, maxHeaderBytes: 16 * 1024 });
+  t.same(DEFAULT_PROXY_LIMITS, { headersTimeoutMs: 10_000, requestTimeoutMs: 300_000, maxHeaderBytes: 16 * 1024, callerIdleTimeoutMs: 120_000 });
+  t.match(config([...required, '--caller-idle-timeout-ms', '95000']), { callerIdleTimeoutMs: 95_000 });
+  t.match(config(required, { EDGE_TUNNEL_CALLER_IDLE_TIMEOUT_MS: '180000' }), { callerIdleTimeoutMs: 180_000 });
   t.match(config([...required, '--max-streams-per-node', '8', '--headers-timeout-ms', '500', '--request-timeout-ms', '0', '--max-header-bytes=4096'],
     { EDGE_TUNNEL_RELAY_IDLE_TIMEOUT_MS: '60000' }), { maxStreamsPerNode: 8, headersTimeoutMs: 500, requestTimeoutMs: 0, maxHeaderBytes: 4096, relayIdleTimeoutMs: 60_000 });
   const cases: Array<[string[], RegExp]> = [
@@ -72,6 +74,9 @@ t.test('proxy limits: defaults are the named constants; flags and env override; 
     [['--max-header-bytes', '1.5'], /--max-header-bytes .* must be a whole number ≥ 1/],
     [['--relay-idle-timeout-ms', '0'], /--relay-idle-timeout-ms .* milliseconds ≥ 1/],
     [['--headers-timeout-ms', '-5'], /--headers-timeout-ms .* milliseconds ≥ 1/],
+    // 0 would be Node's "no idle limit": a caller could hold a connection forever
+    [['--caller-idle-timeout-ms', '0'], /--caller-idle-timeout-ms .* milliseconds ≥ 1/],
+    [['--caller-idle-timeout-ms', 'soon'], /--caller-idle-timeout-ms .* milliseconds ≥ 1/],
     [['--headers-timeout-ms', '20000', '--request-timeout-ms', '10000'], /--headers-timeout-ms must not be longer than --request-timeout-ms/],
   ];
   for (const [argv, message] of cases) {

@@ -6,7 +6,7 @@
 // (`http-proxy-ports`) → agent → sink; `edge-tunnel-https`, a caller with the kube-apiserver client
 // certificate → the HTTPS proxy (:10263), which terminates TLS and originates TLS to the HTTPS sink
 // (`https-proxy-ports`).
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +44,9 @@ export async function waitUntil(what, fn, timeoutMs = 15_000, alive = () => true
 /** Starts an edge-tunnel server; resolves with its bound addresses. */
 export async function startServer(env, { compression, tag, procs, passthrough = false, role = 'server', measured = true, extraArgs = [] }) {
   const { certs } = env;
-  const configPath = join(env.tmp, `server-cfg-${tag}.yaml`);
+  // a directory of its own, as a mounted ConfigMap has: the server watches the file's directory, and
+  // the logs written next to it cost an inotify event and a callback per audit line
+  const configPath = join(mkdtempSync(join(env.tmp, `server-cfg-${tag}-`)), 'ports.yaml');
   const { httpSink } = env;
   const httpPorts = [env.sink.port, ...(httpSink ? [httpSink.httpPort] : [])].join(', ');
   writeFileSync(configPath, `http-proxy-ports: '${httpPorts}'\n${httpSink ? `https-proxy-ports: '${httpSink.httpsPort}'\n` : ''}`);

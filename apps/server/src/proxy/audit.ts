@@ -1,7 +1,7 @@
 // One audit line per proxied request, at info: who asked for what, where it went, how it ended.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import { callerIdentityOf } from './caller-auth.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ListenerName } from './context.js';
@@ -57,11 +57,8 @@ export const tokenUsers = new WeakMap<IncomingMessage, string>();
 export function callerOf(req: IncomingMessage): string {
   const user = tokenUsers.get(req);
   if (user !== undefined) return user;
-  const socket = req.socket as Partial<TLSSocket>;
-  if (socket.authorized === true && typeof socket.getPeerCertificate === 'function') {
-    const cn = socket.getPeerCertificate().subject?.CN;
-    if (typeof cn === 'string' && cn !== '') return cn;
-  }
+  const cn = callerIdentityOf(req)?.commonName;
+  if (cn !== undefined && cn !== '') return cn;
   // join() builds one flat string; a template literal keeps a cons string of three parts (88 B, held
   // for the life of every relay's audit record)
   return [req.socket.remoteAddress, req.socket.remotePort].join(':');

@@ -69,13 +69,25 @@ function refused(message: string): Failure {
   return { ...tunnelError('CALLER_NOT_ALLOWED'), message };
 }
 
+/**
+ * The verified client certificate of each TLS connection, read once: getPeerCertificate() builds a
+ * new object from the X.509 every call, and a keep-alive caller's requests asked it three times
+ * each (gate, stream quota, audit). A connection keeps its certificate: renegotiation is refused.
+ */
+const identities = new WeakMap<object, Readonly<CallerIdentity>>();
+
 /** The verified client certificate of a TLS request, or undefined (no certificate, or not verified). */
-export function callerIdentityOf(req: IncomingMessage): CallerIdentity | undefined {
+export function callerIdentityOf(req: IncomingMessage): Readonly<CallerIdentity> | undefined {
   const socket = req.socket as Partial<TLSSocket>;
   if (socket.authorized !== true || typeof socket.getPeerCertificate !== 'function') return undefined;
-  const subject = socket.getPeerCertificate().subject as Record<string, string | string[] | undefined> | undefined;
-  const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-  return { commonName: list(subject?.['CN'])[0] ?? '', organizations: list(subject?.['O']) };
+  let id = identities.get(socket);
+  if (id === undefined) {
+    const subject = socket.getPeerCertificate().subject as Record<string, string | string[] | undefined> | undefined;
+    const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+    id = Object.freeze({ commonName: list(subject?.['CN'])[0] ?? '', organizations: Object.freeze(list(subject?.['O'])) as string[] });
+    identities.set(socket, id);
+  }
+  return id;
 }
 
 /**

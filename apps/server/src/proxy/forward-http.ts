@@ -1,8 +1,8 @@
 // Plain (non-upgrade) requests: http.request over a stream (TLS over it on the HTTPS channel),
-// bodies streamed both ways with backpressure, streaming responses flushed as they arrive. On the
-// HTTPS channel with a pool the connection (stream + TLS) comes from the node's pool and goes back
-// after a complete response (upstream-pool.ts); else one stream per request. When the caller goes
-// away the stream is reset (CANCEL) and the connection destroyed at once (never pooled).
+// bodies streamed both ways with backpressure, streaming responses flushed as they arrive. With a
+// pool (both channels by default) the connection (stream, + TLS on HTTPS) comes from the node's pool
+// and goes back after a complete response (upstream-pool.ts); else one stream per request. When the
+// caller goes away the stream is reset (CANCEL) and the connection destroyed at once (never pooled).
 import { request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage, RequestOptions, ServerResponse } from 'node:http';
 import type { Dest } from '@edge-tunnel/dnat';
@@ -38,7 +38,9 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
     const { upstream } = current;
     upstream.on('response', (ures) => {
       res.writeHead(ures.statusCode ?? 502, ures.statusMessage, endToEndHeaders(ures.headers));
-      res.flushHeaders();
+      // the head leaves with the first body bytes, one write; one whose body is not in by the end of
+      // this turn of the event loop (a log follow, a slow target) is sent alone at once
+      setImmediate(flushHead, res, audit);
       ures.on('data', (chunk: Buffer) => (audit.bytesOut += chunk.length));
       ures.pipe(res);
       ures.on('error', () => res.destroy());
@@ -85,6 +87,10 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
   } else req.pipe(sent.upstream);
 }
 
+function flushHead(res: ServerResponse, audit: Audit): void {
+  if (audit.bytesOut === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();
+}
+
 /** GET or HEAD without a body: safe to send twice (RFC 9110 §9.2.2) and nothing to replay. */
 function bodyless(req: IncomingMessage): boolean {
   return (req.method === 'GET' || req.method === 'HEAD') && req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] ?? '0') === '0';
@@ -99,7 +105,7 @@ interface Sent {
   retry?(): Sent | Failure;
 }
 
-/** The request to the node: through the pool (HTTPS with a pool) or on a stream of its own. */
+/** The request to the node: through the listener's pool, or on a stream of its own (--upstream-pool-size=0). */
 function sendUpstream(ctx: ProxyContext, req: IncomingMessage, dest: Dest | Failure, audit: Audit, traceId: string): Sent | Failure {
   const args = { method: req.method, path: req.url, headers: endToEndHeaders(req.headers) };
   if (ctx.pool === undefined) {

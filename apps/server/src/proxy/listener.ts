@@ -15,12 +15,26 @@ export interface ProxyListenerLimits {
   requestTimeoutMs: number;
   /** largest request head in bytes (request line + headers) */
   maxHeaderBytes: number;
+  /** a keep-alive connection idle this long between requests is closed (http.Server keepAliveTimeout) */
+  callerIdleTimeoutMs: number;
 }
+
+/**
+ * Idle limit of keep-alive caller connections: longer than the idle timeout of the clients that
+ * keep them (Go's http.Transport, so client-go in kube-apiserver and metrics-server: 90 s) and than
+ * the usual scrape intervals (15–60 s), so the caller always closes an idle connection first. A
+ * client closing its own idle connection is race-free; a server closing it races the client's next
+ * request on it (Node's default, 5 s, reset metrics-server's 15 s scrapes). It adds nothing for a
+ * silent or slow caller: a connection's first request head, and every later one once its first
+ * byte is in, still has --headers-timeout-ms.
+ */
+export const DEFAULT_CALLER_IDLE_TIMEOUT_MS = 120_000;
 
 export const DEFAULT_PROXY_LIMITS: ProxyListenerLimits = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 300_000,
   maxHeaderBytes: 16 * 1024,
+  callerIdleTimeoutMs: DEFAULT_CALLER_IDLE_TIMEOUT_MS,
 };
 
 /** Writable (and readable) highWaterMark of caller sockets: four frames of the default size, 64 KiB. */
@@ -32,6 +46,10 @@ export function proxyServerOptions(limits: Partial<ProxyListenerLimits> = {}): S
   return {
     headersTimeout: l.headersTimeoutMs,
     requestTimeout: l.requestTimeoutMs,
+    // idle between requests (Node closes 1 s after the Keep-Alive: timeout= it announces); Node 20
+    // starts headersTimeout at the next head's first byte, not at the end of the last response, so
+    // the two do not interact (test/caller-idle.test.ts)
+    keepAliveTimeout: l.callerIdleTimeoutMs,
     // the timeouts above are enforced by a sweep; run it often enough to keep them tight
     connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(l.headersTimeoutMs / 4))),
     maxHeaderSize: l.maxHeaderBytes,

@@ -1,13 +1,17 @@
-// Keep-alive connections to kubelets on the HTTPS channel: one http.Agent per node session, whose
-// sockets are TLS (with the server's kubelet-client identity) over a tunnel stream each. A request
-// takes an idle connection to its node and port when there is one, else opens a stream and a TLS
-// handshake; after a complete response the connection waits, idle, for the next request.
+// Keep-alive connections to node targets, per listener: one http.Agent per node session, whose
+// sockets are tunnel streams (HTTP channel, :10264) or TLS with the server's kubelet-client identity
+// over a stream each (HTTPS channel, :10263). A request takes an idle connection to its node and
+// port when there is one, else opens a stream (and a TLS handshake); after a complete response the
+// connection waits, idle, for the next request.
 // Bounds: at most `size` idle connections per node and port (more are closed), `idleMs` idle at
-// most (less when the kubelet's Keep-Alive: timeout= says so). Never reused: a connection whose
+// most (less when the target's Keep-Alive: timeout= says so). Never reused: a connection whose
 // request failed, was cancelled, or whose response said Connection: close (Node's Agent destroys
-// those), or that sent a byte while idle; upgrades (101) never use the pool (forward-upgrade.ts opens their own stream). When the
-// node's session is replaced or goes, its idle connections close at once (the old session's drain
-// does not wait for them) and its busy ones close when their response ends.
+// those), or that sent a byte or its end while idle; upgrades (101) never use the pool
+// (forward-upgrade.ts opens their own stream). When the node's session is replaced or goes, its idle
+// connections close at once (the old session's drain does not wait for them) and its busy ones
+// close when their response ends. Callers share a node's connections: the target sees the same
+// connection from the agent (and on :10263 the same kubelet-client identity) whoever asked, and the
+// server checks every request before it takes one.
 import { Agent } from 'node:http';
 import type { ClientRequest, ClientRequestArgs } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -15,6 +19,7 @@ import type { AgentRegistry, AgentSession } from '../agents/registry.js';
 import type { ProxyContext } from './context.js';
 import { isFailure } from './dest.js';
 import type { Failure } from './http-errors.js';
+import { asPoolSocket } from './pool-socket.js';
 import { openTunnel, originateTls, type Caller, type Route, type Tunnel } from './tunnel.js';
 
 export interface PoolOptions {
@@ -66,15 +71,19 @@ class NodeAgent extends Agent {
     return undefined;
   }
 
-  /** A node session that went keeps none of its connections; a byte from an idle one closes it. */
+  /** A node session that went keeps none of its connections; a byte or the end from an idle one closes it. */
   override keepSocketAlive(socket: Duplex): boolean {
     if (this.ended || !(super.keepSocketAlive(socket as never) as unknown as boolean)) return false;
-    socket.on('data', onIdleData);
+    socket.on('data', closeIdle);
+    socket.on('end', closeIdle);
     return true;
   }
 
+  /** The idle timer runs only while idle: off while a request has the connection, armed again by keepSocketAlive. */
   override reuseSocket(socket: Duplex, req: ClientRequest): void {
-    socket.off('data', onIdleData);
+    socket.off('data', closeIdle);
+    socket.off('end', closeIdle);
+    (socket as Duplex & { setTimeout(ms: number): void }).setTimeout(0);
     super.reuseSocket(socket as never, req);
   }
 
@@ -88,9 +97,10 @@ class NodeAgent extends Agent {
 /**
  * An idle connection has no request: bytes on it (a second answer to the last request, early or
  * late) would be read as the next request's answer. Node's client drops them only while no request
- * is on the socket; this closes the connection instead, so none can race the next request.
+ * is on the socket; this closes the connection instead, so none can race the next request. An end
+ * (a target that closed it; a stream stays half-open where TCP would close) closes it too.
  */
-function onIdleData(this: Duplex): void {
+function closeIdle(this: Duplex): void {
   this.destroy();
 }
 
@@ -104,11 +114,11 @@ export class UpstreamPools {
     registry.onSessionEnd((agent) => this.drop(agent));
   }
 
-  /** A new connection to the route's target: a stream and TLS over it. */
+  /** A new connection to the route's target: a stream, and TLS over it on the HTTPS channel. */
   connect(r: Route, traceId: string, caller: Caller): Duplex | Failure {
     const tunnel = openTunnel(this.ctx, r, this.ctx.channel, traceId, caller);
     if (isFailure(tunnel)) return tunnel;
-    const socket = originateTls(tunnel.stream, r, this.ctx.originate!) as Pooled;
+    const socket = (this.ctx.originate !== undefined ? originateTls(tunnel.stream, r, this.ctx.originate) : asPoolSocket(tunnel.stream)) as Pooled;
     socket[kTunnel] = tunnel;
     this.opened += 1;
     this.ctx.metrics.upstreamConnections.inc({ result: 'opened' });
