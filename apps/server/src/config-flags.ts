@@ -60,6 +60,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'compression', key: 'compression', kind: 'bool', default: 'true', help: 'offer LZ4 compression to agents' },
   { flag: 'keepalive-interval-ms', key: 'keepaliveIntervalMs', kind: 'ms', default: '10000', help: 'PING cadence on agent sessions' },
   { flag: 'keepalive-timeout-ms', key: 'keepaliveTimeoutMs', kind: 'ms', default: '30000', help: 'silent agent declared dead after this' },
+  { flag: 'resume-grace-ms', key: 'resumeGraceMs', kind: 'ms0', default: '60000', help: 'agent sessions: how long a session whose connection was lost waits for its agent to resume it (streams pause, then continue); 0: no resumption (streams end with the connection)' },
   { flag: 'hello-timeout-ms', key: 'helloTimeoutMs', kind: 'ms', default: '10000', help: 'agent must say hello within this' },
   { flag: 'open-timeout-ms', key: 'openTimeoutMs', kind: 'ms', default: '10000', help: 'agent must answer a stream OPEN within this (else 504)' },
   ...FRAMING_FLAGS.map((f): FlagSpec => ({ ...f, kind: 'int', default: String(f.default), help: `agent sessions: ${f.help} (${f.min}–${f.max})` })),

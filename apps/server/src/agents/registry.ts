@@ -2,7 +2,9 @@
 // replaces the older one, which is then drained (its open streams finish) and closed.
 import { NodeTable } from '@edge-tunnel/dnat';
 import type { AgentPorts, NodeInfo, PortCeiling } from '@edge-tunnel/dnat';
-import type { Session } from '@edge-tunnel/framing';
+import type { Session, resume } from '@edge-tunnel/framing';
+
+type ResumableLink = resume.ResumableLink;
 
 /** One attached agent: its session and what its certificate and hello established. */
 export interface AgentSession {
@@ -15,6 +17,8 @@ export interface AgentSession {
   readonly transport?: 'tls' | 'websocket';
   readonly connectedAt: number;
   readonly session: Session;
+  /** the resumable link under the session (absent: resumption not negotiated) */
+  readonly resume?: AgentResume;
   /** the ceilings the hello announced (absent: an older agent, or none announced) */
   readonly portCeiling?: PortCeiling;
   /** what the port announcer told it and what its ceiling refuses (mutable) */
@@ -22,6 +26,17 @@ export interface AgentSession {
   /** the client certificate's notBefore (ms) and serial: a newcomer replaces this session only with a certificate at least as new */
   readonly certNotBefore?: number;
   readonly certSerial?: string;
+}
+
+/** A resumable session's link and its resume history (per node on /debug/tunnels). */
+export interface AgentResume {
+  readonly link: ResumableLink;
+  attempted: number;
+  succeeded: number;
+  refused: number;
+  bytesReplayed: number;
+  streamsCarried: number;
+  lastResumeMs?: number;
 }
 
 /** The JSON /debug/tunnels shows per node. */
@@ -44,6 +59,8 @@ export interface TunnelInfo {
   portConfigRev?: number;
   /** configured ports its ceiling refuses (range text), when any */
   refusedPorts?: { node: string; localhost: string };
+  /** resumption, when negotiated: paused now, and the resumes of this session */
+  resume?: { paused: boolean; pausedMs?: number; attempted: number; succeeded: number; refused: number; bytesReplayed: number; streamsCarried: number; unackedBytes: number; lastResumeMs?: number };
 }
 
 export class AgentRegistry {
@@ -128,5 +145,15 @@ export function tunnelInfo(node: NodeInfo<AgentSession>): TunnelInfo {
     followsPortConfig: a.session.peerTakesConfig,
     ...(a.ports.rev !== undefined ? { portConfigRev: a.ports.rev } : {}),
     ...(a.ports.refused ? { refusedPorts: { node: a.ports.refused.node.toString(), localhost: a.ports.refused.localhost.toString() } } : {}),
+    ...(a.resume ? { resume: resumeInfo(a.resume) } : {}),
+  };
+}
+
+function resumeInfo(r: AgentResume): NonNullable<TunnelInfo['resume']> {
+  const link = r.link.stats();
+  return {
+    paused: link.paused, ...(link.pausedAt !== undefined ? { pausedMs: Date.now() - link.pausedAt } : {}),
+    attempted: r.attempted, succeeded: r.succeeded, refused: r.refused, bytesReplayed: r.bytesReplayed, streamsCarried: r.streamsCarried,
+    unackedBytes: link.unacked, ...(r.lastResumeMs !== undefined ? { lastResumeMs: r.lastResumeMs } : {}),
   };
 }

@@ -39,7 +39,8 @@ interface Held extends ResumeEntry {
 export type Accepted =
   | { kind: 'new'; entry: ResumeEntry }
   | { kind: 'resumed'; entry: ResumeEntry; replayed: number; pausedMs: number }
-  | { kind: 'refused'; code: RefuseCodeName; reason: string };
+  /** `entry`: the session the refused resume named, when it exists */
+  | { kind: 'refused'; code: RefuseCodeName; reason: string; entry?: ResumeEntry };
 
 export interface ResumeCounters {
   attempted: number;
@@ -87,17 +88,17 @@ export class ResumeTable {
       return this.refuse(socket, 'UNKNOWN_SESSION', `no session ${id.slice(0, 8)}… here: the server restarted, or its grace of ${this.opts.graceMs} ms passed`);
     }
     if (held.identity !== identity) {
-      return this.refuse(socket, 'WRONG_NODE', `session ${id.slice(0, 8)}… belongs to node ${held.identity}; this certificate names ${identity}`);
+      return this.refuse(socket, 'WRONG_NODE', `session ${id.slice(0, 8)}… belongs to node ${held.identity}; this certificate names ${identity}`, held);
     }
     if (!proofMatches(resumeProof('client', held.secret, hello.sessionId, held.identity, binding), hello.proof)) {
-      return this.refuse(socket, 'BAD_PROOF', `the resume proof for session ${id.slice(0, 8)}… does not match`);
+      return this.refuse(socket, 'BAD_PROOF', `the resume proof for session ${id.slice(0, 8)}… does not match`, held);
     }
     const link = held.link;
     if (!link.resumable) return this.refuse(socket, 'UNKNOWN_SESSION', `session ${id.slice(0, 8)}… is ending`);
     if (!link.acceptsOffset(hello.received)) {
       const reason = `the agent says it received ${hello.received} bytes; this side holds [${link.replay.start}, ${link.replay.end}]`;
       link.destroy(new Error(`resume impossible: ${reason}`));
-      return this.refuse(socket, 'BAD_OFFSET', reason);
+      return this.refuse(socket, 'BAD_OFFSET', reason, held);
     }
     const pausedMs = link.pausedAt !== undefined ? Date.now() - link.pausedAt : 0;
     const replayed = link.replay.end - hello.received;
@@ -141,10 +142,10 @@ export class ResumeTable {
     return held;
   }
 
-  private refuse(socket: Duplex, code: RefuseCodeName, reason: string): Accepted {
+  private refuse(socket: Duplex, code: RefuseCodeName, reason: string, entry?: ResumeEntry): Accepted {
     this.counters.refused[code] = (this.counters.refused[code] ?? 0) + 1;
     socket.end(encodeRefused(code, reason));
     setTimeout(() => socket.destroy(), 1_000).unref();
-    return { kind: 'refused', code, reason };
+    return { kind: 'refused', code, reason, ...(entry ? { entry } : {}) };
   }
 }
