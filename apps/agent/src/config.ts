@@ -55,6 +55,8 @@ export interface AgentConfig extends FramingLimits {
   /** /healthz, /readyz, /metrics */
   metaAddr: HostPort;
   compression: boolean;
+  /** offer session resumption (ALPN edge-tunnel-resume/1): an unexpected connection loss pauses the streams and resumes them */
+  resume: boolean;
   /** ceiling on node-IP ports the server's port config may open (besides 10250/10255); absent: no ceiling */
   allowPorts?: PortRange[];
   /** ceiling on 127.0.0.1 ports; empty: none */
@@ -106,6 +108,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'server-name', env: 'EDGE_TUNNEL_SERVER_NAME', text: 'TLS server name to send and verify (default: the server host)' },
   { name: 'meta-addr', env: 'EDGE_TUNNEL_META_ADDR', def: '127.0.0.1:10266', text: '/healthz /readyz /metrics listener' },
   { name: 'compression', env: 'EDGE_TUNNEL_COMPRESSION', def: 'on', text: 'offer LZ4 compression: on or off' },
+  { name: 'resume', env: 'EDGE_TUNNEL_RESUME', def: 'on', text: 'offer session resumption: on a lost connection (not GOAWAY) redial the same replica and resume, streams paused meanwhile; on or off' },
   { name: 'allow-ports', env: 'EDGE_TUNNEL_ALLOW_PORTS', def: '', text: 'ceiling on the node-IP ports the server\'s port config may open, e.g. 9100-9199,9051 ("none": kubelet ports only; unset: no ceiling)' },
   { name: 'localhost-ports', env: 'EDGE_TUNNEL_LOCALHOST_PORTS', def: '', text: 'ceiling on the 127.0.0.1 ports the server\'s port config may open (unset: none)' },
   { name: 'dial-timeout-ms', env: 'EDGE_TUNNEL_DIAL_TIMEOUT_MS', def: '5000', text: 'local target dial timeout' },
@@ -185,6 +188,7 @@ function build(raw: Raw, env: Record<string, string | undefined>): AgentConfig {
     renewBefore: fraction('renew-before', raw('renew-before')!),
     metaAddr: hostPort('meta-addr', raw('meta-addr')!, undefined),
     compression: onOff('compression', raw('compression')!),
+    resume: onOff('resume', raw('resume')!),
     ...ceiling(raw('allow-ports')!),
     localhostPorts: ports('localhost-ports', raw('localhost-ports')!),
     dialTimeoutMs: int(raw, 'dial-timeout-ms', 1, 600_000),

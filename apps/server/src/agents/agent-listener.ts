@@ -295,8 +295,13 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       metrics.sessionEvents.inc({ event: 'replaced' });
       slog.info({ nodeName: agent.nodeName, oldSessionId: old.sessionId }, 'agent session replaced: draining the old one');
       announcer?.end(old.session);
-      old.session.goAway('NO_ERROR', 'replaced by a newer session of the same node');
-      void old.session.close(opts.drainTimeoutMs);
+      if (old.resume?.link.paused) {
+        // the agent came back with a new session (it restarted): the paused one can never resume
+        old.session.destroy(new Error(`the agent of ${agent.nodeName} opened a new session (restarted?): the paused session ${old.sessionId} is not resumed`));
+      } else {
+        old.session.goAway('NO_ERROR', 'replaced by a newer session of the same node');
+        void old.session.close(opts.drainTimeoutMs);
+      }
     }
     announcer?.announce(session);
     opts.ports?.attach(agent);
