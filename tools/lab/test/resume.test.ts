@@ -87,3 +87,48 @@ t.test('ss -K on the agent connection mid-download: the session resumes, the dow
   t.match(metrics, /edge_tunnel_resumes_total\{result="succeeded"\} 1/, 'metrics: one resume succeeded');
   t.match(metrics, /edge_tunnel_resume_streams_carried_total [1-9]/, 'metrics: streams carried');
 });
+
+t.test('grace over: a server-side cut while the agent is frozen ends the download with the reason; the agent then gets a new session', { skip }, async (t) => {
+  const lines: string[] = [];
+  const lab = await startTestLab(131, lines, ['--resume-grace-ms', '1500']);
+  t.teardown(() => lab.close());
+  t.teardown(() => { if (!t.passing()) console.error(lines.slice(-80).join('\n')); });
+  const node = lab.nodes[0]!;
+  // an endless source: the download can only end by the tunnel ending it
+  const source = createServer((_req, res) => {
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const tick = setInterval(() => (res.destroyed ? clearInterval(tick) : res.write(chunk)), 10);
+  });
+  await new Promise<void>((r) => source.listen(9180, node.ip, r));
+  t.teardown(() => source.close());
+  await writeFile(lab.configPath, `dnat-ports-pair: '9100=10264,9180=10264'\n`);
+  const via = `--connect-to ${node.ip}:9180:${lab.serverHost}:${lab.ports.http} http://${node.ip}:9180/endless`;
+  for (let i = 0; i < 40 && (await sh(`curl -s -o /dev/null -w '%{http_code}' --max-time 1 ${via}`)).stdout === '403'; i++) await sleep(250);
+  const download = sh(`curl -s -o /dev/null -w '%{http_code} %{size_download}' ${via}`, 30_000);
+  await sleep(500);
+  const agent = lab.agents.get(node.name)!.child;
+  const conns = (await sh(`ss -Htnp state established '( dport = :${lab.ports.agent} )'`)).stdout.split('\n').filter((l) => l.includes(`pid=${agent.pid},`));
+  const local = conns[0]!.trim().split(/\s+/)[2]!;
+  const localPort = local.slice(local.lastIndexOf(':') + 1);
+  // freeze the agent, then cut its connection: the server pauses the session, nobody can resume it
+  agent.kill('SIGSTOP');
+  t.teardown(() => void agent.kill('SIGCONT'));
+  const kill = await sh(`ss -K -tn state established '( sport = :${localPort} and dport = :${lab.ports.agent} )'`);
+  t.equal(kill.code, 0, 'ss -K');
+  const cutAt = Date.now();
+  const res = await download;
+  const endedMs = Date.now() - cutAt;
+  t.ok(endedMs >= 1_000 && endedMs < 10_000, `the download ended ${endedMs} ms after the cut (grace 1500 ms)`);
+  t.notMatch(res.stdout, /^200 0$/, `it had been flowing: ${res.stdout}`);
+  const expired = lines.find((l) => l.includes('resume grace passed'));
+  t.match(expired ?? '', /no resume within the grace of 1500 ms after the connection was lost/, `the server logged why: ${expired?.slice(0, 240)}`);
+  const metrics = (await sh(`curl -s http://${lab.serverHost}:${lab.ports.meta}/metrics`)).stdout;
+  t.match(metrics, /edge_tunnel_resumes_total\{result="expired"\} 1/, 'metrics: one grace expired');
+  // thawed, the agent tries to resume, is refused (the session is gone) and opens a new session
+  agent.kill('SIGCONT');
+  await lab.waitForTunnels([node.name], 20_000);
+  const refused = lines.find((l) => l.includes('resume refused'));
+  t.match(refused ?? '', /UNKNOWN_SESSION/, `the agent was refused with the reason: ${refused?.slice(0, 240)}`);
+  const again = await sh(`curl -s --max-time 5 --connect-to ${node.ip}:10255:${lab.serverHost}:${lab.ports.http} http://${node.ip}:10255/healthz`);
+  t.equal(again.stdout, 'ok', 'the node is reachable again over its new session');
+});

@@ -43,6 +43,7 @@ export interface AgentResume {
 export interface TunnelInfo {
   nodeName: string;
   nodeIps: readonly string[];
+  /** a session is attached and has its connection (false while paused for a resume) */
   connected: boolean;
   sessionId?: string;
   agentVersion?: string;
@@ -132,7 +133,8 @@ export function tunnelInfo(node: NodeInfo<AgentSession>): TunnelInfo {
   return {
     nodeName: node.name,
     nodeIps: node.ips,
-    connected: true,
+    // a paused session (its connection lost, waiting for a resume) has no connection
+    connected: a.resume === undefined || !a.resume.link.paused,
     sessionId: a.sessionId,
     agentVersion: a.agentVersion,
     remoteAddress: a.remoteAddress,
