@@ -157,7 +157,7 @@ export class Dialer {
     return (await this.openTls()) as TLSSocket | undefined;
   }
 
-  get closing_(): boolean {
+  get isClosing(): boolean {
     return this.stopped;
   }
 

@@ -14,7 +14,7 @@ export const RESUME_RETRY_MS = 100;
 export const RESUME_RETRY_MAX_MS = 2_000;
 
 export interface ResumeContext {
-  dialer: { redial(): Promise<TLSSocket | undefined>; readonly closing_: boolean };
+  dialer: { redial(): Promise<TLSSocket | undefined>; readonly isClosing: boolean };
   session: Session;
   link: resume.ResumableLink;
   credentials: resume.ResumeCredentials;
@@ -40,11 +40,11 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
   const deadline = lostAt + credentials.graceMs;
   let delay = RESUME_RETRY_MS;
   let lastError = c.reason;
-  while (!link.destroyed && !c.dialer.closing_) {
+  while (!link.destroyed && !c.dialer.isClosing) {
     if (Date.now() >= deadline) return end(`no resume within the server's grace of ${credentials.graceMs} ms: ${lastError}`);
     metrics.resumes.inc({ result: 'attempted' });
     const socket = await c.dialer.redial();
-    if (link.destroyed || c.dialer.closing_) return void socket?.destroy();
+    if (link.destroyed || c.dialer.isClosing) return void socket?.destroy();
     if (socket !== undefined && socket.alpnProtocol !== Alpn.RESUME) {
       socket.destroy();
       return end(`server ${c.serverAddr} no longer offers resumption (restarted with --resume-grace-ms 0, or an older version)`);
