@@ -251,7 +251,7 @@ export class Dialer {
     });
     const closed = new Promise<Error | undefined>((resolve) => session.once('close', resolve));
     if (resumable) {
-      resumable.link.on('paused', (reason: string) => void resumeSession({ dialer: this, session, ...resumable, reason, log, metrics, serverAddr: this.serverAddr, timeoutMs: config.keepaliveTimeoutMs }));
+      resumable.link.on('paused', (reason: string) => void resumeSession({ dialer: this, session, ...resumable, reason, log, metrics, serverAddr: this.serverAddr, timeoutMs: config.keepaliveTimeoutMs, ...(this.opts.random ? { random: this.opts.random } : {}) }));
     }
     const ok = await this.hello(session);
     if (ok && refusal) metrics.connects.inc({ result: ConnectResult.REFUSED });

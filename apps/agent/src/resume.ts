@@ -9,7 +9,11 @@ import type { TLSSocket } from 'node:tls';
 import type { AgentMetrics } from './metrics.js';
 import { Alpn } from './tls.js';
 
-/** First delay between resume attempts; doubled per failed dial up to RESUME_RETRY_MAX_MS. */
+/**
+ * Ceiling of the delay between resume attempts, doubled per failed dial up to RESUME_RETRY_MAX_MS;
+ * each delay is drawn in [0, ceiling) (full jitter), so a fleet that lost one server at once does not
+ * redial it in step. The first attempt goes at once: a blip is over when the next dial connects.
+ */
 export const RESUME_RETRY_MS = 100;
 export const RESUME_RETRY_MAX_MS = 2_000;
 
@@ -24,6 +28,8 @@ export interface ResumeContext {
   metrics: AgentMetrics;
   serverAddr: string;
   timeoutMs: number;
+  /** [0, 1) for the retry jitter */
+  random?: () => number;
 }
 
 /** Runs until the link resumed or was ended (with the reason). */
@@ -72,7 +78,7 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
     } else {
       lastError = `redial of ${c.serverAddr} failed`;
     }
-    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    await new Promise((r) => setTimeout(r, Math.min(Math.floor((c.random ?? Math.random)() * delay), Math.max(0, deadline - Date.now()))));
     delay = Math.min(delay * 2, RESUME_RETRY_MAX_MS);
   }
 }
