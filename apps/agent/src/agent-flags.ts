@@ -50,6 +50,8 @@ export interface AgentFlags extends FramingLimits {
   /** /healthz, /readyz, /metrics */
   metaAddr: HostPort;
   compression: boolean;
+  /** offer session resumption (ALPN edge-tunnel-resume/1): an unexpected connection loss pauses the streams and resumes them */
+  resume: boolean;
   /** ceiling on node-IP ports the server's port config may open (besides 10250/10255); absent: no ceiling */
   allowPorts?: PortRange[];
   /** ceiling on 127.0.0.1 ports; empty: none */
@@ -128,6 +130,7 @@ const FLAGS = [
   { name: 'server-name', key: 'serverName', type: text(), defaultText: 'the server host', help: 'TLS server name to send and verify' },
   { name: 'meta-addr', key: 'metaAddr', type: hostPort(), default: '127.0.0.1:10266', help: '/healthz /readyz /metrics listener' },
   { name: 'compression', key: 'compression', type: bool(), default: 'on', help: 'offer LZ4 compression: on or off' },
+  { name: 'resume', key: 'resume', type: bool(), default: 'on', help: 'offer session resumption: on a lost connection (not GOAWAY) redial the same replica and resume, streams paused meanwhile; on or off' },
   { name: 'allow-ports', key: 'allowPorts', type: portList(), defaultText: 'no ceiling', help: 'ceiling on the node-IP ports the server\'s port config may open, e.g. 9100-9199,9051 ("none": kubelet ports only)' },
   { name: 'localhost-ports', key: 'localhostPorts', type: portList(), default: 'none', help: 'ceiling on the 127.0.0.1 ports the server\'s port config may open' },
   { name: 'dial-timeout-ms', key: 'dialTimeoutMs', type: ms(1, 600_000), default: '5000', help: 'local target dial timeout' },

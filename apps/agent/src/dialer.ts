@@ -2,13 +2,14 @@
 // delay spread over --reconnect-spread-ms, then with full-jitter exponential backoff. One loop, so
 // never more than one dial in flight.
 import type { TLSSocket } from 'node:tls';
-import { Session, type GoAwayInfo, type SocketStream } from '@edge-tunnel/framing';
+import { Session, resume, type GoAwayInfo, type SocketStream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
 import { Backoff } from './backoff.js';
 import { initialWindowFor, type AgentConfig } from './config.js';
 import { ConnectResult, type AgentMetrics } from './metrics.js';
 import type { CredentialSource } from './credentials.js';
-import { connectServer, describeConnectError, type Credentials } from './tls.js';
+import { Alpn, connectServer, describeConnectError, type Credentials } from './tls.js';
+import { resumeSession } from './resume.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connectWebSocket, wsTarget } from './ws-dial.js';
@@ -134,7 +135,9 @@ export class Dialer {
     this.attempts += 1;
     try {
       const socket = await this.open();
-      return socket ? await this.runSession(socket) : 'failed';
+      if (!socket) return 'failed';
+      const link = await this.openLink(socket);
+      return link === null ? 'failed' : await this.runSession(link?.link ?? socket, link);
     } finally {
       this.inFlight -= 1;
       this.socket = undefined;
@@ -165,7 +168,32 @@ export class Dialer {
     return this.openOver();
   }
 
-  private async openOver(): Promise<Duplex | undefined> {
+  /**
+   * When the server picked the resume protocol: the resumable link over `socket` (the session runs
+   * over it); undefined for a plain session; null when the link handshake failed.
+   */
+  private async openLink(socket: Duplex): Promise<{ link: resume.ResumableLink; credentials: resume.ResumeCredentials } | undefined | null> {
+    if ((socket as TLSSocket).alpnProtocol !== Alpn.RESUME) return undefined;
+    const { config } = this.opts;
+    try {
+      return await resume.openLink(socket, { timeoutMs: config.keepaliveTimeoutMs, keepaliveIntervalMs: config.keepaliveIntervalMs, keepaliveTimeoutMs: config.keepaliveTimeoutMs });
+    } catch (err) {
+      socket.destroy();
+      return this.failed(ConnectResult.HELLO_ERROR, `resumable session to ${this.serverAddr} not opened: ${(err as Error).message}`) ?? null;
+    }
+  }
+
+  /** A new connection to the same server (replica) for a resume; undefined when the dial failed. */
+  async redial(): Promise<TLSSocket | undefined> {
+    if (this.stopped) return undefined;
+    return (await this.openOver()) as TLSSocket | undefined;
+  }
+
+  get isClosing(): boolean {
+    return this.stopped;
+  }
+
+    private async openOver(): Promise<Duplex | undefined> {
     const { config, log } = this.opts;
     let creds: Credentials;
     try {
@@ -226,15 +254,17 @@ export class Dialer {
     }
   }
 
-  private async runSession(socket: Duplex): Promise<Outcome> {
+  private async runSession(socket: Duplex, resumable?: { link: resume.ResumableLink; credentials: resume.ResumeCredentials }): Promise<Outcome> {
     const { config, log, metrics } = this.opts;
     const started = Date.now();
+    const graceMs = resumable?.credentials.graceMs ?? 0;
     const session = new Session(socket, {
       role: 'client',
       hello: { nodeName: config.nodeName, nodeIps: config.nodeIps, version: HELLO_VERSION, agentVersion: AGENT_VERSION, ...this.opts.helloExtra },
       compression: config.compression,
       keepaliveIntervalMs: config.keepaliveIntervalMs,
-      keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+      // over a resumable link the link judges a silent connection; the session waits out the grace too
+      keepaliveTimeoutMs: Math.min(3_600_000, config.keepaliveTimeoutMs + graceMs),
       maxStreams: config.maxStreams,
       initialWindow: initialWindowFor(config),
       receiveBudget: config.receiveBudget,
@@ -257,6 +287,9 @@ export class Dialer {
       log.error({ code: info.code, reason: info.reason }, 'refused by server');
     });
     const closed = new Promise<Error | undefined>((resolve) => session.once('close', resolve));
+    if (resumable) {
+      resumable.link.on('paused', (reason: string) => void resumeSession({ dialer: this, session, ...resumable, reason, log, metrics, serverAddr: this.serverAddr, timeoutMs: config.keepaliveTimeoutMs, ...(this.opts.random ? { random: this.opts.random } : {}) }));
+    }
     const ok = await this.hello(session);
     if (ok && refusal) metrics.connects.inc({ result: ConnectResult.REFUSED, transport: this.transport });
     else if (ok) this.up(session);

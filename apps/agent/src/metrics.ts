@@ -11,6 +11,12 @@ export interface AgentMetrics {
   bytes: Counter<'direction'>;
   rtt: Gauge;
   dialDuration: Histogram;
+  /** session resumes: attempted (a new connection), succeeded, refused, failed (no resume within the grace) */
+  resumes: Counter<'result'>;
+  /** bytes the agent sent again after resumes */
+  resumeReplayedBytes: Counter;
+  /** from the lost connection to the resume */
+  resumeSeconds: Histogram;
 }
 
 /** Results of one connection attempt, the `result` label of _connects_total. */
@@ -63,5 +69,8 @@ export function createMetrics(rttMs: () => number | undefined, countLiveBytes: (
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers,
     }),
+    resumes: new Counter({ name: 'edge_tunnel_agent_resumes_total', help: 'session resumes by result: attempted, succeeded, refused, failed', labelNames: ['result'], registers }),
+    resumeReplayedBytes: new Counter({ name: 'edge_tunnel_agent_resume_replayed_bytes_total', help: 'bytes sent again after resumes', registers }),
+    resumeSeconds: new Histogram({ name: 'edge_tunnel_agent_resume_seconds', help: 'pause of a resumed session: from the lost connection to the resume', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers }),
   };
 }

@@ -11,6 +11,8 @@ import type { AgentConfig } from './config.js';
 export const Alpn = {
   /** a framing session */
   SESSION: 'edge-tunnel/1',
+  /** a framing session over a resumable link (framing spec §10), offered before SESSION */
+  RESUME: 'edge-tunnel-resume/1',
   /** one enrollment request over HTTP/1.1, without a client certificate */
   ENROLL: 'edge-tunnel-enroll/1',
 } as const;
@@ -38,7 +40,10 @@ export async function readPem(what: string, path: string): Promise<string> {
 
 /** Opens the TLS connection, inside `tunnel` when a proxy carries it (the caller waits for 'secureConnect' or 'error'). */
 export function connectServer(config: AgentConfig, creds: Credentials, tunnel?: Socket): TLSSocket {
-  return connect({ ...serverTlsOptions(config, creds.ca, Alpn.SESSION), cert: creds.cert, key: creds.key, ...(tunnel ? { socket: tunnel } : {}) });
+  const options = serverTlsOptions(config, creds.ca, Alpn.SESSION);
+  // an older server does not know RESUME and picks SESSION: the plain session, as before
+  if (config.resume) options.ALPNProtocols = [Alpn.RESUME, Alpn.SESSION];
+  return connect({ ...options, cert: creds.cert, key: creds.key, ...(tunnel ? { socket: tunnel } : {}) });
 }
 
 /** Options shared by session and enrollment connections: server, verification, ALPN. */

@@ -26,6 +26,16 @@ export class ServerMetrics {
   readonly tlsRefusals: Counter<'listener' | 'reason'>;
   /** upstream connections of the HTTPS and HTTP proxies by result: opened (a new stream, + TLS on HTTPS), reused (from the pool) */
   readonly upstreamConnections: Counter<'result'>;
+  /** session resumption (--resume-grace-ms): result = attempted, succeeded, refused, expired */
+  readonly resumes: Counter<'result'>;
+  /** refused resumes by REFUSED code */
+  readonly resumeRefusals: Counter<'code'>;
+  /** from the loss of a connection to the resume that carried its session on */
+  readonly resumeSeconds: Histogram;
+  /** bytes the server sent again after resumes */
+  readonly resumeReplayedBytes: Counter;
+  /** streams open when a session resumed (carried across the new connection) */
+  readonly resumeStreamsCarried: Counter;
   /** set by the proxies: idle pooled upstream connections */
   upstreamIdle: (() => number) | undefined;
   /** set by the agent listener: its handshake pacer's counts */
@@ -109,6 +119,14 @@ export class ServerMetrics {
       name: 'edge_tunnel_request_duration_seconds', help: 'Proxied request durations (upgrades and CONNECT: until the relay ends).',
       labelNames: ['listener', 'status'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300], registers,
     });
+    this.resumes = new Counter({ name: 'edge_tunnel_resumes_total', help: 'Agent session resumes: attempted, succeeded, refused; expired = graces that ran out.', labelNames: ['result'], registers });
+    this.resumeRefusals = new Counter({ name: 'edge_tunnel_resume_refusals_total', help: 'Refused resumes by code.', labelNames: ['code'], registers });
+    this.resumeSeconds = new Histogram({
+      name: 'edge_tunnel_resume_seconds', help: 'Pause of a resumed session: from the lost connection to the resume.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers,
+    });
+    this.resumeReplayedBytes = new Counter({ name: 'edge_tunnel_resume_replayed_bytes_total', help: 'Bytes the server replayed after resumes.', registers });
+    this.resumeStreamsCarried = new Counter({ name: 'edge_tunnel_resume_streams_carried_total', help: 'Streams open across a resume.', registers });
     collectDefaultMetrics({ register: this.registry, prefix: 'edge_tunnel_server_' });
   }
 }

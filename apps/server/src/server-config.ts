@@ -55,6 +55,8 @@ export interface ServerFlags extends FramingLimits {
   compression: boolean;
   keepaliveIntervalMs: number;
   keepaliveTimeoutMs: number;
+  /** a session whose agent connection was lost is kept this long for a resume; 0: resumption off */
+  resumeGraceMs: number;
   /** an agent that sends no hello within this time is dropped */
   helloTimeoutMs: number;
   /** a stream the agent neither accepts nor refuses within this time fails with TIMEOUT (504) */

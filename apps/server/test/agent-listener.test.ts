@@ -37,6 +37,17 @@ t.test('the agent port resumes no TLS session: every connection is a full handsh
   t.ok(second.socket.authorized, 'the second connection verified the server again');
 });
 
+t.test('--resume-grace-ms 0: a resuming agent gets the plain session protocol (as from an older server)', async (t) => {
+  const server = await startServer(t, pki, ['--resume-grace-ms', '0']);
+  const cert = await pki.agent('edge-a', ['127.0.20.1']);
+  const picked = await new Promise<string | false | Error>((resolve) => {
+    const socket = tlsConnect({ host: server.addr.agent.host, port: server.addr.agent.port, ca: pki.agentCa.certPem, servername: 'localhost', cert: cert.certPem, key: cert.keyPem, ALPNProtocols: ['edge-tunnel-resume/1', 'edge-tunnel/1'] });
+    socket.once('error', (err) => resolve(err));
+    socket.once('secureConnect', () => (resolve(socket.alpnProtocol ?? false), socket.destroy()));
+  });
+  t.equal(picked, 'edge-tunnel/1', 'resumption off: the plain session');
+});
+
 t.test('ALPN: the session protocol is preferred, enrollment picked alone, foreign protocols refused in the handshake', async (t) => {
   const server = await startServer(t, pki);
   const cert = await pki.agent('edge-a', ['127.0.20.1']);
@@ -47,8 +58,9 @@ t.test('ALPN: the session protocol is preferred, enrollment picked alone, foreig
   });
   t.equal(await negotiated(['edge-tunnel-enroll/1', 'edge-tunnel/1']), 'edge-tunnel/1', 'both offered: the session');
   t.equal(await negotiated(['edge-tunnel-enroll/1']), 'edge-tunnel-enroll/1', 'enrollment alone');
+  t.equal(await negotiated(['edge-tunnel-resume/1', 'edge-tunnel/1']), 'edge-tunnel-resume/1', 'a resuming agent: the resumable session (--resume-grace-ms > 0)');
   const refused = await negotiated(['h2', 'http/1.1']);
   t.match(refused, { code: 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL' }, 'no common protocol: a fatal alert');
   const line = await server.logs.waitFor((l) => l['msg'] === 'agent rejected: no common ALPN protocol');
-  t.match(line, { level: 40, reason: 'the client offered ALPN h2, http/1.1; this port speaks edge-tunnel/1, edge-tunnel-enroll/1' }, 'a warn line naming both sides');
+  t.match(line, { level: 40, reason: 'the client offered ALPN h2, http/1.1; this port speaks edge-tunnel-resume/1, edge-tunnel/1, edge-tunnel-enroll/1' }, 'a warn line naming both sides');
 });

@@ -22,3 +22,4 @@ export { FrameType, Flag, Setting, MAX_CONFIG_PAYLOAD, HEADER_SIZE, DEFAULT_MAX_
 export { FrameDecoder, type DecoderSink } from './decoder.js';
 export { encodeFrame, readHeader, writeHeader } from './frame.js';
 export { describeFrame } from './describe.js';
+export * as resume from './resume/index.js';

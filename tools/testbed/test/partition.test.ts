@@ -1,7 +1,9 @@
 // A silent partition (netns, root only): iptables DROP between the cloud and edge 1, both ways, so
 // the TCP connection stays "up" but carries nothing. Both sides must declare the peer dead within
 // 2 × keepalive + 10 s, requests to edge 1 must fail fast with 503 NO_TUNNEL, edge 2 must not notice,
-// and after heal the agent reconnects.
+// and after heal the agent reconnects. This is the path without resumption (`--resume-grace-ms 0`):
+// dead-peer detection that ends the session; with resumption the same silence pauses the session
+// instead (tools/lab/test/resume.test.ts).
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chooseMode, startTestbed, type Testbed } from '../src/index.js';
@@ -12,7 +14,7 @@ const mode = await chooseMode();
 if (mode.mode !== 'netns') {
   t.test('[netns] silent partition', { skip: `needs netns mode (${mode.reason})` }, () => {});
 } else {
-  const tb: Testbed = await startTestbed({ edges: 2, exporterOn: [], serverArgs: KEEPALIVE, agentArgs: [...KEEPALIVE, '--backoff-base-ms', '200', '--backoff-max-ms', '1000'] });
+  const tb: Testbed = await startTestbed({ edges: 2, exporterOn: [], serverArgs: [...KEEPALIVE, '--resume-grace-ms', '0'], agentArgs: [...KEEPALIVE, '--backoff-base-ms', '200', '--backoff-max-ms', '1000'] });
   t.teardown(() => tb.close());
   const [a, b] = tb.edges as [Testbed['edges'][0], Testbed['edges'][0]];
   const connected = async (name: string): Promise<boolean> => {

@@ -9,7 +9,7 @@ import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
-import { Session } from '@edge-tunnel/framing';
+import { Session, resume } from '@edge-tunnel/framing';
 import type { Logger } from '../logger.js';
 import type { FramingLimits } from '@edge-tunnel/framing';
 import { AgentAlpn, createEnrollHandler } from './enroll.js';
@@ -22,7 +22,7 @@ import type { Enroller, RateLimit } from './enroll.js';
 import type { ServerMetrics } from '../metrics.js';
 import { authFailure, checkHello, peerIdentity } from './identity.js';
 import type { PeerIdentity } from './identity.js';
-import type { AgentRegistry, AgentSession } from './registry.js';
+import type { AgentRegistry, AgentResume, AgentSession } from './registry.js';
 import { ReplicaAnnouncer } from './replicas.js';
 import type { PortAnnouncer } from './port-announcer.js';
 import { replacementRefusal } from './replacement.js';
@@ -30,12 +30,15 @@ import type { ReplicaSource } from './replicas.js';
 
 /** ALPN protocols of the agent port, in the server's order of preference; a client offering none of them is refused in the handshake. */
 const AGENT_PORT_ALPN: readonly string[] = [AgentAlpn.SESSION, AgentAlpn.ENROLL];
+/** The same with resumption on: a resuming agent offers RESUME first, and gets it. */
+const AGENT_PORT_ALPN_RESUME: readonly string[] = [AgentAlpn.RESUME, ...AGENT_PORT_ALPN];
 
 /** The agent port's protocol for what a client offers; undefined (a fatal TLS alert) when none fits. */
-function pickAlpn(offered: string[], log: Logger): string | undefined {
-  const picked = AGENT_PORT_ALPN.find((p) => offered.includes(p));
+function pickAlpn(offered: string[], log: Logger, resumable: boolean): string | undefined {
+  const ours = resumable ? AGENT_PORT_ALPN_RESUME : AGENT_PORT_ALPN;
+  const picked = ours.find((p) => offered.includes(p)) ?? (offered.includes(AgentAlpn.RESUME) ? AgentAlpn.SESSION : undefined);
   if (picked === undefined) {
-    log.warn({ reason: `the client offered ALPN ${offered.join(', ')}; this port speaks ${AGENT_PORT_ALPN.join(', ')}` }, 'agent rejected: no common ALPN protocol');
+    log.warn({ reason: `the client offered ALPN ${offered.join(', ')}; this port speaks ${ours.join(', ')}` }, 'agent rejected: no common ALPN protocol');
   }
   return picked;
 }
@@ -52,6 +55,8 @@ export interface AgentListenerOptions extends FramingLimits {
   openTimeoutMs: number;
   helloTimeoutMs: number;
   drainTimeoutMs: number;
+  /** keep a session whose connection was lost this long for a resume (framing spec §10); 0 or absent: off */
+  resumeGraceMs?: number;
   /** TLS handshakes in flight (--max-agent-handshakes) */
   maxAgentHandshakes: number;
   /** connections waiting for a handshake slot (--max-agent-handshake-queue) */
@@ -84,7 +89,7 @@ export interface AgentListener {
   /** ends every control stream (before GOAWAY, so that drains do not wait for them) */
   endControlStreams(): void;
   /** runs a session over a transport another listener authenticated (the WebSocket listener) */
-  adopt(socket: Duplex, id: PeerIdentity, remoteAddress: string, transport: AgentTransport): Promise<void>;
+  adopt(socket: Duplex, id: PeerIdentity, remoteAddress: string, transport: AgentTransport): Promise<unknown>;
 }
 
 /** How an agent's session reached the server. */
@@ -92,13 +97,19 @@ export type AgentTransport = 'tls' | 'websocket';
 
 export function createAgentListener(opts: AgentListenerOptions, registry: AgentRegistry, metrics: ServerMetrics, log: Logger): AgentListener {
   const sessions = new Set<Session>();
+  const graceMs = opts.resumeGraceMs ?? 0;
+  const table = graceMs > 0
+    ? new resume.ResumeTable({ graceMs, keepaliveIntervalMs: opts.keepaliveIntervalMs, keepaliveTimeoutMs: opts.keepaliveTimeoutMs, handshakeTimeoutMs: opts.helloTimeoutMs })
+    : undefined;
+  /** per resumable session (by resume id): its history, and the Session over its link */
+  const resumable = new Map<string, { info: AgentResume; session?: Session }>();
   // rejectUnauthorized stays off at the TLS layer so that the reason of a rejected certificate can be
   // logged; unauthorized sockets are destroyed below before a single byte is read from them.
   const server = createServer({
     cert: opts.cert, key: opts.key, ca: opts.agentCa, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2',
     // a callback rather than an ALPNProtocols list: Node copies that list into a pooled Buffer per
     // connection, which pins an 8 KiB pool slab per few idle sessions (perf/README.md)
-    ALPNCallback: ({ protocols }) => pickAlpn(protocols, log),
+    ALPNCallback: ({ protocols }) => pickAlpn(protocols, log, table !== undefined),
     // a stalled or half-sent handshake would otherwise hold its socket for Node's default 120 s
     handshakeTimeout: opts.helloTimeoutMs,
     // no session tickets: agents never resume (each connection presents its certificate again), and
@@ -151,11 +162,61 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       socket.destroy();
       return;
     }
-    void adopt(socket, id, remoteAddress, 'tls');
+    if (table !== undefined && socket.alpnProtocol === AgentAlpn.RESUME) void acceptResumable(table, socket, id, remoteAddress);
+    else void adopt(socket, id, remoteAddress, 'tls');
+  }
+
+  /** A connection that negotiated the resume ALPN: a new resumable session, or a resume of a paused one. */
+  async function acceptResumable(t: resume.ResumeTable, socket: TLSSocket, id: PeerIdentity, remoteAddress: string): Promise<void> {
+    let a: resume.Accepted;
+    try {
+      a = await t.accept(socket, id.commonName, resume.connectionBinding(socket));
+    } catch (err) {
+      log.warn({ remoteAddress, certNode: id.commonName, reason: (err as Error).message }, 'agent left during the resume handshake');
+      socket.destroy();
+      return;
+    }
+    if (a.kind === 'new') {
+      const rid = a.entry.id;
+      const held = { info: { link: a.entry.link, attempted: 0, succeeded: 0, refused: 0, bytesReplayed: 0, streamsCarried: 0 } as AgentResume } as { info: AgentResume; session?: Session };
+      resumable.set(rid, held);
+      const link = a.entry.link;
+      link.on('paused', (reason: string) => log.info({ nodeName: id.commonName, remoteAddress, reason, graceMs }, 'agent connection lost: session paused for a resume'));
+      link.on('error', (err: Error) => {
+        if (!(err instanceof resume.ResumeGraceError)) return;
+        metrics.resumes.inc({ result: 'expired' });
+        log.warn({ nodeName: id.commonName, reason: err.message }, 'agent session ended: resume grace passed');
+      });
+      link.on('close', () => resumable.delete(rid));
+      held.session = await adopt(link, id, remoteAddress, 'tls', held.info);
+      return;
+    }
+    metrics.resumes.inc({ result: 'attempted' });
+    const held = a.entry ? resumable.get(a.entry.id) : undefined;
+    if (held) held.info.attempted += 1;
+    if (a.kind === 'refused') {
+      metrics.resumes.inc({ result: 'refused' });
+      metrics.resumeRefusals.inc({ code: a.code });
+      if (held) held.info.refused += 1;
+      log.warn({ remoteAddress, certNode: id.commonName, code: a.code, reason: a.reason }, 'agent resume refused');
+      return;
+    }
+    const carried = held?.session?.streams.size ?? 0;
+    metrics.resumes.inc({ result: 'succeeded' });
+    metrics.resumeSeconds.observe(a.pausedMs / 1000);
+    metrics.resumeReplayedBytes.inc(a.replayed);
+    metrics.resumeStreamsCarried.inc(carried);
+    if (held) {
+      held.info.succeeded += 1;
+      held.info.bytesReplayed += a.replayed;
+      held.info.streamsCarried += carried;
+      held.info.lastResumeMs = a.pausedMs;
+    }
+    log.info({ nodeName: id.commonName, remoteAddress, pausedMs: a.pausedMs, replayedBytes: a.replayed, streams: carried }, 'agent session resumed');
   }
 
   /** A session over `socket` (TLS, or a WebSocket's byte stream) for the agent whose certificate says `id`. */
-  async function adopt(socket: Duplex, id: PeerIdentity, remoteAddress: string, transport: AgentTransport): Promise<void> {
+  async function adopt(socket: Duplex, id: PeerIdentity, remoteAddress: string, transport: AgentTransport, resumeInfo?: AgentResume): Promise<Session> {
     const sessionId = randomBytes(6).toString('hex');
     const slog = log.child({ sessionId, remoteAddress, transport });
     const session = new Session(socket, {
@@ -163,7 +224,9 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       hello: { version: 1, serverId: opts.serverId, ...(opts.replicas ? { replicas: opts.replicas.current() } : {}) },
       compression: opts.compression,
       keepaliveIntervalMs: opts.keepaliveIntervalMs,
-      keepaliveTimeoutMs: opts.keepaliveTimeoutMs,
+      // over a resumable link the link judges a silent connection (and pauses); the session's own
+      // verdict waits out the grace too, so it never ends a session the link could still resume
+      keepaliveTimeoutMs: resumeInfo ? Math.min(3_600_000, opts.keepaliveTimeoutMs + graceMs) : opts.keepaliveTimeoutMs,
       openTimeoutMs: opts.openTimeoutMs,
       receiveBudget: opts.receiveBudget,
       initialWindow: opts.initialWindow,
@@ -185,23 +248,25 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       hello = await session.ready;
     } catch (err) {
       slog.warn({ reason: (err as Error).message, certNode: id.commonName }, 'agent left before hello');
-      return;
+      return session;
     } finally {
       clearTimeout(timer);
     }
-    if (session.destroyed) return; // ended in the same turn as its hello: its 'close' has run already
+    if (session.destroyed) return session; // ended in the same turn as its hello: its 'close' has run already
     const checked = checkHello(hello, id);
     if (!checked.ok) {
       metrics.sessionEvents.inc({ event: 'refused', transport });
       slog.warn({ certNode: id.commonName, helloNode: String(hello['nodeName']), reason: checked.reason }, 'agent refused: identity mismatch');
       session.goAway('REFUSED', checked.reason);
       void session.close(0);
-      return;
+      return session;
     }
     attached = register(session, {
       sessionId, remoteAddress, transport, connectedAt: Date.now(), session, ports: {}, ...checked, nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips,
       ...(id.notBefore !== undefined ? { certNotBefore: id.notBefore } : {}), ...(id.serial !== undefined ? { certSerial: id.serial } : {}),
+      ...(resumeInfo ? { resume: resumeInfo } : {}),
     }, slog);
+    return session;
   }
 
   /** Attaches the session for its node (draining the one it replaces); undefined when refused. */
@@ -231,8 +296,13 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       metrics.sessionEvents.inc({ event: 'replaced', transport: old.transport ?? 'tls' });
       slog.info({ nodeName: agent.nodeName, oldSessionId: old.sessionId }, 'agent session replaced: draining the old one');
       announcer?.end(old.session);
-      old.session.goAway('NO_ERROR', 'replaced by a newer session of the same node');
-      void old.session.close(opts.drainTimeoutMs);
+      if (old.resume?.link.paused) {
+        // the agent came back with a new session (it restarted): the paused one can never resume
+        old.session.destroy(new Error(`the agent of ${agent.nodeName} opened a new session (restarted?): the paused session ${old.sessionId} is not resumed`));
+      } else {
+        old.session.goAway('NO_ERROR', 'replaced by a newer session of the same node');
+        void old.session.close(opts.drainTimeoutMs);
+      }
     }
     announcer?.announce(session);
     opts.ports?.attach(agent);

@@ -12,6 +12,8 @@ import type { Logger } from '../logger.js';
 export const AgentAlpn = {
   /** a framing session (clients that offer no ALPN get one too) */
   SESSION: 'edge-tunnel/1',
+  /** a framing session over a resumable link (framing spec §10); picked only with --resume-grace-ms > 0 */
+  RESUME: 'edge-tunnel-resume/1',
   /** one enrollment request over HTTP/1.1; no client certificate needed */
   ENROLL: 'edge-tunnel-enroll/1',
 } as const;

@@ -2,7 +2,9 @@
 // replaces the older one, which is then drained (its open streams finish) and closed.
 import { NodeTable } from '@edge-tunnel/dnat';
 import type { AgentPorts, NodeInfo, PortCeiling } from '@edge-tunnel/dnat';
-import type { Session } from '@edge-tunnel/framing';
+import type { Session, resume } from '@edge-tunnel/framing';
+
+type ResumableLink = resume.ResumableLink;
 
 /** One attached agent: its session and what its certificate and hello established. */
 export interface AgentSession {
@@ -15,6 +17,8 @@ export interface AgentSession {
   readonly transport?: 'tls' | 'websocket';
   readonly connectedAt: number;
   readonly session: Session;
+  /** the resumable link under the session (absent: resumption not negotiated) */
+  readonly resume?: AgentResume;
   /** the ceilings the hello announced (absent: an older agent, or none announced) */
   readonly portCeiling?: PortCeiling;
   /** what the port announcer told it and what its ceiling refuses (mutable) */
@@ -24,10 +28,22 @@ export interface AgentSession {
   readonly certSerial?: string;
 }
 
+/** A resumable session's link and its resume history (per node on /debug/tunnels). */
+export interface AgentResume {
+  readonly link: ResumableLink;
+  attempted: number;
+  succeeded: number;
+  refused: number;
+  bytesReplayed: number;
+  streamsCarried: number;
+  lastResumeMs?: number;
+}
+
 /** The JSON /debug/tunnels shows per node. */
 export interface TunnelInfo {
   nodeName: string;
   nodeIps: readonly string[];
+  /** a session is attached and has its connection (false while paused for a resume) */
   connected: boolean;
   sessionId?: string;
   agentVersion?: string;
@@ -44,6 +60,8 @@ export interface TunnelInfo {
   portConfigRev?: number;
   /** configured ports its ceiling refuses (range text), when any */
   refusedPorts?: { node: string; localhost: string };
+  /** resumption, when negotiated: paused now, and the resumes of this session */
+  resume?: { paused: boolean; pausedMs?: number; attempted: number; succeeded: number; refused: number; bytesReplayed: number; streamsCarried: number; unackedBytes: number; lastResumeMs?: number };
 }
 
 export class AgentRegistry {
@@ -115,7 +133,8 @@ export function tunnelInfo(node: NodeInfo<AgentSession>): TunnelInfo {
   return {
     nodeName: node.name,
     nodeIps: node.ips,
-    connected: true,
+    // a paused session (its connection lost, waiting for a resume) has no connection
+    connected: a.resume === undefined || !a.resume.link.paused,
     sessionId: a.sessionId,
     agentVersion: a.agentVersion,
     remoteAddress: a.remoteAddress,
@@ -128,5 +147,15 @@ export function tunnelInfo(node: NodeInfo<AgentSession>): TunnelInfo {
     followsPortConfig: a.session.peerTakesConfig,
     ...(a.ports.rev !== undefined ? { portConfigRev: a.ports.rev } : {}),
     ...(a.ports.refused ? { refusedPorts: { node: a.ports.refused.node.toString(), localhost: a.ports.refused.localhost.toString() } } : {}),
+    ...(a.resume ? { resume: resumeInfo(a.resume) } : {}),
+  };
+}
+
+function resumeInfo(r: AgentResume): NonNullable<TunnelInfo['resume']> {
+  const link = r.link.stats();
+  return {
+    paused: link.paused, ...(link.pausedAt !== undefined ? { pausedMs: Date.now() - link.pausedAt } : {}),
+    attempted: r.attempted, succeeded: r.succeeded, refused: r.refused, bytesReplayed: r.bytesReplayed, streamsCarried: r.streamsCarried,
+    unackedBytes: link.unacked, ...(r.lastResumeMs !== undefined ? { lastResumeMs: r.lastResumeMs } : {}),
   };
 }

@@ -31,6 +31,8 @@ export const TUNNEL_ERRORS = {
   NODE_NO_ADDRESS: { status: MISS_STATUS.NODE_NO_ADDRESS, doc: 'the node addressed by name has no IP', caller: 'its edge node has no known IP; address it by IP' },
   /** dnat miss: node known, no agent session attached */
   NO_TUNNEL: { status: MISS_STATUS.NO_TUNNEL, doc: 'node known, no agent attached', caller: 'its edge node has no connected tunnel agent; retry once the agent connects' },
+  /** the node's session is paused: its connection was lost and the agent is resuming it (Retry-After) */
+  TUNNEL_PAUSED: { status: 503, doc: 'the node\'s agent connection was lost and its session is waiting for the agent to resume it (`--resume-grace-ms`); open streams continue after the resume, new ones are answered at once; retry after `Retry-After`', caller: 'its edge node\'s tunnel is reconnecting; retry shortly' },
   /** cluster mode: the pod's node could not be looked up */
   POD_LOOKUP_FAILED: { status: 503, doc: 'cluster mode: a kubelet pod path with a non-node Host, and the API could not say where the pod runs', caller: 'the node of the pod named by the path could not be looked up; retry' },
   /** the node already has --max-streams-per-node streams open, or the session's stream ids ran out (Retry-After) */

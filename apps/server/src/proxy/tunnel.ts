@@ -27,9 +27,28 @@ export function route(ctx: ProxyContext, dest: Dest, channel: Channel = ctx.chan
     ctx.metrics.misses.inc({ reason: r.reason });
     return missFailure(r);
   }
-  const refused = ceilingRefusal(r, isLocalhostPort(config, r.targetPort));
+  const refused = ceilingRefusal(r, isLocalhostPort(config, r.targetPort)) ?? pausedRefusal(r);
   if (refused) ctx.metrics.misses.inc({ reason: refused.reason });
   return refused ?? r;
+}
+
+/** Seconds a caller is told to wait while its node's session is paused: a resume usually takes ~1 s. */
+export const PAUSED_RETRY_AFTER_S = 2;
+
+/**
+ * The node's session lost its connection and waits for a resume: a new stream is answered at once
+ * (503 TUNNEL_PAUSED, Retry-After) instead of waiting. Waiting would hold the caller's socket and an
+ * OPEN in the replay buffer for up to the grace period, with no answer at all when the grace runs
+ * out; callers (kube-apiserver, Prometheus) retry on their own, and open streams are not affected.
+ */
+function pausedRefusal(r: Route): Failure | undefined {
+  const link = r.session.resume?.link;
+  if (link === undefined || !link.paused) return undefined;
+  const since = link.pausedAt !== undefined ? Date.now() - link.pausedAt : 0;
+  return {
+    ...tunnelError('TUNNEL_PAUSED'), retryAfterS: PAUSED_RETRY_AFTER_S,
+    message: `edge node ${r.nodeName}: its agent connection was lost ${since} ms ago; the session is paused until the agent resumes it (open streams continue then); retry in ${PAUSED_RETRY_AFTER_S} s`,
+  };
 }
 
 /**

@@ -1,0 +1,74 @@
+// The agent's side of resumption against a server that offers it (the fake server over framing's
+// ResumeTable): a cut connection is resumed on the same session (a relayed stream carries on); a
+// loss after the server's GOAWAY is not resumed; a refused resume (the server forgot the session)
+// ends the session with the reason, and the agent opens a new one; a server without resumption
+// gets the plain session.
+import t from 'tap';
+import type { Duplex } from 'node:stream';
+import { waitFor } from './fixtures/agent.js';
+import { setup, target } from './fixtures/harness.js';
+import { NODE_IP } from './fixtures/pki.js';
+
+const cut = (socket: Duplex): void => void socket.destroy();
+
+t.test('a cut connection is resumed: the same session, a relayed stream carries on', async (t) => {
+  const echo = await target(t, (s) => s.pipe(s));
+  const { server, lines } = await setup(t, { resumeGraceMs: 10_000, config: { allowPorts: [{ lo: echo.port, hi: echo.port }] } });
+  const session = await server.nextSession();
+  t.equal(server.accepted[0]?.kind, 'new', 'the agent asked for a resumable session');
+  const stream = session.open({ host: NODE_IP, port: echo.port });
+  stream.on('error', () => {});
+  const echoed: Buffer[] = [];
+  stream.on('data', (b: Buffer) => echoed.push(b));
+  stream.write('before ');
+  await waitFor(() => Buffer.concat(echoed).toString() === 'before ', 5_000, 'echo before the cut');
+  cut(server.resumable[0]!);
+  stream.write('during ');
+  await waitFor(() => server.accepted.some((a) => a.kind === 'resumed'), 5_000, 'a resume');
+  stream.write('after');
+  await waitFor(() => Buffer.concat(echoed).toString() === 'before during after', 5_000, 'echo across the resume');
+  t.equal(Buffer.concat(echoed).toString(), 'before during after', 'every byte once, in order');
+  t.ok(lines.some((l) => l.msg === 'connection lost: resuming the session'), 'the agent logged the loss');
+  t.match(lines.find((l) => l.msg === 'session resumed'), { pausedMs: Number, streams: 1 }, 'and the resume');
+  t.notOk(lines.some((l) => l.msg === 'session lost'), 'the session was never lost');
+  t.equal(server.sessions.length, 1, 'no new session');
+});
+
+t.test('a loss after the server\'s GOAWAY is not resumed', async (t) => {
+  const { server, lines } = await setup(t, { resumeGraceMs: 10_000 });
+  const session = await server.nextSession();
+  session.goAway('NO_ERROR', 'draining');
+  await waitFor(() => lines.some((l) => l.msg === 'server is going away'), 5_000, 'goaway seen');
+  cut(server.resumable[0]!);
+  await waitFor(() => lines.some((l) => l.msg === 'session lost'), 5_000, 'session lost');
+  t.match(lines.find((l) => l.msg === 'session lost'), { reason: /lost after the server's GOAWAY/ }, 'the reason says why');
+  t.notOk(server.accepted.some((a) => a.kind === 'resumed' || a.kind === 'refused'), 'no resume was tried');
+});
+
+t.test('a refused resume ends the session with the reason; the agent opens a new one', async (t) => {
+  const { server, lines } = await setup(t, { resumeGraceMs: 10_000 });
+  await server.nextSession();
+  server.resumes!.destroyAll(new Error('forgotten')); // as a restarted server would have
+  await waitFor(() => lines.some((l) => l.msg === 'session lost'), 5_000, 'session lost');
+  // destroyAll ends the link with FIN: the agent sees the end and does not try; now a real refusal
+  await server.nextSession();
+  const before = server.accepted.length;
+  const id = server.accepted.at(-1)!;
+  t.equal(id.kind, 'new', 'a new session');
+  // make the table forget it without telling the agent, then cut
+  const entry = (id as Extract<typeof id, { kind: 'new' }>).entry;
+  (server.resumes as unknown as { entries: Map<string, unknown> }).entries.delete(entry.id);
+  cut(server.resumable.at(-1)!);
+  await waitFor(() => lines.some((l) => l.msg === 'resume refused: its streams end'), 5_000, 'refused');
+  t.match(lines.find((l) => l.msg === 'resume refused: its streams end'), { code: 'UNKNOWN_SESSION' });
+  await server.nextSession();
+  t.ok(server.accepted.slice(before).some((a) => a.kind === 'refused'), 'the server refused it');
+  t.equal(server.accepted.at(-1)?.kind, 'new', 'then a new session');
+});
+
+t.test('a server without resumption: the plain session (no link)', async (t) => {
+  const { server } = await setup(t);
+  await server.nextSession();
+  t.equal(server.accepted.length, 0, 'no resume handshake');
+  t.equal(server.sessions.length, 1, 'one plain session');
+});
