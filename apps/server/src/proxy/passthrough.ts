@@ -8,18 +8,15 @@
 import type { Socket } from 'node:net';
 import { channelOf } from '@edge-tunnel/dnat';
 import type { Dest } from '@edge-tunnel/dnat';
-import { IdleSweep, type IdleWatched, type SocketStream, type SocketStreamOwner } from '@edge-tunnel/framing';
 import type { OriginalDst } from '@edge-tunnel/capture';
 import type { PassthroughHandlers } from '../accept/passthrough-front.js';
-import { DEFAULT_RELAY_IDLE_TIMEOUT_MS } from './context.js';
 import type { ProxyContext } from './context.js';
 import { isFailure } from './dest.js';
-import { streamFailure } from './http-errors.js';
 import type { Failure } from './http-errors.js';
 import { PassthroughAudit } from './passthrough-audit.js';
-import type { StreamClaim } from './stream-quota.js';
 import { tunnelError } from './tunnel-errors.js';
-import { CLOSED_BEFORE_OPEN, countFailed, countOpened, openSocketTunnel, route, tunnelClosed } from './tunnel.js';
+import { RawRelayCall, destroyOnError } from './raw-relay-call.js';
+import { openSocketTunnel, route } from './tunnel.js';
 
 /** The kubelet's HTTPS port: where a connection routed by its server name goes. */
 export const KUBELET_HTTPS_PORT = 10250;
@@ -105,18 +102,8 @@ export function refusePassthrough(ctx: ProxyContext, socket: Socket, f: Failure,
   call.fail(f);
 }
 
-/** One passthrough connection from routing to its audit line; the stream's owner (as ConnectCall). */
-class PassthroughCall implements SocketStreamOwner, IdleWatched {
-  stream: SocketStream | undefined;
-  claim!: StreamClaim;
-  private relaying = false;
-
-  constructor(private readonly ctx: ProxyContext, private readonly socket: Socket, readonly audit: PassthroughAudit) {}
-
-  get bytes(): number {
-    return this.stream!.sent + this.stream!.received;
-  }
-
+/** One passthrough connection: a refusal is a fatal TLS alert, success nothing but the kubelet's bytes. */
+class PassthroughCall extends RawRelayCall<PassthroughAudit> {
   fail(f: Failure): void {
     const alert = alertOf(f.reason);
     const { caller, sni, originalDst, nodeName, port, traceId } = this.audit;
@@ -125,46 +112,9 @@ class PassthroughCall implements SocketStreamOwner, IdleWatched {
     this.audit.finish({ status: f.status, reason: f.reason, alert });
   }
 
-  opened(stream: SocketStream): void {
-    countOpened(this.ctx, this.claim);
-    if (this.socket.destroyed) {
-      this.audit.finish({ status: 499, reason: 'CALLER_GONE' });
-      return stream.reset('CANCEL', 'caller went away');
-    }
-    this.relaying = true;
-    this.socket.removeListener('error', destroyOnError);
-    stream.attach(this.socket);
-    if (this.idleMs > 0) IdleSweep.of(this.idleMs).add(this);
-  }
-
-  socketLost(stream: SocketStream): void {
-    stream.reset('CANCEL', 'caller went away');
-  }
-
-  closed(stream: SocketStream, err: Error | undefined): void {
-    tunnelClosed(this.ctx, this.claim, stream);
-    if (!stream.opened) {
-      countFailed(this.ctx, err, this.claim);
-      return this.fail(streamFailure(err ?? new Error(CLOSED_BEFORE_OPEN), this.audit.nodeName!, stream.meta.host, stream.meta.port));
-    }
-    if (this.relaying && this.idleMs > 0) IdleSweep.of(this.idleMs).delete(this);
-    const reason = err ? streamFailure(err, this.audit.nodeName!, stream.meta.host, stream.meta.port).reason : undefined;
-    // bytesIn: the caller's bytes (ClientHello included), bytesOut: the kubelet's
-    this.audit.finish({ status: 200, bytesIn: stream.sent, bytesOut: stream.received, ...(reason ? { reason } : {}) });
-  }
-
-  closeIdle(idleMs: number): void {
+  protected idleLine(idleMs: number): void {
     this.ctx.log.warn({ listener: 'https', nodeName: this.audit.nodeName, port: this.audit.port, traceId: this.audit.traceId, reason: `no byte either way for ${idleMs} ms` }, 'relay closed: idle timeout');
-    this.stream!.reset('TIMEOUT', `relay idle for ${idleMs} ms`);
   }
-
-  private get idleMs(): number {
-    return this.ctx.relayIdleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS;
-  }
-}
-
-function destroyOnError(this: Socket): void {
-  this.destroy();
 }
 
 /** The original destination of an accepted connection (iptables capture), undefined when unknown. */
