@@ -5,6 +5,8 @@
 // Those are refused even when listed, so one edge node's agent key never reaches another node.
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { NodeTable } from '@edge-tunnel/dnat';
+import type { Logger } from '../logger.js';
 import type { ProxyContext } from './context.js';
 import type { Failure } from './http-errors.js';
 import { tunnelError } from './tunnel-errors.js';
@@ -91,16 +93,28 @@ export function callerIdentityOf(req: IncomingMessage): Readonly<CallerIdentity>
 }
 
 /**
- * A request whose verified client certificate is not allowed: the 403 CALLER_NOT_ALLOWED to answer,
- * with a warn line. No verified certificate (only with --require-caller-cert=false): undefined.
+ * What a request's verified client certificate decides: 'pass', or the 403 CALLER_NOT_ALLOWED to
+ * answer (logged with what to fix); undefined when there is none (only with --require-caller-cert=false).
  */
-export function callerRefusal(ctx: Pick<ProxyContext, 'listener' | 'log' | 'registry'>, req: IncomingMessage, rules: readonly CallerRule[]): Failure | undefined {
+export function certificateVerdict(req: IncomingMessage, rules: readonly CallerRule[], table: Pick<NodeTable<unknown>, 'get'>, log: Logger, listener: string): Failure | 'pass' | undefined {
   const id = callerIdentityOf(req);
   if (id === undefined) return undefined;
-  const failure = authorizeCaller(id, rules, (name) => name !== '' && ctx.registry.table.get(name) !== undefined);
-  if (failure) {
-    ctx.log.warn({ listener: ctx.listener, caller: id.commonName, organizations: id.organizations, method: req.method, path: req.url, reason: failure.reason, why: failure.message },
-      'caller refused: add its name:<CN> or group:<O> to --caller-allow if it should reach kubelets (edge node identities never can)');
-  }
+  const failure = authorizeCaller(id, rules, (name) => name !== '' && table.get(name) !== undefined);
+  if (!failure) return 'pass';
+  log.warn({ listener, caller: id.commonName, organizations: id.organizations, method: req.method, path: pathOf(req), reason: failure.reason, why: failure.message },
+    'caller refused: add its name:<CN> or group:<O> to --caller-allow if it should reach kubelets (edge node identities never can)');
   return failure;
+}
+
+/** A request whose verified client certificate is not allowed: its refusal (see certificateVerdict), else undefined. */
+export function callerRefusal(ctx: Pick<ProxyContext, 'listener' | 'log' | 'registry'>, req: IncomingMessage, rules: readonly CallerRule[]): Failure | undefined {
+  const v = certificateVerdict(req, rules, ctx.registry.table, ctx.log, ctx.listener);
+  return v === 'pass' ? undefined : v;
+}
+
+/** The request's path without its query (log lines). */
+export function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
 }

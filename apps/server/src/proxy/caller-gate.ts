@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Dest, NodeTable } from '@edge-tunnel/dnat';
 import type { Logger } from '../logger.js';
 import { tokenUsers } from './audit.js';
-import { authorizeCaller, callerIdentityOf } from './caller-auth.js';
+import { certificateVerdict, pathOf } from './caller-auth.js';
 import type { CallerRule } from './caller-auth.js';
 import { isFailure } from './dest.js';
 import type { Failure } from './http-errors.js';
@@ -41,15 +41,9 @@ export class CallerGate {
   /** What the request's credentials decide before any review (synchronous). */
   #classify(req: IncomingMessage): Verdict {
     const { log, callerAllow, table } = this.#o;
-    const id = callerIdentityOf(req);
-    if (id !== undefined) {
-      const isEdgeNode = (name: string): boolean => name !== '' && table.get(name) !== undefined;
-      const failure = authorizeCaller(id, callerAllow, isEdgeNode);
-      if (!failure) return PASS;
-      log.warn({ listener: 'https', caller: id.commonName, organizations: id.organizations, method: req.method, path: pathOf(req), reason: failure.reason, why: failure.message },
-        'caller refused: add its name:<CN> or group:<O> to --caller-allow if it should reach kubelets (edge node identities never can)');
-      return { kind: 'refused', failure };
-    }
+    const cert = certificateVerdict(req, callerAllow, table, log, 'https');
+    if (cert === 'pass') return PASS;
+    if (cert !== undefined) return { kind: 'refused', failure: cert };
     const token = bearerToken(req);
     if (this.#o.tokens === undefined) {
       if (token === undefined) return PASS;
@@ -94,10 +88,4 @@ export class CallerGate {
     this.#o.log.debug({ listener: 'https', user: user.username, groups: user.groups, nodeName: node.name, permission: formatAttributes(attrs) }, 'token caller authorized');
     return dest;
   }
-}
-
-function pathOf(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
 }
