@@ -10,7 +10,9 @@ import { sessionPair } from './fixtures/transports.js';
 const META = { host: '127.0.0.1', port: 80 };
 
 t.test('keepalive: RTT measured, a live peer is never declared dead', async (t) => {
-  const keep = { keepaliveIntervalMs: 100, keepaliveTimeoutMs: 300 };
+  // a timeout well above the event-loop stalls of a loaded CI machine: a stall longer than it would
+  // (rightly) read as a silent peer, since timers run before the poll phase reads the waiting PONGs
+  const keep = { keepaliveIntervalMs: 100, keepaliveTimeoutMs: 600 };
   const p = await sessionPair('tcp', { client: keep, server: keep });
   t.teardown(() => p.close());
   const rtt = await p.client.ping();
@@ -20,7 +22,7 @@ t.test('keepalive: RTT measured, a live peer is never declared dead', async (t) 
   p.client.once('close', () => (closed = true));
   p.server.once('close', () => (closed = true));
   const before = p.server.stats().framesIn;
-  await new Promise((r) => setTimeout(r, 800)); // idle: only keepalive traffic for > 2 timeouts
+  await new Promise((r) => setTimeout(r, 1_300)); // idle: only keepalive traffic for > 2 timeouts
   t.equal(closed, false, 'idle but answering peers stay up');
   t.ok(p.server.stats().framesIn - before >= 4, 'keepalive PINGs flow while idle');
   t.type(p.server.rttMs, 'number', 'the other side measured RTT from its own keepalive');
