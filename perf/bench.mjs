@@ -95,6 +95,7 @@ const results = {
   machine: machine(),
   sizes,
   notes,
+  /** @type {{ name: string, label: string, kind: string, scenarios?: string[], only?: string }[]} */
   chains: chains.map(({ name, label, kind, scenarios: only }) => ({ name, label, kind, scenarios: only })),
   scenarios: {},
 };
@@ -106,7 +107,7 @@ const shutdown = async () => {
   await sink.proc.stop();
   await httpSink.proc.stop();
 };
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+for (const [signal, code] of /** @type {[NodeJS.Signals, number][]} */ ([['SIGINT', 130], ['SIGTERM', 143]])) {
   process.once(signal, async () => {
     await shutdown();
     process.exit(code);

@@ -36,13 +36,14 @@ if (process.env.H25_ODST_INSIDE !== '1') {
   sh('ip', ['addr', 'add', `${LISTEN}/32`, 'dev', 'lo']);
   sh('ip', ['route', 'add', '10.126.0.0/16', 'dev', 'lo']); // a route for the node IP, which DNAT then rewrites
   const server = createServer({ pauseOnConnect: true });
-  await new Promise((r) => server.listen(0, LISTEN, r));
-  const port = server.address().port;
+  await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, LISTEN, r)));
+  const port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
   sh('iptables', ['-t', 'nat', '-A', 'OUTPUT', '-d', NODE_IP, '-p', 'tcp', '--dport', '10250', '-j', 'DNAT', '--to-destination', `${LISTEN}:${port}`]);
   const runner = createRunner({ timeoutMs: 5000 });
 
   const viaCli = (t) => lookupOriginalDst(runner, t);
   // the alternative measured and not taken: read and scan the kernel's whole table in-process
+  /** @type {(t: any) => Promise<import('@edge-tunnel/capture').OriginalDstResult>} */
   const lookupOriginalDstProc = async (t) => {
     const dst = parseOriginalDst(await readFile('/proc/net/nf_conntrack', 'latin1'), t);
     return dst ? { ok: true, dst } : { ok: false, reason: 'no-entry' };

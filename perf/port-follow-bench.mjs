@@ -35,6 +35,7 @@ const AGENTS = Number(arg('agents', 1000));
 const ENTRIES = Number(arg('entries', 10_000));
 const ROUNDS = Number(arg('rounds', 3));
 if (VIA !== 'source' && VIA !== 'kubectl') throw new Error(`--via ${VIA}: source or kubectl`);
+/** @type {any} */
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
 const progress = (s) => process.stderr.write(`${s}\n`);
 
@@ -67,15 +68,15 @@ async function startSourceFollow(certs) {
     import('@edge-tunnel/framing').then(({ Session }) => {
       const session = new Session(socket, { role: 'server', keepaliveIntervalMs: 600_000, keepaliveTimeoutMs: 1_200_000, maxControlPerSecond: 1_000_000 });
       session.ready.then((hello) => {
-        const agent = { nodeName: hello.nodeName, session, ports: {} };
+        const agent = /** @type {any} */ ({ nodeName: hello.nodeName, session, ports: {} });
         serverSessions.push(agent);
         announcer.attach(agent);
       }, () => {});
     });
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
   const t0 = performance.now();
-  const followers = await connectFollowers({ host: '127.0.0.1', port: server.address().port, ca: certs.caPem, n: AGENTS, identity: (i) => ({ name: `edge-${i}`, ip: '10.0.0.1' }) });
+  const followers = await connectFollowers({ host: '127.0.0.1', port: /** @type {import('node:net').AddressInfo} */ (server.address()).port, ca: certs.caPem, n: AGENTS, identity: (i) => ({ name: `edge-${i}`, ip: '10.0.0.1' }) });
   await followers.until((a) => a.rev >= 1);
   const attachMs = performance.now() - t0;
   source.apply({ 'dnat-ports-pair': '9051=10264,9052=10264' });
@@ -104,8 +105,10 @@ const { followers } = run;
 const BRIEF = '9051=10264,9052=10264';
 const pairs = (ports) => ports.map((p) => `${p}=10264`).join(',');
 
+/** @type {Record<string, any>[]} */
 const rows = [];
 for (let round = 0; round < ROUNDS; round++) {
+  /** @type {{ shape: string, text: string, probe: number, open: boolean, servicePorts: number, back?: boolean }[]} */
   const cases = [
     { shape: 'brief + 9053', text: `${BRIEF},9053=10264`, probe: 9053, open: true, servicePorts: 5 },
     { shape: 'brief (9053 removed)', text: BRIEF, probe: 9053, open: false, servicePorts: 4 },
@@ -118,6 +121,7 @@ for (let round = 0; round < ROUNDS; round++) {
     progress(`round ${round + 1}: ${c.shape}`);
     const cpu0 = process.cpuUsage();
     const server0 = run.serverCpuMs?.();
+    /** @type {Record<string, any>} */
     const r = await run.apply({ 'dnat-ports-pair': c.text }, (a) => followers.allows(a, c.probe) === c.open, c.servicePorts);
     const cpu = process.cpuUsage(cpu0);
     r.benchCpuMs = (cpu.user + cpu.system) / 1000;

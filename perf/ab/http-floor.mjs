@@ -47,7 +47,7 @@ const cpu = (pid) => {
 };
 
 async function round(mid) {
-  const agents = Array.from({ length: CALLERS }, () => new (TLS ? HttpsAgent : Agent)({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false }));
+  const agents = Array.from({ length: CALLERS }, () => new (TLS ? HttpsAgent : Agent)(/** @type {import('node:https').AgentOptions} */ ({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false })));
   const get = (a) => new Promise((resolve, reject) => {
     const t0 = performance.now();
     (TLS ? httpsRequest : request)({ host: HOST, port: mid.port, path: '/small', agent: a }, (res) => res.resume().on('end', () => resolve(performance.now() - t0))).on('error', reject).end();

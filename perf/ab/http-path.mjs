@@ -29,8 +29,8 @@ const tmp = await mkdtemp(join(tmpdir(), 'et-http-'));
 const certs = await makeCerts(tmp, [NODE]);
 const body = Buffer.alloc(64, 'x');
 const sink = createServer({ keepAliveTimeout: 60_000 }, (req, res) => res.end(body));
-await new Promise((r) => sink.listen(0, NODE.ip, r));
-const sinkPort = sink.address().port;
+await /** @type {Promise<void>} */ (new Promise((r) => sink.listen(0, NODE.ip, r)));
+const sinkPort = /** @type {import('node:net').AddressInfo} */ (sink.address()).port;
 const config = join(await mkdtemp(join(tmp, 'cfg-')), 'ports.yaml'); // not next to the logs (the server watches its directory)
 await writeFile(config, `http-proxy-ports: '${sinkPort}'\n`);
 
@@ -48,6 +48,7 @@ class ConnectAgent extends Agent {
     this.target = target;
   }
 
+  /** @returns {any} nothing: the socket goes to `cb` once the CONNECT is answered */
   createConnection(_options, cb) {
     const socket = netConnect(this.port, '127.0.0.1');
     socket.setNoDelay(true);

@@ -26,8 +26,8 @@ const serving = await issueServerCert(certs.ca, { dnsNames: [], ips: [NODE.ip] }
 let handshakes = 0;
 const sink = createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => res.end('{"ok":true}\n'));
 sink.on('secureConnection', () => (handshakes += 1));
-await new Promise((r) => sink.listen(0, NODE.ip, r));
-const sinkPort = sink.address().port;
+await /** @type {Promise<void>} */ (new Promise((r) => sink.listen(0, NODE.ip, r)));
+const sinkPort = /** @type {import('node:net').AddressInfo} */ (sink.address()).port;
 const config = join(tmp, 'ports.yaml');
 await writeFile(config, `https-proxy-ports: '${sinkPort}'\n`);
 const caller = await issueCallerCert(certs.ca);

@@ -52,7 +52,7 @@ async function tlsPair() {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const accepted = once(server, 'secureConnection');
-  const client = tlsConnect({ port: server.address().port, host: '127.0.0.1', ca: certs.caPem, servername: 'localhost' });
+  const client = tlsConnect({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port, host: '127.0.0.1', ca: certs.caPem, servername: 'localhost' });
   client.setNoDelay(true);
   await once(client, 'secureConnect');
   const [s] = await accepted;
@@ -66,7 +66,7 @@ async function wsPair() {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const accepted = once(wss, 'connection');
-  const ws = new WebSocket(`wss://localhost:${server.address().port}/`, { ca: certs.caPem, perMessageDeflate: false, ...(process.env.ZERO_MASK ? { generateMask: (m) => m.fill(0) } : {}) });
+  const ws = new WebSocket(`wss://localhost:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}/`, { ca: certs.caPem, perMessageDeflate: false, ...(process.env.ZERO_MASK ? { generateMask: (m) => m.fill(0) } : {}) });
   await once(ws, 'open');
   const [sws] = await accepted;
   const client = new WebSocketDuplex(ws);
@@ -74,9 +74,12 @@ async function wsPair() {
   return { w: client, r: s, close: () => (client.destroy(), s.destroy(), server.closeAllConnections(), server.close()) };
 }
 
+/** @type {Record<string, object[]>} */
 const out = { tls: [], websocket: [] };
 for (let i = 0; i < rounds; i++) {
-  for (const [name, make] of i % 2 ? [['websocket', wsPair], ['tls', tlsPair]] : [['tls', tlsPair], ['websocket', wsPair]]) {
+  /** @type {[string, () => Promise<any>][]} */
+  const order = i % 2 ? [['websocket', wsPair], ['tls', tlsPair]] : [['tls', tlsPair], ['websocket', wsPair]];
+  for (const [name, make] of order) {
     if (only && name !== only) continue;
     const p = await make();
     out[name].push(await pump(p.w, p.r));

@@ -56,8 +56,8 @@ async function child() {
       else if (s.meta.kind === 'echo') s.pipe(s);
     });
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  process.on('message', (msg) => {
+  await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
+  process.on('message', (/** @type {any} */ msg) => {
     if (msg.cmd === 'mode') {
       mode = msg.mode;
       current?.destroy();
@@ -73,7 +73,7 @@ async function child() {
       process.exit(0);
     }
   });
-  process.send({ port: server.address().port });
+  process.send({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port });
 }
 
 /** Counts bytes until the peer's FIN, then answers with the count (8 bytes) and ends. */
@@ -102,7 +102,7 @@ async function parent() {
   const setMode = (mode) => ask({ cmd: 'mode', mode });
   const connect = () =>
     new Promise((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port, ca, allowHalfOpen: true }, () => (s.setNoDelay(true), resolve(s)));
+      const s = tls.connect(/** @type {tls.ConnectionOptions} */ ({ host: '127.0.0.1', port, ca, allowHalfOpen: true }), () => (s.setNoDelay(true), resolve(s)));
       s.once('error', reject);
     });
   const block = randomBytes(MiB);

@@ -36,12 +36,12 @@ async function run(mode) {
     if (mode === 'plain') return serverSession(new Session(s, { role: 'server' }));
     void table.accept(s, 'bench', resume.connectionBinding(s)).then((a) => a.kind === 'new' && serverSession(new Session(a.entry.link, { role: 'server' })));
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const port = server.address().port;
+  await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
+  const port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
   const dial = () => new Promise((res) => {
     const raw = net.connect({ host: '127.0.0.1', port });
     raws.push(raw);
-    const c = tls.connect({ socket: raw, ca: cert, servername: 'localhost', allowHalfOpen: true }, () => res(c));
+    const c = tls.connect(/** @type {tls.ConnectionOptions} */ ({ socket: raw, ca: cert, servername: 'localhost', allowHalfOpen: true }), () => res(c));
   });
   const first = await dial();
   let client, link, credentials;

@@ -174,7 +174,7 @@ function mutate(bytes) {
 
 // ---- session inputs ----
 class End extends Duplex {
-  constructor() { super({ allowHalfOpen: true }); this.held = null; }
+  constructor() { super({ allowHalfOpen: true }); this.held = null; /** @type {End} */ this.other = undefined; }
   _write(chunk, _e, cb) {
     if (this.other.destroyed) return cb(new Error('peer destroyed'));
     if (this.other.push(chunk)) cb(); else this.other.held = () => cb();
@@ -241,6 +241,7 @@ async function sessionRun(run) {
   const out = [];
   raw.on('data', (b) => out.push(b));
   raw.on('error', () => {});
+  /** @type {any} */
   let closeErr = null;
   let closed = false;
   session.once('close', (err) => { closed = true; closeErr = err; });

@@ -52,7 +52,7 @@ async function certs() {
 
 const freePort = () => new Promise((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
+    const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
     s.close(() => resolve(port));
   });
 });
@@ -173,9 +173,9 @@ const p90 = ups[Math.max(0, Math.ceil(ups.length * 0.9) - 1)] ?? end;
 const upBuckets90 = buckets(ups, first, Math.max(p90, first + 100));
 const dialBuckets = buckets(ctx.dials, killedAt, lastUp);
 const stat = (b) => ({ max: Math.max(...b), mean: b.reduce((s, x) => s + x, 0) / b.length });
-const tunnels = await fetch(`http://127.0.0.1:${metaPort}/debug/tunnels`).then((r) => r.json()).catch(() => ({ nodes: [] }));
+const tunnels = /** @type {any} */ (await fetch(`http://127.0.0.1:${metaPort}/debug/tunnels`).then((r) => r.json()).catch(() => ({ nodes: [] })));
 // the restarted server's handshake pacing: cap, most in flight at once, connections that waited
-const handshakes = await fetch(`http://127.0.0.1:${metaPort}/debug/agent-handshakes`).then((r) => r.json()).catch(() => ({}));
+const handshakes = /** @type {any} */ (await fetch(`http://127.0.0.1:${metaPort}/debug/agent-handshakes`).then((r) => r.json()).catch(() => ({})));
 const result = {
   agents: N, baseMs: BASE, maxMs: MAX, spreadMs: SPREAD, back, allBack, serverReadyMs: Math.round(readyMs),
   firstBackMs: Math.round(first - killedAt), allBackMs: Math.round(lastUp - killedAt), p50BackMs: Math.round((ups[Math.floor(ups.length / 2)] ?? end) - killedAt),

@@ -59,9 +59,10 @@ const listener = createServer({ allowHalfOpen: true }, (socket) => {
   });
   agent.on('close', () => socket.destroy());
 });
-await new Promise((r) => listener.listen(0, '127.0.0.1', r));
-const port = listener.address().port;
+await /** @type {Promise<void>} */ (new Promise((r) => listener.listen(0, '127.0.0.1', r)));
+const port = /** @type {import('node:net').AddressInfo} */ (listener.address()).port;
 
+/** @type {import('@edge-tunnel/framing').Session} */
 let session;
 let reconnects = 0;
 async function dial() {

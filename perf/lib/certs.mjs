@@ -20,7 +20,10 @@ export async function makeCerts(dir, nodes) {
   return { dir, ca, caPem: ca.certPem, server, path, pem: (name, ext) => readFileSync(path(name, ext), 'utf8') };
 }
 
-/** Many agent identities sharing one key pair (signing only; ~0.1 s each with node-forge). */
+/**
+ * Many agent identities sharing one key pair (signing only; ~0.1 s each with node-forge).
+ * @param {(i: number) => string} [ipOf]
+ */
 export async function agentIdentities(ca, names, onProgress, ipOf = () => '127.0.0.1') {
   const key = await generateKeyPair();
   const out = [];
@@ -53,7 +56,7 @@ export async function agentIdentitiesFast(ca, names, ipOf) {
     cert.setIssuer(tmpl.issuer.attributes.map((a) => ({ type: a.type, valueTagClass: a.valueTagClass, value: a.value })));
     cert.setExtensions([...exts, { name: 'subjectAltName', altNames: [{ type: 2, value: names[i] }, { type: 7, ip: ipOf(i) }] }]);
     cert.signatureOid = cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption;
-    const tbs = Buffer.from(forge.asn1.toDer(forge.pki.getTBSCertificate(cert)).getBytes(), 'binary');
+    const tbs = Buffer.from(forge.asn1.toDer(/** @type {any} */ (forge.pki).getTBSCertificate(cert)).getBytes(), 'binary');
     cert.signature = sign('sha256', tbs, ca.keyPem).toString('binary');
     out.push({ certPem: forge.pki.certificateToPem(cert), keyPem: key.privateKeyPem });
   }

@@ -20,6 +20,7 @@ const ipOf = (i) => `10.101.${Math.floor(i / 250)}.${(i % 250) + 1}`; // never d
 const b64 = (s) => Buffer.from(s).toString('base64');
 const configMapYaml = (data) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: edge-tunnel-server-cfg\n  namespace: ${NS}\ndata:\n${Object.entries(data).map(([k, v]) => `  ${k}: '${v}'`).join('\n')}\n`;
 
+/** @param {{ dir: string, certs: any, agents: number, progress?: (line: string) => void }} opts */
 export async function startClusterFollow({ dir, certs, agents: n, progress = () => {} }) {
   const api = await startFakeApiServer({ host: HOST, bookmarkIntervalMs: 5_000 });
   const kubeconfig = join(dir, 'kubeconfig');
@@ -56,7 +57,7 @@ export async function startClusterFollow({ dir, certs, agents: n, progress = () 
 
   // an operator's kubectl has its discovery cache: one read fills it before anything is timed
   await new Promise((resolve, reject) => execFile('kubectl', ['-n', NS, 'get', 'configmap', 'edge-tunnel-server-cfg'], { env: { PATH: process.env.PATH ?? '', HOME: dir, KUBECONFIG: kubeconfig } }, (err) => (err ? reject(err) : resolve())));
-  const servicePorts = () => (api.store.get('services', NS, 'edge-tunnel-server-internal')?.spec?.ports ?? []).length;
+  const servicePorts = () => (/** @type {any} */ (api.store.get('services', NS, 'edge-tunnel-server-internal'))?.spec?.ports ?? []).length;
   const env = { PATH: process.env.PATH ?? '', HOME: dir, KUBECONFIG: kubeconfig };
   /**
    * `kubectl apply -f -` of the ConfigMap with `data`; resolves once every agent satisfies `done`,
@@ -65,7 +66,7 @@ export async function startClusterFollow({ dir, certs, agents: n, progress = () 
    */
   async function apply(data, done, wantServicePorts) {
     let serviceAt;
-    const unsubscribe = api.store.subscribe((e) => {
+    const unsubscribe = api.store.subscribe((/** @type {any} */ e) => {
       if (serviceAt === undefined && e.object.metadata?.name === 'edge-tunnel-server-internal' && (e.object.spec?.ports ?? []).length === wantServicePorts) serviceAt = performance.now();
     });
     if (servicePorts() === wantServicePorts) serviceAt = -1;

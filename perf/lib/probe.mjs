@@ -12,7 +12,7 @@ const eld = monitorEventLoopDelay({ resolution: 10 });
 eld.enable();
 
 if (process.channel) {
-  process.on('message', (msg) => {
+  process.on('message', (/** @type {any} */ msg) => {
     if (!msg || msg.perfProbe === undefined) return;
     if (msg.gc && typeof globalThis.gc === 'function') {
       globalThis.gc();

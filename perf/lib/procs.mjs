@@ -11,7 +11,11 @@ const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
 const CPU_PROF = process.env.PERF_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.PERF_CPU_PROF] : [];
 let probeSeq = 0;
 
-/** A running child: `lines` keeps the last lines of stdout+stderr for error messages. */
+/**
+ * A running child: `lines` keeps the last lines of stdout+stderr for error messages.
+ * @param {string} name @param {string} cmd @param {string[]} args
+ * @param {{ node?: boolean, env?: NodeJS.ProcessEnv, keep?: number, logFile?: string }} [opts]
+ */
 export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFile } = {}) {
   const argv = node ? [...CPU_PROF, '--expose-gc', '--import', PROBE, cmd, ...args] : args;
   // a chatty process (the tunnel's audit log) writes to a file, so the load client never parses it

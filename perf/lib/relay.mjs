@@ -69,7 +69,7 @@ async function h2Egress() {
     sink.once('connect', () => stream.respond({ ':status': 200 }));
     splice(stream, sink);
   });
-  await new Promise((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
+  await /** @type {Promise<void>} */ (new Promise((r) => server.listen({ host: '127.0.0.1', port: 0 }, r)));
   return server;
 }
 

@@ -73,6 +73,7 @@ async function rttSamples(endpoint, n, warm) {
 }
 
 /** sum of heap (Node processes) / RSS / fds over the chain's measured processes; `snapshot(role)` → a path for a heap snapshot */
+/** @param {(role: string) => string | undefined} [snapshot] */
 async function probeChain(procs, snapshot = () => undefined) {
   const out = { heap: 0, rss: 0, fds: 0, heapKnown: false, each: {} };
   for (const { role, proc, measured } of procs) {
@@ -90,6 +91,11 @@ async function probeChain(procs, snapshot = () => undefined) {
   return out;
 }
 
+/**
+ * @typedef {{ id: string, title: string, metrics: object[], chains?: string[], extraChains?: string[],
+ *   link?: (sizes: any) => object, run: (ctx: any) => Promise<object>, flatten?: Function }} Scenario
+ * @type {Scenario[]}
+ */
 export const SCENARIOS = [
   {
     id: 'bulk1',

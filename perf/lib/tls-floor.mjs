@@ -15,5 +15,5 @@ const server = tls.createServer({
   socket.on('error', () => socket.destroy());
   socket.on('data', (chunk) => socket.write(chunk));
 });
-server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => process.send({ port: server.address().port }));
+server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => process.send({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port }));
 process.on('SIGTERM', () => process.exit(0));

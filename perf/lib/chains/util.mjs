@@ -10,7 +10,7 @@ export function freePort(host = '127.0.0.1') {
     const s = net.createServer();
     s.once('error', reject);
     s.listen(0, host, () => {
-      const { port } = s.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
       s.close(() => resolve(port));
     });
   });
