@@ -128,6 +128,7 @@ t.test("k8s/base's 2 replicas, no overlay: every agent attaches to both, a reque
   });
   for (const p of pods) t.equal(await connected(p.ns), 2, `${p.name} holds both agents' sessions`);
   for (const [i, a] of agents.entries()) {
+    t.match(logged(a, 'agent starting')[0], { replicaPolicy: '--replica-cidrs unset: private ranges 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7 on port 10262' }, 'the agent says which replica addresses it dials');
     t.same(logged(a, 'replica addresses refused: not dialed'), [], `${cluster.nodes[i]!.name}: no replica address refused (REPLICA_CIDRS empty)`);
     const up = logged(a, 'replica session up').map((l) => `${String(l['via'])} ${String(l['replicaAddr'])}`);
     t.ok(up.includes(`lb ${pods[0]!.ip}:10262`), `${cluster.nodes[i]!.name}: the load balancer session reached replica 1`, { up });
