@@ -37,7 +37,7 @@ for (const [tree, dir] of Object.entries(TREES)) {
     const a = parseAgent(agent.argv, agent.env);
     t.equal(a.help, false);
     t.match(!a.help && a.config, { nodeName: 'edge-1', nodeIps: ['10.0.0.5'], bootstrapTokenFile: '/etc/edge-tunnel/bootstrap/token', localhostPorts: [] });
-    t.same(!a.help && a.config.replicaCidrs, tree === 'base' ? [] : ['10.244.0.0/16'], 'an empty $(REPLICA_CIDRS) is the empty list');
+    t.same(!a.help && a.config.replicaCidrs, tree === 'base' ? [] : ['10.244.0.0/16'], 'an empty $(REPLICA_CIDRS) is the empty list (unset: private ranges on the --server port)');
   });
 }
 

@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { FRAMING_FLAGS, SESSION_DEFAULTS, type FramingLimits } from '@edge-tunnel/framing';
 import { FlagSet, bool, count, custom, int, list, ms, oneOf, reject, text, type FlagSpec, type ScalarType, type Uncovered } from '@edge-tunnel/flags';
 import { parseCidr } from './cidr.js';
+import { NO_REPLICA_CIDRS } from './replica-policy.js';
 import { parsePortList, type PortRange } from './ports.js';
 import { DEFAULT_PROXY_TIMEOUT_MS } from './proxy-config.js';
 import type { TransportSetting } from './transport-choice.js';
@@ -140,8 +141,9 @@ const FLAGS = [
   { name: 'backoff-base-ms', key: 'backoffBaseMs', type: ms(1, HOUR), default: '500', help: 'first reconnect delay ceiling' },
   { name: 'backoff-max-ms', key: 'backoffMaxMs', type: ms(1, HOUR), default: '30000', help: 'largest reconnect delay' },
   { name: 'reconnect-spread-ms', key: 'reconnectSpreadMs', type: ms(0, HOUR), default: String(DEFAULT_RECONNECT_SPREAD_MS), help: 'redials after a lost session are spread over this window: a fleet losing a server does not return at once (0: off)' },
-  { name: 'replica-cidrs', key: 'replicaCidrs', default: '', help: 'CIDRs of replica addresses the server may tell this agent to dial, besides the --server host (repeatable or ;-separated); at most 16 replicas are dialed',
-    type: list('CIDRs such as 10.20.0.0/16', (t) => {
+  { name: 'replica-cidrs', key: 'replicaCidrs', default: '', defaultText: 'private ranges on the --server port', help: 'CIDRs of replica addresses the server may tell this agent to dial, besides the --server host (repeatable or ;-separated); unset: 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7 on the --server port only; none: the --server host only; at most 16 replicas are dialed',
+    type: list('CIDRs such as 10.20.0.0/16, or none', (t) => {
+      if (t === NO_REPLICA_CIDRS) return t;
       try {
         parseCidr(t);
         return t;

@@ -5,6 +5,7 @@ import { FlagError } from '@edge-tunnel/flags';
 import { framingLimitsProblem } from '@edge-tunnel/framing';
 import { AGENT_FLAGS, MIN_INITIAL_WINDOW, type AgentFlags } from './agent-flags.js';
 import { ConfigError } from './errors.js';
+import { NO_REPLICA_CIDRS } from './replica-policy.js';
 import { proxyConfig, type ProxyConfig } from './proxy-config.js';
 
 export {
@@ -67,6 +68,9 @@ function build(f: AgentFlags, env: Record<string, string | undefined>): AgentCon
   }
   const framing = framingLimitsProblem(config);
   if (framing) throw new ConfigError(framing.flag, framing.message);
+  if (config.replicaCidrs.includes(NO_REPLICA_CIDRS) && config.replicaCidrs.length > 1) {
+    throw new ConfigError('--replica-cidrs', `--replica-cidrs none admits the --server host only: it cannot be combined with CIDRs (${config.replicaCidrs.join(',')})`);
+  }
   if (initialWindowFor(config) < MIN_INITIAL_WINDOW) {
     const most = Math.floor(config.receiveBudget / MIN_INITIAL_WINDOW);
     throw new ConfigError('--max-streams', `--max-streams (${config.maxStreams}) must be at most ${most}: --receive-budget (${config.receiveBudget}) ÷ the smallest stream window (${MIN_INITIAL_WINDOW})`);

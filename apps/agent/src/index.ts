@@ -5,5 +5,6 @@ export { AllowList, KUBELET_PORTS, normalizeIp, type AllowListOptions, type Verd
 export { parsePortList, formatPorts, inPorts, type PortRange } from './ports.js';
 export { Backoff, fullJitter, backoffCeiling, type BackoffOptions } from './backoff.js';
 export { AgentError, AgentErrorCode, ConfigError } from './errors.js';
+export { admitReplicas, describePolicy, MAX_REPLICAS, NO_REPLICA_CIDRS, PRIVATE_RANGES, type ReplicaPolicy } from './replica-policy.js';
 export { type DialTarget } from './relay.js';
 export { type Credentials } from './tls.js';

@@ -197,7 +197,7 @@ export class ReplicaManager {
 
   /** The replicas this agent may dial (replica-policy.ts); each refused one is a warn line, once per list. */
   private admit(listed: readonly Replica[]): Replica[] {
-    const { replicas, refused } = admitReplicas(listed, { serverHost: this.opts.config.server.host, cidrs: this.opts.config.replicaCidrs });
+    const { replicas, refused } = admitReplicas(listed, { serverHost: this.opts.config.server.host, serverPort: this.opts.config.server.port, cidrs: this.opts.config.replicaCidrs });
     const key = refused.map((r) => r.addr).join(' ');
     if (refused.length > 0 && key !== this.lastRefused) {
       this.log.warn({ refused: refused.length, listed: listed.length, replicaAddr: refused[0]!.addr, reason: refused[0]!.reason }, 'replica addresses refused: not dialed');

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { AllowList } from './allow-list.js';
 import type { AgentConfig } from './config.js';
 import { openCredentials } from './credentials.js';
+import { describePolicy } from './replica-policy.js';
 import { ReplicaManager, type SessionInfo } from './replicas.js';
 import { startMeta } from './meta.js';
 import { createMetrics } from './metrics.js';
@@ -57,7 +58,8 @@ export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps
     registry: metrics.registry,
     notReadyReason: () => (manager.first() ? undefined : credentials.pendingReason() ?? manager.lastError()),
   });
-  log.info({ metaAddr: `${meta.address.address}:${meta.address.port}`, allowed: allowList.describe() }, 'agent starting');
+  const replicaPolicy = describePolicy({ serverHost: config.server.host, serverPort: config.server.port, cidrs: config.replicaCidrs });
+  log.info({ metaAddr: `${meta.address.address}:${meta.address.port}`, allowed: allowList.describe(), replicaPolicy }, 'agent starting');
   credentials.start();
   manager.start();
   let closing: Promise<void> | undefined;
