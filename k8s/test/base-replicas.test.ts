@@ -28,7 +28,7 @@ const run = promisify(execFile);
 const REPO = join(K8S_DIR, '..');
 const NS = 'kube-system';
 const LB_NAME = 'edge-tunnel.example.invalid'; // the base's SERVER_ADDR host
-const PREFIX = 'et-h29-rp'; // namespaces; subnet 10.205.0.0/16
+const PREFIX = 'et-rp'; // namespaces; subnet 10.205.0.0/16
 const SUBNET = 205;
 
 interface Proc { child: ChildProcess; lines: string[] }
