@@ -226,7 +226,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       keepaliveIntervalMs: opts.keepaliveIntervalMs,
       // over a resumable link the link judges a silent connection (and pauses); the session's own
       // verdict waits out the grace too, so it never ends a session the link could still resume
-      keepaliveTimeoutMs: resumeInfo ? Math.min(3_600_000, opts.keepaliveTimeoutMs + graceMs) : opts.keepaliveTimeoutMs,
+      keepaliveTimeoutMs: resumeInfo ? resume.sessionKeepaliveTimeoutMs(opts.keepaliveTimeoutMs, graceMs) : opts.keepaliveTimeoutMs,
       openTimeoutMs: opts.openTimeoutMs,
       receiveBudget: opts.receiveBudget,
       initialWindow: opts.initialWindow,
