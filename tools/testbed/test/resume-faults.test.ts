@@ -3,9 +3,9 @@
 // agent connection; the user sees only a pause, the same bytes and no kubectl error.
 //  - `ss -K` of the agent's TCP connection in its namespace;
 //  - a blackhole (iptables DROP both ways) shorter than the grace: the streams continue after it;
-//  - NAT rebinding: a SNAT rule in the edge namespace gives the connection a new source port mid-flow
-//    (conntrack picks the flow up again), the server answers the new tuple with a reset and keeps
-//    the old socket ESTABLISHED; the resume arrives from the new port and displaces the stale socket;
+//  - NAT rebinding: a SNAT rule in the edge namespace, the flow's conntrack entry deleted and the
+//    agent's socket killed: its reset leaves through the new mapping, so the server's socket stays
+//    ESTABLISHED; the resume arrives from the new port and displaces the stale socket;
 //  - a blackhole longer than the grace: the echo ends, both ends log the grace as the reason, and
 //    the agent attaches again with a fresh session.
 import t, { type Test } from 'tap';
@@ -91,7 +91,6 @@ t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) =
     agentArgs: KEEPALIVE,
   });
   const net = tb.netns!;
-  t.teardown(() => writeFile('/tmp/h28-logs.txt', tb.logs().join('\n'))); // DEBUG
   const edge = net.edges[0]!;
   const serverLines = (msg: string) => tb.logs().filter((l) => l.includes('[server]') && l.includes(` ${msg} `) && l.includes(`nodeName=${edge.name}`));
   const resumes = () => serverLines('agent session resumed');
@@ -155,7 +154,12 @@ t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) =
       t.equal((await net.exec(edge.ns, 'iptables', ['-w', '-t', 'nat', '-I', ...snat])).code, 0, 'SNAT rule in the edge namespace');
       // the NAT forgets this flow's mapping (normally it has none yet); only this flow, not the redial
       await net.exec(edge.ns, 'conntrack', ['-D', '-p', 'tcp', '--orig-port-src', oldPort, '--orig-port-dst', String(AGENT_PORT)]);
+      // the agent's socket goes too (its reset leaves through the SNAT, so the server's socket stays
+      // ESTABLISHED: the stale connection the resume must displace); the redial gets a NAT port
+      await net.exec(edge.ns, 'ss', ['-K', '-tn', 'state', 'established', `( sport = :${oldPort} and dport = :${AGENT_PORT} )`]);
     });
+    // pausedMs 0: the server still held the old socket as live when the resume came (it displaced it)
+    t.comment(`the server's old socket was ${resumed['pausedMs'] === '0' ? 'still ESTABLISHED (stale) and displaced by the resume' : 'already lost when the resume came'}`);
     const port = Number(resumed['remoteAddress']?.split(':').at(-1));
     t.ok(port >= 61_000 && port <= 61_999, `the resume came from the rebound port (${resumed['remoteAddress']})`);
     let now: string[] = [];
@@ -178,6 +182,8 @@ t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) =
     t.ok(expiredMs >= GRACE_MS, `not before the grace (${expiredMs} ms ≥ ${GRACE_MS} ms)`);
     t.not(ended?.code, 0, `non-zero exit (${ended?.code}): ${e.streaming.err().trim()}`);
     t.match(serverLines('agent session ended: resume grace passed').at(-1), new RegExp(`no resume within the grace of ${GRACE_MS} ms after the connection was lost`), 'the server says why');
+    const rebound = resumes().at(-1) ?? '';
+    t.equal(fields(serverLines('agent connection lost: session paused for a resume').at(-1) ?? '')['remoteAddress'], fields(rebound)['remoteAddress'], 'the pause names the connection it lost (the rebound one), not the session\'s first');
     await net.heal(0);
     const healedAt = Date.now();
     await net.waitForTunnels([edge.name], 20_000);
