@@ -264,7 +264,7 @@ export class Dialer {
       compression: config.compression,
       keepaliveIntervalMs: config.keepaliveIntervalMs,
       // over a resumable link the link judges a silent connection; the session waits out the grace too
-      keepaliveTimeoutMs: Math.min(3_600_000, config.keepaliveTimeoutMs + graceMs),
+      keepaliveTimeoutMs: resumable ? resume.sessionKeepaliveTimeoutMs(config.keepaliveTimeoutMs, graceMs) : config.keepaliveTimeoutMs,
       maxStreams: config.maxStreams,
       initialWindow: initialWindowFor(config),
       receiveBudget: config.receiveBudget,

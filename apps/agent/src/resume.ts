@@ -46,39 +46,49 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
   const deadline = lostAt + credentials.graceMs;
   let delay = RESUME_RETRY_MS;
   let lastError = c.reason;
-  while (!link.destroyed && !c.dialer.isClosing) {
-    if (Date.now() >= deadline) return end(`no resume within the server's grace of ${credentials.graceMs} ms: ${lastError}`);
-    metrics.resumes.inc({ result: 'attempted' });
-    const socket = await c.dialer.redial();
-    if (link.destroyed || c.dialer.isClosing) return void socket?.destroy();
-    if (socket !== undefined && socket.alpnProtocol !== Alpn.RESUME) {
-      socket.destroy();
-      return end(`server ${c.serverAddr} no longer offers resumption (restarted with --resume-grace-ms 0, or an older version)`);
-    }
-    if (socket !== undefined) {
-      const identity = String((socket.getCertificate() as { subject?: { CN?: string } } | null)?.subject?.CN ?? '');
-      try {
-        const { replayed } = await resume.resumeLink(link, credentials, socket, identity, resume.connectionBinding(socket), c.timeoutMs);
-        const pausedMs = Date.now() - lostAt;
-        metrics.resumes.inc({ result: 'succeeded' });
-        metrics.resumeReplayedBytes.inc(replayed);
-        metrics.resumeSeconds.observe(pausedMs / 1000);
-        log.info({ pausedMs, replayedBytes: replayed, streams: session.streams.size }, 'session resumed');
-        return;
-      } catch (err) {
+  // the grace ends the session on time even while a redial still waits for its handshake (a
+  // blackholed dial takes up to the keepalive timeout), so the reason is the grace, not a later
+  // verdict of the session's own keepalive
+  const graceTimer = setTimeout(() => {
+    if (!link.destroyed && link.paused) end(`no resume within the server's grace of ${credentials.graceMs} ms: ${lastError}`);
+  }, credentials.graceMs);
+  try {
+    while (!link.destroyed && !c.dialer.isClosing) {
+      if (Date.now() >= deadline) return end(`no resume within the server's grace of ${credentials.graceMs} ms: ${lastError}`);
+      metrics.resumes.inc({ result: 'attempted' });
+      const socket = await c.dialer.redial();
+      if (link.destroyed || c.dialer.isClosing) return void socket?.destroy();
+      if (socket !== undefined && socket.alpnProtocol !== Alpn.RESUME) {
         socket.destroy();
-        if (err instanceof resume.ResumeRefusedError) {
-          metrics.resumes.inc({ result: 'refused' });
-          log.warn({ code: err.refusal, reason: err.message }, 'resume refused: its streams end');
-          link.destroy(new Error(err.message));
-          return;
-        }
-        lastError = `resume handshake failed: ${(err as Error).message}`;
+        return end(`server ${c.serverAddr} no longer offers resumption (restarted with --resume-grace-ms 0, or an older version)`);
       }
-    } else {
-      lastError = `redial of ${c.serverAddr} failed`;
+      if (socket !== undefined) {
+        const identity = String((socket.getCertificate() as { subject?: { CN?: string } } | null)?.subject?.CN ?? '');
+        try {
+          const { replayed } = await resume.resumeLink(link, credentials, socket, identity, resume.connectionBinding(socket), c.timeoutMs);
+          const pausedMs = Date.now() - lostAt;
+          metrics.resumes.inc({ result: 'succeeded' });
+          metrics.resumeReplayedBytes.inc(replayed);
+          metrics.resumeSeconds.observe(pausedMs / 1000);
+          log.info({ pausedMs, replayedBytes: replayed, streams: session.streams.size }, 'session resumed');
+          return;
+        } catch (err) {
+          socket.destroy();
+          if (err instanceof resume.ResumeRefusedError) {
+            metrics.resumes.inc({ result: 'refused' });
+            log.warn({ code: err.refusal, reason: err.message }, 'resume refused: its streams end');
+            link.destroy(new Error(err.message));
+            return;
+          }
+          lastError = `resume handshake failed: ${(err as Error).message}`;
+        }
+      } else {
+        lastError = `redial of ${c.serverAddr} failed`;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(Math.floor((c.random ?? Math.random)() * delay), Math.max(0, deadline - Date.now()))));
+      delay = Math.min(delay * 2, RESUME_RETRY_MAX_MS);
     }
-    await new Promise((r) => setTimeout(r, Math.min(Math.floor((c.random ?? Math.random)() * delay), Math.max(0, deadline - Date.now()))));
-    delay = Math.min(delay * 2, RESUME_RETRY_MAX_MS);
+  } finally {
+    clearTimeout(graceTimer);
   }
 }

@@ -2,9 +2,13 @@
 // ResumeTable): a cut connection is resumed on the same session (a relayed stream carries on); a
 // loss after the server's GOAWAY is not resumed; a refused resume (the server forgot the session)
 // ends the session with the reason, and the agent opens a new one; a server without resumption
-// gets the plain session.
+// gets the plain session; the grace ends a session on time while a redial still hangs.
 import t from 'tap';
 import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { resume, type Session } from '@edge-tunnel/framing';
+import type { AgentMetrics } from '../src/metrics.js';
+import { resumeSession } from '../src/resume.js';
 import { waitFor } from './fixtures/agent.js';
 import { setup, target } from './fixtures/harness.js';
 import { NODE_IP } from './fixtures/pki.js';
@@ -71,4 +75,25 @@ t.test('a server without resumption: the plain session (no link)', async (t) => 
   await server.nextSession();
   t.equal(server.accepted.length, 0, 'no resume handshake');
   t.equal(server.sessions.length, 1, 'one plain session');
+});
+
+t.test('the grace ends the session on time while a redial still hangs (a blackholed dial), with the grace as the reason', async (t) => {
+  const link = new resume.ResumableLink(); // never attached: paused, as after a loss
+  link.on('error', () => {});
+  const lines: Array<Record<string, unknown>> = [];
+  const log = { warn: (o: object, msg: string) => lines.push({ ...o, msg }), info: (o: object, msg: string) => lines.push({ ...o, msg }) } as unknown as Logger;
+  const results: string[] = [];
+  const metrics = { resumes: { inc: (l: { result: string }) => results.push(l.result) } } as unknown as AgentMetrics;
+  const started = Date.now();
+  const closed = new Promise<number>((r) => link.once('close', () => r(Date.now() - started)));
+  void resumeSession({
+    dialer: { redial: () => new Promise(() => {}), isClosing: false }, // the TLS handshake never comes
+    session: { peerGoingAway: false, streams: new Map() } as unknown as Session,
+    link, credentials: { sessionId: Buffer.alloc(16), secret: Buffer.alloc(32), graceMs: 300 },
+    reason: 'no bytes on the connection for 3000 ms', log, metrics, serverAddr: '10.0.0.1:10262', timeoutMs: 3_000,
+  });
+  const ms = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 2_000))]);
+  t.ok(ms >= 290 && ms < 1_000, `the link ended ${ms} ms after the loss (grace 300 ms), not after the redial's timeout`);
+  t.match(lines.find((l) => l.msg === 'session not resumed: its streams end'), { reason: /no resume within the server's grace of 300 ms/ }, 'the reason is the grace');
+  t.same(results, ['attempted', 'failed'], 'one attempt, counted as failed');
 });

@@ -102,7 +102,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     ? new resume.ResumeTable({ graceMs, keepaliveIntervalMs: opts.keepaliveIntervalMs, keepaliveTimeoutMs: opts.keepaliveTimeoutMs, handshakeTimeoutMs: opts.helloTimeoutMs })
     : undefined;
   /** per resumable session (by resume id): its history, and the Session over its link */
-  const resumable = new Map<string, { info: AgentResume; session?: Session }>();
+  const resumable = new Map<string, { info: AgentResume; session?: Session; remoteAddress: string }>();
   // rejectUnauthorized stays off at the TLS layer so that the reason of a rejected certificate can be
   // logged; unauthorized sockets are destroyed below before a single byte is read from them.
   const server = createServer({
@@ -178,10 +178,11 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     }
     if (a.kind === 'new') {
       const rid = a.entry.id;
-      const held = { info: { link: a.entry.link, attempted: 0, succeeded: 0, refused: 0, bytesReplayed: 0, streamsCarried: 0 } as AgentResume } as { info: AgentResume; session?: Session };
+      // remoteAddress: the connection the link runs over now (a resume may come from another address)
+      const held = { info: { link: a.entry.link, attempted: 0, succeeded: 0, refused: 0, bytesReplayed: 0, streamsCarried: 0 } as AgentResume, remoteAddress } as { info: AgentResume; session?: Session; remoteAddress: string };
       resumable.set(rid, held);
       const link = a.entry.link;
-      link.on('paused', (reason: string) => log.info({ nodeName: id.commonName, remoteAddress, reason, graceMs }, 'agent connection lost: session paused for a resume'));
+      link.on('paused', (reason: string) => log.info({ nodeName: id.commonName, remoteAddress: held.remoteAddress, reason, graceMs }, 'agent connection lost: session paused for a resume'));
       link.on('error', (err: Error) => {
         if (!(err instanceof resume.ResumeGraceError)) return;
         metrics.resumes.inc({ result: 'expired' });
@@ -207,6 +208,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     metrics.resumeReplayedBytes.inc(a.replayed);
     metrics.resumeStreamsCarried.inc(carried);
     if (held) {
+      held.remoteAddress = remoteAddress;
       held.info.succeeded += 1;
       held.info.bytesReplayed += a.replayed;
       held.info.streamsCarried += carried;
@@ -226,7 +228,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       keepaliveIntervalMs: opts.keepaliveIntervalMs,
       // over a resumable link the link judges a silent connection (and pauses); the session's own
       // verdict waits out the grace too, so it never ends a session the link could still resume
-      keepaliveTimeoutMs: resumeInfo ? Math.min(3_600_000, opts.keepaliveTimeoutMs + graceMs) : opts.keepaliveTimeoutMs,
+      keepaliveTimeoutMs: resumeInfo ? resume.sessionKeepaliveTimeoutMs(opts.keepaliveTimeoutMs, graceMs) : opts.keepaliveTimeoutMs,
       openTimeoutMs: opts.openTimeoutMs,
       receiveBudget: opts.receiveBudget,
       initialWindow: opts.initialWindow,

@@ -28,6 +28,15 @@ export const LINK_DEFAULTS = {
   ackEveryBytes: 64 * 1024,
 } as const;
 
+/**
+ * The keepalive timeout of a Session over a resumable link (spec §10.4): the link's verdict on a
+ * silent connection comes after `keepaliveTimeoutMs`, then the grace runs; the session's own verdict
+ * comes one keepalive timeout after both, so the end of the grace, with its reason, always comes first.
+ */
+export function sessionKeepaliveTimeoutMs(keepaliveTimeoutMs: number, graceMs: number): number {
+  return Math.min(3_600_000, 2 * keepaliveTimeoutMs + graceMs);
+}
+
 export interface LinkStats {
   /** sockets the link ran over (1 + resumes) */
   sockets: number;

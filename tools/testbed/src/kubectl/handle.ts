@@ -16,6 +16,10 @@ export interface KubectlTestbedOptions {
   mode?: TestbedMode;
   /** loopback: third octet of the node IPs 127.0.<subnet>.1 and .2. Default 147. */
   subnet?: number;
+  /** netns: extra flags for the server's command line (e.g. `--resume-grace-ms`, keepalive timings). Default none. */
+  serverArgs?: string[];
+  /** netns: extra flags for every agent's command line, restarts by startAgent() included. Default none. */
+  agentArgs?: string[];
   /** Receives the processes' log lines. Default: dropped. */
   log?: (line: string) => void;
   /** loopback: `npm start` runs on the lab's defaults (fixed ports, edge-1/edge-2, pretty logs); tests use free ports. */

@@ -23,6 +23,7 @@ export async function startNetnsKubectl(options: KubectlTestbedOptions, modeReas
   const tb = await startTestbed({
     mode: 'netns', edges: 2, exporterPort: EXPORTER_PORT, exporterOn: exporter ? [0] : [],
     portConfig: exporter ? { 'dnat-ports-pair': `${exporter}=10264` } : {}, log: options.log,
+    serverArgs: options.serverArgs ?? [], agentArgs: options.agentArgs ?? [],
   });
   try {
     const kubelets = edgeKubelets(tb);
@@ -49,7 +50,7 @@ export async function startNetnsKubectl(options: KubectlTestbedOptions, modeReas
         await agent.exited;
       },
       startAgent: async (name) => {
-        agents.set(name, tb.spawn(edge(name).ns, name, process.execPath, agentArgs(plan, edge(name), tb.certs, [EXPORTER_PORT])));
+        agents.set(name, tb.spawn(edge(name).ns, name, process.execPath, [...agentArgs(plan, edge(name), tb.certs, [EXPORTER_PORT]), ...(options.agentArgs ?? [])]));
         await tb.waitForTunnels([name]);
       },
       cloudExec: (cmd, args, timeoutMs) => tb.exec(tb.cloudNs, cmd, args, timeoutMs),
