@@ -9,7 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestLab } from './fixtures/lab.js';
 
 const lines: string[] = [];
-const lab = await startTestLab(43, lines);
+// Faults on the path without resumption (`--resume-grace-ms 0`): a lost agent connection ends its
+// streams at once. With resumption on (the default) a killed agent's session is paused instead and its
+// streams end when the restarted agent's new session arrives: lab.test.ts and resume.test.ts cover that.
+const lab = await startTestLab(43, lines, ['--resume-grace-ms', '0']);
 t.teardown(() => lab.close());
 const PORT = 9180;
 
