@@ -6,14 +6,20 @@ export type Logger = PinoLogger;
 
 /** Lines are written to stdout once this many bytes wait, */
 export const LOG_BATCH_BYTES = 8 * 1024;
-/** or this many ms after the first of them, whichever comes first. */
+/** or this many ms after the first of them, whichever comes first; */
 export const LOG_FLUSH_MS = 20;
+/** a line at this level or above (warn) is written at once, with what waits before it. */
+export const LOG_FLUSH_LEVEL = 40;
+
+/** pino's serialized lines start with their level. */
+const LEVEL_OF_LINE = /^\{"level":(\d+)/;
 
 /**
  * The process logger of main.ts: JSON lines on stdout, written in batches. An audit line per stream
  * written on its own cost the server a write to stdout and a wake-up of the thread that does it per
  * stream, ~10 % of its CPU under churn (perf/findings/2026-12-07-per-stream-cost.md); batched, a busy
- * server writes once per LOG_BATCH_BYTES and a quiet one holds a line at most LOG_FLUSH_MS. What waits
+ * server writes once per LOG_BATCH_BYTES and a quiet one holds a line at most LOG_FLUSH_MS; a warn line
+ * (what an operator must act on, a refused caller) is not held. What waits
  * is written when the process exits (pino flushes its destination on exit, also after a crash).
  */
 export function createLogger(level: string): Logger {
@@ -34,6 +40,10 @@ function batchedStdout(): DestinationStream {
   return {
     write(line: string): void {
       dest.write(line);
+      if (Number(LEVEL_OF_LINE.exec(line)?.[1] ?? 0) >= LOG_FLUSH_LEVEL) {
+        clearTimeout(timer);
+        return flush();
+      }
       if (timer === undefined) {
         timer = setTimeout(flush, LOG_FLUSH_MS);
         timer.unref();

@@ -1,5 +1,5 @@
 // The process logger writes its lines to stdout in batches: every line arrives, in order, whole; a
-// quiet process's line within LOG_FLUSH_MS; what waits is written when the process exits.
+// quiet process's line within LOG_FLUSH_MS, a warn line at once; what waits is written when the process exits.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -43,4 +43,13 @@ t.test('a line logged right before the process exits is written', async (t) => {
   const { chunks, code } = await child(`const log = createLogger('info'); log.fatal({ code: 'X' }, 'server failed to start'); process.exitCode = 1;`);
   t.equal(code, 1);
   t.match(lines(chunks), [{ msg: 'server failed to start', code: 'X', level: 60 }]);
+});
+
+t.test('a warn line is written at once, with the lines waiting before it', async (t) => {
+  // the loop is kept busy for 300 ms after the warn line: a held batch would leave only after it, in one
+  // write with the line logged after the busy loop
+  const { chunks, code } = await child(`const log = createLogger('info'); log.info('before'); log.warn('refused'); const end = Date.now() + 300; while (Date.now() < end); log.info('after'); setTimeout(() => {}, 100);`);
+  t.equal(code, 0);
+  t.same(lines(chunks).map((l) => l['msg']), ['before', 'refused', 'after']);
+  t.same(lines(chunks.slice(0, 1)).map((l) => l['msg']), ['before', 'refused'], 'the first write held the warn line and what waited, not the later line');
 });

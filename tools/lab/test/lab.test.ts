@@ -84,7 +84,10 @@ t.test('a custom port opened live in the config file carries 100 MiB (the agent 
   // :10264 takes no credentials: the caller reads the reason code and a fixed sentence, the audit line has the why
   t.match(refused.stdout, /AGENT_CEILING: [\d.]+:9181: the port is configured, but the edge node's agent does not allow it[\s\S]*\n403$/, 'the caller learns the agent ceiling refused it');
   t.notMatch(refused.stdout, /9100,9180/, "the agent's ceiling is not shown to the caller");
-  t.ok(lines.some((l) => l.includes('"msg":"audit"') && l.includes('"reason":"AGENT_CEILING"') && l.includes('EDGE_TUNNEL_ALLOW_PORTS on edge-b')), 'the audit line names the flag and the node');
+  // audit lines are info lines, written in batches (at most LOG_FLUSH_MS later)
+  const audited = (): boolean => lines.some((l) => l.includes('"msg":"audit"') && l.includes('"reason":"AGENT_CEILING"') && l.includes('EDGE_TUNNEL_ALLOW_PORTS on edge-b'));
+  for (let i = 0; i < 100 && !audited(); i++) await sleep(20);
+  t.ok(audited(), 'the audit line names the flag and the node');
   const tunnels = JSON.parse((await sh(`curl -s http://${lab!.serverHost}:${lab!.ports.meta}/debug/tunnels`)).stdout) as { nodes: Array<{ nodeName: string; refusedPorts?: { node: string } }> };
   t.equal(tunnels.nodes.find((n) => n.nodeName === 'edge-b')?.refusedPorts?.node, '9181', '/debug/tunnels lists it for edge-b');
   t.notOk(tunnels.nodes.find((n) => n.nodeName === 'edge-a')?.refusedPorts, 'and nothing for edge-a');
