@@ -1,7 +1,7 @@
 // The per-connection cost of HTTPS passthrough's routing key under iptables capture: the original
 // destination from the connection's conntrack entry (@edge-tunnel/capture lookupOriginalDst, one
 // `conntrack -L` with reply-tuple filters per accepted connection). Root only: re-runs itself inside
-// a throw-away network namespace (h25-odst-<pid>, 10.125.250.1 on lo, DNAT 10.126.250.2:10250 → the
+// a throw-away network namespace (et-odst-<pid>, 10.125.250.1 on lo, DNAT 10.126.250.2:10250 → the
 // listener in OUTPUT), accepts N sequential connections and times the lookup of each; then again with
 // F filler entries in the conntrack table (conntrack -I), since the kernel walks the table per dump.
 // Next to it, the alternative not taken: /proc/net/nf_conntrack read and scanned in-process.
@@ -22,7 +22,7 @@ const NODE_IP = '10.126.250.2';
 
 if (process.env.H25_ODST_INSIDE !== '1') {
   if (process.getuid?.() !== 0) throw new Error('root needed: network namespace, iptables, conntrack');
-  const ns = `h25-odst-${process.pid}`;
+  const ns = `et-odst-${process.pid}`;
   execFileSync('ip', ['netns', 'add', ns]);
   try {
     const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, new URL(import.meta.url).pathname, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, H25_ODST_INSIDE: '1' } });

@@ -73,7 +73,7 @@ t.test('passthrough: the caller verifies the kubelet, the kubelet verifies the c
   t.match(audit, { listener: 'https', mode: 'passthrough', sni: 'edge-a', nodeName: 'edge-a', port: 10250, status: 200, caller: /^127\.0\.0\.1:\d+$/ });
   t.ok((audit['bytesIn'] as number) > 200 && (audit['bytesOut'] as number) > 500, `bytes each way: ${audit['bytesIn']} in, ${audit['bytesOut']} out`);
 
-  const dir = mkdtempSync(join(tmpdir(), 'h25-passthrough-'));
+  const dir = mkdtempSync(join(tmpdir(), 'et-passthrough-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const [name, text] of [['ca.pem', pki.clusterCa.certPem], ['caller.pem', pki.caller.certPem], ['caller.key', pki.key.privateKeyPem]] as const) writeFileSync(join(dir, name), text);
   const { port } = server.addr.https;
@@ -91,7 +91,7 @@ t.test('a wrong kubelet certificate fails as a certificate error, not a tunnel e
   await startNode(t, pki, server, 'edge-n', '127.0.125.3', {}, { serving: otherName });
   await t.rejects(dial(server, { servername: 'edge-f' }), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }, 'signed by another CA');
   await t.rejects(dial(server, { servername: 'edge-n' }), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }, 'issued for another node name');
-  const dir = mkdtempSync(join(tmpdir(), 'h25-passthrough-'));
+  const dir = mkdtempSync(join(tmpdir(), 'et-passthrough-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'ca.pem'), pki.clusterCa.certPem);
   const r = await curl(['--cacert', join(dir, 'ca.pem'), '--connect-to', `edge-f:10250:127.0.0.1:${server.addr.https.port}`, 'https://edge-f:10250/healthz']);
