@@ -28,26 +28,34 @@ export function createLogger(level: string): Logger {
 
 function batchedStdout(): DestinationStream {
   const dest = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES });
+  // sonic-boom skips a flush asked for while a write is in flight and then keeps what is left (less
+  // than minLength) until the next one: count the bytes still waiting and redo the flush on 'drain'
+  let waiting = 0;
+  let due = false;
   let timer: NodeJS.Timeout | undefined;
   const flush = (): void => {
+    clearTimeout(timer);
     timer = undefined;
+    due = true;
     try {
       dest.flush();
     } catch {
       // stdout is gone (EPIPE, destroyed): nothing more can be written, and logging must not throw
     }
   };
+  dest.on('write', (n: number) => {
+    waiting -= n;
+    if (waiting <= 0) due = false;
+  });
+  dest.on('drain', () => {
+    if (due && waiting > 0) flush();
+  });
   return {
     write(line: string): void {
+      waiting += Buffer.byteLength(line);
       dest.write(line);
-      if (Number(LEVEL_OF_LINE.exec(line)?.[1] ?? 0) >= LOG_FLUSH_LEVEL) {
-        clearTimeout(timer);
-        return flush();
-      }
-      if (timer === undefined) {
-        timer = setTimeout(flush, LOG_FLUSH_MS);
-        timer.unref();
-      }
+      if (Number(LEVEL_OF_LINE.exec(line)?.[1] ?? 0) >= LOG_FLUSH_LEVEL) return flush();
+      timer ??= setTimeout(flush, LOG_FLUSH_MS).unref();
     },
   };
 }

@@ -53,3 +53,14 @@ t.test('a warn line is written at once, with the lines waiting before it', async
   t.same(lines(chunks).map((l) => l['msg']), ['before', 'refused', 'after']);
   t.same(lines(chunks.slice(0, 1)).map((l) => l['msg']), ['before', 'refused'], 'the first write held the warn line and what waited, not the later line');
 });
+
+t.test('a flush asked for while a batch is being written is not lost: the warn line leaves without waiting for exit', async (t) => {
+  // the big line fills a batch, so its write is in flight when the warn line asks for a flush; nothing
+  // is logged after it, and the process stays up 500 ms
+  const proc = child(`const log = createLogger('info'); log.info({ pad: 'x'.repeat(9000) }, 'big'); log.warn('refused'); setTimeout(() => {}, 500);`);
+  const { chunks, at, code } = await proc;
+  t.equal(code, 0);
+  const i = chunks.findIndex((c) => c.includes('"msg":"refused"'));
+  t.ok(i >= 0, 'the warn line arrived');
+  t.ok(at[i]! < at[0]! + 300, `it left ${(at[i]! - at[0]!).toFixed(0)} ms after the first write, not at exit (~500 ms later)`);
+});

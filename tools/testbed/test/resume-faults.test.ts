@@ -158,7 +158,9 @@ t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) =
       t.equal((await net.exec(edge.ns, 'iptables', ['-w', '-I', ...forgotten])).code, 0, 'the old flow dropped');
       await net.exec(edge.ns, 'ss', ['-K', '-tn', 'state', 'established', `( sport = :${oldPort} and dport = :${AGENT_PORT} )`]);
     });
-    t.equal(resumed['pausedMs'], '0', 'the server still held the old socket as live when the resume came: the resume displaced it');
+    // the server usually still holds the old socket as live (pausedMs 0) and the resume displaces it; its
+      // reset may also land a few ms first: either way the resume follows at once
+      t.ok(Number(resumed['pausedMs']) < 1_000, `the resume came at once (the server paused ${resumed['pausedMs']} ms)`);
     const port = Number(resumed['remoteAddress']?.split(':').at(-1));
     t.ok(port >= 61_000 && port <= 61_999, `the resume came from the rebound port (${resumed['remoteAddress']})`);
     let now: string[] = [];
