@@ -8,7 +8,7 @@
 // itself: the agents' default replica policy (REPLICA_CIDRS empty) must admit the pod IP. Asserted:
 // each replica holds both agents' sessions, no agent refused an address, and a caller's request for
 // each node succeeds through either replica (DNS capture path, base ConfigMap port 9051).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -20,37 +20,19 @@ import { startFakeApiServer } from '@edge-tunnel/fake-apiserver';
 import { createCa, issueKubeletClientCert, issueServerCert, writePemFiles } from '@edge-tunnel/pki';
 import { callerRoute } from './fixtures/dns-capture-path.js';
 import { podProcess } from './fixtures/kubelet.js';
+import { startInNetns, until, type Proc } from './fixtures/netns-procs.js';
 import { createNetnsCluster, netnsMissing } from './fixtures/netns-cluster.js';
 import { find, podSpec } from './fixtures/objects.js';
 import { K8S_DIR, kubectlMissing, render, TREES } from './fixtures/render.js';
 
 const run = promisify(execFile);
-const REPO = join(K8S_DIR, '..');
 const NS = 'kube-system';
 const LB_NAME = 'edge-tunnel.example.invalid'; // the base's SERVER_ADDR host
 const PREFIX = 'et-rp'; // namespaces; subnet 10.205.0.0/16
 const SUBNET = 205;
 
-interface Proc { child: ChildProcess; lines: string[] }
 
-function start(ns: string, argv: string[], env: Record<string, string>): Proc {
-  const [cmd, ...args] = argv;
-  if (cmd !== 'node') throw new Error(`command ${cmd} is not node`);
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { cwd: REPO, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  for (const out of [child.stdout!, child.stderr!]) out.setEncoding('utf8').on('data', (c: string) => lines.push(...c.split('\n').filter(Boolean)));
-  return { child, lines };
-}
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const logged = (p: Proc, msg: string): Array<Record<string, unknown>> =>
   p.lines.flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } }).filter((o) => o['msg'] === msg);
@@ -107,7 +89,7 @@ t.test("k8s/base's 2 replicas, no overlay: every agent attaches to both, a reque
   });
   const servers = pods.map((p) => {
     const proc = podProcess(api, deploy, 'server', { 'status.podIP': p.ip }, join(dir, p.name));
-    const s = start(p.ns, [...proc.argv, `--kubeconfig=${kubeconfig}`], { ...proc.env, HOSTNAME: p.name });
+    const s = startInNetns(p.ns, [...proc.argv, `--kubeconfig=${kubeconfig}`], { ...proc.env, HOSTNAME: p.name });
     procs.push(s);
     return s;
   });
@@ -116,9 +98,9 @@ t.test("k8s/base's 2 replicas, no overlay: every agent attaches to both, a reque
 
   const agents = cluster.nodes.map((node) => {
     const echo = `require('node:http').createServer((q,s)=>s.end(\`${node.name} 9051 from \${q.socket.remoteAddress}\`)).listen(9051,'${node.ip}')`;
-    procs.push(start(node.ns, ['node', '-e', echo], {}));
+    procs.push(startInNetns(node.ns, ['node', '-e', echo], {}));
     const agent = podProcess(api, ds, 'agent', { 'spec.nodeName': node.name, 'status.hostIP': node.ip }, join(dir, `agent-${node.name}`));
-    const p = start(node.ns, agent.argv, agent.env);
+    const p = startInNetns(node.ns, agent.argv, agent.env);
     procs.push(p);
     return p;
   });

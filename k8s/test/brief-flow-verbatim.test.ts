@@ -9,7 +9,7 @@
 // 9052 on every node, the second adds 9053 live (timed; no agent restart), the third removes 9052
 // (403 PORT_NOT_CONFIGURED). Callers take the DNS
 // capture path: the server's hosts file, the internal Service's ports (kept by the server), :10264.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -21,12 +21,12 @@ import { startFakeApiServer, type FakeApiServer } from '@edge-tunnel/fake-apiser
 import { createCa, issueKubeletClientCert, issueServerCert, writePemFiles } from '@edge-tunnel/pki';
 import { callerRoute, type CallerRoute } from './fixtures/dns-capture-path.js';
 import { podProcess } from './fixtures/kubelet.js';
+import { startInNetns, until, type Proc } from './fixtures/netns-procs.js';
 import { createNetnsCluster, netnsMissing } from './fixtures/netns-cluster.js';
 import { find, podSpec } from './fixtures/objects.js';
 import { K8S_DIR, kubectlMissing, render, TREES } from './fixtures/render.js';
 
 const run = promisify(execFile);
-const REPO = join(K8S_DIR, '..');
 const NS = 'kube-system';
 const LB_NAME = 'edge-tunnel.example.invalid'; // the base's SERVER_ADDR host, resolved in the edge namespaces
 // The brief's ConfigMap text; k8s/README.md ("Opening a port") applies it, then two edits of its value.
@@ -40,26 +40,8 @@ data:
   dnat-ports-pair: '${ports}'
 `;
 
-interface Proc { child: ChildProcess; lines: string[] }
 
-function start(ns: string, argv: string[], env: Record<string, string>, name: string): Proc {
-  const [cmd, ...args] = argv;
-  if (cmd !== 'node') throw new Error(`${name}: command ${cmd} is not node`);
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { cwd: REPO, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  for (const out of [child.stdout!, child.stderr!]) out.setEncoding('utf8').on('data', (c: string) => lines.push(...c.split('\n').filter(Boolean)));
-  return { child, lines };
-}
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const kubectl = (env: Record<string, string>, args: string[], stdin?: string): Promise<string> => new Promise((resolve, reject) => {
   const child = execFile('kubectl', args, { env, timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout)));
@@ -125,7 +107,7 @@ t.test("the brief's flow with the rendered manifests' args, the real kubectl, li
   const deploy = find(rendered, 'Deployment', 'edge-tunnel-server')!;
   const server = podProcess(api, deploy, 'server', { 'status.podIP': cluster.podIp }, join(dir, 'server-pod'));
   t.notOk(server.argv.some((a) => a.startsWith('--kubeconfig')), 'the manifests use the in-cluster service account');
-  procs.push(start(cluster.podNs, [...server.argv, `--kubeconfig=${kubeconfig}`], server.env, 'server'));
+  procs.push(startInNetns(cluster.podNs, [...server.argv, `--kubeconfig=${kubeconfig}`], server.env, 'server'));
   const meta = (path: string): Promise<string> => run('ip', ['netns', 'exec', cluster.podNs, 'curl', '-sS', '-f', `http://127.0.0.1:10265${path}`]).then((r) => r.stdout);
   await until('server /readyz', () => meta('/readyz').then(() => true), 30_000);
 
@@ -133,9 +115,9 @@ t.test("the brief's flow with the rendered manifests' args, the real kubectl, li
   const agents: Proc[] = [];
   for (const node of cluster.nodes) {
     const echo = `const http=require('node:http');for(const p of [9051,9052,9053])http.createServer((q,s)=>s.end(\`${node.name} \${p} from \${q.socket.remoteAddress}\`)).listen(p,'${node.ip}')`;
-    procs.push(start(node.ns, ['node', '-e', echo], {}, `${node.name} services`));
+    procs.push(startInNetns(node.ns, ['node', '-e', echo], {}, `${node.name} services`));
     const agent = podProcess(api, ds, 'agent', { 'spec.nodeName': node.name, 'status.hostIP': node.ip }, join(dir, `agent-${node.name}`));
-    const p = start(node.ns, agent.argv, agent.env, `agent ${node.name}`);
+    const p = startInNetns(node.ns, agent.argv, agent.env, `agent ${node.name}`);
     procs.push(p);
     agents.push(p);
   }
