@@ -2,25 +2,14 @@
 // apply), the reject codes RejectCode, the miss reasons MISS_STATUS with their HTTP statuses, the
 // thrown codes DnatErrorCode. A key, code or status added, renamed or dropped on one side fails here.
 import t from 'tap';
+import { firstColumnCodes, tableAfter } from '@edge-tunnel/doc-tables';
 import { readFileSync } from 'node:fs';
 import { CONFIG_KEYS, DnatErrorCode, MISS_STATUS, RejectCode } from '../src/index.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
-/** the rows of the first table after `heading`: each row's cells, backticks kept */
-function table(heading: string): string[][] {
-  const at = readme.indexOf(heading);
-  if (at < 0) throw new Error(`README has no "${heading}"`);
-  const lines = readme.slice(at).split('\n');
-  const start = lines.findIndex((l) => l.startsWith('| '));
-  const rows: string[][] = [];
-  for (const l of lines.slice(start + 2)) {
-    if (!l.startsWith('|')) break;
-    rows.push(l.slice(1, -1).split(' | ').map((c) => c.trim()));
-  }
-  return rows;
-}
-const codes = (rows: string[][]) => rows.map((r) => /^`([^`]+)`$/.exec(r[0]!)?.[1] ?? `(not a code: ${r[0]})`);
+const table = (heading: string): string[][] => tableAfter(readme, heading);
+const codes = firstColumnCodes;
 
 t.test('ConfigMap keys: exactly CONFIG_KEYS, in the order they apply', async (t) => {
   t.strictSame(codes(table('| key | entries | meaning |')), [...CONFIG_KEYS]);
@@ -29,11 +18,11 @@ t.test('ConfigMap keys: exactly CONFIG_KEYS, in the order they apply', async (t)
 });
 
 t.test('Reject codes: exactly RejectCode', async (t) => {
-  t.strictSame(codes(table('### Reject codes')).sort(), Object.values(RejectCode).sort());
+  t.strictSame(codes(table('### Reject codes (`RejectCode`)')).sort(), Object.values(RejectCode).sort());
 });
 
 t.test('Miss reasons: exactly MISS_STATUS, with their HTTP statuses', async (t) => {
-  const rows = table('### Miss reasons');
+  const rows = table('### Miss reasons (`MissReason`)');
   t.strictSame(codes(rows).sort(), Object.keys(MISS_STATUS).sort());
   for (const r of rows) {
     const reason = codes([r])[0] as keyof typeof MISS_STATUS;

@@ -1,5 +1,6 @@
 // Checks a README's flag tables against the flag table: the README keeps its prose (why a flag
 // exists, what to set it to), the check keeps names, environment variables and defaults exact.
+import { tableCells } from '@edge-tunnel/doc-tables';
 import type { FlagSet } from './flag-set.js';
 
 /** A table whose header row is this holds flags (a README may split its flags over several). */
@@ -20,7 +21,7 @@ export function readmeFlagRows(markdown: string): ReadmeRow[] {
   for (let i = 0; i < lines.length; i++) {
     if (lines[i]!.trim() !== README_HEADER) continue;
     for (let j = i + 2; j < lines.length && lines[j]!.startsWith('|'); j++) {
-      const cells = splitRow(lines[j]!);
+      const cells = tableCells(lines[j]!);
       rows.push({
         flags: ticks(cells[0] ?? '').filter((s) => s.startsWith('--')).map((s) => /^--([a-z0-9-]+)/.exec(s)![1]!),
         env: ticks(withoutRemark(cells[1] ?? '')).filter((s) => /^[A-Z][A-Z0-9_]*$/.test(s)),
@@ -51,11 +52,6 @@ export function readmeFlagProblems<C>(set: FlagSet<C>, markdown: string): string
   }
   for (const f of set.flags) if (!seen.has(f.name)) problems.push(`--${f.name} is missing from the README's flag tables`);
   return problems;
-}
-
-/** Cells of a table row; `\|` inside a cell is not a separator. */
-function splitRow(line: string): string[] {
-  return line.replace(/^\|/, '').replace(/\|\s*$/, '').split(/(?<!\\)\|/).map((c) => c.trim().replaceAll('\\|', '|'));
 }
 
 function ticks(cell: string): string[] {

@@ -3,26 +3,14 @@
 // dropped on one side fails here. The "### Exit status" table lists exactly ExitCode.
 import { readFileSync } from 'node:fs';
 import t from 'tap';
+import { tableAfter, tableCodes } from '@edge-tunnel/doc-tables';
 import { PkiErrorCode } from '@edge-tunnel/pki';
 import { CliErrorCode, ExitCode } from '../src/index.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
-/** the first cell of each row of the first table after `heading` */
-function firstCells(heading: string): string[] {
-  const at = readme.indexOf(`\n${heading}\n`);
-  if (at < 0) throw new Error(`README has no "${heading}"`);
-  const lines = readme.slice(at).split('\n');
-  const start = lines.findIndex((l) => l.startsWith('| '));
-  const out: string[] = [];
-  for (const l of lines.slice(start + 2)) {
-    if (!l.startsWith('|')) break;
-    out.push(l.slice(1).split(' | ')[0]!.trim());
-  }
-  return out;
-}
-/** each first cell's backticked code */
-const codes = (heading: string): string[] => firstCells(heading).map((c) => /^`([^`]+)`$/.exec(c)?.[1] ?? `(not a code: ${c})`);
+const codes = (heading: string): string[] => tableCodes(readme, heading);
+const firstCells = (heading: string): string[] => tableAfter(readme, heading).map((row) => row[0]!);
 
 t.test('README "## Error codes" lists exactly CliErrorCode', async (t) => {
   t.strictSame(codes('## Error codes').sort(), [...Object.values(CliErrorCode), 'ERR_PKI_*'].sort());

@@ -1,0 +1,1 @@
+export { firstColumnCodes, tableAfter, tableCells, tableCodes } from './tables.js';
