@@ -6,7 +6,9 @@
 // process's CPU per 1 000 requests, and the ratio that bounds any HTTP-terminating Node proxy here.
 // `--tls`: the :10263 floor, HTTPS sink (RSA-2048), the relay passes the caller's TLS through (as
 // CONNECT does), the proxy terminates it and originates TLS to the sink on a keep-alive Agent.
-//   node perf/ab/http-floor.mjs [--tls] [seconds per round=3] [callers=8] [rounds=3]
+// `--size=<bytes>`: the answer's size (default 64; the `reqs` scenario's big case is 102400), sent
+// with a Content-Length in one write, as perf/lib/http-sink.mjs does.
+//   node perf/ab/http-floor.mjs [--tls] [--size=64] [seconds per round=3] [callers=8] [rounds=3]
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -18,7 +20,8 @@ import { join } from 'node:path';
 import { makeCerts } from '../lib/certs.mjs';
 
 const TLS = process.argv.includes('--tls');
-const [SECS = 3, CALLERS = 8, ROUNDS = 3] = process.argv.slice(2).filter((a) => a !== '--tls').map(Number);
+const SIZE = Number(process.argv.find((a) => a.startsWith('--size='))?.slice('--size='.length) ?? 64);
+const [SECS = 3, CALLERS = 8, ROUNDS = 3] = process.argv.slice(2).filter((a) => !a.startsWith('--')).map(Number);
 const HOST = '127.0.0.1';
 const tmp = await mkdtemp(join(tmpdir(), 'et-floor-'));
 const certs = TLS ? await makeCerts(tmp, []) : undefined;
@@ -26,7 +29,7 @@ const env = TLS ? { ...process.env, CERT: certs.pem('server', 'crt'), KEY: certs
 const mod = TLS ? 'node:https' : 'node:http';
 const serving = TLS ? '{ cert: process.env.CERT, key: process.env.KEY, keepAliveTimeout: 60000 }' : '{ keepAliveTimeout: 60000 }';
 
-const SINK = `const b = Buffer.alloc(64, 'x'); require('${mod}').createServer(${serving}, (q, s) => s.end(b))
+const SINK = `const b = Buffer.alloc(${SIZE}, 'x'); require('${mod}').createServer(${serving}, (q, s) => s.end(b))
   .listen(0, '${HOST}', function () { console.log(this.address().port); });`;
 const RELAY = (to) => `const net = require('node:net'); net.createServer((c) => { const u = net.connect(${to}, '${HOST}'); c.setNoDelay(true); u.setNoDelay(true); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); })
   .listen(0, '${HOST}', function () { console.log(this.address().port); });`;
@@ -75,7 +78,7 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const name of order) results[name].push(await round(mids[name]));
 }
 const med = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-console.log(`| middle process (${TLS ? 'HTTPS, ' : ''}${CALLERS} keep-alive callers, 64 B answers, median of ${ROUNDS} rounds of ${SECS} s) | req/s | p50 ms | its CPU ms / 1000 req |`);
+console.log(`| middle process (${TLS ? 'HTTPS, ' : ''}${CALLERS} keep-alive callers, ${SIZE} B answers, median of ${ROUNDS} rounds of ${SECS} s) | req/s | p50 ms | its CPU ms / 1000 req |`);
 console.log('| --- | --- | --- | --- |');
 const rows = Object.entries(results).map(([name, rs]) => ({ name, rps: med(rs.map((x) => x.rps)), p50: med(rs.map((x) => x.p50)), cpu: med(rs.map((x) => x.cpuPer1000)) }));
 for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50.toFixed(3)} | ${Math.round(r.cpu)} |`);
