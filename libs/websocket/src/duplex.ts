@@ -6,9 +6,22 @@ import { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import { CLOSE_REFUSED, MAX_SEND_BYTES, PROOF_REFUSED } from './constants.js';
 
+export interface DuplexOptions {
+  /**
+   * The WebSocket is a client's whose every mask is non-zero (`generateMask: nonZeroMask`): ws then
+   * masks each message into a buffer of its own before `send` returns, so a batch is gathered into
+   * one reused buffer instead of a new one per message (no allocation, no garbage per message).
+   */
+  masksEveryMessage?: boolean;
+}
+
 export class WebSocketDuplex extends Duplex {
-  constructor(private readonly ws: WebSocket) {
+  /** the reused buffer batches are gathered into (masksEveryMessage), grown on demand up to MAX_SEND_BYTES */
+  private scratch: Buffer | undefined;
+
+  constructor(private readonly ws: WebSocket, opts: DuplexOptions = {}) {
     super({ allowHalfOpen: false });
+    if (opts.masksEveryMessage) this.scratch = Buffer.allocUnsafeSlow(0);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
     ws.on('error', (err: Error) => this.destroy(err));
@@ -45,6 +58,10 @@ export class WebSocketDuplex extends Duplex {
   }
 
   private send(chunks: Buffer[], cb: (err?: Error | null) => void): void {
+    if (this.scratch) {
+      this.sendGathered(chunks, cb);
+      return;
+    }
     const messages: Buffer[] = [];
     let group: Buffer[] = [];
     let size = 0;
@@ -61,6 +78,26 @@ export class WebSocketDuplex extends Duplex {
     const last = messages.length - 1;
     messages.forEach((m, i) => this.ws.send(m, { binary: true }, i === last ? (err) => cb(err ?? null) : undefined));
     if (messages.length === 0) cb();
+  }
+
+  /** masksEveryMessage: each message gathered into the scratch buffer, which ws copies as it masks */
+  private sendGathered(chunks: Buffer[], cb: (err?: Error | null) => void): void {
+    let i = 0;
+    while (i < chunks.length) {
+      let size = chunks[i]!.length;
+      let end = i + 1;
+      while (end < chunks.length && size + chunks[end]!.length <= MAX_SEND_BYTES) size += chunks[end++]!.length;
+      let message = chunks[i]!;
+      if (end - i > 1) {
+        if (this.scratch!.length < size) this.scratch = Buffer.allocUnsafeSlow(Math.max(size, Math.min(MAX_SEND_BYTES, 2 * this.scratch!.length)));
+        let at = 0;
+        for (let k = i; k < end; k++) at += chunks[k]!.copy(this.scratch!, at);
+        message = this.scratch!.subarray(0, size);
+      }
+      this.ws.send(message, { binary: true }, end === chunks.length ? (err) => cb(err ?? null) : undefined);
+      i = end;
+    }
+    if (chunks.length === 0) cb();
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
