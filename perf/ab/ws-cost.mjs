@@ -1,7 +1,8 @@
 // The WebSocket transport's own cost, in one process so that both variants share the machine's
 // load alike: the same bytes written as 9-byte headers and 16 KiB pieces (the session's DATA frames), corked by four through (a) a TLS
 // socket and (b) a WebSocketDuplex over wss:// (ws, bufferutil), in alternating rounds; CPU ms per
-// MiB (both ends) and MB/s. `node perf/ab/ws-cost.mjs [MiB=200] [rounds=4]`. Where the per-MiB CPU
+// MiB (both ends) and MB/s; (c) as (b) with the agent's sending side gathering each batch into one
+// reused buffer (WebSocketDuplex masksEveryMessage, ws's generateMask: nonZeroMask). `node perf/ab/ws-cost.mjs [MiB=200] [rounds=4] [tls|websocket|ws-gather]`. Where the per-MiB CPU
 // of (b) exceeds (a) is what the edge-tunnel-ws chain pays for WebSocket (framing on top is the same).
 import { once } from 'node:events';
 import https from 'node:https';
@@ -10,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
-import { WebSocketDuplex } from '@edge-tunnel/websocket';
+import { WebSocketDuplex, nonZeroMask } from '@edge-tunnel/websocket';
 import { makeCerts } from '../lib/certs.mjs';
 
 const MIB = 1024 * 1024;
@@ -60,25 +61,26 @@ async function tlsPair() {
   return { w: client, r: s, close: () => (client.destroy(), s.destroy(), server.close()) };
 }
 
-async function wsPair() {
+async function wsPair(gather = false) {
   const server = https.createServer({ key, cert });
   const wss = new WebSocketServer({ server, perMessageDeflate: false });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const accepted = once(wss, 'connection');
-  const ws = new WebSocket(`wss://localhost:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}/`, { ca: certs.caPem, perMessageDeflate: false, ...(process.env.ZERO_MASK ? { generateMask: (m) => m.fill(0) } : {}) });
+  const ws = new WebSocket(`wss://localhost:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}/`, { ca: certs.caPem, perMessageDeflate: false, generateMask: nonZeroMask });
   await once(ws, 'open');
   const [sws] = await accepted;
-  const client = new WebSocketDuplex(ws);
+  const client = new WebSocketDuplex(ws, { masksEveryMessage: gather });
   const s = new WebSocketDuplex(sws);
   return { w: client, r: s, close: () => (client.destroy(), s.destroy(), server.closeAllConnections(), server.close()) };
 }
 
 /** @type {Record<string, object[]>} */
-const out = { tls: [], websocket: [] };
+const out = { tls: [], websocket: [], 'ws-gather': [] };
 for (let i = 0; i < rounds; i++) {
   /** @type {[string, () => Promise<any>][]} */
-  const order = i % 2 ? [['websocket', wsPair], ['tls', tlsPair]] : [['tls', tlsPair], ['websocket', wsPair]];
+  const all = [['tls', tlsPair], ['websocket', () => wsPair(false)], ['ws-gather', () => wsPair(true)]];
+  const order = i % 2 ? all.reverse() : all;
   for (const [name, make] of order) {
     if (only && name !== only) continue;
     const p = await make();
@@ -91,5 +93,5 @@ const mib = total / MIB;
 for (const [name, rs] of Object.entries(out).filter(([, rs]) => rs.length > 0)) {
   console.log(`${name.padEnd(9)} CPU ms/MiB ${med(rs.map((r) => r.cpuMs / mib)).toFixed(2)}  MB/s ${med(rs.map((r) => total / 1e6 / (r.ms / 1000))).toFixed(1)}`);
 }
-if (!only) console.log(`websocket ÷ tls CPU/MiB ${(med(out.websocket.map((r) => r.cpuMs)) / med(out.tls.map((r) => r.cpuMs))).toFixed(2)}`);
+if (!only) for (const name of ['websocket', 'ws-gather']) console.log(`${name} ÷ tls CPU/MiB ${(med(out[name].map((r) => r.cpuMs)) / med(out.tls.map((r) => r.cpuMs))).toFixed(2)}`);
 process.exit(0);

@@ -7,7 +7,7 @@ import { connect as tlsConnect, checkServerIdentity, type PeerCertificate } from
 import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
-import { CLOSE_REFUSED, MAX_MESSAGE_BYTES, SUBPROTOCOL, WebSocketDuplex, proofMessage, readChallenge } from '@edge-tunnel/websocket';
+import { CLOSE_REFUSED, MAX_MESSAGE_BYTES, SUBPROTOCOL, WebSocketDuplex, nonZeroMask, proofMessage, readChallenge } from '@edge-tunnel/websocket';
 import type { AgentConfig, HostPort } from './config.js';
 import type { Credentials } from './tls.js';
 
@@ -26,6 +26,8 @@ export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel
     maxPayload: MAX_MESSAGE_BYTES,
     handshakeTimeout: timeoutMs,
     perMessageDeflate: false,
+    // never a 0000 key, so ws copies every message as it masks it: the duplex gathers batches in one reused buffer
+    generateMask: nonZeroMask,
     ...(tunnel ? { createConnection: (opts: object) => tlsConnect({ ...opts, socket: tunnel }) } : {}),
   } as ConstructorParameters<typeof WebSocket>[2]);
   return new Promise((resolve, reject) => {
@@ -49,7 +51,7 @@ export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel
       ws.removeAllListeners('close').removeAllListeners('error').removeAllListeners('unexpected-response');
       ws.send(proofMessage(challenge, creds.cert, creds.key));
       // same turn: the session's first bytes (the server's SETTINGS) arrive on the duplex
-      resolve(new WebSocketDuplex(ws));
+      resolve(new WebSocketDuplex(ws, { masksEveryMessage: true }));
     });
   });
 }

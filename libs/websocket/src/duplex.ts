@@ -1,14 +1,28 @@
 // A byte-stream Duplex over a WebSocket: what one side writes arrives on the other in order, in
 // binary messages whose boundaries mean nothing (the framing decoder reads a byte stream). Writes of
-// one corked batch leave as few messages as MAX_SEND_BYTES allows; reads pause the WebSocket's
+// one corked batch leave as few messages as MAX_SEND_BYTES allows (on the agent gathered in one reused
+// buffer, since ws copies what a client sends as it masks it); reads pause the WebSocket's
 // socket while the reader is behind, so TCP backpressure holds the peer.
 import { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import { CLOSE_REFUSED, MAX_SEND_BYTES, PROOF_REFUSED } from './constants.js';
 
+export interface DuplexOptions {
+  /**
+   * The WebSocket is a client's whose every mask is non-zero (`generateMask: nonZeroMask`): ws then
+   * masks each message into a buffer of its own before `send` returns, so a batch is gathered into
+   * one reused buffer instead of a new one per message (no allocation, no garbage per message).
+   */
+  masksEveryMessage?: boolean;
+}
+
 export class WebSocketDuplex extends Duplex {
-  constructor(private readonly ws: WebSocket) {
+  /** the reused buffer batches are gathered into (masksEveryMessage), grown on demand up to MAX_SEND_BYTES */
+  private scratch: Buffer | undefined;
+
+  constructor(private readonly ws: WebSocket, opts: DuplexOptions = {}) {
     super({ allowHalfOpen: false });
+    if (opts.masksEveryMessage) this.scratch = Buffer.allocUnsafeSlow(0);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
     ws.on('error', (err: Error) => this.destroy(err));
@@ -44,23 +58,33 @@ export class WebSocketDuplex extends Duplex {
     cb(err);
   }
 
+  /**
+   * Sends `chunks` as the fewest messages of ≤ MAX_SEND_BYTES; a message of several chunks is gathered
+   * into the reused buffer (masksEveryMessage: ws copies it as it masks) or into a new one (ws keeps it
+   * until its socket wrote it).
+   */
   private send(chunks: Buffer[], cb: (err?: Error | null) => void): void {
-    const messages: Buffer[] = [];
-    let group: Buffer[] = [];
-    let size = 0;
-    for (const c of chunks) {
-      if (size > 0 && size + c.length > MAX_SEND_BYTES) {
-        messages.push(Buffer.concat(group, size));
-        group = [];
-        size = 0;
-      }
-      group.push(c);
-      size += c.length;
+    if (chunks.length === 0) cb();
+    let i = 0;
+    while (i < chunks.length) {
+      let size = chunks[i]!.length;
+      let end = i + 1;
+      while (end < chunks.length && size + chunks[end]!.length <= MAX_SEND_BYTES) size += chunks[end++]!.length;
+      const message = end - i === 1 ? chunks[i]! : this.gather(chunks, i, end, size);
+      this.ws.send(message, { binary: true }, end === chunks.length ? (err) => cb(err ?? null) : undefined);
+      i = end;
     }
-    if (size > 0) messages.push(group.length === 1 ? group[0]! : Buffer.concat(group, size));
-    const last = messages.length - 1;
-    messages.forEach((m, i) => this.ws.send(m, { binary: true }, i === last ? (err) => cb(err ?? null) : undefined));
-    if (messages.length === 0) cb();
+  }
+
+  private gather(chunks: Buffer[], from: number, end: number, size: number): Buffer {
+    let target: Buffer;
+    if (this.scratch) {
+      if (this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(Math.max(size, Math.min(MAX_SEND_BYTES, 2 * this.scratch.length)));
+      target = this.scratch.subarray(0, size);
+    } else target = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let k = from; k < end; k++) at += chunks[k]!.copy(target, at);
+    return target;
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
