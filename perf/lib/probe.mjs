@@ -4,12 +4,29 @@
 // delay (max and p99 ms since the last `eldReset`, from perf_hooks; it includes time the process
 // waited for a CPU, so read it beside the machine's load).
 // The IPC channel is unref'd so it never keeps the process alive.
-import { readdirSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+// PERF_GC_LOG=<dir>: every GC pause (perf_hooks 'gc' entries) is appended to <dir>/gc-<pid>.txt as
+// `<ms since start> <kind> <duration ms>`, the process's argv on the first line.
+import { appendFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PerformanceObserver, constants as perfConstants, monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 
 const eld = monitorEventLoopDelay({ resolution: 10 });
 eld.enable();
+
+if (process.env.PERF_GC_LOG) {
+  const file = join(process.env.PERF_GC_LOG, `gc-${process.pid}.txt`);
+  const kinds = { [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+    [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' };
+  appendFileSync(file, `# ${process.argv.slice(1).join(' ')}\n`);
+  let lines = '';
+  const flush = () => { if (lines) appendFileSync(file, lines); lines = ''; };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) lines += `${e.startTime.toFixed(0)} ${kinds[/** @type {any} */ (e).detail?.kind] ?? 'other'} ${e.duration.toFixed(2)}\n`;
+  }).observe({ entryTypes: ['gc'] });
+  setInterval(flush, 1000).unref();
+  process.on('exit', flush);
+}
 
 if (process.channel) {
   process.on('message', (/** @type {any} */ msg) => {

@@ -8,7 +8,9 @@
 import { Duplex } from 'node:stream';
 import { Keepalive, type KeepaliveOwner } from '../keepalive.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { dataHeader, encodeOffset, encodeRecord, LinkProtocolError, MAX_DATA_RECORD, readOffset, RecordDecoder, RecordType, type RecordSink } from './records.js';
+import { dataHeader, encodeOffset, encodeRecord, LinkProtocolError, MAX_DATA_RECORD, readOffset, RECORD_HEADER, RecordDecoder, RecordType, type RecordSink } from './records.js';
+
+const ACK_SIZE = RECORD_HEADER + 8;
 
 export interface LinkOptions {
   /** bytes sent and not yet acknowledged before writes block (the replay buffer's bound) */
@@ -17,8 +19,10 @@ export interface LinkOptions {
   keepaliveIntervalMs?: number;
   /** no byte on the current socket for max(this, 4 × link RTT) => the socket is lost (pause, resume) */
   keepaliveTimeoutMs?: number;
-  /** acknowledge at once after this many received bytes (else at the end of the event-loop turn) */
+  /** acknowledge at once after this many received bytes (else with the next DATA record, or after ackDelayMs) */
   ackEveryBytes?: number;
+  /** longest wait of an ACK for a DATA record of ours to ride on before it is sent alone */
+  ackDelayMs?: number;
 }
 
 export const LINK_DEFAULTS = {
@@ -26,7 +30,11 @@ export const LINK_DEFAULTS = {
   keepaliveIntervalMs: 10_000,
   keepaliveTimeoutMs: 30_000,
   ackEveryBytes: 64 * 1024,
+  ackDelayMs: 10,
 } as const;
+
+/** A DATA payload up to this size is copied behind its record header (one write, one TLS record); a larger one is written corked. */
+const COPY_MAX = 8 * 1024;
 
 /**
  * The keepalive timeout of a Session over a resumable link (spec §10.4): the link's verdict on a
@@ -68,10 +76,11 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
   private socket: Duplex | undefined;
   private readonly maxUnacked: number;
   private readonly ackEvery: number;
+  private readonly ackDelayMs: number;
   private readonly keepalive: Keepalive;
   private decoder: RecordDecoder;
   private ackSent = 0;
-  private ackTimer: NodeJS.Immediate | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
   private heldWrite: ((err?: Error | null) => void) | undefined;
   private socketNeedsDrain = false;
   private finSent = false;
@@ -86,6 +95,7 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
     super({ allowHalfOpen: true });
     this.maxUnacked = options.maxUnacked ?? LINK_DEFAULTS.maxUnacked;
     this.ackEvery = options.ackEveryBytes ?? LINK_DEFAULTS.ackEveryBytes;
+    this.ackDelayMs = options.ackDelayMs ?? LINK_DEFAULTS.ackDelayMs;
     if (!Number.isInteger(this.maxUnacked) || this.maxUnacked < 1024) throw new RangeError(`maxUnacked must be an integer ≥ 1024, got ${this.maxUnacked}`);
     this.keepalive = new Keepalive(options.keepaliveIntervalMs ?? LINK_DEFAULTS.keepaliveIntervalMs, options.keepaliveTimeoutMs ?? LINK_DEFAULTS.keepaliveTimeoutMs, this);
     this.decoder = new RecordDecoder(this);
@@ -191,7 +201,7 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.keepalive.stop();
-    if (this.ackTimer) clearImmediate(this.ackTimer);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.heldWrite = undefined;
     const socket = this.socket;
@@ -281,19 +291,43 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
     cb();
   }
 
+  /**
+   * One DATA record per write: a small payload is copied behind its header (and behind an ACK that
+   * is due: it rides along instead of leaving as a record, a TLS record and a syscall of its own); a
+   * large one is written as header + payload, corked, so it still leaves as one TLS write.
+   */
   private sendData(chunk: Buffer): void {
     const socket = this.socket!;
+    const ack = this.rxOffset > this.ackSent ? ACK_SIZE : 0;
+    if (chunk.length <= COPY_MAX) {
+      const out = Buffer.allocUnsafe(ack + RECORD_HEADER + chunk.length);
+      if (ack > 0) this.putAck(out);
+      out[ack] = RecordType.DATA;
+      out.writeUIntBE(chunk.length, ack + 1, 3);
+      chunk.copy(out, ack + RECORD_HEADER);
+      if (!socket.write(out)) this.socketNeedsDrain = true;
+      return;
+    }
+    socket.cork();
+    if (ack > 0) this.sendAck();
     for (let at = 0; at < chunk.length; at += MAX_DATA_RECORD) {
       const piece = at === 0 && chunk.length <= MAX_DATA_RECORD ? chunk : chunk.subarray(at, at + MAX_DATA_RECORD);
       socket.write(dataHeader(piece.length));
       if (!socket.write(piece)) this.socketNeedsDrain = true;
     }
+    socket.uncork();
+  }
+
+  /** Writes the ACK of everything received into `out` at 0 (a pending ACK timer then finds nothing new). */
+  private putAck(out: Buffer): void {
+    this.ackSent = this.rxOffset;
+    out[0] = RecordType.ACK;
+    out.writeUIntBE(8, 1, 3);
+    out.writeBigUInt64BE(BigInt(this.rxOffset), RECORD_HEADER);
   }
 
   /** ACK of everything received; `force`: even when nothing new arrived (a new socket's first ACK). */
   private sendAck(force = false): void {
-    if (this.ackTimer) clearImmediate(this.ackTimer);
-    this.ackTimer = undefined;
     if (!this.socket || (!force && this.rxOffset === this.ackSent)) return;
     this.ackSent = this.rxOffset;
     this.socket.write(encodeOffset(RecordType.ACK, this.rxOffset));
@@ -309,7 +343,12 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
     }
     if (this.destroyed || !this.socket) return;
     if (this.rxOffset - this.ackSent >= this.ackEvery) this.sendAck();
-    else if (this.rxOffset > this.ackSent && !this.ackTimer) this.ackTimer = setImmediate(() => this.sendAck());
+    else if (this.rxOffset > this.ackSent && !this.ackTimer) this.ackTimer = setTimeout(this.onAckTimer, this.ackDelayMs);
+  };
+
+  private readonly onAckTimer = (): void => {
+    this.ackTimer = undefined;
+    this.sendAck();
   };
 
   private readonly onDrain = (): void => {
@@ -338,7 +377,7 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
     socket.destroy();
     this.socket = undefined;
     this.keepalive.stop();
-    if (this.ackTimer) clearImmediate(this.ackTimer);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.socketNeedsDrain = false;
     this.pausedAt = Date.now();
