@@ -12,6 +12,7 @@ export interface DuplexOptions {
    * The WebSocket is a client's whose every mask is non-zero (`generateMask: nonZeroMask`): ws then
    * masks each message into a buffer of its own before `send` returns, so a batch is gathered into
    * one reused buffer instead of a new one per message (no allocation, no garbage per message).
+   * Only with no extension negotiated: with permessage-deflate ws queues the message uncopied.
    */
   masksEveryMessage?: boolean;
 }
@@ -22,7 +23,7 @@ export class WebSocketDuplex extends Duplex {
 
   constructor(private readonly ws: WebSocket, opts: DuplexOptions = {}) {
     super({ allowHalfOpen: false });
-    if (opts.masksEveryMessage) this.scratch = Buffer.allocUnsafeSlow(0);
+    if (opts.masksEveryMessage && ws.extensions === '') this.scratch = Buffer.allocUnsafeSlow(0);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
     ws.on('error', (err: Error) => this.destroy(err));
@@ -64,7 +65,7 @@ export class WebSocketDuplex extends Duplex {
    * until its socket wrote it).
    */
   private send(chunks: Buffer[], cb: (err?: Error | null) => void): void {
-    if (chunks.length === 0) cb();
+    if (chunks.length === 0) return cb();
     let i = 0;
     while (i < chunks.length) {
       let size = chunks[i]!.length;

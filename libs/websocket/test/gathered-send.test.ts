@@ -10,11 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { MAX_MESSAGE_BYTES, MAX_SEND_BYTES, WebSocketDuplex, nonZeroMask } from '../src/index.js';
 
-async function pair(): Promise<{ a: WebSocketDuplex; b: WebSocketDuplex; messages: () => number; close: () => void }> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
+async function pair(perMessageDeflate = false): Promise<{ a: WebSocketDuplex; b: WebSocketDuplex; messages: () => number; close: () => void }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate });
   await once(wss, 'listening');
   const accepted = once(wss, 'connection');
-  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, generateMask: nonZeroMask } as ConstructorParameters<typeof WebSocket>[2]);
+  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate, generateMask: nonZeroMask } as ConstructorParameters<typeof WebSocket>[2]);
   await once(client, 'open');
   const [server] = (await accepted) as [WebSocket];
   let count = 0;
@@ -24,12 +24,11 @@ async function pair(): Promise<{ a: WebSocketDuplex; b: WebSocketDuplex; message
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-t.test('batches gathered into one reused buffer arrive intact, also when a batch is several messages', async (t) => {
-  const { a, b, messages, close } = await pair();
+/** 6 corked batches of 9-byte and 16 KiB pieces (a DATA frame's header and payload), each 2.4 MiB, read late */
+async function sendBatches(a: WebSocketDuplex, b: WebSocketDuplex): Promise<{ data: Buffer; got: Buffer; pieces: number }> {
   const got: Buffer[] = [];
   b.pause();
   const sent: Buffer[] = [];
-  // 6 corked batches of 9-byte and 16 KiB pieces (a DATA frame's header and payload), each batch 2.4 MiB
   for (let batch = 0; batch < 6; batch++) {
     a.cork();
     for (let i = 0; i < 150; i++) {
@@ -47,12 +46,25 @@ t.test('batches gathered into one reused buffer arrive intact, also when a batch
   b.on('data', (c: Buffer) => got.push(c));
   b.resume();
   await once(b, 'end');
-  const data = Buffer.concat(sent);
-  t.equal(Buffer.concat(got).length, data.length, 'every byte arrived');
-  t.equal(sha(Buffer.concat(got)), sha(data), 'in order and unchanged');
+  return { data: Buffer.concat(sent), got: Buffer.concat(got), pieces: sent.length };
+}
+
+t.test('batches gathered into one reused buffer arrive intact, also when a batch is several messages', async (t) => {
+  const { a, b, messages, close } = await pair();
+  const { data, got, pieces } = await sendBatches(a, b);
+  t.equal(got.length, data.length, 'every byte arrived');
+  t.equal(sha(got), sha(data), 'in order and unchanged');
   // each batch alone is over MAX_SEND_BYTES: at least the total ÷ MAX_SEND_BYTES messages, more than one per batch
   t.ok(messages() >= Math.ceil(data.length / MAX_SEND_BYTES) && messages() > 6, `batches over MAX_SEND_BYTES were split (${messages()} messages)`);
-  t.ok(messages() < sent.length / 50, 'pieces were gathered, not sent one message each');
+  t.ok(messages() < pieces / 50, 'pieces were gathered, not sent one message each');
+  b.destroy();
+  close();
+});
+
+t.test('with permessage-deflate negotiated (ws queues messages uncopied) the buffer is not reused: bytes intact', async (t) => {
+  const { a, b, close } = await pair(true);
+  const { data, got } = await sendBatches(a, b);
+  t.equal(sha(got), sha(data), 'in order and unchanged');
   b.destroy();
   close();
 });
