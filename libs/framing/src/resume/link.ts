@@ -8,9 +8,7 @@
 import { Duplex } from 'node:stream';
 import { Keepalive, type KeepaliveOwner } from '../keepalive.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { dataHeader, encodeOffset, encodeRecord, LinkProtocolError, MAX_DATA_RECORD, readOffset, RECORD_HEADER, RecordDecoder, RecordType, type RecordSink } from './records.js';
-
-const ACK_SIZE = RECORD_HEADER + 8;
+import { dataHeader, encodeOffset, encodeRecord, LinkProtocolError, MAX_DATA_RECORD, OFFSET_RECORD, putHeader, putOffsetRecord, readOffset, RECORD_HEADER, RecordDecoder, RecordType, type RecordSink } from './records.js';
 
 export interface LinkOptions {
   /** bytes sent and not yet acknowledged before writes block (the replay buffer's bound) */
@@ -298,12 +296,11 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
    */
   private sendData(chunk: Buffer): void {
     const socket = this.socket!;
-    const ack = this.rxOffset > this.ackSent ? ACK_SIZE : 0;
+    const ack = this.rxOffset > this.ackSent ? OFFSET_RECORD : 0;
     if (chunk.length <= COPY_MAX) {
       const out = Buffer.allocUnsafe(ack + RECORD_HEADER + chunk.length);
       if (ack > 0) this.putAck(out);
-      out[ack] = RecordType.DATA;
-      out.writeUIntBE(chunk.length, ack + 1, 3);
+      putHeader(out, ack, RecordType.DATA, chunk.length);
       chunk.copy(out, ack + RECORD_HEADER);
       if (!socket.write(out)) this.socketNeedsDrain = true;
       return;
@@ -321,9 +318,7 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
   /** Writes the ACK of everything received into `out` at 0 (a pending ACK timer then finds nothing new). */
   private putAck(out: Buffer): void {
     this.ackSent = this.rxOffset;
-    out[0] = RecordType.ACK;
-    out.writeUIntBE(8, 1, 3);
-    out.writeBigUInt64BE(BigInt(this.rxOffset), RECORD_HEADER);
+    putOffsetRecord(out, 0, RecordType.ACK, this.rxOffset);
   }
 
   /** ACK of everything received; `force`: even when nothing new arrived (a new socket's first ACK). */

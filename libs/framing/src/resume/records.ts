@@ -47,11 +47,16 @@ export class LinkProtocolError extends Error {
   readonly code = 'ERR_RESUME_PROTOCOL';
 }
 
+/** Writes a record header (type, 3-byte payload length) into `out` at `at`. */
+export function putHeader(out: Buffer, at: number, type: RecordType, length: number): void {
+  out[at] = type;
+  out.writeUIntBE(length, at + 1, 3);
+}
+
 export function encodeRecord(type: RecordType, payload?: Uint8Array): Buffer {
   const length = payload?.length ?? 0;
   const out = Buffer.allocUnsafe(RECORD_HEADER + length);
-  out[0] = type;
-  out.writeUIntBE(length, 1, 3);
+  putHeader(out, 0, type, length);
   if (payload) out.set(payload, RECORD_HEADER);
   return out;
 }
@@ -59,15 +64,23 @@ export function encodeRecord(type: RecordType, payload?: Uint8Array): Buffer {
 /** Just the header of a DATA record (the payload is written after it, uncopied). */
 export function dataHeader(length: number): Buffer {
   const out = Buffer.allocUnsafe(RECORD_HEADER);
-  out[0] = RecordType.DATA;
-  out.writeUIntBE(length, 1, 3);
+  putHeader(out, 0, RecordType.DATA, length);
   return out;
 }
 
+/** The size of a record carrying one offset (ACK). */
+export const OFFSET_RECORD = RECORD_HEADER + 8;
+
+/** Writes a whole offset record into `out` at `at` (OFFSET_RECORD bytes). */
+export function putOffsetRecord(out: Buffer, at: number, type: typeof RecordType.ACK, offset: number): void {
+  putHeader(out, at, type, 8);
+  out.writeBigUInt64BE(BigInt(offset), at + RECORD_HEADER);
+}
+
 export function encodeOffset(type: typeof RecordType.ACK, offset: number): Buffer {
-  const p = Buffer.allocUnsafe(8);
-  p.writeBigUInt64BE(BigInt(offset));
-  return encodeRecord(type, p);
+  const out = Buffer.allocUnsafe(OFFSET_RECORD);
+  putOffsetRecord(out, 0, type, offset);
+  return out;
 }
 
 export function readOffset(payload: Buffer): number {
