@@ -59,7 +59,7 @@ export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps
     notReadyReason: () => (manager.first() ? undefined : credentials.pendingReason() ?? manager.lastError()),
   });
   const replicaPolicy = describePolicy({ serverHost: config.server.host, serverPort: config.server.port, cidrs: config.replicaCidrs });
-  log.info({ metaAddr: `${meta.address.address}:${meta.address.port}`, allowed: allowList.describe(), replicaPolicy }, 'agent starting');
+  log.info({ metaAddr: `${meta.address.address}:${meta.address.port}`, allowed: allowList.describe(), replicaPolicy, transport: config.transport, proxy: describeProxy(config.proxy) }, 'agent starting');
   credentials.start();
   manager.start();
   let closing: Promise<void> | undefined;
@@ -83,4 +83,12 @@ export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps
       log.info({}, 'agent stopped');
     })()),
   };
+}
+
+/** The proxy as the start line shows it: where it came from and how it authenticates, never the credentials. */
+export function describeProxy(proxy: AgentConfig['proxy']): string {
+  if (!proxy) return 'none (direct dials)';
+  const auth = proxy.authFile ? `, Basic auth from ${proxy.authFile}` : proxy.urlAuth !== undefined ? `, Basic auth from the user:password in ${proxy.source}` : '';
+  const bypass = proxy.noProxy.length > 0 ? `, direct for NO_PROXY ${proxy.noProxy.join(',')}` : '';
+  return `${proxy.display} (from ${proxy.source}${auth}${bypass})`;
 }

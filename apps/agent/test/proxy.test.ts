@@ -9,6 +9,7 @@ import t, { type Test } from 'tap';
 import { parseConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { bypassesProxy, proxyConfig } from '../src/proxy-config.js';
+import { describeProxy } from '../src/start.js';
 import { waitFor } from './fixtures/agent.js';
 import { setup } from './fixtures/harness.js';
 import { HAVE_TINYPROXY, Tinyproxy } from './fixtures/tinyproxy.js';
@@ -102,4 +103,13 @@ t.test('proxy settings: --proxy wins over the environment, NO_PROXY applies to t
     ['srv:443', 'srv', 10262, false], ['[::1]:5', '::1', 5, true], ['fd00::/8', 'fd00::1', 1, true], ['127.0.0.1', '127.0.0.1', 1, true],
   ];
   for (const [entry, host, port, want] of cases) t.equal(bypassesProxy([entry], { host, port }), want, `${entry} vs ${host}:${port}`);
+});
+
+t.test("the start line's proxy field: source and auth named, the password never", async (t) => {
+  t.equal(describeProxy(undefined), 'none (direct dials)');
+  const env = proxyConfig({ timeoutMs: 1 }, { HTTPS_PROXY: 'http://edge:s3cret-pw@squid:3128', NO_PROXY: '10.0.0.0/8' })!;
+  t.equal(describeProxy(env), 'http://squid:3128 (from HTTPS_PROXY, Basic auth from the user:password in HTTPS_PROXY, direct for NO_PROXY 10.0.0.0/8)');
+  t.notMatch(describeProxy(env), /s3cret/);
+  const flag = proxyConfig({ proxy: 'http://squid:3128', authFile: '/etc/proxy/auth', timeoutMs: 1 }, {})!;
+  t.equal(describeProxy(flag), 'http://squid:3128 (from --proxy, Basic auth from /etc/proxy/auth)');
 });

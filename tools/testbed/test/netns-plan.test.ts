@@ -1,7 +1,7 @@
 // The pure parts of the testbed: the address plan, the files it writes, and the stale-namespace names.
 import t from 'tap';
 import { parse } from 'yaml';
-import { planTopology, portConfigText, prometheusConfig } from '../src/index.js';
+import { daemonSetContainer, expandKubeVars, planTopology, portConfigText, prometheusConfig } from '../src/index.js';
 import { creatorPid } from '../src/netns/topology.js';
 
 t.test('netns plan: per-edge namespaces, uplink /30s and node IPs outside every uplink', async (t) => {
@@ -18,6 +18,26 @@ t.test('netns plan: per-edge namespaces, uplink /30s and node IPs outside every 
   for (const bad of [0, 51, 1.5]) t.throws(() => planTopology('netns', bad, '1-aa'), RangeError, `edges ${bad}`);
 });
 
+t.test('netns plan with egressProxy: a proxy namespace, squid on an address outside every edge route but its own', async (t) => {
+  const plan = planTopology('netns', 2, '42-ab12cd', true);
+  t.same(plan.proxy, { ns: 'et-tb-42-ab12cd-p', address: '10.249.1.1', port: 3128, cloudLinkProxy: '10.249.0.2', cloudLinkCloud: '10.249.0.1' });
+  t.same(plan.edges.map((e) => e.uplinkCloud), ['10.250.1.1', '10.250.2.1'], 'the uplinks keep their /30s (their far end is the proxy namespace)');
+  t.notOk(planTopology('netns', 2, '42-ab12cd').proxy, 'no proxy unless asked');
+  t.throws(() => planTopology('loopback', 2, '7-0001aa', true), RangeError, 'egressProxy needs netns mode');
+  t.equal(creatorPid(plan.proxy!.ns), 42, 'a killed run\'s proxy namespace is swept too');
+});
+
+t.test("agentCommand daemonset: the manifest's agent args, $(VAR) expanded as the kubelet does", async (t) => {
+  const c = await daemonSetContainer();
+  t.equal(c.args[0], 'apps/agent/dist/main.js');
+  t.ok(c.args.includes('--server=$(SERVER_ADDR)') && c.args.includes('--bootstrap-token-file=/etc/edge-tunnel/bootstrap/token'), 'the args the testbed fills in are still there');
+  const env = { SERVER_ADDR: '10.250.0.1:10262', EMPTY: '' };
+  t.equal(expandKubeVars('--server=$(SERVER_ADDR)', env), '--server=10.250.0.1:10262');
+  t.equal(expandKubeVars('--x=$(EMPTY)', env), '--x=');
+  t.equal(expandKubeVars('--x=$(UNSET)', env), '--x=$(UNSET)', 'an unknown name stays, as in Kubernetes');
+  t.equal(expandKubeVars('--x=$$(SERVER_ADDR)', env), '--x=$(SERVER_ADDR)', '$$ escapes');
+});
+
 t.test('loopback plan: one 127.77.n.0/24 block per id, no namespaces', async (t) => {
   const a = planTopology('loopback', 2, '7-0001aa');
   const b = planTopology('loopback', 2, '7-0002aa');
@@ -30,6 +50,7 @@ t.test('loopback plan: one 127.77.n.0/24 block per id, no namespaces', async (t)
 t.test('creatorPid reads our namespace names only', async (t) => {
   t.equal(creatorPid('et-tb-4242-0c43be-c'), 4242);
   t.equal(creatorPid('et-tb-4242-0c43be-e12'), 4242);
+  t.equal(creatorPid('et-tb-4242-0c43be-p'), 4242);
   for (const foreign of ['et-cap-1234-c', 'et-tb-x-aa-c', 'et-tb-12-aa-z', 'et-tb-12-aa-c-more']) t.equal(creatorPid(foreign), undefined, foreign);
 });
 

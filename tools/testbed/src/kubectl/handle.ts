@@ -2,7 +2,7 @@
 import type { RecordedRequest } from '@edge-tunnel/fake-apiserver';
 import type { LabHandle, LabPorts } from '@edge-tunnel/lab';
 import type { ExecResult } from '../netns/exec.js';
-import type { TestbedMode } from '../netns/options.js';
+import type { EgressProxyOptions, TestbedMode, TestbedOptions } from '../netns/options.js';
 import type { Testbed } from '../netns/testbed.js';
 import type { Kubectl } from './kubectl.js';
 import type { SeedNode } from './seed.js';
@@ -20,6 +20,10 @@ export interface KubectlTestbedOptions {
   serverArgs?: string[];
   /** netns: extra flags for every agent's command line, restarts by startAgent() included. Default none. */
   agentArgs?: string[];
+  /** netns: Debian's squid between the edges and the cloud (the netns testbed's egressProxy). Default none. */
+  egressProxy?: EgressProxyOptions;
+  /** netns: agents from the testbed's flags or the DaemonSet manifest's args (the netns testbed's agentCommand). Default testbed. */
+  agentCommand?: TestbedOptions['agentCommand'];
   /** Receives the processes' log lines. Default: dropped. */
   log?: (line: string) => void;
   /** loopback: `npm start` runs on the lab's defaults (fixed ports, edge-1/edge-2, pretty logs); tests use free ports. */

@@ -4,7 +4,7 @@
 // :10263 makes reachable — the path kube-apiserver takes in a cluster.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NODE_EXPORTER, agentArgs } from '../netns/apps.js';
+import { NODE_EXPORTER } from '../netns/apps.js';
 import { execIn } from '../netns/exec.js';
 import type { TestbedProcess } from '../netns/processes.js';
 import { startTestbed } from '../netns/testbed.js';
@@ -24,6 +24,7 @@ export async function startNetnsKubectl(options: KubectlTestbedOptions, modeReas
     mode: 'netns', edges: 2, exporterPort: EXPORTER_PORT, exporterOn: exporter ? [0] : [],
     portConfig: exporter ? { 'dnat-ports-pair': `${exporter}=10264` } : {}, log: options.log,
     serverArgs: options.serverArgs ?? [], agentArgs: options.agentArgs ?? [],
+    ...(options.egressProxy ? { egressProxy: options.egressProxy } : {}), ...(options.agentCommand ? { agentCommand: options.agentCommand } : {}),
   });
   try {
     const kubelets = edgeKubelets(tb);
@@ -31,7 +32,6 @@ export async function startNetnsKubectl(options: KubectlTestbedOptions, modeReas
     await mkdir(dir);
     const nodes = tb.edges.map((e) => ({ name: e.name, ip: e.ip }));
     const api = await startApiServerProcess(tb, dir, nodes);
-    const plan = { ...tb, edges: [...tb.edges] };
     const agents = new Map<string, TestbedProcess>(tb.agents);
     const edge = (name: string) => tb.edges.find((e) => e.name === name) ?? unknownNode(name);
     return {
@@ -50,7 +50,7 @@ export async function startNetnsKubectl(options: KubectlTestbedOptions, modeReas
         await agent.exited;
       },
       startAgent: async (name) => {
-        agents.set(name, tb.spawn(edge(name).ns, name, process.execPath, [...agentArgs(plan, edge(name), tb.certs, [EXPORTER_PORT]), ...(options.agentArgs ?? [])]));
+        agents.set(name, tb.spawnAgent(name));
         await tb.waitForTunnels([name]);
       },
       cloudExec: (cmd, args, timeoutMs) => tb.exec(tb.cloudNs, cmd, args, timeoutMs),

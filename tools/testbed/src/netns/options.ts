@@ -24,6 +24,48 @@ export interface TestbedOptions {
   serverArgs?: string[];
   /** extra flags appended to every agent's command line */
   agentArgs?: string[];
+  /**
+   * How agents start: `testbed` (its own flag list: issued certificate, fast backoff) or `daemonset`
+   * (the container args of k8s/base/agent-daemonset.yaml, `$(VAR)`s filled in as the kubelet does, its
+   * volumes as directories, the node already enrolled: agent.crt/key in the state volume). Default testbed.
+   */
+  agentCommand?: 'testbed' | 'daemonset';
+  /** netns only: a proxy namespace running Debian's squid between the edges and the cloud (EgressProxyOptions) */
+  egressProxy?: EgressProxyOptions;
+}
+
+/**
+ * The edges' only way out is squid's CONNECT: their uplinks end in a proxy namespace (no forwarding)
+ * whose one link goes to the cloud; an edge has a route to squid's address and to nothing else.
+ */
+export interface EgressProxyOptions {
+  kind: 'squid';
+  /** Basic proxy authentication (squid's basic_ncsa_auth); default none */
+  auth?: { user: string; password: string };
+  /**
+   * How each agent is told, as an operator would: `env` — `HTTPS_PROXY=http://[user:password@]proxy:3128`
+   * in its environment; `flag` — `--proxy http://proxy:3128` plus `--proxy-auth-file` (user:password,
+   * mode 0600) with auth. Default env.
+   */
+  via?: 'env' | 'flag';
+  /** `websocket`: the server also listens for WebSocket sessions on <lb>:443 and agents dial `--transport websocket`. Default tls. */
+  transport?: 'tls' | 'websocket';
+  /** ports squid lets CONNECT reach (its SSL_ports); default [10262, 443] */
+  connectPorts?: number[];
+}
+
+/** squid's port in the proxy namespace (Debian's default). */
+export const PROXY_PORT = 3128;
+
+export interface ProxyPlan {
+  /** the proxy namespace: edge uplinks on one side, one veth to the cloud on the other */
+  ns: string;
+  /** squid's listen address (on the proxy's lo); the only address an edge can reach */
+  address: string;
+  port: number;
+  /** the proxy end / cloud end of the proxy↔cloud veth (a /30) */
+  cloudLinkProxy: string;
+  cloudLinkCloud: string;
 }
 
 /** The well-known ports of the server's listeners (same as a cluster install). */
@@ -42,10 +84,10 @@ export interface EdgePlan {
   ns: string;
   /** the node IP the kubelet and exporter listen on; unreachable from the cloud without the tunnel */
   ip: string;
-  /** cloud end / edge end of the uplink veth (netns mode) */
+  /** cloud end / edge end of the uplink veth (netns mode); with a proxy its far end is in the proxy namespace */
   uplinkCloud: string;
   uplinkEdge: string;
-  /** veth interface name in the cloud namespace */
+  /** veth interface name in the cloud namespace (with a proxy: in the proxy namespace) */
   cloudDev: string;
 }
 
@@ -60,6 +102,8 @@ export interface TopologyPlan {
   /** the prefix every edge node IP lies in; the cloud has no usable route to it */
   edgeNet: string;
   edges: EdgePlan[];
+  /** netns with egressProxy: the proxy namespace between the edges and the cloud */
+  proxy?: ProxyPlan;
 }
 
 export const MAX_EDGES = 50;
@@ -69,10 +113,11 @@ export const MAX_EDGES = 50;
  * namespaces (the pid lets a later run sweep what a killed one left), and in loopback mode its hex part
  * picks the block `127.77.<n>.0/24`, so two testbeds hardly ever share an address.
  */
-export function planTopology(mode: TestbedMode, edges: number, id: string): TopologyPlan {
+export function planTopology(mode: TestbedMode, edges: number, id: string, proxy = false): TopologyPlan {
   if (!Number.isInteger(edges) || edges < 1 || edges > MAX_EDGES) {
     throw new RangeError(`testbed: edges must be an integer 1..${MAX_EDGES}, got ${edges}`);
   }
+  if (proxy && mode !== 'netns') throw new RangeError('testbed: egressProxy needs netns mode (a proxy namespace between edges and cloud)');
   const list: EdgePlan[] = [];
   const block = `127.77.${parseInt(id.split('-').at(-1)!.slice(0, 4), 16) % 250 + 1}`;
   for (let i = 1; i <= edges; i++) {
@@ -81,8 +126,9 @@ export function planTopology(mode: TestbedMode, edges: number, id: string): Topo
           uplinkCloud: `10.250.${i}.1`, uplinkEdge: `10.250.${i}.2`, cloudDev: `edge${i}` }
       : { name: `edge-${i}`, ns: '', ip: `${block}.${10 + i}`, uplinkCloud: '', uplinkEdge: '', cloudDev: '' });
   }
+  const proxyPlan: ProxyPlan = { ns: `et-tb-${id}-p`, address: '10.249.1.1', port: PROXY_PORT, cloudLinkProxy: '10.249.0.2', cloudLinkCloud: '10.249.0.1' };
   return mode === 'netns'
-    ? { mode, cloudNs: `et-tb-${id}-c`, lbAddress: '10.250.0.1', serverAddress: '10.250.0.2', edgeNet: '10.251.0.0/16', edges: list }
+    ? { mode, cloudNs: `et-tb-${id}-c`, lbAddress: '10.250.0.1', serverAddress: '10.250.0.2', edgeNet: '10.251.0.0/16', edges: list, ...(proxy ? { proxy: proxyPlan } : {}) }
     : { mode, cloudNs: undefined, lbAddress: `${block}.1`, serverAddress: `${block}.1`, edgeNet: `${block}.0/24`, edges: list };
 }
 

@@ -17,9 +17,11 @@ export interface TestbedProcess {
 
 export function startIn(
   ns: string | undefined, name: string, cmd: string, args: readonly string[], log: (line: string) => void,
+  env: Record<string, string> = {},
 ): TestbedProcess {
   const [file, argv] = nsArgv(ns, cmd, args);
-  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // `env` is added to the inherited environment (`ip netns exec` passes it on)
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   for (const out of [child.stdout!, child.stderr!]) {
     createInterface({ input: out }).on('line', (line) => log(formatLine(name, line, true)));
   }

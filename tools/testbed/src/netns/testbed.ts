@@ -7,16 +7,26 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NODE_EXPORTER, agentArgs, exporterArgs, kubeletArgs, metaAddress, serverArgs } from './apps.js';
+import { prepareAgentLaunch, proxyUrl } from './agent-launch.js';
+import { NODE_EXPORTER, exporterArgs, kubeletArgs, metaAddress, serverArgs } from './apps.js';
 import { writeTestbedCerts, type TestbedCerts } from './certs.js';
 import { deleteNamespacesSync, execIn, mustExec, type ExecResult } from './exec.js';
-import { SERVER_PORTS, planTopology, type EdgePlan, type TestbedMode, type TestbedOptions, type TopologyPlan } from './options.js';
+import { SERVER_PORTS, planTopology, type EdgePlan, type ProxyPlan, type TestbedMode, type TestbedOptions, type TopologyPlan } from './options.js';
 import { writePortConfig } from './port-config-file.js';
 import { startIn, unlessExited, waitFor, type TestbedProcess } from './processes.js';
 import { serverMeta, type ServerCaptureStatus } from './server-meta.js';
+import { Squid, squidMissing } from './squid.js';
 import { createTopology, deleteTopology, netnsUnavailable, sweepStaleNamespaces } from './topology.js';
 
-export interface Testbed extends Omit<TopologyPlan, 'edges'> {
+/** The egress proxy of a testbed started with `egressProxy`. */
+export interface TestbedProxy extends ProxyPlan {
+  /** squid in the proxy namespace: stop()/start() restart it, accessLog()/cacheLog() read its logs */
+  squid: Squid;
+  /** the proxy URL as agents are given it, without credentials */
+  url: string;
+}
+
+export interface Testbed extends Omit<TopologyPlan, 'edges' | 'proxy'> {
   /** which mode ran, with the reason when it is not `netns` */
   modeReason: string;
   edges: readonly EdgePlan[];
@@ -28,6 +38,10 @@ export interface Testbed extends Omit<TopologyPlan, 'edges'> {
   certs: TestbedCerts;
   server: TestbedProcess;
   agents: ReadonlyMap<string, TestbedProcess>;
+  /** starts the agent of `nodeName` (again) as the first one started: same argv, environment and proxy */
+  spawnAgent(nodeName: string): TestbedProcess;
+  /** with `egressProxy`: the proxy namespace and its squid */
+  proxy: TestbedProxy | undefined;
   kubelets: ReadonlyMap<string, TestbedProcess>;
   exporters: ReadonlyMap<string, TestbedProcess>;
   /** the server's /debug/capture (netns mode: its iptables capture; loopback: `{ mode: 'none' }`) */
@@ -76,7 +90,8 @@ const SERVER_STOP_GRACE_MS = 10_000;
 
 export async function startTestbed(options: TestbedOptions = {}): Promise<Testbed> {
   const { mode, reason } = await chooseMode(options.mode);
-  const plan = planTopology(mode, options.edges ?? 2, `${process.pid}-${randomBytes(3).toString('hex')}`);
+  if (options.egressProxy && squidMissing()) throw new Error(`testbed: egressProxy: ${squidMissing()}`);
+  const plan = planTopology(mode, options.edges ?? 2, `${process.pid}-${randomBytes(3).toString('hex')}`, options.egressProxy !== undefined);
   const netns = mode === 'netns';
   const cloud = plan.cloudNs;
   const exporterPort = options.exporterPort ?? 9100;
@@ -91,8 +106,12 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
   const configPath = join(dir, 'edge-tunnel-server-cfg.yaml');
   const created: string[] = [];
   const procs: TestbedProcess[] = [];
+  const eg = options.egressProxy;
+  const squid = plan.proxy && eg ? new Squid(plan.proxy.ns, plan.proxy.address, plan.proxy.port, { connectPorts: eg.connectPorts ?? [SERVER_PORTS.agent, 443], ...(eg.auth ? { auth: eg.auth } : {}) }) : undefined;
   const lastResort = (): void => {
     for (const p of procs) p.child.kill('SIGKILL');
+    squid?.killSync();
+    squid?.remove();
     deleteNamespacesSync(created);
     if (ownDir) rmSync(dir, { recursive: true, force: true });
   };
@@ -105,8 +124,8 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
   process.once('exit', lastResort).once('SIGTERM', onSignal).once('SIGINT', onSignal);
   const inNs = (ns: string | undefined): string | undefined => (netns ? ns : undefined);
   const exec = (ns: string | undefined, cmd: string, args: readonly string[], timeoutMs?: number) => execIn(inNs(ns), cmd, args, timeoutMs);
-  const spawn = (ns: string | undefined, name: string, cmd: string, args: readonly string[]): TestbedProcess => {
-    const proc = startIn(inNs(ns), name, cmd, args, log);
+  const spawn = (ns: string | undefined, name: string, cmd: string, args: readonly string[], env?: Record<string, string>): TestbedProcess => {
+    const proc = startIn(inNs(ns), name, cmd, args, log, env);
     procs.push(proc);
     return proc;
   };
@@ -127,6 +146,8 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
     // SIGTERM: the server drains, then removes its rules (deleting the cloud namespace would anyway);
     // it gets longer than the rest before SIGKILL, so a loaded machine does not cut its cleanup short
     await Promise.all([...procs].reverse().map((p) => p.stop(p.name === 'server' ? SERVER_STOP_GRACE_MS : undefined)));
+    await squid?.stop();
+    squid?.remove();
     await deleteTopology(created);
     created.length = 0;
     process.off('exit', lastResort).off('SIGTERM', onSignal).off('SIGINT', onSignal);
@@ -142,6 +163,10 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
       await createTopology(plan, created);
     }
     phase(`${mode} topology ready (${reason})`);
+    if (squid) {
+      await squid.start();
+      phase(`squid listening on ${plan.proxy!.address}:${plan.proxy!.port} in ${plan.proxy!.ns}`);
+    }
     const certs = await writeTestbedCerts(join(dir, 'pki'), plan);
     phase('certificates written');
     await writePortConfig(configPath, options.portConfig ?? {});
@@ -149,13 +174,23 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
     const exporters = new Map<string, TestbedProcess>();
     const agents = new Map<string, TestbedProcess>();
     // Everything starts at once (agents retry until the server listens); then we wait for all of it.
-    const server = spawn(cloud, 'server', process.execPath, [...serverArgs(plan, certs, configPath), ...(options.serverArgs ?? [])]);
+    const launch = await prepareAgentLaunch(plan, certs, dir, options);
+    const wsArgs = eg?.transport === 'websocket' ? ['--agent-ws-addr', `${plan.lbAddress}:443`] : [];
+    const server = spawn(cloud, 'server', process.execPath, [...serverArgs(plan, certs, configPath), ...wsArgs, ...(options.serverArgs ?? [])]);
+    const spawnAgent = (name: string): TestbedProcess => {
+      const edge = plan.edges.find((e) => e.name === name);
+      if (!edge) throw new Error(`testbed: no edge named ${name}`);
+      const { args, env } = launch(edge);
+      const proc = spawn(edge.ns, edge.name, process.execPath, args, env);
+      agents.set(edge.name, proc);
+      return proc;
+    };
     for (const [i, edge] of plan.edges.entries()) {
       kubelets.set(edge.name, spawn(edge.ns, `kubelet-${edge.name}`, process.execPath, kubeletArgs(edge, certs)));
       if ((options.exporterOn ?? [0]).includes(i)) {
         exporters.set(edge.name, spawn(edge.ns, `exporter-${edge.name}`, NODE_EXPORTER, exporterArgs(edge, exporterPort)));
       }
-      agents.set(edge.name, spawn(edge.ns, edge.name, process.execPath, [...agentArgs(plan, edge, certs, options.agentAllowPorts ?? []), ...(options.agentArgs ?? [])]));
+      spawnAgent(edge.name);
     }
     await Promise.all([
       unlessExited(server, waitFor('the server to be ready', () => answers(cloud, `${metaUrl}/readyz`), READY_TIMEOUT_MS, 200)),
@@ -175,7 +210,8 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
     };
     return {
       ...plan, modeReason: reason, edges: plan.edges, edgeNs: plan.edges.map((e) => e.ns), edgeIps: plan.edges.map((e) => e.ip),
-      dir, configPath, certs, server, agents, kubelets, exporters, metaUrl,
+      dir, configPath, certs, server, agents, spawnAgent, kubelets, exporters, metaUrl,
+      proxy: squid ? { ...plan.proxy!, squid, url: proxyUrl(plan) } : undefined,
       captureStatus: () => meta.get<ServerCaptureStatus>('/debug/capture'),
       exec, spawn, curl, curlRoute, setPortConfig, waitForTunnels, logs: () => [...buffer], close,
       partition: async (i: number): Promise<void> => {

@@ -6,6 +6,12 @@
 //   edge<i> ns: veth uplink 10.250.<i>.2/30, lo 10.251.<i>.2/32 (the node IP); route 10.250.0.1/32 only
 //
 // No namespace has a default route; the cloud never forwards (ip_forward is 0 in a new namespace).
+//
+// With egressProxy the edge uplinks end in a proxy namespace instead, and the edges route only squid:
+//   proxy ns: lo 10.249.1.1 (squid); veth edge<i> 10.250.<i>.1/30; veth cloud 10.249.0.2/30, route
+//             10.250.0.1/32 (LB) via the cloud; ip_forward=0: nothing crosses it but squid's CONNECTs
+//   cloud ns: veth proxy 10.249.0.1/30 instead of the edge veths
+//   edge<i> ns: route 10.249.1.1/32 only (no route to the LB: a direct dial fails with ENETUNREACH)
 import { execIn, listNamespaces, mustExec } from './exec.js';
 import { NS_PREFIX, type TopologyPlan } from './options.js';
 
@@ -36,17 +42,33 @@ export async function createTopology(plan: TopologyPlan, created: string[]): Pro
   // once. A TCP reset, because an ICMP error for a packet routed via lo never reaches the socket.
   await mustExec(cloud, 'iptables', ['-A', 'OUTPUT', '-d', plan.edgeNet, '-p', 'tcp', '-m', 'comment', '--comment',
     'testbed: edges only through the tunnel', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+  const proxy = plan.proxy;
+  if (proxy) {
+    await mustExec(undefined, 'ip', ['netns', 'add', proxy.ns]);
+    created.push(proxy.ns);
+    await ipn(proxy.ns, 'link', 'set', 'lo', 'up');
+    await ipn(proxy.ns, 'addr', 'add', `${proxy.address}/32`, 'dev', 'lo');
+    await mustExec(proxy.ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
+    await ipn(cloud, 'link', 'add', 'proxy', 'type', 'veth', 'peer', 'name', 'cloud', 'netns', proxy.ns);
+    await ipn(cloud, 'addr', 'add', `${proxy.cloudLinkCloud}/30`, 'dev', 'proxy');
+    await ipn(proxy.ns, 'addr', 'add', `${proxy.cloudLinkProxy}/30`, 'dev', 'cloud');
+    await ipn(cloud, 'link', 'set', 'proxy', 'up');
+    await ipn(proxy.ns, 'link', 'set', 'cloud', 'up');
+    await ipn(proxy.ns, 'route', 'add', `${plan.lbAddress}/32`, 'via', proxy.cloudLinkCloud);
+  }
+  // the far end of each uplink: the cloud, or the proxy namespace
+  const far = proxy?.ns ?? cloud;
   for (const edge of plan.edges) {
     await mustExec(undefined, 'ip', ['netns', 'add', edge.ns]);
     created.push(edge.ns);
     await ipn(edge.ns, 'link', 'set', 'lo', 'up');
     await ipn(edge.ns, 'addr', 'add', `${edge.ip}/32`, 'dev', 'lo');
-    await ipn(cloud, 'link', 'add', edge.cloudDev, 'type', 'veth', 'peer', 'name', 'uplink', 'netns', edge.ns);
-    await ipn(cloud, 'addr', 'add', `${edge.uplinkCloud}/30`, 'dev', edge.cloudDev);
+    await ipn(far, 'link', 'add', edge.cloudDev, 'type', 'veth', 'peer', 'name', 'uplink', 'netns', edge.ns);
+    await ipn(far, 'addr', 'add', `${edge.uplinkCloud}/30`, 'dev', edge.cloudDev);
     await ipn(edge.ns, 'addr', 'add', `${edge.uplinkEdge}/30`, 'dev', 'uplink');
-    await ipn(cloud, 'link', 'set', edge.cloudDev, 'up');
+    await ipn(far, 'link', 'set', edge.cloudDev, 'up');
     await ipn(edge.ns, 'link', 'set', 'uplink', 'up');
-    await ipn(edge.ns, 'route', 'add', `${plan.lbAddress}/32`, 'via', edge.uplinkCloud);
+    await ipn(edge.ns, 'route', 'add', `${proxy?.address ?? plan.lbAddress}/32`, 'via', edge.uplinkCloud);
   }
 }
 
@@ -57,7 +79,7 @@ export async function deleteTopology(created: readonly string[]): Promise<void> 
 
 /** The pid that created a testbed namespace (`et-tb-<pid>-<id>-…`), or undefined for a foreign name. */
 export function creatorPid(ns: string): number | undefined {
-  const m = new RegExp(`^${NS_PREFIX}(\\d+)-[0-9a-f]+-(c|e\\d+)$`).exec(ns);
+  const m = new RegExp(`^${NS_PREFIX}(\\d+)-[0-9a-f]+-(c|p|e\\d+)$`).exec(ns);
   return m ? Number(m[1]) : undefined;
 }
 
