@@ -10,6 +10,8 @@ import { ConnectResult, type AgentMetrics } from './metrics.js';
 import type { CredentialSource } from './credentials.js';
 import { Alpn, connectServer, describeConnectError, type Credentials } from './tls.js';
 import { resumeSession } from './resume.js';
+import { markRoute, type ResumeRoute } from './resume-route.js';
+import type { HostPort } from './config.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connectWebSocket, wsTarget } from './ws-dial.js';
@@ -47,6 +49,8 @@ export interface DialerOptions {
   onConfig?: (config: Record<string, unknown>, session: Session) => void;
   /** asked after each session or failed attempt: false ends the loop (the load balancer dialer) */
   reconnect?: () => boolean;
+  /** where a resume redials (resume-route.ts); absent: --server, as through a load balancer */
+  resumeRoute?: () => ResumeRoute;
 }
 
 export class Dialer {
@@ -186,15 +190,19 @@ export class Dialer {
   /** A new connection to the same server (replica) for a resume; undefined when the dial failed. */
   async redial(): Promise<TLSSocket | undefined> {
     if (this.stopped) return undefined;
-    return (await this.openOver()) as TLSSocket | undefined;
+    const route = this.opts.resumeRoute?.() ?? { target: this.opts.config.server, via: 'lb' as const };
+    const socket = (await this.openOver(route.target)) as TLSSocket | undefined;
+    return socket && markRoute(socket, route.via);
   }
 
   get isClosing(): boolean {
     return this.stopped;
   }
 
-    private async openOver(): Promise<Duplex | undefined> {
-    const { config, log } = this.opts;
+  /** `server`: another address than --server for this dial (a resume's replica address) */
+  private async openOver(server?: HostPort): Promise<Duplex | undefined> {
+    const { log } = this.opts;
+    const config = server ? { ...this.opts.config, server } : this.opts.config;
     let creds: Credentials;
     try {
       creds = await this.opts.credentials.current();

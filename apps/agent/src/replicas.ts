@@ -11,6 +11,7 @@ import { parseHostPort } from './config.js';
 import { Dialer, type DialerOptions } from './dialer.js';
 import { LineReader } from './line-reader.js';
 import { admitReplicas } from './replica-policy.js';
+import { resumeRoute } from './resume-route.js';
 import type { Transport } from './transport-choice.js';
 
 /** One server replica as its hello describes it. */
@@ -111,6 +112,9 @@ export class ReplicaManager {
       onStream: (stream, session) => this.onStream(stream, session),
       onUp: (session) => (via === 'lb' ? this.lbUp(session) : this.directUp(session, addr!)),
       onDown: (session) => this.onDown(session),
+      // a resume goes to the replica itself: a direct dialer's own address; the load balancer
+      // session's replica at its advertised address once the policy admitted it (else through the LB)
+      resumeRoute: () => (via === 'direct' ? { target, via: 'replica' } : resumeRoute(target, this.lbServes !== undefined && this.known.has(this.lbServes) ? this.lbServes : undefined)),
       // the load balancer: until the set is known, and again whenever no session is up at all
       ...(via === 'lb' ? { reconnect: () => !this.closed && (this.known.size === 0 || this.sessions.size === 0) } : {}),
     });

@@ -8,6 +8,7 @@ import { resume, type Session } from '@edge-tunnel/framing';
 import type { TLSSocket } from 'node:tls';
 import type { AgentMetrics } from './metrics.js';
 import { Alpn } from './tls.js';
+import { retryElsewhere } from './resume-route.js';
 
 /**
  * Ceiling of the delay between resume attempts, doubled per failed dial up to RESUME_RETRY_MAX_MS;
@@ -74,7 +75,7 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
           return;
         } catch (err) {
           socket.destroy();
-          if (err instanceof resume.ResumeRefusedError) {
+          if (err instanceof resume.ResumeRefusedError && !retryElsewhere(err, socket, log)) {
             metrics.resumes.inc({ result: 'refused' });
             log.warn({ code: err.refusal, reason: err.message }, 'resume refused: its streams end');
             link.destroy(new Error(err.message));

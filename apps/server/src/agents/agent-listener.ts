@@ -99,7 +99,8 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
   const sessions = new Set<Session>();
   const graceMs = opts.resumeGraceMs ?? 0;
   const table = graceMs > 0
-    ? new resume.ResumeTable({ graceMs, keepaliveIntervalMs: opts.keepaliveIntervalMs, keepaliveTimeoutMs: opts.keepaliveTimeoutMs, handshakeTimeoutMs: opts.helloTimeoutMs })
+    // issuer: session ids carry this replica's tag, so another replica refuses them OTHER_REPLICA
+    ? new resume.ResumeTable({ graceMs, keepaliveIntervalMs: opts.keepaliveIntervalMs, keepaliveTimeoutMs: opts.keepaliveTimeoutMs, handshakeTimeoutMs: opts.helloTimeoutMs, issuer: opts.serverId })
     : undefined;
   /** per resumable session (by resume id): its history, and the Session over its link */
   const resumable = new Map<string, { info: AgentResume; session?: Session; remoteAddress: string }>();

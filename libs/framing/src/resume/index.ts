@@ -1,8 +1,8 @@
 // Session resumption beneath the Session (spec §10): a resumable byte link, its handshake, the
 // server's table of detached sessions and the agent's open/resume calls.
 export { ResumableLink, LINK_DEFAULTS, sessionKeepaliveTimeoutMs, type LinkOptions, type LinkStats } from './link.js';
-export { ResumeTable, ResumeGraceError, type ResumeEntry, type Accepted, type ResumeCounters, type ResumeTableOptions } from './server.js';
+export { ResumeTable, ResumeGraceError, issuerTag, type ResumeEntry, type Accepted, type ResumeCounters, type ResumeTableOptions } from './server.js';
 export { openLink, resumeLink, ResumeRefusedError } from './client.js';
 export { type ResumeCredentials } from './handshake.js';
 export { connectionBinding, resumeProof } from './proof.js';
-export { RefuseCode, type RefuseCodeName, LinkProtocolError } from './records.js';
+export { RefuseCode, ISSUER_TAG_BYTES, type RefuseCodeName, LinkProtocolError } from './records.js';

@@ -22,6 +22,8 @@ export const MAX_DATA_RECORD = 64 * 1024;
 /** Largest payload of any other record. */
 export const MAX_CONTROL_RECORD = 1024 + 64;
 export const SESSION_ID_BYTES = 16;
+/** The first bytes of a session id: a tag of the server that issued it (its server id's SHA-256 prefix). */
+export const ISSUER_TAG_BYTES = 4;
 export const SECRET_BYTES = 32;
 export const PROOF_BYTES = 32;
 export const LINK_VERSION = 1;
@@ -35,6 +37,8 @@ export const RefuseCode = {
   BAD_OFFSET: 5,
   DISABLED: 6,
   MALFORMED: 7,
+  /** the session id's issuer tag names another replica: a load balancer sent the resume elsewhere */
+  OTHER_REPLICA: 8,
 } as const;
 export type RefuseCodeName = keyof typeof RefuseCode;
 

@@ -2,12 +2,12 @@
 // resume is checked (known session, same node, proof over this connection, offsets we can still
 // replay) and either takes over the detached link or is refused with a code and a reason. A link
 // that lost its socket is kept for `graceMs`, then destroyed with a ResumeGraceError.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { encodeRefused, encodeResumed, encodeWelcome, decodeHello, readFirstRecord } from './handshake.js';
 import { ResumableLink, type LinkOptions } from './link.js';
 import { proofMatches, resumeProof } from './proof.js';
-import { RecordType, SECRET_BYTES, SESSION_ID_BYTES, type RefuseCodeName } from './records.js';
+import { ISSUER_TAG_BYTES, RecordType, SECRET_BYTES, SESSION_ID_BYTES, type RefuseCodeName } from './records.js';
 
 /** The link of a session whose grace ran out without a resume. */
 export class ResumeGraceError extends Error {
@@ -19,6 +19,17 @@ export interface ResumeTableOptions extends LinkOptions {
   graceMs: number;
   /** the client's HELLO must arrive within this */
   handshakeTimeoutMs?: number;
+  /**
+   * this server's id (a replica's --server-id): session ids start with its tag (issuerTag), so a
+   * resume of another replica's session is refused OTHER_REPLICA, not UNKNOWN_SESSION; absent: ids
+   * are all random and every unknown id is UNKNOWN_SESSION
+   */
+  issuer?: string;
+}
+
+/** The ISSUER_TAG_BYTES that start every session id `serverId` issues (a restart keeps them). */
+export function issuerTag(serverId: string): Buffer {
+  return createHash('sha256').update(`edge-tunnel resume issuer\0${serverId}`).digest().subarray(0, ISSUER_TAG_BYTES);
 }
 
 export interface ResumeEntry {
@@ -53,9 +64,12 @@ export interface ResumeCounters {
 export class ResumeTable {
   readonly counters: ResumeCounters = { attempted: 0, succeeded: 0, refused: {}, expired: 0, bytesReplayed: 0 };
   private readonly entries = new Map<string, Held>();
+  /** hex of this server's issuer tag, when it has one */
+  private readonly tag: string | undefined;
 
   constructor(private readonly opts: ResumeTableOptions) {
     if (!Number.isInteger(opts.graceMs) || opts.graceMs <= 0) throw new RangeError(`graceMs must be a positive integer, got ${opts.graceMs}`);
+    this.tag = opts.issuer === undefined ? undefined : issuerTag(opts.issuer).toString('hex');
   }
 
   get size(): number {
@@ -84,6 +98,9 @@ export class ResumeTable {
     this.counters.attempted += 1;
     const id = hello.sessionId.toString('hex');
     const held = this.entries.get(id);
+    if (held === undefined && this.tag !== undefined && !id.startsWith(this.tag)) {
+      return this.refuse(socket, 'OTHER_REPLICA', `session ${id.slice(0, 8)}… was issued by another replica (tag ${id.slice(0, ISSUER_TAG_BYTES * 2)}; this is ${this.opts.issuer}, tag ${this.tag}): resume it there`);
+    }
     if (held === undefined) {
       return this.refuse(socket, 'UNKNOWN_SESSION', `no session ${id.slice(0, 8)}… here: the server restarted, or its grace of ${this.opts.graceMs} ms passed`);
     }
@@ -120,6 +137,7 @@ export class ResumeTable {
 
   private create(socket: Duplex, identity: string, leftover: Buffer): Held {
     const sessionId = randomBytes(SESSION_ID_BYTES);
+    if (this.tag !== undefined) Buffer.from(this.tag, 'hex').copy(sessionId, 0);
     const secret = randomBytes(SECRET_BYTES);
     const link = new ResumableLink(this.opts);
     const held: Held = { id: sessionId.toString('hex'), identity, link, secret, grace: undefined, resumes: 0, lastResumeMs: undefined };
