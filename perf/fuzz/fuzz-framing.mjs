@@ -267,7 +267,7 @@ async function sessionRun(run) {
   }
   await tick();
   await tick();
-  const buffered = session.decoder.buffered + [...session.streams.values()].reduce((s, st) => s + st.readableLength, 0);
+  const buffered = session['sink'].buffered + [...session.streams.values()].reduce((s, st) => s + st.readableLength, 0);
   maxSessionBuffered = Math.max(maxSessionBuffered, buffered);
   const { resets, goaways } = writtenBy(out);
   for (const code of resets) count(`session RESET ${code}`);
