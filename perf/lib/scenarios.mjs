@@ -20,8 +20,8 @@ import { reqsScenario } from './reqs.mjs';
  *   reqDurMs: number, reqRounds: number, scrapeNodes: number, scrapeRates: number[], scrapeStepMs: number }} Sizes
  */
 /**
- * A column of a scenario's table: `better` is 'higher' | 'lower'; the `primary` one is charted and ratioed.
- * @typedef {{ key: string, label: string, better: string, primary?: boolean, digits?: number }} Metric
+ * A column of a scenario's table: `better` is 'higher' | 'lower' (absent for a text column); the `primary` one is charted and ratioed.
+ * @typedef {{ key: string, label: string, better?: string, primary?: boolean, digits?: number }} Metric
  */
 /**
  * One chain's result in a scenario: its metrics by key (numbers, undefined when not applicable), or
