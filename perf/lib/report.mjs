@@ -54,7 +54,7 @@ export function censusTables(scenarios) {
 
 /**
  * subject ÷ each peer on the primary metric
- * @param {ScenarioResult} scenario @param {Record<string, Row>} rows @param {TableChain[]} chains
+ * @param {{ metrics: Pick<import('./scenarios.mjs').Metric, 'key' | 'primary'>[] }} scenario @param {Record<string, Row>} rows @param {TableChain[]} chains
  */
 export function ratioRows(scenario, rows, chains) {
   const primary = scenario.metrics.find((m) => m.primary);

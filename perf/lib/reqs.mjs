@@ -11,6 +11,7 @@ import { median } from './client.mjs';
 
 /** @typedef {import('./scenarios.mjs').Row} Row */
 /** One round of one case (keepAliveLoad). @typedef {Awaited<ReturnType<typeof keepAliveLoad>>} Round */
+/** A case of a `reqs` row: kind 'http' | 'https', size 'small' | '100KiB', its rounds combined. @typedef {{ kind: string, size: string } & ReturnType<typeof combine>} ReqsCase */
 
 export const REQS = 'reqs';
 export const REQS_CHAINS = ['direct', 'edge-tunnel', 'edge-tunnel-http', 'edge-tunnel-https', 'edge-tunnel-https-passthrough'];

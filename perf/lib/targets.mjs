@@ -20,7 +20,7 @@ export const RTT_PAIRED = 'rttpaired';
  */
 
 /**
- * @param {{ scenarios: Record<string, import('./scenarios.mjs').ScenarioResult> }} res the run's results (bench.mjs)
+ * @param {{ scenarios: Record<string, { rows?: Record<string, import('./scenarios.mjs').Row> }> }} res the run's results (bench.mjs): only the rows are read
  * @returns {Target[]}
  */
 export function evaluateTargets(res) {
