@@ -22,16 +22,28 @@ import { agentSessions } from './lib/sessions.mjs';
 import { SCRAPE, scrapeScenario, scrapeSpec } from './lib/scrape.mjs';
 import { ET, ETZ, FLOOR, LZ4_COST, RTT_PAIRED, evaluateTargets, verdict } from './lib/targets.mjs';
 
+/** @typedef {import('./lib/chains/index.mjs').Chain} Chain */
+/** @typedef {import('./lib/scenarios.mjs').Row} Row */
+/** @typedef {import('./lib/scenarios.mjs').Sizes} Sizes */
+/**
+ * The results JSON (results/bench-<date>.json): the run's command, flags and machine, its sizes and notes,
+ * the chains in table order, every scenario's rows by chain, the targets' verdicts and the run's length.
+ * @typedef {{ command: string, quick: boolean, tiny: boolean, date: string, node: string, commit: string,
+ *   machine: ReturnType<typeof machine>, sizes: Sizes, notes: string[], chains: import('./lib/report.mjs').TableChain[],
+ *   scenarios: Record<string, import('./lib/scenarios.mjs').ScenarioResult>, targets?: import('./lib/targets.mjs').Target[], durationS?: number }} BenchResults
+ */
+
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
-const flag = (name) => args.includes(`--${name}`);
-const opt = (name) => {
+const flag = (/** @type {string} */ name) => args.includes(`--${name}`);
+const opt = (/** @type {string} */ name) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
 const QUICK = flag('quick');
 const TINY = flag('tiny');
 
+/** @type {Sizes} */
 const FULL = {
   warmMs: 1000, durMs: 4000, fillMs: 1000, settleMs: 1000, multi16: 16, multi256: 256, rttSamples: 3000, rttWarm: 5000,
   churnMs: 5000, churnConcurrency: 16, idleStreams: 10_000, agentSessions: 1000, compressMs: 4000,
@@ -64,12 +76,13 @@ if (snapshots) mkdirSync(snapshots, { recursive: true });
 // ---------------------------------------------------------------- progress line
 const tty = process.stderr.isTTY;
 const t0 = Date.now();
+/** @param {string} text */
 function progress(text) {
   const line = `[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${text}`;
   if (tty) process.stderr.write(`\r\x1b[K${line.slice(0, process.stderr.columns - 1)}`);
   else process.stderr.write(`${line}\n`);
 }
-const log = (text) => (tty ? process.stderr.write(`\r\x1b[K${text}\n`) : process.stderr.write(`${text}\n`));
+const log = (/** @type {string} */ text) => (tty ? process.stderr.write(`\r\x1b[K${text}\n`) : process.stderr.write(`${text}\n`));
 
 // ---------------------------------------------------------------- setup
 const tmp = mkdtempSync(join(tmpdir(), 'edge-tunnel-perf-'));
@@ -77,6 +90,7 @@ progress('certificates');
 const certs = await makeCerts(join(tmp, 'pki'), [NODE]);
 const sink = await spawnHelper('sink', 'sink.mjs', [NODE.ip]);
 const httpSink = await startHttpSink(certs);
+/** @type {import('./lib/chains/index.mjs').Env} */
 const env = { tmp, certs, sink: { host: NODE.ip, port: sink.port }, httpSink, logLevel: opt('log-level') ?? 'info' };
 const { chains: all, notes, extra } = allChains(env);
 const chains = onlyChains ? all.filter((c) => onlyChains.includes(c.name)) : all;
@@ -85,6 +99,7 @@ env.passthrough = chains.some((c) => c.name === PASSTHROUGH_CHAIN);
 for (const n of notes) log(`note: ${n}`);
 
 const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.id));
+/** @type {BenchResults} */
 const results = {
   command: `node perf/bench.mjs ${args.join(' ')}`.trim(),
   quick: QUICK,
@@ -95,7 +110,6 @@ const results = {
   machine: machine(),
   sizes,
   notes,
-  /** @type {{ name: string, label: string, kind: string, scenarios?: string[], only?: string }[]} */
   chains: chains.map(({ name, label, kind, scenarios: only }) => ({ name, label, kind, scenarios: only })),
   scenarios: {},
 };
@@ -114,7 +128,11 @@ for (const [signal, code] of /** @type {[NodeJS.Signals, number][]} */ ([['SIGIN
   });
 }
 
-/** The request/response sink (http-sink.mjs) on the node's IP: plain and TLS with the kubelet's serving certificate. */
+/**
+ * The request/response sink (http-sink.mjs) on the node's IP: plain and TLS with the kubelet's serving certificate.
+ * @param {import('./lib/certs.mjs').Certs} certs
+ * @returns {Promise<import('./lib/chains/index.mjs').HttpSink>}
+ */
 async function startHttpSink(certs) {
   const cfg = { cert: certs.path('kubelet-serving', 'crt'), key: certs.path('kubelet-serving', 'key') };
   const proc = spawnProc('http-sink', join(here, 'lib', 'http-sink.mjs'), [NODE.ip], { node: true, env: { PERF_HTTP_SINK: JSON.stringify(cfg) } });
@@ -122,6 +140,7 @@ async function startHttpSink(certs) {
   return { proc, pid: proc.pid, httpPort, httpsPort, kubeletPort, kubeletError };
 }
 
+/** @param {Chain} chain @param {import('./lib/scenarios.mjs').Scenario[]} all */
 async function runOn(chain, all) {
   const group = all.filter((s) => (!chain.scenarios || chain.scenarios.includes(s.id)) && (!s.chains || s.chains.includes(chain.name)));
   if (!group.length) return;
@@ -155,6 +174,8 @@ async function runOn(chain, all) {
  * A paired scenario: the named chains of this run (the first one and at least one other) started side
  * by side, `measure(started)` → its rows, then stopped. Close calls are measured this way: a sequential
  * run measures two chains minutes apart, and single runs swing ±15 % on their own (Finding 2).
+ * @param {string} id @param {{ title: string, metrics: import('./lib/scenarios.mjs').Metric[] }} scenario @param {string[]} names
+ * @param {(started: import('./lib/paired.mjs').Variant[]) => Promise<Record<string, Row>>} measure
  */
 async function sideBySide(id, scenario, names, measure) {
   const picked = names.map((n) => chains.find((c) => c.name === n)).filter(Boolean);
@@ -162,6 +183,7 @@ async function sideBySide(id, scenario, names, measure) {
   results.scenarios[id] = { ...scenario, rows: {} };
   try {
     progress(`${id}: starting ${picked.map((c) => c.name).join(', ')}`);
+    /** @type {import('./lib/paired.mjs').Variant[]} */
     const started = [];
     for (const c of picked) started.push({ name: c.name, endpoint: (await c.start({})).endpoint });
     results.scenarios[id].rows = await measure(started);
@@ -207,6 +229,7 @@ try {
   const plain = scenarios.filter((s) => !s.link);
   if (plain.length) for (const c of chains) await runOn(c, plain);
   // link scenarios: one start per chain and link (scenarios with the same link share it)
+  /** @type {Map<string, import('./lib/scenarios.mjs').Scenario[]>} */
   const byLink = new Map();
   for (const s of scenarios.filter((x) => x.link)) {
     const key = JSON.stringify(s.link(sizes));
@@ -215,7 +238,7 @@ try {
   for (const group of byLink.values()) {
     for (const c of chains) await runOn(c, group);
     for (const s of group) {
-      const extras = (s.extraChains ?? []).map((k) => extra[k]).filter(Boolean).filter((c) => !onlyChains || onlyChains.includes(c.name));
+      const extras = (s.extraChains ?? []).map((k) => extra[/** @type {keyof typeof extra} */ (k)]).filter(Boolean).filter((c) => !onlyChains || onlyChains.includes(c.name));
       for (const c of extras) await runOn(c, [s]);
       for (const c of extras) if (!results.chains.some((x) => x.name === c.name)) results.chains.push({ name: c.name, label: c.label, kind: c.kind, only: s.id });
     }
@@ -275,7 +298,7 @@ for (const [id, sc] of Object.entries(results.scenarios)) {
   writeFileSync(join(outDir, `${id}${TINY ? '-tiny' : QUICK ? '-quick' : ''}.svg`), svgChart(sc, flat.rows, flat.chains));
 }
 if (snapshots) text.push(censusTables(results.scenarios), '');
-const num = (x) => (Number.isFinite(x) ? x.toFixed(2) : '—');
+const num = (/** @type {number} */ x) => (Number.isFinite(x) ? x.toFixed(2) : '—');
 text.push('## Targets', '', 'floor: the same measure on `floor` (the least a Node mux does) — for the added p99 the quieter of `floor` and `direct`.', '');
 text.push('| target | edge-tunnel | floor | goal | met |', '| --- | --- | --- | --- | --- |');
 for (const t of results.targets) text.push(`| ${t.name} | ${num(t.value)} | ${num(t.floor)} | ${t.goal} | ${verdict(t)} |`);

@@ -11,6 +11,7 @@ import { connect, createServer } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { createRunner, lookupOriginalDst, parseOriginalDst } from '@edge-tunnel/capture';
 
+/** @param {string} name @param {number} dflt */
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i < 0 ? dflt : Number(process.argv[i + 1]);
@@ -31,7 +32,7 @@ if (process.env.H25_ODST_INSIDE !== '1') {
     execFileSync('ip', ['netns', 'del', ns]);
   }
 } else {
-  const sh = (cmd, args) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const sh = (/** @type {string} */ cmd, /** @type {string[]} */ args) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   sh('ip', ['link', 'set', 'lo', 'up']);
   sh('ip', ['addr', 'add', `${LISTEN}/32`, 'dev', 'lo']);
   sh('ip', ['route', 'add', '10.126.0.0/16', 'dev', 'lo']); // a route for the node IP, which DNAT then rewrites
@@ -41,18 +42,22 @@ if (process.env.H25_ODST_INSIDE !== '1') {
   sh('iptables', ['-t', 'nat', '-A', 'OUTPUT', '-d', NODE_IP, '-p', 'tcp', '--dport', '10250', '-j', 'DNAT', '--to-destination', `${LISTEN}:${port}`]);
   const runner = createRunner({ timeoutMs: 5000 });
 
-  const viaCli = (t) => lookupOriginalDst(runner, t);
+  /** @typedef {import('@edge-tunnel/capture').AcceptedTuple} AcceptedTuple */
+  const viaCli = (/** @type {AcceptedTuple} */ t) => lookupOriginalDst(runner, t);
   // the alternative measured and not taken: read and scan the kernel's whole table in-process
-  /** @type {(t: any) => Promise<import('@edge-tunnel/capture').OriginalDstResult>} */
+  /** @type {(t: AcceptedTuple) => Promise<import('@edge-tunnel/capture').OriginalDstResult>} */
   const lookupOriginalDstProc = async (t) => {
     const dst = parseOriginalDst(await readFile('/proc/net/nf_conntrack', 'latin1'), t);
     return dst ? { ok: true, dst } : { ok: false, reason: 'no-entry' };
   };
+  /** @param {string} label */
   async function measure(label, lookup = viaCli) {
+    /** @type {number[]} */
     const ms = [];
     let found = 0;
     const cpu0 = process.cpuUsage();
     for (let i = 0; i < N; i++) {
+      /** @type {Promise<import('node:net').Socket>} */
       const accepted = new Promise((r) => server.once('connection', r));
       const client = connect({ host: NODE_IP, port: 10250 });
       const socket = await accepted;
@@ -65,7 +70,7 @@ if (process.env.H25_ODST_INSIDE !== '1') {
     }
     const cpu = process.cpuUsage(cpu0);
     ms.sort((a, b) => a - b);
-    const q = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))].toFixed(2);
+    const q = (/** @type {number} */ p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))].toFixed(2);
     const entries = sh('conntrack', ['-C']).trim();
     console.log(`| ${label} | ${entries} | ${N} | ${found} | ${q(0.5)} | ${q(0.9)} | ${q(0.99)} | ${((cpu.user + cpu.system) / 1000 / N).toFixed(2)} |`);
   }

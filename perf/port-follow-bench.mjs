@@ -26,6 +26,7 @@ import { makeCerts } from './lib/certs.mjs';
 import { connectFollowers, portEntries } from './lib/follow-agents.mjs';
 import { startClusterFollow } from './lib/port-follow-cluster.mjs';
 
+/** @param {string} name @param {string | number} def */
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : def;
@@ -35,17 +36,19 @@ const AGENTS = Number(arg('agents', 1000));
 const ENTRIES = Number(arg('entries', 10_000));
 const ROUNDS = Number(arg('rounds', 3));
 if (VIA !== 'source' && VIA !== 'kubectl') throw new Error(`--via ${VIA}: source or kubectl`);
-/** @type {any} */
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
-const progress = (s) => process.stderr.write(`${s}\n`);
+/** a stub of the server's (pino) logger: the methods the announcer calls, all silent @type {ConstructorParameters<typeof PortAnnouncer>[1]} */
+const silent = /** @type {any} */ ({ debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } });
+const progress = (/** @type {string} */ s) => process.stderr.write(`${s}\n`);
 
 /** A port config source the bench drives (the file and ConfigMap sources emit the same way). */
 class BenchSource extends EventEmitter {
   constructor() {
     super();
+    /** @type {import('@edge-tunnel/server').PortConfigState} */
     this.state = { config: parsePortConfig({}).config, rejected: [], source: 'bench', loadedAt: new Date() };
   }
   current() { return this.state; }
+  /** @param {Record<string, string>} data */
   apply(data) {
     const t0 = performance.now();
     const { config, rejected } = parsePortConfig(data);
@@ -58,11 +61,15 @@ class BenchSource extends EventEmitter {
   close() {}
 }
 
-/** The in-process announcer and its followers; apply() as the cluster mode's, plus parse and fan-out. */
+/**
+ * The in-process announcer and its followers; apply() as the cluster mode's, plus parse and fan-out.
+ * @param {import('./lib/certs.mjs').Certs} certs
+ */
 async function startSourceFollow(certs) {
   const source = new BenchSource();
   const announcer = new PortAnnouncer(source, silent);
   const server = tls.createServer({ cert: certs.server.certPem, key: certs.server.keyPem });
+  /** @type {{ session: import('@edge-tunnel/framing').Session }[]} */
   const serverSessions = [];
   server.on('secureConnection', (socket) => {
     import('@edge-tunnel/framing').then(({ Session }) => {
@@ -83,12 +90,18 @@ async function startSourceFollow(certs) {
   await followers.until((a) => followers.allows(a, 9052));
   return {
     followers, attachMs,
-    async apply(data, done) {
+    /**
+     * @param {Record<string, string>} data @param {(a: import('./lib/follow-agents.mjs').Follower) => boolean} done
+     * @param {number} [_servicePorts] the cluster mode's; no Service here
+     */
+    async apply(data, done, _servicePorts) {
       const all = followers.until(done);
       const { parseMs, changedAt } = source.apply(data);
       const lastAt = await all;
       return { parseMs, fanOutMs: announcer.lastFanOutMs, allFollowedMs: lastAt - changedAt, payloadBytes: announcer['payload'].length };
     },
+    /** @type {(() => number) | undefined} no server process here */
+    serverCpuMs: undefined,
     async close() {
       followers.close();
       for (const s of serverSessions) s.session.destroy();
@@ -103,7 +116,7 @@ const certs = await makeCerts(dir, []);
 const run = VIA === 'source' ? await startSourceFollow(certs) : await startClusterFollow({ dir, certs, agents: AGENTS, progress });
 const { followers } = run;
 const BRIEF = '9051=10264,9052=10264';
-const pairs = (ports) => ports.map((p) => `${p}=10264`).join(',');
+const pairs = (/** @type {number[]} */ ports) => ports.map((p) => `${p}=10264`).join(',');
 
 /** @type {Record<string, any>[]} */
 const rows = [];
@@ -133,7 +146,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 
-const f = (n) => (Number.isNaN(n) || n === undefined ? '—' : n.toFixed(1));
+const f = (/** @type {number | undefined} */ n) => (Number.isNaN(n) || n === undefined ? '—' : n.toFixed(1));
 console.log(`port following (--via ${VIA}): ${AGENTS} agents (TLS sessions on loopback, one process); attach of all agents ${f(run.attachMs)} ms`);
 if (VIA === 'source') {
   console.log('| round | shape | parse (ms) | server fan-out (ms) | change → all agents applied (ms) | CPU of the process (ms) | one agent\'s apply, median (ms) | CONFIG payload (bytes) |');

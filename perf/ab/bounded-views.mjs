@@ -15,7 +15,7 @@ for (const perNode of [true, false]) {
   const meta = createMetaServer({ registry, metrics: new ServerMetrics(registry, { perNode }), portConfig: new StaticPortConfigSource(), ready: () => true });
   meta.listen(0, '127.0.0.1'); await once(meta, 'listening');
   const base = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (meta.address()).port}`;
-  const size = async (p) => (await (await fetch(base + p)).text()).length;
+  const size = async (/** @type {string} */ p) => (await (await fetch(base + p)).text()).length;
   console.log(`perNode=${perNode}: /metrics ${await size('/metrics')} B; /debug/tunnels ${await size('/debug/tunnels')} B; ?limit=1000 ${await size('/debug/tunnels?limit=1000')} B; ?node=edge-node-77 ${await size('/debug/tunnels?node=edge-node-77')} B`);
   meta.close();
 }

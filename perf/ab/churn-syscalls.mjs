@@ -12,24 +12,28 @@ import { fileURLToPath } from 'node:url';
 
 const M = fileURLToPath(new URL('../lib', import.meta.url));
 const [secs = '3', loops = '16', ...names] = process.argv.slice(2);
-const { makeCerts } = await import(`${M}/certs.mjs`);
-const { NODE } = await import(`${M}/chains/edge-tunnel.mjs`);
-const { spawnHelper } = await import(`${M}/chains/util.mjs`);
-const { allChains } = await import(`${M}/chains/index.mjs`);
-const { churnOnce } = await import(`${M}/client.mjs`);
+const { makeCerts } = /** @type {typeof import('../lib/certs.mjs')} */ (await import(`${M}/certs.mjs`));
+const { NODE } = /** @type {typeof import('../lib/chains/edge-tunnel.mjs')} */ (await import(`${M}/chains/edge-tunnel.mjs`));
+const { spawnHelper } = /** @type {typeof import('../lib/chains/util.mjs')} */ (await import(`${M}/chains/util.mjs`));
+const { allChains } = /** @type {typeof import('../lib/chains/index.mjs')} */ (await import(`${M}/chains/index.mjs`));
+const { churnOnce } = /** @type {typeof import('../lib/client.mjs')} */ (await import(`${M}/client.mjs`));
 const tmp = mkdtempSync(join(tmpdir(), 'churn-syscalls-'));
 const certs = await makeCerts(join(tmp, 'pki'), [NODE]);
 const sink = await spawnHelper('sink', 'sink.mjs', [NODE.ip]);
 const env = { tmp, certs, sink: { host: NODE.ip, port: sink.port }, logLevel: process.env.LOG_LEVEL ?? 'info' };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
-/** strace -c of one pid until stop(): → Map(syscall → calls) */
+/**
+ * strace -c of one pid until stop(): → Map(syscall → calls)
+ * @param {number} pid @param {string} file
+ */
 function traceCalls(pid, file) {
   const child = spawn('strace', ['-c', '-f', '-o', file, '-p', String(pid)], { stdio: 'ignore' });
   return {
     async stop() {
       child.kill('SIGINT');
       await new Promise((r) => child.once('exit', r));
+      /** @type {Map<string, number>} */
       const calls = new Map();
       for (const line of readFileSync(file, 'utf8').split('\n')) {
         const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/.exec(line);
@@ -50,14 +54,16 @@ for (const name of names.length ? names : ['edge-tunnel', 'floor']) {
     while (!stop) await churnOnce(started.endpoint, payload).then(() => streams++);
   });
   await sleep(1000); // warm-up
-  const procs = [...started.procs.map((p) => [p.role, p.proc.pid]), ['sink', sink.proc.pid]];
-  const traces = procs.map(([role, pid]) => [role, traceCalls(pid, join(tmp, `${name}-${role}.strace`))]);
+  /** @type {[string, number][]} */
+  const procs = [...started.procs.map((p) => /** @type {[string, number]} */ ([p.role, p.proc.pid])), ['sink', sink.proc.pid]];
+  const traces = procs.map(([role, pid]) => /** @type {const} */ ([role, traceCalls(pid, join(tmp, `${name}-${role}.strace`))]));
   await sleep(300); // strace attached
   const from = streams;
   const t0 = performance.now();
   await sleep(Number(secs) * 1000);
   const counted = streams - from;
   const ms = performance.now() - t0;
+  /** @type {[string, Map<string, number>][]} */
   const results = [];
   for (const [role, t] of traces) results.push([role, await t.stop()]);
   stop = true;

@@ -31,30 +31,35 @@ const serving = TLS ? '{ cert: process.env.CERT, key: process.env.KEY, keepAlive
 
 const SINK = `const b = Buffer.alloc(${SIZE}, 'x'); require('${mod}').createServer(${serving}, (q, s) => s.end(b))
   .listen(0, '${HOST}', function () { console.log(this.address().port); });`;
-const RELAY = (to) => `const net = require('node:net'); net.createServer((c) => { const u = net.connect(${to}, '${HOST}'); c.setNoDelay(true); u.setNoDelay(true); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); })
+const RELAY = (/** @type {number} */ to) => `const net = require('node:net'); net.createServer((c) => { const u = net.connect(${to}, '${HOST}'); c.setNoDelay(true); u.setNoDelay(true); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); })
   .listen(0, '${HOST}', function () { console.log(this.address().port); });`;
-const PROXY = (to) => `const http = require('${mod}'); const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 8, rejectUnauthorized: false });
+const PROXY = (/** @type {number} */ to) => `const http = require('${mod}'); const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 8, rejectUnauthorized: false });
   http.createServer(${serving}, (req, res) => {
     const up = http.request({ host: '${HOST}', port: ${to}, method: req.method, path: req.url, headers: req.headers, agent }, (ur) => { res.writeHead(ur.statusCode, ur.headers); ur.pipe(res); });
     up.on('error', () => res.destroy()); req.pipe(up);
   }).listen(0, '${HOST}', function () { console.log(this.address().port); });`;
 
+/** @param {string} code a Node script that prints its port @returns {Promise<{ proc: import('node:child_process').ChildProcess, port: number }>} */
 async function child(code) {
   const p = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const [line] = await once(p.stdout, 'data');
   return { proc: p, port: Number(String(line).trim()) };
 }
-const cpu = (pid) => {
+const cpu = (/** @type {number} */ pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 };
 
+/** @typedef {{ rps: number, p50: number, cpuPer1000: number }} RoundResult */
+/** @param {{ proc: import('node:child_process').ChildProcess, port: number }} mid @returns {Promise<RoundResult>} */
 async function round(mid) {
   const agents = Array.from({ length: CALLERS }, () => new (TLS ? HttpsAgent : Agent)(/** @type {import('node:https').AgentOptions} */ ({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false })));
+  /** @param {Agent} a @returns {Promise<number>} */
   const get = (a) => new Promise((resolve, reject) => {
     const t0 = performance.now();
     (TLS ? httpsRequest : request)({ host: HOST, port: mid.port, path: '/small', agent: a }, (res) => res.resume().on('end', () => resolve(performance.now() - t0))).on('error', reject).end();
   });
+  /** @type {number[]} */
   const times = [];
   const c0 = cpu(mid.proc.pid);
   const end = performance.now() + SECS * 1000;
@@ -72,12 +77,13 @@ const mids = {
   [TLS ? 'byte relay (caller TLS passes through)' : 'byte relay (per connection)']: await child(RELAY(sink.port)),
   [TLS ? 'Node HTTPS proxy (terminates, originates TLS on a keep-alive Agent)' : 'Node HTTP proxy (keep-alive Agent)']: await child(PROXY(sink.port)),
 };
-const results = Object.fromEntries(Object.keys(mids).map((k) => [k, []]));
+/** @type {Record<string, RoundResult[]>} */
+const results = Object.fromEntries(Object.keys(mids).map((k) => /** @type {[string, RoundResult[]]} */ ([k, []])));
 for (let r = 0; r < ROUNDS; r++) {
   const order = r % 2 === 0 ? Object.keys(mids) : Object.keys(mids).reverse();
   for (const name of order) results[name].push(await round(mids[name]));
 }
-const med = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+const med = (/** @type {number[]} */ xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
 console.log(`| middle process (${TLS ? 'HTTPS, ' : ''}${CALLERS} keep-alive callers, ${SIZE} B answers, median of ${ROUNDS} rounds of ${SECS} s) | req/s | p50 ms | its CPU ms / 1000 req |`);
 console.log('| --- | --- | --- | --- |');
 const rows = Object.entries(results).map(([name, rs]) => ({ name, rps: med(rs.map((x) => x.rps)), p50: med(rs.map((x) => x.p50)), cpu: med(rs.map((x) => x.cpuPer1000)) }));

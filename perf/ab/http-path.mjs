@@ -35,26 +35,31 @@ const config = join(await mkdtemp(join(tmp, 'cfg-')), 'ports.yaml'); // not next
 await writeFile(config, `http-proxy-ports: '${sinkPort}'\n`);
 
 /** CPU seconds of a process so far: [user, system]. */
-const cpu = (pid) => {
+const cpu = (/** @type {number} */ pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return [Number(f[11]) / 100, Number(f[12]) / 100];
 };
 
 /** An Agent whose connections are a CONNECT through the server's frontend, then keep-alive HTTP. */
 class ConnectAgent extends Agent {
+  /** @param {number} port the CONNECT frontend's @param {string} target 'ip:port' */
   constructor(port, target) {
     super({ keepAlive: true, maxSockets: 1 });
     this.port = port;
     this.target = target;
   }
 
-  /** @returns {any} nothing: the socket goes to `cb` once the CONNECT is answered */
+  /**
+   * @param {import('node:http').ClientRequestArgs} _options
+   * @param {(err: Error | null, stream?: import('node:stream').Duplex) => void} cb
+   * @returns {undefined} nothing: the socket goes to `cb` once the CONNECT is answered
+   */
   createConnection(_options, cb) {
     const socket = netConnect(this.port, '127.0.0.1');
     socket.setNoDelay(true);
     socket.write(`CONNECT ${this.target} HTTP/1.1\r\nHost: ${this.target}\r\n\r\n`);
     let head = '';
-    const onData = (chunk) => {
+    const onData = (/** @type {Buffer} */ chunk) => {
       head += chunk.toString('latin1');
       if (!head.includes('\r\n\r\n')) return;
       socket.off('data', onData);
@@ -64,7 +69,7 @@ class ConnectAgent extends Agent {
     socket.on('data', onData).once('error', cb);
   }
 }
-const port = (a) => Number(String(a).split(':').pop());
+const port = (/** @type {string} */ a) => Number(String(a).split(':').pop());
 
 const server = spawnProc('server', appMain('@edge-tunnel/server'), [
   '--agent-addr', any, '--https-addr', any, '--http-addr', any, '--meta-addr', any,
@@ -84,20 +89,25 @@ const paths = {
   ':10264': () => ({ port: port(rec.http), agents: Array.from({ length: CALLERS }, () => new Agent({ keepAlive: true, maxSockets: 1 })) }),
   ...(CONNECT ? { CONNECT: () => ({ port: port(rec.connect), agents: Array.from({ length: CALLERS }, () => new ConnectAgent(port(rec.connect), target)) }) } : {}),
 };
+/** @param {number} p @param {Agent} a @returns {Promise<number>} */
 const get = (p, a) => new Promise((resolve, reject) => {
   const t0 = performance.now();
   request({ host: '127.0.0.1', port: p, path: '/small', agent: a, headers: { host: target } }, (res) => {
     res.resume().on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`status ${res.statusCode} ${res.headers['x-tunnel-error']}`))));
   }).on('error', reject).end();
 });
+/** @param {{ port: number, agents: Agent[] }} callers @param {number} n */
 const run = async ({ port: p, agents }, n) => {
+  /** @type {number[]} */
   const times = [];
   let left = n;
   await Promise.all(agents.map(async (a) => { while (left-- > 0) times.push(await get(p, a)); }));
   return times.sort((x, y) => x - y);
 };
-const per1000 = (after, before) => after.map((x, i) => Math.round(((x - before[i]) * 1e6) / REQUESTS));
-const rows = Object.fromEntries(Object.keys(paths).map((name) => [name, []]));
+const per1000 = (/** @type {number[]} */ after, /** @type {number[]} */ before) => after.map((x, i) => Math.round(((x - before[i]) * 1e6) / REQUESTS));
+/** @typedef {{ rps: number, p50: number, server: number[], agent: number[] }} PathRound */
+/** @type {Record<string, PathRound[]>} */
+const rows = Object.fromEntries(Object.keys(paths).map((name) => /** @type {[string, PathRound[]]} */ ([name, []])));
 const callers = Object.fromEntries(Object.entries(paths).map(([name, make]) => [name, make()]));
 for (const c of Object.values(callers)) await run(c, 2000); // warm-up (and the CONNECTs)
 const ROUNDS = CONNECT ? 3 : 1;
@@ -110,11 +120,11 @@ for (let r = 0; r < ROUNDS; r++) {
     rows[name].push({ rps: REQUESTS / secs, p50: times[times.length >> 1], server: per1000(cpu(server.pid), c0.server), agent: per1000(cpu(agent.pid), c0.agent) });
   }
 }
-const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const med = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 console.log(`| path (${CALLERS} callers, 64 B, median of ${ROUNDS} round(s) of ${REQUESTS} requests) | req/s | p50 ms | server CPU ms / 1000 req (user + system) | agent CPU ms / 1000 req (user + system) |`);
 console.log('| --- | --- | --- | --- | --- |');
 for (const [name, rs] of Object.entries(rows)) {
-  const split = (role) => `${med(rs.map((x) => x[role][0] + x[role][1]))} (${med(rs.map((x) => x[role][0]))} + ${med(rs.map((x) => x[role][1]))})`;
+  const split = (/** @type {'server' | 'agent'} */ role) => `${med(rs.map((x) => x[role][0] + x[role][1]))} (${med(rs.map((x) => x[role][0]))} + ${med(rs.map((x) => x[role][1]))})`;
   console.log(`| ${name} | ${Math.round(med(rs.map((x) => x.rps)))} | ${med(rs.map((x) => x.p50)).toFixed(3)} | ${split('server')} | ${split('agent')} |`);
 }
 for (const c of Object.values(callers)) for (const a of c.agents) a.destroy();

@@ -17,19 +17,20 @@ if (!['curve', 'ab'].includes(mode) || !specs.length) {
   process.stderr.write('usage: rtt.mjs curve|ab <blocks|rounds> <pings> name=<perf/lib dir>[:chain] ...\n');
   process.exit(2);
 }
-const { makeCerts } = await import(`${M}/certs.mjs`);
-const { NODE } = await import(`${M}/chains/edge-tunnel.mjs`);
-const { spawnHelper } = await import(`${M}/chains/util.mjs`);
-const { connectTo, echoStream } = await import(`${M}/client.mjs`);
-const { pairedRtt, pingP50 } = await import(`${M}/paired.mjs`);
+const { makeCerts } = /** @type {typeof import('../lib/certs.mjs')} */ (await import(`${M}/certs.mjs`));
+const { NODE } = /** @type {typeof import('../lib/chains/edge-tunnel.mjs')} */ (await import(`${M}/chains/edge-tunnel.mjs`));
+const { spawnHelper } = /** @type {typeof import('../lib/chains/util.mjs')} */ (await import(`${M}/chains/util.mjs`));
+const { connectTo, echoStream } = /** @type {typeof import('../lib/client.mjs')} */ (await import(`${M}/client.mjs`));
+const { pairedRtt, pingP50 } = /** @type {typeof import('../lib/paired.mjs')} */ (await import(`${M}/paired.mjs`));
 const tmp = mkdtempSync(join(tmpdir(), 'rtt-'));
 const certs = await makeCerts(join(tmp, 'pki'), [NODE]);
 const sink = await spawnHelper('sink', 'sink.mjs', [NODE.ip]);
 
+/** @param {string} spec name=<perf/lib dir>[:chain] */
 async function chainOf(spec) {
   const [name, rest] = spec.split('=');
   const [libDir, chainName = 'edge-tunnel'] = rest.split(':');
-  const { allChains } = await import(`${resolve(libDir)}/chains/index.mjs`);
+  const { allChains } = /** @type {typeof import('../lib/chains/index.mjs')} */ (await import(`${resolve(libDir)}/chains/index.mjs`));
   const vt = join(tmp, name);
   mkdirSync(vt);
   const chain = allChains({ tmp: vt, certs, sink: { host: NODE.ip, port: sink.port }, logLevel: 'info' }).chains.find((c) => c.name === chainName);
@@ -41,6 +42,7 @@ try {
     for (const spec of specs) {
       const { name, chain } = await chainOf(spec);
       const echo = await echoStream(await connectTo((await chain.start({})).endpoint));
+      /** @type {number[]} */
       const blocks = [];
       for (let i = 0; i < +a; i++) blocks.push(await pingP50(echo, +b));
       console.log(`${name.padEnd(8)} p50 per ${b} pings: ${blocks.map((x) => x.toFixed(3)).join(' ')}`);

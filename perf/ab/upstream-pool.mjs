@@ -34,11 +34,13 @@ const caller = await issueCallerCert(certs.ca);
 const callerTls = { cert: caller.certPem, key: caller.keyPem, ca: certs.caPem, servername: 'localhost' };
 
 /** CPU seconds (user + system) of a process so far. */
+/** @param {number} pid */
 function cpu(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** @param {string} name @param {string[]} flags */
 async function variant(name, flags) {
   const server = spawnProc(`server-${name}`, appMain('@edge-tunnel/server'), [
     '--agent-addr', any, '--https-addr', any, '--http-addr', any, '--meta-addr', any,
@@ -47,7 +49,7 @@ async function variant(name, flags) {
     '--kubelet-client-key', certs.path('kubelet-client', 'key'), '--config', config, '--log-level', 'info', ...flags,
   ], { node: true, logFile: join(tmp, `server-${name}.log`) });
   const rec = JSON.parse((await server.waitLine(/"msg":"server listening"/)).input);
-  const port = (a) => Number(String(a).split(':').pop());
+  const port = (/** @type {string} */ a) => Number(String(a).split(':').pop());
   const agent = spawnProc(`agent-${name}`, appMain('@edge-tunnel/agent'), [
     '--server', `127.0.0.1:${port(rec.agent)}`, '--node-name', NODE.name, '--node-ip', NODE.ip,
     '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'),
@@ -56,6 +58,7 @@ async function variant(name, flags) {
   await waitUntil('the agent session', async () => (await httpGet(`http://127.0.0.1:${port(rec.meta)}/debug/tunnels`))?.body.includes('"connected": true'));
   const https = port(rec.https);
   const agents = Array.from({ length: CALLERS }, () => new HttpsAgent({ keepAlive: true, maxSockets: 1 }));
+  /** @param {HttpsAgent} agent @returns {Promise<number>} */
   const get = (agent) => new Promise((resolve, reject) => {
     const t0 = performance.now();
     request({ host: '127.0.0.1', port: https, path: '/stats/summary', agent, headers: { host: `${NODE.ip}:${sinkPort}` }, ...callerTls }, (res) => {
@@ -63,6 +66,7 @@ async function variant(name, flags) {
     }).on('error', reject).end();
   });
   const before = handshakes;
+  /** @type {number[]} */
   const times = [];
   for (let i = 0; i < 50; i++) times.push(await get(agents[0]));
   const per50 = handshakes - before;
@@ -71,7 +75,7 @@ async function variant(name, flags) {
   let left = REQUESTS;
   await Promise.all(agents.map(async (a) => { while (left-- > 0) await get(a); }));
   const secs = (performance.now() - t0) / 1000;
-  const per1000 = (p) => ((cpu(p.pid) - cpu0[p === server ? 'server' : 'agent']) * 1000 * 1000) / REQUESTS;
+  const per1000 = (/** @type {import('../lib/procs.mjs').Proc} */ p) => ((cpu(p.pid) - cpu0[p === server ? 'server' : 'agent']) * 1000 * 1000) / REQUESTS;
   const row = {
     variant: name, handshakesPer50: per50, reqPerSec: Math.round(REQUESTS / secs),
     serverCpuMsPer1000: Math.round(per1000(server)), agentCpuMsPer1000: Math.round(per1000(agent)),

@@ -25,13 +25,21 @@ const piece = Buffer.alloc(16 * 1024, 0x61);
 /** a frame header before each piece, as the session's writer writes them (two writes per DATA frame) */
 const head = Buffer.alloc(9, 0x01);
 
-/** Writes `total` bytes into `w` (respecting backpressure) while `r` reads them; resolves with { ms, cpuMs }. */
+/** A connected pair: `w` writes, `r` reads what arrives. @typedef {{ w: import('node:stream').Writable, r: import('node:stream').Readable, close: () => void }} Pair */
+/** @typedef {{ ms: number, cpuMs: number }} PumpResult */
+
+/**
+ * Writes `total` bytes into `w` (respecting backpressure) while `r` reads them; resolves with { ms, cpuMs }.
+ * @param {Pair['w']} w @param {Pair['r']} r
+ * @returns {Promise<PumpResult>}
+ */
 async function pump(w, r) {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   let got = 0;
   const want = total + (total / piece.length) * head.length;
-  const done = new Promise((resolve) => r.on('data', (c) => { got += c.length; if (got >= want) resolve(); }));
+  /** @type {Promise<void>} */
+  const done = new Promise((resolve) => r.on('data', (/** @type {Buffer} */ c) => { got += c.length; if (got >= want) resolve(); }));
   let sent = 0;
   while (sent < total) {
     w.cork();
@@ -48,6 +56,7 @@ async function pump(w, r) {
   return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
 }
 
+/** @returns {Promise<Pair>} */
 async function tlsPair() {
   const server = tlsServer({ key, cert });
   server.listen(0, '127.0.0.1');
@@ -61,6 +70,7 @@ async function tlsPair() {
   return { w: client, r: s, close: () => (client.destroy(), s.destroy(), server.close()) };
 }
 
+/** @returns {Promise<Pair>} */
 async function wsPair(gather = false) {
   const server = https.createServer({ key, cert });
   const wss = new WebSocketServer({ server, perMessageDeflate: false });
@@ -75,10 +85,10 @@ async function wsPair(gather = false) {
   return { w: client, r: s, close: () => (client.destroy(), s.destroy(), server.closeAllConnections(), server.close()) };
 }
 
-/** @type {Record<string, object[]>} */
+/** @type {Record<string, PumpResult[]>} */
 const out = { tls: [], websocket: [], 'ws-gather': [] };
 for (let i = 0; i < rounds; i++) {
-  /** @type {[string, () => Promise<any>][]} */
+  /** @type {[string, () => Promise<Pair>][]} */
   const all = [['tls', tlsPair], ['websocket', () => wsPair(false)], ['ws-gather', () => wsPair(true)]];
   const order = i % 2 ? all.reverse() : all;
   for (const [name, make] of order) {
@@ -88,7 +98,7 @@ for (let i = 0; i < rounds; i++) {
     p.close();
   }
 }
-const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const med = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mib = total / MIB;
 for (const [name, rs] of Object.entries(out).filter(([, rs]) => rs.length > 0)) {
   console.log(`${name.padEnd(9)} CPU ms/MiB ${med(rs.map((r) => r.cpuMs / mib)).toFixed(2)}  MB/s ${med(rs.map((r) => total / 1e6 / (r.ms / 1000))).toFixed(1)}`);

@@ -9,11 +9,12 @@ import { pathToFileURL } from 'node:url';
 
 const n = Number(process.argv[2] ?? 10_000);
 const dist = resolve(process.argv[3] ?? new URL('../../libs/framing/dist/keepalive.js', import.meta.url).pathname);
-const { Keepalive } = await import(pathToFileURL(dist).href);
+const { Keepalive } = /** @type {typeof import('../../libs/framing/dist/keepalive.js')} */ (await import(pathToFileURL(dist).href));
 let inTick = 0;
 let maxTick = 0;
 let pings = 0;
 const flush = () => ((maxTick = Math.max(maxTick, inTick)), (inTick = 0));
+/** @type {import('../../libs/framing/dist/keepalive.js').KeepaliveOwner} */
 const owner = {
   keepalivePing() {
     if (inTick === 0) setImmediate(flush);

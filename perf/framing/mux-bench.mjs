@@ -17,7 +17,17 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const { Session } = await import(join(root, 'libs/framing/dist/index.js'));
+const { Session } = /** @type {typeof import('@edge-tunnel/framing')} */ (await import(join(root, 'libs/framing/dist/index.js')));
+/** @typedef {import('node:stream').Duplex} Duplex a TLS socket or a mux stream */
+/** @typedef {{ p50: number, p99: number }} Quantiles */
+/**
+ * What the bench measured: raw TLS and the mux, bulk MB/s (`mux<n>MBps`, per-stream max/min `mux<n>MaxMin`
+ * for n = 1, 16, 256), 64-byte messages/s and RTT ms, heap B per idle stream on each end.
+ * @typedef {{ rawMBps: number, rawMsgPerSec: number, muxMsgPerSec: number, rawRtt: Quantiles, muxRtt: Quantiles,
+ *   heapPerIdleStreamOpener: number, heapPerIdleStreamAcceptor: number } & Record<`mux${number}MBps` | `mux${number}MaxMin`, number>} MuxMetrics
+ */
+/** @typedef {{ quick: boolean, sizes: typeof SIZES, node: string, date: string, metrics: MuxMetrics, targets?: Record<string, boolean | string> }} MuxResults */
+/** The child's IPC answers: its port once listening, `ok` to a mode, its heap and stream count to `heap`. @typedef {{ port?: number, ok?: boolean, heapUsed?: number, streams?: number }} ChildReply */
 
 const MiB = 1024 * 1024;
 const QUICK = process.argv.includes('--quick');
@@ -41,6 +51,7 @@ async function child() {
   const key = readFileSync(process.env.BENCH_KEY);
   const cert = readFileSync(process.env.BENCH_CERT);
   let mode = 'raw-sink';
+  /** @type {import('@edge-tunnel/framing').Session | undefined} */
   let current;
   const server = tls.createServer({ key, cert, allowHalfOpen: true }, (socket) => {
     socket.setNoDelay(true);
@@ -57,7 +68,7 @@ async function child() {
     });
   });
   await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
-  process.on('message', (/** @type {any} */ msg) => {
+  process.on('message', (/** @type {{ cmd: 'mode' | 'heap' | 'exit', mode?: string }} */ msg) => {
     if (msg.cmd === 'mode') {
       mode = msg.mode;
       current?.destroy();
@@ -76,10 +87,13 @@ async function child() {
   process.send({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port });
 }
 
-/** Counts bytes until the peer's FIN, then answers with the count (8 bytes) and ends. */
+/**
+ * Counts bytes until the peer's FIN, then answers with the count (8 bytes) and ends.
+ * @param {Duplex} stream
+ */
 function rawSink(stream) {
   let n = 0;
-  stream.on('data', (b) => (n += b.length));
+  stream.on('data', (/** @type {Buffer} */ b) => (n += b.length));
   stream.on('end', () => {
     const reply = Buffer.alloc(8);
     reply.writeDoubleBE(n);
@@ -97,18 +111,21 @@ async function parent() {
     execArgv: [...new Set(['--expose-gc', ...process.execArgv])],
     env: { ...process.env, BENCH_KEY: join(dir, 'key.pem'), BENCH_CERT: join(dir, 'cert.pem') },
   });
+  /** @param {{ cmd: string, mode?: string }} [msg] @returns {Promise<ChildReply>} */
   const ask = (msg) => new Promise((resolve) => (proc.once('message', resolve), msg && proc.send(msg)));
   const { port } = await ask();
-  const setMode = (mode) => ask({ cmd: 'mode', mode });
+  const setMode = (/** @type {string} */ mode) => ask({ cmd: 'mode', mode });
+  /** @returns {Promise<tls.TLSSocket>} */
   const connect = () =>
     new Promise((resolve, reject) => {
       const s = tls.connect(/** @type {tls.ConnectionOptions} */ ({ host: '127.0.0.1', port, ca, allowHalfOpen: true }), () => (s.setNoDelay(true), resolve(s)));
       s.once('error', reject);
     });
   const block = randomBytes(MiB);
-  const results = { quick: QUICK, sizes: SIZES, node: process.version, date: new Date().toISOString(), metrics: {} };
+  /** @type {MuxResults} */
+  const results = { quick: QUICK, sizes: SIZES, node: process.version, date: new Date().toISOString(), metrics: /** @type {MuxMetrics} */ ({}) };
   const m = results.metrics;
-  const log = (...a) => console.error('  ', ...a);
+  const log = (/** @type {unknown[]} */ ...a) => console.error('  ', ...a);
 
   // raw TLS bulk
   await setMode('raw-sink');
@@ -164,7 +181,9 @@ async function parent() {
   s.on('error', () => {});
   m.rawMsgPerSec = 0;
   m.muxMsgPerSec = 0;
+  /** @type {number[]} */
   const rawTimes = [];
+  /** @type {number[]} */
   const muxTimes = [];
   const batches = 10;
   for (let b = 0; b < batches; b++) {
@@ -210,17 +229,21 @@ async function parent() {
 }
 
 // ---------------------------------------------------------------- measurements
+/** @param {number} bytes @param {number} ms */
 function mbps(bytes, ms) {
   return bytes / 1e6 / (ms / 1000);
 }
 
+/** @param {number} runs @param {() => Promise<number>} fn */
 async function best(runs, fn) {
   let top = -Infinity;
   for (let i = 0; i < runs; i++) top = Math.max(top, await fn());
   return top;
 }
 
+/** @template R @param {number} runs @param {(r: R) => number} key @param {() => Promise<R>} fn @returns {Promise<R>} */
 async function bestBy(runs, key, fn) {
+  /** @type {R | undefined} */
   let top;
   for (let i = 0; i < runs; i++) {
     const r = await fn();
@@ -233,6 +256,7 @@ async function bestBy(runs, key, fn) {
  * Writes `total` bytes in 64 KiB chunks and ends. `buffer` > 0 keeps writing after write() returned
  * false until that many bytes are buffered (the raw TLS reference uses the same 1 MiB socket buffer
  * as the mux's writer, so that it is not handicapped by a 16 KiB highWaterMark).
+ * @param {Duplex} stream @param {number} total @param {Buffer} block
  */
 async function writeBulk(stream, total, block, buffer = 0) {
   const chunk = 64 * 1024;
@@ -245,23 +269,30 @@ async function writeBulk(stream, total, block, buffer = 0) {
   stream.end();
 }
 
-/** The 8-byte count a sink answers with. */
+/**
+ * The 8-byte count a sink answers with.
+ * @param {Duplex} stream @returns {Promise<number>}
+ */
 function readReply(stream) {
   return new Promise((resolve, reject) => {
+    /** @type {Buffer[]} */
     const parts = [];
-    stream.on('data', (b) => parts.push(b));
+    stream.on('data', (/** @type {Buffer} */ b) => parts.push(b));
     stream.once('end', () => resolve(Buffer.concat(parts).readDoubleBE(0)));
     stream.once('error', reject);
   });
 }
 
-/** Writes `count` messages as fast as backpressure allows; resolves with messages/s once all echoed back. */
+/**
+ * Writes `count` messages as fast as backpressure allows; resolves with messages/s once all echoed back.
+ * @param {Duplex} stream @param {Buffer} msg @param {number} count @returns {Promise<number>}
+ */
 function messageRate(stream, msg, count) {
   return new Promise((resolve) => {
     let back = 0;
     const want = count * msg.length;
     const t0 = performance.now();
-    const onData = (b) => {
+    const onData = (/** @type {Buffer} */ b) => {
       back += b.length;
       if (back >= want) {
         stream.off('data', onData);
@@ -270,6 +301,7 @@ function messageRate(stream, msg, count) {
     };
     stream.on('data', onData);
     let i = 0;
+    /** @returns {void} */
     const pump = () => {
       while (i < count) {
         i += 1;
@@ -280,14 +312,18 @@ function messageRate(stream, msg, count) {
   });
 }
 
-/** Ping-pong of one message at a time; the round-trip times in ms. */
+/**
+ * Ping-pong of one message at a time; the round-trip times in ms.
+ * @param {Duplex} stream @param {Buffer} msg @param {number} samples
+ */
 async function rtt(stream, msg, samples) {
+  /** @type {number[]} */
   const times = [];
   for (let i = 0; i < samples + 20; i++) {
     const t0 = performance.now();
-    await new Promise((resolve) => {
+    await /** @type {Promise<void>} */ (new Promise((resolve) => {
       let back = 0;
-      const onData = (b) => {
+      const onData = (/** @type {Buffer} */ b) => {
         back += b.length;
         if (back >= msg.length) {
           stream.off('data', onData);
@@ -296,21 +332,24 @@ async function rtt(stream, msg, samples) {
       };
       stream.on('data', onData);
       stream.write(msg);
-    });
+    }));
     if (i >= 20) times.push(performance.now() - t0); // the first 20 warm up
   }
   return times;
 }
 
+/** @param {number[]} times @returns {Quantiles} */
 function quantiles(times) {
   times.sort((a, b) => a - b);
-  const q = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
+  const q = (/** @type {number} */ p) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
   return { p50: q(0.5), p99: q(0.99) };
 }
 
 // ---------------------------------------------------------------- report
+/** @param {MuxResults} results */
 function report(results) {
   const m = results.metrics;
+  /** @type {[string, string, string, string, boolean | ''][]} */
   const rows = [
     ['raw TLS bulk', `${m.rawMBps.toFixed(0)} MB/s`, '(reference)', '', ''],
     ['mux 1 stream bulk', `${m.mux1MBps.toFixed(0)} MB/s`, '>= 0.90 x raw', (m.mux1MBps / m.rawMBps).toFixed(2), m.mux1MBps >= 0.9 * m.rawMBps],
@@ -328,7 +367,7 @@ function report(results) {
   ];
   results.targets = Object.fromEntries(rows.filter((r) => r[4] !== '').map((r) => [r[0], r[4]]));
   const widths = [32, 22, 14, 7, 5];
-  const line = (cells) => cells.map((c, i) => String(c === true ? 'PASS' : c === false ? 'MISS' : c).padEnd(widths[i])).join(' | ');
+  const line = (/** @type {(string | boolean)[]} */ cells) => cells.map((c, i) => String(c === true ? 'PASS' : c === false ? 'MISS' : c).padEnd(widths[i])).join(' | ');
   console.log(`\nframing mux benchmark${QUICK ? ' (--quick)' : ''}, ${SIZES.idle} idle streams, node ${process.version}\n`);
   console.log(line(['metric', 'value', 'target', 'ratio', 'ok']));
   console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));

@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const { Session, resume } = await import(join(root, 'libs/framing/dist/index.js'));
+const { Session, resume } = /** @type {typeof import('@edge-tunnel/framing')} */ (await import(join(root, 'libs/framing/dist/index.js')));
 const MiB = 1024 * 1024;
 const BYTES = (process.argv.includes('--quick') ? 64 : 256) * MiB;
 const cutArg = process.argv.indexOf('--cut-ms');
@@ -27,10 +27,14 @@ const key = readFileSync(join(dir, 'k.pem'));
 const cert = readFileSync(join(dir, 'c.pem'));
 rmSync(dir, { recursive: true, force: true });
 
+/** @param {'plain' | 'link' | 'cut'} mode */
 async function run(mode) {
   const table = new resume.ResumeTable({ graceMs: 10_000 });
+  /** @type {net.Socket[]} */
   const raws = [];
+  /** @type {(s: import('@edge-tunnel/framing').Session) => void} */
   let serverSession;
+  /** @type {Promise<import('@edge-tunnel/framing').Session>} */
   const gotServer = new Promise((r) => (serverSession = r));
   const server = tls.createServer({ key, cert, allowHalfOpen: true }, (s) => {
     if (mode === 'plain') return serverSession(new Session(s, { role: 'server' }));
@@ -38,20 +42,28 @@ async function run(mode) {
   });
   await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
   const port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
+  /** @returns {Promise<tls.TLSSocket>} */
   const dial = () => new Promise((res) => {
     const raw = net.connect({ host: '127.0.0.1', port });
     raws.push(raw);
     const c = tls.connect(/** @type {tls.ConnectionOptions} */ ({ socket: raw, ca: cert, servername: 'localhost', allowHalfOpen: true }), () => res(c));
   });
   const first = await dial();
-  let client, link, credentials;
+  /** @type {import('@edge-tunnel/framing').Session} */
+  let client;
+  /** @type {Awaited<ReturnType<typeof resume.openLink>>['link']} */
+  let link;
+  /** @type {Awaited<ReturnType<typeof resume.openLink>>['credentials']} */
+  let credentials;
   if (mode === 'plain') client = new Session(first, { role: 'client' });
   else {
     ({ link, credentials } = await resume.openLink(first, { timeoutMs: 5_000 }));
     client = new Session(link, { role: 'client' });
   }
   const srv = await gotServer;
+  /** @type {number[]} */
   const pauses = [];
+  /** @type {NodeJS.Timeout | undefined} */
   let timer;
   if (mode === 'cut') {
     link.on('paused', async () => {
@@ -62,12 +74,13 @@ async function run(mode) {
     });
     timer = setInterval(() => raws.splice(0).forEach((r) => r.destroy()), CUT_MS);
   }
+  /** @type {Promise<import('@edge-tunnel/framing').Stream>} */
   const accepted = new Promise((r) => srv.once('stream', (st) => (st.accept(), r(st))));
   const up = client.open({ host: 'h', port: 1 }).on('error', () => {});
   const down = (await accepted).on('error', () => {});
   const t0 = performance.now();
   let got = 0;
-  const done = new Promise((r) => down.on('data', (b) => (got += b.length)).once('end', r));
+  const done = new Promise((r) => down.on('data', (/** @type {Buffer} */ b) => (got += b.length)).once('end', r));
   const block = Buffer.alloc(64 * 1024, 1);
   for (let sent = 0; sent < BYTES; sent += block.length) if (!up.write(block)) await new Promise((r) => up.once('drain', r));
   up.end();
@@ -79,11 +92,11 @@ async function run(mode) {
   server.close();
   if (got !== BYTES) throw new Error(`${mode}: got ${got} of ${BYTES} bytes`);
   pauses.sort((a, b) => a - b);
-  const q = (p) => pauses.length ? pauses[Math.min(pauses.length - 1, Math.floor(p * pauses.length))].toFixed(1) : '-';
+  const q = (/** @type {number} */ p) => pauses.length ? pauses[Math.min(pauses.length - 1, Math.floor(p * pauses.length))].toFixed(1) : '-';
   return { mode, MBps: (BYTES / MiB / (ms / 1000)).toFixed(0), resumes: pauses.length, pauseP50: q(0.5), pauseP99: q(0.99), pauseMax: pauses.length ? pauses.at(-1).toFixed(1) : '-' };
 }
 
 const rows = [];
-for (const mode of ['plain', 'link', 'cut']) rows.push(await run(mode));
+for (const mode of /** @type {const} */ (['plain', 'link', 'cut'])) rows.push(await run(mode));
 console.log(`one bulk stream of ${BYTES / MiB} MiB, TLS loopback, both ends in one process; cut: every ${CUT_MS} ms`);
 console.table(rows);

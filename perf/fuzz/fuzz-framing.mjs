@@ -17,13 +17,13 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '../../libs/framing/dist');
-const { FrameDecoder } = await import(`${dist}/decoder.js`);
-const { Session } = await import(`${dist}/session.js`);
-const { ProtocolError, SessionClosedError, ErrorCode, errorCodeName } = await import(`${dist}/errors.js`);
-const { encodeFrame } = await import(`${dist}/frame.js`);
-const { compressPayload } = await import(`${dist}/lz4.js`);
-const P = await import(`${dist}/payloads.js`);
-const { FrameType, Flag, Setting, CODEC_LZ4 } = await import(`${dist}/constants.js`);
+const { FrameDecoder } = /** @type {typeof import('../../libs/framing/dist/decoder.js')} */ (await import(`${dist}/decoder.js`));
+const { Session } = /** @type {typeof import('../../libs/framing/dist/session.js')} */ (await import(`${dist}/session.js`));
+const { ProtocolError, SessionClosedError, ErrorCode, errorCodeName } = /** @type {typeof import('../../libs/framing/dist/errors.js')} */ (await import(`${dist}/errors.js`));
+const { encodeFrame } = /** @type {typeof import('../../libs/framing/dist/frame.js')} */ (await import(`${dist}/frame.js`));
+const { compressPayload } = /** @type {typeof import('../../libs/framing/dist/lz4.js')} */ (await import(`${dist}/lz4.js`));
+const P = /** @type {typeof import('../../libs/framing/dist/payloads.js')} */ (await import(`${dist}/payloads.js`));
+const { FrameType, Flag, Setting, CODEC_LZ4 } = /** @type {typeof import('../../libs/framing/dist/constants.js')} */ (await import(`${dist}/constants.js`));
 
 const { values: args } = parseArgs({
   options: {
@@ -44,6 +44,7 @@ const DECODER_BOUND = 12 + Math.max(MAX_FRAME, MAX_CONTROL);
 const KNOWN = new Set(Object.values(ErrorCode));
 
 // ---- seeded PRNG (mulberry32, as in libs/framing/test/fixtures/prng.ts) ----
+/** @param {number} seed */
 function prng(seed) {
   let a = seed >>> 0;
   const next = () => {
@@ -53,8 +54,8 @@ function prng(seed) {
     x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
-  const int = (n) => Math.floor(next() * n);
-  const bytes = (n) => {
+  const int = (/** @type {number} */ n) => Math.floor(next() * n);
+  const bytes = (/** @type {number} */ n) => {
     const b = Buffer.allocUnsafe(n);
     for (let i = 0; i < n; i++) b[i] = int(256);
     return b;
@@ -64,24 +65,28 @@ function prng(seed) {
 const r = prng(SEED);
 
 // ---- naive oracle of the header checks (spec §1, written from the table, not from decoder.ts) ----
+/** @param {number} type @param {number} streamId @param {number} length @returns {string | null} */
 function expectedHeaderCode(type, streamId, length) {
   if (type > 7) return 'PROTOCOL_ERROR';
   const sessionLevel = type === 5 || type === 6 || type === 7;
   if (sessionLevel ? streamId !== 0 : streamId === 0 || streamId > 0x7fffffff) return 'PROTOCOL_ERROR';
   if (type === 0) return length > MAX_FRAME ? 'FRAME_SIZE_ERROR' : null;
-  const fixed = { 1: 8, 3: 0, 5: 8 }[type];
+  const fixed = /** @type {Record<number, number>} */ ({ 1: 8, 3: 0, 5: 8 })[type];
   if (fixed !== undefined) return length === fixed ? null : 'FRAME_SIZE_ERROR';
   return length > MAX_CONTROL ? 'FRAME_SIZE_ERROR' : null;
 }
 
 // ---- results ----
+/** @type {Map<string, number>} */
 const outcomes = new Map();
-const count = (k) => outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
+const count = (/** @type {string} */ k) => outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
+/** @type {{ run: number, what: string, detail?: string }[]} */
 const failures = [];
 let maxDecoderBuffered = 0;
 let maxSessionBuffered = 0;
 let maxHeap = 0;
 let maxRss = 0;
+/** @param {number} run @param {string} what @param {string} [detail] */
 function fail(run, what, detail) {
   failures.push({ run, what, detail });
   console.error(`FAIL run ${run} (seed ${SEED}): ${what}${detail ? ` ${detail}` : ''}`);
@@ -89,6 +94,7 @@ function fail(run, what, detail) {
 
 // ---- decoder inputs ----
 const nullSink = { onData() {}, onFrame() {} };
+/** @param {number} type @param {number} flags @param {number} streamId @param {number} length */
 function header(type, flags, streamId, length) {
   const h = Buffer.alloc(12);
   h[0] = type; h[1] = flags;
@@ -96,7 +102,7 @@ function header(type, flags, streamId, length) {
   h.writeUInt32BE(length >>> 0, 8);
   return h;
 }
-const pick = (xs) => xs[r.int(xs.length)];
+const pick = /** @template T @param {T[]} xs @returns {T} */ (xs) => xs[r.int(xs.length)];
 function randomHeaderFields() {
   const type = r.next() < 0.9 ? r.int(8) : r.int(256);
   const streamId = pick([0, 1, 2, 3, 0x7fffffff, 0x80000000, 0xffffffff, r.int(2 ** 32)]);
@@ -104,6 +110,7 @@ function randomHeaderFields() {
   return [type, r.int(256), streamId, length];
 }
 
+/** @param {number} run */
 function decoderRun(run) {
   const dec = new FrameDecoder(nullSink, { maxFrameSize: MAX_FRAME });
   if (r.next() < 0.5) {
@@ -111,6 +118,7 @@ function decoderRun(run) {
     const [type, flags, streamId, length] = randomHeaderFields();
     const expected = expectedHeaderCode(type, streamId, length);
     const wire = Buffer.concat([header(type, flags, streamId, length), r.bytes(Math.min(length, r.int(32)))]);
+    /** @type {string | null} */
     let got = null;
     try {
       feed(dec, wire);
@@ -135,6 +143,7 @@ function decoderRun(run) {
   }
 }
 
+/** @param {InstanceType<typeof FrameDecoder>} dec @param {Buffer} wire @param {(buffered: number) => void} [onBuffered] */
 function feed(dec, wire, onBuffered) {
   for (let at = 0; at < wire.length;) {
     const n = 1 + r.int(Math.min(wire.length - at, r.next() < 0.5 ? 16 : 20_000));
@@ -164,6 +173,7 @@ function randomWire() {
   return mutate(Buffer.concat(frames));
 }
 
+/** @param {Buffer} bytes */
 function mutate(bytes) {
   const out = Buffer.from(bytes);
   const flips = r.int(6);
@@ -174,13 +184,16 @@ function mutate(bytes) {
 
 // ---- session inputs ----
 class End extends Duplex {
-  constructor() { super({ allowHalfOpen: true }); this.held = null; /** @type {End} */ this.other = undefined; }
+  constructor() { super({ allowHalfOpen: true }); /** @type {(() => void) | null} */ this.held = null; /** @type {End} */ this.other = undefined; }
+  /** @param {Buffer} chunk @param {BufferEncoding} _e @param {(err?: Error | null) => void} cb */
   _write(chunk, _e, cb) {
     if (this.other.destroyed) return cb(new Error('peer destroyed'));
     if (this.other.push(chunk)) cb(); else this.other.held = () => cb();
   }
+  /** @param {(err?: Error | null) => void} cb */
   _final(cb) { this.other.push(null); cb(); }
   _read() { const h = this.held; this.held = null; h?.(); }
+  /** @param {Error | null} err @param {(err?: Error | null) => void} cb */
   _destroy(err, cb) { if (!this.other.destroyed) this.other.destroy(); cb(err); }
 }
 function pair() {
@@ -193,6 +206,7 @@ const PEER_SETTINGS = encodeFrame(FrameType.SETTINGS, 0, 0, P.encodeSettings({
   [Setting.MAX_FRAME_SIZE]: MAX_FRAME, [Setting.INITIAL_WINDOW]: 256 * 1024, [Setting.MAX_STREAMS]: 1024, [Setting.CODECS]: CODEC_LZ4,
 }, {}));
 
+/** @param {{ nextId: number, ids: number[] }} state */
 function sessionFrame(state) {
   const id = () => (state.ids.length > 0 && r.next() < 0.95 ? pick(state.ids) : 1 + r.int(40));
   switch (r.next() < 0.03 ? 10 : r.int(10)) {
@@ -218,11 +232,15 @@ function sessionFrame(state) {
 }
 
 /** Decodes what the session wrote (RESET and GOAWAY codes) with a lenient decoder. */
+/** @param {Buffer[]} chunks */
 function writtenBy(chunks) {
+  /** @type {string[]} */
   const resets = [];
+  /** @type {string[]} */
   const goaways = [];
   const sink = {
     onData() {},
+    /** @param {number} type @param {number} _f @param {number} streamId @param {Buffer} payload */
     onFrame(type, _f, streamId, payload) {
       if (type === FrameType.RESET) resets.push(errorCodeName(P.decodeReset(payload).code));
       if (type === FrameType.GOAWAY) goaways.push(errorCodeName(P.decodeGoAway(payload).code));
@@ -235,13 +253,15 @@ function writtenBy(chunks) {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** @param {number} run */
 async function sessionRun(run) {
   const [raw, sock] = pair();
   const session = new Session(sock, { role: 'server', compression: true, maxControlPerSecond: 200, initialWindow: 16 * 1024, receiveBudget: 1024 * 1024, maxStreams: 8, keepaliveIntervalMs: 60_000, keepaliveTimeoutMs: 120_000 });
+  /** @type {Buffer[]} */
   const out = [];
-  raw.on('data', (b) => out.push(b));
+  raw.on('data', (/** @type {Buffer} */ b) => out.push(b));
   raw.on('error', () => {});
-  /** @type {any} */
+  /** @type {Error | null | undefined} */
   let closeErr = null;
   let closed = false;
   session.once('close', (err) => { closed = true; closeErr = err; });
@@ -267,7 +287,7 @@ async function sessionRun(run) {
   }
   await tick();
   await tick();
-  const buffered = session.decoder.buffered + [...session.streams.values()].reduce((s, st) => s + st.readableLength, 0);
+  const buffered = session['sink'].buffered + [...session.streams.values()].reduce((s, st) => s + st.readableLength, 0);
   maxSessionBuffered = Math.max(maxSessionBuffered, buffered);
   const { resets, goaways } = writtenBy(out);
   for (const code of resets) count(`session RESET ${code}`);
@@ -276,18 +296,20 @@ async function sessionRun(run) {
     const local = closeErr instanceof SessionClosedError ? closeErr.wireCode : 'none';
     const sent = goaways[0];
     count(`session GOAWAY ${sent ?? 'missing'}`);
-    if (!closed || sent === undefined || sent !== local || sent === 'INTERNAL_ERROR' || !KNOWN.has(ErrorCode[sent])) {
+    if (!closed || sent === undefined || sent !== local || sent === 'INTERNAL_ERROR' || !KNOWN.has(ErrorCode[/** @type {keyof typeof ErrorCode} */ (sent)])) {
       fail(run, `session ended with GOAWAY ${sent} but local error ${local}`, closeErr?.message);
     }
   } else {
     count('session running');
     if (buffered > 1024 * 1024 + DECODER_BOUND) fail(run, `session buffers ${buffered} bytes`);
   }
-  for (const st of session.streams.values()) st.on('error', () => {});
+  // every stream of a Session without socketStreams is a Stream (a Duplex)
+  for (const st of session.streams.values()) /** @type {import('../../libs/framing/dist/stream.js').Stream} */ (st).on('error', () => {});
   session.destroy();
 }
 
 // ---- main loop ----
+/** @type {unknown[]} */
 const uncaught = [];
 process.on('uncaughtException', (e) => uncaught.push(e));
 process.on('unhandledRejection', (e) => uncaught.push(e));

@@ -19,7 +19,17 @@ import { Session } from '@edge-tunnel/framing';
 import { Backoff, DEFAULT_RECONNECT_SPREAD_MS } from '@edge-tunnel/agent';
 import { agentIdentities, makeCerts } from '../lib/certs.mjs';
 
+/** An agent's identity (cached in ids.json). @typedef {{ name: string, ip: string, certPem: string, keyPem: string }} StormId */
+/** The run's PKI: the directory of makeCerts' files, the CA and every agent's identity. @typedef {{ dir: string, caPem: string, ids: StormId[] }} StormPki */
+/** What the agents share: the server's agent port, the CA, and when each dial and each session up happened (performance.now()). @typedef {{ port: number, ca: string, dials: number[], ups: number[] }} StormCtx */
+/**
+ * One emulated agent: up while its session is; `done` settles when its loop stopped.
+ * @typedef {{ id: StormId, up: boolean, attempts: number, stop: boolean, done?: Promise<void>, session?: import('@edge-tunnel/framing').Session }} StormAgent
+ */
+/** @typedef {{ max: number, mean: number }} BucketStat */
+
 const args = process.argv.slice(2);
+/** @param {string} name @param {number | undefined} def */
 const opt = (name, def) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : def;
@@ -31,11 +41,14 @@ const SPREAD = opt('reconnect-spread-ms', DEFAULT_RECONNECT_SPREAD_MS);
 const DEADLINE = opt('deadline-ms', 30_000);
 const MAX_HANDSHAKES = opt('server-max-handshakes', undefined);
 const JSON_OUT = args.includes('--json');
-const say = (s) => void (JSON_OUT ? process.stderr : process.stdout).write(`${s}\n`);
-const ipOf = (i) => `127.51.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+const say = /** @returns {void} */ (/** @type {string} */ s) => void (JSON_OUT ? process.stderr : process.stdout).write(`${s}\n`);
+const ipOf = (/** @type {number} */ i) => `127.51.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 const SERVER_MAIN = join(dirname(fileURLToPath(import.meta.resolve('@edge-tunnel/server'))), 'main.js');
 
-/** Certificates for N agents, cached across runs (signing 1000 takes a while). */
+/**
+ * Certificates for N agents, cached across runs (signing 1000 takes a while).
+ * @returns {Promise<StormPki>}
+ */
 async function certs() {
   const dir = join(tmpdir(), `edge-tunnel-storm-${N}`);
   const cache = join(dir, 'ids.json');
@@ -50,6 +63,7 @@ async function certs() {
   return out;
 }
 
+/** @returns {Promise<number>} */
 const freePort = () => new Promise((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => {
     const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
@@ -57,8 +71,9 @@ const freePort = () => new Promise((resolve) => {
   });
 });
 
+/** @param {StormPki} pki @param {number} agentPort @param {number} metaPort */
 function startServer(pki, agentPort, metaPort) {
-  const p = (n, e) => join(pki.dir, `${n}.${e}`);
+  const p = (/** @type {string} */ n, /** @type {string} */ e) => join(pki.dir, `${n}.${e}`);
   const child = spawn(process.execPath, [SERVER_MAIN,
     '--agent-addr', `127.0.0.1:${agentPort}`, '--https-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--meta-addr', `127.0.0.1:${metaPort}`,
     '--cert', p('server', 'crt'), '--key', p('server', 'key'), '--agent-ca', p('ca', 'crt'), '--caller-ca', p('ca', 'crt'),
@@ -68,6 +83,7 @@ function startServer(pki, agentPort, metaPort) {
   return child;
 }
 
+/** @param {number} metaPort */
 async function ready(metaPort, ms = 15_000) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -78,17 +94,24 @@ async function ready(metaPort, ms = 15_000) {
   throw new Error('server not ready');
 }
 
-/** One emulated agent: the real agent's loop (spread after a lost session, else full jitter). */
+/**
+ * One emulated agent: the real agent's loop (spread after a lost session, else full jitter).
+ * @param {StormId} id @param {StormCtx} ctx
+ */
 function agent(id, ctx) {
+  /** @type {StormAgent} */
   const a = { id, up: false, attempts: 0, stop: false };
   // parsed once: a real agent pays for its PEM files in its own process, not in one shared event loop
+  /** @type {tls.SecureContext | undefined} */
   let secureContext;
+  /** @returns {Promise<import('@edge-tunnel/framing').Session | undefined>} */
   const dialOnce = () => new Promise((resolve) => {
     ctx.dials.push(performance.now());
     secureContext ??= tls.createSecureContext({ ca: ctx.ca, cert: id.certPem, key: id.keyPem });
     const socket = tls.connect({ host: '127.0.0.1', port: ctx.port, secureContext, servername: 'localhost' });
     socket.setTimeout(10_000, () => socket.destroy());
     socket.on('error', () => {});
+    /** @type {import('@edge-tunnel/framing').Session | undefined} */
     let session;
     const fail = () => (session?.destroy(), resolve(undefined));
     socket.once('close', fail);
@@ -107,7 +130,7 @@ function agent(id, ctx) {
         a.up = true;
         ctx.ups.push(performance.now());
         a.session = session;
-        await new Promise((r) => (session.destroyed ? r() : session.once('close', r)));
+        await /** @type {Promise<void>} */ (new Promise((r) => (session.destroyed ? r() : session.once('close', r))));
         a.up = false;
         backoff.sessionLost();
         if (a.stop) return;
@@ -118,6 +141,7 @@ function agent(id, ctx) {
   return a;
 }
 
+/** @param {StormAgent[]} agents @param {number} ms */
 async function waitAll(agents, ms) {
   const deadline = performance.now() + ms;
   while (agents.some((a) => !a.up)) {
@@ -127,6 +151,7 @@ async function waitAll(agents, ms) {
   return true;
 }
 
+/** @param {number[]} times @param {number} from @param {number} to */
 function buckets(times, from, to, width = 100) {
   const n = Math.max(1, Math.ceil((to - from) / width));
   const b = new Array(n).fill(0);
@@ -139,6 +164,7 @@ const agentPort = await freePort();
 const metaPort = await freePort();
 let server = startServer(pki, agentPort, metaPort);
 await ready(metaPort);
+/** @type {StormCtx} */
 const ctx = { port: agentPort, ca: pki.caPem, dials: [], ups: [] };
 const t1 = performance.now();
 const agents = pki.ids.map((id) => agent(id, ctx));
@@ -172,10 +198,18 @@ const upBuckets = buckets(ups, first, lastUp);
 const p90 = ups[Math.max(0, Math.ceil(ups.length * 0.9) - 1)] ?? end;
 const upBuckets90 = buckets(ups, first, Math.max(p90, first + 100));
 const dialBuckets = buckets(ctx.dials, killedAt, lastUp);
-const stat = (b) => ({ max: Math.max(...b), mean: b.reduce((s, x) => s + x, 0) / b.length });
-const tunnels = /** @type {any} */ (await fetch(`http://127.0.0.1:${metaPort}/debug/tunnels`).then((r) => r.json()).catch(() => ({ nodes: [] })));
+const stat = (/** @type {number[]} */ b) => /** @type {BucketStat} */ ({ max: Math.max(...b), mean: b.reduce((s, x) => s + x, 0) / b.length });
+/** the parts of /debug/tunnels read here */
+const tunnels = /** @type {{ nodes?: { connected?: boolean }[] }} */ (await fetch(`http://127.0.0.1:${metaPort}/debug/tunnels`).then((r) => r.json()).catch(() => ({ nodes: /** @type {{ connected?: boolean }[]} */ ([]) })));
 // the restarted server's handshake pacing: cap, most in flight at once, connections that waited
-const handshakes = /** @type {any} */ (await fetch(`http://127.0.0.1:${metaPort}/debug/agent-handshakes`).then((r) => r.json()).catch(() => ({})));
+const handshakes = /** @type {{ max?: number, peak?: number, paced?: number }} */ (await fetch(`http://127.0.0.1:${metaPort}/debug/agent-handshakes`).then((r) => r.json()).catch(() => ({})));
+/**
+ * @typedef {{ agents: number, baseMs: number, maxMs: number, spreadMs: number, back: number, allBack: boolean, serverReadyMs: number,
+ *   firstBackMs: number, allBackMs: number, p50BackMs: number, reconnectsPer100ms: BucketStat, reconnectsPer100msP90: BucketStat,
+ *   p90BackMs: number, dialsPer100ms: BucketStat, dials: number, serverTunnels: number, emulatorStallMaxMs: number, spawnMs: number,
+ *   handshakes: typeof handshakes, maxOverMean?: number, maxOverMeanP90?: number }} StormResult
+ */
+/** @type {StormResult} */
 const result = {
   agents: N, baseMs: BASE, maxMs: MAX, spreadMs: SPREAD, back, allBack, serverReadyMs: Math.round(readyMs),
   firstBackMs: Math.round(first - killedAt), allBackMs: Math.round(lastUp - killedAt), p50BackMs: Math.round((ups[Math.floor(ups.length / 2)] ?? end) - killedAt),

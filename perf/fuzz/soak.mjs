@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '../../libs/framing/dist');
-const { Session } = await import(`${dist}/session.js`);
+const { Session } = /** @type {typeof import('../../libs/framing/dist/session.js')} */ (await import(`${dist}/session.js`));
 
 const { values: args } = parseArgs({
   options: {
@@ -76,9 +76,11 @@ async function dial() {
 const payload = Buffer.alloc(512, 7);
 let done = 0;
 let failed = 0;
+/** @param {import('@edge-tunnel/framing').Session} s @returns {Promise<void>} */
 function oneStream(s) {
   return new Promise((resolve) => {
     let got = 0;
+    /** @type {import('@edge-tunnel/framing').Stream} */
     let st;
     try {
       st = s.open({ host: '127.0.0.1', port: 1 });
@@ -86,7 +88,7 @@ function oneStream(s) {
       failed += 1;
       return resolve();
     }
-    st.on('data', (b) => (got += b.length));
+    st.on('data', (/** @type {Buffer} */ b) => (got += b.length));
     st.on('error', () => { failed += 1; resolve(); });
     st.on('end', () => {
       if (got !== payload.length) failed += 1;
@@ -97,6 +99,7 @@ function oneStream(s) {
   });
 }
 
+/** @param {number} total @param {number} startedAt @param {typeof report} report */
 async function churn(total, startedAt, report) {
   let issued = 0;
   let sinceReconnect = 0;
@@ -121,6 +124,7 @@ async function churn(total, startedAt, report) {
 const report = {
   last: Date.now(),
   every: Number(args['report-ms']),
+  /** @param {number} startedAt */
   print(startedAt) {
     this.last = Date.now();
     const m = process.memoryUsage();

@@ -7,6 +7,10 @@ import { readFileSync } from 'node:fs';
 import forge from 'node-forge';
 import { join } from 'node:path';
 
+/** A node of the run: its name and IP. @typedef {{ name: string, ip: string }} CertNode */
+/** @typedef {Awaited<ReturnType<typeof makeCerts>>} Certs the run's certificates (makeCerts) */
+
+/** @param {string} dir @param {CertNode[]} nodes */
 export async function makeCerts(dir, nodes) {
   const ca = await createCa({ commonName: 'edge-tunnel-perf-ca' });
   await writePemFiles(dir, 'ca', { certPem: ca.certPem });
@@ -16,12 +20,14 @@ export async function makeCerts(dir, nodes) {
   await writePemFiles(dir, 'caller', await issueCallerCert(ca));
   await writePemFiles(dir, 'kubelet-serving', await issueServerCert(ca, { dnsNames: ['kubelet', ...nodes.map((n) => n.name)], ips: nodes.map((n) => n.ip) }));
   for (const node of nodes) await writePemFiles(dir, `agent-${node.name}`, await issueAgentCert(ca, node.name, [node.ip]));
+  /** @param {string} name @param {'crt' | 'key'} ext */
   const path = (name, ext) => join(dir, `${name}.${ext}`);
-  return { dir, ca, caPem: ca.certPem, server, path, pem: (name, ext) => readFileSync(path(name, ext), 'utf8') };
+  return { dir, ca, caPem: ca.certPem, server, path, pem: (/** @type {string} */ name, /** @type {'crt' | 'key'} */ ext) => readFileSync(path(name, ext), 'utf8') };
 }
 
 /**
  * Many agent identities sharing one key pair (signing only; ~0.1 s each with node-forge).
+ * @param {import('@edge-tunnel/pki').CaBundle} ca @param {string[]} names @param {((done: number) => void) | undefined} onProgress
  * @param {(i: number) => string} [ipOf]
  */
 export async function agentIdentities(ca, names, onProgress, ipOf = () => '127.0.0.1') {
@@ -39,6 +45,7 @@ export async function agentIdentities(ca, names, onProgress, ipOf = () => '127.0
  * further one copies its subject, validity and extensions with its own CN, SAN and serial, and is
  * signed with Node's native RSA (node-forge's JS RSA takes ~0.1–0.2 s per signature here, too slow for
  * the 10 000 nodes of `scrape`). Only the bench uses this shortcut; the product's certificates come from pki.
+ * @param {import('@edge-tunnel/pki').CaBundle} ca @param {string[]} names @param {(i: number) => string} ipOf
  */
 export async function agentIdentitiesFast(ca, names, ipOf) {
   const key = await generateKeyPair();

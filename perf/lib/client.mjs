@@ -3,21 +3,25 @@
 import net from 'node:net';
 import { header, MODE } from './sink.mjs';
 
+/** Where a chain's client connects: a plain entry, or a CONNECT frontend (`connect`: 'host:port'). @typedef {{ host: string, port: number, connect?: string }} Endpoint */
+
 /**
  * endpoint: { host, port, connect?: 'host:port' } — a plain entry, or a CONNECT frontend.
  * Resolves with a socket whose next bytes reach the sink.
+ * @param {Endpoint} endpoint
+ * @returns {Promise<net.Socket>}
  */
 export function connectTo(endpoint, timeoutMs = 15_000) {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, noDelay: true });
     const timer = setTimeout(() => fail(new Error(`connect to ${endpoint.host}:${endpoint.port} timed out`)), timeoutMs);
-    const fail = (err) => (clearTimeout(timer), socket.destroy(), reject(err));
+    const fail = (/** @type {Error} */ err) => (clearTimeout(timer), socket.destroy(), reject(err));
     socket.once('error', fail);
     socket.once('connect', () => {
       if (!endpoint.connect) return done(socket);
       socket.write(`CONNECT ${endpoint.connect} HTTP/1.1\r\nHost: ${endpoint.connect}\r\n\r\n`);
       let head = Buffer.alloc(0);
-      const onData = (chunk) => {
+      const onData = (/** @type {Buffer} */ chunk) => {
         head = Buffer.concat([head, chunk]);
         const end = head.indexOf('\r\n\r\n');
         if (end < 0) return head.length > 8192 ? fail(new Error('CONNECT: response head too long')) : undefined;
@@ -31,6 +35,7 @@ export function connectTo(endpoint, timeoutMs = 15_000) {
       };
       socket.on('data', onData);
     });
+    /** @param {net.Socket} s */
     function done(s) {
       clearTimeout(timer);
       s.off('error', fail);
@@ -42,14 +47,18 @@ export function connectTo(endpoint, timeoutMs = 15_000) {
 /**
  * Reads a source stream ('S' random or 'L' log text) for durationMs; returns bytes per sample
  * window. The socket is destroyed at the end. `stall: true` opens it and never reads.
+ * @param {net.Socket} socket
+ * @param {{ durationMs: number, sampleMs?: number, mode?: string }} opts
  */
 export async function readFor(socket, { durationMs, sampleMs = 100, mode = MODE.source }) {
+  /** @type {number[]} */
   const samples = [];
+  /** @type {number[]} */
   const times = []; // ms since start at the end of each sample (timers run late on a busy machine)
   let bytes = 0;
   let total = 0;
   socket.on('error', () => {});
-  socket.on('data', (c) => {
+  socket.on('data', (/** @type {Buffer} */ c) => {
     bytes += c.length;
     total += c.length;
   });
@@ -72,12 +81,15 @@ export async function readFor(socket, { durationMs, sampleMs = 100, mode = MODE.
   return { samples, times, total, elapsedMs: elapsed, sampleMs };
 }
 
-/** Starts reading an endless source in the background; returns { stop() → {bytes, ms} } */
+/**
+ * Starts reading an endless source in the background; returns { stop() → {bytes, ms} }
+ * @param {net.Socket} socket
+ */
 export function readInBackground(socket, mode = MODE.source) {
   let bytes = 0;
   let from = performance.now();
   socket.on('error', () => {});
-  socket.on('data', (c) => (bytes += c.length));
+  socket.on('data', (/** @type {Buffer} */ c) => (bytes += c.length));
   socket.resume();
   socket.write(header(mode, 0));
   return {
@@ -94,14 +106,18 @@ export function readInBackground(socket, mode = MODE.source) {
   };
 }
 
-/** An echo stream for ping-pong: returns { rtt(size) → ms, close() } */
+/**
+ * An echo stream for ping-pong: returns { rtt(size) → ms, close() }
+ * @param {net.Socket} socket
+ */
 export async function echoStream(socket) {
   socket.on('error', () => {});
   socket.write(header(MODE.echo));
   let want = 0;
   let got = 0;
+  /** @type {(() => void) | undefined} */
   let wake;
-  socket.on('data', (c) => {
+  socket.on('data', (/** @type {Buffer} */ c) => {
     got += c.length;
     if (got >= want && wake) {
       const w = wake;
@@ -111,9 +127,11 @@ export async function echoStream(socket) {
   });
   socket.resume();
   return {
+    /** @param {Buffer} msg */
     async rtt(msg) {
       const t0 = performance.now();
       want += msg.length;
+      /** @type {Promise<void>} */
       const p = new Promise((r) => (wake = r));
       socket.write(msg);
       if (got < want) await p;
@@ -125,12 +143,13 @@ export async function echoStream(socket) {
 }
 
 /** open, 1 KiB each way, close (FIN both ways); resolves when the echo came back and the sink closed */
+/** @param {Endpoint} endpoint @param {Buffer} payload */
 export async function churnOnce(endpoint, payload) {
   const socket = await connectTo(endpoint);
   return new Promise((resolve, reject) => {
     let got = 0;
     socket.on('error', reject);
-    socket.on('data', (c) => (got += c.length));
+    socket.on('data', (/** @type {Buffer} */ c) => (got += c.length));
     socket.on('end', () => {
       socket.destroy();
       if (got === payload.length) resolve();
@@ -143,6 +162,7 @@ export async function churnOnce(endpoint, payload) {
 }
 
 /** A source stream whose reader never reads: it fills every window and buffer on its way and stays stalled. */
+/** @param {Endpoint} endpoint */
 export async function openStalled(endpoint) {
   const socket = await connectTo(endpoint);
   socket.on('error', () => {});
@@ -151,20 +171,27 @@ export async function openStalled(endpoint) {
   return socket;
 }
 
-/** Median of numbers (the mean of the middle two for an even count). */
+/**
+ * Median of numbers (the mean of the middle two for an even count).
+ * @param {number[]} xs
+ */
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** @param {number[]} sorted ascending @param {number} p 0–100 */
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i];
 }
 
-/** Jain's fairness index: 1 = perfectly fair, 1/n = one stream got everything */
+/**
+ * Jain's fairness index: 1 = perfectly fair, 1/n = one stream got everything
+ * @param {number[]} xs
+ */
 export function jain(xs) {
   const s = xs.reduce((a, b) => a + b, 0);
   const s2 = xs.reduce((a, b) => a + b * b, 0);

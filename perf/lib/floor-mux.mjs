@@ -4,6 +4,7 @@
 // handshake per stream, no limits, no logging, no metrics, no error reasons. Not a product: the
 // floor that shows what any two-process Node tunnel costs on this machine (bulk, RTT, churn, heap
 // per idle stream), so a target even the floor misses is shown to be out of reach here.
+/** @typedef {import('node:stream').Duplex} Duplex */
 const OPEN = 0;
 const DATA = 1;
 const FIN = 2;
@@ -14,16 +15,20 @@ const EMPTY = Buffer.alloc(0);
 /**
  * wan: a connected Duplex (TLS socket). onOpen(id) → a local Duplex for a stream the peer opened
  * (undefined on the side that only opens). Returns open(local) for the side that opens.
+ * @param {import('node:net').Socket} wan @param {(id: number) => Duplex} [onOpen]
  */
 export function floorMux(wan, onOpen) {
+  /** @type {Map<number, { local: Duplex, sentFin: boolean, gotFin: boolean }>} */
   const streams = new Map();
   let nextId = 1;
+  /** @type {Set<Duplex>} */
   const paused = new Set();
   wan.on('drain', () => {
     for (const local of paused) local.resume();
     paused.clear();
   });
 
+  /** @param {number} type @param {number} id @param {Buffer} [payload] */
   const send = (type, id, payload) => {
     const h = Buffer.allocUnsafe(HEADER);
     h.writeUInt8(type, 0);
@@ -38,10 +43,11 @@ export function floorMux(wan, onOpen) {
   };
 
   // a stream: its local Duplex and which FINs passed (closed after both: no RESET needed)
+  /** @param {number} id @param {Duplex} local */
   const attach = (id, local) => {
     const st = { local, sentFin: false, gotFin: false };
     streams.set(id, st);
-    local.on('data', (chunk) => {
+    local.on('data', (/** @type {Buffer} */ chunk) => {
       if (!send(DATA, id, chunk)) {
         local.pause();
         paused.add(local);
@@ -64,7 +70,7 @@ export function floorMux(wan, onOpen) {
   let partial = EMPTY;
   let dataId = 0;
   let dataLeft = 0;
-  wan.on('data', (chunk) => {
+  wan.on('data', (/** @type {Buffer} */ chunk) => {
     let off = 0;
     while (off < chunk.length) {
       if (dataLeft > 0) {
@@ -119,7 +125,7 @@ export function floorMux(wan, onOpen) {
     streams.clear();
   });
 
-  return (local) => {
+  return (/** @type {Duplex} */ local) => {
     const id = nextId++;
     send(OPEN, id);
     attach(id, local);

@@ -7,14 +7,23 @@ import { AllowList } from '@edge-tunnel/agent';
 import { parseAgentPortsMessage } from '@edge-tunnel/dnat';
 import { Session } from '@edge-tunnel/framing';
 
+/** A following agent's node and (optionally) its own client certificate. @typedef {{ name: string, ip: string, certPem?: string, keyPem?: string }} FollowerIdentity */
+/**
+ * A following agent: its session and AllowList, the rev it applied last, when (performance.now()) and how long the apply took.
+ * @typedef {{ id: FollowerIdentity, session: Session, allowList: AllowList, rev: number, at: number, applyMs: number }} Follower
+ */
+
 /**
  * `identity(i)` → { name, ip, certPem?, keyPem? }. Resolves once every session is up. Each agent
  * records the rev it applied, when, and how long the apply took.
+ * @param {{ host: string, port: number, ca: string, n: number, identity: (i: number) => FollowerIdentity, batch?: number }} opts
  */
 export async function connectFollowers({ host, port, ca, n, identity, batch = 50 }) {
+  /** @type {Follower[]} */
   const agents = [];
   // the waiter's predicate is evaluated once per agent per CONFIG (a count, not a scan of all N):
   // the bench process must not add O(N²) work to what it measures
+  /** @type {{ done: (a: Follower) => boolean, resolve: (at: number) => void, ok: Set<Follower>, pending: number } | undefined} */
   let waiter;
   const settle = () => {
     if (waiter && waiter.pending === 0) {
@@ -23,7 +32,7 @@ export async function connectFollowers({ host, port, ca, n, identity, batch = 50
       w.resolve(Math.max(...agents.map((a) => a.at)));
     }
   };
-  const recheck = (a) => {
+  const recheck = (/** @type {Follower} */ a) => {
     if (!waiter) return;
     const ok = waiter.done(a);
     if (ok !== waiter.ok.has(a)) {
@@ -33,7 +42,7 @@ export async function connectFollowers({ host, port, ca, n, identity, batch = 50
     }
     settle();
   };
-  const one = (i) => new Promise((resolve, reject) => {
+  const one = (/** @type {number} */ i) => /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
     const id = identity(i);
     const socket = tls.connect({ host, port, ca, servername: 'localhost', ALPNProtocols: ['edge-tunnel/1'], ...(id.certPem ? { cert: id.certPem, key: id.keyPem } : {}) });
     socket.once('secureConnect', () => {
@@ -43,6 +52,7 @@ export async function connectFollowers({ host, port, ca, n, identity, batch = 50
         keepaliveIntervalMs: 600_000, keepaliveTimeoutMs: 1_200_000,
       });
       session.on('error', () => {});
+      /** @type {Follower} */
       const a = { id, session, allowList, rev: 0, at: 0, applyMs: 0 };
       session.on('config', (msg) => {
         const started = performance.now();
@@ -57,11 +67,15 @@ export async function connectFollowers({ host, port, ca, n, identity, batch = 50
       session.ready.then(() => resolve(), reject);
     });
     socket.once('error', reject);
-  });
+  }));
   for (let i = 0; i < n; i += batch) await Promise.all(Array.from({ length: Math.min(batch, n - i) }, (_, k) => one(i + k)));
   return {
     agents,
-    /** resolves with the time the last agent satisfied `done(agent)` */
+    /**
+     * resolves with the time the last agent satisfied `done(agent)`
+     * @param {(a: Follower) => boolean} done
+     * @returns {Promise<number>}
+     */
     until(done) {
       return new Promise((resolve) => {
         const ok = new Set(agents.filter(done));
@@ -69,15 +83,19 @@ export async function connectFollowers({ host, port, ca, n, identity, batch = 50
         settle();
       });
     },
-    allows: (a, port) => a.allowList.check(a.id.ip, port).allowed,
+    allows: (/** @type {Follower} */ a, /** @type {number} */ port) => a.allowList.check(a.id.ip, port).allowed,
     close() {
       for (const a of agents) a.session.destroy();
     },
   };
 }
 
-/** E dnat-ports-pair entries: consecutive from 20 000, or scattered over 1..65535 (seeded). */
+/**
+ * E dnat-ports-pair entries: consecutive from 20 000, or scattered over 1..65535 (seeded).
+ * @param {string} shape 'consecutive' | 'scattered' @param {number} count @param {number} seed
+ */
 export function portEntries(shape, count, seed) {
+  /** @type {number[]} */
   const ports = [];
   if (shape === 'consecutive') for (let p = 20_000; p < 20_000 + count; p++) ports.push(p);
   else {

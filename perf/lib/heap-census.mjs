@@ -6,8 +6,20 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
-/** Map "type name" → { count, size } over every node of a snapshot file. */
+/** "type name" → { count, size } (census) @typedef {Map<string, { count: number, size: number }>} Census */
+/** What grew per unit, largest first (diffCensus). @typedef {{ total: number, rows: { kind: string, perUnit: number, countPerUnit: number }[], other: number }} CensusDiff */
+/**
+ * The parts of a V8 heap snapshot file the census reads: nodes as flat fields, their names in `strings`.
+ * @typedef {{ snapshot: { meta: { node_fields: string[], node_types: [string[], ...unknown[]] } }, nodes: number[], strings: string[] }} HeapSnapshot
+ */
+
+/**
+ * Map "type name" → { count, size } over every node of a snapshot file.
+ * @param {string} file
+ * @returns {Census}
+ */
 export function census(file) {
+  /** @type {HeapSnapshot} */
   const snap = JSON.parse(readFileSync(file, 'utf8'));
   const fields = snap.snapshot.meta.node_fields;
   const types = snap.snapshot.meta.node_types[0];
@@ -25,14 +37,20 @@ export function census(file) {
 }
 
 /** A readable key: strings and numbers are lumped together, everything else keeps its name. */
+/** @param {string} type @param {string} name */
 function kindOf(type, name) {
   if (type === 'string' || type === 'concatenated string' || type === 'sliced string') return '(strings)';
   if (type === 'number' || type === 'code' || type === 'object shape') return `(${type})`;
   return `${type} ${name.length > 60 ? `${name.slice(0, 57)}…` : name}`;
 }
 
-/** Rows of after − before, per unit (n), largest first; `other` sums what is beyond `top`. */
+/**
+ * Rows of after − before, per unit (n), largest first; `other` sums what is beyond `top`.
+ * @param {Census} before @param {Census} after @param {number} n
+ * @returns {CensusDiff}
+ */
 export function diffCensus(before, after, n, top = 25) {
+  /** @type {CensusDiff['rows']} */
   const rows = [];
   for (const [key, a] of after) {
     const b = before.get(key) ?? { count: 0, size: 0 };
@@ -47,9 +65,12 @@ export function diffCensus(before, after, n, top = 25) {
   return { total, rows: shown, other };
 }
 
-/** The census diff as a markdown table. */
+/**
+ * The census diff as a markdown table.
+ * @param {CensusDiff} diff @param {string} unit
+ */
 export function censusTable({ total, rows, other }, unit) {
-  const r = (v, d = 0) => v.toFixed(d);
+  const r = (/** @type {number} */ v, d = 0) => v.toFixed(d);
   return [
     `| kind (type name) | B per ${unit} | objects per ${unit} |`,
     '| --- | ---: | ---: |',

@@ -14,7 +14,7 @@ export const BIG = 100 * 1024;
 /** the kubelet's HTTPS port, where `edge-tunnel-https-passthrough` lands (SNI routes to it) */
 export const KUBELET_PORT = 10250;
 
-const response = (status, body) =>
+const response = (/** @type {string} */ status, /** @type {Buffer} */ body) =>
   Buffer.concat([Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n`, 'latin1'), body]);
 /** `/metrics/resource` of a node with 20 pods of 2 containers: ~9 KiB of Prometheus text (`scrape`) */
 function resourceText() {
@@ -27,6 +27,7 @@ function resourceText() {
   return Buffer.from(lines.join('\n'));
 }
 export const RESOURCE = resourceText();
+/** @type {Record<string, Buffer>} */
 const ROUTES = {
   '/small': response('200 OK', Buffer.alloc(SMALL, 0x73)),
   '/big': response('200 OK', Buffer.alloc(BIG, 0x62)),
@@ -34,12 +35,16 @@ const ROUTES = {
 };
 const NOT_FOUND = response('404 Not Found', Buffer.from('404 page not found\n'));
 
-/** Answers every request head on the socket in order (pipelined ones too); GET requests carry no body. */
+/**
+ * Answers every request head on the socket in order (pipelined ones too); GET requests carry no body.
+ * @param {import('node:stream').Duplex} socket a connection, a TLS socket or a framing stream
+ */
 export function serveHttp(socket) {
+  /** @type {Buffer} */
   let buf = Buffer.alloc(0);
   socket.on('error', () => socket.destroy());
   socket.on('end', () => socket.end());
-  socket.on('data', (chunk) => {
+  socket.on('data', (/** @type {Buffer} */ chunk) => {
     buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
     for (;;) {
       const end = buf.indexOf('\r\n\r\n');
@@ -56,7 +61,9 @@ export function serveHttp(socket) {
   });
 }
 
+/** @param {string} host @param {{ cert: Buffer, key: Buffer }} pem */
 export async function startHttpSink(host, { cert, key }) {
+  /** @template {net.Server} S @param {S} server @returns {Promise<S>} */
   const listen = (server) => new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port: 0, backlog: 4096 }, () => resolve(server));
@@ -64,6 +71,7 @@ export async function startHttpSink(host, { cert, key }) {
   const plain = await listen(net.createServer({ noDelay: true }, serveHttp));
   const secure = await listen(tls.createServer({ cert, key, noDelay: true }, serveHttp));
   // the kubelet's own port, where a passthrough routed by SNI lands (a busy port only loses that chain)
+  /** @type {{ server?: tls.Server, error?: string }} */
   const kubelet = await new Promise((resolve) => {
     const server = tls.createServer({ cert, key, noDelay: true }, serveHttp);
     server.once('error', (err) => resolve({ error: `${host}:${KUBELET_PORT}: ${err.message}` }));
@@ -75,5 +83,6 @@ export async function startHttpSink(host, { cert, key }) {
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()) && process.send) {
   const cfg = JSON.parse(process.env.PERF_HTTP_SINK);
   const sink = await startHttpSink(process.argv[2] ?? '127.0.0.1', { cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) });
-  process.send({ httpPort: sink.plain.address().port, httpsPort: sink.secure.address().port, kubeletPort: sink.kubelet.server?.address().port, kubeletError: sink.kubelet.error });
+  const portOf = (/** @type {net.Server | undefined} */ s) => /** @type {net.AddressInfo | undefined} */ (s?.address())?.port;
+  process.send({ httpPort: portOf(sink.plain), httpsPort: portOf(sink.secure), kubeletPort: portOf(sink.kubelet.server), kubeletError: sink.kubelet.error });
 }

@@ -7,8 +7,17 @@ import tls from 'node:tls';
 import { connectTo, percentile } from './client.mjs';
 
 /**
+ * Where a keep-alive caller connects: an entry (a CONNECT frontend when `connect` names 'ip:port'),
+ * TLS options when the caller speaks TLS, the Host header; `pids` the processes of its own (role → pid).
+ * @typedef {{ host: string, port: number, connect?: string, hostHeader: string, tls?: tls.ConnectionOptions, pids?: Record<string, number> }} ReqTarget
+ */
+/** @typedef {{ status: number, bytes: number }} Response */
+/** A keep-alive connection (openCaller). @typedef {InstanceType<typeof Caller>} KeepAliveConn */
+
+/**
  * target: { host, port, connect?: 'ip:port' (a CONNECT frontend), tls?: { ca, cert?, key? },
  * hostHeader } → a connection ready for requests: `get(path)` resolves with { status, bytes, ms }.
+ * @param {ReqTarget} target
  */
 export async function openCaller(target, timeoutMs = 15_000) {
   const raw = await connectTo(target, timeoutMs);
@@ -16,6 +25,7 @@ export async function openCaller(target, timeoutMs = 15_000) {
   return new Caller(socket, target.hostHeader);
 }
 
+/** @param {import('node:net').Socket} raw @param {ReqTarget} target @returns {Promise<tls.TLSSocket>} */
 function secure(raw, target) {
   return new Promise((resolve, reject) => {
     // the certificate is checked against the address dialled: the CONNECT target's, else the entry's
@@ -27,18 +37,22 @@ function secure(raw, target) {
 }
 
 class Caller {
+  /** @param {import('node:net').Socket} socket @param {string} hostHeader */
   constructor(socket, hostHeader) {
     this.socket = socket;
     this.hostHeader = hostHeader;
+    /** @type {Buffer} */
     this.buf = Buffer.alloc(0);
+    /** @type {{ resolve: (r: Response) => void, reject: (err: Error) => void, head: { status: number, length: number | undefined, chunked: boolean, bytes: number } | undefined } | undefined} */
     this.waiter = undefined;
+    /** @type {Error | undefined} */
     this.closed = undefined;
     socket.setNoDelay?.(true);
-    socket.on('data', (c) => {
+    socket.on('data', (/** @type {Buffer} */ c) => {
       this.buf = this.buf.length ? Buffer.concat([this.buf, c]) : c;
       this.parse();
     });
-    const gone = (err) => {
+    const gone = (/** @type {Error | undefined} */ err = undefined) => {
       this.closed ??= err ?? new Error('connection closed');
       const w = this.waiter;
       this.waiter = undefined;
@@ -51,14 +65,19 @@ class Caller {
     socket.resume(); // connectTo leaves a CONNECT tunnel paused
   }
 
-  /** GET path; a response not complete within `timeoutMs` fails the request and closes the connection */
+  /**
+   * GET path; a response not complete within `timeoutMs` fails the request and closes the connection
+   * @param {string} path
+   * @returns {Promise<Response & { ms: number }>}
+   */
   get(path, timeoutMs = 30_000) {
     if (this.closed) return Promise.reject(this.closed);
     const t0 = performance.now();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.socket.destroy(new Error(`GET ${path}: no complete response within ${timeoutMs} ms`)), timeoutMs);
+      /** @template T @param {(v: T) => void} fn @returns {(v: T) => void} */
       const settle = (fn) => (v) => (clearTimeout(timer), fn(v));
-      this.waiter = { resolve: settle((r) => resolve({ ...r, ms: performance.now() - t0 })), reject: settle(reject), head: undefined };
+      this.waiter = { resolve: settle((/** @type {Response} */ r) => resolve({ ...r, ms: performance.now() - t0 })), reject: settle(reject), head: undefined };
       this.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nUser-Agent: edge-tunnel-perf\r\nAccept: */*\r\n\r\n`);
     });
   }
@@ -93,6 +112,7 @@ class Caller {
     }
   }
 
+  /** @param {number} status @param {number} bytes */
   done(status, bytes) {
     const w = this.waiter;
     this.waiter = undefined;
@@ -104,7 +124,10 @@ class Caller {
   }
 }
 
-/** CPU ms of a process so far (user + system, from /proc; 10 ms ticks). */
+/**
+ * CPU ms of a process so far (user + system, from /proc; 10 ms ticks).
+ * @param {number} pid
+ */
 export function cpuMs(pid) {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -118,15 +141,19 @@ export function cpuMs(pid) {
  * `callers` keep-alive connections to `target`, each requesting `path` back to back for `warmMs`
  * (not counted), then `durMs` (counted). `pids`: { role: pid } whose CPU is read around the counted
  * phase; this process is `client`. → { rps, p50, p99, errors, firstError, cpuPer1000: { role: ms } }
+ * @param {ReqTarget} target
+ * @param {{ callers: number, path: string, warmMs: number, durMs: number, pids?: Record<string, number>, expectBytes?: number }} opts
  */
 export async function keepAliveLoad(target, { callers, path, warmMs, durMs, pids = {}, expectBytes }) {
   const conns = await Promise.all(Array.from({ length: callers }, () => openCaller(target)));
   let counting = false;
   let stop = false;
+  /** @type {number[]} */
   const lat = [];
   let errors = 0;
+  /** @type {string | undefined} */
   let firstError;
-  const loop = async (c) => {
+  const loop = async (/** @type {Caller} */ c) => {
     while (!stop) {
       try {
         const r = await c.get(path);

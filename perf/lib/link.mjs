@@ -5,13 +5,15 @@
 // Run as a child: `node link.mjs <host> <port> <rate B/s, 0 = unlimited> <delayMs> <queue bytes>` → IPC {port}.
 import net from 'node:net';
 
+/** @param {{ host: string, port: number, rate?: number, delayMs?: number, queue?: number, listenHost?: string }} opts @returns {Promise<net.Server>} */
+
 export function startLink({ host, port, rate = 0, delayMs = 0, queue = 256 * 1024, listenHost = '127.0.0.1' }) {
   const cap = (rate > 0 ? (rate * delayMs) / 1000 : 0) + queue;
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (down) => {
     const up = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
     // a clean close lets the other direction's queue drain first (at most delay + cap/rate)
     const drainMs = delayMs + (rate > 0 ? (cap * 1000) / rate : 0) + 100;
-    const closeLater = (other) => (hadError) => (hadError ? other.destroy() : setTimeout(() => other.destroy(), drainMs).unref());
+    const closeLater = (/** @type {net.Socket} */ other) => (/** @type {boolean} */ hadError) => (hadError ? other.destroy() : setTimeout(() => other.destroy(), drainMs).unref());
     down.on('error', () => up.destroy());
     up.on('error', () => down.destroy());
     down.on('close', closeLater(up));
@@ -22,14 +24,17 @@ export function startLink({ host, port, rate = 0, delayMs = 0, queue = 256 * 102
   return new Promise((resolve) => server.listen({ host: listenHost, port: 0, backlog: 4096 }, () => resolve(server)));
 }
 
+/** @param {net.Socket} from @param {net.Socket} to @param {number} rate @param {number} delayMs @param {number} cap */
 function pipeLinked(from, to, rate, delayMs, cap) {
   if (rate === 0 && delayMs === 0) {
     from.pipe(to);
     return;
   }
-  const queue = []; // { buf, due }
+  /** @type {{ buf: Buffer, due: number }[]} */
+  const queue = [];
   let inFlight = 0;
   let lastDepart = 0;
+  /** @type {NodeJS.Timeout | undefined} */
   let timer;
   let ended = false;
   const deliver = () => {
@@ -44,7 +49,7 @@ function pipeLinked(from, to, rate, delayMs, cap) {
     if (queue.length) timer = setTimeout(deliver, Math.max(0, queue[0].due - performance.now()));
     else if (ended && !to.destroyed) to.end();
   };
-  from.on('data', (buf) => {
+  from.on('data', (/** @type {Buffer} */ buf) => {
     const now = performance.now();
     const depart = rate > 0 ? Math.max(now, lastDepart) + (buf.length * 1000) / rate : now;
     lastDepart = depart;
@@ -62,5 +67,5 @@ function pipeLinked(from, to, rate, delayMs, cap) {
 if (process.argv[1]?.endsWith('link.mjs') && process.send) {
   const [host, port, rate, delayMs, queue] = process.argv.slice(2);
   const server = await startLink({ host, port: Number(port), rate: Number(rate), delayMs: Number(delayMs), queue: Number(queue) });
-  process.send({ port: server.address().port });
+  process.send({ port: /** @type {net.AddressInfo} */ (server.address()).port });
 }

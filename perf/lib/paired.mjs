@@ -4,13 +4,18 @@
 // chains measured minutes apart in a sequential run swing ±15 % on their own (perf/findings/2026-11-26-compression.md).
 import { connectTo, echoStream, median, readInBackground } from './client.mjs';
 
+/** A chain started for a paired scenario: its name and where the client dials. @typedef {{ name: string, endpoint: import('./client.mjs').Endpoint }} Variant */
+/** @typedef {import('./scenarios.mjs').Progress} Progress */
+
 const MB = 1e6;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * `rounds` phases on each of `a` and `b` ({ name, endpoint }): `streams` bulk readers, `warmMs`, then
  * MB/s over `durMs` (`measure`: tests pass their own). Returns each chain's median MB/s and, on `a`,
  * the per-round ratios a ÷ b and their median.
+ * @param {Variant} a @param {Variant} b
+ * @param {{ rounds: number, streams?: number, warmMs: number, durMs: number, progress?: Progress, measure?: typeof bulkPhase }} opts
  */
 export async function pairedBulk(a, b, { rounds, streams = 1, warmMs, durMs, progress, measure = bulkPhase }) {
   const rates = await alternate([a, b], rounds, 'paired', progress, (v) => measure(v.endpoint, streams, warmMs, durMs));
@@ -21,9 +26,16 @@ export async function pairedBulk(a, b, { rounds, streams = 1, warmMs, durMs, pro
   };
 }
 
-/** `measure(v)` on every variant, `rounds` times, the order reversed every round: Map name → values. */
+/**
+ * `measure(v)` on every variant, `rounds` times, the order reversed every round: Map name → values.
+ * @template {{ name: string }} V
+ * @template R
+ * @param {V[]} variants @param {number} rounds @param {string} label @param {Progress | undefined} progress
+ * @param {(v: V) => Promise<R>} measure
+ */
 export async function alternate(variants, rounds, label, progress, measure) {
-  const values = new Map(variants.map((v) => [v.name, []]));
+  /** @type {Map<string, R[]>} */
+  const values = new Map(variants.map((v) => /** @type {[string, R[]]} */ ([v.name, []])));
   for (let r = 0; r < rounds; r++) {
     for (const v of r % 2 ? [...variants].reverse() : variants) {
       progress?.(`${label} · ${v.name} (round ${r + 1} of ${rounds})`);
@@ -33,7 +45,11 @@ export async function alternate(variants, rounds, label, progress, measure) {
   return values;
 }
 
-/** MB/s of `streams` bulk readers on `endpoint` over `durMs`, after `warmMs`. */
+/**
+ * MB/s of `streams` bulk readers on `endpoint` over `durMs`, after `warmMs`.
+ * @param {import('./client.mjs').Endpoint} endpoint @param {number} streams @param {number} warmMs @param {number} durMs
+ * @returns {Promise<number>}
+ */
 async function bulkPhase(endpoint, streams, warmMs, durMs) {
   const readers = (await Promise.all(Array.from({ length: streams }, () => connectTo(endpoint)))).map((s) => readInBackground(s));
   await sleep(warmMs);
@@ -46,8 +62,12 @@ async function bulkPhase(endpoint, streams, warmMs, durMs) {
 
 const PING = Buffer.alloc(64, 0x61);
 
-/** p50 ms of `n` 64-byte pings on `echo` */
+/**
+ * p50 ms of `n` 64-byte pings on `echo`
+ * @param {Awaited<ReturnType<typeof echoStream>>} echo @param {number} n
+ */
 export async function pingP50(echo, n) {
+  /** @type {number[]} */
   const xs = [];
   for (let i = 0; i < n; i++) xs.push(await echo.rtt(PING));
   return median(xs);
@@ -58,6 +78,8 @@ export async function pingP50(echo, n) {
  * with `warm` pings (a fresh chain's ping path takes thousands to reach its steady state, Finding 9),
  * then per round a fresh echo stream, 50 pings, and the p50 of `pings`. Returns each chain's median p50
  * and, against `ref` (a variant's name), the median of its per-round ratios.
+ * @param {Variant[]} variants
+ * @param {{ rounds: number, pings: number, warm: number, ref: string, progress?: Progress }} opts
  */
 export async function pairedRtt(variants, { rounds, pings, warm, ref, progress }) {
   for (const v of variants) {
@@ -74,6 +96,7 @@ export async function pairedRtt(variants, { rounds, pings, warm, ref, progress }
     return p50;
   });
   const base = p50s.get(ref);
+  /** @type {Record<string, { p50: number, perRound: number[], ratio?: number }>} */
   const rows = {};
   for (const [name, xs] of p50s) {
     rows[name] = { p50: median(xs), perRound: xs };

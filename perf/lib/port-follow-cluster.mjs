@@ -15,12 +15,12 @@ const SERVER_MAIN = fileURLToPath(new URL('../../apps/server/dist/main.js', impo
 const HOST = '127.0.100.1';
 const NS = 'kube-system';
 const EDGE = { key: 'alibabacloud.com/is-edge-worker', value: 'true' };
-const ipOf = (i) => `10.101.${Math.floor(i / 250)}.${(i % 250) + 1}`; // never dialed: names in certs and Nodes only
+const ipOf = (/** @type {number} */ i) => `10.101.${Math.floor(i / 250)}.${(i % 250) + 1}`; // never dialed: names in certs and Nodes only
 
-const b64 = (s) => Buffer.from(s).toString('base64');
-const configMapYaml = (data) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: edge-tunnel-server-cfg\n  namespace: ${NS}\ndata:\n${Object.entries(data).map(([k, v]) => `  ${k}: '${v}'`).join('\n')}\n`;
+const b64 = (/** @type {string} */ s) => Buffer.from(s).toString('base64');
+const configMapYaml = (/** @type {Record<string, string>} */ data) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: edge-tunnel-server-cfg\n  namespace: ${NS}\ndata:\n${Object.entries(data).map(([k, v]) => `  ${k}: '${v}'`).join('\n')}\n`;
 
-/** @param {{ dir: string, certs: any, agents: number, progress?: (line: string) => void }} opts */
+/** @param {{ dir: string, certs: import('./certs.mjs').Certs, agents: number, progress?: (line: string) => void }} opts */
 export async function startClusterFollow({ dir, certs, agents: n, progress = () => {} }) {
   const api = await startFakeApiServer({ host: HOST, bookmarkIntervalMs: 5_000 });
   const kubeconfig = join(dir, 'kubeconfig');
@@ -51,20 +51,22 @@ export async function startClusterFollow({ dir, certs, agents: n, progress = () 
   const ids = await agentIdentitiesFast(certs.ca, Array.from({ length: n }, (_, i) => `edge-${i}`), ipOf);
   progress(`attaching ${n} agents`);
   const t0 = performance.now();
-  const followers = await connectFollowers({ host: HOST, port: 10262, ca: certs.caPem, n, identity: (i) => ({ name: `edge-${i}`, ip: ipOf(i), ...ids[i] }) });
+  const followers = await connectFollowers({ host: HOST, port: 10262, ca: certs.caPem, n, identity: (/** @type {number} */ i) => ({ name: `edge-${i}`, ip: ipOf(i), ...ids[i] }) });
   await followers.until((a) => a.rev >= 1);
   const attachMs = performance.now() - t0;
 
   // an operator's kubectl has its discovery cache: one read fills it before anything is timed
-  await new Promise((resolve, reject) => execFile('kubectl', ['-n', NS, 'get', 'configmap', 'edge-tunnel-server-cfg'], { env: { PATH: process.env.PATH ?? '', HOME: dir, KUBECONFIG: kubeconfig } }, (err) => (err ? reject(err) : resolve())));
+  await /** @type {Promise<void>} */ (new Promise((resolve, reject) => execFile('kubectl', ['-n', NS, 'get', 'configmap', 'edge-tunnel-server-cfg'], { env: { PATH: process.env.PATH ?? '', HOME: dir, KUBECONFIG: kubeconfig } }, (err) => (err ? reject(err) : resolve()))));
   const servicePorts = () => (/** @type {any} */ (api.store.get('services', NS, 'edge-tunnel-server-internal'))?.spec?.ports ?? []).length;
   const env = { PATH: process.env.PATH ?? '', HOME: dir, KUBECONFIG: kubeconfig };
   /**
    * `kubectl apply -f -` of the ConfigMap with `data`; resolves once every agent satisfies `done`,
    * with times from the start of kubectl: kubectl's exit, the last agent, the Service holding
    * `wantServicePorts` ports (DNS mode: the leader's patch).
+   * @param {Record<string, string>} data @param {(a: import('./follow-agents.mjs').Follower) => boolean} done @param {number} wantServicePorts
    */
   async function apply(data, done, wantServicePorts) {
+    /** @type {number | undefined} */
     let serviceAt;
     const unsubscribe = api.store.subscribe((/** @type {any} */ e) => {
       if (serviceAt === undefined && e.object.metadata?.name === 'edge-tunnel-server-internal' && (e.object.spec?.ports ?? []).length === wantServicePorts) serviceAt = performance.now();
@@ -72,6 +74,7 @@ export async function startClusterFollow({ dir, certs, agents: n, progress = () 
     if (servicePorts() === wantServicePorts) serviceAt = -1;
     const started = performance.now();
     const all = followers.until(done);
+    /** @type {number} */
     const kubectlMs = await new Promise((resolve, reject) => {
       const child = execFile('kubectl', ['apply', '-f', '-'], { env, maxBuffer: 1 << 20 }, (err, _o, stderr) => (err ? reject(new Error(`kubectl apply: ${stderr}`)) : resolve(performance.now() - started)));
       child.stdin.end(configMapYaml(data));

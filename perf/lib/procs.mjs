@@ -12,6 +12,13 @@ const CPU_PROF = process.env.PERF_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', pr
 let probeSeq = 0;
 
 /**
+ * One probe of a process (procs.mjs `probe`): heap and external are Node's (undefined for other
+ * processes), RSS and fds from /proc, event-loop delay (ms) from the probe preloaded into a Node child.
+ * @typedef {{ heapUsed?: number, external?: number, rss?: number, fds?: number, eldMaxMs?: number, eldP99Ms?: number }} ProbeSample
+ */
+/** @typedef {ReturnType<typeof spawnProc>} Proc a running child (spawnProc) */
+
+/**
  * A running child: `lines` keeps the last lines of stdout+stderr for error messages.
  * @param {string} name @param {string} cmd @param {string[]} args
  * @param {{ node?: boolean, env?: NodeJS.ProcessEnv, keep?: number, logFile?: string }} [opts]
@@ -26,7 +33,9 @@ export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFi
     env: { ...process.env, ...env },
   });
   if (fd !== undefined) closeSync(fd);
+  /** @type {string[]} */
   const lines = [];
+  /** @type {Set<(line: string) => void>} */
   const watchers = new Set();
   if (logFile) {
     let seen = 0;
@@ -53,6 +62,7 @@ export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFi
   }
   child.on('error', (err) => lines.push(`spawn error: ${err.message}`));
   if (child.channel) child.channel.unref();
+  /** @type {Promise<number | NodeJS.Signals | null>} */
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   const proc = {
     name,
@@ -61,10 +71,16 @@ export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFi
     lines,
     exited,
     alive: () => child.exitCode === null && child.signalCode === null,
-    /** resolves with the first line matching re (and its match) */
+    /**
+     * resolves with the first line matching re (and its match)
+     * @param {RegExp} re
+     * @returns {Promise<RegExpExecArray>}
+     */
     waitLine(re, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
+        /** @template T @param {(v: T) => void} fn @param {T} v */
         const done = (fn, v) => (watchers.delete(w), clearTimeout(t), fn(v));
+        /** @param {string} line */
         const w = (line) => {
           const m = re.exec(line);
           if (m) done(resolve, m);
@@ -78,7 +94,10 @@ export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFi
         exited.then((code) => done(reject, new Error(`${name} exited (${code}) before ${re}; last output:\n${lines.join('\n')}`)));
       });
     },
-    /** next IPC message (Node children only) */
+    /**
+     * next IPC message (Node children only); its shape is the child's (each helper documents its own)
+     * @returns {Promise<any>}
+     */
     message(timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`${name}: no IPC message within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
@@ -88,12 +107,16 @@ export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFi
     /**
      * heap and external (Node only), RSS and fds; gc first when asked; then a heap snapshot to `snapshot` (a path) when given;
      * event-loop delay max / p99 since the last `eldReset` (Node only)
+     * @param {string | undefined} [snapshot]
+     * @returns {Promise<ProbeSample | undefined>}
      */
     async probe(gc = true, snapshot = undefined, eldReset = false) {
       if (!proc.alive()) return undefined;
       if (node && child.connected) {
         const id = ++probeSeq;
+        /** @type {Promise<(ProbeSample & { perfProbe: number }) | undefined>} */
         const reply = new Promise((resolve) => {
+          /** @param {any} m an IPC message of any shape (the child's own messages pass here too) */
           const on = (m) => m?.perfProbe === id && (child.off('message', on), resolve(m));
           child.on('message', on);
           setTimeout(() => (child.off('message', on), resolve(undefined)), snapshot ? 300_000 : 60_000);
@@ -116,7 +139,11 @@ export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFi
   return proc;
 }
 
-/** RSS and fd count of any process from /proc */
+/**
+ * RSS and fd count of any process from /proc
+ * @param {number | undefined} pid
+ * @returns {{ rss: number | undefined, fds: number | undefined }}
+ */
 export function procStats(pid) {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');

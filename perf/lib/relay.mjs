@@ -24,7 +24,10 @@ function tlsClientOpts() {
   return { host: cfg.wanHost, port: cfg.wanPort, ca: readFileSync(cfg.ca), servername: 'localhost', allowHalfOpen: true };
 }
 
-/** both ways with backpressure and half-close; either side's error/close tears down the other */
+/**
+ * both ways with backpressure and half-close; either side's error/close tears down the other
+ * @param {import('node:stream').Duplex} a @param {import('node:stream').Duplex} b
+ */
 function splice(a, b) {
   a.on('error', () => b.destroy());
   b.on('error', () => a.destroy());
@@ -36,12 +39,16 @@ function splice(a, b) {
 
 const dialSink = () => net.connect({ host: cfg.sinkHost, port: cfg.sinkPort, allowHalfOpen: true, noDelay: true });
 
+/** @param {(socket: net.Socket) => void} onSocket @returns {Promise<net.Server>} */
 function listenTcp(onSocket) {
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onSocket);
   return new Promise((resolve) => server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => resolve(server)));
 }
 
-/** The TLS side of an egress (the "WAN" end): `onSocket` gets each connection, no-delay set. */
+/**
+ * The TLS side of an egress (the "WAN" end): `onSocket` gets each connection, no-delay set.
+ * @param {(socket: tls.TLSSocket) => void} onSocket @returns {Promise<net.Server>}
+ */
 function listenTls(onSocket) {
   const server = tls.createServer(tlsServerOpts(), (socket) => {
     socket.setNoDelay(true);
@@ -117,6 +124,7 @@ async function floorIngress() {
   return listenTcp((caller) => open(caller));
 }
 
+/** @type {Record<string, () => Promise<net.Server>>} */
 const starters = {
   'tls:egress': tlsEgress, 'tls:ingress': tlsIngress,
   'h2:egress': h2Egress, 'h2:ingress': h2Ingress,
@@ -124,5 +132,5 @@ const starters = {
   'floor:egress': floorEgress, 'floor:ingress': floorIngress,
 };
 const server = await starters[`${kind}:${role}`]();
-process.send({ port: server.address().port });
+process.send({ port: /** @type {net.AddressInfo} */ (server.address()).port });
 process.on('SIGTERM', () => process.exit(0));

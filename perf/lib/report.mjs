@@ -6,8 +6,17 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { censusTable } from './heap-census.mjs';
 
-const fmt = (v, digits = 1) => (v === undefined || v === null || Number.isNaN(v) ? '—' : typeof v === 'number' ? v.toFixed(digits) : String(v));
+/** @typedef {import('./scenarios.mjs').Row} Row */
+/** @typedef {import('./scenarios.mjs').ScenarioResult} ScenarioResult */
+/**
+ * A row heading of a table or chart: a chain of the run (its `kind` decides subject or peer), or one
+ * case of a chain (a scenario's `flatten`); `only`: the one scenario an extra chain ran.
+ * @typedef {{ name: string, label?: string, kind: string, scenarios?: string[], only?: string }} TableChain
+ */
 
+const fmt = (/** @type {unknown} */ v, digits = 1) => (v === undefined || v === null || Number.isNaN(v) ? '—' : typeof v === 'number' ? v.toFixed(digits) : String(v));
+
+/** @param {ScenarioResult} scenario @param {Record<string, Row>} rows @param {TableChain[]} chains */
 export function table(scenario, rows, chains) {
   const cols = scenario.metrics;
   const head = ['chain', ...cols.map((m) => m.label)];
@@ -26,9 +35,12 @@ export function table(scenario, rows, chains) {
   return lines.join('\n');
 }
 
-const mdRow = (cells) => `| ${cells.join(' | ')} |`;
+const mdRow = (/** @type {string[]} */ cells) => `| ${cells.join(' | ')} |`;
 
-/** The heap census diffs (--snapshots) of `idle` (per process) and `sessions`, as tables. */
+/**
+ * The heap census diffs (--snapshots) of `idle` (per process) and `sessions`, as tables.
+ * @param {Record<string, ScenarioResult>} scenarios
+ */
 export function censusTables(scenarios) {
   const out = [];
   for (const [name, row] of Object.entries(scenarios.idle?.rows ?? {})) {
@@ -40,7 +52,10 @@ export function censusTables(scenarios) {
   return out.join('\n');
 }
 
-/** subject ÷ each peer on the primary metric */
+/**
+ * subject ÷ each peer on the primary metric
+ * @param {{ metrics: Pick<import('./scenarios.mjs').Metric, 'key' | 'primary'>[] }} scenario @param {Record<string, Row>} rows @param {TableChain[]} chains
+ */
 export function ratioRows(scenario, rows, chains) {
   const primary = scenario.metrics.find((m) => m.primary);
   const subjects = chains.filter((c) => c.kind === 'subject' && rows[c.name] && !rows[c.name].error);
@@ -51,6 +66,7 @@ export function ratioRows(scenario, rows, chains) {
   }));
 }
 
+/** @param {ScenarioResult} scenario @param {Record<string, Row>} rows @param {TableChain[]} chains */
 export function svgChart(scenario, rows, chains) {
   const primary = scenario.metrics.find((m) => m.primary);
   const data = chains.filter((c) => rows[c.name] && !rows[c.name].error && Number.isFinite(rows[c.name][primary.key])).map((c) => ({ name: c.name, subject: c.kind === 'subject', v: rows[c.name][primary.key] }));
@@ -60,7 +76,7 @@ export function svgChart(scenario, rows, chains) {
   const top = 40;
   const h = top + data.length * (barH + 6) + 20;
   const max = Math.max(1e-9, ...data.map((d) => Math.abs(d.v)));
-  const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const esc = (/** @type {unknown} */ s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const bars = data.map((d, i) => {
     const y = top + i * (barH + 6);
     const len = Math.max(1, (Math.abs(d.v) / max) * (w - left - 90));
@@ -73,7 +89,10 @@ export function svgChart(scenario, rows, chains) {
     `<text x="10" y="34" fill="#555">${esc(primary.label)} (${primary.better} is better)</text>${bars.join('')}</svg>\n`;
 }
 
-/** the commit, read from .git without running git */
+/**
+ * the commit, read from .git without running git
+ * @param {string} root
+ */
 export function commitOf(root) {
   try {
     const gitDir = join(root, '.git');

@@ -9,6 +9,10 @@ import { BIG, SMALL } from './http-sink.mjs';
 import { keepAliveLoad } from './keepalive.mjs';
 import { median } from './client.mjs';
 
+/** @typedef {import('./scenarios.mjs').Row} Row */
+/** One round of one case (keepAliveLoad). @typedef {Awaited<ReturnType<typeof keepAliveLoad>>} Round */
+/** A case of a `reqs` row: kind 'http' | 'https', size 'small' | '100KiB', its rounds combined. @typedef {{ kind: string, size: string } & ReturnType<typeof combine>} ReqsCase */
+
 export const REQS = 'reqs';
 export const REQS_CHAINS = ['direct', 'edge-tunnel', 'edge-tunnel-http', 'edge-tunnel-https', 'edge-tunnel-https-passthrough'];
 export const SIZES = [
@@ -24,9 +28,12 @@ const METRICS = [
   ...['server', 'agent', 'sink', 'client'].map((role) => ({ key: `cpu.${role}`, label: `CPU ms/1000 req: ${role}`, better: 'lower', digits: 0 })),
 ];
 
-/** the rounds of one case: medians of req/s, p50, p99 and CPU per role; errors and requests summed */
+/**
+ * the rounds of one case: medians of req/s, p50, p99 and CPU per role; errors and requests summed
+ * @param {Round[]} rounds
+ */
 function combine(rounds) {
-  const med = (xs) => median(xs.filter(Number.isFinite));
+  const med = (/** @type {number[]} */ xs) => median(xs.filter(Number.isFinite));
   const roles = Object.keys(rounds[0].cpuPer1000);
   return {
     rps: med(rounds.map((r) => r.rps)),
@@ -41,8 +48,9 @@ function combine(rounds) {
 }
 
 /** The case of a `reqs` row: kind 'http' | 'https', size 'small' | '100KiB'. */
-export const reqsCase = (row, kind, size) => row?.cases?.find((c) => c.kind === kind && c.size === size);
+export const reqsCase = (/** @type {Row | undefined} */ row, /** @type {string} */ kind, /** @type {string} */ size) => row?.cases?.find((/** @type {{ kind: string, size: string }} */ c) => c.kind === kind && c.size === size);
 
+/** @type {import('./scenarios.mjs').Scenario} */
 export const reqsScenario = {
   id: REQS,
   title: 'Keep-alive requests: C callers, GET after GET on one connection each',
@@ -55,10 +63,12 @@ export const reqsScenario = {
    * the rounds. → { rowsByChain }
    */
   async run({ started, sizes, progress, chainNames, env }) {
+    /** @type {Record<string, number>} */
     const pids = { sink: env.httpSink?.pid };
     for (const { role, proc, measured } of started.procs) if (measured) pids[role] = proc.pid;
     const carried = Object.entries(started.reqs ?? {}).filter(([name]) => !chainNames || chainNames.includes(name));
     if (!carried.length) throw new Error('the chain has no request targets');
+    /** @type {Map<string, Round[]>} */
     const runs = new Map(); // `${name} ${kind} ${size}` → per-round results
     for (let round = 0; round < sizes.reqRounds; round++) {
       for (const { size, path, bytes } of SIZES) {
@@ -75,6 +85,7 @@ export const reqsScenario = {
         }
       }
     }
+    /** @type {Record<string, Row>} */
     const rowsByChain = {};
     for (const [name, targets] of carried) {
       const cases = [];
@@ -85,7 +96,9 @@ export const reqsScenario = {
   },
   /** one table row per chain and case (the generic table and chart take these as their "chains") */
   flatten(rows, chains) {
+    /** @type {Record<string, Row>} */
     const flat = {};
+    /** @type {import('./report.mjs').TableChain[]} */
     const names = [];
     for (const c of chains) {
       const row = rows[c.name];

@@ -7,10 +7,45 @@ import { LIB } from './chains/util.mjs';
 import { census, diffCensus } from './heap-census.mjs';
 import { reqsScenario } from './reqs.mjs';
 
-const MB = 1e6;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** @typedef {import('./chains/index.mjs').Chain} Chain */
+/** @typedef {import('./chains/index.mjs').Started} Started */
+/** @typedef {import('./chains/util.mjs').ProcEntry} ProcEntry */
+/** @typedef {import('./client.mjs').Endpoint} Endpoint */
+/**
+ * The run's sizes (bench.mjs: full, --quick, --tiny): durations in ms, counts, the link's rate in B/s.
+ * @typedef {{ warmMs: number, durMs: number, fillMs: number, settleMs: number, multi16: number, multi256: number,
+ *   rttSamples: number, rttWarm: number, churnMs: number, churnConcurrency: number, idleStreams: number,
+ *   agentSessions: number, compressMs: number, latencyMs: number, linkRate: number, compressDelayMs: number,
+ *   pairedRounds: number, pairedMs: number, pairedPings: number, reqCallers: number, reqWarmMs: number,
+ *   reqDurMs: number, reqRounds: number, scrapeNodes: number, scrapeRates: number[], scrapeStepMs: number }} Sizes
+ */
+/**
+ * A column of a scenario's table: `better` is 'higher' | 'lower' (absent for a text column); the `primary` one is charted and ratioed.
+ * @typedef {{ key: string, label: string, better?: string, primary?: boolean, digits?: number }} Metric
+ */
+/**
+ * One chain's result in a scenario: its metrics by key (numbers, undefined when not applicable), or
+ * `error`; beside them whatever the scenario keeps (a series, per-process figures, a census, reqs'
+ * cases), different per scenario, so the values are left untyped.
+ * @typedef {{ error?: string, firstError?: string } & Record<string, any>} Row
+ */
+/** A scenario in the results: its title, columns and a row per chain. @typedef {{ title: string, metrics: Metric[], rows: Record<string, Row> }} ScenarioResult */
+/** @typedef {(text: string) => void} Progress */
+/**
+ * What a scenario's run gets: the started chain, the sizes, the chain, the progress line, the
+ * snapshot directory (--snapshots), the run's env and the names of the chains this run measures.
+ * @typedef {{ started: Started, sizes: Sizes, chain: Chain, progress: Progress, snapshots?: string, env: import('./chains/index.mjs').Env, chainNames?: string[] }} ScenarioCtx
+ */
 
-/** run fn over items with at most `limit` in flight */
+const MB = 1e6;
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * run fn over items with at most `limit` in flight
+ * @template T, R
+ * @param {T[]} items @param {number} limit @param {(item: T, i: number) => Promise<R>} fn
+ * @returns {Promise<R[]>}
+ */
 async function pool(items, limit, fn) {
   const out = new Array(items.length);
   let next = 0;
@@ -24,8 +59,9 @@ async function pool(items, limit, fn) {
   return out;
 }
 
-const range = (n) => Array.from({ length: n }, (_, i) => i);
+const range = (/** @type {number} */ n) => Array.from({ length: n }, (_, i) => i);
 
+/** @param {Endpoint} endpoint @param {{ warmMs: number, durMs: number }} sizes */
 async function bulkMBps(endpoint, sizes, mode = MODE.source) {
   const r = await readFor(await connectTo(endpoint), { durationMs: sizes.warmMs + sizes.durMs, sampleMs: 50, mode });
   // bytes after the warm-up ÷ the real time they took (sample timers run late under load)
@@ -35,6 +71,7 @@ async function bulkMBps(endpoint, sizes, mode = MODE.source) {
   return bytes / ((r.times.at(-1) - r.times[i]) / 1000) / MB;
 }
 
+/** @param {ScenarioCtx} ctx @param {number} n */
 async function concurrent({ started, sizes }, n) {
   const sockets = await pool(range(n), 32, () => connectTo(started.endpoint));
   const readers = sockets.map((s) => readInBackground(s));
@@ -55,15 +92,18 @@ async function concurrent({ started, sizes }, n) {
  * for the floor over the first 4 000 on this machine, perf/findings/2026-11-26-rtt-jit-warmup.md), which a tunnel that
  * runs for days pays once: the measured samples are the steady state, the first 500 of the warm-up
  * are reported apart as `coldP50`.
+ * @param {Endpoint} endpoint @param {number} n @param {number} warm
  */
 async function rttSamples(endpoint, n, warm) {
   const echo = await echoStream(await connectTo(endpoint));
   const msg = Buffer.alloc(64, 0x61);
+  /** @type {number[]} */
   const cold = [];
   for (let i = 0; i < warm; i++) {
     const ms = await echo.rtt(msg);
     if (i < 500) cold.push(ms);
   }
+  /** @type {number[]} */
   const xs = [];
   for (let i = 0; i < n; i++) xs.push(await echo.rtt(msg));
   echo.close();
@@ -73,8 +113,9 @@ async function rttSamples(endpoint, n, warm) {
 }
 
 /** sum of heap (Node processes) / RSS / fds over the chain's measured processes; `snapshot(role)` → a path for a heap snapshot */
-/** @param {(role: string) => string | undefined} [snapshot] */
+/** @param {ProcEntry[]} procs @param {(role: string) => string | undefined} [snapshot] */
 async function probeChain(procs, snapshot = () => undefined) {
+  /** @type {{ heap: number, rss: number, fds: number, heapKnown: boolean, each: Record<string, import('./procs.mjs').ProbeSample> }} */
   const out = { heap: 0, rss: 0, fds: 0, heapKnown: false, each: {} };
   for (const { role, proc, measured } of procs) {
     if (!measured) continue;
@@ -92,8 +133,11 @@ async function probeChain(procs, snapshot = () => undefined) {
 }
 
 /**
- * @typedef {{ id: string, title: string, metrics: object[], chains?: string[], extraChains?: string[],
- *   link?: (sizes: any) => object, run: (ctx: any) => Promise<object>, flatten?: Function }} Scenario
+ * A scenario: `chains` the only chains it runs on, `extraChains` chains of allChains' `extra` it adds,
+ * `link` the link its chains are started with, `flatten` its rows as table rows (one per chain and case).
+ * @typedef {{ id: string, title: string, metrics: Metric[], chains?: string[], extraChains?: string[],
+ *   link?: (sizes: Sizes) => import('./chains/util.mjs').LinkSpec, run: (ctx: ScenarioCtx) => Promise<Row | { rowsByChain: Record<string, Row> }>,
+ *   flatten?: (rows: Record<string, Row>, chains: import('./report.mjs').TableChain[]) => { rows: Record<string, Row>, chains: import('./report.mjs').TableChain[] } }} Scenario
  * @type {Scenario[]}
  */
 export const SCENARIOS = [
@@ -114,7 +158,7 @@ export const SCENARIOS = [
       { key: 'jain', label: 'Jain fairness', better: 'higher', digits: 3 },
       { key: 'starved', label: 'starved', better: 'lower', digits: 0 },
     ],
-    run: (ctx) => concurrent(ctx, ctx.sizes[`multi${n}`]),
+    run: (/** @type {ScenarioCtx} */ ctx) => concurrent(ctx, ctx.sizes[/** @type {'multi16' | 'multi256'} */ (`multi${n}`)]),
   })),
   {
     id: 'rtt',
@@ -164,7 +208,7 @@ export const SCENARIOS = [
         alone.push(await bulkMBps(started.endpoint, phase));
       }
       const costs = withStalled.map((w, i) => Math.max(0, (1 - w / ((alone[i] + alone[i + 1]) / 2)) * 100));
-      const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const mean = (/** @type {number[]} */ xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
       return { alone: mean(alone), withStalled: mean(withStalled), cost: median(costs) };
     },
   },
@@ -179,9 +223,10 @@ export const SCENARIOS = [
     ],
     async run({ started, sizes }) {
       const payload = Buffer.alloc(1024, 0x62);
-      const burst = async (ms) => {
+      const burst = async (/** @type {number} */ ms) => {
         let done = 0;
         let errors = 0;
+        /** @type {string | undefined} */
         let firstError;
         const until = performance.now() + ms;
         const t0 = performance.now();
@@ -223,9 +268,11 @@ export const SCENARIOS = [
       { key: 'rssPerStream', label: 'RSS B/stream', better: 'lower', digits: 0 },
     ],
     async run({ started, sizes, chain, snapshots }) {
-      const snap = (when) => (role) => (snapshots ? `${snapshots}/idle-${chain.name}-${role}-${when}.heapsnapshot` : undefined);
+      const snap = (/** @type {string} */ when) => (/** @type {string} */ role) => (snapshots ? `${snapshots}/idle-${chain.name}-${role}-${when}.heapsnapshot` : undefined);
       const before = await probeChain(started.procs, snap('before'));
+      /** @type {import('node:net').Socket[]} */
       const sockets = [];
+      /** @type {string | undefined} */
       let failed;
       const one = async () => {
         if (failed) return;
@@ -250,11 +297,11 @@ export const SCENARIOS = [
       await sleep(sizes.settleMs);
       const after = await probeChain(started.procs, snap('after'));
       for (const s of sockets) s.destroy();
-      const per = (a, b) => (open > 0 ? (a - b) / open : undefined);
+      const per = (/** @type {number} */ a, /** @type {number} */ b) => (open > 0 ? (a - b) / open : undefined);
       // processes with a heap figure before and after (one that missed a probe must not skew the sum)
       const roles = Object.keys(after.each).filter((r) => after.each[r].heapUsed !== undefined && before.each[r]?.heapUsed !== undefined);
-      const heapOf = (r) => per(after.each[r].heapUsed, before.each[r].heapUsed);
-      const censusOf = (r) => diffCensus(census(snap('before')(r)), census(snap('after')(r)), open, 15);
+      const heapOf = (/** @type {string} */ r) => per(after.each[r].heapUsed, before.each[r].heapUsed);
+      const censusOf = (/** @type {string} */ r) => diffCensus(census(snap('before')(r)), census(snap('after')(r)), open, 15);
       return {
         streams: open,
         heapPerStream: roles.length ? roles.reduce((sum, r) => sum + heapOf(r), 0) : undefined,
@@ -289,12 +336,13 @@ export const SCENARIOS = [
     async run({ started, sizes }) {
       const r = await readFor(await connectTo(started.endpoint), { durationMs: sizes.latencyMs, sampleMs: 100 });
       const mbps = r.samples.map((b, i) => b / ((r.times[i] - (i ? r.times[i - 1] : 0)) / 1000) / MB);
-      const win = (from, to) => {
+      const win = (/** @type {number} */ from, /** @type {number} */ to) => {
         const xs = mbps.slice(Math.round(from * 10), Math.round(to * 10));
         return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
       };
       const total = mbps.length / 10;
       const steady = win(total - 1, total);
+      /** @type {number | undefined} */
       let t85;
       for (let i = 2; i < mbps.length; i++) {
         if ((mbps[i] + mbps[i - 1] + mbps[i - 2]) / 3 >= 0.85 * steady) {

@@ -9,13 +9,19 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { serveHttp } from './http-sink.mjs';
 
+/** The swarm's file (PERF_SWARM): swarm.mjs's, with the kubelet's serving pair (PEM). @typedef {Omit<import('./swarm.mjs').SwarmConfig, 'bare'> & { serving: { cert: string, key: string } }} ScrapeSwarmConfig */
+
+/** @type {ScrapeSwarmConfig} */
 const cfg = JSON.parse(readFileSync(process.env.PERF_SWARM, 'utf8'));
 const serving = tls.createSecureContext({ cert: cfg.serving.cert, key: cfg.serving.key });
+/** @type {Session[]} */
 const kept = [];
 let up = 0;
 let failed = 0;
+/** @type {string | undefined} */
 let firstError;
 
+/** @param {import('@edge-tunnel/framing').Stream} stream */
 function serveStream(stream) {
   stream.on('error', () => {});
   stream.accept();
@@ -25,10 +31,10 @@ function serveStream(stream) {
   serveHttp(secure);
 }
 
-const one = (id) =>
-  new Promise((resolve) => {
+const one = (/** @type {import('./swarm.mjs').SwarmIdentity} */ id) =>
+  /** @type {Promise<void>} */ (new Promise((resolve) => {
     const socket = tls.connect({ host: cfg.host, port: cfg.port, ca: cfg.ca, cert: id.certPem, key: id.keyPem, servername: 'localhost', ALPNProtocols: ['edge-tunnel/1'] });
-    const fail = (err) => {
+    const fail = (/** @type {Error} */ err) => {
       failed++;
       firstError ??= err.message;
       resolve();
@@ -46,7 +52,7 @@ const one = (id) =>
       session.ready.then(() => (up++, resolve()), fail);
     });
     socket.once('error', fail);
-  });
+  }));
 const BATCH = 32;
 for (let i = 0; i < cfg.identities.length; i += BATCH) await Promise.all(cfg.identities.slice(i, i + BATCH).map(one));
 process.send({ up, failed, firstError });

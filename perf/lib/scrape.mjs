@@ -36,14 +36,20 @@ export function fdBudget() {
  * caller connections open at once: those scraped within the last CALLER_IDLE_S (the server closes
  * the others; a scraper dials again, as a pooled HTTP client does), at most one per node.
  */
-export const fdsAt = (n, rate) => n + Math.min(n, Math.ceil(rate * CALLER_IDLE_S));
+export const fdsAt = (/** @type {number} */ n, /** @type {number} */ rate) => n + Math.min(n, Math.ceil(rate * CALLER_IDLE_S));
 
 /** the most nodes whose scrapes at `rate` fit the fd budget */
-export const nodeCap = (rate, budget = fdBudget()) => Math.max(Math.floor(budget / 2), budget - Math.ceil(rate * CALLER_IDLE_S));
+export const nodeCap = (/** @type {number} */ rate, budget = fdBudget()) => Math.max(Math.floor(budget / 2), budget - Math.ceil(rate * CALLER_IDLE_S));
 
+/**
+ * @param {import('./chains/index.mjs').Env} env @param {import('./scenarios.mjs').Sizes} sizes
+ * @param {import('./scenarios.mjs').Progress} progress @param {string} [via] 'http' | 'https'
+ * @returns {Promise<Record<string, import('./scenarios.mjs').Row>>}
+ */
 export async function scrapeScenario(env, sizes, progress, via = 'http') {
   const firstRate = TARGET_RATE * Math.min(1, sizes.scrapeRates[0]);
   const n = Math.min(sizes.scrapeNodes, nodeCap(firstRate));
+  /** @type {import('./chains/util.mjs').ProcEntry[]} */
   const procs = [];
   try {
     progress(`scrape: ${n} agent certificates`);
@@ -56,15 +62,17 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
     progress(`scrape: ${n} agent sessions`);
     const swarm = spawnProc('scrape-swarm', `${LIB}/scrape-swarm.mjs`, [], { node: true, env: { PERF_SWARM: swarmFile } });
     procs.push({ role: 'swarm', proc: swarm, measured: false });
+    /** @type {import('./swarm.mjs').SwarmResult} */
     const attached = await swarm.message(120_000 + n * 20);
     if (attached.up < n) throw new Error(`${attached.up} of ${n} agent sessions up: ${attached.firstError}`);
     const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
-    const target = (i) => (via === 'https'
+    const target = (/** @type {number} */ i) => (via === 'https'
       ? { host: '127.0.0.1', port: server.https, hostHeader: `${ipOf(i)}:10250`, tls: { ca: env.certs.caPem, ...caller } }
       : { host: '127.0.0.1', port: server.http, hostHeader: `${ipOf(i)}:10255` });
     // a node's connection is dialled at its first scrape and again after the server closed it idle
+    /** @type {KeepAliveConn[]} */
     const conns = new Array(n);
-    const reopen = (i) => openCaller(target(i)).then((c) => (conns[i] = c));
+    const reopen = (/** @type {number} */ i) => openCaller(target(i)).then((c) => (conns[i] = c));
     const steps = [];
     let fdBound;
     for (const factor of sizes.scrapeRates) {
@@ -87,18 +95,26 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
   }
 }
 
-/** every connection scrapes once per interval (n ÷ rate), phases spread over it, for at least two intervals */
+/** @typedef {import('./keepalive.mjs').KeepAliveConn} KeepAliveConn */
+/**
+ * every connection scrapes once per interval (n ÷ rate), phases spread over it, for at least two intervals
+ * @param {KeepAliveConn[]} conns @param {(i: number) => Promise<unknown>} reopen @param {number} rate @param {number} minMs
+ * @param {{ server: import('./procs.mjs').Proc, swarm: import('./procs.mjs').Proc }} procs
+ */
 async function scrapeStep(conns, reopen, rate, minMs, procs) {
   const pids = { server: procs.server.pid, swarm: procs.swarm.pid };
   const n = conns.length;
   const intervalMs = (n / rate) * 1000;
   const durMs = Math.max(minMs, 2 * intervalMs);
   const t0 = performance.now() + 50;
+  /** @type {number[]} */
   const lat = [];
   let errors = 0;
   let reconnects = 0;
+  /** @type {string | undefined} */
   let firstError;
   /** as an HTTP client with a connection pool does: a connection the server closed is dialled again, and a GET lost with it is sent once more */
+  /** @param {number} i @returns {Promise<import('./keepalive.mjs').Response & { ms: number }>} */
   const scrape = async (i, retry = true) => {
     if (conns[i] === undefined) await reopen(i);
     else if (conns[i].closed) {
@@ -170,9 +186,14 @@ export const scrapeSpec = {
     { key: 'clientLoopMaxMs', label: 'scrapers loop delay max ms', better: 'lower', digits: 0 },
     { key: 'load', label: 'load average (1 min) start–end', better: 'none' },
   ],
-  /** one row per step */
+  /**
+   * one row per step
+   * @param {Record<string, import('./scenarios.mjs').Row>} rows
+   */
   flatten(rows) {
+    /** @type {Record<string, import('./scenarios.mjs').Row>} */
     const flat = {};
+    /** @type {import('./report.mjs').TableChain[]} */
     const chains = [];
     for (const [name, row] of Object.entries(rows)) {
       if (row.error) {

@@ -7,13 +7,23 @@ import { Session } from '@edge-tunnel/framing';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 
+/** An emulated agent: its node name and IP, certificate and key (PEM). @typedef {{ name: string, ip: string, certPem: string, keyPem: string }} SwarmIdentity */
+/** The swarm's file (PERF_SWARM). @typedef {{ host: string, port: number, ca: string, bare: boolean, identities: SwarmIdentity[] }} SwarmConfig */
+/** The swarm's IPC answer once every agent answered or failed. @typedef {{ up: number, failed: number, firstError?: string }} SwarmResult */
+
+/** @type {SwarmConfig} */
 const cfg = JSON.parse(readFileSync(process.env.PERF_SWARM, 'utf8'));
+/** @type {(Session | tls.TLSSocket)[]} */
 const kept = [];
 let up = 0;
 let failed = 0;
+/** @type {string | undefined} */
 let firstError;
 
-/** the framing hello: resolves once the server's SETTINGS arrived */
+/**
+ * the framing hello: resolves once the server's SETTINGS arrived
+ * @param {tls.TLSSocket} socket @param {SwarmIdentity} id
+ */
 function sayHello(socket, id) {
   const session = new Session(socket, {
     role: 'client',
@@ -26,7 +36,10 @@ function sayHello(socket, id) {
   return session.ready;
 }
 
-/** a message of about the hello's size, echoed by the floor server */
+/**
+ * a message of about the hello's size, echoed by the floor server
+ * @param {tls.TLSSocket} socket @param {SwarmIdentity} id
+ */
 function echoOnce(socket, id) {
   kept.push(socket);
   return new Promise((resolve, reject) => {
@@ -36,8 +49,8 @@ function echoOnce(socket, id) {
   });
 }
 
-const one = (id) =>
-  new Promise((resolve) => {
+const one = (/** @type {SwarmIdentity} */ id) =>
+  /** @type {Promise<void>} */ (new Promise((resolve) => {
     const socket = tls.connect({ host: cfg.host, port: cfg.port, ca: cfg.ca, cert: id.certPem, key: id.keyPem, servername: 'localhost', ALPNProtocols: ['edge-tunnel/1'] });
     socket.once('secureConnect', async () => {
       try {
@@ -54,7 +67,7 @@ const one = (id) =>
       firstError ??= err.message;
       resolve();
     });
-  });
+  }));
 const BATCH = 32;
 for (let i = 0; i < cfg.identities.length; i += BATCH) await Promise.all(cfg.identities.slice(i, i + BATCH).map(one));
 process.send({ up, failed, firstError });

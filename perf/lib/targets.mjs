@@ -13,11 +13,25 @@ export const LZ4_COST = 'lz4cost';
 /** the paired scenario of the idle RTT (bench.mjs rttPaired) */
 export const RTT_PAIRED = 'rttpaired';
 
+/**
+ * A target's verdict: the subject's value, the goal as text, met (undefined without a value), and the
+ * floor's value and whether it meets the goal (when the target has a floor).
+ * @typedef {{ name: string, value: number, goal: string, met: boolean | undefined, floor?: number, reachable?: boolean }} Target
+ */
+
+/**
+ * @param {{ scenarios: Record<string, { rows?: Record<string, import('./scenarios.mjs').Row> }> }} res the run's results (bench.mjs): only the rows are read
+ * @returns {Target[]}
+ */
 export function evaluateTargets(res) {
   const s = res.scenarios;
-  const v = (sc, chain, key) => s[sc]?.rows?.[chain]?.[key];
+  const v = (/** @type {string} */ sc, /** @type {string} */ chain, /** @type {string} */ key) => s[sc]?.rows?.[chain]?.[key];
+  /** @type {Target[]} */
   const out = [];
-  /** check(x) → met; floor: the same measure on the floor chain (undefined when it has none) */
+  /**
+   * check(x) → met; floor: the same measure on the floor chain (undefined when it has none)
+   * @param {string} name @param {number} value @param {string} goal @param {(x: number) => boolean} check @param {number} [floor]
+   */
   const add = (name, value, goal, check, floor) => {
     const t = { name, value, goal, met: Number.isFinite(value) ? check(value) : undefined };
     if (Number.isFinite(floor)) Object.assign(t, { floor, reachable: check(floor) });
@@ -26,14 +40,14 @@ export function evaluateTargets(res) {
   for (const sc of ['bulk1', 'multi16', 'multi256']) {
     const best = Math.max(...['tls-relay', 'openssh'].map((c) => v(sc, c, 'mbps')).filter(Number.isFinite));
     const h2 = v(sc, 'h2', 'mbps');
-    const ratio = (chain, to) => v(sc, chain, 'mbps') / to;
+    const ratio = (/** @type {string} */ chain, /** @type {number} */ to) => v(sc, chain, 'mbps') / to;
     add(`${sc}: ÷ best of {TLS relay, OpenSSH}`, ratio(ET, best), '≥ 1.0', (x) => x >= 1.0, ratio(FLOOR, best));
     add(`${sc}: ÷ Node HTTP/2`, ratio(ET, h2), '≥ 1.5', (x) => x >= 1.5, ratio(FLOOR, h2));
     add(`${sc}: ÷ JS yamux`, ratio(ET, v(sc, 'yamux', 'mbps')), '≥ 2', (x) => x >= 2);
   }
   // paired rounds when the run has them, else the sequential scenario's p50s (one method for both values)
   const rttPaired = Number.isFinite(v(RTT_PAIRED, ET, 'ratio'));
-  const rttRatio = (chain) => (rttPaired ? v(RTT_PAIRED, chain, 'ratio') : v('rtt', chain, 'idleP50') / v('rtt', 'openssh', 'idleP50'));
+  const rttRatio = (/** @type {string} */ chain) => (rttPaired ? v(RTT_PAIRED, chain, 'ratio') : v('rtt', chain, 'idleP50') / v('rtt', 'openssh', 'idleP50'));
   add(`RTT p50 ÷ OpenSSH${rttPaired ? ' (paired rounds)' : ''}`, rttRatio(ET), '≤ 1.0', (x) => x <= 1.0, rttRatio(FLOOR));
   // the machine's own share: a saturating process next to a ping-pong with no tunnel in between
   const quietest = Math.min(...['direct', FLOOR].map((c) => v('rtt', c, 'addedP99')).filter(Number.isFinite));
@@ -41,7 +55,7 @@ export function evaluateTargets(res) {
   add('stalled stream: cost to the other (%)', v('stalled', ET, 'cost'), '< 5', (x) => x < 5);
   add('churn streams/s', v('churn', ET, 'perSec'), '≥ 5000', (x) => x >= 5000, v('churn', FLOOR, 'perSec'));
   // the per-stream cost against the least a Node mux does, in the same run (issue 14): the floor is the goal's unit
-  const perFloor = (sc, key) => v(sc, ET, key) / v(sc, FLOOR, key);
+  const perFloor = (/** @type {string} */ sc, /** @type {string} */ key) => v(sc, ET, key) / v(sc, FLOOR, key);
   add('churn streams/s ÷ floor', perFloor('churn', 'perSec'), '≥ 0.9', (x) => x >= 0.9);
   add('multi16 aggregate MB/s ÷ floor', perFloor('multi16', 'mbps'), '≥ 0.9', (x) => x >= 0.9);
   add('churn heap after/before', v('churn', ET, 'heapRatio'), '≤ 1.05', (x) => x <= 1.05);
@@ -58,9 +72,9 @@ export function evaluateTargets(res) {
   add('50 ms link: MB/s in 1–2 s ÷ TLS relay steady', lat, '≥ 0.85', (x) => x >= 0.85);
   // the seed's path against the CONNECT chain in the same run: :10264 against HTTP over CONNECT,
   // :10263 against the caller's own TLS over CONNECT (keep-alive both)
-  const rq = (chain, kind, size, key) => reqsCase(s.reqs?.rows?.[chain], kind, size)?.[key];
+  const rq = (/** @type {string} */ chain, /** @type {string} */ kind, /** @type {string} */ size, /** @type {string} */ key) => reqsCase(s.reqs?.rows?.[chain], kind, size)?.[key];
   for (const { size } of SIZES) {
-    for (const [kind, listener, goal] of [['http', ':10264', 0.9], ['https', ':10263', 0.8]]) {
+    for (const [kind, listener, goal] of /** @type {['http' | 'https', string, number][]} */ ([['http', ':10264', 0.9], ['https', ':10263', 0.8]])) {
       const chain = ENTRY_CHAINS[kind];
       add(`reqs ${size}: ${listener} req/s ÷ CONNECT chain`, rq(chain, kind, size, 'rps') / rq(ET, kind, size, 'rps'), `≥ ${goal}`, (x) => x >= goal);
       add(`reqs ${size}: ${listener} p50 ÷ CONNECT chain`, rq(chain, kind, size, 'p50') / rq(ET, kind, size, 'p50'), '≤ 1.5', (x) => x <= 1.5);
@@ -87,7 +101,10 @@ export function evaluateTargets(res) {
   return out;
 }
 
-/** the verdict column: met, missed, or missed where even the floor misses */
+/**
+ * the verdict column: met, missed, or missed where even the floor misses
+ * @param {Target} t
+ */
 export function verdict(t) {
   if (t.met === undefined) return 'n/a';
   if (t.met) return 'yes';

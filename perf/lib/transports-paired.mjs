@@ -10,7 +10,7 @@ import { TRANSPORT_CHAINS } from './chains/edge-tunnel-transports.mjs';
 export const TRANSPORTS_PAIRED = 'transports';
 const ET = 'edge-tunnel';
 const MB = 1e6;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
 /** [chain, reference] pairs whose per-round ratios are reported on the chain's row */
 export const TRANSPORT_PAIRS = [
@@ -34,7 +34,10 @@ export const transportsSpec = {
   ],
 };
 
-/** `streams` bulk readers on `endpoint`: MB/s over `durMs` after `warmMs`, Jain index and min/max of the streams' bytes. */
+/**
+ * `streams` bulk readers on `endpoint`: MB/s over `durMs` after `warmMs`, Jain index and min/max of the streams' bytes.
+ * @param {import('./client.mjs').Endpoint} endpoint @param {number} streams @param {number} warmMs @param {number} durMs
+ */
 async function phase(endpoint, streams, warmMs, durMs) {
   const readers = (await Promise.all(Array.from({ length: streams }, () => connectTo(endpoint)))).map((s) => readInBackground(s));
   await sleep(warmMs);
@@ -48,10 +51,15 @@ async function phase(endpoint, streams, warmMs, durMs) {
   return { mbps: sum / MB / (marks[0].ms / 1000), jain: sq > 0 ? (sum * sum) / (xs.length * sq) : 0, minOverMax: Math.max(...xs) > 0 ? Math.min(...xs) / Math.max(...xs) : 0 };
 }
 
+/**
+ * @param {import('./paired.mjs').Variant[]} started
+ * @param {{ rounds: number, warmMs: number, durMs: number, pings: number, warm: number, progress?: import('./scenarios.mjs').Progress }} opts
+ */
 export async function pairedTransports(started, { rounds, warmMs, durMs, pings, warm, progress }) {
   const one = await alternate(started, rounds, 'transports · 1 stream', progress, (v) => phase(v.endpoint, 1, warmMs, durMs));
   const many = await alternate(started, rounds, 'transports · 16 streams', progress, (v) => phase(v.endpoint, 16, warmMs, durMs));
   const rtt = await pairedRtt(started, { rounds, pings, warm, ref: ET, progress });
+  /** @type {Record<string, import('./scenarios.mjs').Row>} */
   const rows = {};
   for (const { name } of started) {
     rows[name] = {
@@ -65,7 +73,7 @@ export async function pairedTransports(started, { rounds, warmMs, durMs, pings, 
   }
   for (const [name, ref] of TRANSPORT_PAIRS) {
     if (!rows[name] || !rows[ref]) continue;
-    const per = (m, key) => median(m.get(name).map((x, i) => x[key] / m.get(ref)[i][key]));
+    const per = (/** @type {typeof one} */ m, /** @type {'mbps' | 'jain' | 'minOverMax'} */ key) => median(m.get(name).map((x, i) => x[key] / m.get(ref)[i][key]));
     const p = rtt[name].perRound;
     const q = rtt[ref].perRound;
     Object.assign(rows[name], { ref, bulkRatio: per(one, 'mbps'), bulk16Ratio: per(many, 'mbps'), rttRatio: median(p.map((x, i) => x / q[i])) });

@@ -13,19 +13,24 @@ Promise.withResolvers ??= function withResolvers() {
   return { promise, resolve, reject };
 };
 
+/** @typedef {ReturnType<typeof muxerOver>} YamuxMuxer */
+/** a yamux stream @typedef {Awaited<ReturnType<YamuxMuxer['createStream']>>} YamuxStream */
+
 const MUXER = { maxInboundStreams: 20_000, maxOutboundStreams: 20_000, enableKeepAlive: false };
 
 /** The TLS socket as the MessageStream a libp2p muxer runs over. */
 class SocketMessageStream extends AbstractMessageStream {
+  /** @param {import('node:net').Socket} socket @param {'inbound' | 'outbound'} direction */
   constructor(socket, direction) {
     super({ log: logger('perf:yamux:conn'), direction, maxReadBufferLength: Infinity });
     this.socket = socket;
-    socket.on('data', (buf) => this.onData(buf));
+    socket.on('data', (/** @type {Buffer} */ buf) => this.onData(buf));
     socket.on('drain', () => this.safeDispatchEvent('drain'));
     socket.on('end', () => this.onRemoteCloseWrite());
     socket.on('close', () => this.onTransportClosed());
     socket.on('error', () => {});
   }
+  /** @param {Parameters<AbstractMessageStream['sendData']>[0]} list */
   sendData(list) {
     let ok = true;
     for (const buf of list) ok = this.socket.write(buf);
@@ -45,12 +50,16 @@ class SocketMessageStream extends AbstractMessageStream {
   }
 }
 
+/** @param {import('node:net').Socket} socket @param {'inbound' | 'outbound'} direction */
 function muxerOver(socket, direction) {
   const conn = new SocketMessageStream(socket, direction);
   return yamux(MUXER)().createStreamMuxer(conn);
 }
 
-/** A yamux stream as a Node Duplex (backpressure both ways, FIN ↔ closeWrite). */
+/**
+ * A yamux stream as a Node Duplex (backpressure both ways, FIN ↔ closeWrite).
+ * @param {YamuxStream} ys
+ */
 export function toDuplex(ys) {
   const d = new Duplex({
     allowHalfOpen: true,
@@ -81,13 +90,19 @@ export function toDuplex(ys) {
   return d;
 }
 
-/** Client side: returns open() → Promise<Duplex> */
+/**
+ * Client side: returns open() → Promise<Duplex>
+ * @param {import('node:net').Socket} socket
+ */
 export function yamuxConnect(socket) {
   const muxer = muxerOver(socket, 'outbound');
   return async () => toDuplex(await muxer.createStream());
 }
 
-/** Server side: every incoming stream as a Duplex */
+/**
+ * Server side: every incoming stream as a Duplex
+ * @param {import('node:net').Socket} socket @param {(d: Duplex) => void} onStream
+ */
 export function yamuxListen(socket, onStream) {
   const muxer = muxerOver(socket, 'inbound');
   muxer.addEventListener('stream', (evt) => onStream(toDuplex(evt.detail)));

@@ -21,6 +21,7 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
   t.equal(r.status, 0, `exit 0\n${r.stderr.slice(-3000)}`);
   const file = readdirSync(out).find((f) => f.endsWith('.json'));
   t.ok(file, 'results JSON written');
+  /** @type {import('../bench.mjs').BenchResults} */
   const res = JSON.parse(readFileSync(join(out, file), 'utf8'));
   t.match(res, { node: String, date: String, commit: String, machine: { cpus: Number } });
   const chainNames = res.chains.filter((c) => !c.only).map((c) => c.name);
@@ -69,6 +70,7 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
   // reqs: every case of every chain answered, with a p50 and the CPU of each tunnel process
   const cases = { direct: ['http', 'https'], 'edge-tunnel': ['http', 'https'], 'edge-tunnel-http': ['http'], 'edge-tunnel-https': ['https'], 'edge-tunnel-https-passthrough': ['https'] };
   for (const [name, kinds] of Object.entries(cases)) {
+    /** @type {import('../lib/reqs.mjs').ReqsCase[]} */
     const got = res.scenarios.reqs?.rows[name]?.cases ?? [];
     t.same(got.map((c) => `${c.kind} ${c.size}`), kinds.flatMap((k) => [`${k} small`, `${k} 100KiB`]), `reqs · ${name}: its cases`);
     for (const c of got) t.ok(c.requests > 0 && c.errors === 0 && Number.isFinite(c.p50), `reqs · ${name} · ${c.kind} ${c.size}: ${c.requests} requests, p50 ${c.p50}`);

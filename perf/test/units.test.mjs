@@ -14,6 +14,10 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CALLER_IDLE_S, fdsAt, nodeCap } from '../lib/scrape.mjs';
 
+/** @typedef {import('../lib/client.mjs').Endpoint} Endpoint */
+/** @param {net.Server} s */
+const portOf = (s) => /** @type {net.AddressInfo} */ (s.address()).port;
+
 t.test('percentile and Jain fairness', async (t) => {
   const xs = Array.from({ length: 100 }, (_, i) => i + 1);
   t.equal(percentile(xs, 50), 50);
@@ -35,7 +39,7 @@ t.test('header and log text', async (t) => {
 t.test('sink: echo, source, churn', async (t) => {
   const sink = await startSink('127.0.0.1');
   t.teardown(() => sink.close());
-  const ep = { host: '127.0.0.1', port: sink.address().port };
+  const ep = { host: '127.0.0.1', port: portOf(sink) };
   await churnOnce(ep, Buffer.alloc(1024, 1));
   const s = await connectTo(ep);
   const r = await readFor(s, { durationMs: 200, sampleMs: 50 });
@@ -46,9 +50,9 @@ t.test('sink: echo, source, churn', async (t) => {
 t.test('link: rate limit and delay', async (t) => {
   const sink = await startSink('127.0.0.1');
   const rate = 2e6;
-  const link = await startLink({ host: '127.0.0.1', port: sink.address().port, rate, delayMs: 20 });
+  const link = await startLink({ host: '127.0.0.1', port: portOf(sink), rate, delayMs: 20 });
   t.teardown(() => (link.close(), sink.close()));
-  const ep = { host: '127.0.0.1', port: link.address().port };
+  const ep = { host: '127.0.0.1', port: portOf(link) };
   const t0 = performance.now();
   await churnOnce(ep, Buffer.alloc(16));
   t.ok(performance.now() - t0 >= 38, 'two round trips through a 20 ms one-way delay take ≥ 40 ms');
@@ -90,11 +94,13 @@ t.test('floor mux: streams over one connection, both ways, half-close, reset', a
   const { createHash, randomBytes } = await import('node:crypto');
   // every pair of ends is a real loopback TCP connection: [dialed, accepted]
   const server = net.createServer({ allowHalfOpen: true });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
+  /** @type {net.Socket[]} */
   const all = [];
   const pair = async () => {
+    /** @type {Promise<net.Socket>} */
     const accepted = new Promise((r) => server.once('connection', r));
-    const dialed = net.connect({ port: server.address().port, host: '127.0.0.1', allowHalfOpen: true });
+    const dialed = net.connect({ port: portOf(server), host: '127.0.0.1', allowHalfOpen: true });
     const ends = [dialed, await accepted];
     all.push(...ends);
     return ends;
@@ -110,8 +116,12 @@ t.test('floor mux: streams over one connection, both ways, half-close, reset', a
   const near = callers.map(([client]) => client);
   const far = targets.map(([, target]) => target);
   const payloads = near.map(() => randomBytes(300_000));
-  const sha = (buf) => createHash('sha256').update(buf).digest('hex');
-  const collect = (s) => new Promise((r) => { const parts = []; s.on('data', (c) => parts.push(c)); s.on('end', () => r(Buffer.concat(parts))); });
+  const sha = (/** @type {Buffer} */ buf) => createHash('sha256').update(buf).digest('hex');
+  const collect = (/** @type {net.Socket} */ s) => /** @type {Promise<Buffer>} */ (new Promise((r) => {
+    /** @type {Buffer[]} */
+    const parts = [];
+    s.on('data', (/** @type {Buffer} */ c) => parts.push(c)); s.on('end', () => r(Buffer.concat(parts)));
+  }));
   const got = Promise.all(far.map(collect));
   near.forEach((s, i) => s.end(payloads[i]));
   t.same((await got).map(sha), payloads.map(sha), 'every stream arrives whole, on its own stream');
@@ -133,7 +143,8 @@ t.test('floor mux: streams over one connection, both ways, half-close, reset', a
 
 t.test('targets: a miss the floor shares is out of reach, one it meets is not', async (t) => {
   const { evaluateTargets, verdict } = await import('../lib/targets.mjs');
-  const rows = (et, floor) => ({ rows: { 'edge-tunnel': et, floor } });
+  /** @typedef {import('../lib/scenarios.mjs').Row} Row */
+  const rows = (/** @type {Row} */ et, /** @type {Row} */ floor) => ({ rows: { 'edge-tunnel': et, floor } });
   const res = { scenarios: { churn: rows({ perSec: 1000 }, { perSec: 1200 }), idle: rows({ maxHeapPerStream: 4000 }, { maxHeapPerStream: 1300 }) } };
   const by = Object.fromEntries(evaluateTargets(res).map((x) => [x.name, x]));
   t.match(by['churn streams/s'], { value: 1000, floor: 1200, met: false, reachable: false });
@@ -148,15 +159,18 @@ t.test('targets: a miss the floor shares is out of reach, one it meets is not', 
 });
 
 t.test('paired phases: the order flips every round, ratios are per round, then the median', async (t) => {
+  /** @type {string[]} */
   const order = [];
   // a drifting machine: every phase is 10 % slower than the one before; a is really 0.9 × b
   let speed = 100;
+  /** @param {Endpoint & { id?: string }} endpoint a fake one: only its id is read */
   const measure = async (endpoint) => {
     order.push(endpoint.id);
     speed *= 0.9;
     return endpoint.id === 'a' ? 0.9 * speed : speed;
   };
-  const res = await pairedBulk({ name: 'lz4', endpoint: { id: 'a' } }, { name: 'plain', endpoint: { id: 'b' } }, { rounds: 4, warmMs: 0, durMs: 0, measure });
+  const fake = (/** @type {string} */ id) => /** @type {Endpoint & { id: string }} */ (/** @type {unknown} */ ({ id }));
+  const res = await pairedBulk({ name: 'lz4', endpoint: fake('a') }, { name: 'plain', endpoint: fake('b') }, { rounds: 4, warmMs: 0, durMs: 0, measure });
   t.same(order, ['a', 'b', 'b', 'a', 'a', 'b', 'b', 'a'], 'a first, then b first, …');
   t.equal(res.lz4.ratios.length, 4);
   // the drift favours whoever runs first in a round: 0.9 / 0.9 = 1.0 vs 0.9 × 0.9 / 1 = 0.81; the median
@@ -188,15 +202,17 @@ t.test('following agents: until() resolves once every agent applied the change; 
   const certs = await makeCerts(dir, []);
   const source = Object.assign(new EventEmitter(), { state: { config: parsePortConfig({}).config, rejected: [] }, current() { return this.state; }, close() {} });
   const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
-  const announcer = new PortAnnouncer(source, silent);
+  // stubs: the source's state and the logger carry only what the announcer reads
+  const announcer = new PortAnnouncer(/** @type {import('@edge-tunnel/server').PortConfigSource} */ (/** @type {unknown} */ (source)), /** @type {ConstructorParameters<typeof PortAnnouncer>[1]} */ (/** @type {unknown} */ (silent)));
+  /** @type {{ session: import('@edge-tunnel/framing').Session }[]} */
   const sessions = [];
   const server = tls.createServer({ cert: certs.server.certPem, key: certs.server.keyPem }, (socket) => {
     const session = new Session(socket, { role: 'server', keepaliveIntervalMs: 600_000, keepaliveTimeoutMs: 1_200_000 });
-    session.ready.then((hello) => { const a = { nodeName: hello.nodeName, session, ports: {} }; sessions.push(a); announcer.attach(a); }, () => {});
+    session.ready.then((hello) => { const a = { nodeName: hello.nodeName, session, ports: {} }; sessions.push(a); announcer.attach(/** @type {Parameters<typeof announcer.attach>[0]} */ (/** @type {unknown} */ (a))); }, () => {});
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
   t.teardown(() => { followers.close(); for (const s of sessions) s.session.destroy(); server.close(); announcer.close(); });
-  const followers = await connectFollowers({ host: '127.0.0.1', port: server.address().port, ca: certs.caPem, n: 3, batch: 2, identity: (i) => ({ name: `n${i}`, ip: '10.0.0.1' }) });
+  const followers = await connectFollowers({ host: '127.0.0.1', port: portOf(server), ca: certs.caPem, n: 3, batch: 2, identity: (i) => ({ name: `n${i}`, ip: '10.0.0.1' }) });
   await followers.until((a) => a.rev >= 1);
   t.equal(followers.agents.length, 3);
   t.notOk(followers.agents.some((a) => followers.allows(a, 9053)), '9053 not configured yet');

@@ -1,7 +1,9 @@
 // direct: the client dials the sink (through the link, when the scenario has one).
 import { stopAll, viaLink } from './util.mjs';
 
+/** @param {import('./index.mjs').Env} env @returns {import('./index.mjs').Chain} */
 export function directChain(env) {
+  /** @type {import('./util.mjs').ProcEntry[]} */
   const procs = [];
   return {
     name: 'direct',

@@ -21,7 +21,12 @@ export function tinyproxyMissing() {
 
 let starts = 0;
 
+/**
+ * @param {import('./index.mjs').Env} env @param {{ transport: 'tls' | 'websocket', proxy: boolean }} opts
+ * @returns {import('./index.mjs').Chain}
+ */
 export function transportChain(env, { transport, proxy }) {
+  /** @type {import('./util.mjs').ProcEntry[]} */
   const procs = [];
   const ws = transport === 'websocket';
   const name = ws ? (proxy ? TRANSPORT_CHAINS.wsProxy : TRANSPORT_CHAINS.ws) : TRANSPORT_CHAINS.proxy;
@@ -47,7 +52,7 @@ export function transportChain(env, { transport, proxy }) {
       procs.push({ role: 'agent', proc: agent, measured: true });
       await waitUntil('the agent session', async () => {
         const res = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels`);
-        const node = res?.status === 200 ? JSON.parse(res.body).nodes?.find((n) => n.nodeName === NODE.name) : undefined;
+        const node = res?.status === 200 ? JSON.parse(res.body).nodes?.find((/** @type {{ nodeName: string }} */ n) => n.nodeName === NODE.name) : undefined;
         return node?.connected === true && node.transport === (ws ? 'websocket' : 'tls');
       }, 15_000, () => agent.alive() && server.proc.alive()).catch((err) => {
         throw new Error(`${err.message}\nagent: ${readFileSync(agentLog, 'utf8').split('\n').slice(-8).join('\n')}`);
@@ -58,7 +63,10 @@ export function transportChain(env, { transport, proxy }) {
   };
 }
 
-/** tinyproxy on 127.0.0.1 with its own config, in the foreground (-d); resolves with its port. */
+/**
+ * tinyproxy on 127.0.0.1 with its own config, in the foreground (-d); resolves with its port.
+ * @param {import('./index.mjs').Env} env @param {string} tag @param {import('./util.mjs').ProcEntry[]} procs
+ */
 async function startTinyproxy(env, tag, procs) {
   const dir = mkdtempSync(join(env.tmp, `tinyproxy-${tag}-`));
   const port = await freePort();

@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { spawnProc } from '../procs.mjs';
 import { stopAll, viaLink } from './util.mjs';
 
+/** @typedef {Awaited<ReturnType<typeof startServer>>} Server a started edge-tunnel server: its process and ports */
+
 let starts = 0; // every start logs to its own file, so a stale line is never matched
 
 // PERF_NODE_IP: the node's loopback address (to keep parallel runs apart), default 127.0.50.1
@@ -21,8 +23,12 @@ export const NODE = { name: 'bench-node', ip: process.env.PERF_NODE_IP ?? '127.0
 const SERVER_MAX_STREAMS_PER_NODE = 10_000;
 /** streams the agent accepts per session: 10 000, so its 256 MiB receive budget is shared (≈ 26 KiB initial windows) */
 export const AGENT_MAX_STREAMS = 10_000;
-export const appMain = (pkg) => join(dirname(fileURLToPath(import.meta.resolve(pkg))), 'main.js');
+export const appMain = (/** @type {string} */ pkg) => join(dirname(fileURLToPath(import.meta.resolve(pkg))), 'main.js');
 
+/**
+ * @param {string} url
+ * @returns {Promise<{ status: number, body: string } | undefined>}
+ */
 export function httpGet(url) {
   return new Promise((resolve) => {
     http.get(url, (res) => {
@@ -33,6 +39,7 @@ export function httpGet(url) {
   });
 }
 
+/** @param {string} what @param {() => Promise<boolean> | boolean} fn */
 export async function waitUntil(what, fn, timeoutMs = 15_000, alive = () => true) {
   const until = Date.now() + timeoutMs;
   while (!(await fn())) {
@@ -41,7 +48,11 @@ export async function waitUntil(what, fn, timeoutMs = 15_000, alive = () => true
   }
 }
 
-/** Starts an edge-tunnel server; resolves with its bound addresses. */
+/**
+ * Starts an edge-tunnel server; resolves with its bound addresses.
+ * @param {import('./index.mjs').Env} env
+ * @param {{ compression: boolean, tag: string, procs: import('./util.mjs').ProcEntry[], passthrough?: boolean, role?: string, measured?: boolean, extraArgs?: string[] }} opts
+ */
 export async function startServer(env, { compression, tag, procs, passthrough = false, role = 'server', measured = true, extraArgs = [] }) {
   const { certs } = env;
   // a directory of its own, as a mounted ConfigMap has: the server watches the file's directory, and
@@ -61,7 +72,7 @@ export async function startServer(env, { compression, tag, procs, passthrough = 
   procs.push({ role, proc: server, measured });
   const m = await server.waitLine(/"msg":"server listening"/);
   const rec = JSON.parse(m.input);
-  const port = (a) => Number(String(a).split(':').pop());
+  const port = (/** @type {string} */ a) => Number(String(a).split(':').pop());
   return { proc: server, agent: port(rec.agent), connect: port(rec.connect), meta: port(rec.meta), http: port(rec.http), https: port(rec.https), ...(rec.agentWs ? { agentWs: port(rec.agentWs) } : {}) };
 }
 
@@ -71,7 +82,7 @@ export async function startServer(env, { compression, tag, procs, passthrough = 
  * chain is selected; the caller's TLS (SNI = the node name) reaches the HTTPS sink's 10250 listener.
  */
 export const PASSTHROUGH_CHAIN = 'edge-tunnel-https-passthrough';
-export const passthroughChain = () => ({
+export const passthroughChain = () => /** @type {import('./index.mjs').Chain} */ ({
   name: PASSTHROUGH_CHAIN, label: 'edge-tunnel, HTTPS proxy :10263 in passthrough (SNI, the kubelet\'s TLS end to end)', kind: 'subject', entryOf: 'edge-tunnel',
   scenarios: [], start: async () => ({}), stop: async () => {},
 });
@@ -84,12 +95,15 @@ export const ENTRY_CHAINS = { http: 'edge-tunnel-http', https: 'edge-tunnel-http
  * own server and agent, so `reqs` measures them against the CONNECT frontend on the same processes in
  * alternating rounds (and the run starts no extra processes). Never started on its own.
  */
+/** @param {keyof ENTRY_CHAINS} entry @returns {import('./index.mjs').Chain} */
 export function entryChain(entry) {
   const labels = { http: 'edge-tunnel, HTTP proxy :10264 (Host header)', https: 'edge-tunnel, HTTPS proxy :10263 (caller certificate, TLS originated)' };
   return { name: ENTRY_CHAINS[entry], label: labels[entry], kind: 'subject', entryOf: 'edge-tunnel', scenarios: [], start: async () => ({}), stop: async () => {} };
 }
 
+/** @param {import('./index.mjs').Env} env @param {{ compression: boolean }} opts @returns {import('./index.mjs').Chain} */
 export function edgeTunnelChain(env, { compression }) {
+  /** @type {import('./util.mjs').ProcEntry[]} */
   const procs = [];
   const tag = compression ? 'lz4' : 'plain';
   return {
@@ -110,7 +124,7 @@ export function edgeTunnelChain(env, { compression }) {
       const endpoint = { host: '127.0.0.1', port: server.connect, connect: `${NODE.ip}:${env.sink.port}` };
       // a passthrough that cannot start loses its own row only (the reason on stderr)
       const pt = !compression && env.passthrough
-        ? await startPassthrough(env, procs).catch((err) => void process.stderr.write(`\n${PASSTHROUGH_CHAIN}: ${err.message}\n`))
+        ? await startPassthrough(env, procs).catch(/** @returns {undefined} */ (err) => void process.stderr.write(`\n${PASSTHROUGH_CHAIN}: ${err.message}\n`))
         : undefined;
       return { endpoint, procs, server, reqs: { ...reqTargets(env, server), ...(pt ? passthroughTargets(env, pt) : {}) } };
     },
@@ -118,6 +132,7 @@ export function edgeTunnelChain(env, { compression }) {
   };
 }
 
+/** @param {import('./index.mjs').Env} env @param {{ tag: string, wan: { host: string, port: number }, compression: boolean }} opts */
 function startAgent(env, { tag, wan, compression }) {
   const { certs } = env;
   return spawnProc(`agent-${tag}`, appMain('@edge-tunnel/agent'), [
@@ -128,7 +143,10 @@ function startAgent(env, { tag, wan, compression }) {
   ], { node: true, logFile: join(env.tmp, `agent-${tag}-${starts}.log`) });
 }
 
-/** The passthrough server and its agent (not `measured`: their CPU is read per target, passthroughTargets). */
+/**
+ * The passthrough server and its agent (not `measured`: their CPU is read per target, passthroughTargets).
+ * @param {import('./index.mjs').Env} env @param {import('./util.mjs').ProcEntry[]} procs
+ */
 async function startPassthrough(env, procs) {
   if (!env.httpSink?.kubeletPort) throw new Error(`${PASSTHROUGH_CHAIN}: the HTTPS sink has no listener on ${NODE.ip}:10250 (${env.httpSink?.kubeletError ?? 'not started'})`);
   const server = await startServer(env, { compression: false, tag: 'pt', procs, passthrough: true, role: 'server-passthrough', measured: false });
@@ -141,7 +159,10 @@ async function startPassthrough(env, procs) {
   return { server, agent };
 }
 
-/** `reqs` to the passthrough server: the caller's TLS with SNI = the node name, verified against the kubelet CA. */
+/**
+ * `reqs` to the passthrough server: the caller's TLS with SNI = the node name, verified against the kubelet CA.
+ * @param {import('./index.mjs').Env} env @param {{ server: Server, agent: import('../procs.mjs').Proc }} pt
+ */
 function passthroughTargets(env, { server, agent }) {
   const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
   return {
@@ -151,7 +172,10 @@ function passthroughTargets(env, { server, agent }) {
   };
 }
 
-/** Where `reqs` callers connect, per chain and protocol: the CONNECT frontend, :10264 and :10263 of this server. */
+/**
+ * Where `reqs` callers connect, per chain and protocol: the CONNECT frontend, :10264 and :10263 of this server.
+ * @param {import('./index.mjs').Env} env @param {Server} server
+ */
 function reqTargets(env, server) {
   const sink = env.httpSink;
   if (!sink) return {};

@@ -6,6 +6,41 @@ import { tinyproxyMissing, transportChain } from './edge-tunnel-transports.mjs';
 import { nodeRelayChain } from './node-relay.mjs';
 import { sshChain, sshUnavailable } from './ssh.mjs';
 
+/** @typedef {import('../procs.mjs').Proc} Proc */
+/** @typedef {import('./util.mjs').ProcEntry} ProcEntry */
+/**
+ * The request/response sink (http-sink.mjs) as bench.mjs started it: plain, TLS, and the kubelet's 10250 when it could bind it.
+ * @typedef {{ proc: Proc, pid?: number, httpPort: number, httpsPort: number, kubeletPort?: number, kubeletError?: string }} HttpSink
+ */
+/**
+ * What every chain is built with (bench.mjs): the run's temp dir and certificates, the sink (sink.mjs),
+ * the HTTP sink when started, the tunnel's log level, and whether the passthrough chain is measured.
+ * @typedef {{ tmp: string, certs: import('../certs.mjs').Certs, sink: { host: string, port: number }, httpSink?: HttpSink, logLevel: string, passthrough?: boolean }} Env
+ */
+/**
+ * A started chain: where the client dials, its processes, the tunnel server (edge-tunnel chains) and
+ * `reqs`' targets by chain name and protocol ('http' | 'https').
+ * @typedef {object} Started
+ * @property {import('../client.mjs').Endpoint} [endpoint]
+ * @property {ProcEntry[]} [procs]
+ * @property {import('./edge-tunnel.mjs').Server} [server]
+ * @property {Record<string, Record<string, import('../keepalive.mjs').ReqTarget>>} [reqs]
+ */
+/**
+ * A chain of the bench: `kind` is 'baseline' | 'ceiling' | 'mux' | 'floor' | 'subject'; `scenarios` the
+ * ones it runs (all when absent); `entryOf` the chain whose processes it is measured on.
+ * @typedef {object} Chain
+ * @property {string} name
+ * @property {string} label
+ * @property {string} kind
+ * @property {string[]} [scenarios]
+ * @property {string} [entryOf]
+ * @property {(opts?: { link?: import('./util.mjs').LinkSpec }) => Promise<Started>} start
+ * @property {() => Promise<void>} stop
+ */
+
+/** @param {Env} env */
+
 export function allChains(env) {
   const ssh = sshUnavailable();
   const noProxy = tinyproxyMissing();

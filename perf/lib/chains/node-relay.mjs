@@ -9,7 +9,12 @@ const LABELS = {
   floor: 'floor: the least a Node mux does (perf/lib/floor-mux.mjs)',
 };
 
+/**
+ * @param {import('./index.mjs').Env} env @param {keyof LABELS} kind
+ * @returns {import('./index.mjs').Chain}
+ */
 export function nodeRelayChain(env, kind) {
+  /** @type {import('./util.mjs').ProcEntry[]} */
   const procs = [];
   return {
     name: kind === 'tls' ? 'tls-relay' : kind,

@@ -20,7 +20,9 @@ export function sshUnavailable() {
   return undefined;
 }
 
+/** @param {import('./index.mjs').Env} env @returns {import('./index.mjs').Chain} */
 export function sshChain(env, { compress = false } = {}) {
+  /** @type {import('./util.mjs').ProcEntry[]} */
   const procs = [];
   const dir = join(env.tmp, compress ? 'ssh-c' : 'ssh');
   const keys = () => {

@@ -1,5 +1,5 @@
-// The benchmarks (perf/*.mjs and perf/{lib,ab,framing,fuzz}) are plain JavaScript; TypeScript checks
-// them with their JSDoc types (perf/tsconfig.json: checkJs, noEmit). A failure lists file:line TSnnnn message.
+// The benchmarks (perf/*.mjs and perf/{lib,ab,framing,fuzz,test}) are plain JavaScript; TypeScript checks
+// them with their JSDoc types (perf/tsconfig.json: checkJs, noEmit, noImplicitAny). A failure lists file:line TSnnnn message.
 import { join } from 'node:path';
 import t from 'tap';
 import ts from 'typescript';
@@ -12,6 +12,7 @@ t.test('tsc: no type errors in perf/*.mjs', (t) => {
   const parsed = ts.parseJsonConfigFileContent(config, ts.sys, join(ROOT, 'perf'), undefined, configPath);
   t.same(parsed.errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' ')), [], 'perf/tsconfig.json is valid');
   t.ok(parsed.options.checkJs && parsed.options.noEmit, 'checkJs and noEmit are on');
+  t.ok(parsed.options.noImplicitAny, 'noImplicitAny is on: every parameter has a JSDoc type');
   const program = ts.createProgram(parsed.fileNames, parsed.options);
   const problems = ts.getPreEmitDiagnostics(program).map((d) => {
     const where = d.file ? `${d.file.fileName.slice(ROOT.length + 1)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : 'tsconfig';
