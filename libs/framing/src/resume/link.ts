@@ -19,10 +19,7 @@ export interface LinkOptions {
   keepaliveTimeoutMs?: number;
   /** acknowledge at once after this many received bytes (else in front of the next DATA, PING or PONG record) */
   ackEveryBytes?: number;
-  /**
-   * > 0: the longest wait of an ACK for a record of ours to ride on before it is sent alone. 0 (the
-   * default): never alone on a timer, as a lone ACK behind a Nagle relay holds our next DATA (spec §10.3).
-   */
+  /** > 0: the longest wait of an ACK for a record of ours to ride on; 0 (default): never alone on a timer (spec §10.3) */
   ackDelayMs?: number;
 }
 
