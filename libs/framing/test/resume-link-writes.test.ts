@@ -1,6 +1,7 @@
 // How the resumable link writes to its socket (spec §10.3): each DATA record is one socket write (so
 // one TLS record: header and payload are not split), a due ACK rides in front of the next DATA
-// record instead of leaving alone, and a lone ACK waits up to ackDelayMs for one. The socket is a
+// record instead of leaving alone; by default it never leaves alone on a timer (it rides on the
+// keepalive's PING or PONG), only with ackDelayMs set. The socket is a
 // recording Duplex: one `_write` or corked `_writev` is one write, as a TLS socket makes one record
 // of it.
 import t from 'tap';
@@ -31,8 +32,8 @@ function recordsOf(write: Buffer): Array<[number, number]> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function attached(ackDelayMs?: number) {
-  const link = new ResumableLink(ackDelayMs === undefined ? {} : { ackDelayMs });
+async function attached(ackDelayMs?: number, extra: { keepaliveIntervalMs?: number } = {}) {
+  const link = new ResumableLink({ ...(ackDelayMs === undefined ? {} : { ackDelayMs }), ...extra });
   const socket = new RecordingSocket();
   link.attach(socket, 0);
   link.on('data', () => {});
@@ -83,3 +84,31 @@ t.test('with nothing to send, the ACK leaves alone after ackDelayMs', async (t) 
   t.equal(socket.writes[0]!.readBigUInt64BE(4), 70n);
   link.destroy();
 });
+
+t.test('by default no ACK leaves alone (a relay without TCP_NODELAY would hold the next DATA behind it): the peer\'s PING carries it on its PONG', async (t) => {
+  const { link, socket } = await attached();
+  socket.push(encodeRecord(RecordType.DATA, Buffer.alloc(70, 5)));
+  await sleep(60);
+  t.equal(socket.writes.length, 0, 'no lone ACK after 60 ms');
+  const ping = Buffer.alloc(8);
+  ping.writeDoubleBE(1);
+  socket.push(encodeRecord(RecordType.PING, ping));
+  await sleep(5);
+  t.equal(socket.writes.length, 1, 'one write answers the PING');
+  t.same(recordsOf(socket.writes[0]!), [[RecordType.ACK, 8], [RecordType.PONG, 8]], 'ACK, then the PONG');
+  t.equal(socket.writes[0]!.readBigUInt64BE(4), 70n, 'the ACK counts the 70 bytes received');
+  link.destroy();
+});
+
+t.test('our own keepalive PING carries a due ACK', async (t) => {
+  const { link, socket } = await attached(undefined, { keepaliveIntervalMs: 20 });
+  socket.push(encodeRecord(RecordType.DATA, Buffer.alloc(30, 6)));
+  await waitForWrite(socket, 2_000);
+  t.same(recordsOf(socket.writes[0]!), [[RecordType.ACK, 8], [RecordType.PING, 8]], 'ACK, then the PING, in one write');
+  t.equal(socket.writes[0]!.readBigUInt64BE(4), 30n);
+  link.destroy();
+});
+
+async function waitForWrite(socket: RecordingSocket, ms: number): Promise<void> {
+  for (let waited = 0; socket.writes.length === 0 && waited < ms; waited += 5) await sleep(5);
+}

@@ -17,9 +17,9 @@ export interface LinkOptions {
   keepaliveIntervalMs?: number;
   /** no byte on the current socket for max(this, 4 × link RTT) => the socket is lost (pause, resume) */
   keepaliveTimeoutMs?: number;
-  /** acknowledge at once after this many received bytes (else with the next DATA record, or after ackDelayMs) */
+  /** acknowledge at once after this many received bytes (else in front of the next DATA, PING or PONG record) */
   ackEveryBytes?: number;
-  /** longest wait of an ACK for a DATA record of ours to ride on before it is sent alone */
+  /** > 0: the longest wait of an ACK for a record of ours to ride on; 0 (default): never alone on a timer (spec §10.3) */
   ackDelayMs?: number;
 }
 
@@ -28,7 +28,7 @@ export const LINK_DEFAULTS = {
   keepaliveIntervalMs: 10_000,
   keepaliveTimeoutMs: 30_000,
   ackEveryBytes: 64 * 1024,
-  ackDelayMs: 10,
+  ackDelayMs: 0,
 } as const;
 
 /** A DATA payload up to this size is copied behind its record header (one write, one TLS record); a larger one is written corked. */
@@ -236,7 +236,7 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
         return;
       }
       case RecordType.PING:
-        this.socket?.write(encodeRecord(RecordType.PONG, payload));
+        this.sendControl(RecordType.PONG, payload);
         return;
       case RecordType.PONG: {
         const sample = performance.now() - payload.readDoubleBE(0);
@@ -258,7 +258,7 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
   keepalivePing(): void {
     const p = Buffer.allocUnsafe(8);
     p.writeDoubleBE(performance.now());
-    this.socket?.write(encodeRecord(RecordType.PING, p));
+    this.sendControl(RecordType.PING, p);
   }
 
   keepaliveSrttMs(): number | undefined {
@@ -315,6 +315,17 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
     socket.uncork();
   }
 
+  /** A PING or PONG record, with a due ACK in front of it in the same write (the keepalive carries an idle link's ACK). */
+  private sendControl(type: typeof RecordType.PING | typeof RecordType.PONG, payload: Buffer): void {
+    if (!this.socket) return;
+    const record = encodeRecord(type, payload);
+    if (this.rxOffset === this.ackSent) return void this.socket.write(record);
+    const out = Buffer.allocUnsafe(OFFSET_RECORD + record.length);
+    this.putAck(out);
+    record.copy(out, OFFSET_RECORD);
+    this.socket.write(out);
+  }
+
   /** Writes the ACK of everything received into `out` at 0 (a pending ACK timer then finds nothing new). */
   private putAck(out: Buffer): void {
     this.ackSent = this.rxOffset;
@@ -338,7 +349,7 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
     }
     if (this.destroyed || !this.socket) return;
     if (this.rxOffset - this.ackSent >= this.ackEvery) this.sendAck();
-    else if (this.rxOffset > this.ackSent && !this.ackTimer) this.ackTimer = setTimeout(this.onAckTimer, this.ackDelayMs);
+    else if (this.ackDelayMs > 0 && this.rxOffset > this.ackSent && !this.ackTimer) this.ackTimer = setTimeout(this.onAckTimer, this.ackDelayMs);
   };
 
   private readonly onAckTimer = (): void => {
