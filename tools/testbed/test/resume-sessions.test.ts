@@ -1,7 +1,7 @@
 // Issue 17's four user sessions, all open at once on edge-1 with the real kubectl (netns, root only),
 // across a fault on edge-1's agent connection; each must come out as if nothing had happened:
 //  - `kubectl exec -i … cat` fed exactly 10 MiB: what came back has the SHA-256 of what was sent;
-//  - a `kubectl port-forward` download of 96 MiB (200 MiB on request, see DOWNLOAD_BYTES): SHA-256 equal;
+//  - a `kubectl port-forward` download of 200 MiB (see DOWNLOAD_BYTES): SHA-256 equal;
 //  - `kubectl logs -f` of a container given a numbered line every 50 ms: each number once, in order;
 //  - `kubectl exec -it … sh` on a terminal: answers a command typed before the fault, one typed
 //    while the link is down and one typed after the resume, then exits 0.
@@ -20,11 +20,10 @@ const KEEPALIVE = ['--keepalive-interval-ms', '1000', '--keepalive-timeout-ms', 
 const BLACKHOLE_MS = 8_000; // + the 3 s keepalive verdict: well inside the grace
 const MiB = 1024 * 1024;
 const EXEC_BYTES = 10 * MiB;
-// The issue asks for 200 MiB. Through the tunnel's processes on this shared 2-core machine (load ~20)
-// a download runs at 3-5 MiB/s: 200 MiB took 40-51 s and the file 170 s of tap's 180 s timeout,
-// 128 MiB 39-42 s and 160 s. 96 MiB by default keeps it under 3 minutes with some margin;
-// RESUME_SESSIONS_DOWNLOAD_MIB=200 (with `tap --timeout 400`) runs the full size.
-const DOWNLOAD_BYTES = Number(process.env['RESUME_SESSIONS_DOWNLOAD_MIB'] ?? 96) * MiB;
+// 200 MiB, as the issue asks. Through the tunnel's processes on this shared 2-core machine one took
+// 29 s at load 5 (the file 77 s) and 40-51 s at load ~20 (the file 170 s of tap's 180 s timeout):
+// RESUME_SESSIONS_DOWNLOAD_MIB=96 (or `tap --timeout 400`) on a busier machine.
+const DOWNLOAD_BYTES = Number(process.env['RESUME_SESSIONS_DOWNLOAD_MIB'] ?? 200) * MiB;
 const DOWNLOAD_RATE = 16 * MiB; // the source's pace (bytes/s): the download is still running at the fault
 const AGENT_PORT = 10262;
 
