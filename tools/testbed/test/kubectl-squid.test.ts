@@ -23,8 +23,6 @@ import { startPodDownload } from './fixtures/pod-download.js';
 const mode = await chooseMode();
 const skip = kubectlMissing() ?? squidMissing() ?? (mode.mode !== 'netns' ? `needs netns mode (${mode.reason})` : false);
 const MiB = 1024 * 1024;
-// three testbeds, one after the other, on a shared 2-core machine: more than .taprc's 180 s
-t.setTimeout(600_000);
 // random, so that finding it anywhere can only mean a leak
 const AUTH = { user: 'edge-proxy', password: `Pw-${randomBytes(8).toString('hex')}` };
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
