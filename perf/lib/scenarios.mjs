@@ -6,6 +6,7 @@ import { header, MODE } from './sink.mjs';
 import { LIB } from './chains/util.mjs';
 import { census, diffCensus } from './heap-census.mjs';
 import { reqsScenario } from './reqs.mjs';
+import { reconnectScenario } from './reconnect.mjs';
 
 const MB = 1e6;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -307,6 +308,6 @@ export const SCENARIOS = [
   },
 ];
 
-SCENARIOS.push(reqsScenario);
+SCENARIOS.push(reqsScenario, reconnectScenario);
 
 export { probeChain };
