@@ -3,15 +3,18 @@
 // reconnects, then with the agent's TCP connection killed every `reconnectPeriodMs` (`ss -K` of the
 // sockets to the server's agent port: the kernel resets them, as a NAT rebinding or a load balancer's
 // idle timeout would), then without again. Goodput kept = MB/s with reconnects ÷ the mean of the two
-// phases without (same run, same streams). The pause of each reconnect, as the caller sees it:
+// phases without around it (same run, same streams), the median over 3 such with-phases (2 with
+// --tiny). The pause of each reconnect, as the caller sees it:
 // the longest gap between ping answers around the kill (the ping-pong never stops, so one is
 // always in flight); as the agent sees it: `pausedMs` of its `session resumed` log line.
 import { execFile, spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { connectTo, echoStream, percentile, readInBackground } from './client.mjs';
+import { connectTo, echoStream, median, percentile, readInBackground } from './client.mjs';
 
 const MB = 1e6;
+/** with-phases (each between two without-phases) the kills are spread over */
+const ROUNDS = 3;
 /** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -108,7 +111,7 @@ export function resumeLog(logFile, sinceMs) {
     if (!/resum|lost|redial/.test(line)) continue;
     try {
       const rec = JSON.parse(line);
-      if (rec.time >= sinceMs) out.push(`+${rec.time - sinceMs} ${rec.msg}${rec.reason ? ` (${rec.reason})` : ''}${rec.pausedMs !== undefined ? ` ${rec.pausedMs} ms` : ''}`);
+      if (rec.time >= sinceMs) out.push(`+${rec.time - sinceMs} ${rec.msg}${rec.reason ? ` (${rec.reason})` : ''}${rec.pausedMs !== undefined ? ` ${rec.pausedMs} ms` : ''}${rec.replayedBytes !== undefined ? `, ${rec.replayedBytes} B replayed` : ''}`);
     } catch {
       // a line cut by the write in progress
     }
@@ -153,30 +156,40 @@ async function run({ started, sizes, progress }) {
   const phase = async (/** @type {number} */ ms) => (bulk.mark(), await sleep(ms), bulk.mark());
   try {
     await sleep(period / 2); // warm: windows grown, JIT
-    const before = await phase(2 * period);
+    // without, with, without, with, …, without: each with-phase judged against the phases on either
+    // side (the load of this shared machine swings between phases: one long with-phase between two
+    // without ones read 0.66–1.35 × over three runs)
+    const rounds = Math.min(cuts, ROUNDS);
+    const rate = (/** @type {{ bytes: number, ms: number }} */ m) => m.bytes / (m.ms / 1000) / MB;
+    const without = [rate(await phase(2 * period))];
+    /** @type {number[]} */
+    const withCuts = [];
     /** @type {number[]} */
     const kills = [];
     let killed = 0;
-    bulk.mark();
-    for (let i = 0; i < cuts && !lost; i++) {
-      progress?.(`reconnect · edge-tunnel: kill ${i + 1}/${cuts}`);
-      const next = sleep(period);
-      kills.push(performance.now());
-      const k = await killConnectionsTo(started.server.agent);
-      killed += k.killed;
-      await next;
+    for (let r = 0; r < rounds && !lost; r++) {
+      bulk.mark();
+      const n = Math.round(((r + 1) * cuts) / rounds) - Math.round((r * cuts) / rounds);
+      for (let i = 0; i < n && !lost; i++) {
+        progress?.(`reconnect · edge-tunnel: kill ${kills.length + 1}/${cuts}`);
+        const next = sleep(period);
+        kills.push(performance.now());
+        killed += (await killConnectionsTo(started.server.agent)).killed;
+        await next;
+      }
+      withCuts.push(rate(bulk.mark()));
+      without.push(rate(await phase(2 * period)));
     }
-    const cut = bulk.mark();
-    const after = await phase(2 * period);
     if (lost) return { error: `${lost} across a reconnect (no resume?)` };
-    const rate = (/** @type {{ bytes: number, ms: number }} */ m) => m.bytes / (m.ms / 1000) / MB;
-    const steady = (rate(before) + rate(after)) / 2;
+    const ratios = withCuts.map((w, i) => w / ((without[i] + without[i + 1]) / 2));
+    const mean = (/** @type {number[]} */ xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const pauses = pausesAfter(kills, answered);
     const resumed = resumedPauses(agent?.logFile, sinceMs);
     return {
-      kept: rate(cut) / steady,
-      steady,
-      withCuts: rate(cut),
+      kept: median(ratios),
+      keptRounds: ratios.map((x) => Math.round(x * 1000) / 1000),
+      steady: mean(without),
+      withCuts: mean(withCuts),
       pauseP50: pct(pauses, 50),
       pauseP99: pct(pauses, 99),
       pauseMax: pauses.length ? Math.max(...pauses) : undefined,
