@@ -63,6 +63,8 @@ const TINY_SIZES = {
   scrapeNodes: 4, scrapeRates: [0.05], scrapeStepMs: 300,
 };
 const sizes = { ...(TINY ? TINY_SIZES : QUICK ? QUICK_SIZES : FULL) };
+// reconnect: kills of the agent's connection, one per period (the 5 s; 1 s in the smoke run)
+Object.assign(sizes, { reconnectCuts: TINY ? 2 : QUICK ? 6 : 12, reconnectPeriodMs: TINY ? 1000 : 5000 });
 if (opt('scrape-nodes')) sizes.scrapeNodes = Number(opt('scrape-nodes'));
 if (opt('scrape-rates')) sizes.scrapeRates = opt('scrape-rates').split(',').map(Number);
 const scrapeVia = opt('scrape-via') ?? 'http';

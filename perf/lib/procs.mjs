@@ -68,6 +68,8 @@ export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFi
     name,
     child,
     pid: child.pid,
+    /** where its stdout+stderr go, when a file */
+    logFile,
     lines,
     exited,
     alive: () => child.exitCode === null && child.signalCode === null,

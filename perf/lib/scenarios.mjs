@@ -6,6 +6,7 @@ import { header, MODE } from './sink.mjs';
 import { LIB } from './chains/util.mjs';
 import { census, diffCensus } from './heap-census.mjs';
 import { reqsScenario } from './reqs.mjs';
+import { reconnectScenario } from './reconnect.mjs';
 
 /** @typedef {import('./chains/index.mjs').Chain} Chain */
 /** @typedef {import('./chains/index.mjs').Started} Started */
@@ -355,6 +356,6 @@ export const SCENARIOS = [
   },
 ];
 
-SCENARIOS.push(reqsScenario);
+SCENARIOS.push(reqsScenario, reconnectScenario);
 
 export { probeChain };

@@ -34,7 +34,7 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
     const rttPaired = ['edge-tunnel', 'openssh', 'floor', 'tls-relay'].filter((n) => chainNames.includes(n));
     // transports: the TLS session beside the WebSocket one, and both through tinyproxy (when installed)
     const transports = ['edge-tunnel', ...TRANSPORT_CHAINS].filter((n) => chainNames.includes(n));
-    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'], rttpaired: rttPaired, reqs: REQS_CHAINS, scrape: ['edge-tunnel'], transports }[id]
+    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'], rttpaired: rttPaired, reqs: REQS_CHAINS, scrape: ['edge-tunnel'], transports, reconnect: process.getuid?.() === 0 ? ['edge-tunnel'] : [] }[id]
       ?? res.chains.filter((c) => !c.only && (c.scenarios?.includes(id) ?? true) && !REQS_ONLY.includes(c.name)).map((c) => c.name);
     for (const name of names) {
       const row = sc.rows[name];

@@ -36,6 +36,18 @@ export function windowLimited(elapsedMs: number, bytes: number, window: number, 
   return elapsedMs * window < 2 * rttMs * bytes;
 }
 
+/**
+ * A new stream's receive window once the session has a round-trip sample: what `startRate` bytes/s
+ * need in flight over `rttMs` (the path's smallest round trip), between `initialWindow` and
+ * `maxWindow`, the part above `initialWindow` taken only from `room` (budget the session may still
+ * lend to start windows). `initialWindow` without a sample, with `startRate` 0, or when there is no room.
+ */
+export function startWindow(initialWindow: number, maxWindow: number, startRate: number, rttMs: number | undefined, room: number): number {
+  if (rttMs === undefined || startRate === 0) return initialWindow;
+  const extra = Math.min(maxWindow, Math.ceil((startRate * rttMs) / 1000)) - initialWindow;
+  return initialWindow + Math.max(0, Math.floor(Math.min(extra, room)));
+}
+
 /** Bytes the sender may send now. */
 export function creditLeft(limit: number, sent: number): number {
   return limit > sent ? limit - sent : 0;

@@ -21,6 +21,12 @@ export interface SessionOptions {
   initialWindow?: number;
   /** ceiling for a window grown by auto-tuning */
   maxWindow?: number;
+  /**
+   * bytes/s a new stream's first window is sized for once the session has a round-trip sample:
+   * window = clamp(initialWindow, startRate × smallest RTT, maxWindow), from at most half the receive
+   * budget (flow.ts startWindow); 0 = always initialWindow
+   */
+  startRate?: number;
   /** sum of all stream receive windows this session commits to; bounds what a peer can make us buffer */
   receiveBudget?: number;
   /** concurrent streams the peer may open */
@@ -55,6 +61,8 @@ export const DEFAULTS = {
   maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
   initialWindow: 256 * 1024,
   maxWindow: 16 * 1024 * 1024,
+  /** 2.5 MiB/s (21 Mbit/s): a weak edge uplink (4G, the 20 Mbit/s delay line) from the first round trip */
+  startRate: 2.5 * 1024 * 1024,
   receiveBudget: 256 * 1024 * 1024,
   maxStreams: 1024,
   sendBuffer: 256 * 1024,
@@ -94,6 +102,7 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     maxFrameSize: options.maxFrameSize ?? DEFAULTS.maxFrameSize,
     initialWindow: options.initialWindow ?? DEFAULTS.initialWindow,
     maxWindow: options.maxWindow ?? DEFAULTS.maxWindow,
+    startRate: options.startRate ?? DEFAULTS.startRate,
     receiveBudget: options.receiveBudget ?? DEFAULTS.receiveBudget,
     maxStreams: options.maxStreams ?? DEFAULTS.maxStreams,
     sendBuffer: options.sendBuffer ?? DEFAULTS.sendBuffer,
@@ -109,6 +118,7 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
   check('maxFrameSize', o.maxFrameSize, MIN_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE);
   check('initialWindow', o.initialWindow, MIN_WINDOW, MAX_WINDOW);
   check('maxWindow', o.maxWindow, o.initialWindow, MAX_WINDOW);
+  check('startRate', o.startRate, 0, Number.MAX_SAFE_INTEGER);
   check('receiveBudget', o.receiveBudget, o.initialWindow, Number.MAX_SAFE_INTEGER);
   check('maxStreams', o.maxStreams, 1, 0x7fff_ffff);
   check('keepaliveIntervalMs', o.keepaliveIntervalMs, 10, 3_600_000);

@@ -99,12 +99,12 @@ export class Session extends EventEmitter implements StreamHost, FrameHost, Dead
 
   /** Opens a stream to the peer. Throws ERR_FRAMING_SESSION_NOT_OPEN once the session is going away. */
   open(meta: OpenMeta): Stream {
-    return this.register(new Stream(this, this.localId(), meta, true, this.opts.initialWindow));
+    return this.register(new Stream(this, this.localId(), meta, true, this.table.startWindow(this.minRttMs)));
   }
 
   /** Opens a stream for a raw relay: `owner.opened()` on OPEN_OK, then `attach()` the socket. Throws as open(). */
   openSocket(meta: OpenMeta, owner: SocketStreamOwner): SocketStream {
-    const stream = this.register(new SocketStream(this, this.localId(), meta, true, this.opts.initialWindow));
+    const stream = this.register(new SocketStream(this, this.localId(), meta, true, this.table.startWindow(this.minRttMs)));
     stream.owner = owner;
     return stream;
   }
@@ -238,9 +238,10 @@ export class Session extends EventEmitter implements StreamHost, FrameHost, Dead
       this.sendRawReset(id, refusal.code, refusal.reason);
       return false;
     }
-    const stream = new (this.opts.socketStreams ? SocketStream : Stream)(this, id, meta, false, this.opts.initialWindow);
+    const stream = new (this.opts.socketStreams ? SocketStream : Stream)(this, id, meta, false, this.table.startWindow(this.minRttMs));
     this.armSend(stream);
     this.table.addPeer(stream);
+    this.consumedSome(stream); // a start window above INITIAL_WINDOW: its WINDOW goes before OPEN_OK
     try {
       this.emit(this.streamEvent, stream);
     } catch (err) {
@@ -333,6 +334,7 @@ export class Session extends EventEmitter implements StreamHost, FrameHost, Dead
   private sendOpen(stream: WireStream, payload: Buffer): void {
     this.armSend(stream);
     this.writer.sendControl(encodeFrame(FrameType.OPEN, 0, stream.id, payload));
+    this.consumedSome(stream); // a start window above INITIAL_WINDOW: its WINDOW right behind the OPEN
     stream.canSend = true; // 0-RTT: data may follow the OPEN within the initial window
     this.writer.markReady(stream);
   }

@@ -4,7 +4,7 @@
 // session's receive budget bounds it; windows grow within it).
 import { MAX_STREAM_ID } from './constants.js';
 import { FramingError, FramingErrorCode, type ErrorCodeName } from './errors.js';
-import { grantDue, grownWindow, windowLimited } from './flow.js';
+import { grantDue, grownWindow, startWindow, windowLimited } from './flow.js';
 import type { PeerSettings } from './peer-settings.js';
 import type { ResolvedOptions } from './options.js';
 import type { WireStream } from './wire-stream.js';
@@ -16,7 +16,7 @@ export interface Refusal {
 }
 
 /** The options the table enforces. */
-type TableLimits = Pick<ResolvedOptions, 'maxStreams' | 'initialWindow' | 'receiveBudget' | 'maxWindow' | 'openTimeoutMs'>;
+type TableLimits = Pick<ResolvedOptions, 'maxStreams' | 'initialWindow' | 'receiveBudget' | 'maxWindow' | 'startRate' | 'openTimeoutMs'>;
 
 export class StreamTable {
   readonly streams = new Map<number, WireStream>();
@@ -98,6 +98,16 @@ export class StreamTable {
     stream.openTimer = undefined;
   }
 
+  /**
+   * The receive window a new stream starts with: sized for `startRate` over `minRttMs` (flow.ts), its
+   * part above initialWindow lent only while the whole window keeps the committed credit within half
+   * the receive budget: the other half always stays for initial windows of the streams still to come.
+   */
+  startWindow(minRttMs: number | undefined): number {
+    const { initialWindow, maxWindow, startRate, receiveBudget } = this.limits;
+    return startWindow(initialWindow, maxWindow, startRate, minRttMs, receiveBudget / 2 - this.committed - initialWindow);
+  }
+
   /** The WINDOW offset to grant `stream` now that its consumer took some bytes (0: none due). */
   grantDue(stream: WireStream): number {
     const offset = grantDue(stream.consumed, stream.window, stream.granted);
@@ -168,6 +178,9 @@ export class StreamTable {
   }
 
   private add(stream: WireStream): void {
+    // the peer's credit is the INITIAL_WINDOW we announced; a start window above it is granted by the
+    // WINDOW the session sends next (grantDue)
+    stream.granted = this.limits.initialWindow;
     this.streams.set(stream.id, stream);
     this.committed += stream.window;
   }

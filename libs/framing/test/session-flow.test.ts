@@ -15,7 +15,8 @@ const META = { host: '127.0.0.1', port: 80 };
 for (const initialWindow of [256 * KiB, 16 * KiB, 4 * KiB]) {
   t.test(`backpressure: a reader that stops (initialWindow ${initialWindow})`, async (t) => {
     const sendBuffer = 64 * KiB;
-    const p = await sessionPair('pair', { client: { sendBuffer }, server: { initialWindow } });
+    // startRate 0: exactly initialWindow, whatever RTT a loaded machine measures (start-window.test.ts)
+    const p = await sessionPair('pair', { client: { sendBuffer }, server: { initialWindow, startRate: 0 } });
     t.teardown(() => p.close());
     const accepted = next<Stream>(p.server, 'stream');
     p.server.on('stream', (s: Stream) => s.accept()); // and never read
@@ -145,7 +146,8 @@ t.test('window auto-tuning over a 20 ms-per-direction link', async (t) => {
 
 t.test('a stream bound by its consumer\'s CPU keeps its window on a fast link (no bufferbloat)', async (t) => {
   const initialWindow = 64 * KiB;
-  const p = await sessionPair('tcp', { client: { initialWindow }, server: { initialWindow } });
+  // startRate 0: the window starts at initialWindow, whatever RTT a loaded machine measures
+  const p = await sessionPair('tcp', { client: { initialWindow }, server: { initialWindow, startRate: 0 } });
   // the smallest of a few round trips is what the growth rule judges against
   for (let i = 0; i < 5; i++) await p.server.ping();
   t.ok(p.server.minRttMs !== undefined, `server has an RTT sample (${p.server.minRttMs?.toFixed(3)} ms)`);
