@@ -318,11 +318,17 @@ let lastReport = started;
 let run = 0;
 let sessionRuns = 0;
 for (; run < RUNS && failures.length < 5 && uncaught.length === 0; run++) {
-  if (r.next() < SESSION_SHARE) {
-    sessionRuns += 1;
-    await sessionRun(run);
-  } else {
-    decoderRun(run);
+  // a throw of the harness itself is a finding too: counted, summarised, and the exit code says so
+  // (at top level it would end the run silently with exit 0)
+  try {
+    if (r.next() < SESSION_SHARE) {
+      sessionRuns += 1;
+      await sessionRun(run);
+    } else {
+      decoderRun(run);
+    }
+  } catch (err) {
+    uncaught.push(err);
   }
   if ((run & 1023) === 0) {
     const m = process.memoryUsage();

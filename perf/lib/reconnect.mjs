@@ -19,13 +19,6 @@ const ROUNDS = 3;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * @typedef {{ host: string, port: number, connect?: string }} Endpoint
- * @typedef {{ role: string, proc: { alive(): boolean, logFile?: string } }} ChainProc
- * @typedef {{ endpoint: Endpoint, procs: ChainProc[], server: { agent: number } }} Started
- * @typedef {{ reconnectCuts: number, reconnectPeriodMs: number }} ReconnectSizes
- */
-
-/**
  * Kills the established TCP connections to 127.0.0.1:`port` (the agent's, to its server): the
  * kernel sends RST to the server's end. Resolves with how many sockets `ss` killed and when it
  * returned (performance.now(); the kill is done by then), without blocking the event loop (the
@@ -126,21 +119,23 @@ export function resumeLog(logFile, sinceMs) {
 const pct = (xs, p) => (xs.length ? percentile([...xs].sort((a, b) => a - b), p) : undefined);
 
 /**
- * @param {{ started: Started, sizes: ReconnectSizes, progress?: (text: string) => void }} ctx
+ * @param {import('./scenarios.mjs').ScenarioCtx} ctx
  */
 async function run({ started, sizes, progress }) {
   const why = reconnectUnavailable();
   if (why) return { error: why };
+  const { endpoint, procs, server } = started;
+  if (!endpoint || !procs || !server) return { error: 'the chain started without an endpoint, processes or a server' };
   const { reconnectCuts: cuts, reconnectPeriodMs: period } = sizes;
-  const agent = started.procs.find((p) => p.role === 'agent')?.proc;
+  const agent = procs.find((p) => p.role === 'agent')?.proc;
   const sinceMs = Date.now();
   const loadBefore = loadavg()[0];
-  const bulkSocket = await connectTo(started.endpoint);
+  const bulkSocket = await connectTo(endpoint);
   const bulk = readInBackground(bulkSocket);
   /** @type {string | undefined} */
   let lost;
   bulkSocket.once('close', () => (lost ??= 'the bulk stream closed'));
-  const echoSocket = await connectTo(started.endpoint);
+  const echoSocket = await connectTo(endpoint);
   echoSocket.once('close', () => (lost ??= 'the RTT probe stream closed'));
   const echo = await echoStream(echoSocket);
   /** @type {number[]} */
@@ -174,7 +169,7 @@ async function run({ started, sizes, progress }) {
         progress?.(`reconnect · edge-tunnel: kill ${kills.length + 1}/${cuts}`);
         const next = sleep(period);
         kills.push(performance.now());
-        killed += (await killConnectionsTo(started.server.agent)).killed;
+        killed += (await killConnectionsTo(server.agent)).killed;
         await next;
       }
       withCuts.push(rate(bulk.mark()));
@@ -202,7 +197,7 @@ async function run({ started, sizes, progress }) {
       pauses: pauses.map((x) => Math.round(x * 10) / 10),
       kills: kills.map((t) => Math.round(Date.now() - performance.now() + t - sinceMs)),
       agentLog: resumeLog(agent?.logFile, sinceMs),
-      serverLog: resumeLog(started.procs.find((p) => p.role === 'server')?.proc.logFile, sinceMs),
+      serverLog: resumeLog(procs.find((p) => p.role === 'server')?.proc.logFile, sinceMs),
     };
   } finally {
     pinging = false;

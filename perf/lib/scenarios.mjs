@@ -18,7 +18,8 @@ import { reconnectScenario } from './reconnect.mjs';
  *   rttSamples: number, rttWarm: number, churnMs: number, churnConcurrency: number, idleStreams: number,
  *   agentSessions: number, compressMs: number, latencyMs: number, linkRate: number, compressDelayMs: number,
  *   pairedRounds: number, pairedMs: number, pairedPings: number, reqCallers: number, reqWarmMs: number,
- *   reqDurMs: number, reqRounds: number, scrapeNodes: number, scrapeRates: number[], scrapeStepMs: number }} Sizes
+ *   reqDurMs: number, reqRounds: number, scrapeNodes: number, scrapeRates: number[], scrapeStepMs: number,
+ *   reconnectCuts: number, reconnectPeriodMs: number }} Sizes
  */
 /**
  * A column of a scenario's table: `better` is 'higher' | 'lower' (absent for a text column); the `primary` one is charted and ratioed.
