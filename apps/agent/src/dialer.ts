@@ -8,8 +8,8 @@ import { Backoff } from './backoff.js';
 import { initialWindowFor, type AgentConfig } from './config.js';
 import { ConnectResult, type AgentMetrics } from './metrics.js';
 import type { CredentialSource } from './credentials.js';
-import { Alpn, connectServer, describeConnectError, type Credentials } from './tls.js';
-import { resumeSession } from './resume.js';
+import { connectServer, describeConnectError, type Credentials } from './tls.js';
+import { resumeOfferOf, resumeSession } from './resume.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connectWebSocket, wsTarget } from './ws-dial.js';
@@ -173,7 +173,7 @@ export class Dialer {
    * over it); undefined for a plain session; null when the link handshake failed.
    */
   private async openLink(socket: Duplex): Promise<{ link: resume.ResumableLink; credentials: resume.ResumeCredentials } | undefined | null> {
-    if ((socket as TLSSocket).alpnProtocol !== Alpn.RESUME) return undefined;
+    if (resumeOfferOf(socket) === undefined) return undefined;
     const { config } = this.opts;
     try {
       return await resume.openLink(socket, { timeoutMs: config.keepaliveTimeoutMs, keepaliveIntervalMs: config.keepaliveIntervalMs, keepaliveTimeoutMs: config.keepaliveTimeoutMs });
@@ -184,9 +184,9 @@ export class Dialer {
   }
 
   /** A new connection to the same server (replica) for a resume; undefined when the dial failed. */
-  async redial(): Promise<TLSSocket | undefined> {
+  async redial(): Promise<Duplex | undefined> {
     if (this.stopped) return undefined;
-    return (await this.openOver()) as TLSSocket | undefined;
+    return this.openOver();
   }
 
   get isClosing(): boolean {
