@@ -143,6 +143,7 @@ t.test('an old server (no resume subprotocol): the plain session; a dropped conn
   server.wsStreams[0]!.destroy(new Error('test: cut'));
   t.equal(await ended, 'closed', 'the open stream ended');
   await waitFor(() => lines.some((l) => l.msg === 'session lost'), 5_000, 'session lost');
+  t.match(lines.find((l) => l.msg === 'session lost'), { reason: /websocket closed: 1006/ }, 'session lost … websocket closed: 1006, as today');
   t.notOk(lines.some((l) => l.msg === 'connection lost: resuming the session'), 'no resume tried');
   await server.nextSession();
   t.equal(server.sessions.length, 2, 'a fresh session');
