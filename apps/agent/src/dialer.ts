@@ -12,6 +12,7 @@ import { connectServer, describeConnectError, type Credentials } from './tls.js'
 import { resumeOfferOf, resumeSession } from './resume.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { PROOF_REFUSED } from '@edge-tunnel/websocket';
 import { connectWebSocket, wsTarget } from './ws-dial.js';
 import { ProxyError } from './proxy-connect.js';
 import { tunnelFor } from './proxy-dial.js';
@@ -179,6 +180,11 @@ export class Dialer {
       return await resume.openLink(socket, { timeoutMs: config.keepaliveTimeoutMs, keepaliveIntervalMs: config.keepaliveIntervalMs, keepaliveTimeoutMs: config.keepaliveTimeoutMs });
     } catch (err) {
       socket.destroy();
+      // over WebSocket the WELCOME is awaited right behind the certificate proof: a refused proof is a certificate failure, not a hello's
+      if ((err as NodeJS.ErrnoException).code === PROOF_REFUSED) {
+        const { kind, reason } = describeConnectError(err as NodeJS.ErrnoException, this.serverAddr);
+        return this.failed(kind, reason) ?? null;
+      }
       return this.failed(ConnectResult.HELLO_ERROR, `resumable session to ${this.serverAddr} not opened: ${(err as Error).message}`) ?? null;
     }
   }

@@ -165,3 +165,19 @@ t.test('a grace that runs out ends the session on both sides with the grace as t
   await server.nextSession();
   t.equal(server.accepted.at(-1)?.kind, 'new', 'then a new resumable session');
 });
+
+t.test('a refused certificate proof on a resume-offering server is a certificate failure, as without resumption', async (t) => {
+  const pki = await testPki();
+  const server = new FakeServer(pki, undefined, { resumeGraceMs: 10_000 });
+  server.wsRefuse = 'the agent certificate is not signed by the agent CA';
+  const port = await server.listen();
+  const wsPort = await server.listenWs();
+  const { logger, lines } = captureLogger();
+  const agent = await start(agentConfig(pki, port, { transport: 'websocket', wsUrl: new URL(`wss://127.0.0.1:${wsPort}/edge-tunnel/v1/session`) }), logger);
+  t.teardown(async () => {
+    await agent.close();
+    await server.close();
+  });
+  await waitFor(() => lines.some((l) => l.msg === 'connect failed'), 5_000, 'connect failed');
+  t.match(lines.find((l) => l.msg === 'connect failed'), { code: 'tls_error', reason: /refused our certificate proof: the agent certificate is not signed by the agent CA/ }, 'tls_error with the server\'s reason');
+});
