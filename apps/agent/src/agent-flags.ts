@@ -51,7 +51,7 @@ export interface AgentFlags extends FramingLimits {
   /** /healthz, /readyz, /metrics */
   metaAddr: HostPort;
   compression: boolean;
-  /** offer session resumption (ALPN edge-tunnel-resume/1): an unexpected connection loss pauses the streams and resumes them */
+  /** offer session resumption (ALPN edge-tunnel-resume/1; WebSocket subprotocol edge-tunnel-resume.v1): an unexpected connection loss pauses the streams and resumes them */
   resume: boolean;
   /** ceiling on node-IP ports the server's port config may open (besides 10250/10255); absent: no ceiling */
   allowPorts?: PortRange[];

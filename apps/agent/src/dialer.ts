@@ -8,12 +8,13 @@ import { Backoff } from './backoff.js';
 import { initialWindowFor, type AgentConfig } from './config.js';
 import { ConnectResult, type AgentMetrics } from './metrics.js';
 import type { CredentialSource } from './credentials.js';
-import { Alpn, connectServer, describeConnectError, type Credentials } from './tls.js';
-import { resumeSession } from './resume.js';
+import { connectServer, describeConnectError, type Credentials } from './tls.js';
+import { resumeOfferOf, resumeSession } from './resume.js';
 import { markRoute, type ResumeRoute } from './resume-route.js';
 import type { HostPort } from './config.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { PROOF_REFUSED } from '@edge-tunnel/websocket';
 import { connectWebSocket, wsTarget } from './ws-dial.js';
 import { ProxyError } from './proxy-connect.js';
 import { tunnelFor } from './proxy-dial.js';
@@ -177,21 +178,29 @@ export class Dialer {
    * over it); undefined for a plain session; null when the link handshake failed.
    */
   private async openLink(socket: Duplex): Promise<{ link: resume.ResumableLink; credentials: resume.ResumeCredentials } | undefined | null> {
-    if ((socket as TLSSocket).alpnProtocol !== Alpn.RESUME) return undefined;
+    if (resumeOfferOf(socket) === undefined) return undefined;
     const { config } = this.opts;
     try {
       return await resume.openLink(socket, { timeoutMs: config.keepaliveTimeoutMs, keepaliveIntervalMs: config.keepaliveIntervalMs, keepaliveTimeoutMs: config.keepaliveTimeoutMs });
     } catch (err) {
       socket.destroy();
+      // over WebSocket the WELCOME is awaited right behind the certificate proof: a refused proof is a certificate failure, not a hello's
+      if ((err as NodeJS.ErrnoException).code === PROOF_REFUSED) {
+        const { kind, reason } = describeConnectError(err as NodeJS.ErrnoException, this.serverAddr);
+        return this.failed(kind, reason) ?? null;
+      }
       return this.failed(ConnectResult.HELLO_ERROR, `resumable session to ${this.serverAddr} not opened: ${(err as Error).message}`) ?? null;
     }
   }
 
   /** A new connection to the same server (replica) for a resume; undefined when the dial failed. */
-  async redial(): Promise<TLSSocket | undefined> {
+  async redial(): Promise<Duplex | undefined> {
     if (this.stopped) return undefined;
-    const route = this.opts.resumeRoute?.() ?? { target: this.opts.config.server, via: 'lb' as const };
-    const socket = (await this.openOver(route.target)) as TLSSocket | undefined;
+    // over TLS to the replica's advertised address when the policy admits it; over WebSocket to
+    // --ws-url (an L7 route of its own), so a resume that lands on another replica is retried there
+    const lb = { target: this.opts.config.server, via: 'lb' as const };
+    const route = this.transport === 'websocket' ? lb : (this.opts.resumeRoute?.() ?? lb);
+    const socket = await this.openOver(route.target);
     return socket && markRoute(socket, route.via);
   }
 

@@ -6,9 +6,11 @@
 import type { Logger } from 'pino';
 import { resume, type Session } from '@edge-tunnel/framing';
 import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import type { AgentMetrics } from './metrics.js';
 import { Alpn } from './tls.js';
 import { retryElsewhere } from './resume-route.js';
+import type { ResumeOffer, WebSocketStream } from './ws-dial.js';
 
 /**
  * Ceiling of the delay between resume attempts, doubled per failed dial up to RESUME_RETRY_MAX_MS;
@@ -18,8 +20,23 @@ import { retryElsewhere } from './resume-route.js';
 export const RESUME_RETRY_MS = 100;
 export const RESUME_RETRY_MAX_MS = 2_000;
 
+/**
+ * How a new connection proves a resume, when its server offers resumption: over TLS (ALPN
+ * edge-tunnel-resume/1) our certificate's node name and the connection's TLS exporter (§10.4); over
+ * WebSocket (subprotocol edge-tunnel-resume.v1) the challenge we signed (§10.6). Undefined: the
+ * server does not offer it on this connection.
+ */
+export function resumeOfferOf(socket: Duplex): ResumeOffer | undefined {
+  const ws = (socket as WebSocketStream).resumeOffer;
+  if (ws !== undefined) return ws;
+  const tls = socket as TLSSocket;
+  if (typeof tls.getCertificate !== 'function' || tls.alpnProtocol !== Alpn.RESUME) return undefined;
+  const identity = String((tls.getCertificate() as { subject?: { CN?: string } } | null)?.subject?.CN ?? '');
+  return { identity, binding: resume.connectionBinding(tls) };
+}
+
 export interface ResumeContext {
-  dialer: { redial(): Promise<TLSSocket | undefined>; readonly isClosing: boolean };
+  dialer: { redial(): Promise<Duplex | undefined>; readonly isClosing: boolean };
   session: Session;
   link: resume.ResumableLink;
   credentials: resume.ResumeCredentials;
@@ -59,14 +76,14 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
       metrics.resumes.inc({ result: 'attempted' });
       const socket = await c.dialer.redial();
       if (link.destroyed || c.dialer.isClosing) return void socket?.destroy();
-      if (socket !== undefined && socket.alpnProtocol !== Alpn.RESUME) {
+      const offer = socket === undefined ? undefined : resumeOfferOf(socket);
+      if (socket !== undefined && offer === undefined) {
         socket.destroy();
         return end(`server ${c.serverAddr} no longer offers resumption (restarted with --resume-grace-ms 0, or an older version)`);
       }
-      if (socket !== undefined) {
-        const identity = String((socket.getCertificate() as { subject?: { CN?: string } } | null)?.subject?.CN ?? '');
+      if (socket !== undefined && offer !== undefined) {
         try {
-          const { replayed } = await resume.resumeLink(link, credentials, socket, identity, resume.connectionBinding(socket), c.timeoutMs);
+          const { replayed } = await resume.resumeLink(link, credentials, socket, offer.identity, offer.binding, c.timeoutMs);
           const pausedMs = Date.now() - lostAt;
           metrics.resumes.inc({ result: 'succeeded' });
           metrics.resumeReplayedBytes.inc(replayed);

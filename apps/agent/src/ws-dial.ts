@@ -2,12 +2,16 @@
 // one is configured), verifying the server's certificate as the TLS transport does; the server sends
 // a challenge, the agent answers with its certificate and a signature made with its key
 // (libs/websocket), and from then on the WebSocket carries the session's bytes. Resolves to that
-// byte stream; rejects with an error whose message says what failed.
+// byte stream; rejects with an error whose message says what failed. With --resume on the agent also
+// offers subprotocol edge-tunnel-resume.v1; when the server picks it the stream carries the resumable
+// link, bound to the challenge the agent just signed (framing spec §10.6): `resumeOffer` says so.
 import { connect as tlsConnect, checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
-import { CLOSE_REFUSED, MAX_MESSAGE_BYTES, SUBPROTOCOL, WebSocketDuplex, nonZeroMask, proofMessage, readChallenge } from '@edge-tunnel/websocket';
+import { certIdentity } from '@edge-tunnel/pki';
+import { resume } from '@edge-tunnel/framing';
+import { CLOSE_REFUSED, MAX_MESSAGE_BYTES, RESUME_SUBPROTOCOL, SUBPROTOCOL, WebSocketDuplex, nonZeroMask, proofMessage, readChallenge } from '@edge-tunnel/websocket';
 import type { AgentConfig, HostPort } from './config.js';
 import type { Credentials } from './tls.js';
 
@@ -16,9 +20,18 @@ export function wsTarget(url: URL): HostPort {
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443) };
 }
 
-export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel: Socket | undefined, timeoutMs: number): Promise<Duplex> {
+/** What a resume over this connection proves itself with: the agent's node identity and the connection's binding. */
+export interface ResumeOffer {
+  identity: string;
+  binding: Buffer;
+}
+
+/** The byte stream of a WebSocket session; `resumeOffer` is set when the server picked the resume subprotocol. */
+export type WebSocketStream = Duplex & { resumeOffer?: ResumeOffer };
+
+export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel: Socket | undefined, timeoutMs: number): Promise<WebSocketStream> {
   const name = config.serverName === config.server.host ? wsTarget(config.wsUrl).host : config.serverName;
-  const ws = new WebSocket(config.wsUrl, SUBPROTOCOL, {
+  const ws = new WebSocket(config.wsUrl, config.resume ? [RESUME_SUBPROTOCOL, SUBPROTOCOL] : SUBPROTOCOL, {
     ca: creds.ca,
     servername: isIP(name) === 0 ? name : undefined,
     checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(name, cert),
@@ -50,8 +63,12 @@ export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel
       clearTimeout(timer);
       ws.removeAllListeners('close').removeAllListeners('error').removeAllListeners('unexpected-response');
       ws.send(proofMessage(challenge, creds.cert, creds.key));
-      // same turn: the session's first bytes (the server's SETTINGS) arrive on the duplex
-      resolve(new WebSocketDuplex(ws, { masksEveryMessage: true }));
+      // same turn: the session's first bytes (the server's SETTINGS, or its WELCOME) arrive on the duplex
+      const stream: WebSocketStream = new WebSocketDuplex(ws, { masksEveryMessage: true });
+      if (config.resume && ws.protocol === RESUME_SUBPROTOCOL) {
+        stream.resumeOffer = { identity: certIdentity(creds.cert).commonName, binding: resume.challengeBinding(challenge) };
+      }
+      resolve(stream);
     });
   });
 }

@@ -5,6 +5,11 @@
 export const SESSION_PATH = '/edge-tunnel/v1/session';
 /** Sec-WebSocket-Protocol of a session. */
 export const SUBPROTOCOL = 'edge-tunnel.v1';
+/**
+ * Offered by an agent that can resume, before SUBPROTOCOL; a server that resumes picks it, and the
+ * WebSocket then carries the resumable link (framing spec §10.6) instead of the bare session.
+ */
+export const RESUME_SUBPROTOCOL = 'edge-tunnel-resume.v1';
 /** What the agent signs: this prefix and the server's 32-byte challenge. */
 export const PROOF_CONTEXT = 'edge-tunnel websocket proof v1\n';
 export const CHALLENGE_BYTES = 32;

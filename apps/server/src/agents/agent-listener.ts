@@ -90,6 +90,13 @@ export interface AgentListener {
   endControlStreams(): void;
   /** runs a session over a transport another listener authenticated (the WebSocket listener) */
   adopt(socket: Duplex, id: PeerIdentity, remoteAddress: string, transport: AgentTransport): Promise<unknown>;
+  /** this server resumes sessions (--resume-grace-ms > 0): the WebSocket listener may pick the resume subprotocol */
+  readonly resumes: boolean;
+  /**
+   * The resume handshake (new resumable session, or resume of a paused one) on a connection another
+   * listener authenticated; `binding` is that connection's challenge binding (framing spec §10.6).
+   */
+  acceptResumable(socket: Duplex, id: PeerIdentity, remoteAddress: string, transport: AgentTransport, binding: Buffer): Promise<void>;
 }
 
 /** How an agent's session reached the server. */
@@ -163,17 +170,22 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       socket.destroy();
       return;
     }
-    if (table !== undefined && socket.alpnProtocol === AgentAlpn.RESUME) void acceptResumable(table, socket, id, remoteAddress);
+    if (table !== undefined && socket.alpnProtocol === AgentAlpn.RESUME) void acceptResumable(socket, id, remoteAddress, 'tls', resume.connectionBinding(socket));
     else void adopt(socket, id, remoteAddress, 'tls');
   }
 
-  /** A connection that negotiated the resume ALPN: a new resumable session, or a resume of a paused one. */
-  async function acceptResumable(t: resume.ResumeTable, socket: TLSSocket, id: PeerIdentity, remoteAddress: string): Promise<void> {
+  /**
+   * A connection that negotiated resumption (the resume ALPN, or the WebSocket resume subprotocol):
+   * a new resumable session, or a resume of a paused one. `binding`: the TLS exporter (§10.4) or
+   * the WebSocket challenge binding (§10.6).
+   */
+  async function acceptResumable(socket: Duplex, id: PeerIdentity, remoteAddress: string, transport: AgentTransport, binding: Buffer): Promise<void> {
+    if (table === undefined) throw new Error('acceptResumable without --resume-grace-ms');
     let a: resume.Accepted;
     try {
-      a = await t.accept(socket, id.commonName, resume.connectionBinding(socket));
+      a = await table.accept(socket, id.commonName, binding);
     } catch (err) {
-      log.warn({ remoteAddress, certNode: id.commonName, reason: (err as Error).message }, 'agent left during the resume handshake');
+      log.warn({ remoteAddress, transport, certNode: id.commonName, reason: (err as Error).message }, 'agent left during the resume handshake');
       socket.destroy();
       return;
     }
@@ -190,7 +202,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
         log.warn({ nodeName: id.commonName, reason: err.message }, 'agent session ended: resume grace passed');
       });
       link.on('close', () => resumable.delete(rid));
-      held.session = await adopt(link, id, remoteAddress, 'tls', held.info);
+      held.session = await adopt(link, id, remoteAddress, transport, held.info);
       return;
     }
     metrics.resumes.inc({ result: 'attempted' });
@@ -200,7 +212,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       metrics.resumes.inc({ result: 'refused' });
       metrics.resumeRefusals.inc({ code: a.code });
       if (held) held.info.refused += 1;
-      log.warn({ remoteAddress, certNode: id.commonName, code: a.code, reason: a.reason }, 'agent resume refused');
+      log.warn({ remoteAddress, transport, certNode: id.commonName, code: a.code, reason: a.reason }, 'agent resume refused');
       return;
     }
     const carried = held?.session?.streams.size ?? 0;
@@ -215,7 +227,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       held.info.streamsCarried += carried;
       held.info.lastResumeMs = a.pausedMs;
     }
-    log.info({ nodeName: id.commonName, remoteAddress, pausedMs: a.pausedMs, replayedBytes: a.replayed, streams: carried }, 'agent session resumed');
+    log.info({ nodeName: id.commonName, remoteAddress, transport, pausedMs: a.pausedMs, replayedBytes: a.replayed, streams: carried }, 'agent session resumed');
   }
 
   /** A session over `socket` (TLS, or a WebSocket's byte stream) for the agent whose certificate says `id`. */
@@ -325,5 +337,7 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     dropWaiting: () => { front.dropWaiting(); pacer.dropWaiting(); },
     endControlStreams: () => announcer?.endAll(),
     adopt,
+    resumes: table !== undefined,
+    acceptResumable,
   };
 }

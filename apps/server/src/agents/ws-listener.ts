@@ -4,13 +4,16 @@
 // sends a fresh challenge and the agent proves its certificate by signing it (libs/websocket: a proof
 // cannot be replayed, and it needs no client certificate on the TLS hop an ingress may end). Then the
 // WebSocket carries the session's bytes and the agent listener runs it exactly as a TLS session:
-// same hello check against the certificate, same registry, same limits.
+// same hello check against the certificate, same registry, same limits. An agent that can resume
+// also offers edge-tunnel-resume.v1; a server with --resume-grace-ms > 0 picks it, and the WebSocket
+// then carries the resumable link, its proofs bound to this connection's challenge (framing spec §10.6).
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { certIdentity } from '@edge-tunnel/pki';
-import { CLOSE_REFUSED, MAX_MESSAGE_BYTES, SESSION_PATH, SUBPROTOCOL, WebSocketDuplex, challengeMessage, newChallenge, verifyProof } from '@edge-tunnel/websocket';
+import { resume } from '@edge-tunnel/framing';
+import { CLOSE_REFUSED, MAX_MESSAGE_BYTES, RESUME_SUBPROTOCOL, SESSION_PATH, SUBPROTOCOL, WebSocketDuplex, challengeMessage, newChallenge, verifyProof } from '@edge-tunnel/websocket';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { AgentListener } from './agent-listener.js';
@@ -25,11 +28,15 @@ export interface WsListenerOptions {
   maxPendingConnections: number;
 }
 
-export function createWsListener(opts: WsListenerOptions, agents: Pick<AgentListener, 'adopt'>, metrics: ServerMetrics, log: Logger): Server {
+export function createWsListener(opts: WsListenerOptions, agents: Pick<AgentListener, 'adopt' | 'resumes' | 'acceptResumable'>, metrics: ServerMetrics, log: Logger): Server {
   const server = createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2', headersTimeout: opts.helloTimeoutMs, requestTimeout: opts.helloTimeoutMs });
   // permessage-deflate off (ws's server default, said here): the session compresses per stream with LZ4 where it pays
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES, handleProtocols: (p) => (p.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES, handleProtocols: pickProtocol });
   const pending = new Set<WebSocket>();
+  function pickProtocol(offered: Set<string>): string | false {
+    if (!offered.has(SUBPROTOCOL)) return false;
+    return agents.resumes && offered.has(RESUME_SUBPROTOCOL) ? RESUME_SUBPROTOCOL : SUBPROTOCOL;
+  }
   server.on('request', (req, res) => {
     res.writeHead(req.url === SESSION_PATH ? 426 : 404, { 'Content-Type': 'text/plain', Connection: 'close' });
     res.end(req.url === SESSION_PATH ? `edge-tunnel: a WebSocket upgrade with subprotocol ${SUBPROTOCOL} is expected here\n` : 'edge-tunnel: not found\n');
@@ -71,7 +78,8 @@ export function createWsListener(opts: WsListenerOptions, agents: Pick<AgentList
       } catch (err) {
         return refuse(ws, remoteAddress, `unreadable agent certificate: ${(err as Error).message}`);
       }
-      void agents.adopt(new WebSocketDuplex(ws), id, remoteAddress, 'websocket');
+      if (ws.protocol === RESUME_SUBPROTOCOL) void agents.acceptResumable(new WebSocketDuplex(ws), id, remoteAddress, 'websocket', resume.challengeBinding(challenge));
+      else void agents.adopt(new WebSocketDuplex(ws), id, remoteAddress, 'websocket');
     });
     ws.send(challengeMessage(challenge));
   }

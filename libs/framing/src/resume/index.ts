@@ -4,5 +4,5 @@ export { ResumableLink, LINK_DEFAULTS, sessionKeepaliveTimeoutMs, type LinkOptio
 export { ResumeTable, ResumeGraceError, issuerTag, type ResumeEntry, type Accepted, type ResumeCounters, type ResumeTableOptions } from './server.js';
 export { openLink, resumeLink, ResumeRefusedError } from './client.js';
 export { type ResumeCredentials } from './handshake.js';
-export { connectionBinding, resumeProof } from './proof.js';
+export { challengeBinding, connectionBinding, resumeProof } from './proof.js';
 export { RefuseCode, ISSUER_TAG_BYTES, type RefuseCodeName, LinkProtocolError } from './records.js';

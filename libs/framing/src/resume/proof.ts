@@ -3,7 +3,7 @@
 // fresh challenge both ends compute without a round trip and that no other connection shares, so a
 // proof seen once can never be replayed; the secret itself never leaves the connection it was
 // issued on.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { PROOF_BYTES } from './records.js';
 
@@ -15,6 +15,16 @@ export type ProofSide = 'client' | 'server';
 /** The new connection's challenge: RFC 5705 / 8446 keying material under our label. */
 export function connectionBinding(socket: TLSSocket): Buffer {
   return socket.exportKeyingMaterial(EXPORTER_BYTES, EXPORTER_LABEL, Buffer.alloc(0));
+}
+
+/**
+ * The binding of a WebSocket connection (spec §10.6), where no TLS exporter reaches end to end (an
+ * L7 hop may terminate TLS): the server's fresh challenge of this connection, the one the agent
+ * signs with its certificate's key to be admitted at all, under a label of its own so that it can
+ * never equal an exporter's use.
+ */
+export function challengeBinding(challenge: Buffer): Buffer {
+  return createHash('sha256').update('edge-tunnel websocket resume binding v1\0').update(challenge).digest();
 }
 
 export function resumeProof(side: ProofSide, secret: Buffer, sessionId: Buffer, identity: string, binding: Buffer): Buffer {
