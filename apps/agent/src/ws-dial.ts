@@ -16,7 +16,11 @@ export function wsTarget(url: URL): HostPort {
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443) };
 }
 
-export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel: Socket | undefined, timeoutMs: number): Promise<Duplex> {
+/**
+ * `race` (a resume's redial): aborting its signal ends the dial at once (rejects, socket destroyed);
+ * onTcp is called once the TCP connection to the server (or the proxy's tunnel) is up.
+ */
+export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel: Socket | undefined, timeoutMs: number, race?: { signal: AbortSignal; onTcp: () => void }): Promise<Duplex> {
   const name = config.serverName === config.server.host ? wsTarget(config.wsUrl).host : config.serverName;
   const ws = new WebSocket(config.wsUrl, SUBPROTOCOL, {
     ca: creds.ca,
@@ -30,9 +34,14 @@ export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel
     generateMask: nonZeroMask,
     ...(tunnel ? { createConnection: (opts: object) => tlsConnect({ ...opts, socket: tunnel }) } : {}),
   } as ConstructorParameters<typeof WebSocket>[2]);
+  // ws keeps its request private; its 'socket' event is where the TCP connection starts
+  if (race && !tunnel) (ws as unknown as { _req?: NodeJS.EventEmitter })._req?.once('socket', (s: Socket) => (s.connecting ? s.once('connect', race.onTcp) : race.onTcp()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`no WebSocket challenge from ${config.wsUrl.host} within ${timeoutMs} ms`)), timeoutMs);
+    const onAbort = (): void => fail(new Error('redial aborted'));
+    race?.signal.addEventListener('abort', onAbort, { once: true });
     const fail = (err: Error): void => {
+      race?.signal.removeEventListener('abort', onAbort);
       clearTimeout(timer);
       ws.removeAllListeners('message');
       ws.terminate();
@@ -48,6 +57,7 @@ export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel
       const challenge = isBinary ? undefined : readChallenge(data.toString());
       if (challenge === undefined) return fail(new Error(`${config.wsUrl.host} sent no edge-tunnel challenge: not an edge-tunnel WebSocket endpoint`));
       clearTimeout(timer);
+      race?.signal.removeEventListener('abort', onAbort);
       ws.removeAllListeners('close').removeAllListeners('error').removeAllListeners('unexpected-response');
       ws.send(proofMessage(challenge, creds.cert, creds.key));
       // same turn: the session's first bytes (the server's SETTINGS) arrive on the duplex

@@ -87,10 +87,11 @@ t.test('the grace ends the session on time while a redial still hangs (a blackho
   const started = Date.now();
   const closed = new Promise<number>((r) => link.once('close', () => r(Date.now() - started)));
   void resumeSession({
-    dialer: { redial: () => new Promise(() => {}), isClosing: false }, // the TLS handshake never comes
+    dialer: { startRedial: () => ({ tcpUp: true, done: new Promise(() => {}), abort: () => {} }), isClosing: false }, // the TLS handshake never comes
     session: { peerGoingAway: false, streams: new Map() } as unknown as Session,
     link, credentials: { sessionId: Buffer.alloc(16), secret: Buffer.alloc(32), graceMs: 300 },
     reason: 'no bytes on the connection for 3000 ms', log, metrics, serverAddr: '10.0.0.1:10262', timeoutMs: 3_000,
+    random: () => 0.9, // the second redial would be due after 475 ms, past the grace
   });
   const ms = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 2_000))]);
   t.ok(ms >= 290 && ms < 1_000, `the link ended ${ms} ms after the loss (grace 300 ms), not after the redial's timeout`);
