@@ -9,81 +9,20 @@
 //  - a blackhole longer than the grace: the echo ends, both ends log the grace as the reason, and
 //    the agent attaches again with a fresh session.
 import t, { type Test } from 'tap';
-import { createHash, randomBytes } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { chooseMode } from '../src/index.js';
-import { kubectlMissing, type Kubectl } from '../src/kubectl/kubectl.js';
-import { freePort, type KubectlTestbed } from '../src/kubectl/testbed.js';
-import { exitWithin, streaming, waitFor } from './fixtures/kubectl-helpers.js';
+import { kubectlMissing } from '../src/kubectl/kubectl.js';
+import { exitWithin, waitFor } from './fixtures/kubectl-helpers.js';
 import { withKubectlTestbed } from './fixtures/kubectl-testbed.js';
-import { startPodDownload } from './fixtures/pod-download.js';
+import { MiB, download, echo, fields } from './fixtures/resume-streams.js';
 
 const GRACE_MS = 12_000;
 const KEEPALIVE = ['--keepalive-interval-ms', '1000', '--keepalive-timeout-ms', '3000'];
 const SHORT_BLACKHOLE_MS = 8_000; // + the 3 s keepalive verdict: well inside the grace
-const MiB = 1024 * 1024;
 const AGENT_PORT = 10262;
 const NAT_PORTS = '61000-61999'; // above the kernel's ephemeral range: a port the agent never picks itself
 
 const mode = await chooseMode();
 const skip = kubectlMissing() ?? (mode.mode !== 'netns' ? `needs netns mode (${mode.reason})` : false);
-
-/** `kubectl exec -i demo -- cat`, fed numbered lines at ~400 KiB/s (honouring backpressure) until finish(). */
-function echo(k: Kubectl) {
-  const s = streaming(k.spawn(['exec', '-i', 'demo', '-c', 'app', '--', 'cat']));
-  let sent = '';
-  let received = 0;
-  let feeding = true;
-  s.child.stdout!.on('data', (c: Buffer) => (received += c.length));
-  void (async () => {
-    for (let i = 0; feeding; i++) {
-      const chunk = Array.from({ length: 64 }, (_, j) => `${String(i * 64 + j).padStart(8, '0')} ${randomBytes(27).toString('hex')}\n`).join('');
-      sent += chunk;
-      if (!s.child.stdin!.write(chunk)) await new Promise((r) => s.child.stdin!.once('drain', r));
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    s.child.stdin!.end();
-  })();
-  return {
-    sent: () => sent.length,
-    received: () => received,
-    /** stops feeding, closes stdin; resolves once kubectl exited (or 20 s passed) */
-    finish: async () => {
-      feeding = false;
-      const exit = await exitWithin(s, 20_000);
-      return { exit, intact: s.out() === sent, sent: sent.length, got: s.out().length, stderr: s.err() };
-    },
-    streaming: s,
-  };
-}
-
-/** `kubectl port-forward` to a paced source on edge-1, and `curl` through it into a file. */
-async function download(tb: KubectlTestbed, name: string, size: number) {
-  const file = join(tb.dir, `${name}.src`);
-  const body = randomBytes(size);
-  await writeFile(file, body);
-  const source = await startPodDownload(tb.netns!, tb.netns!.edgeNs[0]!, file, 6 * MiB);
-  const localPort = await freePort();
-  const pf = streaming(tb.kubectl.spawn(['port-forward', 'pod/demo', `${localPort}:${source.port}`]));
-  await waitFor('port-forward to listen', () => pf.out().includes('Forwarding from 127.0.0.1'), 15_000);
-  const out = join(tb.dir, `${name}.got`);
-  const curl = tb.cloudExec('curl', ['-s', '-o', out, '-w', '%{http_code}', `http://127.0.0.1:${localPort}/`], 90_000);
-  return {
-    progress: () => stat(out).then((s) => s.size, () => 0),
-    finish: async () => {
-      const res = await curl;
-      const same = createHash('sha256').update(await readFile(out)).digest('hex') === createHash('sha256').update(body).digest('hex');
-      pf.child.kill('SIGINT');
-      await exitWithin(pf, 5_000);
-      await source.close();
-      return { status: res.stdout, same, stderr: pf.err() };
-    },
-  };
-}
-
-/** Fields of a formatted log line (`… [proc] INFO  msg k=v …`). */
-const fields = (line: string): Record<string, string> => Object.fromEntries(line.split(' ').filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
 
 t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) => {
   const { tb } = await withKubectlTestbed(t, 148, {
