@@ -12,6 +12,7 @@ import { connectServer, describeConnectError, type Credentials } from './tls.js'
 import { resumeOfferOf, resumeSession } from './resume.js';
 import { markRoute, type ResumeRoute } from './resume-route.js';
 import type { HostPort } from './config.js';
+import type { RedialAttempt } from './redial-race.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PROOF_REFUSED } from '@edge-tunnel/websocket';
@@ -193,52 +194,77 @@ export class Dialer {
     }
   }
 
-  /** A new connection to the same server (replica) for a resume; undefined when the dial failed. */
-  async redial(): Promise<Duplex | undefined> {
-    if (this.stopped) return undefined;
-    // over TLS to the replica's advertised address when the policy admits it; over WebSocket to
-    // --ws-url (an L7 route of its own), so a resume that lands on another replica is retried there
+  /**
+   * Starts one new connection to the same server (replica) for a resume's redial race: its socket,
+   * or undefined when the dial failed; abort() ends it at once (socket destroyed, timers cleared,
+   * nothing logged). Over TLS it goes to the replica's advertised address when the policy admits it;
+   * over WebSocket to --ws-url (an L7 route of its own), so a resume that lands on another replica
+   * is retried there.
+   */
+  startRedial(): RedialAttempt {
+    const ac = new AbortController();
+    let tcpUp = false;
     const lb = { target: this.opts.config.server, via: 'lb' as const };
     const route = this.transport === 'websocket' ? lb : (this.opts.resumeRoute?.() ?? lb);
-    const socket = await this.openOver(route.target);
-    return socket && markRoute(socket, route.via);
+    const done = this.stopped
+      ? Promise.resolve(undefined)
+      : this.openOver(route.target, { signal: ac.signal, onTcp: () => (tcpUp = true) }).then((socket) => socket && markRoute(socket, route.via));
+    return { get tcpUp() { return tcpUp; }, done, abort: () => ac.abort() };
+  }
+
+  /** aborted when the dialer closes */
+  get closingSignal(): AbortSignal {
+    return this.closing.signal;
   }
 
   get isClosing(): boolean {
     return this.stopped;
   }
 
-  /** `server`: another address than --server for this dial (a resume's replica address) */
-  private async openOver(server?: HostPort): Promise<Duplex | undefined> {
+  /**
+   * One dial over the current transport; `server`: another address than --server (a resume's
+   * replica address). A redial (`race`) is not the dialer's socket: the race aborts it through its
+   * signal (no failure recorded then) and hears when its TCP is up.
+   */
+  private async openOver(server?: HostPort, race?: { signal: AbortSignal; onTcp: () => void }): Promise<Duplex | undefined> {
     const { log } = this.opts;
     const config = server ? { ...this.opts.config, server } : this.opts.config;
+    const gone = (): boolean => this.stopped || race?.signal.aborted === true;
     let creds: Credentials;
     try {
       creds = await this.opts.credentials.current();
     } catch (err) {
-      if (this.stopped) return undefined;
+      if (gone()) return undefined;
       return this.failed(ConnectResult.TLS_ERROR, (err as Error).message);
     }
-    if (this.stopped) return undefined;
+    if (gone()) return undefined;
     let tunnel: Socket | undefined;
     try {
-      tunnel = await tunnelFor(this.transport === 'websocket' ? { ...config, server: wsTarget(config.wsUrl) } : config, this.closing.signal);
+      const signal = race ? AbortSignal.any([this.closing.signal, race.signal]) : this.closing.signal;
+      tunnel = await tunnelFor(this.transport === 'websocket' ? { ...config, server: wsTarget(config.wsUrl) } : config, signal);
     } catch (err) {
       if (!(err instanceof ProxyError)) throw err;
-      return this.stopped ? undefined : this.failed(ConnectResult.PROXY_ERROR, err.message, err.failure, err.failure);
+      return gone() ? undefined : this.failed(ConnectResult.PROXY_ERROR, err.message, err.failure, err.failure);
     }
-    if (this.stopped) return void tunnel?.destroy();
-    if (this.transport === 'websocket') return this.openWebSocket(creds, tunnel);
+    if (gone()) return void tunnel?.destroy();
+    if (tunnel) race?.onTcp();
+    if (this.transport === 'websocket') return this.openWebSocket(creds, tunnel, race);
     const socket = (this.opts.connect ?? connectServer)(config, creds, tunnel);
-    this.socket = socket;
-    log.debug({ attempt: this.attempts }, 'dialing server');
+    if (!race) this.socket = socket;
+    log.debug({ attempt: this.attempts, redial: race !== undefined }, 'dialing server');
     // once TCP is up (or the proxy's tunnel is), a reset or silence is the TLS handshake's, not the port's
     let tcpUp = tunnel !== undefined;
-    socket.once('connect', () => (tcpUp = true));
+    socket.once('connect', () => ((tcpUp = true), race?.onTcp()));
     return new Promise((resolve) => {
       const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no TLS handshake within ${config.keepaliveTimeoutMs} ms`), { code: 'ETIMEDOUT' })), config.keepaliveTimeoutMs);
+      const onAbort = (): void => {
+        done(undefined);
+        socket.destroy();
+      };
+      race?.signal.addEventListener('abort', onAbort, { once: true });
       const done = (value: TLSSocket | undefined): void => {
         clearTimeout(timer);
+        race?.signal.removeEventListener('abort', onAbort);
         socket.off('error', onError).off('close', onClose);
         resolve(value);
       };
@@ -254,14 +280,15 @@ export class Dialer {
     });
   }
 
-  private async openWebSocket(creds: Credentials, tunnel: Socket | undefined): Promise<Duplex | undefined> {
+  private async openWebSocket(creds: Credentials, tunnel: Socket | undefined, race?: { signal: AbortSignal; onTcp: () => void }): Promise<Duplex | undefined> {
     this.opts.log.debug({ attempt: this.attempts, url: this.serverAddr }, 'dialing server over WebSocket');
     try {
-      this.socket = await connectWebSocket(this.opts.config, creds, tunnel, this.opts.config.keepaliveTimeoutMs);
-      return this.socket;
+      const socket = await connectWebSocket(this.opts.config, creds, tunnel, this.opts.config.keepaliveTimeoutMs, race);
+      if (!race) this.socket = socket;
+      return socket;
     } catch (err) {
       tunnel?.destroy();
-      if (this.stopped) return undefined;
+      if (this.stopped || race?.signal.aborted) return undefined;
       const e = err as NodeJS.ErrnoException;
       if (e.code) {
         const { kind, reason } = describeConnectError(e, this.serverAddr);

@@ -29,7 +29,11 @@ export interface ResumeOffer {
 /** The byte stream of a WebSocket session; `resumeOffer` is set when the server picked the resume subprotocol. */
 export type WebSocketStream = Duplex & { resumeOffer?: ResumeOffer };
 
-export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel: Socket | undefined, timeoutMs: number): Promise<WebSocketStream> {
+/**
+ * `race` (a resume's redial): aborting its signal ends the dial at once (rejects, socket destroyed);
+ * onTcp is called once the TCP connection to the server (or the proxy's tunnel) is up.
+ */
+export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel: Socket | undefined, timeoutMs: number, race?: { signal: AbortSignal; onTcp: () => void }): Promise<WebSocketStream> {
   const name = config.serverName === config.server.host ? wsTarget(config.wsUrl).host : config.serverName;
   const ws = new WebSocket(config.wsUrl, config.resume ? [RESUME_SUBPROTOCOL, SUBPROTOCOL] : SUBPROTOCOL, {
     ca: creds.ca,
@@ -43,9 +47,14 @@ export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel
     generateMask: nonZeroMask,
     ...(tunnel ? { createConnection: (opts: object) => tlsConnect({ ...opts, socket: tunnel }) } : {}),
   } as ConstructorParameters<typeof WebSocket>[2]);
+  // ws keeps its request private; its 'socket' event is where the TCP connection starts
+  if (race && !tunnel) (ws as unknown as { _req?: NodeJS.EventEmitter })._req?.once('socket', (s: Socket) => (s.connecting ? s.once('connect', race.onTcp) : race.onTcp()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`no WebSocket challenge from ${config.wsUrl.host} within ${timeoutMs} ms`)), timeoutMs);
+    const onAbort = (): void => fail(new Error('redial aborted'));
+    race?.signal.addEventListener('abort', onAbort, { once: true });
     const fail = (err: Error): void => {
+      race?.signal.removeEventListener('abort', onAbort);
       clearTimeout(timer);
       ws.removeAllListeners('message');
       ws.terminate();
@@ -61,6 +70,7 @@ export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel
       const challenge = isBinary ? undefined : readChallenge(data.toString());
       if (challenge === undefined) return fail(new Error(`${config.wsUrl.host} sent no edge-tunnel challenge: not an edge-tunnel WebSocket endpoint`));
       clearTimeout(timer);
+      race?.signal.removeEventListener('abort', onAbort);
       ws.removeAllListeners('close').removeAllListeners('error').removeAllListeners('unexpected-response');
       ws.send(proofMessage(challenge, creds.cert, creds.key));
       // same turn: the session's first bytes (the server's SETTINGS, or its WELCOME) arrive on the duplex

@@ -2,13 +2,17 @@
 // ResumeTable): a cut connection is resumed on the same session (a relayed stream carries on); a
 // loss after the server's GOAWAY is not resumed; a refused resume (the server forgot the session)
 // ends the session with the reason, and the agent opens a new one; a server without resumption
-// gets the plain session; the grace ends a session on time while a redial still hangs.
+// gets the plain session; the grace ends a session on time while a redial still hangs; redials that
+// go into a blackhole (TCP accepted, TLS never answered) do not hold the resume back (the redial race).
 import t from 'tap';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { resume, type Session } from '@edge-tunnel/framing';
 import type { AgentMetrics } from '../src/metrics.js';
 import { resumeSession } from '../src/resume.js';
+import type { AgentConfig } from '../src/config.js';
+import { connectServer, type Credentials } from '../src/tls.js';
 import { waitFor } from './fixtures/agent.js';
 import { setup, target } from './fixtures/harness.js';
 import { NODE_IP } from './fixtures/pki.js';
@@ -87,13 +91,47 @@ t.test('the grace ends the session on time while a redial still hangs (a blackho
   const started = Date.now();
   const closed = new Promise<number>((r) => link.once('close', () => r(Date.now() - started)));
   void resumeSession({
-    dialer: { redial: () => new Promise(() => {}), isClosing: false }, // the TLS handshake never comes
+    dialer: { startRedial: () => ({ tcpUp: true, done: new Promise(() => {}), abort: () => {} }), isClosing: false }, // the TLS handshake never comes
     session: { peerGoingAway: false, streams: new Map() } as unknown as Session,
     link, credentials: { sessionId: Buffer.alloc(16), secret: Buffer.alloc(32), graceMs: 300 },
     reason: 'no bytes on the connection for 3000 ms', log, metrics, serverAddr: '10.0.0.1:10262', timeoutMs: 3_000,
+    random: () => 0.9, // the second redial would be due after 475 ms, past the grace
   });
   const ms = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 2_000))]);
   t.ok(ms >= 290 && ms < 1_000, `the link ended ${ms} ms after the loss (grace 300 ms), not after the redial's timeout`);
   t.match(lines.find((l) => l.msg === 'session not resumed: its streams end'), { reason: /no resume within the server's grace of 300 ms/ }, 'the reason is the grace');
   t.same(results, ['attempted', 'failed'], 'one attempt, counted as failed');
+});
+
+t.test('redials into a blackhole (TCP accepted, TLS never answered) do not hold the resume back: the third dial resumes', async (t) => {
+  let holeEnded = 0;
+  // accepts, never answers the ClientHello; counts the connections the agent ended (FIN or reset)
+  const hole = await target(t, (s) => s.resume().once('end', () => (holeEnded += 1)).once('error', () => (holeEnded += 1)), '127.0.0.1');
+  let dials = 0;
+  // dial 1 is the session; redials 1 and 2 (dials 2, 3) go into the hole, redial 3 to the server
+  const connect = (config: AgentConfig, creds: Credentials, tunnel?: Socket) => {
+    dials += 1;
+    return connectServer(dials === 2 || dials === 3 ? { ...config, server: { host: '127.0.0.1', port: hole.port } } : config, creds, tunnel);
+  };
+  const echo = await target(t, (s) => s.pipe(s));
+  const { server, lines } = await setup(t, { resumeGraceMs: 20_000, deps: { connectServer: connect }, config: { allowPorts: [{ lo: echo.port, hi: echo.port }] } });
+  const session = await server.nextSession();
+  const stream = session.open({ host: NODE_IP, port: echo.port });
+  stream.on('error', () => {});
+  const echoed: Buffer[] = [];
+  stream.on('data', (b: Buffer) => echoed.push(b));
+  stream.write('before ');
+  await waitFor(() => Buffer.concat(echoed).toString() === 'before ', 5_000, 'echo before the cut');
+  const cutAt = Date.now();
+  cut(server.resumable[0]!);
+  const resumed = await waitFor(() => server.accepted.some((a) => a.kind === 'resumed'), 3_000, 'a resume').then(() => Date.now() - cutAt, () => -1);
+  t.ok(resumed >= 0, `resumed ${resumed} ms after the cut (within 3 s), though two redials hang in the blackhole`);
+  t.equal(hole.sockets.length, 2, 'two redials reached the blackhole');
+  t.ok(dials >= 4, `the resume came over a later dial (${dials} dials)`);
+  await waitFor(() => holeEnded === 2, 2_000, 'the losers to close').catch(() => undefined);
+  t.equal(holeEnded, 2, 'the losers (TCP up, TLS pending) were destroyed at once: the blackhole saw both close');
+  stream.write('after');
+  await waitFor(() => Buffer.concat(echoed).toString() === 'before after', 5_000, 'echo across the resume').catch(() => undefined);
+  t.equal(Buffer.concat(echoed).toString(), 'before after', 'the stream carried on');
+  t.match(lines.find((l) => l.msg === 'session resumed'), { streams: 1 });
 });
