@@ -13,9 +13,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chooseMode } from '../src/index.js';
-import { kubectlMissing, type Kubectl } from '../src/kubectl/kubectl.js';
+import { kubectlMissing } from '../src/kubectl/kubectl.js';
 import { freePort, type KubectlTestbed } from '../src/kubectl/testbed.js';
 import { exitWithin, streaming, waitFor } from './fixtures/kubectl-helpers.js';
+import { echo, fields } from './fixtures/kubectl-echo.js';
 import { withKubectlTestbed } from './fixtures/kubectl-testbed.js';
 import { startPodDownload } from './fixtures/pod-download.js';
 
@@ -28,35 +29,6 @@ const NAT_PORTS = '61000-61999'; // above the kernel's ephemeral range: a port t
 
 const mode = await chooseMode();
 const skip = kubectlMissing() ?? (mode.mode !== 'netns' ? `needs netns mode (${mode.reason})` : false);
-
-/** `kubectl exec -i demo -- cat`, fed numbered lines at ~400 KiB/s (honouring backpressure) until finish(). */
-function echo(k: Kubectl) {
-  const s = streaming(k.spawn(['exec', '-i', 'demo', '-c', 'app', '--', 'cat']));
-  let sent = '';
-  let received = 0;
-  let feeding = true;
-  s.child.stdout!.on('data', (c: Buffer) => (received += c.length));
-  void (async () => {
-    for (let i = 0; feeding; i++) {
-      const chunk = Array.from({ length: 64 }, (_, j) => `${String(i * 64 + j).padStart(8, '0')} ${randomBytes(27).toString('hex')}\n`).join('');
-      sent += chunk;
-      if (!s.child.stdin!.write(chunk)) await new Promise((r) => s.child.stdin!.once('drain', r));
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    s.child.stdin!.end();
-  })();
-  return {
-    sent: () => sent.length,
-    received: () => received,
-    /** stops feeding, closes stdin; resolves once kubectl exited (or 20 s passed) */
-    finish: async () => {
-      feeding = false;
-      const exit = await exitWithin(s, 20_000);
-      return { exit, intact: s.out() === sent, sent: sent.length, got: s.out().length, stderr: s.err() };
-    },
-    streaming: s,
-  };
-}
 
 /** `kubectl port-forward` to a paced source on edge-1, and `curl` through it into a file. */
 async function download(tb: KubectlTestbed, name: string, size: number) {
@@ -82,8 +54,6 @@ async function download(tb: KubectlTestbed, name: string, size: number) {
   };
 }
 
-/** Fields of a formatted log line (`… [proc] INFO  msg k=v …`). */
-const fields = (line: string): Record<string, string> => Object.fromEntries(line.split(' ').filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
 
 t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) => {
   const { tb } = await withKubectlTestbed(t, 148, {
