@@ -75,7 +75,7 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
   const agents = new Map<string, LabProcess>();
   const startAgent = (node: LabNode): LabProcess => {
     const agent = startProcess(node.name, appScript('@edge-tunnel/agent'), [
-      '--server', addr(ports.agent), '--node-name', node.name, '--node-ip', node.ip,
+      '--server', options.agentServerAddr ?? addr(ports.agent), '--node-name', node.name, '--node-ip', node.ip,
       '--cert', certs.path(`agent-${node.name}`, 'crt'), '--key', certs.path(`agent-${node.name}`, 'key'),
       '--ca', certs.path('ca', 'crt'), '--meta-addr', `${node.ip}:10266`,
       ...(options.agentAllowPorts ? ['--allow-ports', options.agentAllowPorts.join(',')] : []),

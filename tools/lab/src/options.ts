@@ -35,6 +35,8 @@ export interface LabOptions {
   serverArgs?: string[];
   /** extra flags appended to every agent's command line (e.g. backoff timings) */
   agentArgs?: string[];
+  /** host:port the agents dial (their --server) instead of the server's agent port: a proxy or load balancer in the path */
+  agentServerAddr?: string;
   /** runs once the certificates are written, before any process starts (e.g. a proxy that needs them) */
   onCerts?: (certDir: string) => Promise<void>;
 }

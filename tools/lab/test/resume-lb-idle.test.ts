@@ -1,0 +1,135 @@
+// Issue 17: an LB idle-timeout reset. Debian's haproxy in `mode tcp` sits between the agents and the
+// server with `timeout client`/`timeout server` of 3 s, shorter than the agent's default keepalive
+// interval (10 s), so it closes the agent's connection whenever the tunnel is idle for 3 s (both
+// ways, as a cloud load balancer's idle timeout does). A raw stream (CONNECT to an echo target on
+// the node) is open and goes quiet for longer than that, three times:
+//  - default keepalive: every quiet spell costs a connection, the session resumes through haproxy
+//    on a new one and the stream carries on with every byte once and in order;
+//  - the agent's --keepalive-interval-ms below the idle timeout (what the agent README tells an
+//    operator to set): the PINGs keep the connection busy, haproxy never closes it, no resume.
+import t, { type Test } from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, startLab, type LabHandle } from '../src/index.js';
+import { sh } from './fixtures/lab.js';
+
+const haveHaproxy = (await sh('command -v haproxy')).code === 0;
+const skip = haveHaproxy ? false : 'haproxy not installed (apt-get install haproxy)';
+const IDLE_TIMEOUT_S = 3;
+const QUIET_MS = (IDLE_TIMEOUT_S + 2) * 1000;
+const SUBNET = 177;
+
+interface Hop { lab: LabHandle; haproxyLog: () => string; lines: string[] }
+
+async function labBehindHaproxy(t: Test, nodeIp: string, agentArgs: string[]): Promise<Hop> {
+  const lines: string[] = [];
+  const hopPort = await freePort();
+  const agentPort = await freePort();
+  let haproxy: ChildProcess | undefined;
+  const log: string[] = [];
+  const lab = await startLab({
+    nodes: [{ name: 'edge-a', ip: nodeIp }],
+    ports: { agent: agentPort, https: await freePort(), http: await freePort(), meta: await freePort(), connect: await freePort(), exporter: 9100 },
+    pretty: false,
+    log: (line) => lines.push(line),
+    agentServerAddr: `127.0.0.1:${hopPort}`,
+    agentArgs,
+    onCerts: async (dir: string) => {
+      const cfg = [
+        'global', '  log stdout format raw local0',
+        'defaults', '  mode tcp', '  log global', '  option tcplog', '  timeout connect 5s', `  timeout client ${IDLE_TIMEOUT_S}s`, `  timeout server ${IDLE_TIMEOUT_S}s`,
+        'frontend agents', `  bind 127.0.0.1:${hopPort}`, '  default_backend tunnel',
+        'backend tunnel', `  server s1 127.0.0.1:${agentPort}`,
+      ].join('\n');
+      await writeFile(join(dir, 'haproxy-tcp.cfg'), `${cfg}\n`);
+      haproxy = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy-tcp.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      for (const out of [haproxy.stdout!, haproxy.stderr!]) out.on('data', (c: Buffer) => log.push(c.toString()));
+      await sleep(300);
+    },
+  });
+  t.teardown(async () => {
+    await lab.close();
+    haproxy?.kill('SIGTERM');
+  });
+  t.teardown(() => { if (!t.passing()) console.error([...lines.slice(-60), ...log].join('\n')); });
+  return { lab, haproxyLog: () => log.join(''), lines };
+}
+
+/** An echo target on the node, opened in the lab's port config; a CONNECT stream to it. */
+async function echoStream(t: Test, lab: LabHandle): Promise<{ say(s: string): Promise<boolean>; targets: Socket[] }> {
+  const node = lab.nodes[0]!;
+  const targets: Socket[] = [];
+  const echo = createServer({ allowHalfOpen: true }, (s) => (targets.push(s), s.on('error', () => {}), s.pipe(s)));
+  echo.listen(0, node.ip);
+  await once(echo, 'listening');
+  t.teardown(() => echo.close());
+  const port = (echo.address() as AddressInfo).port;
+  await writeFile(lab.configPath, `dnat-ports-pair: '9100=10264,${port}=10264'\n`);
+  let caller: Socket | undefined;
+  let got = '';
+  for (let i = 0; i < 40 && !got.startsWith('HTTP/1.1 200'); i++) {
+    caller?.destroy();
+    got = '';
+    const c = connect(lab.ports.connect, lab.serverHost);
+    caller = c;
+    c.on('error', () => {});
+    c.setEncoding('latin1').on('data', (d: string) => (got += d));
+    c.write(`CONNECT ${node.ip}:${port} HTTP/1.1\r\nHost: ${node.ip}:${port}\r\n\r\n`);
+    for (let w = 0; w < 200 && !got.includes('\r\n\r\n') && !c.destroyed; w++) await sleep(25);
+    if (!got.startsWith('HTTP/1.1 200')) await sleep(250);
+  }
+  t.match(got, /^HTTP\/1\.1 200/, 'the CONNECT stream is open');
+  t.teardown(() => caller?.destroy());
+  got = '';
+  let sent = '';
+  return {
+    targets,
+    /** writes `s`, resolves whether everything sent so far came back, once and in order, within 10 s */
+    async say(s: string) {
+      sent += s;
+      caller!.write(s);
+      for (let w = 0; w < 400 && got.length < sent.length; w++) await sleep(25);
+      return got === sent;
+    },
+  };
+}
+
+const count = (lines: string[], msg: string): number => lines.filter((l) => l.includes(msg)).length;
+
+t.test(`haproxy (mode tcp, idle timeout ${IDLE_TIMEOUT_S} s) closes the idle agent connection: the session resumes through it, the stream continues intact`, { skip }, async (t) => {
+  const { lab, haproxyLog, lines } = await labBehindHaproxy(t, `127.0.${SUBNET}.1`, []);
+  const stream = await echoStream(t, lab);
+  t.ok(await stream.say('before\n'), 'echo before the quiet spells');
+  for (let i = 1; i <= 3; i++) {
+    const resumedBefore = count(lines, 'agent session resumed');
+    await sleep(QUIET_MS);
+    for (let w = 0; w < 200 && count(lines, 'agent session resumed') === resumedBefore; w++) await sleep(25);
+    t.ok(count(lines, 'agent session resumed') > resumedBefore, `quiet spell ${i}: haproxy closed the connection, the session resumed`);
+    t.ok(await stream.say(`after spell ${i}: ${'x'.repeat(1000 * i)}\n`), `quiet spell ${i}: the stream carries on, every byte once and in order`);
+  }
+  t.equal(stream.targets.length, 1, 'one target connection: the same stream throughout');
+  t.equal(count(lines, 'agent attached'), 1, 'one session: never a new one');
+  t.equal(count(lines, 'session lost'), 0, 'the agent never lost the session');
+  // tcplog: "… tunnel tunnel/s1 …/…/… <bytes> cD" — the termination state of an idle timeout
+  const timeouts = haproxyLog().split('\n').filter((l) => / [cs]D /.test(l)).length;
+  t.ok(timeouts >= 3, `haproxy logged ${timeouts} connections ended by its idle timeout (cD/sD)`);
+  const resumed = lines.filter((l) => l.includes('agent session resumed')).map((l) => /"pausedMs":(\d+)/.exec(l)?.[1]);
+  t.comment(`server pausedMs per resume: ${resumed.join(', ')}`);
+});
+
+t.test(`the agent's keepalive interval below the idle timeout: haproxy never closes the connection`, { skip }, async (t) => {
+  const { lab, haproxyLog, lines } = await labBehindHaproxy(t, `127.0.${SUBNET}.2`, ['--keepalive-interval-ms', '1000']);
+  const stream = await echoStream(t, lab);
+  t.ok(await stream.say('before\n'), 'echo before the quiet spells');
+  for (let i = 1; i <= 2; i++) {
+    await sleep(QUIET_MS);
+    t.ok(await stream.say(`after spell ${i}\n`), `quiet spell ${i}: the stream answers`);
+  }
+  t.equal(count(lines, 'agent connection lost'), 0, 'the connection was never lost');
+  t.equal(count(lines, 'agent session resumed'), 0, 'nothing to resume');
+  t.equal(haproxyLog().split('\n').filter((l) => / [cs]D /.test(l)).length, 0, 'haproxy closed nothing for idleness');
+});
