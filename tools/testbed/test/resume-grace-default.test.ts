@@ -14,7 +14,7 @@ import t from 'tap';
 import { chooseMode } from '../src/index.js';
 import { kubectlMissing } from '../src/kubectl/kubectl.js';
 import { exitWithin, waitFor } from './fixtures/kubectl-helpers.js';
-import { echo, fields } from './fixtures/kubectl-echo.js';
+import { echo, fields } from './fixtures/resume-streams.js';
 import { withKubectlTestbed } from './fixtures/kubectl-testbed.js';
 
 const DEFAULT_GRACE_MS = 60_000; // apps/server/src/config-flags.ts, resume-grace-ms
