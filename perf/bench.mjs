@@ -21,6 +21,7 @@ import { pairedBulk, pairedRtt } from './lib/paired.mjs';
 import { agentSessions } from './lib/sessions.mjs';
 import { SCRAPE, scrapeScenario, scrapeSpec } from './lib/scrape.mjs';
 import { ET, ETZ, FLOOR, LZ4_COST, RTT_PAIRED, evaluateTargets, verdict } from './lib/targets.mjs';
+import { sizesFor } from './lib/sizes.mjs';
 
 /** @typedef {import('./lib/chains/index.mjs').Chain} Chain */
 /** @typedef {import('./lib/scenarios.mjs').Row} Row */
@@ -43,28 +44,7 @@ const opt = (/** @type {string} */ name) => {
 const QUICK = flag('quick');
 const TINY = flag('tiny');
 
-/** @type {Sizes} */
-const FULL = {
-  warmMs: 1000, durMs: 4000, fillMs: 1000, settleMs: 1000, multi16: 16, multi256: 256, rttSamples: 3000, rttWarm: 5000,
-  churnMs: 5000, churnConcurrency: 16, idleStreams: 10_000, agentSessions: 1000, compressMs: 4000,
-  latencyMs: 6000, linkRate: 12.5e6, compressDelayMs: 1, pairedRounds: 8, pairedMs: 2000, pairedPings: 1000,
-  reqCallers: 8, reqWarmMs: 1000, reqDurMs: 3000, reqRounds: 3, scrapeNodes: 10_000, scrapeRates: [0.25, 0.5, 1, 2, 4], scrapeStepMs: 30_000,
-  // reconnect: kills of the agent's connection, one per period (the issue's 5 s; 1 s in the smoke run)
-  reconnectCuts: 12, reconnectPeriodMs: 5000,
-};
-const QUICK_SIZES = {
-  ...FULL, warmMs: 300, durMs: 1000, fillMs: 300, settleMs: 300, rttSamples: 300, rttWarm: 1000, churnMs: 1000,
-  idleStreams: 1000, agentSessions: 50, compressMs: 1500, latencyMs: 3000, pairedRounds: 4, pairedMs: 1000, pairedPings: 300,
-  reqWarmMs: 500, reqDurMs: 1500, reqRounds: 2, scrapeNodes: 1000, scrapeRates: [0.125, 0.25, 0.5, 1, 2, 4], scrapeStepMs: 3000, reconnectCuts: 6,
-};
-const TINY_SIZES = {
-  ...QUICK_SIZES, warmMs: 150, durMs: 500, fillMs: 100, settleMs: 200, multi16: 4, multi256: 16,
-  churnMs: 300, churnConcurrency: 4, idleStreams: 50, agentSessions: 4, compressMs: 500, latencyMs: 1500,
-  rttSamples: 20, rttWarm: 20, compressDelayMs: 25, // the smoke run shares one link between compress and latency
-  pairedRounds: 2, pairedMs: 300, pairedPings: 20, reqCallers: 2, reqWarmMs: 100, reqDurMs: 250, reqRounds: 1,
-  scrapeNodes: 4, scrapeRates: [0.05], scrapeStepMs: 300, reconnectCuts: 2, reconnectPeriodMs: 1000,
-};
-const sizes = { ...(TINY ? TINY_SIZES : QUICK ? QUICK_SIZES : FULL) };
+const sizes = sizesFor(TINY ? 'tiny' : QUICK ? 'quick' : 'full');
 if (opt('scrape-nodes')) sizes.scrapeNodes = Number(opt('scrape-nodes'));
 if (opt('scrape-rates')) sizes.scrapeRates = opt('scrape-rates').split(',').map(Number);
 const scrapeVia = opt('scrape-via') ?? 'http';
@@ -123,7 +103,10 @@ const shutdown = async () => {
   await sink.proc.stop();
   await httpSink.proc.stop();
 };
-for (const [signal, code] of /** @type {[NodeJS.Signals, number][]} */ ([['SIGINT', 130], ['SIGTERM', 143]])) {
+for (const [signal, code] of /** @type {[NodeJS.Signals, number][]} */ ([
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+])) {
   process.once(signal, async () => {
     await shutdown();
     process.exit(code);
@@ -199,13 +182,18 @@ async function sideBySide(id, scenario, names, measure) {
 
 /** Compression's cost on random bytes: one bulk stream alternating between edge-tunnel with and without lz4. */
 const lz4Cost = () =>
-  sideBySide(LZ4_COST, {
-    title: 'Compression on random bytes: one stream, edge-tunnel with and without lz4 in alternating phases',
-    metrics: [
-      { key: 'mbps', label: 'MB/s (median of the rounds)', better: 'higher', primary: true },
-      { key: 'ratio', label: 'lz4 ÷ plain (median of per-round ratios)', better: 'higher', digits: 2 },
-    ],
-  }, [ETZ, ET], ([a, b]) => pairedBulk(a, b, { rounds: sizes.pairedRounds, warmMs: sizes.warmMs, durMs: sizes.pairedMs, progress }));
+  sideBySide(
+    LZ4_COST,
+    {
+      title: 'Compression on random bytes: one stream, edge-tunnel with and without lz4 in alternating phases',
+      metrics: [
+        { key: 'mbps', label: 'MB/s (median of the rounds)', better: 'higher', primary: true },
+        { key: 'ratio', label: 'lz4 ÷ plain (median of per-round ratios)', better: 'higher', digits: 2 },
+      ],
+    },
+    [ETZ, ET],
+    ([a, b]) => pairedBulk(a, b, { rounds: sizes.pairedRounds, warmMs: sizes.warmMs, durMs: sizes.pairedMs, progress }),
+  );
 
 /**
  * The agent's transports side by side (issue 18): edge-tunnel (TLS) with edge-tunnel-ws, and through
@@ -213,18 +201,30 @@ const lz4Cost = () =>
  */
 const transportsPaired = () =>
   sideBySide(TRANSPORTS_PAIRED, transportsSpec, [ET, ...Object.values(TRANSPORT_CHAINS)], (started) =>
-    pairedTransports(started, { rounds: sizes.pairedRounds, warmMs: sizes.warmMs, durMs: sizes.pairedMs, pings: sizes.pairedPings, warm: sizes.rttWarm, progress }));
+    pairedTransports(started, {
+      rounds: sizes.pairedRounds,
+      warmMs: sizes.warmMs,
+      durMs: sizes.pairedMs,
+      pings: sizes.pairedPings,
+      warm: sizes.rttWarm,
+      progress,
+    }),
+  );
 
 /** The idle RTT of edge-tunnel, OpenSSH, the floor and the TLS relay, in alternating rounds after a warm-up each. */
 const rttPaired = () =>
-  sideBySide(RTT_PAIRED, {
-    title: '64-byte request/response RTT, idle: chains side by side, alternating rounds',
-    metrics: [
-      { key: 'p50', label: 'p50 ms (median of the rounds)', better: 'lower', primary: true, digits: 3 },
-      { key: 'ratio', label: '÷ OpenSSH (median of per-round ratios)', better: 'lower', digits: 2 },
-    ],
-  }, [ET, 'openssh', FLOOR, 'tls-relay'], (started) =>
-    pairedRtt(started, { rounds: sizes.pairedRounds, pings: sizes.pairedPings, warm: sizes.rttWarm, ref: 'openssh', progress }));
+  sideBySide(
+    RTT_PAIRED,
+    {
+      title: '64-byte request/response RTT, idle: chains side by side, alternating rounds',
+      metrics: [
+        { key: 'p50', label: 'p50 ms (median of the rounds)', better: 'lower', primary: true, digits: 3 },
+        { key: 'ratio', label: '÷ OpenSSH (median of per-round ratios)', better: 'lower', digits: 2 },
+      ],
+    },
+    [ET, 'openssh', FLOOR, 'tls-relay'],
+    (started) => pairedRtt(started, { rounds: sizes.pairedRounds, pings: sizes.pairedPings, warm: sizes.rttWarm, ref: 'openssh', progress }),
+  );
 
 try {
   // loopback scenarios: one start per chain, every scenario on it (baselines are probed per scenario)
@@ -240,9 +240,13 @@ try {
   for (const group of byLink.values()) {
     for (const c of chains) await runOn(c, group);
     for (const s of group) {
-      const extras = (s.extraChains ?? []).map((k) => extra[/** @type {keyof typeof extra} */ (k)]).filter(Boolean).filter((c) => !onlyChains || onlyChains.includes(c.name));
+      const extras = (s.extraChains ?? [])
+        .map((k) => extra[/** @type {keyof typeof extra} */ (k)])
+        .filter(Boolean)
+        .filter((c) => !onlyChains || onlyChains.includes(c.name));
       for (const c of extras) await runOn(c, [s]);
-      for (const c of extras) if (!results.chains.some((x) => x.name === c.name)) results.chains.push({ name: c.name, label: c.label, kind: c.kind, only: s.id });
+      for (const c of extras)
+        if (!results.chains.some((x) => x.name === c.name)) results.chains.push({ name: c.name, label: c.label, kind: c.kind, only: s.id });
     }
   }
   if (!only || only.includes(LZ4_COST)) await lz4Cost();
@@ -305,7 +309,10 @@ text.push('## Targets', '', 'floor: the same measure on `floor` (the least a Nod
 text.push('| target | edge-tunnel | floor | goal | met |', '| --- | --- | --- | --- | --- |');
 for (const t of results.targets) text.push(`| ${t.name} | ${num(t.value)} | ${num(t.floor)} | ${t.goal} | ${verdict(t)} |`);
 const md = text.join('\n');
-writeFileSync(join(outDir, `latest${TINY ? '-tiny' : QUICK ? '-quick' : ''}.md`), `${results.command} — ${results.date}, node ${results.node}, ${results.machine.cpus} × ${results.machine.cpuModel}, commit ${results.commit.slice(0, 12)}\n\n${md}\n`);
+writeFileSync(
+  join(outDir, `latest${TINY ? '-tiny' : QUICK ? '-quick' : ''}.md`),
+  `${results.command} — ${results.date}, node ${results.node}, ${results.machine.cpus} × ${results.machine.cpuModel}, commit ${results.commit.slice(0, 12)}\n\n${md}\n`,
+);
 if (tty) process.stderr.write('\r\x1b[K');
 process.stdout.write(`${md}\n\nresults: ${jsonPath} (${results.durationS.toFixed(0)} s)\n`);
 rmSync(tmp, { recursive: true, force: true });

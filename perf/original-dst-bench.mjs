@@ -26,7 +26,10 @@ if (process.env.H25_ODST_INSIDE !== '1') {
   const ns = `et-odst-${process.pid}`;
   execFileSync('ip', ['netns', 'add', ns]);
   try {
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, new URL(import.meta.url).pathname, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, H25_ODST_INSIDE: '1' } });
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, new URL(import.meta.url).pathname, ...process.argv.slice(2)], {
+      stdio: 'inherit',
+      env: { ...process.env, H25_ODST_INSIDE: '1' },
+    });
     process.exitCode = r.status ?? 1;
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);
@@ -62,7 +65,12 @@ if (process.env.H25_ODST_INSIDE !== '1') {
       const client = connect({ host: NODE_IP, port: 10250 });
       const socket = await accepted;
       const t0 = performance.now();
-      const res = await lookup({ localAddress: socket.localAddress, localPort: socket.localPort, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
+      const res = await lookup({
+        localAddress: socket.localAddress,
+        localPort: socket.localPort,
+        remoteAddress: socket.remoteAddress,
+        remotePort: socket.remotePort,
+      });
       ms.push(performance.now() - t0);
       if (res.ok && res.dst.ip === NODE_IP && res.dst.port === 10250) found++;
       socket.destroy();
@@ -82,7 +90,11 @@ if (process.env.H25_ODST_INSIDE !== '1') {
   await measure('/proc/net/nf_conntrack, as it comes', lookupOriginalDstProc);
   for (let i = 0; i < FILLER; i++) {
     const a = `10.127.${(i >> 8) & 255}.${i & 255}`;
-    spawnSync('conntrack', ['-I', '-p', 'tcp', '-s', a, '-d', '10.128.0.1', '--sport', '40000', '--dport', '443', '--state', 'ESTABLISHED', '-t', '600', '-u', 'ASSURED'], { stdio: 'ignore' });
+    spawnSync(
+      'conntrack',
+      ['-I', '-p', 'tcp', '-s', a, '-d', '10.128.0.1', '--sport', '40000', '--dport', '443', '--state', 'ESTABLISHED', '-t', '600', '-u', 'ASSURED'],
+      { stdio: 'ignore' },
+    );
   }
   await measure(`conntrack -L, +${FILLER} filler entries`);
   await measure(`/proc/net/nf_conntrack, +${FILLER} filler entries`, lookupOriginalDstProc);

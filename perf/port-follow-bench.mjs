@@ -37,7 +37,15 @@ const ENTRIES = Number(arg('entries', 10_000));
 const ROUNDS = Number(arg('rounds', 3));
 if (VIA !== 'source' && VIA !== 'kubectl') throw new Error(`--via ${VIA}: source or kubectl`);
 /** a stub of the server's (pino) logger: the methods the announcer calls, all silent @type {ConstructorParameters<typeof PortAnnouncer>[1]} */
-const silent = /** @type {any} */ ({ debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } });
+const silent = /** @type {any} */ ({
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silent;
+  },
+});
 const progress = (/** @type {string} */ s) => process.stderr.write(`${s}\n`);
 
 /** A port config source the bench drives (the file and ConfigMap sources emit the same way). */
@@ -47,7 +55,9 @@ class BenchSource extends EventEmitter {
     /** @type {import('@edge-tunnel/server').PortConfigState} */
     this.state = { config: parsePortConfig({}).config, rejected: [], source: 'bench', loadedAt: new Date() };
   }
-  current() { return this.state; }
+  current() {
+    return this.state;
+  }
   /** @param {Record<string, string>} data */
   apply(data) {
     const t0 = performance.now();
@@ -74,22 +84,32 @@ async function startSourceFollow(certs) {
   server.on('secureConnection', (socket) => {
     import('@edge-tunnel/framing').then(({ Session }) => {
       const session = new Session(socket, { role: 'server', keepaliveIntervalMs: 600_000, keepaliveTimeoutMs: 1_200_000, maxControlPerSecond: 1_000_000 });
-      session.ready.then((hello) => {
-        const agent = /** @type {any} */ ({ nodeName: hello.nodeName, session, ports: {} });
-        serverSessions.push(agent);
-        announcer.attach(agent);
-      }, () => {});
+      session.ready.then(
+        (hello) => {
+          const agent = /** @type {any} */ ({ nodeName: hello.nodeName, session, ports: {} });
+          serverSessions.push(agent);
+          announcer.attach(agent);
+        },
+        () => {},
+      );
     });
   });
   await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
   const t0 = performance.now();
-  const followers = await connectFollowers({ host: '127.0.0.1', port: /** @type {import('node:net').AddressInfo} */ (server.address()).port, ca: certs.caPem, n: AGENTS, identity: (i) => ({ name: `edge-${i}`, ip: '10.0.0.1' }) });
+  const followers = await connectFollowers({
+    host: '127.0.0.1',
+    port: /** @type {import('node:net').AddressInfo} */ (server.address()).port,
+    ca: certs.caPem,
+    n: AGENTS,
+    identity: (i) => ({ name: `edge-${i}`, ip: '10.0.0.1' }),
+  });
   await followers.until((a) => a.rev >= 1);
   const attachMs = performance.now() - t0;
   source.apply({ 'dnat-ports-pair': '9051=10264,9052=10264' });
   await followers.until((a) => followers.allows(a, 9052));
   return {
-    followers, attachMs,
+    followers,
+    attachMs,
     /**
      * @param {Record<string, string>} data @param {(a: import('./lib/follow-agents.mjs').Follower) => boolean} done
      * @param {number} [_servicePorts] the cluster mode's; no Service here
@@ -149,14 +169,28 @@ for (let round = 0; round < ROUNDS; round++) {
 const f = (/** @type {number | undefined} */ n) => (Number.isNaN(n) || n === undefined ? '—' : n.toFixed(1));
 console.log(`port following (--via ${VIA}): ${AGENTS} agents (TLS sessions on loopback, one process); attach of all agents ${f(run.attachMs)} ms`);
 if (VIA === 'source') {
-  console.log('| round | shape | parse (ms) | server fan-out (ms) | change → all agents applied (ms) | CPU of the process (ms) | one agent\'s apply, median (ms) | CONFIG payload (bytes) |');
+  console.log(
+    "| round | shape | parse (ms) | server fan-out (ms) | change → all agents applied (ms) | CPU of the process (ms) | one agent's apply, median (ms) | CONFIG payload (bytes) |",
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.round + 1} | ${r.shape} | ${f(r.parseMs)} | ${f(r.fanOutMs)} | ${f(r.allFollowedMs)} | ${f(r.benchCpuMs)} | ${r.applyMedianMs.toFixed(2)} | ${r.payloadBytes} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.round + 1} | ${r.shape} | ${f(r.parseMs)} | ${f(r.fanOutMs)} | ${f(r.allFollowedMs)} | ${f(r.benchCpuMs)} | ${r.applyMedianMs.toFixed(2)} | ${r.payloadBytes} |`,
+    );
 } else {
-  console.log('| round | shape | kubectl apply exits (ms) | kubectl apply → all agents follow (ms) | kubectl apply → internal Service ports (ms) | server CPU (ms) | agents + API CPU (ms) | one agent\'s apply, median (ms) |');
+  console.log(
+    "| round | shape | kubectl apply exits (ms) | kubectl apply → all agents follow (ms) | kubectl apply → internal Service ports (ms) | server CPU (ms) | agents + API CPU (ms) | one agent's apply, median (ms) |",
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.round + 1} | ${r.shape} | ${f(r.kubectlMs)} | ${f(r.allFollowedMs)} | ${f(r.serviceMs)} | ${f(r.serverCpuMs)} | ${f(r.benchCpuMs)} | ${r.applyMedianMs.toFixed(2)} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.round + 1} | ${r.shape} | ${f(r.kubectlMs)} | ${f(r.allFollowedMs)} | ${f(r.serviceMs)} | ${f(r.serverCpuMs)} | ${f(r.benchCpuMs)} | ${r.applyMedianMs.toFixed(2)} |`,
+    );
 }
-console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `load average at the end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 await run.close();
 rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,10 @@ if (!esbuildDir || dirs.length === 0) {
   process.exit(2);
 }
 const { transformSync } = createRequire(import.meta.url)(esbuildDir);
-let files = 0, kept = 0, before = 0, after = 0;
+let files = 0,
+  kept = 0,
+  before = 0,
+  after = 0;
 for (const dir of dirs) {
   for (const rel of readdirSync(dir, { recursive: true, withFileTypes: false })) {
     const file = join(dir, String(rel));

@@ -32,16 +32,28 @@ for (const [tree, dir] of Object.entries(TREES)) {
     const server = processOf(find(objs, 'Deployment', NAMES.server)!);
     const s = parseServer(server.argv, server.env);
     t.equal(s.help, false);
-    t.match(!s.help && s.config, { kubernetes: true, capture: tree === 'base' ? 'dns' : 'iptables', advertiseAddr: '10.244.1.7:10262', drainTimeoutMs: 20_000 });
+    t.match(!s.help && s.config, {
+      kubernetes: true,
+      capture: tree === 'base' ? 'dns' : 'iptables',
+      advertiseAddr: '10.244.1.7:10262',
+      drainTimeoutMs: 20_000,
+    });
     const agent = processOf(find(objs, 'DaemonSet', NAMES.agent)!);
     const a = parseAgent(agent.argv, agent.env);
     t.equal(a.help, false);
     t.match(!a.help && a.config, { nodeName: 'edge-1', nodeIps: ['10.0.0.5'], bootstrapTokenFile: '/etc/edge-tunnel/bootstrap/token', localhostPorts: [] });
-    t.same(!a.help && a.config.replicaCidrs, tree === 'base' ? [] : ['10.244.0.0/16'], 'an empty $(REPLICA_CIDRS) is the empty list (unset: private ranges on the --server port)');
+    t.same(
+      !a.help && a.config.replicaCidrs,
+      tree === 'base' ? [] : ['10.244.0.0/16'],
+      'an empty $(REPLICA_CIDRS) is the empty list (unset: private ranges on the --server port)',
+    );
   });
 }
 
 t.test('a manifest flag the binary does not have fails here', { skip }, async (t) => {
   const server = processOf(find(rendered(TREES.base), 'Deployment', NAMES.server)!);
-  t.throws(() => parseServer([...server.argv, '--no-such-flag=1'], server.env), { code: 'ERR_SERVER_INVALID_CONFIG', message: /unknown argument "--no-such-flag"/ });
+  t.throws(() => parseServer([...server.argv, '--no-such-flag=1'], server.env), {
+    code: 'ERR_SERVER_INVALID_CONFIG',
+    message: /unknown argument "--no-such-flag"/,
+  });
 });

@@ -31,11 +31,16 @@ const LB_NAME = 'edge-tunnel.example.invalid'; // the base's SERVER_ADDR host
 const PREFIX = 'et-rp'; // namespaces; subnet 10.205.0.0/16
 const SUBNET = 205;
 
-
-
-
 const logged = (p: Proc, msg: string): Array<Record<string, unknown>> =>
-  p.lines.flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } }).filter((o) => o['msg'] === msg);
+  p.lines
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    })
+    .filter((o) => o['msg'] === msg);
 
 const skip = kubectlMissing() ?? (await netnsMissing());
 t.setTimeout(180_000);
@@ -66,13 +71,27 @@ t.test("k8s/base's 2 replicas, no overlay: every agent attaches to both, a reque
 
   const ca = await createCa({ commonName: 'cluster-ca' });
   await writePemFiles(dir, 'ca', { certPem: ca.certPem });
-  await writePemFiles(dir, 'server', await issueServerCert(ca, { dnsNames: [LB_NAME, 'edge-tunnel-server-internal.kube-system.svc'], ips: cluster.pods.map((p) => p.ip) }));
+  await writePemFiles(
+    dir,
+    'server',
+    await issueServerCert(ca, { dnsNames: [LB_NAME, 'edge-tunnel-server-internal.kube-system.svc'], ips: cluster.pods.map((p) => p.ip) }),
+  );
   await writePemFiles(dir, 'kubelet-client', await issueKubeletClientCert(ca));
-  const secrets = [...readFileSync(join(K8S_DIR, 'README.md'), 'utf8').matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]!).find((b) => b.includes('create secret generic edge-tunnel-bootstrap'));
+  const secrets = [...readFileSync(join(K8S_DIR, 'README.md'), 'utf8').matchAll(/^```sh\n([\s\S]*?)^```$/gm)]
+    .map((m) => m[1]!)
+    .find((b) => b.includes('create secret generic edge-tunnel-bootstrap'));
   await run('sh', ['-ec', secrets!], { cwd: dir, env });
   api.store.put('configmaps', { metadata: { name: 'kube-root-ca.crt', namespace: NS }, data: { 'ca.crt': ca.certPem } });
   for (const node of cluster.nodes) {
-    api.store.put('nodes', { metadata: { name: node.name, labels: { ...podSpec(ds).nodeSelector, 'kubernetes.io/hostname': node.name } }, status: { addresses: [{ type: 'InternalIP', address: node.ip }, { type: 'Hostname', address: node.name }] } });
+    api.store.put('nodes', {
+      metadata: { name: node.name, labels: { ...podSpec(ds).nodeSelector, 'kubernetes.io/hostname': node.name } },
+      status: {
+        addresses: [
+          { type: 'InternalIP', address: node.ip },
+          { type: 'Hostname', address: node.name },
+        ],
+      },
+    });
   }
   await new Promise<void>((resolve, reject) => {
     const child = execFile('kubectl', ['apply', '-f', '-'], { env, timeout: 30_000 }, (err, _o, stderr) => (err ? reject(new Error(stderr)) : resolve()));
@@ -85,7 +104,11 @@ t.test("k8s/base's 2 replicas, no overlay: every agent attaches to both, a reque
     metadata: { name: 'edge-tunnel-server-abcde', namespace: NS, labels: { 'kubernetes.io/service-name': 'edge-tunnel-server' } },
     addressType: 'IPv4',
     ports: [{ name: 'agent', port: 10262, protocol: 'TCP' }],
-    endpoints: pods.map((p) => ({ addresses: [p.ip], conditions: { ready: false, serving: false, terminating: false }, targetRef: { kind: 'Pod', namespace: NS, name: p.name } })),
+    endpoints: pods.map((p) => ({
+      addresses: [p.ip],
+      conditions: { ready: false, serving: false, terminating: false },
+      targetRef: { kind: 'Pod', namespace: NS, name: p.name },
+    })),
   });
   const servers = pods.map((p) => {
     const proc = podProcess(api, deploy, 'server', { 'status.podIP': p.ip }, join(dir, p.name));
@@ -93,7 +116,8 @@ t.test("k8s/base's 2 replicas, no overlay: every agent attaches to both, a reque
     procs.push(s);
     return s;
   });
-  const meta = (ns: string, path: string): Promise<string> => run('ip', ['netns', 'exec', ns, 'curl', '-sS', '-f', `http://127.0.0.1:10265${path}`]).then((r) => r.stdout);
+  const meta = (ns: string, path: string): Promise<string> =>
+    run('ip', ['netns', 'exec', ns, 'curl', '-sS', '-f', `http://127.0.0.1:10265${path}`]).then((r) => r.stdout);
   for (const p of pods) await until(`${p.name} /healthz`, () => meta(p.ns, '/healthz').then(() => true), 30_000);
 
   const agents = cluster.nodes.map((node) => {
@@ -105,12 +129,20 @@ t.test("k8s/base's 2 replicas, no overlay: every agent attaches to both, a reque
     return p;
   });
   const connected = async (ns: string): Promise<number> => (JSON.parse(await meta(ns, '/debug/tunnels')) as { connected: number }).connected;
-  await until('both agents attached to both replicas', async () => (await connected(pods[0]!.ns)) === 2 && (await connected(pods[1]!.ns)) === 2, 40_000).catch((err: Error) => {
-    throw new Error(`${err.message}\n${agents.map((a) => a.lines.slice(-6).join('\n')).join('\n')}\n${servers.map((s) => s.lines.slice(-6).join('\n')).join('\n')}`);
-  });
+  await until('both agents attached to both replicas', async () => (await connected(pods[0]!.ns)) === 2 && (await connected(pods[1]!.ns)) === 2, 40_000).catch(
+    (err: Error) => {
+      throw new Error(
+        `${err.message}\n${agents.map((a) => a.lines.slice(-6).join('\n')).join('\n')}\n${servers.map((s) => s.lines.slice(-6).join('\n')).join('\n')}`,
+      );
+    },
+  );
   for (const p of pods) t.equal(await connected(p.ns), 2, `${p.name} holds both agents' sessions`);
   for (const [i, a] of agents.entries()) {
-    t.match(logged(a, 'agent starting')[0], { replicaPolicy: '--replica-cidrs unset: private ranges 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7 on port 10262' }, 'the agent says which replica addresses it dials');
+    t.match(
+      logged(a, 'agent starting')[0],
+      { replicaPolicy: '--replica-cidrs unset: private ranges 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7 on port 10262' },
+      'the agent says which replica addresses it dials',
+    );
     t.same(logged(a, 'replica addresses refused: not dialed'), [], `${cluster.nodes[i]!.name}: no replica address refused (REPLICA_CIDRS empty)`);
     const up = logged(a, 'replica session up').map((l) => `${String(l['via'])} ${String(l['replicaAddr'])}`);
     t.ok(up.includes(`lb ${pods[0]!.ip}:10262`), `${cluster.nodes[i]!.name}: the load balancer session reached replica 1`, { up });
@@ -118,12 +150,18 @@ t.test("k8s/base's 2 replicas, no overlay: every agent attaches to both, a reque
   }
 
   // a caller's request for each node, landing on each replica (kube-proxy may pick either pod)
-  const get = (host: string, port: number, node: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
-    request({ host, port, path: '/', headers: { host: `${node}:9051` } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body }));
-    }).on('error', reject).end();
-  });
+  const get = (host: string, port: number, node: string): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      request({ host, port, path: '/', headers: { host: `${node}:9051` } }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('end', () => resolve({ status: res.statusCode!, body }));
+      })
+        .on('error', reject)
+        .end();
+    });
   for (const p of pods) {
     for (const node of cluster.nodes) {
       const to = await until(`${node.name}:9051 on the internal Service`, async () => {
@@ -131,7 +169,11 @@ t.test("k8s/base's 2 replicas, no overlay: every agent attaches to both, a reque
         return typeof r === 'string' ? undefined : r;
       });
       t.equal(to.host, p.ip);
-      t.same(await get(to.host, to.port, node.name), { status: 200, body: `${node.name} 9051 from ${node.ip}` }, `${node.name}:9051 through ${p.name}: 200 from the node's agent`);
+      t.same(
+        await get(to.host, to.port, node.name),
+        { status: 200, body: `${node.name} 9051 from ${node.ip}` },
+        `${node.name}:9051 through ${p.name}: 200 from the node's agent`,
+      );
     }
   }
 });

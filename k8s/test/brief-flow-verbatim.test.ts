@@ -40,13 +40,13 @@ data:
   dnat-ports-pair: '${ports}'
 `;
 
-
-
-
-const kubectl = (env: Record<string, string>, args: string[], stdin?: string): Promise<string> => new Promise((resolve, reject) => {
-  const child = execFile('kubectl', args, { env, timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout)));
-  child.stdin!.end(stdin ?? '');
-});
+const kubectl = (env: Record<string, string>, args: string[], stdin?: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const child = execFile('kubectl', args, { env, timeout: 30_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout),
+    );
+    child.stdin!.end(stdin ?? '');
+  });
 
 /** The README's `kubectl apply -f -` blocks of edge-tunnel-server-cfg, in order. */
 const README = readFileSync(join(K8S_DIR, 'README.md'), 'utf8');
@@ -54,8 +54,14 @@ const shBlocks = [...README.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[
 const flowBlocks = shBlocks.filter((b) => b.startsWith('kubectl apply -f -') && b.includes('name: edge-tunnel-server-cfg'));
 
 t.test("k8s/README.md's port blocks are the brief's ConfigMap, verbatim, with the flow's values", async (t) => {
-  t.same(flowBlocks, FLOW.map((v) => `kubectl apply -f - <<'EOF'\n${brief(v)}EOF\n`));
-  t.ok(readFileSync(join(K8S_DIR, '..', 'README.md'), 'utf8').includes(`\`\`\`sh\n${flowBlocks[0]}\`\`\``), 'the root README shows the first of them, as written');
+  t.same(
+    flowBlocks,
+    FLOW.map((v) => `kubectl apply -f - <<'EOF'\n${brief(v)}EOF\n`),
+  );
+  t.ok(
+    readFileSync(join(K8S_DIR, '..', 'README.md'), 'utf8').includes(`\`\`\`sh\n${flowBlocks[0]}\`\`\``),
+    'the root README shows the first of them, as written',
+  );
 });
 
 const skip = kubectlMissing() ?? (await netnsMissing());
@@ -95,20 +101,39 @@ t.test("the brief's flow with the rendered manifests' args, the real kubectl, li
   const rendered = render(TREES.base);
   const ds = find(rendered, 'DaemonSet', 'edge-tunnel-agent')!;
   for (const node of cluster.nodes) {
-    api.store.put('nodes', { metadata: { name: node.name, labels: { ...podSpec(ds).nodeSelector, 'kubernetes.io/hostname': node.name } }, status: { addresses: [{ type: 'InternalIP', address: node.ip }, { type: 'Hostname', address: node.name }] } });
+    api.store.put('nodes', {
+      metadata: { name: node.name, labels: { ...podSpec(ds).nodeSelector, 'kubernetes.io/hostname': node.name } },
+      status: {
+        addresses: [
+          { type: 'InternalIP', address: node.ip },
+          { type: 'Hostname', address: node.name },
+        ],
+      },
+    });
   }
 
   // `kubectl apply` of the rendered base, without its port ConfigMap: the brief's apply brings it.
   const readmeBlock = async (i: number): Promise<void> => void (await run('sh', ['-ec', flowBlocks[i]!], { cwd: dir, env }));
   const isPortCfg = (o: { kind: string; metadata: { name?: string } }): boolean => o.kind === 'ConfigMap' && o.metadata.name === 'edge-tunnel-server-cfg';
-  await kubectl(env, ['apply', '-f', '-'], rendered.filter((o) => !isPortCfg(o)).map((o) => stringify(o)).join('---\n'));
+  await kubectl(
+    env,
+    ['apply', '-f', '-'],
+    rendered
+      .filter((o) => !isPortCfg(o))
+      .map((o) => stringify(o))
+      .join('---\n'),
+  );
 
   // The server pod, as the kubelet runs it.
   const deploy = find(rendered, 'Deployment', 'edge-tunnel-server')!;
   const server = podProcess(api, deploy, 'server', { 'status.podIP': cluster.podIp }, join(dir, 'server-pod'));
-  t.notOk(server.argv.some((a) => a.startsWith('--kubeconfig')), 'the manifests use the in-cluster service account');
+  t.notOk(
+    server.argv.some((a) => a.startsWith('--kubeconfig')),
+    'the manifests use the in-cluster service account',
+  );
   procs.push(startInNetns(cluster.podNs, [...server.argv, `--kubeconfig=${kubeconfig}`], server.env, 'server'));
-  const meta = (path: string): Promise<string> => run('ip', ['netns', 'exec', cluster.podNs, 'curl', '-sS', '-f', `http://127.0.0.1:10265${path}`]).then((r) => r.stdout);
+  const meta = (path: string): Promise<string> =>
+    run('ip', ['netns', 'exec', cluster.podNs, 'curl', '-sS', '-f', `http://127.0.0.1:10265${path}`]).then((r) => r.stdout);
   await until('server /readyz', () => meta('/readyz').then(() => true), 30_000);
 
   // Each edge node: its services on the node IP, and the agent pod as the kubelet runs it.
@@ -137,13 +162,17 @@ t.test("the brief's flow with the rendered manifests' args, the real kubectl, li
   };
   const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
   t.teardown(() => keepAlive.destroy());
-  const get = (node: string, port: number, to: CallerRoute = route(node, port)): Promise<{ status: number; error?: string; body: string }> => new Promise((resolve, reject) => {
-    const req = request({ host: to.host, port: to.port, path: '/', headers: { host: `${node}:${port}` }, agent: keepAlive }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, error: res.headers['x-tunnel-error'] as string | undefined, body }));
+  const get = (node: string, port: number, to: CallerRoute = route(node, port)): Promise<{ status: number; error?: string; body: string }> =>
+    new Promise((resolve, reject) => {
+      const req = request({ host: to.host, port: to.port, path: '/', headers: { host: `${node}:${port}` }, agent: keepAlive }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('end', () => resolve({ status: res.statusCode!, error: res.headers['x-tunnel-error'] as string | undefined, body }));
+      });
+      req.on('error', reject).end();
     });
-    req.on('error', reject).end();
-  });
   const curl = async (node: string, port: number): Promise<string[]> => {
     const url = `http://${node}:${port}/`;
     const to = route(node, port);
@@ -152,15 +181,22 @@ t.test("the brief's flow with the rendered manifests' args, the real kubectl, li
   };
   const channel = await until('the hosts file and the internal Service', async () => route('edge-1', 10255));
   t.equal(channel.port, 10264, 'edge-1:10255 lands on the HTTP channel of the server pod');
-  t.equal(channel.clusterIp, (api.store.get('services', NS, 'edge-tunnel-server-internal')?.spec as { clusterIP?: string } | undefined)?.clusterIP, 'through the internal Service');
+  t.equal(
+    channel.clusterIp,
+    (api.store.get('services', NS, 'edge-tunnel-server-internal')?.spec as { clusterIP?: string } | undefined)?.clusterIP,
+    'through the internal Service',
+  );
   t.match(await get('edge-1', 9051, channel), { status: 403, error: 'PORT_NOT_CONFIGURED' }, 'before the ConfigMap: 9051 is not configured');
 
   await readmeBlock(0);
   await until('9051 and 9052 open', async () => (await get('edge-2', 9051)).status === 200 && (await get('edge-2', 9052)).status === 200);
   for (const node of cluster.nodes) {
     for (const port of [9051, 9052]) {
-      t.same(await curl(node.name, port), [`${node.name} ${port} from ${node.ip} |200 1`, `${node.name} ${port} from ${node.ip} |200 0`],
-        `keep-alive curl to ${node.name}:${port}: two answers on one connection, dialed by the agent on the node (source ${node.ip})`);
+      t.same(
+        await curl(node.name, port),
+        [`${node.name} ${port} from ${node.ip} |200 1`, `${node.name} ${port} from ${node.ip} |200 0`],
+        `keep-alive curl to ${node.name}:${port}: two answers on one connection, dialed by the agent on the node (source ${node.ip})`,
+      );
     }
   }
 
@@ -171,13 +207,30 @@ t.test("the brief's flow with the rendered manifests' args, the real kubectl, li
   const liveMs = performance.now() - changed;
   t.comment(`9053 live on both nodes ${Math.round(liveMs)} ms after \`kubectl apply\` started (Service port added by the server, agents told)`);
   t.ok(liveMs < 10_000, `9053 live without a DaemonSet edit (${Math.round(liveMs)} ms; gross bound 10 s)`);
-  for (const node of cluster.nodes) t.same(await curl(node.name, 9053), [`${node.name} 9053 from ${node.ip} |200 1`, `${node.name} 9053 from ${node.ip} |200 0`], `keep-alive curl to ${node.name}:9053`);
-  t.same(agents.map((a) => (a.child.exitCode === null ? a.child.pid : 'exited')), pids, 'no agent restarted');
-  for (const a of agents) t.ok(a.lines.some((l) => l.includes('server port config applied') && l.includes('9051-9053')), 'each agent logged the ports it now allows');
+  for (const node of cluster.nodes)
+    t.same(
+      await curl(node.name, 9053),
+      [`${node.name} 9053 from ${node.ip} |200 1`, `${node.name} 9053 from ${node.ip} |200 0`],
+      `keep-alive curl to ${node.name}:9053`,
+    );
+  t.same(
+    agents.map((a) => (a.child.exitCode === null ? a.child.pid : 'exited')),
+    pids,
+    'no agent restarted',
+  );
+  for (const a of agents)
+    t.ok(
+      a.lines.some((l) => l.includes('server port config applied') && l.includes('9051-9053')),
+      'each agent logged the ports it now allows',
+    );
 
   await readmeBlock(2);
   await until('9052 gone from the internal Service', async () => typeof callerRoute(api, deploy, cluster.podIp, 'edge-1', 9052) === 'string');
-  t.match(callerRoute(api, deploy, cluster.podIp, 'edge-1', 9052), /has no port 9052: kube-proxy rejects/, 'a new caller of 9052 is turned away by the Service');
+  t.match(
+    callerRoute(api, deploy, cluster.podIp, 'edge-1', 9052),
+    /has no port 9052: kube-proxy rejects/,
+    'a new caller of 9052 is turned away by the Service',
+  );
   for (const node of cluster.nodes) {
     // a caller still holding a connection to the channel (or a stale proxy rule) reaches the server: refused
     t.match(await get(node.name, 9052, channel), { status: 403, error: 'PORT_NOT_CONFIGURED' }, `${node.name}:9052 refused once removed`);

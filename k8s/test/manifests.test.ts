@@ -30,11 +30,19 @@ t.test('base: DNS capture, 2 replicas, the product image', { skip }, async (t) =
   t.same(
     objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(),
     [
-      'ClusterRole/edge-tunnel-server', 'ClusterRoleBinding/edge-tunnel-server', 'ConfigMap/edge-tunnel-server-cfg',
-      'DaemonSet/edge-tunnel-agent', 'Deployment/edge-tunnel-server', 'PodDisruptionBudget/edge-tunnel-server',
-      'Role/edge-tunnel-server', 'RoleBinding/edge-tunnel-server', 'Service/edge-tunnel-server',
-      'Service/edge-tunnel-server-internal', 'Service/edge-tunnel-server-metrics',
-      'ServiceAccount/edge-tunnel-agent', 'ServiceAccount/edge-tunnel-server',
+      'ClusterRole/edge-tunnel-server',
+      'ClusterRoleBinding/edge-tunnel-server',
+      'ConfigMap/edge-tunnel-server-cfg',
+      'DaemonSet/edge-tunnel-agent',
+      'Deployment/edge-tunnel-server',
+      'PodDisruptionBudget/edge-tunnel-server',
+      'Role/edge-tunnel-server',
+      'RoleBinding/edge-tunnel-server',
+      'Service/edge-tunnel-server',
+      'Service/edge-tunnel-server-internal',
+      'Service/edge-tunnel-server-metrics',
+      'ServiceAccount/edge-tunnel-agent',
+      'ServiceAccount/edge-tunnel-server',
     ],
     'exactly the documented objects',
   );
@@ -64,13 +72,20 @@ for (const c of CASES) {
     const objs = clone(rendered(TREES[c.tree ?? 'base']));
     c.mutate(objs);
     const found = CHECKS[c.check]!(objs);
-    t.ok(found.some((p) => c.expect.test(p)), `${c.check} reports ${c.expect}`, { found });
+    t.ok(
+      found.some((p) => c.expect.test(p)),
+      `${c.check} reports ${c.expect}`,
+      { found },
+    );
   });
 }
 
 t.test('every check has at least one case that makes it fail', async (t) => {
   const covered = new Set(CASES.map((c) => c.check));
-  t.same(Object.keys(CHECKS).filter((name) => !covered.has(name)), []);
+  t.same(
+    Object.keys(CHECKS).filter((name) => !covered.has(name)),
+    [],
+  );
 });
 
 // helpers
@@ -78,7 +93,10 @@ t.test('flagsOf expands $(VAR) from env and accepts --x=v, --x v and bare --x', 
   const c = {
     command: ['node'],
     args: ['main.js', '--a=1', '--b', '2', '--flag', '--name=$(NODE_NAME)', '--x=$(LIT)', '--y=$(UNSET)'],
-    env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }, { name: 'LIT', value: 'v' }],
+    env: [
+      { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+      { name: 'LIT', value: 'v' },
+    ],
   };
   const f = flagsOf(c);
   t.same(Object.fromEntries(f), { a: '1', b: '2', flag: 'true', name: 'fieldRef:spec.nodeName', x: 'v', y: '$(UNSET)' });
@@ -106,6 +124,9 @@ t.test('portOf and quantity', async (t) => {
 
 t.test('parseYaml reads multi-document YAML, skips empty documents, rejects broken YAML', async (t) => {
   const objs = parseYaml('---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\n');
-  t.same(objs.map((o) => o.kind), ['ConfigMap', 'Service']);
+  t.same(
+    objs.map((o) => o.kind),
+    ['ConfigMap', 'Service'],
+  );
   t.throws(() => parseYaml('a: [1\n'), /YAML/);
 });

@@ -21,8 +21,15 @@ export function kubectlBlocks(markdown: string): string[] {
 
 /** What the Deployment controller would write once every replica is up (kubectl rollout status reads it). */
 function rolledOut(d: KubeObject): Record<string, unknown> {
-  const replicas = ((d.spec as { replicas?: number } | undefined)?.replicas ?? 1);
-  return { observedGeneration: d.metadata.generation, replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas, conditions: [{ type: 'Available', status: 'True' }] };
+  const replicas = (d.spec as { replicas?: number } | undefined)?.replicas ?? 1;
+  return {
+    observedGeneration: d.metadata.generation,
+    replicas,
+    updatedReplicas: replicas,
+    readyReplicas: replicas,
+    availableReplicas: replicas,
+    conditions: [{ type: 'Available', status: 'True' }],
+  };
 }
 
 t.test('the README commands parse out', async (t) => {
@@ -62,15 +69,21 @@ t.test('every kubectl command of k8s/README.md runs unchanged against the fake A
   }
   const secret = (name: string): Record<string, string> => (api.store.get('secrets', 'kube-system', name)?.data ?? {}) as Record<string, string>;
   t.same(Object.keys(secret('edge-tunnel-bootstrap')).sort(), ['ca.crt', 'expiration', 'max-uses', 'token']);
-  t.ok(Date.parse(Buffer.from(secret('edge-tunnel-bootstrap').expiration ?? '', 'base64').toString()) > Date.now(), 'the expiration is an RFC 3339 time in the future');
+  t.ok(
+    Date.parse(Buffer.from(secret('edge-tunnel-bootstrap').expiration ?? '', 'base64').toString()) > Date.now(),
+    'the expiration is an RFC 3339 time in the future',
+  );
   t.match(Buffer.from(secret('edge-tunnel-bootstrap').token ?? '', 'base64').toString(), /^[0-9a-f]{64}$/, 'the token is the openssl rand output');
   t.same(Object.keys(secret('edge-tunnel-server-tls')).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
   t.equal(api.store.get('secrets', 'kube-system', 'edge-tunnel-kubelet-client')?.type, 'kubernetes.io/tls');
   const objs = rendered(TREES['overlays/example']);
   const stored = objs.filter((o) => {
     const def = RESOURCES.find((r) => r.kind === o.kind);
-    return def !== undefined && api.store.get(def.name, o.metadata.namespace, o.metadata.name ?? "") !== undefined;
+    return def !== undefined && api.store.get(def.name, o.metadata.namespace, o.metadata.name ?? '') !== undefined;
   });
   t.equal(stored.length, objs.length, `all ${objs.length} objects of overlays/example were applied`);
-  t.ok(api.requests.some((r) => r.method === 'POST' && r.query.fieldValidation === 'Strict'), 'kubectl left validation to the server');
+  t.ok(
+    api.requests.some((r) => r.method === 'POST' && r.query.fieldValidation === 'Strict'),
+    'kubectl left validation to the server',
+  );
 });

@@ -73,7 +73,9 @@ for (const name of names.length ? names : ['edge-tunnel', 'floor']) {
   for (const [role, calls] of results) {
     const top = [...calls.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12);
     const total = [...calls.values()].reduce((a, b) => a + b, 0);
-    console.log(`  ${role.padEnd(8)} ${(total / counted).toFixed(1).padStart(6)} calls/stream: ${top.map(([k, v]) => `${k} ${(v / counted).toFixed(2)}`).join(', ')}`);
+    console.log(
+      `  ${role.padEnd(8)} ${(total / counted).toFixed(1).padStart(6)} calls/stream: ${top.map(([k, v]) => `${k} ${(v / counted).toFixed(2)}`).join(', ')}`,
+    );
   }
 }
 await sink.proc.stop();

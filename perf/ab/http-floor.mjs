@@ -21,7 +21,10 @@ import { makeCerts } from '../lib/certs.mjs';
 
 const TLS = process.argv.includes('--tls');
 const SIZE = Number(process.argv.find((a) => a.startsWith('--size='))?.slice('--size='.length) ?? 64);
-const [SECS = 3, CALLERS = 8, ROUNDS = 3] = process.argv.slice(2).filter((a) => !a.startsWith('--')).map(Number);
+const [SECS = 3, CALLERS = 8, ROUNDS = 3] = process.argv
+  .slice(2)
+  .filter((a) => !a.startsWith('--'))
+  .map(Number);
 const HOST = '127.0.0.1';
 const tmp = await mkdtemp(join(tmpdir(), 'et-floor-'));
 const certs = TLS ? await makeCerts(tmp, []) : undefined;
@@ -31,9 +34,13 @@ const serving = TLS ? '{ cert: process.env.CERT, key: process.env.KEY, keepAlive
 
 const SINK = `const b = Buffer.alloc(${SIZE}, 'x'); require('${mod}').createServer(${serving}, (q, s) => s.end(b))
   .listen(0, '${HOST}', function () { console.log(this.address().port); });`;
-const RELAY = (/** @type {number} */ to) => `const net = require('node:net'); net.createServer((c) => { const u = net.connect(${to}, '${HOST}'); c.setNoDelay(true); u.setNoDelay(true); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); })
+const RELAY = (
+  /** @type {number} */ to,
+) => `const net = require('node:net'); net.createServer((c) => { const u = net.connect(${to}, '${HOST}'); c.setNoDelay(true); u.setNoDelay(true); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); })
   .listen(0, '${HOST}', function () { console.log(this.address().port); });`;
-const PROXY = (/** @type {number} */ to) => `const http = require('${mod}'); const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 8, rejectUnauthorized: false });
+const PROXY = (
+  /** @type {number} */ to,
+) => `const http = require('${mod}'); const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 8, rejectUnauthorized: false });
   http.createServer(${serving}, (req, res) => {
     const up = http.request({ host: '${HOST}', port: ${to}, method: req.method, path: req.url, headers: req.headers, agent }, (ur) => { res.writeHead(ur.statusCode, ur.headers); ur.pipe(res); });
     up.on('error', () => res.destroy()); req.pipe(up);
@@ -53,18 +60,30 @@ const cpu = (/** @type {number} */ pid) => {
 /** @typedef {{ rps: number, p50: number, cpuPer1000: number }} RoundResult */
 /** @param {{ proc: import('node:child_process').ChildProcess, port: number }} mid @returns {Promise<RoundResult>} */
 async function round(mid) {
-  const agents = Array.from({ length: CALLERS }, () => new (TLS ? HttpsAgent : Agent)(/** @type {import('node:https').AgentOptions} */ ({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false })));
+  const agents = Array.from(
+    { length: CALLERS },
+    () => new (TLS ? HttpsAgent : Agent)(/** @type {import('node:https').AgentOptions} */ ({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false })),
+  );
   /** @param {Agent} a @returns {Promise<number>} */
-  const get = (a) => new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    (TLS ? httpsRequest : request)({ host: HOST, port: mid.port, path: '/small', agent: a }, (res) => res.resume().on('end', () => resolve(performance.now() - t0))).on('error', reject).end();
-  });
+  const get = (a) =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      (TLS ? httpsRequest : request)({ host: HOST, port: mid.port, path: '/small', agent: a }, (res) =>
+        res.resume().on('end', () => resolve(performance.now() - t0)),
+      )
+        .on('error', reject)
+        .end();
+    });
   /** @type {number[]} */
   const times = [];
   const c0 = cpu(mid.proc.pid);
   const end = performance.now() + SECS * 1000;
   const started = performance.now();
-  await Promise.all(agents.map(async (a) => { while (performance.now() < end) times.push(await get(a)); }));
+  await Promise.all(
+    agents.map(async (a) => {
+      while (performance.now() < end) times.push(await get(a));
+    }),
+  );
   const secs = (performance.now() - started) / 1000;
   const cpuMs = (cpu(mid.proc.pid) - c0) * 1000;
   for (const a of agents) a.destroy();
@@ -84,9 +103,16 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const name of order) results[name].push(await round(mids[name]));
 }
 const med = (/** @type {number[]} */ xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-console.log(`| middle process (${TLS ? 'HTTPS, ' : ''}${CALLERS} keep-alive callers, ${SIZE} B answers, median of ${ROUNDS} rounds of ${SECS} s) | req/s | p50 ms | its CPU ms / 1000 req |`);
+console.log(
+  `| middle process (${TLS ? 'HTTPS, ' : ''}${CALLERS} keep-alive callers, ${SIZE} B answers, median of ${ROUNDS} rounds of ${SECS} s) | req/s | p50 ms | its CPU ms / 1000 req |`,
+);
 console.log('| --- | --- | --- | --- |');
-const rows = Object.entries(results).map(([name, rs]) => ({ name, rps: med(rs.map((x) => x.rps)), p50: med(rs.map((x) => x.p50)), cpu: med(rs.map((x) => x.cpuPer1000)) }));
+const rows = Object.entries(results).map(([name, rs]) => ({
+  name,
+  rps: med(rs.map((x) => x.rps)),
+  p50: med(rs.map((x) => x.p50)),
+  cpu: med(rs.map((x) => x.cpuPer1000)),
+}));
 for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50.toFixed(3)} | ${Math.round(r.cpu)} |`);
 console.log(`\nNode HTTP proxy ÷ byte relay: req/s ${(rows[1].rps / rows[0].rps).toFixed(2)}, p50 ${(rows[1].p50 / rows[0].p50).toFixed(2)}`);
 for (const p of [sink, ...Object.values(mids)]) p.proc.kill();

@@ -71,37 +71,95 @@ class ConnectAgent extends Agent {
 }
 const port = (/** @type {string} */ a) => Number(String(a).split(':').pop());
 
-const server = spawnProc('server', appMain('@edge-tunnel/server'), [
-  '--agent-addr', any, '--https-addr', any, '--http-addr', any, '--meta-addr', any,
-  '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'), '--agent-ca', certs.path('ca', 'crt'),
-  '--caller-ca', certs.path('ca', 'crt'), '--config', config, '--log-level', 'info', '--connect-addr', any, ...extra,
-], { node: true, logFile: join(tmp, 'server.log') });
+const server = spawnProc(
+  'server',
+  appMain('@edge-tunnel/server'),
+  [
+    '--agent-addr',
+    any,
+    '--https-addr',
+    any,
+    '--http-addr',
+    any,
+    '--meta-addr',
+    any,
+    '--cert',
+    certs.path('server', 'crt'),
+    '--key',
+    certs.path('server', 'key'),
+    '--agent-ca',
+    certs.path('ca', 'crt'),
+    '--caller-ca',
+    certs.path('ca', 'crt'),
+    '--config',
+    config,
+    '--log-level',
+    'info',
+    '--connect-addr',
+    any,
+    ...extra,
+  ],
+  { node: true, logFile: join(tmp, 'server.log') },
+);
 const rec = JSON.parse((await server.waitLine(/"msg":"server listening"/)).input);
-const agent = spawnProc('agent', appMain('@edge-tunnel/agent'), [
-  '--server', `127.0.0.1:${port(rec.agent)}`, '--node-name', NODE.name, '--node-ip', NODE.ip,
-  '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'),
-  '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', String(sinkPort), '--log-level', 'warn',
-], { node: true, logFile: join(tmp, 'agent.log') });
+const agent = spawnProc(
+  'agent',
+  appMain('@edge-tunnel/agent'),
+  [
+    '--server',
+    `127.0.0.1:${port(rec.agent)}`,
+    '--node-name',
+    NODE.name,
+    '--node-ip',
+    NODE.ip,
+    '--cert',
+    certs.path(`agent-${NODE.name}`, 'crt'),
+    '--key',
+    certs.path(`agent-${NODE.name}`, 'key'),
+    '--ca',
+    certs.path('ca', 'crt'),
+    '--meta-addr',
+    `${NODE.ip}:0`,
+    '--allow-ports',
+    String(sinkPort),
+    '--log-level',
+    'warn',
+  ],
+  { node: true, logFile: join(tmp, 'agent.log') },
+);
 await waitUntil('the agent session', async () => (await httpGet(`http://127.0.0.1:${port(rec.meta)}/debug/tunnels`))?.body.includes('"connected": true'));
 
 const target = `${NODE.ip}:${sinkPort}`;
 const paths = {
   ':10264': () => ({ port: port(rec.http), agents: Array.from({ length: CALLERS }, () => new Agent({ keepAlive: true, maxSockets: 1 })) }),
-  ...(CONNECT ? { CONNECT: () => ({ port: port(rec.connect), agents: Array.from({ length: CALLERS }, () => new ConnectAgent(port(rec.connect), target)) }) } : {}),
+  ...(CONNECT
+    ? { CONNECT: () => ({ port: port(rec.connect), agents: Array.from({ length: CALLERS }, () => new ConnectAgent(port(rec.connect), target)) }) }
+    : {}),
 };
 /** @param {number} p @param {Agent} a @returns {Promise<number>} */
-const get = (p, a) => new Promise((resolve, reject) => {
-  const t0 = performance.now();
-  request({ host: '127.0.0.1', port: p, path: '/small', agent: a, headers: { host: target } }, (res) => {
-    res.resume().on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`status ${res.statusCode} ${res.headers['x-tunnel-error']}`))));
-  }).on('error', reject).end();
-});
+const get = (p, a) =>
+  new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    request({ host: '127.0.0.1', port: p, path: '/small', agent: a, headers: { host: target } }, (res) => {
+      res
+        .resume()
+        .on('end', () =>
+          res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`status ${res.statusCode} ${res.headers['x-tunnel-error']}`)),
+        );
+    })
+      .on('error', reject)
+      .end();
+  });
 /** @param {{ port: number, agents: Agent[] }} callers @param {number} n */
 const run = async ({ port: p, agents }, n) => {
   /** @type {number[]} */
   const times = [];
   let left = n;
-  await Promise.all(agents.map(async (a) => { while (left-- > 0) times.push(await get(p, a)); }));
+  await Promise.all(
+    agents.map(async (a) => {
+      while (left-- > 0) times.push(await get(p, a));
+    }),
+  );
   return times.sort((x, y) => x - y);
 };
 const per1000 = (/** @type {number[]} */ after, /** @type {number[]} */ before) => after.map((x, i) => Math.round(((x - before[i]) * 1e6) / REQUESTS));
@@ -117,14 +175,22 @@ for (let r = 0; r < ROUNDS; r++) {
     const t0 = performance.now();
     const times = await run(callers[name], REQUESTS);
     const secs = (performance.now() - t0) / 1000;
-    rows[name].push({ rps: REQUESTS / secs, p50: times[times.length >> 1], server: per1000(cpu(server.pid), c0.server), agent: per1000(cpu(agent.pid), c0.agent) });
+    rows[name].push({
+      rps: REQUESTS / secs,
+      p50: times[times.length >> 1],
+      server: per1000(cpu(server.pid), c0.server),
+      agent: per1000(cpu(agent.pid), c0.agent),
+    });
   }
 }
 const med = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-console.log(`| path (${CALLERS} callers, 64 B, median of ${ROUNDS} round(s) of ${REQUESTS} requests) | req/s | p50 ms | server CPU ms / 1000 req (user + system) | agent CPU ms / 1000 req (user + system) |`);
+console.log(
+  `| path (${CALLERS} callers, 64 B, median of ${ROUNDS} round(s) of ${REQUESTS} requests) | req/s | p50 ms | server CPU ms / 1000 req (user + system) | agent CPU ms / 1000 req (user + system) |`,
+);
 console.log('| --- | --- | --- | --- | --- |');
 for (const [name, rs] of Object.entries(rows)) {
-  const split = (/** @type {'server' | 'agent'} */ role) => `${med(rs.map((x) => x[role][0] + x[role][1]))} (${med(rs.map((x) => x[role][0]))} + ${med(rs.map((x) => x[role][1]))})`;
+  const split = (/** @type {'server' | 'agent'} */ role) =>
+    `${med(rs.map((x) => x[role][0] + x[role][1]))} (${med(rs.map((x) => x[role][0]))} + ${med(rs.map((x) => x[role][1]))})`;
   console.log(`| ${name} | ${Math.round(med(rs.map((x) => x.rps)))} | ${med(rs.map((x) => x.p50)).toFixed(3)} | ${split('server')} | ${split('agent')} |`);
 }
 for (const c of Object.values(callers)) for (const a of c.agents) a.destroy();

@@ -58,7 +58,9 @@ try {
     const rows = await pairedRtt(variants, { rounds: +a, pings: +b, warm: 5000, ref: variants[0].name });
     for (const v of variants) {
       const { p50, perRound, ratio } = rows[v.name];
-      console.log(`${v.name.padEnd(8)} p50 per round ${perRound.map((x) => x.toFixed(3)).join(' ')}  median ${p50.toFixed(3)}${ratio ? `  ÷ ${variants[0].name} ${ratio.toFixed(3)}` : ''}`);
+      console.log(
+        `${v.name.padEnd(8)} p50 per round ${perRound.map((x) => x.toFixed(3)).join(' ')}  median ${p50.toFixed(3)}${ratio ? `  ÷ ${variants[0].name} ${ratio.toFixed(3)}` : ''}`,
+      );
     }
     for (const v of variants) await v.chain.stop();
   }

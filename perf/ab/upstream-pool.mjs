@@ -42,29 +42,82 @@ function cpu(pid) {
 
 /** @param {string} name @param {string[]} flags */
 async function variant(name, flags) {
-  const server = spawnProc(`server-${name}`, appMain('@edge-tunnel/server'), [
-    '--agent-addr', any, '--https-addr', any, '--http-addr', any, '--meta-addr', any,
-    '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'), '--agent-ca', certs.path('ca', 'crt'),
-    '--caller-ca', certs.path('ca', 'crt'), '--kubelet-client-cert', certs.path('kubelet-client', 'crt'),
-    '--kubelet-client-key', certs.path('kubelet-client', 'key'), '--config', config, '--log-level', 'info', ...flags,
-  ], { node: true, logFile: join(tmp, `server-${name}.log`) });
+  const server = spawnProc(
+    `server-${name}`,
+    appMain('@edge-tunnel/server'),
+    [
+      '--agent-addr',
+      any,
+      '--https-addr',
+      any,
+      '--http-addr',
+      any,
+      '--meta-addr',
+      any,
+      '--cert',
+      certs.path('server', 'crt'),
+      '--key',
+      certs.path('server', 'key'),
+      '--agent-ca',
+      certs.path('ca', 'crt'),
+      '--caller-ca',
+      certs.path('ca', 'crt'),
+      '--kubelet-client-cert',
+      certs.path('kubelet-client', 'crt'),
+      '--kubelet-client-key',
+      certs.path('kubelet-client', 'key'),
+      '--config',
+      config,
+      '--log-level',
+      'info',
+      ...flags,
+    ],
+    { node: true, logFile: join(tmp, `server-${name}.log`) },
+  );
   const rec = JSON.parse((await server.waitLine(/"msg":"server listening"/)).input);
   const port = (/** @type {string} */ a) => Number(String(a).split(':').pop());
-  const agent = spawnProc(`agent-${name}`, appMain('@edge-tunnel/agent'), [
-    '--server', `127.0.0.1:${port(rec.agent)}`, '--node-name', NODE.name, '--node-ip', NODE.ip,
-    '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'),
-    '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', String(sinkPort), '--log-level', 'warn',
-  ], { node: true, logFile: join(tmp, `agent-${name}.log`) });
+  const agent = spawnProc(
+    `agent-${name}`,
+    appMain('@edge-tunnel/agent'),
+    [
+      '--server',
+      `127.0.0.1:${port(rec.agent)}`,
+      '--node-name',
+      NODE.name,
+      '--node-ip',
+      NODE.ip,
+      '--cert',
+      certs.path(`agent-${NODE.name}`, 'crt'),
+      '--key',
+      certs.path(`agent-${NODE.name}`, 'key'),
+      '--ca',
+      certs.path('ca', 'crt'),
+      '--meta-addr',
+      `${NODE.ip}:0`,
+      '--allow-ports',
+      String(sinkPort),
+      '--log-level',
+      'warn',
+    ],
+    { node: true, logFile: join(tmp, `agent-${name}.log`) },
+  );
   await waitUntil('the agent session', async () => (await httpGet(`http://127.0.0.1:${port(rec.meta)}/debug/tunnels`))?.body.includes('"connected": true'));
   const https = port(rec.https);
   const agents = Array.from({ length: CALLERS }, () => new HttpsAgent({ keepAlive: true, maxSockets: 1 }));
   /** @param {HttpsAgent} agent @returns {Promise<number>} */
-  const get = (agent) => new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    request({ host: '127.0.0.1', port: https, path: '/stats/summary', agent, headers: { host: `${NODE.ip}:${sinkPort}` }, ...callerTls }, (res) => {
-      res.resume().on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`status ${res.statusCode} ${res.headers["x-tunnel-error"]}`))));
-    }).on('error', reject).end();
-  });
+  const get = (agent) =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      request({ host: '127.0.0.1', port: https, path: '/stats/summary', agent, headers: { host: `${NODE.ip}:${sinkPort}` }, ...callerTls }, (res) => {
+        res
+          .resume()
+          .on('end', () =>
+            res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`status ${res.statusCode} ${res.headers['x-tunnel-error']}`)),
+          );
+      })
+        .on('error', reject)
+        .end();
+    });
   const before = handshakes;
   /** @type {number[]} */
   const times = [];
@@ -73,13 +126,21 @@ async function variant(name, flags) {
   const cpu0 = { server: cpu(server.pid), agent: cpu(agent.pid) };
   const t0 = performance.now();
   let left = REQUESTS;
-  await Promise.all(agents.map(async (a) => { while (left-- > 0) await get(a); }));
+  await Promise.all(
+    agents.map(async (a) => {
+      while (left-- > 0) await get(a);
+    }),
+  );
   const secs = (performance.now() - t0) / 1000;
   const per1000 = (/** @type {import('../lib/procs.mjs').Proc} */ p) => ((cpu(p.pid) - cpu0[p === server ? 'server' : 'agent']) * 1000 * 1000) / REQUESTS;
   const row = {
-    variant: name, handshakesPer50: per50, reqPerSec: Math.round(REQUESTS / secs),
-    serverCpuMsPer1000: Math.round(per1000(server)), agentCpuMsPer1000: Math.round(per1000(agent)),
-    p50Ms: +times.sort((a, b) => a - b)[25].toFixed(2), p99Ms: +times[49].toFixed(2),
+    variant: name,
+    handshakesPer50: per50,
+    reqPerSec: Math.round(REQUESTS / secs),
+    serverCpuMsPer1000: Math.round(per1000(server)),
+    agentCpuMsPer1000: Math.round(per1000(agent)),
+    p50Ms: +times.sort((a, b) => a - b)[25].toFixed(2),
+    p99Ms: +times[49].toFixed(2),
   };
   for (const a of agents) a.destroy();
   await Promise.all([agent.stop(), server.stop()]);
@@ -87,8 +148,11 @@ async function variant(name, flags) {
 }
 
 const rows = [await variant('no-pool', ['--upstream-pool-size', '0']), await variant('pool', [])];
-console.log(`| variant | TLS handshakes / 50 keep-alive requests | req/s (${CALLERS} callers) | server CPU ms / 1000 req | agent CPU ms / 1000 req | p50 ms | p99 ms |`);
+console.log(
+  `| variant | TLS handshakes / 50 keep-alive requests | req/s (${CALLERS} callers) | server CPU ms / 1000 req | agent CPU ms / 1000 req | p50 ms | p99 ms |`,
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.variant} | ${r.handshakesPer50} | ${r.reqPerSec} | ${r.serverCpuMsPer1000} | ${r.agentCpuMsPer1000} | ${r.p50Ms} | ${r.p99Ms} |`);
+for (const r of rows)
+  console.log(`| ${r.variant} | ${r.handshakesPer50} | ${r.reqPerSec} | ${r.serverCpuMsPer1000} | ${r.agentCpuMsPer1000} | ${r.p50Ms} | ${r.p99Ms} |`);
 sink.close();
 await rm(tmp, { recursive: true, force: true });

@@ -39,7 +39,12 @@ async function pump(w, r) {
   let got = 0;
   const want = total + (total / piece.length) * head.length;
   /** @type {Promise<void>} */
-  const done = new Promise((resolve) => r.on('data', (/** @type {Buffer} */ c) => { got += c.length; if (got >= want) resolve(); }));
+  const done = new Promise((resolve) =>
+    r.on('data', (/** @type {Buffer} */ c) => {
+      got += c.length;
+      if (got >= want) resolve();
+    }),
+  );
   let sent = 0;
   while (sent < total) {
     w.cork();
@@ -62,7 +67,12 @@ async function tlsPair() {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const accepted = once(server, 'secureConnection');
-  const client = tlsConnect({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port, host: '127.0.0.1', ca: certs.caPem, servername: 'localhost' });
+  const client = tlsConnect({
+    port: /** @type {import('node:net').AddressInfo} */ (server.address()).port,
+    host: '127.0.0.1',
+    ca: certs.caPem,
+    servername: 'localhost',
+  });
   client.setNoDelay(true);
   await once(client, 'secureConnect');
   const [s] = await accepted;
@@ -77,7 +87,11 @@ async function wsPair(gather = false) {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const accepted = once(wss, 'connection');
-  const ws = new WebSocket(`wss://localhost:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}/`, { ca: certs.caPem, perMessageDeflate: false, generateMask: nonZeroMask });
+  const ws = new WebSocket(`wss://localhost:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}/`, {
+    ca: certs.caPem,
+    perMessageDeflate: false,
+    generateMask: nonZeroMask,
+  });
   await once(ws, 'open');
   const [sws] = await accepted;
   const client = new WebSocketDuplex(ws, { masksEveryMessage: gather });
@@ -89,7 +103,11 @@ async function wsPair(gather = false) {
 const out = { tls: [], websocket: [], 'ws-gather': [] };
 for (let i = 0; i < rounds; i++) {
   /** @type {[string, () => Promise<Pair>][]} */
-  const all = [['tls', tlsPair], ['websocket', () => wsPair(false)], ['ws-gather', () => wsPair(true)]];
+  const all = [
+    ['tls', tlsPair],
+    ['websocket', () => wsPair(false)],
+    ['ws-gather', () => wsPair(true)],
+  ];
   const order = i % 2 ? all.reverse() : all;
   for (const [name, make] of order) {
     if (only && name !== only) continue;
@@ -101,7 +119,11 @@ for (let i = 0; i < rounds; i++) {
 const med = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mib = total / MIB;
 for (const [name, rs] of Object.entries(out).filter(([, rs]) => rs.length > 0)) {
-  console.log(`${name.padEnd(9)} CPU ms/MiB ${med(rs.map((r) => r.cpuMs / mib)).toFixed(2)}  MB/s ${med(rs.map((r) => total / 1e6 / (r.ms / 1000))).toFixed(1)}`);
+  console.log(
+    `${name.padEnd(9)} CPU ms/MiB ${med(rs.map((r) => r.cpuMs / mib)).toFixed(2)}  MB/s ${med(rs.map((r) => total / 1e6 / (r.ms / 1000))).toFixed(1)}`,
+  );
 }
-if (!only) for (const name of ['websocket', 'ws-gather']) console.log(`${name} ÷ tls CPU/MiB ${(med(out[name].map((r) => r.cpuMs)) / med(out.tls.map((r) => r.cpuMs))).toFixed(2)}`);
+if (!only)
+  for (const name of ['websocket', 'ws-gather'])
+    console.log(`${name} ÷ tls CPU/MiB ${(med(out[name].map((r) => r.cpuMs)) / med(out.tls.map((r) => r.cpuMs))).toFixed(2)}`);
 process.exit(0);

@@ -9,11 +9,12 @@
 // receiving side (TLS server, Session role 'server') and counts or echoes what arrives.
 import { execFileSync, fork, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { report } from './mux-report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -104,8 +105,29 @@ function rawSink(stream) {
 // ---------------------------------------------------------------- parent: the sending side
 async function parent() {
   const dir = mkdtempSync(join(tmpdir(), 'mux-bench-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   const ca = readFileSync(join(dir, 'cert.pem'));
   const proc = fork(fileURLToPath(import.meta.url), ['--child'], {
     execArgv: [...new Set(['--expose-gc', ...process.execArgv])],
@@ -118,7 +140,10 @@ async function parent() {
   /** @returns {Promise<tls.TLSSocket>} */
   const connect = () =>
     new Promise((resolve, reject) => {
-      const s = tls.connect(/** @type {tls.ConnectionOptions} */ ({ host: '127.0.0.1', port, ca, allowHalfOpen: true }), () => (s.setNoDelay(true), resolve(s)));
+      const s = tls.connect(
+        /** @type {tls.ConnectionOptions} */ ({ host: '127.0.0.1', port, ca, allowHalfOpen: true }),
+        () => (s.setNoDelay(true), resolve(s)),
+      );
       s.once('error', reject);
     });
   const block = randomBytes(MiB);
@@ -143,26 +168,30 @@ async function parent() {
   // mux bulk with 1, 16, 256 streams
   await setMode('mux');
   for (const n of [1, 16, 256]) {
-    const r = await bestBy(3, (x) => x.aggregate, async () => {
-      const session = new Session(await connect(), { role: 'client' });
-      await session.ready;
-      const each = Math.floor(SIZES.multi / n);
-      const t0 = performance.now();
-      const times = await Promise.all(
-        Array.from({ length: n }, async () => {
-          const s = session.open({ host: '127.0.0.1', port: 1, kind: 'sink' });
-          const reply = readReply(s);
-          await writeBulk(s, each, block);
-          const got = await reply;
-          if (got !== each) throw new Error(`sink got ${got} of ${each}`);
-          return performance.now() - t0;
-        }),
-      );
-      const total = performance.now() - t0;
-      session.destroy();
-      const rates = times.map((ms) => mbps(each, ms));
-      return { aggregate: mbps(each * n, total), maxMin: Math.max(...rates) / Math.min(...rates) };
-    });
+    const r = await bestBy(
+      3,
+      (x) => x.aggregate,
+      async () => {
+        const session = new Session(await connect(), { role: 'client' });
+        await session.ready;
+        const each = Math.floor(SIZES.multi / n);
+        const t0 = performance.now();
+        const times = await Promise.all(
+          Array.from({ length: n }, async () => {
+            const s = session.open({ host: '127.0.0.1', port: 1, kind: 'sink' });
+            const reply = readReply(s);
+            await writeBulk(s, each, block);
+            const got = await reply;
+            if (got !== each) throw new Error(`sink got ${got} of ${each}`);
+            return performance.now() - t0;
+          }),
+        );
+        const total = performance.now() - t0;
+        session.destroy();
+        const rates = times.map((ms) => mbps(each, ms));
+        return { aggregate: mbps(each * n, total), maxMin: Math.max(...rates) / Math.min(...rates) };
+      },
+    );
     m[`mux${n}MBps`] = r.aggregate;
     m[`mux${n}MaxMin`] = r.maxMin;
     log(`mux ${n} stream(s) ${r.aggregate.toFixed(0)} MB/s, per-stream max/min ${r.maxMin.toFixed(2)}`);
@@ -225,7 +254,7 @@ async function parent() {
 
   proc.send({ cmd: 'exit' });
   rmSync(dir, { recursive: true, force: true });
-  report(results);
+  report(results, { quick: QUICK, idle: SIZES.idle, outDir: join(root, 'perf', 'results') });
 }
 
 // ---------------------------------------------------------------- measurements
@@ -260,7 +289,7 @@ async function bestBy(runs, key, fn) {
  */
 async function writeBulk(stream, total, block, buffer = 0) {
   const chunk = 64 * 1024;
-  for (let sent = 0; sent < total; ) {
+  for (let sent = 0; sent < total;) {
     const at = sent % block.length;
     const n = Math.min(chunk, total - sent, block.length - at);
     sent += n;
@@ -321,18 +350,20 @@ async function rtt(stream, msg, samples) {
   const times = [];
   for (let i = 0; i < samples + 20; i++) {
     const t0 = performance.now();
-    await /** @type {Promise<void>} */ (new Promise((resolve) => {
-      let back = 0;
-      const onData = (/** @type {Buffer} */ b) => {
-        back += b.length;
-        if (back >= msg.length) {
-          stream.off('data', onData);
-          resolve();
-        }
-      };
-      stream.on('data', onData);
-      stream.write(msg);
-    }));
+    await /** @type {Promise<void>} */ (
+      new Promise((resolve) => {
+        let back = 0;
+        const onData = (/** @type {Buffer} */ b) => {
+          back += b.length;
+          if (back >= msg.length) {
+            stream.off('data', onData);
+            resolve();
+          }
+        };
+        stream.on('data', onData);
+        stream.write(msg);
+      })
+    );
     if (i >= 20) times.push(performance.now() - t0); // the first 20 warm up
   }
   return times;
@@ -343,38 +374,4 @@ function quantiles(times) {
   times.sort((a, b) => a - b);
   const q = (/** @type {number} */ p) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
   return { p50: q(0.5), p99: q(0.99) };
-}
-
-// ---------------------------------------------------------------- report
-/** @param {MuxResults} results */
-function report(results) {
-  const m = results.metrics;
-  /** @type {[string, string, string, string, boolean | ''][]} */
-  const rows = [
-    ['raw TLS bulk', `${m.rawMBps.toFixed(0)} MB/s`, '(reference)', '', ''],
-    ['mux 1 stream bulk', `${m.mux1MBps.toFixed(0)} MB/s`, '>= 0.90 x raw', (m.mux1MBps / m.rawMBps).toFixed(2), m.mux1MBps >= 0.9 * m.rawMBps],
-    ['mux 16 streams aggregate', `${m.mux16MBps.toFixed(0)} MB/s`, '(info)', (m.mux16MBps / m.rawMBps).toFixed(2), ''],
-    ['mux 16 streams max/min', m.mux16MaxMin.toFixed(2), '(info)', '', ''],
-    ['mux 256 streams aggregate', `${m.mux256MBps.toFixed(0)} MB/s`, '>= 0.85 x raw', (m.mux256MBps / m.rawMBps).toFixed(2), m.mux256MBps >= 0.85 * m.rawMBps],
-    ['mux 256 streams max/min', m.mux256MaxMin.toFixed(2), '<= 1.5', m.mux256MaxMin.toFixed(2), m.mux256MaxMin <= 1.5],
-    ['64 B msgs/s raw TLS echo', m.rawMsgPerSec.toFixed(0), '(reference)', '', ''],
-    ['64 B msgs/s mux echo', m.muxMsgPerSec.toFixed(0), '(info)', (m.muxMsgPerSec / m.rawMsgPerSec).toFixed(2), ''],
-    ['64 B RTT p50 raw TLS', `${m.rawRtt.p50.toFixed(3)} ms`, '(reference)', '', ''],
-    ['64 B RTT p50 mux', `${m.muxRtt.p50.toFixed(3)} ms`, '<= 1.2 x raw', (m.muxRtt.p50 / m.rawRtt.p50).toFixed(2), m.muxRtt.p50 <= 1.2 * m.rawRtt.p50],
-    ['64 B RTT p99 raw / mux', `${m.rawRtt.p99.toFixed(3)} / ${m.muxRtt.p99.toFixed(3)} ms`, '(info)', (m.muxRtt.p99 / m.rawRtt.p99).toFixed(2), ''],
-    ['heap per idle stream (opener)', `${m.heapPerIdleStreamOpener.toFixed(0)} B`, '<= 2048 B', (m.heapPerIdleStreamOpener / 2048).toFixed(2), m.heapPerIdleStreamOpener <= 2048],
-    ['heap per idle stream (acceptor)', `${m.heapPerIdleStreamAcceptor.toFixed(0)} B`, '<= 2048 B', (m.heapPerIdleStreamAcceptor / 2048).toFixed(2), m.heapPerIdleStreamAcceptor <= 2048],
-  ];
-  results.targets = Object.fromEntries(rows.filter((r) => r[4] !== '').map((r) => [r[0], r[4]]));
-  const widths = [32, 22, 14, 7, 5];
-  const line = (/** @type {(string | boolean)[]} */ cells) => cells.map((c, i) => String(c === true ? 'PASS' : c === false ? 'MISS' : c).padEnd(widths[i])).join(' | ');
-  console.log(`\nframing mux benchmark${QUICK ? ' (--quick)' : ''}, ${SIZES.idle} idle streams, node ${process.version}\n`);
-  console.log(line(['metric', 'value', 'target', 'ratio', 'ok']));
-  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
-  for (const r of rows) console.log(line(r));
-  const out = join(root, 'perf', 'results');
-  mkdirSync(out, { recursive: true });
-  const file = join(out, `framing-${results.date.slice(0, 10)}${QUICK ? '-quick' : ''}.json`);
-  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-  console.log(`\nresults: ${file}`);
 }

@@ -21,8 +21,27 @@ const cutArg = process.argv.indexOf('--cut-ms');
 const CUT_MS = cutArg > 0 ? Number(process.argv[cutArg + 1]) : 1000;
 
 const dir = mkdtempSync(join(tmpdir(), 'resume-bench-'));
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
-  '-days', '1', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    '/CN=localhost',
+    '-days',
+    '1',
+    '-keyout',
+    join(dir, 'k.pem'),
+    '-out',
+    join(dir, 'c.pem'),
+  ],
+  { stdio: 'ignore' },
+);
 const key = readFileSync(join(dir, 'k.pem'));
 const cert = readFileSync(join(dir, 'c.pem'));
 rmSync(dir, { recursive: true, force: true });
@@ -43,11 +62,12 @@ async function run(mode) {
   await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
   const port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
   /** @returns {Promise<tls.TLSSocket>} */
-  const dial = () => new Promise((res) => {
-    const raw = net.connect({ host: '127.0.0.1', port });
-    raws.push(raw);
-    const c = tls.connect(/** @type {tls.ConnectionOptions} */ ({ socket: raw, ca: cert, servername: 'localhost', allowHalfOpen: true }), () => res(c));
-  });
+  const dial = () =>
+    new Promise((res) => {
+      const raw = net.connect({ host: '127.0.0.1', port });
+      raws.push(raw);
+      const c = tls.connect(/** @type {tls.ConnectionOptions} */ ({ socket: raw, ca: cert, servername: 'localhost', allowHalfOpen: true }), () => res(c));
+    });
   const first = await dial();
   /** @type {import('@edge-tunnel/framing').Session} */
   let client;
@@ -87,13 +107,22 @@ async function run(mode) {
   await done;
   const ms = performance.now() - t0;
   clearInterval(timer);
-  client.destroy(); srv.destroy(); table.destroyAll(new Error('done'));
+  client.destroy();
+  srv.destroy();
+  table.destroyAll(new Error('done'));
   raws.forEach((r) => r.destroy());
   server.close();
   if (got !== BYTES) throw new Error(`${mode}: got ${got} of ${BYTES} bytes`);
   pauses.sort((a, b) => a - b);
-  const q = (/** @type {number} */ p) => pauses.length ? pauses[Math.min(pauses.length - 1, Math.floor(p * pauses.length))].toFixed(1) : '-';
-  return { mode, MBps: (BYTES / MiB / (ms / 1000)).toFixed(0), resumes: pauses.length, pauseP50: q(0.5), pauseP99: q(0.99), pauseMax: pauses.length ? pauses.at(-1).toFixed(1) : '-' };
+  const q = (/** @type {number} */ p) => (pauses.length ? pauses[Math.min(pauses.length - 1, Math.floor(p * pauses.length))].toFixed(1) : '-');
+  return {
+    mode,
+    MBps: (BYTES / MiB / (ms / 1000)).toFixed(0),
+    resumes: pauses.length,
+    pauseP50: q(0.5),
+    pauseP99: q(0.99),
+    pauseMax: pauses.length ? pauses.at(-1).toFixed(1) : '-',
+  };
 }
 
 const rows = [];

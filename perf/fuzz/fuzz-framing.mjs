@@ -10,7 +10,8 @@
 // code that matches the local error; never an exception other than ProtocolError, never
 // INTERNAL_ERROR, never more than a frame's worth of buffered bytes. Exit 1 on the first failures
 // (the seed and run number reproduce them).
-import { Duplex } from 'node:stream';
+import { pair } from './duplex-pair.mjs';
+import { prng } from './prng.mjs';
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,9 @@ import { dirname, join } from 'node:path';
 const dist = join(dirname(fileURLToPath(import.meta.url)), '../../libs/framing/dist');
 const { FrameDecoder } = /** @type {typeof import('../../libs/framing/dist/decoder.js')} */ (await import(`${dist}/decoder.js`));
 const { Session } = /** @type {typeof import('../../libs/framing/dist/session.js')} */ (await import(`${dist}/session.js`));
-const { ProtocolError, SessionClosedError, ErrorCode, errorCodeName } = /** @type {typeof import('../../libs/framing/dist/errors.js')} */ (await import(`${dist}/errors.js`));
+const { ProtocolError, SessionClosedError, ErrorCode, errorCodeName } = /** @type {typeof import('../../libs/framing/dist/errors.js')} */ (
+  await import(`${dist}/errors.js`)
+);
 const { encodeFrame } = /** @type {typeof import('../../libs/framing/dist/frame.js')} */ (await import(`${dist}/frame.js`));
 const { compressPayload } = /** @type {typeof import('../../libs/framing/dist/lz4.js')} */ (await import(`${dist}/lz4.js`));
 const P = /** @type {typeof import('../../libs/framing/dist/payloads.js')} */ (await import(`${dist}/payloads.js`));
@@ -43,25 +46,6 @@ const MAX_CONTROL = 16 * 1024;
 const DECODER_BOUND = 12 + Math.max(MAX_FRAME, MAX_CONTROL);
 const KNOWN = new Set(Object.values(ErrorCode));
 
-// ---- seeded PRNG (mulberry32, as in libs/framing/test/fixtures/prng.ts) ----
-/** @param {number} seed */
-function prng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (/** @type {number} */ n) => Math.floor(next() * n);
-  const bytes = (/** @type {number} */ n) => {
-    const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) b[i] = int(256);
-    return b;
-  };
-  return { next, int, bytes };
-}
 const r = prng(SEED);
 
 // ---- naive oracle of the header checks (spec §1, written from the table, not from decoder.ts) ----
@@ -97,7 +81,8 @@ const nullSink = { onData() {}, onFrame() {} };
 /** @param {number} type @param {number} flags @param {number} streamId @param {number} length */
 function header(type, flags, streamId, length) {
   const h = Buffer.alloc(12);
-  h[0] = type; h[1] = flags;
+  h[0] = type;
+  h[1] = flags;
   h.writeUInt32BE(streamId >>> 0, 4);
   h.writeUInt32BE(length >>> 0, 8);
   return h;
@@ -156,14 +141,22 @@ function feed(dec, wire, onBuffered) {
 function validFrame() {
   const id = 1 + 2 * r.int(8);
   switch (r.int(8)) {
-    case 0: return encodeFrame(FrameType.DATA, r.int(8) & ~Flag.COMPRESSED, id, r.bytes(r.int(MAX_FRAME + 1)));
-    case 1: return encodeFrame(FrameType.WINDOW, 0, id, P.encodeWindow(r.int(2 ** 31)));
-    case 2: return encodeFrame(FrameType.OPEN, 0, id, P.encodeOpen({ host: 'h', port: r.int(65536) }));
-    case 3: return encodeFrame(FrameType.OPEN_OK, 0, id);
-    case 4: return encodeFrame(FrameType.RESET, 0, id, P.encodeReset(r.int(20), 'x'.repeat(r.int(2000))));
-    case 5: return encodeFrame(FrameType.PING, r.int(2), 0, r.bytes(8));
-    case 6: return encodeFrame(FrameType.GOAWAY, 0, 0, P.encodeGoAway(r.int(99), r.int(20), 'bye'));
-    default: return encodeFrame(FrameType.SETTINGS, 0, 0, P.encodeSettings({ [Setting.MAX_FRAME_SIZE]: 1024 + r.int(60_000) }, { a: r.int(9) }));
+    case 0:
+      return encodeFrame(FrameType.DATA, r.int(8) & ~Flag.COMPRESSED, id, r.bytes(r.int(MAX_FRAME + 1)));
+    case 1:
+      return encodeFrame(FrameType.WINDOW, 0, id, P.encodeWindow(r.int(2 ** 31)));
+    case 2:
+      return encodeFrame(FrameType.OPEN, 0, id, P.encodeOpen({ host: 'h', port: r.int(65536) }));
+    case 3:
+      return encodeFrame(FrameType.OPEN_OK, 0, id);
+    case 4:
+      return encodeFrame(FrameType.RESET, 0, id, P.encodeReset(r.int(20), 'x'.repeat(r.int(2000))));
+    case 5:
+      return encodeFrame(FrameType.PING, r.int(2), 0, r.bytes(8));
+    case 6:
+      return encodeFrame(FrameType.GOAWAY, 0, 0, P.encodeGoAway(r.int(99), r.int(20), 'bye'));
+    default:
+      return encodeFrame(FrameType.SETTINGS, 0, 0, P.encodeSettings({ [Setting.MAX_FRAME_SIZE]: 1024 + r.int(60_000) }, { a: r.int(9) }));
   }
 }
 
@@ -183,28 +176,20 @@ function mutate(bytes) {
 }
 
 // ---- session inputs ----
-class End extends Duplex {
-  constructor() { super({ allowHalfOpen: true }); /** @type {(() => void) | null} */ this.held = null; /** @type {End} */ this.other = undefined; }
-  /** @param {Buffer} chunk @param {BufferEncoding} _e @param {(err?: Error | null) => void} cb */
-  _write(chunk, _e, cb) {
-    if (this.other.destroyed) return cb(new Error('peer destroyed'));
-    if (this.other.push(chunk)) cb(); else this.other.held = () => cb();
-  }
-  /** @param {(err?: Error | null) => void} cb */
-  _final(cb) { this.other.push(null); cb(); }
-  _read() { const h = this.held; this.held = null; h?.(); }
-  /** @param {Error | null} err @param {(err?: Error | null) => void} cb */
-  _destroy(err, cb) { if (!this.other.destroyed) this.other.destroy(); cb(err); }
-}
-function pair() {
-  const a = new End(); const b = new End();
-  a.other = b; b.other = a;
-  return [a, b];
-}
-
-const PEER_SETTINGS = encodeFrame(FrameType.SETTINGS, 0, 0, P.encodeSettings({
-  [Setting.MAX_FRAME_SIZE]: MAX_FRAME, [Setting.INITIAL_WINDOW]: 256 * 1024, [Setting.MAX_STREAMS]: 1024, [Setting.CODECS]: CODEC_LZ4,
-}, {}));
+const PEER_SETTINGS = encodeFrame(
+  FrameType.SETTINGS,
+  0,
+  0,
+  P.encodeSettings(
+    {
+      [Setting.MAX_FRAME_SIZE]: MAX_FRAME,
+      [Setting.INITIAL_WINDOW]: 256 * 1024,
+      [Setting.MAX_STREAMS]: 1024,
+      [Setting.CODECS]: CODEC_LZ4,
+    },
+    {},
+  ),
+);
 
 /** @param {{ nextId: number, ids: number[] }} state */
 function sessionFrame(state) {
@@ -216,18 +201,34 @@ function sessionFrame(state) {
       state.ids.push(fid);
       return encodeFrame(FrameType.OPEN, 0, fid, P.encodeOpen({ host: 'h', port: r.int(65536), compress: r.next() < 0.5 }));
     }
-    case 1: case 2: return encodeFrame(FrameType.DATA, r.int(8) & ~Flag.COMPRESSED, id(), r.bytes(r.int(6000)));
+    case 1:
+    case 2:
+      return encodeFrame(FrameType.DATA, r.int(8) & ~Flag.COMPRESSED, id(), r.bytes(r.int(6000)));
     case 3: {
       const packed = r.next() < 0.7 ? compressPayload(Buffer.alloc(64 + r.int(4000), r.int(256))) : null;
       return encodeFrame(FrameType.DATA, Flag.COMPRESSED | (r.int(2) * Flag.FIN), id(), packed ?? r.bytes(5 + r.int(40)));
     }
-    case 4: return encodeFrame(FrameType.WINDOW, 0, id(), P.encodeWindow(r.int(2 ** 30)));
-    case 5: return encodeFrame(FrameType.OPEN_OK, 0, r.next() < 0.5 ? 2 : id());
-    case 6: return encodeFrame(FrameType.RESET, 0, id(), P.encodeReset(r.int(20), 'fuzz'));
-    case 7: return encodeFrame(FrameType.PING, r.int(2), 0, r.bytes(8));
-    case 8: return encodeFrame(FrameType.GOAWAY, 0, 0, P.encodeGoAway(r.int(50), r.int(16), 'bye'));
-    case 9: return r.next() < 0.5 ? PEER_SETTINGS : encodeFrame(FrameType.SETTINGS, r.int(2), 0, P.encodeSettings({ [Setting.MAX_FRAME_SIZE]: 1024 + r.int(40_000), [Setting.INITIAL_WINDOW]: 256 * 1024 }));
-    default: return r.bytes(1 + r.int(40));
+    case 4:
+      return encodeFrame(FrameType.WINDOW, 0, id(), P.encodeWindow(r.int(2 ** 30)));
+    case 5:
+      return encodeFrame(FrameType.OPEN_OK, 0, r.next() < 0.5 ? 2 : id());
+    case 6:
+      return encodeFrame(FrameType.RESET, 0, id(), P.encodeReset(r.int(20), 'fuzz'));
+    case 7:
+      return encodeFrame(FrameType.PING, r.int(2), 0, r.bytes(8));
+    case 8:
+      return encodeFrame(FrameType.GOAWAY, 0, 0, P.encodeGoAway(r.int(50), r.int(16), 'bye'));
+    case 9:
+      return r.next() < 0.5
+        ? PEER_SETTINGS
+        : encodeFrame(
+            FrameType.SETTINGS,
+            r.int(2),
+            0,
+            P.encodeSettings({ [Setting.MAX_FRAME_SIZE]: 1024 + r.int(40_000), [Setting.INITIAL_WINDOW]: 256 * 1024 }),
+          );
+    default:
+      return r.bytes(1 + r.int(40));
   }
 }
 
@@ -256,7 +257,16 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 /** @param {number} run */
 async function sessionRun(run) {
   const [raw, sock] = pair();
-  const session = new Session(sock, { role: 'server', compression: true, maxControlPerSecond: 200, initialWindow: 16 * 1024, receiveBudget: 1024 * 1024, maxStreams: 8, keepaliveIntervalMs: 60_000, keepaliveTimeoutMs: 120_000 });
+  const session = new Session(sock, {
+    role: 'server',
+    compression: true,
+    maxControlPerSecond: 200,
+    initialWindow: 16 * 1024,
+    receiveBudget: 1024 * 1024,
+    maxStreams: 8,
+    keepaliveIntervalMs: 60_000,
+    keepaliveTimeoutMs: 120_000,
+  });
   /** @type {Buffer[]} */
   const out = [];
   raw.on('data', (/** @type {Buffer} */ b) => out.push(b));
@@ -264,7 +274,10 @@ async function sessionRun(run) {
   /** @type {Error | null | undefined} */
   let closeErr = null;
   let closed = false;
-  session.once('close', (err) => { closed = true; closeErr = err; });
+  session.once('close', (err) => {
+    closed = true;
+    closeErr = err;
+  });
   session.on('stream', (s) => {
     s.on('error', () => {});
     if (r.next() < 0.7) s.accept();
@@ -341,7 +354,9 @@ for (; run < RUNS && failures.length < 5 && uncaught.length === 0; run++) {
       await tick();
       if (!args.quiet) {
         const rate = Math.round(run / ((now - started) / 1000));
-        console.error(`[fuzz] ${run}/${RUNS} inputs (${(100 * run / RUNS).toFixed(1)} %), ${rate}/s, heap ${(m.heapUsed / 1048576).toFixed(1)} MiB, rss ${(m.rss / 1048576).toFixed(1)} MiB`);
+        console.error(
+          `[fuzz] ${run}/${RUNS} inputs (${((100 * run) / RUNS).toFixed(1)} %), ${rate}/s, heap ${(m.heapUsed / 1048576).toFixed(1)} MiB, rss ${(m.rss / 1048576).toFixed(1)} MiB`,
+        );
       }
     }
   }

@@ -56,7 +56,12 @@ async function certs() {
   mkdirSync(dir, { recursive: true });
   const c = await makeCerts(dir, []);
   const started = Date.now();
-  const ids = await agentIdentities(c.ca, Array.from({ length: N }, (_, i) => `storm-${i}`), (k) => k % 100 === 0 && say(`certificates ${k}/${N}`), ipOf);
+  const ids = await agentIdentities(
+    c.ca,
+    Array.from({ length: N }, (_, i) => `storm-${i}`),
+    (k) => k % 100 === 0 && say(`certificates ${k}/${N}`),
+    ipOf,
+  );
   say(`${N} certificates in ${Date.now() - started} ms (cached in ${dir})`);
   const out = { dir, caPem: c.caPem, ids: ids.map((id, i) => ({ name: `storm-${i}`, ip: ipOf(i), certPem: id.certPem, keyPem: id.keyPem })) };
   writeFileSync(cache, JSON.stringify(out));
@@ -64,22 +69,47 @@ async function certs() {
 }
 
 /** @returns {Promise<number>} */
-const freePort = () => new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
-    s.close(() => resolve(port));
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
+      s.close(() => resolve(port));
+    });
   });
-});
 
 /** @param {StormPki} pki @param {number} agentPort @param {number} metaPort */
 function startServer(pki, agentPort, metaPort) {
   const p = (/** @type {string} */ n, /** @type {string} */ e) => join(pki.dir, `${n}.${e}`);
-  const child = spawn(process.execPath, [SERVER_MAIN,
-    '--agent-addr', `127.0.0.1:${agentPort}`, '--https-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--meta-addr', `127.0.0.1:${metaPort}`,
-    '--cert', p('server', 'crt'), '--key', p('server', 'key'), '--agent-ca', p('ca', 'crt'), '--caller-ca', p('ca', 'crt'),
-    '--kubelet-client-cert', p('kubelet-client', 'crt'), '--kubelet-client-key', p('kubelet-client', 'key'), '--log-level', 'error',
-    ...(MAX_HANDSHAKES === undefined ? [] : ['--max-agent-handshakes', String(MAX_HANDSHAKES)]),
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      SERVER_MAIN,
+      '--agent-addr',
+      `127.0.0.1:${agentPort}`,
+      '--https-addr',
+      '127.0.0.1:0',
+      '--http-addr',
+      '127.0.0.1:0',
+      '--meta-addr',
+      `127.0.0.1:${metaPort}`,
+      '--cert',
+      p('server', 'crt'),
+      '--key',
+      p('server', 'key'),
+      '--agent-ca',
+      p('ca', 'crt'),
+      '--caller-ca',
+      p('ca', 'crt'),
+      '--kubelet-client-cert',
+      p('kubelet-client', 'crt'),
+      '--kubelet-client-key',
+      p('kubelet-client', 'key'),
+      '--log-level',
+      'error',
+      ...(MAX_HANDSHAKES === undefined ? [] : ['--max-agent-handshakes', String(MAX_HANDSHAKES)]),
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   return child;
 }
 
@@ -87,7 +117,10 @@ function startServer(pki, agentPort, metaPort) {
 async function ready(metaPort, ms = 15_000) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    const ok = await fetch(`http://127.0.0.1:${metaPort}/readyz`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`http://127.0.0.1:${metaPort}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -105,23 +138,29 @@ function agent(id, ctx) {
   /** @type {tls.SecureContext | undefined} */
   let secureContext;
   /** @returns {Promise<import('@edge-tunnel/framing').Session | undefined>} */
-  const dialOnce = () => new Promise((resolve) => {
-    ctx.dials.push(performance.now());
-    secureContext ??= tls.createSecureContext({ ca: ctx.ca, cert: id.certPem, key: id.keyPem });
-    const socket = tls.connect({ host: '127.0.0.1', port: ctx.port, secureContext, servername: 'localhost' });
-    socket.setTimeout(10_000, () => socket.destroy());
-    socket.on('error', () => {});
-    /** @type {import('@edge-tunnel/framing').Session | undefined} */
-    let session;
-    const fail = () => (session?.destroy(), resolve(undefined));
-    socket.once('close', fail);
-    socket.once('secureConnect', () => {
-      socket.setTimeout(0);
-      session = new Session(socket, { role: 'client', hello: { nodeName: id.name, nodeIps: [id.ip], version: 1, agentVersion: 'storm' }, keepaliveIntervalMs: 60_000, keepaliveTimeoutMs: 120_000 });
-      session.on('error', () => {});
-      session.ready.then(() => (socket.off('close', fail), resolve(session)), fail);
+  const dialOnce = () =>
+    new Promise((resolve) => {
+      ctx.dials.push(performance.now());
+      secureContext ??= tls.createSecureContext({ ca: ctx.ca, cert: id.certPem, key: id.keyPem });
+      const socket = tls.connect({ host: '127.0.0.1', port: ctx.port, secureContext, servername: 'localhost' });
+      socket.setTimeout(10_000, () => socket.destroy());
+      socket.on('error', () => {});
+      /** @type {import('@edge-tunnel/framing').Session | undefined} */
+      let session;
+      const fail = () => (session?.destroy(), resolve(undefined));
+      socket.once('close', fail);
+      socket.once('secureConnect', () => {
+        socket.setTimeout(0);
+        session = new Session(socket, {
+          role: 'client',
+          hello: { nodeName: id.name, nodeIps: [id.ip], version: 1, agentVersion: 'storm' },
+          keepaliveIntervalMs: 60_000,
+          keepaliveTimeoutMs: 120_000,
+        });
+        session.on('error', () => {});
+        session.ready.then(() => (socket.off('close', fail), resolve(session)), fail);
+      });
     });
-  });
   a.done = (async () => {
     const backoff = new Backoff({ baseMs: BASE, maxMs: MAX, spreadMs: SPREAD });
     while (!a.stop) {
@@ -200,9 +239,17 @@ const upBuckets90 = buckets(ups, first, Math.max(p90, first + 100));
 const dialBuckets = buckets(ctx.dials, killedAt, lastUp);
 const stat = (/** @type {number[]} */ b) => /** @type {BucketStat} */ ({ max: Math.max(...b), mean: b.reduce((s, x) => s + x, 0) / b.length });
 /** the parts of /debug/tunnels read here */
-const tunnels = /** @type {{ nodes?: { connected?: boolean }[] }} */ (await fetch(`http://127.0.0.1:${metaPort}/debug/tunnels`).then((r) => r.json()).catch(() => ({ nodes: /** @type {{ connected?: boolean }[]} */ ([]) })));
+const tunnels = /** @type {{ nodes?: { connected?: boolean }[] }} */ (
+  await fetch(`http://127.0.0.1:${metaPort}/debug/tunnels`)
+    .then((r) => r.json())
+    .catch(() => ({ nodes: /** @type {{ connected?: boolean }[]} */ ([]) }))
+);
 // the restarted server's handshake pacing: cap, most in flight at once, connections that waited
-const handshakes = /** @type {{ max?: number, peak?: number, paced?: number }} */ (await fetch(`http://127.0.0.1:${metaPort}/debug/agent-handshakes`).then((r) => r.json()).catch(() => ({})));
+const handshakes = /** @type {{ max?: number, peak?: number, paced?: number }} */ (
+  await fetch(`http://127.0.0.1:${metaPort}/debug/agent-handshakes`)
+    .then((r) => r.json())
+    .catch(() => ({}))
+);
 /**
  * @typedef {{ agents: number, baseMs: number, maxMs: number, spreadMs: number, back: number, allBack: boolean, serverReadyMs: number,
  *   firstBackMs: number, allBackMs: number, p50BackMs: number, reconnectsPer100ms: BucketStat, reconnectsPer100msP90: BucketStat,
@@ -211,11 +258,24 @@ const handshakes = /** @type {{ max?: number, peak?: number, paced?: number }} *
  */
 /** @type {StormResult} */
 const result = {
-  agents: N, baseMs: BASE, maxMs: MAX, spreadMs: SPREAD, back, allBack, serverReadyMs: Math.round(readyMs),
-  firstBackMs: Math.round(first - killedAt), allBackMs: Math.round(lastUp - killedAt), p50BackMs: Math.round((ups[Math.floor(ups.length / 2)] ?? end) - killedAt),
-  reconnectsPer100ms: stat(upBuckets), reconnectsPer100msP90: stat(upBuckets90), p90BackMs: Math.round(p90 - killedAt), dialsPer100ms: stat(dialBuckets), dials: ctx.dials.length,
+  agents: N,
+  baseMs: BASE,
+  maxMs: MAX,
+  spreadMs: SPREAD,
+  back,
+  allBack,
+  serverReadyMs: Math.round(readyMs),
+  firstBackMs: Math.round(first - killedAt),
+  allBackMs: Math.round(lastUp - killedAt),
+  p50BackMs: Math.round((ups[Math.floor(ups.length / 2)] ?? end) - killedAt),
+  reconnectsPer100ms: stat(upBuckets),
+  reconnectsPer100msP90: stat(upBuckets90),
+  p90BackMs: Math.round(p90 - killedAt),
+  dialsPer100ms: stat(dialBuckets),
+  dials: ctx.dials.length,
   serverTunnels: (tunnels.nodes ?? []).filter((n) => n.connected !== false).length,
-  emulatorStallMaxMs: Math.round(stalls.max / 1e6), spawnMs: Math.round(spawnMs),
+  emulatorStallMaxMs: Math.round(stalls.max / 1e6),
+  spawnMs: Math.round(spawnMs),
   handshakes: { max: handshakes.max, peak: handshakes.peak, paced: handshakes.paced },
 };
 result.maxOverMean = +(result.reconnectsPer100ms.max / result.reconnectsPer100ms.mean).toFixed(2);
@@ -224,15 +284,24 @@ result.maxOverMeanP90 = +(result.reconnectsPer100msP90.max / result.reconnectsPe
 if (JSON_OUT) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
   const rows = [
-    ['agents', N], ['back', `${back}/${N}`], ['server ready after kill', `${result.serverReadyMs} ms`],
-    ['first back after kill', `${result.firstBackMs} ms`], ['all back after kill', `${result.allBackMs} ms`], ['median back after kill', `${result.p50BackMs} ms`],
+    ['agents', N],
+    ['back', `${back}/${N}`],
+    ['server ready after kill', `${result.serverReadyMs} ms`],
+    ['first back after kill', `${result.firstBackMs} ms`],
+    ['all back after kill', `${result.allBackMs} ms`],
+    ['median back after kill', `${result.p50BackMs} ms`],
     ['reconnects / 100 ms (max / mean)', `${result.reconnectsPer100ms.max} / ${result.reconnectsPer100ms.mean.toFixed(1)} (×${result.maxOverMean})`],
     ['90 % back after kill', `${result.p90BackMs} ms`],
-    ['reconnects / 100 ms until 90 % back (max / mean)', `${result.reconnectsPer100msP90.max} / ${result.reconnectsPer100msP90.mean.toFixed(1)} (×${result.maxOverMeanP90})`],
-    ['dials / 100 ms (max / mean)', `${result.dialsPer100ms.max} / ${result.dialsPer100ms.mean.toFixed(1)}`], ['dials in total', result.dials],
+    [
+      'reconnects / 100 ms until 90 % back (max / mean)',
+      `${result.reconnectsPer100msP90.max} / ${result.reconnectsPer100msP90.mean.toFixed(1)} (×${result.maxOverMeanP90})`,
+    ],
+    ['dials / 100 ms (max / mean)', `${result.dialsPer100ms.max} / ${result.dialsPer100ms.mean.toFixed(1)}`],
+    ['dials in total', result.dials],
     ['sessions on the server', result.serverTunnels],
     ['server TLS handshakes in flight (cap / peak / connections that waited)', `${handshakes.max} / ${handshakes.peak} / ${handshakes.paced}`],
-    ['longest stall of this process (all agents share its event loop)', `${result.emulatorStallMaxMs} ms (restart spawn took ${result.spawnMs} ms)`], ['backoff', `first redial after the loss spread over ${SPREAD} ms, then full jitter, base ${BASE} ms, max ${MAX} ms`],
+    ['longest stall of this process (all agents share its event loop)', `${result.emulatorStallMaxMs} ms (restart spawn took ${result.spawnMs} ms)`],
+    ['backoff', `first redial after the loss spread over ${SPREAD} ms, then full jitter, base ${BASE} ms, max ${MAX} ms`],
   ];
   say('| measure | value |\n| --- | --- |');
   for (const [k, v] of rows) say(`| ${k} | ${v} |`);

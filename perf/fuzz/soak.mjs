@@ -89,7 +89,10 @@ function oneStream(s) {
       return resolve();
     }
     st.on('data', (/** @type {Buffer} */ b) => (got += b.length));
-    st.on('error', () => { failed += 1; resolve(); });
+    st.on('error', () => {
+      failed += 1;
+      resolve();
+    });
     st.on('end', () => {
       if (got !== payload.length) failed += 1;
       done += 1;
@@ -130,7 +133,19 @@ const report = {
     const m = process.memoryUsage();
     const rate = Math.round(done / ((Date.now() - startedAt) / 1000));
     const res = resources();
-    console.log(JSON.stringify({ t: Math.round((Date.now() - startedAt) / 1000), streams: done, streamsPerSecond: rate, failed, reconnects, fds: fds(), heapMiB: +(m.heapUsed / 1048576).toFixed(1), rssMiB: +(m.rss / 1048576).toFixed(1), ...res }));
+    console.log(
+      JSON.stringify({
+        t: Math.round((Date.now() - startedAt) / 1000),
+        streams: done,
+        streamsPerSecond: rate,
+        failed,
+        reconnects,
+        fds: fds(),
+        heapMiB: +(m.heapUsed / 1048576).toFixed(1),
+        rssMiB: +(m.rss / 1048576).toFixed(1),
+        ...res,
+      }),
+    );
   },
 };
 
@@ -150,8 +165,14 @@ await settle();
 const end = { fds: fds(), heap: process.memoryUsage().heapUsed, ...resources() };
 const heapGrowth = (end.heap - base.heap) / base.heap;
 const summary = {
-  streams: done, failed, reconnects, seconds: Math.round(seconds), streamsPerSecond: Math.round(done / seconds),
-  fds: { baseline: base.fds, end: end.fds }, timers: { baseline: base.timers, end: end.timers }, handles: { baseline: base.handles, end: end.handles },
+  streams: done,
+  failed,
+  reconnects,
+  seconds: Math.round(seconds),
+  streamsPerSecond: Math.round(done / seconds),
+  fds: { baseline: base.fds, end: end.fds },
+  timers: { baseline: base.timers, end: end.timers },
+  handles: { baseline: base.handles, end: end.handles },
   heapMiB: { baseline: +(base.heap / 1048576).toFixed(2), end: +(end.heap / 1048576).toFixed(2), growthPct: +(heapGrowth * 100).toFixed(2) },
   openStreamsLeft: session.streams.size,
 };

@@ -22,7 +22,14 @@ export async function makeCerts(dir, nodes) {
   for (const node of nodes) await writePemFiles(dir, `agent-${node.name}`, await issueAgentCert(ca, node.name, [node.ip]));
   /** @param {string} name @param {'crt' | 'key'} ext */
   const path = (name, ext) => join(dir, `${name}.${ext}`);
-  return { dir, ca, caPem: ca.certPem, server, path, pem: (/** @type {string} */ name, /** @type {'crt' | 'key'} */ ext) => readFileSync(path(name, ext), 'utf8') };
+  return {
+    dir,
+    ca,
+    caPem: ca.certPem,
+    server,
+    path,
+    pem: (/** @type {string} */ name, /** @type {'crt' | 'key'} */ ext) => readFileSync(path(name, ext), 'utf8'),
+  };
 }
 
 /**
@@ -56,12 +63,23 @@ export async function agentIdentitiesFast(ca, names, ipOf) {
   for (let i = 1; i < names.length; i++) {
     const cert = forge.pki.createCertificate();
     cert.publicKey = tmpl.publicKey;
-    cert.serialNumber = randomBytes(16).toString('hex').replace(/^[89a-f]/, '1');
+    cert.serialNumber = randomBytes(16)
+      .toString('hex')
+      .replace(/^[89a-f]/, '1');
     cert.validity.notBefore = tmpl.validity.notBefore;
     cert.validity.notAfter = tmpl.validity.notAfter;
     cert.setSubject(tmpl.subject.attributes.map((a) => ({ type: a.type, valueTagClass: a.valueTagClass, value: a.shortName === 'CN' ? names[i] : a.value })));
     cert.setIssuer(tmpl.issuer.attributes.map((a) => ({ type: a.type, valueTagClass: a.valueTagClass, value: a.value })));
-    cert.setExtensions([...exts, { name: 'subjectAltName', altNames: [{ type: 2, value: names[i] }, { type: 7, ip: ipOf(i) }] }]);
+    cert.setExtensions([
+      ...exts,
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: names[i] },
+          { type: 7, ip: ipOf(i) },
+        ],
+      },
+    ]);
     cert.signatureOid = cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption;
     const tbs = Buffer.from(forge.asn1.toDer(/** @type {any} */ (forge.pki).getTBSCertificate(cert)).getBytes(), 'binary');
     cert.signature = sign('sha256', tbs, ca.keyPem).toString('binary');

@@ -28,7 +28,8 @@ export function connectTo(endpoint, timeoutMs = 15_000) {
         socket.off('data', onData);
         socket.pause();
         const status = head.subarray(0, end).toString('latin1').split('\r\n')[0];
-        if (!/^HTTP\/1\.[01] 200/.test(status)) return fail(new Error(`CONNECT ${endpoint.connect}: ${status} ${head.subarray(end + 4, end + 200).toString()}`));
+        if (!/^HTTP\/1\.[01] 200/.test(status))
+          return fail(new Error(`CONNECT ${endpoint.connect}: ${status} ${head.subarray(end + 4, end + 200).toString()}`));
         const rest = head.subarray(end + 4);
         if (rest.length) socket.unshift(rest);
         done(socket);

@@ -42,32 +42,45 @@ export async function connectFollowers({ host, port, ca, n, identity, batch = 50
     }
     settle();
   };
-  const one = (/** @type {number} */ i) => /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
-    const id = identity(i);
-    const socket = tls.connect({ host, port, ca, servername: 'localhost', ALPNProtocols: ['edge-tunnel/1'], ...(id.certPem ? { cert: id.certPem, key: id.keyPem } : {}) });
-    socket.once('secureConnect', () => {
-      const allowList = new AllowList({ nodeName: id.name, nodeIps: [id.ip], localhostPorts: [] });
-      const session = new Session(socket, {
-        role: 'client', config: true, hello: { nodeName: id.name, nodeIps: [id.ip], version: 1, agentVersion: 'perf-follow' },
-        keepaliveIntervalMs: 600_000, keepaliveTimeoutMs: 1_200_000,
-      });
-      session.on('error', () => {});
-      /** @type {Follower} */
-      const a = { id, session, allowList, rev: 0, at: 0, applyMs: 0 };
-      session.on('config', (msg) => {
-        const started = performance.now();
-        const ports = parseAgentPortsMessage(msg);
-        allowList.follow(ports);
-        a.at = performance.now();
-        a.applyMs = a.at - started;
-        a.rev = ports.rev;
-        recheck(a);
-      });
-      agents.push(a);
-      session.ready.then(() => resolve(), reject);
-    });
-    socket.once('error', reject);
-  }));
+  const one = (/** @type {number} */ i) =>
+    /** @type {Promise<void>} */ (
+      new Promise((resolve, reject) => {
+        const id = identity(i);
+        const socket = tls.connect({
+          host,
+          port,
+          ca,
+          servername: 'localhost',
+          ALPNProtocols: ['edge-tunnel/1'],
+          ...(id.certPem ? { cert: id.certPem, key: id.keyPem } : {}),
+        });
+        socket.once('secureConnect', () => {
+          const allowList = new AllowList({ nodeName: id.name, nodeIps: [id.ip], localhostPorts: [] });
+          const session = new Session(socket, {
+            role: 'client',
+            config: true,
+            hello: { nodeName: id.name, nodeIps: [id.ip], version: 1, agentVersion: 'perf-follow' },
+            keepaliveIntervalMs: 600_000,
+            keepaliveTimeoutMs: 1_200_000,
+          });
+          session.on('error', () => {});
+          /** @type {Follower} */
+          const a = { id, session, allowList, rev: 0, at: 0, applyMs: 0 };
+          session.on('config', (msg) => {
+            const started = performance.now();
+            const ports = parseAgentPortsMessage(msg);
+            allowList.follow(ports);
+            a.at = performance.now();
+            a.applyMs = a.at - started;
+            a.rev = ports.rev;
+            recheck(a);
+          });
+          agents.push(a);
+          session.ready.then(() => resolve(), reject);
+        });
+        socket.once('error', reject);
+      })
+    );
   for (let i = 0; i < n; i += batch) await Promise.all(Array.from({ length: Math.min(batch, n - i) }, (_, k) => one(i + k)));
   return {
     agents,

@@ -21,7 +21,8 @@ function resourceText() {
   const lines = [];
   for (const name of ['container_cpu_usage_seconds_total', 'container_memory_working_set_bytes', 'container_start_time_seconds']) {
     lines.push(`# HELP ${name} [STABLE] …`, `# TYPE ${name} gauge`);
-    for (let p = 0; p < 20; p++) for (const c of ['app', 'sidecar']) lines.push(`${name}{container="${c}",namespace="default",pod="web-${p}"} ${(p * 7.3 + 1).toFixed(6)} 1796642333677`);
+    for (let p = 0; p < 20; p++)
+      for (const c of ['app', 'sidecar']) lines.push(`${name}{container="${c}",namespace="default",pod="web-${p}"} ${(p * 7.3 + 1).toFixed(6)} 1796642333677`);
   }
   lines.push('node_cpu_usage_seconds_total 123456.789 1796642333677', 'node_memory_working_set_bytes 4.123e+09 1796642333677', 'resource_scrape_error 0', '');
   return Buffer.from(lines.join('\n'));
@@ -64,10 +65,11 @@ export function serveHttp(socket) {
 /** @param {string} host @param {{ cert: Buffer, key: Buffer }} pem */
 export async function startHttpSink(host, { cert, key }) {
   /** @template {net.Server} S @param {S} server @returns {Promise<S>} */
-  const listen = (server) => new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port: 0, backlog: 4096 }, () => resolve(server));
-  });
+  const listen = (server) =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port: 0, backlog: 4096 }, () => resolve(server));
+    });
   const plain = await listen(net.createServer({ noDelay: true }, serveHttp));
   const secure = await listen(tls.createServer({ cert, key, noDelay: true }, serveHttp));
   // the kubelet's own port, where a passthrough routed by SNI lands (a busy port only loses that chain)

@@ -13,7 +13,8 @@ export function startLink({ host, port, rate = 0, delayMs = 0, queue = 256 * 102
     const up = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
     // a clean close lets the other direction's queue drain first (at most delay + cap/rate)
     const drainMs = delayMs + (rate > 0 ? (cap * 1000) / rate : 0) + 100;
-    const closeLater = (/** @type {net.Socket} */ other) => (/** @type {boolean} */ hadError) => (hadError ? other.destroy() : setTimeout(() => other.destroy(), drainMs).unref());
+    const closeLater = (/** @type {net.Socket} */ other) => (/** @type {boolean} */ hadError) =>
+      hadError ? other.destroy() : setTimeout(() => other.destroy(), drainMs).unref();
     down.on('error', () => up.destroy());
     up.on('error', () => down.destroy());
     down.on('close', closeLater(up));

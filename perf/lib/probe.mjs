@@ -16,11 +16,18 @@ eld.enable();
 
 if (process.env.PERF_GC_LOG) {
   const file = join(process.env.PERF_GC_LOG, `gc-${process.pid}.txt`);
-  const kinds = { [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
-    [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' };
+  const kinds = {
+    [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+    [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+    [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+    [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+  };
   appendFileSync(file, `# ${process.argv.slice(1).join(' ')}\n`);
   let lines = '';
-  const flush = () => { if (lines) appendFileSync(file, lines); lines = ''; };
+  const flush = () => {
+    if (lines) appendFileSync(file, lines);
+    lines = '';
+  };
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) lines += `${e.startTime.toFixed(0)} ${kinds[/** @type {any} */ (e).detail?.kind] ?? 'other'} ${e.duration.toFixed(2)}\n`;
   }).observe({ entryTypes: ['gc'] });

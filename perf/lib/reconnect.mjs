@@ -37,7 +37,7 @@ export function killConnectionsTo(port) {
 
 /** Why this machine cannot run the scenario (undefined: it can): `ss -K` needs root. */
 export function reconnectUnavailable() {
-  if (process.getuid?.() !== 0) return 'needs root (ss -K kills the agent\'s TCP connection)';
+  if (process.getuid?.() !== 0) return "needs root (ss -K kills the agent's TCP connection)";
   const r = spawnSync('ss', ['-V'], { encoding: 'utf8' });
   return r.status === 0 ? undefined : 'needs ss (iproute2)';
 }
@@ -104,7 +104,10 @@ export function resumeLog(logFile, sinceMs) {
     if (!/resum|lost|redial/.test(line)) continue;
     try {
       const rec = JSON.parse(line);
-      if (rec.time >= sinceMs) out.push(`+${rec.time - sinceMs} ${rec.msg}${rec.reason ? ` (${rec.reason})` : ''}${rec.pausedMs !== undefined ? ` ${rec.pausedMs} ms` : ''}${rec.replayedBytes !== undefined ? `, ${rec.replayedBytes} B replayed` : ''}`);
+      if (rec.time >= sinceMs)
+        out.push(
+          `+${rec.time - sinceMs} ${rec.msg}${rec.reason ? ` (${rec.reason})` : ''}${rec.pausedMs !== undefined ? ` ${rec.pausedMs} ms` : ''}${rec.replayedBytes !== undefined ? `, ${rec.replayedBytes} B replayed` : ''}`,
+        );
     } catch {
       // a line cut by the write in progress
     }
@@ -116,7 +119,13 @@ export function resumeLog(logFile, sinceMs) {
  * @param {number[]} xs
  * @param {number} p
  */
-const pct = (xs, p) => (xs.length ? percentile([...xs].sort((a, b) => a - b), p) : undefined);
+const pct = (xs, p) =>
+  xs.length
+    ? percentile(
+        [...xs].sort((a, b) => a - b),
+        p,
+      )
+    : undefined;
 
 /**
  * @param {import('./scenarios.mjs').ScenarioCtx} ctx
@@ -210,7 +219,7 @@ async function run({ started, sizes, progress }) {
 /** The scenario (lib/scenarios.mjs pushes it onto SCENARIOS). */
 export const reconnectScenario = {
   id: 'reconnect',
-  title: 'A bulk stream and an RTT probe across a forced reconnect (ss -K of the agent\'s connection) every 5 s',
+  title: "A bulk stream and an RTT probe across a forced reconnect (ss -K of the agent's connection) every 5 s",
   chains: ['edge-tunnel'],
   metrics: [
     { key: 'kept', label: 'goodput kept (with ÷ without)', better: 'higher', primary: true, digits: 3 },

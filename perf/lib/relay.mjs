@@ -82,7 +82,9 @@ async function h2Egress() {
 
 function h2Ingress() {
   const session = http2.connect(`https://localhost:${cfg.wanPort}`, {
-    ...tlsClientOpts(), host: undefined, port: undefined,
+    ...tlsClientOpts(),
+    host: undefined,
+    port: undefined,
     createConnection: () => tls.connect({ ...tlsClientOpts(), ALPNProtocols: ['h2'] }),
     settings: { initialWindowSize: H2_WINDOW },
   });
@@ -126,10 +128,14 @@ async function floorIngress() {
 
 /** @type {Record<string, () => Promise<net.Server>>} */
 const starters = {
-  'tls:egress': tlsEgress, 'tls:ingress': tlsIngress,
-  'h2:egress': h2Egress, 'h2:ingress': h2Ingress,
-  'yamux:egress': yamuxEgress, 'yamux:ingress': yamuxIngress,
-  'floor:egress': floorEgress, 'floor:ingress': floorIngress,
+  'tls:egress': tlsEgress,
+  'tls:ingress': tlsIngress,
+  'h2:egress': h2Egress,
+  'h2:ingress': h2Ingress,
+  'yamux:egress': yamuxEgress,
+  'yamux:ingress': yamuxIngress,
+  'floor:egress': floorEgress,
+  'floor:ingress': floorIngress,
 };
 const server = await starters[`${kind}:${role}`]();
 process.send({ port: /** @type {net.AddressInfo} */ (server.address()).port });

@@ -14,22 +14,31 @@ import { censusTable } from './heap-census.mjs';
  * @typedef {{ name: string, label?: string, kind: string, scenarios?: string[], only?: string }} TableChain
  */
 
-const fmt = (/** @type {unknown} */ v, digits = 1) => (v === undefined || v === null || Number.isNaN(v) ? '—' : typeof v === 'number' ? v.toFixed(digits) : String(v));
+const fmt = (/** @type {unknown} */ v, digits = 1) =>
+  v === undefined || v === null || Number.isNaN(v) ? '—' : typeof v === 'number' ? v.toFixed(digits) : String(v);
 
 /** @param {ScenarioResult} scenario @param {Record<string, Row>} rows @param {TableChain[]} chains */
 export function table(scenario, rows, chains) {
   const cols = scenario.metrics;
   const head = ['chain', ...cols.map((m) => m.label)];
-  const body = chains.filter((c) => rows[c.name]).map((c) => {
-    const r = rows[c.name];
-    if (r.error) return [c.name, `error: ${r.error.split('\n')[0].slice(0, 70)}`];
-    return [c.name, ...cols.map((m) => fmt(r[m.key], m.digits ?? 1))];
-  });
+  const body = chains
+    .filter((c) => rows[c.name])
+    .map((c) => {
+      const r = rows[c.name];
+      if (r.error) return [c.name, `error: ${r.error.split('\n')[0].slice(0, 70)}`];
+      return [c.name, ...cols.map((m) => fmt(r[m.key], m.digits ?? 1))];
+    });
   const lines = [`## ${scenario.title}`, '', mdRow(head), mdRow(head.map(() => '---')), ...body.map(mdRow)];
   const ratios = ratioRows(scenario, rows, chains);
   if (ratios.length) {
     const primary = scenario.metrics.find((m) => m.primary);
-    lines.push('', `edge-tunnel ÷ peer on ${primary.label} (${primary.better} is better):`, '', mdRow(['', ...ratios[0].cells.map((c) => c.peer)]), mdRow(['---', ...ratios[0].cells.map(() => '---')]));
+    lines.push(
+      '',
+      `edge-tunnel ÷ peer on ${primary.label} (${primary.better} is better):`,
+      '',
+      mdRow(['', ...ratios[0].cells.map((c) => c.peer)]),
+      mdRow(['---', ...ratios[0].cells.map(() => '---')]),
+    );
     for (const r of ratios) lines.push(mdRow([r.subject, ...r.cells.map((c) => fmt(c.ratio, 2))]));
   }
   return lines.join('\n');
@@ -44,7 +53,8 @@ const mdRow = (/** @type {string[]} */ cells) => `| ${cells.join(' | ')} |`;
 export function censusTables(scenarios) {
   const out = [];
   for (const [name, row] of Object.entries(scenarios.idle?.rows ?? {})) {
-    for (const [role, diff] of Object.entries(row.census ?? {})) out.push(`## Heap growth per idle stream: ${name}, ${role}`, '', censusTable(diff, 'stream'), '');
+    for (const [role, diff] of Object.entries(row.census ?? {}))
+      out.push(`## Heap growth per idle stream: ${name}, ${role}`, '', censusTable(diff, 'stream'), '');
   }
   for (const [name, row] of Object.entries(scenarios.sessions?.rows ?? {})) {
     if (row.census) out.push(`## Heap growth per idle agent session: ${name} (server)`, '', censusTable(row.census, 'session'), '');
@@ -69,7 +79,9 @@ export function ratioRows(scenario, rows, chains) {
 /** @param {ScenarioResult} scenario @param {Record<string, Row>} rows @param {TableChain[]} chains */
 export function svgChart(scenario, rows, chains) {
   const primary = scenario.metrics.find((m) => m.primary);
-  const data = chains.filter((c) => rows[c.name] && !rows[c.name].error && Number.isFinite(rows[c.name][primary.key])).map((c) => ({ name: c.name, subject: c.kind === 'subject', v: rows[c.name][primary.key] }));
+  const data = chains
+    .filter((c) => rows[c.name] && !rows[c.name].error && Number.isFinite(rows[c.name][primary.key]))
+    .map((c) => ({ name: c.name, subject: c.kind === 'subject', v: rows[c.name][primary.key] }));
   const w = 640;
   const barH = 22;
   const left = 150;
@@ -80,13 +92,17 @@ export function svgChart(scenario, rows, chains) {
   const bars = data.map((d, i) => {
     const y = top + i * (barH + 6);
     const len = Math.max(1, (Math.abs(d.v) / max) * (w - left - 90));
-    return `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(d.name)}</text>` +
+    return (
+      `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(d.name)}</text>` +
       `<rect x="${left}" y="${y}" width="${len.toFixed(1)}" height="${barH}" fill="${d.subject ? '#2b6cb0' : '#a0aec0'}"/>` +
-      `<text x="${left + len + 6}" y="${y + 15}">${fmt(d.v, primary.digits ?? 1)}</text>`;
+      `<text x="${left + len + 6}" y="${y + 15}">${fmt(d.v, primary.digits ?? 1)}</text>`
+    );
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">` +
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">` +
     `<text x="10" y="20" font-size="14" font-weight="bold">${esc(scenario.title)}</text>` +
-    `<text x="10" y="34" fill="#555">${esc(primary.label)} (${primary.better} is better)</text>${bars.join('')}</svg>\n`;
+    `<text x="10" y="34" fill="#555">${esc(primary.label)} (${primary.better} is better)</text>${bars.join('')}</svg>\n`
+  );
 }
 
 /**
@@ -100,7 +116,9 @@ export function commitOf(root) {
     if (!head.startsWith('ref: ')) return head;
     const ref = head.slice(5);
     if (existsSync(join(gitDir, ref))) return readFileSync(join(gitDir, ref), 'utf8').trim();
-    const packed = readFileSync(join(gitDir, 'packed-refs'), 'utf8').split('\n').find((l) => l.endsWith(` ${ref}`));
+    const packed = readFileSync(join(gitDir, 'packed-refs'), 'utf8')
+      .split('\n')
+      .find((l) => l.endsWith(` ${ref}`));
     return packed?.split(' ')[0] ?? 'unknown';
   } catch {
     return 'unknown';
@@ -111,9 +129,18 @@ export function machine() {
   const cpus = os.cpus();
   let ssh;
   try {
-    ssh = execFileSync('ssh', ['-V'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+    ssh = execFileSync('ssh', ['-V'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      .toString()
+      .trim();
   } catch (err) {
     ssh = err.stderr?.toString().trim();
   }
-  return { cpus: cpus.length, cpuModel: cpus[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), platform: os.platform(), openssh: ssh };
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    platform: os.platform(),
+    openssh: ssh,
+  };
 }

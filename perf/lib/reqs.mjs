@@ -48,7 +48,8 @@ function combine(rounds) {
 }
 
 /** The case of a `reqs` row: kind 'http' | 'https', size 'small' | '100KiB'. */
-export const reqsCase = (/** @type {Row | undefined} */ row, /** @type {string} */ kind, /** @type {string} */ size) => row?.cases?.find((/** @type {{ kind: string, size: string }} */ c) => c.kind === kind && c.size === size);
+export const reqsCase = (/** @type {Row | undefined} */ row, /** @type {string} */ kind, /** @type {string} */ size) =>
+  row?.cases?.find((/** @type {{ kind: string, size: string }} */ c) => c.kind === kind && c.size === size);
 
 /** @type {import('./scenarios.mjs').Scenario} */
 export const reqsScenario = {
@@ -78,7 +79,14 @@ export const reqsScenario = {
           for (const [name, targets] of order) {
             progress(`reqs · round ${round + 1}/${sizes.reqRounds} · ${name} · ${kind} ${size}`);
             // a target on processes of its own (the passthrough server and agent) names their pids
-            const r = await keepAliveLoad(targets[kind], { callers: sizes.reqCallers, path, warmMs: sizes.reqWarmMs, durMs: sizes.reqDurMs, pids: { ...pids, ...targets[kind].pids }, expectBytes: bytes });
+            const r = await keepAliveLoad(targets[kind], {
+              callers: sizes.reqCallers,
+              path,
+              warmMs: sizes.reqWarmMs,
+              durMs: sizes.reqDurMs,
+              pids: { ...pids, ...targets[kind].pids },
+              expectBytes: bytes,
+            });
             const key = `${name} ${kind} ${size}`;
             runs.set(key, [...(runs.get(key) ?? []), r]);
           }

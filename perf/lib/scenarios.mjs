@@ -232,17 +232,19 @@ export const SCENARIOS = [
         let firstError;
         const until = performance.now() + ms;
         const t0 = performance.now();
-        await Promise.all(range(sizes.churnConcurrency).map(async () => {
-          while (performance.now() < until) {
-            try {
-              await churnOnce(started.endpoint, payload);
-              done++;
-            } catch (err) {
-              errors++;
-              firstError ??= err.message;
+        await Promise.all(
+          range(sizes.churnConcurrency).map(async () => {
+            while (performance.now() < until) {
+              try {
+                await churnOnce(started.endpoint, payload);
+                done++;
+              } catch (err) {
+                errors++;
+                firstError ??= err.message;
+              }
             }
-          }
-        }));
+          }),
+        );
         return { done, errors, firstError, secs: (performance.now() - t0) / 1000 };
       };
       await burst(sizes.warmMs); // JIT, pools and lazy state exist before the baseline
@@ -270,7 +272,8 @@ export const SCENARIOS = [
       { key: 'rssPerStream', label: 'RSS B/stream', better: 'lower', digits: 0 },
     ],
     async run({ started, sizes, chain, snapshots }) {
-      const snap = (/** @type {string} */ when) => (/** @type {string} */ role) => (snapshots ? `${snapshots}/idle-${chain.name}-${role}-${when}.heapsnapshot` : undefined);
+      const snap = (/** @type {string} */ when) => (/** @type {string} */ role) =>
+        snapshots ? `${snapshots}/idle-${chain.name}-${role}-${when}.heapsnapshot` : undefined;
       const before = await probeChain(started.procs, snap('before'));
       /** @type {import('node:net').Socket[]} */
       const sockets = [];

@@ -32,27 +32,37 @@ function serveStream(stream) {
 }
 
 const one = (/** @type {import('./swarm.mjs').SwarmIdentity} */ id) =>
-  /** @type {Promise<void>} */ (new Promise((resolve) => {
-    const socket = tls.connect({ host: cfg.host, port: cfg.port, ca: cfg.ca, cert: id.certPem, key: id.keyPem, servername: 'localhost', ALPNProtocols: ['edge-tunnel/1'] });
-    const fail = (/** @type {Error} */ err) => {
-      failed++;
-      firstError ??= err.message;
-      resolve();
-    };
-    socket.once('secureConnect', async () => {
-      const session = new Session(socket, {
-        role: 'client',
-        hello: { nodeName: id.name, nodeIps: [id.ip], version: 1, agentVersion: 'perf-scrape' },
-        keepaliveIntervalMs: 600_000,
-        keepaliveTimeoutMs: 1_200_000,
+  /** @type {Promise<void>} */ (
+    new Promise((resolve) => {
+      const socket = tls.connect({
+        host: cfg.host,
+        port: cfg.port,
+        ca: cfg.ca,
+        cert: id.certPem,
+        key: id.keyPem,
+        servername: 'localhost',
+        ALPNProtocols: ['edge-tunnel/1'],
       });
-      session.on('error', () => {});
-      session.on('stream', serveStream);
-      kept.push(session);
-      session.ready.then(() => (up++, resolve()), fail);
-    });
-    socket.once('error', fail);
-  }));
+      const fail = (/** @type {Error} */ err) => {
+        failed++;
+        firstError ??= err.message;
+        resolve();
+      };
+      socket.once('secureConnect', async () => {
+        const session = new Session(socket, {
+          role: 'client',
+          hello: { nodeName: id.name, nodeIps: [id.ip], version: 1, agentVersion: 'perf-scrape' },
+          keepaliveIntervalMs: 600_000,
+          keepaliveTimeoutMs: 1_200_000,
+        });
+        session.on('error', () => {});
+        session.on('stream', serveStream);
+        kept.push(session);
+        session.ready.then(() => (up++, resolve()), fail);
+      });
+      socket.once('error', fail);
+    })
+  );
 const BATCH = 32;
 for (let i = 0; i < cfg.identities.length; i += BATCH) await Promise.all(cfg.identities.slice(i, i + BATCH).map(one));
 process.send({ up, failed, firstError });

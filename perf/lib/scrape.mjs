@@ -58,7 +58,16 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
     const server = await startServer(env, { compression: false, tag: 'scrape', procs });
     const swarmFile = join(env.tmp, 'scrape-swarm.json');
     const serving = { cert: env.certs.pem('kubelet-serving', 'crt'), key: env.certs.pem('kubelet-serving', 'key') };
-    writeFileSync(swarmFile, JSON.stringify({ host: '127.0.0.1', port: server.agent, ca: env.certs.caPem, serving, identities: ids.map((id, i) => ({ name: names[i], ip: ipOf(i), ...id })) }));
+    writeFileSync(
+      swarmFile,
+      JSON.stringify({
+        host: '127.0.0.1',
+        port: server.agent,
+        ca: env.certs.caPem,
+        serving,
+        identities: ids.map((id, i) => ({ name: names[i], ip: ipOf(i), ...id })),
+      }),
+    );
     progress(`scrape: ${n} agent sessions`);
     const swarm = spawnProc('scrape-swarm', `${LIB}/scrape-swarm.mjs`, [], { node: true, env: { PERF_SWARM: swarmFile } });
     procs.push({ role: 'swarm', proc: swarm, measured: false });
@@ -66,9 +75,10 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
     const attached = await swarm.message(120_000 + n * 20);
     if (attached.up < n) throw new Error(`${attached.up} of ${n} agent sessions up: ${attached.firstError}`);
     const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
-    const target = (/** @type {number} */ i) => (via === 'https'
-      ? { host: '127.0.0.1', port: server.https, hostHeader: `${ipOf(i)}:10250`, tls: { ca: env.certs.caPem, ...caller } }
-      : { host: '127.0.0.1', port: server.http, hostHeader: `${ipOf(i)}:10255` });
+    const target = (/** @type {number} */ i) =>
+      via === 'https'
+        ? { host: '127.0.0.1', port: server.https, hostHeader: `${ipOf(i)}:10250`, tls: { ca: env.certs.caPem, ...caller } }
+        : { host: '127.0.0.1', port: server.http, hostHeader: `${ipOf(i)}:10255` };
     // a node's connection is dialled at its first scrape and again after the server closed it idle
     /** @type {KeepAliveConn[]} */
     const conns = new Array(n);
@@ -135,31 +145,39 @@ async function scrapeStep(conns, reopen, rate, minMs, procs) {
   eld.enable();
   const load0 = loadavg()[0];
   const cpu0 = { server: cpuMs(pids.server), swarm: cpuMs(pids.swarm), client: process.cpuUsage() };
-  await Promise.all(Array.from({ length: n }, async (_, i) => {
-    for (let due = t0 + (i / n) * intervalMs; due < t0 + durMs; due += intervalMs) {
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      try {
-        const r = await scrape(i);
-        if (r.status !== 200) throw new Error(`status ${r.status}`);
-        lat.push(performance.now() - due);
-      } catch (err) {
-        errors++;
-        firstError ??= err.message;
-        return;
+  await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      for (let due = t0 + (i / n) * intervalMs; due < t0 + durMs; due += intervalMs) {
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        try {
+          const r = await scrape(i);
+          if (r.status !== 200) throw new Error(`status ${r.status}`);
+          lat.push(performance.now() - due);
+        } catch (err) {
+          errors++;
+          firstError ??= err.message;
+          return;
+        }
       }
-    }
-  }));
+    }),
+  );
   const secs = (performance.now() - t0) / 1000;
   eld.disable();
   const [serverLoop, swarmLoop] = await Promise.all([procs.server.probe(false), procs.swarm.probe(false)]);
   lat.sort((a, b) => a - b);
   return {
-    offered: rate, achieved: lat.length / secs, p50: percentile(lat, 50), p99: percentile(lat, 99), errors, reconnects, firstError,
+    offered: rate,
+    achieved: lat.length / secs,
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    errors,
+    reconnects,
+    firstError,
     // % of one core: the server's, and the harness's (the emulated nodes, the scrapers in this process)
     serverCpu: ((cpuMs(pids.server) - cpu0.server) / (secs * 1000)) * 100,
     swarmCpu: ((cpuMs(pids.swarm) - cpu0.swarm) / (secs * 1000)) * 100,
-    clientCpu: (((({ user, system }) => user + system)(process.cpuUsage(cpu0.client))) / 1000 / (secs * 1000)) * 100,
+    clientCpu: ((({ user, system }) => user + system)(process.cpuUsage(cpu0.client)) / 1000 / (secs * 1000)) * 100,
     serverLoopMaxMs: serverLoop?.eldMaxMs,
     serverLoopP99Ms: serverLoop?.eldP99Ms,
     swarmLoopMaxMs: swarmLoop?.eldMaxMs,
@@ -202,7 +220,7 @@ export const scrapeSpec = {
         continue;
       }
       for (const s of row.steps) {
-        const key = `${name} · ${row.nodes} nodes via ${row.via === 'https' ? ':10263' : ':10264'} · every ${((row.nodes / s.offered)).toFixed(1)} s`;
+        const key = `${name} · ${row.nodes} nodes via ${row.via === 'https' ? ':10263' : ':10264'} · every ${(row.nodes / s.offered).toFixed(1)} s`;
         flat[key] = s;
         chains.push({ name: key, kind: 'baseline' });
       }

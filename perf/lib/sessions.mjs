@@ -24,9 +24,15 @@ import { startServer, waitUntil, httpGet } from './chains/edge-tunnel.mjs';
  * @returns {Promise<Record<string, import('./scenarios.mjs').Row>>}
  */
 export async function agentSessions(env, n, progress, snapshots) {
-  const ids = await agentIdentities(env.certs.ca, Array.from({ length: n }, (_, i) => `swarm-${i}`), (k) => progress(`certificates ${k}/${n}`), ipOf);
+  const ids = await agentIdentities(
+    env.certs.ca,
+    Array.from({ length: n }, (_, i) => `swarm-${i}`),
+    (k) => progress(`certificates ${k}/${n}`),
+    ipOf,
+  );
   const identities = ids.map((id, i) => ({ name: `swarm-${i}`, ip: ipOf(i), certPem: id.certPem, keyPem: id.keyPem }));
-  const run = (/** @type {string} */ name, /** @type {(env: Env, procs: ProcEntry[]) => Promise<SwarmTarget>} */ start, /** @type {boolean} */ bare) => underSwarm(env, { name, identities, bare, snapshots, progress }, start);
+  const run = (/** @type {string} */ name, /** @type {(env: Env, procs: ProcEntry[]) => Promise<SwarmTarget>} */ start, /** @type {boolean} */ bare) =>
+    underSwarm(env, { name, identities, bare, snapshots, progress }, start);
   return {
     'tls-relay': await run('tls-floor', startFloor, true),
     'edge-tunnel': await run('edge-tunnel', startEdgeTunnel, false),
@@ -48,11 +54,16 @@ async function startFloor(env, procs) {
 /** @param {Env} env @param {ProcEntry[]} procs @returns {Promise<SwarmTarget>} */
 async function startEdgeTunnel(env, procs) {
   const server = await startServer(env, { compression: true, tag: 'sessions', procs });
-  const settled = (/** @type {number} */ n) => waitUntil('the server to list the sessions', async () => {
-    // paged by default (100 nodes): ask for the last swarm node by name
-    const r = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels?node=swarm-${n - 1}`);
-    return r?.status === 200 && r.body.includes(`"swarm-${n - 1}"`);
-  }, 30_000).catch(() => {});
+  const settled = (/** @type {number} */ n) =>
+    waitUntil(
+      'the server to list the sessions',
+      async () => {
+        // paged by default (100 nodes): ask for the last swarm node by name
+        const r = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels?node=swarm-${n - 1}`);
+        return r?.status === 200 && r.body.includes(`"swarm-${n - 1}"`);
+      },
+      30_000,
+    ).catch(() => {});
   return { proc: server.proc, port: server.agent, settled };
 }
 

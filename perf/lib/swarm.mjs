@@ -50,24 +50,34 @@ function echoOnce(socket, id) {
 }
 
 const one = (/** @type {SwarmIdentity} */ id) =>
-  /** @type {Promise<void>} */ (new Promise((resolve) => {
-    const socket = tls.connect({ host: cfg.host, port: cfg.port, ca: cfg.ca, cert: id.certPem, key: id.keyPem, servername: 'localhost', ALPNProtocols: ['edge-tunnel/1'] });
-    socket.once('secureConnect', async () => {
-      try {
-        await (cfg.bare ? echoOnce(socket, id) : sayHello(socket, id));
-        up++;
-      } catch (err) {
+  /** @type {Promise<void>} */ (
+    new Promise((resolve) => {
+      const socket = tls.connect({
+        host: cfg.host,
+        port: cfg.port,
+        ca: cfg.ca,
+        cert: id.certPem,
+        key: id.keyPem,
+        servername: 'localhost',
+        ALPNProtocols: ['edge-tunnel/1'],
+      });
+      socket.once('secureConnect', async () => {
+        try {
+          await (cfg.bare ? echoOnce(socket, id) : sayHello(socket, id));
+          up++;
+        } catch (err) {
+          failed++;
+          firstError ??= err.message;
+        }
+        resolve();
+      });
+      socket.once('error', (err) => {
         failed++;
         firstError ??= err.message;
-      }
-      resolve();
-    });
-    socket.once('error', (err) => {
-      failed++;
-      firstError ??= err.message;
-      resolve();
-    });
-  }));
+        resolve();
+      });
+    })
+  );
 const BATCH = 32;
 for (let i = 0; i < cfg.identities.length; i += BATCH) await Promise.all(cfg.identities.slice(i, i + BATCH).map(one));
 process.send({ up, failed, firstError });

@@ -48,7 +48,11 @@ async function phase(endpoint, streams, warmMs, durMs) {
   const xs = marks.map((m) => m.bytes);
   const sum = xs.reduce((a, b) => a + b, 0);
   const sq = xs.reduce((a, b) => a + b * b, 0);
-  return { mbps: sum / MB / (marks[0].ms / 1000), jain: sq > 0 ? (sum * sum) / (xs.length * sq) : 0, minOverMax: Math.max(...xs) > 0 ? Math.min(...xs) / Math.max(...xs) : 0 };
+  return {
+    mbps: sum / MB / (marks[0].ms / 1000),
+    jain: sq > 0 ? (sum * sum) / (xs.length * sq) : 0,
+    minOverMax: Math.max(...xs) > 0 ? Math.min(...xs) / Math.max(...xs) : 0,
+  };
 }
 
 /**
@@ -73,7 +77,8 @@ export async function pairedTransports(started, { rounds, warmMs, durMs, pings, 
   }
   for (const [name, ref] of TRANSPORT_PAIRS) {
     if (!rows[name] || !rows[ref]) continue;
-    const per = (/** @type {typeof one} */ m, /** @type {'mbps' | 'jain' | 'minOverMax'} */ key) => median(m.get(name).map((x, i) => x[key] / m.get(ref)[i][key]));
+    const per = (/** @type {typeof one} */ m, /** @type {'mbps' | 'jain' | 'minOverMax'} */ key) =>
+      median(m.get(name).map((x, i) => x[key] / m.get(ref)[i][key]));
     const p = rtt[name].perRound;
     const q = rtt[ref].perRound;
     Object.assign(rows[name], { ref, bulkRatio: per(one, 'mbps'), bulk16Ratio: per(many, 'mbps'), rttRatio: median(p.map((x, i) => x / q[i])) });

@@ -20,13 +20,16 @@ t.test('resumedPauses and resumeLog: the lines since the scenario began, a cut l
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'agent.log');
   const line = (/** @type {object} */ o) => JSON.stringify(o);
-  writeFileSync(file, [
-    line({ time: 900, msg: 'session resumed', pausedMs: 5 }),
-    line({ time: 1000, msg: 'request', path: '/x' }),
-    line({ time: 1100, msg: 'connection lost: resuming the session', reason: 'read ECONNABORTED' }),
-    line({ time: 1400, msg: 'session resumed', pausedMs: 300 }),
-    '{"time":1500,"msg":"session resumed","paus',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      line({ time: 900, msg: 'session resumed', pausedMs: 5 }),
+      line({ time: 1000, msg: 'request', path: '/x' }),
+      line({ time: 1100, msg: 'connection lost: resuming the session', reason: 'read ECONNABORTED' }),
+      line({ time: 1400, msg: 'session resumed', pausedMs: 300 }),
+      '{"time":1500,"msg":"session resumed","paus',
+    ].join('\n'),
+  );
   t.same(resumedPauses(file, 1000), [300], 'only after sinceMs; the cut line skipped');
   t.same(resumeLog(file, 1000), ['+100 connection lost: resuming the session (read ECONNABORTED)', '+400 session resumed 300 ms']);
   t.same(resumedPauses(undefined, 0), [], 'no log file: none');
@@ -42,10 +45,11 @@ t.test('killConnectionsTo resets the connections to that port only', { skip: una
   t.teardown(() => (server.close(), other.close()));
   const port = /** @type {net.AddressInfo} */ (server.address()).port;
   const otherPort = /** @type {net.AddressInfo} */ (other.address()).port;
-  const dial = (/** @type {number} */ p) => new Promise((resolve, reject) => {
-    const c = net.connect(p, '127.0.0.1', () => resolve(c));
-    c.once('error', reject);
-  });
+  const dial = (/** @type {number} */ p) =>
+    new Promise((resolve, reject) => {
+      const c = net.connect(p, '127.0.0.1', () => resolve(c));
+      c.once('error', reject);
+    });
   const victim = /** @type {net.Socket} */ (await dial(port));
   const bystander = /** @type {net.Socket} */ (await dial(otherPort));
   t.teardown(() => (victim.destroy(), bystander.destroy()));

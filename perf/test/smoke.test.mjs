@@ -12,12 +12,14 @@ const REQS_CHAINS = ['direct', 'edge-tunnel', 'edge-tunnel-http', 'edge-tunnel-h
 const REQS_ONLY = ['edge-tunnel-http', 'edge-tunnel-https', 'edge-tunnel-https-passthrough'];
 const TRANSPORT_CHAINS = ['edge-tunnel-ws', 'edge-tunnel-proxy', 'edge-tunnel-ws-proxy'];
 const bench = fileURLToPath(new URL('../bench.mjs', import.meta.url));
-const built = ['apps/server', 'apps/agent', 'libs/framing', 'libs/pki'].every((p) => existsSync(fileURLToPath(new URL(`../../${p}/dist/index.js`, import.meta.url))));
+const built = ['apps/server', 'apps/agent', 'libs/framing', 'libs/pki'].every((p) =>
+  existsSync(fileURLToPath(new URL(`../../${p}/dist/index.js`, import.meta.url))),
+);
 
 t.test('bench --quick --tiny produces numbers for every chain and scenario', { skip: built ? false : 'build apps/libs first' }, async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'perf-smoke-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
-  const r = spawnSync(process.execPath, [bench, "--quick", "--tiny", "--out", out], { encoding: "utf8", timeout: 420_000, killSignal: "SIGTERM" });
+  const r = spawnSync(process.execPath, [bench, '--quick', '--tiny', '--out', out], { encoding: 'utf8', timeout: 420_000, killSignal: 'SIGTERM' });
   t.equal(r.status, 0, `exit 0\n${r.stderr.slice(-3000)}`);
   const file = readdirSync(out).find((f) => f.endsWith('.json'));
   t.ok(file, 'results JSON written');
@@ -34,8 +36,16 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
     const rttPaired = ['edge-tunnel', 'openssh', 'floor', 'tls-relay'].filter((n) => chainNames.includes(n));
     // transports: the TLS session beside the WebSocket one, and both through tinyproxy (when installed)
     const transports = ['edge-tunnel', ...TRANSPORT_CHAINS].filter((n) => chainNames.includes(n));
-    const names = { sessions: ['edge-tunnel', 'tls-relay'], lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'], rttpaired: rttPaired, reqs: REQS_CHAINS, scrape: ['edge-tunnel'], transports, reconnect: process.getuid?.() === 0 ? ['edge-tunnel'] : [] }[id]
-      ?? res.chains.filter((c) => !c.only && (c.scenarios?.includes(id) ?? true) && !REQS_ONLY.includes(c.name)).map((c) => c.name);
+    const names =
+      {
+        sessions: ['edge-tunnel', 'tls-relay'],
+        lz4cost: ['edge-tunnel+lz4', 'edge-tunnel'],
+        rttpaired: rttPaired,
+        reqs: REQS_CHAINS,
+        scrape: ['edge-tunnel'],
+        transports,
+        reconnect: process.getuid?.() === 0 ? ['edge-tunnel'] : [],
+      }[id] ?? res.chains.filter((c) => !c.only && (c.scenarios?.includes(id) ?? true) && !REQS_ONLY.includes(c.name)).map((c) => c.name);
     for (const name of names) {
       const row = sc.rows[name];
       t.ok(row && !row.error, `${id} · ${name}: ran${row?.error ? ` (${row.error.split('\n')[0]})` : ''}`);
@@ -59,21 +69,38 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
   }
   const paired = res.scenarios.lz4cost?.rows['edge-tunnel+lz4'];
   t.ok(Number.isFinite(paired?.ratio) && paired.ratios.length === 2, `lz4cost: a median of ${paired?.ratios?.length} per-round ratios (${paired?.ratio})`);
-  t.ok(res.targets.some((x) => x.name.endsWith('loss (paired phases)') && Number.isFinite(x.value)), 'the compression-loss target uses the paired phases');
+  t.ok(
+    res.targets.some((x) => x.name.endsWith('loss (paired phases)') && Number.isFinite(x.value)),
+    'the compression-loss target uses the paired phases',
+  );
   const rtt = res.scenarios.rttpaired?.rows;
   t.ok(rtt?.['edge-tunnel']?.perRound?.length === 2, `rttpaired: a p50 per round (${rtt?.['edge-tunnel']?.perRound})`);
   if (chainNames.includes('openssh')) {
-    t.ok(Number.isFinite(rtt?.['edge-tunnel']?.ratio) && Number.isFinite(rtt?.floor?.ratio), 'rttpaired: per-round ratios to OpenSSH, the floor\'s too');
-    t.ok(res.targets.some((x) => x.name === 'RTT p50 ÷ OpenSSH (paired rounds)' && x.value === rtt['edge-tunnel'].ratio), 'the RTT target uses the paired rounds');
+    t.ok(Number.isFinite(rtt?.['edge-tunnel']?.ratio) && Number.isFinite(rtt?.floor?.ratio), "rttpaired: per-round ratios to OpenSSH, the floor's too");
+    t.ok(
+      res.targets.some((x) => x.name === 'RTT p50 ÷ OpenSSH (paired rounds)' && x.value === rtt['edge-tunnel'].ratio),
+      'the RTT target uses the paired rounds',
+    );
   }
   t.match(r.stdout, /edge-tunnel ÷ peer/, 'ratio tables printed');
   // reqs: every case of every chain answered, with a p50 and the CPU of each tunnel process
-  const cases = { direct: ['http', 'https'], 'edge-tunnel': ['http', 'https'], 'edge-tunnel-http': ['http'], 'edge-tunnel-https': ['https'], 'edge-tunnel-https-passthrough': ['https'] };
+  const cases = {
+    direct: ['http', 'https'],
+    'edge-tunnel': ['http', 'https'],
+    'edge-tunnel-http': ['http'],
+    'edge-tunnel-https': ['https'],
+    'edge-tunnel-https-passthrough': ['https'],
+  };
   for (const [name, kinds] of Object.entries(cases)) {
     /** @type {import('../lib/reqs.mjs').ReqsCase[]} */
     const got = res.scenarios.reqs?.rows[name]?.cases ?? [];
-    t.same(got.map((c) => `${c.kind} ${c.size}`), kinds.flatMap((k) => [`${k} small`, `${k} 100KiB`]), `reqs · ${name}: its cases`);
-    for (const c of got) t.ok(c.requests > 0 && c.errors === 0 && Number.isFinite(c.p50), `reqs · ${name} · ${c.kind} ${c.size}: ${c.requests} requests, p50 ${c.p50}`);
+    t.same(
+      got.map((c) => `${c.kind} ${c.size}`),
+      kinds.flatMap((k) => [`${k} small`, `${k} 100KiB`]),
+      `reqs · ${name}: its cases`,
+    );
+    for (const c of got)
+      t.ok(c.requests > 0 && c.errors === 0 && Number.isFinite(c.p50), `reqs · ${name} · ${c.kind} ${c.size}: ${c.requests} requests, p50 ${c.p50}`);
   }
   t.ok(Number.isFinite(res.scenarios.reqs?.rows['edge-tunnel-https']?.cases[0]?.cpuPer1000.server), 'reqs: server CPU per 1 000 requests');
   for (const name of ['reqs small: :10264 req/s ÷ CONNECT chain', 'reqs small: :10263 p50 ÷ CONNECT chain']) {
@@ -82,6 +109,12 @@ t.test('bench --quick --tiny produces numbers for every chain and scenario', { s
   }
   t.match(r.stdout, /edge-tunnel-https · https small \|/, 'reqs: one row per chain and case');
   const scrape = res.scenarios.scrape?.rows['edge-tunnel'];
-  t.ok(scrape?.nodes === 4 && scrape.steps.length >= 1 && scrape.steps[0].achieved > 0 && Number.isFinite(scrape.steps[0].p99), `scrape: ${scrape?.nodes} nodes scraped (${scrape?.steps?.[0]?.achieved}/s)`);
-  t.ok(res.targets.some((x) => x.name.startsWith('scrape: highest rate') && Number.isFinite(x.value)), 'scrape: a verdict');
+  t.ok(
+    scrape?.nodes === 4 && scrape.steps.length >= 1 && scrape.steps[0].achieved > 0 && Number.isFinite(scrape.steps[0].p99),
+    `scrape: ${scrape?.nodes} nodes scraped (${scrape?.steps?.[0]?.achieved}/s)`,
+  );
+  t.ok(
+    res.targets.some((x) => x.name.startsWith('scrape: highest rate') && Number.isFinite(x.value)),
+    'scrape: a verdict',
+  );
 });

@@ -63,7 +63,11 @@ t.test('link: rate limit and delay', async (t) => {
 
 t.test('ratios: subject ÷ every peer on the primary metric', async (t) => {
   const scenario = { metrics: [{ key: 'x', primary: true }] };
-  const chains = [{ name: 'a', kind: 'mux' }, { name: 'et', kind: 'subject' }, { name: 'bad', kind: 'mux' }];
+  const chains = [
+    { name: 'a', kind: 'mux' },
+    { name: 'et', kind: 'subject' },
+    { name: 'bad', kind: 'mux' },
+  ];
   const rows = { a: { x: 2 }, et: { x: 3 }, bad: { error: 'nope' } };
   t.same(ratioRows(scenario, rows, chains), [{ subject: 'et', cells: [{ peer: 'a', ratio: 1.5 }] }]);
 });
@@ -117,11 +121,15 @@ t.test('floor mux: streams over one connection, both ways, half-close, reset', a
   const far = targets.map(([, target]) => target);
   const payloads = near.map(() => randomBytes(300_000));
   const sha = (/** @type {Buffer} */ buf) => createHash('sha256').update(buf).digest('hex');
-  const collect = (/** @type {net.Socket} */ s) => /** @type {Promise<Buffer>} */ (new Promise((r) => {
-    /** @type {Buffer[]} */
-    const parts = [];
-    s.on('data', (/** @type {Buffer} */ c) => parts.push(c)); s.on('end', () => r(Buffer.concat(parts)));
-  }));
+  const collect = (/** @type {net.Socket} */ s) =>
+    /** @type {Promise<Buffer>} */ (
+      new Promise((r) => {
+        /** @type {Buffer[]} */
+        const parts = [];
+        s.on('data', (/** @type {Buffer} */ c) => parts.push(c));
+        s.on('end', () => r(Buffer.concat(parts)));
+      })
+    );
   const got = Promise.all(far.map(collect));
   near.forEach((s, i) => s.end(payloads[i]));
   t.same((await got).map(sha), payloads.map(sha), 'every stream arrives whole, on its own stream');
@@ -155,7 +163,10 @@ t.test('targets: a miss the floor shares is out of reach, one it meets is not', 
   t.match(by['churn streams/s ÷ floor'], { value: 1000 / 1200, met: false }, 'churn against the floor of the same run');
   t.equal(by['multi16 aggregate MB/s ÷ floor'].met, undefined, 'a run without multi16 has no verdict for it');
   const bulk = evaluateTargets({ scenarios: { multi16: rows({ mbps: 95 }, { mbps: 100 }) } });
-  t.match(bulk.find((x) => x.name === 'multi16 aggregate MB/s ÷ floor'), { value: 0.95, met: true });
+  t.match(
+    bulk.find((x) => x.name === 'multi16 aggregate MB/s ÷ floor'),
+    { value: 0.95, met: true },
+  );
 });
 
 t.test('paired phases: the order flips every round, ratios are per round, then the median', async (t) => {
@@ -194,33 +205,78 @@ t.test('following agents: until() resolves once every agent applied the change; 
   t.same(consecutive, [20000, 20001, 20002, 20003, 20004]);
   const scattered = portEntries('scattered', 500, 7);
   t.equal(new Set(scattered).size, 500, 'scattered ports are distinct');
-  t.notOk(scattered.some((p) => p === 10264 || p < 1 || p > 65535), 'and never a server port');
+  t.notOk(
+    scattered.some((p) => p === 10264 || p < 1 || p > 65535),
+    'and never a server port',
+  );
   t.same(portEntries('scattered', 500, 7), scattered, 'the same seed, the same ports');
 
   const dir = mkdtempSync(join(tmpdir(), 'perf-follow-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const certs = await makeCerts(dir, []);
-  const source = Object.assign(new EventEmitter(), { state: { config: parsePortConfig({}).config, rejected: [] }, current() { return this.state; }, close() {} });
-  const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
+  const source = Object.assign(new EventEmitter(), {
+    state: { config: parsePortConfig({}).config, rejected: [] },
+    current() {
+      return this.state;
+    },
+    close() {},
+  });
+  const silent = {
+    debug() {},
+    info() {},
+    warn() {},
+    error() {},
+    child() {
+      return silent;
+    },
+  };
   // stubs: the source's state and the logger carry only what the announcer reads
-  const announcer = new PortAnnouncer(/** @type {import('@edge-tunnel/server').PortConfigSource} */ (/** @type {unknown} */ (source)), /** @type {ConstructorParameters<typeof PortAnnouncer>[1]} */ (/** @type {unknown} */ (silent)));
+  const announcer = new PortAnnouncer(
+    /** @type {import('@edge-tunnel/server').PortConfigSource} */ (/** @type {unknown} */ (source)),
+    /** @type {ConstructorParameters<typeof PortAnnouncer>[1]} */ (/** @type {unknown} */ (silent)),
+  );
   /** @type {{ session: import('@edge-tunnel/framing').Session }[]} */
   const sessions = [];
   const server = tls.createServer({ cert: certs.server.certPem, key: certs.server.keyPem }, (socket) => {
     const session = new Session(socket, { role: 'server', keepaliveIntervalMs: 600_000, keepaliveTimeoutMs: 1_200_000 });
-    session.ready.then((hello) => { const a = { nodeName: hello.nodeName, session, ports: {} }; sessions.push(a); announcer.attach(/** @type {Parameters<typeof announcer.attach>[0]} */ (/** @type {unknown} */ (a))); }, () => {});
+    session.ready.then(
+      (hello) => {
+        const a = { nodeName: hello.nodeName, session, ports: {} };
+        sessions.push(a);
+        announcer.attach(/** @type {Parameters<typeof announcer.attach>[0]} */ (/** @type {unknown} */ (a)));
+      },
+      () => {},
+    );
   });
   await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
-  t.teardown(() => { followers.close(); for (const s of sessions) s.session.destroy(); server.close(); announcer.close(); });
-  const followers = await connectFollowers({ host: '127.0.0.1', port: portOf(server), ca: certs.caPem, n: 3, batch: 2, identity: (i) => ({ name: `n${i}`, ip: '10.0.0.1' }) });
+  t.teardown(() => {
+    followers.close();
+    for (const s of sessions) s.session.destroy();
+    server.close();
+    announcer.close();
+  });
+  const followers = await connectFollowers({
+    host: '127.0.0.1',
+    port: portOf(server),
+    ca: certs.caPem,
+    n: 3,
+    batch: 2,
+    identity: (i) => ({ name: `n${i}`, ip: '10.0.0.1' }),
+  });
   await followers.until((a) => a.rev >= 1);
   t.equal(followers.agents.length, 3);
-  t.notOk(followers.agents.some((a) => followers.allows(a, 9053)), '9053 not configured yet');
+  t.notOk(
+    followers.agents.some((a) => followers.allows(a, 9053)),
+    '9053 not configured yet',
+  );
   const all = followers.until((a) => followers.allows(a, 9053));
   source.state = { config: parsePortConfig({ 'dnat-ports-pair': '9053=10264' }).config, rejected: [] };
   source.emit('change', source.state);
   const lastAt = await all;
-  t.ok(followers.agents.every((a) => followers.allows(a, 9053) && a.at <= lastAt), 'resolved with the last agent\'s time, all following');
+  t.ok(
+    followers.agents.every((a) => followers.allows(a, 9053) && a.at <= lastAt),
+    "resolved with the last agent's time, all following",
+  );
   t.equal(await followers.until((a) => followers.allows(a, 9053)), lastAt, 'already true: resolves at once');
 });
 

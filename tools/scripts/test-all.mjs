@@ -14,7 +14,10 @@ function run(cmd, args, cwd) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    const tee = (dst) => (chunk) => { out += chunk; dst.write(chunk); };
+    const tee = (dst) => (chunk) => {
+      out += chunk;
+      dst.write(chunk);
+    };
     child.stdout.on('data', tee(process.stdout));
     child.stderr.on('data', tee(process.stderr));
     child.on('close', (code) => resolve({ code: code ?? 1, out }));
@@ -26,9 +29,7 @@ function projects() {
   const dirs = [];
   for (const pattern of workspaces) {
     const base = pattern.replace(/\/\*$/, '');
-    const candidates = pattern.endsWith('/*')
-      ? readdirSync(join(root, base)).map((d) => join(base, d))
-      : [base];
+    const candidates = pattern.endsWith('/*') ? readdirSync(join(root, base)).map((d) => join(base, d)) : [base];
     for (const dir of candidates.sort()) {
       const file = join(root, dir, 'package.json');
       if (!existsSync(file)) continue;
@@ -64,7 +65,9 @@ for (const { dir, name } of projects()) {
   // A non-zero exit that tap did not count (type errors, a crash, coverage) is one failure.
   if (code !== 0 && counts.fail === 0) counts.fail = 1;
   for (const k of Object.keys(total)) total[k] += counts[k];
-  rows.push(`${name.padEnd(28)} ${String(counts.pass).padStart(5)} passed ${String(counts.fail).padStart(3)} failed ${String(counts.skip).padStart(3)} skipped  ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  rows.push(
+    `${name.padEnd(28)} ${String(counts.pass).padStart(5)} passed ${String(counts.fail).padStart(3)} failed ${String(counts.skip).padStart(3)} skipped  ${((Date.now() - started) / 1000).toFixed(1)}s`,
+  );
 }
 console.log('\n' + rows.join('\n'));
 if (rows.length === 0 || total.pass + total.fail === 0) {

@@ -116,6 +116,8 @@ function wssUrl(): ScalarType<URL> {
   });
 }
 
+// one row per line: the table reads as a table
+// prettier-ignore
 const FLAGS = [
   { name: 'server', key: 'server', type: hostPort(DEFAULT_SERVER_PORT), required: true, help: `server agent address host:port (the load balancer; port defaults to ${DEFAULT_SERVER_PORT})` },
   { name: 'node-name', key: 'nodeName', env: 'NODE_NAME', required: true, help: 'this node\'s name; must match the certificate',

@@ -106,8 +106,10 @@ export class AllowList {
     }
     if (!this.server.node.has(port)) return `port ${port} is not a node port in the server's port config (rev ${this.server.rev})`;
     if (!this.ceiling.node.has(port)) {
-      return `port ${port} is in the server's port config but above this agent's --allow-ports ceiling (${clip(formatPorts(this.opts.allowPorts ?? []))}): ` +
-        `add it to --allow-ports (EDGE_TUNNEL_ALLOW_PORTS) on ${this.opts.nodeName}, or remove it from the port config`;
+      return (
+        `port ${port} is in the server's port config but above this agent's --allow-ports ceiling (${clip(formatPorts(this.opts.allowPorts ?? []))}): ` +
+        `add it to --allow-ports (EDGE_TUNNEL_ALLOW_PORTS) on ${this.opts.nodeName}, or remove it from the port config`
+      );
     }
     return undefined;
   }
@@ -116,9 +118,11 @@ export class AllowList {
     if (this.server === undefined) return this.ceiling.localhost.has(port) ? undefined : `port ${port} is not an allowed localhost port`;
     if (!this.server.localhost.has(port)) return `port ${port} is not a localhost port in the server's port config (rev ${this.server.rev})`;
     if (!this.ceiling.localhost.has(port)) {
-      return `port ${port} is a localhost port in the server's port config but above this agent's --localhost-ports ceiling ` +
+      return (
+        `port ${port} is a localhost port in the server's port config but above this agent's --localhost-ports ceiling ` +
         `(${clip(this.ceiling.localhost.toString()) || 'none'}): add it to --localhost-ports (EDGE_TUNNEL_LOCALHOST_PORTS) on ${this.opts.nodeName}, ` +
-        'or remove it from localhost-proxy-ports';
+        'or remove it from localhost-proxy-ports'
+      );
     }
     return undefined;
   }

@@ -9,8 +9,17 @@ import { NO_REPLICA_CIDRS } from './replica-policy.js';
 import { proxyConfig, type ProxyConfig } from './proxy-config.js';
 
 export {
-  AGENT_FLAGS, DEFAULT_CERT_DIR, DEFAULT_RECONNECT_SPREAD_MS, DEFAULT_RENEW_BEFORE, DEFAULT_SERVER_PORT, DEFAULT_STREAM_IDLE_TIMEOUT_MS,
-  LOG_LEVELS, parseHostPort, type AgentFlags, type HostPort, type LogLevel,
+  AGENT_FLAGS,
+  DEFAULT_CERT_DIR,
+  DEFAULT_RECONNECT_SPREAD_MS,
+  DEFAULT_RENEW_BEFORE,
+  DEFAULT_SERVER_PORT,
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  LOG_LEVELS,
+  parseHostPort,
+  type AgentFlags,
+  type HostPort,
+  type LogLevel,
 } from './agent-flags.js';
 
 /** What the agent runs with: the flags, with the server name, WebSocket URL and proxy resolved. */
@@ -64,16 +73,25 @@ function build(f: AgentFlags, env: Record<string, string | undefined>): AgentCon
   const proxy = proxyConfig({ proxy: proxyFlag, authFile: proxyAuthFile, caFile: proxyCa, timeoutMs: proxyTimeoutMs }, env);
   if (proxy) config.proxy = proxy;
   if (config.keepaliveTimeoutMs < config.keepaliveIntervalMs) {
-    throw new ConfigError('--keepalive-timeout-ms', `--keepalive-timeout-ms (${config.keepaliveTimeoutMs}) must be at least --keepalive-interval-ms (${config.keepaliveIntervalMs})`);
+    throw new ConfigError(
+      '--keepalive-timeout-ms',
+      `--keepalive-timeout-ms (${config.keepaliveTimeoutMs}) must be at least --keepalive-interval-ms (${config.keepaliveIntervalMs})`,
+    );
   }
   const framing = framingLimitsProblem(config);
   if (framing) throw new ConfigError(framing.flag, framing.message);
   if (config.replicaCidrs.includes(NO_REPLICA_CIDRS) && config.replicaCidrs.length > 1) {
-    throw new ConfigError('--replica-cidrs', `--replica-cidrs none admits the --server host only: it cannot be combined with CIDRs (${config.replicaCidrs.join(',')})`);
+    throw new ConfigError(
+      '--replica-cidrs',
+      `--replica-cidrs none admits the --server host only: it cannot be combined with CIDRs (${config.replicaCidrs.join(',')})`,
+    );
   }
   if (initialWindowFor(config) < MIN_INITIAL_WINDOW) {
     const most = Math.floor(config.receiveBudget / MIN_INITIAL_WINDOW);
-    throw new ConfigError('--max-streams', `--max-streams (${config.maxStreams}) must be at most ${most}: --receive-budget (${config.receiveBudget}) ÷ the smallest stream window (${MIN_INITIAL_WINDOW})`);
+    throw new ConfigError(
+      '--max-streams',
+      `--max-streams (${config.maxStreams}) must be at most ${most}: --receive-budget (${config.receiveBudget}) ÷ the smallest stream window (${MIN_INITIAL_WINDOW})`,
+    );
   }
   if (config.backoffMaxMs < config.backoffBaseMs) {
     throw new ConfigError('--backoff-max-ms', `--backoff-max-ms (${config.backoffMaxMs}) must be at least --backoff-base-ms (${config.backoffBaseMs})`);
@@ -87,5 +105,8 @@ function credentialFiles(c: AgentConfig): void {
   if (enrolls && (c.certFile === undefined) === (c.keyFile === undefined)) return;
   const missing = c.certFile === undefined ? 'cert' : c.keyFile === undefined ? 'key' : undefined;
   if (missing === undefined) return;
-  throw new ConfigError(`--${missing}`, `--${missing} is required (or set ${AGENT_FLAGS.env(missing)}) unless --bootstrap-token-file is given${enrolls ? ' (then give both --cert and --key, or neither)' : ''}`);
+  throw new ConfigError(
+    `--${missing}`,
+    `--${missing} is required (or set ${AGENT_FLAGS.env(missing)}) unless --bootstrap-token-file is given${enrolls ? ' (then give both --cert and --key, or neither)' : ''}`,
+  );
 }

@@ -61,7 +61,12 @@ class EnrolledCredentials implements CredentialSource {
   /** key of the enrollment under way, kept across its retries */
   #key: KeyPairPem | undefined;
 
-  constructor(private readonly config: AgentConfig, private readonly tokenFile: string, private readonly log: Logger, private readonly random?: () => number) {}
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly tokenFile: string,
+    private readonly log: Logger,
+    private readonly random?: () => number,
+  ) {}
 
   /** Adopts a usable pair from --cert/--key or --cert-dir, if there is one. */
   async load(): Promise<void> {
@@ -95,10 +100,12 @@ class EnrolledCredentials implements CredentialSource {
   }
 
   async current(): Promise<Credentials> {
-    const pair = this.#pair ?? (await new Promise<Pair>((resolve, reject) => {
-      if (this.#closed) return reject(new AgentError(AgentErrorCode.CREDENTIALS, 'the agent is stopping'));
-      this.#waiters.push({ resolve, reject });
-    }));
+    const pair =
+      this.#pair ??
+      (await new Promise<Pair>((resolve, reject) => {
+        if (this.#closed) return reject(new AgentError(AgentErrorCode.CREDENTIALS, 'the agent is stopping'));
+        this.#waiters.push({ resolve, reject });
+      }));
     return { cert: pair.cert, key: pair.key, ca: await readPem('CA', this.config.caFile) };
   }
 
@@ -126,7 +133,13 @@ class EnrolledCredentials implements CredentialSource {
       if (this.#closed) return;
       // a renewal presents the current certificate: the server re-enrolls a node that holds one only for it
       const pair = this.#pair !== undefined && this.#pair.identity.notAfter.getTime() > Date.now() ? this.#pair : undefined;
-      const got = await enroll(this.config, { token, key: this.#key, ca, signal: this.#abort.signal, ...(pair ? { current: { cert: pair.cert, key: pair.key } } : {}) });
+      const got = await enroll(this.config, {
+        token,
+        key: this.#key,
+        ca,
+        signal: this.#abort.signal,
+        ...(pair ? { current: { cert: pair.cert, key: pair.key } } : {}),
+      });
       if (this.#closed) return;
       this.#key = undefined;
       this.#failures = 0;
@@ -141,7 +154,10 @@ class EnrolledCredentials implements CredentialSource {
       const delayMs = fullJitter(this.#failures, { baseMs: this.config.backoffBaseMs, maxMs: this.config.backoffMaxMs, random: this.random });
       this.#failures += 1;
       const e = err as EnrollError;
-      this.log.error({ code: e.serverCode ?? e.code, status: e.status, reason: this.#reason, attempt: this.#failures, delayMs }, renewing ? 'certificate renewal failed' : 'enrollment failed');
+      this.log.error(
+        { code: e.serverCode ?? e.code, status: e.status, reason: this.#reason, attempt: this.#failures, delayMs },
+        renewing ? 'certificate renewal failed' : 'enrollment failed',
+      );
       this.#after(delayMs, () => void this.#enroll());
     }
   }
@@ -153,7 +169,10 @@ class EnrolledCredentials implements CredentialSource {
       await writePemFiles(this.config.certDir, 'ca', { certPem: caPem });
     } catch (err) {
       const cause = (err as Error).cause as Error | undefined;
-      this.log.error({ reason: `${(err as Error).message}${cause ? `: ${cause.message}` : ''}`, certDir: this.config.certDir }, 'enrolled certificate not saved (the next start enrolls again)');
+      this.log.error(
+        { reason: `${(err as Error).message}${cause ? `: ${cause.message}` : ''}`, certDir: this.config.certDir },
+        'enrolled certificate not saved (the next start enrolls again)',
+      );
     }
   }
 
@@ -165,7 +184,14 @@ class EnrolledCredentials implements CredentialSource {
     if (delayMs === 0 && fresh) {
       // a certificate due as soon as issued would renew in a loop: wait half of what remains
       delayMs = Math.max(MIN_RENEW_DELAY_MS, (notAfter - Date.now()) / 2);
-      this.log.warn({ notAfter: id.notAfter.toISOString(), delayMs, reason: `a new certificate is already inside its renewal window (--renew-before ${this.config.renewBefore})` }, 'certificate lifetime too short');
+      this.log.warn(
+        {
+          notAfter: id.notAfter.toISOString(),
+          delayMs,
+          reason: `a new certificate is already inside its renewal window (--renew-before ${this.config.renewBefore})`,
+        },
+        'certificate lifetime too short',
+      );
     }
     this.log.debug({ delayMs, renewAt: new Date(Date.now() + delayMs).toISOString() }, 'certificate renewal scheduled');
     this.#after(delayMs, () => void this.#enroll());

@@ -1,18 +1,16 @@
 // Keeps one session to the server up: connect (TLS + hello), serve, and on loss reconnect after a
 // delay spread over --reconnect-spread-ms, then with full-jitter exponential backoff. One loop, so
 // never more than one dial in flight.
-import type { TLSSocket } from 'node:tls';
 import { Session, resume, type GoAwayInfo, type SocketStream } from '@edge-tunnel/framing';
-import type { Logger } from 'pino';
 import { Backoff } from './backoff.js';
-import { initialWindowFor, type AgentConfig } from './config.js';
-import { ConnectResult, type AgentMetrics } from './metrics.js';
-import type { CredentialSource } from './credentials.js';
+import { initialWindowFor, type HostPort } from './config.js';
+import { ConnectResult } from './metrics.js';
 import { connectServer, describeConnectError, type Credentials } from './tls.js';
+import { awaitHandshake } from './tls-handshake.js';
 import { resumeOfferOf, resumeSession } from './resume.js';
-import { markRoute, type ResumeRoute } from './resume-route.js';
-import type { HostPort } from './config.js';
+import { markRoute } from './resume-route.js';
 import type { RedialAttempt } from './redial-race.js';
+import type { DialerOptions } from './dialer-options.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PROOF_REFUSED } from '@edge-tunnel/websocket';
@@ -29,31 +27,6 @@ export const AGENT_VERSION = '0.1.0';
 
 /** established: the server accepted our hello; long-lived: refused, but lasted HEALTHY_SESSION_MS. */
 type Outcome = 'established' | 'long-lived' | 'failed';
-
-export interface DialerOptions {
-  config: AgentConfig;
-  log: Logger;
-  metrics: AgentMetrics;
-  onStream: (stream: SocketStream, session: Session) => void;
-  /** asked for the client certificate and key on every dial */
-  credentials: Pick<CredentialSource, 'current'>;
-  /** [0, 1) for the backoff jitter; tests inject it */
-  random?: () => number;
-  /** opens the TLS connection; tests may wrap it */
-  connect?: (config: AgentConfig, creds: Credentials, tunnel?: Socket) => TLSSocket;
-  /** a session's hello is done (replaces the session_up gauge update when given) */
-  onUp?: (session: Session) => void;
-  /** that session ended */
-  onDown?: (session: Session) => void;
-  /** extra hello fields (the port ceiling) */
-  helloExtra?: Record<string, unknown>;
-  /** a CONFIG frame from the server (the session takes them when this is given) */
-  onConfig?: (config: Record<string, unknown>, session: Session) => void;
-  /** asked after each session or failed attempt: false ends the loop (the load balancer dialer) */
-  reconnect?: () => boolean;
-  /** where a resume redials (resume-route.ts); absent: --server, as through a load balancer */
-  resumeRoute?: () => ResumeRoute;
-}
 
 export class Dialer {
   /** connection attempts since start */
@@ -170,7 +143,10 @@ export class Dialer {
     const tlsAddr = this.serverAddr;
     this.transport = 'websocket';
     this.fellBack = `TLS to ${tlsAddr} failed: ${FALLBACK_FAILURES[because]} (${failure.reason})`;
-    this.opts.log.info({ transport: 'websocket', because, url: this.opts.config.wsUrl.href, reason: this.fellBack }, 'transport auto: TLS failed, trying WebSocket');
+    this.opts.log.info(
+      { transport: 'websocket', because, url: this.opts.config.wsUrl.href, reason: this.fellBack },
+      'transport auto: TLS failed, trying WebSocket',
+    );
     return this.openOver();
   }
 
@@ -182,7 +158,11 @@ export class Dialer {
     if (resumeOfferOf(socket) === undefined) return undefined;
     const { config } = this.opts;
     try {
-      return await resume.openLink(socket, { timeoutMs: config.keepaliveTimeoutMs, keepaliveIntervalMs: config.keepaliveIntervalMs, keepaliveTimeoutMs: config.keepaliveTimeoutMs });
+      return await resume.openLink(socket, {
+        timeoutMs: config.keepaliveTimeoutMs,
+        keepaliveIntervalMs: config.keepaliveIntervalMs,
+        keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+      });
     } catch (err) {
       socket.destroy();
       // over WebSocket the WELCOME is awaited right behind the certificate proof: a refused proof is a certificate failure, not a hello's
@@ -209,7 +189,13 @@ export class Dialer {
     const done = this.stopped
       ? Promise.resolve(undefined)
       : this.openOver(route.target, { signal: ac.signal, onTcp: () => (tcpUp = true) }).then((socket) => socket && markRoute(socket, route.via));
-    return { get tcpUp() { return tcpUp; }, done, abort: () => ac.abort() };
+    return {
+      get tcpUp() {
+        return tcpUp;
+      },
+      done,
+      abort: () => ac.abort(),
+    };
   }
 
   /** aborted when the dialer closes */
@@ -252,32 +238,9 @@ export class Dialer {
     const socket = (this.opts.connect ?? connectServer)(config, creds, tunnel);
     if (!race) this.socket = socket;
     log.debug({ attempt: this.attempts, redial: race !== undefined }, 'dialing server');
-    // once TCP is up (or the proxy's tunnel is), a reset or silence is the TLS handshake's, not the port's
-    let tcpUp = tunnel !== undefined;
-    socket.once('connect', () => ((tcpUp = true), race?.onTcp()));
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no TLS handshake within ${config.keepaliveTimeoutMs} ms`), { code: 'ETIMEDOUT' })), config.keepaliveTimeoutMs);
-      const onAbort = (): void => {
-        done(undefined);
-        socket.destroy();
-      };
-      race?.signal.addEventListener('abort', onAbort, { once: true });
-      const done = (value: TLSSocket | undefined): void => {
-        clearTimeout(timer);
-        race?.signal.removeEventListener('abort', onAbort);
-        socket.off('error', onError).off('close', onClose);
-        resolve(value);
-      };
-      const onError = (err: NodeJS.ErrnoException): void => {
-        const { kind, reason } = describeConnectError(err, this.serverAddr);
-        const code = err.code ?? '';
-        const detail = !tcpUp ? code : code === 'ETIMEDOUT' ? 'handshake_timeout' : code === 'ECONNRESET' || code === 'EPIPE' ? 'handshake_closed' : code;
-        done(this.failed(kind, reason, kind, detail));
-      };
-      const onClose = (): void => done(this.failed(ConnectResult.UNREACHABLE, `connection to ${this.serverAddr} closed during the TLS handshake`, ConnectResult.UNREACHABLE, 'handshake_closed'));
-      socket.once('error', onError).once('close', onClose);
-      socket.once('secureConnect', () => done(socket));
-    });
+    const result = await awaitHandshake(socket, { timeoutMs: config.keepaliveTimeoutMs, serverAddr: this.serverAddr, tcpUp: tunnel !== undefined, race });
+    if (result === 'aborted') return undefined;
+    return 'kind' in result ? this.failed(result.kind, result.reason, result.kind, result.detail) : result;
   }
 
   private async openWebSocket(creds: Credentials, tunnel: Socket | undefined, race?: { signal: AbortSignal; onTcp: () => void }): Promise<Duplex | undefined> {
@@ -332,14 +295,29 @@ export class Dialer {
     });
     const closed = new Promise<Error | undefined>((resolve) => session.once('close', resolve));
     if (resumable) {
-      resumable.link.on('paused', (reason: string) => void resumeSession({ dialer: this, session, ...resumable, reason, log, metrics, serverAddr: this.serverAddr, timeoutMs: config.keepaliveTimeoutMs, ...(this.opts.random ? { random: this.opts.random } : {}) }));
+      resumable.link.on(
+        'paused',
+        (reason: string) =>
+          void resumeSession({
+            dialer: this,
+            session,
+            ...resumable,
+            reason,
+            log,
+            metrics,
+            serverAddr: this.serverAddr,
+            timeoutMs: config.keepaliveTimeoutMs,
+            ...(this.opts.random ? { random: this.opts.random } : {}),
+          }),
+      );
     }
     const ok = await this.hello(session);
     if (ok && refusal) metrics.connects.inc({ result: ConnectResult.REFUSED, transport: this.transport });
     else if (ok) this.up(session);
     const err = await closed;
     const durationMs = Date.now() - started;
-    if (this.session === session) this.down(session, refusal ? this.lastError : `session to ${this.serverAddr} closed: ${err?.message ?? 'closed'}`, durationMs);
+    if (this.session === session)
+      this.down(session, refusal ? this.lastError : `session to ${this.serverAddr} closed: ${err?.message ?? 'closed'}`, durationMs);
     return ok && !refusal ? 'established' : durationMs > HEALTHY_SESSION_MS ? 'long-lived' : 'failed';
   }
 
@@ -351,7 +329,10 @@ export class Dialer {
     } catch (err) {
       const cause = ((err as Error).cause ?? err) as NodeJS.ErrnoException;
       const described = cause.code ? describeConnectError(cause, this.serverAddr) : undefined;
-      this.failed(described?.kind ?? ConnectResult.HELLO_ERROR, described?.reason ?? `connection to ${this.serverAddr} ended before the server hello: ${cause.message}`);
+      this.failed(
+        described?.kind ?? ConnectResult.HELLO_ERROR,
+        described?.reason ?? `connection to ${this.serverAddr} ended before the server hello: ${cause.message}`,
+      );
       return false;
     }
     if (hello.version !== HELLO_VERSION || typeof hello.serverId !== 'string') {
@@ -371,7 +352,8 @@ export class Dialer {
     this.opts.metrics.connects.inc({ result: ConnectResult.OK, transport: this.transport });
     this.opts.log.info({ serverId: this.serverId, attempt: this.attempts, transport: this.transport }, 'session up');
     if (this.choice.setting === 'auto' && this.choice.decide(this.transport)) {
-      const reason = this.transport === 'tls' ? `TLS to ${this.serverAddr} works (auto tries TLS first)` : `${this.fellBack}; WebSocket to ${this.serverAddr} works`;
+      const reason =
+        this.transport === 'tls' ? `TLS to ${this.serverAddr} works (auto tries TLS first)` : `${this.fellBack}; WebSocket to ${this.serverAddr} works`;
       this.opts.log.info({ transport: this.transport, reason }, 'transport chosen: kept for this replica until the agent restarts');
     }
   }

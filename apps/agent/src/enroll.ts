@@ -18,7 +18,12 @@ export const MAX_ANSWER_BYTES = 256 * 1024;
 
 /** A failed enrollment; `status` and `serverCode` are set when the server answered. */
 export class EnrollError extends AgentError {
-  constructor(message: string, readonly status?: number, readonly serverCode?: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly serverCode?: string,
+    options?: { cause?: unknown },
+  ) {
     super(AgentErrorCode.ENROLL, message, options);
     this.name = 'EnrollError';
   }
@@ -90,7 +95,9 @@ async function post(config: AgentConfig, opts: EnrollOptions, body: string): Pro
   });
   return new Promise((resolve, reject) => {
     const socket = connect({
-      ...serverTlsOptions(config, opts.ca, Alpn.ENROLL), ...(tunnel ? { socket: tunnel } : {}), ...(opts.current ? { cert: opts.current.cert, key: opts.current.key } : {}),
+      ...serverTlsOptions(config, opts.ca, Alpn.ENROLL),
+      ...(tunnel ? { socket: tunnel } : {}),
+      ...(opts.current ? { cert: opts.current.cert, key: opts.current.key } : {}),
     });
     let settled = false;
     const finish = (err: Error | undefined, value?: { status: number; text: string }): void => {
@@ -109,20 +116,26 @@ async function post(config: AgentConfig, opts: EnrollOptions, body: string): Pro
     socket.on('error', (err: NodeJS.ErrnoException) => finish(new EnrollError(describeEnrollError(err, serverAddr), undefined, undefined, { cause: err })));
     socket.once('secureConnect', () => {
       if (socket.alpnProtocol !== Alpn.ENROLL) return finish(new EnrollError(notOffered(serverAddr)));
-      const req = request({
-        createConnection: () => socket, method: 'POST', path: ENROLL_PATH,
-        headers: { host: config.serverName, 'content-type': 'application/json', authorization: `Bearer ${opts.token}`, connection: 'close' },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_ANSWER_BYTES) return finish(new EnrollError(`enrollment answer from ${serverAddr} is larger than ${MAX_ANSWER_BYTES} bytes`, res.statusCode));
-          chunks.push(chunk);
-        });
-        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (err) => finish(new EnrollError(`enrollment answer from ${serverAddr} broke off: ${err.message}`, res.statusCode)));
-      });
+      const req = request(
+        {
+          createConnection: () => socket,
+          method: 'POST',
+          path: ENROLL_PATH,
+          headers: { host: config.serverName, 'content-type': 'application/json', authorization: `Bearer ${opts.token}`, connection: 'close' },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_ANSWER_BYTES)
+              return finish(new EnrollError(`enrollment answer from ${serverAddr} is larger than ${MAX_ANSWER_BYTES} bytes`, res.statusCode));
+            chunks.push(chunk);
+          });
+          res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', (err) => finish(new EnrollError(`enrollment answer from ${serverAddr} broke off: ${err.message}`, res.statusCode)));
+        },
+      );
       req.on('error', (err) => finish(new EnrollError(`enrollment request to ${serverAddr} failed: ${err.message}`, undefined, undefined, { cause: err })));
       req.end(body);
     });

@@ -1,6 +1,17 @@
 // Public API of @edge-tunnel/agent (the CLI is src/main.ts).
 export { start, type AgentHandle, type AgentStatus, type AgentDeps } from './start.js';
-export { parseConfig, helpText, AGENT_FLAGS, DEFAULT_SERVER_PORT, DEFAULT_RECONNECT_SPREAD_MS, type AgentConfig, type AgentFlags, type ParseResult, type HostPort, type LogLevel } from './config.js';
+export {
+  parseConfig,
+  helpText,
+  AGENT_FLAGS,
+  DEFAULT_SERVER_PORT,
+  DEFAULT_RECONNECT_SPREAD_MS,
+  type AgentConfig,
+  type AgentFlags,
+  type ParseResult,
+  type HostPort,
+  type LogLevel,
+} from './config.js';
 export { AllowList, KUBELET_PORTS, normalizeIp, type AllowListOptions, type Verdict } from './allow-list.js';
 export { parsePortList, formatPorts, inPorts, type PortRange } from './ports.js';
 export { Backoff, fullJitter, backoffCeiling, type BackoffOptions } from './backoff.js';

@@ -36,7 +36,10 @@ async function main(): Promise<number | undefined> {
     }
     stopping = true;
     logger.info({ reason: signal }, 'signal received');
-    handle.close().then(() => process.exit(0), () => process.exit(1));
+    handle.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -40,16 +40,19 @@ export async function startMeta(addr: HostPort, source: MetaSource): Promise<Met
   await listen(server, addr);
   return {
     address: server.address() as AddressInfo,
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
 function listen(server: Server, addr: HostPort): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new AgentError(AgentErrorCode.META_LISTEN, `cannot listen on --meta-addr ${addr.host}:${addr.port}: ${err.message}`, { cause: err })));
+    server.once('error', (err) =>
+      reject(new AgentError(AgentErrorCode.META_LISTEN, `cannot listen on --meta-addr ${addr.host}:${addr.port}: ${err.message}`, { cause: err })),
+    );
     server.listen(addr.port, addr.host, () => resolve());
   });
 }

@@ -43,9 +43,24 @@ export function createMetrics(rttMs: () => number | undefined, countLiveBytes: (
   return {
     registry,
     sessionUp: new Gauge({ name: 'edge_tunnel_agent_session_up', help: '1 while a session to the server is up (hello done)', registers }),
-    sessions: new Gauge({ name: 'edge_tunnel_agent_sessions', help: 'sessions up (hello done), one per server replica, by transport (tls, websocket)', labelNames: ['transport'], registers }),
-    connects: new Counter({ name: 'edge_tunnel_agent_connects_total', help: 'connection attempts to the server by result and transport (tls, websocket)', labelNames: ['result', 'transport'], registers }),
-    streams: new Counter({ name: 'edge_tunnel_agent_streams_total', help: 'streams opened by the server: accepted, refused (allow-list), failed (dial)', labelNames: ['result'], registers }),
+    sessions: new Gauge({
+      name: 'edge_tunnel_agent_sessions',
+      help: 'sessions up (hello done), one per server replica, by transport (tls, websocket)',
+      labelNames: ['transport'],
+      registers,
+    }),
+    connects: new Counter({
+      name: 'edge_tunnel_agent_connects_total',
+      help: 'connection attempts to the server by result and transport (tls, websocket)',
+      labelNames: ['result', 'transport'],
+      registers,
+    }),
+    streams: new Counter({
+      name: 'edge_tunnel_agent_streams_total',
+      help: 'streams opened by the server: accepted, refused (allow-list), failed (dial)',
+      labelNames: ['result'],
+      registers,
+    }),
     streamsActive: new Gauge({ name: 'edge_tunnel_agent_streams_active', help: 'streams relaying now', registers }),
     bytes: new Counter({
       name: 'edge_tunnel_agent_bytes_total',
@@ -69,8 +84,18 @@ export function createMetrics(rttMs: () => number | undefined, countLiveBytes: (
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers,
     }),
-    resumes: new Counter({ name: 'edge_tunnel_agent_resumes_total', help: 'session resumes by result: attempted, succeeded, refused, failed', labelNames: ['result'], registers }),
+    resumes: new Counter({
+      name: 'edge_tunnel_agent_resumes_total',
+      help: 'session resumes by result: attempted, succeeded, refused, failed',
+      labelNames: ['result'],
+      registers,
+    }),
     resumeReplayedBytes: new Counter({ name: 'edge_tunnel_agent_resume_replayed_bytes_total', help: 'bytes sent again after resumes', registers }),
-    resumeSeconds: new Histogram({ name: 'edge_tunnel_agent_resume_seconds', help: 'pause of a resumed session: from the lost connection to the resume', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers }),
+    resumeSeconds: new Histogram({
+      name: 'edge_tunnel_agent_resume_seconds',
+      help: 'pause of a resumed session: from the lost connection to the resume',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
   };
 }

@@ -50,8 +50,12 @@ export function proxyConfig(flags: ProxyFlags, env: Record<string, string | unde
   }
   const noProxy = flag ? [] : splitNoProxy(env['no_proxy'] ?? env['NO_PROXY'] ?? '');
   return {
-    ...parsed, source, noProxy, timeoutMs: flags.timeoutMs,
-    ...(flags.authFile ? { authFile: flags.authFile } : {}), ...(flags.caFile ? { caFile: flags.caFile } : {}),
+    ...parsed,
+    source,
+    noProxy,
+    timeoutMs: flags.timeoutMs,
+    ...(flags.authFile ? { authFile: flags.authFile } : {}),
+    ...(flags.caFile ? { caFile: flags.caFile } : {}),
   };
 }
 
@@ -92,7 +96,10 @@ export function redact(text: string): string {
 }
 
 function splitNoProxy(text: string): string[] {
-  return text.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  return text
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
 }
 
 /**

@@ -35,7 +35,11 @@ export type ProxyFailure = (typeof ProxyFailure)[keyof typeof ProxyFailure];
 export const MAX_PROXY_HEAD_BYTES = 16 * 1024;
 
 export class ProxyError extends AgentError {
-  constructor(readonly failure: ProxyFailure, message: string, readonly status?: number) {
+  constructor(
+    readonly failure: ProxyFailure,
+    message: string,
+    readonly status?: number,
+  ) {
     super(AgentErrorCode.PROXY, message);
     this.name = 'ProxyError';
   }
@@ -44,16 +48,26 @@ export class ProxyError extends AgentError {
 /** Resolves with a socket whose bytes reach `target` through the proxy; rejects with ProxyError. */
 export async function openTunnel(proxy: ProxyConfig, target: HostPort, opts: { signal?: AbortSignal } = {}): Promise<Socket> {
   const auth = await proxyAuth(proxy);
-  const ca = proxy.caFile ? await readFile(proxy.caFile, 'utf8').catch((err: Error) => {
-    throw new ProxyError(ProxyFailure.TLS, `cannot read --proxy-ca ${proxy.caFile}: ${err.message}`);
-  }) : undefined;
+  const ca = proxy.caFile
+    ? await readFile(proxy.caFile, 'utf8').catch((err: Error) => {
+        throw new ProxyError(ProxyFailure.TLS, `cannot read --proxy-ca ${proxy.caFile}: ${err.message}`);
+      })
+    : undefined;
   const via = `proxy ${proxy.display} (from ${proxy.source})`;
   const authority = `${isIP(target.host) === 6 ? `[${target.host}]` : target.host}:${target.port}`;
   return new Promise((resolve, reject) => {
     // noDelay: the session's TLS runs in this socket (framing README, Nagle and delayed ACK)
-    const socket: Socket = proxy.protocol === 'https'
-      ? tlsConnect({ host: proxy.host, port: proxy.port, ca, servername: isIP(proxy.host) === 0 ? proxy.host : undefined, ALPNProtocols: ['http/1.1'], minVersion: 'TLSv1.2' })
-      : tcpConnect({ host: proxy.host, port: proxy.port });
+    const socket: Socket =
+      proxy.protocol === 'https'
+        ? tlsConnect({
+            host: proxy.host,
+            port: proxy.port,
+            ca,
+            servername: isIP(proxy.host) === 0 ? proxy.host : undefined,
+            ALPNProtocols: ['http/1.1'],
+            minVersion: 'TLSv1.2',
+          })
+        : tcpConnect({ host: proxy.host, port: proxy.port });
     socket.setNoDelay(true);
     let connected = false;
     let head = Buffer.alloc(0);
@@ -66,9 +80,18 @@ export async function openTunnel(proxy: ProxyConfig, target: HostPort, opts: { s
         reject(err);
       } else resolve(socket);
     };
-    const timer = setTimeout(() => finish(new ProxyError(ProxyFailure.TIMEOUT, connected
-      ? `${via} did not answer CONNECT ${authority} within ${proxy.timeoutMs} ms: the proxy or its route to the server hangs (raise --proxy-timeout-ms if it is only slow)`
-      : `no connection to ${via} within ${proxy.timeoutMs} ms: check the proxy's host and port and that a firewall lets this node reach it`)), proxy.timeoutMs);
+    const timer = setTimeout(
+      () =>
+        finish(
+          new ProxyError(
+            ProxyFailure.TIMEOUT,
+            connected
+              ? `${via} did not answer CONNECT ${authority} within ${proxy.timeoutMs} ms: the proxy or its route to the server hangs (raise --proxy-timeout-ms if it is only slow)`
+              : `no connection to ${via} within ${proxy.timeoutMs} ms: check the proxy's host and port and that a firewall lets this node reach it`,
+          ),
+        ),
+      proxy.timeoutMs,
+    );
     const onAbort = (): void => finish(new ProxyError(ProxyFailure.TIMEOUT, `dial through ${via} cancelled: the agent is stopping`));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const onError = (err: NodeJS.ErrnoException): void => {
@@ -84,12 +107,16 @@ export async function openTunnel(proxy: ProxyConfig, target: HostPort, opts: { s
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (head.length > MAX_PROXY_HEAD_BYTES) finish(new ProxyError(ProxyFailure.PROTOCOL, `${via} sent more than ${MAX_PROXY_HEAD_BYTES} bytes without ending its answer to CONNECT`));
+        if (head.length > MAX_PROXY_HEAD_BYTES)
+          finish(new ProxyError(ProxyFailure.PROTOCOL, `${via} sent more than ${MAX_PROXY_HEAD_BYTES} bytes without ending its answer to CONNECT`));
         return;
       }
       socket.pause();
       const { status, phrase } = answerStatus(head.subarray(0, end).toString('latin1'));
-      if (status === undefined) return finish(new ProxyError(ProxyFailure.PROTOCOL, `${via} did not answer CONNECT with HTTP: ${JSON.stringify(head.subarray(0, 80).toString('latin1'))}`));
+      if (status === undefined)
+        return finish(
+          new ProxyError(ProxyFailure.PROTOCOL, `${via} did not answer CONNECT with HTTP: ${JSON.stringify(head.subarray(0, 80).toString('latin1'))}`),
+        );
       if (status >= 200 && status < 300 && head.length > end + 4) {
         return finish(new ProxyError(ProxyFailure.PROTOCOL, `${via} sent data after its ${status} answer, before TLS started`));
       }
@@ -113,14 +140,26 @@ function answerStatus(head: string): { status?: number; phrase: string } {
 /** 401 counts as 407: tinyproxy answers wrong credentials with it. 500 as 502: its "Unable to connect". */
 function refusal(status: number, phrase: string, via: string, authority: string, proxy: ProxyConfig): ProxyError {
   if (status === 407 || status === 401) {
-    const fix = proxy.authFile ? `the proxy rejected the user:password in ${proxy.authFile}: check them` : proxy.urlAuth !== undefined ? `the proxy rejected the user:password in ${proxy.source}: check them` : 'give --proxy-auth-file with user:password';
+    const fix = proxy.authFile
+      ? `the proxy rejected the user:password in ${proxy.authFile}: check them`
+      : proxy.urlAuth !== undefined
+        ? `the proxy rejected the user:password in ${proxy.source}: check them`
+        : 'give --proxy-auth-file with user:password';
     return new ProxyError(ProxyFailure.AUTH, `${via} demands authentication (${phrase}): ${fix}`, status);
   }
   if (status === 403) {
-    return new ProxyError(ProxyFailure.FORBIDDEN, `${via} forbids CONNECT ${authority} (${phrase}): ask its operator to allow CONNECT to port ${authority.slice(authority.lastIndexOf(':') + 1)} (squid: SSL_ports / http_access; tinyproxy: ConnectPort), or add the server to NO_PROXY if it is reachable directly`, status);
+    return new ProxyError(
+      ProxyFailure.FORBIDDEN,
+      `${via} forbids CONNECT ${authority} (${phrase}): ask its operator to allow CONNECT to port ${authority.slice(authority.lastIndexOf(':') + 1)} (squid: SSL_ports / http_access; tinyproxy: ConnectPort), or add the server to NO_PROXY if it is reachable directly`,
+      status,
+    );
   }
   if ([500, 502, 503, 504].includes(status)) {
-    return new ProxyError(ProxyFailure.BAD_GATEWAY, `${via} could not reach the server ${authority} (${phrase}): the server's name must resolve, and its port be reachable, from the proxy`, status);
+    return new ProxyError(
+      ProxyFailure.BAD_GATEWAY,
+      `${via} could not reach the server ${authority} (${phrase}): the server's name must resolve, and its port be reachable, from the proxy`,
+      status,
+    );
   }
   return new ProxyError(ProxyFailure.REFUSED, `${via} refused CONNECT ${authority} (${phrase})`, status);
 }

@@ -103,16 +103,19 @@ export class RedialRace {
     this.started += 1;
     this.live.push(entry);
     this.opts.onStart?.();
-    void entry.attempt.done.then((socket) => {
-      this.remove(entry);
-      if (socket === undefined) {
-        if (!entry.aborted && !this.over) this.opts.onFailure?.();
-        return;
-      }
-      // a handshake that finished after the race was decided (or after its own abort): not ours
-      if (this.over || entry.aborted) return void socket.destroy();
-      this.finish(socket);
-    }, () => this.remove(entry));
+    void entry.attempt.done.then(
+      (socket) => {
+        this.remove(entry);
+        if (socket === undefined) {
+          if (!entry.aborted && !this.over) this.opts.onFailure?.();
+          return;
+        }
+        // a handshake that finished after the race was decided (or after its own abort): not ours
+        if (this.over || entry.aborted) return void socket.destroy();
+        this.finish(socket);
+      },
+      () => this.remove(entry),
+    );
   }
 
   private abort(entry: Live): void {

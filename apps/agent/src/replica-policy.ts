@@ -52,7 +52,8 @@ export function admitReplicas(replicas: readonly Replica[], policy: ReplicaPolic
     else if (host.toLowerCase() === policy.serverHost.toLowerCase()) why = undefined;
     else if (family === 0) why = 'a host name other than the --server host';
     else if (!inCidrList(list, host)) why = 'an IP outside --replica-cidrs';
-    else if (byDefault && port !== policy.serverPort) why = `a port other than the --server port ${policy.serverPort} (set --replica-cidrs to admit other ports)`;
+    else if (byDefault && port !== policy.serverPort)
+      why = `a port other than the --server port ${policy.serverPort} (set --replica-cidrs to admit other ports)`;
     if (why === undefined) out.replicas.push(r);
     else out.refused.push({ addr: r.addr, reason: `${why} (--server host ${policy.serverHost}, ${describePolicy(policy)})` });
   }

@@ -8,7 +8,8 @@ import type { Session, SocketStream } from '@edge-tunnel/framing';
 import type { Logger } from 'pino';
 import type { AgentConfig, HostPort } from './config.js';
 import { parseHostPort } from './config.js';
-import { Dialer, type DialerOptions } from './dialer.js';
+import { Dialer } from './dialer.js';
+import type { DialerOptions } from './dialer-options.js';
 import { LineReader } from './line-reader.js';
 import { admitReplicas } from './replica-policy.js';
 import { resumeRoute } from './resume-route.js';
@@ -108,13 +109,18 @@ export class ReplicaManager {
     const config: AgentConfig = { ...this.opts.config, server: target, ...(via === 'direct' ? { transport: 'tls' as const } : {}) };
     const log = via === 'lb' ? this.log : this.log.child({ replicaAddr: addr });
     return new Dialer({
-      ...this.opts, config, log,
+      ...this.opts,
+      config,
+      log,
       onStream: (stream, session) => this.onStream(stream, session),
       onUp: (session) => (via === 'lb' ? this.lbUp(session) : this.directUp(session, addr!)),
       onDown: (session) => this.onDown(session),
       // a resume goes to the replica itself: a direct dialer's own address; the load balancer
       // session's replica at its advertised address once the policy admitted it (else through the LB)
-      resumeRoute: () => (via === 'direct' ? { target, via: 'replica' } : resumeRoute(target, this.lbServes !== undefined && this.known.has(this.lbServes) ? this.lbServes : undefined)),
+      resumeRoute: () =>
+        via === 'direct'
+          ? { target, via: 'replica' }
+          : resumeRoute(target, this.lbServes !== undefined && this.known.has(this.lbServes) ? this.lbServes : undefined),
       // the load balancer: until the set is known, and again whenever no session is up at all
       ...(via === 'lb' ? { reconnect: () => !this.closed && (this.known.size === 0 || this.sessions.size === 0) } : {}),
     });
@@ -136,7 +142,10 @@ export class ReplicaManager {
       // a single server (no replica set in its hello): the load balancer session is the session.
       // Over WebSocket the ingress is the only way in: replicas' own addresses are not dialed.
       if (replicas && replicas.length > 1 && transport === 'websocket') {
-        this.log.warn({ replicas: replicas.length, reason: 'over --transport websocket the agent reaches only the replica its ingress picks' }, 'server replicas not dialed: requests that land on another replica get NO_TUNNEL; route each replica its own WebSocket path or run one replica');
+        this.log.warn(
+          { replicas: replicas.length, reason: 'over --transport websocket the agent reaches only the replica its ingress picks' },
+          'server replicas not dialed: requests that land on another replica get NO_TUNNEL; route each replica its own WebSocket path or run one replica',
+        );
       }
       this.track(session, { replicaId: serverId, addr: `${this.opts.config.server.host}:${this.opts.config.server.port}`, via: 'lb', transport });
       return;
@@ -161,7 +170,10 @@ export class ReplicaManager {
   private track(session: Session, info: Omit<SessionInfo, 'openStreams'>): void {
     this.sessions.set(session, { ...info, openStreams: 0, session });
     this.gauges();
-    this.log.info({ serverId: info.replicaId, replicaAddr: info.addr, via: info.via, transport: info.transport, sessions: this.sessions.size }, 'replica session up');
+    this.log.info(
+      { serverId: info.replicaId, replicaAddr: info.addr, via: info.via, transport: info.transport, sessions: this.sessions.size },
+      'replica session up',
+    );
   }
 
   private onDown(session: Session): void {
@@ -201,10 +213,17 @@ export class ReplicaManager {
 
   /** The replicas this agent may dial (replica-policy.ts); each refused one is a warn line, once per list. */
   private admit(listed: readonly Replica[]): Replica[] {
-    const { replicas, refused } = admitReplicas(listed, { serverHost: this.opts.config.server.host, serverPort: this.opts.config.server.port, cidrs: this.opts.config.replicaCidrs });
+    const { replicas, refused } = admitReplicas(listed, {
+      serverHost: this.opts.config.server.host,
+      serverPort: this.opts.config.server.port,
+      cidrs: this.opts.config.replicaCidrs,
+    });
     const key = refused.map((r) => r.addr).join(' ');
     if (refused.length > 0 && key !== this.lastRefused) {
-      this.log.warn({ refused: refused.length, listed: listed.length, replicaAddr: refused[0]!.addr, reason: refused[0]!.reason }, 'replica addresses refused: not dialed');
+      this.log.warn(
+        { refused: refused.length, listed: listed.length, replicaAddr: refused[0]!.addr, reason: refused[0]!.reason },
+        'replica addresses refused: not dialed',
+      );
     }
     this.lastRefused = key;
     return replicas;
@@ -230,7 +249,11 @@ export class ReplicaManager {
     if (stream.meta.kind !== REPLICAS_KIND) return this.opts.onStream(stream);
     stream.accept();
     // we never write: the reader's readable side ends at once, so drains never wait for us
-    const lines = new LineReader((line) => this.controlLine(line, session), 65_536, () => stream.reset('PROTOCOL_ERROR', 'replica control line too long'));
+    const lines = new LineReader(
+      (line) => this.controlLine(line, session),
+      65_536,
+      () => stream.reset('PROTOCOL_ERROR', 'replica control line too long'),
+    );
     stream.attach(lines);
   }
 

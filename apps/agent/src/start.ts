@@ -48,18 +48,46 @@ export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps
   const log = logger.child({ nodeName: config.nodeName, serverAddr: `${config.server.host}:${config.server.port}` });
   const credentials = await openCredentials(config, log, deps.random);
   let replicas: ReplicaManager | undefined;
-  const metrics = createMetrics(() => replicas?.first()?.rttMs, () => countLiveBytes(replicas?.streams() ?? []));
+  const metrics = createMetrics(
+    () => replicas?.first()?.rttMs,
+    () => countLiveBytes(replicas?.streams() ?? []),
+  );
   const allowList = new AllowList(config);
-  const relay = { allowList, dialTarget: deps.dialTarget ?? dialTcp, dialTimeoutMs: config.dialTimeoutMs, streamIdleTimeoutMs: config.streamIdleTimeoutMs, metrics, log };
-  const manager = new ReplicaManager({ config, log, metrics, random: deps.random, connect: deps.connectServer, credentials, onStream: (stream) => serveStream(stream, relay),
-    helloExtra: ceilingHello(allowList), onConfig: (msg) => onServerConfig(msg, allowList, log) });
+  const relay = {
+    allowList,
+    dialTarget: deps.dialTarget ?? dialTcp,
+    dialTimeoutMs: config.dialTimeoutMs,
+    streamIdleTimeoutMs: config.streamIdleTimeoutMs,
+    metrics,
+    log,
+  };
+  const manager = new ReplicaManager({
+    config,
+    log,
+    metrics,
+    random: deps.random,
+    connect: deps.connectServer,
+    credentials,
+    onStream: (stream) => serveStream(stream, relay),
+    helloExtra: ceilingHello(allowList),
+    onConfig: (msg) => onServerConfig(msg, allowList, log),
+  });
   replicas = manager;
   const meta = await startMeta(config.metaAddr, {
     registry: metrics.registry,
-    notReadyReason: () => (manager.first() ? undefined : credentials.pendingReason() ?? manager.lastError()),
+    notReadyReason: () => (manager.first() ? undefined : (credentials.pendingReason() ?? manager.lastError())),
   });
   const replicaPolicy = describePolicy({ serverHost: config.server.host, serverPort: config.server.port, cidrs: config.replicaCidrs });
-  log.info({ metaAddr: `${meta.address.address}:${meta.address.port}`, allowed: allowList.describe(), replicaPolicy, transport: config.transport, proxy: describeProxy(config.proxy) }, 'agent starting');
+  log.info(
+    {
+      metaAddr: `${meta.address.address}:${meta.address.port}`,
+      allowed: allowList.describe(),
+      replicaPolicy,
+      transport: config.transport,
+      proxy: describeProxy(config.proxy),
+    },
+    'agent starting',
+  );
   credentials.start();
   manager.start();
   let closing: Promise<void> | undefined;
@@ -75,20 +103,25 @@ export async function start(config: AgentConfig, logger: Logger, deps: AgentDeps
         sessions,
       };
     },
-    close: () => (closing ??= (async () => {
-      log.info({ durationMs: config.drainTimeoutMs }, 'agent stopping: draining streams');
-      credentials.close();
-      await manager.close(config.drainTimeoutMs);
-      await meta.close();
-      log.info({}, 'agent stopped');
-    })()),
+    close: () =>
+      (closing ??= (async () => {
+        log.info({ durationMs: config.drainTimeoutMs }, 'agent stopping: draining streams');
+        credentials.close();
+        await manager.close(config.drainTimeoutMs);
+        await meta.close();
+        log.info({}, 'agent stopped');
+      })()),
   };
 }
 
 /** The proxy as the start line shows it: where it came from and how it authenticates, never the credentials. */
 export function describeProxy(proxy: AgentConfig['proxy']): string {
   if (!proxy) return 'none (direct dials)';
-  const auth = proxy.authFile ? `, Basic auth from ${proxy.authFile}` : proxy.urlAuth !== undefined ? `, Basic auth from the user:password in ${proxy.source}` : '';
+  const auth = proxy.authFile
+    ? `, Basic auth from ${proxy.authFile}`
+    : proxy.urlAuth !== undefined
+      ? `, Basic auth from the user:password in ${proxy.source}`
+      : '';
   const bypass = proxy.noProxy.length > 0 ? `, direct for NO_PROXY ${proxy.noProxy.join(',')}` : '';
   return `${proxy.display} (from ${proxy.source}${auth}${bypass})`;
 }

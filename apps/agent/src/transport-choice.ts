@@ -31,7 +31,7 @@ export const FALLBACK_FAILURES = {
   proxy_refused_connect: 'the proxy refused CONNECT to the agent port',
   agent_port_blocked: 'the agent port is not reachable (refused, reset, timed out or unroutable)',
   tls_blocked: 'the TLS handshake was reset, closed or timed out',
-  tls_intercepted: 'the certificate presented was not the server\'s (an inspecting firewall re-signs TLS)',
+  tls_intercepted: "the certificate presented was not the server's (an inspecting firewall re-signs TLS)",
 } as const;
 export type FallbackFailure = keyof typeof FALLBACK_FAILURES;
 

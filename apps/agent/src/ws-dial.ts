@@ -11,7 +11,16 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import { certIdentity } from '@edge-tunnel/pki';
 import { resume } from '@edge-tunnel/framing';
-import { CLOSE_REFUSED, MAX_MESSAGE_BYTES, RESUME_SUBPROTOCOL, SUBPROTOCOL, WebSocketDuplex, nonZeroMask, proofMessage, readChallenge } from '@edge-tunnel/websocket';
+import {
+  CLOSE_REFUSED,
+  MAX_MESSAGE_BYTES,
+  RESUME_SUBPROTOCOL,
+  SUBPROTOCOL,
+  WebSocketDuplex,
+  nonZeroMask,
+  proofMessage,
+  readChallenge,
+} from '@edge-tunnel/websocket';
 import type { AgentConfig, HostPort } from './config.js';
 import type { Credentials } from './tls.js';
 
@@ -33,7 +42,13 @@ export type WebSocketStream = Duplex & { resumeOffer?: ResumeOffer };
  * `race` (a resume's redial): aborting its signal ends the dial at once (rejects, socket destroyed);
  * onTcp is called once the TCP connection to the server (or the proxy's tunnel) is up.
  */
-export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel: Socket | undefined, timeoutMs: number, race?: { signal: AbortSignal; onTcp: () => void }): Promise<WebSocketStream> {
+export function connectWebSocket(
+  config: AgentConfig,
+  creds: Credentials,
+  tunnel: Socket | undefined,
+  timeoutMs: number,
+  race?: { signal: AbortSignal; onTcp: () => void },
+): Promise<WebSocketStream> {
   const name = config.serverName === config.server.host ? wsTarget(config.wsUrl).host : config.serverName;
   const ws = new WebSocket(config.wsUrl, config.resume ? [RESUME_SUBPROTOCOL, SUBPROTOCOL] : SUBPROTOCOL, {
     ca: creds.ca,
@@ -48,7 +63,8 @@ export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel
     ...(tunnel ? { createConnection: (opts: object) => tlsConnect({ ...opts, socket: tunnel }) } : {}),
   } as ConstructorParameters<typeof WebSocket>[2]);
   // ws keeps its request private; its 'socket' event is where the TCP connection starts
-  if (race && !tunnel) (ws as unknown as { _req?: NodeJS.EventEmitter })._req?.once('socket', (s: Socket) => (s.connecting ? s.once('connect', race.onTcp) : race.onTcp()));
+  if (race && !tunnel)
+    (ws as unknown as { _req?: NodeJS.EventEmitter })._req?.once('socket', (s: Socket) => (s.connecting ? s.once('connect', race.onTcp) : race.onTcp()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`no WebSocket challenge from ${config.wsUrl.host} within ${timeoutMs} ms`)), timeoutMs);
     const onAbort = (): void => fail(new Error('redial aborted'));
@@ -61,9 +77,14 @@ export function connectWebSocket(config: AgentConfig, creds: Credentials, tunnel
       reject(err);
     };
     ws.once('error', (err: NodeJS.ErrnoException) => fail(err));
-    ws.once('unexpected-response', (_req, res) => fail(new Error(`${config.wsUrl.href} answered HTTP ${res.statusCode} instead of a WebSocket upgrade (check --ws-url and the ingress)`)));
+    ws.once('unexpected-response', (_req, res) =>
+      fail(new Error(`${config.wsUrl.href} answered HTTP ${res.statusCode} instead of a WebSocket upgrade (check --ws-url and the ingress)`)),
+    );
     ws.once('close', (code: number, reason: Buffer) => {
-      const why = code === CLOSE_REFUSED ? `the server refused our certificate proof: ${reason.toString()}` : `WebSocket closed before the session started (${code} ${reason.toString()})`;
+      const why =
+        code === CLOSE_REFUSED
+          ? `the server refused our certificate proof: ${reason.toString()}`
+          : `WebSocket closed before the session started (${code} ${reason.toString()})`;
       fail(new Error(why));
     });
     ws.once('message', (data: RawData, isBinary: boolean) => {

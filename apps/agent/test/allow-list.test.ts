@@ -7,7 +7,15 @@ const ports = (text: string) => parsePortList(text) as Exclude<ReturnType<typeof
 const list = new AllowList({ nodeName: 'edge-1', nodeIps: ['10.0.0.5', 'fd00::5'], allowPorts: ports('9100-9199,9051'), localhostPorts: ports('10248') });
 
 t.test('kubelet ports and configured ports on node IPs are allowed', async (t) => {
-  for (const [host, port] of [['10.0.0.5', 10250], ['10.0.0.5', 10255], ['10.0.0.5', 9100], ['10.0.0.5', 9199], ['10.0.0.5', 9051], ['FD00::5', 10250], ['::ffff:10.0.0.5', 10250]] as const) {
+  for (const [host, port] of [
+    ['10.0.0.5', 10250],
+    ['10.0.0.5', 10255],
+    ['10.0.0.5', 9100],
+    ['10.0.0.5', 9199],
+    ['10.0.0.5', 9051],
+    ['FD00::5', 10250],
+    ['::ffff:10.0.0.5', 10250],
+  ] as const) {
     t.same(list.check(host, port), { allowed: true }, `${host}:${port}`);
   }
 });
@@ -53,7 +61,11 @@ const serverPorts = (node: string, localhost = '', rev = 1) => ({ rev, node: Por
 
 t.test('no ceiling: node ports follow the server, added and removed live', async (t) => {
   const a = new AllowList({ nodeName: 'edge-1', nodeIps: ['10.0.0.5'], localhostPorts: [] });
-  t.match(a.check('10.0.0.5', 9053), { allowed: false, reason: /port 9053 is not an allowed node port/ }, 'before any port config: kubelet ports only, as before');
+  t.match(
+    a.check('10.0.0.5', 9053),
+    { allowed: false, reason: /port 9053 is not an allowed node port/ },
+    'before any port config: kubelet ports only, as before',
+  );
   t.equal(a.check('10.0.0.5', 10250).allowed, true);
   const f = a.follow(serverPorts('9051-9053'));
   t.equal(f.refused.node.size, 0, 'nothing refused without a ceiling');
@@ -73,9 +85,16 @@ t.test('a ceiling caps what the server can open, and names what to fix', async (
   t.equal(f.allowed.node.toString(), '9051-9052');
   t.equal(a.check('10.0.0.5', 9052).allowed, true);
   const v = a.check('10.0.0.5', 9053);
-  t.match(!v.allowed && v.reason, /port 9053 is in the server's port config but above this agent's --allow-ports ceiling \(9051-9052\): add it to --allow-ports \(EDGE_TUNNEL_ALLOW_PORTS\) on edge-1/);
+  t.match(
+    !v.allowed && v.reason,
+    /port 9053 is in the server's port config but above this agent's --allow-ports ceiling \(9051-9052\): add it to --allow-ports \(EDGE_TUNNEL_ALLOW_PORTS\) on edge-1/,
+  );
   a.follow(serverPorts('9100', '', 2));
-  t.match(a.check('10.0.0.5', 9051), { allowed: false, reason: /not a node port in the server's port config/ }, 'the ceiling never opens a port by itself once the server speaks');
+  t.match(
+    a.check('10.0.0.5', 9051),
+    { allowed: false, reason: /not a node port in the server's port config/ },
+    'the ceiling never opens a port by itself once the server speaks',
+  );
   const none = new AllowList({ nodeName: 'n', nodeIps: ['10.0.0.5'], allowPorts: [], localhostPorts: [] });
   none.follow(serverPorts('9051'));
   t.match(none.check('10.0.0.5', 9051), { allowed: false, reason: /above this agent's --allow-ports ceiling \(\)/ }, '--allow-ports none: kubelet only');
@@ -85,14 +104,21 @@ t.test('localhost ports: only within --localhost-ports (none by default)', async
   const a = new AllowList({ nodeName: 'edge-1', nodeIps: ['10.0.0.5'], localhostPorts: [] });
   const f = a.follow(serverPorts('9051', '9400,10248'));
   t.equal(f.refused.localhost.toString(), '9400,10248', 'the default refuses every localhost port');
-  t.match(a.check('127.0.0.1', 9400), { allowed: false, reason: /above this agent's --localhost-ports ceiling \(none\): add it to --localhost-ports \(EDGE_TUNNEL_LOCALHOST_PORTS\)/ });
+  t.match(a.check('127.0.0.1', 9400), {
+    allowed: false,
+    reason: /above this agent's --localhost-ports ceiling \(none\): add it to --localhost-ports \(EDGE_TUNNEL_LOCALHOST_PORTS\)/,
+  });
   t.equal(a.check('10.0.0.5', 9400).allowed, false, 'a localhost port is not a node port');
   const b = new AllowList({ nodeName: 'edge-1', nodeIps: ['10.0.0.5'], localhostPorts: ports('10248') });
   b.follow(serverPorts('', '9400,10248'));
   t.equal(b.check('127.0.0.1', 10248).allowed, true);
   t.equal(b.check('127.0.0.1', 9400).allowed, false);
   b.follow(serverPorts('', '9400', 2));
-  t.match(b.check('127.0.0.1', 10248), { allowed: false, reason: /not a localhost port in the server's port config/ }, 'within the ceiling but no longer configured');
+  t.match(
+    b.check('127.0.0.1', 10248),
+    { allowed: false, reason: /not a localhost port in the server's port config/ },
+    'within the ceiling but no longer configured',
+  );
   t.equal(b.ceiling.localhost.toString(), '10248');
   t.equal(a.ceiling.node.size, 65_535, 'unset --allow-ports: the ceiling is every port');
 });

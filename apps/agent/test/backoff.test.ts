@@ -2,7 +2,10 @@ import t from 'tap';
 import { Backoff, backoffCeiling, fullJitter } from '../src/backoff.js';
 
 t.test('ceiling doubles from base and stops at max', async (t) => {
-  t.same([0, 1, 2, 3, 4, 5, 60].map((a) => backoffCeiling(a, 500, 4000)), [500, 1000, 2000, 4000, 4000, 4000, 4000]);
+  t.same(
+    [0, 1, 2, 3, 4, 5, 60].map((a) => backoffCeiling(a, 500, 4000)),
+    [500, 1000, 2000, 4000, 4000, 4000, 4000],
+  );
 });
 
 t.test('full jitter spans [0, ceiling)', async (t) => {

@@ -31,29 +31,58 @@ t.test('defaults', async (t) => {
     drainTimeoutMs: 10_000,
     logLevel: 'info',
   });
-  t.notOk('allowPorts' in c, 'no --allow-ports: no ceiling (the server\'s port config is followed)');
+  t.notOk('allowPorts' in c, "no --allow-ports: no ceiling (the server's port config is followed)");
 });
 
 t.test('--allow-ports: unset or blank is no ceiling, "none" the empty one', async (t) => {
   t.notOk('allowPorts' in config(base, { EDGE_TUNNEL_ALLOW_PORTS: '  ' }));
   t.same(config([...base, '--allow-ports', 'none']).allowPorts, []);
-  t.same(config(base, { EDGE_TUNNEL_ALLOW_PORTS: '9051,9052' }).allowPorts, [{ lo: 9051, hi: 9051 }, { lo: 9052, hi: 9052 }]);
+  t.same(config(base, { EDGE_TUNNEL_ALLOW_PORTS: '9051,9052' }).allowPorts, [
+    { lo: 9051, hi: 9051 },
+    { lo: 9052, hi: 9052 },
+  ]);
   t.same(config([...base, '--localhost-ports', 'none']).localhostPorts, []);
 });
 
 t.test('flags, repeats and --flag=value', async (t) => {
-  const c = config([...base, '--node-ip=10.0.0.6', '--server-name', 'edge-tunnel-server', '--compression', 'off', '--allow-ports', '9100-9199,9051', '--localhost-ports', '10248', '--meta-addr', '[::1]:9000', '--log-level', 'debug']);
+  const c = config([
+    ...base,
+    '--node-ip=10.0.0.6',
+    '--server-name',
+    'edge-tunnel-server',
+    '--compression',
+    'off',
+    '--allow-ports',
+    '9100-9199,9051',
+    '--localhost-ports',
+    '10248',
+    '--meta-addr',
+    '[::1]:9000',
+    '--log-level',
+    'debug',
+  ]);
   t.same(c.nodeIps, ['10.0.0.5', '10.0.0.6']);
   t.equal(c.serverName, 'edge-tunnel-server');
   t.equal(c.compression, false);
-  t.same(c.allowPorts, [{ lo: 9100, hi: 9199 }, { lo: 9051, hi: 9051 }]);
+  t.same(c.allowPorts, [
+    { lo: 9100, hi: 9199 },
+    { lo: 9051, hi: 9051 },
+  ]);
   t.same(c.localhostPorts, [{ lo: 10248, hi: 10248 }]);
   t.same(c.metaAddr, { host: '::1', port: 9000 });
   t.equal(c.logLevel, 'debug');
 });
 
 t.test('env fallbacks; flags win over env', async (t) => {
-  const env = { EDGE_TUNNEL_SERVER: '10.1.1.1', NODE_NAME: 'edge-9', NODE_IP: '10.0.0.7, 10.0.0.8', EDGE_TUNNEL_CERT: '/ec', EDGE_TUNNEL_KEY: '/ek', EDGE_TUNNEL_CA: '/eca', EDGE_TUNNEL_DIAL_TIMEOUT_MS: '1234' };
+  const env = {
+    EDGE_TUNNEL_SERVER: '10.1.1.1',
+    NODE_NAME: 'edge-9',
+    NODE_IP: '10.0.0.7, 10.0.0.8',
+    EDGE_TUNNEL_CERT: '/ec',
+    EDGE_TUNNEL_KEY: '/ek',
+    EDGE_TUNNEL_CA: '/eca',
+    EDGE_TUNNEL_DIAL_TIMEOUT_MS: '1234',
+  };
   const c = config([], env);
   t.match(c, { server: { host: '10.1.1.1', port: 10262 }, nodeName: 'edge-9', nodeIps: ['10.0.0.7', '10.0.0.8'], caFile: '/eca', dialTimeoutMs: 1234 });
   const limits = config([], { ...env, EDGE_TUNNEL_MAX_STREAMS: '16', EDGE_TUNNEL_RECONNECT_SPREAD_MS: '0' });
@@ -103,7 +132,8 @@ t.test('bad flags name the flag', async (t) => {
 });
 
 t.test('--max-streams beyond what the budget holds at full windows shares the budget', async (t) => {
-  const windowFor = (maxStreams: number, receiveBudget = 256 * 1024 * 1024): number => initialWindowFor({ maxStreams, initialWindow: 256 * 1024, receiveBudget });
+  const windowFor = (maxStreams: number, receiveBudget = 256 * 1024 * 1024): number =>
+    initialWindowFor({ maxStreams, initialWindow: 256 * 1024, receiveBudget });
   t.equal(windowFor(1024), 256 * 1024, 'the default: full 256 KiB windows');
   t.equal(windowFor(8), 256 * 1024, 'fewer streams never get bigger initial windows');
   t.equal(windowFor(10_000), Math.floor((256 * 1024 * 1024) / 10_000), '10 000 streams: the 256 MiB budget shared');

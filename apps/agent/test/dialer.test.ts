@@ -23,7 +23,11 @@ function countingConnect() {
 
 t.test('server drops the connection: reconnects with growing, bounded backoff, one dial at a time', async (t) => {
   const { c, connect } = countingConnect();
-  const { server, lines, agent } = await setup(t, { mode: { kind: 'drop' }, config: { backoffBaseMs: 20, backoffMaxMs: 200 }, deps: { random: () => 0.999, connectServer: connect } });
+  const { server, lines, agent } = await setup(t, {
+    mode: { kind: 'drop' },
+    config: { backoffBaseMs: 20, backoffMaxMs: 200 },
+    deps: { random: () => 0.999, connectServer: connect },
+  });
   await waitFor(() => server.connections >= 7, 8000, '7 connections');
   const delays = lines.filter((l) => l.msg === 'reconnecting').map((l) => l.delayMs as number);
   t.same(delays.slice(0, 6), [19, 39, 79, 159, 199, 199], 'full jitter ceilings double from base and stop at max');
@@ -41,8 +45,14 @@ t.test('server drops the connection: reconnects with growing, bounded backoff, o
   const before = lines.length;
   session.destroy();
   await waitFor(() => lines.slice(before).find((l) => l.msg === 'reconnecting'), 2000, 'reconnect');
-  t.match(lines.slice(before).find((l) => l.msg === 'reconnecting'), { delayMs: 19, attempt: 1 });
-  t.match(lines.slice(before).find((l) => l.msg === 'session lost'), { level: 40, reason: /closed/ });
+  t.match(
+    lines.slice(before).find((l) => l.msg === 'reconnecting'),
+    { delayMs: 19, attempt: 1 },
+  );
+  t.match(
+    lines.slice(before).find((l) => l.msg === 'session lost'),
+    { level: 40, reason: /closed/ },
+  );
   await server.nextSession();
   t.equal(c.max, 1);
 });
@@ -76,16 +86,25 @@ t.test('TLS and network failures are logged with a clear reason', async (t) => {
   const pki = (await import('./fixtures/pki.js')).testPki;
   const wrongCa = await setup(t, { config: { caFile: (await pki()).otherCaFile } });
   await waitFor(() => wrongCa.lines.find((l) => l.msg === 'connect failed'), 5000, 'tls failure');
-  t.match(wrongCa.lines.find((l) => l.msg === 'connect failed'), { level: 50, code: 'tls_error', reason: /server certificate rejected \(check --ca and --server-name\)/ });
+  t.match(
+    wrongCa.lines.find((l) => l.msg === 'connect failed'),
+    { level: 50, code: 'tls_error', reason: /server certificate rejected \(check --ca and --server-name\)/ },
+  );
 
   const wrongName = await setup(t, { config: { serverName: 'not-the-server.example' } });
   await waitFor(() => wrongName.lines.find((l) => l.msg === 'connect failed'), 5000, 'name failure');
-  t.match(wrongName.lines.find((l) => l.msg === 'connect failed'), { level: 50, reason: /server certificate rejected.*ERR_TLS_CERT_ALTNAME_INVALID/ });
+  t.match(
+    wrongName.lines.find((l) => l.msg === 'connect failed'),
+    { level: 50, reason: /server certificate rejected.*ERR_TLS_CERT_ALTNAME_INVALID/ },
+  );
 
   const port = await closedPort('127.0.0.1');
   const down = await setup(t, { config: { server: { host: '127.0.0.1', port } } });
   await waitFor(() => down.lines.find((l) => l.msg === 'connect failed'), 5000, 'unreachable');
-  t.match(down.lines.find((l) => l.msg === 'connect failed'), { level: 40, code: 'unreachable', reason: new RegExp(`server 127.0.0.1:${port} unreachable: ECONNREFUSED`) });
+  t.match(
+    down.lines.find((l) => l.msg === 'connect failed'),
+    { level: 40, code: 'unreachable', reason: new RegExp(`server 127.0.0.1:${port} unreachable: ECONNREFUSED`) },
+  );
 });
 
 t.test('a server that never finishes the handshake: timeout, still one dial at a time', async (t) => {
@@ -107,20 +126,34 @@ t.test('a server that never finishes the handshake: timeout, still one dial at a
   const { lines } = await setup(t, { config: { server: { host: '127.0.0.1', port }, keepaliveIntervalMs: 100, keepaliveTimeoutMs: 200 } });
   await waitFor(() => total >= 3, 5000, '3 dials');
   t.equal(max, 1, 'one connection at a time');
-  t.match(lines.find((l) => l.msg === 'connect failed'), { reason: /no TLS handshake within 200 ms/ });
+  t.match(
+    lines.find((l) => l.msg === 'connect failed'),
+    { reason: /no TLS handshake within 200 ms/ },
+  );
 });
 
 t.test('a lost session: the first redial is spread over --reconnect-spread-ms, then full jitter from base', async (t) => {
   const { server, lines, agent } = await setup(t, { config: { reconnectSpreadMs: 400 }, deps: { random: () => 0.999 } });
   const session = await server.nextSession();
-  t.notOk(lines.find((l) => l.msg === 'reconnecting'), 'the first dial at start is not delayed');
+  t.notOk(
+    lines.find((l) => l.msg === 'reconnecting'),
+    'the first dial at start is not delayed',
+  );
   await waitFor(() => agent.status().connected, 2000, 'connected');
   server.mode = { kind: 'drop' };
   const lostAt = performance.now();
   session.destroy();
   await waitFor(() => server.connections >= 3 && lines.filter((l) => l.msg === 'reconnecting').length >= 3, 5000, 'two redials');
   const delays = lines.filter((l) => l.msg === 'reconnecting').map((l) => [l.delayMs, l.attempt]);
-  t.same(delays.slice(0, 3), [[399, 0], [19, 1], [39, 2]], 'spread delay, then 20 ms base doubling');
+  t.same(
+    delays.slice(0, 3),
+    [
+      [399, 0],
+      [19, 1],
+      [39, 2],
+    ],
+    'spread delay, then 20 ms base doubling',
+  );
   const redial = server.arrivals[1]! - lostAt;
   t.ok(redial >= 395, `first redial ${Math.round(redial)} ms after the loss (spread delay 399 ms)`);
 });
@@ -131,8 +164,14 @@ t.test('a server GOAWAY (graceful shutdown) spreads the redial too', async (t) =
   await waitFor(() => agent.status().connected, 2000, 'connected');
   void session.close(1000);
   await waitFor(() => lines.find((l) => l.msg === 'reconnecting'), 5000, 'redial planned');
-  t.ok(lines.find((l) => l.msg === 'server is going away'), 'the GOAWAY was seen');
-  t.match(lines.find((l) => l.msg === 'reconnecting'), { delayMs: 299, attempt: 0 });
+  t.ok(
+    lines.find((l) => l.msg === 'server is going away'),
+    'the GOAWAY was seen',
+  );
+  t.match(
+    lines.find((l) => l.msg === 'reconnecting'),
+    { delayMs: 299, attempt: 0 },
+  );
   await server.nextSession();
   t.equal(server.connections, 2, 'one redial, after the spread delay');
 });

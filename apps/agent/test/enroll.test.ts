@@ -27,7 +27,12 @@ interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-async function enrolling(t: Teardown, token: string, over: Partial<AgentConfig> = {}, server?: EnrollServer): Promise<{ server: EnrollServer; agent: AgentHandle; lines: LogLine[]; config: AgentConfig }> {
+async function enrolling(
+  t: Teardown,
+  token: string,
+  over: Partial<AgentConfig> = {},
+  server?: EnrollServer,
+): Promise<{ server: EnrollServer; agent: AgentHandle; lines: LogLine[]; config: AgentConfig }> {
   const srv = server ?? (await EnrollServer.create(pki));
   const port = server ? (srv.server.address() as { port: number }).port : await srv.listen();
   const dir = await mkdtemp(join(tmpdir(), 'edge-agent-enroll-'));
@@ -75,7 +80,10 @@ t.test('first enrollment writes the files, then the session uses the new certifi
   t.teardown(() => second.close());
   await server.nextSession();
   t.equal(server.issued.length, 1, 'no second enrollment');
-  t.match(again.find((l) => l.msg === 'using certificate'), { certFile: join(certDir, 'agent.crt') });
+  t.match(
+    again.find((l) => l.msg === 'using certificate'),
+    { certFile: join(certDir, 'agent.crt') },
+  );
   t.equal(server.sessionFingerprints.at(-1), fingerprint(certPem));
 });
 
@@ -116,7 +124,12 @@ t.test('a bad token logs the server reason, /readyz says enrolling, and the agen
   const { server, agent, lines, config } = await enrolling(t, 'bad-token');
   await waitFor(() => lines.filter((l) => l.msg === 'enrollment failed').length >= 2, 10_000, 'two failed attempts');
   const line = lines.find((l) => l.msg === 'enrollment failed')!;
-  t.match(line, { level: 50, code: 'BAD_TOKEN', status: 401, reason: 'server refused enrollment (401 BAD_TOKEN): the bootstrap token is not valid: it matches no token key' });
+  t.match(line, {
+    level: 50,
+    code: 'BAD_TOKEN',
+    status: 401,
+    reason: 'server refused enrollment (401 BAD_TOKEN): the bootstrap token is not valid: it matches no token key',
+  });
   const ready = await httpGet(agent.metaAddress.port, '/readyz');
   t.equal(ready.status, 503);
   t.match(ready.body, /^not ready: enrolling: server refused enrollment \(401 BAD_TOKEN\): the bootstrap token is not valid/);

@@ -15,25 +15,45 @@ const config = (argv: string[], env: Record<string, string> = {}) => {
 
 t.test('defaults are the framing defaults; flags and env set them', async (t) => {
   t.match(config([]), {
-    receiveBudget: SESSION_DEFAULTS.receiveBudget, initialWindow: SESSION_DEFAULTS.initialWindow,
-    maxWindow: SESSION_DEFAULTS.maxWindow, maxControlPerSecond: SESSION_DEFAULTS.maxControlPerSecond,
+    receiveBudget: SESSION_DEFAULTS.receiveBudget,
+    initialWindow: SESSION_DEFAULTS.initialWindow,
+    maxWindow: SESSION_DEFAULTS.maxWindow,
+    maxControlPerSecond: SESSION_DEFAULTS.maxControlPerSecond,
   });
   t.match(config(['--receive-budget', '4194304', '--initial-window=4096', '--max-window', '65536', '--max-control-per-second', '50']), {
-    receiveBudget: 4_194_304, initialWindow: 4096, maxWindow: 65_536, maxControlPerSecond: 50,
+    receiveBudget: 4_194_304,
+    initialWindow: 4096,
+    maxWindow: 65_536,
+    maxControlPerSecond: 50,
   });
   t.match(config([], { EDGE_TUNNEL_MAX_CONTROL_PER_SECOND: '7', EDGE_TUNNEL_RECEIVE_BUDGET: '4194304' }), { maxControlPerSecond: 7, receiveBudget: 4_194_304 });
-  t.match(helpText(), /--receive-budget <value>\s+bytes one session buffers .*\(1024–1099511627776\) \(default 268435456\)\n\s+env EDGE_TUNNEL_RECEIVE_BUDGET\n/);
+  t.match(
+    helpText(),
+    /--receive-budget <value>\s+bytes one session buffers .*\(1024–1099511627776\) \(default 268435456\)\n\s+env EDGE_TUNNEL_RECEIVE_BUDGET\n/,
+  );
   t.match(helpText(), /--max-control-per-second <value>\s+.*\(1–1000000\) \(default 1000\)\n\s+env EDGE_TUNNEL_MAX_CONTROL_PER_SECOND\n/);
 });
 
 t.test('a bad value is refused naming the flag and its range', async (t) => {
   const cases: Array<[string[], string, RegExp]> = [
-    [['--initial-window', '1023'], '--initial-window', /^--initial-window \(env EDGE_TUNNEL_INITIAL_WINDOW\) must be a whole number from 1024 to 2147483647, got "1023"$/],
-    [['--receive-budget', '1e9'], '--receive-budget', /^--receive-budget \(env EDGE_TUNNEL_RECEIVE_BUDGET\) must be a whole number from 1024 to 1099511627776, got "1e9"$/],
+    [
+      ['--initial-window', '1023'],
+      '--initial-window',
+      /^--initial-window \(env EDGE_TUNNEL_INITIAL_WINDOW\) must be a whole number from 1024 to 2147483647, got "1023"$/,
+    ],
+    [
+      ['--receive-budget', '1e9'],
+      '--receive-budget',
+      /^--receive-budget \(env EDGE_TUNNEL_RECEIVE_BUDGET\) must be a whole number from 1024 to 1099511627776, got "1e9"$/,
+    ],
     [['--max-control-per-second', '0'], '--max-control-per-second', /from 1 to 1000000, got "0"$/],
     [['--initial-window', '65536', '--max-window', '32768'], '--max-window', /^--max-window \(32768\) must be at least --initial-window \(65536\)$/],
     [['--receive-budget', '4096', '--initial-window', '8192'], '--receive-budget', /^--receive-budget \(4096\) must be at least --initial-window \(8192\)$/],
-    [['--receive-budget', '1048576', '--max-streams', '257'], '--max-streams', /^--max-streams \(257\) must be at most 256: --receive-budget \(1048576\) ÷ the smallest stream window \(4096\)$/],
+    [
+      ['--receive-budget', '1048576', '--max-streams', '257'],
+      '--max-streams',
+      /^--max-streams \(257\) must be at most 256: --receive-budget \(1048576\) ÷ the smallest stream window \(4096\)$/,
+    ],
   ];
   for (const [argv, flag, message] of cases) {
     t.throws(() => config(argv), { name: 'ConfigError', code: 'ERR_AGENT_CONFIG', flag, message }, argv.join(' '));

@@ -27,7 +27,22 @@ t.test('bad flags: exit 2 with a message naming the flag', { skip }, async (t) =
 });
 
 t.test('a framing limit out of range: exit 2 naming the flag and its range', { skip }, async (t) => {
-  const child = run(['--server', 'x:1', '--node-name', 'edge-1', '--node-ip', '127.0.0.2', '--cert', '/c', '--key', '/k', '--ca', '/ca', '--max-window', '512']);
+  const child = run([
+    '--server',
+    'x:1',
+    '--node-name',
+    'edge-1',
+    '--node-ip',
+    '127.0.0.2',
+    '--cert',
+    '/c',
+    '--key',
+    '/k',
+    '--ca',
+    '/ca',
+    '--max-window',
+    '512',
+  ]);
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += c));
   const [code] = await once(child, 'exit');
@@ -41,8 +56,12 @@ t.test('SIGTERM: drains and exits 0', { skip }, async (t) => {
   const port = await server.listen();
   t.teardown(() => server.close());
   const child = run(['--meta-addr', '127.0.0.1:0', '--drain-timeout-ms', '500'], {
-    EDGE_TUNNEL_SERVER: `127.0.0.1:${port}`, NODE_NAME: 'edge-1', NODE_IP: '127.0.0.2',
-    EDGE_TUNNEL_CERT: pki.certFile, EDGE_TUNNEL_KEY: pki.keyFile, EDGE_TUNNEL_CA: pki.caFile,
+    EDGE_TUNNEL_SERVER: `127.0.0.1:${port}`,
+    NODE_NAME: 'edge-1',
+    NODE_IP: '127.0.0.2',
+    EDGE_TUNNEL_CERT: pki.certFile,
+    EDGE_TUNNEL_KEY: pki.keyFile,
+    EDGE_TUNNEL_CA: pki.caFile,
   });
   let stdout = '';
   child.stdout.on('data', (c) => (stdout += c));
@@ -51,6 +70,12 @@ t.test('SIGTERM: drains and exits 0', { skip }, async (t) => {
   child.kill('SIGTERM');
   const [code] = await once(child, 'exit');
   t.equal(code, 0);
-  const msgs = stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
-  t.ok(msgs.some((m) => m.msg === 'agent stopped'), 'logged agent stopped');
+  const msgs = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { msg: string });
+  t.ok(
+    msgs.some((m) => m.msg === 'agent stopped'),
+    'logged agent stopped',
+  );
 });

@@ -21,14 +21,22 @@ t.test('no ceiling: a port the server adds is reachable at once, a removed one r
   const echo = await target(t, (s) => s.pipe(s));
   const { session, lines } = await connected(t, { config: { allowPorts: undefined } });
   t.same(session.peerHello?.['portCeiling'], { node: '1-65535', localhost: '' }, 'the hello says: no node-port ceiling, no localhost ports');
-  t.match(await streamError(session.open(meta(echo.port))), { wireCode: 'REFUSED', reason: /is not an allowed node port/ }, 'before any port config: refused, as before');
+  t.match(
+    await streamError(session.open(meta(echo.port))),
+    { wireCode: 'REFUSED', reason: /is not an allowed node port/ },
+    'before any port config: refused, as before',
+  );
   t.equal(session.sendConfig(ports(String(echo.port), 1)), true);
   await waitFor(() => lines.some((l) => l.msg === 'server port config applied'), 2000, 'applied line');
   t.equal(await echoes(session, echo.port), 'ping', 'reachable without a restart');
   session.sendConfig(ports('', 2));
   await waitFor(() => lines.filter((l) => l.msg === 'server port config applied').length === 2, 2000, 'second applied line');
   t.match(await streamError(session.open(meta(echo.port))), { wireCode: 'REFUSED', reason: /not a node port in the server's port config \(rev 2\)/ });
-  t.match(await streamError(session.open(meta(10_250, '127.0.0.9'))), { wireCode: 'REFUSED', reason: /not an address of this node/ }, 'foreign hosts stay refused');
+  t.match(
+    await streamError(session.open(meta(10_250, '127.0.0.9'))),
+    { wireCode: 'REFUSED', reason: /not an address of this node/ },
+    'foreign hosts stay refused',
+  );
 });
 
 t.test('a ceiling: the configured port above it is refused with a warn line naming the flag', async (t) => {

@@ -2,7 +2,10 @@ import t from 'tap';
 import { formatPorts, inPorts, parsePortList } from '../src/ports.js';
 
 t.test('parses ports and ranges', async (t) => {
-  t.same(parsePortList('9100-9199, 9051,,'), [{ lo: 9100, hi: 9199 }, { lo: 9051, hi: 9051 }]);
+  t.same(parsePortList('9100-9199, 9051,,'), [
+    { lo: 9100, hi: 9199 },
+    { lo: 9051, hi: 9051 },
+  ]);
   t.same(parsePortList(''), []);
   t.equal(formatPorts(parsePortList('1,2-3') as never), '1,2-3');
   t.ok(inPorts([{ lo: 5, hi: 7 }], 7));

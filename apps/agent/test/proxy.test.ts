@@ -85,22 +85,41 @@ t.test('a proxy that never answers: proxy_timeout within --proxy-timeout-ms', as
   t.match(failure(lines), { code: 'proxy_timeout', reason: /did not answer CONNECT .* within 200 ms/ });
 });
 
-t.test('proxy settings: --proxy wins over the environment, NO_PROXY applies to the environment\'s, no password on the command line', async (t) => {
+t.test("proxy settings: --proxy wins over the environment, NO_PROXY applies to the environment's, no password on the command line", async (t) => {
   const base = ['--server', 'srv.example.com:443', '--node-name', 'n1', '--node-ip', '10.0.0.1', '--cert', 'c', '--key', 'k', '--ca', 'ca'];
   const env = { HTTPS_PROXY: 'http://u:p%40ss@envproxy:3128', NO_PROXY: '.example.com' };
-  t.equal(parseConfig(base, env).help === false && (parseConfig(base, env) as { config: { proxy?: unknown } }).config.proxy !== undefined, true, 'env proxy parsed');
+  t.equal(
+    parseConfig(base, env).help === false && (parseConfig(base, env) as { config: { proxy?: unknown } }).config.proxy !== undefined,
+    true,
+    'env proxy parsed',
+  );
   const fromEnv = proxyConfig({ timeoutMs: 1 }, env)!;
   t.match(fromEnv, { host: 'envproxy', port: 3128, source: 'HTTPS_PROXY', urlAuth: 'u:p@ss', display: 'http://envproxy:3128' });
   t.ok(bypassesProxy(fromEnv.noProxy, { host: 'srv.example.com', port: 443 }), 'NO_PROXY domain suffix');
-  t.same(proxyConfig({ proxy: 'https://flag:8443', timeoutMs: 1 }, env), { protocol: 'https', host: 'flag', port: 8443, display: 'https://flag:8443', source: '--proxy', noProxy: [], timeoutMs: 1 });
+  t.same(proxyConfig({ proxy: 'https://flag:8443', timeoutMs: 1 }, env), {
+    protocol: 'https',
+    host: 'flag',
+    port: 8443,
+    display: 'https://flag:8443',
+    source: '--proxy',
+    noProxy: [],
+    timeoutMs: 1,
+  });
   t.equal(proxyConfig({ proxy: 'direct', timeoutMs: 1 }, env), undefined, '--proxy direct ignores the environment');
   t.equal(proxyConfig({ timeoutMs: 1 }, { https_proxy: 'lower:1', HTTPS_PROXY: 'upper:2' })!.host, 'lower', 'lower-case first, as curl');
   t.throws(() => proxyConfig({ proxy: 'http://u:pw@p:1', timeoutMs: 1 }, {}), ConfigError);
   t.throws(() => proxyConfig({ proxy: 'socks5://p:1', timeoutMs: 1 }, {}), /only http:\/\/ and https:\/\//);
   const cases: Array<[string, string, number, boolean]> = [
-    ['*', 'a', 1, true], ['10.0.0.0/8', '10.1.2.3', 1, true], ['10.0.0.0/8', '11.1.2.3', 1, false],
-    ['example.com', 'example.com', 1, true], ['example.com', 'badexample.com', 1, false], ['srv:443', 'srv', 443, true],
-    ['srv:443', 'srv', 10262, false], ['[::1]:5', '::1', 5, true], ['fd00::/8', 'fd00::1', 1, true], ['127.0.0.1', '127.0.0.1', 1, true],
+    ['*', 'a', 1, true],
+    ['10.0.0.0/8', '10.1.2.3', 1, true],
+    ['10.0.0.0/8', '11.1.2.3', 1, false],
+    ['example.com', 'example.com', 1, true],
+    ['example.com', 'badexample.com', 1, false],
+    ['srv:443', 'srv', 443, true],
+    ['srv:443', 'srv', 10262, false],
+    ['[::1]:5', '::1', 5, true],
+    ['fd00::/8', 'fd00::1', 1, true],
+    ['127.0.0.1', '127.0.0.1', 1, true],
   ];
   for (const [entry, host, port, want] of cases) t.equal(bypassesProxy([entry], { host, port }), want, `${entry} vs ${host}:${port}`);
 });

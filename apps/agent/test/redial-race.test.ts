@@ -85,7 +85,10 @@ t.test('dials overlap at the jittered cadence: a new one every 250–500 ms with
   const gaps = d.all.slice(1).map((f, k) => f.startedAt - d.all[k]!.startedAt);
   const expected = [250, 499, 375];
   gaps.forEach((gap, k) => t.ok(gap >= expected[k]! - 5 && gap < expected[k]! + 400, `gap ${k + 1}: ${gap} ms (jitter ${jitter[k]} → ${expected[k]} ms)`));
-  t.ok(d.all.every((f) => !f.settled), 'none of them finished: the dials overlapped');
+  t.ok(
+    d.all.every((f) => !f.settled),
+    'none of them finished: the dials overlapped',
+  );
   race.stop();
   t.equal(await won, undefined, 'stopped: no winner');
 });
@@ -100,8 +103,11 @@ t.test(`at most ${REDIAL_MAX_LIVE} live: the oldest without TCP is aborted for t
   const race = new RedialRace({ start: d.start, minMs: 20, maxMs: 20 });
   const won = race.run();
   await until('6 dials', () => d.all.length === 6);
-  t.same(seen, ['start 1, aborted []', 'start 2, aborted []', 'start 3, aborted []', 'start 4, aborted []', 'start 5, aborted [1]', 'start 6, aborted [1,3]'],
-    'the 5th aborts #1; the 6th aborts #3, the oldest without TCP, and keeps #2 (TCP up)');
+  t.same(
+    seen,
+    ['start 1, aborted []', 'start 2, aborted []', 'start 3, aborted []', 'start 4, aborted []', 'start 5, aborted [1]', 'start 6, aborted [1,3]'],
+    'the 5th aborts #1; the 6th aborts #3, the oldest without TCP, and keeps #2 (TCP up)',
+  );
   t.equal(race.liveCount, REDIAL_MAX_LIVE, `${REDIAL_MAX_LIVE} live`);
   t.equal(d.live(), REDIAL_MAX_LIVE, 'and the aborted ones are gone');
   for (const f of d.all) f.tcpUp = true;
@@ -148,7 +154,7 @@ t.test('failed dials do not end the race', async (t) => {
   t.equal(await won, socket as unknown as TLSSocket, 'the third won');
 });
 
-t.test('stop() (the grace) and the dialer\'s close (signal) leave nothing behind', async (t) => {
+t.test("stop() (the grace) and the dialer's close (signal) leave nothing behind", async (t) => {
   for (const how of ['stop', 'signal'] as const) {
     const baseline = timeouts();
     const d = fakeDialer();
@@ -160,7 +166,10 @@ t.test('stop() (the grace) and the dialer\'s close (signal) leave nothing behind
     if (how === 'stop') race.stop();
     else ac.abort();
     t.equal(await won, undefined, `${how}: no winner`);
-    t.ok(d.all.every((f) => f.aborted), `${how}: every attempt aborted (also the one with TCP up)`);
+    t.ok(
+      d.all.every((f) => f.aborted),
+      `${how}: every attempt aborted (also the one with TCP up)`,
+    );
     t.equal(d.live(), 0, `${how}: no live attempt`);
     t.equal(timeouts(), baseline, `${how}: no timer left`);
   }
@@ -183,8 +192,14 @@ function pausedSession(graceMs: number, signal?: AbortSignal) {
   const done = resumeSession({
     dialer: { startRedial: d.start, isClosing: false, ...(signal ? { closingSignal: signal } : {}) },
     session: { peerGoingAway: false, streams: new Map() } as unknown as Session,
-    link, credentials: { sessionId: Buffer.alloc(16), secret: Buffer.alloc(32), graceMs },
-    reason: 'no bytes on the connection for 3000 ms', log, metrics, serverAddr: '10.0.0.1:10262', timeoutMs: 3_000, random: () => 0,
+    link,
+    credentials: { sessionId: Buffer.alloc(16), secret: Buffer.alloc(32), graceMs },
+    reason: 'no bytes on the connection for 3000 ms',
+    log,
+    metrics,
+    serverAddr: '10.0.0.1:10262',
+    timeoutMs: 3_000,
+    random: () => 0,
   });
   return { link, lines, results, d, done };
 }
@@ -194,7 +209,10 @@ t.test('resumeSession: the grace ends the race; every dial counted as attempted;
   const s = pausedSession(900);
   await s.done;
   t.ok(s.link.destroyed, 'the link ended at the grace');
-  t.match(s.lines.find((l) => l.msg === 'session not resumed: its streams end'), { reason: /grace of 900 ms/ });
+  t.match(
+    s.lines.find((l) => l.msg === 'session not resumed: its streams end'),
+    { reason: /grace of 900 ms/ },
+  );
   t.ok(s.d.all.length >= 3 && s.d.all.length <= 4, `dials overlapped within the grace (${s.d.all.length} at 250 ms)`);
   t.equal(s.results.filter((r) => r === 'attempted').length, s.d.all.length, 'resumes{result=attempted} counts the dials');
   t.equal(s.results.at(-1), 'failed');
@@ -202,7 +220,7 @@ t.test('resumeSession: the grace ends the race; every dial counted as attempted;
   t.equal(timeouts(), baseline, 'no timer left (race, grace)');
 });
 
-t.test('resumeSession: the dialer\'s close ends the race at once; nothing left', async (t) => {
+t.test("resumeSession: the dialer's close ends the race at once; nothing left", async (t) => {
   const baseline = timeouts();
   const ac = new AbortController();
   const s = pausedSession(60_000, ac.signal);

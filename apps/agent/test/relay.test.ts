@@ -12,7 +12,7 @@ const meta = (host: string, port: number) => ({ host, port, kind: 'http', traceI
 t.test('hello: node name, node IPs, version, agent version; client cert names the node', async (t) => {
   const { session, server, agent } = await connected(t);
   t.same(session.peerHello, { nodeName: NODE_NAME, nodeIps: [NODE_IP], version: 1, agentVersion: '0.1.0', portCeiling: { node: '', localhost: '' } });
-  t.equal(session.peerTakesConfig, true, 'the agent takes CONFIG frames (the server\'s port config)');
+  t.equal(session.peerTakesConfig, true, "the agent takes CONFIG frames (the server's port config)");
   t.same(server.peerCertCn, [NODE_NAME]);
   await waitFor(() => agent.status().connected, 2000, 'connected');
   t.match(agent.status(), { connected: true, serverId: 'srv-test', attempts: 1, activeStreams: 0 });
@@ -22,7 +22,10 @@ t.test('refusals over the wire', async (t) => {
   const dead = await closedPort();
   const { session } = await connected(t, { config: { allowPorts: [{ lo: dead, hi: dead }] } });
   const foreign = await streamError(session.open(meta('127.0.0.3', 10250)));
-  t.match(foreign, { wireCode: 'REFUSED', reason: /^127\.0\.0\.3:10250 is not allowed by edge-tunnel-agent on edge-1: host 127\.0\.0\.3 is not an address of this node \(allowed: / });
+  t.match(foreign, {
+    wireCode: 'REFUSED',
+    reason: /^127\.0\.0\.3:10250 is not allowed by edge-tunnel-agent on edge-1: host 127\.0\.0\.3 is not an address of this node \(allowed: /,
+  });
   const port = await streamError(session.open(meta(NODE_IP, 22)));
   t.match(port, { wireCode: 'REFUSED', reason: /port 22 is not an allowed node port/ });
   const failed = await streamError(session.open(meta(NODE_IP, dead)));
@@ -45,7 +48,7 @@ t.test('dial timeout refuses with TIMEOUT and does not block other streams', asy
   t.ok(performance.now() - started >= 390, 'timeout waited for the deadline');
 });
 
-t.test('once connected, nothing of the dial stays on the target socket (one error listener: the relay\'s)', async (t) => {
+t.test("once connected, nothing of the dial stays on the target socket (one error listener: the relay's)", async (t) => {
   const echo = await target(t, (s) => s.pipe(s));
   const dialed: Socket[] = [];
   const dialTarget = (host: string, port: number) => dialed[dialed.push(dialTcp(host, port)) - 1]!;
@@ -54,7 +57,11 @@ t.test('once connected, nothing of the dial stays on the target socket (one erro
   stream.write('ping');
   t.equal(String(await new Promise((r) => stream.once('data', r))), 'ping', 'relayed');
   const socket = dialed[0]!;
-  t.same(['error', 'connect', 'data', 'drain'].map((e) => socket.listenerCount(e)), [1, 0, 1, 1], 'error, connect, data, drain listeners');
+  t.same(
+    ['error', 'connect', 'data', 'drain'].map((e) => socket.listenerCount(e)),
+    [1, 0, 1, 1],
+    'error, connect, data, drain listeners',
+  );
   stream.end();
   await collect(stream);
 });
@@ -137,7 +144,7 @@ t.test('0-RTT bytes written before OPEN_OK reach the target', async (t) => {
   stream.end('early bytes');
   t.equal(openedBeforeWrite, false);
   stream.resume();
-  t.equal((await (await waitFor(() => received, 2000, 'target connection'))).toString(), 'early bytes');
+  t.equal((await await waitFor(() => received, 2000, 'target connection')).toString(), 'early bytes');
 });
 
 t.test('localhost ports are dialed on 127.0.0.1', async (t) => {
@@ -176,7 +183,10 @@ t.test('--stream-idle-timeout-ms: a silent stream is reset with TIMEOUT, a busy 
   t.match(err, { wireCode: 'TIMEOUT', reason: new RegExp(`^target ${NODE_IP.replaceAll('.', '\\.')}:${echo.port}: no byte either way for 300 ms$`) });
   t.ok(after >= 290 && after < 1500, `closed after ${after.toFixed(0)} ms of quiet (limit 300, sweep ≤ 1.25 ×)`);
   t.notOk(busy.destroyed, 'the busy stream is still open');
-  t.ok(lines.some((l) => l.msg === 'stream closed: idle timeout' && l.code === 'TIMEOUT'), 'warn line for the operator');
+  t.ok(
+    lines.some((l) => l.msg === 'stream closed: idle timeout' && l.code === 'TIMEOUT'),
+    'warn line for the operator',
+  );
   clearInterval(pinger);
   busy.end();
   await collect(busy);
@@ -203,7 +213,11 @@ t.test('--max-streams N: the server learns N and cannot open stream N+1; N+1 sen
     s.write(`s${i}`);
     t.equal(String(await new Promise((r) => s.once('data', r))), `s${i}`, `stream ${i + 1} of 3 relays`);
   }
-  t.throws(open, { code: 'ERR_FRAMING_STREAM_LIMIT', message: 'the peer accepts at most 3 concurrent streams' }, 'stream 4 is refused by the server\'s own framing');
+  t.throws(
+    open,
+    { code: 'ERR_FRAMING_STREAM_LIMIT', message: 'the peer accepts at most 3 concurrent streams' },
+    "stream 4 is refused by the server's own framing",
+  );
   streams[0]!.end();
   await collect(streams[0]!);
   await waitFor(() => streams[0]!.destroyed, 2000, 'stream 1 closed');

@@ -9,19 +9,37 @@ import { ConfigError } from '../src/errors.js';
 const policy = { serverHost: 'lb.example', serverPort: 10262, cidrs: ['10.20.0.0/16', 'fd00::/8'] };
 
 t.test('the --server host and IPs inside --replica-cidrs are kept, in order', async (t) => {
-  const r = admitReplicas([
-    { id: 'a', addr: 'lb.example:10262' }, { id: 'b', addr: '10.20.3.4:10262' }, { id: 'c', addr: '[fd00::5]:10262' }, { id: 'd', addr: 'LB.example:7' },
-  ], policy);
-  t.same(r.replicas.map((x) => x.id), ['a', 'b', 'c', 'd']);
+  const r = admitReplicas(
+    [
+      { id: 'a', addr: 'lb.example:10262' },
+      { id: 'b', addr: '10.20.3.4:10262' },
+      { id: 'c', addr: '[fd00::5]:10262' },
+      { id: 'd', addr: 'LB.example:7' },
+    ],
+    policy,
+  );
+  t.same(
+    r.replicas.map((x) => x.id),
+    ['a', 'b', 'c', 'd'],
+  );
   t.same(r.refused, []);
 });
 
 t.test('other IPs, other names and loopback are refused with the reason', async (t) => {
-  const r = admitReplicas([
-    { id: 'a', addr: '10.21.0.1:10262' }, { id: 'b', addr: 'evil.example:10262' }, { id: 'c', addr: '127.0.0.1:22' }, { id: 'd', addr: '[fe80::1]:1' },
-  ], policy);
+  const r = admitReplicas(
+    [
+      { id: 'a', addr: '10.21.0.1:10262' },
+      { id: 'b', addr: 'evil.example:10262' },
+      { id: 'c', addr: '127.0.0.1:22' },
+      { id: 'd', addr: '[fe80::1]:1' },
+    ],
+    policy,
+  );
   t.same(r.replicas, []);
-  t.same(r.refused.map((x) => x.addr), ['10.21.0.1:10262', 'evil.example:10262', '127.0.0.1:22', '[fe80::1]:1']);
+  t.same(
+    r.refused.map((x) => x.addr),
+    ['10.21.0.1:10262', 'evil.example:10262', '127.0.0.1:22', '[fe80::1]:1'],
+  );
   t.match(r.refused[0]!.reason, /outside --replica-cidrs/);
   t.match(r.refused[1]!.reason, /host name other than the --server host/);
 });
@@ -31,21 +49,57 @@ t.test('unset --replica-cidrs: private addresses on the --server port (the pod I
   const ok = ['10.244.1.5:10262', '172.20.0.9:10262', '192.168.7.1:10262', '100.64.3.2:10262', '[fd12::3]:10262', 'tunnel.example.com:443'];
   const bad = {
     '203.0.113.7:10262': /outside --replica-cidrs \(--server host tunnel.example.com, --replica-cidrs unset: private ranges .* on port 10262\)/,
-    '8.8.8.8:10262': /outside --replica-cidrs/, '127.0.0.1:10262': /outside --replica-cidrs/, '169.254.169.254:10262': /outside --replica-cidrs/,
-    '[::1]:10262': /outside --replica-cidrs/, '[fe80::1]:10262': /outside --replica-cidrs/, '[2001:db8::1]:10262': /outside --replica-cidrs/,
-    '0.0.0.0:10262': /outside --replica-cidrs/, '224.0.0.1:10262': /outside --replica-cidrs/, '172.32.0.1:10262': /outside --replica-cidrs/,
-    '10.244.1.5:22': /a port other than the --server port 10262/, '192.168.1.1:10250': /a port other than the --server port/,
+    '8.8.8.8:10262': /outside --replica-cidrs/,
+    '127.0.0.1:10262': /outside --replica-cidrs/,
+    '169.254.169.254:10262': /outside --replica-cidrs/,
+    '[::1]:10262': /outside --replica-cidrs/,
+    '[fe80::1]:10262': /outside --replica-cidrs/,
+    '[2001:db8::1]:10262': /outside --replica-cidrs/,
+    '0.0.0.0:10262': /outside --replica-cidrs/,
+    '224.0.0.1:10262': /outside --replica-cidrs/,
+    '172.32.0.1:10262': /outside --replica-cidrs/,
+    '10.244.1.5:22': /a port other than the --server port 10262/,
+    '192.168.1.1:10250': /a port other than the --server port/,
     'pod-1.example:10262': /host name other than the --server host/,
   };
-  const r = admitReplicas([...ok, ...Object.keys(bad)].map((addr, i) => ({ id: `r${i}`, addr })), unset);
-  t.same(r.replicas.map((x) => x.addr), ok);
-  t.same(r.refused.map((x) => x.addr), Object.keys(bad));
+  const r = admitReplicas(
+    [...ok, ...Object.keys(bad)].map((addr, i) => ({ id: `r${i}`, addr })),
+    unset,
+  );
+  t.same(
+    r.replicas.map((x) => x.addr),
+    ok,
+  );
+  t.same(
+    r.refused.map((x) => x.addr),
+    Object.keys(bad),
+  );
   for (const { addr, reason } of r.refused) t.match(reason, bad[addr as keyof typeof bad], addr);
   t.same(PRIVATE_RANGES, ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7']);
-  const given = admitReplicas([{ id: 'a', addr: '10.20.0.1:7000' }, { id: 'b', addr: '10.21.0.1:10262' }], policy);
-  t.same(given.replicas.map((x) => x.id), ['a'], 'given CIDRs: exactly those, any port; the private default no longer applies');
-  const none = admitReplicas([{ id: 'a', addr: '10.20.0.1:10262' }, { id: 'b', addr: 'lb.example:10262' }], { ...policy, cidrs: ['none'] });
-  t.same(none.replicas.map((x) => x.id), ['b'], '--replica-cidrs none: the --server host only');
+  const given = admitReplicas(
+    [
+      { id: 'a', addr: '10.20.0.1:7000' },
+      { id: 'b', addr: '10.21.0.1:10262' },
+    ],
+    policy,
+  );
+  t.same(
+    given.replicas.map((x) => x.id),
+    ['a'],
+    'given CIDRs: exactly those, any port; the private default no longer applies',
+  );
+  const none = admitReplicas(
+    [
+      { id: 'a', addr: '10.20.0.1:10262' },
+      { id: 'b', addr: 'lb.example:10262' },
+    ],
+    { ...policy, cidrs: ['none'] },
+  );
+  t.same(
+    none.replicas.map((x) => x.id),
+    ['b'],
+    '--replica-cidrs none: the --server host only',
+  );
   t.match(none.refused[0]!.reason, /outside --replica-cidrs \(--server host lb.example, --replica-cidrs none\)/);
 });
 
@@ -65,7 +119,11 @@ t.test('parseCidr and --replica-cidrs reject what is not a CIDR', async (t) => {
   const ok = parseConfig([...base, '--replica-cidrs', '10.20.0.0/16,fd00::/8', '--replica-cidrs', '192.168.0.0/24']);
   t.same(!ok.help && ok.config.replicaCidrs, ['10.20.0.0/16', 'fd00::/8', '192.168.0.0/24']);
   let thrown: unknown;
-  try { parseConfig([...base, '--replica-cidrs', '10.0.0.1']); } catch (err) { thrown = err; }
+  try {
+    parseConfig([...base, '--replica-cidrs', '10.0.0.1']);
+  } catch (err) {
+    thrown = err;
+  }
   t.ok(thrown instanceof ConfigError && thrown.flag === '--replica-cidrs', 'a bare IP is refused, naming --replica-cidrs');
   const unset = parseConfig(base);
   t.same(!unset.help && unset.config.replicaCidrs, [], 'unset: the private ranges on the --server port');

@@ -10,7 +10,10 @@ import { start } from '../src/start.js';
 import { agentConfig, captureLogger, httpGet, waitFor } from './fixtures/agent.js';
 import { testPki, type TestPki } from './fixtures/pki.js';
 
-interface Replica { id: string; addr: string }
+interface Replica {
+  id: string;
+  addr: string;
+}
 
 /** A framing server whose hello names the replica set; it keeps each session's control stream. */
 class ReplicaServer {
@@ -20,7 +23,10 @@ class ReplicaServer {
   replicas: Replica[] = [];
   addr = '';
 
-  constructor(pki: TestPki, readonly id: string) {
+  constructor(
+    pki: TestPki,
+    readonly id: string,
+  ) {
     this.server = createServer({ key: pki.server.keyPem, cert: pki.server.certPem, ca: pki.caPem, requestCert: true, rejectUnauthorized: true });
     this.server.on('tlsClientError', () => {});
     this.server.on('secureConnection', (socket: TLSSocket) => {
@@ -30,13 +36,16 @@ class ReplicaServer {
         this.sessions.delete(session);
         this.control.delete(session);
       });
-      session.ready.then(() => {
-        this.sessions.add(session);
-        const stream = session.open({ host: 'edge-tunnel', port: 0, kind: 'replicas' });
-        stream.on('error', () => {});
-        stream.resume();
-        this.control.set(session, stream);
-      }, () => {});
+      session.ready.then(
+        () => {
+          this.sessions.add(session);
+          const stream = session.open({ host: 'edge-tunnel', port: 0, kind: 'replicas' });
+          stream.on('error', () => {});
+          stream.resume();
+          this.control.set(session, stream);
+        },
+        () => {},
+      );
     });
   }
 
@@ -65,7 +74,10 @@ async function loadBalancer(t: { teardown(fn: () => unknown): void }, backend: (
     const up = netConnect({ host: host!, port: Number(port) });
     for (const s of [client, up]) {
       sockets.add(s);
-      s.on('error', () => { client.destroy(); up.destroy(); });
+      s.on('error', () => {
+        client.destroy();
+        up.destroy();
+      });
       s.once('close', () => sockets.delete(s));
     }
     client.pipe(up).pipe(client);
@@ -97,9 +109,19 @@ t.test('the agent reaches the load balancer once, then keeps one session to ever
   const agent = await start(agentConfig(pki, lbPort), logger);
   t.teardown(() => agent.close());
   await waitFor(() => agent.status().sessions.length === 3, 5000, 'three sessions');
-  t.same(agent.status().sessions.map((s) => s.replicaId).sort(), ['r1', 'r2', 'r3']);
+  t.same(
+    agent
+      .status()
+      .sessions.map((s) => s.replicaId)
+      .sort(),
+    ['r1', 'r2', 'r3'],
+  );
   t.equal(agent.status().sessions.find((s) => s.replicaId === 'r2')!.via, 'lb', 'the replica behind the LB is served by the LB session');
-  t.same(servers.map((s) => s.sessions.size), [1, 1, 1], 'exactly one session per replica');
+  t.same(
+    servers.map((s) => s.sessions.size),
+    [1, 1, 1],
+    'exactly one session per replica',
+  );
   t.equal(lbDials, 1, 'the load balancer was dialed once');
   const metrics = await httpGet(agent.metaAddress.port, '/metrics');
   t.match(metrics.body, /edge_tunnel_agent_sessions\{transport="tls"\} 3/);
@@ -117,7 +139,13 @@ t.test('replica-set changes on the control stream stop and start dialers', async
   servers[0]!.announce(set.slice(0, 2));
   await waitFor(() => servers[2]!.sessions.size === 0, 5000, 'r3 session closed');
   await waitFor(() => agent.status().sessions.length === 2, 5000, 'two sessions');
-  t.same(agent.status().sessions.map((s) => s.replicaId).sort(), ['r1', 'r2']);
+  t.same(
+    agent
+      .status()
+      .sessions.map((s) => s.replicaId)
+      .sort(),
+    ['r1', 'r2'],
+  );
   servers[1]!.announce(set);
   await waitFor(() => agent.status().sessions.length === 3, 5000, 'r3 back');
   t.equal(servers[2]!.sessions.size, 1);
@@ -146,7 +174,10 @@ t.test('a server without a replica set: the load balancer session is the only on
   const agent = await start(agentConfig(pki, Number(single.addr.split(':')[1])), logger);
   t.teardown(() => agent.close());
   await waitFor(() => agent.status().connected, 5000, 'connected');
-  t.same(agent.status().sessions.map((s) => [s.replicaId, s.via]), [['solo', 'lb']]);
+  t.same(
+    agent.status().sessions.map((s) => [s.replicaId, s.via]),
+    [['solo', 'lb']],
+  );
 });
 
 t.test('advertised addresses that do not answer: with no session left, the agent falls back to the load balancer', async (t) => {
@@ -163,7 +194,10 @@ t.test('advertised addresses that do not answer: with no session left, the agent
   await waitFor(() => agent.status().connected, 5000, 'connected');
   for (const s of only.sessions) s.destroy();
   await waitFor(() => lbDials >= 2 && agent.status().connected, 5000, 'reconnected through the load balancer');
-  t.same(agent.status().sessions.map((s) => [s.replicaId, s.via]), [['r1', 'lb']]);
+  t.same(
+    agent.status().sessions.map((s) => [s.replicaId, s.via]),
+    [['r1', 'lb']],
+  );
 });
 
 t.test('dials caused by a lost session or a control line are spread over --reconnect-spread-ms', async (t) => {
@@ -173,7 +207,10 @@ t.test('dials caused by a lost session or a control line are spread over --recon
   const agent = await start(agentConfig(pki, lbPort, { reconnectSpreadMs: 300 }), logger, { random: () => 0.999 });
   t.teardown(() => agent.close());
   await waitFor(() => agent.status().sessions.length === 3 && servers.every((s) => s.control.size === 1), 5000, 'three sessions');
-  t.notOk(lines.find((l) => l.msg === 'reconnecting'), 'the dials that follow the first hello are not delayed');
+  t.notOk(
+    lines.find((l) => l.msg === 'reconnecting'),
+    'the dials that follow the first hello are not delayed',
+  );
   const planned = (addr: string) => lines.find((l) => l.msg === 'reconnecting' && l.replicaAddr === addr);
 
   servers[0]!.announce(set.slice(0, 2));

@@ -17,7 +17,7 @@ import { FakeServer } from './fixtures/server.js';
 
 const quiet = { info: () => {} } as unknown as Logger;
 
-t.test('resumeRoute: the replica\'s advertised address when given, else --server through the load balancer', async (t) => {
+t.test("resumeRoute: the replica's advertised address when given, else --server through the load balancer", async (t) => {
   const lb = { host: 'lb.example', port: 10262 };
   t.same(resumeRoute(lb, '10.1.2.3:10262'), { target: { host: '10.1.2.3', port: 10262 }, via: 'replica' });
   t.same(resumeRoute(lb, undefined), { target: lb, via: 'lb' });
@@ -26,7 +26,7 @@ t.test('resumeRoute: the replica\'s advertised address when given, else --server
 t.test('retryElsewhere: only OTHER_REPLICA on a dial through the load balancer', async (t) => {
   const other = new resume.ResumeRefusedError('OTHER_REPLICA', 'issued by another replica');
   t.ok(retryElsewhere(other, markRoute({}, 'lb'), quiet), 'OTHER_REPLICA through the load balancer: retry');
-  t.notOk(retryElsewhere(other, markRoute({}, 'replica'), quiet), 'OTHER_REPLICA at the replica\'s own address: the address serves another replica now, end');
+  t.notOk(retryElsewhere(other, markRoute({}, 'replica'), quiet), "OTHER_REPLICA at the replica's own address: the address serves another replica now, end");
   t.notOk(retryElsewhere(other, {}, quiet), 'a socket of unknown route: end');
   t.notOk(retryElsewhere(new resume.ResumeRefusedError('UNKNOWN_SESSION', 'gone'), markRoute({}, 'lb'), quiet), 'UNKNOWN_SESSION: end');
   t.notOk(retryElsewhere(new Error('boom'), markRoute({}, 'lb'), quiet), 'not a refusal');
@@ -73,8 +73,15 @@ t.test('through a load balancer that picks the wrong replica: OTHER_REPLICA, ret
   await waitFor(() => a.accepted.some((x) => x.kind === 'resumed'), 10_000, 'the resume at a');
   stream.write('after');
   await waitFor(() => Buffer.concat(echoed).toString() === 'before during after', 5_000, 'echo across the resume');
-  t.same(b.accepted.map((x) => (x.kind === 'refused' ? x.code : x.kind)), ['OTHER_REPLICA', 'OTHER_REPLICA'], 'b refused both resumes OTHER_REPLICA');
+  t.same(
+    b.accepted.map((x) => (x.kind === 'refused' ? x.code : x.kind)),
+    ['OTHER_REPLICA', 'OTHER_REPLICA'],
+    'b refused both resumes OTHER_REPLICA',
+  );
   t.equal(lines.filter((l) => l.msg === 'resume reached another replica: retrying through the load balancer').length, 2, 'the agent retried twice');
-  t.notOk(lines.some((l) => l.msg === 'resume refused: its streams end' || l.msg === 'session lost'), 'the session was never given up');
+  t.notOk(
+    lines.some((l) => l.msg === 'resume refused: its streams end' || l.msg === 'session lost'),
+    'the session was never given up',
+  );
   t.equal(a.sessions.length + b.sessions.length, 1, 'no new session anywhere');
 });

@@ -36,21 +36,38 @@ t.test('a cut connection is resumed: the same session, a relayed stream carries 
   stream.write('after');
   await waitFor(() => Buffer.concat(echoed).toString() === 'before during after', 5_000, 'echo across the resume');
   t.equal(Buffer.concat(echoed).toString(), 'before during after', 'every byte once, in order');
-  t.ok(lines.some((l) => l.msg === 'connection lost: resuming the session'), 'the agent logged the loss');
-  t.match(lines.find((l) => l.msg === 'session resumed'), { pausedMs: Number, streams: 1 }, 'and the resume');
-  t.notOk(lines.some((l) => l.msg === 'session lost'), 'the session was never lost');
+  t.ok(
+    lines.some((l) => l.msg === 'connection lost: resuming the session'),
+    'the agent logged the loss',
+  );
+  t.match(
+    lines.find((l) => l.msg === 'session resumed'),
+    { pausedMs: Number, streams: 1 },
+    'and the resume',
+  );
+  t.notOk(
+    lines.some((l) => l.msg === 'session lost'),
+    'the session was never lost',
+  );
   t.equal(server.sessions.length, 1, 'no new session');
 });
 
-t.test('a loss after the server\'s GOAWAY is not resumed', async (t) => {
+t.test("a loss after the server's GOAWAY is not resumed", async (t) => {
   const { server, lines } = await setup(t, { resumeGraceMs: 10_000 });
   const session = await server.nextSession();
   session.goAway('NO_ERROR', 'draining');
   await waitFor(() => lines.some((l) => l.msg === 'server is going away'), 5_000, 'goaway seen');
   cut(server.resumable[0]!);
   await waitFor(() => lines.some((l) => l.msg === 'session lost'), 5_000, 'session lost');
-  t.match(lines.find((l) => l.msg === 'session lost'), { reason: /lost after the server's GOAWAY/ }, 'the reason says why');
-  t.notOk(server.accepted.some((a) => a.kind === 'resumed' || a.kind === 'refused'), 'no resume was tried');
+  t.match(
+    lines.find((l) => l.msg === 'session lost'),
+    { reason: /lost after the server's GOAWAY/ },
+    'the reason says why',
+  );
+  t.notOk(
+    server.accepted.some((a) => a.kind === 'resumed' || a.kind === 'refused'),
+    'no resume was tried',
+  );
 });
 
 t.test('a refused resume ends the session with the reason; the agent opens a new one', async (t) => {
@@ -68,9 +85,15 @@ t.test('a refused resume ends the session with the reason; the agent opens a new
   (server.resumes as unknown as { entries: Map<string, unknown> }).entries.delete(entry.id);
   cut(server.resumable.at(-1)!);
   await waitFor(() => lines.some((l) => l.msg === 'resume refused: its streams end'), 5_000, 'refused');
-  t.match(lines.find((l) => l.msg === 'resume refused: its streams end'), { code: 'UNKNOWN_SESSION' });
+  t.match(
+    lines.find((l) => l.msg === 'resume refused: its streams end'),
+    { code: 'UNKNOWN_SESSION' },
+  );
   await server.nextSession();
-  t.ok(server.accepted.slice(before).some((a) => a.kind === 'refused'), 'the server refused it');
+  t.ok(
+    server.accepted.slice(before).some((a) => a.kind === 'refused'),
+    'the server refused it',
+  );
   t.equal(server.accepted.at(-1)?.kind, 'new', 'then a new session');
 });
 
@@ -93,20 +116,37 @@ t.test('the grace ends the session on time while a redial still hangs (a blackho
   void resumeSession({
     dialer: { startRedial: () => ({ tcpUp: true, done: new Promise(() => {}), abort: () => {} }), isClosing: false }, // the TLS handshake never comes
     session: { peerGoingAway: false, streams: new Map() } as unknown as Session,
-    link, credentials: { sessionId: Buffer.alloc(16), secret: Buffer.alloc(32), graceMs: 300 },
-    reason: 'no bytes on the connection for 3000 ms', log, metrics, serverAddr: '10.0.0.1:10262', timeoutMs: 3_000,
+    link,
+    credentials: { sessionId: Buffer.alloc(16), secret: Buffer.alloc(32), graceMs: 300 },
+    reason: 'no bytes on the connection for 3000 ms',
+    log,
+    metrics,
+    serverAddr: '10.0.0.1:10262',
+    timeoutMs: 3_000,
     random: () => 0.9, // the second redial would be due after 475 ms, past the grace
   });
   const ms = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 2_000))]);
   t.ok(ms >= 290 && ms < 1_000, `the link ended ${ms} ms after the loss (grace 300 ms), not after the redial's timeout`);
-  t.match(lines.find((l) => l.msg === 'session not resumed: its streams end'), { reason: /no resume within the server's grace of 300 ms/ }, 'the reason is the grace');
+  t.match(
+    lines.find((l) => l.msg === 'session not resumed: its streams end'),
+    { reason: /no resume within the server's grace of 300 ms/ },
+    'the reason is the grace',
+  );
   t.same(results, ['attempted', 'failed'], 'one attempt, counted as failed');
 });
 
 t.test('redials into a blackhole (TCP accepted, TLS never answered) do not hold the resume back: the third dial resumes', async (t) => {
   let holeEnded = 0;
   // accepts, never answers the ClientHello; counts the connections the agent ended (FIN or reset)
-  const hole = await target(t, (s) => s.resume().once('end', () => (holeEnded += 1)).once('error', () => (holeEnded += 1)), '127.0.0.1');
+  const hole = await target(
+    t,
+    (s) =>
+      s
+        .resume()
+        .once('end', () => (holeEnded += 1))
+        .once('error', () => (holeEnded += 1)),
+    '127.0.0.1',
+  );
   let dials = 0;
   // dial 1 is the session; redials 1 and 2 (dials 2, 3) go into the hole, redial 3 to the server
   const connect = (config: AgentConfig, creds: Credentials, tunnel?: Socket) => {
@@ -114,7 +154,11 @@ t.test('redials into a blackhole (TCP accepted, TLS never answered) do not hold 
     return connectServer(dials === 2 || dials === 3 ? { ...config, server: { host: '127.0.0.1', port: hole.port } } : config, creds, tunnel);
   };
   const echo = await target(t, (s) => s.pipe(s));
-  const { server, lines } = await setup(t, { resumeGraceMs: 20_000, deps: { connectServer: connect }, config: { allowPorts: [{ lo: echo.port, hi: echo.port }] } });
+  const { server, lines } = await setup(t, {
+    resumeGraceMs: 20_000,
+    deps: { connectServer: connect },
+    config: { allowPorts: [{ lo: echo.port, hi: echo.port }] },
+  });
   const session = await server.nextSession();
   const stream = session.open({ host: NODE_IP, port: echo.port });
   stream.on('error', () => {});
@@ -124,7 +168,10 @@ t.test('redials into a blackhole (TCP accepted, TLS never answered) do not hold 
   await waitFor(() => Buffer.concat(echoed).toString() === 'before ', 5_000, 'echo before the cut');
   const cutAt = Date.now();
   cut(server.resumable[0]!);
-  const resumed = await waitFor(() => server.accepted.some((a) => a.kind === 'resumed'), 3_000, 'a resume').then(() => Date.now() - cutAt, () => -1);
+  const resumed = await waitFor(() => server.accepted.some((a) => a.kind === 'resumed'), 3_000, 'a resume').then(
+    () => Date.now() - cutAt,
+    () => -1,
+  );
   t.ok(resumed >= 0, `resumed ${resumed} ms after the cut (within 3 s), though two redials hang in the blackhole`);
   t.equal(hole.sockets.length, 2, 'two redials reached the blackhole');
   t.ok(dials >= 4, `the resume came over a later dial (${dials} dials)`);
@@ -133,5 +180,8 @@ t.test('redials into a blackhole (TCP accepted, TLS never answered) do not hold 
   stream.write('after');
   await waitFor(() => Buffer.concat(echoed).toString() === 'before after', 5_000, 'echo across the resume').catch(() => undefined);
   t.equal(Buffer.concat(echoed).toString(), 'before after', 'the stream carried on');
-  t.match(lines.find((l) => l.msg === 'session resumed'), { streams: 1 });
+  t.match(
+    lines.find((l) => l.msg === 'session resumed'),
+    { streams: 1 },
+  );
 });

@@ -35,7 +35,17 @@ t.test('/metrics names every metric and counts streams', async (t) => {
   await session.ping();
   const { status, body } = await httpGet(agent.metaAddress.port, '/metrics');
   t.equal(status, 200);
-  for (const name of ['edge_tunnel_agent_session_up 1', 'edge_tunnel_agent_connects_total{result="ok",transport="tls"} 1', 'edge_tunnel_agent_streams_total{result="accepted"} 1', 'edge_tunnel_agent_streams_total{result="refused"} 1', 'edge_tunnel_agent_streams_active', 'edge_tunnel_agent_bytes_total{direction="in"} 2', 'edge_tunnel_agent_bytes_total{direction="out"} 1', 'edge_tunnel_agent_session_rtt_seconds', 'edge_tunnel_agent_dial_duration_seconds_bucket']) {
+  for (const name of [
+    'edge_tunnel_agent_session_up 1',
+    'edge_tunnel_agent_connects_total{result="ok",transport="tls"} 1',
+    'edge_tunnel_agent_streams_total{result="accepted"} 1',
+    'edge_tunnel_agent_streams_total{result="refused"} 1',
+    'edge_tunnel_agent_streams_active',
+    'edge_tunnel_agent_bytes_total{direction="in"} 2',
+    'edge_tunnel_agent_bytes_total{direction="out"} 1',
+    'edge_tunnel_agent_session_rtt_seconds',
+    'edge_tunnel_agent_dial_duration_seconds_bucket',
+  ]) {
     t.ok(body.includes(name), name);
   }
 });

@@ -31,9 +31,17 @@ t.test('which TLS failures fall back to WebSocket', async (t) => {
   t.equal(f(ConnectResult.UNREACHABLE, 'handshake_timeout'), 'tls_blocked');
   t.equal(f(ConnectResult.TLS_ERROR, 'DEPTH_ZERO_SELF_SIGNED_CERT'), 'tls_intercepted');
   t.equal(f(ConnectResult.TLS_ERROR, 'ERR_SSL_WRONG_VERSION_NUMBER'), 'tls_blocked', 'an HTTP block page on the agent port');
-  for (const [kind, code] of [[ConnectResult.PROXY_ERROR, ProxyFailure.AUTH], [ConnectResult.PROXY_ERROR, ProxyFailure.UNREACHABLE], [ConnectResult.PROXY_ERROR, ProxyFailure.TLS],
-    [ConnectResult.PROXY_ERROR, ProxyFailure.AUTH_FILE], [ConnectResult.UNREACHABLE, 'ENOTFOUND'], [ConnectResult.TLS_ERROR, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'],
-    [ConnectResult.TLS_ERROR, 'tls_error'], [ConnectResult.HELLO_ERROR, 'hello_error'], [ConnectResult.REFUSED, 'refused']] as const) {
+  for (const [kind, code] of [
+    [ConnectResult.PROXY_ERROR, ProxyFailure.AUTH],
+    [ConnectResult.PROXY_ERROR, ProxyFailure.UNREACHABLE],
+    [ConnectResult.PROXY_ERROR, ProxyFailure.TLS],
+    [ConnectResult.PROXY_ERROR, ProxyFailure.AUTH_FILE],
+    [ConnectResult.UNREACHABLE, 'ENOTFOUND'],
+    [ConnectResult.TLS_ERROR, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'],
+    [ConnectResult.TLS_ERROR, 'tls_error'],
+    [ConnectResult.HELLO_ERROR, 'hello_error'],
+    [ConnectResult.REFUSED, 'refused'],
+  ] as const) {
     t.equal(f(kind, code), undefined, `${kind} ${code}: fails over WebSocket too`);
   }
 });
@@ -73,7 +81,8 @@ t.test('a proxy that refuses CONNECT to the agent port (403): WebSocket through 
   t.teardown(() => proxy.stop());
   const { logger, lines } = captureLogger();
   const config = agentConfig(pki, tlsPort, {
-    transport: 'auto', wsUrl: new URL(`wss://127.0.0.1:${wsPort}/edge-tunnel/v1/session`),
+    transport: 'auto',
+    wsUrl: new URL(`wss://127.0.0.1:${wsPort}/edge-tunnel/v1/session`),
     proxy: proxyConfig({ proxy: `http://127.0.0.1:${proxy.port}`, timeoutMs: 5000 }, {})!,
   });
   const agent = await start(config, logger);
@@ -83,15 +92,24 @@ t.test('a proxy that refuses CONNECT to the agent port (403): WebSocket through 
   });
   await server.nextSession();
   await waitFor(() => agent.status().connected, 5000, 'connected');
-  t.match(line(lines, 'connect failed'), { level: 40, code: 'proxy_forbidden', transport: 'tls', reason: new RegExp(`forbids CONNECT 127.0.0.1:${tlsPort} \\(403`) }, 'the refused TLS dial, as a warning');
+  t.match(
+    line(lines, 'connect failed'),
+    { level: 40, code: 'proxy_forbidden', transport: 'tls', reason: new RegExp(`forbids CONNECT 127.0.0.1:${tlsPort} \\(403`) },
+    'the refused TLS dial, as a warning',
+  );
   t.match(line(lines, 'transport auto: TLS failed, trying WebSocket'), { because: 'proxy_refused_connect', url: config.wsUrl.href });
   t.match(line(lines, 'transport chosen: kept for this replica until the agent restarts'), {
     transport: 'websocket',
-    reason: new RegExp(`^TLS to 127\\.0\\.0\\.1:${tlsPort} failed: the proxy refused CONNECT to the agent port \\(.*403.*\\); WebSocket to wss://127\\.0\\.0\\.1:${wsPort}/edge-tunnel/v1/session works$`),
+    reason: new RegExp(
+      `^TLS to 127\\.0\\.0\\.1:${tlsPort} failed: the proxy refused CONNECT to the agent port \\(.*403.*\\); WebSocket to wss://127\\.0\\.0\\.1:${wsPort}/edge-tunnel/v1/session works$`,
+    ),
   });
   t.same(proxy.connects(), [`127.0.0.1:${tlsPort}`, `127.0.0.1:${wsPort}`], 'both dials went through the proxy, TLS first');
   t.same(server.transports, ['websocket']);
-  t.same(agent.status().sessions.map((s) => s.transport), ['websocket']);
+  t.same(
+    agent.status().sessions.map((s) => s.transport),
+    ['websocket'],
+  );
   const metrics = (await httpGet(agent.metaAddress.port, '/metrics')).body;
   t.match(metrics, /edge_tunnel_agent_connects_total\{result="proxy_error",transport="tls"\} 1/);
   t.match(metrics, /edge_tunnel_agent_connects_total\{result="ok",transport="websocket"\} 1/);
@@ -141,5 +159,8 @@ t.test('407 does not fall back: the fix is the credentials, WebSocket would meet
   await waitFor(() => lines.filter((l) => l.msg === 'connect failed').length >= 2, 5000, 'two failed dials');
   t.match(line(lines, 'connect failed'), { level: 50, code: 'proxy_auth', transport: 'tls' });
   t.notOk(line(lines, 'transport auto: TLS failed, trying WebSocket'));
-  t.ok(lines.filter((l) => l.msg === 'connect failed').every((l) => l.transport === 'tls'), 'every dial stayed TLS');
+  t.ok(
+    lines.filter((l) => l.msg === 'connect failed').every((l) => l.transport === 'tls'),
+    'every dial stayed TLS',
+  );
 });

@@ -26,7 +26,11 @@ async function wsSetup(t: Test, resumeGraceMs?: number): Promise<{ pki: TestPki;
   const port = await server.listen();
   const wsPort = await server.listenWs();
   const { logger, lines } = captureLogger();
-  const config = agentConfig(pki, port, { transport: 'websocket', wsUrl: new URL(`wss://127.0.0.1:${wsPort}/edge-tunnel/v1/session`), allowPorts: [{ lo: 1, hi: 65535 }] });
+  const config = agentConfig(pki, port, {
+    transport: 'websocket',
+    wsUrl: new URL(`wss://127.0.0.1:${wsPort}/edge-tunnel/v1/session`),
+    allowPorts: [{ lo: 1, hi: 65535 }],
+  });
   const agent = await start(config, logger);
   t.teardown(async () => {
     await agent.close();
@@ -92,14 +96,24 @@ t.test('a WebSocket connection destroyed mid-transfer of 6 MiB each way: the ses
   t.ok(cutAt < sent.length, `the cut came mid-transfer (${cutAt} of ${sent.length} bytes echoed)`);
   t.equal(size(echoed), sent.length, 'no byte duplicated');
   t.equal(sha(Buffer.concat(echoed)), sha(sent), 'SHA-256 equal: no byte lost, duplicated or reordered');
-  t.ok(lines.some((l) => l.msg === 'connection lost: resuming the session'), 'the agent logged the loss');
-  t.match(lines.find((l) => l.msg === 'session resumed'), { pausedMs: Number, streams: 1 }, 'and the resume');
-  t.notOk(lines.some((l) => l.msg === 'session lost'), 'the session was never lost');
+  t.ok(
+    lines.some((l) => l.msg === 'connection lost: resuming the session'),
+    'the agent logged the loss',
+  );
+  t.match(
+    lines.find((l) => l.msg === 'session resumed'),
+    { pausedMs: Number, streams: 1 },
+    'and the resume',
+  );
+  t.notOk(
+    lines.some((l) => l.msg === 'session lost'),
+    'the session was never lost',
+  );
   t.equal(server.sessions.length, 1, 'no new session');
   t.equal(server.resumable.length, 2, 'the resume came on a second WebSocket connection');
 });
 
-t.test('a recorded proof replayed on another connection, and the secret with another node\'s key, are refused', async (t) => {
+t.test("a recorded proof replayed on another connection, and the secret with another node's key, are refused", async (t) => {
   const { pki, server, lines, wsPort } = await wsSetup(t, 10_000);
   const session = await server.nextSession();
   const { sessionId, secret } = heldSession(server);
@@ -122,14 +136,21 @@ t.test('a recorded proof replayed on another connection, and the secret with ano
   const recorded = resume.challengeBinding(server.wsChallenges[0]!);
   t.equal(await tryResume(pki.agentPem, NODE_NAME, () => recorded), 'BAD_PROOF', 'a proof replayed on another connection is refused');
   // a TLS-terminating hop that read the secret, with a valid certificate of another node
-  t.equal(await tryResume(pki.otherNode, NODE_NAME, (c) => resume.challengeBinding(c)), 'WRONG_NODE', 'the secret is useless without this node\'s key');
+  t.equal(await tryResume(pki.otherNode, NODE_NAME, (c) => resume.challengeBinding(c)), 'WRONG_NODE', "the secret is useless without this node's key");
   t.equal(await tryResume(pki.otherNode, pki.otherNode.name, (c) => resume.challengeBinding(c)), 'WRONG_NODE', 'also when the proof names the other node');
-  t.same(server.accepted.slice(1).map((a) => a.kind === 'refused' && a.code), ['BAD_PROOF', 'WRONG_NODE', 'WRONG_NODE'], 'the server refused each with its reason');
+  t.same(
+    server.accepted.slice(1).map((a) => a.kind === 'refused' && a.code),
+    ['BAD_PROOF', 'WRONG_NODE', 'WRONG_NODE'],
+    'the server refused each with its reason',
+  );
   // the refusals left the live session alone
   const { stream, echoed } = await echoStream(t, session);
   stream.write('still here');
   await waitFor(() => Buffer.concat(echoed).toString() === 'still here', 5_000, 'echo after the refusals');
-  t.notOk(lines.some((l) => l.msg === 'connection lost: resuming the session' || l.msg === 'session lost'), 'the agent\'s session never noticed');
+  t.notOk(
+    lines.some((l) => l.msg === 'connection lost: resuming the session' || l.msg === 'session lost'),
+    "the agent's session never noticed",
+  );
   t.equal(server.sessions.length, 1, 'one session');
 });
 
@@ -143,8 +164,15 @@ t.test('an old server (no resume subprotocol): the plain session; a dropped conn
   server.wsStreams[0]!.destroy(new Error('test: cut'));
   t.equal(await ended, 'closed', 'the open stream ended');
   await waitFor(() => lines.some((l) => l.msg === 'session lost'), 5_000, 'session lost');
-  t.match(lines.find((l) => l.msg === 'session lost'), { reason: /websocket closed: 1006/ }, 'session lost … websocket closed: 1006, as today');
-  t.notOk(lines.some((l) => l.msg === 'connection lost: resuming the session'), 'no resume tried');
+  t.match(
+    lines.find((l) => l.msg === 'session lost'),
+    { reason: /websocket closed: 1006/ },
+    'session lost … websocket closed: 1006, as today',
+  );
+  t.notOk(
+    lines.some((l) => l.msg === 'connection lost: resuming the session'),
+    'no resume tried',
+  );
   await server.nextSession();
   t.equal(server.sessions.length, 2, 'a fresh session');
   t.same(server.transports, ['websocket', 'websocket'], 'both over WebSocket');
@@ -159,8 +187,15 @@ t.test('a grace that runs out ends the session on both sides with the grace as t
   const err = await closed;
   t.match(err?.message ?? '', /no resume within the grace of 600 ms/, 'the server ended its session after the grace');
   await waitFor(() => lines.some((l) => l.msg === 'session not resumed: its streams end'), 5_000, 'the agent gave up');
-  t.match(lines.find((l) => l.msg === 'session not resumed: its streams end'), { reason: /no resume within the server's grace of 600 ms/ }, 'the agent\'s reason is the grace');
-  t.notOk(server.accepted.some((a) => a.kind === 'resumed'), 'never resumed');
+  t.match(
+    lines.find((l) => l.msg === 'session not resumed: its streams end'),
+    { reason: /no resume within the server's grace of 600 ms/ },
+    "the agent's reason is the grace",
+  );
+  t.notOk(
+    server.accepted.some((a) => a.kind === 'resumed'),
+    'never resumed',
+  );
   server.wsRefuse = undefined;
   await server.nextSession();
   t.equal(server.accepted.at(-1)?.kind, 'new', 'then a new resumable session');
@@ -179,5 +214,9 @@ t.test('a refused certificate proof on a resume-offering server is a certificate
     await server.close();
   });
   await waitFor(() => lines.some((l) => l.msg === 'connect failed'), 5_000, 'connect failed');
-  t.match(lines.find((l) => l.msg === 'connect failed'), { code: 'tls_error', reason: /refused our certificate proof: the agent certificate is not signed by the agent CA/ }, 'tls_error with the server\'s reason');
+  t.match(
+    lines.find((l) => l.msg === 'connect failed'),
+    { code: 'tls_error', reason: /refused our certificate proof: the agent certificate is not signed by the agent CA/ },
+    "tls_error with the server's reason",
+  );
 });

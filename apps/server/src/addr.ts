@@ -18,8 +18,7 @@ export function parseAddr(text: string, what: string): ListenAddr {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    throw new ServerError(ServerErrorCode.INVALID_CONFIG,
-      `${what} must be host:port, :port or [ipv6]:port (port 0..65535), got ${JSON.stringify(text)}`);
+    throw new ServerError(ServerErrorCode.INVALID_CONFIG, `${what} must be host:port, :port or [ipv6]:port (port 0..65535), got ${JSON.stringify(text)}`);
   }
   return { host: m[1] ?? m[2] ?? '', port };
 }

@@ -20,6 +20,8 @@ export const DEFAULT_EDGE_SELECTORS: readonly string[] = ['alibabacloud.com/is-e
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
+// one row per line: the table reads as a table
+// prettier-ignore
 const FLAGS = [
   { name: 'agent-addr', key: 'agentAddr', type: listenAddr(), default: ':10262', help: 'agent listener (mTLS)' },
   { name: 'https-addr', key: 'httpsAddr', type: listenAddr(), default: ':10263', help: 'HTTPS proxy listener' },
@@ -109,5 +111,8 @@ const complete: [Uncovered<ServerFlags, typeof FLAGS>] extends [never] ? true : 
 void complete;
 
 export const SERVER_FLAGS = new FlagSet<ServerFlags>({
-  binary: 'edge-tunnel-server', envPrefix: 'EDGE_TUNNEL_', intro: ['Certificates, keys and CAs are PEM file paths.'], flags: FLAGS,
+  binary: 'edge-tunnel-server',
+  envPrefix: 'EDGE_TUNNEL_',
+  intro: ['Certificates, keys and CAs are PEM file paths.'],
+  flags: FLAGS,
 });

@@ -79,8 +79,10 @@ function checkPassthrough(f: ServerFlags): void {
   const unused = (['kubeletClientCert', 'kubeletClientKey', 'kubeletCa'] as const).filter((k) => f[k] !== undefined).map((k) => SERVER_FLAGS.flagOf(k));
   if (f.verifyKubelet === true) unused.push('--verify-kubelet');
   if (unused.length > 0) {
-    throw invalid(`${unused.join(', ')} ${unused.length === 1 ? 'is' : 'are'} not used with --https-mode=passthrough: the caller's TLS reaches the kubelet, ` +
-      'which verifies the caller itself (and the caller verifies the kubelet); remove them, or use --https-mode=terminate');
+    throw invalid(
+      `${unused.join(', ')} ${unused.length === 1 ? 'is' : 'are'} not used with --https-mode=passthrough: the caller's TLS reaches the kubelet, ` +
+        'which verifies the caller itself (and the caller verifies the kubelet); remove them, or use --https-mode=terminate',
+    );
   }
 }
 
@@ -94,8 +96,19 @@ function checkClusterConfig(c: ServerConfig): ServerConfig {
     throw invalid(`--config cannot be used in cluster mode: the port config comes from ConfigMap ${c.namespace}/${c.portConfigMap} (--port-configmap)`);
   }
   if (c.edgeNodeSelectors.length === 0) throw invalid('--edge-node-selector needs at least one label selector in cluster mode');
-  for (const key of ['namespace', 'portConfigMap', 'dnsConfigMap', 'internalService', 'replicaService', 'leaseName', 'caSecret', 'bootstrapTokenSecret', 'enrollmentsConfigMap'] as const) {
-    if (!DNS_NAME.test(c[key])) throw invalid(`${SERVER_FLAGS.flagOf(key)} must be a Kubernetes object name (lower-case letters, digits, '-', '.'), got ${JSON.stringify(c[key])}`);
+  for (const key of [
+    'namespace',
+    'portConfigMap',
+    'dnsConfigMap',
+    'internalService',
+    'replicaService',
+    'leaseName',
+    'caSecret',
+    'bootstrapTokenSecret',
+    'enrollmentsConfigMap',
+  ] as const) {
+    if (!DNS_NAME.test(c[key]))
+      throw invalid(`${SERVER_FLAGS.flagOf(key)} must be a Kubernetes object name (lower-case letters, digits, '-', '.'), got ${JSON.stringify(c[key])}`);
   }
   return c;
 }
@@ -103,12 +116,16 @@ function checkClusterConfig(c: ServerConfig): ServerConfig {
 /** Standalone: iptables capture only (edge IPs from --edge-node-ip and agents); dns needs the API. */
 function checkCaptureConfig(c: ServerConfig): ServerConfig {
   if (c.capture === CaptureMode.dns && !c.kubernetes) {
-    throw invalid('--capture=dns needs cluster mode (--kubernetes or --kubeconfig): the hosts ConfigMap is served by the cluster DNS; standalone, use --capture=iptables');
+    throw invalid(
+      '--capture=dns needs cluster mode (--kubernetes or --kubeconfig): the hosts ConfigMap is served by the cluster DNS; standalone, use --capture=iptables',
+    );
   }
   if (c.edgeNodeIps.length > 0 && (c.kubernetes || c.capture !== CaptureMode.iptables)) {
-    throw invalid(c.kubernetes
-      ? '--edge-node-ip is for standalone mode: in cluster mode the edge node addresses come from the Node objects'
-      : '--edge-node-ip needs --capture=iptables');
+    throw invalid(
+      c.kubernetes
+        ? '--edge-node-ip is for standalone mode: in cluster mode the edge node addresses come from the Node objects'
+        : '--edge-node-ip needs --capture=iptables',
+    );
   }
   // a wildcard proxy listener without a DNAT target fails here, before anything binds
   if (c.capture === CaptureMode.iptables) iptablesTargets(c, { https: c.httpsAddr, http: c.httpAddr });

@@ -32,18 +32,34 @@ export interface ConnectFronts {
   dropWaiting(): void;
 }
 
-export function createConnectFronts(config: ServerConfig, ctx: ProxyContext, limits: ProxyListenerLimits, tls: { cert: string; key: string; callerCa?: string }, metrics: ServerMetrics, log: Logger): ConnectFronts {
+export function createConnectFronts(
+  config: ServerConfig,
+  ctx: ProxyContext,
+  limits: ProxyListenerLimits,
+  tls: { cert: string; key: string; callerCa?: string },
+  metrics: ServerMetrics,
+  log: Logger,
+): ConnectFronts {
   const http: HttpServer[] = [];
   let tcp: NetServer | undefined;
   let dropWaiting = (): void => {};
   if (config.connectAddr !== undefined && config.connectRequireCert) {
     const server = createConnectServer(ctx, limits, { cert: tls.cert, key: tls.key, ca: tls.callerCa!, callerAllow: config.callerAllow });
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
-      log.warn({ listener: 'connect', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'caller tls handshake failed (--connect-require-cert: a certificate from --caller-ca is required)');
+      log.warn(
+        { listener: 'connect', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] },
+        'caller tls handshake failed (--connect-require-cert: a certificate from --caller-ca is required)',
+      );
     });
-    const front = createTlsFront(server as unknown as TlsServer, {
-      clientHelloTimeoutMs: config.clientHelloTimeoutMs, maxPendingConnections: config.maxPendingConnections, maxPendingPerSource: config.httpsMaxPendingPerSource,
-    }, new RefusalReporter('connect', metrics.tlsRefusals, log));
+    const front = createTlsFront(
+      server as unknown as TlsServer,
+      {
+        clientHelloTimeoutMs: config.clientHelloTimeoutMs,
+        maxPendingConnections: config.maxPendingConnections,
+        maxPendingPerSource: config.httpsMaxPendingPerSource,
+      },
+      new RefusalReporter('connect', metrics.tlsRefusals, log),
+    );
     http.push(server);
     tcp = front.server;
     dropWaiting = () => front.dropWaiting();
@@ -52,8 +68,10 @@ export function createConnectFronts(config: ServerConfig, ctx: ProxyContext, lim
     http.push(server);
     tcp = server;
     if (!isLoopback(config.connectAddr)) {
-      log.warn({ listener: 'connect', addr: formatAddr(config.connectAddr) },
-        'CONNECT frontend without credentials on a non-loopback address: anyone who reaches it shares the unauthenticated stream quota; use --connect-require-cert or --connect-uds (README "CONNECT frontend")');
+      log.warn(
+        { listener: 'connect', addr: formatAddr(config.connectAddr) },
+        'CONNECT frontend without credentials on a non-loopback address: anyone who reaches it shares the unauthenticated stream quota; use --connect-require-cert or --connect-uds (README "CONNECT frontend")',
+      );
     }
   }
   const uds = config.connectUds === undefined ? undefined : createConnectServer({ ...ctx, unixSocket: true }, limits);
@@ -71,7 +89,9 @@ async function listenPath(server: NetServer, path: string): Promise<string> {
   if (stale?.isSocket()) await unlink(path);
   else if (stale) throw new ServerError(ServerErrorCode.LISTEN, `CONNECT Unix socket ${path} exists and is not a socket (--connect-uds)`);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new ServerError(ServerErrorCode.LISTEN, `CONNECT Unix socket cannot listen on ${path}: ${err.message}`, { cause: err })));
+    server.once('error', (err) =>
+      reject(new ServerError(ServerErrorCode.LISTEN, `CONNECT Unix socket cannot listen on ${path}: ${err.message}`, { cause: err })),
+    );
     server.listen(path, () => resolve());
   });
   await chmod(path, CONNECT_UDS_MODE);

@@ -32,12 +32,17 @@ const QUERY_KEYS = new Set(['node', 'after', 'limit', 'connected']);
 
 export function tunnelsPage(registry: AgentRegistry, query: URLSearchParams, defaultLimit = DEFAULT_DEBUG_TUNNELS_LIMIT): TunnelsPage {
   for (const key of query.keys()) {
-    if (!QUERY_KEYS.has(key)) throw new TunnelsQueryError(`unknown parameter ${JSON.stringify(key.slice(0, 40))}; /debug/tunnels takes node, after, limit, connected`);
+    if (!QUERY_KEYS.has(key))
+      throw new TunnelsQueryError(`unknown parameter ${JSON.stringify(key.slice(0, 40))}; /debug/tunnels takes node, after, limit, connected`);
   }
   const limit = limitOf(query.get('limit'), defaultLimit);
   const connected = connectedOf(query.get('connected'));
   const after = query.get('after')?.toLowerCase() ?? '';
-  const names = query.getAll('node').flatMap((v) => v.split(',')).map((n) => n.trim().toLowerCase()).filter((n) => n !== '');
+  const names = query
+    .getAll('node')
+    .flatMap((v) => v.split(','))
+    .map((n) => n.trim().toLowerCase())
+    .filter((n) => n !== '');
   const all = registry.table.nodes();
   const wanted = names.length > 0 ? new Set(names) : undefined;
   const matching = all.filter((n) => (wanted === undefined || wanted.has(n.name)) && (connected === undefined || (n.session !== undefined) === connected));
@@ -62,7 +67,8 @@ export function tunnelsPage(registry: AgentRegistry, query: URLSearchParams, def
 function limitOf(raw: string | null, fallback: number): number {
   if (raw === null) return Math.min(fallback, MAX_DEBUG_TUNNELS_LIMIT);
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > MAX_DEBUG_TUNNELS_LIMIT) throw new TunnelsQueryError(`limit must be a whole number from 1 to ${MAX_DEBUG_TUNNELS_LIMIT}, got ${JSON.stringify(raw.slice(0, 40))}`);
+  if (!/^\d+$/.test(raw) || n < 1 || n > MAX_DEBUG_TUNNELS_LIMIT)
+    throw new TunnelsQueryError(`limit must be a whole number from 1 to ${MAX_DEBUG_TUNNELS_LIMIT}, got ${JSON.stringify(raw.slice(0, 40))}`);
   return n;
 }
 

@@ -52,7 +52,10 @@ const json = (res: ServerResponse, value: unknown): void => send(res, 200, 'appl
 export function createMetaServer(deps: MetaDeps): Server {
   const routes: Record<string, (res: ServerResponse, query: URLSearchParams) => void | Promise<void>> = {
     '/healthz': (res) => send(res, 200, 'text/plain', 'ok\n'),
-    '/readyz': (res) => (deps.ready() ? send(res, 200, 'text/plain', 'ok\n') : send(res, 503, 'text/plain', `not ready${deps.notReadyReason ? `: ${deps.notReadyReason() ?? 'unknown'}` : ''}\n`)),
+    '/readyz': (res) =>
+      deps.ready()
+        ? send(res, 200, 'text/plain', 'ok\n')
+        : send(res, 503, 'text/plain', `not ready${deps.notReadyReason ? `: ${deps.notReadyReason() ?? 'unknown'}` : ''}\n`),
     '/metrics': async (res) => send(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()),
     '/debug/tunnels': (res, query) => {
       try {
@@ -82,9 +85,23 @@ export function createMetaServer(deps: MetaDeps): Server {
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n');
     const local = isLoopback(req.socket.localAddress);
     if (route !== undefined && path.startsWith('/debug/') && !local) {
-      return send(res, 403, 'text/plain', `edge-tunnel: ${DEBUG_LOOPBACK_ONLY}: ${path} answers only on a loopback address of the server (kubectl port-forward or exec); /healthz, /readyz and /metrics answer here\n`, { 'x-tunnel-error': DEBUG_LOOPBACK_ONLY });
+      return send(
+        res,
+        403,
+        'text/plain',
+        `edge-tunnel: ${DEBUG_LOOPBACK_ONLY}: ${path} answers only on a loopback address of the server (kubectl port-forward or exec); /healthz, /readyz and /metrics answer here\n`,
+        { 'x-tunnel-error': DEBUG_LOOPBACK_ONLY },
+      );
     }
-    if (!route) return send(res, 404, 'text/plain', `not found; try ${Object.keys(routes).filter((p) => local || !p.startsWith('/debug/')).join(' ')}\n`);
+    if (!route)
+      return send(
+        res,
+        404,
+        'text/plain',
+        `not found; try ${Object.keys(routes)
+          .filter((p) => local || !p.startsWith('/debug/'))
+          .join(' ')}\n`,
+      );
     Promise.resolve(route(res, url.searchParams)).catch((err: Error) => send(res, 500, 'text/plain', `${err.message}\n`));
   });
 }

@@ -46,8 +46,10 @@ export class ServerMetrics {
     const registers = [this.registry];
     const handshakes = (): PacerStats | undefined => this.agentHandshakes?.();
     new Gauge({
-      name: 'edge_tunnel_agent_handshakes', help: 'TLS handshakes on the agent port: in flight, and waiting for a slot (--max-agent-handshakes).',
-      labelNames: ['state'], registers,
+      name: 'edge_tunnel_agent_handshakes',
+      help: 'TLS handshakes on the agent port: in flight, and waiting for a slot (--max-agent-handshakes).',
+      labelNames: ['state'],
+      registers,
       collect() {
         const s = handshakes();
         if (!s) return;
@@ -56,7 +58,9 @@ export class ServerMetrics {
       },
     });
     new Counter({
-      name: 'edge_tunnel_agent_handshakes_paced_total', help: 'Agent connections that waited for a handshake slot.', registers,
+      name: 'edge_tunnel_agent_handshakes_paced_total',
+      help: 'Agent connections that waited for a handshake slot.',
+      registers,
       collect() {
         const s = handshakes();
         if (!s) return;
@@ -65,7 +69,10 @@ export class ServerMetrics {
       },
     });
     new Gauge({
-      name: 'edge_tunnel_sessions', help: 'Agent sessions attached now, by transport (tls: the agent port; websocket: --agent-ws-addr).', labelNames: ['transport'], registers,
+      name: 'edge_tunnel_sessions',
+      help: 'Agent sessions attached now, by transport (tls: the agent port; websocket: --agent-ws-addr).',
+      labelNames: ['transport'],
+      registers,
       collect() {
         const by = { tls: 0, websocket: 0 };
         for (const a of agents.sessions()) by[a.transport ?? 'tls'] += 1;
@@ -74,7 +81,10 @@ export class ServerMetrics {
     });
     if (opts.perNode === true) {
       new Gauge({
-        name: 'edge_tunnel_session_rtt_seconds', help: 'Last keepalive round-trip time per node (--metrics-per-node).', labelNames: ['node'], registers,
+        name: 'edge_tunnel_session_rtt_seconds',
+        help: 'Last keepalive round-trip time per node (--metrics-per-node).',
+        labelNames: ['node'],
+        registers,
         collect() {
           this.reset();
           for (const a of agents.sessions()) if (a.session.rttMs !== undefined) this.set({ node: a.nodeName }, a.session.rttMs / 1000);
@@ -82,48 +92,98 @@ export class ServerMetrics {
       });
     }
     new Gauge({
-      name: 'edge_tunnel_session_rtt_quantile_seconds', help: 'Last keepalive round-trip time across sessions: median, p99 and the slowest (quantile 1).', labelNames: ['quantile'], registers,
+      name: 'edge_tunnel_session_rtt_quantile_seconds',
+      help: 'Last keepalive round-trip time across sessions: median, p99 and the slowest (quantile 1).',
+      labelNames: ['quantile'],
+      registers,
       collect() {
         this.reset();
-        const rtts = agents.sessions().flatMap((a) => (a.session.rttMs !== undefined ? [a.session.rttMs / 1000] : [])).sort((a, b) => a - b);
+        const rtts = agents
+          .sessions()
+          .flatMap((a) => (a.session.rttMs !== undefined ? [a.session.rttMs / 1000] : []))
+          .sort((a, b) => a - b);
         if (rtts.length === 0) return;
         for (const q of RTT_QUANTILES) this.set({ quantile: String(q) }, rtts[Math.min(rtts.length - 1, Math.ceil(q * rtts.length) - 1)]!);
       },
     });
     new Gauge({
-      name: 'edge_tunnel_open_streams', help: 'Streams open now, all sessions.', registers,
-      collect() { this.set(agents.sessions().reduce((n, a) => n + a.session.streams.size, 0)); },
+      name: 'edge_tunnel_open_streams',
+      help: 'Streams open now, all sessions.',
+      registers,
+      collect() {
+        this.set(agents.sessions().reduce((n, a) => n + a.session.streams.size, 0));
+      },
     });
     const upstreamIdle = (): number | undefined => this.upstreamIdle?.();
     new Gauge({
-      name: 'edge_tunnel_upstream_idle_connections', help: 'Idle pooled upstream connections of the HTTPS and HTTP proxies, all nodes (--upstream-pool-size).', registers,
-      collect() { this.set(upstreamIdle() ?? 0); },
+      name: 'edge_tunnel_upstream_idle_connections',
+      help: 'Idle pooled upstream connections of the HTTPS and HTTP proxies, all nodes (--upstream-pool-size).',
+      registers,
+      collect() {
+        this.set(upstreamIdle() ?? 0);
+      },
     });
     this.upstreamConnections = new Counter({
-      name: 'edge_tunnel_upstream_connections_total', help: 'Upstream connections of the HTTPS and HTTP proxies: opened (a new stream, and a TLS handshake over it on HTTPS) or reused from the pool.',
-      labelNames: ['result'], registers,
+      name: 'edge_tunnel_upstream_connections_total',
+      help: 'Upstream connections of the HTTPS and HTTP proxies: opened (a new stream, and a TLS handshake over it on HTTPS) or reused from the pool.',
+      labelNames: ['result'],
+      registers,
     });
-    this.sessionEvents = new Counter({ name: 'edge_tunnel_session_events_total', help: 'Agent session lifecycle events, by transport.', labelNames: ['event', 'transport'], registers });
-    this.streams = new Counter({ name: 'edge_tunnel_streams_total', help: 'Streams opened to agents, by result and the session\'s transport.', labelNames: ['result', 'transport'], registers });
+    this.sessionEvents = new Counter({
+      name: 'edge_tunnel_session_events_total',
+      help: 'Agent session lifecycle events, by transport.',
+      labelNames: ['event', 'transport'],
+      registers,
+    });
+    this.streams = new Counter({
+      name: 'edge_tunnel_streams_total',
+      help: "Streams opened to agents, by result and the session's transport.",
+      labelNames: ['result', 'transport'],
+      registers,
+    });
     this.streamRefusals = new Counter({
-      name: 'edge_tunnel_stream_refusals_total', help: 'Streams refused by --max-streams-per-node or a stream quota under it, by listener and quota.',
-      labelNames: ['listener', 'quota'], registers,
+      name: 'edge_tunnel_stream_refusals_total',
+      help: 'Streams refused by --max-streams-per-node or a stream quota under it, by listener and quota.',
+      labelNames: ['listener', 'quota'],
+      registers,
     });
-    this.misses = new Counter({ name: 'edge_tunnel_misses_total', help: 'Requests whose destination did not resolve, by reason.', labelNames: ['reason'], registers });
-    this.bytes = new Counter({ name: 'edge_tunnel_stream_bytes_total', help: 'Stream payload bytes (in: from agents, out: to agents), by the session\'s transport.', labelNames: ['direction', 'transport'], registers });
+    this.misses = new Counter({
+      name: 'edge_tunnel_misses_total',
+      help: 'Requests whose destination did not resolve, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.bytes = new Counter({
+      name: 'edge_tunnel_stream_bytes_total',
+      help: "Stream payload bytes (in: from agents, out: to agents), by the session's transport.",
+      labelNames: ['direction', 'transport'],
+      registers,
+    });
     this.tlsRefusals = new Counter({
-      name: 'edge_tunnel_tls_refusals_total', help: 'Connections a TLS listener closed before their handshake (no ClientHello in time, not TLS, caps, queue).',
-      labelNames: ['listener', 'reason'], registers,
+      name: 'edge_tunnel_tls_refusals_total',
+      help: 'Connections a TLS listener closed before their handshake (no ClientHello in time, not TLS, caps, queue).',
+      labelNames: ['listener', 'reason'],
+      registers,
     });
     this.requestDuration = new Histogram({
-      name: 'edge_tunnel_request_duration_seconds', help: 'Proxied request durations (upgrades and CONNECT: until the relay ends).',
-      labelNames: ['listener', 'status'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300], registers,
+      name: 'edge_tunnel_request_duration_seconds',
+      help: 'Proxied request durations (upgrades and CONNECT: until the relay ends).',
+      labelNames: ['listener', 'status'],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
+      registers,
     });
-    this.resumes = new Counter({ name: 'edge_tunnel_resumes_total', help: 'Agent session resumes: attempted, succeeded, refused; expired = graces that ran out.', labelNames: ['result'], registers });
+    this.resumes = new Counter({
+      name: 'edge_tunnel_resumes_total',
+      help: 'Agent session resumes: attempted, succeeded, refused; expired = graces that ran out.',
+      labelNames: ['result'],
+      registers,
+    });
     this.resumeRefusals = new Counter({ name: 'edge_tunnel_resume_refusals_total', help: 'Refused resumes by code.', labelNames: ['code'], registers });
     this.resumeSeconds = new Histogram({
-      name: 'edge_tunnel_resume_seconds', help: 'Pause of a resumed session: from the lost connection to the resume.',
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers,
+      name: 'edge_tunnel_resume_seconds',
+      help: 'Pause of a resumed session: from the lost connection to the resume.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
     });
     this.resumeReplayedBytes = new Counter({ name: 'edge_tunnel_resume_replayed_bytes_total', help: 'Bytes the server replayed after resumes.', registers });
     this.resumeStreamsCarried = new Counter({ name: 'edge_tunnel_resume_streams_carried_total', help: 'Streams open across a resume.', registers });

@@ -87,12 +87,11 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     verify: config.verifyKubelet,
   };
   // cluster mode only: loading it pulls in @kubernetes/client-node
-  const cluster: Cluster | undefined = config.kubernetes
-    ? await (await import('./cluster/cluster.js')).startCluster(config, logger, options)
-    : undefined;
-  const portConfig = options.portConfigSource
-    ?? cluster?.portConfig
-    ?? (config.configFile !== undefined
+  const cluster: Cluster | undefined = config.kubernetes ? await (await import('./cluster/cluster.js')).startCluster(config, logger, options) : undefined;
+  const portConfig =
+    options.portConfigSource ??
+    cluster?.portConfig ??
+    (config.configFile !== undefined
       ? new FilePortConfigSource(config.configFile, logger.child({ component: 'port-config' }), { pollMs: config.configPollMs })
       : new StaticPortConfigSource());
   const registry = cluster?.registry ?? new AgentRegistry();
@@ -101,10 +100,22 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   const metrics = new ServerMetrics(registry, { perNode: config.metricsPerNode });
   const proxyLog = logger.child({ component: 'proxy' });
   const ctx = (listener: ListenerName, channel: Channel, tls?: OriginateTls): ProxyContext => ({
-    listener, channel, registry, portConfig: () => portConfig.current().config, originate: tls,
-    compression: config.compression, metrics, log: proxyLog, ...proxyLimits(config),
+    listener,
+    channel,
+    registry,
+    portConfig: () => portConfig.current().config,
+    originate: tls,
+    compression: config.compression,
+    metrics,
+    log: proxyLog,
+    ...proxyLimits(config),
   });
-  const limits: ProxyListenerLimits = { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, maxHeaderBytes: config.maxHeaderBytes, callerIdleTimeoutMs: config.callerIdleTimeoutMs };
+  const limits: ProxyListenerLimits = {
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxHeaderBytes: config.maxHeaderBytes,
+    callerIdleTimeoutMs: config.callerIdleTimeoutMs,
+  };
 
   // the agent listener's own address is known only once bound: the set is filled in below
   // scale-out needs an address agents can dial: --advertise-addr, or a specific agent listener host;
@@ -112,42 +123,84 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   const scaleOut = config.advertiseAddr !== undefined || !isWildcard(config.agentAddr.host);
   const replicas = new ReplicaSet({ id: config.serverId, addr: config.advertiseAddr ?? formatAddr(config.agentAddr) }, config.peerAddrs);
   const readiness = new Readiness({
-    registry, graceMs: config.readyGraceMs,
+    registry,
+    graceMs: config.readyGraceMs,
     // cluster mode: the node table holds exactly the edge Nodes of the API; waiting for them only
     // pays off while another replica can route (a lone replica held unready serves nobody)
     expected: () => (cluster ? (replicas.current().length > 1 ? registry.tunnels().map((t) => t.nodeName) : undefined) : config.expectedNodes),
   });
   // cluster mode: agents enrolled with a bootstrap token carry certificates from the CA Secret
-  const agents = createAgentListener({
-    ...config, cert, key, agentCa: cluster ? `${agentCa.trimEnd()}\n${cluster.caPem}` : agentCa, ...(cluster ? { enroller: cluster.enroller } : {}),
-    ...(scaleOut ? { replicas } : {}), ports,
-  }, registry, metrics, logger.child({ component: 'agents' }));
+  const agents = createAgentListener(
+    {
+      ...config,
+      cert,
+      key,
+      agentCa: cluster ? `${agentCa.trimEnd()}\n${cluster.caPem}` : agentCa,
+      ...(cluster ? { enroller: cluster.enroller } : {}),
+      ...(scaleOut ? { replicas } : {}),
+      ports,
+    },
+    registry,
+    metrics,
+    logger.child({ component: 'agents' }),
+  );
   const https = createHttpsServer({
-    cert, key, ca: callerCa, requestCert: callerCa !== undefined, rejectUnauthorized: config.requireCallerCert, minVersion: 'TLSv1.2',
-    ...proxyServerOptions(limits), handshakeTimeout: config.httpsHandshakeTimeoutMs,
+    cert,
+    key,
+    ca: callerCa,
+    requestCert: callerCa !== undefined,
+    rejectUnauthorized: config.requireCallerCert,
+    minVersion: 'TLSv1.2',
+    ...proxyServerOptions(limits),
+    handshakeTimeout: config.httpsHandshakeTimeoutMs,
   });
   const passthrough = config.httpsMode === HttpsMode.passthrough;
   const httpsCtx = ctx('https', 'https', passthrough ? undefined : originate);
-  const frontOpts = { clientHelloTimeoutMs: config.clientHelloTimeoutMs, maxPendingConnections: config.maxPendingConnections, maxPendingPerSource: config.httpsMaxPendingPerSource };
+  const frontOpts = {
+    clientHelloTimeoutMs: config.clientHelloTimeoutMs,
+    maxPendingConnections: config.maxPendingConnections,
+    maxPendingPerSource: config.httpsMaxPendingPerSource,
+  };
   const httpsRefusals = new RefusalReporter('https', metrics.tlsRefusals, proxyLog);
   // accepted by a TCP front: connections that never send a ClientHello are closed early (accept/tls-front.ts);
   // passthrough: the front reads the ClientHello and relays it to the kubelet (proxy/passthrough.ts)
   const httpsFront = passthrough
-    ? createPassthroughFront(frontOpts, httpsRefusals, passthroughHandlers(httpsCtx, config.capture === CaptureMode.iptables ? originalDstLookup(options.iptablesRunner, proxyLog) : undefined))
+    ? createPassthroughFront(
+        frontOpts,
+        httpsRefusals,
+        passthroughHandlers(httpsCtx, config.capture === CaptureMode.iptables ? originalDstLookup(options.iptablesRunner, proxyLog) : undefined),
+      )
     : createTlsFront(https, frontOpts, httpsRefusals);
   if (passthrough) {
-    logger.info({ httpsMode: 'passthrough', routing: config.capture === CaptureMode.iptables ? 'original destination (conntrack), else SNI' : 'SNI (node name → port 10250)' },
-      'https passthrough: callers\' TLS goes end to end to the kubelet; this server holds no kubelet-client certificate and checks no HTTPS caller');
+    logger.info(
+      {
+        httpsMode: 'passthrough',
+        routing: config.capture === CaptureMode.iptables ? 'original destination (conntrack), else SNI' : 'SNI (node name → port 10250)',
+      },
+      "https passthrough: callers' TLS goes end to end to the kubelet; this server holds no kubelet-client certificate and checks no HTTPS caller",
+    );
   }
   https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
-    proxyLog.warn({ listener: 'https', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] }, 'caller tls handshake failed');
+    proxyLog.warn(
+      { listener: 'https', remoteAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] },
+      'caller tls handshake failed',
+    );
   });
   const http = createHttpServer(proxyServerOptions(limits));
   const gate = new CallerGate({
-    callerAllow: config.callerAllow, table: registry.table, log: proxyLog,
-    ...(cluster ? { tokens: new TokenAuthorizer(cluster.reviews, {
-      tokenTtlMs: config.tokenCacheTtlMs, authorizedTtlMs: config.authzCacheTtlMs, unauthorizedTtlMs: config.authzNegativeCacheTtlMs, maxEntries: config.authCacheEntries,
-    }) } : {}),
+    callerAllow: config.callerAllow,
+    table: registry.table,
+    log: proxyLog,
+    ...(cluster
+      ? {
+          tokens: new TokenAuthorizer(cluster.reviews, {
+            tokenTtlMs: config.tokenCacheTtlMs,
+            authorizedTtlMs: config.authzCacheTtlMs,
+            unauthorizedTtlMs: config.authzNegativeCacheTtlMs,
+            maxEntries: config.authCacheEntries,
+          }),
+        }
+      : {}),
   });
   const httpCtx = ctx('http', 'http');
   // keep-alive connections to node targets: a stream (and a TLS handshake) per connection, not per request (proxy/upstream-pool.ts)
@@ -159,13 +212,30 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
   const connectFronts = createConnectFronts(config, ctx('connect', 'http'), limits, { cert, key, callerCa }, metrics, proxyLog);
   const connect = connectFronts.tcp;
   const agentWs = config.agentWsAddr
-    ? createWsListener({ cert, key, agentCa: cluster ? `${agentCa.trimEnd()}\n${cluster.caPem}` : agentCa, helloTimeoutMs: config.helloTimeoutMs, maxPendingConnections: config.maxPendingConnections }, agents, metrics, logger.child({ component: 'agents' }))
+    ? createWsListener(
+        {
+          cert,
+          key,
+          agentCa: cluster ? `${agentCa.trimEnd()}\n${cluster.caPem}` : agentCa,
+          helloTimeoutMs: config.helloTimeoutMs,
+          maxPendingConnections: config.maxPendingConnections,
+        },
+        agents,
+        metrics,
+        logger.child({ component: 'agents' }),
+      )
     : undefined;
   const notReadyReason = (): string | undefined => readiness.notReadyReason(cluster?.synced() ?? true);
   // standalone --capture iptables, started once the proxies are bound (their ports are the DNAT targets)
   let standaloneCapture: StandaloneCapture | undefined;
   const meta = createMetaServer({
-    registry, metrics, portConfig, ready: () => notReadyReason() === undefined, notReadyReason, tunnelsLimit: config.debugTunnelsLimit, callerIdleTimeoutMs: config.callerIdleTimeoutMs,
+    registry,
+    metrics,
+    portConfig,
+    ready: () => notReadyReason() === undefined,
+    notReadyReason,
+    tunnelsLimit: config.debugTunnelsLimit,
+    callerIdleTimeoutMs: config.callerIdleTimeoutMs,
     debug: {
       '/debug/replicas': () => ({ self: replicas.self, replicas: replicas.current() }),
       '/debug/agent-handshakes': () => agents.handshakes(),
@@ -192,7 +262,11 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     cluster?.startCapture(proxies);
     if (!cluster && config.capture === 'iptables') {
       standaloneCapture = startStandaloneCapture(config, {
-        registry, portConfig, bound: proxies, runner: options.iptablesRunner, logger: logger.child({ component: 'capture' }),
+        registry,
+        portConfig,
+        bound: proxies,
+        runner: options.iptablesRunner,
+        logger: logger.child({ component: 'capture' }),
       });
     }
   } catch (err) {
@@ -202,7 +276,11 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     throw err;
   }
   const addresses: ServerAddresses = {
-    agent: bound[0]!, https: bound[1]!, http: bound[2]!, meta: bound[3]!, ...(connect ? { connect: bound[4]! } : {}),
+    agent: bound[0]!,
+    https: bound[1]!,
+    http: bound[2]!,
+    meta: bound[3]!,
+    ...(connect ? { connect: bound[4]! } : {}),
     ...(agentWs ? { agentWs: bound[connect ? 5 : 4]! } : {}),
     ...(connectUds ? { connectUds } : {}),
   };
@@ -231,10 +309,12 @@ export async function start(config: ServerConfig, logger: Logger, options: Start
     for (const s of [https, http, ...connectFronts.http]) s.closeIdleConnections();
     // idle kubelet connections hold streams the drain would wait for
     for (const pool of pools) pool.dropAll();
-    await Promise.all([...agents.sessions].map((s) => {
-      s.goAway('NO_ERROR', 'server shutting down');
-      return s.close(config.drainTimeoutMs);
-    }));
+    await Promise.all(
+      [...agents.sessions].map((s) => {
+        s.goAway('NO_ERROR', 'server shutting down');
+        return s.close(config.drainTimeoutMs);
+      }),
+    );
     for (const s of [https, http, ...connectFronts.http]) s.closeAllConnections();
     await Promise.all(stopped);
     meta.closeAllConnections();

@@ -12,7 +12,14 @@ t.setTimeout(30_000);
 /** A raw TLS connection to the agent port with `cert` (or none); resolves when the server drops it. */
 function tryConnect(server: TestServer, cert?: { certPem: string; keyPem: string }): Promise<void> {
   return new Promise((resolve) => {
-    const socket = tlsConnect({ host: server.addr.agent.host, port: server.addr.agent.port, ca: pki.agentCa.certPem, servername: 'localhost', cert: cert?.certPem, key: cert?.keyPem });
+    const socket = tlsConnect({
+      host: server.addr.agent.host,
+      port: server.addr.agent.port,
+      ca: pki.agentCa.certPem,
+      servername: 'localhost',
+      cert: cert?.certPem,
+      key: cert?.keyPem,
+    });
     socket.on('error', () => undefined);
     socket.on('data', () => undefined);
     socket.on('close', () => resolve());
@@ -58,11 +65,20 @@ t.test('a second session for the same node replaces the first after it drains', 
   const oldId = server.handle.registry.get('edge-a')!.sessionId;
   // a long-lived stream on the first session: a log follow through the HTTPS listener
   const { req, res } = await new Promise<{ req: ReturnType<typeof httpsRequest>; res: IncomingMessage }>((resolve, reject) => {
-    const req = httpsRequest({
-      host: server.addr.https.host, port: server.addr.https.port, path: '/containerLogs/default/demo/app?follow=true',
-      headers: { host: '127.0.20.1:10250' }, servername: 'localhost', agent: false,
-      cert: pki.caller.certPem, key: pki.caller.keyPem, ca: pki.agentCa.certPem,
-    }, (res) => resolve({ req, res }));
+    const req = httpsRequest(
+      {
+        host: server.addr.https.host,
+        port: server.addr.https.port,
+        path: '/containerLogs/default/demo/app?follow=true',
+        headers: { host: '127.0.20.1:10250' },
+        servername: 'localhost',
+        agent: false,
+        cert: pki.caller.certPem,
+        key: pki.caller.keyPem,
+        ca: pki.agentCa.certPem,
+      },
+      (res) => resolve({ req, res }),
+    );
     req.on('error', reject);
     req.end();
   });

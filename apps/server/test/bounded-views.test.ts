@@ -17,8 +17,21 @@ function registryOf(n: number): AgentRegistry {
   const registry = new AgentRegistry();
   for (let i = 0; i < n; i++) {
     const nodeName = `node-${String(i).padStart(5, '0')}`;
-    const session = { rttMs: i + 1, streams: new Map(), stats: () => ({ streams: 0, opened: 0, accepted: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, rttMs: i + 1, ageMs: 5 }) };
-    const agent = { sessionId: `s${i}`, nodeName, nodeIps: [`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`], agentVersion: 'test', remoteAddress: '127.0.0.1:1', connectedAt: 0, ports: {}, session: session as never };
+    const session = {
+      rttMs: i + 1,
+      streams: new Map(),
+      stats: () => ({ streams: 0, opened: 0, accepted: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, rttMs: i + 1, ageMs: 5 }),
+    };
+    const agent = {
+      sessionId: `s${i}`,
+      nodeName,
+      nodeIps: [`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`],
+      agentVersion: 'test',
+      remoteAddress: '127.0.0.1:1',
+      connectedAt: 0,
+      ports: {},
+      session: session as never,
+    };
     registry.attach(agent);
     if (i % 10 === 9) registry.detach(agent);
   }
@@ -26,17 +39,31 @@ function registryOf(n: number): AgentRegistry {
 }
 
 async function metaOf(t: Test, registry: AgentRegistry, opts: { perNode?: boolean; tunnelsLimit?: number } = {}) {
-  const meta = createMetaServer({ registry, metrics: new ServerMetrics(registry, { perNode: opts.perNode }), portConfig: new StaticPortConfigSource(), ready: () => true, tunnelsLimit: opts.tunnelsLimit });
+  const meta = createMetaServer({
+    registry,
+    metrics: new ServerMetrics(registry, { perNode: opts.perNode }),
+    portConfig: new StaticPortConfigSource(),
+    ready: () => true,
+    tunnelsLimit: opts.tunnelsLimit,
+  });
   meta.listen(0, '127.0.0.1');
   await once(meta, 'listening');
   t.teardown(() => new Promise<void>((r) => meta.close(() => r())));
   const port = (meta.address() as AddressInfo).port;
-  return (path: string) => new Promise<{ status: number; error?: string; body: string; json: () => any }>((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode!, error: res.headers['x-tunnel-error'] as string | undefined, body, json: () => JSON.parse(body) }));
-    }).on('error', reject).end();
-  });
+  return (path: string) =>
+    new Promise<{ status: number; error?: string; body: string; json: () => any }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c) => (body += c))
+          .on('end', () =>
+            resolve({ status: res.statusCode!, error: res.headers['x-tunnel-error'] as string | undefined, body, json: () => JSON.parse(body) }),
+          );
+      })
+        .on('error', reject)
+        .end();
+    });
 }
 
 t.test('/metrics: no node label by default, so its size does not grow with the nodes', async (t) => {
@@ -76,7 +103,13 @@ t.test('/debug/tunnels: a default page, paging with after= reaches every node on
 t.test('/debug/tunnels: ?node= and ?connected= filters', async (t) => {
   const get = await metaOf(t, registryOf(250));
   const two = (await get('/debug/tunnels?node=NODE-00007,node-00009&node=nope')).json();
-  t.same(two.nodes.map((n: { nodeName: string; connected: boolean }) => [n.nodeName, n.connected]), [['node-00007', true], ['node-00009', false]]);
+  t.same(
+    two.nodes.map((n: { nodeName: string; connected: boolean }) => [n.nodeName, n.connected]),
+    [
+      ['node-00007', true],
+      ['node-00009', false],
+    ],
+  );
   t.same(two.unknown, ['nope']);
   t.equal(two.matched, 2);
   t.equal(two.nodes[0].rttMs, 8);
@@ -87,7 +120,13 @@ t.test('/debug/tunnels: ?node= and ?connected= filters', async (t) => {
 
 t.test('/debug/tunnels: a query it cannot answer is 400 DEBUG_BAD_QUERY naming the parameter', async (t) => {
   const get = await metaOf(t, registryOf(3));
-  for (const [q, said] of [['limit=0', /limit must be/], ['limit=1001', /limit must be/], ['limit=x', /limit must be/], ['connected=maybe', /connected must be/], ['page=2', /unknown parameter "page"/]] as const) {
+  for (const [q, said] of [
+    ['limit=0', /limit must be/],
+    ['limit=1001', /limit must be/],
+    ['limit=x', /limit must be/],
+    ['connected=maybe', /connected must be/],
+    ['page=2', /unknown parameter "page"/],
+  ] as const) {
     const r = await get(`/debug/tunnels?${q}`);
     t.equal(r.status, 400, q);
     t.equal(r.error, DEBUG_BAD_QUERY, q);

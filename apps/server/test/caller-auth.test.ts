@@ -5,7 +5,10 @@ import { parseConfig } from '../src/config.js';
 const none = (): boolean => false;
 
 t.test('parser: name/group entries, comma or repeated, duplicates dropped', async (t) => {
-  t.same(parseCallerAllow(['name:a,group:g', 'name:a']), [{ kind: 'name', value: 'a' }, { kind: 'group', value: 'g' }]);
+  t.same(parseCallerAllow(['name:a,group:g', 'name:a']), [
+    { kind: 'name', value: 'a' },
+    { kind: 'group', value: 'g' },
+  ]);
   t.throws(() => parseCallerAllow(['cn:a']), /name:<CN> or group:<O>/);
   t.throws(() => parseCallerAllow(['group:system:nodes']), /edge node identities/);
   t.throws(() => parseCallerAllow(['name:system:node:edge-1']), /edge node identities/);
@@ -33,6 +36,9 @@ t.test('config: --caller-allow default and env', async (t) => {
   const d = parseConfig(base);
   t.same(!d.help && d.config.callerAllow, [{ kind: 'name', value: 'kube-apiserver-kubelet-client' }]);
   const e = parseConfig(base, { EDGE_TUNNEL_CALLER_ALLOW: 'group:g;name:n' });
-  t.same(!e.help && e.config.callerAllow, [{ kind: 'group', value: 'g' }, { kind: 'name', value: 'n' }]);
+  t.same(!e.help && e.config.callerAllow, [
+    { kind: 'group', value: 'g' },
+    { kind: 'name', value: 'n' },
+  ]);
   t.throws(() => parseConfig([...base, '--caller-allow', 'bogus']), /name:<CN> or group:<O>/);
 });

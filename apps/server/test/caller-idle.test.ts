@@ -19,7 +19,10 @@ class KeptConnection {
   private buffered = '';
   private waiting: ((text: string) => void) | undefined;
 
-  constructor(readonly socket: Socket, private readonly host: string) {
+  constructor(
+    readonly socket: Socket,
+    private readonly host: string,
+  ) {
     socket.setEncoding('utf8');
     socket.on('data', (text: string) => {
       this.buffered += text;
@@ -66,7 +69,14 @@ async function plain(addr: { host: string; port: number }, host: string): Promis
 }
 
 async function secure(addr: { host: string; port: number }, host: string): Promise<KeptConnection> {
-  const socket = tlsConnect({ host: addr.host, port: addr.port, servername: 'localhost', cert: pki.caller.certPem, key: pki.caller.keyPem, ca: pki.agentCa.certPem });
+  const socket = tlsConnect({
+    host: addr.host,
+    port: addr.port,
+    servername: 'localhost',
+    cert: pki.caller.certPem,
+    key: pki.caller.keyPem,
+    ca: pki.agentCa.certPem,
+  });
   await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
   return new KeptConnection(socket, host);
 }
@@ -93,7 +103,10 @@ t.test(`a keep-alive caller idle ${IDLE_MS} ms (Node's default closed at 5 + 1 s
   const openedAt = Date.now();
   t.teardown(() => silent.socket.destroy());
   await sleep(IDLE_MS);
-  t.ok(silent.closedAt !== undefined && silent.closedAt - openedAt < 4000, `the silent connection was closed after ${(silent.closedAt ?? NaN) - openedAt} ms (head limit 1.5 s)`);
+  t.ok(
+    silent.closedAt !== undefined && silent.closedAt - openedAt < 4000,
+    `the silent connection was closed after ${(silent.closedAt ?? NaN) - openedAt} ms (head limit 1.5 s)`,
+  );
   for (const [name, c, path] of callers) {
     t.equal(c.closedAt, undefined, `${name}: the server kept the idle connection`);
     t.equal((await c.get(path)).status, 200, `${name}: the request after the idle gap is answered on the same connection`);

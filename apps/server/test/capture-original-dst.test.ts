@@ -8,7 +8,8 @@ import { MAX_LOOKUPS_IN_FLIGHT, limited, originalDstLookup } from '../src/captur
 import { LogCapture } from './fixtures/harness.js';
 
 const socket = (remotePort: number): Socket => ({ localAddress: '10.125.0.1', localPort: 10263, remoteAddress: '10.125.0.2', remotePort }) as Socket;
-const entry = (port: number): string => `tcp 6 431999 ESTABLISHED src=10.125.0.2 dst=10.126.1.2 sport=${port} dport=10250 src=10.125.0.1 dst=10.125.0.2 sport=10263 dport=${port} [ASSURED] mark=0 use=1`;
+const entry = (port: number): string =>
+  `tcp 6 431999 ESTABLISHED src=10.125.0.2 dst=10.126.1.2 sport=${port} dport=10250 src=10.125.0.1 dst=10.125.0.2 sport=10263 dport=${port} [ASSURED] mark=0 use=1`;
 
 t.test('at most MAX_LOOKUPS_IN_FLIGHT conntrack processes; the rest start in order', async (t) => {
   let running = 0;
@@ -29,8 +30,18 @@ t.test('at most MAX_LOOKUPS_IN_FLIGHT conntrack processes; the rest start in ord
   const found = await Promise.all(ports.map((p) => lookup(socket(p))));
   t.equal(most, MAX_LOOKUPS_IN_FLIGHT, `${most} at once`);
   t.strictSame(started, ports, 'in arrival order');
-  t.ok(found.every((d) => d?.ip === '10.126.1.2' && d.port === 10250), 'every lookup answered');
-  const l = limited({ run: async (): Promise<RunResult> => { throw new Error('boom'); } }, 1);
+  t.ok(
+    found.every((d) => d?.ip === '10.126.1.2' && d.port === 10250),
+    'every lookup answered',
+  );
+  const l = limited(
+    {
+      run: async (): Promise<RunResult> => {
+        throw new Error('boom');
+      },
+    },
+    1,
+  );
   await t.rejects(l.run('x', []), /boom/);
   await t.rejects(l.run('x', []), /boom/, 'a failed command frees its slot');
 });
@@ -42,7 +53,11 @@ t.test('a failing conntrack: one warn line naming the fix, then debug; routed by
   t.equal(await lookup(socket(2)), undefined);
   await new Promise((r) => setImmediate(r));
   const lines = logs.lines.filter((l) => l['msg'] === 'original destination lookup failed');
-  t.strictSame(lines.map((l) => l['level']), [40, 20], 'warn once, then debug');
+  t.strictSame(
+    lines.map((l) => l['level']),
+    [40, 20],
+    'warn once, then debug',
+  );
   t.match(lines[0], { hint: /conntrack binary and CAP_NET_ADMIN/, reason: /exited 127/ });
   t.equal(await lookup({} as Socket), undefined, 'a socket without addresses (closed): no lookup');
 });

@@ -22,14 +22,26 @@ const CURL_MAX_S = 3;
 async function unavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'not root: network namespaces and iptables need root';
   for (const cmd of ['ip', 'iptables', 'iptables-save', 'iptables-restore', 'curl']) {
-    if (await exec('sh', ['-c', `command -v ${cmd}`]).then(() => false, () => true)) return `${cmd} not installed (Debian packages iproute2, iptables, curl)`;
+    if (
+      await exec('sh', ['-c', `command -v ${cmd}`]).then(
+        () => false,
+        () => true,
+      )
+    )
+      return `${cmd} not installed (Debian packages iproute2, iptables, curl)`;
   }
   return undefined;
 }
 
 const skip = await unavailable();
 
-interface Curl { code: number; status: number; headers: string; body: string; seconds: number }
+interface Curl {
+  code: number;
+  status: number;
+  headers: string;
+  body: string;
+  seconds: number;
+}
 
 t.test('an unopened port of an edge IP answers 403 PORT_NOT_CONFIGURED at once instead of hanging', { skip: skip ?? false }, async (t) => {
   const pki = await testPki();
@@ -51,7 +63,10 @@ t.test('an unopened port of an edge IP answers 403 PORT_NOT_CONFIGURED at once i
   await ip('-n', cloud, 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1', 'netns', edge);
   await ip('-n', cloud, 'addr', 'add', `${CLOUD_IP}/24`, 'dev', 'veth0');
   await ip('-n', edge, 'addr', 'add', `${EDGE_IP}/24`, 'dev', 'veth1');
-  for (const [ns, dev] of [[cloud, 'veth0'], [edge, 'veth1']] as const) {
+  for (const [ns, dev] of [
+    [cloud, 'veth0'],
+    [edge, 'veth1'],
+  ] as const) {
     await ip('-n', ns, 'link', 'set', 'lo', 'up');
     await ip('-n', ns, 'link', 'set', dev, 'up');
   }
@@ -60,15 +75,40 @@ t.test('an unopened port of an edge IP answers 403 PORT_NOT_CONFIGURED at once i
 
   const env = {
     ...process.env,
-    EDGE_TUNNEL_CERT: pki.server.certPem, EDGE_TUNNEL_KEY: pki.server.keyPem, EDGE_TUNNEL_AGENT_CA: pki.agentCa.certPem,
-    EDGE_TUNNEL_CALLER_CA: pki.clusterCa.certPem, EDGE_TUNNEL_KUBELET_CLIENT_CERT: pki.kubeletClient.certPem,
-    EDGE_TUNNEL_KUBELET_CLIENT_KEY: pki.kubeletClient.keyPem, EDGE_TUNNEL_KUBELET_CA: pki.clusterCa.certPem,
+    EDGE_TUNNEL_CERT: pki.server.certPem,
+    EDGE_TUNNEL_KEY: pki.server.keyPem,
+    EDGE_TUNNEL_AGENT_CA: pki.agentCa.certPem,
+    EDGE_TUNNEL_CALLER_CA: pki.clusterCa.certPem,
+    EDGE_TUNNEL_KUBELET_CLIENT_CERT: pki.kubeletClient.certPem,
+    EDGE_TUNNEL_KUBELET_CLIENT_KEY: pki.kubeletClient.keyPem,
+    EDGE_TUNNEL_KUBELET_CA: pki.clusterCa.certPem,
   };
   /** the real server inside the cloud namespace; resolves once its rules are applied */
   const startServer = async (extra: string[]): Promise<{ child: ChildProcess; lines: Array<Record<string, unknown>> }> => {
-    const child = spawn('ip', ['netns', 'exec', cloud, process.execPath, MAIN,
-      '--agent-addr', `${CLOUD_IP}:10262`, '--https-addr', `${CLOUD_IP}:10263`, '--http-addr', `${CLOUD_IP}:10264`,
-      '--meta-addr', '127.0.0.1:10265', '--capture', 'iptables', '--edge-node-ip', EDGE_IP, ...extra], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        cloud,
+        process.execPath,
+        MAIN,
+        '--agent-addr',
+        `${CLOUD_IP}:10262`,
+        '--https-addr',
+        `${CLOUD_IP}:10263`,
+        '--http-addr',
+        `${CLOUD_IP}:10264`,
+        '--meta-addr',
+        '127.0.0.1:10265',
+        '--capture',
+        'iptables',
+        '--edge-node-ip',
+        EDGE_IP,
+        ...extra,
+      ],
+      { env, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     children.push(child);
     const lines: Array<Record<string, unknown>> = [];
     await new Promise<void>((resolve, reject) => {
@@ -87,8 +127,22 @@ t.test('an unopened port of an edge IP answers 403 PORT_NOT_CONFIGURED at once i
     return exited;
   };
   const curl = async (url: string, ...args: string[]): Promise<Curl> => {
-    const res = await exec('ip', ['netns', 'exec', cloud, 'curl', '-sS', '-k', '-m', String(CURL_MAX_S), '-D', '-',
-      '-w', '\n%{http_code} %{time_total}', ...args, url]).catch((err: { code: number; stdout: string }) => ({ ...err, stdout: err.stdout }));
+    const res = await exec('ip', [
+      'netns',
+      'exec',
+      cloud,
+      'curl',
+      '-sS',
+      '-k',
+      '-m',
+      String(CURL_MAX_S),
+      '-D',
+      '-',
+      '-w',
+      '\n%{http_code} %{time_total}',
+      ...args,
+      url,
+    ]).catch((err: { code: number; stdout: string }) => ({ ...err, stdout: err.stdout }));
     const out = res.stdout;
     const tail = out.slice(out.lastIndexOf('\n') + 1).split(' ');
     const [headers = '', body = ''] = out.slice(0, out.lastIndexOf('\n')).split('\r\n\r\n');
@@ -120,17 +174,24 @@ t.test('an unopened port of an edge IP answers 403 PORT_NOT_CONFIGURED at once i
   const banner = await rawClient(cloud, `${EDGE_IP}:5432`, 'SSH-2.0-OpenSSH_9.2\r\n');
   t.match(banner, /^HTTP\/1\.1 400 /, 'a non-HTTP client that speaks first is answered 400 and closed');
 
-  const status = JSON.parse((await exec('ip', ['netns', 'exec', cloud, 'curl', '-sS', 'http://127.0.0.1:10265/debug/capture'])).stdout) as Record<string, unknown>;
+  const status = JSON.parse((await exec('ip', ['netns', 'exec', cloud, 'curl', '-sS', 'http://127.0.0.1:10265/debug/capture'])).stdout) as Record<
+    string,
+    unknown
+  >;
   t.match(status, { mode: 'iptables', otherPorts: true, nodeIps: [EDGE_IP] }, '/debug/capture shows the catch-all');
   t.equal(await stopServer(server.child), 0, 'SIGTERM: exit 0');
   t.notMatch((await exec('ip', ['netns', 'exec', cloud, 'iptables-save', '-t', 'nat'])).stdout, /EDGE-TUNNEL/, 'shutdown removed the catch-all');
-  t.notOk(server.lines.find((l) => l['level'] === 50), 'no error logged');
+  t.notOk(
+    server.lines.find((l) => l['level'] === 50),
+    'no error logged',
+  );
 });
 
 /** A raw TCP client inside `ns` (node -e): writes `send`, returns what came back before the close. */
 async function rawClient(ns: string, target: string, send: string): Promise<string> {
   const [host, port] = target.split(':');
-  const script = `const s=require('net').connect(${Number(port)},${JSON.stringify(host)});let d='';` +
+  const script =
+    `const s=require('net').connect(${Number(port)},${JSON.stringify(host)});let d='';` +
     `s.on('connect',()=>s.write(${JSON.stringify(send)}));s.on('data',(c)=>d+=c);s.on('close',()=>{process.stdout.write(d);process.exit(0)});` +
     `s.on('error',(e)=>{process.stdout.write('error:'+e.code);process.exit(0)});setTimeout(()=>{process.stdout.write('timeout');process.exit(0)},${CURL_MAX_S * 1000});`;
   return (await exec('ip', ['netns', 'exec', ns, process.execPath, '-e', script])).stdout;

@@ -23,7 +23,13 @@ const HTTP_TARGET = '10.250.0.2:10264';
 async function unavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'not root: network namespaces and iptables need root';
   for (const cmd of ['ip', 'iptables', 'iptables-save', 'iptables-restore']) {
-    if (await exec('sh', ['-c', `command -v ${cmd}`]).then(() => false, () => true)) return `${cmd} not installed (Debian packages iproute2, iptables)`;
+    if (
+      await exec('sh', ['-c', `command -v ${cmd}`]).then(
+        () => false,
+        () => true,
+      )
+    )
+      return `${cmd} not installed (Debian packages iproute2, iptables)`;
   }
   return undefined;
 }
@@ -47,12 +53,31 @@ t.test('standalone --capture iptables: flagged and attached node IPs, live ports
   await writeFile(configPath, '{}\n');
   const nat = async (): Promise<string> => (await exec('ip', ['netns', 'exec', ns, 'iptables-save', '-t', 'nat'])).stdout;
   const rule = (port: number, ip: string, target: string): RegExp =>
-    new RegExp(`^-A EDGE-TUNNEL-PORT-${port} -d ${ip.replaceAll('.', '\\.')}/32 -p tcp .*--dport ${port} .*-j DNAT --to-destination ${target.replaceAll('.', '\\.')}$`, 'm');
+    new RegExp(
+      `^-A EDGE-TUNNEL-PORT-${port} -d ${ip.replaceAll('.', '\\.')}/32 -p tcp .*--dport ${port} .*-j DNAT --to-destination ${target.replaceAll('.', '\\.')}$`,
+      'm',
+    );
 
-  const server = await startServer(t, pki, [
-    '--capture', 'iptables', '--edge-node-ip', FLAGGED, '--iptables-http-target', HTTP_TARGET, '--iptables-resync-ms', '300',
-    '--config', configPath, '--config-poll-ms', '200',
-  ], {}, { iptablesRunner: createRunner({ netns: ns }) });
+  const server = await startServer(
+    t,
+    pki,
+    [
+      '--capture',
+      'iptables',
+      '--edge-node-ip',
+      FLAGGED,
+      '--iptables-http-target',
+      HTTP_TARGET,
+      '--iptables-resync-ms',
+      '300',
+      '--config',
+      configPath,
+      '--config-poll-ms',
+      '200',
+    ],
+    {},
+    { iptablesRunner: createRunner({ netns: ns }) },
+  );
   const httpsTarget = `127.0.0.1:${server.addr.https.port}`;
   await until(async () => rule(10255, FLAGGED, HTTP_TARGET).test(await nat()), '--edge-node-ip captured');
   let save = await nat();
@@ -70,7 +95,22 @@ t.test('standalone --capture iptables: flagged and attached node IPs, live ports
   await until(async () => rule(9100, AGENT_IP, HTTP_TARGET).test(await nat()), 'a port added to the config file captured live');
   t.match(await nat(), rule(9100, FLAGGED, HTTP_TARGET), 'for the flagged node too');
 
-  await exec('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', '-D', 'OUTPUT', '-m', 'comment', '--comment', 'edge-tunnel: capture OUTPUT', '-j', 'EDGE-TUNNEL-OUTPUT']);
+  await exec('ip', [
+    'netns',
+    'exec',
+    ns,
+    'iptables',
+    '-t',
+    'nat',
+    '-D',
+    'OUTPUT',
+    '-m',
+    'comment',
+    '--comment',
+    'edge-tunnel: capture OUTPUT',
+    '-j',
+    'EDGE-TUNNEL-OUTPUT',
+  ]);
   t.notMatch(await nat(), /-j EDGE-TUNNEL-OUTPUT$/m, 'drift: someone deleted our OUTPUT jump');
   await until(async () => /-j EDGE-TUNNEL-OUTPUT$/m.test(await nat()), 'the jump restored by the resync', 5_000);
 
@@ -79,12 +119,18 @@ t.test('standalone --capture iptables: flagged and attached node IPs, live ports
   await sleep(CAPTURE_DEBOUNCE_MS * 4);
   t.match(await nat(), rule(10255, AGENT_IP, HTTP_TARGET), 'a node whose agent left stays captured (fast 503 NO_TUNNEL, not a timeout)');
   const status = (await meta(server, '/debug/capture')).json();
-  t.match(status, { mode: 'iptables', ok: true, running: true, nodeIps: [AGENT_IP, FLAGGED], ports: [9100, 10250, 10255], edgeNodeIpFlags: [FLAGGED], pending: false },
-    '/debug/capture shows what is applied');
+  t.match(
+    status,
+    { mode: 'iptables', ok: true, running: true, nodeIps: [AGENT_IP, FLAGGED], ports: [9100, 10250, 10255], edgeNodeIpFlags: [FLAGGED], pending: false },
+    '/debug/capture shows what is applied',
+  );
   t.ok(status.applies >= 3, `applies counted (${status.applies})`);
 
   await server.handle.close();
   save = await nat();
   t.notMatch(save, /EDGE-TUNNEL/, 'shutdown removed every chain and jump');
-  t.notOk(server.logs.find((l) => l['level'] === 50), 'no error logged');
+  t.notOk(
+    server.logs.find((l) => l['level'] === 50),
+    'no error logged',
+  );
 });

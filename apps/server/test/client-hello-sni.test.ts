@@ -25,10 +25,11 @@ async function captureHello(dial: (port: number) => void): Promise<Buffer> {
   });
 }
 
-const nodeHello = (servername?: string): Promise<Buffer> => captureHello((port) => {
-  const s = tlsConnect({ host: '127.0.0.1', port, ...(servername ? { servername } : {}), rejectUnauthorized: false });
-  s.on('error', () => undefined);
-});
+const nodeHello = (servername?: string): Promise<Buffer> =>
+  captureHello((port) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, ...(servername ? { servername } : {}), rejectUnauthorized: false });
+    s.on('error', () => undefined);
+  });
 
 /** Re-cuts the handshake bytes of `hello` into records of `size` bytes. */
 function refragment(hello: Buffer, size: number): Buffer {
@@ -47,11 +48,17 @@ t.test('real hellos: Node with a node name, Node to an IP, curl', async (t) => {
   const named = await nodeHello('edge-1.example');
   t.match(parseClientHello(named), { kind: 'ok', sni: 'edge-1.example', helloBytes: named.length });
   t.match(parseClientHello(await nodeHello()), { kind: 'ok', sni: undefined }, 'an IP destination: Node sends no SNI');
-  const curl = await captureHello((port) => execFile('curl', ['-sk', '--max-time', '2', '--connect-to', `edge-2:10250:127.0.0.1:${port}`, 'https://edge-2:10250/healthz'], () => undefined));
+  const curl = await captureHello((port) =>
+    execFile('curl', ['-sk', '--max-time', '2', '--connect-to', `edge-2:10250:127.0.0.1:${port}`, 'https://edge-2:10250/healthz'], () => undefined),
+  );
   t.match(parseClientHello(curl), { kind: 'ok', sni: 'edge-2' });
   const withData = Buffer.concat([named, Buffer.from('early bytes')]);
   t.match(parseClientHello(withData), { kind: 'ok', helloBytes: named.length }, 'bytes after the hello are not counted');
-  t.match(parseClientHello(Buffer.from(named.toString('latin1').replace('edge-1.example', 'EDGE-1.EXAMPLE'), 'latin1')), { sni: 'edge-1.example' }, 'names are case-insensitive');
+  t.match(
+    parseClientHello(Buffer.from(named.toString('latin1').replace('edge-1.example', 'EDGE-1.EXAMPLE'), 'latin1')),
+    { sni: 'edge-1.example' },
+    'names are case-insensitive',
+  );
 });
 
 t.test('every split point: partial until the last byte, then the name', async (t) => {
@@ -91,7 +98,7 @@ t.test('malformed input gets a sentence', async (t) => {
 t.test('seeded fuzz: flipped, cut and spliced hellos never throw', async (t) => {
   const hello = await nodeHello('edge-1');
   let seed = 0x2545f491;
-  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
   const kinds = { ok: 0, partial: 0, invalid: 0 };
   for (let i = 0; i < 20_000; i++) {
     const buf = Buffer.from(hello.subarray(0, rnd(3) === 0 ? rnd(hello.length) : hello.length));

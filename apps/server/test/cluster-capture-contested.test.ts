@@ -21,7 +21,13 @@ const CLOUD = '10.218.3.9'; // cloud-1, and edge-d lists it too
 async function unavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'not root: network namespaces and iptables need root';
   for (const cmd of ['ip', 'iptables-save', 'iptables-restore']) {
-    if (await exec('sh', ['-c', `command -v ${cmd}`]).then(() => false, () => true)) return `${cmd} not installed (Debian packages iproute2, iptables)`;
+    if (
+      await exec('sh', ['-c', `command -v ${cmd}`]).then(
+        () => false,
+        () => true,
+      )
+    )
+      return `${cmd} not installed (Debian packages iproute2, iptables)`;
   }
   return undefined;
 }
@@ -48,8 +54,13 @@ t.test('an IP listed by two Nodes is not captured by the iptables rules, for eit
   api.api.store.put('nodes', nodeObject('edge-c', [SHARED]));
   api.api.store.put('nodes', nodeObject('edge-d', [D, CLOUD]));
   api.api.store.put('nodes', nodeObject('cloud-1', [CLOUD], {}));
-  const server = await startClusterServer(t, pki, api, ['--capture', 'iptables', '--iptables-http-target', '10.218.3.1:10264', '--iptables-https-target', '10.218.3.1:10263'],
-    { iptablesRunner: createRunner({ netns: ns }) });
+  const server = await startClusterServer(
+    t,
+    pki,
+    api,
+    ['--capture', 'iptables', '--iptables-http-target', '10.218.3.1:10264', '--iptables-https-target', '10.218.3.1:10263'],
+    { iptablesRunner: createRunner({ netns: ns }) },
+  );
   await until(async () => dnatOf(await nat(), D).length > 0, 'rules for the edge nodes applied', 15_000);
 
   let save = await nat();
@@ -59,16 +70,26 @@ t.test('an IP listed by two Nodes is not captured by the iptables rules, for eit
   t.notMatch(save, SHARED, `${SHARED}, listed by edge-b and edge-c: in no rule of the nat table`);
   t.notMatch(save, CLOUD, `${CLOUD}, listed by cloud-1 and edge-d: in no rule of the nat table`);
   const cluster = (await meta(server, '/debug/cluster')).json();
-  t.same(cluster.ipConflicts, [{ ip: SHARED, nodes: ['edge-b', 'edge-c'] }, { ip: CLOUD, nodes: ['cloud-1', 'edge-d'] }], '/debug/cluster lists both conflicts');
+  t.same(
+    cluster.ipConflicts,
+    [
+      { ip: SHARED, nodes: ['edge-b', 'edge-c'] },
+      { ip: CLOUD, nodes: ['cloud-1', 'edge-d'] },
+    ],
+    '/debug/cluster lists both conflicts',
+  );
   t.notOk(cluster.capture.nodeIps.includes(SHARED) || cluster.capture.nodeIps.includes(CLOUD), '/debug/cluster capture.nodeIps has neither');
-  t.ok(server.logs.find((l) => l['msg'] === 'node ip conflict: refused for every claimant' && l['nodeIp'] === SHARED), 'a warn line names the IP');
+  t.ok(
+    server.logs.find((l) => l['msg'] === 'node ip conflict: refused for every claimant' && l['nodeIp'] === SHARED),
+    'a warn line names the IP',
+  );
 
   // edge-c drops the shared IP: it is edge-b's alone, and captured
   api.api.store.put('nodes', nodeObject('edge-c', ['10.218.3.10']));
   await until(async () => dnatOf(await nat(), SHARED).length === 3, 'the IP captured once the conflict ended', 10_000);
   save = await nat();
-  t.notMatch(save, CLOUD, 'the cloud node\'s IP stays out while edge-d lists it');
-  t.equal(dnatOf(save, '10.218.3.10').length, 3, 'edge-c\'s new IP is captured');
+  t.notMatch(save, CLOUD, "the cloud node's IP stays out while edge-d lists it");
+  t.equal(dnatOf(save, '10.218.3.10').length, 3, "edge-c's new IP is captured");
 
   await server.handle.close();
   t.notMatch(await nat(), /EDGE-TUNNEL/, 'shutdown removed every rule');

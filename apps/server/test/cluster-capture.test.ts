@@ -39,7 +39,11 @@ t.test('iptables capture: DNAT rules for edge Node IPs only, following nodes and
   const https = `127.0.0.1:${server.addr.https.port}`;
   await until(() => /10\.0\.0\.6/.test(runner.last()), 'rules for both edge nodes');
   const rules = runner.last();
-  t.match(rules, new RegExp(`-d 10\\.0\\.0\\.5/32 -p tcp --dport 10250 .*-j DNAT --to-destination ${https.replaceAll('.', '\\.')}`), 'HTTPS target: the bound HTTPS listener');
+  t.match(
+    rules,
+    new RegExp(`-d 10\\.0\\.0\\.5/32 -p tcp --dport 10250 .*-j DNAT --to-destination ${https.replaceAll('.', '\\.')}`),
+    'HTTPS target: the bound HTTPS listener',
+  );
   t.match(rules, /-d 10\.0\.0\.6\/32 -p tcp --dport 10255 .*-j DNAT --to-destination 10\.1\.1\.1:10264/, 'HTTP target: --iptables-http-target');
   t.notMatch(rules, /10\.0\.0\.9/, 'a cloud node is never captured');
   t.notMatch(rules, /203\.0\.113\.9/, 'ExternalIPs are not captured');
@@ -68,7 +72,8 @@ t.test('dns capture: the Lease leader writes the hosts ConfigMap and releases th
     spec: { type: 'ClusterIP', clusterIP: '10.96.0.50', ports: [{ name: 'kubelet-https', port: 10250, targetPort: 'https', protocol: 'TCP' }] },
   });
   const server = await startClusterServer(t, pki, api, ['--server-id', 'server-0']);
-  const hosts = (): string | undefined => (api.api.store.get('configmaps', NS, 'edge-tunnel-nodes') as { data?: Record<string, string> } | undefined)?.data?.['tunnel-nodes'];
+  const hosts = (): string | undefined =>
+    (api.api.store.get('configmaps', NS, 'edge-tunnel-nodes') as { data?: Record<string, string> } | undefined)?.data?.['tunnel-nodes'];
   await until(() => hosts() === '10.96.0.50\tedge-a\n', 'hosts ConfigMap written');
   const lease = (): Record<string, any> | undefined => api.api.store.get('leases', NS, 'edge-tunnel-server') as Record<string, any> | undefined;
   t.equal(lease()?.['spec']['holderIdentity'], 'server-0', 'this replica leads');
@@ -82,7 +87,10 @@ t.test('dns capture: the Lease leader writes the hosts ConfigMap and releases th
   await until(() => ports().some((p) => p.port === 9100), 'the custom port reaches the internal Service');
   const custom = ports().find((p) => p.port === 9100)!;
   t.ok(custom.targetPort === 10264 || custom.targetPort === 'http', `9100 goes to the HTTP channel (targetPort ${String(custom.targetPort)})`);
-  t.ok(ports().some((p) => p.port === 10250), 'the built-in kubelet port stays');
+  t.ok(
+    ports().some((p) => p.port === 10250),
+    'the built-in kubelet port stays',
+  );
 
   await server.handle.close();
   t.equal(lease()?.['spec']['holderIdentity'], '', 'Lease released for the next replica');

@@ -22,7 +22,11 @@ t.test('edge Nodes admit agents and route; a relabelled Node loses its session a
   api.api.store.put('nodes', nodeObject('edge-a', ['127.0.20.1']));
   api.api.store.put('nodes', nodeObject('cloud-1', ['127.0.20.9'], { 'node-role.kubernetes.io/control-plane': '' }));
   const server = await startClusterServer(t, pki, api, NO_CAPTURE);
-  t.same(server.handle.registry.tunnels().map((n) => [n.nodeName, n.nodeIps, n.connected]), [['edge-a', ['127.0.20.1'], false]], 'node table = edge Nodes');
+  t.same(
+    server.handle.registry.tunnels().map((n) => [n.nodeName, n.nodeIps, n.connected]),
+    [['edge-a', ['127.0.20.1'], false]],
+    'node table = edge Nodes',
+  );
   t.equal((await send(server.addr.http, { path: '/healthz', headers: { host: '127.0.20.1:10255' } })).status, 503, 'known node, no agent yet');
 
   const node = await startNode(t, pki, server, 'edge-a', '127.0.20.1');
@@ -33,13 +37,22 @@ t.test('edge Nodes admit agents and route; a relabelled Node loses its session a
   // an agent whose node is no edge Node, and one claiming an IP the Node does not have
   const cloud = await connectAgent(t, pki, server, 'cloud-1', ['127.0.20.9']);
   await waitFor(() => cloud.goaways.length > 0, 2000, 'GOAWAY to the cloud agent');
-  t.match(cloud.goaways[0], { code: 'REFUSED', reason: /node cloud-1 is not an edge Node: no Node of that name matches 'alibabacloud.com\/is-edge-worker=true' or 'openyurt.io\/is-edge-worker=true'/ });
+  t.match(cloud.goaways[0], {
+    code: 'REFUSED',
+    reason: /node cloud-1 is not an edge Node: no Node of that name matches 'alibabacloud.com\/is-edge-worker=true' or 'openyurt.io\/is-edge-worker=true'/,
+  });
   const liar = await connectAgent(t, pki, server, 'edge-a', ['127.0.20.1', '127.0.20.7']);
   await waitFor(() => liar.goaways.length > 0, 2000, 'GOAWAY to the IP liar');
   t.match(liar.goaways[0], { code: 'REFUSED', reason: /claims IP 127\.0\.20\.7, which is not an InternalIP of Node edge-a/ });
   t.equal(server.handle.registry.get('edge-a')?.remoteAddress, `${node.agent.socket.localAddress}:${node.agent.socket.localPort}`, 'the good session stays');
   await until(() => eventsWithReason(api, 'AgentRefused').length >= 2, 'AgentRefused events');
-  t.match(eventsWithReason(api, 'AgentRefused').map((e) => e['involvedObject']['name']).sort(), ['cloud-1', 'edge-a'], 'Events on the Nodes');
+  t.match(
+    eventsWithReason(api, 'AgentRefused')
+      .map((e) => e['involvedObject']['name'])
+      .sort(),
+    ['cloud-1', 'edge-a'],
+    'Events on the Nodes',
+  );
 
   // relabel: no selector matches any more
   api.api.store.put('nodes', nodeObject('edge-a', ['127.0.20.1'], {}));
@@ -82,10 +95,17 @@ t.test('the port ConfigMap applies live; a bad entry → Event, warn, /debug/con
   t.match(await server.logs.waitFor((l) => l['msg'] === 'port config entry rejected'), { level: 40, entry: '9052=10263', code: 'INVALID_PAIR' }, 'warn line');
   await until(() => eventsWithReason(api, 'InvalidPortConfig').length === 1, 'InvalidPortConfig Event');
   t.match(eventsWithReason(api, 'InvalidPortConfig')[0], {
-    type: 'Warning', metadata: { namespace: NS }, involvedObject: { kind: 'ConfigMap', name: 'edge-tunnel-server-cfg', namespace: NS }, message: /9052=10263/,
+    type: 'Warning',
+    metadata: { namespace: NS },
+    involvedObject: { kind: 'ConfigMap', name: 'edge-tunnel-server-cfg', namespace: NS },
+    message: /9052=10263/,
   });
   t.equal((await get9051()).status, 200, 'the good entry stays in force');
-  t.equal((await send(server.addr.http, { path: '/healthz', headers: { host: '127.0.20.1:9052' } })).headers['x-tunnel-error'], 'PORT_NOT_CONFIGURED', 'the bad one is not applied');
+  t.equal(
+    (await send(server.addr.http, { path: '/healthz', headers: { host: '127.0.20.1:9052' } })).headers['x-tunnel-error'],
+    'PORT_NOT_CONFIGURED',
+    'the bad one is not applied',
+  );
   t.match((await meta(server, '/debug/cluster')).json(), { mode: 'cluster', nodesSynced: true, configSynced: true, edgeNodes: 1, capture: { mode: 'none' } });
 });
 
@@ -93,8 +113,10 @@ t.test('the port ConfigMap applies live; a bad entry → Event, warn, /debug/con
 function upgradeStatus(addr: { host: string; port: number }, host: string, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: addr.host, port: addr.port, servername: 'localhost', ...callerTls }, () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n` +
-        `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n`);
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n`,
+      );
     });
     let text = '';
     socket.on('data', (c: Buffer) => {
@@ -108,7 +130,7 @@ function upgradeStatus(addr: { host: string; port: number }, host: string, path:
   });
 }
 
-t.test('kubelet pod paths whose Host is not a node go to the pod\'s node (cached)', async (t) => {
+t.test("kubelet pod paths whose Host is not a node go to the pod's node (cached)", async (t) => {
   const api = await startApi(t);
   api.api.store.put('nodes', nodeObject('edge-a', ['127.0.20.1']));
   api.api.store.put('pods', { metadata: { name: 'demo', namespace: 'default' }, spec: { nodeName: 'edge-a', containers: [{ name: 'app' }] } });
@@ -128,7 +150,11 @@ t.test('kubelet pod paths whose Host is not a node go to the pod\'s node (cached
   const missing = await send(server.addr.https, { path: '/containerLogs/default/nope/app', headers: { host }, tls: callerTls });
   t.equal(missing.status, 502);
   t.match(missing.body, /NODE_UNKNOWN: .*pod default\/nope named by the path does not exist or is not scheduled/);
-  t.equal((await send(server.addr.https, { path: '/containerLogs/default/pending/app', headers: { host }, tls: callerTls })).headers['x-tunnel-error'], 'NODE_UNKNOWN', 'unscheduled pod');
+  t.equal(
+    (await send(server.addr.https, { path: '/containerLogs/default/pending/app', headers: { host }, tls: callerTls })).headers['x-tunnel-error'],
+    'NODE_UNKNOWN',
+    'unscheduled pod',
+  );
   const notKubelet = await send(server.addr.https, { path: '/pods', headers: { host }, tls: callerTls });
   t.match(notKubelet.body, /no edge node has IP or name edge-tunnel-server-internal/, 'other paths: plain miss');
 });
@@ -136,26 +162,48 @@ t.test('kubelet pod paths whose Host is not a node go to the pod\'s node (cached
 t.test('agents enroll with the bootstrap token; the certificate from the CA Secret opens a session', async (t) => {
   const api = await startApi(t);
   api.api.store.put('nodes', nodeObject('edge-b', ['127.0.20.2']));
-  api.api.store.put('secrets', { metadata: { name: 'edge-tunnel-bootstrap', namespace: NS }, data: { token: Buffer.from('abcdef.0123456789abcdef').toString('base64') } });
+  api.api.store.put('secrets', {
+    metadata: { name: 'edge-tunnel-bootstrap', namespace: NS },
+    data: { token: Buffer.from('abcdef.0123456789abcdef').toString('base64') },
+  });
   const server = await startClusterServer(t, pki, api, NO_CAPTURE);
-  const socket = tlsConnect({ host: server.addr.agent.host, port: server.addr.agent.port, ca: pki.agentCa.certPem, servername: 'localhost', ALPNProtocols: [AgentAlpn.ENROLL] });
+  const socket = tlsConnect({
+    host: server.addr.agent.host,
+    port: server.addr.agent.port,
+    ca: pki.agentCa.certPem,
+    servername: 'localhost',
+    ALPNProtocols: [AgentAlpn.ENROLL],
+  });
   await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
   const answer = await new Promise<{ status: number; body: Record<string, string> }>((resolve, reject) => {
-    const req = httpRequest({
-      createConnection: () => socket, method: 'POST', path: '/v1/enroll',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer abcdef.0123456789abcdef' },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (s: string) => (text += s)).on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
+    const req = httpRequest(
+      {
+        createConnection: () => socket,
+        method: 'POST',
+        path: '/v1/enroll',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer abcdef.0123456789abcdef' },
+      },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (s: string) => (text += s))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify({ nodeName: 'edge-b', csr: createCsr(pki.key, 'edge-b') }));
   });
   t.equal(answer.status, 200, JSON.stringify(answer.body));
   const { startFakeAgent } = await import('./fixtures/fake-agent.js');
   const agent = await startFakeAgent({
-    host: server.addr.agent.host, port: server.addr.agent.port, cert: answer.body['certificate'], key: pki.key.privateKeyPem, ca: pki.agentCa.certPem,
-    nodeName: 'edge-b', nodeIps: ['127.0.20.2'],
+    host: server.addr.agent.host,
+    port: server.addr.agent.port,
+    cert: answer.body['certificate'],
+    key: pki.key.privateKeyPem,
+    ca: pki.agentCa.certPem,
+    nodeName: 'edge-b',
+    nodeIps: ['127.0.20.2'],
   });
   t.teardown(() => agent.close());
   await waitAttached(server, 'edge-b', agent);
@@ -170,5 +218,8 @@ t.test('cluster mode creates the CA Secret when absent and refuses a bad kubecon
   t.equal(secret?.['type'], 'kubernetes.io/tls');
   t.match(Buffer.from(secret?.['data']['tls.crt'], 'base64').toString(), /BEGIN CERTIFICATE/);
   t.ok(server.handle.addresses.agent.port > 0);
-  await t.rejects(startServer(t, pki, ['--kubeconfig', '/nonexistent/kubeconfig']), { code: 'ERR_SERVER_KUBERNETES', message: /kubeconfig file \/nonexistent\/kubeconfig does not exist/ });
+  await t.rejects(startServer(t, pki, ['--kubeconfig', '/nonexistent/kubeconfig']), {
+    code: 'ERR_SERVER_KUBERNETES',
+    message: /kubeconfig file \/nonexistent\/kubeconfig does not exist/,
+  });
 });

@@ -15,19 +15,46 @@ function config(argv: string[], env: Record<string, string> = {}): ServerConfig 
 t.test('defaults', async (t) => {
   const c = config(required, { HOSTNAME: 'pod-1' });
   t.match(c, {
-    agentAddr: { host: '', port: 10262 }, httpsAddr: { host: '', port: 10263 }, httpAddr: { host: '', port: 10264 },
-    metaAddr: { host: '127.0.0.1', port: 10265 }, requireCallerCert: true, verifyKubelet: false, compression: true,
-    keepaliveIntervalMs: 10_000, keepaliveTimeoutMs: 30_000, drainTimeoutMs: 5_000, logLevel: 'info', serverId: 'pod-1',
+    agentAddr: { host: '', port: 10262 },
+    httpsAddr: { host: '', port: 10263 },
+    httpAddr: { host: '', port: 10264 },
+    metaAddr: { host: '127.0.0.1', port: 10265 },
+    requireCallerCert: true,
+    verifyKubelet: false,
+    compression: true,
+    keepaliveIntervalMs: 10_000,
+    keepaliveTimeoutMs: 30_000,
+    drainTimeoutMs: 5_000,
+    logLevel: 'info',
+    serverId: 'pod-1',
   });
   t.equal(c.connectAddr, undefined);
   t.equal(c.configFile, undefined);
 });
 
 t.test('flags, = syntax, booleans and env fallbacks', async (t) => {
-  const c = config([...required, '--http-addr=[::1]:0', '--require-caller-cert=false', '--verify-kubelet', '--kubelet-ca', 'kca.pem',
-    '--compression=false', '--connect-addr', ':8131', '--config', '/etc/ports.yaml', '--drain-timeout-ms', '250'], {
-    EDGE_TUNNEL_HTTP_ADDR: '1.2.3.4:1', EDGE_TUNNEL_LOG_LEVEL: 'debug', EDGE_TUNNEL_META_ADDR: '0.0.0.0:9999',
-  });
+  const c = config(
+    [
+      ...required,
+      '--http-addr=[::1]:0',
+      '--require-caller-cert=false',
+      '--verify-kubelet',
+      '--kubelet-ca',
+      'kca.pem',
+      '--compression=false',
+      '--connect-addr',
+      ':8131',
+      '--config',
+      '/etc/ports.yaml',
+      '--drain-timeout-ms',
+      '250',
+    ],
+    {
+      EDGE_TUNNEL_HTTP_ADDR: '1.2.3.4:1',
+      EDGE_TUNNEL_LOG_LEVEL: 'debug',
+      EDGE_TUNNEL_META_ADDR: '0.0.0.0:9999',
+    },
+  );
   t.same(c.httpAddr, { host: '::1', port: 0 }, 'flag wins over env');
   t.same(c.metaAddr, { host: '0.0.0.0', port: 9999 }, 'env wins over default');
   t.equal(c.logLevel, 'debug');
@@ -62,13 +89,19 @@ t.test('bad input is rejected with a sentence naming the flag', async (t) => {
 
 t.test('proxy limits: defaults are the named constants; flags and env override; bad values refused', async (t) => {
   t.match(config(required), {
-    maxStreamsPerNode: DEFAULT_MAX_STREAMS_PER_NODE, relayIdleTimeoutMs: DEFAULT_RELAY_IDLE_TIMEOUT_MS, ...DEFAULT_PROXY_LIMITS,
+    maxStreamsPerNode: DEFAULT_MAX_STREAMS_PER_NODE,
+    relayIdleTimeoutMs: DEFAULT_RELAY_IDLE_TIMEOUT_MS,
+    ...DEFAULT_PROXY_LIMITS,
   });
   t.same(DEFAULT_PROXY_LIMITS, { headersTimeoutMs: 10_000, requestTimeoutMs: 300_000, maxHeaderBytes: 16 * 1024, callerIdleTimeoutMs: 120_000 });
   t.match(config([...required, '--caller-idle-timeout-ms', '95000']), { callerIdleTimeoutMs: 95_000 });
   t.match(config(required, { EDGE_TUNNEL_CALLER_IDLE_TIMEOUT_MS: '180000' }), { callerIdleTimeoutMs: 180_000 });
-  t.match(config([...required, '--max-streams-per-node', '8', '--headers-timeout-ms', '500', '--request-timeout-ms', '0', '--max-header-bytes=4096'],
-    { EDGE_TUNNEL_RELAY_IDLE_TIMEOUT_MS: '60000' }), { maxStreamsPerNode: 8, headersTimeoutMs: 500, requestTimeoutMs: 0, maxHeaderBytes: 4096, relayIdleTimeoutMs: 60_000 });
+  t.match(
+    config([...required, '--max-streams-per-node', '8', '--headers-timeout-ms', '500', '--request-timeout-ms', '0', '--max-header-bytes=4096'], {
+      EDGE_TUNNEL_RELAY_IDLE_TIMEOUT_MS: '60000',
+    }),
+    { maxStreamsPerNode: 8, headersTimeoutMs: 500, requestTimeoutMs: 0, maxHeaderBytes: 4096, relayIdleTimeoutMs: 60_000 },
+  );
   const cases: Array<[string[], RegExp]> = [
     [['--max-streams-per-node', '0'], /--max-streams-per-node .* must be a whole number ≥ 1, got "0"/],
     [['--max-header-bytes', '1.5'], /--max-header-bytes .* must be a whole number ≥ 1/],
@@ -92,7 +125,18 @@ t.test('--help lists every flag with its env variable and default', async (t) =>
   const r = parseConfig(['--help'], {});
   t.equal(r.help, true);
   const text = usage();
-  for (const flag of ['--agent-addr', '--https-addr', '--http-addr', '--meta-addr', '--connect-addr', '--require-caller-cert', '--verify-kubelet', '--config', '--drain-timeout-ms', '--log-level']) {
+  for (const flag of [
+    '--agent-addr',
+    '--https-addr',
+    '--http-addr',
+    '--meta-addr',
+    '--connect-addr',
+    '--require-caller-cert',
+    '--verify-kubelet',
+    '--config',
+    '--drain-timeout-ms',
+    '--log-level',
+  ]) {
     t.match(text, flag);
   }
   t.match(text, /EDGE_TUNNEL_AGENT_ADDR/);
@@ -109,8 +153,12 @@ t.test('parseAddr', async (t) => {
 
 t.test('checkHello binds the hello to the certificate', async (t) => {
   const id = { commonName: 'edge-a', ips: ['10.0.0.5', 'fd00::5'] };
-  t.match(checkHello({ version: 1, nodeName: 'EDGE-A', nodeIps: ['10.0.0.5', 'FD00:0::5'], agentVersion: '1.2' }, id),
-    { ok: true, nodeName: 'edge-a', nodeIps: ['10.0.0.5', 'fd00::5'], agentVersion: '1.2' });
+  t.match(checkHello({ version: 1, nodeName: 'EDGE-A', nodeIps: ['10.0.0.5', 'FD00:0::5'], agentVersion: '1.2' }, id), {
+    ok: true,
+    nodeName: 'edge-a',
+    nodeIps: ['10.0.0.5', 'fd00::5'],
+    agentVersion: '1.2',
+  });
   t.match(checkHello({ version: 1, nodeName: 'edge-b', nodeIps: [] }, id), { ok: false, reason: /certificate names node edge-a but hello claims "edge-b"/ });
   t.match(checkHello({ version: 1, nodeName: 'edge-a', nodeIps: ['10.0.0.6'] }, id), { ok: false, reason: /does not list IP 10\.0\.0\.6/ });
   t.match(checkHello({ version: 2, nodeName: 'edge-a', nodeIps: [] }, id), { ok: false, reason: /unsupported hello version/ });

@@ -21,7 +21,13 @@ const dir = await mkdtemp(join(tmpdir(), 'edge-tunnel-uds-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 const udsPath = join(dir, 'connect.sock');
 const server = await startServer(t, pki, [
-  '--connect-addr', '127.0.0.1:0', '--connect-require-cert', '--connect-uds', udsPath, '--unauthenticated-stream-share', '0',
+  '--connect-addr',
+  '127.0.0.1:0',
+  '--connect-require-cert',
+  '--connect-uds',
+  udsPath,
+  '--unauthenticated-stream-share',
+  '0',
 ]);
 await startNode(t, pki, server, 'edge-u', IP);
 
@@ -47,7 +53,10 @@ function tunnelHealthz(socket: Duplex): Promise<{ connect: string; inner: string
 }
 
 const mtls = (cert?: { certPem: string; keyPem: string }): ConnectionOptions => ({
-  host: '127.0.0.1', port: server.addr.connect!.port, servername: 'localhost', ca: pki.agentCa.certPem,
+  host: '127.0.0.1',
+  port: server.addr.connect!.port,
+  servername: 'localhost',
+  ca: pki.agentCa.certPem,
   ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}),
 });
 
@@ -64,7 +73,10 @@ t.test('--connect-require-cert: no certificate → the handshake fails, nothing 
   const r = await tunnelHealthz(tlsConnect(mtls()));
   t.notMatch(r.connect, /HTTP\/1\.1 200/, 'no CONNECT answer');
   t.equal(r.inner, '');
-  t.ok(await server.logs.waitFor((l) => l['msg'] !== undefined && String(l['msg']).startsWith('caller tls handshake failed') && l['listener'] === 'connect'), 'warn line');
+  t.ok(
+    await server.logs.waitFor((l) => l['msg'] !== undefined && String(l['msg']).startsWith('caller tls handshake failed') && l['listener'] === 'connect'),
+    'warn line',
+  );
 });
 
 t.test('--connect-require-cert: a certificate of a foreign CA → the handshake fails', async (t) => {
@@ -78,7 +90,10 @@ t.test('--connect-require-cert: a caller-CA certificate outside --caller-allow �
   const r = await tunnelHealthz(tlsConnect(mtls(other)));
   t.match(r.connect, /^HTTP\/1\.1 403 [^]*X-Tunnel-Error: CALLER_NOT_ALLOWED\r\n/);
   t.match(r.inner, /matches no --caller-allow rule/, 'an authenticated caller reads the rule in the body');
-  t.ok(server.logs.find((l) => String(l['msg']).startsWith('caller refused') && l['listener'] === 'connect'), 'warn line names it');
+  t.ok(
+    server.logs.find((l) => String(l['msg']).startsWith('caller refused') && l['listener'] === 'connect'),
+    'warn line names it',
+  );
 });
 
 t.test("--connect-require-cert: kube-apiserver's certificate tunnels", async (t) => {
@@ -93,7 +108,10 @@ t.test('both count as authenticated: with --unauthenticated-stream-share 0 only 
   t.equal(plain.headers['x-tunnel-error'], 'STREAM_QUOTA');
   t.equal(plain.headers['retry-after'], '1');
   t.notMatch(plain.body, /edge-u|--unauthenticated/, 'an unauthenticated caller is not told the limits');
-  t.match(await server.logs.waitFor((l) => l['msg'] === 'stream refused: unauthenticated stream quota'), { listener: 'http', flag: '--unauthenticated-stream-share' });
+  t.match(await server.logs.waitFor((l) => l['msg'] === 'stream refused: unauthenticated stream quota'), {
+    listener: 'http',
+    flag: '--unauthenticated-stream-share',
+  });
   t.match((await meta(server, '/metrics')).body, /edge_tunnel_stream_refusals_total\{listener="http",quota="unauthenticated"\} 1\b/);
   t.match((await tunnelHealthz(netConnect({ path: udsPath }))).inner, /ok$/, 'the Unix socket still tunnels');
   t.match((await tunnelHealthz(tlsConnect(mtls(pki.caller)))).inner, /ok$/, 'mTLS CONNECT still tunnels');

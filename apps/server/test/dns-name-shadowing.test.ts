@@ -25,22 +25,33 @@ t.test('edge Node names that would shadow cluster names are not written to the C
     spec: { type: 'ClusterIP', clusterIP: SVC_IP, ports: [{ name: 'kubelet-https', port: 10250, targetPort: 'https', protocol: 'TCP' }] },
   });
   const server = await startClusterServer(t, pki, api, ['--server-id', 'server-0']);
-  const hosts = (): string | undefined => (api.api.store.get('configmaps', NS, 'edge-tunnel-nodes') as { data?: Record<string, string> } | undefined)?.data?.[DNS_HOSTS_KEY];
+  const hosts = (): string | undefined =>
+    (api.api.store.get('configmaps', NS, 'edge-tunnel-nodes') as { data?: Record<string, string> } | undefined)?.data?.[DNS_HOSTS_KEY];
   await until(() => hosts() !== undefined, 'hosts ConfigMap written');
   t.equal(hosts(), `${SVC_IP}\tedge-a\n${SVC_IP}\tedge-b.corp.example.com\n`, 'only names that shadow nothing of the cluster');
   t.notMatch(hosts(), /kubernetes|kube-dns/, 'no cluster name is shadowed');
 
   const warns = server.logs.lines.filter((l) => l['msg'] === 'node name not published in dns hosts');
-  t.strictSame(warns.map((l) => [l['nodeName'], l['code']]).sort(), [
-    ['kube-dns.kube-system', 'SERVICE_FORM'], ['kubernetes.default.svc.cluster.local', 'CLUSTER_DOMAIN'],
-  ], 'one warn line per refused node, naming the rule');
+  t.strictSame(
+    warns.map((l) => [l['nodeName'], l['code']]).sort(),
+    [
+      ['kube-dns.kube-system', 'SERVICE_FORM'],
+      ['kubernetes.default.svc.cluster.local', 'CLUSTER_DOMAIN'],
+    ],
+    'one warn line per refused node, naming the rule',
+  );
   t.match(warns.find((l) => l['code'] === 'CLUSTER_DOMAIN')?.['reason'], /inside the cluster domain cluster\.local.*reach the node by IP or rename it/);
   t.equal(warns[0]?.['level'], 40, 'at warn');
   const debug = (await meta(server, '/debug/cluster')).json();
   t.equal(debug.capture.mode, 'dns');
-  t.strictSame([...debug.capture.unpublished].sort((a: any, b: any) => a.nodeName.localeCompare(b.nodeName)), [
-    { nodeName: 'kube-dns.kube-system', code: 'SERVICE_FORM' }, { nodeName: 'kubernetes.default.svc.cluster.local', code: 'CLUSTER_DOMAIN' },
-  ], '/debug/cluster lists them');
+  t.strictSame(
+    [...debug.capture.unpublished].sort((a: any, b: any) => a.nodeName.localeCompare(b.nodeName)),
+    [
+      { nodeName: 'kube-dns.kube-system', code: 'SERVICE_FORM' },
+      { nodeName: 'kubernetes.default.svc.cluster.local', code: 'CLUSTER_DOMAIN' },
+    ],
+    '/debug/cluster lists them',
+  );
 
   // the next Node change re-applies the rule; a refused name is not warned again
   api.api.store.put('nodes', nodeObject('edge-c', ['127.0.220.5']));
@@ -58,7 +69,8 @@ t.test('--cluster-domain moves the refused domain', async (t) => {
     spec: { type: 'ClusterIP', clusterIP: SVC_IP, ports: [{ name: 'kubelet-https', port: 10250, targetPort: 'https', protocol: 'TCP' }] },
   });
   await startClusterServer(t, pki, api, ['--server-id', 'server-0', '--cluster-domain', 'corp.internal']);
-  const hosts = (): string | undefined => (api.api.store.get('configmaps', NS, 'edge-tunnel-nodes') as { data?: Record<string, string> } | undefined)?.data?.[DNS_HOSTS_KEY];
+  const hosts = (): string | undefined =>
+    (api.api.store.get('configmaps', NS, 'edge-tunnel-nodes') as { data?: Record<string, string> } | undefined)?.data?.[DNS_HOSTS_KEY];
   await until(() => hosts() !== undefined, 'hosts ConfigMap written');
   t.equal(hosts(), `${SVC_IP}\tedge-a\n`);
 });

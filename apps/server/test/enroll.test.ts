@@ -57,10 +57,25 @@ interface Listener {
 async function startListener(t: Test, extra: Partial<AgentListenerOptions> = {}): Promise<Listener> {
   const logs = new LogCapture();
   const registry = new AgentRegistry();
-  const listener = createAgentListener({
-    ...defaultConfig(), cert: pki.server.certPem, key: pki.server.keyPem, agentCa: pki.agentCa.certPem, serverId: 'srv-enroll', compression: false,
-    keepaliveIntervalMs: 1000, keepaliveTimeoutMs: 5000, openTimeoutMs: 2000, helloTimeoutMs: 2000, drainTimeoutMs: 200, ...extra,
-  }, registry, new ServerMetrics(registry), pino({ level: 'debug' }, logs.stream));
+  const listener = createAgentListener(
+    {
+      ...defaultConfig(),
+      cert: pki.server.certPem,
+      key: pki.server.keyPem,
+      agentCa: pki.agentCa.certPem,
+      serverId: 'srv-enroll',
+      compression: false,
+      keepaliveIntervalMs: 1000,
+      keepaliveTimeoutMs: 5000,
+      openTimeoutMs: 2000,
+      helloTimeoutMs: 2000,
+      drainTimeoutMs: 200,
+      ...extra,
+    },
+    registry,
+    new ServerMetrics(registry),
+    pino({ level: 'debug' }, logs.stream),
+  );
   listener.server.listen(0, '127.0.0.1');
   await once(listener.server, 'listening');
   t.teardown(() => {
@@ -72,7 +87,13 @@ async function startListener(t: Test, extra: Partial<AgentListenerOptions> = {})
 
 function tlsTo(port: number, alpn: string[] | undefined, cert?: { certPem: string; keyPem: string }): Promise<TLSSocket> {
   const socket = tlsConnect({
-    host: '127.0.0.1', port, ca: pki.agentCa.certPem, servername: 'localhost', ALPNProtocols: alpn, cert: cert?.certPem, key: cert?.keyPem,
+    host: '127.0.0.1',
+    port,
+    ca: pki.agentCa.certPem,
+    servername: 'localhost',
+    ALPNProtocols: alpn,
+    cert: cert?.certPem,
+    key: cert?.keyPem,
   });
   return new Promise((resolve, reject) => {
     socket.once('secureConnect', () => resolve(socket));
@@ -87,17 +108,28 @@ interface Answer {
 }
 
 /** One enrollment request over its own TLS connection; `body` is sent as given when a string. */
-async function post(port: number, opts: { token?: string; body?: unknown; path?: string; method?: string; cert?: { certPem: string; keyPem: string } } = {}): Promise<Answer> {
+async function post(
+  port: number,
+  opts: { token?: string; body?: unknown; path?: string; method?: string; cert?: { certPem: string; keyPem: string } } = {},
+): Promise<Answer> {
   const socket = await tlsTo(port, [AgentAlpn.ENROLL], opts.cert);
   const payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body ?? {});
   return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      createConnection: () => socket, method: opts.method ?? 'POST', path: opts.path ?? '/v1/enroll',
-      headers: { 'content-type': 'application/json', ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (s: string) => (text += s)).on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, string>, headers: res.headers }));
-    });
+    const req = httpRequest(
+      {
+        createConnection: () => socket,
+        method: opts.method ?? 'POST',
+        path: opts.path ?? '/v1/enroll',
+        headers: { 'content-type': 'application/json', ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}) },
+      },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (s: string) => (text += s))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, string>, headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.method === 'GET' ? undefined : payload);
   });
@@ -132,7 +164,13 @@ t.test('refusals answer with a status, a code and a reason, and log one warn lin
     ['bad token', { token: 'wrong', body: { nodeName: 'edge-a', csr: csrFor('edge-a') } }, 401, 'BAD_TOKEN', /bootstrap token is not valid/],
     ['no token', { body: { nodeName: 'edge-a', csr: csrFor('edge-a') } }, 401, 'BAD_TOKEN', /Authorization: Bearer/],
     ['unknown node', { token: TOKEN, body: { nodeName: 'edge-zz', csr: csrFor('edge-zz') } }, 404, 'UNKNOWN_NODE', /node edge-zz does not exist/],
-    ['bad CSR', { token: TOKEN, body: { nodeName: 'edge-a', csr: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n' } }, 400, 'BAD_CSR', /signing request was refused/],
+    [
+      'bad CSR',
+      { token: TOKEN, body: { nodeName: 'edge-a', csr: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n' } },
+      400,
+      'BAD_CSR',
+      /signing request was refused/,
+    ],
     ['no CSR', { token: TOKEN, body: { nodeName: 'edge-a' } }, 400, 'BAD_CSR', /csr is missing/],
     ['bad JSON', { token: TOKEN, body: '{"nodeName": ' }, 400, 'BAD_REQUEST', /not JSON/],
     ['no node name', { token: TOKEN, body: { csr: 'x' } }, 400, 'BAD_REQUEST', /nodeName is missing/],
@@ -155,8 +193,11 @@ t.test('refusals answer with a status, a code and a reason, and log one warn lin
 t.test('binding refusals (issue 13) map to their status and X-Tunnel-Error; a presented certificate reaches the enroller', async (t) => {
   const seen: Array<{ token: string; current?: { commonName: string; serial: string } }> = [];
   const codes: Record<string, string> = {
-    'edge-cloud': 'ERR_KUBE_ENROLL_NOT_EDGE_NODE', 'edge-old': 'ERR_KUBE_ENROLL_TOKEN_EXPIRED', 'edge-other': 'ERR_KUBE_ENROLL_TOKEN_NOT_FOR_NODE',
-    'edge-many': 'ERR_KUBE_ENROLL_TOKEN_USED_UP', 'edge-b': 'ERR_KUBE_ENROLL_ALREADY_ENROLLED',
+    'edge-cloud': 'ERR_KUBE_ENROLL_NOT_EDGE_NODE',
+    'edge-old': 'ERR_KUBE_ENROLL_TOKEN_EXPIRED',
+    'edge-other': 'ERR_KUBE_ENROLL_TOKEN_NOT_FOR_NODE',
+    'edge-many': 'ERR_KUBE_ENROLL_TOKEN_USED_UP',
+    'edge-b': 'ERR_KUBE_ENROLL_ALREADY_ENROLLED',
   };
   const enroller: Enroller = {
     async enroll(req) {
@@ -166,16 +207,29 @@ t.test('binding refusals (issue 13) map to their status and X-Tunnel-Error; a pr
     },
   };
   const l = await startListener(t, { enroller, enrollRateLimit: { max: 100, windowMs: 60_000 } });
-  for (const [node, status, code] of [['edge-cloud', 403, 'NOT_EDGE_NODE'], ['edge-old', 401, 'TOKEN_EXPIRED'], ['edge-other', 403, 'TOKEN_NOT_FOR_NODE'], ['edge-many', 403, 'TOKEN_USED_UP'], ['edge-b', 409, 'ALREADY_ENROLLED']] as const) {
+  for (const [node, status, code] of [
+    ['edge-cloud', 403, 'NOT_EDGE_NODE'],
+    ['edge-old', 401, 'TOKEN_EXPIRED'],
+    ['edge-other', 403, 'TOKEN_NOT_FOR_NODE'],
+    ['edge-many', 403, 'TOKEN_USED_UP'],
+    ['edge-b', 409, 'ALREADY_ENROLLED'],
+  ] as const) {
     const answer = await post(l.port, { token: TOKEN, body: { nodeName: node, csr: csrFor(node) } });
     t.equal(answer.status, status, `${code}: status`);
     t.equal(answer.headers?.['x-tunnel-error'], code, `${code}: X-Tunnel-Error`);
     t.match(answer.body, { code, reason: `refused ${node}` });
   }
   const first = await post(l.port, { token: TOKEN, body: { nodeName: 'edge-c', csr: csrFor('edge-c') } });
-  const renewal = await post(l.port, { body: { nodeName: 'edge-b', csr: csrFor('edge-b') }, cert: { certPem: first.body['certificate']!, keyPem: pki.key.privateKeyPem } });
+  const renewal = await post(l.port, {
+    body: { nodeName: 'edge-b', csr: csrFor('edge-b') },
+    cert: { certPem: first.body['certificate']!, keyPem: pki.key.privateKeyPem },
+  });
   t.equal(renewal.status, 200, 'no token needed with a verified current certificate');
-  t.match(seen.at(-1), { token: '', current: { commonName: 'edge-c', serial: new X509Certificate(first.body['certificate']!).serialNumber } }, 'the enroller sees the presented certificate (its CN decides)');
+  t.match(
+    seen.at(-1),
+    { token: '', current: { commonName: 'edge-c', serial: new X509Certificate(first.body['certificate']!).serialNumber } },
+    'the enroller sees the presented certificate (its CN decides)',
+  );
   const { issueAgentCert } = await import('@edge-tunnel/pki');
   const foreignCert = await issueAgentCert(pki.foreignCa, 'edge-c', [], { key: pki.key });
   const foreign = await post(l.port, { body: { nodeName: 'edge-b', csr: csrFor('edge-b') }, cert: foreignCert });

@@ -27,7 +27,9 @@ function raw(port: number, text: string): Promise<string> {
     const s = connect(port, '127.0.0.1');
     let body = '';
     s.setEncoding('latin1');
-    s.on('data', (d: string) => { body += d; });
+    s.on('data', (d: string) => {
+      body += d;
+    });
     s.on('error', () => {});
     s.on('close', () => resolve(body));
     s.write(text);
@@ -45,9 +47,8 @@ for (const c of cases) {
   for (const listener of ['http', 'connect'] as const) {
     t.test(`${listener}: ${c.what} (${c.dest}): the body names only what was sent`, async (t) => {
       const port = listener === 'http' ? server.addr.http.port : server.handle.addresses.connect!.port;
-      const request = listener === 'http'
-        ? `GET /pods HTTP/1.1\r\nHost: ${c.dest}\r\nConnection: close\r\n\r\n`
-        : `CONNECT ${c.dest} HTTP/1.1\r\nHost: ${c.dest}\r\n\r\n`;
+      const request =
+        listener === 'http' ? `GET /pods HTTP/1.1\r\nHost: ${c.dest}\r\nConnection: close\r\n\r\n` : `CONNECT ${c.dest} HTTP/1.1\r\nHost: ${c.dest}\r\n\r\n`;
       const before = server.logs.lines.length;
       const answer = await raw(port, request);
       const [head = '', body = ''] = answer.split('\r\n\r\n');
@@ -70,7 +71,8 @@ for (const c of cases) {
 
 t.test("https with a caller certificate: the body keeps the operator's sentence", async (t) => {
   const r = await send(server.addr.https, {
-    path: '/pods', headers: { host: '127.0.20.61:10250' },
+    path: '/pods',
+    headers: { host: '127.0.20.61:10250' },
     tls: { cert: pki.caller.certPem, key: pki.caller.keyPem, ca: pki.agentCa.certPem },
   });
   t.equal(r.status, 403);

@@ -21,12 +21,22 @@ function config(argv: string[], env: Record<string, string> = {}): ServerConfig 
 
 t.test('defaults are the framing defaults; flags and env set them', async (t) => {
   t.match(config([]), {
-    receiveBudget: SESSION_DEFAULTS.receiveBudget, initialWindow: SESSION_DEFAULTS.initialWindow,
-    maxWindow: SESSION_DEFAULTS.maxWindow, maxControlPerSecond: SESSION_DEFAULTS.maxControlPerSecond, maxAgentHandshakes: 256,
+    receiveBudget: SESSION_DEFAULTS.receiveBudget,
+    initialWindow: SESSION_DEFAULTS.initialWindow,
+    maxWindow: SESSION_DEFAULTS.maxWindow,
+    maxControlPerSecond: SESSION_DEFAULTS.maxControlPerSecond,
+    maxAgentHandshakes: 256,
   });
-  t.match(config(['--receive-budget', '1048576', '--initial-window=4096', '--max-window', '65536', '--max-control-per-second', '50', '--max-agent-handshakes', '8']), {
-    receiveBudget: 1_048_576, initialWindow: 4096, maxWindow: 65_536, maxControlPerSecond: 50, maxAgentHandshakes: 8,
-  });
+  t.match(
+    config(['--receive-budget', '1048576', '--initial-window=4096', '--max-window', '65536', '--max-control-per-second', '50', '--max-agent-handshakes', '8']),
+    {
+      receiveBudget: 1_048_576,
+      initialWindow: 4096,
+      maxWindow: 65_536,
+      maxControlPerSecond: 50,
+      maxAgentHandshakes: 8,
+    },
+  );
   t.match(config([], { EDGE_TUNNEL_INITIAL_WINDOW: '8192', EDGE_TUNNEL_MAX_AGENT_HANDSHAKES: '2' }), { initialWindow: 8192, maxAgentHandshakes: 2 });
   t.match(usage(), /--receive-budget <value>\s+agent sessions: .*\(1024–1099511627776\) \(default 268435456\)\n\s+env EDGE_TUNNEL_RECEIVE_BUDGET/);
   t.match(usage(), /--max-agent-handshakes <value>\s+agent port: TLS handshakes in flight.* \(default 256\)/);
@@ -57,7 +67,16 @@ function settingsOf(frames: RawFrame[]): Map<number, number> {
 
 t.test('each limit takes effect on an agent session', async (t) => {
   const server = await startServer(t, pki, [
-    '--initial-window', '8192', '--max-window', '16384', '--receive-budget', '8192', '--max-control-per-second', '40', '--open-timeout-ms', '500',
+    '--initial-window',
+    '8192',
+    '--max-window',
+    '16384',
+    '--receive-budget',
+    '8192',
+    '--max-control-per-second',
+    '40',
+    '--open-timeout-ms',
+    '500',
   ]);
   const attach = async (node: string, ip: string): Promise<RawAgent> => {
     const cert = await pki.agent(node, [ip]);
@@ -71,7 +90,11 @@ t.test('each limit takes effect on an agent session', async (t) => {
   const mute = await attach('edge-w', '127.0.20.31');
 
   t.equal(settingsOf(mute.frames).get(Setting.INITIAL_WINDOW), 8192, '--initial-window is what the server announces in SETTINGS');
-  t.match(server.handle.registry.get('edge-w')!.session.opts, { initialWindow: 8192, maxWindow: 16_384, receiveBudget: 8192, maxControlPerSecond: 40, openTimeoutMs: 500 }, 'the session runs with every flag');
+  t.match(
+    server.handle.registry.get('edge-w')!.session.opts,
+    { initialWindow: 8192, maxWindow: 16_384, receiveBudget: 8192, maxControlPerSecond: 40, openTimeoutMs: 500 },
+    'the session runs with every flag',
+  );
 
   // a request makes the server open a stream to the mute agent: its window takes the whole budget
   const reply = send(server.addr.http, { path: '/pods', headers: { host: '127.0.20.31:10255' } });

@@ -34,7 +34,14 @@ function slowAfterHello(raw: Socket): Duplex {
 /** A slow mTLS handshake with the agent port; resolves with the time it completed. */
 function slowHandshake(t: Test, server: TestServer): Promise<number> {
   const raw = netConnect(server.addr.agent.port, server.addr.agent.host);
-  const socket = tlsConnect({ socket: slowAfterHello(raw), ca: pki.agentCa.certPem, servername: 'localhost', cert: cert.certPem, key: cert.keyPem, ALPNProtocols: ['edge-tunnel/1'] });
+  const socket = tlsConnect({
+    socket: slowAfterHello(raw),
+    ca: pki.agentCa.certPem,
+    servername: 'localhost',
+    cert: cert.certPem,
+    key: cert.keyPem,
+    ALPNProtocols: ['edge-tunnel/1'],
+  });
   t.teardown(() => void socket.destroy());
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
@@ -61,7 +68,7 @@ t.test(`cap 2: ${N} slow handshakes run at most 2 at a time, in waves, and all c
   t.equal(stats.peak, 2, 'never more than 2 in flight');
   t.ok(stats.paced >= N - 2, `${stats.paced} connections waited for a slot`);
   await until(async () => (await meta(server, '/debug/agent-handshakes')).json().inFlight === 0, 'every handshake ended on the server');
-  t.match((await meta(server, '/debug/agent-handshakes')).json(), { inFlight: 0, waiting: 0 }, 'every slot returned, the quitter\'s included');
+  t.match((await meta(server, '/debug/agent-handshakes')).json(), { inFlight: 0, waiting: 0 }, "every slot returned, the quitter's included");
   t.match((await meta(server, '/debug/agent-handshakes')).json(), { waitingHello: 0 }, 'the quitter left before its ClientHello: it never took a slot');
   const metrics = (await meta(server, '/metrics')).body;
   t.match(metrics, /^edge_tunnel_agent_handshakes\{state="in_flight"\} 0$/m, 'in-flight gauge back at 0');

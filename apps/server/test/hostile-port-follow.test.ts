@@ -18,8 +18,12 @@ async function agentWith(node: string, ip: string, values: Record<number, number
   const cert = await pki.agent(node, [ip]);
   const agent = await rawAgent(server.addr.agent, { cert: cert.certPem, key: cert.keyPem, ca: pki.agentCa.certPem });
   t.teardown(() => void agent.socket.destroy());
-  agent.send(settingsFrame({ [Setting.MAX_FRAME_SIZE]: 16_372, [Setting.INITIAL_WINDOW]: 256 * 1024, [Setting.MAX_STREAMS]: 1024, [Setting.VERSION]: 1, ...values },
-    { nodeName: node, nodeIps: [ip], version: 1, agentVersion: 'raw-0', ...hello }));
+  agent.send(
+    settingsFrame(
+      { [Setting.MAX_FRAME_SIZE]: 16_372, [Setting.INITIAL_WINDOW]: 256 * 1024, [Setting.MAX_STREAMS]: 1024, [Setting.VERSION]: 1, ...values },
+      { nodeName: node, nodeIps: [ip], version: 1, agentVersion: 'raw-0', ...hello },
+    ),
+  );
   await waitFor(() => agent.frames.some((f) => f.type === FrameType.SETTINGS) || agent.socket.destroyed, 3000, 'server SETTINGS');
   return agent;
 }
@@ -47,7 +51,10 @@ t.test('a malformed port ceiling in the hello is ignored (unknown ceiling), the 
 t.test('an agent announcing a CONFIG limit below its ports message: not sent, an error line, the session stays', async (t) => {
   const agent = await agentWith('edge-h3', '127.0.140.23', { [Setting.CONFIG]: 16 }, {});
   await server.logs.waitFor((l) => l['msg'] === 'port config not sent' && l['nodeName'] === 'edge-h3');
-  t.notOk(agent.frames.some((f) => f.type === FrameType.CONFIG), 'no CONFIG above the announced limit');
+  t.notOk(
+    agent.frames.some((f) => f.type === FrameType.CONFIG),
+    'no CONFIG above the announced limit',
+  );
   t.equal(agent.socket.destroyed, false);
   t.equal(await legit(), 200);
 });

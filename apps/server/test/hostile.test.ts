@@ -21,7 +21,12 @@ const warned = (reason: string): Promise<Record<string, unknown>> =>
 t.test('malformed requests: 400 MALFORMED_REQUEST, a warn line, no stream opened', async (t) => {
   const traffic = steadyTraffic(proxy.addr, NODE);
   const opens = node.agent.opens.length;
-  for (const raw of ['\x16\x03\x01\x02\x00 tls at an http port\r\n\r\n', 'GET / HTTP/1.1\nHost: a\n\n', 'GET / HTTP/1.1\r\nHo st: x\r\n\r\n', 'GET / HTTP/9.9\r\n\r\n']) {
+  for (const raw of [
+    '\x16\x03\x01\x02\x00 tls at an http port\r\n\r\n',
+    'GET / HTTP/1.1\nHost: a\n\n',
+    'GET / HTTP/1.1\r\nHo st: x\r\n\r\n',
+    'GET / HTTP/9.9\r\n\r\n',
+  ]) {
     const res = await rawExchange(proxy.addr, [raw]);
     t.equal(statusOf(res.text), 400, `400 for ${JSON.stringify(raw.slice(0, 20))}`);
     t.match(res.text, /X-Tunnel-Error: MALFORMED_REQUEST[\s\S]*edge-tunnel: MALFORMED_REQUEST: the request could not be parsed \(HPE_/);
@@ -58,7 +63,11 @@ t.test('request smuggling attempts are refused before any stream opens', async (
   const traffic = steadyTraffic(proxy.addr, NODE);
   const before = node.agent.opens.filter((o) => o.kind === 'http').length;
   const attempts: Array<[string, number, RegExp]> = [
-    [`POST /pods HTTP/1.1\r\nHost: ${NODE}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${NODE}\r\n\r\n`, 400, /AMBIGUOUS_BODY/],
+    [
+      `POST /pods HTTP/1.1\r\nHost: ${NODE}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${NODE}\r\n\r\n`,
+      400,
+      /AMBIGUOUS_BODY/,
+    ],
     [`POST /pods HTTP/1.1\r\nHost: ${NODE}\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcd`, 400, /AMBIGUOUS_BODY/],
     [`POST /pods HTTP/1.1\r\nHost: ${NODE}\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n`, 400, /AMBIGUOUS_BODY/],
     [`POST /pods HTTP/1.1\r\nHost: ${NODE}\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n`, 400, /MALFORMED_REQUEST/],
@@ -71,7 +80,10 @@ t.test('request smuggling attempts are refused before any stream opens', async (
     t.notMatch(res.text, /smuggled|PodList[\s\S]*HTTP\/1\.1/, 'no second response');
   }
   t.match(await warned('AMBIGUOUS_BODY'), { code: /HPE_(INVALID_TRANSFER_ENCODING|UNEXPECTED_CONTENT_LENGTH)/ });
-  t.ok(server.logs.find((l) => l['msg'] === 'audit' && l['reason'] === 'BAD_DESTINATION' && l['status'] === 400), 'audit line for the duplicate Host');
+  t.ok(
+    server.logs.find((l) => l['msg'] === 'audit' && l['reason'] === 'BAD_DESTINATION' && l['status'] === 400),
+    'audit line for the duplicate Host',
+  );
   const { ok, bad } = await traffic.stop();
   t.same(bad, []);
   t.equal(node.agent.opens.filter((o) => o.kind === 'http').length - before, ok, 'no attempt reached the agent');
@@ -95,10 +107,16 @@ t.test('CONNECT to forbidden targets: each refused with its status and reason', 
     t.match(res.text, new RegExp(`X-Tunnel-Error: ${reason}`));
     await server.logs.waitFor((l) => l['msg'] === 'audit' && l['listener'] === 'connect' && l['reason'] === reason);
   }
-  t.match(server.logs.find((l) => l['msg'] === 'audit' && l['reason'] === 'REFUSED'), { status: 403, nodeName: 'edge-a' });
+  t.match(
+    server.logs.find((l) => l['msg'] === 'audit' && l['reason'] === 'REFUSED'),
+    { status: 403, nodeName: 'edge-a' },
+  );
   const garbage = await rawExchange(connect, ['CONNECT\r\n\r\n']);
   t.equal(statusOf(garbage.text), 400, 'a malformed CONNECT line: 400');
-  t.ok(server.logs.find((l) => l['msg'] === 'bad request from caller' && l['listener'] === 'connect'), 'warn line from the CONNECT listener');
+  t.ok(
+    server.logs.find((l) => l['msg'] === 'bad request from caller' && l['listener'] === 'connect'),
+    'warn line from the CONNECT listener',
+  );
   const { bad } = await traffic.stop();
   t.same(bad, []);
 });
@@ -147,7 +165,12 @@ t.test('agent port: a hello that lies about its node is refused with GOAWAY REFU
     liar.session.once('goaway', r);
   });
   t.equal(goaway.code, 'REFUSED');
-  t.match(await server.logs.waitFor((l) => l['msg'] === 'agent refused: identity mismatch'), { level: 40, certNode: 'edge-b', helloNode: 'edge-a', reason: String });
+  t.match(await server.logs.waitFor((l) => l['msg'] === 'agent refused: identity mismatch'), {
+    level: 40,
+    certNode: 'edge-b',
+    helloNode: 'edge-a',
+    reason: String,
+  });
   t.equal(server.handle.registry.get('edge-a')?.session, server.handle.registry.get('edge-a')?.session, 'edge-a keeps its session');
   t.notOk(server.handle.registry.get('edge-b'), 'the liar was not registered');
   const { bad } = await traffic.stop();
@@ -165,35 +188,54 @@ async function floodFrom(t: Test, flood: (agent: Awaited<ReturnType<typeof conne
   await closed;
   if (what !== 'refused OPEN') t.equal(agent.goaways.at(-1)?.code, 'FLOOD', `${what}: GOAWAY FLOOD`);
   t.equal(server.handle.registry.get('edge-b'), undefined, 'the flooding session is gone');
-  t.match(await server.logs.waitFor((l) => l['msg'] === 'peer protocol error' && l['code'] === 'FLOOD' && new RegExp(what).test(String(l['reason']))), { level: 40 });
+  t.match(await server.logs.waitFor((l) => l['msg'] === 'peer protocol error' && l['code'] === 'FLOOD' && new RegExp(what).test(String(l['reason']))), {
+    level: 40,
+  });
   t.equal(server.handle.registry.get('edge-a')?.session, edgeA, 'edge-a keeps its session');
   t.equal(edgeA.destroyed, false);
   const { ok, bad } = await traffic.stop();
   t.same(bad, [], `${ok} requests to edge-a intact during the ${what} flood`);
 }
 
-t.test('agent port: a flood of OPENs ends in GOAWAY FLOOD', (t) => floodFrom(t, (agent) => {
-  for (let i = 0; i < 1_100; i++) {
-    try {
-      agent.session.open({ host: '127.0.0.1', port: 1 }).on('error', () => {});
-    } catch {
-      break;
-    }
-  }
-}, 'refused OPEN'));
+t.test('agent port: a flood of OPENs ends in GOAWAY FLOOD', (t) =>
+  floodFrom(
+    t,
+    (agent) => {
+      for (let i = 0; i < 1_100; i++) {
+        try {
+          agent.session.open({ host: '127.0.0.1', port: 1 }).on('error', () => {});
+        } catch {
+          break;
+        }
+      }
+    },
+    'refused OPEN',
+  ),
+);
 
-t.test('agent port: a PING flood ends in GOAWAY FLOOD', (t) => floodFrom(t, (agent) => {
-  for (let i = 0; i < 1_100; i++) void agent.session.ping().catch(() => {});
-}, 'PING'));
+t.test('agent port: a PING flood ends in GOAWAY FLOOD', (t) =>
+  floodFrom(
+    t,
+    (agent) => {
+      for (let i = 0; i < 1_100; i++) void agent.session.ping().catch(() => {});
+    },
+    'PING',
+  ),
+);
 
-t.test('agent port: a SETTINGS flood ends in GOAWAY FLOOD', (t) => floodFrom(t, (agent) => {
-  const payload = Buffer.alloc(2 + 6);
-  payload.writeUInt16BE(1, 0);
-  payload.writeUInt16BE(Setting.KEEPALIVE_MS, 2);
-  payload.writeUInt32BE(1000, 4);
-  const settings = encodeFrame(FrameType.SETTINGS, 0, 0, payload);
-  for (let i = 0; i < 1_100; i++) agent.session.writer.sendControl(settings);
-}, 'SETTINGS'));
+t.test('agent port: a SETTINGS flood ends in GOAWAY FLOOD', (t) =>
+  floodFrom(
+    t,
+    (agent) => {
+      const payload = Buffer.alloc(2 + 6);
+      payload.writeUInt16BE(1, 0);
+      payload.writeUInt16BE(Setting.KEEPALIVE_MS, 2);
+      payload.writeUInt32BE(1000, 4);
+      const settings = encodeFrame(FrameType.SETTINGS, 0, 0, payload);
+      for (let i = 0; i < 1_100; i++) agent.session.writer.sendControl(settings);
+    },
+    'SETTINGS',
+  ),
+);
 
 // The per-node stream limit is tested in test/limits.test.ts, against a target that holds streams open.
-

@@ -24,13 +24,25 @@ t.test('HTTP listener reaches the kubelet read-only port', async (t) => {
   const audit = server.logs.lines.filter((l) => l['msg'] === 'audit');
   t.equal(audit.length, 3, 'one audit line per request');
   t.match(audit[0], {
-    level: 30, listener: 'http', caller: /^127\.0\.0\.1:\d+$/, nodeName: 'edge-a', port: 10255, method: 'GET', path: '/pods',
-    status: 200, bytesIn: 0, bytesOut: byIp.body.length, durationMs: Number, traceId: /^[0-9a-f]{16}$/,
+    level: 30,
+    listener: 'http',
+    caller: /^127\.0\.0\.1:\d+$/,
+    nodeName: 'edge-a',
+    port: 10255,
+    method: 'GET',
+    path: '/pods',
+    status: 200,
+    bytesIn: 0,
+    bytesOut: byIp.body.length,
+    durationMs: Number,
+    traceId: /^[0-9a-f]{16}$/,
   });
   t.equal(audit[0]!['traceId'], node.agent.opens[0]!.traceId, 'the trace id travels to the agent');
 
   const tunnels = (await meta(server, '/debug/tunnels')).json();
-  t.match(tunnels.nodes, [{ nodeName: 'edge-a', nodeIps: ['127.0.20.1'], connected: true, sessionId: String, ageMs: Number, openStreams: Number, bytesIn: Number, bytesOut: Number }]);
+  t.match(tunnels.nodes, [
+    { nodeName: 'edge-a', nodeIps: ['127.0.20.1'], connected: true, sessionId: String, ageMs: Number, openStreams: Number, bytesIn: Number, bytesOut: Number },
+  ]);
   const metrics = (await meta(server, '/metrics')).body;
   t.match(metrics, /edge_tunnel_sessions\{transport="tls"\} 1/);
   t.match(metrics, /edge_tunnel_sessions\{transport="websocket"\} 0/);
@@ -75,7 +87,10 @@ t.test('misses answer fast with the right status and a reason', async (t) => {
   t.match(garbage.body, /BAD_DESTINATION/);
 
   const audits = server.logs.lines.filter((l) => l['msg'] === 'audit');
-  t.same(audits.map((a) => a['status']), [502, 503, 403, 421, 403, 400]);
+  t.same(
+    audits.map((a) => a['status']),
+    [502, 503, 403, 421, 403, 400],
+  );
   t.equal(audits[4]!['reason'], 'REFUSED');
   t.match(audits[4]!['detail'], /port 10255 is closed by policy on edge-a/, "the agent's reason is on the audit line");
   t.match(audits[1]!['detail'], /edge node edge-gone has no connected tunnel agent/);
@@ -94,11 +109,19 @@ t.test('dial failure is 502; the agent reason is on the audit line, not in the b
 t.test('200 concurrent requests across two nodes all succeed', async (t) => {
   const server = await startServer(t, pki);
   const nodes = [await startNode(t, pki, server, 'edge-a', '127.0.20.1'), await startNode(t, pki, server, 'edge-b', '127.0.20.2')];
-  const replies = await Promise.all(Array.from({ length: 200 }, (_, i) =>
-    send(server.addr.http, { path: '/pods', headers: { host: `${nodes[i % 2]!.ip}:10255` } })));
+  const replies = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => send(server.addr.http, { path: '/pods', headers: { host: `${nodes[i % 2]!.ip}:10255` } })),
+  );
   t.equal(replies.filter((r) => r.status === 200).length, 200);
-  t.ok(replies.every((r, i) => JSON.parse(r.body).items[0].spec.nodeName === nodes[i % 2]!.nodeName), 'each answered by its own node');
-  for (const node of nodes) t.ok(node.agent.opens.length >= 1 && node.agent.opens.length <= 100, `${node.nodeName}: ${node.agent.opens.length} streams for 100 requests (pooled, at most one per request)`);
+  t.ok(
+    replies.every((r, i) => JSON.parse(r.body).items[0].spec.nodeName === nodes[i % 2]!.nodeName),
+    'each answered by its own node',
+  );
+  for (const node of nodes)
+    t.ok(
+      node.agent.opens.length >= 1 && node.agent.opens.length <= 100,
+      `${node.nodeName}: ${node.agent.opens.length} streams for 100 requests (pooled, at most one per request)`,
+    );
   const idle = Number(/edge_tunnel_upstream_idle_connections (\d+)/.exec((await meta(server, '/metrics')).body)?.[1]);
   t.ok(idle >= 2 && idle <= 16, `${idle} idle upstream connections kept: at most --upstream-pool-size (8) per node and port`);
 });

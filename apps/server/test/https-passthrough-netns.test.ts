@@ -42,7 +42,14 @@ t.test('iptables capture + passthrough: routed by the original destination, the 
   t.match(viaNode.out, /^HTTP\/1\.1 200[\s\S]*ok$/);
   t.match(node.agent.opens.at(-1), { host: NODE_IP, port: 10250, kind: 'passthrough' });
   const audit = await server.logs.waitFor((l) => l['msg'] === 'audit' && l['nodeName'] === 'edge-ip');
-  t.match(audit, { mode: 'passthrough', originalDst: `${NODE_IP}:10250`, sni: undefined, port: 10250, status: 200, caller: new RegExp(`^${nsIp.replaceAll('.', '\\.')}:\\d+$`) });
+  t.match(audit, {
+    mode: 'passthrough',
+    originalDst: `${NODE_IP}:10250`,
+    sni: undefined,
+    port: 10250,
+    status: 200,
+    caller: new RegExp(`^${nsIp.replaceAll('.', '\\.')}:\\d+$`),
+  });
 
   const curlArgs = ['-sS', '--max-time', '5', '--cacert', join(dir, 'ca.pem'), '--cert', join(dir, 'caller.pem'), '--key', join(dir, 'caller.key')];
   const ok = await run('curl', [...curlArgs, `https://${NODE_IP}:10250/healthz`]);
@@ -52,5 +59,8 @@ t.test('iptables capture + passthrough: routed by the original destination, the 
   t.equal(bad.error, 'ERR_TLS_CERT_ALTNAME_INVALID', 'Node: a kubelet certificate for another IP is a certificate error');
   const badCurl = await run('curl', [...curlArgs, `https://${BAD_NODE_IP}:10250/healthz`]);
   t.equal(badCurl.code, 60, `curl: the certificate error (${badCurl.stderr.trim().split('\n')[0]})`);
-  t.notOk(server.logs.find((l) => l['msg'] === 'passthrough refused'), 'the tunnel refused nothing');
+  t.notOk(
+    server.logs.find((l) => l['msg'] === 'passthrough refused'),
+    'the tunnel refused nothing',
+  );
 });

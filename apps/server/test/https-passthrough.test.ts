@@ -23,7 +23,14 @@ const PASSTHROUGH = '--https-mode=passthrough';
 /** TLS straight to the server's :10263 as kube-apiserver with --kubelet-certificate-authority dials a node by name. */
 function dial(server: TestServer, opts: ConnectionOptions): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: server.addr.https.host, port: server.addr.https.port, ca: pki.clusterCa.certPem, cert: pki.caller.certPem, key: pki.caller.keyPem, ...opts });
+    const s = tlsConnect({
+      host: server.addr.https.host,
+      port: server.addr.https.port,
+      ca: pki.clusterCa.certPem,
+      cert: pki.caller.certPem,
+      key: pki.caller.keyPem,
+      ...opts,
+    });
     s.once('secureConnect', () => resolve(s));
     s.once('error', reject);
   });
@@ -44,24 +51,33 @@ async function getAll(s: TLSSocket, host: string, paths: string[]): Promise<stri
         buf = buf.slice(head + 4 + len);
         break;
       }
-      buf += await new Promise<string>((resolve, reject) => { s.once('data', resolve); s.once('error', reject); });
+      buf += await new Promise<string>((resolve, reject) => {
+        s.once('data', resolve);
+        s.once('error', reject);
+      });
     }
   }
   return out;
 }
 
 function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => execFile('curl', ['-sS', '--max-time', '5', ...args], (err, stdout, stderr) =>
-    resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr })));
+  return new Promise((resolve) =>
+    execFile('curl', ['-sS', '--max-time', '5', ...args], (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
 }
 
 t.test('passthrough: the caller verifies the kubelet, the kubelet verifies the caller', async (t) => {
   const server = await startServer(t, pki, [PASSTHROUGH]);
-  t.ok(server.logs.find((l) => l['httpsMode'] === 'passthrough' && /holds no kubelet-client certificate/.test(String(l['msg']))), 'says so at start');
+  t.ok(
+    server.logs.find((l) => l['httpsMode'] === 'passthrough' && /holds no kubelet-client certificate/.test(String(l['msg']))),
+    'says so at start',
+  );
   const node = await startNode(t, pki, server, 'edge-a', '127.0.125.1');
   const s = await dial(server, { servername: 'edge-a' });
   t.equal(s.authorized, true, 'the kubelet serving certificate verifies against the kubelet CA for name edge-a');
-  t.equal(s.getPeerCertificate().subject.CN, 'edge-a', 'the certificate is the kubelet\'s, not the server\'s');
+  t.equal(s.getPeerCertificate().subject.CN, 'edge-a', "the certificate is the kubelet's, not the server's");
   const [pods, healthz] = await getAll(s, 'edge-a', ['/pods', '/healthz']);
   t.match(pods, /^HTTP\/1\.1 200/);
   t.match(pods, /"nodeName":"edge-a"/);
@@ -75,9 +91,24 @@ t.test('passthrough: the caller verifies the kubelet, the kubelet verifies the c
 
   const dir = mkdtempSync(join(tmpdir(), 'et-passthrough-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  for (const [name, text] of [['ca.pem', pki.clusterCa.certPem], ['caller.pem', pki.caller.certPem], ['caller.key', pki.key.privateKeyPem]] as const) writeFileSync(join(dir, name), text);
+  for (const [name, text] of [
+    ['ca.pem', pki.clusterCa.certPem],
+    ['caller.pem', pki.caller.certPem],
+    ['caller.key', pki.key.privateKeyPem],
+  ] as const)
+    writeFileSync(join(dir, name), text);
   const { port } = server.addr.https;
-  const ok = await curl(['--cacert', join(dir, 'ca.pem'), '--cert', join(dir, 'caller.pem'), '--key', join(dir, 'caller.key'), '--connect-to', `edge-a:10250:127.0.0.1:${port}`, 'https://edge-a:10250/healthz']);
+  const ok = await curl([
+    '--cacert',
+    join(dir, 'ca.pem'),
+    '--cert',
+    join(dir, 'caller.pem'),
+    '--key',
+    join(dir, 'caller.key'),
+    '--connect-to',
+    `edge-a:10250:127.0.0.1:${port}`,
+    'https://edge-a:10250/healthz',
+  ]);
   t.strictSame([ok.code, ok.stdout], [0, 'ok'], 'curl --cacert <kubelet CA> verifies the kubelet through the tunnel');
   const anonymous = await curl(['--cacert', join(dir, 'ca.pem'), '--connect-to', `edge-a:10250:127.0.0.1:${port}`, 'https://edge-a:10250/healthz']);
   t.not(anonymous.code, 0, 'no client certificate: the kubelet itself refuses the caller');
@@ -87,7 +118,13 @@ t.test('a wrong kubelet certificate fails as a certificate error, not a tunnel e
   const server = await startServer(t, pki, [PASSTHROUGH]);
   const foreign = await issueCertificate(pki.foreignCa, { profile: 'server', commonName: 'edge-f', ips: ['127.0.125.2'], dnsNames: ['edge-f'], key: pki.key });
   await startNode(t, pki, server, 'edge-f', '127.0.125.2', {}, { serving: foreign });
-  const otherName = await issueCertificate(pki.clusterCa, { profile: 'server', commonName: 'edge-x', ips: ['127.0.125.9'], dnsNames: ['edge-x'], key: pki.key });
+  const otherName = await issueCertificate(pki.clusterCa, {
+    profile: 'server',
+    commonName: 'edge-x',
+    ips: ['127.0.125.9'],
+    dnsNames: ['edge-x'],
+    key: pki.key,
+  });
   await startNode(t, pki, server, 'edge-n', '127.0.125.3', {}, { serving: otherName });
   await t.rejects(dial(server, { servername: 'edge-f' }), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }, 'signed by another CA');
   await t.rejects(dial(server, { servername: 'edge-n' }), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }, 'issued for another node name');
@@ -96,7 +133,10 @@ t.test('a wrong kubelet certificate fails as a certificate error, not a tunnel e
   writeFileSync(join(dir, 'ca.pem'), pki.clusterCa.certPem);
   const r = await curl(['--cacert', join(dir, 'ca.pem'), '--connect-to', `edge-f:10250:127.0.0.1:${server.addr.https.port}`, 'https://edge-f:10250/healthz']);
   t.equal(r.code, 60, `curl: peer certificate cannot be authenticated (${r.stderr.trim()})`);
-  t.notOk(server.logs.find((l) => l['msg'] === 'passthrough refused'), 'the tunnel refused nothing');
+  t.notOk(
+    server.logs.find((l) => l['msg'] === 'passthrough refused'),
+    'the tunnel refused nothing',
+  );
 });
 
 t.test('no SNI, an unknown name: TLS alert unrecognized_name and a warn line naming the fix', async (t) => {
@@ -104,17 +144,29 @@ t.test('no SNI, an unknown name: TLS alert unrecognized_name and a warn line nam
   await startNode(t, pki, server, 'edge-a', '127.0.125.1');
   await t.rejects(dial(server, { servername: '' }), { code: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' }, 'no SNI');
   const noKey = await server.logs.waitFor((l) => l['msg'] === 'passthrough refused');
-  t.match(noKey, { code: 'NO_ROUTING_KEY', alert: 'unrecognized_name', reason: /names no server \(SNI\).*--kubelet-preferred-address-types=Hostname.*--capture=iptables/ });
+  t.match(noKey, {
+    code: 'NO_ROUTING_KEY',
+    alert: 'unrecognized_name',
+    reason: /names no server \(SNI\).*--kubelet-preferred-address-types=Hostname.*--capture=iptables/,
+  });
   await t.rejects(dial(server, { servername: 'edge-zz' }), { code: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' }, 'unknown node');
   const unknown = await server.logs.waitFor((l) => l['msg'] === 'passthrough refused' && l['sni'] === 'edge-zz');
   t.match(unknown, { code: 'NODE_UNKNOWN', alert: 'unrecognized_name', port: 10250 });
-  t.ok(server.logs.find((l) => l['msg'] === 'audit' && l['reason'] === 'NODE_UNKNOWN' && l['sni'] === 'edge-zz' && l['status'] === 502), 'audited');
+  t.ok(
+    server.logs.find((l) => l['msg'] === 'audit' && l['reason'] === 'NODE_UNKNOWN' && l['sni'] === 'edge-zz' && l['status'] === 502),
+    'audited',
+  );
 });
 
 t.test('--https-mode: values, and no kubelet credential in passthrough', async (t) => {
   const base = ['--https-addr', '127.0.0.1:0'];
-  t.throws(() => parseConfig([...base, '--https-mode', 'tunnel'], serverEnv(pki, false)), { code: 'ERR_SERVER_INVALID_CONFIG', message: /--https-mode .* must be one of terminate, passthrough/ });
-  t.throws(() => parseConfig([...base, PASSTHROUGH], serverEnv(pki, true)), { message: /--kubelet-client-cert, --kubelet-client-key, --kubelet-ca are not used with --https-mode=passthrough/ });
+  t.throws(() => parseConfig([...base, '--https-mode', 'tunnel'], serverEnv(pki, false)), {
+    code: 'ERR_SERVER_INVALID_CONFIG',
+    message: /--https-mode .* must be one of terminate, passthrough/,
+  });
+  t.throws(() => parseConfig([...base, PASSTHROUGH], serverEnv(pki, true)), {
+    message: /--kubelet-client-cert, --kubelet-client-key, --kubelet-ca are not used with --https-mode=passthrough/,
+  });
   const ok = parseConfig([...base, PASSTHROUGH, '--require-caller-cert=true'], { ...serverEnv(pki, false), EDGE_TUNNEL_CALLER_CA: '' });
   t.equal(ok.help === false && ok.config.httpsMode, 'passthrough', 'no --caller-ca needed: the kubelet checks callers');
   const def = parseConfig(base, serverEnv(pki, true));
@@ -123,11 +175,26 @@ t.test('--https-mode: values, and no kubelet credential in passthrough', async (
 
 t.test('routing key: the original destination when it is a node IP, else the SNI', async (t) => {
   const isNode = (ip: string): boolean => ip === '10.126.1.2';
-  t.strictSame(passthroughDest({ sni: 'edge-a', original: { ip: '10.126.1.2', port: 10250 } }, isNode), { host: '10.126.1.2', port: 10250 }, 'iptables capture: what the caller dialled');
-  t.strictSame(passthroughDest({ sni: 'edge-a', original: { ip: '10.96.0.10', port: 10250 } }, isNode), { host: 'edge-a', port: 10250 }, 'a Service DNAT names no node: the SNI');
-  t.strictSame(passthroughDest({ sni: undefined, original: { ip: '10.96.0.10', port: 10250 } }, isNode), { host: '10.96.0.10', port: 10250 }, 'no SNI: the original destination, whose miss is precise');
+  t.strictSame(
+    passthroughDest({ sni: 'edge-a', original: { ip: '10.126.1.2', port: 10250 } }, isNode),
+    { host: '10.126.1.2', port: 10250 },
+    'iptables capture: what the caller dialled',
+  );
+  t.strictSame(
+    passthroughDest({ sni: 'edge-a', original: { ip: '10.96.0.10', port: 10250 } }, isNode),
+    { host: 'edge-a', port: 10250 },
+    'a Service DNAT names no node: the SNI',
+  );
+  t.strictSame(
+    passthroughDest({ sni: undefined, original: { ip: '10.96.0.10', port: 10250 } }, isNode),
+    { host: '10.96.0.10', port: 10250 },
+    'no SNI: the original destination, whose miss is precise',
+  );
   t.strictSame(passthroughDest({ sni: 'edge-a', original: undefined }), { host: 'edge-a', port: 10250 });
   t.match(passthroughDest({ sni: undefined, original: undefined }), { status: 421, reason: 'NO_ROUTING_KEY' });
-  t.strictSame([alertOf('NODE_UNKNOWN'), alertOf('PORT_NOT_CONFIGURED'), alertOf('NO_TUNNEL'), alertOf('MALFORMED_REQUEST')], ['unrecognized_name', 'access_denied', 'internal_error', 'decode_error']);
+  t.strictSame(
+    [alertOf('NODE_UNKNOWN'), alertOf('PORT_NOT_CONFIGURED'), alertOf('NO_TUNNEL'), alertOf('MALFORMED_REQUEST')],
+    ['unrecognized_name', 'access_denied', 'internal_error', 'decode_error'],
+  );
   t.strictSame([...alertRecord('unrecognized_name')], [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112], 'a fatal alert record');
 });

@@ -40,7 +40,9 @@ t.test('HTTPS listener rejects callers without a certificate', async (t) => {
   await t.rejects(send(server.addr.https, { headers: { host: '127.0.20.1:10250' }, tls: { ca: pki.agentCa.certPem } }));
   await server.logs.waitFor((l) => l['msg'] === 'caller tls handshake failed');
   const foreign = await pki.agent('edge-a', ['127.0.20.1'], { ca: pki.foreignCa });
-  await t.rejects(send(server.addr.https, { headers: { host: '127.0.20.1:10250' }, tls: { cert: foreign.certPem, key: foreign.keyPem, ca: pki.agentCa.certPem } }));
+  await t.rejects(
+    send(server.addr.https, { headers: { host: '127.0.20.1:10250' }, tls: { cert: foreign.certPem, key: foreign.keyPem, ca: pki.agentCa.certPem } }),
+  );
 
   const relaxed = await startServer(t, pki, ['--require-caller-cert=false']);
   await startNode(t, pki, relaxed, 'edge-b', '127.0.20.2');
@@ -52,10 +54,18 @@ t.test('log follow streams lines as appended; closing the caller ends the follow
   const server = await startServer(t, pki);
   const node = await startNode(t, pki, server, 'edge-a', '127.0.20.1');
   const { req, res } = await new Promise<{ req: ReturnType<typeof httpsRequest>; res: IncomingMessage }>((resolve, reject) => {
-    const req = httpsRequest({
-      host: server.addr.https.host, port: server.addr.https.port, path: '/containerLogs/default/demo/app?follow=true',
-      headers: { host: '127.0.20.1:10250' }, servername: 'localhost', agent: false, ...callerTls,
-    }, (res) => resolve({ req, res }));
+    const req = httpsRequest(
+      {
+        host: server.addr.https.host,
+        port: server.addr.https.port,
+        path: '/containerLogs/default/demo/app?follow=true',
+        headers: { host: '127.0.20.1:10250' },
+        servername: 'localhost',
+        agent: false,
+        ...callerTls,
+      },
+      (res) => resolve({ req, res }),
+    );
     req.on('error', reject);
     req.end();
   });
@@ -84,7 +94,9 @@ t.test('WebSocket exec round trip (v5.channel.k8s.io) through the HTTPS listener
   const node = await startNode(t, pki, server, 'edge-a', '127.0.20.1');
   const url = `wss://${server.addr.https.host}:${server.addr.https.port}/exec/default/demo/app?command=cat&stdin=true&stdout=true&stderr=true`;
   const ws = new WebSocket(url, ['v5.channel.k8s.io'], {
-    ...callerTls, headers: { host: '127.0.20.1:10250' }, perMessageDeflate: false,
+    ...callerTls,
+    headers: { host: '127.0.20.1:10250' },
+    perMessageDeflate: false,
   });
   const out: Buffer[] = [];
   let status = '';
@@ -108,7 +120,8 @@ t.test('WebSocket exec round trip (v5.channel.k8s.io) through the HTTPS listener
 t.test('upgrade to an unknown node answers with the miss status', async (t) => {
   const server = await startServer(t, pki);
   const ws = new WebSocket(`wss://${server.addr.https.host}:${server.addr.https.port}/exec/default/demo/app?command=true`, ['v5.channel.k8s.io'], {
-    ...callerTls, headers: { host: '127.0.20.99:10250' },
+    ...callerTls,
+    headers: { host: '127.0.20.99:10250' },
   });
   const status = await new Promise<number>((resolve) => {
     ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));

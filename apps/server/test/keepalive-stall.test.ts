@@ -28,7 +28,12 @@ async function timed(send: Send): Promise<{ times: number[]; sockets: number }> 
 
 function get(req: ReturnType<typeof request>): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    req.on('response', (res) => res.resume().on('end', () => resolve(res.socket)).on('error', reject));
+    req.on('response', (res) =>
+      res
+        .resume()
+        .on('end', () => resolve(res.socket))
+        .on('error', reject),
+    );
     req.on('error', reject).end();
   });
 }
@@ -38,14 +43,30 @@ t.test(`${MEASURED} sequential keep-alive requests through :10264 and :10263 sta
   await startNode(t, pki, server, 'edge-a', '127.0.20.1');
   const plain = new Agent({ keepAlive: true, maxSockets: 1 });
   const tls = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
-  t.teardown(() => { plain.destroy(); tls.destroy(); });
+  t.teardown(() => {
+    plain.destroy();
+    tls.destroy();
+  });
   const { http, https } = server.addr;
   const paths: Array<[string, Send]> = [
     [':10264', () => get(request({ host: http.host, port: http.port, path: '/healthz', agent: plain, headers: { host: '127.0.20.1:10255' } }))],
-    [':10263', () => get(httpsRequest({
-      host: https.host, port: https.port, path: '/healthz', agent: tls, headers: { host: '127.0.20.1:10250' }, servername: 'localhost',
-      cert: pki.caller.certPem, key: pki.caller.keyPem, ca: pki.agentCa.certPem,
-    }))],
+    [
+      ':10263',
+      () =>
+        get(
+          httpsRequest({
+            host: https.host,
+            port: https.port,
+            path: '/healthz',
+            agent: tls,
+            headers: { host: '127.0.20.1:10250' },
+            servername: 'localhost',
+            cert: pki.caller.certPem,
+            key: pki.caller.keyPem,
+            ca: pki.agentCa.certPem,
+          }),
+        ),
+    ],
   ];
   for (const [name, send] of paths) {
     const { times, sockets } = await timed(send);

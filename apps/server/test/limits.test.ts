@@ -67,7 +67,12 @@ t.test('defaults are named constants', async (t) => {
 
 t.test('per-node concurrent streams: the excess gets 503 STREAM_LIMIT and a warn line; capacity returns', async (t) => {
   // every stream here comes from one unauthenticated address: the shares under the cap are opened up
-  const limited = await hardenedListener(t, server, {}, { maxStreamsPerNode: 2, streamQuotas: { ...DEFAULT_STREAM_QUOTAS, unauthenticatedShare: 100, sourceShare: 100 } });
+  const limited = await hardenedListener(
+    t,
+    server,
+    {},
+    { maxStreamsPerNode: 2, streamQuotas: { ...DEFAULT_STREAM_QUOTAS, unauthenticatedShare: 100, sourceShare: 100 } },
+  );
   const hold = [holdRequest(limited.addr.port), holdRequest(limited.addr.port)];
   await waitFor(() => openStreamsToNode(limited.ctx, 'edge-h') === 2, 2000, 'two held streams');
   const third = await send(limited.addr, { path: '/pods', headers: { host: HELD } });
@@ -117,7 +122,10 @@ t.test('pending-dial timeout: an agent that never answers OPEN gives 504 TIMEOUT
   t.equal(r.status, 504);
   t.equal(r.headers['x-tunnel-error'], 'TIMEOUT');
   t.ok(r.ms >= 350 && r.ms < 1500, `answered after ${r.ms.toFixed(0)} ms (limit 400 ms)`);
-  t.ok(mute.frames.some((f) => f.type === FrameType.OPEN), 'the OPEN reached the agent');
+  t.ok(
+    mute.frames.some((f) => f.type === FrameType.OPEN),
+    'the OPEN reached the agent',
+  );
   await waitFor(() => mute.resets().size > 0, 1000, 'RESET of the pending stream');
   t.equal([...mute.resets().values()][0]?.code, 'TIMEOUT', 'the pending stream is reset with TIMEOUT');
   t.ok(slow.handle.registry.get('edge-s'), 'the session itself stays');
@@ -144,11 +152,24 @@ t.test('drain deadline: a replaced session resets its stragglers with GOING_AWAY
   t.equal(server.handle.registry.get('edge-h')?.remoteAddress, `${fresh.socket.localAddress}:${fresh.socket.localPort}`, 'edge-h is served by the new session');
 });
 
-
 /** One server whose proxy limits all come from flags, far below their defaults. */
 const flagged = await startServer(t, pki, [
-  '--connect-addr', '127.0.0.1:0', '--max-streams-per-node', '2', '--unauthenticated-stream-share', '100', '--source-stream-share', '100', '--headers-timeout-ms', '400', '--request-timeout-ms', '1500',
-  '--max-header-bytes', '2048', '--relay-idle-timeout-ms', '300',
+  '--connect-addr',
+  '127.0.0.1:0',
+  '--max-streams-per-node',
+  '2',
+  '--unauthenticated-stream-share',
+  '100',
+  '--source-stream-share',
+  '100',
+  '--headers-timeout-ms',
+  '400',
+  '--request-timeout-ms',
+  '1500',
+  '--max-header-bytes',
+  '2048',
+  '--relay-idle-timeout-ms',
+  '300',
 ]);
 const flaggedAgent = await connectAgent(t, pki, flagged, 'edge-h', [IP], { portMap: { 10255: holdPort } });
 await waitAttached(flagged, 'edge-h', flaggedAgent);

@@ -18,23 +18,39 @@ function child(body: string): Promise<{ chunks: string[]; at: number[]; code: nu
   return new Promise((resolve) => proc.once('close', (code) => resolve({ chunks, at, code })));
 }
 
-const lines = (chunks: string[]): Array<Record<string, unknown>> => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const lines = (chunks: string[]): Array<Record<string, unknown>> =>
+  chunks
+    .join('')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 t.test('a busy process writes its lines in batches, every line whole and in order', async (t) => {
   // a line every millisecond or two, as a churning server logs its audit lines: each line on its own
   // would be one write (and one read here) per line
-  const { chunks, code } = await child(`const log = createLogger('info'); for (let i = 0; i < 200; i++) { log.info({ i, pad: 'x'.repeat(200) }, 'audit'); await new Promise((r) => setTimeout(r, 1)); }`);
+  const { chunks, code } = await child(
+    `const log = createLogger('info'); for (let i = 0; i < 200; i++) { log.info({ i, pad: 'x'.repeat(200) }, 'audit'); await new Promise((r) => setTimeout(r, 1)); }`,
+  );
   t.equal(code, 0);
   const got = lines(chunks);
   t.equal(got.length, 200, 'every line');
-  t.same(got.map((l) => l['i']), [...Array(200).keys()], 'in order');
+  t.same(
+    got.map((l) => l['i']),
+    [...Array(200).keys()],
+    'in order',
+  );
   t.ok(chunks.length < 80, `200 lines in ${chunks.length} reads of the pipe`);
 });
 
 t.test('a lone line of a quiet process is written within LOG_FLUSH_MS, not held for the batch', async (t) => {
-  const { chunks, at, code } = await child(`const log = createLogger('info'); log.info('one'); setTimeout(() => log.info('two'), 300); setTimeout(() => {}, 600);`);
+  const { chunks, at, code } = await child(
+    `const log = createLogger('info'); log.info('one'); setTimeout(() => log.info('two'), 300); setTimeout(() => {}, 600);`,
+  );
   t.equal(code, 0);
-  t.same(lines(chunks).map((l) => l['msg']), ['one', 'two']);
+  t.same(
+    lines(chunks).map((l) => l['msg']),
+    ['one', 'two'],
+  );
   t.ok(chunks.length >= 2, 'the first line left before the second was logged');
   t.ok(at[1]! - at[0]! > 200, `the lines left ${(at[1]! - at[0]!).toFixed(0)} ms apart, as they were logged`);
 });
@@ -48,10 +64,19 @@ t.test('a line logged right before the process exits is written', async (t) => {
 t.test('a warn line is written at once, with the lines waiting before it', async (t) => {
   // the loop is kept busy for 300 ms after the warn line: a held batch would leave only after it, in one
   // write with the line logged after the busy loop
-  const { chunks, code } = await child(`const log = createLogger('info'); log.info('before'); log.warn('refused'); const end = Date.now() + 300; while (Date.now() < end); log.info('after'); setTimeout(() => {}, 100);`);
+  const { chunks, code } = await child(
+    `const log = createLogger('info'); log.info('before'); log.warn('refused'); const end = Date.now() + 300; while (Date.now() < end); log.info('after'); setTimeout(() => {}, 100);`,
+  );
   t.equal(code, 0);
-  t.same(lines(chunks).map((l) => l['msg']), ['before', 'refused', 'after']);
-  t.same(lines(chunks.slice(0, 1)).map((l) => l['msg']), ['before', 'refused'], 'the first write held the warn line and what waited, not the later line');
+  t.same(
+    lines(chunks).map((l) => l['msg']),
+    ['before', 'refused', 'after'],
+  );
+  t.same(
+    lines(chunks.slice(0, 1)).map((l) => l['msg']),
+    ['before', 'refused'],
+    'the first write held the warn line and what waited, not the later line',
+  );
 });
 
 t.test('a flush asked for while a batch is being written is not lost: the warn line leaves without waiting for exit', async (t) => {

@@ -58,16 +58,42 @@ t.test('starts from PEM files, serves, and drains on SIGTERM', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = (name: string, text: string): string => (writeFileSync(join(dir, name), text), join(dir, name));
   const proc = run([
-    '--agent-addr', '127.0.0.1:0', '--https-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--meta-addr', '127.0.0.1:0',
-    '--cert', file('server.crt', pki.server.certPem), '--key', file('server.key', pki.server.keyPem),
-    '--agent-ca', file('agent-ca.crt', pki.agentCa.certPem), '--require-caller-cert=false', '--drain-timeout-ms', '2000',
+    '--agent-addr',
+    '127.0.0.1:0',
+    '--https-addr',
+    '127.0.0.1:0',
+    '--http-addr',
+    '127.0.0.1:0',
+    '--meta-addr',
+    '127.0.0.1:0',
+    '--cert',
+    file('server.crt', pki.server.certPem),
+    '--key',
+    file('server.key', pki.server.keyPem),
+    '--agent-ca',
+    file('agent-ca.crt', pki.agentCa.certPem),
+    '--require-caller-cert=false',
+    '--drain-timeout-ms',
+    '2000',
   ]);
   await waitFor(() => proc.out().includes('server listening'), 30_000, 'server listening');
-  const listening = JSON.parse(proc.out().split('\n').find((l) => l.includes('server listening'))!) as Record<string, string>;
+  const listening = JSON.parse(
+    proc
+      .out()
+      .split('\n')
+      .find((l) => l.includes('server listening'))!,
+  ) as Record<string, string>;
   const addr = (s: string): { host: string; port: number } => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) });
   t.equal((await send(addr(listening['meta']!), { path: '/readyz' })).status, 200);
   const cert = await pki.agent('edge-a', ['127.0.20.1']);
-  const agent = await startFakeAgent({ ...addr(listening['agent']!), cert: cert.certPem, key: cert.keyPem, ca: pki.agentCa.certPem, nodeName: 'edge-a', nodeIps: ['127.0.20.1'] });
+  const agent = await startFakeAgent({
+    ...addr(listening['agent']!),
+    cert: cert.certPem,
+    key: cert.keyPem,
+    ca: pki.agentCa.certPem,
+    nodeName: 'edge-a',
+    nodeIps: ['127.0.20.1'],
+  });
   t.teardown(() => agent.close());
   await waitFor(() => proc.out().includes('agent attached'), 5000, 'agent attached');
   proc.child.kill('SIGTERM');

@@ -18,7 +18,13 @@ t.test('isLoopback', async (t) => {
 /** A meta server whose connections claim `localAddress` (as a pod IP would), reached over loopback TCP. */
 async function metaAs(t: Test, localAddress: string | undefined): Promise<(path: string) => Promise<{ status: number; error?: string; body: string }>> {
   const registry = new AgentRegistry();
-  const meta = createMetaServer({ registry, metrics: new ServerMetrics(registry), portConfig: new StaticPortConfigSource(), ready: () => true, debug: { '/debug/cluster': () => ({ nodes: ['edge-a'] }) } });
+  const meta = createMetaServer({
+    registry,
+    metrics: new ServerMetrics(registry),
+    portConfig: new StaticPortConfigSource(),
+    ready: () => true,
+    debug: { '/debug/cluster': () => ({ nodes: ['edge-a'] }) },
+  });
   const front = createNetServer((socket: Socket) => {
     if (localAddress !== undefined) Object.defineProperty(socket, 'localAddress', { value: localAddress });
     meta.emit('connection', socket);
@@ -27,12 +33,18 @@ async function metaAs(t: Test, localAddress: string | undefined): Promise<(path:
   await once(front, 'listening');
   t.teardown(() => new Promise<void>((r) => front.close(() => r())));
   const port = (front.address() as AddressInfo).port;
-  return (path) => new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode!, error: res.headers['x-tunnel-error'] as string | undefined, body }));
-    }).on('error', reject).end();
-  });
+  return (path) =>
+    new Promise((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c) => (body += c))
+          .on('end', () => resolve({ status: res.statusCode!, error: res.headers['x-tunnel-error'] as string | undefined, body }));
+      })
+        .on('error', reject)
+        .end();
+    });
 }
 
 t.test('from a pod IP: /debug/* is 403 DEBUG_LOOPBACK_ONLY, probes and metrics answer', async (t) => {

@@ -26,7 +26,13 @@ async function startEcho(t: Test, host: string): Promise<{ server: Server; port:
     req.pipe(res);
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return { server, port: (server.address() as { port: number }).port, hashes };
 }
 
@@ -58,7 +64,10 @@ t.test('config file: ports apply live, bad entries show on /debug/config', async
   t.same(cfg.config.httpPorts, [9051, 9100]);
   t.match(cfg.rejected, [{ key: 'http-proxy-ports', entry: 'abc', code: 'INVALID_PORT', reason: String }]);
   t.match(cfg.source, /^file /);
-  t.match(server.logs.find((l) => l['msg'] === 'port config entry rejected'), { level: 40, entry: 'abc', code: 'INVALID_PORT' });
+  t.match(
+    server.logs.find((l) => l['msg'] === 'port config entry rejected'),
+    { level: 40, entry: 'abc', code: 'INVALID_PORT' },
+  );
 
   writeFileSync(file, 'dnat-ports-pair: [unclosed\n');
   await server.logs.waitFor((l) => l['msg'] === 'port config file unusable: keeping the last good config');
@@ -82,13 +91,21 @@ t.test('config file: a repeated port and a blank entry are reported, the config 
   t.same(cfg.config.httpPorts, [9051, 9100]);
   t.notOk(cfg.lastError, 'not a load error');
   t.match(cfg.rejected, [
-    { key: 'dnat-ports-pair', entry: '9051=10264', code: 'DUPLICATE_ENTRY', reason: /already declared earlier in dnat-ports-pair as '9051=10264' \(first occurrence\)/ },
+    {
+      key: 'dnat-ports-pair',
+      entry: '9051=10264',
+      code: 'DUPLICATE_ENTRY',
+      reason: /already declared earlier in dnat-ports-pair as '9051=10264' \(first occurrence\)/,
+    },
     { key: 'http-proxy-ports', entry: '', code: 'EMPTY_ENTRY', reason: /entry 2 of 3/ },
     { key: 'http-proxy-ports', entry: '', code: 'EMPTY_ENTRY', reason: /entry 3 of 3 is empty \(a trailing comma, after '9100'\)/ },
   ]);
   t.equal(cfg.rejected.length, 3);
   await server.logs.waitFor((l) => l['msg'] === 'port config entry rejected' && l['code'] === 'DUPLICATE_ENTRY');
-  t.match(server.logs.find((l) => l['msg'] === 'port config entry rejected' && l['code'] === 'EMPTY_ENTRY'), { level: 40, key: 'http-proxy-ports' });
+  t.match(
+    server.logs.find((l) => l['msg'] === 'port config entry rejected' && l['code'] === 'EMPTY_ENTRY'),
+    { level: 40, key: 'http-proxy-ports' },
+  );
 
   writeFileSync(file, "dnat-ports-pair: ''\n");
   await waitFor(() => server.handle.portConfig.current().config.httpPorts.size === 0, 3000, 'key cleared');
@@ -105,11 +122,14 @@ t.test('100 MiB POST and response through the tunnel keep their SHA-256', async 
   const received = createHash('sha256');
   let bytes = 0;
   const status = await new Promise<number>((resolve, reject) => {
-    const req = httpRequest({ host: server.addr.http.host, port: server.addr.http.port, method: 'POST', path: '/big', headers: { host: '127.0.20.1:9051' }, agent: false }, (res: IncomingMessage) => {
-      res.on('data', (c: Buffer) => (received.update(c), (bytes += c.length)));
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      { host: server.addr.http.host, port: server.addr.http.port, method: 'POST', path: '/big', headers: { host: '127.0.20.1:9051' }, agent: false },
+      (res: IncomingMessage) => {
+        res.on('data', (c: Buffer) => (received.update(c), (bytes += c.length)));
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     let i = 0;
     const pump = (): void => {
@@ -175,7 +195,13 @@ t.test('CONNECT frontend: plain and TLS round trips, misses with status', async 
   // kube-apiserver style: TLS with its kubelet-client identity, end to end through the CONNECT tunnel
   const tunnel = await connectVia(server, 'edge-a:10250');
   t.equal(tunnel.status, 200);
-  const tls = tlsConnect({ socket: tunnel.socket, cert: pki.kubeletClient.certPem, key: pki.kubeletClient.keyPem, ca: pki.clusterCa.certPem, servername: 'edge-a' });
+  const tls = tlsConnect({
+    socket: tunnel.socket,
+    cert: pki.kubeletClient.certPem,
+    key: pki.kubeletClient.keyPem,
+    ca: pki.clusterCa.certPem,
+    servername: 'edge-a',
+  });
   tls.write('GET /pods HTTP/1.1\r\nHost: 127.0.20.1:10250\r\nConnection: close\r\n\r\n');
   t.match(await readAll(tls), /"kind":"PodList"/);
 

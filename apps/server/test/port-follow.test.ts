@@ -23,7 +23,13 @@ const skip = agentBuilt() ? false : 'apps/agent is not built (npm run build)';
 async function startTarget(t: Test, host: string): Promise<number> {
   const server = createServer((req, res) => res.end(`hello from ${host}:${(server.address() as { port: number }).port}\n`));
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return (server.address() as { port: number }).port;
 }
 
@@ -55,13 +61,20 @@ t.test('a port added to the config is reachable without restarting the agent; re
 
   const added = performance.now();
   cfg.write(`dnat-ports-pair: '${port}=10264'\n`);
-  await waitFor(() => agent.lines.some((l) => l['msg'] === 'server port config applied' && String(l['allowed']).includes(String(port))), 10_000, 'the agent applied the port');
+  await waitFor(
+    () => agent.lines.some((l) => l['msg'] === 'server port config applied' && String(l['allowed']).includes(String(port))),
+    10_000,
+    'the agent applied the port',
+  );
   const liveMs = performance.now() - added;
   const ok = await viaHttp(server, ip, port);
   t.equal(ok.status, 200, `reachable ${Math.round(liveMs)} ms after the file changed, same agent process`);
   t.equal(ok.body, `hello from ${ip}:${port}\n`);
   const tunnels = (await meta(server, '/debug/tunnels')).json().nodes as Array<Record<string, unknown>>;
-  t.match(tunnels.find((n) => n['nodeName'] === 'edge-pf-1'), { followsPortConfig: true, portConfigRev: Number });
+  t.match(
+    tunnels.find((n) => n['nodeName'] === 'edge-pf-1'),
+    { followsPortConfig: true, portConfigRev: Number },
+  );
   t.notOk(tunnels.find((n) => n['nodeName'] === 'edge-pf-1')!['refusedPorts'], 'no ceiling: nothing refused');
 
   const applied = (): Array<Record<string, unknown>> => agent.lines.filter((l) => l['msg'] === 'server port config applied');
@@ -87,14 +100,32 @@ t.test('a configured port above the agent ceiling: 403 AGENT_CEILING naming the 
   const refused = await viaHttp(server, ip, capped);
   t.equal(refused.status, 403);
   t.equal(refused.headers['x-tunnel-error'], 'AGENT_CEILING', 'the caller learns which side refused');
-  t.match(refused.body, /^edge-tunnel: AGENT_CEILING: .*the port is configured, but the edge node's agent does not allow it/, 'an anonymous caller gets the fixed sentence');
+  t.match(
+    refused.body,
+    /^edge-tunnel: AGENT_CEILING: .*the port is configured, but the edge node's agent does not allow it/,
+    'an anonymous caller gets the fixed sentence',
+  );
   const audit = server.logs.find((l) => l['reason'] === 'AGENT_CEILING');
-  t.match(audit, { detail: new RegExp(`edge node edge-pf-2: port ${capped} is configured, but the node's agent refuses it: its --allow-ports ceiling \\(${allowed}\\) does not include it; add ${capped} to EDGE_TUNNEL_ALLOW_PORTS on edge-pf-2`) }, 'the audit line names the node, the flag and the fix');
+  t.match(
+    audit,
+    {
+      detail: new RegExp(
+        `edge node edge-pf-2: port ${capped} is configured, but the node's agent refuses it: its --allow-ports ceiling \\(${allowed}\\) does not include it; add ${capped} to EDGE_TUNNEL_ALLOW_PORTS on edge-pf-2`,
+      ),
+    },
+    'the audit line names the node, the flag and the fix',
+  );
   const node = ((await meta(server, '/debug/tunnels')).json().nodes as Array<Record<string, unknown>>).find((n) => n['nodeName'] === 'edge-pf-2');
   t.match(node, { followsPortConfig: true, refusedPorts: { node: String(capped), localhost: '' } });
-  t.match(server.logs.find((l) => l['msg'] === 'configured ports refused by the agent ceiling'), { level: 40, nodeName: 'edge-pf-2', refusedPorts: String(capped), reason: /EDGE_TUNNEL_ALLOW_PORTS/ });
+  t.match(
+    server.logs.find((l) => l['msg'] === 'configured ports refused by the agent ceiling'),
+    { level: 40, nodeName: 'edge-pf-2', refusedPorts: String(capped), reason: /EDGE_TUNNEL_ALLOW_PORTS/ },
+  );
   await waitFor(() => agent.lines.some((l) => l['msg'] === 'configured ports refused by the agent ceiling'), 5_000, 'agent warn line');
-  t.match(agent.lines.find((l) => l['msg'] === 'configured ports refused by the agent ceiling'), { level: 40, refusedPorts: String(capped), ceiling: 'allow-ports' });
+  t.match(
+    agent.lines.find((l) => l['msg'] === 'configured ports refused by the agent ceiling'),
+    { level: 40, refusedPorts: String(capped), ceiling: 'allow-ports' },
+  );
 
   cfg.write(`dnat-ports-pair: '${allowed}=10264'\n`);
   await waitFor(() => server.handle.registry.get('edge-pf-2')?.ports.refused === undefined, 5_000, 'refusal cleared');

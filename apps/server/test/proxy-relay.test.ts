@@ -85,7 +85,9 @@ t.test('8 MiB down and 1 MiB up through CONNECT: every byte intact, audit counts
   t.equal(createHash('sha256').update(got.subarray(0, download.length)).digest('hex'), createHash('sha256').update(download).digest('hex'));
   t.equal(got.subarray(download.length).toString(), String(MiB), 'the target received the whole upload');
   t.match(await server.logs.waitFor((l) => l['msg'] === 'audit' && l['listener'] === 'connect' && l['nodeName'] === 'edge-r'), {
-    status: 200, bytesIn: MiB + 1, bytesOut: download.length + String(MiB).length,
+    status: 200,
+    bytesIn: MiB + 1,
+    bytesOut: download.length + String(MiB).length,
   });
 });
 
@@ -104,7 +106,12 @@ t.test('idle limit 300 ms: a byte every 100 ms keeps the relay open; silence clo
   socket.destroy();
   t.equal(received().toString(), 'x'.repeat(9), 'the trickle was echoed');
   t.ok(ms >= 250 && ms < 1500, `closed ${ms.toFixed(0)} ms after the last byte (idle limit 300 ms)`);
-  t.match(await server.logs.waitFor((l) => l['msg'] === 'audit' && l['reason'] === 'IDLE_TIMEOUT'), { listener: 'connect', nodeName: 'edge-r', bytesIn: 10, bytesOut: 9 });
+  t.match(await server.logs.waitFor((l) => l['msg'] === 'audit' && l['reason'] === 'IDLE_TIMEOUT'), {
+    listener: 'connect',
+    nodeName: 'edge-r',
+    bytesIn: 10,
+    bytesOut: 9,
+  });
 });
 
 t.test('idle limit: relays sharing one sweep are judged apart (a silent one closes, a busy one stays)', async (t) => {

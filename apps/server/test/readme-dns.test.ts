@@ -24,17 +24,33 @@ t.test('the hosts ConfigMap key named in the READMEs is the one the server write
 });
 
 t.test('no README says the internal Service ports are left to the manifests or edited by hand', async (t) => {
-  for (const [name, text] of [['server', server], ['k8s', k8s], ['kube', kube]] as const) {
+  for (const [name, text] of [
+    ['server', server],
+    ['k8s', k8s],
+    ['kube', kube],
+  ] as const) {
     t.notMatch(oneLine(text), /left to the manifests|must be on the internal Service|edited by hand|by hand on the internal/i, name);
   }
   t.match(oneLine(server), /The leader also owns the internal Service's ports/, 'the server README says the leader patches them');
-  t.match(oneLine(k8s), /nothing on `Service\/edge-tunnel-server-internal`: in DNS mode the server's leader adds the port/, 'the k8s README says so where a port is opened');
+  t.match(
+    oneLine(k8s),
+    /nothing on `Service\/edge-tunnel-server-internal`: in DNS mode the server's leader adds the port/,
+    'the k8s README says so where a port is opened',
+  );
 });
 
 t.test('the README table of names left out of the hosts file lists exactly DnsNameRefusal', async (t) => {
   const at = server.indexOf('\n| code | names |\n');
   t.ok(at >= 0, 'the server README has the table');
-  const rows = server.slice(at + 1).split('\n').slice(2);
-  const codes = rows.slice(0, rows.findIndex((l) => !l.startsWith('|'))).map((l) => /^\| `([A-Z_]+)` \|/.exec(l)?.[1] ?? `(not a code: ${l})`);
+  const rows = server
+    .slice(at + 1)
+    .split('\n')
+    .slice(2);
+  const codes = rows
+    .slice(
+      0,
+      rows.findIndex((l) => !l.startsWith('|')),
+    )
+    .map((l) => /^\| `([A-Z_]+)` \|/.exec(l)?.[1] ?? `(not a code: ${l})`);
   t.strictSame(codes.sort(), Object.values(DnsNameRefusal).sort());
 });

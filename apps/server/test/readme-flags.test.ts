@@ -9,5 +9,11 @@ const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
 
 t.test('README flag tables = the flag table: names, env variables, defaults', async (t) => {
   t.same(readmeFlagProblems(SERVER_FLAGS, readme), []);
-  t.equal(readmeFlagRows(readme).flatMap((r) => r.flags).filter((f) => f !== 'help').length, SERVER_FLAGS.flags.length, 'one README entry per flag');
+  t.equal(
+    readmeFlagRows(readme)
+      .flatMap((r) => r.flags)
+      .filter((f) => f !== 'help').length,
+    SERVER_FLAGS.flags.length,
+    'one README entry per flag',
+  );
 });

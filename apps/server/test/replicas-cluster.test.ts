@@ -18,7 +18,12 @@ import type { TestApi } from './fixtures/cluster.js';
 import { testPki } from './fixtures/pki.js';
 
 const pki = await testPki();
-const ids = (s: TestServer): string => s.handle.replicas.current().map((r) => r.id).sort().join();
+const ids = (s: TestServer): string =>
+  s.handle.replicas
+    .current()
+    .map((r) => r.id)
+    .sort()
+    .join();
 
 /**
  * The slice of Service edge-tunnel-server holding one server pod. Here every pod's `agent` port has
@@ -31,11 +36,13 @@ function putEndpoint(api: TestApi, id: string, server: TestServer, conditions: {
     metadata: { name: `edge-tunnel-server-${id}`, namespace: NS, labels: { [ReplicaEndpoints.SERVICE_LABEL]: ReplicaEndpoints.DEFAULT_SERVICE } },
     addressType: 'IPv4',
     ports: [{ name: ReplicaEndpoints.DEFAULT_PORT_NAME, port: server.addr.agent.port, protocol: 'TCP' }],
-    endpoints: [{
-      addresses: ['127.0.0.1'],
-      conditions: { ready: conditions.ready, serving: !terminating, terminating },
-      targetRef: { kind: 'Pod', namespace: NS, name: id },
-    }],
+    endpoints: [
+      {
+        addresses: ['127.0.0.1'],
+        conditions: { ready: conditions.ready, serving: !terminating, terminating },
+        targetRef: { kind: 'Pod', namespace: NS, name: id },
+      },
+    ],
   });
 }
 
@@ -53,11 +60,37 @@ async function startRealAgent(t: Test, nodeName: string, ip: string, port: numbe
   writeFileSync(join(dir, 'agent.key'), cert.keyPem);
   writeFileSync(join(dir, 'ca.crt'), pki.agentCa.certPem);
   const main = fileURLToPath(new URL('../../agent/dist/main.js', import.meta.url));
-  const child = spawn(process.execPath, [
-    main, '--server', `127.0.0.1:${port}`, '--server-name', 'localhost', '--node-name', nodeName, '--node-ip', ip,
-    '--cert', join(dir, 'agent.crt'), '--key', join(dir, 'agent.key'), '--ca', join(dir, 'ca.crt'),
-    '--meta-addr', '127.0.0.1:0', '--backoff-base-ms', '100', '--backoff-max-ms', '1000', '--drain-timeout-ms', '500', '--log-level', 'debug',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      main,
+      '--server',
+      `127.0.0.1:${port}`,
+      '--server-name',
+      'localhost',
+      '--node-name',
+      nodeName,
+      '--node-ip',
+      ip,
+      '--cert',
+      join(dir, 'agent.crt'),
+      '--key',
+      join(dir, 'agent.key'),
+      '--ca',
+      join(dir, 'ca.crt'),
+      '--meta-addr',
+      '127.0.0.1:0',
+      '--backoff-base-ms',
+      '100',
+      '--backoff-max-ms',
+      '1000',
+      '--drain-timeout-ms',
+      '500',
+      '--log-level',
+      'debug',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const lines: string[] = [];
   for (const out of [child.stdout, child.stderr]) out.setEncoding('utf8').on('data', (c: string) => lines.push(...c.split('\n').filter(Boolean)));
   t.teardown(async () => {
@@ -90,7 +123,11 @@ t.test('the endpoints of the agent Service are the replicas: not-ready ones coun
   api.api.store.delete('endpointslices', NS, 'edge-tunnel-server-r2');
   await waitFor(() => ids(r1) === 'r1', 3000, 'r1 drops the removed r2');
   const cluster = (await meta(r1, '/debug/cluster')).json() as { replicas: Array<{ id: string }> };
-  t.same(cluster.replicas.map((r) => r.id), ['r1'], '/debug/cluster agrees');
+  t.same(
+    cluster.replicas.map((r) => r.id),
+    ['r1'],
+    '/debug/cluster agrees',
+  );
 });
 
 t.test('a real agent that reaches one replica gets a session to every replica; each turns ready only then', async (t) => {
@@ -103,7 +140,7 @@ t.test('a real agent that reaches one replica gets a session to every replica; e
   putEndpoint(api, 'r2', r2, { ready: false });
   await waitFor(() => ids(r1) === 'r1,r2' && ids(r2) === 'r1,r2', 5000, 'both replicas see each other');
   await until(async () => /waiting for agents edge-a/.test((await meta(r1, '/readyz')).body), 'r1 waits for edge-a');
-  t.equal((await meta(r2, '/readyz')).status, 503, 'r2 waits too: with a peer, a replica is ready only with the edge Node\'s agent');
+  t.equal((await meta(r2, '/readyz')).status, 503, "r2 waits too: with a peer, a replica is ready only with the edge Node's agent");
 
   const agentLog = await startRealAgent(t, 'edge-a', '127.0.30.1', r1.addr.agent.port);
   try {

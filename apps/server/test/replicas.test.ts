@@ -12,7 +12,12 @@ import { testPki } from './fixtures/pki.js';
 const pki = await testPki();
 
 /** An agent session that keeps the lines of the control stream. */
-async function controlClient(t: { teardown(fn: () => unknown): void }, port: number, nodeName: string, ip: string): Promise<{ session: Session; lines: string[] }> {
+async function controlClient(
+  t: { teardown(fn: () => unknown): void },
+  port: number,
+  nodeName: string,
+  ip: string,
+): Promise<{ session: Session; lines: string[] }> {
   const cert = await pki.agent(nodeName, [ip]);
   const socket = tlsConnect({ host: '127.0.0.1', port, cert: cert.certPem, key: cert.keyPem, ca: pki.agentCa.certPem, servername: 'localhost' });
   socket.on('error', () => {});
@@ -40,10 +45,27 @@ async function controlClient(t: { teardown(fn: () => unknown): void }, port: num
 
 t.test('flags: --advertise-addr must be dialable, --peer-addr takes ids', async (t) => {
   const base = ['--cert', 'c', '--key', 'k', '--agent-ca', 'a', '--require-caller-cert=false'];
-  t.throws(() => parseConfig([...base, '--peer-addr', '10.0.0.2:10262']), { code: ServerErrorCode.INVALID_CONFIG }, 'a wildcard listener needs --advertise-addr');
-  const parsed = parseConfig([...base, '--advertise-addr', '10.0.0.1:10262', '--peer-addr', 'r1=10.0.0.1:10262', '--peer-addr', '10.0.0.2:10262', '--expected-nodes', 'edge-a,edge-b']);
+  t.throws(
+    () => parseConfig([...base, '--peer-addr', '10.0.0.2:10262']),
+    { code: ServerErrorCode.INVALID_CONFIG },
+    'a wildcard listener needs --advertise-addr',
+  );
+  const parsed = parseConfig([
+    ...base,
+    '--advertise-addr',
+    '10.0.0.1:10262',
+    '--peer-addr',
+    'r1=10.0.0.1:10262',
+    '--peer-addr',
+    '10.0.0.2:10262',
+    '--expected-nodes',
+    'edge-a,edge-b',
+  ]);
   if (parsed.help) throw new Error('help');
-  t.same(parsed.config.peerAddrs, [{ id: 'r1', addr: '10.0.0.1:10262' }, { id: '10.0.0.2:10262', addr: '10.0.0.2:10262' }]);
+  t.same(parsed.config.peerAddrs, [
+    { id: 'r1', addr: '10.0.0.1:10262' },
+    { id: '10.0.0.2:10262', addr: '10.0.0.2:10262' },
+  ]);
   t.same(parsed.config.expectedNodes, ['edge-a', 'edge-b']);
   t.equal(parsed.config.readyGraceMs, 30_000);
   t.throws(() => parseConfig([...base, '--advertise-addr', ':10262']), { code: ServerErrorCode.INVALID_CONFIG });

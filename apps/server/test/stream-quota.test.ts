@@ -10,7 +10,12 @@ import { DEFAULT_STREAM_QUOTAS, StreamBooks, shareOf, type StreamClaim, type Str
 import { LogCapture } from './fixtures/harness.js';
 
 const limits = (over: Partial<StreamQuotaLimits> = {}): StreamQuotaLimits => ({ ...DEFAULT_STREAM_QUOTAS, maxStreamsPerNode: 40, ...over });
-const anon = (caller: string, listener: StreamClaim['listener'] = 'http', nodeName = 'edge-a'): StreamClaim => ({ nodeName, listener, authenticated: false, caller });
+const anon = (caller: string, listener: StreamClaim['listener'] = 'http', nodeName = 'edge-a'): StreamClaim => ({
+  nodeName,
+  listener,
+  authenticated: false,
+  caller,
+});
 const apiserver: StreamClaim = { nodeName: 'edge-a', listener: 'https', authenticated: true, caller: 'cn:kube-apiserver-kubelet-client' };
 
 /** Acquires `claim` until refused; how many were admitted and the refusal. */
@@ -61,7 +66,7 @@ t.test('per identity, per listener, and the share 0', async (t) => {
   const byListener = new StreamBooks();
   const l = limits({ listenerShare: { connect: 10 }, sourceShare: 100 });
   t.match(fill(byListener, anon('10.0.0.1', 'connect'), l), { admitted: 4, refusal: { quota: 'listener', limit: 4 } });
-  t.equal(fill(byListener, anon('10.0.0.1', 'http'), l).admitted, 16, 'the HTTP listener is not held back by CONNECT\'s share');
+  t.equal(fill(byListener, anon('10.0.0.1', 'http'), l).admitted, 16, "the HTTP listener is not held back by CONNECT's share");
   t.match(fill(new StreamBooks(), anon('10.0.0.1'), limits({ unauthenticatedShare: 0 })), { admitted: 0, refusal: { quota: 'unauthenticated', limit: 0 } });
 });
 
@@ -81,7 +86,12 @@ t.test('release gives the place back to the same quotas; nodes are counted apart
 
 t.test('refusals: 429 STREAM_QUOTA / 503 STREAM_LIMIT with Retry-After; one warn line per listener and quota per window', async (t) => {
   const source = quotaFailure(anon('10.0.0.1'), { quota: 'source', open: 10, limit: 10 }, 'edge node edge-a (127.0.0.1:10255)');
-  t.match(source, { status: 429, reason: 'STREAM_QUOTA', retryAfterS: 1, message: /10\.0\.0\.1 already holds 10 streams to this node \(source quota 10, --source-stream-share\)/ });
+  t.match(source, {
+    status: 429,
+    reason: 'STREAM_QUOTA',
+    retryAfterS: 1,
+    message: /10\.0\.0\.1 already holds 10 streams to this node \(source quota 10, --source-stream-share\)/,
+  });
   t.match(quotaFailure(apiserver, { quota: 'node', open: 40, limit: 40 }, 'x'), { status: 503, reason: 'STREAM_LIMIT', retryAfterS: 1 });
   const logs = new LogCapture();
   const registry = new Registry();
@@ -95,9 +105,16 @@ t.test('refusals: 429 STREAM_QUOTA / 503 STREAM_LIMIT with Retry-After; one warn
   reporter.refused(log, anon('10.0.0.1'), { quota: 'unauthenticated', open: 20, limit: 20 }, limits());
   const warns = logs.lines.filter((l) => l['msg'] === 'stream refused: unauthenticated stream quota');
   t.equal(warns.length, 3, '50 http refusals in one window: one line; connect has its own; the next window another');
-  t.match(warns[0], { level: 40, listener: 'http', nodeName: 'edge-a', quota: 'unauthenticated', flag: '--unauthenticated-stream-share', hint: /raise --unauthenticated-stream-share \(now 50% of --max-streams-per-node 40 = 20\)/ });
+  t.match(warns[0], {
+    level: 40,
+    listener: 'http',
+    nodeName: 'edge-a',
+    quota: 'unauthenticated',
+    flag: '--unauthenticated-stream-share',
+    hint: /raise --unauthenticated-stream-share \(now 50% of --max-streams-per-node 40 = 20\)/,
+  });
   t.match(warns[2], { suppressed: 49 });
-  t.match((await registry.metrics()), /r\{listener="http",quota="unauthenticated"\} 51/);
+  t.match(await registry.metrics(), /r\{listener="http",quota="unauthenticated"\} 51/);
 });
 
 t.test('flags: defaults, values, bad values named', async (t) => {
@@ -108,8 +125,12 @@ t.test('flags: defaults, values, bad values named', async (t) => {
     return r.config;
   };
   t.match(cfg([]), { unauthenticatedStreamShare: 50, sourceStreamShare: 25, callerStreamShare: 100, listenerStreamShare: {}, connectRequireCert: false });
-  t.match(cfg(['--unauthenticated-stream-share', '0', '--listener-stream-share', 'http=30,connect=20', '--listener-stream-share=https=90'], { EDGE_TUNNEL_SOURCE_STREAM_SHARE: '5' }),
-    { unauthenticatedStreamShare: 0, sourceStreamShare: 5, listenerStreamShare: { http: 30, connect: 20, https: 90 } });
+  t.match(
+    cfg(['--unauthenticated-stream-share', '0', '--listener-stream-share', 'http=30,connect=20', '--listener-stream-share=https=90'], {
+      EDGE_TUNNEL_SOURCE_STREAM_SHARE: '5',
+    }),
+    { unauthenticatedStreamShare: 0, sourceStreamShare: 5, listenerStreamShare: { http: 30, connect: 20, https: 90 } },
+  );
   t.throws(() => cfg(['--unauthenticated-stream-share', '101']), /--unauthenticated-stream-share .* from 0 to 100/);
   t.throws(() => cfg(['--source-stream-share', '0']), /--source-stream-share .* from 1 to 100/);
   t.throws(() => cfg(['--listener-stream-share', 'meta=5']), /<listener>=<percent> with listener https, http, connect/);

@@ -28,13 +28,20 @@ t.test('firstRecordMissing: complete, partial, not TLS', async (t) => {
 async function gated(t: Test, opts: { timeoutMs: number; max: number }) {
   const passed: Buffer[] = [];
   const refused: TlsRefusal[] = [];
-  const gate = new ClientHelloGate(opts, (s) => {
-    s.on('data', (b: Buffer) => passed.push(b));
-    s.resume();
-  }, (_s, reason) => refused.push(reason));
+  const gate = new ClientHelloGate(
+    opts,
+    (s) => {
+      s.on('data', (b: Buffer) => passed.push(b));
+      s.resume();
+    },
+    (_s, reason) => refused.push(reason),
+  );
   const server: Server = createServer({ pauseOnConnect: true }, (s) => gate.admit(s));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => { gate.dropAll(); server.close(); });
+  t.teardown(() => {
+    gate.dropAll();
+    server.close();
+  });
   const port = (server.address() as { port: number }).port;
   const dial = async (): Promise<Socket> => {
     const c = connect(port, '127.0.0.1');
@@ -122,10 +129,23 @@ t.test('pacer queue: beyond maxWaiting refused, a too-old waiter closed at its t
   const refused: string[] = [];
   let now = 0;
   const fake = () => {
-    const s = { destroyed: false, on() {}, off() {}, destroy() { s.destroyed = true; }, remoteAddress: '10.0.0.1' };
+    const s = {
+      destroyed: false,
+      on() {},
+      off() {},
+      destroy() {
+        s.destroyed = true;
+      },
+      remoteAddress: '10.0.0.1',
+    };
     return s as unknown as Socket;
   };
-  const pacer = new HandshakePacer(1, (s) => started.push(s), { maxWaiting: 2, waitTimeoutMs: 100, refused: (_s, reason) => refused.push(reason) }, () => now);
+  const pacer = new HandshakePacer(
+    1,
+    (s) => started.push(s),
+    { maxWaiting: 2, waitTimeoutMs: 100, refused: (_s, reason) => refused.push(reason) },
+    () => now,
+  );
   const a = fake();
   const b = fake();
   const c = fake();

@@ -17,26 +17,52 @@ const dir = await mkdtemp(join(tmpdir(), 'tls-reneg-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 const agentCert = await pki.agent('edge-a', ['127.0.20.91']);
 const files = {
-  ca: join(dir, 'ca.crt'), callerCrt: join(dir, 'caller.crt'), agentCrt: join(dir, 'agent.crt'), key: join(dir, 'key.pem'),
+  ca: join(dir, 'ca.crt'),
+  callerCrt: join(dir, 'caller.crt'),
+  agentCrt: join(dir, 'agent.crt'),
+  key: join(dir, 'key.pem'),
 };
 await writeFile(files.ca, pki.agentCa.certPem);
 await writeFile(files.callerCrt, pki.caller.certPem);
 await writeFile(files.agentCrt, agentCert.certPem);
 await writeFile(files.key, agentCert.keyPem); // one key for every test certificate (fixtures/pki.ts)
 
-interface Outcome { output: string; exitedBeforeEnd: boolean }
+interface Outcome {
+  output: string;
+  exitedBeforeEnd: boolean;
+}
 
 /** Handshakes with TLS 1.2, waits, sends `R` (renegotiate), waits again; what s_client printed. */
 function renegotiate(port: number, cert: string, extra: string[] = []): Promise<Outcome> {
   return new Promise((resolve) => {
-    const child = spawn('openssl', [
-      's_client', '-tls1_2', '-connect', `127.0.0.1:${port}`, '-CAfile', files.ca, '-cert', cert, '-key', files.key, ...extra, // no -ign_eof: it turns the R command off
-    ], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(
+      'openssl',
+      [
+        's_client',
+        '-tls1_2',
+        '-connect',
+        `127.0.0.1:${port}`,
+        '-CAfile',
+        files.ca,
+        '-cert',
+        cert,
+        '-key',
+        files.key,
+        ...extra, // no -ign_eof: it turns the R command off
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let output = '';
     let exited = false;
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-    child.on('exit', () => { exited = true; });
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.on('exit', () => {
+      exited = true;
+    });
     void (async () => {
       for (let i = 0; i < 50 && !output.includes('Verify return code'); i++) await sleep(20);
       child.stdin.write('R\n');
@@ -60,7 +86,12 @@ async function refusalLogged(t: Test, listener: string): Promise<void> {
 
 t.test(':10263 refuses a renegotiation and closes the connection', async (t) => {
   const { output, exitedBeforeEnd } = await renegotiate(server.addr.https.port, files.callerCrt);
-  t.comment(output.split('\n').filter((l) => /^(RENEGOTIATING|verify return|.*:error:)/.test(l)).join(' | '));
+  t.comment(
+    output
+      .split('\n')
+      .filter((l) => /^(RENEGOTIATING|verify return|.*:error:)/.test(l))
+      .join(' | '),
+  );
   t.match(output, /Verify return code: 0/, 'the first handshake succeeded');
   t.match(output, /RENEGOTIATING/, 's_client asked to renegotiate');
   t.notMatch(output.split('RENEGOTIATING')[1] ?? '', /verify return:1/, 'no second handshake took place');
@@ -70,7 +101,12 @@ t.test(':10263 refuses a renegotiation and closes the connection', async (t) => 
 
 t.test('the agent port refuses a renegotiation and closes the connection', async (t) => {
   const { output, exitedBeforeEnd } = await renegotiate(server.addr.agent.port, files.agentCrt, ['-alpn', 'edge-tunnel/1']);
-  t.comment(output.split('\n').filter((l) => /^(RENEGOTIATING|verify return|.*:error:)/.test(l)).join(' | '));
+  t.comment(
+    output
+      .split('\n')
+      .filter((l) => /^(RENEGOTIATING|verify return|.*:error:)/.test(l))
+      .join(' | '),
+  );
   t.match(output, /Verify return code: 0/, 'the first handshake succeeded');
   t.match(output, /RENEGOTIATING/, 's_client asked to renegotiate');
   t.notMatch(output.split('RENEGOTIATING')[1] ?? '', /verify return:1/, 'no second handshake took place');

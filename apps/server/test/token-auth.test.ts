@@ -10,14 +10,33 @@ import { parseConfig } from '../src/config.js';
 
 t.test('path → subresource as the kubelet maps it', async (t) => {
   const cases: Array<[string, string]> = [
-    ['/stats/summary', 'stats'], ['/stats', 'stats'], ['/stats/', 'stats'], ['/statsx', 'proxy'],
-    ['/metrics', 'metrics'], ['/metrics/cadvisor', 'metrics'], ['/metrics/resource?x=1', 'metrics'], ['/metricsfoo', 'proxy'],
-    ['/logs/', 'log'], ['/logs/messages', 'log'], ['/spec/', 'spec'], ['/spec', 'spec'],
-    ['/pods', 'proxy'], ['/run/default/demo/app', 'proxy'], ['/exec/default/demo/app?command=id', 'proxy'], ['/containerLogs/a/b/c', 'proxy'],
-    ['/configz', 'proxy'], ['/', 'proxy'],
+    ['/stats/summary', 'stats'],
+    ['/stats', 'stats'],
+    ['/stats/', 'stats'],
+    ['/statsx', 'proxy'],
+    ['/metrics', 'metrics'],
+    ['/metrics/cadvisor', 'metrics'],
+    ['/metrics/resource?x=1', 'metrics'],
+    ['/metricsfoo', 'proxy'],
+    ['/logs/', 'log'],
+    ['/logs/messages', 'log'],
+    ['/spec/', 'spec'],
+    ['/spec', 'spec'],
+    ['/pods', 'proxy'],
+    ['/run/default/demo/app', 'proxy'],
+    ['/exec/default/demo/app?command=id', 'proxy'],
+    ['/containerLogs/a/b/c', 'proxy'],
+    ['/configz', 'proxy'],
+    ['/', 'proxy'],
     // traversal: classified by the path the kubelet would route
-    ['/metrics/../exec/default/demo/app', 'proxy'], ['/metrics/%2e%2e/run/default/demo/app', 'proxy'], ['/stats/..%2fpods', 'proxy'],
-    ['/metrics%2f..%2f..%2fpods', 'proxy'], ['//metrics', 'metrics'], ['/pods/../metrics', 'metrics'], ['/%zz', 'proxy'], ['/metrics%00', 'proxy'],
+    ['/metrics/../exec/default/demo/app', 'proxy'],
+    ['/metrics/%2e%2e/run/default/demo/app', 'proxy'],
+    ['/stats/..%2fpods', 'proxy'],
+    ['/metrics%2f..%2f..%2fpods', 'proxy'],
+    ['//metrics', 'metrics'],
+    ['/pods/../metrics', 'metrics'],
+    ['/%zz', 'proxy'],
+    ['/metrics%00', 'proxy'],
   ];
   for (const [path, sub] of cases) t.equal(subresourceOf(path), sub, path);
   t.equal(subresourceOf('/metrics', 9100), 'proxy', 'another HTTPS port is nodes/proxy whatever the path');
@@ -26,7 +45,17 @@ t.test('path → subresource as the kubelet maps it', async (t) => {
 });
 
 t.test('method → verb', async (t) => {
-  const cases: Array<[string | undefined, string]> = [['GET', 'get'], ['HEAD', 'get'], ['POST', 'create'], ['PUT', 'update'], ['PATCH', 'patch'], ['DELETE', 'delete'], ['get', 'get'], ['OPTIONS', 'options'], [undefined, 'get']];
+  const cases: Array<[string | undefined, string]> = [
+    ['GET', 'get'],
+    ['HEAD', 'get'],
+    ['POST', 'create'],
+    ['PUT', 'update'],
+    ['PATCH', 'patch'],
+    ['DELETE', 'delete'],
+    ['get', 'get'],
+    ['OPTIONS', 'options'],
+    [undefined, 'get'],
+  ];
   for (const [m, v] of cases) t.equal(verbOf(m), v, String(m));
   t.same(nodeAttributes('POST', '/exec/default/demo/app', 10250, 'edge-1'), { verb: 'create', resource: 'nodes', subresource: 'proxy', name: 'edge-1' });
 });
@@ -35,7 +64,10 @@ t.test('decision cache: positive and negative TTLs, bound, coalescing, failures 
   let now = 0;
   const cache = new DecisionCache<boolean>({ positiveTtlMs: 100, negativeTtlMs: 10, maxEntries: 2, now: () => now });
   let asked = 0;
-  const ask = (v: boolean) => async (): Promise<boolean> => { asked += 1; return v; };
+  const ask = (v: boolean) => async (): Promise<boolean> => {
+    asked += 1;
+    return v;
+  };
   await cache.get('yes', ask(true), (v) => v);
   await cache.get('no', ask(false), (v) => v);
   now = 9;
@@ -53,9 +85,24 @@ t.test('decision cache: positive and negative TTLs, bound, coalescing, failures 
   const slow = Promise.all([1, 2, 3].map(() => cache.get('c', ask(true), (v) => v)));
   await slow;
   t.equal(asked, 6, 'three concurrent asks, one review');
-  await t.rejects(cache.get('err', async () => { throw new Error('api down'); }, () => true));
+  await t.rejects(
+    cache.get(
+      'err',
+      async () => {
+        throw new Error('api down');
+      },
+      () => true,
+    ),
+  );
   let retried = false;
-  await cache.get('err', async () => { retried = true; return true; }, () => true);
+  await cache.get(
+    'err',
+    async () => {
+      retried = true;
+      return true;
+    },
+    () => true,
+  );
   t.ok(retried, 'a failed review is not cached');
 });
 
@@ -94,10 +141,11 @@ t.test('authorizer: 401, 403 naming the permission, 503, cached reviews', async 
 });
 
 t.test('bearer token parsing; Authorization removed from headers and raw headers', async (t) => {
-  const req = (authorization?: string): IncomingMessage => ({
-    headers: authorization === undefined ? {} : { authorization, host: 'h' },
-    rawHeaders: authorization === undefined ? [] : ['Host', 'h', 'Authorization', authorization, 'authorization', 'dup'],
-  }) as unknown as IncomingMessage;
+  const req = (authorization?: string): IncomingMessage =>
+    ({
+      headers: authorization === undefined ? {} : { authorization, host: 'h' },
+      rawHeaders: authorization === undefined ? [] : ['Host', 'h', 'Authorization', authorization, 'authorization', 'dup'],
+    }) as unknown as IncomingMessage;
   t.equal(bearerToken(req('Bearer abc.def')), 'abc.def');
   t.equal(bearerToken(req('bearer abc')), 'abc');
   t.equal(bearerToken(req('Basic dXNlcg==')), undefined);

@@ -20,7 +20,10 @@ const pki = await testPki();
 async function headerEcho(t: Test): Promise<number> {
   const serving = await pki.kubeletServing('edge-a', IP);
   const seen = (req: IncomingMessage): string => JSON.stringify({ headers: req.headers, cn: (req.socket as TLSSocket).getPeerCertificate().subject?.CN });
-  const server = createServer({ cert: serving.certPem, key: serving.keyPem, ca: pki.clusterCa.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => res.end(seen(req)));
+  const server = createServer(
+    { cert: serving.certPem, key: serving.keyPem, ca: pki.clusterCa.certPem, requestCert: true, rejectUnauthorized: true },
+    (req, res) => res.end(seen(req)),
+  );
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
     const body = seen(req);
     socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
@@ -45,17 +48,25 @@ t.test('the token is reviewed here and never forwarded; the node is authorized b
   const r = await send(server.addr.https, { path: '/metrics', headers: { host: `${IP}:10250`, authorization: 'Bearer tok', 'x-other': 'kept' }, tls });
   t.equal(r.status, 200);
   const got = JSON.parse(r.body) as { headers: Record<string, string>; cn: string };
-  t.equal(got.headers['authorization'], undefined, 'the kubelet never sees the caller\'s token');
+  t.equal(got.headers['authorization'], undefined, "the kubelet never sees the caller's token");
   t.equal(got.headers['x-other'], 'kept', 'other headers pass');
-  t.equal(got.cn, 'edge-tunnel-server-kubelet-client', 'it sees the server\'s kubelet-client identity (--kubelet-client-cert)');
+  t.equal(got.cn, 'edge-tunnel-server-kubelet-client', "it sees the server's kubelet-client identity (--kubelet-client-cert)");
   const byName = await send(server.addr.https, { path: '/pods', headers: { host: 'edge-a:10250', authorization: 'Bearer tok' }, tls });
   t.equal(byName.status, 200, 'addressed by node name');
   const sar = api.api.requests.filter((q) => q.path === ACCESS_REVIEW_PATH).length;
   t.equal(sar, 2, 'one review per permission (get nodes/metrics, get nodes/proxy)');
 
   const up = await send(server.addr.https, {
-    path: '/exec/default/demo/app?command=id', tls,
-    headers: { host: `${IP}:10250`, authorization: 'Bearer tok', connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    path: '/exec/default/demo/app?command=id',
+    tls,
+    headers: {
+      host: `${IP}:10250`,
+      authorization: 'Bearer tok',
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    },
   });
   t.equal(up.status, 400, 'the upgrade reached the echo');
   t.equal((JSON.parse(up.body) as { headers: Record<string, string> }).headers['authorization'], undefined, 'nor on an upgrade');

@@ -38,6 +38,9 @@ t.test('README names every /debug/tunnels field of TunnelInfo', async (t) => {
   const shown = /A node without a session is\s+`\{ ([^}]+) \}`/.exec(section);
   t.ok(shown, 'the /debug/tunnels section shows the entry of a node without a session');
   const entry = tunnelInfo({ name: 'edge-gone', ips: ['10.0.0.9'], session: undefined } as never);
-  t.same(shown?.[1]!.split(', ').map((f) => f.split(':')[0]), Object.keys(entry));
+  t.same(
+    shown?.[1]!.split(', ').map((f) => f.split(':')[0]),
+    Object.keys(entry),
+  );
   t.equal(entry.connected, false);
 });

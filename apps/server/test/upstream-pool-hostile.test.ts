@@ -57,7 +57,10 @@ async function sink(t: Test, ip: string): Promise<{ port: number; handshakes: ()
   return { port: (server.address() as AddressInfo).port, handshakes: () => handshakes };
 }
 
-async function setup(t: Test, ip: string): Promise<{ server: TestServer; get: (path: string, method?: string, body?: string) => Promise<{ status: number; body: string }>; handshakes: () => number }> {
+async function setup(
+  t: Test,
+  ip: string,
+): Promise<{ server: TestServer; get: (path: string, method?: string, body?: string) => Promise<{ status: number; body: string }>; handshakes: () => number }> {
   const server = await startServer(t, pki);
   const kubelet = await sink(t, ip);
   const agent = await connectAgent(t, pki, server, 'edge-h', [ip], { portMap: { 10250: kubelet.port } });
@@ -65,12 +68,19 @@ async function setup(t: Test, ip: string): Promise<{ server: TestServer; get: (p
   const callerAgent = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
   t.teardown(() => callerAgent.destroy());
   const { https } = server.addr;
-  const get = (path: string, method = 'GET', payload?: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-    httpsRequest({ host: https.host, port: https.port, path, method, agent: callerAgent, headers: { host: `${ip}:10250` }, ...callerTls }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('error', reject).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject).end(payload);
-  });
+  const get = (path: string, method = 'GET', payload?: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      httpsRequest({ host: https.host, port: https.port, path, method, agent: callerAgent, headers: { host: `${ip}:10250` }, ...callerTls }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('error', reject)
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+        .on('error', reject)
+        .end(payload);
+    });
   return { server, get, handshakes: kubelet.handshakes };
 }
 
@@ -83,7 +93,7 @@ t.test('bytes after a complete response never reach the next request', async (t)
   const before = handshakes();
   t.same(await get('/late'), { status: 200, body: 'ok' });
   await sleep(200);
-  t.same(await get('/ok'), { status: 200, body: 'ok' }, 'an answer that arrived while idle is not the next request\'s');
+  t.same(await get('/ok'), { status: 200, body: 'ok' }, "an answer that arrived while idle is not the next request's");
   t.equal(handshakes(), before + 1, 'the connection that got it was dropped');
 });
 
@@ -95,8 +105,14 @@ t.test('a 101 to a plain request: 502, the connection is closed, not reused', as
   t.notMatch(switched.body, /raw bytes/);
   t.same(await get('/ok'), { status: 200, body: 'ok' }, 'the next request works, on a fresh connection');
   t.equal(handshakes(), 2);
-  t.ok(server.logs.find((l) => l['msg'] === 'upstream answered 101 without an upgrade request, connection closed' && l['nodeName'] === 'edge-h'), 'warn line');
-  t.ok(server.logs.find((l) => l['msg'] === 'audit' && l['status'] === 502 && l['reason'] === 'UPSTREAM_ERROR' && l['path'] === '/switch'), 'audit line');
+  t.ok(
+    server.logs.find((l) => l['msg'] === 'upstream answered 101 without an upgrade request, connection closed' && l['nodeName'] === 'edge-h'),
+    'warn line',
+  );
+  t.ok(
+    server.logs.find((l) => l['msg'] === 'audit' && l['status'] === 502 && l['reason'] === 'UPSTREAM_ERROR' && l['path'] === '/switch'),
+    'audit line',
+  );
 });
 
 t.test('a pooled connection the kubelet closes as a GET arrives: retried once on a new one; a POST is not', async (t) => {
@@ -104,7 +120,10 @@ t.test('a pooled connection the kubelet closes as a GET arrives: retried once on
   t.same(await get('/ok-then-close'), { status: 200, body: 'ok' });
   t.same(await get('/ok'), { status: 200, body: 'ok' }, 'the GET got its answer over a new connection');
   t.equal(handshakes(), 2);
-  t.ok(server.logs.find((l) => l['msg'] === 'pooled upstream connection failed before an answer, retrying on a new one'), 'debug line');
+  t.ok(
+    server.logs.find((l) => l['msg'] === 'pooled upstream connection failed before an answer, retrying on a new one'),
+    'debug line',
+  );
   t.equal(server.logs.lines.filter((l) => l['msg'] === 'audit').length, 2, 'one audit line per request, the retry included');
   // the retry's connection was not pooled; this one is, and a POST on it is never sent twice
   t.same(await get('/ok-then-close'), { status: 200, body: 'ok' });

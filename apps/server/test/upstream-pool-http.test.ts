@@ -46,7 +46,10 @@ async function startTarget(t: Test, host: string): Promise<Target> {
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   target.port = (server.address() as { port: number }).port;
-  t.teardown(() => { target.endAll(); server.close(); });
+  t.teardown(() => {
+    target.endAll();
+    server.close();
+  });
   return target;
 }
 
@@ -63,14 +66,18 @@ function caller(t: Test, server: TestServer, host: string): (path: string) => Pr
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   t.teardown(() => agent.destroy());
   const { http } = server.addr;
-  return (path) => new Promise((resolve, reject) => {
-    const req = request({ host: http.host, port: http.port, path, agent, headers: { host: `${host}:10255` } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('error', reject)
-        .on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+  return (path) =>
+    new Promise((resolve, reject) => {
+      const req = request({ host: http.host, port: http.port, path, agent, headers: { host: `${host}:10255` } }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('error', reject)
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+      });
+      req.on('error', reject).end();
     });
-    req.on('error', reject).end();
-  });
 }
 
 async function metric(server: TestServer, series: string): Promise<number> {
@@ -148,7 +155,12 @@ t.test('a response whose body is late gets its head at once (a log follow sees i
   const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
   const headAt = performance.now() - started;
   let body = '';
-  await new Promise((resolve) => res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', resolve));
+  await new Promise((resolve) =>
+    res
+      .setEncoding('utf8')
+      .on('data', (c: string) => (body += c))
+      .on('end', resolve),
+  );
   const bodyAt = performance.now() - started;
   t.equal(body, 'slow');
   t.ok(headAt < bodyAt - 400, `head after ${headAt.toFixed(0)} ms, body after ${bodyAt.toFixed(0)} ms (the target sends it 800 ms later)`);

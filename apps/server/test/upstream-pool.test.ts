@@ -18,13 +18,19 @@ function caller(t: Test, server: TestServer, host: string): (path: string) => Pr
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
   t.teardown(() => agent.destroy());
   const { https } = server.addr;
-  return (path) => new Promise((resolve, reject) => {
-    httpsRequest({ host: https.host, port: https.port, path, agent, headers: { host }, ...callerTls }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('error', reject)
-        .on('end', () => resolve({ status: res.statusCode ?? 0, body, error: res.headers['x-tunnel-error'] as string | undefined }));
-    }).on('error', reject).end();
-  });
+  return (path) =>
+    new Promise((resolve, reject) => {
+      httpsRequest({ host: https.host, port: https.port, path, agent, headers: { host }, ...callerTls }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('error', reject)
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body, error: res.headers['x-tunnel-error'] as string | undefined }));
+      })
+        .on('error', reject)
+        .end();
+    });
 }
 
 /** A value of the server's /metrics (0 when the series is absent). */
@@ -85,7 +91,14 @@ t.test('a failed upstream connection is dropped: the next request gets a fresh o
   t.equal((await get('/healthz')).status, 200);
   // a caller that leaves mid-response: the upstream connection is destroyed with its stream (CANCEL)
   const { https } = server.addr;
-  const follow = httpsRequest({ host: https.host, port: https.port, path: '/containerLogs/default/demo/app?follow=true', agent: false, headers: { host: '127.0.170.4:10250' }, ...callerTls });
+  const follow = httpsRequest({
+    host: https.host,
+    port: https.port,
+    path: '/containerLogs/default/demo/app?follow=true',
+    agent: false,
+    headers: { host: '127.0.170.4:10250' },
+    ...callerTls,
+  });
   follow.on('error', () => undefined).end();
   const [res] = (await once(follow, 'response')) as [import('node:http').IncomingMessage];
   res.on('error', () => undefined);
@@ -146,11 +159,21 @@ t.test('--upstream-idle-timeout-ms closes idle connections; a busy reused one ou
   t.equal(node.kubelet.tlsHandshakes(), 2);
   // a log follow on the reused connection runs longer than the idle timeout and keeps streaming
   const { https } = server.addr;
-  const follow = httpsRequest({ host: https.host, port: https.port, path: '/containerLogs/default/demo/app?follow=true', agent: false, headers: { host: '127.0.170.7:10250' }, ...callerTls });
+  const follow = httpsRequest({
+    host: https.host,
+    port: https.port,
+    path: '/containerLogs/default/demo/app?follow=true',
+    agent: false,
+    headers: { host: '127.0.170.7:10250' },
+    ...callerTls,
+  });
   follow.on('error', () => undefined).end();
   const [res] = (await once(follow, 'response')) as [import('node:http').IncomingMessage];
   let text = '';
-  res.setEncoding('utf8').on('data', (s: string) => (text += s)).on('error', () => undefined);
+  res
+    .setEncoding('utf8')
+    .on('data', (s: string) => (text += s))
+    .on('error', () => undefined);
   await waitFor(() => node.kubelet.activeFollowers() === 1, 2000, 'follower');
   t.equal(node.kubelet.tlsHandshakes(), 2, 'the follow reused the pooled connection');
   await new Promise((r) => setTimeout(r, 1500));

@@ -29,11 +29,31 @@ async function startWs(t: Test, resumeGraceMs: number): Promise<{ port: number; 
   const registry = new AgentRegistry();
   const metrics = new ServerMetrics(registry);
   const log = pino({ level: 'debug' }, logs.stream);
-  const agents = createAgentListener({
-    ...defaultConfig(), cert: pki.server.certPem, key: pki.server.keyPem, agentCa: pki.agentCa.certPem, serverId: 'srv-ws', compression: false,
-    keepaliveIntervalMs: 1000, keepaliveTimeoutMs: 5000, openTimeoutMs: 2000, helloTimeoutMs: 2000, drainTimeoutMs: 200, resumeGraceMs,
-  }, registry, metrics, log);
-  const ws: Server = createWsListener({ cert: pki.server.certPem, key: pki.server.keyPem, agentCa: pki.agentCa.certPem, helloTimeoutMs: 2000, maxPendingConnections: 16 }, agents, metrics, log);
+  const agents = createAgentListener(
+    {
+      ...defaultConfig(),
+      cert: pki.server.certPem,
+      key: pki.server.keyPem,
+      agentCa: pki.agentCa.certPem,
+      serverId: 'srv-ws',
+      compression: false,
+      keepaliveIntervalMs: 1000,
+      keepaliveTimeoutMs: 5000,
+      openTimeoutMs: 2000,
+      helloTimeoutMs: 2000,
+      drainTimeoutMs: 200,
+      resumeGraceMs,
+    },
+    registry,
+    metrics,
+    log,
+  );
+  const ws: Server = createWsListener(
+    { cert: pki.server.certPem, key: pki.server.keyPem, agentCa: pki.agentCa.certPem, helloTimeoutMs: 2000, maxPendingConnections: 16 },
+    agents,
+    metrics,
+    log,
+  );
   ws.listen(0, '127.0.0.1');
   await once(ws, 'listening');
   t.teardown(() => {
@@ -46,7 +66,9 @@ async function startWs(t: Test, resumeGraceMs: number): Promise<{ port: number; 
 
 /** A WebSocket connection that passed the certificate proof: its byte stream, challenge and the picked subprotocol. */
 function connectWs(port: number, protocols: string[]): Promise<{ duplex: WebSocketDuplex; challenge: Buffer; protocol: string }> {
-  const ws = new WebSocket(`wss://127.0.0.1:${port}/edge-tunnel/v1/session`, protocols, { ca: pki.agentCa.certPem, servername: 'localhost', perMessageDeflate: false });
+  // servername: a TLS option ws passes through to tls.connect (its ClientOptions type omits it)
+  const options = { ca: pki.agentCa.certPem, servername: 'localhost', perMessageDeflate: false } as ConstructorParameters<typeof WebSocket>[2];
+  const ws = new WebSocket(`wss://127.0.0.1:${port}/edge-tunnel/v1/session`, protocols, options);
   return new Promise((resolve, reject) => {
     ws.once('error', reject);
     ws.once('message', (data: RawData) => {
@@ -59,7 +81,12 @@ function connectWs(port: number, protocols: string[]): Promise<{ duplex: WebSock
 }
 
 function agentSession(socket: WebSocketDuplex | resume.ResumableLink): Session {
-  const session = new Session(socket, { role: 'client', hello: { nodeName: NODE, nodeIps: ['127.0.0.2'], version: 1, agentVersion: 'test' }, keepaliveIntervalMs: 1000, keepaliveTimeoutMs: 60_000 });
+  const session = new Session(socket, {
+    role: 'client',
+    hello: { nodeName: NODE, nodeIps: ['127.0.0.2'], version: 1, agentVersion: 'test' },
+    keepaliveIntervalMs: 1000,
+    keepaliveTimeoutMs: 60_000,
+  });
   session.on('error', () => {});
   return session;
 }
@@ -89,15 +116,26 @@ t.test('the resume subprotocol: a cut WebSocket resumes the same session on a ne
   const replay = await connectWs(port, [RESUME_SUBPROTOCOL, SUBPROTOCOL]);
   const stranger = new resume.ResumableLink();
   stranger.on('error', () => {});
-  const refusal = await resume.resumeLink(stranger, credentials, replay.duplex, NODE, resume.challengeBinding(first.challenge), 3000).then(() => 'resumed', (err: resume.ResumeRefusedError) => err.refusal);
+  const refusal = await resume.resumeLink(stranger, credentials, replay.duplex, NODE, resume.challengeBinding(first.challenge), 3000).then(
+    () => 'resumed',
+    (err: resume.ResumeRefusedError) => err.refusal,
+  );
   t.equal(refusal, 'BAD_PROOF', 'the replayed proof is refused');
-  t.match(logs.lines.find((l) => l.msg === 'agent resume refused'), { code: 'BAD_PROOF', transport: 'websocket' }, 'and logged with its code');
+  t.match(
+    logs.lines.find((l) => l.msg === 'agent resume refused'),
+    { code: 'BAD_PROOF', transport: 'websocket' },
+    'and logged with its code',
+  );
   stranger.destroy();
 
   const second = await connectWs(port, [RESUME_SUBPROTOCOL, SUBPROTOCOL]);
   await resume.resumeLink(link, credentials, second.duplex, NODE, resume.challengeBinding(second.challenge), 3000);
   t.ok((await pong) >= 0, 'the PING written during the pause was answered after the resume');
-  t.match(logs.lines.find((l) => l.msg === 'agent session resumed'), { nodeName: NODE, transport: 'websocket' }, 'the server logged the resume');
+  t.match(
+    logs.lines.find((l) => l.msg === 'agent session resumed'),
+    { nodeName: NODE, transport: 'websocket' },
+    'the server logged the resume',
+  );
   t.equal(registry.get(NODE), attached, 'the same registry entry: the session carried on');
   t.equal(attached.resume?.succeeded, 1, '/debug/tunnels counts one resume');
   t.equal(attached.resume?.refused, 1, 'and the refused one');
@@ -124,5 +162,8 @@ t.test('plain sessions: an agent that offers only edge-tunnel.v1, and a server w
   plain.duplex.destroy(new Error('test: cut'));
   await closed;
   await waitFor(() => without.registry.get(NODE) === undefined, 3000, 'detached');
-  t.ok(without.logs.lines.some((l) => l.msg === 'agent session closed'), 'the plain session ends with its connection');
+  t.ok(
+    without.logs.lines.some((l) => l.msg === 'agent session closed'),
+    'the plain session ends with its connection',
+  );
 });

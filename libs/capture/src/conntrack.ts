@@ -20,9 +20,7 @@ export function changedFlows(before: readonly Flow[], after: readonly Flow[]): F
   const out: FlowKey[] = [];
   for (const f of before) if (b.get(key(f)) !== f.target) out.push(f);
   for (const f of after) if (!a.has(key(f))) out.push(f);
-  return out
-    .map(({ ip, port }) => ({ ip, port }))
-    .sort((x, y) => x.port - y.port || (x.ip < y.ip ? -1 : x.ip > y.ip ? 1 : 0));
+  return out.map(({ ip, port }) => ({ ip, port })).sort((x, y) => x.port - y.port || (x.ip < y.ip ? -1 : x.ip > y.ip ? 1 : 0));
 }
 
 /** The original (ip, port) destinations in `conntrack -L -p tcp` output, as `"<ip> <port>"`. */
@@ -47,9 +45,7 @@ export interface FlushResult {
  * Lists TCP conntrack entries once and deletes, per changed destination that has entries,
  * `conntrack -D -p tcp --orig-dst <ip> --orig-port-dst <port>`. A missing binary is a debug line.
  */
-export async function flushConntrack(
-  runner: IptablesRunner, cmd: string, flows: readonly FlowKey[], logger: CaptureLogger,
-): Promise<FlushResult> {
+export async function flushConntrack(runner: IptablesRunner, cmd: string, flows: readonly FlowKey[], logger: CaptureLogger): Promise<FlushResult> {
   if (flows.length === 0) return { available: true, flushed: 0 };
   const list = await runner.run(cmd, ['-L', '-p', 'tcp']);
   if (list.code === COMMAND_NOT_FOUND) {

@@ -1,8 +1,6 @@
 // Public API of @edge-tunnel/capture: iptables DNAT capture of edge-node traffic.
 export { CaptureError, CaptureErrorCode } from './errors.js';
-export {
-  DEFAULT_CHAIN_PREFIX, HOOK_CHAINS, HookChain, MAX_CHAIN_NAME, MAX_CHAIN_PREFIX, chainNames,
-} from './chains.js';
+export { DEFAULT_CHAIN_PREFIX, HOOK_CHAINS, HookChain, MAX_CHAIN_NAME, MAX_CHAIN_PREFIX, chainNames } from './chains.js';
 export type { ChainNames, Target } from './chains.js';
 export { SkipReason } from './ips.js';
 export type { SkippedIp } from './ips.js';

@@ -33,10 +33,7 @@ export function sortNodeIps(nodeIps: readonly string[], listenerIps: readonly st
   for (const input of nodeIps) {
     const ip = normalizeIp(input);
     if (ip === undefined) {
-      throw new CaptureError(
-        CaptureErrorCode.INVALID_IP,
-        `invalid node IP ${JSON.stringify(input)}: expected an IPv4 or IPv6 address`,
-      );
+      throw new CaptureError(CaptureErrorCode.INVALID_IP, `invalid node IP ${JSON.stringify(input)}: expected an IPv4 or IPv6 address`);
     }
     const reason = skipReason(ip, listenerIps);
     if (reason === undefined) capture.add(ip);

@@ -127,7 +127,10 @@ export class IptablesManager {
       const before = this.#applied?.flows ?? [];
       this.#succeeded(plan);
       const level = changed ? 'info' : 'debug';
-      this.#log[level]({ ruleCount: plan.ruleCount, nodes: plan.nodeIps.length, ports: plan.ports, resync, durationMs: Date.now() - started }, 'capture rules applied');
+      this.#log[level](
+        { ruleCount: plan.ruleCount, nodes: plan.nodeIps.length, ports: plan.ports, resync, durationMs: Date.now() - started },
+        'capture rules applied',
+      );
       if (changed && plan.warnings.length > 0) this.#log.warn({ skipped: plan.skipped, reason: plan.warnings.join('; ') }, 'node ips not captured');
       await this.#flush(changedFlows(before, plan.flows));
       return { applied: true, changed };
@@ -178,9 +181,7 @@ export class IptablesManager {
   }
 
   #failed(err: unknown, msg: string): CaptureError {
-    const error = err instanceof CaptureError
-      ? err
-      : new CaptureError(CaptureErrorCode.APPLY_FAILED, `capture runner failed: ${String(err)}`, { cause: err });
+    const error = err instanceof CaptureError ? err : new CaptureError(CaptureErrorCode.APPLY_FAILED, `capture runner failed: ${String(err)}`, { cause: err });
     this.#lastAttemptAt = new Date();
     this.#lastError = { code: error.code, message: error.message, stderr: error.stderr, at: this.#lastAttemptAt };
     this.#ok = false;

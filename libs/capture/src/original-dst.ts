@@ -24,9 +24,17 @@ export interface OriginalDst {
 /** `conntrack` arguments that list only the entry of `t` (matched on its reply tuple). */
 export function originalDstArgs(t: AcceptedTuple): string[] {
   return [
-    '-L', '-p', 'tcp',
-    '--reply-src', t.localAddress, '--reply-port-src', String(t.localPort),
-    '--reply-dst', t.remoteAddress, '--reply-port-dst', String(t.remotePort),
+    '-L',
+    '-p',
+    'tcp',
+    '--reply-src',
+    t.localAddress,
+    '--reply-port-src',
+    String(t.localPort),
+    '--reply-dst',
+    t.remoteAddress,
+    '--reply-port-dst',
+    String(t.remotePort),
   ];
 }
 
@@ -51,9 +59,7 @@ export function parseOriginalDst(list: string, t: AcceptedTuple): OriginalDst | 
 }
 
 /** Why a lookup found nothing: no entry (not DNATed here), or conntrack itself failed. */
-export type OriginalDstResult =
-  | { ok: true; dst: OriginalDst }
-  | { ok: false; reason: 'no-entry' | 'conntrack-failed'; detail?: string };
+export type OriginalDstResult = { ok: true; dst: OriginalDst } | { ok: false; reason: 'no-entry' | 'conntrack-failed'; detail?: string };
 
 /** Asks conntrack (`cmd`, default `conntrack`) for the original destination of `t`. Never rejects. */
 export async function lookupOriginalDst(runner: IptablesRunner, t: AcceptedTuple, cmd = 'conntrack'): Promise<OriginalDstResult> {
@@ -62,4 +68,3 @@ export async function lookupOriginalDst(runner: IptablesRunner, t: AcceptedTuple
   const dst = parseOriginalDst(res.stdout, t);
   return dst === undefined ? { ok: false, reason: 'no-entry' } : { ok: true, dst };
 }
-

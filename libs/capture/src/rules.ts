@@ -82,10 +82,7 @@ export function planRules(input: RenderInput): RulePlan {
     dispatch.push(`-p tcp --dport ${port} ${comment(String(port))} -j ${chain}`);
     for (const ip of capture) {
       flows.push({ ip, port, target });
-      dnat.push(
-        `-A ${chain} -d ${ip}/32 -p tcp --dport ${port} ${comment(`${ip} ${port}`)} ` +
-          `-j DNAT --to-destination ${target}`,
-      );
+      dnat.push(`-A ${chain} -d ${ip}/32 -p tcp --dport ${port} ${comment(`${ip} ${port}`)} ` + `-j DNAT --to-destination ${target}`);
     }
   }
   const otherPorts = input.captureOtherPorts ?? true;
@@ -165,8 +162,7 @@ function loopbackWarnings(input: RenderInput): string[] {
   const loopback = [input.httpsTarget, input.httpTarget].filter((t) => t.ip.startsWith('127.'));
   if (loopback.length === 0) return [];
   return [
-    'a listener target is on 127.0.0.0/8: PREROUTING (routed) traffic only lands there with ' +
-      'net.ipv4.conf.<iface>.route_localnet=1; prefer a host address',
+    'a listener target is on 127.0.0.0/8: PREROUTING (routed) traffic only lands there with ' + 'net.ipv4.conf.<iface>.route_localnet=1; prefer a host address',
   ];
 }
 

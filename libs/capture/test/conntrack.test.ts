@@ -8,7 +8,9 @@ t.test('changedFlows: added, removed and re-targeted destinations', async (t) =>
   const before = [flow('10.0.0.5', 10250, 'A'), flow('10.0.0.5', 9100, 'B'), flow('10.0.0.6', 9100, 'B')];
   const after = [flow('10.0.0.5', 10250, 'A'), flow('10.0.0.5', 9100, 'A'), flow('10.0.0.7', 10255, 'B')];
   t.strictSame(changedFlows(before, after), [
-    { ip: '10.0.0.5', port: 9100 }, { ip: '10.0.0.6', port: 9100 }, { ip: '10.0.0.7', port: 10255 },
+    { ip: '10.0.0.5', port: 9100 },
+    { ip: '10.0.0.6', port: 9100 },
+    { ip: '10.0.0.7', port: 10255 },
   ]);
   t.strictSame(changedFlows(before, before), []);
 });
@@ -28,14 +30,20 @@ t.test('flushConntrack deletes only destinations that have entries', async (t) =
   runner.conntrackList = LIST;
   runner.respond = (c) => (c.args.includes('10.244.1.3') ? { code: 1, stdout: '', stderr: '0 flow entries' } : undefined);
   const log = recordingLogger();
-  const res = await flushConntrack(runner, 'conntrack', [
-    { ip: '10.244.1.2', port: 10255 }, { ip: '10.244.1.3', port: 9100 }, { ip: '10.244.1.9', port: 10255 },
-  ], log);
-  t.strictSame(runner.of('conntrack').map((c) => c.args.join(' ')), [
-    '-L -p tcp',
-    '-D -p tcp --orig-dst 10.244.1.2 --orig-port-dst 10255',
-    '-D -p tcp --orig-dst 10.244.1.3 --orig-port-dst 9100',
-  ]);
+  const res = await flushConntrack(
+    runner,
+    'conntrack',
+    [
+      { ip: '10.244.1.2', port: 10255 },
+      { ip: '10.244.1.3', port: 9100 },
+      { ip: '10.244.1.9', port: 10255 },
+    ],
+    log,
+  );
+  t.strictSame(
+    runner.of('conntrack').map((c) => c.args.join(' ')),
+    ['-L -p tcp', '-D -p tcp --orig-dst 10.244.1.2 --orig-port-dst 10255', '-D -p tcp --orig-dst 10.244.1.3 --orig-port-dst 9100'],
+  );
   t.strictSame(res, { available: true, flushed: 1 }, 'exit 1 (entries gone meanwhile) is not an error');
   t.equal(log.lines.filter((l) => l.level === 'warn').length, 0);
 });
@@ -45,7 +53,10 @@ t.test('flushConntrack: a missing binary is a debug line, a failing one a warnin
   runner.respond = () => ({ code: COMMAND_NOT_FOUND, stdout: '', stderr: 'conntrack: spawn conntrack ENOENT' });
   const log = recordingLogger();
   t.strictSame(await flushConntrack(runner, 'conntrack', [{ ip: '10.0.0.5', port: 10250 }], log), { available: false, flushed: 0 });
-  t.strictSame(log.lines.map((l) => l.level), ['debug']);
+  t.strictSame(
+    log.lines.map((l) => l.level),
+    ['debug'],
+  );
   runner.respond = () => ({ code: 1, stdout: '', stderr: 'nf_conntrack not loaded' });
   await flushConntrack(runner, 'conntrack', [{ ip: '10.0.0.5', port: 10250 }], log);
   t.equal(log.lines.at(-1)?.level, 'warn');

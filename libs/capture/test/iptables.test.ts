@@ -5,7 +5,11 @@ const node = process.execPath;
 
 t.test('createRunner passes stdin and returns code, stdout, stderr', async (t) => {
   const run = createRunner();
-  const res = await run.run(node, ['-e', 'process.stdin.pipe(process.stdout); process.stderr.write("e"); process.stdin.on("end", () => process.exitCode = 3)'], '*nat\nCOMMIT\n');
+  const res = await run.run(
+    node,
+    ['-e', 'process.stdin.pipe(process.stdout); process.stderr.write("e"); process.stdin.on("end", () => process.exitCode = 3)'],
+    '*nat\nCOMMIT\n',
+  );
   t.strictSame(res, { code: 3, stdout: '*nat\nCOMMIT\n', stderr: 'e' });
   t.equal((await run.run(node, ['-e', ''])).code, 0, 'no stdin: empty');
 });

@@ -17,19 +17,28 @@ function setup(over: Partial<IptablesManagerOptions> = {}) {
 }
 
 const INSTALLED = [
-  '*nat', ':OUTPUT ACCEPT [0:0]', ':PREROUTING ACCEPT [0:0]',
-  ':EDGE-TUNNEL-OUTPUT - [0:0]', ':EDGE-TUNNEL-PREROUTING - [0:0]', ':EDGE-TUNNEL-PORT-10250 - [0:0]',
-  ':EDGE-TUNNEL-PORT-10255 - [0:0]', ':EDGE-TUNNEL-PORT-9100 - [0:0]',
+  '*nat',
+  ':OUTPUT ACCEPT [0:0]',
+  ':PREROUTING ACCEPT [0:0]',
+  ':EDGE-TUNNEL-OUTPUT - [0:0]',
+  ':EDGE-TUNNEL-PREROUTING - [0:0]',
+  ':EDGE-TUNNEL-PORT-10250 - [0:0]',
+  ':EDGE-TUNNEL-PORT-10255 - [0:0]',
+  ':EDGE-TUNNEL-PORT-9100 - [0:0]',
   '-A OUTPUT -m comment --comment "edge-tunnel: capture OUTPUT" -j EDGE-TUNNEL-OUTPUT',
   '-A PREROUTING -m comment --comment "edge-tunnel: capture PREROUTING" -j EDGE-TUNNEL-PREROUTING',
-  'COMMIT', '',
+  'COMMIT',
+  '',
 ].join('\n');
 
 t.test('applies only when the rendering changed', async (t) => {
   const { runner, manager } = setup();
   const first = await manager.update(['10.0.0.5'], EMPTY_PORT_CONFIG);
   t.strictSame(first, { applied: true, changed: true });
-  t.strictSame(runner.calls.slice(0, 2).map((c) => [c.cmd, ...c.args].join(' ')), ['iptables-save -t nat', 'iptables-restore --noflush']);
+  t.strictSame(
+    runner.calls.slice(0, 2).map((c) => [c.cmd, ...c.args].join(' ')),
+    ['iptables-save -t nat', 'iptables-restore --noflush'],
+  );
   t.match(runner.restores()[0], /-d 10\.0\.0\.5\/32 -p tcp --dport 10250 .* --to-destination 10\.244\.0\.1:10263/);
   runner.clear();
   t.strictSame(await manager.update(['10.0.0.5', '10.0.0.5'], EMPTY_PORT_CONFIG), { applied: false, changed: false });
@@ -50,7 +59,10 @@ t.test('conntrack: flows whose DNAT changed are flushed; conntrack: false skips 
   await manager.update(['10.0.0.5'], WITH_9100);
   runner.clear();
   await manager.update(['10.0.0.5'], EMPTY_PORT_CONFIG);
-  t.strictSame(runner.of('conntrack').map((c) => c.args.join(' ')), ['-L -p tcp', '-D -p tcp --orig-dst 10.0.0.5 --orig-port-dst 9100']);
+  t.strictSame(
+    runner.of('conntrack').map((c) => c.args.join(' ')),
+    ['-L -p tcp', '-D -p tcp --orig-dst 10.0.0.5 --orig-port-dst 9100'],
+  );
   const off = setup({ conntrack: false });
   await off.manager.update(['10.0.0.5'], WITH_9100);
   t.equal(off.runner.of('conntrack').length, 0);
@@ -69,7 +81,7 @@ t.test('resync re-applies the same rules and repairs drift', async (t) => {
   t.equal(logger.lines.at(-1)?.level, 'debug', 'an unchanged resync logs at debug');
 });
 
-t.test('the timer resyncs, is unref\'d, and stop() ends it', async (t) => {
+t.test("the timer resyncs, is unref'd, and stop() ends it", async (t) => {
   const { runner, manager } = setup({ resyncIntervalMs: 20 });
   await manager.update(['10.0.0.5'], EMPTY_PORT_CONFIG);
   manager.start();
@@ -122,7 +134,9 @@ t.test('missing iptables, failing save, throwing runner: reported, not thrown', 
   runner.respond = (c) => (c.cmd === 'iptables-save' ? { code: 4, stdout: '', stderr: 'permission denied' } : undefined);
   t.equal((await manager.resync()).error?.code, CaptureErrorCode.SAVE_FAILED);
   t.equal(runner.restores().length, 0, 'no restore without knowing the state');
-  runner.respond = () => { throw new Error('runner exploded'); };
+  runner.respond = () => {
+    throw new Error('runner exploded');
+  };
   t.equal((await manager.resync()).error?.code, CaptureErrorCode.APPLY_FAILED);
   t.equal(manager.status().failures, 3);
 });
@@ -141,14 +155,18 @@ t.test('stop removes all our jumps and chains, and is idempotent', async (t) => 
   runner.save = INSTALLED;
   runner.clear();
   t.equal(await manager.stop(), true);
-  t.equal(runner.restores()[0], [
-    '*nat',
-    '-D OUTPUT -m comment --comment "edge-tunnel: capture OUTPUT" -j EDGE-TUNNEL-OUTPUT',
-    '-D PREROUTING -m comment --comment "edge-tunnel: capture PREROUTING" -j EDGE-TUNNEL-PREROUTING',
-    ...['OUTPUT', 'PREROUTING', 'PORT-10250', 'PORT-10255', 'PORT-9100'].map((c) => `:EDGE-TUNNEL-${c} - [0:0]`),
-    ...['OUTPUT', 'PREROUTING', 'PORT-10250', 'PORT-10255', 'PORT-9100'].map((c) => `-X EDGE-TUNNEL-${c}`),
-    'COMMIT', '',
-  ].join('\n'));
+  t.equal(
+    runner.restores()[0],
+    [
+      '*nat',
+      '-D OUTPUT -m comment --comment "edge-tunnel: capture OUTPUT" -j EDGE-TUNNEL-OUTPUT',
+      '-D PREROUTING -m comment --comment "edge-tunnel: capture PREROUTING" -j EDGE-TUNNEL-PREROUTING',
+      ...['OUTPUT', 'PREROUTING', 'PORT-10250', 'PORT-10255', 'PORT-9100'].map((c) => `:EDGE-TUNNEL-${c} - [0:0]`),
+      ...['OUTPUT', 'PREROUTING', 'PORT-10250', 'PORT-10255', 'PORT-9100'].map((c) => `-X EDGE-TUNNEL-${c}`),
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
   t.equal(manager.status().ruleCount, 0);
   runner.save = '*nat\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';
   runner.clear();
@@ -174,13 +192,26 @@ t.test('skipped IPs are a warning', async (t) => {
 t.test('a custom prefix and commands are used', async (t) => {
   const { runner, manager } = setup({ chainPrefix: 'ET2', commands: { save: 'iptables-legacy-save', restore: 'iptables-legacy-restore' } });
   await manager.update(['10.0.0.5'], EMPTY_PORT_CONFIG);
-  t.strictSame(runner.calls.slice(0, 2).map((c) => c.cmd), ['iptables-legacy-save', 'iptables-legacy-restore']);
+  t.strictSame(
+    runner.calls.slice(0, 2).map((c) => c.cmd),
+    ['iptables-legacy-save', 'iptables-legacy-restore'],
+  );
   t.match(runner.calls[1]?.stdin, /^:ET2-PORT-10250 - \[0:0\]$/m);
   t.notMatch(runner.calls[1]?.stdin, /EDGE-TUNNEL/);
 });
 
 t.test('public API', async (t) => {
-  for (const name of ['renderRules', 'planRules', 'renderTeardown', 'parseNatState', 'createRunner', 'IptablesManager', 'CaptureError', 'DEFAULT_CHAIN_PREFIX', 'DEFAULT_COMMANDS']) {
+  for (const name of [
+    'renderRules',
+    'planRules',
+    'renderTeardown',
+    'parseNatState',
+    'createRunner',
+    'IptablesManager',
+    'CaptureError',
+    'DEFAULT_CHAIN_PREFIX',
+    'DEFAULT_COMMANDS',
+  ]) {
     t.ok(name in api, name);
   }
   t.equal(api.DEFAULT_CHAIN_PREFIX, 'EDGE-TUNNEL');

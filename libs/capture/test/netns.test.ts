@@ -6,7 +6,6 @@ import { COMMAND_NOT_FOUND, IptablesManager, createRunner } from '../src/index.j
 import { recordingLogger } from './fixtures/fakes.js';
 import { CLOUD_IP, CLOUD_NODE_IP, EDGE_IP, EDGE_IP_2, createLab, labUnavailable } from './fixtures/netns.js';
 
-
 const skip = await labUnavailable();
 const HTTPS = { ip: CLOUD_IP, port: 10263 };
 const HTTP = { ip: CLOUD_IP, port: 10264 };
@@ -16,11 +15,15 @@ const LANDED_HTTP = 'landed-http';
 t.test('iptables capture in network namespaces', { skip: skip ?? false }, async (t) => {
   const lab = await createLab();
   const managers: IptablesManager[] = [];
-  t.teardown(async () => { // even on failure: remove the rules, kill the helpers, delete the namespaces
+  t.teardown(async () => {
+    // even on failure: remove the rules, kill the helpers, delete the namespaces
     for (const m of managers) await m.stop();
     await lab.destroy();
   });
-  const hasConntrack = await lab.run(lab.cloud, 'conntrack', ['--version']).then(() => true, () => false);
+  const hasConntrack = await lab.run(lab.cloud, 'conntrack', ['--version']).then(
+    () => true,
+    () => false,
+  );
   await lab.helper(lab.edge, [`${CLOUD_NODE_IP}:10255=cloud-node`, `${CLOUD_NODE_IP}:9100=cloud-node`]);
   const cloud = await lab.helper(lab.cloud, [`${CLOUD_IP}:10263=${LANDED_HTTPS}`, `${CLOUD_IP}:10264=${LANDED_HTTP}`]);
   const nat = () => lab.run(lab.cloud, 'iptables-save', ['-t', 'nat']);
@@ -62,7 +65,11 @@ t.test('iptables capture in network namespaces', { skip: skip ?? false }, async 
   t.equal((await nat()).match(/-j EDGE-TUNNEL-OUTPUT$/gm)?.length, 1, 'exactly one OUTPUT jump after resync');
 
   const other = new IptablesManager({
-    runner: createRunner({ netns: lab.cloud }), logger, chainPrefix: 'EDGE-TUNNEL-B', httpsTarget: HTTPS, httpTarget: HTTP,
+    runner: createRunner({ netns: lab.cloud }),
+    logger,
+    chainPrefix: 'EDGE-TUNNEL-B',
+    httpsTarget: HTTPS,
+    httpTarget: HTTP,
   });
   managers.push(other);
   t.equal(await cloud.probe(`${EDGE_IP_2}:10255`), 'refused');
@@ -87,4 +94,3 @@ t.test('a netns runner reports a missing command as 127', { skip: skip ?? false 
   const res = await createRunner({ netns: lab.cloud }).run('et-cap-no-such-command', []);
   t.equal(res.code, COMMAND_NOT_FOUND);
 });
-

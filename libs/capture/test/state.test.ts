@@ -29,10 +29,14 @@ COMMIT
 t.test('parseNatState: our chains and the rules that jump into them, nat table only', async (t) => {
   const state = parseNatState(SAVE);
   t.strictSame(state.chains, ['EDGE-TUNNEL-OUTPUT', 'EDGE-TUNNEL-PORT-10250'], 'bad port numbers and other prefixes are not ours');
-  t.strictSame(state.jumps, [
-    { from: 'OUTPUT', to: 'EDGE-TUNNEL-OUTPUT', spec: '-m comment --comment "edge-tunnel: capture OUTPUT" -j EDGE-TUNNEL-OUTPUT' },
-    { from: 'KUBE-SERVICES', to: 'EDGE-TUNNEL-PORT-10250', spec: '-p tcp -g EDGE-TUNNEL-PORT-10250' },
-  ], 'quoted text is not a target; rules inside our chains are not jumps into them');
+  t.strictSame(
+    state.jumps,
+    [
+      { from: 'OUTPUT', to: 'EDGE-TUNNEL-OUTPUT', spec: '-m comment --comment "edge-tunnel: capture OUTPUT" -j EDGE-TUNNEL-OUTPUT' },
+      { from: 'KUBE-SERVICES', to: 'EDGE-TUNNEL-PORT-10250', spec: '-p tcp -g EDGE-TUNNEL-PORT-10250' },
+    ],
+    'quoted text is not a target; rules inside our chains are not jumps into them',
+  );
   t.strictSame(parseNatState('').chains, [], 'empty save');
 });
 

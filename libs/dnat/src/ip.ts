@@ -30,10 +30,7 @@ export function normalizeNodeName(input: string): string | undefined {
 export function requireIp(input: string, nodeName: string): string {
   const ip = normalizeIp(input);
   if (ip !== undefined) return ip;
-  throw new DnatError(
-    DnatErrorCode.INVALID_IP,
-    `invalid IP ${JSON.stringify(input)} for node ${nodeName}: expected an IPv4 or IPv6 address`,
-  );
+  throw new DnatError(DnatErrorCode.INVALID_IP, `invalid IP ${JSON.stringify(input)} for node ${nodeName}: expected an IPv4 or IPv6 address`);
 }
 
 /** Like `normalizeNodeName`, but throws `ERR_DNAT_INVALID_NODE_NAME`. */
@@ -42,7 +39,6 @@ export function requireNodeName(input: string): string {
   if (name !== undefined) return name;
   throw new DnatError(
     DnatErrorCode.INVALID_NODE_NAME,
-    `invalid node name ${JSON.stringify(input)}: expected an RFC 1123 subdomain ` +
-      `(a-z, 0-9, '-', '.'; at most ${MAX_NODE_NAME} characters)`,
+    `invalid node name ${JSON.stringify(input)}: expected an RFC 1123 subdomain ` + `(a-z, 0-9, '-', '.'; at most ${MAX_NODE_NAME} characters)`,
   );
 }

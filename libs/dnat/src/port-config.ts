@@ -1,9 +1,7 @@
 // Parse the port ConfigMap `kube-system/edge-tunnel-server-cfg` into a PortConfig. Each bad entry is
 // rejected on its own with a reason; the good entries still apply.
 import { BUILT_IN_PORTS, CONFIG_KEYS, Channel, ConfigKey, Ports, TUNNEL_PORTS } from './constants.js';
-import {
-  conflict, duplicateEntry, emptyEntry, invalidPairShape, invalidPairTarget, invalidPort, reservedPort, unknownKey,
-} from './reject.js';
+import { conflict, duplicateEntry, emptyEntry, invalidPairShape, invalidPairTarget, invalidPort, reservedPort, unknownKey } from './reject.js';
 import type { FirstDeclaration, RejectedEntry } from './reject.js';
 
 /**
@@ -46,11 +44,14 @@ const PORT_TEXT = /^[0-9]{1,5}$/;
  * declaration. A localhost port also declared for HTTP uses the HTTP channel, otherwise HTTPS.
  * Rejected entries come in key order, then unknown keys sorted by name.
  */
-export function parsePortConfig(
-  data: Readonly<Record<string, string | undefined>>,
-): ParsedPortConfig {
+export function parsePortConfig(data: Readonly<Record<string, string | undefined>>): ParsedPortConfig {
   const b: Builder = {
-    http: new Set(), https: new Set(), localhost: new Set(), first: new Map(), firstLocalhost: new Map(), rejected: [],
+    http: new Set(),
+    https: new Set(),
+    localhost: new Set(),
+    first: new Map(),
+    firstLocalhost: new Map(),
+    rejected: [],
   };
   for (const key of CONFIG_KEYS) {
     const entries = splitEntries(valueOf(data, key));
@@ -69,9 +70,7 @@ export function parsePortConfig(
 }
 
 /** Build a frozen PortConfig with sorted sets (no validation: callers pass checked ports). */
-export function makePortConfig(
-  http: Iterable<number>, https: Iterable<number>, localhost: Iterable<number>,
-): PortConfig {
+export function makePortConfig(http: Iterable<number>, https: Iterable<number>, localhost: Iterable<number>): PortConfig {
   const sorted = (ports: Iterable<number>): ReadonlySet<number> => new Set([...ports].sort((a, c) => a - c));
   return Object.freeze({ httpPorts: sorted(http), httpsPorts: sorted(https), localhostPorts: sorted(localhost) });
 }

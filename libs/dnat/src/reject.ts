@@ -44,34 +44,37 @@ function reject(key: string, entry: string, code: DnatRejectCode, why: string): 
 }
 
 export function invalidPort(key: string, entry: string, text: string): RejectedEntry {
-  return reject(key, entry, RejectCode.INVALID_PORT,
-    `'${text}' is not a port number; use an integer from 1 to 65535.`);
+  return reject(key, entry, RejectCode.INVALID_PORT, `'${text}' is not a port number; use an integer from 1 to 65535.`);
 }
 
 export function invalidPairShape(key: string, entry: string): RejectedEntry {
-  return reject(key, entry, RejectCode.INVALID_PAIR,
-    `expected 'port=${Ports.SERVER_HTTP}', for example '9051=${Ports.SERVER_HTTP}'.`);
+  return reject(key, entry, RejectCode.INVALID_PAIR, `expected 'port=${Ports.SERVER_HTTP}', for example '9051=${Ports.SERVER_HTTP}'.`);
 }
 
 export function invalidPairTarget(key: string, entry: string, rhs: string): RejectedEntry {
-  const hint = rhs === String(Ports.SERVER_HTTPS)
-    ? `for HTTPS ports, list the port in ${ConfigKey.HTTPS_PROXY_PORTS} instead.`
-    : `use ${ConfigKey.HTTPS_PROXY_PORTS} for HTTPS ports.`;
-  return reject(key, entry, RejectCode.INVALID_PAIR,
-    `only ${Ports.SERVER_HTTP} (the HTTP channel) is allowed after '=', not '${rhs}'; ${hint}`);
+  const hint =
+    rhs === String(Ports.SERVER_HTTPS)
+      ? `for HTTPS ports, list the port in ${ConfigKey.HTTPS_PROXY_PORTS} instead.`
+      : `use ${ConfigKey.HTTPS_PROXY_PORTS} for HTTPS ports.`;
+  return reject(key, entry, RejectCode.INVALID_PAIR, `only ${Ports.SERVER_HTTP} (the HTTP channel) is allowed after '=', not '${rhs}'; ${hint}`);
 }
 
 export function reservedPort(key: string, entry: string, port: number): RejectedEntry {
-  const why = port === Ports.KUBELET_HTTPS || port === Ports.KUBELET_HTTP
-    ? `port ${port} is a built-in kubelet port and is always tunnelled; remove it from ${key}.`
-    : `port ${port} is used by edge-tunnel itself and cannot be a node port; remove it from ${key}.`;
+  const why =
+    port === Ports.KUBELET_HTTPS || port === Ports.KUBELET_HTTP
+      ? `port ${port} is a built-in kubelet port and is always tunnelled; remove it from ${key}.`
+      : `port ${port} is used by edge-tunnel itself and cannot be a node port; remove it from ${key}.`;
   return reject(key, entry, RejectCode.RESERVED_PORT, why);
 }
 
 export function conflict(key: string, entry: string, port: number, first: Channel): RejectedEntry {
-  return reject(key, entry, RejectCode.CONFLICT,
+  return reject(
+    key,
+    entry,
+    RejectCode.CONFLICT,
     `port ${port} is already declared for the ${first.toUpperCase()} channel by an earlier key ` +
-      `(order: ${CONFIG_KEYS.slice(0, 3).join(', ')}); a port uses one channel, remove one declaration.`);
+      `(order: ${CONFIG_KEYS.slice(0, 3).join(', ')}); a port uses one channel, remove one declaration.`,
+  );
 }
 
 /** Where an entry was first declared, for DUPLICATE_ENTRY. */
@@ -82,29 +85,35 @@ export interface FirstDeclaration {
 
 export function duplicateEntry(key: string, entry: string, port: number, first: FirstDeclaration): RejectedEntry {
   const where = first.key === key ? `earlier in ${key} as '${first.entry}'` : `by ${first.key} as '${first.entry}'`;
-  return reject(key, entry, RejectCode.DUPLICATE_ENTRY,
-    `port ${port} is already declared ${where} (first occurrence); the port applies once, remove the repeat.`);
+  return reject(
+    key,
+    entry,
+    RejectCode.DUPLICATE_ENTRY,
+    `port ${port} is already declared ${where} (first occurrence); the port applies once, remove the repeat.`,
+  );
 }
 
 /**
  * `position` is 1-based among the `count` comma-separated entries; `before`/`after` are the nearest
  * non-empty entries (the reason quotes them, not the whole value, so it stays short for huge values).
  */
-export function emptyEntry(
-  key: string, position: number, count: number, before: string | undefined, after: string | undefined,
-): RejectedEntry {
+export function emptyEntry(key: string, position: number, count: number, before: string | undefined, after: string | undefined): RejectedEntry {
   const where = position === count ? 'a trailing comma' : position === 1 ? 'a leading comma' : 'two commas with nothing between them';
-  const near = before !== undefined && after !== undefined ? `between '${before}' and '${after}'`
-    : before !== undefined ? `after '${before}'` : after !== undefined ? `before '${after}'` : 'and no entry has a value';
-  return reject(key, '', RejectCode.EMPTY_ENTRY,
-    `entry ${position} of ${count} is empty (${where}, ${near}); remove the extra comma.`);
+  const near =
+    before !== undefined && after !== undefined
+      ? `between '${before}' and '${after}'`
+      : before !== undefined
+        ? `after '${before}'`
+        : after !== undefined
+          ? `before '${after}'`
+          : 'and no entry has a value';
+  return reject(key, '', RejectCode.EMPTY_ENTRY, `entry ${position} of ${count} is empty (${where}, ${near}); remove the extra comma.`);
 }
 
 export function unknownKey(key: string, value: string): RejectedEntry {
   const near = nearestKey(key);
   const hint = near === undefined ? '' : ` Did you mean '${near}'?`;
-  return reject(key, value, RejectCode.UNKNOWN_KEY,
-    `'${key}' is not a known key (known: ${CONFIG_KEYS.join(', ')}).${hint}`);
+  return reject(key, value, RejectCode.UNKNOWN_KEY, `'${key}' is not a known key (known: ${CONFIG_KEYS.join(', ')}).${hint}`);
 }
 
 function nearestKey(key: string): ConfigKey | undefined {

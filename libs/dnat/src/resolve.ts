@@ -54,9 +54,7 @@ export const LOCALHOST = '127.0.0.1';
  * not reveal which nodes exist: PORT_NOT_CONFIGURED, WRONG_CHANNEL, NODE_UNKNOWN, NO_TUNNEL,
  * NODE_NO_ADDRESS.
  */
-export function resolve<S>(
-  table: NodeTable<S>, config: PortConfig, dest: { host: string; port: number }, channel: Channel,
-): Resolution<S> | Miss {
+export function resolve<S>(table: NodeTable<S>, config: PortConfig, dest: { host: string; port: number }, channel: Channel): Resolution<S> | Miss {
   const { host, port } = dest;
   const portChannel = isPortNumber(port) ? channelOf(config, port) : undefined;
   if (portChannel === undefined) return notConfigured(host, port);
@@ -65,13 +63,18 @@ export function resolve<S>(
   if (found === undefined) return miss('NODE_UNKNOWN', `no edge node has IP or name ${host} (port ${port}).`);
   const { node, ip } = found;
   if (node.session === undefined) {
-    return miss('NO_TUNNEL', `edge node ${node.name} has no connected tunnel agent, so port ${port} ` +
-      `on ${host} cannot be reached until its agent connects.`);
+    return miss(
+      'NO_TUNNEL',
+      `edge node ${node.name} has no connected tunnel agent, so port ${port} ` + `on ${host} cannot be reached until its agent connects.`,
+    );
   }
-  const targetHost = isLocalhostPort(config, port) ? LOCALHOST : ip ?? node.ips[0];
+  const targetHost = isLocalhostPort(config, port) ? LOCALHOST : (ip ?? node.ips[0]);
   if (targetHost === undefined) {
-    return miss('NODE_NO_ADDRESS', `edge node ${node.name} was addressed by name but has no known IP, ` +
-      `so port ${port} cannot be dialled; address it by IP or wait for its Node addresses.`);
+    return miss(
+      'NODE_NO_ADDRESS',
+      `edge node ${node.name} was addressed by name but has no known IP, ` +
+        `so port ${port} cannot be dialled; address it by IP or wait for its Node addresses.`,
+    );
   }
   return { ok: true, nodeName: node.name, session: node.session, channel, targetHost, targetPort: port };
 }
@@ -92,13 +95,19 @@ function miss(reason: MissReason, message: string): Miss {
 }
 
 function notConfigured(host: string, port: number): Miss {
-  return miss('PORT_NOT_CONFIGURED', `port ${port} on ${host} is not configured for the tunnel; add it to ` +
-    `${ConfigKey.DNAT_PORTS_PAIR} ('${port}=${Ports.SERVER_HTTP}') or ${ConfigKey.HTTP_PROXY_PORTS} for ` +
-    `HTTP, or to ${ConfigKey.HTTPS_PROXY_PORTS} for HTTPS, in ConfigMap ${CONFIG_MAP}.`);
+  return miss(
+    'PORT_NOT_CONFIGURED',
+    `port ${port} on ${host} is not configured for the tunnel; add it to ` +
+      `${ConfigKey.DNAT_PORTS_PAIR} ('${port}=${Ports.SERVER_HTTP}') or ${ConfigKey.HTTP_PROXY_PORTS} for ` +
+      `HTTP, or to ${ConfigKey.HTTPS_PROXY_PORTS} for HTTPS, in ConfigMap ${CONFIG_MAP}.`,
+  );
 }
 
 function wrongChannel(host: string, port: number, portChannel: Channel, channel: Channel): Miss {
-  return miss('WRONG_CHANNEL', `port ${port} on ${host} is an ${portChannel.toUpperCase()} port: send it ` +
-    `to the ${portChannel.toUpperCase()} listener :${CHANNEL_LISTENER_PORT[portChannel]}, not the ` +
-    `${channel.toUpperCase()} listener :${CHANNEL_LISTENER_PORT[channel]}.`);
+  return miss(
+    'WRONG_CHANNEL',
+    `port ${port} on ${host} is an ${portChannel.toUpperCase()} port: send it ` +
+      `to the ${portChannel.toUpperCase()} listener :${CHANNEL_LISTENER_PORT[portChannel]}, not the ` +
+      `${channel.toUpperCase()} listener :${CHANNEL_LISTENER_PORT[channel]}.`,
+  );
 }

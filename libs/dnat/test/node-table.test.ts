@@ -1,7 +1,9 @@
 import t from 'tap';
 import { DnatErrorCode, NodeTable } from '../src/index.js';
 
-interface Session { id: string }
+interface Session {
+  id: string;
+}
 const s = (id: string): Session => ({ id });
 
 t.test('upsert, get, byIp, nodes, remove', async (t) => {
@@ -15,7 +17,11 @@ t.test('upsert, get, byIp, nodes, remove', async (t) => {
   t.equal(table.byIp('garbage'), undefined, 'bad lookups find nothing');
   t.equal(table.get('bad_name'), undefined);
   table.upsertNode('edge-0', []);
-  t.strictSame(table.nodes().map((n) => n.name), ['edge-0', 'edge-1'], 'sorted snapshot');
+  t.strictSame(
+    table.nodes().map((n) => n.name),
+    ['edge-0', 'edge-1'],
+    'sorted snapshot',
+  );
   t.equal(table.size, 2);
   table.upsertNode('edge-1', ['10.0.0.7']);
   t.equal(table.byIp('10.0.0.5'), undefined, 'replaced IPs are forgotten');
@@ -49,7 +55,10 @@ t.test('an IP claimed by two nodes belongs to neither until one drops it', async
   t.strictSame(table.conflicts(), [{ ip: '10.0.0.6', nodes: ['edge-1', 'edge-2'] }]);
   table.attach('edge-3', s('c'), ['10.0.0.5']);
   t.equal(table.byIp('10.0.0.5'), undefined, 'attach with ips claims too: now contested');
-  t.strictSame(table.conflicts().map((c) => c.ip), ['10.0.0.5', '10.0.0.6']);
+  t.strictSame(
+    table.conflicts().map((c) => c.ip),
+    ['10.0.0.5', '10.0.0.6'],
+  );
   table.removeNode('edge-3');
   t.equal(table.byIp('10.0.0.5')?.name, 'edge-1', 'removing a claimant gives the IP back');
   table.upsertNode('edge-2', ['10.0.0.7']);

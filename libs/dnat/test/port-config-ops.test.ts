@@ -1,7 +1,16 @@
 import t from 'tap';
 import {
-  Channel, DnatError, DnatErrorCode, EMPTY_PORT_CONFIG, channelOf, diffPortConfig, isLocalhostPort,
-  parsePortConfig, portConfigFromJSON, portConfigToData, portConfigToJSON,
+  Channel,
+  DnatError,
+  DnatErrorCode,
+  EMPTY_PORT_CONFIG,
+  channelOf,
+  diffPortConfig,
+  isLocalhostPort,
+  parsePortConfig,
+  portConfigFromJSON,
+  portConfigToData,
+  portConfigToJSON,
 } from '../src/index.js';
 
 const parse = (data: Record<string, string>) => parsePortConfig(data).config;
@@ -9,8 +18,15 @@ const parse = (data: Record<string, string>) => parsePortConfig(data).config;
 t.test('channelOf: built-ins, configured, unknown', async (t) => {
   const config = parse({ 'http-proxy-ports': '9100', 'https-proxy-ports': '9443', 'localhost-proxy-ports': '9200' });
   const cases: Array<[number, Channel | undefined]> = [
-    [10250, Channel.HTTPS], [10255, Channel.HTTP], [9100, Channel.HTTP], [9443, Channel.HTTPS],
-    [9200, Channel.HTTPS], [9101, undefined], [10264, undefined], [0, undefined], [NaN, undefined],
+    [10250, Channel.HTTPS],
+    [10255, Channel.HTTP],
+    [9100, Channel.HTTP],
+    [9443, Channel.HTTPS],
+    [9200, Channel.HTTPS],
+    [9101, undefined],
+    [10264, undefined],
+    [0, undefined],
+    [NaN, undefined],
   ];
   for (const [port, channel] of cases) t.equal(channelOf(config, port), channel, `port ${port}`);
   t.equal(channelOf(EMPTY_PORT_CONFIG, 10250), Channel.HTTPS, 'built-ins need no config');
@@ -36,8 +52,15 @@ t.test('JSON round trip', async (t) => {
 
 t.test('portConfigFromJSON rejects invalid input with ERR_DNAT_INVALID_PORT_CONFIG', async (t) => {
   const bad: unknown[] = [
-    null, 42, 'x', { httpPorts: 'nope' }, { httpPorts: ['9100'] }, { httpsPorts: [1.5] },
-    { httpPorts: [0] }, { httpPorts: [10250] }, { httpPorts: [9100], httpsPorts: [9100] },
+    null,
+    42,
+    'x',
+    { httpPorts: 'nope' },
+    { httpPorts: ['9100'] },
+    { httpsPorts: [1.5] },
+    { httpPorts: [0] },
+    { httpPorts: [10250] },
+    { httpPorts: [9100], httpsPorts: [9100] },
     { localhostPorts: [10266] },
   ];
   for (const input of bad) {
@@ -62,8 +85,14 @@ t.test('diffPortConfig', async (t) => {
   const a = parse({ 'http-proxy-ports': '9100,9101', 'https-proxy-ports': '9443,9444' });
   const b = parse({ 'http-proxy-ports': '9101,9444,9102', 'https-proxy-ports': '9443', 'localhost-proxy-ports': '9101' });
   t.strictSame(diffPortConfig(a, b), {
-    added: [{ port: 9102, channel: 'http' }, { port: 9444, channel: 'http' }],
-    removed: [{ port: 9100, channel: 'http' }, { port: 9444, channel: 'https' }],
+    added: [
+      { port: 9102, channel: 'http' },
+      { port: 9444, channel: 'http' },
+    ],
+    removed: [
+      { port: 9100, channel: 'http' },
+      { port: 9444, channel: 'https' },
+    ],
   });
   t.strictSame(diffPortConfig(a, a), { added: [], removed: [] }, 'no change');
   t.strictSame(diffPortConfig(EMPTY_PORT_CONFIG, a).removed, [], 'from empty: only additions');

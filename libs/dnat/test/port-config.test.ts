@@ -2,8 +2,7 @@ import t from 'tap';
 import { CONFIG_KEYS, Channel, RejectCode, channelOf, parsePortConfig, portConfigToJSON } from '../src/index.js';
 import type { DnatRejectCode, PortConfigJSON } from '../src/index.js';
 
-const json = (data: Record<string, string | undefined>): PortConfigJSON =>
-  portConfigToJSON(parsePortConfig(data).config);
+const json = (data: Record<string, string | undefined>): PortConfigJSON => portConfigToJSON(parsePortConfig(data).config);
 const EMPTY: PortConfigJSON = { httpPorts: [], httpsPorts: [], localhostPorts: [] };
 
 t.test('good entries of every key', async (t) => {
@@ -11,19 +10,17 @@ t.test('good entries of every key', async (t) => {
     ['dnat-ports-pair', { 'dnat-ports-pair': '9051=10264,9052=10264' }, { ...EMPTY, httpPorts: [9051, 9052] }],
     ['http-proxy-ports', { 'http-proxy-ports': '9100,8080' }, { ...EMPTY, httpPorts: [8080, 9100] }],
     ['https-proxy-ports', { 'https-proxy-ports': '9443' }, { ...EMPTY, httpsPorts: [9443] }],
-    ['localhost only → https', { 'localhost-proxy-ports': '9200' },
-      { ...EMPTY, httpsPorts: [9200], localhostPorts: [9200] }],
-    ['localhost + http → http', { 'http-proxy-ports': '9200', 'localhost-proxy-ports': '9200' },
-      { ...EMPTY, httpPorts: [9200], localhostPorts: [9200] }],
-    ['localhost + dnat pair → http', { 'dnat-ports-pair': '9200=10264', 'localhost-proxy-ports': '9200' },
-      { ...EMPTY, httpPorts: [9200], localhostPorts: [9200] }],
-    ['localhost + https → https', { 'https-proxy-ports': '9200', 'localhost-proxy-ports': '9200' },
-      { ...EMPTY, httpsPorts: [9200], localhostPorts: [9200] }],
+    ['localhost only → https', { 'localhost-proxy-ports': '9200' }, { ...EMPTY, httpsPorts: [9200], localhostPorts: [9200] }],
+    ['localhost + http → http', { 'http-proxy-ports': '9200', 'localhost-proxy-ports': '9200' }, { ...EMPTY, httpPorts: [9200], localhostPorts: [9200] }],
+    [
+      'localhost + dnat pair → http',
+      { 'dnat-ports-pair': '9200=10264', 'localhost-proxy-ports': '9200' },
+      { ...EMPTY, httpPorts: [9200], localhostPorts: [9200] },
+    ],
+    ['localhost + https → https', { 'https-proxy-ports': '9200', 'localhost-proxy-ports': '9200' }, { ...EMPTY, httpsPorts: [9200], localhostPorts: [9200] }],
     ['port bounds', { 'http-proxy-ports': '1,65535' }, { ...EMPTY, httpPorts: [1, 65535] }],
-    ['whitespace around entries', { 'http-proxy-ports': ' 9100 ,\t9101\n', 'dnat-ports-pair': ' 9051 = 10264 ' },
-      { ...EMPTY, httpPorts: [9051, 9100, 9101] }],
-    ['empty values', { 'dnat-ports-pair': '', 'http-proxy-ports': '  ', 'https-proxy-ports': undefined },
-      EMPTY],
+    ['whitespace around entries', { 'http-proxy-ports': ' 9100 ,\t9101\n', 'dnat-ports-pair': ' 9051 = 10264 ' }, { ...EMPTY, httpPorts: [9051, 9100, 9101] }],
+    ['empty values', { 'dnat-ports-pair': '', 'http-proxy-ports': '  ', 'https-proxy-ports': undefined }, EMPTY],
     ['no keys', {}, EMPTY],
   ];
   for (const [name, data, expected] of cases) {
@@ -36,13 +33,19 @@ t.test('good entries of every key', async (t) => {
 t.test('empty entries are reported; a blank value is still "no ports"', async (t) => {
   const { config, rejected } = parsePortConfig({ 'http-proxy-ports': '9100,,9101,', 'https-proxy-ports': ',', 'dnat-ports-pair': '  ' });
   t.strictSame(portConfigToJSON(config), { ...EMPTY, httpPorts: [9100, 9101] }, 'the good entries still apply');
-  t.strictSame(rejected.map((r) => [r.key, r.entry, r.code]), [
-    ['http-proxy-ports', '', 'EMPTY_ENTRY'],
-    ['http-proxy-ports', '', 'EMPTY_ENTRY'],
-    ['https-proxy-ports', '', 'EMPTY_ENTRY'],
-    ['https-proxy-ports', '', 'EMPTY_ENTRY'],
-  ]);
-  t.equal(rejected[0]!.reason, "kube-system/edge-tunnel-server-cfg key http-proxy-ports: entry '' was ignored: entry 2 of 4 is empty (two commas with nothing between them, between '9100' and '9101'); remove the extra comma.");
+  t.strictSame(
+    rejected.map((r) => [r.key, r.entry, r.code]),
+    [
+      ['http-proxy-ports', '', 'EMPTY_ENTRY'],
+      ['http-proxy-ports', '', 'EMPTY_ENTRY'],
+      ['https-proxy-ports', '', 'EMPTY_ENTRY'],
+      ['https-proxy-ports', '', 'EMPTY_ENTRY'],
+    ],
+  );
+  t.equal(
+    rejected[0]!.reason,
+    "kube-system/edge-tunnel-server-cfg key http-proxy-ports: entry '' was ignored: entry 2 of 4 is empty (two commas with nothing between them, between '9100' and '9101'); remove the extra comma.",
+  );
   t.match(rejected[1]!.reason, /entry 4 of 4 is empty \(a trailing comma, after '9101'\)/);
   t.match(rejected[2]!.reason, /entry 1 of 2 is empty \(a leading comma, and no entry has a value\)/);
   const big = parsePortConfig({ 'http-proxy-ports': `${Array.from({ length: 20000 }, (_, i) => 20000 + i).join(',')},` });
@@ -52,20 +55,33 @@ t.test('empty entries are reported; a blank value is still "no ports"', async (t
 
 t.test('repeated ports are reported with their first occurrence; the port still applies', async (t) => {
   const { config, rejected } = parsePortConfig({
-    'dnat-ports-pair': '9051=10264,9051=10264', 'http-proxy-ports': '9051, 9100', 'https-proxy-ports': '9443,9443',
+    'dnat-ports-pair': '9051=10264,9051=10264',
+    'http-proxy-ports': '9051, 9100',
+    'https-proxy-ports': '9443,9443',
     'localhost-proxy-ports': '9100,9100',
   });
   t.strictSame(portConfigToJSON(config), { httpPorts: [9051, 9100], httpsPorts: [9443], localhostPorts: [9100] });
-  t.strictSame(rejected.map((r) => [r.key, r.entry, r.code]), [
-    ['dnat-ports-pair', '9051=10264', 'DUPLICATE_ENTRY'],
-    ['http-proxy-ports', '9051', 'DUPLICATE_ENTRY'],
-    ['https-proxy-ports', '9443', 'DUPLICATE_ENTRY'],
-    ['localhost-proxy-ports', '9100', 'DUPLICATE_ENTRY'],
-  ], 'a localhost port also listed for HTTP is not a duplicate');
-  t.equal(rejected[0]!.reason, "kube-system/edge-tunnel-server-cfg key dnat-ports-pair: entry '9051=10264' was ignored: port 9051 is already declared earlier in dnat-ports-pair as '9051=10264' (first occurrence); the port applies once, remove the repeat.");
+  t.strictSame(
+    rejected.map((r) => [r.key, r.entry, r.code]),
+    [
+      ['dnat-ports-pair', '9051=10264', 'DUPLICATE_ENTRY'],
+      ['http-proxy-ports', '9051', 'DUPLICATE_ENTRY'],
+      ['https-proxy-ports', '9443', 'DUPLICATE_ENTRY'],
+      ['localhost-proxy-ports', '9100', 'DUPLICATE_ENTRY'],
+    ],
+    'a localhost port also listed for HTTP is not a duplicate',
+  );
+  t.equal(
+    rejected[0]!.reason,
+    "kube-system/edge-tunnel-server-cfg key dnat-ports-pair: entry '9051=10264' was ignored: port 9051 is already declared earlier in dnat-ports-pair as '9051=10264' (first occurrence); the port applies once, remove the repeat.",
+  );
   t.match(rejected[1]!.reason, /port 9051 is already declared by dnat-ports-pair as '9051=10264' \(first occurrence\)/);
   const other = parsePortConfig({ 'dnat-ports-pair': '9051=10264', 'https-proxy-ports': '9051' });
-  t.strictSame(other.rejected.map((r) => r.code), ['CONFLICT'], 'the other channel stays a CONFLICT, not a duplicate');
+  t.strictSame(
+    other.rejected.map((r) => r.code),
+    ['CONFLICT'],
+    'the other channel stays a CONFLICT, not a duplicate',
+  );
 });
 
 t.test('each bad entry is rejected with its code; good entries survive', async (t) => {
@@ -123,12 +139,15 @@ t.test('reserved ports are rejected under every key', async (t) => {
 
 t.test('conflicts: the first declaration in key order wins', async (t) => {
   const cases: Array<[string, Record<string, string>, Channel, string, string]> = [
-    ['pair vs https', { 'https-proxy-ports': '9100', 'dnat-ports-pair': '9100=10264' }, Channel.HTTP,
-      'https-proxy-ports', '9100'],
-    ['http vs https', { 'https-proxy-ports': '9100', 'http-proxy-ports': '9100' }, Channel.HTTP,
-      'https-proxy-ports', '9100'],
-    ['pair + http vs https', { 'dnat-ports-pair': '9100=10264', 'http-proxy-ports': '9100',
-      'https-proxy-ports': '9100' }, Channel.HTTP, 'https-proxy-ports', '9100'],
+    ['pair vs https', { 'https-proxy-ports': '9100', 'dnat-ports-pair': '9100=10264' }, Channel.HTTP, 'https-proxy-ports', '9100'],
+    ['http vs https', { 'https-proxy-ports': '9100', 'http-proxy-ports': '9100' }, Channel.HTTP, 'https-proxy-ports', '9100'],
+    [
+      'pair + http vs https',
+      { 'dnat-ports-pair': '9100=10264', 'http-proxy-ports': '9100', 'https-proxy-ports': '9100' },
+      Channel.HTTP,
+      'https-proxy-ports',
+      '9100',
+    ],
   ];
   for (const [name, data, channel, key, entry] of cases) {
     const parsed = parsePortConfig(data);
@@ -144,13 +163,19 @@ t.test('conflicts: the first declaration in key order wins', async (t) => {
 
 t.test('unknown keys are rejected (sorted), with a suggestion for typos', async (t) => {
   const { config, rejected } = parsePortConfig({
-    'https-proxy-port': '9443', 'http-proxy-ports': '9100', zzz: '1', 'HTTP-PROXY-PORTS': '',
+    'https-proxy-port': '9443',
+    'http-proxy-ports': '9100',
+    zzz: '1',
+    'HTTP-PROXY-PORTS': '',
   });
-  t.strictSame(rejected.map((r) => [r.code, r.key, r.entry]), [
-    [RejectCode.UNKNOWN_KEY, 'HTTP-PROXY-PORTS', ''],
-    [RejectCode.UNKNOWN_KEY, 'https-proxy-port', '9443'],
-    [RejectCode.UNKNOWN_KEY, 'zzz', '1'],
-  ]);
+  t.strictSame(
+    rejected.map((r) => [r.code, r.key, r.entry]),
+    [
+      [RejectCode.UNKNOWN_KEY, 'HTTP-PROXY-PORTS', ''],
+      [RejectCode.UNKNOWN_KEY, 'https-proxy-port', '9443'],
+      [RejectCode.UNKNOWN_KEY, 'zzz', '1'],
+    ],
+  );
   t.match(rejected[1]!.reason, /https-proxy-ports/, 'suggests the nearest key');
   t.match(rejected[0]!.reason, /http-proxy-ports/, 'case typo suggests the key');
   t.notMatch(rejected[2]!.reason, /Did you mean/, 'no suggestion for far-off keys');
@@ -160,10 +185,16 @@ t.test('unknown keys are rejected (sorted), with a suggestion for typos', async 
 
 t.test('rejections come in key order, then unknown keys', async (t) => {
   const { rejected } = parsePortConfig({
-    bogus: 'x', 'localhost-proxy-ports': 'l', 'https-proxy-ports': 's', 'http-proxy-ports': 'h,h2',
+    bogus: 'x',
+    'localhost-proxy-ports': 'l',
+    'https-proxy-ports': 's',
+    'http-proxy-ports': 'h,h2',
     'dnat-ports-pair': 'p',
   });
-  t.strictSame(rejected.map((r) => r.entry), ['p', 'h', 'h2', 's', 'l', 'x']);
+  t.strictSame(
+    rejected.map((r) => r.entry),
+    ['p', 'h', 'h2', 's', 'l', 'x'],
+  );
 });
 
 t.test('non-string values from a YAML parser are tolerated', async (t) => {

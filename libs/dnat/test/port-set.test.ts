@@ -2,7 +2,14 @@
 // (ranges, bitmap) round-tripping, the bitmap bounding any set, malformed text refused with a code.
 import t from 'tap';
 import {
-  PortSet, agentPortsMessage, agentPortsOf, parseAgentPortsMessage, parsePortCeiling, parsePortConfig, portCeilingHello, refusedByCeiling,
+  PortSet,
+  agentPortsMessage,
+  agentPortsOf,
+  parseAgentPortsMessage,
+  parsePortCeiling,
+  parsePortConfig,
+  portCeilingHello,
+  refusedByCeiling,
 } from '../src/index.js';
 
 /** mulberry32 */
@@ -22,7 +29,14 @@ t.test('of / ofSpans / has / toString', async (t) => {
   t.equal(s.size, 4);
   for (const p of [9051, 9052, 9053, 9100]) t.ok(s.has(p), `has ${p}`);
   for (const p of [9050, 9054, 9099, 9101, 1, 65_535]) t.notOk(s.has(p), `not ${p}`);
-  t.equal(PortSet.ofSpans([{ lo: 5, hi: 9 }, { lo: 1, hi: 4 }, { lo: 8, hi: 20 }]).toString(), '1-20');
+  t.equal(
+    PortSet.ofSpans([
+      { lo: 5, hi: 9 },
+      { lo: 1, hi: 4 },
+      { lo: 8, hi: 20 },
+    ]).toString(),
+    '1-20',
+  );
   t.equal(PortSet.ALL.size, 65_535);
   t.equal(PortSet.EMPTY.encode(), '');
 });
@@ -62,7 +76,10 @@ t.test('malformed wire text is refused with ERR_DNAT_INVALID_PORT_SET', async (t
 
 t.test('the node share of a port config, the message, the ceiling', async (t) => {
   const { config } = parsePortConfig({
-    'dnat-ports-pair': '9051=10264,9052=10264', 'http-proxy-ports': '9400', 'https-proxy-ports': '9443', 'localhost-proxy-ports': '9400,9500',
+    'dnat-ports-pair': '9051=10264,9052=10264',
+    'http-proxy-ports': '9400',
+    'https-proxy-ports': '9443',
+    'localhost-proxy-ports': '9400,9500',
   });
   const ports = agentPortsOf(config);
   t.equal(ports.node.toString(), '9051-9052,9443', 'node IP: configured ports that are not localhost ports');

@@ -2,8 +2,16 @@
 // resolution consistent with channelOf.
 import t from 'tap';
 import {
-  CONFIG_KEYS, NodeTable, channelOf, diffPortConfig, isLocalhostPort, parsePortConfig,
-  portConfigFromJSON, portConfigToData, portConfigToJSON, resolve,
+  CONFIG_KEYS,
+  NodeTable,
+  channelOf,
+  diffPortConfig,
+  isLocalhostPort,
+  parsePortConfig,
+  portConfigFromJSON,
+  portConfigToData,
+  portConfigToJSON,
+  resolve,
 } from '../src/index.js';
 import type { Channel, ConfigKey, PortConfig, PortConfigJSON } from '../src/index.js';
 import { seeded } from './fixtures/random.js';
@@ -14,7 +22,11 @@ const RESERVED = [10250, 10255, 10262, 10263, 10264, 10265, 10266];
 const GARBAGE = ['x', '0', '65536', '9000.0', '-9'];
 const PROBE = [...POOL, ...RESERVED, 9999];
 
-interface Generated { data: Record<string, string>; expected: PortConfigJSON; codes: string[] }
+interface Generated {
+  data: Record<string, string>;
+  expected: PortConfigJSON;
+  codes: string[];
+}
 
 /** One random ConfigMap and what a naive reading of the rules says it means. */
 function generate(rnd: Random): Generated {
@@ -33,7 +45,11 @@ function generate(rnd: Random): Generated {
   }
   if (rnd.chance(0.2)) [data['http-proxy-port'], codes[codes.length]] = ['9000', 'UNKNOWN_KEY'];
   for (const port of localhost) if (!channel.has(port)) channel.set(port, 'https');
-  const of = (c: Channel): number[] => [...channel].filter(([, v]) => v === c).map(([p]) => p).sort((a, b) => a - b);
+  const of = (c: Channel): number[] =>
+    [...channel]
+      .filter(([, v]) => v === c)
+      .map(([p]) => p)
+      .sort((a, b) => a - b);
   const expected = { httpPorts: of('http'), httpsPorts: of('https'), localhostPorts: [...localhost].sort((a, b) => a - b) };
   return { data, expected, codes };
 }
@@ -84,9 +100,11 @@ function resolutionMismatches(config: PortConfig): string[] {
 
 function applyDiff(a: PortConfig, b: PortConfig): PortConfigJSON {
   const { added, removed } = diffPortConfig(a, b);
-  const apply = (set: ReadonlySet<number>, c: Channel): number[] => [...set]
-    .filter((p) => !removed.some((x) => x.port === p && x.channel === c))
-    .concat(added.filter((x) => x.channel === c).map((x) => x.port)).sort((x, y) => x - y);
+  const apply = (set: ReadonlySet<number>, c: Channel): number[] =>
+    [...set]
+      .filter((p) => !removed.some((x) => x.port === p && x.channel === c))
+      .concat(added.filter((x) => x.channel === c).map((x) => x.port))
+      .sort((x, y) => x - y);
   return { httpPorts: apply(a.httpPorts, 'http'), httpsPorts: apply(a.httpsPorts, 'https'), localhostPorts: [...b.localhostPorts] };
 }
 
@@ -99,7 +117,11 @@ t.test('random configs (seeded)', async (t) => {
     const { config, rejected } = parsePortConfig(data);
     const label = JSON.stringify(data);
     if (!t.strictSame(portConfigToJSON(config), expected, `oracle ${label}`)) break;
-    t.strictSame(rejected.map((r) => r.code), codes, `rejects ${label}`);
+    t.strictSame(
+      rejected.map((r) => r.code),
+      codes,
+      `rejects ${label}`,
+    );
     t.strictSame(portConfigFromJSON(JSON.parse(JSON.stringify(portConfigToJSON(config)))), config, 'JSON round trip');
     t.strictSame(parsePortConfig(portConfigToData(config)), { config, rejected: [] }, 'data round trip');
     t.strictSame(applyDiff(previous, config), portConfigToJSON(config), 'diff takes previous to config');
@@ -107,6 +129,9 @@ t.test('random configs (seeded)', async (t) => {
     previous = config;
     for (const r of rejected) seen.add(r.code);
   }
-  t.strictSame([...seen].sort(), ['CONFLICT', 'DUPLICATE_ENTRY', 'EMPTY_ENTRY', 'INVALID_PAIR', 'INVALID_PORT', 'RESERVED_PORT', 'UNKNOWN_KEY'],
-    'the generator reached every reject code');
+  t.strictSame(
+    [...seen].sort(),
+    ['CONFLICT', 'DUPLICATE_ENTRY', 'EMPTY_ENTRY', 'INVALID_PAIR', 'INVALID_PORT', 'RESERVED_PORT', 'UNKNOWN_KEY'],
+    'the generator reached every reject code',
+  );
 });

@@ -2,9 +2,13 @@ import t from 'tap';
 import { Channel, MISS_STATUS, MissReason, NodeTable, parsePortConfig, resolve } from '../src/index.js';
 import type { Miss, Resolution } from '../src/index.js';
 
-interface Session { id: string }
+interface Session {
+  id: string;
+}
 const config = parsePortConfig({
-  'dnat-ports-pair': '9051=10264', 'https-proxy-ports': '9443,9200', 'localhost-proxy-ports': '9200,9300',
+  'dnat-ports-pair': '9051=10264',
+  'https-proxy-ports': '9443,9200',
+  'localhost-proxy-ports': '9200,9300',
   'http-proxy-ports': '9300',
 }).config;
 
@@ -91,9 +95,11 @@ t.test('resolution follows the table as sessions come and go', async (t) => {
   nodes.detach('edge-1', nodes.sessionOf('edge-1')!);
   t.match(resolve(nodes, config, dest, 'https'), { ok: false, reason: 'NO_TUNNEL' });
   nodes.upsertNode('edge-2', ['10.0.0.5']);
-  t.match(resolve(nodes, config, { host: '10.0.0.5', port: 10250 }, 'https'),
-    { ok: false, reason: 'NODE_UNKNOWN' }, 'an IP edge-2 claims too is routed to neither node');
+  t.match(
+    resolve(nodes, config, { host: '10.0.0.5', port: 10250 }, 'https'),
+    { ok: false, reason: 'NODE_UNKNOWN' },
+    'an IP edge-2 claims too is routed to neither node',
+  );
   nodes.attach('edge-1', { id: 's1c' });
-  t.match(resolve(nodes, config, { host: 'edge-1', port: 10250 }, 'https'),
-    { ok: true, targetHost: 'fd00::5' }, 'by name: the first remaining IP');
+  t.match(resolve(nodes, config, { host: 'edge-1', port: 10250 }, 'https'), { ok: true, targetHost: 'fd00::5' }, 'by name: the first remaining IP');
 });

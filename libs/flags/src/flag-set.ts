@@ -101,14 +101,22 @@ export class FlagSet<C> {
     try {
       if (spec.type.kind === 'list') {
         const sep = spec.type.separators;
-        return spec.type.parse(source.text.flatMap((t) => t.split(sep)).map((i) => i.trim()).filter((i) => i !== ''));
+        return spec.type.parse(
+          source.text
+            .flatMap((t) => t.split(sep))
+            .map((i) => i.trim())
+            .filter((i) => i !== ''),
+        );
       }
       return spec.type.parse(source.text[source.text.length - 1]!);
     } catch (err) {
       if (!(err instanceof Rejected)) throw err;
       const detail = err.detail ? ` (${err.detail})` : '';
       const where = source.from === 'default' ? ' (its default)' : '';
-      throw new FlagError(`--${spec.name}`, `--${spec.name} (env ${this.env(spec.name)}) must be ${spec.type.expects}, got ${JSON.stringify(err.got)}${detail}${where}`);
+      throw new FlagError(
+        `--${spec.name}`,
+        `--${spec.name} (env ${this.env(spec.name)}) must be ${spec.type.expects}, got ${JSON.stringify(err.got)}${detail}${where}`,
+      );
     }
   }
 

@@ -23,9 +23,13 @@ export function readmeFlagRows(markdown: string): ReadmeRow[] {
     for (let j = i + 2; j < lines.length && lines[j]!.startsWith('|'); j++) {
       const cells = tableCells(lines[j]!);
       rows.push({
-        flags: ticks(cells[0] ?? '').filter((s) => s.startsWith('--')).map((s) => /^--([a-z0-9-]+)/.exec(s)![1]!),
+        flags: ticks(cells[0] ?? '')
+          .filter((s) => s.startsWith('--'))
+          .map((s) => /^--([a-z0-9-]+)/.exec(s)![1]!),
         env: ticks(withoutRemark(cells[1] ?? '')).filter((s) => /^[A-Z][A-Z0-9_]*$/.test(s)),
-        default: withoutRemark(cells[2] ?? '').replaceAll('`', '').trim(),
+        default: withoutRemark(cells[2] ?? '')
+          .replaceAll('`', '')
+          .trim(),
         line: j + 1,
       });
     }
@@ -47,7 +51,8 @@ export function readmeFlagProblems<C>(set: FlagSet<C>, markdown: string): string
       seen.set(name, row.line);
       if (row.env[k] !== set.env(name)) problems.push(`line ${row.line}: --${name} env is ${set.env(name)}, the README says ${row.env[k] ?? 'nothing'}`);
       const shown = set.shownDefault(spec);
-      if (row.default !== shown) problems.push(`line ${row.line}: --${name} default is ${JSON.stringify(shown)}, the README says ${JSON.stringify(row.default)}`);
+      if (row.default !== shown)
+        problems.push(`line ${row.line}: --${name} default is ${JSON.stringify(shown)}, the README says ${JSON.stringify(row.default)}`);
     });
   }
   for (const f of set.flags) if (!seen.has(f.name)) problems.push(`--${f.name} is missing from the README's flag tables`);

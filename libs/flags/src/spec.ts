@@ -35,9 +35,8 @@ interface Common {
 }
 
 /** A config key that must always be set needs a default (command-line syntax) or `required: true`. */
-type Presence<C, K extends keyof C> = object extends Pick<C, K>
-  ? { default?: string; required?: false }
-  : { default: string; required?: false } | { default?: undefined; required: true };
+type Presence<C, K extends keyof C> =
+  object extends Pick<C, K> ? { default?: string; required?: false } : { default: string; required?: false } | { default?: undefined; required: true };
 
 type EntryFor<C, K extends keyof C> = Common & { key: K; type: FlagType<NonNullable<C[K]>> } & Presence<C, K>;
 
@@ -65,7 +64,10 @@ export class FlagError extends Error {
 
 /** Thrown by a type's parse: `got` is the offending text (a list: the item), `detail` optional. */
 export class Rejected extends Error {
-  constructor(readonly got: string, readonly detail?: string) {
+  constructor(
+    readonly got: string,
+    readonly detail?: string,
+  ) {
     super(detail ?? got);
   }
 }

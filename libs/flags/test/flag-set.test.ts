@@ -20,7 +20,13 @@ const FLAGS = [
   { name: 'gzip', key: 'gzip', type: bool(), default: 'false', help: 'compress' },
   { name: 'timeout-ms', key: 'timeoutMs', type: ms(), default: '1000', help: 'timeout' },
   { name: 'ip', key: 'ips', type: list('IP addresses'), default: '', env: 'NODE_IP', help: 'an address, repeatable' },
-  { name: 'ratio', key: 'ratio', type: custom('a fraction between 0 and 1', (s) => (/^0?\.\d+$/.test(s) ? Number(s) : reject(s))), default: '0.5', help: 'ratio' },
+  {
+    name: 'ratio',
+    key: 'ratio',
+    type: custom('a fraction between 0 and 1', (s) => (/^0?\.\d+$/.test(s) ? Number(s) : reject(s))),
+    default: '0.5',
+    help: 'ratio',
+  },
   { name: 'name', key: 'name', type: text(), defaultText: '$HOSTNAME', help: 'name' },
   { name: 'token', key: 'token', type: text(), required: true, help: 'token' },
 ] as const satisfies readonly import('../src/index.js').FlagSpec<Demo>[];
@@ -36,7 +42,11 @@ const parse = (argv: string[], env: Record<string, string> = {}): Demo => {
 
 t.test('defaults, flag > env > default, blank is unset', async (t) => {
   t.ok(complete);
-  t.same(parse([]), { addr: ':80', level: 'info', workers: 2, gzip: false, timeoutMs: 1000, ips: [], ratio: 0.5, token: 'x' }, 'every key with a default is set; name stays absent');
+  t.same(
+    parse([]),
+    { addr: ':80', level: 'info', workers: 2, gzip: false, timeoutMs: 1000, ips: [], ratio: 0.5, token: 'x' },
+    'every key with a default is set; name stays absent',
+  );
   t.equal(parse(['--addr', ':81'], { DEMO_ADDR: ':82' }).addr, ':81');
   t.equal(parse([], { DEMO_ADDR: ':82' }).addr, ':82');
   t.equal(parse(['--addr='], { DEMO_ADDR: ':82' }).addr, ':82', 'a blank flag is no value');
@@ -62,7 +72,12 @@ t.test('one error sentence: the flag, its env, what it must be, what it got', as
     [['--gzip=maybe'], {}, '--gzip', '--gzip (env DEMO_GZIP) must be true or false (or on, off), got "maybe"'],
     [['--gzip', 'maybe'], {}, '--gzip', '--gzip (env DEMO_GZIP) must be true or false (or on, off), got "maybe"'],
     [['--timeout-ms', '0'], {}, '--timeout-ms', '--timeout-ms (env DEMO_TIMEOUT_MS) must be a whole number of milliseconds ≥ 1, got "0"'],
-    [['--timeout-ms', '99999999999'], {}, '--timeout-ms', '--timeout-ms (env DEMO_TIMEOUT_MS) must be a whole number of milliseconds ≥ 1, got "99999999999" (at most 86400000)'],
+    [
+      ['--timeout-ms', '99999999999'],
+      {},
+      '--timeout-ms',
+      '--timeout-ms (env DEMO_TIMEOUT_MS) must be a whole number of milliseconds ≥ 1, got "99999999999" (at most 86400000)',
+    ],
     [['--ratio', '2'], {}, '--ratio', '--ratio (env DEMO_RATIO) must be a fraction between 0 and 1, got "2"'],
     [['--bogus'], {}, '--bogus', 'unknown argument "--bogus" (see --help)'],
     [['stray'], {}, 'stray', 'unexpected argument "stray" (see --help)'],
@@ -72,10 +87,23 @@ t.test('one error sentence: the flag, its env, what it must be, what it got', as
     t.throws(() => parse(argv, env), { name: 'FlagError', code: 'ERR_FLAG_INVALID', flag, message }, message);
   }
   t.throws(() => set.parse([], {}), { flag: '--token', message: '--token is required (or set DEMO_TOKEN)' });
-  t.throws(() => set.parse(['--workers', '0'], {}), { flag: '--workers', message: /^--workers .* got "0"$/ }, 'a bad value given is reported before a flag not given');
-  t.throws(() => new FlagSet<{ a: string }>({ binary: 'x', envPrefix: 'X_', flags: [
-    { name: 'a', key: 'a', type: text(), default: '1', help: '' }, { name: 'a', key: 'a', type: text(), default: '1', help: '' },
-  ] }), /--a \(a\) is listed twice/);
+  t.throws(
+    () => set.parse(['--workers', '0'], {}),
+    { flag: '--workers', message: /^--workers .* got "0"$/ },
+    'a bad value given is reported before a flag not given',
+  );
+  t.throws(
+    () =>
+      new FlagSet<{ a: string }>({
+        binary: 'x',
+        envPrefix: 'X_',
+        flags: [
+          { name: 'a', key: 'a', type: text(), default: '1', help: '' },
+          { name: 'a', key: 'a', type: text(), default: '1', help: '' },
+        ],
+      }),
+    /--a \(a\) is listed twice/,
+  );
 });
 
 t.test('--help: syntax, help, default and env of every flag', async (t) => {

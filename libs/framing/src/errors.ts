@@ -35,9 +35,7 @@ export const ErrorCode = {
 export type ErrorCodeName = keyof typeof ErrorCode;
 export type ErrorCodeValue = (typeof ErrorCode)[ErrorCodeName];
 
-const codeNames = new Map<number, ErrorCodeName>(
-  Object.entries(ErrorCode).map(([name, value]) => [value, name as ErrorCodeName]),
-);
+const codeNames = new Map<number, ErrorCodeName>(Object.entries(ErrorCode).map(([name, value]) => [value, name as ErrorCodeName]));
 
 /** The name of a wire error code; unknown codes map to INTERNAL_ERROR (spec: treat as internal). */
 export function errorCodeName(value: number): ErrorCodeName {

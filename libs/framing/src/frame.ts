@@ -13,14 +13,7 @@ export interface FrameHeader {
  * Writes a 12-byte header at `offset` of `target` (which must have room for it).
  * Throws RangeError (from Buffer) when a field does not fit its width.
  */
-export function writeHeader(
-  target: Buffer,
-  offset: number,
-  type: number,
-  flags: number,
-  streamId: number,
-  length: number,
-): void {
+export function writeHeader(target: Buffer, offset: number, type: number, flags: number, streamId: number, length: number): void {
   target.writeUInt8(type, offset + Offset.TYPE);
   target.writeUInt8(flags, offset + Offset.FLAGS);
   target.writeUInt16BE(0, offset + Offset.RESERVED);

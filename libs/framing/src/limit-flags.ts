@@ -15,10 +15,38 @@ export interface FramingFlag {
 }
 
 export const FRAMING_FLAGS: readonly FramingFlag[] = [
-  { flag: 'receive-budget', key: 'receiveBudget', min: MIN_WINDOW, max: 2 ** 40, default: SESSION_DEFAULTS.receiveBudget, help: 'bytes one session buffers for all its streams together (what a peer can make us hold); ≥ --initial-window' },
-  { flag: 'initial-window', key: 'initialWindow', min: MIN_WINDOW, max: MAX_WINDOW, default: SESSION_DEFAULTS.initialWindow, help: 'per-stream receive credit at open, announced to the peer in SETTINGS' },
-  { flag: 'max-window', key: 'maxWindow', min: MIN_WINDOW, max: MAX_WINDOW, default: SESSION_DEFAULTS.maxWindow, help: 'ceiling of a stream receive window grown by auto-tuning; ≥ --initial-window' },
-  { flag: 'max-control-per-second', key: 'maxControlPerSecond', min: 1, max: MAX_CONTROL_PER_SECOND, default: SESSION_DEFAULTS.maxControlPerSecond, help: 'PING, SETTINGS, RESET and refused OPEN frames a peer may send per second before GOAWAY FLOOD' },
+  {
+    flag: 'receive-budget',
+    key: 'receiveBudget',
+    min: MIN_WINDOW,
+    max: 2 ** 40,
+    default: SESSION_DEFAULTS.receiveBudget,
+    help: 'bytes one session buffers for all its streams together (what a peer can make us hold); ≥ --initial-window',
+  },
+  {
+    flag: 'initial-window',
+    key: 'initialWindow',
+    min: MIN_WINDOW,
+    max: MAX_WINDOW,
+    default: SESSION_DEFAULTS.initialWindow,
+    help: 'per-stream receive credit at open, announced to the peer in SETTINGS',
+  },
+  {
+    flag: 'max-window',
+    key: 'maxWindow',
+    min: MIN_WINDOW,
+    max: MAX_WINDOW,
+    default: SESSION_DEFAULTS.maxWindow,
+    help: 'ceiling of a stream receive window grown by auto-tuning; ≥ --initial-window',
+  },
+  {
+    flag: 'max-control-per-second',
+    key: 'maxControlPerSecond',
+    min: 1,
+    max: MAX_CONTROL_PER_SECOND,
+    default: SESSION_DEFAULTS.maxControlPerSecond,
+    help: 'PING, SETTINGS, RESET and refused OPEN frames a peer may send per second before GOAWAY FLOOD',
+  },
 ];
 
 /** The rules between these flags (resolveOptions would throw later, naming options, not flags). */

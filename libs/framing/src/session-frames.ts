@@ -122,7 +122,8 @@ export class FrameSink implements DecoderSink {
 
   open(id: number, payload: Buffer): void {
     const table = this.table;
-    if (!table.isPeerId(id)) throw new ProtocolError('PROTOCOL_ERROR', `OPEN with stream id ${id}: the peer must use ${table.isPeerId(1) ? 'odd' : 'even'} ids`);
+    if (!table.isPeerId(id))
+      throw new ProtocolError('PROTOCOL_ERROR', `OPEN with stream id ${id}: the peer must use ${table.isPeerId(1) ? 'odd' : 'even'} ids`);
     if (id <= table.lastPeerId) throw new ProtocolError('PROTOCOL_ERROR', `OPEN reuses stream id ${id} (last was ${table.lastPeerId})`);
     if (!this.host.peer) throw new ProtocolError('PROTOCOL_ERROR', 'OPEN before SETTINGS');
     table.lastPeerId = id;

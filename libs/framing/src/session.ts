@@ -18,21 +18,10 @@ import { Stream } from './stream.js';
 import { StreamTable, type Refusal } from './stream-table.js';
 import type { StreamHost, WireStream } from './wire-stream.js';
 import { FrameWriter } from './writer.js';
+import type { SessionStats } from './session-stats.js';
 
 export type { PeerSettings } from './peer-settings.js';
 export type { GoAwayInfo } from './session-frames.js';
-
-export interface SessionStats {
-  streams: number;
-  opened: number;
-  accepted: number;
-  bytesIn: number;
-  bytesOut: number;
-  framesIn: number;
-  framesOut: number;
-  rttMs: number | undefined;
-  ageMs: number;
-}
 
 export declare interface Session {
   /** a stream the peer opened (sessions without `socketStreams`) */
@@ -75,7 +64,10 @@ export class Session extends EventEmitter implements StreamHost, FrameHost, Dead
   private readonly sink: FrameSink;
   private settle: { resolve: (h: Record<string, unknown>) => void; reject: (e: Error) => void } | undefined;
 
-  constructor(readonly socket: Duplex, options: SessionOptions) {
+  constructor(
+    readonly socket: Duplex,
+    options: SessionOptions,
+  ) {
     super();
     this.opts = resolveOptions(options);
     this.role = this.opts.role;

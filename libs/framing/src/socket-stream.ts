@@ -110,7 +110,13 @@ export class SocketStream implements WireStream {
   /** bytes from the peer before attach() */
   private early: Buffer[] | undefined;
 
-  constructor(readonly host: StreamHost, id: number, meta: OpenMeta, local: boolean, window: number) {
+  constructor(
+    readonly host: StreamHost,
+    id: number,
+    meta: OpenMeta,
+    local: boolean,
+    window: number,
+  ) {
     this.id = id;
     this.meta = meta;
     this.local = local;

@@ -66,7 +66,13 @@ export class Stream extends Duplex implements WireStream {
   epochConsumed = 0;
   openTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly host: StreamHost, id: number, meta: OpenMeta, local: boolean, window: number) {
+  constructor(
+    private readonly host: StreamHost,
+    id: number,
+    meta: OpenMeta,
+    local: boolean,
+    window: number,
+  ) {
     super({ allowHalfOpen: true });
     this.id = id;
     this.meta = meta;

@@ -70,7 +70,11 @@ export class FrameWriter {
   /** called (once a flush) with the socket's unwritten bytes when they exceed the control backlog */
   onControlBacklog: ((unwritten: number, limit: number) => void) | undefined;
 
-  constructor(private readonly socket: Duplex, private readonly socketBuffer: number, maxFrame: number) {
+  constructor(
+    private readonly socket: Duplex,
+    private readonly socketBuffer: number,
+    maxFrame: number,
+  ) {
     this.maxFrame = maxFrame;
     // the writer batches its own frames (paceForTurn): Nagle could only hold a turn's second write
     // until the peer's delayed ACK (~40 ms; libs/framing/README.md). Sockets that have no Nagle

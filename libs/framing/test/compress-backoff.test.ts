@@ -14,18 +14,25 @@ function attempts(b: CompressBackoff, frames: number, paid: (i: number) => boole
 }
 
 t.test('every frame is tried while compression pays', async (t) => {
-  t.equal(attempts(new CompressBackoff(), 10_000, () => true), 10_000);
+  t.equal(
+    attempts(new CompressBackoff(), 10_000, () => true),
+    10_000,
+  );
 });
 
 t.test('incompressible: MISSES tries, then skips that double up to SKIP_MAX', async (t) => {
   const b = new CompressBackoff();
   const tried: number[] = [];
-  for (let i = 0; i < 20_000; i++) if (b.shouldTry()) {
-    tried.push(i);
-    b.note(false);
-  }
+  for (let i = 0; i < 20_000; i++)
+    if (b.shouldTry()) {
+      tried.push(i);
+      b.note(false);
+    }
   t.same(tried.slice(0, MISSES), [0, 1, 2, 3], 'the first misses are tried back to back');
-  const gaps = tried.slice(MISSES - 1, 10).map((x, i, a) => (i ? x - a[i - 1] - 1 : 0)).slice(1);
+  const gaps = tried
+    .slice(MISSES - 1, 10)
+    .map((x, i, a) => (i ? x - a[i - 1] - 1 : 0))
+    .slice(1);
   t.same(gaps, [SKIP_FIRST, 2 * SKIP_FIRST, 4 * SKIP_FIRST, 8 * SKIP_FIRST, SKIP_MAX, SKIP_MAX], 'then skips of 64, 128, 256, 512, 1024, 1024 frames');
   t.ok(tried.length < 30, `${tried.length} attempts in 20 000 frames (the old fixed skip of 64: ~1 170)`);
 });
@@ -48,10 +55,11 @@ t.test('one frame that pays resets the skip to SKIP_FIRST', async (t) => {
   while (!b.shouldTry());
   b.note(true);
   const tried: number[] = [];
-  for (let i = 0; i < 1_000; i++) if (b.shouldTry()) {
-    tried.push(i);
-    b.note(false);
-  }
+  for (let i = 0; i < 1_000; i++)
+    if (b.shouldTry()) {
+      tried.push(i);
+      b.note(false);
+    }
   t.same(tried.slice(0, MISSES), [0, 1, 2, 3], 'MISSES tries again before skipping');
   t.equal(tried[MISSES] - tried[MISSES - 1] - 1, SKIP_FIRST, 'and the first skip is SKIP_FIRST again');
 });

@@ -55,7 +55,10 @@ t.test('CONFIG frames arrive in order, as objects, after SETTINGS', async (t) =>
   const big = { ports: 'b'.repeat(60_000) };
   t.equal(server.sendConfig(big), true, 'larger than a control frame (16 KiB), within 64 KiB');
   await until(() => got.length === 3, 2_000, 'three configs');
-  t.same(got.map((c) => c['rev'] ?? 'big'), [1, 2, 'big']);
+  t.same(
+    got.map((c) => c['rev'] ?? 'big'),
+    [1, 2, 'big'],
+  );
   t.equal((got[2]!['ports'] as string).length, 60_000);
   t.throws(() => server.sendConfig({ ports: 'c'.repeat(MAX_CONFIG_PAYLOAD) }), RangeError, 'above the peer limit: thrown, not sent');
   const stream = server.open({ host: '127.0.0.1', port: 1 });
@@ -92,11 +95,16 @@ const hostile: Array<[string, Buffer, boolean, string]> = [
   ['CONFIG to a session that announced no CONFIG', encodeFrame(FrameType.CONFIG, 0, 0, encodeConfig({ a: 1 })), false, 'PROTOCOL_ERROR'],
   ['CONFIG on a stream id', encodeFrame(FrameType.CONFIG, 0, 1, encodeConfig({ a: 1 })), true, 'PROTOCOL_ERROR'],
   ['CONFIG that is not a JSON object', encodeFrame(FrameType.CONFIG, 0, 0, Buffer.from('[1,2]')), true, 'PROTOCOL_ERROR'],
-  ['CONFIG above 64 KiB (header only)', (() => {
-    const h = Buffer.alloc(12);
-    writeHeader(h, 0, FrameType.CONFIG, 0, 0, MAX_CONFIG_PAYLOAD + 1);
-    return h;
-  })(), true, 'FRAME_SIZE_ERROR'],
+  [
+    'CONFIG above 64 KiB (header only)',
+    (() => {
+      const h = Buffer.alloc(12);
+      writeHeader(h, 0, FrameType.CONFIG, 0, 0, MAX_CONFIG_PAYLOAD + 1);
+      return h;
+    })(),
+    true,
+    'FRAME_SIZE_ERROR',
+  ],
 ];
 
 for (const [name, frame, takes, code] of hostile) {

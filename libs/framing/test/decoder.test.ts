@@ -41,7 +41,11 @@ t.test('the oracle reads back the frames that were encoded', async (t) => {
   t.equal(diff(oracle.frames, frames), null);
   t.ok(frames.some((f) => f.type === FrameType.DATA && f.payload.length === 100_000));
   t.ok(frames.some((f) => f.type === FrameType.DATA && f.flags & Flag.COMPRESSED));
-  for (const type of Object.values(FrameType)) t.ok(frames.some((f) => f.type === type), `has ${describeFrame(type, 0, 0, 0)}`);
+  for (const type of Object.values(FrameType))
+    t.ok(
+      frames.some((f) => f.type === type),
+      `has ${describeFrame(type, 0, 0, 0)}`,
+    );
 });
 
 t.test('(a) fed whole', async (t) => {
@@ -117,7 +121,7 @@ t.test('(d) seeded random splits, each chunk in its own ArrayBuffer', async (t) 
   for (let seed = 1; seed <= 24; seed++) {
     const rnd = prng(seed);
     const chunks: Buffer[] = [];
-    for (let at = 0; at < bytes.length; ) {
+    for (let at = 0; at < bytes.length;) {
       const n = Math.min(bytes.length - at, 1 + rnd.int(rnd.next() < 0.5 ? 40 : 20_000));
       const chunk = Buffer.alloc(n); // not pooled: its own ArrayBuffer
       chunk.set(bytes.subarray(at, at + n));
@@ -256,7 +260,15 @@ t.test('maxFrameSize can be changed at runtime', async (t) => {
 
 t.test('an exception from the sink propagates and fails the decoder', async (t) => {
   const boom = new Error('sink failed');
-  const decoder = new FrameDecoder({ onData: () => {}, onFrame: () => { throw boom; } }, { maxFrameSize: 1024 });
+  const decoder = new FrameDecoder(
+    {
+      onData: () => {},
+      onFrame: () => {
+        throw boom;
+      },
+    },
+    { maxFrameSize: 1024 },
+  );
   t.throws(() => decoder.push(encodeFrame(FrameType.OPEN_OK, 0, 1)), boom);
   t.throws(() => decoder.push(encodeFrame(FrameType.OPEN_OK, 0, 1)), boom);
 });
@@ -291,7 +303,7 @@ t.test('seeded random garbage: only ProtocolError, bounded buffering, same resul
     const sink = new Collector();
     const decoder = new FrameDecoder(sink, limits);
     let caught: unknown = null;
-    for (let at = 0; at < input.length && caught === null; ) {
+    for (let at = 0; at < input.length && caught === null;) {
       const chunk = input.subarray(at, at + 1 + rnd.int(3000));
       at += chunk.length;
       sink.chunk = chunk;
@@ -306,7 +318,7 @@ t.test('seeded random garbage: only ProtocolError, bounded buffering, same resul
     const wireCode = caught instanceof ProtocolError ? caught.wireCode : caught === null ? null : 'not a ProtocolError';
     if (wireCode !== null) errors++;
     // Cut-through DATA pieces of a frame cut short by the error are not counted as a frame.
-    const mismatch = wireCode !== want.error ? `error ${wireCode} vs ${want.error}` : diff(sink.frames, want.frames) ?? (sink.problems[0] ?? null);
+    const mismatch = wireCode !== want.error ? `error ${wireCode} vs ${want.error}` : (diff(sink.frames, want.frames) ?? sink.problems[0] ?? null);
     if (mismatch !== null) {
       mismatches++;
       first ??= `seed ${seed}: ${mismatch}`;

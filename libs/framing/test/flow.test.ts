@@ -46,7 +46,10 @@ t.test('grownWindow: repeated growth reaches maxWindow and stops', async (t) => 
   let w = 64 * 1024;
   const seen: number[] = [];
   for (let i = 0; i < 12; i++) seen.push((w = grownWindow(w, 0, 1024 * 1024, Infinity)));
-  t.same(seen.slice(0, 5), [128, 256, 512, 1024, 1024].map((k) => k * 1024));
+  t.same(
+    seen.slice(0, 5),
+    [128, 256, 512, 1024, 1024].map((k) => k * 1024),
+  );
   t.equal(w, 1024 * 1024);
 });
 

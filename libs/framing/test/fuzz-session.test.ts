@@ -47,7 +47,14 @@ function randomFrame(r: Prng, state: { nextId: number; ids: number[] }): Buffer 
     case 8:
       return encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway(r.int(50), r.int(16), 'bye'));
     case 9:
-      return r.next() < 0.5 ? PEER_SETTINGS : encodeFrame(FrameType.SETTINGS, r.int(2), 0, encodeSettings({ [Setting.MAX_FRAME_SIZE]: 1024 + r.int(40_000), [Setting.INITIAL_WINDOW]: 256 * 1024 }));
+      return r.next() < 0.5
+        ? PEER_SETTINGS
+        : encodeFrame(
+            FrameType.SETTINGS,
+            r.int(2),
+            0,
+            encodeSettings({ [Setting.MAX_FRAME_SIZE]: 1024 + r.int(40_000), [Setting.INITIAL_WINDOW]: 256 * 1024 }),
+          );
     default:
       return r.bytes(1 + r.int(40));
   }
@@ -95,7 +102,7 @@ t.test(`fuzz: ${RUNS} frame sequences, seed ${SEED}`, async (t) => {
     let wire: Buffer = Buffer.concat(frames as Uint8Array[]);
     if (r.next() < 0.3) wire = mutate(r, wire);
     // deliver in random splits
-    for (let at = 0; at < wire.length; ) {
+    for (let at = 0; at < wire.length;) {
       const n = 1 + r.int(Math.min(5000, wire.length - at));
       peer.send(wire.subarray(at, at + n));
       at += n;

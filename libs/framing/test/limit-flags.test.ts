@@ -24,6 +24,9 @@ t.test('each bound is accepted by resolveOptions, one past it is refused', async
 
 t.test('the cross-flag rules name the flags', async (t) => {
   t.equal(framingLimitsProblem(defaults), undefined);
-  t.match(framingLimitsProblem({ ...defaults, initialWindow: 4096, maxWindow: 2048 }), { flag: '--max-window', message: /--max-window \(2048\) must be at least --initial-window \(4096\)/ });
+  t.match(framingLimitsProblem({ ...defaults, initialWindow: 4096, maxWindow: 2048 }), {
+    flag: '--max-window',
+    message: /--max-window \(2048\) must be at least --initial-window \(4096\)/,
+  });
   t.match(framingLimitsProblem({ ...defaults, initialWindow: 4096, receiveBudget: 2048 }), { flag: '--receive-budget' });
 });

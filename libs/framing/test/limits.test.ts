@@ -26,7 +26,7 @@ t.test('defaults', async (t) => {
   t.match(DEFAULTS, { maxStreams: 1024, openTimeoutMs: 10_000, keepaliveIntervalMs: 10_000, keepaliveTimeoutMs: 30_000, maxControlPerSecond: 1_000 });
 });
 
-t.test('maxStreams: streams we open stop at the peer\'s MAX_STREAMS with ERR_FRAMING_STREAM_LIMIT', async (t) => {
+t.test("maxStreams: streams we open stop at the peer's MAX_STREAMS with ERR_FRAMING_STREAM_LIMIT", async (t) => {
   const { client, server } = await pair({ maxStreams: 3 }, {});
   const accepted: Stream[] = [];
   client.on('stream', (s: Stream) => (s.on('error', () => {}), s.accept(), accepted.push(s)));
@@ -115,7 +115,10 @@ t.test('a burst of refusals answering our own OPENs is not a flood', async (t) =
   const errors: string[] = [];
   for (let i = 0; i < 1_000; i++) server.open(META).on('error', (e: StreamResetError) => errors.push(e.wireCode));
   await until(() => errors.length === 1_000, 5_000, '1000 refusals');
-  t.ok(errors.every((c) => c === 'REFUSED'), 'every stream refused with REFUSED');
+  t.ok(
+    errors.every((c) => c === 'REFUSED'),
+    'every stream refused with REFUSED',
+  );
   t.equal(server.destroyed, false, 'the session survives 10x its control-frame limit of refusals');
   const ok = server.open(META);
   ok.on('error', () => {});

@@ -9,7 +9,8 @@ const MAX = 16_372;
 function logLines(bytes: number, seed: number): Buffer {
   const rnd = prng(seed);
   let s = '';
-  while (s.length < bytes) s += `2024-05-01T10:${rnd.int(60)}:${rnd.int(60)}Z ${['info', 'warn', 'debug'][rnd.int(3)]} GET /api/v1/namespaces/default/pods/p${rnd.int(50)}/log status=${200 + rnd.int(3)} bytes=${rnd.int(99999)}\n`;
+  while (s.length < bytes)
+    s += `2024-05-01T10:${rnd.int(60)}:${rnd.int(60)}Z ${['info', 'warn', 'debug'][rnd.int(3)]} GET /api/v1/namespaces/default/pods/p${rnd.int(50)}/log status=${200 + rnd.int(3)} bytes=${rnd.int(99999)}\n`;
   return Buffer.from(s.slice(0, bytes));
 }
 

@@ -46,14 +46,16 @@ t.test('an idle session holds no buffer of its own', async (t) => {
 t.test('DATA headers from the shared slab: sessions writing in turn, across slab boundaries', async (t) => {
   const FRAMES = 1500; // 2 × 1500 headers of 12 bytes > 16 KiB: both sessions cross a slab boundary
   const ends = await Promise.all([pair(), pair()]);
-  const streams = await Promise.all(ends.map(async ([client, server]) => {
-    const accepted = next<Stream>(client, 'stream');
-    const local = server.open({ host: '127.0.0.1', port: 80 }).on('error', () => {});
-    const remote = (await accepted).on('error', () => {});
-    remote.accept();
-    await next(local, 'opened');
-    return { local, received: readAll(remote) };
-  }));
+  const streams = await Promise.all(
+    ends.map(async ([client, server]) => {
+      const accepted = next<Stream>(client, 'stream');
+      const local = server.open({ host: '127.0.0.1', port: 80 }).on('error', () => {});
+      const remote = (await accepted).on('error', () => {});
+      remote.accept();
+      await next(local, 'opened');
+      return { local, received: readAll(remote) };
+    }),
+  );
   const expected = streams.map(() => [] as Buffer[]);
   for (let i = 0; i < FRAMES; i++) {
     streams.forEach(({ local }, k) => {
@@ -68,7 +70,10 @@ t.test('DATA headers from the shared slab: sessions writing in turn, across slab
     const got = await within(received, 5_000, `session ${k}: FIN`);
     t.equal(got.toString(), Buffer.concat(expected[k]!).toString(), `session ${k}: every byte in order`);
   }
-  t.ok(ends.every(([, server]) => server.stats().framesOut > FRAMES), 'one DATA frame per write');
+  t.ok(
+    ends.every(([, server]) => server.stats().framesOut > FRAMES),
+    'one DATA frame per write',
+  );
 });
 
 const heapUsed = (): number => {
@@ -98,7 +103,13 @@ t.test('an idle relay: a SocketStream holds ≥ 0.5 KiB less heap than a Stream 
       accepted += 1;
     });
     for (let i = 0; i < N; i++) client.open({ host: '127.0.0.1', port: 80 }).on('error', () => {});
-    await within((async () => { while (accepted < N) await new Promise((r) => setImmediate(r)); })(), 10_000, 'all accepted');
+    await within(
+      (async () => {
+        while (accepted < N) await new Promise((r) => setImmediate(r));
+      })(),
+      10_000,
+      'all accepted',
+    );
     await new Promise((r) => setTimeout(r, 20)); // the OPEN_OKs reach the client
     const per = (heapUsed() - before) / N;
     t.equal(server.streams.size, N, `${socketStreams ? 'socket' : 'Duplex'} streams open: ${N}`);
@@ -113,7 +124,10 @@ t.test('an idle relay: a SocketStream holds ≥ 0.5 KiB less heap than a Stream 
   const socket = await perRelay(true);
   // measured ~0.7 KiB: the accepting side's Duplex state, two splices and their listeners; the
   // opening side's Stream and the two in-memory ends (~2 KiB) are the same in both
-  t.ok(duplex - socket >= 512, `heap per idle relay: SocketStream ${socket.toFixed(0)} B, Stream + two splices ${duplex.toFixed(0)} B (client side and in-memory ends included)`);
+  t.ok(
+    duplex - socket >= 512,
+    `heap per idle relay: SocketStream ${socket.toFixed(0)} B, Stream + two splices ${duplex.toFixed(0)} B (client side and in-memory ends included)`,
+  );
 });
 
 t.test('an idle session: shared socket listeners, no ping map, no drain listener', async (t) => {

@@ -2,8 +2,18 @@ import t from 'tap';
 import { MAX_CONTROL_PAYLOAD, MAX_REASON_BYTES, MAX_STREAM_ID, Setting } from '../src/constants.js';
 import { ProtocolError } from '../src/errors.js';
 import {
-  decodeGoAway, decodeOpen, decodeReset, decodeSettings, decodeWindow,
-  encodeGoAway, encodeOpen, encodeReset, encodeSettings, encodeWindow, truncateUtf8, type OpenMeta,
+  decodeGoAway,
+  decodeOpen,
+  decodeReset,
+  decodeSettings,
+  decodeWindow,
+  encodeGoAway,
+  encodeOpen,
+  encodeReset,
+  encodeSettings,
+  encodeWindow,
+  truncateUtf8,
+  type OpenMeta,
 } from '../src/payloads.js';
 import { concat, thrown } from './fixtures/prng.js';
 
@@ -17,13 +27,21 @@ t.test('WINDOW round trips', async (t) => {
 });
 
 t.test('RESET round trips', async (t) => {
-  for (const [code, reason] of [[0, ''], [7, 'caller went away'], [0xffffffff, 'ünïcödé ✓ 🚀']] as const) {
+  for (const [code, reason] of [
+    [0, ''],
+    [7, 'caller went away'],
+    [0xffffffff, 'ünïcödé ✓ 🚀'],
+  ] as const) {
     t.same(decodeReset(encodeReset(code, reason)), { code, reason }, `${code} ${reason}`);
   }
 });
 
 t.test('GOAWAY round trips', async (t) => {
-  for (const [last, code, reason] of [[0, 0, ''], [MAX_STREAM_ID, 9, 'flood'], [12, 13, 'draining 🚧']] as const) {
+  for (const [last, code, reason] of [
+    [0, 0, ''],
+    [MAX_STREAM_ID, 9, 'flood'],
+    [12, 13, 'draining 🚧'],
+  ] as const) {
     t.same(decodeGoAway(encodeGoAway(last, code, reason)), { lastStreamId: last, code, reason });
   }
 });
@@ -62,12 +80,22 @@ t.test('OPEN round trips', async (t) => {
   for (const meta of metas) t.same(decodeOpen(encodeOpen(meta)), meta);
 });
 
-const u32 = (...values: number[]): Buffer => concat(values.map((v) => { const b = Buffer.alloc(4); b.writeUInt32BE(v); return b; }));
+const u32 = (...values: number[]): Buffer =>
+  concat(
+    values.map((v) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(v);
+      return b;
+    }),
+  );
 const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
 const settings = (pairs: Array<[number, number]>, count = pairs.length, tail: Buffer = Buffer.alloc(0)): Buffer => {
   const head = Buffer.alloc(2 + pairs.length * 6);
   head.writeUInt16BE(count, 0);
-  pairs.forEach(([id, v], i) => { head.writeUInt16BE(id, 2 + i * 6); head.writeUInt32BE(v, 4 + i * 6); });
+  pairs.forEach(([id, v], i) => {
+    head.writeUInt16BE(id, 2 + i * 6);
+    head.writeUInt32BE(v, 4 + i * 6);
+  });
   return concat([head, tail]);
 };
 const badUtf8: Buffer = Buffer.from([0xc3, 0x28]);
@@ -86,7 +114,17 @@ const malformed: Array<[string, () => unknown, string]> = [
   ['SETTINGS of 1 byte', () => decodeSettings(Buffer.alloc(1)), 'FRAME_SIZE_ERROR'],
   ['SETTINGS count past the payload', () => decodeSettings(settings([[1, 16_372]], 2)), 'FRAME_SIZE_ERROR'],
   ['SETTINGS count with a partial pair', () => decodeSettings(settings([[1, 16_372]], 1).subarray(0, 7)), 'FRAME_SIZE_ERROR'],
-  ['SETTINGS duplicate id', () => decodeSettings(settings([[2, 1], [2, 2]])), 'PROTOCOL_ERROR'],
+  [
+    'SETTINGS duplicate id',
+    () =>
+      decodeSettings(
+        settings([
+          [2, 1],
+          [2, 2],
+        ]),
+      ),
+    'PROTOCOL_ERROR',
+  ],
   ['SETTINGS MAX_FRAME_SIZE too small', () => decodeSettings(settings([[Setting.MAX_FRAME_SIZE, 1023]])), 'PROTOCOL_ERROR'],
   ['SETTINGS MAX_FRAME_SIZE too large', () => decodeSettings(settings([[Setting.MAX_FRAME_SIZE, 16 * 1024 * 1024 + 1]])), 'PROTOCOL_ERROR'],
   ['SETTINGS hello not JSON', () => decodeSettings(settings([], 0, Buffer.from('{nope'))), 'PROTOCOL_ERROR'],

@@ -25,7 +25,13 @@ t.test('a first SETTINGS without ids: every value is the absent default', async 
 });
 
 t.test('a later SETTINGS changes only the ids it carries; CODECS keeps only known bits', async (t) => {
-  const first = peerSettingsFrom(new Map([[Setting.MAX_STREAMS, 8], [Setting.CODECS, 0xff]]), undefined);
+  const first = peerSettingsFrom(
+    new Map([
+      [Setting.MAX_STREAMS, 8],
+      [Setting.CODECS, 0xff],
+    ]),
+    undefined,
+  );
   t.same(first, { ...ABSENT_SETTINGS, maxStreams: 8, codecs: CODEC_LZ4 });
   const later = peerSettingsFrom(new Map([[Setting.KEEPALIVE_MS, 500]]), first);
   t.same(later, { ...first, keepaliveMs: 500 }, 'the ids left out keep what the peer announced before, not the defaults');

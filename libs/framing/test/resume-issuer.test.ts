@@ -14,10 +14,10 @@ import { until, within } from './fixtures/streams.js';
 
 const withTag = (serverId: string): Buffer => Buffer.concat([issuerTag(serverId), randomBytes(16 - ISSUER_TAG_BYTES)]);
 
-t.test('a replica refuses another replica\'s session OTHER_REPLICA, its own unknown one UNKNOWN_SESSION; the owner still resumes', async (t) => {
+t.test("a replica refuses another replica's session OTHER_REPLICA, its own unknown one UNKNOWN_SESSION; the owner still resumes", async (t) => {
   const rig = await resumeRig({ issuer: 'r1' });
   t.teardown(() => rig.close());
-  t.same(rig.credentials.sessionId.subarray(0, ISSUER_TAG_BYTES), issuerTag('r1'), 'the session id starts with r1\'s tag');
+  t.same(rig.credentials.sessionId.subarray(0, ISSUER_TAG_BYTES), issuerTag('r1'), "the session id starts with r1's tag");
   t.notSame(issuerTag('r1'), issuerTag('r2'), 'replicas have different tags');
   t.same(issuerTag('r1'), issuerTag('r1'), 'a restarted r1 has the same tag');
   const accepted = new Promise<Stream>((resolve) => rig.server.once('stream', (s: Stream) => (s.accept(), resolve(s))));
@@ -26,8 +26,16 @@ t.test('a replica refuses another replica\'s session OTHER_REPLICA, its own unkn
   for (const s of [up, down]) s.on('error', () => {});
   rig.cut();
   await until(() => rig.clientLink.paused && rig.serverLink.paused, 5_000, 'paused');
-  await t.rejects(rig.resume('edge-1', { ...rig.credentials, sessionId: withTag('r2') }), { refusal: 'OTHER_REPLICA', message: /issued by another replica .*this is r1/ }, 'r2\'s session at r1 → OTHER_REPLICA');
-  await t.rejects(rig.resume('edge-1', { ...rig.credentials, sessionId: withTag('r1') }), { refusal: 'UNKNOWN_SESSION', message: /no session/ }, 'r1\'s tag, not held → UNKNOWN_SESSION');
+  await t.rejects(
+    rig.resume('edge-1', { ...rig.credentials, sessionId: withTag('r2') }),
+    { refusal: 'OTHER_REPLICA', message: /issued by another replica .*this is r1/ },
+    "r2's session at r1 → OTHER_REPLICA",
+  );
+  await t.rejects(
+    rig.resume('edge-1', { ...rig.credentials, sessionId: withTag('r1') }),
+    { refusal: 'UNKNOWN_SESSION', message: /no session/ },
+    "r1's tag, not held → UNKNOWN_SESSION",
+  );
   t.same(rig.table.counters.refused, { OTHER_REPLICA: 1, UNKNOWN_SESSION: 1 }, 'refusals counted by code');
   t.ok(rig.serverLink.paused && !rig.serverLink.destroyed, 'the refusals did not touch the held session');
   await rig.resume();
@@ -41,7 +49,11 @@ t.test('without an issuer, ids are random and an unknown id is UNKNOWN_SESSION',
   t.teardown(() => rig.close());
   rig.cut();
   await until(() => rig.clientLink.paused && rig.serverLink.paused, 5_000, 'paused');
-  await t.rejects(rig.resume('edge-1', { ...rig.credentials, sessionId: withTag('r2') }), { refusal: 'UNKNOWN_SESSION', message: /no session/ }, 'no tag check');
+  await t.rejects(
+    rig.resume('edge-1', { ...rig.credentials, sessionId: withTag('r2') }),
+    { refusal: 'UNKNOWN_SESSION', message: /no session/ },
+    'no tag check',
+  );
 });
 
 t.test('spec §10.2 and the README list exactly the REFUSED codes, same numbers', async (t) => {

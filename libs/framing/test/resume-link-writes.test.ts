@@ -56,7 +56,10 @@ t.test('a large DATA record leaves corked: one write, split into records of at m
   link.write(Buffer.alloc(100_000, 2));
   await sleep(5);
   t.equal(socket.writes.length, 1, 'one write');
-  t.same(recordsOf(socket.writes[0]!), [[RecordType.DATA, 65_536], [RecordType.DATA, 100_000 - 65_536]]);
+  t.same(recordsOf(socket.writes[0]!), [
+    [RecordType.DATA, 65_536],
+    [RecordType.DATA, 100_000 - 65_536],
+  ]);
   link.destroy();
 });
 
@@ -68,7 +71,14 @@ t.test('a due ACK rides in front of the next DATA record; nothing is sent alone 
   link.write(Buffer.alloc(20, 4));
   await sleep(60);
   t.equal(socket.writes.length, 1, 'one write, and no lone ACK after the delay');
-  t.same(recordsOf(socket.writes[0]!), [[RecordType.ACK, 8], [RecordType.DATA, 20]], 'ACK, then the DATA record');
+  t.same(
+    recordsOf(socket.writes[0]!),
+    [
+      [RecordType.ACK, 8],
+      [RecordType.DATA, 20],
+    ],
+    'ACK, then the DATA record',
+  );
   t.equal(socket.writes[0]!.readBigUInt64BE(4), 50n, 'the ACK counts the 50 bytes received');
   link.destroy();
 });
@@ -85,7 +95,7 @@ t.test('with nothing to send, the ACK leaves alone after ackDelayMs', async (t) 
   link.destroy();
 });
 
-t.test('by default no ACK leaves alone (a relay without TCP_NODELAY would hold the next DATA behind it): the peer\'s PING carries it on its PONG', async (t) => {
+t.test("by default no ACK leaves alone (a relay without TCP_NODELAY would hold the next DATA behind it): the peer's PING carries it on its PONG", async (t) => {
   const { link, socket } = await attached();
   socket.push(encodeRecord(RecordType.DATA, Buffer.alloc(70, 5)));
   await sleep(60);
@@ -95,7 +105,14 @@ t.test('by default no ACK leaves alone (a relay without TCP_NODELAY would hold t
   socket.push(encodeRecord(RecordType.PING, ping));
   await sleep(5);
   t.equal(socket.writes.length, 1, 'one write answers the PING');
-  t.same(recordsOf(socket.writes[0]!), [[RecordType.ACK, 8], [RecordType.PONG, 8]], 'ACK, then the PONG');
+  t.same(
+    recordsOf(socket.writes[0]!),
+    [
+      [RecordType.ACK, 8],
+      [RecordType.PONG, 8],
+    ],
+    'ACK, then the PONG',
+  );
   t.equal(socket.writes[0]!.readBigUInt64BE(4), 70n, 'the ACK counts the 70 bytes received');
   link.destroy();
 });
@@ -104,7 +121,14 @@ t.test('our own keepalive PING carries a due ACK', async (t) => {
   const { link, socket } = await attached(undefined, { keepaliveIntervalMs: 20 });
   socket.push(encodeRecord(RecordType.DATA, Buffer.alloc(30, 6)));
   await waitForWrite(socket, 2_000);
-  t.same(recordsOf(socket.writes[0]!), [[RecordType.ACK, 8], [RecordType.PING, 8]], 'ACK, then the PING, in one write');
+  t.same(
+    recordsOf(socket.writes[0]!),
+    [
+      [RecordType.ACK, 8],
+      [RecordType.PING, 8],
+    ],
+    'ACK, then the PING, in one write',
+  );
   t.equal(socket.writes[0]!.readBigUInt64BE(4), 30n);
   link.destroy();
 });

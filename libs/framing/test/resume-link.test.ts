@@ -9,7 +9,8 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { Stream } from '../src/stream.js';
-import { ResumableLink, sessionKeepaliveTimeoutMs } from '../src/resume/link.js';
+import { ResumableLink } from '../src/resume/link.js';
+import { sessionKeepaliveTimeoutMs } from '../src/resume/link-options.js';
 import { RecordDecoder, RecordType, encodeRecord, dataHeader } from '../src/resume/records.js';
 import { resumeRig } from './fixtures/resume-rig.js';
 import { digestOf, randomBlock, until, within, writeBulk } from './fixtures/streams.js';
@@ -84,7 +85,11 @@ t.test('a resume with a wrong secret, from another node, or for an unknown sessi
   const wrongSecret = { ...rig.credentials, secret: randomBytes(32) };
   await t.rejects(rig.resume('edge-1', wrongSecret), { refusal: 'BAD_PROOF', message: /does not match/ }, 'wrong secret → BAD_PROOF');
   rig.nextIdentity = 'edge-2';
-  await t.rejects(rig.resume('edge-2'), { refusal: 'WRONG_NODE', message: /belongs to node edge-1; this certificate names edge-2/ }, 'another node → WRONG_NODE');
+  await t.rejects(
+    rig.resume('edge-2'),
+    { refusal: 'WRONG_NODE', message: /belongs to node edge-1; this certificate names edge-2/ },
+    'another node → WRONG_NODE',
+  );
   rig.nextIdentity = 'edge-1';
   const unknown = { ...rig.credentials, sessionId: randomBytes(16) };
   await t.rejects(rig.resume('edge-1', unknown), { refusal: 'UNKNOWN_SESSION', message: /no session/ }, 'unknown session → UNKNOWN_SESSION');
@@ -128,7 +133,11 @@ t.test('record decoder: byte-at-a-time input, oversized and unknown records', as
   const d = new RecordDecoder({ record: (type, p) => got.push([type, p.toString()]) });
   const wire = Buffer.concat([dataHeader(5), Buffer.from('hello'), encodeRecord(RecordType.FIN), dataHeader(3), Buffer.from('abc')]);
   for (const b of wire) d.push(Buffer.from([b]));
-  t.same(got, [[RecordType.DATA, 'hello'], [RecordType.FIN, ''], [RecordType.DATA, 'abc']]);
+  t.same(got, [
+    [RecordType.DATA, 'hello'],
+    [RecordType.FIN, ''],
+    [RecordType.DATA, 'abc'],
+  ]);
   t.throws(() => new RecordDecoder({ record() {} }).push(dataHeader(64 * 1024 + 1)), /DATA record of 65537 bytes/, 'DATA over 64 KiB');
   t.throws(() => new RecordDecoder({ record() {} }).push(Buffer.from([0x7f, 0, 0, 0])), /unknown record type/);
   t.throws(() => new RecordDecoder({ record() {} }).push(Buffer.from([RecordType.ACK, 0, 0, 4])), /must be 8 bytes/);
@@ -188,6 +197,10 @@ t.test('a silence longer than the grace ends the streams with the grace as the r
   socketOf(rig.clientLink).pause();
   socketOf(rig.serverLink).pause();
   const e = await within(err, 5_000, 'stream error');
-  t.match(e.message, new RegExp(`no resume within the grace of ${graceMs} ms after the connection was lost \\(no bytes on the connection`), `the stream's error says why: ${e.message}`);
+  t.match(
+    e.message,
+    new RegExp(`no resume within the grace of ${graceMs} ms after the connection was lost \\(no bytes on the connection`),
+    `the stream's error says why: ${e.message}`,
+  );
   t.equal(rig.table.counters.expired, 1, 'the grace ended it');
 });

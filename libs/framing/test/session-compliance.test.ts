@@ -248,4 +248,3 @@ for (const transport of TRANSPORTS) {
     });
   }
 }
-

@@ -11,7 +11,6 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const META = { host: '127.0.0.1', port: 80 };
 
-
 for (const initialWindow of [256 * KiB, 16 * KiB, 4 * KiB]) {
   t.test(`backpressure: a reader that stops (initialWindow ${initialWindow})`, async (t) => {
     const sendBuffer = 64 * KiB;
@@ -37,7 +36,11 @@ for (const initialWindow of [256 * KiB, 16 * KiB, 4 * KiB]) {
     t.teardown(() => clearInterval(watch));
     const sending = writeBulk(s, total, block);
     const remote = await accepted;
-    await within(until(() => remote['received'] >= initialWindow, 5_000, 'window filled'), 6_000, 'fill');
+    await within(
+      until(() => remote['received'] >= initialWindow, 5_000, 'window filled'),
+      6_000,
+      'fill',
+    );
     await new Promise((r) => setTimeout(r, 100)); // give a misbehaving sender time to overrun
     t.equal(remote['received'], initialWindow, 'receiver buffered exactly one window');
     t.ok(remote.readableLength <= initialWindow, 'readable buffer within the window');
@@ -65,7 +68,7 @@ t.test('backpressure: a paused reader resumed with read() calls', async (t) => {
   let bytes = 0;
   const ended = new Promise<void>((resolve) => remote.once('end', resolve));
   remote.on('readable', () => {
-    for (let b: Buffer | null; (b = remote.read()) !== null; ) bytes += b.length;
+    for (let b: Buffer | null; (b = remote.read()) !== null;) bytes += b.length;
   });
   await within(ended, 10_000, `readable/read() consumer got ${bytes} bytes`);
   await sending;
@@ -144,7 +147,7 @@ t.test('window auto-tuning over a 20 ms-per-direction link', async (t) => {
   t.ok(tuned.ms * 1.5 < fixed.ms, `auto-tuned ${tuned.ms.toFixed(0)} ms vs fixed ${fixed.ms.toFixed(0)} ms`);
 });
 
-t.test('a stream bound by its consumer\'s CPU keeps its window on a fast link (no bufferbloat)', async (t) => {
+t.test("a stream bound by its consumer's CPU keeps its window on a fast link (no bufferbloat)", async (t) => {
   const initialWindow = 64 * KiB;
   // startRate 0: the window starts at initialWindow, whatever RTT a loaded machine measures
   const p = await sessionPair('tcp', { client: { initialWindow }, server: { initialWindow, startRate: 0 } });
@@ -158,19 +161,21 @@ t.test('a stream bound by its consumer\'s CPU keeps its window on a fast link (n
     blocked += 1;
     orig(s);
   };
-  const received = new Promise<void>((resolve, reject) => p.server.on('stream', (s: Stream) => {
-    s.accept();
-    // a consumer that spends 4 ms of CPU per 16 KiB: a window drains in far more than 2 round trips
-    s.on('readable', () => {
-      let chunk: Buffer | null;
-      while ((chunk = s.read(16 * KiB)) !== null) {
-        const until = performance.now() + 4 * (chunk.length / (16 * KiB));
-        while (performance.now() < until);
-      }
-    });
-    s.on('end', () => ((window = s.window), resolve()));
-    s.on('error', reject);
-  }));
+  const received = new Promise<void>((resolve, reject) =>
+    p.server.on('stream', (s: Stream) => {
+      s.accept();
+      // a consumer that spends 4 ms of CPU per 16 KiB: a window drains in far more than 2 round trips
+      s.on('readable', () => {
+        let chunk: Buffer | null;
+        while ((chunk = s.read(16 * KiB)) !== null) {
+          const until = performance.now() + 4 * (chunk.length / (16 * KiB));
+          while (performance.now() < until);
+        }
+      });
+      s.on('end', () => ((window = s.window), resolve()));
+      s.on('error', reject);
+    }),
+  );
   const s = p.client.open({ ...META, kind: 'cpu-bound' });
   s.end(randomBlock(2 * MiB));
   await received;

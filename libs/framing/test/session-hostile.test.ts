@@ -206,7 +206,10 @@ t.test('too many concurrent OPENs: the excess is refused, the first ones work', 
   t.same([...peer.resets().keys()], [9, 11]);
   t.equal(peer.resets().get(9)!.code, 'REFUSED');
   for (const id of [1, 3, 5, 7]) t.equal(text(got.get(id)), `to ${id}`, `stream ${id} works`);
-  const okIds = peer.frames().filter((f) => f.type === FrameType.OPEN_OK).map((f) => f.streamId);
+  const okIds = peer
+    .frames()
+    .filter((f) => f.type === FrameType.OPEN_OK)
+    .map((f) => f.streamId);
   t.same(okIds, [1, 3, 5, 7], 'OPEN_OK only for the admitted ones');
   t.equal(peer.session.destroyed, false);
   t.same(peer.uncaught, []);

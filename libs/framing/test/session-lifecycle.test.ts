@@ -49,21 +49,23 @@ t.test('keepalive: a silent peer is detected within timeout + interval', async (
   t.equal(err.wireCode, 'KEEPALIVE_TIMEOUT');
   t.ok(elapsed >= timeoutMs * 0.95, `not declared dead early (${elapsed.toFixed(0)} ms)`);
   t.ok(elapsed <= (timeoutMs + intervalMs) * 1.25, `detected after ${elapsed.toFixed(0)} ms (limit ${timeoutMs + intervalMs} ms)`);
-  t.equal((await streamErr as SessionClosedError).wireCode, 'KEEPALIVE_TIMEOUT', 'open streams error with the cause');
+  t.equal(((await streamErr) as SessionClosedError).wireCode, 'KEEPALIVE_TIMEOUT', 'open streams error with the cause');
   t.equal(client.streams.size, 0);
   await t.rejects(client.ping(), { code: 'ERR_FRAMING_SESSION_CLOSED' });
 });
 
 t.test('keepalive: sessions sharing one check timer each ping, and the silent one among them dies alone', async (t) => {
   const keep = { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 200 };
-  const pairs = await Promise.all(Array.from({ length: 8 }, async () => {
-    const [a, b] = duplexPair();
-    const client = new Session(a, { role: 'client', ...keep });
-    const server = new Session(b, { role: 'server', ...keep });
-    await Promise.all([client.ready, server.ready]);
-    t.teardown(() => (client.destroy(), server.destroy()));
-    return { client, server, b };
-  }));
+  const pairs = await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      const [a, b] = duplexPair();
+      const client = new Session(a, { role: 'client', ...keep });
+      const server = new Session(b, { role: 'server', ...keep });
+      await Promise.all([client.ready, server.ready]);
+      t.teardown(() => (client.destroy(), server.destroy()));
+      return { client, server, b };
+    }),
+  );
   const silent = pairs[3]!;
   silent.b.write = (() => true) as typeof silent.b.write; // its server goes silent
   const before = pairs.map((p) => p.server.stats().framesIn);
@@ -71,8 +73,14 @@ t.test('keepalive: sessions sharing one check timer each ping, and the silent on
   t.equal(err.wireCode, 'KEEPALIVE_TIMEOUT', 'the silent peer is declared dead');
   await new Promise((r) => setTimeout(r, 300)); // longer than the timeout: the live ones must survive it
   const live = pairs.filter((p) => p !== silent);
-  t.ok(live.every((p) => !p.client.destroyed && !p.server.destroyed), 'every live session is still up');
-  t.ok(live.every((p) => p.server.stats().framesIn - before[pairs.indexOf(p)]! >= 2), 'PINGs reached every live session');
+  t.ok(
+    live.every((p) => !p.client.destroyed && !p.server.destroyed),
+    'every live session is still up',
+  );
+  t.ok(
+    live.every((p) => p.server.stats().framesIn - before[pairs.indexOf(p)]! >= 2),
+    'PINGs reached every live session',
+  );
 });
 
 for (const side of ['client', 'server'] as const) {
@@ -142,7 +150,11 @@ t.test('close(deadline): finished streams complete, the rest are reset with GOIN
   const e = await stuckErr;
   t.equal(e.wireCode, 'GOING_AWAY');
   t.equal(e.remote, false);
-  await within(until(() => serverErrors.length > 0, 2_000, 'server saw the reset'), 3_000, 'reset');
+  await within(
+    until(() => serverErrors.length > 0, 2_000, 'server saw the reset'),
+    3_000,
+    'reset',
+  );
   t.equal(serverErrors[0]!.wireCode, 'GOING_AWAY');
   t.equal(serverErrors[0]!.remote, true);
   await within(closedEvents, 5_000, 'both sessions closed');
@@ -177,7 +189,10 @@ t.test('destroy(err): every open stream errors, close is emitted once', async (t
   p.client.destroy();
   for (const e of await Promise.all(errors)) t.equal(e, cause);
   t.equal(closes, 1);
-  await t.rejects(p.client.ready.then(() => p.client.ping()), { code: 'ERR_FRAMING_SESSION_CLOSED' });
+  await t.rejects(
+    p.client.ready.then(() => p.client.ping()),
+    { code: 'ERR_FRAMING_SESSION_CLOSED' },
+  );
   t.throws(() => p.client.open(META), { code: 'ERR_FRAMING_SESSION_NOT_OPEN' });
   await until(() => p.server.destroyed, 2_000, 'peer noticed');
   t.pass('the peer session closed too');

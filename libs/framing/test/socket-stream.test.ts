@@ -136,7 +136,11 @@ t.test('early bytes: before OPEN_OK (send), and from the peer before the far sid
   const r = await relay(t, { attachDelayMs: 100, beforeOpen: (s) => s.send(head) });
   const atTarget = readAll(r.target);
   r.caller.end('then the caller’s own bytes');
-  t.equal((await within(atTarget, 5_000, 'target end')).toString(), `${head.toString()}then the caller’s own bytes`, 'the head first, then the socket’s bytes, in order');
+  t.equal(
+    (await within(atTarget, 5_000, 'target end')).toString(),
+    `${head.toString()}then the caller’s own bytes`,
+    'the head first, then the socket’s bytes, in order',
+  );
   const atCaller = readAll(r.caller);
   r.target.end('reply');
   t.equal((await within(atCaller, 5_000, 'caller end')).toString(), 'reply');

@@ -15,9 +15,12 @@ const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('he
 t.test('a slow writer pauses the reader: 4 MiB arrive intact, the writer never holds more than a chunk over its mark', async (t) => {
   const data = randomBytes(4 * MiB);
   const chunk = 64 * 1024;
-  const from = Readable.from((function* () {
-    for (let at = 0; at < data.length; at += chunk) yield data.subarray(at, at + chunk);
-  })(), { objectMode: false });
+  const from = Readable.from(
+    (function* () {
+      for (let at = 0; at < data.length; at += chunk) yield data.subarray(at, at + chunk);
+    })(),
+    { objectMode: false },
+  );
   const got: Buffer[] = [];
   let maxQueued = 0;
   const to = new Writable({

@@ -98,6 +98,12 @@ t.test('start windows take at most half the receive budget; the other half stays
   t.ok(started.length >= 1, `start windows: ${started.join(', ')} B`);
   t.ok(started.reduce((a, b) => a + b, 0) <= receiveBudget / 2, 'the start windows together within half the budget');
   t.ok(windows.reduce((a, b) => a + b, 0) <= receiveBudget, 'committed within the budget');
-  t.ok(remotes.length >= started.length + receiveBudget / 2 / initialWindow, `${remotes.length} admitted: the other half held ${receiveBudget / 2 / initialWindow} initial windows`);
-  t.ok(refused().every((s) => /receive budget/.test(s.resetReason ?? '')), `the ${refused().length} refused for the budget, with the reason`);
+  t.ok(
+    remotes.length >= started.length + receiveBudget / 2 / initialWindow,
+    `${remotes.length} admitted: the other half held ${receiveBudget / 2 / initialWindow} initial windows`,
+  );
+  t.ok(
+    refused().every((s) => /receive budget/.test(s.resetReason ?? '')),
+    `the ${refused().length} refused for the budget, with the reason`,
+  );
 });

@@ -46,7 +46,10 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): KubeConfig {
 function loadInCluster(kc: KubeConfig, root: string): void {
   const { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port } = process.env;
   if (!host || !port) {
-    throw new KubeError(KubeErrorCode.CONFIG, 'in-cluster config needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT (not running in a pod?); pass --kubeconfig instead');
+    throw new KubeError(
+      KubeErrorCode.CONFIG,
+      'in-cluster config needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT (not running in a pod?); pass --kubeconfig instead',
+    );
   }
   const token = `${root}${SERVICE_ACCOUNT_TOKEN}`;
   if (!existsSync(token)) {

@@ -78,7 +78,10 @@ export class DnsHostsWriter {
   /** The edge nodes to publish; nothing is written for hosts until this was called once. Names that
    * would shadow cluster names (dns-names.ts) are left out, each with a warn line when first refused. */
   setNodes(nodes: readonly { name: string }[]): void {
-    const { names, refused } = publishableNames(nodes.map((n) => n.name), this.#clusterDomain);
+    const { names, refused } = publishableNames(
+      nodes.map((n) => n.name),
+      this.#clusterDomain,
+    );
     const known = new Set(this.#refused.map((r) => r.nodeName));
     for (const r of refused) {
       if (!known.has(r.nodeName)) this.#log.warn({ nodeName: r.nodeName, code: r.code, reason: r.reason }, 'node name not published in dns hosts');
@@ -216,10 +219,7 @@ export class DnsHostsWriter {
       { op: 'add', path: '/spec/ports', value: desired },
     ];
     try {
-      await this.#core.patchNamespacedService(
-        { namespace: this.#ns, name: this.#svcName, body },
-        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-      );
+      await this.#core.patchNamespacedService({ namespace: this.#ns, name: this.#svcName, body }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
     } catch (err) {
       throw apiError(`patch Service ${this.#ns}/${this.#svcName} ports`, err);
     }

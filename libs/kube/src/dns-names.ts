@@ -36,7 +36,9 @@ export function refuseDnsName(name: string, clusterDomain: string = DEFAULT_CLUS
   const lower = name.toLowerCase();
   const labels = lower.split('.');
   const refuse = (code: DnsNameRefusal, why: string): RefusedName => ({
-    nodeName: name, code, reason: `node name ${JSON.stringify(name.slice(0, 253))} is not published in the DNS hosts file: ${why}; reach the node by IP or rename it`,
+    nodeName: name,
+    code,
+    reason: `node name ${JSON.stringify(name.slice(0, 253))} is not published in the DNS hosts file: ${why}; reach the node by IP or rename it`,
   });
   if (lower.length === 0 || lower.length > 253 || !labels.every((l) => LABEL.test(l))) {
     return refuse(DnsNameRefusal.INVALID_NAME, 'it is not an RFC 1123 DNS subdomain');
@@ -48,7 +50,10 @@ export function refuseDnsName(name: string, clusterDomain: string = DEFAULT_CLUS
   const last = labels.at(-1)!;
   const ns = last === 'svc' ? labels.at(-2) : last;
   if (labels.length > 1 && (last === 'svc' || WELL_KNOWN_NAMESPACES.includes(last))) {
-    return refuse(DnsNameRefusal.SERVICE_FORM, `it has the form of a Service name (<service>.${ns ?? '<namespace>'}${last === 'svc' ? '.svc' : ''}) and would shadow it`);
+    return refuse(
+      DnsNameRefusal.SERVICE_FORM,
+      `it has the form of a Service name (<service>.${ns ?? '<namespace>'}${last === 'svc' ? '.svc' : ''}) and would shadow it`,
+    );
   }
   if (last === 'localhost') return refuse(DnsNameRefusal.RESERVED, 'localhost is reserved');
   return undefined;

@@ -11,10 +11,7 @@ import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
 
 /** Label selectors that mark edge nodes (managed edge clusters and OpenYurt). */
-export const DEFAULT_EDGE_SELECTORS: readonly string[] = [
-  'alibabacloud.com/is-edge-worker=true',
-  'openyurt.io/is-edge-worker=true',
-];
+export const DEFAULT_EDGE_SELECTORS: readonly string[] = ['alibabacloud.com/is-edge-worker=true', 'openyurt.io/is-edge-worker=true'];
 
 /** One edge node as the node table needs it: its name and its InternalIP addresses. */
 export interface EdgeNode {
@@ -70,7 +67,11 @@ export class EdgeNodeWatcher extends EventEmitter {
     });
     if (opts.watchAllNodes ?? true) {
       this.#all = new ResilientInformer<V1Node>(kc, {
-        path: '/api/v1/nodes', list: () => core.listNode(), name: 'nodes (all, for IP claims)', logger: this.#log, backoff: opts.backoff,
+        path: '/api/v1/nodes',
+        list: () => core.listNode(),
+        name: 'nodes (all, for IP claims)',
+        logger: this.#log,
+        backoff: opts.backoff,
       });
       const recompute = (): void => this.#recomputeClaims();
       this.#all.on('add', recompute).on('update', recompute).on('delete', recompute).on('synced', recompute);

@@ -41,11 +41,18 @@ export function parseTokens(data: Record<string, string>): BootstrapToken[] {
     const suffix = m[1] ?? '';
     const token: BootstrapToken = { key, digest: digest(secret) };
     const nodes = decode(data[`nodes${suffix}`]);
-    if (nodes !== undefined) token.nodes = new Set(nodes.split(',').map((n) => n.trim().toLowerCase()).filter((n) => n !== ''));
+    if (nodes !== undefined)
+      token.nodes = new Set(
+        nodes
+          .split(',')
+          .map((n) => n.trim().toLowerCase())
+          .filter((n) => n !== ''),
+      );
     const expiration = decode(data[`expiration${suffix}`]);
     if (expiration !== undefined) {
       const at = new Date(expiration);
-      if (!/^\d{4}-\d\d-\d\dT/.test(expiration) || Number.isNaN(at.getTime())) token.invalid = `expiration${suffix} is not an RFC 3339 time: ${JSON.stringify(expiration.slice(0, 40))}`;
+      if (!/^\d{4}-\d\d-\d\dT/.test(expiration) || Number.isNaN(at.getTime()))
+        token.invalid = `expiration${suffix} is not an RFC 3339 time: ${JSON.stringify(expiration.slice(0, 40))}`;
       else token.expiresAt = at;
     }
     const maxUses = decode(data[`max-uses${suffix}`]);
@@ -74,14 +81,23 @@ export function tokenRefusal(token: BootstrapToken, nodeName: string, usedBy: re
   const name = `${where} key ${token.key}`;
   if (token.invalid !== undefined) return { code: 'TOKEN_EXPIRED', reason: `the bootstrap token ${name} is refused: ${token.invalid}; fix the Secret` };
   if (token.expiresAt !== undefined && token.expiresAt.getTime() <= now.getTime()) {
-    return { code: 'TOKEN_EXPIRED', reason: `the bootstrap token ${name} expired at ${token.expiresAt.toISOString()}; create a new token (and expiration) in the Secret` };
+    return {
+      code: 'TOKEN_EXPIRED',
+      reason: `the bootstrap token ${name} expired at ${token.expiresAt.toISOString()}; create a new token (and expiration) in the Secret`,
+    };
   }
   if (token.nodes !== undefined && !token.nodes.has(nodeName.toLowerCase())) {
-    return { code: 'TOKEN_NOT_FOR_NODE', reason: `the bootstrap token ${name} is for node(s) ${[...token.nodes].join(', ') || 'none'}, not ${nodeName}; give node ${nodeName} its own token` };
+    return {
+      code: 'TOKEN_NOT_FOR_NODE',
+      reason: `the bootstrap token ${name} is for node(s) ${[...token.nodes].join(', ') || 'none'}, not ${nodeName}; give node ${nodeName} its own token`,
+    };
   }
   const others = usedBy.filter((n) => n !== nodeName);
   if (token.maxUses !== undefined && others.length >= token.maxUses) {
-    return { code: 'TOKEN_USED_UP', reason: `the bootstrap token ${name} has enrolled ${others.length} node(s), its max-uses is ${token.maxUses}; raise max-uses or create a new token` };
+    return {
+      code: 'TOKEN_USED_UP',
+      reason: `the bootstrap token ${name} has enrolled ${others.length} node(s), its max-uses is ${token.maxUses}; raise max-uses or create a new token`,
+    };
   }
   return undefined;
 }

@@ -89,7 +89,13 @@ export class Enroller {
       const { signed } = await this.#records.update(nodeName, async (records) => {
         const record = records.get(nodeName);
         if (renewal) this.#checkRenewal(nodeName, req.current!, record);
-        else this.#checkFresh(nodeName, token!, record, [...records].filter(([, r]) => r.token === token!.key).map(([n]) => n));
+        else
+          this.#checkFresh(
+            nodeName,
+            token!,
+            record,
+            [...records].filter(([, r]) => r.token === token!.key).map(([n]) => n),
+          );
         const signed = await this.#sign(req.csrPem, nodeName, ips);
         return { signed, record: recordOf(signed.certPem, renewal ? (record?.token ?? 'renewal') : token!.key) };
       });
@@ -120,22 +126,32 @@ export class Enroller {
   #checkEdge(node: V1Node, nodeName: string): void {
     const labels = node.metadata?.labels ?? {};
     if (this.#selectors.some((s) => matchesSelector(labels, s))) return;
-    throw new KubeError(KubeErrorCode.ENROLL_NOT_EDGE_NODE, `node ${nodeName} is not an edge Node: it matches none of ${this.#selectors.map((s) => `'${s}'`).join(', ')}; label it as an edge node before enrolling its agent`);
+    throw new KubeError(
+      KubeErrorCode.ENROLL_NOT_EDGE_NODE,
+      `node ${nodeName} is not an edge Node: it matches none of ${this.#selectors.map((s) => `'${s}'`).join(', ')}; label it as an edge node before enrolling its agent`,
+    );
   }
 
   #checkFresh(nodeName: string, token: BootstrapToken, record: EnrollmentRecord | undefined, usedBy: string[]): void {
     const refusal = tokenRefusal(token, nodeName, usedBy, `Secret ${this.#ns}/${this.#secret}`);
     if (refusal !== undefined) throw new KubeError(KubeErrorCode[`ENROLL_${refusal.code}`], refusal.reason);
     if (record === undefined || !(Date.parse(record.notAfter) > Date.now())) return;
-    throw new KubeError(KubeErrorCode.ENROLL_ALREADY_ENROLLED, `node ${nodeName} already holds a certificate (serial ${record.serial || '?'}, valid until ${record.notAfter}, enrolled with ${record.token || '?'}) and a bootstrap token cannot re-enroll it; `
-      + `its agent renews with that certificate. If the node lost it, an operator clears the record (${this.#records.where}): ${clearRecordCommand(this.#records, nodeName)}`);
+    throw new KubeError(
+      KubeErrorCode.ENROLL_ALREADY_ENROLLED,
+      `node ${nodeName} already holds a certificate (serial ${record.serial || '?'}, valid until ${record.notAfter}, enrolled with ${record.token || '?'}) and a bootstrap token cannot re-enroll it; ` +
+        `its agent renews with that certificate. If the node lost it, an operator clears the record (${this.#records.where}): ${clearRecordCommand(this.#records, nodeName)}`,
+    );
   }
 
   #checkRenewal(nodeName: string, current: PresentedCert, record: EnrollmentRecord | undefined): void {
-    if (current.notAfter.getTime() <= Date.now()) throw new KubeError(KubeErrorCode.ENROLL_ALREADY_ENROLLED, `the certificate presented for node ${nodeName} has expired; enroll with a bootstrap token`);
+    if (current.notAfter.getTime() <= Date.now())
+      throw new KubeError(KubeErrorCode.ENROLL_ALREADY_ENROLLED, `the certificate presented for node ${nodeName} has expired; enroll with a bootstrap token`);
     if (record === undefined || record.serial === current.serial) return;
     if (current.notBefore.getTime() >= Date.parse(record.notBefore)) return;
-    throw new KubeError(KubeErrorCode.ENROLL_ALREADY_ENROLLED, `the certificate presented for node ${nodeName} (serial ${current.serial}, issued ${current.notBefore.toISOString()}) is older than the one on record (serial ${record.serial}, issued ${record.notBefore}); only the newest certificate renews`);
+    throw new KubeError(
+      KubeErrorCode.ENROLL_ALREADY_ENROLLED,
+      `the certificate presented for node ${nodeName} (serial ${current.serial}, issued ${current.notBefore.toISOString()}) is older than the one on record (serial ${record.serial}, issued ${record.notBefore}); only the newest certificate renews`,
+    );
   }
 
   async #readNode(nodeName: string): Promise<V1Node> {
@@ -167,5 +183,11 @@ export class Enroller {
 
 function recordOf(certPem: string, token: string): EnrollmentRecord {
   const x = new X509Certificate(certPem);
-  return { serial: x.serialNumber, notBefore: new Date(x.validFrom).toISOString(), notAfter: new Date(x.validTo).toISOString(), token, at: new Date().toISOString() };
+  return {
+    serial: x.serialNumber,
+    notBefore: new Date(x.validFrom).toISOString(),
+    notAfter: new Date(x.validTo).toISOString(),
+    token,
+    at: new Date().toISOString(),
+  };
 }

@@ -24,7 +24,11 @@ const MAX_ATTEMPTS = 5;
 
 export class EnrollmentRecords {
   readonly #core: CoreV1Api;
-  constructor(kc: KubeConfig, readonly namespace: string, readonly name: string = DEFAULT_ENROLLMENTS_CONFIGMAP) {
+  constructor(
+    kc: KubeConfig,
+    readonly namespace: string,
+    readonly name: string = DEFAULT_ENROLLMENTS_CONFIGMAP,
+  ) {
     this.#core = kc.makeApiClient(CoreV1Api);
   }
 
@@ -42,12 +46,14 @@ export class EnrollmentRecords {
       const decided = await decide(recordsOf(cm));
       const data = { ...(cm?.data ?? {}), [nodeName]: JSON.stringify(decided.record) };
       try {
-        if (cm === undefined) await this.#core.createNamespacedConfigMap({ namespace: this.namespace, body: { metadata: { name: this.name, namespace: this.namespace }, data } });
+        if (cm === undefined)
+          await this.#core.createNamespacedConfigMap({ namespace: this.namespace, body: { metadata: { name: this.name, namespace: this.namespace }, data } });
         else await this.#core.replaceNamespacedConfigMap({ namespace: this.namespace, name: this.name, body: { ...cm, data } });
         return decided;
       } catch (err) {
         if (!isConflict(err)) throw apiError(`write ${this.where}`, err);
-        if (attempt >= MAX_ATTEMPTS) throw new KubeError(KubeErrorCode.API, `write ${this.where}: ${MAX_ATTEMPTS} conflicting writes in a row; retry`, { cause: err });
+        if (attempt >= MAX_ATTEMPTS)
+          throw new KubeError(KubeErrorCode.API, `write ${this.where}: ${MAX_ATTEMPTS} conflicting writes in a row; retry`, { cause: err });
       }
     }
   }
@@ -68,7 +74,13 @@ export function recordsOf(cm: Pick<V1ConfigMap, 'data'> | undefined): Map<string
   for (const [node, text] of Object.entries(cm?.data ?? {})) {
     try {
       const r = JSON.parse(text) as Partial<EnrollmentRecord>;
-      out.set(node, { serial: String(r.serial ?? ''), notBefore: String(r.notBefore ?? ''), notAfter: String(r.notAfter ?? ''), token: String(r.token ?? ''), at: String(r.at ?? '') });
+      out.set(node, {
+        serial: String(r.serial ?? ''),
+        notBefore: String(r.notBefore ?? ''),
+        notAfter: String(r.notAfter ?? ''),
+        token: String(r.token ?? ''),
+        at: String(r.at ?? ''),
+      });
     } catch {
       out.set(node, { serial: '', notBefore: '', notAfter: '9999-12-31T00:00:00Z', token: '', at: '' });
     }

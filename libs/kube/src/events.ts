@@ -86,10 +86,7 @@ export class EventRecorder {
   async #bump(seen: Seen): Promise<boolean> {
     const body = { count: seen.count + 1, lastTimestamp: kubeTime(new Date()) };
     try {
-      await this.#core.patchNamespacedEvent(
-        { namespace: seen.namespace, name: seen.name, body },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
+      await this.#core.patchNamespacedEvent({ namespace: seen.namespace, name: seen.name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
       seen.count++;
       return true;
     } catch (err) {

@@ -211,14 +211,11 @@ export class ResilientInformer<T extends KubernetesObject> extends EventEmitter 
         }
         resolve({ ok: true });
       };
-      this.#watch.watch(this.#opts.path, this.#query(), onEvent, done).then(
-        (controller) => {
-          if (settled) return;
-          if (this.#stopped) controller.abort();
-          else this.#abort = controller;
-        },
-        done,
-      );
+      this.#watch.watch(this.#opts.path, this.#query(), onEvent, done).then((controller) => {
+        if (settled) return;
+        if (this.#stopped) controller.abort();
+        else this.#abort = controller;
+      }, done);
     });
   }
 

@@ -118,11 +118,17 @@ export class ReplicaMembership extends EventEmitter {
   #warnOnce(portless: string[], seenSelf: MemberReplica | undefined): void {
     const slices = portless.join();
     if (slices !== this.#warned.slices && slices !== '') {
-      this.#log.warn({ slices: portless, port: this.#portName }, 'endpoint slices lack the agent port: their replicas are ignored (check the Service port name)');
+      this.#log.warn(
+        { slices: portless, port: this.#portName },
+        'endpoint slices lack the agent port: their replicas are ignored (check the Service port name)',
+      );
     }
     const endpointAddr = seenSelf && seenSelf.addr !== this.#self.addr ? seenSelf.addr : '';
     if (endpointAddr !== this.#warned.endpointAddr && endpointAddr !== '') {
-      this.#log.warn({ advertiseAddr: this.#self.addr, endpointAddr }, 'own endpoint differs from the advertised address: agents learn both (advertise the pod IP and agent port)');
+      this.#log.warn(
+        { advertiseAddr: this.#self.addr, endpointAddr },
+        'own endpoint differs from the advertised address: agents learn both (advertise the pod IP and agent port)',
+      );
     }
     this.#warned = { slices, endpointAddr };
   }

@@ -45,8 +45,7 @@ function plain(p: V1ServicePort): V1ServicePort {
  */
 export function desiredServicePorts(current: readonly V1ServicePort[], config: PortConfig): V1ServicePort[] {
   const tcp = current.filter((p) => (p.protocol ?? 'TCP') === 'TCP');
-  const keep = (port: number, target: number): V1ServicePort | undefined =>
-    tcp.find((p) => p.port === port && targetNumber(p.targetPort, p.port) === target);
+  const keep = (port: number, target: number): V1ServicePort | undefined => tcp.find((p) => p.port === port && targetNumber(p.targetPort, p.port) === target);
   const out: V1ServicePort[] = BUILT_INS.map((b) => plain(keep(b.port, b.targetPort as number) ?? b));
   const custom = [
     ...[...config.httpPorts].map((port) => ({ port, target: ServiceTarget.http, prefix: 'dnat' })),

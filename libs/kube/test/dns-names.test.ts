@@ -36,14 +36,22 @@ t.test('names that shadow cluster names are refused, with a code and a sentence'
 
 t.test('the cluster domain is configurable', async (t) => {
   t.equal(refuseDnsName('a.b.svc.corp.example', 'corp.example')?.code, DnsNameRefusal.CLUSTER_DOMAIN);
-  t.equal(refuseDnsName('kubernetes.default.svc.cluster.local', 'corp.example'), undefined, 'cluster.local is no cluster name where the domain is corp.example');
+  t.equal(
+    refuseDnsName('kubernetes.default.svc.cluster.local', 'corp.example'),
+    undefined,
+    'cluster.local is no cluster name where the domain is corp.example',
+  );
   t.equal(refuseDnsName('node.corp.example.', 'corp.example.')?.code, DnsNameRefusal.INVALID_NAME, 'a trailing dot is no node name');
 });
 
 t.test('publishableNames splits in input order', async (t) => {
   const { names, refused } = publishableNames(['edge-b', 'kubernetes.default.svc.cluster.local', 'edge-a', 'kube-dns.kube-system']);
   t.strictSame(names, ['edge-b', 'edge-a']);
-  t.strictSame(refused.map((r) => [r.nodeName, r.code]), [
-    ['kubernetes.default.svc.cluster.local', 'CLUSTER_DOMAIN'], ['kube-dns.kube-system', 'SERVICE_FORM'],
-  ]);
+  t.strictSame(
+    refused.map((r) => [r.nodeName, r.code]),
+    [
+      ['kubernetes.default.svc.cluster.local', 'CLUSTER_DOMAIN'],
+      ['kube-dns.kube-system', 'SERVICE_FORM'],
+    ],
+  );
 });

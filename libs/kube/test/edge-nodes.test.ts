@@ -41,7 +41,10 @@ t.test('edge-nodes', async (t) => {
 
     server.store.put('nodes', node('edge-2', YURT, ['10.0.0.2', 'fd00::2']));
     await waitFor(() => w.nodes().length === 2, 'edge-2 added');
-    t.same(changes.at(-1), [{ name: 'edge-1', ips: ['10.0.0.1'] }, { name: 'edge-2', ips: ['10.0.0.2', 'fd00::2'] }]);
+    t.same(changes.at(-1), [
+      { name: 'edge-1', ips: ['10.0.0.1'] },
+      { name: 'edge-2', ips: ['10.0.0.2', 'fd00::2'] },
+    ]);
 
     server.store.put('nodes', node('edge-1', EDGE, ['10.0.0.11']));
     await waitFor(() => w.nodes()[0]?.ips[0] === '10.0.0.11', 'edge-1 re-addressed');

@@ -37,12 +37,18 @@ t.test('enroll', async (t) => {
 
   t.test('an unusable CA Secret is reported, never overwritten', async (t) => {
     const { server, kc } = await withServer(t);
-    server.store.put('secrets', { metadata: { name: 'edge-tunnel-ca', namespace: NS }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64('nope'), 'tls.key': b64('nope') } });
+    server.store.put('secrets', {
+      metadata: { name: 'edge-tunnel-ca', namespace: NS },
+      type: 'kubernetes.io/tls',
+      data: { 'tls.crt': b64('nope'), 'tls.key': b64('nope') },
+    });
     await t.rejects(loadOrCreateCa(kc), { code: 'ERR_KUBE_CA_SECRET' });
     t.equal(secretCreates(server), 0);
     const ca = await loadOrCreateCa(kc, { name: 'good' });
     t.throws(() => caFromSecret({ data: { 'tls.crt': b64(ca.certPem) } }), { code: 'ERR_KUBE_CA_SECRET' });
-    t.throws(() => caFromSecret({ data: { 'tls.crt': b64('-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n'), 'tls.key': b64(ca.keyPem) } }), { code: 'ERR_KUBE_CA_SECRET' });
+    t.throws(() => caFromSecret({ data: { 'tls.crt': b64('-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n'), 'tls.key': b64(ca.keyPem) } }), {
+      code: 'ERR_KUBE_CA_SECRET',
+    });
     t.same(caFromSecret({ data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) } }), { certPem: ca.certPem, keyPem: ca.keyPem });
     await server.close();
     await t.rejects(loadOrCreateCa(kc, { name: 'x' }), { code: 'ERR_KUBE_API' });
@@ -58,7 +64,13 @@ t.test('enroll', async (t) => {
     const edge = { 'openyurt.io/is-edge-worker': 'true' };
     server.store.put('nodes', {
       metadata: { name: 'edge-1', labels: edge },
-      status: { addresses: [{ type: 'InternalIP', address: '10.0.0.7' }, { type: 'ExternalIP', address: '198.51.100.7' }, { type: 'InternalIP', address: 'fd00::7' }] },
+      status: {
+        addresses: [
+          { type: 'InternalIP', address: '10.0.0.7' },
+          { type: 'ExternalIP', address: '198.51.100.7' },
+          { type: 'InternalIP', address: 'fd00::7' },
+        ],
+      },
     });
     for (const name of ['edge-2', 'edge-3']) server.store.put('nodes', { metadata: { name, labels: edge }, status: { addresses: [] } });
     const log = recordingLogger();
@@ -81,14 +93,25 @@ t.test('enroll', async (t) => {
 
     await t.test('bad token', async (t) => {
       for (const token of ['wrong', '', 'not-a-token', 'tok-mai', 'tok-main ']) {
-        await t.rejects(enroller.enroll({ token, nodeName: 'edge-1', csrPem: lyingCsr }), { name: 'KubeError', code: 'ERR_KUBE_ENROLL_BAD_TOKEN' }, JSON.stringify(token));
+        await t.rejects(
+          enroller.enroll({ token, nodeName: 'edge-1', csrPem: lyingCsr }),
+          { name: 'KubeError', code: 'ERR_KUBE_ENROLL_BAD_TOKEN' },
+          JSON.stringify(token),
+        );
       }
-      await t.rejects(enroller.enroll({ token: 'wrong', nodeName: 'nope', csrPem: lyingCsr }), { code: 'ERR_KUBE_ENROLL_BAD_TOKEN' }, 'the token is checked before the node');
+      await t.rejects(
+        enroller.enroll({ token: 'wrong', nodeName: 'nope', csrPem: lyingCsr }),
+        { code: 'ERR_KUBE_ENROLL_BAD_TOKEN' },
+        'the token is checked before the node',
+      );
       t.ok(log.lines.some((l) => l.level === 'warn' && l.obj.code === 'ERR_KUBE_ENROLL_BAD_TOKEN'));
     });
 
     await t.test('unknown node', async (t) => {
-      await t.rejects(enroller.enroll({ token: 'tok-main', nodeName: 'edge-404', csrPem: lyingCsr }), { code: 'ERR_KUBE_ENROLL_UNKNOWN_NODE', message: /edge-404 does not exist/ });
+      await t.rejects(enroller.enroll({ token: 'tok-main', nodeName: 'edge-404', csrPem: lyingCsr }), {
+        code: 'ERR_KUBE_ENROLL_UNKNOWN_NODE',
+        message: /edge-404 does not exist/,
+      });
       await t.rejects(enroller.enroll({ token: 'tok-main', nodeName: '../../etc', csrPem: lyingCsr }), { code: 'ERR_KUBE_ENROLL_UNKNOWN_NODE' });
       await t.rejects(enroller.enroll({ token: 'tok-main', nodeName: '', csrPem: lyingCsr }), { code: 'ERR_KUBE_ENROLL_UNKNOWN_NODE' });
     });
@@ -100,7 +123,10 @@ t.test('enroll', async (t) => {
 
     await t.test('no bootstrap Secret: every token is bad, with a reason naming the Secret', async (t) => {
       const e2 = new Enroller(kc, { ca, secretName: 'missing' });
-      await t.rejects(e2.enroll({ token: 'tok-main', nodeName: 'edge-1', csrPem: lyingCsr }), { code: 'ERR_KUBE_ENROLL_BAD_TOKEN', message: /kube-system\/missing does not exist/ });
+      await t.rejects(e2.enroll({ token: 'tok-main', nodeName: 'edge-1', csrPem: lyingCsr }), {
+        code: 'ERR_KUBE_ENROLL_BAD_TOKEN',
+        message: /kube-system\/missing does not exist/,
+      });
     });
   });
 });

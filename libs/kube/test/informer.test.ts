@@ -36,7 +36,10 @@ t.test('informer', async (t) => {
     server.store.delete('configmaps', 'default', 'b');
     await waitFor(() => seen.length === 4, 'four events');
     t.same(seen, ['add a 1', 'add b 1', 'update a 1->2', 'delete b']);
-    t.same(inf.list().map((o) => o.metadata?.name), ['a']);
+    t.same(
+      inf.list().map((o) => o.metadata?.name),
+      ['a'],
+    );
     t.equal(inf.get('a', 'default')?.data?.v, '2');
     t.equal(inf.restarts, 0);
   });
@@ -98,7 +101,11 @@ t.test('informer', async (t) => {
     server.store.put('namespaces', { metadata: { name: 'bump' } });
     server.compact();
     server.dropWatches();
-    await waitFor(() => inf.restarts >= 1 && server.requests.filter((r) => r.query.watch !== 'true' && r.path.endsWith('/configmaps')).length >= 2, 'relist', 5000);
+    await waitFor(
+      () => inf.restarts >= 1 && server.requests.filter((r) => r.query.watch !== 'true' && r.path.endsWith('/configmaps')).length >= 2,
+      'relist',
+      5000,
+    );
     t.ok(errors >= 1, 'the 410 was reported as an error event');
     server.store.put('configmaps', cm('y', '1'));
     await waitFor(() => inf.get('y', 'default') !== undefined, 'y after relist');

@@ -134,15 +134,25 @@ t.test('dns-hosts', async (t) => {
     t.equal(hostsText('10.96.0.1', []), '');
     const { config } = parsePortConfig({ 'dnat-ports-pair': '9051=10264', 'https-proxy-ports': '9443', 'http-proxy-ports': '9100' });
     const ports = desiredServicePorts(MANIFEST_PORTS, config);
-    t.same(ports.map((p) => [p.name, p.port, p.targetPort]), [
-      ['kubelet-https', 10250, 'https'],
-      ['kubelet-http', 10255, 'http'],
-      ['dnat-9051', 9051, 'http'],
-      ['dnat-9100', 9100, 10264],
-      ['https-9443', 9443, 10263],
-    ], 'existing equivalent entries kept, new ones numeric');
+    t.same(
+      ports.map((p) => [p.name, p.port, p.targetPort]),
+      [
+        ['kubelet-https', 10250, 'https'],
+        ['kubelet-http', 10255, 'http'],
+        ['dnat-9051', 9051, 'http'],
+        ['dnat-9100', 9100, 10264],
+        ['https-9443', 9443, 10263],
+      ],
+      'existing equivalent entries kept, new ones numeric',
+    );
     t.ok(samePorts(MANIFEST_PORTS, desiredServicePorts(MANIFEST_PORTS, parsePortConfig({ 'dnat-ports-pair': '9051=10264' }).config)));
-    t.same(desiredServicePorts([], parsePortConfig({}).config).map((p) => [p.port, p.targetPort]), [[10250, 10263], [10255, 10264]]);
+    t.same(
+      desiredServicePorts([], parsePortConfig({}).config).map((p) => [p.port, p.targetPort]),
+      [
+        [10250, 10263],
+        [10255, 10264],
+      ],
+    );
     const moved = desiredServicePorts(MANIFEST_PORTS, parsePortConfig({ 'https-proxy-ports': '9051' }).config);
     t.same(moved.at(-1), { name: 'https-9051', port: 9051, targetPort: 10263, protocol: 'TCP' }, 'a port that changes channel is rewritten');
   });
@@ -175,8 +185,21 @@ t.test('dns-hosts', async (t) => {
     w.setPortConfig(parsePortConfig({ 'http-proxy-ports': '9100', 'https-proxy-ports': '9443' }).config);
     const ports = () => (server.store.get('services', NS, 'edge-tunnel-server-internal')!.spec as { ports: { port: number; targetPort: unknown }[] }).ports;
     await waitFor(() => ports().some((p) => p.port === 9443), 'Service patched');
-    t.same(ports().map((p) => [p.port, p.targetPort]), [[10250, 'https'], [10255, 'http'], [9100, 10264], [9443, 10263]], '9051 removed, 9100/9443 added, built-ins kept');
-    t.equal((server.store.get('services', NS, 'edge-tunnel-server-internal')!.spec as { clusterIP: string }).clusterIP, '10.96.0.42', 'the rest of the Service untouched');
+    t.same(
+      ports().map((p) => [p.port, p.targetPort]),
+      [
+        [10250, 'https'],
+        [10255, 'http'],
+        [9100, 10264],
+        [9443, 10263],
+      ],
+      '9051 removed, 9100/9443 added, built-ins kept',
+    );
+    t.equal(
+      (server.store.get('services', NS, 'edge-tunnel-server-internal')!.spec as { clusterIP: string }).clusterIP,
+      '10.96.0.42',
+      'the rest of the Service untouched',
+    );
 
     // A hand edit is repaired on the next change.
     const edited = cm();

@@ -6,7 +6,10 @@ import { PodLocator } from '../src/pod-locator.js';
 import { withServer } from './fixtures/harness.js';
 
 t.test('pod-locator', async (t) => {
-  const pod = (ns: string, name: string, nodeName?: string) => ({ metadata: { name, namespace: ns }, spec: { containers: [{ name: 'c' }], ...(nodeName ? { nodeName } : {}) } });
+  const pod = (ns: string, name: string, nodeName?: string) => ({
+    metadata: { name, namespace: ns },
+    spec: { containers: [{ name: 'c' }], ...(nodeName ? { nodeName } : {}) },
+  });
   const podGets = (server: FakeApiServer, ns: string, name: string) =>
     server.requests.filter((r) => r.method === 'GET' && r.path === `/api/v1/namespaces/${ns}/pods/${name}`).length;
 

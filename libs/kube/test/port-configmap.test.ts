@@ -52,10 +52,13 @@ t.test('port-configmap', async (t) => {
     t.teardown(() => w.stop());
     await w.whenSynced();
     t.same(ports(w.current()), { http: [9100], https: [], localhost: [] });
-    t.same(w.current().rejected.map((r) => [r.key, r.entry, r.code]), [
-      ['http-proxy-ports', 'abc', 'INVALID_PORT'],
-      ['https-proxy-ports', '10250', 'RESERVED_PORT'],
-    ]);
+    t.same(
+      w.current().rejected.map((r) => [r.key, r.entry, r.code]),
+      [
+        ['http-proxy-ports', 'abc', 'INVALID_PORT'],
+        ['https-proxy-ports', '10250', 'RESERVED_PORT'],
+      ],
+    );
     await waitFor(() => warnings(server).length === 2, 'two Events');
     const [first] = warnings(server).filter((e) => String(e.message).includes("'abc'"));
     t.ok(first, 'an Event names the bad entry');
@@ -65,7 +68,10 @@ t.test('port-configmap', async (t) => {
     t.match(first!.source, { component: 'edge-tunnel-server' });
     t.equal(first!.count, 1);
     const warns = log.lines.filter((l) => l.level === 'warn' && l.msg === 'port config entry rejected');
-    t.same(warns.map((l) => l.obj.entry), ['abc', '10250']);
+    t.same(
+      warns.map((l) => l.obj.entry),
+      ['abc', '10250'],
+    );
 
     // Watch drop + compaction (relist) is not a new resourceVersion: no new log line, no new Event.
     server.dropWatches();
@@ -96,13 +102,22 @@ t.test('port-configmap', async (t) => {
     t.teardown(() => w.stop());
     await w.whenSynced();
     t.same(ports(w.current()), { http: [9051, 9100], https: [], localhost: [] }, 'redundant entries do not block the config');
-    t.same(w.current().rejected.map((r) => [r.key, r.entry, r.code]), [
-      ['dnat-ports-pair', '9051=10264', 'DUPLICATE_ENTRY'],
-      ['http-proxy-ports', '', 'EMPTY_ENTRY'],
-    ]);
+    t.same(
+      w.current().rejected.map((r) => [r.key, r.entry, r.code]),
+      [
+        ['dnat-ports-pair', '9051=10264', 'DUPLICATE_ENTRY'],
+        ['http-proxy-ports', '', 'EMPTY_ENTRY'],
+      ],
+    );
     await waitFor(() => warnings(server).length === 2, 'two Events');
-    t.ok(warnings(server).some((e) => /first occurrence/.test(String(e.message))), 'the Event names the first occurrence');
-    t.ok(warnings(server).some((e) => /trailing comma/.test(String(e.message))), 'the Event names the trailing comma');
+    t.ok(
+      warnings(server).some((e) => /first occurrence/.test(String(e.message))),
+      'the Event names the first occurrence',
+    );
+    t.ok(
+      warnings(server).some((e) => /trailing comma/.test(String(e.message))),
+      'the Event names the trailing comma',
+    );
   });
 
   t.test('EventRecorder: fields, aggregation, recreation after expiry, failures do not throw', async (t) => {

@@ -50,15 +50,29 @@ t.test('membership', async (t) => {
 
   t.test('endpoints added, not ready, terminating and removed change the set', async (t) => {
     const { server, membership, changes } = await started(t);
-    server.store.put('endpointslices', slice('svc-a', 10262, [{ id: 'r1', ip: '10.0.0.1' }, { id: 'r2', ip: '10.0.0.2', ready: false }, { id: 'r3', ip: '10.0.0.3' }]));
+    server.store.put(
+      'endpointslices',
+      slice('svc-a', 10262, [
+        { id: 'r1', ip: '10.0.0.1' },
+        { id: 'r2', ip: '10.0.0.2', ready: false },
+        { id: 'r3', ip: '10.0.0.3' },
+      ]),
+    );
     server.store.put('endpointslices', slice('other-svc', 10262, [{ id: 'x9', ip: '10.0.0.9' }], { service: 'something-else' }));
     membership.start();
     t.teardown(() => membership.stop());
     await waitFor(() => changes.length === 1, 'the listed set');
     t.ok(membership.synced);
-    t.equal(changes[0], 'r1@10.0.0.1:10262 r2@10.0.0.2:10262 r3@10.0.0.3:10262', 'a not-ready endpoint is a replica; another Service\'s slice is not');
+    t.equal(changes[0], 'r1@10.0.0.1:10262 r2@10.0.0.2:10262 r3@10.0.0.3:10262', "a not-ready endpoint is a replica; another Service's slice is not");
 
-    server.store.put('endpointslices', slice('svc-a', 10262, [{ id: 'r1', ip: '10.0.0.1' }, { id: 'r2', ip: '10.0.0.2', ready: false }, { id: 'r3', ip: '10.0.0.3', terminating: true }]));
+    server.store.put(
+      'endpointslices',
+      slice('svc-a', 10262, [
+        { id: 'r1', ip: '10.0.0.1' },
+        { id: 'r2', ip: '10.0.0.2', ready: false },
+        { id: 'r3', ip: '10.0.0.3', terminating: true },
+      ]),
+    );
     await waitFor(() => changes.length === 2, 'r3 terminating');
     t.equal(changes[1], 'r1@10.0.0.1:10262 r2@10.0.0.2:10262', 'a terminating endpoint drops out');
 
@@ -67,7 +81,13 @@ t.test('membership', async (t) => {
     t.equal(changes[2], 'r1@10.0.0.1:10262 r2@10.0.0.2:10262 r4@10.0.0.4:20262', 'each slice brings its own port');
 
     server.store.put('endpointslices', slice('other-svc', 10262, [{ id: 'x8', ip: '10.0.0.8' }], { service: 'something-else' }));
-    server.store.put('endpointslices', slice('svc-a', 10262, [{ id: 'r1', ip: '10.0.0.1' }, { id: 'r2', ip: '10.0.0.2' }]));
+    server.store.put(
+      'endpointslices',
+      slice('svc-a', 10262, [
+        { id: 'r1', ip: '10.0.0.1' },
+        { id: 'r2', ip: '10.0.0.2' },
+      ]),
+    );
     server.store.delete('endpointslices', NS, 'svc-b');
     await waitFor(() => changes.length === 4, 'svc-b deleted');
     t.equal(changes[3], 'r1@10.0.0.1:10262 r2@10.0.0.2:10262', 'a deleted slice takes its replicas; r2 turning ready changes nothing');
@@ -89,7 +109,13 @@ t.test('membership', async (t) => {
     t.equal(changes[0], 'r1@10.0.0.1:10262 r2@10.0.0.2:10262');
 
     // self's endpoint at another address: self keeps its own, and an operator is told why agents see both
-    server.store.put('endpointslices', slice('svc-a', 10262, [{ id: 'r1', ip: '10.9.9.9' }, { id: 'r2', ip: '10.0.0.2', ready: false }]));
+    server.store.put(
+      'endpointslices',
+      slice('svc-a', 10262, [
+        { id: 'r1', ip: '10.9.9.9' },
+        { id: 'r2', ip: '10.0.0.2', ready: false },
+      ]),
+    );
     await waitFor(() => log.lines.some((l) => l.level === 'warn' && /advertised address/.test(l.msg)), 'address warning');
     t.equal(text(membership.replicas), 'r1@10.0.0.1:10262 r2@10.0.0.2:10262');
     t.match(log.lines.find((l) => /advertised address/.test(l.msg))!.obj, { advertiseAddr: '10.0.0.1:10262', endpointAddr: '10.9.9.9:10262' });
@@ -109,7 +135,10 @@ t.test('membership', async (t) => {
     t.teardown(() => membership.stop());
     await waitFor(() => changes.length === 1, 'r2');
     await waitFor(() => server.requests.some((r) => r.query.watch === 'true' && r.path.endsWith('/endpointslices')), 'watch open');
-    t.ok(server.requests.some((r) => r.query.labelSelector === `${ReplicaEndpoints.SERVICE_LABEL}=${ReplicaEndpoints.DEFAULT_SERVICE}`), 'the watch selects the Service\'s slices');
+    t.ok(
+      server.requests.some((r) => r.query.labelSelector === `${ReplicaEndpoints.SERVICE_LABEL}=${ReplicaEndpoints.DEFAULT_SERVICE}`),
+      "the watch selects the Service's slices",
+    );
 
     server.dropWatches();
     server.store.put('endpointslices', slice('svc-b', 10262, [{ id: 'r3', ip: '10.0.0.3', ready: false }]));
@@ -139,6 +168,9 @@ t.test('replicasOf', async (t) => {
     'a pod terminating in one slice and not in another counts once, at the live entry',
   );
   t.equal(ids([slice('a', 1, [{ ip: '10.0.0.1' }, { id: 'p' }, { id: 'q', ip: '10.0.0.3' }])]), 'q@10.0.0.3:1', 'no targetRef or no address: skipped');
-  t.same(replicasOf([slice('a', 1, [{ id: 'p', ip: '10.0.0.1' }], { portName: 'meta' }), slice('e', 1, [], { portName: 'meta' })], 'agent'), { replicas: [], portless: ['a'] });
+  t.same(replicasOf([slice('a', 1, [{ id: 'p', ip: '10.0.0.1' }], { portName: 'meta' }), slice('e', 1, [], { portName: 'meta' })], 'agent'), {
+    replicas: [],
+    portless: ['a'],
+  });
   t.equal(ids([slice('a', 7, [{ id: 'p', ip: '10.0.0.1' }], { portName: '' })], ''), 'p@10.0.0.1:7', 'a Service with one unnamed port');
 });

@@ -28,13 +28,41 @@ t.test('kubelet-path', async (t) => {
 
   t.test('everything else is undefined', async (t) => {
     const bad = [
-      '', 'exec/ns/p/c', '/', '/exec', '/exec/ns', '/exec/ns/p', '/exec/ns/p/uid/c/extra',
-      '/containerLogs/ns/p', '/containerLogs/ns/p/uid/c', '/portForward/ns', '/portForward/ns/p/uid/x',
-      '/run/ns/p', '/attach/ns/p', '/metrics', '/metrics/cadvisor', '/pods', '/stats/summary', '/logs/',
-      '/healthz', '/Exec/ns/p/c', '/exec/NS/p/c', '/exec/ns/P/c', '/exec/ns//c', '/exec//p/c',
-      '/exec/../p/c', '/exec/ns/../c', '/exec/-ns/p/c', '/exec/ns/p-/c', `/exec/${'a'.repeat(64)}/p/c`,
-      `/exec/ns/${'a'.repeat(254)}/c`, '/exec/ns/%zz/c', '/exec/ns/p%2Fq/c', '/constructor/ns/p/c',
-      '/__proto__/ns/p/c', '/hasOwnProperty/ns/p/c',
+      '',
+      'exec/ns/p/c',
+      '/',
+      '/exec',
+      '/exec/ns',
+      '/exec/ns/p',
+      '/exec/ns/p/uid/c/extra',
+      '/containerLogs/ns/p',
+      '/containerLogs/ns/p/uid/c',
+      '/portForward/ns',
+      '/portForward/ns/p/uid/x',
+      '/run/ns/p',
+      '/attach/ns/p',
+      '/metrics',
+      '/metrics/cadvisor',
+      '/pods',
+      '/stats/summary',
+      '/logs/',
+      '/healthz',
+      '/Exec/ns/p/c',
+      '/exec/NS/p/c',
+      '/exec/ns/P/c',
+      '/exec/ns//c',
+      '/exec//p/c',
+      '/exec/../p/c',
+      '/exec/ns/../c',
+      '/exec/-ns/p/c',
+      '/exec/ns/p-/c',
+      `/exec/${'a'.repeat(64)}/p/c`,
+      `/exec/ns/${'a'.repeat(254)}/c`,
+      '/exec/ns/%zz/c',
+      '/exec/ns/p%2Fq/c',
+      '/constructor/ns/p/c',
+      '/__proto__/ns/p/c',
+      '/hasOwnProperty/ns/p/c',
     ];
     for (const path of bad) t.equal(parseKubeletPath(path), undefined, JSON.stringify(path));
     t.equal(parseKubeletPath(undefined as unknown as string), undefined);
@@ -73,9 +101,19 @@ t.test('backoff and errors', async (t) => {
 
   t.test('errors: stable codes and API error helpers', async (t) => {
     t.same(Object.values(KubeErrorCode).sort(), [
-      'ERR_KUBE_API', 'ERR_KUBE_CA_SECRET', 'ERR_KUBE_CONFIG', 'ERR_KUBE_ENROLL_ALREADY_ENROLLED', 'ERR_KUBE_ENROLL_BAD_CSR',
-      'ERR_KUBE_ENROLL_BAD_TOKEN', 'ERR_KUBE_ENROLL_NOT_EDGE_NODE', 'ERR_KUBE_ENROLL_SIGN_FAILED', 'ERR_KUBE_ENROLL_TOKEN_EXPIRED',
-      'ERR_KUBE_ENROLL_TOKEN_NOT_FOR_NODE', 'ERR_KUBE_ENROLL_TOKEN_USED_UP', 'ERR_KUBE_ENROLL_UNKNOWN_NODE', 'ERR_KUBE_INVALID_OPTIONS',
+      'ERR_KUBE_API',
+      'ERR_KUBE_CA_SECRET',
+      'ERR_KUBE_CONFIG',
+      'ERR_KUBE_ENROLL_ALREADY_ENROLLED',
+      'ERR_KUBE_ENROLL_BAD_CSR',
+      'ERR_KUBE_ENROLL_BAD_TOKEN',
+      'ERR_KUBE_ENROLL_NOT_EDGE_NODE',
+      'ERR_KUBE_ENROLL_SIGN_FAILED',
+      'ERR_KUBE_ENROLL_TOKEN_EXPIRED',
+      'ERR_KUBE_ENROLL_TOKEN_NOT_FOR_NODE',
+      'ERR_KUBE_ENROLL_TOKEN_USED_UP',
+      'ERR_KUBE_ENROLL_UNKNOWN_NODE',
+      'ERR_KUBE_INVALID_OPTIONS',
     ]);
     const cause = new Error('x');
     const e = new KubeError(KubeErrorCode.API, 'm', { cause });

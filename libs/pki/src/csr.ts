@@ -44,9 +44,7 @@ export function createCsr(key: KeyPairPem, nodeName: string): string {
 export async function signCsr(ca: CaBundle, csrPem: string, opts: SignCsrOptions): Promise<SignedCert> {
   const plan = planLeaf({ profile: 'agent', commonName: opts.nodeName, ips: opts.ips, validityDays: opts.validityDays });
   const loaded = loadCa(ca);
-  const csr = wrapPki(PkiErrorCode.INVALID_CSR, 'CSR is not a PEM PKCS#10 request with an RSA key', () =>
-    forge.pki.certificationRequestFromPem(csrPem),
-  );
+  const csr = wrapPki(PkiErrorCode.INVALID_CSR, 'CSR is not a PEM PKCS#10 request with an RSA key', () => forge.pki.certificationRequestFromPem(csrPem));
   const verified = wrapPki(PkiErrorCode.INVALID_CSR, 'CSR signature could not be checked', () => csr.verify());
   if (!verified) throw new PkiError(PkiErrorCode.INVALID_CSR, 'CSR signature does not match its public key');
   const publicKey = csr.publicKey as forge.pki.rsa.PublicKey | null;

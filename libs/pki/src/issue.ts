@@ -88,10 +88,7 @@ export function signLeaf(ca: LoadedCa, publicKey: forge.pki.rsa.PublicKey, plan:
   cert.validity.notAfter = plan.notAfter;
   cert.setSubject(subjectAttrs(plan.commonName, plan.organization));
   cert.setIssuer(ca.cert.subject.attributes);
-  const altNames = [
-    ...plan.dnsNames.map((value) => ({ type: 2, value })),
-    ...plan.ips.map((ip) => ({ type: 7, ip })),
-  ];
+  const altNames = [...plan.dnsNames.map((value) => ({ type: 2, value })), ...plan.ips.map((ip) => ({ type: 7, ip }))];
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },

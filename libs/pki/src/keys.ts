@@ -21,10 +21,7 @@ const nodeKeygen = promisify(nodeGenerateKeyPair);
 /** Generates an RSA key pair with Node's native keygen (2048 bits: ~0.1–0.6 s). */
 export async function generateKeyPair(bits = 2048): Promise<KeyPairPem> {
   if (!Number.isInteger(bits) || bits < MIN_BITS || bits > MAX_BITS || bits % 8 !== 0) {
-    throw new PkiError(
-      PkiErrorCode.INVALID_OPTIONS,
-      `RSA key size must be a multiple of 8 between ${MIN_BITS} and ${MAX_BITS} bits, got ${bits}`,
-    );
+    throw new PkiError(PkiErrorCode.INVALID_OPTIONS, `RSA key size must be a multiple of 8 between ${MIN_BITS} and ${MAX_BITS} bits, got ${bits}`);
   }
   try {
     const { privateKey, publicKey } = await nodeKeygen('rsa', {
@@ -41,9 +38,7 @@ export async function generateKeyPair(bits = 2048): Promise<KeyPairPem> {
 
 /** Parses an RSA private key PEM (PKCS#1 or unencrypted PKCS#8) into a forge key. */
 export function forgePrivateKey(pem: string): forge.pki.rsa.PrivateKey {
-  return wrapPki(PkiErrorCode.INVALID_KEY, 'private key is not an unencrypted RSA private key PEM', () =>
-    forge.pki.privateKeyFromPem(pem),
-  );
+  return wrapPki(PkiErrorCode.INVALID_KEY, 'private key is not an unencrypted RSA private key PEM', () => forge.pki.privateKeyFromPem(pem));
 }
 
 /** The public half of a forge private key. */
@@ -67,9 +62,7 @@ export function readKeyPair(pair: KeyPairPem): {
   const privateKey = forgePrivateKey(pair.privateKeyPem);
   const publicKey = publicOf(privateKey);
   if (pair.publicKeyPem) {
-    const given = wrapPki(PkiErrorCode.INVALID_KEY, 'public key is not an RSA public key PEM', () =>
-      forge.pki.publicKeyFromPem(pair.publicKeyPem),
-    );
+    const given = wrapPki(PkiErrorCode.INVALID_KEY, 'public key is not an RSA public key PEM', () => forge.pki.publicKeyFromPem(pair.publicKeyPem));
     if (!samePublicKey(given, publicKey)) {
       throw new PkiError(PkiErrorCode.INVALID_KEY, 'public key PEM does not belong to the private key PEM');
     }

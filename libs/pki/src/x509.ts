@@ -20,7 +20,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** A random positive serial as hex: first byte 0x01–0x7f, so the DER INTEGER is positive and minimal. */
 export function randomSerialHex(): string {
   const bytes = randomBytes(SERIAL_BYTES);
-  bytes[0] = (bytes[0]! & 0x7f) || 0x01;
+  bytes[0] = bytes[0]! & 0x7f || 0x01;
   return bytes.toString('hex');
 }
 
@@ -39,13 +39,15 @@ export function validityWindow(opts: ValidityOptions, defaultDays: number): { no
   if (!Number.isFinite(days) || days <= 0) {
     throw new PkiError(PkiErrorCode.INVALID_OPTIONS, `validityDays must be a positive number, got ${days}`);
   }
-  for (const [field, date] of [['notBefore', opts.notBefore], ['notAfter', opts.notAfter]] as const) {
+  for (const [field, date] of [
+    ['notBefore', opts.notBefore],
+    ['notAfter', opts.notAfter],
+  ] as const) {
     if (date !== undefined && (!(date instanceof Date) || Number.isNaN(date.getTime()))) {
       throw new PkiError(PkiErrorCode.INVALID_OPTIONS, `${field} must be a valid Date`);
     }
   }
-  const notBefore = opts.notBefore
-    ?? (opts.notAfter ? new Date(opts.notAfter.getTime() - days * DAY_MS) : new Date(Date.now() - CLOCK_SKEW_MS));
+  const notBefore = opts.notBefore ?? (opts.notAfter ? new Date(opts.notAfter.getTime() - days * DAY_MS) : new Date(Date.now() - CLOCK_SKEW_MS));
   const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + days * DAY_MS);
   if (notAfter.getTime() <= notBefore.getTime()) {
     throw new PkiError(PkiErrorCode.INVALID_OPTIONS, 'notAfter must be later than notBefore');
@@ -55,10 +57,7 @@ export function validityWindow(opts: ValidityOptions, defaultDays: number): { no
 
 /** Subject attributes: one CN, then one O per organization, in order. */
 export function subjectAttrs(commonName: string, organization: readonly string[] = []): forge.pki.CertificateField[] {
-  return [
-    { shortName: 'CN', value: commonName },
-    ...organization.map((o) => ({ shortName: 'O', value: o })),
-  ];
+  return [{ shortName: 'CN', value: commonName }, ...organization.map((o) => ({ shortName: 'O', value: o }))];
 }
 
 /** A CA bundle read back into forge objects, checked to be a usable CA. */
@@ -70,23 +69,17 @@ export interface LoadedCa {
 }
 
 export function loadCa(ca: CaBundle): LoadedCa {
-  const cert = wrapPki(PkiErrorCode.INVALID_CA, 'CA certificate is not an RSA X.509 certificate PEM', () =>
-    forge.pki.certificateFromPem(ca.certPem),
-  );
+  const cert = wrapPki(PkiErrorCode.INVALID_CA, 'CA certificate is not an RSA X.509 certificate PEM', () => forge.pki.certificateFromPem(ca.certPem));
   const basic = cert.getExtension('basicConstraints') as { cA?: boolean } | undefined;
   if (!basic?.cA) {
     throw new PkiError(PkiErrorCode.INVALID_CA, 'CA certificate does not have basicConstraints cA=true');
   }
-  const privateKey = wrapPki(PkiErrorCode.INVALID_CA, 'CA key is not an unencrypted RSA private key PEM', () =>
-    forge.pki.privateKeyFromPem(ca.keyPem),
-  );
+  const privateKey = wrapPki(PkiErrorCode.INVALID_CA, 'CA key is not an unencrypted RSA private key PEM', () => forge.pki.privateKeyFromPem(ca.keyPem));
   if (!samePublicKey(publicOf(privateKey), cert.publicKey as forge.pki.rsa.PublicKey)) {
     throw new PkiError(PkiErrorCode.INVALID_CA, 'CA key does not belong to the CA certificate');
   }
   const ski = cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | undefined;
-  const keyIdentifier = ski?.subjectKeyIdentifier
-    ? forge.util.hexToBytes(ski.subjectKeyIdentifier)
-    : cert.generateSubjectKeyIdentifier().getBytes();
+  const keyIdentifier = ski?.subjectKeyIdentifier ? forge.util.hexToBytes(ski.subjectKeyIdentifier) : cert.generateSubjectKeyIdentifier().getBytes();
   return { cert, privateKey, keyIdentifier };
 }
 

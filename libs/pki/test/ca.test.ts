@@ -39,7 +39,13 @@ t.test('createCa: validityDays and a generated key', async (t) => {
 });
 
 t.test('createCa rejects bad options before generating a key', async (t) => {
-  for (const opts of [{ commonName: '' }, { commonName: 'x'.repeat(65) }, { commonName: 'a\nb' }, { commonName: 'ok', validityDays: 0 }, { commonName: 'ok', validityDays: -1 }]) {
+  for (const opts of [
+    { commonName: '' },
+    { commonName: 'x'.repeat(65) },
+    { commonName: 'a\nb' },
+    { commonName: 'ok', validityDays: 0 },
+    { commonName: 'ok', validityDays: -1 },
+  ]) {
     await t.rejects(createCa(opts), { code: PkiErrorCode.INVALID_OPTIONS }, JSON.stringify(opts));
   }
 });

@@ -88,7 +88,10 @@ t.test('signCsr refuses RSA keys under 2048 bits and EC keys (openssl-made CSRs)
     return readFile(join(dir, `${name}.csr`), 'utf8');
   };
   const small = await make('rsa1024', ['-newkey', 'rsa:1024']);
-  await t.rejects(signCsr(ca, small, { nodeName: 'edge-1', ips: [] }), { code: PkiErrorCode.INVALID_CSR, message: /RSA 1024 bits; an agent key must be RSA 2048 to 8192 bits/ });
+  await t.rejects(signCsr(ca, small, { nodeName: 'edge-1', ips: [] }), {
+    code: PkiErrorCode.INVALID_CSR,
+    message: /RSA 1024 bits; an agent key must be RSA 2048 to 8192 bits/,
+  });
   const ec = await make('ec', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']);
   await t.rejects(signCsr(ca, ec, { nodeName: 'edge-1', ips: [] }), { code: PkiErrorCode.INVALID_CSR });
   const ok = await make('rsa2048', ['-newkey', 'rsa:2048']);

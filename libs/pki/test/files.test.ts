@@ -30,9 +30,11 @@ t.test('readPemFiles: missing files, wrong contents, unwritable places', async (
   const { ca } = await testCas();
   const dir = t.testdir({
     'half.crt': ca.certPem,
-    'swapped.crt': ca.keyPem, 'swapped.key': ca.keyPem,
-    'nokey.crt': ca.certPem, 'nokey.key': ca.certPem,
-    'file': 'x',
+    'swapped.crt': ca.keyPem,
+    'swapped.key': ca.keyPem,
+    'nokey.crt': ca.certPem,
+    'nokey.key': ca.certPem,
+    file: 'x',
   });
   await t.rejects(readPemFiles(dir, 'absent'), { code: PkiErrorCode.FILE_NOT_FOUND });
   await t.rejects(readPemFiles(dir, 'half'), { code: PkiErrorCode.FILE_NOT_FOUND, message: /half\.key/ });

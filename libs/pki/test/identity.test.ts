@@ -28,9 +28,24 @@ t.test('certIdentity reads non-RSA certificates with UTF-8 names and several O v
   const dir = t.testdir();
   const certPath = join(dir, 'ec.crt');
   await openssl([
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-    '-keyout', join(dir, 'ec.key'), '-out', certPath, '-utf8', '-subj', '/CN=nœud-ä/O=team a/O=team, b',
-    '-addext', 'subjectAltName=DNS:ec.example,DNS:*.ec.example,IP:10.1.2.3,IP:fd00::2',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '2',
+    '-keyout',
+    join(dir, 'ec.key'),
+    '-out',
+    certPath,
+    '-utf8',
+    '-subj',
+    '/CN=nœud-ä/O=team a/O=team, b',
+    '-addext',
+    'subjectAltName=DNS:ec.example,DNS:*.ec.example,IP:10.1.2.3,IP:fd00::2',
   ]);
   const id = certIdentity(readFileSync(certPath, 'utf8'));
   t.match(id, {

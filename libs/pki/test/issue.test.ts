@@ -2,7 +2,14 @@ import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import t from 'tap';
 import {
-  PkiErrorCode, certIdentity, checkIssueOptions, issueAgentCert, issueCallerCert, issueCertificate, issueKubeletClientCert, issueServerCert,
+  PkiErrorCode,
+  certIdentity,
+  checkIssueOptions,
+  issueAgentCert,
+  issueCallerCert,
+  issueCertificate,
+  issueKubeletClientCert,
+  issueServerCert,
 } from '../src/index.js';
 import type { CertProfile } from '../src/index.js';
 import { opensslVerify, testCas, testKeys } from './fixtures/pki.js';
@@ -44,7 +51,11 @@ t.test('openssl verify accepts each leaf for its purpose and refuses the wrong p
   const kubelet = await issueKubeletClientCert(ca, { key: k.leafA });
   t.match(await opensslVerify(ca.certPem, server.certPem, 'sslserver'), { ok: true, output: /OK/ });
   t.match(await opensslVerify(ca.certPem, agent.certPem, 'sslclient'), { ok: true });
-  t.match(await opensslVerify(ca.certPem, agent.certPem, 'sslserver'), { ok: false, output: /unsuitable certificate purpose/ }, 'an agent certificate is no server certificate');
+  t.match(
+    await opensslVerify(ca.certPem, agent.certPem, 'sslserver'),
+    { ok: false, output: /unsuitable certificate purpose/ },
+    'an agent certificate is no server certificate',
+  );
   t.match(await opensslVerify(ca.certPem, kubelet.certPem, 'sslclient'), { ok: true });
   t.match(await opensslVerify(ca.certPem, server.certPem, 'sslclient'), { ok: false, output: /unsuitable certificate purpose/ });
   t.match(await opensslVerify(foreignCa.certPem, agent.certPem), { ok: false });
@@ -55,7 +66,11 @@ t.test('agent: CN = node name, O = system:nodes, DNS SAN = node name, IP SANs no
   const { ca } = await testCas();
   const agent = await issueAgentCert(ca, 'edge-7.site-b', ['10.0.0.7', 'FD00:0:0::7', '10.0.0.7'], { key: k.leafA });
   t.match(certIdentity(agent.certPem), {
-    commonName: 'edge-7.site-b', organization: ['system:nodes'], dnsNames: ['edge-7.site-b'], ips: ['10.0.0.7', 'fd00::7'], issuerCommonName: 'test-ca',
+    commonName: 'edge-7.site-b',
+    organization: ['system:nodes'],
+    dnsNames: ['edge-7.site-b'],
+    ips: ['10.0.0.7', 'fd00::7'],
+    issuerCommonName: 'test-ca',
   });
   const custom = await issueCertificate(ca, { profile: 'agent', commonName: 'edge-8', organization: ['o1', 'o2'], dnsNames: ['edge-8.local'], key: k.leafA });
   t.match(certIdentity(custom.certPem), { organization: ['o1', 'o2'], dnsNames: ['edge-8', 'edge-8.local'] });
@@ -65,7 +80,11 @@ t.test('convenience issuers use the project names', async (t) => {
   const k = await testKeys();
   const { ca } = await testCas();
   const key = { key: k.leafA };
-  t.match(certIdentity((await issueServerCert(ca, { dnsNames: ['a.example'], ...key })).certPem), { commonName: 'edge-tunnel-server', dnsNames: ['a.example'], organization: [] });
+  t.match(certIdentity((await issueServerCert(ca, { dnsNames: ['a.example'], ...key })).certPem), {
+    commonName: 'edge-tunnel-server',
+    dnsNames: ['a.example'],
+    organization: [],
+  });
   t.match(certIdentity((await issueKubeletClientCert(ca, key)).certPem), { commonName: 'edge-tunnel-server-kubelet-client', organization: [], dnsNames: [] });
   t.match(certIdentity((await issueCallerCert(ca, undefined, key)).certPem), { commonName: 'kube-apiserver-kubelet-client' });
   t.match(certIdentity((await issueCallerCert(ca, 'audit-probe', key)).certPem), { commonName: 'audit-probe' });
@@ -87,18 +106,29 @@ t.test('serial numbers are random, positive and minimal DER', async (t) => {
 t.test('validity: days, explicit window, notAfter alone, bad windows', async (t) => {
   const k = await testKeys();
   const { ca } = await testCas();
-  const span = (pem: string): number => { const id = certIdentity(pem); return Math.round((id.notAfter.getTime() - id.notBefore.getTime()) / DAY); };
+  const span = (pem: string): number => {
+    const id = certIdentity(pem);
+    return Math.round((id.notAfter.getTime() - id.notBefore.getTime()) / DAY);
+  };
   t.equal(span((await issueCallerCert(ca, 'c', { key: k.leafA })).certPem), 365, 'default 365 days');
   t.equal(span((await issueCallerCert(ca, 'c', { key: k.leafA, validityDays: 7 })).certPem), 7);
   const notBefore = new Date('2030-01-01T00:00:00Z');
   const notAfter = new Date('2030-02-01T00:00:00Z');
   const fixed = certIdentity((await issueCertificate(ca, { profile: 'client', commonName: 'c', notBefore, notAfter, key: k.leafA })).certPem);
   t.same([fixed.notBefore, fixed.notAfter], [notBefore, notAfter]);
-  const past = certIdentity((await issueCertificate(ca, { profile: 'client', commonName: 'c', notAfter: new Date(Date.now() - DAY), validityDays: 2, key: k.leafA })).certPem);
+  const past = certIdentity(
+    (await issueCertificate(ca, { profile: 'client', commonName: 'c', notAfter: new Date(Date.now() - DAY), validityDays: 2, key: k.leafA })).certPem,
+  );
   t.ok(past.notAfter.getTime() < Date.now() && Math.round((past.notAfter.getTime() - past.notBefore.getTime()) / DAY) === 2);
-  await t.rejects(issueCertificate(ca, { profile: 'client', commonName: 'c', notBefore: notAfter, notAfter: notBefore, key: k.leafA }), { code: PkiErrorCode.INVALID_OPTIONS });
-  await t.rejects(issueCertificate(ca, { profile: 'client', commonName: 'c', notAfter: new Date('nope'), key: k.leafA }), { code: PkiErrorCode.INVALID_OPTIONS });
-  await t.rejects(issueCertificate(ca, { profile: 'client', commonName: 'c', validityDays: Number.POSITIVE_INFINITY, key: k.leafA }), { code: PkiErrorCode.INVALID_OPTIONS });
+  await t.rejects(issueCertificate(ca, { profile: 'client', commonName: 'c', notBefore: notAfter, notAfter: notBefore, key: k.leafA }), {
+    code: PkiErrorCode.INVALID_OPTIONS,
+  });
+  await t.rejects(issueCertificate(ca, { profile: 'client', commonName: 'c', notAfter: new Date('nope'), key: k.leafA }), {
+    code: PkiErrorCode.INVALID_OPTIONS,
+  });
+  await t.rejects(issueCertificate(ca, { profile: 'client', commonName: 'c', validityDays: Number.POSITIVE_INFINITY, key: k.leafA }), {
+    code: PkiErrorCode.INVALID_OPTIONS,
+  });
 });
 
 t.test('bad names, addresses and profiles are rejected with ERR_PKI_INVALID_OPTIONS', async (t) => {
@@ -120,7 +150,10 @@ t.test('bad names, addresses and profiles are rejected with ERR_PKI_INVALID_OPTI
     t.throws(() => checkIssueOptions(opts), { code: PkiErrorCode.INVALID_OPTIONS }, `checkIssueOptions: ${name}`);
   }
   t.doesNotThrow(() => checkIssueOptions({ profile: 'agent', commonName: 'edge-1', ips: ['10.0.0.1'] }));
-  await t.resolves(issueCertificate(ca, { profile: 'server', commonName: 's', dnsNames: ['*.edge.example'], key: (await testKeys()).leafA }), 'wildcard DNS is allowed');
+  await t.resolves(
+    issueCertificate(ca, { profile: 'server', commonName: 's', dnsNames: ['*.edge.example'], key: (await testKeys()).leafA }),
+    'wildcard DNS is allowed',
+  );
 });
 
 t.test('an unusable CA is rejected with ERR_PKI_INVALID_CA', async (t) => {

@@ -10,10 +10,7 @@ t.test('generateKeyPair: 2048-bit RSA, PKCS#8 + SPKI PEM that belong together', 
   const priv = createPrivateKey(pair.privateKeyPem);
   t.equal(priv.asymmetricKeyType, 'rsa');
   t.equal(priv.asymmetricKeyDetails?.modulusLength, 2048);
-  t.equal(
-    createPublicKey(priv).export({ type: 'spki', format: 'pem' }),
-    createPublicKey(pair.publicKeyPem).export({ type: 'spki', format: 'pem' }),
-  );
+  t.equal(createPublicKey(priv).export({ type: 'spki', format: 'pem' }), createPublicKey(pair.publicKeyPem).export({ type: 'spki', format: 'pem' }));
 });
 
 t.test('generateKeyPair rejects sizes outside 2048..8192 or not a multiple of 8', async (t) => {

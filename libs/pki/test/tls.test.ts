@@ -12,7 +12,8 @@ t.test('agent cert: mutual TLS succeeds and the server sees CN = node name and S
   const server = await issueServerCert(ca, { dnsNames: ['localhost'], ips: ['127.0.0.1'], key: k.leafA });
   const agent = await issueAgentCert(ca, 'edge-node-1', ['10.20.0.7', '192.168.1.7'], { key: k.leafB });
 
-  for (const servername of ['localhost', undefined]) { // DNS SAN, then IP SAN (host 127.0.0.1)
+  for (const servername of ['localhost', undefined]) {
+    // DNS SAN, then IP SAN (host 127.0.0.1)
     const r = await handshake(server, { ...agent, servername });
     t.equal(r.clientError, undefined, `client ok (${servername ?? 'ip'})`);
     t.equal(r.serverError, undefined);
@@ -77,7 +78,11 @@ t.test('an expired client cert is rejected by the verifying server', async (t) =
   const { ca } = await testCas();
   const server = await issueServerCert(ca, { dnsNames: ['localhost'], key: k.leafA });
   const expired = await issueCertificate(ca, {
-    profile: 'agent', commonName: 'edge-node-1', ips: ['10.20.0.7'], key: k.leafB, notAfter: new Date(Date.now() - DAY),
+    profile: 'agent',
+    commonName: 'edge-node-1',
+    ips: ['10.20.0.7'],
+    key: k.leafB,
+    notAfter: new Date(Date.now() - DAY),
   });
   t.ok(certIdentity(expired.certPem).notAfter.getTime() < Date.now());
   const r = await handshake(server, { ...expired, servername: 'localhost' });
@@ -91,8 +96,12 @@ t.test('an expired server cert is rejected by the verifying client', async (t) =
   const k = await testKeys();
   const { ca } = await testCas();
   const expired = await issueCertificate(ca, {
-    profile: 'server', commonName: 'edge-tunnel-server', dnsNames: ['localhost'], key: k.leafA,
-    notBefore: new Date(Date.now() - 10 * DAY), notAfter: new Date(Date.now() - DAY),
+    profile: 'server',
+    commonName: 'edge-tunnel-server',
+    dnsNames: ['localhost'],
+    key: k.leafA,
+    notBefore: new Date(Date.now() - 10 * DAY),
+    notAfter: new Date(Date.now() - DAY),
   });
   const agent = await issueAgentCert(ca, 'edge-node-1', ['10.20.0.7'], { key: k.leafB });
   const r = await handshake(expired, { ...agent, servername: 'localhost' });

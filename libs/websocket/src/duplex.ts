@@ -21,7 +21,10 @@ export class WebSocketDuplex extends Duplex {
   /** the reused buffer batches are gathered into (masksEveryMessage), grown on demand up to MAX_SEND_BYTES */
   private scratch: Buffer | undefined;
 
-  constructor(private readonly ws: WebSocket, opts: DuplexOptions = {}) {
+  constructor(
+    private readonly ws: WebSocket,
+    opts: DuplexOptions = {},
+  ) {
     super({ allowHalfOpen: false });
     if (opts.masksEveryMessage && ws.extensions === '') this.scratch = Buffer.allocUnsafeSlow(0);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
@@ -43,7 +46,10 @@ export class WebSocketDuplex extends Duplex {
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
-    this.send(chunks.map((c) => c.chunk), cb);
+    this.send(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
   }
 
   override _final(cb: (err?: Error | null) => void): void {

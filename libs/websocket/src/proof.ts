@@ -65,7 +65,8 @@ export function verifyProof(text: string, challenge: Buffer, agentCaPem: string,
   if (now < new Date(leaf.validFrom)) return { ok: false, reason: 'the agent certificate is not yet valid' };
   if (now > new Date(leaf.validTo)) return { ok: false, reason: 'the agent certificate has expired' };
   const eku = leaf.keyUsage;
-  if (eku !== undefined && !eku.includes(CLIENT_AUTH)) return { ok: false, reason: 'the agent certificate is not for client authentication (extended key usage)' };
+  if (eku !== undefined && !eku.includes(CLIENT_AUTH))
+    return { ok: false, reason: 'the agent certificate is not for client authentication (extended key usage)' };
   let signed = false;
   try {
     signed = verify('sha256', signedBytes(challenge), leaf.publicKey, Buffer.from(msg.signature, 'base64'));

@@ -14,7 +14,11 @@ async function pair(perMessageDeflate = false): Promise<{ a: WebSocketDuplex; b:
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate });
   await once(wss, 'listening');
   const accepted = once(wss, 'connection');
-  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate, generateMask: nonZeroMask } as ConstructorParameters<typeof WebSocket>[2]);
+  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, {
+    maxPayload: MAX_MESSAGE_BYTES,
+    perMessageDeflate,
+    generateMask: nonZeroMask,
+  } as ConstructorParameters<typeof WebSocket>[2]);
   await once(client, 'open');
   const [server] = (await accepted) as [WebSocket];
   let count = 0;

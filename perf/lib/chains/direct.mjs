@@ -13,10 +13,14 @@ export function directChain(env) {
       const entry = await viaLink(opts.link, env.sink.host, env.sink.port, procs);
       const sink = env.httpSink;
       // `reqs`: the HTTP sink itself, plain and TLS (no link: that scenario has none)
-      const reqs = sink ? { direct: {
-        http: { host: env.sink.host, port: sink.httpPort, hostHeader: `${env.sink.host}:${sink.httpPort}` },
-        https: { host: env.sink.host, port: sink.httpsPort, hostHeader: `${env.sink.host}:${sink.httpsPort}`, tls: { ca: env.certs.caPem } },
-      } } : {};
+      const reqs = sink
+        ? {
+            direct: {
+              http: { host: env.sink.host, port: sink.httpPort, hostHeader: `${env.sink.host}:${sink.httpPort}` },
+              https: { host: env.sink.host, port: sink.httpsPort, hostHeader: `${env.sink.host}:${sink.httpsPort}`, tls: { ca: env.certs.caPem } },
+            },
+          }
+        : {};
       return { endpoint: entry, procs, reqs };
     },
     stop: () => stopAll(procs),

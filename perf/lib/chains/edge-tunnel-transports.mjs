@@ -43,18 +43,48 @@ export function transportChain(env, { transport, proxy }) {
       const dial = ws ? ['--transport', 'websocket', '--ws-url', `wss://127.0.0.1:${wan.port}/edge-tunnel/v1/session`] : [];
       const { certs } = env;
       const agentLog = join(env.tmp, `agent-${tag}-${++starts}.log`);
-      const agent = spawnProc(`agent-${tag}`, appMain('@edge-tunnel/agent'), [
-        '--server', `127.0.0.1:${ws ? server.agent : wan.port}`, ...dial, ...via, '--node-name', NODE.name, '--node-ip', NODE.ip,
-        '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'),
-        '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', [env.sink.port, ...(env.httpSink ? [env.httpSink.httpPort, env.httpSink.httpsPort] : [])].join(','),
-        '--compression', 'off', '--log-level', env.logLevel, '--max-streams', String(AGENT_MAX_STREAMS),
-      ], { node: true, logFile: agentLog });
+      const agent = spawnProc(
+        `agent-${tag}`,
+        appMain('@edge-tunnel/agent'),
+        [
+          '--server',
+          `127.0.0.1:${ws ? server.agent : wan.port}`,
+          ...dial,
+          ...via,
+          '--node-name',
+          NODE.name,
+          '--node-ip',
+          NODE.ip,
+          '--cert',
+          certs.path(`agent-${NODE.name}`, 'crt'),
+          '--key',
+          certs.path(`agent-${NODE.name}`, 'key'),
+          '--ca',
+          certs.path('ca', 'crt'),
+          '--meta-addr',
+          `${NODE.ip}:0`,
+          '--allow-ports',
+          [env.sink.port, ...(env.httpSink ? [env.httpSink.httpPort, env.httpSink.httpsPort] : [])].join(','),
+          '--compression',
+          'off',
+          '--log-level',
+          env.logLevel,
+          '--max-streams',
+          String(AGENT_MAX_STREAMS),
+        ],
+        { node: true, logFile: agentLog },
+      );
       procs.push({ role: 'agent', proc: agent, measured: true });
-      await waitUntil('the agent session', async () => {
-        const res = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels`);
-        const node = res?.status === 200 ? JSON.parse(res.body).nodes?.find((/** @type {{ nodeName: string }} */ n) => n.nodeName === NODE.name) : undefined;
-        return node?.connected === true && node.transport === (ws ? 'websocket' : 'tls');
-      }, 15_000, () => agent.alive() && server.proc.alive()).catch((err) => {
+      await waitUntil(
+        'the agent session',
+        async () => {
+          const res = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels`);
+          const node = res?.status === 200 ? JSON.parse(res.body).nodes?.find((/** @type {{ nodeName: string }} */ n) => n.nodeName === NODE.name) : undefined;
+          return node?.connected === true && node.transport === (ws ? 'websocket' : 'tls');
+        },
+        15_000,
+        () => agent.alive() && server.proc.alive(),
+      ).catch((err) => {
         throw new Error(`${err.message}\nagent: ${readFileSync(agentLog, 'utf8').split('\n').slice(-8).join('\n')}`);
       });
       return { endpoint: { host: '127.0.0.1', port: server.connect, connect: `${NODE.ip}:${env.sink.port}` }, procs, server };
@@ -71,7 +101,19 @@ async function startTinyproxy(env, tag, procs) {
   const dir = mkdtempSync(join(env.tmp, `tinyproxy-${tag}-`));
   const port = await freePort();
   // LogLevel Warning: tinyproxy logs each CONNECT at Connect/Info, which would be the bench's own cost
-  writeFileSync(join(dir, 'tinyproxy.conf'), [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 600', 'LogLevel Warning', `LogFile "${join(dir, 'tinyproxy.log')}"`, 'MaxClients 100', 'Allow 127.0.0.1', ''].join('\n'));
+  writeFileSync(
+    join(dir, 'tinyproxy.conf'),
+    [
+      `Port ${port}`,
+      'Listen 127.0.0.1',
+      'Timeout 600',
+      'LogLevel Warning',
+      `LogFile "${join(dir, 'tinyproxy.log')}"`,
+      'MaxClients 100',
+      'Allow 127.0.0.1',
+      '',
+    ].join('\n'),
+  );
   const proc = spawnProc(`tinyproxy-${tag}`, 'tinyproxy', ['-d', '-c', join(dir, 'tinyproxy.conf')]);
   procs.push({ role: 'proxy', proc, measured: false });
   await waitForPort('127.0.0.1', port, 10_000, () => proc.alive());

@@ -31,11 +31,13 @@ export const appMain = (/** @type {string} */ pkg) => join(dirname(fileURLToPath
  */
 export function httpGet(url) {
   return new Promise((resolve) => {
-    http.get(url, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    }).on('error', () => resolve(undefined));
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      })
+      .on('error', () => resolve(undefined));
   });
 }
 
@@ -62,18 +64,55 @@ export async function startServer(env, { compression, tag, procs, passthrough = 
   const httpPorts = [env.sink.port, ...(httpSink ? [httpSink.httpPort] : [])].join(', ');
   writeFileSync(configPath, `http-proxy-ports: '${httpPorts}'\n${httpSink ? `https-proxy-ports: '${httpSink.httpsPort}'\n` : ''}`);
   const any = '127.0.0.1:0';
-  const server = spawnProc(`server-${tag}`, appMain('@edge-tunnel/server'), [
-    '--agent-addr', any, '--https-addr', any, '--http-addr', any, '--meta-addr', any, '--connect-addr', any,
-    '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'), '--agent-ca', certs.path('ca', 'crt'),
-    '--caller-ca', certs.path('ca', 'crt'), '--config', configPath,
-    ...(passthrough ? ['--https-mode=passthrough'] : ['--kubelet-client-cert', certs.path('kubelet-client', 'crt'), '--kubelet-client-key', certs.path('kubelet-client', 'key')]),
-    `--compression=${compression}`, '--log-level', env.logLevel, '--max-streams-per-node', String(SERVER_MAX_STREAMS_PER_NODE), ...extraArgs,
-  ], { node: true, logFile: join(env.tmp, `server-${tag}-${++starts}.log`) });
+  const server = spawnProc(
+    `server-${tag}`,
+    appMain('@edge-tunnel/server'),
+    [
+      '--agent-addr',
+      any,
+      '--https-addr',
+      any,
+      '--http-addr',
+      any,
+      '--meta-addr',
+      any,
+      '--connect-addr',
+      any,
+      '--cert',
+      certs.path('server', 'crt'),
+      '--key',
+      certs.path('server', 'key'),
+      '--agent-ca',
+      certs.path('ca', 'crt'),
+      '--caller-ca',
+      certs.path('ca', 'crt'),
+      '--config',
+      configPath,
+      ...(passthrough
+        ? ['--https-mode=passthrough']
+        : ['--kubelet-client-cert', certs.path('kubelet-client', 'crt'), '--kubelet-client-key', certs.path('kubelet-client', 'key')]),
+      `--compression=${compression}`,
+      '--log-level',
+      env.logLevel,
+      '--max-streams-per-node',
+      String(SERVER_MAX_STREAMS_PER_NODE),
+      ...extraArgs,
+    ],
+    { node: true, logFile: join(env.tmp, `server-${tag}-${++starts}.log`) },
+  );
   procs.push({ role, proc: server, measured });
   const m = await server.waitLine(/"msg":"server listening"/);
   const rec = JSON.parse(m.input);
   const port = (/** @type {string} */ a) => Number(String(a).split(':').pop());
-  return { proc: server, agent: port(rec.agent), connect: port(rec.connect), meta: port(rec.meta), http: port(rec.http), https: port(rec.https), ...(rec.agentWs ? { agentWs: port(rec.agentWs) } : {}) };
+  return {
+    proc: server,
+    agent: port(rec.agent),
+    connect: port(rec.connect),
+    meta: port(rec.meta),
+    http: port(rec.http),
+    https: port(rec.https),
+    ...(rec.agentWs ? { agentWs: port(rec.agentWs) } : {}),
+  };
 }
 
 /**
@@ -82,10 +121,16 @@ export async function startServer(env, { compression, tag, procs, passthrough = 
  * chain is selected; the caller's TLS (SNI = the node name) reaches the HTTPS sink's 10250 listener.
  */
 export const PASSTHROUGH_CHAIN = 'edge-tunnel-https-passthrough';
-export const passthroughChain = () => /** @type {import('./index.mjs').Chain} */ ({
-  name: PASSTHROUGH_CHAIN, label: 'edge-tunnel, HTTPS proxy :10263 in passthrough (SNI, the kubelet\'s TLS end to end)', kind: 'subject', entryOf: 'edge-tunnel',
-  scenarios: [], start: async () => ({}), stop: async () => {},
-});
+export const passthroughChain = () =>
+  /** @type {import('./index.mjs').Chain} */ ({
+    name: PASSTHROUGH_CHAIN,
+    label: "edge-tunnel, HTTPS proxy :10263 in passthrough (SNI, the kubelet's TLS end to end)",
+    kind: 'subject',
+    entryOf: 'edge-tunnel',
+    scenarios: [],
+    start: async () => ({}),
+    stop: async () => {},
+  });
 
 /** the chain names of the seed's path, by entry listener: measured on the `edge-tunnel` chain's server (entryChain) */
 export const ENTRY_CHAINS = { http: 'edge-tunnel-http', https: 'edge-tunnel-https' };
@@ -98,7 +143,15 @@ export const ENTRY_CHAINS = { http: 'edge-tunnel-http', https: 'edge-tunnel-http
 /** @param {keyof ENTRY_CHAINS} entry @returns {import('./index.mjs').Chain} */
 export function entryChain(entry) {
   const labels = { http: 'edge-tunnel, HTTP proxy :10264 (Host header)', https: 'edge-tunnel, HTTPS proxy :10263 (caller certificate, TLS originated)' };
-  return { name: ENTRY_CHAINS[entry], label: labels[entry], kind: 'subject', entryOf: 'edge-tunnel', scenarios: [], start: async () => ({}), stop: async () => {} };
+  return {
+    name: ENTRY_CHAINS[entry],
+    label: labels[entry],
+    kind: 'subject',
+    entryOf: 'edge-tunnel',
+    scenarios: [],
+    start: async () => ({}),
+    stop: async () => {},
+  };
 }
 
 /** @param {import('./index.mjs').Env} env @param {{ compression: boolean }} opts @returns {import('./index.mjs').Chain} */
@@ -115,17 +168,23 @@ export function edgeTunnelChain(env, { compression }) {
       const wan = await viaLink(opts.link, '127.0.0.1', server.agent, procs);
       const agent = startAgent(env, { tag, wan, compression });
       procs.push({ role: 'agent', proc: agent, measured: true });
-      await waitUntil('the agent session', async () => {
-        const res = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels`);
-        return res?.status === 200 && res.body.includes(`"${NODE.name}"`);
-      }, 15_000, () => agent.alive() && server.proc.alive()).catch((err) => {
+      await waitUntil(
+        'the agent session',
+        async () => {
+          const res = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels`);
+          return res?.status === 200 && res.body.includes(`"${NODE.name}"`);
+        },
+        15_000,
+        () => agent.alive() && server.proc.alive(),
+      ).catch((err) => {
         throw new Error(`${err.message}\nserver: ${server.proc.lines.join('\n')}\nagent: ${agent.lines.join('\n')}`);
       });
       const endpoint = { host: '127.0.0.1', port: server.connect, connect: `${NODE.ip}:${env.sink.port}` };
       // a passthrough that cannot start loses its own row only (the reason on stderr)
-      const pt = !compression && env.passthrough
-        ? await startPassthrough(env, procs).catch(/** @returns {undefined} */ (err) => void process.stderr.write(`\n${PASSTHROUGH_CHAIN}: ${err.message}\n`))
-        : undefined;
+      const pt =
+        !compression && env.passthrough
+          ? await startPassthrough(env, procs).catch(/** @returns {undefined} */ (err) => void process.stderr.write(`\n${PASSTHROUGH_CHAIN}: ${err.message}\n`))
+          : undefined;
       return { endpoint, procs, server, reqs: { ...reqTargets(env, server), ...(pt ? passthroughTargets(env, pt) : {}) } };
     },
     stop: () => stopAll(procs),
@@ -135,12 +194,35 @@ export function edgeTunnelChain(env, { compression }) {
 /** @param {import('./index.mjs').Env} env @param {{ tag: string, wan: { host: string, port: number }, compression: boolean }} opts */
 function startAgent(env, { tag, wan, compression }) {
   const { certs } = env;
-  return spawnProc(`agent-${tag}`, appMain('@edge-tunnel/agent'), [
-    '--server', `${wan.host}:${wan.port}`, '--node-name', NODE.name, '--node-ip', NODE.ip,
-    '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'),
-    '--ca', certs.path('ca', 'crt'), '--meta-addr', `${NODE.ip}:0`, '--allow-ports', [env.sink.port, ...(env.httpSink ? [env.httpSink.httpPort, env.httpSink.httpsPort] : [])].join(','),
-    '--compression', compression ? 'on' : 'off', '--log-level', env.logLevel, '--max-streams', String(AGENT_MAX_STREAMS),
-  ], { node: true, logFile: join(env.tmp, `agent-${tag}-${starts}.log`) });
+  return spawnProc(
+    `agent-${tag}`,
+    appMain('@edge-tunnel/agent'),
+    [
+      '--server',
+      `${wan.host}:${wan.port}`,
+      '--node-name',
+      NODE.name,
+      '--node-ip',
+      NODE.ip,
+      '--cert',
+      certs.path(`agent-${NODE.name}`, 'crt'),
+      '--key',
+      certs.path(`agent-${NODE.name}`, 'key'),
+      '--ca',
+      certs.path('ca', 'crt'),
+      '--meta-addr',
+      `${NODE.ip}:0`,
+      '--allow-ports',
+      [env.sink.port, ...(env.httpSink ? [env.httpSink.httpPort, env.httpSink.httpsPort] : [])].join(','),
+      '--compression',
+      compression ? 'on' : 'off',
+      '--log-level',
+      env.logLevel,
+      '--max-streams',
+      String(AGENT_MAX_STREAMS),
+    ],
+    { node: true, logFile: join(env.tmp, `agent-${tag}-${starts}.log`) },
+  );
 }
 
 /**
@@ -148,14 +230,20 @@ function startAgent(env, { tag, wan, compression }) {
  * @param {import('./index.mjs').Env} env @param {import('./util.mjs').ProcEntry[]} procs
  */
 async function startPassthrough(env, procs) {
-  if (!env.httpSink?.kubeletPort) throw new Error(`${PASSTHROUGH_CHAIN}: the HTTPS sink has no listener on ${NODE.ip}:10250 (${env.httpSink?.kubeletError ?? 'not started'})`);
+  if (!env.httpSink?.kubeletPort)
+    throw new Error(`${PASSTHROUGH_CHAIN}: the HTTPS sink has no listener on ${NODE.ip}:10250 (${env.httpSink?.kubeletError ?? 'not started'})`);
   const server = await startServer(env, { compression: false, tag: 'pt', procs, passthrough: true, role: 'server-passthrough', measured: false });
   const agent = startAgent(env, { tag: 'pt', wan: { host: '127.0.0.1', port: server.agent }, compression: false });
   procs.push({ role: 'agent-passthrough', proc: agent, measured: false });
-  await waitUntil('the passthrough agent session', async () => {
-    const res = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels`);
-    return res?.status === 200 && res.body.includes(`"${NODE.name}"`);
-  }, 15_000, () => agent.alive() && server.proc.alive());
+  await waitUntil(
+    'the passthrough agent session',
+    async () => {
+      const res = await httpGet(`http://127.0.0.1:${server.meta}/debug/tunnels`);
+      return res?.status === 200 && res.body.includes(`"${NODE.name}"`);
+    },
+    15_000,
+    () => agent.alive() && server.proc.alive(),
+  );
   return { server, agent };
 }
 
@@ -167,7 +255,13 @@ function passthroughTargets(env, { server, agent }) {
   const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
   return {
     [PASSTHROUGH_CHAIN]: {
-      https: { host: '127.0.0.1', port: server.https, hostHeader: `${NODE.name}:10250`, tls: { ca: env.certs.caPem, ...caller, servername: NODE.name }, pids: { server: server.proc.pid, agent: agent.pid } },
+      https: {
+        host: '127.0.0.1',
+        port: server.https,
+        hostHeader: `${NODE.name}:10250`,
+        tls: { ca: env.certs.caPem, ...caller, servername: NODE.name },
+        pids: { server: server.proc.pid, agent: agent.pid },
+      },
     },
   };
 }

@@ -23,11 +23,19 @@ export function nodeRelayChain(env, kind) {
     // the floor has no per-stream flow control: a stalled reader would stop every stream
     scenarios: kind === 'floor' ? ['bulk1', 'multi16', 'multi256', 'rtt', 'churn', 'idle'] : undefined,
     async start(opts = {}) {
-      const cfg = { sinkHost: env.sink.host, sinkPort: env.sink.port, key: env.certs.path('server', 'key'), cert: env.certs.path('server', 'crt'), ca: env.certs.path('ca', 'crt') };
+      const cfg = {
+        sinkHost: env.sink.host,
+        sinkPort: env.sink.port,
+        key: env.certs.path('server', 'key'),
+        cert: env.certs.path('server', 'crt'),
+        ca: env.certs.path('ca', 'crt'),
+      };
       const egress = await spawnHelper(`${kind}-egress`, 'relay.mjs', [kind, 'egress'], { PERF_RELAY: JSON.stringify(cfg) });
       procs.push({ role: 'egress', proc: egress.proc, measured: true });
       const wan = await viaLink(opts.link, '127.0.0.1', egress.port, procs);
-      const ingress = await spawnHelper(`${kind}-ingress`, 'relay.mjs', [kind, 'ingress'], { PERF_RELAY: JSON.stringify({ ...cfg, wanHost: wan.host, wanPort: wan.port }) });
+      const ingress = await spawnHelper(`${kind}-ingress`, 'relay.mjs', [kind, 'ingress'], {
+        PERF_RELAY: JSON.stringify({ ...cfg, wanHost: wan.host, wanPort: wan.port }),
+      });
       procs.push({ role: 'ingress', proc: ingress.proc, measured: true });
       return { endpoint: { host: '127.0.0.1', port: ingress.port }, procs };
     },

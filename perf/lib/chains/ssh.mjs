@@ -40,12 +40,24 @@ export function sshChain(env, { compress = false } = {}) {
     async start(opts = {}) {
       keys();
       const port = await freePort();
-      writeFileSync(join(dir, 'sshd_config'), [
-        `ListenAddress 127.0.0.1:${port}`, `HostKey ${join(dir, 'host')}`, 'PidFile none', 'UsePAM no',
-        'PermitRootLogin prohibit-password', `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'StrictModes no',
-        'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'AllowTcpForwarding yes', 'MaxStartups 100',
-        'LogLevel ERROR', '',
-      ].join('\n'));
+      writeFileSync(
+        join(dir, 'sshd_config'),
+        [
+          `ListenAddress 127.0.0.1:${port}`,
+          `HostKey ${join(dir, 'host')}`,
+          'PidFile none',
+          'UsePAM no',
+          'PermitRootLogin prohibit-password',
+          `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+          'StrictModes no',
+          'PasswordAuthentication no',
+          'KbdInteractiveAuthentication no',
+          'AllowTcpForwarding yes',
+          'MaxStartups 100',
+          'LogLevel ERROR',
+          '',
+        ].join('\n'),
+      );
       const sshd = spawnProc('sshd', SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')]);
       procs.push({ role: 'sshd', proc: sshd, measured: true });
       await waitForPort('127.0.0.1', port, 10_000, sshd.alive);
@@ -53,9 +65,25 @@ export function sshChain(env, { compress = false } = {}) {
       const local = await freePort();
       const user = process.env.USER || 'root';
       const ssh = spawnProc('ssh', 'ssh', [
-        '-N', '-L', `127.0.0.1:${local}:${env.sink.host}:${env.sink.port}`, '-p', String(wan.port), '-i', join(dir, 'user'),
-        '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ExitOnForwardFailure=yes',
-        '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', ...(compress ? ['-C'] : []), `${user}@127.0.0.1`,
+        '-N',
+        '-L',
+        `127.0.0.1:${local}:${env.sink.host}:${env.sink.port}`,
+        '-p',
+        String(wan.port),
+        '-i',
+        join(dir, 'user'),
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'ExitOnForwardFailure=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'LogLevel=ERROR',
+        ...(compress ? ['-C'] : []),
+        `${user}@127.0.0.1`,
       ]);
       procs.push({ role: 'ssh', proc: ssh, measured: true });
       await waitForPort('127.0.0.1', local, 15_000, ssh.alive);

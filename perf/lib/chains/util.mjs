@@ -54,7 +54,13 @@ export async function spawnHelper(name, script, args, env) {
  */
 export async function viaLink(link, host, port, procs) {
   if (!link) return { host, port };
-  const { proc, port: linkPort } = await spawnHelper('link', 'link.mjs', [host, String(port), String(link.rate ?? 0), String(link.delayMs ?? 0), String(link.queue ?? 256 * 1024)]);
+  const { proc, port: linkPort } = await spawnHelper('link', 'link.mjs', [
+    host,
+    String(port),
+    String(link.rate ?? 0),
+    String(link.delayMs ?? 0),
+    String(link.queue ?? 256 * 1024),
+  ]);
   procs.push({ role: 'link', proc, measured: false });
   return { host: '127.0.0.1', port: linkPort };
 }

@@ -33,7 +33,14 @@ export function isReviewPath(path: string): boolean {
   return path === TOKEN_REVIEW_PATH || path === ACCESS_REVIEW_PATH;
 }
 
-interface ResourceAttributes { verb?: string; group?: string; resource?: string; subresource?: string; name?: string; namespace?: string }
+interface ResourceAttributes {
+  verb?: string;
+  group?: string;
+  resource?: string;
+  subresource?: string;
+  name?: string;
+  namespace?: string;
+}
 
 /** Whether `rule` allows the user (name, groups) the attributes. */
 export function ruleAllows(rule: AccessRule, user: string, groups: readonly string[], a: ResourceAttributes): boolean {
@@ -56,7 +63,10 @@ export async function serveReview(table: AuthTable, req: IncomingMessage, res: S
     if (typeof token !== 'string' || token === '') throw badRequest('spec.token: Required value');
     const user = Object.hasOwn(table.tokens, token) ? table.tokens[token] : undefined;
     const status = user
-      ? { authenticated: true, user: { username: user.username, uid: user.uid ?? `uid-${user.username}`, groups: [...(user.groups ?? []), 'system:authenticated'] } }
+      ? {
+          authenticated: true,
+          user: { username: user.username, uid: user.uid ?? `uid-${user.username}`, groups: [...(user.groups ?? []), 'system:authenticated'] },
+        }
       : { authenticated: false, user: {}, error: 'invalid bearer token' };
     return sendJson(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: {}, spec: { token }, status });
   }
@@ -67,6 +77,7 @@ export async function serveReview(table: AuthTable, req: IncomingMessage, res: S
   if (attrs === undefined) throw badRequest('resourceAttributes is required (nonResourceAttributes are not served)');
   const i = table.rules.findIndex((r) => ruleAllows(r, user, groups, attrs));
   const what = `${attrs.verb} ${attrs.resource}${attrs.subresource ? `/${attrs.subresource}` : ''} ${JSON.stringify(attrs.name ?? '')}`;
-  const status = i >= 0 ? { allowed: true, reason: `allowed by rule ${i}` } : { allowed: false, reason: `no rule allows user ${JSON.stringify(user)} to ${what}` };
+  const status =
+    i >= 0 ? { allowed: true, reason: `allowed by rule ${i}` } : { allowed: false, reason: `no rule allows user ${JSON.stringify(user)} to ${what}` };
   return sendJson(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', metadata: {}, spec, status });
 }

@@ -44,7 +44,10 @@ export async function readObjectBody(req: IncomingMessage): Promise<unknown> {
   const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
   if (isProtobuf(type)) return decodeKubeProtobuf(await readBodyBytes(req));
   if (type === 'application/json' || type === '*/*' || type === '') return parseJson(await readBody(req));
-  throw new StatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, ${PROTOBUF_MEDIA_TYPE}`);
+  throw new StatusError(
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: application/json, ${PROTOBUF_MEDIA_TYPE}`,
+  );
 }
 
 /** Parse a JSON request body; malformed JSON is a 400 with the parser's message. */

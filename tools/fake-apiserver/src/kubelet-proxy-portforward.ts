@@ -8,7 +8,19 @@ import { request, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { StatusError } from './errors.js';
 import { connectKubelet, type KubeletProxyOptions, type KubeletTarget } from './kubelet-proxy.js';
-import { FLAG_FIN, HeaderZlib, RST_CANCEL, SpdyParser, SpdyType, controlFrame, dataFrame, decodeHeaderBlock, encodeHeaderBlock, u32, type SpdyFrame } from './kubelet-proxy-spdy.js';
+import {
+  FLAG_FIN,
+  HeaderZlib,
+  RST_CANCEL,
+  SpdyParser,
+  SpdyType,
+  controlFrame,
+  dataFrame,
+  decodeHeaderBlock,
+  encodeHeaderBlock,
+  u32,
+  type SpdyFrame,
+} from './kubelet-proxy-spdy.js';
 import { WsClient } from './kubelet-proxy-ws.js';
 
 /** The SPDY subprotocol of port-forward (X-Stream-Protocol-Version). */
@@ -37,11 +49,15 @@ export function isSpdyPortForward(headers: IncomingMessage['headers']): boolean 
 
 /** Accept the SPDY upgrade and serve port-forward streams until either side goes away. */
 export function servePortForwardSpdy(options: KubeletProxyOptions, target: KubeletTarget, socket: Duplex, head: Buffer, req: IncomingMessage): void {
-  const offered = String(req.headers['x-stream-protocol-version'] ?? '').split(',').map((s) => s.trim());
+  const offered = String(req.headers['x-stream-protocol-version'] ?? '')
+    .split(',')
+    .map((s) => s.trim());
   if (!offered.includes(PORT_FORWARD_SPDY_PROTOCOL)) {
     throw new StatusError('BadRequest', `unable to upgrade: none of the requested protocols are supported: [${offered.join(' ')}]`);
   }
-  socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${PORT_FORWARD_SPDY_PROTOCOL}\r\n\r\n`);
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${PORT_FORWARD_SPDY_PROTOCOL}\r\n\r\n`,
+  );
   new SpdyPortForward(options, target, socket).start(head);
 }
 

@@ -17,14 +17,22 @@ export const TUNNELLED_SPDY_UNSUPPORTED =
 
 /** A WebSocket port-forward the kubelet speaks itself (v4.channel.k8s.io or channel.k8s.io) is relayed as-is. */
 function offersWebSocketPortForward(req: IncomingMessage): boolean {
-  const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+  const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((p) => p.trim());
   return offered.includes('v4.channel.k8s.io') || offered.includes('channel.k8s.io');
 }
 
 /** True when the request names pods/{name}/log|exec|attach|portforward in a namespace. */
 export function isKubeletRequest(ctx: Pick<RequestContext, 'target'>): boolean {
   const { target } = ctx;
-  return target.resource.name === 'pods' && target.resource.group === '' && target.namespace !== undefined && target.name !== undefined && isKubeletSubresource(target.subresource);
+  return (
+    target.resource.name === 'pods' &&
+    target.resource.group === '' &&
+    target.namespace !== undefined &&
+    target.name !== undefined &&
+    isKubeletSubresource(target.subresource)
+  );
 }
 
 /** A plain (non-upgrade) request for a kubelet subresource. */
@@ -58,7 +66,7 @@ export function serveKubeletUpgrade(options: KubeletProxyOptions | undefined, st
       return writeRawStatus(socket, err);
     }
   }
-  proxyUpgrade(options, { req, socket, head, store, namespace: target.namespace!, pod: target.name!, subresource, query: url.searchParams }).catch((err: unknown) =>
-    writeRawStatus(socket, err),
+  proxyUpgrade(options, { req, socket, head, store, namespace: target.namespace!, pod: target.name!, subresource, query: url.searchParams }).catch(
+    (err: unknown) => writeRawStatus(socket, err),
   );
 }

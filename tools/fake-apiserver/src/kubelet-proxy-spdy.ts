@@ -32,21 +32,76 @@ export const MAX_FRAME_BYTES = 1 << 20;
 /** RST_STREAM status CANCEL. */
 export const RST_CANCEL = 5;
 
-export type SpdyFrame =
-  | { control: true; type: number; flags: number; data: Buffer }
-  | { control: false; streamId: number; flags: number; data: Buffer };
+export type SpdyFrame = { control: true; type: number; flags: number; data: Buffer } | { control: false; streamId: number; flags: number; data: Buffer };
 
 /** The SPDY/3 header-compression dictionary (draft 3, §2.6.10.1): 1423 bytes. */
 export const SPDY_DICTIONARY: Buffer = (() => {
   const names = [
-    'options', 'head', 'post', 'put', 'delete', 'trace', 'accept', 'accept-charset', 'accept-encoding', 'accept-language',
-    'accept-ranges', 'age', 'allow', 'authorization', 'cache-control', 'connection', 'content-base', 'content-encoding',
-    'content-language', 'content-length', 'content-location', 'content-md5', 'content-range', 'content-type', 'date', 'etag',
-    'expect', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-range', 'if-unmodified-since',
-    'last-modified', 'location', 'max-forwards', 'pragma', 'proxy-authenticate', 'proxy-authorization', 'range', 'referer',
-    'retry-after', 'server', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'user-agent', 'vary', 'via', 'warning',
-    'www-authenticate', 'method', 'get', 'status', '200 OK', 'version', 'HTTP/1.1', 'url', 'public', 'set-cookie',
-    'keep-alive', 'origin',
+    'options',
+    'head',
+    'post',
+    'put',
+    'delete',
+    'trace',
+    'accept',
+    'accept-charset',
+    'accept-encoding',
+    'accept-language',
+    'accept-ranges',
+    'age',
+    'allow',
+    'authorization',
+    'cache-control',
+    'connection',
+    'content-base',
+    'content-encoding',
+    'content-language',
+    'content-length',
+    'content-location',
+    'content-md5',
+    'content-range',
+    'content-type',
+    'date',
+    'etag',
+    'expect',
+    'expires',
+    'from',
+    'host',
+    'if-match',
+    'if-modified-since',
+    'if-none-match',
+    'if-range',
+    'if-unmodified-since',
+    'last-modified',
+    'location',
+    'max-forwards',
+    'pragma',
+    'proxy-authenticate',
+    'proxy-authorization',
+    'range',
+    'referer',
+    'retry-after',
+    'server',
+    'te',
+    'trailer',
+    'transfer-encoding',
+    'upgrade',
+    'user-agent',
+    'vary',
+    'via',
+    'warning',
+    'www-authenticate',
+    'method',
+    'get',
+    'status',
+    '200 OK',
+    'version',
+    'HTTP/1.1',
+    'url',
+    'public',
+    'set-cookie',
+    'keep-alive',
+    'origin',
   ];
   const tail =
     '100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505' +
@@ -88,14 +143,14 @@ export class SpdyParser {
 export function controlFrame(type: SpdyType, flags: number, data: Buffer): Buffer {
   const head = Buffer.alloc(FRAME_HEADER_BYTES);
   head.writeUInt32BE((0x8000 | 3) * 0x10000 + type);
-  head.writeUInt32BE(((flags & 0xff) << 24 >>> 0) + data.length, 4);
+  head.writeUInt32BE((((flags & 0xff) << 24) >>> 0) + data.length, 4);
   return Buffer.concat([head, data]);
 }
 
 export function dataFrame(streamId: number, flags: number, data: Buffer): Buffer {
   const head = Buffer.alloc(FRAME_HEADER_BYTES);
   head.writeUInt32BE(streamId & 0x7fffffff);
-  head.writeUInt32BE(((flags & 0xff) << 24 >>> 0) + data.length, 4);
+  head.writeUInt32BE((((flags & 0xff) << 24) >>> 0) + data.length, 4);
   return Buffer.concat([head, data]);
 }
 

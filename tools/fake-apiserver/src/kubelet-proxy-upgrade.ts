@@ -55,7 +55,11 @@ export async function proxyUpgrade(options: KubeletProxyOptions, u: UpgradeReque
 }
 
 /** Send the upgrade request over `tls`, answer the client with the kubelet's response, relay after a 101. */
-export function exchange(u: Pick<UpgradeRequest, 'socket' | 'head'>, tls: TLSSocket, init: { method: string; path: string; headers: OutgoingHttpHeaders }): Promise<void> {
+export function exchange(
+  u: Pick<UpgradeRequest, 'socket' | 'head'>,
+  tls: TLSSocket,
+  init: { method: string; path: string; headers: OutgoingHttpHeaders },
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const upstream = request({ createConnection: () => tls, ...init });
     const onClientClose = (): void => void tls.destroy();
@@ -74,7 +78,9 @@ export function exchange(u: Pick<UpgradeRequest, 'socket' | 'head'>, tls: TLSSoc
     });
     upstream.once('response', (res: IncomingMessage) => {
       u.socket.off('close', onClientClose);
-      void passResponse(res, u.socket).finally(() => tls.destroy()).then(resolve, resolve);
+      void passResponse(res, u.socket)
+        .finally(() => tls.destroy())
+        .then(resolve, resolve);
     });
     upstream.end();
   });
@@ -97,7 +103,10 @@ async function passResponse(res: IncomingMessage, socket: Duplex): Promise<void>
   }
   const body = Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY_BYTES);
   const type = res.headers['content-type'] ?? 'text/plain';
-  socket.end(`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ''}\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`, 'latin1');
+  socket.end(
+    `HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ''}\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`,
+    'latin1',
+  );
 }
 
 /**

@@ -39,7 +39,13 @@ function jsonFile(path: string, flag: string): unknown {
 /** The --auth file: tokens and rules of the review endpoints (auth-reviews.ts). */
 function authTable(path: string): NonNullable<FakeApiServerOptions['auth']> {
   const doc = jsonFile(path, '--auth') as { tokens?: unknown; rules?: unknown } | null;
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || (doc.tokens !== undefined && typeof doc.tokens !== 'object') || (doc.rules !== undefined && !Array.isArray(doc.rules))) {
+  if (
+    typeof doc !== 'object' ||
+    doc === null ||
+    Array.isArray(doc) ||
+    (doc.tokens !== undefined && typeof doc.tokens !== 'object') ||
+    (doc.rules !== undefined && !Array.isArray(doc.rules))
+  ) {
     throw new FakeApiServerError(ErrorCode.BadOptions, `fake-apiserver: --auth ${path}: expected {"tokens": {…}, "rules": […]}`);
   }
   return doc as NonNullable<FakeApiServerOptions['auth']>;
@@ -58,7 +64,9 @@ async function main(): Promise<void> {
   });
   const objects = o.seedFile === undefined ? 0 : seedStore(api.store, jsonFile(o.seedFile, '--seed'), `--seed ${o.seedFile}`);
   if (o.kubeconfigFile !== undefined) api.kubeconfig(o.kubeconfigFile);
-  console.log(JSON.stringify({ msg: 'fake apiserver listening', url: api.url, objects, kubeconfig: o.kubeconfigFile, kubeletProxy: o.kubelet ? 'direct' : 'off' }));
+  console.log(
+    JSON.stringify({ msg: 'fake apiserver listening', url: api.url, objects, kubeconfig: o.kubeconfigFile, kubeletProxy: o.kubelet ? 'direct' : 'off' }),
+  );
   const stop = (): void => void api.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -18,7 +18,10 @@ export function applyPatch(target: unknown, patch: unknown, contentType: string)
   const type = contentType.split(';')[0]!.trim().toLowerCase();
   if (type === PatchType.Merge || type === PatchType.StrategicMerge) return mergePatch(target, patch);
   if (type === PatchType.Json) return jsonPatch(target, patch);
-  throw new StatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${Object.values(PatchType).join(', ')}`);
+  throw new StatusError(
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: ${Object.values(PatchType).join(', ')}`,
+  );
 }
 
 /** RFC 7386: objects merge recursively, null deletes, anything else replaces. */
@@ -77,7 +80,10 @@ function applyOperation(doc: Json, op: Operation): Json {
 function pointer(path: string): string[] {
   if (path === '') return [];
   if (!path.startsWith('/')) throw badRequest(`invalid json pointer "${path}"`);
-  return path.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return path
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function get(doc: Json, path: string[]): Json {

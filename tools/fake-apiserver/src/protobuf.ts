@@ -56,7 +56,10 @@ export function decodeKubeProtobuf(body: Buffer): Record<string, unknown> {
   }
   const schema = KINDS[kind];
   if (!schema) {
-    throw new StatusError('UnsupportedMediaType', `the fake apiserver decodes protobuf bodies of ${Object.keys(KINDS).join(', ')} only, not ${kind || 'an untyped body'}: send application/json`);
+    throw new StatusError(
+      'UnsupportedMediaType',
+      `the fake apiserver decodes protobuf bodies of ${Object.keys(KINDS).join(', ')} only, not ${kind || 'an untyped body'}: send application/json`,
+    );
   }
   return { apiVersion, kind, ...message(raw ?? Buffer.alloc(0), schema) };
 }
@@ -76,13 +79,12 @@ function message(buf: Buffer, schema: Schema): Record<string, unknown> {
     // Go's protobuf writes empty strings; JSON (omitempty) leaves them out, so this does too.
     if (kind === 'string') {
       if (value.length > 0) out[name] = value.toString('utf8');
-    }
-    else if (kind === 'bytes') out[name] = value.toString('base64');
+    } else if (kind === 'bytes') out[name] = value.toString('base64');
     else if (kind === 'strings') out[name] = [...((out[name] as string[] | undefined) ?? []), value.toString('utf8')];
     else if (kind === 'meta') out[name] = message(value, OBJECT_META);
     else {
       const [key, entry] = mapEntry(value);
-      const map = ((out[name] as Record<string, string> | undefined) ?? {});
+      const map = (out[name] as Record<string, string> | undefined) ?? {};
       map[key] = kind === 'bytesMap' ? entry.toString('base64') : entry.toString('utf8');
       out[name] = map;
     }

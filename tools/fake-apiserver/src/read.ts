@@ -47,9 +47,7 @@ function serveWatch(ctx: RequestContext): void {
     sendInitialEvents: query.get('sendInitialEvents') === 'true',
     timeoutSeconds: Number.isFinite(timeout) ? timeout : 0,
     // kubectl get -w: each event carries a one-row Table; column definitions only in the first.
-    present: tableVersion
-      ? (obj, first) => toTable(target.resource, [obj], { resourceVersion: obj.metadata.resourceVersion }, tableVersion, first)
-      : undefined,
+    present: tableVersion ? (obj, first) => toTable(target.resource, [obj], { resourceVersion: obj.metadata.resourceVersion }, tableVersion, first) : undefined,
   });
 }
 

@@ -1,10 +1,7 @@
 import { findResource, type ResourceDef } from './resources.js';
 
 /** What a request path names. */
-export type Route =
-  | { kind: 'discovery'; doc: DiscoveryDoc }
-  | { kind: 'resource'; target: ResourceTarget }
-  | { kind: 'unknown' };
+export type Route = { kind: 'discovery'; doc: DiscoveryDoc } | { kind: 'resource'; target: ResourceTarget } | { kind: 'unknown' };
 
 export type DiscoveryDoc =
   | { type: 'coreVersions' }
@@ -26,7 +23,10 @@ export interface ResourceTarget {
 
 /** Map a URL path to discovery, a resource target or unknown. */
 export function route(pathname: string): Route {
-  const parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = pathname
+    .split('/')
+    .filter((p) => p !== '')
+    .map(decodeURIComponent);
   const [root, a, b] = parts;
   if (root === 'version' && parts.length === 1) return discovery({ type: 'version' });
   if ((root === 'healthz' || root === 'livez' || root === 'readyz') && parts.length === 1) return discovery({ type: 'health' });
@@ -64,12 +64,6 @@ function resourceRoute(group: string, version: string, rest: string[]): Route {
   return target(resource, undefined, second, third, watchPrefix);
 }
 
-function target(
-  resource: ResourceDef,
-  namespace: string | undefined,
-  name: string | undefined,
-  subresource: string | undefined,
-  watchPrefix: boolean,
-): Route {
+function target(resource: ResourceDef, namespace: string | undefined, name: string | undefined, subresource: string | undefined, watchPrefix: boolean): Route {
   return { kind: 'resource', target: { resource, namespace, name, subresource, watchPrefix } };
 }

@@ -26,7 +26,12 @@ function parseRequirement(raw: string): Requirement {
   const set = /^([^\s!=<>(),]+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(text);
   if (set) {
     const [, k, op, list] = set as unknown as [string, string, string, string];
-    const values = new Set(list.split(',').map((v) => v.trim()).filter((v) => v !== ''));
+    const values = new Set(
+      list
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== ''),
+    );
     return op === 'in' ? (l) => k in l && values.has(l[k]!) : (l) => !(k in l) || !values.has(l[k]!);
   }
   const cmp = /^([^\s!=<>(),]+)\s*(==|!=|=|>|<)\s*([^\s!=<>(),]*)$/.exec(text);
@@ -70,13 +75,16 @@ function splitTopLevel(selector: string): string[] {
  */
 export function parseFieldSelector(selector: string | null | undefined): Matcher {
   if (!selector || !selector.trim()) return MATCH_ALL;
-  const terms = selector.split(',').filter((p) => p.trim() !== '').map((raw) => {
-    const m = /^\s*([A-Za-z0-9_.]+)\s*(==|!=|=)\s*(.*?)\s*$/.exec(raw);
-    if (!m) throw badRequest(`invalid selector: '${selector}'; can't understand '${raw}'`);
-    const [, path, op, value] = m as unknown as [string, string, string, string];
-    const segments = path.split('.');
-    return (obj: KubeObject) => (fieldValue(obj, segments) === value) === (op !== '!=');
-  });
+  const terms = selector
+    .split(',')
+    .filter((p) => p.trim() !== '')
+    .map((raw) => {
+      const m = /^\s*([A-Za-z0-9_.]+)\s*(==|!=|=)\s*(.*?)\s*$/.exec(raw);
+      if (!m) throw badRequest(`invalid selector: '${selector}'; can't understand '${raw}'`);
+      const [, path, op, value] = m as unknown as [string, string, string, string];
+      const segments = path.split('.');
+      return (obj: KubeObject) => (fieldValue(obj, segments) === value) === (op !== '!=');
+    });
   return (obj) => terms.every((t) => t(obj));
 }
 
@@ -94,8 +102,5 @@ export function requestMatcher(query: URLSearchParams, namespace?: string, name?
   const labels = parseLabelSelector(query.get('labelSelector'));
   const fields = parseFieldSelector(query.get('fieldSelector'));
   return (obj) =>
-    (namespace === undefined || obj.metadata.namespace === namespace) &&
-    (name === undefined || obj.metadata.name === name) &&
-    labels(obj) &&
-    fields(obj);
+    (namespace === undefined || obj.metadata.namespace === namespace) && (name === undefined || obj.metadata.name === name) && labels(obj) && fields(obj);
 }

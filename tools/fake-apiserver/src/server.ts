@@ -168,11 +168,15 @@ function serveDiscovery(req: IncomingMessage, res: ServerResponse, doc: Discover
     return;
   }
   const body =
-    doc.type === 'coreVersions' ? coreVersions(req.socket.localAddress ? `${req.socket.localAddress}:${req.socket.localPort}` : '')
-    : doc.type === 'groups' ? groupList()
-    : doc.type === 'group' ? group(doc.group)
-    : doc.type === 'resources' ? resourceList(doc.group, doc.version)
-    : SERVER_VERSION;
+    doc.type === 'coreVersions'
+      ? coreVersions(req.socket.localAddress ? `${req.socket.localAddress}:${req.socket.localPort}` : '')
+      : doc.type === 'groups'
+        ? groupList()
+        : doc.type === 'group'
+          ? group(doc.group)
+          : doc.type === 'resources'
+            ? resourceList(doc.group, doc.version)
+            : SERVER_VERSION;
   if (body === undefined) throw pathNotFound();
   sendJson(res, 200, body);
 }

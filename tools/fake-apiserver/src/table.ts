@@ -30,8 +30,17 @@ const COLUMNS: Record<string, Column[]> = {
     column('Version', (o) => String(get(o, 'status', 'nodeInfo', 'kubeletVersion') ?? '')),
   ],
   namespaces: [nameColumn, column('Status', (o) => String(get(o, 'status', 'phase') ?? 'Active')), ageColumn],
-  configmaps: [nameColumn, { ...column('Data', (o) => Object.keys((o.data as object) ?? {}).length + Object.keys((o.binaryData as object) ?? {}).length), type: 'integer' }, ageColumn],
-  secrets: [nameColumn, column('Type', (o) => String(o.type ?? 'Opaque')), { ...column('Data', (o) => Object.keys((o.data as object) ?? {}).length), type: 'integer' }, ageColumn],
+  configmaps: [
+    nameColumn,
+    { ...column('Data', (o) => Object.keys((o.data as object) ?? {}).length + Object.keys((o.binaryData as object) ?? {}).length), type: 'integer' },
+    ageColumn,
+  ],
+  secrets: [
+    nameColumn,
+    column('Type', (o) => String(o.type ?? 'Opaque')),
+    { ...column('Data', (o) => Object.keys((o.data as object) ?? {}).length), type: 'integer' },
+    ageColumn,
+  ],
   leases: [nameColumn, column('Holder', (o) => String(get(o, 'spec', 'holderIdentity') ?? '')), ageColumn],
 };
 
@@ -85,7 +94,9 @@ function nodeStatus(node: KubeObject): string {
 
 function nodeRoles(node: KubeObject): string {
   const prefix = 'node-role.kubernetes.io/';
-  const roles = Object.keys(node.metadata.labels ?? {}).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+  const roles = Object.keys(node.metadata.labels ?? {})
+    .filter((k) => k.startsWith(prefix))
+    .map((k) => k.slice(prefix.length));
   return roles.length ? roles.sort().join(',') : '<none>';
 }
 

@@ -64,7 +64,11 @@ export class WatchHub {
       if (translated) sendObject(translated.type, translated.object);
     };
     if (replay) replay.forEach(deliver);
-    else this.store.list(request.resource.name).filter(request.matches).forEach((obj) => sendObject(WatchEventType.Added, obj));
+    else
+      this.store
+        .list(request.resource.name)
+        .filter(request.matches)
+        .forEach((obj) => sendObject(WatchEventType.Added, obj));
     const bookmark = (annotations?: Record<string, string>): void =>
       send(WatchEventType.Bookmark, bookmarkObject(request.resource, this.store.resourceVersion(), annotations));
     if (request.sendInitialEvents && request.bookmarks) bookmark({ [INITIAL_EVENTS_END]: 'true' });

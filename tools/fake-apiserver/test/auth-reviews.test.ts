@@ -11,12 +11,17 @@ const api = await startFakeApiServer({
 t.teardown(() => api.close());
 
 async function post(path: string, body: unknown, method = 'POST'): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${api.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? undefined : JSON.stringify(body) });
+  const r = await fetch(`${api.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: method === 'GET' ? undefined : JSON.stringify(body),
+  });
   return { status: r.status, json: await r.json() };
 }
 
 const sar = (user: string, subresource: string, verb = 'get', groups: string[] = []): unknown => ({
-  apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
+  apiVersion: 'authorization.k8s.io/v1',
+  kind: 'SubjectAccessReview',
   spec: { user, groups, resourceAttributes: { verb, resource: 'nodes', subresource, name: 'edge-1', version: 'v1' } },
 });
 
@@ -44,7 +49,21 @@ t.test('SubjectAccessReview: rules by user, group, verb, resource/subresource, n
   t.match(denied.json.status.reason, /get nodes\/proxy "edge-1"/);
   t.equal((await post(ACCESS_REVIEW_PATH, sar(ms, 'metrics', 'create'))).json.status.allowed, false, 'verb must match');
   t.equal((await post(ACCESS_REVIEW_PATH, { spec: { resourceAttributes: {} } })).status, 400, 'no user or group');
-  t.ok(ruleAllows({ groups: ['g'], verbs: ['*'], resources: ['nodes/*'] }, 'x', ['g'], { verb: 'create', resource: 'nodes', subresource: 'proxy' }), 'group, * verb, nodes/*');
-  t.notOk(ruleAllows({ users: ['x'], verbs: ['get'], resources: ['nodes/proxy'], names: ['edge-2'] }, 'x', [], { verb: 'get', resource: 'nodes', subresource: 'proxy', name: 'edge-1' }), 'names restrict');
-  t.notOk(ruleAllows({ users: ['x'], verbs: ['get'], resources: ['nodes'] }, 'x', [], { verb: 'get', resource: 'nodes', subresource: 'proxy' }), 'nodes does not grant nodes/proxy');
+  t.ok(
+    ruleAllows({ groups: ['g'], verbs: ['*'], resources: ['nodes/*'] }, 'x', ['g'], { verb: 'create', resource: 'nodes', subresource: 'proxy' }),
+    'group, * verb, nodes/*',
+  );
+  t.notOk(
+    ruleAllows({ users: ['x'], verbs: ['get'], resources: ['nodes/proxy'], names: ['edge-2'] }, 'x', [], {
+      verb: 'get',
+      resource: 'nodes',
+      subresource: 'proxy',
+      name: 'edge-1',
+    }),
+    'names restrict',
+  );
+  t.notOk(
+    ruleAllows({ users: ['x'], verbs: ['get'], resources: ['nodes'] }, 'x', [], { verb: 'get', resource: 'nodes', subresource: 'proxy' }),
+    'nodes does not grant nodes/proxy',
+  );
 });

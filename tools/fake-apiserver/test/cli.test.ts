@@ -15,10 +15,21 @@ import { certs, fakeKubelet } from './fixtures/stand-in-kubelet.js';
 const BAD = { code: 'ERR_FAKE_APISERVER_BAD_OPTIONS' };
 
 t.test('flags', async (t) => {
-  t.same(parseCli([]), { host: '127.0.0.1', port: 0, seedFile: undefined, kubeconfigFile: undefined, requestLogFile: undefined, authFile: undefined, kubelet: undefined });
+  t.same(parseCli([]), {
+    host: '127.0.0.1',
+    port: 0,
+    seedFile: undefined,
+    kubeconfigFile: undefined,
+    requestLogFile: undefined,
+    authFile: undefined,
+    kubelet: undefined,
+  });
   t.match(parseCli(['--auth', 'a.json']), { authFile: 'a.json' });
-  t.match(parseCli(['--listen', '[::1]:6443', '--kubelet-client-cert', 'c', '--kubelet-client-key', 'k', '--kubelet-ca', 'ca']),
-    { host: '::1', port: 6443, kubelet: { certFile: 'c', keyFile: 'k', caFile: 'ca' } });
+  t.match(parseCli(['--listen', '[::1]:6443', '--kubelet-client-cert', 'c', '--kubelet-client-key', 'k', '--kubelet-ca', 'ca']), {
+    host: '::1',
+    port: 6443,
+    kubelet: { certFile: 'c', keyFile: 'k', caFile: 'ca' },
+  });
   t.equal(parseCli(['--help']), 'help');
   t.throws(() => parseCli(['--listen', '127.0.0.1']), { ...BAD, message: /--listen "127\.0\.0\.1" is not HOST:PORT/ });
   t.throws(() => parseCli(['--listen', 'h:70000']), BAD);
@@ -59,12 +70,35 @@ t.test('the CLI process', async (t) => {
       srv.close(() => resolve(port));
     });
   });
-  const node = (name: string, port: number) => ({ metadata: { name }, status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: port } } } });
+  const node = (name: string, port: number) => ({
+    metadata: { name },
+    status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: port } } },
+  });
   const pod = (name: string, nodeName: string) => ({ metadata: { name, namespace: 'default' }, spec: { nodeName, containers: [{ name: 'app' }] } });
-  writeFileSync(join(dir, 'seed.json'), JSON.stringify({ nodes: [node('edge-1', kubelet.port), node('gone', closedPort)], pods: [pod('demo', 'edge-1'), pod('orphan', 'gone')] }));
-  writeFileSync(join(dir, 'auth.json'), JSON.stringify({ tokens: { tok: { username: 'metrics-server' } }, rules: [{ users: ['metrics-server'], verbs: ['get'], resources: ['nodes/metrics'] }] }));
-  const p = cli(['--seed', join(dir, 'seed.json'), '--auth', join(dir, 'auth.json'), '--kubeconfig', join(dir, 'kubeconfig'), '--request-log', join(dir, 'requests.jsonl'),
-    '--kubelet-client-cert', join(dir, 'k.crt'), '--kubelet-client-key', join(dir, 'k.key'), '--kubelet-ca', join(dir, 'k.crt')]);
+  writeFileSync(
+    join(dir, 'seed.json'),
+    JSON.stringify({ nodes: [node('edge-1', kubelet.port), node('gone', closedPort)], pods: [pod('demo', 'edge-1'), pod('orphan', 'gone')] }),
+  );
+  writeFileSync(
+    join(dir, 'auth.json'),
+    JSON.stringify({ tokens: { tok: { username: 'metrics-server' } }, rules: [{ users: ['metrics-server'], verbs: ['get'], resources: ['nodes/metrics'] }] }),
+  );
+  const p = cli([
+    '--seed',
+    join(dir, 'seed.json'),
+    '--auth',
+    join(dir, 'auth.json'),
+    '--kubeconfig',
+    join(dir, 'kubeconfig'),
+    '--request-log',
+    join(dir, 'requests.jsonl'),
+    '--kubelet-client-cert',
+    join(dir, 'k.crt'),
+    '--kubelet-client-key',
+    join(dir, 'k.key'),
+    '--kubelet-ca',
+    join(dir, 'k.crt'),
+  ]);
   t.teardown(() => void p.child.kill('SIGKILL'));
   const deadline = Date.now() + 30_000;
   while (!p.out().includes('\n') && Date.now() < deadline && p.child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
@@ -74,18 +108,43 @@ t.test('the CLI process', async (t) => {
 
   const res = await fetch(`${started.url}/api/v1/namespaces/default/pods/demo/log?container=app&tailLines=2`);
   t.equal(await res.text(), 'line 1\nline 2\n', 'the log came from the kubelet');
-  t.match(kubelet.seen.at(-1), { path: '/containerLogs/default/demo/app?tailLines=2', clientCn: 'kube-apiserver-kubelet-client' },
-    'dialled nodeIP:kubeletPort directly, with the kubelet-client certificate');
-  const logged = readFileSync(join(dir, 'requests.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown);
+  t.match(
+    kubelet.seen.at(-1),
+    { path: '/containerLogs/default/demo/app?tailLines=2', clientCn: 'kube-apiserver-kubelet-client' },
+    'dialled nodeIP:kubeletPort directly, with the kubelet-client certificate',
+  );
+  const logged = readFileSync(join(dir, 'requests.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as unknown);
   t.same(logged.at(-1), { method: 'GET', path: '/api/v1/namespaces/default/pods/demo/log', query: { container: 'app', tailLines: '2' } }, 'request log');
 
   const refused = await fetch(`${started.url}/api/v1/namespaces/default/pods/orphan/log?container=app`);
-  t.match({ status: refused.status, body: await refused.json() }, { status: 500, body: { reason: 'InternalError', message: `error dialing backend: connect ECONNREFUSED 127.0.0.1:${closedPort}` } },
-    'a refused dial is a dial error, as kube-apiserver reports it');
+  t.match(
+    { status: refused.status, body: await refused.json() },
+    { status: 500, body: { reason: 'InternalError', message: `error dialing backend: connect ECONNREFUSED 127.0.0.1:${closedPort}` } },
+    'a refused dial is a dial error, as kube-apiserver reports it',
+  );
 
-  const review = (path: string, spec: object) => fetch(`${started.url}/apis/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec }) }).then((r) => r.json()) as Promise<{ status: Record<string, unknown> }>;
-  t.match((await review('authentication.k8s.io/v1/tokenreviews', { token: 'tok' })).status, { authenticated: true, user: { username: 'metrics-server' } }, '--auth: its tokens');
-  t.match((await review('authorization.k8s.io/v1/subjectaccessreviews', { user: 'metrics-server', resourceAttributes: { verb: 'get', resource: 'nodes', subresource: 'metrics', name: 'edge-1' } })).status, { allowed: true }, '--auth: its rules');
+  const review = (path: string, spec: object) =>
+    fetch(`${started.url}/apis/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec }) }).then((r) =>
+      r.json(),
+    ) as Promise<{ status: Record<string, unknown> }>;
+  t.match(
+    (await review('authentication.k8s.io/v1/tokenreviews', { token: 'tok' })).status,
+    { authenticated: true, user: { username: 'metrics-server' } },
+    '--auth: its tokens',
+  );
+  t.match(
+    (
+      await review('authorization.k8s.io/v1/subjectaccessreviews', {
+        user: 'metrics-server',
+        resourceAttributes: { verb: 'get', resource: 'nodes', subresource: 'metrics', name: 'edge-1' },
+      })
+    ).status,
+    { allowed: true },
+    '--auth: its rules',
+  );
 
   p.child.kill('SIGTERM');
   t.equal(await p.exited, 0, 'SIGTERM: exit 0');

@@ -20,7 +20,14 @@ t.test('configmap create, read, update, patch, delete with the real client', asy
 
   const dup = await core.createNamespacedConfigMap({ namespace: 'kube-system', body: { metadata: { name: 'hosts' } } }).catch((e: unknown) => e);
   t.equal(codeOf(dup), 409);
-  t.match(statusOf(dup), { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'AlreadyExists', code: 409, details: { name: 'hosts', kind: 'configmaps' } });
+  t.match(statusOf(dup), {
+    kind: 'Status',
+    apiVersion: 'v1',
+    status: 'Failure',
+    reason: 'AlreadyExists',
+    code: 409,
+    details: { name: 'hosts', kind: 'configmaps' },
+  });
 
   const read = await core.readNamespacedConfigMap({ name: 'hosts', namespace: 'kube-system' });
   t.same(read.data, { a: '1' });
@@ -28,7 +35,9 @@ t.test('configmap create, read, update, patch, delete with the real client', asy
   t.ok(Number(updated.metadata?.resourceVersion) > Number(read.metadata?.resourceVersion), 'resourceVersion grows');
   t.equal(updated.metadata?.generation, 2);
 
-  const stale = await core.replaceNamespacedConfigMap({ name: 'hosts', namespace: 'kube-system', body: { ...read, data: { a: '3' } } }).catch((e: unknown) => e);
+  const stale = await core
+    .replaceNamespacedConfigMap({ name: 'hosts', namespace: 'kube-system', body: { ...read, data: { a: '3' } } })
+    .catch((e: unknown) => e);
   t.equal(codeOf(stale), 409, 'stale resourceVersion: Conflict');
   t.match(statusOf(stale), { reason: 'Conflict', message: /the object has been modified/ });
 
@@ -45,7 +54,10 @@ t.test('configmap create, read, update, patch, delete with the real client', asy
   const jsonPatched = await core.patchNamespacedConfigMap({ name: 'hosts', namespace: 'kube-system', body: [{ op: 'add', path: '/data/c', value: 'y' }] });
   t.same(jsonPatched.data, { b: 'x', c: 'y' }, 'json patch is the client default');
   const stalePatch = await core
-    .patchNamespacedConfigMap({ name: 'hosts', namespace: 'kube-system', body: { metadata: { resourceVersion: '1' } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+    .patchNamespacedConfigMap(
+      { name: 'hosts', namespace: 'kube-system', body: { metadata: { resourceVersion: '1' } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )
     .catch((e: unknown) => e);
   t.equal(codeOf(stalePatch), 409, 'a patch carrying a stale resourceVersion conflicts');
 
@@ -63,27 +75,43 @@ t.test('configmap create, read, update, patch, delete with the real client', asy
     details: { name: 'hosts', kind: 'configmaps' },
   });
   t.equal(server.store.get('configmaps', 'kube-system', 'hosts'), undefined);
-  t.ok(server.requests.some((r) => r.method === 'PATCH' && r.path === '/api/v1/namespaces/kube-system/configmaps/hosts'), 'requests recorded');
+  t.ok(
+    server.requests.some((r) => r.method === 'PATCH' && r.path === '/api/v1/namespaces/kube-system/configmaps/hosts'),
+    'requests recorded',
+  );
 });
 
 t.test('nodes: cluster-scoped, status subresource, list with selectors and paging', async (t) => {
   const { server, kc } = await withClient(t);
   const core = kc.makeApiClient(CoreV1Api);
-  for (const [name, edge] of [['edge-1', 'true'], ['edge-2', 'true'], ['cloud-1', 'false']] as const) {
+  for (const [name, edge] of [
+    ['edge-1', 'true'],
+    ['edge-2', 'true'],
+    ['cloud-1', 'false'],
+  ] as const) {
     await core.createNode({ body: { metadata: { name, labels: { 'edge-tunnel.io/edge': edge } } } });
   }
   const edges = await core.listNode({ labelSelector: 'edge-tunnel.io/edge=true' });
   t.equal(edges.kind, 'NodeList');
-  t.same(edges.items.map((n) => n.metadata?.name), ['edge-1', 'edge-2']);
+  t.same(
+    edges.items.map((n) => n.metadata?.name),
+    ['edge-1', 'edge-2'],
+  );
   t.equal(edges.items[0]?.kind, 'Node', 'items carry kind');
   t.equal(edges.metadata?.resourceVersion, server.store.resourceVersion());
   const byName = await core.listNode({ fieldSelector: 'metadata.name=cloud-1' });
-  t.same(byName.items.map((n) => n.metadata?.name), ['cloud-1']);
+  t.same(
+    byName.items.map((n) => n.metadata?.name),
+    ['cloud-1'],
+  );
   const page1 = await core.listNode({ limit: 2 });
   t.equal(page1.items.length, 2);
   t.ok(page1.metadata?._continue, 'continue token');
   const page2 = await core.listNode({ limit: 2, _continue: page1.metadata!._continue! });
-  t.same(page2.items.map((n) => n.metadata?.name), ['edge-2']);
+  t.same(
+    page2.items.map((n) => n.metadata?.name),
+    ['edge-2'],
+  );
   t.notOk(page2.metadata?._continue);
 
   const status = await core.patchNodeStatus(
@@ -96,7 +124,10 @@ t.test('nodes: cluster-scoped, status subresource, list with selectors and pagin
   await core.replaceNodeStatus({ name: 'edge-1', body: { ...node, status: { conditions: [{ type: 'Ready', status: 'False' }] } } });
   t.equal((await core.readNodeStatus({ name: 'edge-1' })).status?.conditions?.[0]?.status, 'False');
   await core.deleteNode({ name: 'cloud-1' });
-  t.same((await core.listNode()).items.map((n) => n.metadata?.name), ['edge-1', 'edge-2']);
+  t.same(
+    (await core.listNode()).items.map((n) => n.metadata?.name),
+    ['edge-1', 'edge-2'],
+  );
 });
 
 t.test('events, secrets, pods across namespaces', async (t) => {
@@ -121,9 +152,15 @@ t.test('events, secrets, pods across namespaces', async (t) => {
   await core.createNamespacedPod({ namespace: 'a', body: { metadata: { name: 'p' }, spec: { nodeName: 'edge-1', containers: [{ name: 'c' }] } } });
   await core.createNamespacedPod({ namespace: 'b', body: { metadata: { name: 'p' }, spec: { nodeName: 'edge-2', containers: [{ name: 'c' }] } } });
   const onEdge1 = await core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName=edge-1' });
-  t.same(onEdge1.items.map((p) => p.metadata?.namespace), ['a']);
+  t.same(
+    onEdge1.items.map((p) => p.metadata?.namespace),
+    ['a'],
+  );
   const ns = await core.listNamespace();
-  t.ok(ns.items.some((n) => n.metadata?.name === 'kube-system' && n.status?.phase === 'Active'), 'initial namespaces');
+  t.ok(
+    ns.items.some((n) => n.metadata?.name === 'kube-system' && n.status?.phase === 'Active'),
+    'initial namespaces',
+  );
 });
 
 t.test('leases: create, renew, conflict on a stale resourceVersion', async (t) => {
@@ -161,7 +198,10 @@ t.test('errors over raw HTTP: malformed JSON, unknown paths, wrong verbs, precon
   t.match(await raw(server, 'POST', '/api/v1/namespaces/default/configmaps', '{"metadata":{}}'), { status: 422, json: { reason: 'Invalid' } });
   t.match(await raw(server, 'POST', '/api/v1/namespaces/default/configmaps', '{"metadata":{"name":"x","namespace":"other"}}'), { status: 400 });
   t.match(await raw(server, 'POST', '/api/v1/namespaces/default/configmaps', 'k8s\0', 'application/vnd.kubernetes.protobuf'), { status: 415 });
-  t.match(await raw(server, 'GET', '/api/v1/widgets'), { status: 404, json: { reason: 'NotFound', message: 'the server could not find the requested resource' } });
+  t.match(await raw(server, 'GET', '/api/v1/widgets'), {
+    status: 404,
+    json: { reason: 'NotFound', message: 'the server could not find the requested resource' },
+  });
   t.match(await raw(server, 'GET', '/nope'), { status: 404 });
   t.match(await raw(server, 'GET', '/api/v2'), { status: 404 });
   t.match(await raw(server, 'GET', '/openapi/v2'), { status: 404 });
@@ -180,34 +220,81 @@ t.test('errors over raw HTTP: malformed JSON, unknown paths, wrong verbs, precon
   t.match(await raw(server, 'DELETE', '/api/v1/namespaces/default/configmaps/x'), { status: 404 });
   server.store.put('configmaps', { metadata: { name: 'a', labels: { gc: 'yes' } } });
   server.store.put('configmaps', { metadata: { name: 'b' } });
-  t.match(await raw(server, 'DELETE', '/api/v1/namespaces/default/configmaps?labelSelector=gc'), { status: 200, json: { kind: 'ConfigMapList', items: [{ metadata: { name: 'a' } }] } });
-  t.same(server.store.list('configmaps').map((c) => c.metadata.name), ['b']);
+  t.match(await raw(server, 'DELETE', '/api/v1/namespaces/default/configmaps?labelSelector=gc'), {
+    status: 200,
+    json: { kind: 'ConfigMapList', items: [{ metadata: { name: 'a' } }] },
+  });
+  t.same(
+    server.store.list('configmaps').map((c) => c.metadata.name),
+    ['b'],
+  );
 });
 
 t.test('discovery documents', async (t) => {
   const server = await withServer(t);
   t.match((await raw(server, 'GET', '/api')).json, { kind: 'APIVersions', versions: ['v1'] });
-  t.match((await raw(server, 'GET', '/apis')).json, { kind: 'APIGroupList', groups: [{ name: 'coordination.k8s.io', preferredVersion: { groupVersion: 'coordination.k8s.io/v1' } }] });
+  t.match((await raw(server, 'GET', '/apis')).json, {
+    kind: 'APIGroupList',
+    groups: [{ name: 'coordination.k8s.io', preferredVersion: { groupVersion: 'coordination.k8s.io/v1' } }],
+  });
   t.match((await raw(server, 'GET', '/apis/coordination.k8s.io')).json, { kind: 'APIGroup', name: 'coordination.k8s.io' });
   t.match(await raw(server, 'GET', '/apis/example.com'), { status: 404 });
-  const v1 = (await raw(server, 'GET', '/api/v1')).json as { resources: Array<{ name: string; namespaced: boolean; kind: string; verbs: string[]; shortNames?: string[] }> };
+  const v1 = (await raw(server, 'GET', '/api/v1')).json as {
+    resources: Array<{ name: string; namespaced: boolean; kind: string; verbs: string[]; shortNames?: string[] }>;
+  };
   const names = v1.resources.map((r) => r.name);
-  for (const n of ['pods', 'pods/log', 'pods/exec', 'pods/attach', 'pods/portforward', 'pods/status', 'nodes', 'nodes/proxy', 'nodes/status', 'configmaps', 'secrets', 'events', 'services', 'endpoints', 'namespaces']) {
+  for (const n of [
+    'pods',
+    'pods/log',
+    'pods/exec',
+    'pods/attach',
+    'pods/portforward',
+    'pods/status',
+    'nodes',
+    'nodes/proxy',
+    'nodes/status',
+    'configmaps',
+    'secrets',
+    'events',
+    'services',
+    'endpoints',
+    'namespaces',
+  ]) {
     t.ok(names.includes(n), n);
   }
-  t.match(v1.resources.find((r) => r.name === 'nodes'), { namespaced: false, kind: 'Node', shortNames: ['no'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] });
-  t.match(v1.resources.find((r) => r.name === 'configmaps'), { namespaced: true, shortNames: ['cm'] });
-  t.match((await raw(server, 'GET', '/apis/coordination.k8s.io/v1')).json, { groupVersion: 'coordination.k8s.io/v1', resources: [{ name: 'leases', kind: 'Lease', namespaced: true }] });
+  t.match(
+    v1.resources.find((r) => r.name === 'nodes'),
+    { namespaced: false, kind: 'Node', shortNames: ['no'], verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+  );
+  t.match(
+    v1.resources.find((r) => r.name === 'configmaps'),
+    { namespaced: true, shortNames: ['cm'] },
+  );
+  t.match((await raw(server, 'GET', '/apis/coordination.k8s.io/v1')).json, {
+    groupVersion: 'coordination.k8s.io/v1',
+    resources: [{ name: 'leases', kind: 'Lease', namespaced: true }],
+  });
   t.match((await raw(server, 'GET', '/version')).json, { major: '1', gitVersion: /^v1\./ });
 });
 
 t.test('table output for kubectl get', async (t) => {
   const server = await withServer(t);
-  server.store.put('pods', { metadata: { name: 'p' }, spec: { containers: [{}, {}] }, status: { phase: 'Running', containerStatuses: [{ ready: true, restartCount: 2 }, { ready: false }] } });
+  server.store.put('pods', {
+    metadata: { name: 'p' },
+    spec: { containers: [{}, {}] },
+    status: { phase: 'Running', containerStatuses: [{ ready: true, restartCount: 2 }, { ready: false }] },
+  });
   const res = await fetch(`${server.url}/api/v1/pods`, { headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' } });
-  const table = (await res.json()) as { kind: string; columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[]; object: { metadata: { namespace: string } } }> };
+  const table = (await res.json()) as {
+    kind: string;
+    columnDefinitions: Array<{ name: string }>;
+    rows: Array<{ cells: unknown[]; object: { metadata: { namespace: string } } }>;
+  };
   t.equal(table.kind, 'Table');
-  t.same(table.columnDefinitions.map((c) => c.name), ['Name', 'Ready', 'Status', 'Restarts', 'Age']);
+  t.same(
+    table.columnDefinitions.map((c) => c.name),
+    ['Name', 'Ready', 'Status', 'Restarts', 'Age'],
+  );
   t.match(table.rows[0], { cells: ['p', '1/2', 'Running', 2, /^\d+s$/], object: { metadata: { namespace: 'default' } } });
 });
 
@@ -217,12 +304,33 @@ t.test('serves HTTPS when given a certificate', { skip: existsSync(OPENSSL) ? fa
   const dir = t.testdir();
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  await run(OPENSSL, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+  await run(OPENSSL, [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
   const { server, kc } = await withClient(t, { tls: { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') } });
   t.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   t.match(server.kubeconfig(), /insecure-skip-tls-verify: true/);
   const ns = await kc.makeApiClient(CoreV1Api).listNamespace();
-  t.ok(ns.items.some((n) => n.metadata?.name === 'default'), 'client-node over TLS');
+  t.ok(
+    ns.items.some((n) => n.metadata?.name === 'default'),
+    'client-node over TLS',
+  );
 });
 
 // Services created through the API get a clusterIP as kube-apiserver's allocator gives one (the
@@ -231,7 +339,8 @@ t.test('created Services get a free clusterIP; a given one, None and ExternalNam
   const { server, kc } = await withClient(t);
   const core = kc.makeApiClient(CoreV1Api);
   const ports = [{ port: 80 }];
-  const create = (name: string, spec: Record<string, unknown>) => core.createNamespacedService({ namespace: 'kube-system', body: { metadata: { name }, spec: { ports, ...spec } } });
+  const create = (name: string, spec: Record<string, unknown>) =>
+    core.createNamespacedService({ namespace: 'kube-system', body: { metadata: { name }, spec: { ports, ...spec } } });
   const a = await create('a', {});
   const b = await create('b', { type: 'LoadBalancer' });
   t.match(a.spec?.clusterIP, /^10\.96\.\d+\.\d+$/);

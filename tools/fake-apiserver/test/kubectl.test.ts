@@ -30,24 +30,46 @@ t.test('the real kubectl against the fake server', { skip: existsSync(KUBECTL) ?
     status: { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { kubeletVersion: 'v1.32.0' } },
   });
   server.store.put('nodes', { metadata: { name: 'edge-2' }, status: { conditions: [{ type: 'Ready', status: 'False' }] } });
-  server.store.put('pods', { metadata: { name: 'web', namespace: 'default' }, spec: { nodeName: 'edge-1', containers: [{ name: 'c' }] }, status: { phase: 'Running', containerStatuses: [{ ready: true, restartCount: 0 }] } });
+  server.store.put('pods', {
+    metadata: { name: 'web', namespace: 'default' },
+    spec: { nodeName: 'edge-1', containers: [{ name: 'c' }] },
+    status: { phase: 'Running', containerStatuses: [{ ready: true, restartCount: 0 }] },
+  });
   server.store.put('pods', { metadata: { name: 'dns', namespace: 'kube-system' }, spec: { containers: [{ name: 'c' }] }, status: { phase: 'Pending' } });
   server.store.put('configmaps', { metadata: { name: 'x', namespace: 'kube-system' }, data: { 'edge-1': '10.0.0.1' } });
 
   const json = await kubectl('get', 'nodes', '-o', 'json');
   t.equal(json.code, 0, json.stderr);
   const list = JSON.parse(json.stdout) as { items: Array<{ kind: string; metadata: { name: string } }> };
-  t.same(list.items.map((n) => `${n.kind}/${n.metadata.name}`), ['Node/edge-1', 'Node/edge-2'], 'get nodes -o json');
+  t.same(
+    list.items.map((n) => `${n.kind}/${n.metadata.name}`),
+    ['Node/edge-1', 'Node/edge-2'],
+    'get nodes -o json',
+  );
 
   const pods = await kubectl('get', 'pods', '-A');
   t.equal(pods.code, 0, pods.stderr);
-  const rows = pods.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+  const rows = pods.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/));
   t.same(rows[0], ['NAMESPACE', 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'], 'get pods -A header (served as a Table)');
-  t.same(rows.slice(1).map((r) => r.slice(0, 5)), [['default', 'web', '1/1', 'Running', '0'], ['kube-system', 'dns', '0/1', 'Pending', '0']]);
+  t.same(
+    rows.slice(1).map((r) => r.slice(0, 5)),
+    [
+      ['default', 'web', '1/1', 'Running', '0'],
+      ['kube-system', 'dns', '0/1', 'Pending', '0'],
+    ],
+  );
 
   const cm = await kubectl('get', 'configmap', '-n', 'kube-system', 'x', '-o', 'yaml');
   t.equal(cm.code, 0, cm.stderr);
-  t.match(parse(cm.stdout), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'kube-system', resourceVersion: /^\d+$/ }, data: { 'edge-1': '10.0.0.1' } });
+  t.match(parse(cm.stdout), {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'x', namespace: 'kube-system', resourceVersion: /^\d+$/ },
+    data: { 'edge-1': '10.0.0.1' },
+  });
 
   const nodes = await kubectl('get', 'nodes');
   t.match(nodes.stdout, /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\nedge-1\s+Ready\s+edge\s+\S+\s+v1\.32\.0\nedge-2\s+NotReady\s+<none>/, 'get nodes');

@@ -24,7 +24,11 @@ t.test('messages sent before the message listener is attached are delivered to i
   const got: Buffer[] = [];
   ws.on('message', (m: Buffer) => got.push(m));
   await new Promise((r) => setTimeout(r, 100));
-  t.same(got.map((m) => [...m.subarray(0, 1)]), [[0], [1], [0]], 'both prefaces and the data message, in order');
+  t.same(
+    got.map((m) => [...m.subarray(0, 1)]),
+    [[0], [1], [0]],
+    'both prefaces and the data message, in order',
+  );
   t.equal(got[2]?.subarray(1).toString(), 'hello');
   ws.close();
   socket.destroy();

@@ -23,20 +23,32 @@ t.test('kubelet proxy', async (t) => {
     },
   });
   const node = (name: string, ip: string): void =>
-    void api.store.put('nodes', { metadata: { name }, status: { addresses: [{ type: 'InternalIP', address: ip }], daemonEndpoints: { kubeletEndpoint: { Port: kubelet.port } } } });
+    void api.store.put('nodes', {
+      metadata: { name },
+      status: { addresses: [{ type: 'InternalIP', address: ip }], daemonEndpoints: { kubeletEndpoint: { Port: kubelet.port } } },
+    });
   node('edge-1', '127.0.0.1');
   node('gone', '10.9.9.9');
   const pod = (name: string, nodeName?: string): void =>
-    void api.store.put('pods', { metadata: { name, namespace: 'default' }, spec: { ...(nodeName ? { nodeName } : {}), containers: [{ name: 'app' }, { name: 'side' }] } });
+    void api.store.put('pods', {
+      metadata: { name, namespace: 'default' },
+      spec: { ...(nodeName ? { nodeName } : {}), containers: [{ name: 'app' }, { name: 'side' }] },
+    });
   pod('demo', 'edge-1');
   pod('pending');
   pod('orphan', 'gone');
 
   t.test('pods/log streams from containerLogs with the kubelet-client certificate', async (t) => {
-    const res = await fetch(`${api.url}/api/v1/namespaces/default/pods/demo/log?container=app&tailLines=2&timestamps=true&bogus=1`, { headers: { authorization: 'Bearer secret' } });
+    const res = await fetch(`${api.url}/api/v1/namespaces/default/pods/demo/log?container=app&tailLines=2&timestamps=true&bogus=1`, {
+      headers: { authorization: 'Bearer secret' },
+    });
     t.equal(res.status, 200);
     t.equal(await res.text(), 'line 1\nline 2\n');
-    t.match(kubelet.seen.at(-1), { path: '/containerLogs/default/demo/app?timestamps=true&tailLines=2', authorization: undefined, clientCn: 'kube-apiserver-kubelet-client' });
+    t.match(kubelet.seen.at(-1), {
+      path: '/containerLogs/default/demo/app?timestamps=true&tailLines=2',
+      authorization: undefined,
+      clientCn: 'kube-apiserver-kubelet-client',
+    });
     t.equal(dials.at(-1), `edge-1 127.0.0.1:${kubelet.port}`, 'dialled the InternalIP and the published kubelet port');
   });
 
@@ -59,7 +71,10 @@ t.test('kubelet proxy', async (t) => {
     t.match(await get('demo/log?container=nope'), { status: 400, body: { reason: 'BadRequest', message: 'container nope is not valid for pod demo' } });
     t.match(await get('demo/log'), { status: 400, body: { message: 'a container name must be specified for pod demo, choose one of: [app side]' } });
     t.match(await get('pending/log?container=app'), { status: 400, body: { message: 'pod pending does not have a host assigned' } });
-    t.match(await get('orphan/log?container=app'), { status: 500, body: { reason: 'InternalError', message: 'error dialing backend: CONNECT 10.9.9.9:10250: 503 Service Unavailable' } });
+    t.match(await get('orphan/log?container=app'), {
+      status: 500,
+      body: { reason: 'InternalError', message: 'error dialing backend: CONNECT 10.9.9.9:10250: 503 Service Unavailable' },
+    });
     t.match(await get('demo/exec?container=app&command=ls'), { status: 400, body: { message: 'Upgrade request required' } });
   });
 
@@ -67,11 +82,20 @@ t.test('kubelet proxy', async (t) => {
     const { port } = new URL(api.url);
     const socket = connect(Number(port), '127.0.0.1');
     t.teardown(() => void socket.destroy());
-    socket.write([
-      'GET /api/v1/namespaces/default/pods/demo/exec?command=sh&command=-c&command=echo+hi&container=app&stdout=true HTTP/1.1',
-      `Host: 127.0.0.1:${port}`, 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13',
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Protocol: v5.channel.k8s.io', 'Authorization: Bearer secret', '', '',
-    ].join('\r\n'));
+    socket.write(
+      [
+        'GET /api/v1/namespaces/default/pods/demo/exec?command=sh&command=-c&command=echo+hi&container=app&stdout=true HTTP/1.1',
+        `Host: 127.0.0.1:${port}`,
+        'Connection: Upgrade',
+        'Upgrade: websocket',
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-WebSocket-Protocol: v5.channel.k8s.io',
+        'Authorization: Bearer secret',
+        '',
+        '',
+      ].join('\r\n'),
+    );
     let got = '';
     socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
     await waitFor(() => got.includes('\r\n\r\n'), 'the 101');
@@ -87,7 +111,9 @@ t.test('kubelet proxy', async (t) => {
       let got = '';
       socket.on('data', (c: Buffer) => (got += c.toString()));
       socket.on('close', () => resolve(got));
-      socket.write('GET /api/v1/namespaces/default/pods/demo/portforward HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io\r\n\r\n');
+      socket.write(
+        'GET /api/v1/namespaces/default/pods/demo/portforward HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io\r\n\r\n',
+      );
     });
     t.match(res, /^HTTP\/1\.1 400 BadRequest\r\n/);
     t.match(res, TUNNELLED_SPDY_UNSUPPORTED);
@@ -102,9 +128,36 @@ t.test('SPDY/3 header compression', async (t) => {
     deflate.close();
     inflate.close();
   });
-  const first = await deflate.process(encodeHeaderBlock([['streamType', 'error'], ['port', '8080'], ['requestID', '0']]));
+  const first = await deflate.process(
+    encodeHeaderBlock([
+      ['streamType', 'error'],
+      ['port', '8080'],
+      ['requestID', '0'],
+    ]),
+  );
   t.equal(first.subarray(2, 6).toString('hex'), 'e3c6a7c2', 'zlib header names the dictionary by its Adler-32 (as Go computes it)');
-  const second = await deflate.process(encodeHeaderBlock([['streamtype', 'data'], ['port', '8080'], ['requestid', '0']]));
-  t.same([...decodeHeaderBlock(await inflate.process(first))], [['streamtype', 'error'], ['port', '8080'], ['requestid', '0']]);
-  t.same([...decodeHeaderBlock(await inflate.process(second))], [['streamtype', 'data'], ['port', '8080'], ['requestid', '0']], 'the second block continues the same zlib stream');
+  const second = await deflate.process(
+    encodeHeaderBlock([
+      ['streamtype', 'data'],
+      ['port', '8080'],
+      ['requestid', '0'],
+    ]),
+  );
+  t.same(
+    [...decodeHeaderBlock(await inflate.process(first))],
+    [
+      ['streamtype', 'error'],
+      ['port', '8080'],
+      ['requestid', '0'],
+    ],
+  );
+  t.same(
+    [...decodeHeaderBlock(await inflate.process(second))],
+    [
+      ['streamtype', 'data'],
+      ['port', '8080'],
+      ['requestid', '0'],
+    ],
+    'the second block continues the same zlib stream',
+  );
 });

@@ -32,8 +32,19 @@ t.test('resourceVersion grows with every change and history replays them', async
   const gone = store.delete('configmaps', 'default', 'a');
   t.equal(gone?.metadata.resourceVersion, '4', 'DELETED carries the deletion resourceVersion');
   t.equal(store.delete('configmaps', 'default', 'a'), undefined);
-  t.same(seen.map((e) => [e.type, e.resourceVersion]), [['ADDED', 1], ['MODIFIED', 2], ['MODIFIED', 3], ['DELETED', 4]]);
-  t.same(store.eventsSince(2)?.map((e) => e.resourceVersion), [3, 4]);
+  t.same(
+    seen.map((e) => [e.type, e.resourceVersion]),
+    [
+      ['ADDED', 1],
+      ['MODIFIED', 2],
+      ['MODIFIED', 3],
+      ['DELETED', 4],
+    ],
+  );
+  t.same(
+    store.eventsSince(2)?.map((e) => e.resourceVersion),
+    [3, 4],
+  );
   store.compact();
   t.equal(store.eventsSince(3), undefined, 'older than the compaction: expired');
   t.same(store.eventsSince(4), [], 'the newest version is still resumable');
@@ -44,7 +55,10 @@ t.test('bounded history expires the oldest versions', async (t) => {
   for (let i = 0; i < 5; i++) store.put('nodes', { metadata: { name: `n${i}`, namespace: 'ignored' } });
   t.equal(store.get('nodes', undefined, 'n0')?.metadata.namespace, undefined, 'cluster-scoped objects have no namespace');
   t.equal(store.eventsSince(1), undefined);
-  t.same(store.eventsSince(2)?.map((e) => e.resourceVersion), [3, 4, 5]);
+  t.same(
+    store.eventsSince(2)?.map((e) => e.resourceVersion),
+    [3, 4, 5],
+  );
 });
 
 t.test('list, get, copies and misuse', async (t) => {
@@ -52,8 +66,14 @@ t.test('list, get, copies and misuse', async (t) => {
   store.put('pods', { metadata: { name: 'b', namespace: 'x' } });
   store.put('pods', { metadata: { name: 'a', namespace: 'y' } });
   store.put('pods', { metadata: { name: 'a', namespace: 'x' } });
-  t.same(store.list('pods').map((p) => `${p.metadata.namespace}/${p.metadata.name}`), ['x/a', 'x/b', 'y/a']);
-  t.same(store.list('pods', 'y').map((p) => p.metadata.name), ['a']);
+  t.same(
+    store.list('pods').map((p) => `${p.metadata.namespace}/${p.metadata.name}`),
+    ['x/a', 'x/b', 'y/a'],
+  );
+  t.same(
+    store.list('pods', 'y').map((p) => p.metadata.name),
+    ['a'],
+  );
   const copy = store.get('pods', 'x', 'a')!;
   copy.metadata.name = 'changed';
   t.equal(store.get('pods', 'x', 'a')?.metadata.name, 'a', 'get returns a copy');
@@ -132,7 +152,11 @@ t.test('merge patch follows RFC 7386', async (t) => {
     [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
     [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
     [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
-    [['a', 'b'], ['c', 'd'], ['c', 'd']],
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+      ['c', 'd'],
+    ],
     [{ a: 'foo' }, 'bar', 'bar'],
     [{ e: null }, { a: 1 }, { e: null, a: 1 }],
     [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],

@@ -28,7 +28,12 @@ async function rawWatch(kc: ConstructorParameters<typeof Watch>[0], path: string
   const events: Array<{ type: string; object: { kind?: string; code?: number; reason?: string; metadata?: { name?: string; resourceVersion?: string } } }> = [];
   let finish!: (err: unknown) => void;
   const done = new Promise<unknown>((resolve) => (finish = resolve));
-  const controller = await new Watch(kc).watch(path, query, (type, object) => events.push({ type, object }), (err) => finish(err));
+  const controller = await new Watch(kc).watch(
+    path,
+    query,
+    (type, object) => events.push({ type, object }),
+    (err) => finish(err),
+  );
   return { events, done, controller };
 }
 
@@ -52,7 +57,11 @@ t.test('a node informer with a label selector sees adds, updates, deletes and se
   server.store.delete('nodes', undefined, 'edge-1');
   await waitFor(() => seen.log.length >= 6, 'six informer events');
   t.same(seen.log, ['add:edge-0', 'add:edge-1', 'update:edge-1', 'add:cloud-1', 'delete:edge-0', 'delete:edge-1']);
-  t.same(informer.list().map((n) => n.metadata?.name), ['cloud-1'], 'cache holds what matches');
+  t.same(
+    informer.list().map((n) => n.metadata?.name),
+    ['cloud-1'],
+    'cache holds what matches',
+  );
   const watchRequest = server.requests.find((r) => r.path === '/api/v1/nodes' && r.query.watch === 'true');
   t.match(watchRequest?.query, { labelSelector: EDGE, resourceVersion: /^\d+$/ });
   await informer.stop();
@@ -65,7 +74,14 @@ t.test('a field-selector informer follows one ConfigMap', async (t) => {
   const core = kc.makeApiClient(CoreV1Api);
   const selector = 'metadata.name=hosts';
   const path = '/api/v1/namespaces/kube-system/configmaps';
-  const informer = new ListWatch<V1ConfigMap>(path, new Watch(kc), () => core.listNamespacedConfigMap({ namespace: 'kube-system', fieldSelector: selector }), false, undefined, selector);
+  const informer = new ListWatch<V1ConfigMap>(
+    path,
+    new Watch(kc),
+    () => core.listNamespacedConfigMap({ namespace: 'kube-system', fieldSelector: selector }),
+    false,
+    undefined,
+    selector,
+  );
   const seen = record(informer);
   await informer.start();
   server.store.put('configmaps', { metadata: { name: 'other', namespace: 'kube-system' } });
@@ -87,8 +103,14 @@ t.test('watch from a resourceVersion replays what was missed', async (t) => {
   server.store.delete('configmaps', 'default', 'b');
   const w = await rawWatch(kc, '/api/v1/namespaces/default/configmaps', { resourceVersion: from });
   await waitFor(() => w.events.length >= 3, 'three replayed events');
-  t.same(w.events.map((e) => `${e.type}:${e.object.metadata?.name}`), ['ADDED:b', 'MODIFIED:a', 'DELETED:b']);
-  t.same(w.events.map((e) => Number(e.object.metadata?.resourceVersion)), [Number(from) + 1, Number(from) + 2, Number(from) + 3]);
+  t.same(
+    w.events.map((e) => `${e.type}:${e.object.metadata?.name}`),
+    ['ADDED:b', 'MODIFIED:a', 'DELETED:b'],
+  );
+  t.same(
+    w.events.map((e) => Number(e.object.metadata?.resourceVersion)),
+    [Number(from) + 1, Number(from) + 2, Number(from) + 3],
+  );
   server.store.put('configmaps', { metadata: { name: 'c' } });
   await waitFor(() => w.events.length >= 4, 'a live event after the replay');
   t.equal(w.events[3]?.type, 'ADDED');
@@ -103,8 +125,15 @@ t.test('watch without a resourceVersion starts with the current state; headers a
   t.equal(res.headers.get('transfer-encoding'), 'chunked');
   await res.body?.cancel();
   const initial = await fetch(`${server.url}/api/v1/watch/namespaces?timeoutSeconds=1`);
-  const lines = (await initial.text()).trim().split('\n').map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
-  t.same(lines.map((l) => `${l.type}:${l.object.metadata.name}`), ['ADDED:default', 'ADDED:kube-node-lease', 'ADDED:kube-public', 'ADDED:kube-system'], 'legacy /watch/ path, timeoutSeconds ends it');
+  const lines = (await initial.text())
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+  t.same(
+    lines.map((l) => `${l.type}:${l.object.metadata.name}`),
+    ['ADDED:default', 'ADDED:kube-node-lease', 'ADDED:kube-public', 'ADDED:kube-system'],
+    'legacy /watch/ path, timeoutSeconds ends it',
+  );
 });
 
 t.test('after compact() an old resourceVersion gets a 410 Expired ERROR event, then the watch ends', async (t) => {
@@ -114,7 +143,9 @@ t.test('after compact() an old resourceVersion gets a 410 Expired ERROR event, t
   server.compact();
   const w = await rawWatch(kc, '/api/v1/nodes', { resourceVersion: old });
   t.equal(await w.done, null, 'the stream ends cleanly after the ERROR');
-  t.match(w.events, [{ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: /too old resource version/ } }]);
+  t.match(w.events, [
+    { type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: /too old resource version/ } },
+  ]);
   const current = await rawWatch(kc, '/api/v1/nodes', { resourceVersion: rv(server) });
   server.store.put('nodes', node('edge-2', true));
   await waitFor(() => current.events.length === 1, 'the newest version still resumes');
@@ -155,7 +186,11 @@ t.test('bookmarks arrive every bookmarkIntervalMs and carry only a resourceVersi
   await waitFor(() => w.events.filter((e) => e.type === 'BOOKMARK').length >= 3, 'three bookmarks');
   const bookmark = w.events.find((e) => e.type === 'BOOKMARK')!;
   t.same(bookmark.object, { kind: 'Node', apiVersion: 'v1', metadata: { resourceVersion: server.store.resourceVersion() } });
-  t.same(plain.events.map((e) => e.type), ['ADDED'], 'no bookmarks unless asked for');
+  t.same(
+    plain.events.map((e) => e.type),
+    ['ADDED'],
+    'no bookmarks unless asked for',
+  );
   w.controller.abort();
   plain.controller.abort();
 });

@@ -21,7 +21,10 @@ function get(opts: RequestOptions): Promise<{ status: number; headers: IncomingH
   return new Promise((resolve, reject) => {
     const req = request(opts, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res
+        .setEncoding('utf8')
+        .on('data', (c: string) => (body += c))
+        .on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     req.on('error', reject).end();
   });
@@ -64,8 +67,29 @@ t.test('the container image', { skip: reason ?? false }, async (t) => {
     // a DNAT rule as the capture writes them, in the container's own network namespace (--network=none,
     // never the host's): with NET_ADMIN/NET_RAW it applies, without them nf_tables refuses
     const dnat = ['-t', 'nat', '-A', 'OUTPUT', '-d', '10.0.0.5/32', '-p', 'tcp', '--dport', '10250', '-j', 'DNAT', '--to-destination', '127.0.0.1:10263'];
-    const inNetns = (caps: string[]) => run('podman', ['run', '--rm', '--network=none', '--read-only', '--tmpfs', '/tmp', '--cap-drop=ALL', ...caps,
-      '--security-opt', 'no-new-privileges', '--user', '0', '--entrypoint', '/usr/sbin/iptables', imageTag, ...dnat], { env, timeoutMs: 60_000 });
+    const inNetns = (caps: string[]) =>
+      run(
+        'podman',
+        [
+          'run',
+          '--rm',
+          '--network=none',
+          '--read-only',
+          '--tmpfs',
+          '/tmp',
+          '--cap-drop=ALL',
+          ...caps,
+          '--security-opt',
+          'no-new-privileges',
+          '--user',
+          '0',
+          '--entrypoint',
+          '/usr/sbin/iptables',
+          imageTag,
+          ...dnat,
+        ],
+        { env, timeoutMs: 60_000 },
+      );
     const withCaps = await inNetns(['--cap-add=NET_ADMIN,NET_RAW']);
     t.equal(withCaps.code, 0, `iptables DNAT with NET_ADMIN/NET_RAW in --network=none ${withCaps.err.trim()}`);
     const without = await inNetns([]);
@@ -83,16 +107,26 @@ t.test('the container image', { skip: reason ?? false }, async (t) => {
     const r = await runOnce(env, ['--input-type=module', '-e', script]);
     t.equal(r.code, 0, `node -e import('@kubernetes/client-node')\n${tail(r)}`);
     // the generated models' attribute maps reorder the container's keys (image before name)
-    t.equal(r.out.trim(), 'function apiVersion,kind,metadata,spec,status {"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"image":"i","name":"c"}]}}');
+    t.equal(
+      r.out.trim(),
+      'function apiVersion,kind,metadata,spec,status {"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"image":"i","name":"c"}]}}',
+    );
   });
 
   const certs = mkdtempSync(join(tmpdir(), 'edge-tunnel-image-certs-'));
   t.teardown(() => rmSync(certs, { recursive: true, force: true }));
   chownSync(certs, 65532, 65532);
   chmodSync(certs, 0o700);
-  const pki = await runOnce(env, ['tools/pki/dist/main.js', 'init', '--out', '/certs', '--server-ip', SERVER_IP, '--node', `edge-a=${NODE_IP}`], [`${certs}:/certs`]);
+  const pki = await runOnce(
+    env,
+    ['tools/pki/dist/main.js', 'init', '--out', '/certs', '--server-ip', SERVER_IP, '--node', `edge-a=${NODE_IP}`],
+    [`${certs}:/certs`],
+  );
   if (!t.equal(pki.code, 0, 'edge-tunnel-pki init from the image')) t.comment(tail(pki));
-  t.ok(['ca.crt', 'server.key', 'agent-edge-a.crt'].every((f) => readdirSync(certs).includes(f)), 'certificates written as uid 65532');
+  t.ok(
+    ['ca.crt', 'server.key', 'agent-edge-a.crt'].every((f) => readdirSync(certs).includes(f)),
+    'certificates written as uid 65532',
+  );
   if (pki.code !== 0) return;
 
   const sink = createServer((req, res) => res.end(`sink saw ${req.method} ${req.url}`));
@@ -104,17 +138,57 @@ t.test('the container image', { skip: reason ?? false }, async (t) => {
   t.teardown(async () => {
     for (const c of containers) await c.remove();
   });
-  const server = await startDetached(env, 'edge-tunnel-image-test-server', [
-    'apps/server/dist/main.js', '--agent-addr', `${SERVER_IP}:10262`, '--https-addr', `${SERVER_IP}:10263`,
-    '--http-addr', `${SERVER_IP}:10264`, '--meta-addr', `${SERVER_IP}:10265`, '--cert', '/certs/server.crt',
-    '--key', '/certs/server.key', '--agent-ca', '/certs/ca.crt', '--caller-ca', '/certs/ca.crt', '--drain-timeout-ms', '2000',
-  ], mount);
+  const server = await startDetached(
+    env,
+    'edge-tunnel-image-test-server',
+    [
+      'apps/server/dist/main.js',
+      '--agent-addr',
+      `${SERVER_IP}:10262`,
+      '--https-addr',
+      `${SERVER_IP}:10263`,
+      '--http-addr',
+      `${SERVER_IP}:10264`,
+      '--meta-addr',
+      `${SERVER_IP}:10265`,
+      '--cert',
+      '/certs/server.crt',
+      '--key',
+      '/certs/server.key',
+      '--agent-ca',
+      '/certs/ca.crt',
+      '--caller-ca',
+      '/certs/ca.crt',
+      '--drain-timeout-ms',
+      '2000',
+    ],
+    mount,
+  );
   containers.push(server);
-  const agent = await startDetached(env, 'edge-tunnel-image-test-agent', [
-    'apps/agent/dist/main.js', '--server', `${SERVER_IP}:10262`, '--node-name', 'edge-a', '--node-ip', NODE_IP,
-    '--cert', '/certs/agent-edge-a.crt', '--key', '/certs/agent-edge-a.key', '--ca', '/certs/ca.crt',
-    '--meta-addr', `${NODE_IP}:10266`, '--drain-timeout-ms', '2000',
-  ], mount);
+  const agent = await startDetached(
+    env,
+    'edge-tunnel-image-test-agent',
+    [
+      'apps/agent/dist/main.js',
+      '--server',
+      `${SERVER_IP}:10262`,
+      '--node-name',
+      'edge-a',
+      '--node-ip',
+      NODE_IP,
+      '--cert',
+      '/certs/agent-edge-a.crt',
+      '--key',
+      '/certs/agent-edge-a.key',
+      '--ca',
+      '/certs/ca.crt',
+      '--meta-addr',
+      `${NODE_IP}:10266`,
+      '--drain-timeout-ms',
+      '2000',
+    ],
+    mount,
+  );
   containers.push(agent);
 
   await t.test('a request through the server and the agent', async (t) => {

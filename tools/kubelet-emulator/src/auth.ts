@@ -31,10 +31,21 @@ export type AuthDecision = { ok: true; user: KubeletUser } | { ok: false; status
 
 /** The SubjectAccessReview attributes of a kubelet request (the kubelet's NodeRequestAttributesGetter). */
 export function requestAttributes(method: string, path: string, nodeName: string): { verb: string; resource: 'nodes'; subresource: string; name: string } {
-  const verb = ({ GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[method] ?? method.toLowerCase();
+  const verb =
+    ({ GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[method] ?? method.toLowerCase();
   const first = path.split('/')[1] ?? '';
-  const subresource = first === 'stats' ? 'stats' : first.startsWith('metrics') ? 'metrics' : first === 'logs' ? 'log' : first === 'spec' ? 'spec'
-    : first === 'checkpoint' ? 'checkpoint' : 'proxy';
+  const subresource =
+    first === 'stats'
+      ? 'stats'
+      : first.startsWith('metrics')
+        ? 'metrics'
+        : first === 'logs'
+          ? 'log'
+          : first === 'spec'
+            ? 'spec'
+            : first === 'checkpoint'
+              ? 'checkpoint'
+              : 'proxy';
   return { verb, resource: 'nodes', subresource, name: nodeName };
 }
 
@@ -42,19 +53,25 @@ export function requestAttributes(method: string, path: string, nodeName: string
 export async function authorize(req: IncomingMessage, nodeName: string, webhook: KubeletWebhookOptions): Promise<AuthDecision> {
   let user: KubeletUser | undefined;
   try {
-    user = certificateUser(req) ?? await tokenUser(req, webhook);
+    user = certificateUser(req) ?? (await tokenUser(req, webhook));
   } catch (err) {
     return { ok: false, status: 500, body: `Authentication failed: ${(err as Error).message}` };
   }
   if (user === undefined) return { ok: false, status: 401, body: 'Unauthorized' };
   const attrs = requestAttributes(req.method ?? 'GET', new URL(req.url ?? '/', 'http://kubelet').pathname, nodeName);
   try {
-    const review = await post(webhook, '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-      apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: user.username, groups: user.groups, resourceAttributes: attrs },
-    }) as { status?: { allowed?: boolean } };
+    const review = (await post(webhook, '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: { user: user.username, groups: user.groups, resourceAttributes: attrs },
+    })) as { status?: { allowed?: boolean } };
     if (review.status?.allowed === true) return { ok: true, user };
   } catch (err) {
-    return { ok: false, status: 500, body: `Authorization error (user=${user.username}, verb=${attrs.verb}, resource=nodes, subresource=${attrs.subresource}): ${(err as Error).message}` };
+    return {
+      ok: false,
+      status: 500,
+      body: `Authorization error (user=${user.username}, verb=${attrs.verb}, resource=nodes, subresource=${attrs.subresource}): ${(err as Error).message}`,
+    };
   }
   return { ok: false, status: 403, body: `Forbidden (user=${user.username}, verb=${attrs.verb}, resource=nodes, subresource=${attrs.subresource})` };
 }
@@ -72,9 +89,11 @@ function certificateUser(req: IncomingMessage): KubeletUser | undefined {
 async function tokenUser(req: IncomingMessage, webhook: KubeletWebhookOptions): Promise<KubeletUser | undefined> {
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   if (!m) return undefined;
-  const review = await post(webhook, '/apis/authentication.k8s.io/v1/tokenreviews', {
-    apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: m[1] },
-  }) as { status?: { authenticated?: boolean; user?: { username?: string; groups?: string[] } } };
+  const review = (await post(webhook, '/apis/authentication.k8s.io/v1/tokenreviews', {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenReview',
+    spec: { token: m[1] },
+  })) as { status?: { authenticated?: boolean; user?: { username?: string; groups?: string[] } } };
   const u = review.status?.user;
   if (review.status?.authenticated !== true || typeof u?.username !== 'string') return undefined;
   return { username: u.username, groups: u.groups ?? [] };
@@ -83,7 +102,11 @@ async function tokenUser(req: IncomingMessage, webhook: KubeletWebhookOptions): 
 function post(webhook: KubeletWebhookOptions, path: string, body: unknown): Promise<unknown> {
   const url = new URL(path, webhook.apiServer);
   const text = JSON.stringify(body);
-  const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(webhook.token ? { authorization: `Bearer ${webhook.token}` } : {}) };
+  const headers = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...(webhook.token ? { authorization: `Bearer ${webhook.token}` } : {}),
+  };
   return new Promise((resolve, reject) => {
     const done = (res: IncomingMessage): void => {
       let data = '';
@@ -98,9 +121,10 @@ function post(webhook: KubeletWebhookOptions, path: string, body: unknown): Prom
         }
       });
     };
-    const req = url.protocol === 'https:'
-      ? httpsRequest(url, { method: 'POST', headers, ca: webhook.ca, cert: webhook.cert, key: webhook.key, timeout: 10_000 }, done)
-      : httpRequest(url, { method: 'POST', headers, timeout: 10_000 }, done);
+    const req =
+      url.protocol === 'https:'
+        ? httpsRequest(url, { method: 'POST', headers, ca: webhook.ca, cert: webhook.cert, key: webhook.key, timeout: 10_000 }, done)
+        : httpRequest(url, { method: 'POST', headers, timeout: 10_000 }, done);
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end(text);

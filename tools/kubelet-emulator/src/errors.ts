@@ -7,8 +7,7 @@ export const KubeletEmulatorErrorCode = {
   /** appendLog() named a pod or container the node does not run. */
   UNKNOWN_CONTAINER: 'ERR_KUBELET_UNKNOWN_CONTAINER',
 } as const;
-export type KubeletEmulatorErrorCode =
-  (typeof KubeletEmulatorErrorCode)[keyof typeof KubeletEmulatorErrorCode];
+export type KubeletEmulatorErrorCode = (typeof KubeletEmulatorErrorCode)[keyof typeof KubeletEmulatorErrorCode];
 
 export class KubeletEmulatorError extends Error {
   readonly code: KubeletEmulatorErrorCode;

@@ -21,9 +21,8 @@ export const PAGE_NOT_FOUND = '404 page not found\n';
  */
 export function rejectUpgrade(socket: Duplex, status: number, message: string, keepAlive?: () => void): void {
   const body = `${message}\n`;
-  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-    'Content-Type: text/plain; charset=utf-8\r\n' +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+  const head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` + 'Content-Type: text/plain; charset=utf-8\r\n' + `Content-Length: ${Buffer.byteLength(body)}\r\n`;
   if (keepAlive === undefined) {
     socket.end(`${head}Connection: close\r\n\r\n${body}`);
     return;
@@ -35,7 +34,10 @@ export function rejectUpgrade(socket: Duplex, status: number, message: string, k
 /** Splits `/a/b/c` into decoded segments; undefined when a segment is not valid percent-encoding. */
 export function pathSegments(pathname: string): string[] | undefined {
   try {
-    return pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
+    return pathname
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decodeURIComponent);
   } catch {
     return undefined;
   }

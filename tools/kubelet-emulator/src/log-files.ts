@@ -14,7 +14,11 @@ export class LogStore {
   readonly #listeners = new Map<string, Set<() => void>>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly dir: string, readonly nodeName: string, readonly pods: readonly Pod[]) {
+  constructor(
+    readonly dir: string,
+    readonly nodeName: string,
+    readonly pods: readonly Pod[],
+  ) {
     for (const pod of pods) {
       for (const container of pod.containers) {
         mkdirSync(join(this.pathOf(pod, container), '..'), { recursive: true });

@@ -66,7 +66,11 @@ export function parseLogQuery(params: URLSearchParams): LogQuery | string {
     sinceSeconds: undefined,
     limitBytes: undefined,
   };
-  for (const [name, min] of [['tailLines', 0], ['sinceSeconds', 1], ['limitBytes', 1]] as const) {
+  for (const [name, min] of [
+    ['tailLines', 0],
+    ['sinceSeconds', 1],
+    ['limitBytes', 1],
+  ] as const) {
     const raw = params.get(name);
     if (raw === null || raw === '') continue;
     const value = Number(raw);

@@ -21,7 +21,10 @@ export interface FollowEvent extends ContainerRef {
 class LogOutput {
   bytes = 0;
 
-  constructor(readonly res: ServerResponse, readonly query: LogQuery) {}
+  constructor(
+    readonly res: ServerResponse,
+    readonly query: LogQuery,
+  ) {}
 
   get full(): boolean {
     return this.query.limitBytes !== undefined && this.bytes >= this.query.limitBytes;

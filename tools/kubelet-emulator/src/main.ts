@@ -59,9 +59,7 @@ async function main(): Promise<void> {
     pods: values.pod?.map(parsePod),
     logDir: values['log-dir'],
     logLineIntervalMs: optionalInt('log-interval-ms', values['log-interval-ms']),
-    onRequest: values.verbose
-      ? (method, path, status) => console.log(JSON.stringify({ msg: 'request', method, path, status }))
-      : undefined,
+    onRequest: values.verbose ? (method, path, status) => console.log(JSON.stringify({ msg: 'request', method, path, status })) : undefined,
   });
   const { nodeName, httpsPort, httpPort, url, logDir } = kubelet;
   console.log(JSON.stringify({ msg: 'kubelet emulator listening', nodeName, httpsPort, httpPort, url, logDir }));

@@ -39,18 +39,14 @@ export function kubeletMetrics(ctx: KubeletContext): string {
   const node = ctx.options.nodeName;
   return [
     family('kubelet_node_name', 'gauge', "[ALPHA] The node's name. The count is always 1.", [{ labels: { node }, value: 1 }]),
-    family('kubelet_running_pods', 'gauge', '[ALPHA] Number of pods that have a running pod sandbox', [
-      { value: ctx.pods.list().length },
-    ]),
+    family('kubelet_running_pods', 'gauge', '[ALPHA] Number of pods that have a running pod sandbox', [{ value: ctx.pods.list().length }]),
     family('kubelet_running_containers', 'gauge', '[ALPHA] Number of containers currently running', [
       { labels: { container_state: 'running' }, value: ctx.pods.containerCount() },
     ]),
     family('kubelet_http_requests_total', 'counter', '[ALPHA] Number of the http requests received since the server started', ctx.requests.samples()),
     family('kubelet_emulator_log_followers', 'gauge', 'Open log-follow responses', [{ value: ctx.followers.size }]),
     family('kubelet_emulator_exec_sessions_total', 'counter', 'Exec sessions started', [{ value: ctx.execsStarted }]),
-    family('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', [
-      { value: ctx.startTime.getTime() / 1000 },
-    ]),
+    family('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', [{ value: ctx.startTime.getTime() / 1000 }]),
   ].join('');
 }
 

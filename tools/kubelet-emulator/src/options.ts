@@ -67,9 +67,7 @@ export interface ResolvedOptions {
 export const DEFAULT_HTTPS_PORT = 10250;
 export const DEFAULT_HTTP_PORT = 10255;
 export const DEFAULT_LOG_LINE_INTERVAL_MS = 1000;
-export const DEFAULT_PODS: readonly PodSpec[] = [
-  { namespace: 'default', name: 'demo', containers: ['app', 'sidecar'] },
-];
+export const DEFAULT_PODS: readonly PodSpec[] = [{ namespace: 'default', name: 'demo', containers: ['app', 'sidecar'] }];
 
 /** Kubernetes object names: DNS labels/subdomains; also keeps them safe as file names. */
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;

@@ -23,7 +23,11 @@ export function podUid(nodeName: string, namespace: string, name: string): strin
 export class PodStore {
   readonly #pods: Pod[];
 
-  constructor(readonly nodeName: string, readonly hostIp: string, specs: ResolvedPodSpec[]) {
+  constructor(
+    readonly nodeName: string,
+    readonly hostIp: string,
+    specs: ResolvedPodSpec[],
+  ) {
     const startTime = new Date();
     this.#pods = specs.map((spec) => ({
       ...spec,

@@ -27,10 +27,12 @@ export function parsePorts(params: URLSearchParams): number[] | string {
  */
 export function runPortForward(ws: WebSocket, podName: string, ports: number[]): void {
   let open = ports.length;
-  const sockets = ports.map((port, i) => forwardPort(ws, podName, port, i, () => {
-    open -= 1;
-    if (open === 0 && ws.readyState === ws.OPEN) ws.close(1000);
-  }));
+  const sockets = ports.map((port, i) =>
+    forwardPort(ws, podName, port, i, () => {
+      open -= 1;
+      if (open === 0 && ws.readyState === ws.OPEN) ws.close(1000);
+    }),
+  );
   let waitingForDrain = false;
   ws.on('message', (data: Buffer) => {
     const index = data.length > 0 ? data[0]! >> 1 : -1;

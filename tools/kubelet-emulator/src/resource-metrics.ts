@@ -41,8 +41,12 @@ export function resourceMetrics(ctx: KubeletContext, now = Date.now()): string {
     family('container_cpu_usage_seconds_total', 'counter', '[STABLE] Cumulative cpu time consumed by the container in core-seconds', containerCpu),
     family('container_memory_working_set_bytes', 'gauge', '[STABLE] Current working set of the container in bytes', containerMemory),
     family('container_start_time_seconds', 'gauge', '[STABLE] Start time of the container since unix epoch in seconds', containerStart),
-    family('node_cpu_usage_seconds_total', 'counter', '[STABLE] Cumulative cpu time consumed by the node in core-seconds', [{ value: nodeCpuSeconds(), timestampMs: now }]),
-    family('node_memory_working_set_bytes', 'gauge', '[STABLE] Current working set of the node in bytes', [{ value: totalmem() - freemem(), timestampMs: now }]),
+    family('node_cpu_usage_seconds_total', 'counter', '[STABLE] Cumulative cpu time consumed by the node in core-seconds', [
+      { value: nodeCpuSeconds(), timestampMs: now },
+    ]),
+    family('node_memory_working_set_bytes', 'gauge', '[STABLE] Current working set of the node in bytes', [
+      { value: totalmem() - freemem(), timestampMs: now },
+    ]),
     family('pod_cpu_usage_seconds_total', 'counter', '[STABLE] Cumulative cpu time consumed by the pod in core-seconds', podCpu),
     family('pod_memory_working_set_bytes', 'gauge', '[STABLE] Current working set of the pod in bytes', podMemory),
     family('resource_scrape_error', 'gauge', '[STABLE] 1 if there was an error while getting container metrics, 0 otherwise', ok),

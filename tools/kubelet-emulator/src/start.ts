@@ -83,7 +83,13 @@ export async function startKubelet(options: KubeletOptions): Promise<KubeletHand
   const { cert, key, ca } = opts.tls;
   // webhook mode: a certificate is optional in the handshake (a bearer token may stand in), checked per request
   const webhook = opts.webhook;
-  const https = createHttpsServer({ cert, key, ca, requestCert: ca !== undefined || webhook !== undefined, rejectUnauthorized: ca !== undefined && webhook === undefined });
+  const https = createHttpsServer({
+    cert,
+    key,
+    ca,
+    requestCert: ca !== undefined || webhook !== undefined,
+    rejectUnauthorized: ca !== undefined && webhook === undefined,
+  });
   const http = createHttpServer();
   https.on('request', (req, res) => {
     if (webhook === undefined) return handleRequest(ctx, 'readwrite', req, res);
@@ -100,16 +106,20 @@ export async function startKubelet(options: KubeletOptions): Promise<KubeletHand
     handshakes += 1;
   });
   // a refused upgrade: the connection goes on serving what follows (already read or not), as Go's does
-  const again = (srv: typeof https | typeof http, event: 'secureConnection' | 'connection'): ServeAgain => (socket, head) => {
-    if (head.length > 0) socket.unshift(head);
-    srv.emit(event, socket);
-  };
+  const again =
+    (srv: typeof https | typeof http, event: 'secureConnection' | 'connection'): ServeAgain =>
+    (socket, head) => {
+      if (head.length > 0) socket.unshift(head);
+      srv.emit(event, socket);
+    };
   https.on('upgrade', (req, socket, head) => {
     if (webhook === undefined) return handleUpgrade(ctx, wss, 'readwrite', req, socket, head, again(https, 'secureConnection'));
     socket.on('error', () => socket.destroy());
     void authorize(req, opts.nodeName, webhook).then((d) => {
       if (d.ok) return handleUpgrade(ctx, wss, 'readwrite', req, socket, head, again(https, 'secureConnection'));
-      socket.end(`HTTP/1.1 ${d.status} ${STATUS_CODES[d.status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(d.body)}\r\nConnection: close\r\n\r\n${d.body}`);
+      socket.end(
+        `HTTP/1.1 ${d.status} ${STATUS_CODES[d.status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(d.body)}\r\nConnection: close\r\n\r\n${d.body}`,
+      );
     });
   });
   http.on('request', (req, res) => handleRequest(ctx, 'readonly', req, res));

@@ -49,7 +49,11 @@ export class StreamSession {
   bytesOut = 0;
   #waitingForDrain = false;
 
-  constructor(readonly ws: WebSocket, readonly protocol: string, handlers: StreamHandlers) {
+  constructor(
+    readonly ws: WebSocket,
+    readonly protocol: string,
+    handlers: StreamHandlers,
+  ) {
     this.version = protocolVersion(protocol);
     ws.on('message', (data: Buffer) => {
       if (data.length === 0) return;

@@ -69,14 +69,25 @@ export function createWebSocketServer(): WebSocketServer {
 
 function offeredProtocols(req: IncomingMessage): string[] {
   const header = req.headers['sec-websocket-protocol'] ?? '';
-  return header.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  return header
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
 }
 
 /** Checks an upgrade request, then hands it to the WebSocket server or rejects it with HTTP. */
 /** Hands a socket whose upgrade was refused back to its HTTP server, `head` first. */
 export type ServeAgain = (socket: Duplex, head: Buffer) => void;
 
-export function handleUpgrade(ctx: KubeletContext, wss: WebSocketServer, server: ServerType, req: IncomingMessage, socket: Duplex, head: Buffer, serveAgain?: ServeAgain): void {
+export function handleUpgrade(
+  ctx: KubeletContext,
+  wss: WebSocketServer,
+  server: ServerType,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  serveAgain?: ServeAgain,
+): void {
   const url = new URL(req.url ?? '/', 'http://kubelet');
   const method = req.method ?? 'GET';
   const reject = (status: number, message: string): void => {

@@ -9,7 +9,10 @@ import type { Test } from 'tap';
 import { requestAttributes } from '../src/index.js';
 import { clientTls, httpsGet, startTestKubelet, testCerts } from './fixtures/kubelet.js';
 
-interface Review { path: string; spec: Record<string, unknown> }
+interface Review {
+  path: string;
+  spec: Record<string, unknown>;
+}
 
 /** A TokenReview / SubjectAccessReview endpoint: token `good` is user `metrics-server`; `allow` decides SARs. */
 async function reviewer(t: Test, allow: (user: string, attrs: Record<string, string>) => boolean) {
@@ -21,7 +24,9 @@ async function reviewer(t: Test, allow: (user: string, attrs: Record<string, str
       const spec = (JSON.parse(body) as { spec: Record<string, unknown> }).spec;
       seen.push({ path: req.url ?? '', spec });
       const status = req.url?.includes('tokenreviews')
-        ? (spec['token'] === 'good' ? { authenticated: true, user: { username: 'metrics-server', groups: ['system:serviceaccounts'] } } : { authenticated: false })
+        ? spec['token'] === 'good'
+          ? { authenticated: true, user: { username: 'metrics-server', groups: ['system:serviceaccounts'] } }
+          : { authenticated: false }
         : { allowed: allow(spec['user'] as string, spec['resourceAttributes'] as Record<string, string>) };
       res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ status }));
     });
@@ -32,13 +37,23 @@ async function reviewer(t: Test, allow: (user: string, attrs: Record<string, str
 }
 
 t.test('certificate and bearer-token callers, each request reviewed', async (t) => {
-  const api = await reviewer(t, (user, a) => (user === 'kube-apiserver' && a['subresource'] === 'proxy') || (user === 'metrics-server' && a['subresource'] === 'metrics'));
+  const api = await reviewer(
+    t,
+    (user, a) => (user === 'kube-apiserver' && a['subresource'] === 'proxy') || (user === 'metrics-server' && a['subresource'] === 'metrics'),
+  );
   const kubelet = await startTestKubelet(t, { webhook: { apiServer: api.url } });
   const pods = await httpsGet(kubelet, '/pods');
   t.equal(pods.status, 200, 'the certificate user (CN kube-apiserver) may get nodes/proxy');
-  t.match(api.seen.at(-1), { path: '/apis/authorization.k8s.io/v1/subjectaccessreviews', spec: { user: 'kube-apiserver', groups: ['system:masters', 'system:authenticated'], resourceAttributes: { verb: 'get', resource: 'nodes', subresource: 'proxy', name: 'edge-1' } } });
+  t.match(api.seen.at(-1), {
+    path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+    spec: {
+      user: 'kube-apiserver',
+      groups: ['system:masters', 'system:authenticated'],
+      resourceAttributes: { verb: 'get', resource: 'nodes', subresource: 'proxy', name: 'edge-1' },
+    },
+  });
   const stats = await httpsGet(kubelet, '/stats/summary');
-  t.strictSame([stats.status, stats.body], [403, 'Forbidden (user=kube-apiserver, verb=get, resource=nodes, subresource=stats)'], 'the kubelet\'s own sentence');
+  t.strictSame([stats.status, stats.body], [403, 'Forbidden (user=kube-apiserver, verb=get, resource=nodes, subresource=stats)'], "the kubelet's own sentence");
 
   const { ca } = testCerts();
   const token = await httpsGet(kubelet, '/metrics/resource', { ca, cert: undefined, key: undefined, headers: { authorization: 'Bearer good' } });
@@ -57,7 +72,10 @@ t.test('upgrades are reviewed too; a webhook that fails is a 500', async (t) => 
   const kubelet = await startTestKubelet(t, { webhook: { apiServer: api.url } });
   const raw = await new Promise<string>((resolve, reject) => {
     const s = tlsConnect({ host: '127.0.10.1', port: kubelet.httpsPort, ...clientTls() }, () =>
-      s.write('GET /exec/default/demo/app?command=true&output=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'));
+      s.write(
+        'GET /exec/default/demo/app?command=true&output=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      ),
+    );
     let out = '';
     s.on('data', (c: Buffer) => (out += c));
     s.on('end', () => resolve(out));
@@ -72,9 +90,16 @@ t.test('upgrades are reviewed too; a webhook that fails is a 500', async (t) => 
 
 t.test('request attributes as the kubelet maps paths', async (t) => {
   const cases: Array<[string, string, string, string]> = [
-    ['GET', '/stats/summary', 'get', 'stats'], ['GET', '/metrics/cadvisor', 'get', 'metrics'], ['GET', '/metrics', 'get', 'metrics'],
-    ['GET', '/logs/', 'get', 'log'], ['GET', '/spec/', 'get', 'spec'], ['GET', '/pods', 'get', 'proxy'],
-    ['POST', '/exec/default/demo/app', 'create', 'proxy'], ['GET', '/containerLogs/default/demo/app', 'get', 'proxy'], ['POST', '/checkpoint/x', 'create', 'checkpoint'],
+    ['GET', '/stats/summary', 'get', 'stats'],
+    ['GET', '/metrics/cadvisor', 'get', 'metrics'],
+    ['GET', '/metrics', 'get', 'metrics'],
+    ['GET', '/logs/', 'get', 'log'],
+    ['GET', '/spec/', 'get', 'spec'],
+    ['GET', '/pods', 'get', 'proxy'],
+    ['POST', '/exec/default/demo/app', 'create', 'proxy'],
+    ['GET', '/containerLogs/default/demo/app', 'get', 'proxy'],
+    ['POST', '/checkpoint/x', 'create', 'checkpoint'],
   ];
-  for (const [method, path, verb, subresource] of cases) t.strictSame(requestAttributes(method, path, 'n'), { verb, resource: 'nodes', subresource, name: 'n' }, `${method} ${path}`);
+  for (const [method, path, verb, subresource] of cases)
+    t.strictSame(requestAttributes(method, path, 'n'), { verb, resource: 'nodes', subresource, name: 'n' }, `${method} ${path}`);
 });

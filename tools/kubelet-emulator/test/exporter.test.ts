@@ -21,7 +21,13 @@ t.test('the exporter serves node_ metrics with a scrape counter', async (t) => {
   t.match(first.body, /^node_exporter_scrapes_total 1$/m);
   t.match(first.body, /^node_cpu_seconds_total\{cpu="0",mode="user"\} [\d.]+$/m);
   t.match(first.body, /^node_memory_MemTotal_bytes \d+$/m);
-  t.ok(first.body.split('\n').filter((l) => l && !l.startsWith('#')).every((l) => l.startsWith('node_')), 'only node_ metrics');
+  t.ok(
+    first.body
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .every((l) => l.startsWith('node_')),
+    'only node_ metrics',
+  );
   const second = await fetchText(exporter.port, '/metrics');
   t.match(second.body, /^node_exporter_scrapes_total 2$/m);
   t.equal((await fetchText(exporter.port, '/')).status, 404);

@@ -13,7 +13,14 @@ import { clientTls, httpsGet, startTestKubelet, waitFor } from './fixtures/kubel
 
 // log-format.ts and log-files.ts units first, then the /containerLogs endpoint (logs.ts).
 
-const query = (q: Partial<LogQuery>): LogQuery => ({ follow: false, timestamps: false, tailLines: undefined, sinceSeconds: undefined, limitBytes: undefined, ...q });
+const query = (q: Partial<LogQuery>): LogQuery => ({
+  follow: false,
+  timestamps: false,
+  tailLines: undefined,
+  sinceSeconds: undefined,
+  limitBytes: undefined,
+  ...q,
+});
 
 t.test('CRI lines round-trip', async (t) => {
   const time = new Date('2024-05-01T10:00:00.123Z');
@@ -42,7 +49,10 @@ t.test('selectInitial applies sinceSeconds and tailLines', async (t) => {
 });
 
 t.test('parseLogQuery', async (t) => {
-  t.same(parseLogQuery(new URLSearchParams('follow=true&tailLines=5&timestamps=true&limitBytes=10&sinceSeconds=3')), query({ follow: true, timestamps: true, tailLines: 5, limitBytes: 10, sinceSeconds: 3 }));
+  t.same(
+    parseLogQuery(new URLSearchParams('follow=true&tailLines=5&timestamps=true&limitBytes=10&sinceSeconds=3')),
+    query({ follow: true, timestamps: true, tailLines: 5, limitBytes: 10, sinceSeconds: 3 }),
+  );
   t.same(parseLogQuery(new URLSearchParams('follow=1&tailLines=')), query({}));
   for (const bad of ['tailLines=-1', 'tailLines=x', 'sinceSeconds=0', 'limitBytes=1.5']) {
     t.type(parseLogQuery(new URLSearchParams(bad)), 'string', bad);
@@ -68,9 +78,16 @@ t.test('LogCursor returns only complete new lines, split anywhere', async (t) =>
   }
   t.pass('every split point gives the same two lines');
   writeFileSync(path, '2024-01-01T00:00:00Z stdout F a\n');
-  t.same(cursor.read().map((e) => e.content), ['a']);
+  t.same(
+    cursor.read().map((e) => e.content),
+    ['a'],
+  );
   writeFileSync(path, 'x\n');
-  t.same(cursor.read().map((e) => e.content), ['x'], 'a truncated file is read from its start');
+  t.same(
+    cursor.read().map((e) => e.content),
+    ['x'],
+    'a truncated file is read from its start',
+  );
 });
 
 t.test('LogStore lays files out like /var/log/pods and numbers generated lines', async (t) => {

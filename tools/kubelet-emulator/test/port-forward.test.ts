@@ -33,10 +33,19 @@ t.test('port-forward carries bytes to a local TCP server and back', async (t) =>
 
   const payload = randomBytes(300 * 1024);
   for (let i = 0; i < payload.length; i += 32 * 1024) ws.send(Buffer.concat([Buffer.from([0]), payload.subarray(i, i + 32 * 1024)]));
-  const echoed = (): Buffer => Buffer.concat(got.slice(2).filter((f) => f[0] === 0).map((f) => f.subarray(1)));
+  const echoed = (): Buffer =>
+    Buffer.concat(
+      got
+        .slice(2)
+        .filter((f) => f[0] === 0)
+        .map((f) => f.subarray(1)),
+    );
   await waitFor(() => echoed().length >= payload.length, 3000, 'echoed bytes');
   t.ok(echoed().equals(payload), 'bytes come back unchanged');
-  t.notOk(got.slice(2).some((f) => f[0] === 1), 'nothing on the error channel');
+  t.notOk(
+    got.slice(2).some((f) => f[0] === 1),
+    'nothing on the error channel',
+  );
   ws.close();
 });
 

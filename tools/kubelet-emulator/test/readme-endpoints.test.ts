@@ -11,7 +11,10 @@ import { httpsGet, startTestKubelet } from './fixtures/kubelet.js';
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const section = readme.slice(readme.indexOf('| endpoint | notes |'));
 const lines = section.split('\n').slice(2);
-const rows = lines.slice(0, lines.findIndex((l) => !l.startsWith('| ')));
+const rows = lines.slice(
+  0,
+  lines.findIndex((l) => !l.startsWith('| ')),
+);
 const endpoints = rows.map((r) => {
   const m = /^\| `([A-Z|\\]+) ([^`?]+)[^`]*`( \(RO\))? \|/.exec(r);
   if (!m) throw new Error(`not an endpoint row: ${r.slice(0, 80)}`);
@@ -24,10 +27,25 @@ const plainGet = (port: number, path: string) =>
   });
 
 t.test('the RO rows are exactly the plain GET routes; the others the log and WebSocket routes', async (t) => {
-  t.strictSame(endpoints.filter((e) => e.ro).map((e) => e.path).sort(), Object.keys(FIXED_ROUTES).sort());
-  t.ok(endpoints.filter((e) => e.ro).every((e) => e.methods === 'GET'), 'RO endpoints are GET');
+  t.strictSame(
+    endpoints
+      .filter((e) => e.ro)
+      .map((e) => e.path)
+      .sort(),
+    Object.keys(FIXED_ROUTES).sort(),
+  );
+  t.ok(
+    endpoints.filter((e) => e.ro).every((e) => e.methods === 'GET'),
+    'RO endpoints are GET',
+  );
   const firstSegment = (p: string) => p.split('/')[1]!;
-  t.strictSame(endpoints.filter((e) => !e.ro).map((e) => firstSegment(e.path)).sort(), ['containerLogs', ...Object.keys(STREAM_ROUTES)].sort());
+  t.strictSame(
+    endpoints
+      .filter((e) => !e.ro)
+      .map((e) => firstSegment(e.path))
+      .sort(),
+    ['containerLogs', ...Object.keys(STREAM_ROUTES)].sort(),
+  );
 });
 
 t.test('every RO endpoint answers 200 on both ports; the others 404 on the read-only port', async (t) => {

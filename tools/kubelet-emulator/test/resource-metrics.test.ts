@@ -36,7 +36,10 @@ function parse(text: string): { samples: Parsed[]; types: Map<string, string>; h
 const of = (samples: Parsed[], name: string): Parsed[] => samples.filter((s) => s.name === name);
 
 t.test('/metrics/resource serves what metrics-server v0.6+ scrapes', async (t) => {
-  const pods = [{ name: 'a', containers: ['x'] }, { namespace: 'kube-system', name: 'b', containers: ['y', 'z'] }];
+  const pods = [
+    { name: 'a', containers: ['x'] },
+    { namespace: 'kube-system', name: 'b', containers: ['y', 'z'] },
+  ];
   const kubelet = await startTestKubelet(t, { pods });
   const before = Date.now();
   const res = await httpsGet(kubelet, '/metrics/resource');
@@ -45,9 +48,15 @@ t.test('/metrics/resource serves what metrics-server v0.6+ scrapes', async (t) =
   const { samples, types, helps } = parse(res.body);
 
   const expected = {
-    container_cpu_usage_seconds_total: 'counter', container_memory_working_set_bytes: 'gauge', container_start_time_seconds: 'gauge',
-    node_cpu_usage_seconds_total: 'counter', node_memory_working_set_bytes: 'gauge',
-    pod_cpu_usage_seconds_total: 'counter', pod_memory_working_set_bytes: 'gauge', resource_scrape_error: 'gauge', scrape_error: 'gauge',
+    container_cpu_usage_seconds_total: 'counter',
+    container_memory_working_set_bytes: 'gauge',
+    container_start_time_seconds: 'gauge',
+    node_cpu_usage_seconds_total: 'counter',
+    node_memory_working_set_bytes: 'gauge',
+    pod_cpu_usage_seconds_total: 'counter',
+    pod_memory_working_set_bytes: 'gauge',
+    resource_scrape_error: 'gauge',
+    scrape_error: 'gauge',
   };
   t.same(Object.fromEntries(types), expected, 'the kubelet resource collector families, in its (sorted) order');
   t.same([...types.keys()], Object.keys(expected).sort(), 'sorted by name');
@@ -59,22 +68,38 @@ t.test('/metrics/resource serves what metrics-server v0.6+ scrapes', async (t) =
   for (const s of [cpu, mem]) t.ok(s!.timestampMs! >= before - 1000 && s!.timestampMs! <= Date.now(), `${s!.name} is stamped with the scrape time`);
 
   const cpus = of(samples, 'container_cpu_usage_seconds_total');
-  t.same(cpus.map((s) => s.labels), [
-    { container: 'x', namespace: 'default', pod: 'a' },
-    { container: 'y', namespace: 'kube-system', pod: 'b' },
-    { container: 'z', namespace: 'kube-system', pod: 'b' },
-  ], 'one series per container, labelled container/namespace/pod only');
-  t.ok(cpus.every((s) => Number.isFinite(s.value) && s.timestampMs !== undefined), 'container cpu values are numbers with timestamps');
+  t.same(
+    cpus.map((s) => s.labels),
+    [
+      { container: 'x', namespace: 'default', pod: 'a' },
+      { container: 'y', namespace: 'kube-system', pod: 'b' },
+      { container: 'z', namespace: 'kube-system', pod: 'b' },
+    ],
+    'one series per container, labelled container/namespace/pod only',
+  );
+  t.ok(
+    cpus.every((s) => Number.isFinite(s.value) && s.timestampMs !== undefined),
+    'container cpu values are numbers with timestamps',
+  );
   const mems = of(samples, 'container_memory_working_set_bytes');
   t.equal(mems.length, 3);
   t.ok(mems.every((s) => s.value > 0 && s.timestampMs !== undefined));
-  t.ok(of(samples, 'container_start_time_seconds').every((s) => s.value > 1e9 && s.value * 1000 <= Date.now()), 'start times in seconds since the epoch');
+  t.ok(
+    of(samples, 'container_start_time_seconds').every((s) => s.value > 1e9 && s.value * 1000 <= Date.now()),
+    'start times in seconds since the epoch',
+  );
 
   const podMem = of(samples, 'pod_memory_working_set_bytes').find((s) => s.labels['pod'] === 'b');
   t.same(podMem?.labels, { namespace: 'kube-system', pod: 'b' });
   t.equal(podMem?.value, mems[1]!.value + mems[2]!.value, 'a pod is the sum of its containers');
-  t.same(of(samples, 'resource_scrape_error').map((s) => s.value), [0]);
-  t.same(of(samples, 'scrape_error').map((s) => s.value), [0]);
+  t.same(
+    of(samples, 'resource_scrape_error').map((s) => s.value),
+    [0],
+  );
+  t.same(
+    of(samples, 'scrape_error').map((s) => s.value),
+    [0],
+  );
 
   await new Promise((r) => setTimeout(r, 20));
   const again = parse((await httpsGet(kubelet, '/metrics/resource')).body).samples;

@@ -31,7 +31,15 @@ t.test('bad options are rejected with ERR_KUBELET_BAD_OPTIONS', async (t) => {
     ['interval', { logLineIntervalMs: -1 }],
     ['tls path', { tls: { cert: '/etc/cert.pem', key: 'k' } }],
     ['no containers', { pods: [{ name: 'p', containers: [] }] }],
-    ['duplicate pod', { pods: [{ name: 'p', containers: ['a'] }, { name: 'p', containers: ['b'] }] }],
+    [
+      'duplicate pod',
+      {
+        pods: [
+          { name: 'p', containers: ['a'] },
+          { name: 'p', containers: ['b'] },
+        ],
+      },
+    ],
     ['duplicate container', { pods: [{ name: 'p', containers: ['a', 'a'] }] }],
   ];
   for (const [what, override] of bad) {
@@ -123,13 +131,24 @@ t.test('the read-only port serves metrics, stats, pods and healthz only', async 
 
   const pods = JSON.parse((await httpGet(kubelet, '/pods')).body) as { kind: string; items: { metadata: { name: string }; spec: { nodeName: string } }[] };
   t.equal(pods.kind, 'PodList');
-  t.match(pods.items, [{ metadata: { name: 'demo', namespace: 'default' }, spec: { nodeName: 'edge-1', containers: [{ name: 'app' }, { name: 'sidecar' }] }, status: { phase: 'Running' } }]);
+  t.match(pods.items, [
+    {
+      metadata: { name: 'demo', namespace: 'default' },
+      spec: { nodeName: 'edge-1', containers: [{ name: 'app' }, { name: 'sidecar' }] },
+      status: { phase: 'Running' },
+    },
+  ]);
   t.ok(requests.includes('GET /healthz 200'), 'onRequest saw the requests');
   t.ok(requests.includes('GET /nope 404'));
 });
 
 t.test('/stats/summary has the Summary API shape', async (t) => {
-  const kubelet = await startTestKubelet(t, { pods: [{ name: 'a', containers: ['x'] }, { namespace: 'kube-system', name: 'b', containers: ['y', 'z'] }] });
+  const kubelet = await startTestKubelet(t, {
+    pods: [
+      { name: 'a', containers: ['x'] },
+      { namespace: 'kube-system', name: 'b', containers: ['y', 'z'] },
+    ],
+  });
   const res = await httpGet(kubelet, '/stats/summary');
   t.equal(res.status, 200);
   t.equal(res.headers['content-type'], 'application/json');

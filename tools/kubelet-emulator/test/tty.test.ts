@@ -62,7 +62,10 @@ t.test('everything written before the exit is relayed', async (t) => {
 });
 
 t.test('exit codes and signals reach the status channel', async (t) => {
-  for (const [script, code] of [['exit 3', 3], ['kill -9 $$', 137]] as const) {
+  for (const [script, code] of [
+    ['exit 3', 3],
+    ['kill -9 $$', 137],
+  ] as const) {
     const result = await collect(await openTty(['sh', '-c', script]));
     t.match(status(result), { status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(code) }] } }, script);
   }

@@ -16,10 +16,14 @@ export async function writeLabCerts(dir: string, nodes: readonly LabNode[], serv
   await writePemFiles(dir, 'ca', { certPem: ca.certPem });
   const nodeIps = nodes.map((n) => n.ip);
   // Callers dial the edge IPs (as kube-apiserver dials kubelets); DNAT lands them on the server.
-  await writePemFiles(dir, 'server', await issueServerCert(ca, {
-    dnsNames: ['localhost', 'edge-tunnel-server', ...nodes.map((n) => n.name)],
-    ips: [...new Set(['127.0.0.1', serverHost, ...nodeIps])],
-  }));
+  await writePemFiles(
+    dir,
+    'server',
+    await issueServerCert(ca, {
+      dnsNames: ['localhost', 'edge-tunnel-server', ...nodes.map((n) => n.name)],
+      ips: [...new Set(['127.0.0.1', serverHost, ...nodeIps])],
+    }),
+  );
   await writePemFiles(dir, 'kubelet-client', await issueKubeletClientCert(ca));
   await writePemFiles(dir, 'caller', await issueCallerCert(ca));
   const kubelet: LabCerts['kubelet'] = {};

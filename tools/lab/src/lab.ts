@@ -51,7 +51,10 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
   const certs = await writeLabCerts(join(dir, 'pki'), nodes, serverHost);
   await options.onCerts?.(certs.dir);
   const configPath = join(dir, 'edge-tunnel-server-cfg.yaml');
-  await writeFile(configPath, `# same keys as the ConfigMap kube-system/edge-tunnel-server-cfg; edits apply live\ndnat-ports-pair: '${ports.exporter}=10264'\n`);
+  await writeFile(
+    configPath,
+    `# same keys as the ConfigMap kube-system/edge-tunnel-server-cfg; edits apply live\ndnat-ports-pair: '${ports.exporter}=10264'\n`,
+  );
 
   const kubelets = new Map<string, KubeletHandle>();
   const exporters: ExporterHandle[] = [];
@@ -62,35 +65,84 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
   }
 
   const addr = (port: number): string => `${serverHost}:${port}`;
-  const server = startProcess('server', appScript('@edge-tunnel/server'), [
-    '--agent-addr', addr(ports.agent), '--https-addr', addr(ports.https), '--http-addr', addr(ports.http),
-    '--meta-addr', addr(ports.meta), '--connect-addr', addr(ports.connect),
-    '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'),
-    '--agent-ca', certs.path('ca', 'crt'), '--caller-ca', certs.path('ca', 'crt'),
-    '--kubelet-client-cert', certs.path('kubelet-client', 'crt'), '--kubelet-client-key', certs.path('kubelet-client', 'key'),
-    '--kubelet-ca', certs.path('ca', 'crt'), '--verify-kubelet', '--config', configPath,
-    ...(options.serverArgs ?? []),
-  ], log, pretty);
+  const server = startProcess(
+    'server',
+    appScript('@edge-tunnel/server'),
+    [
+      '--agent-addr',
+      addr(ports.agent),
+      '--https-addr',
+      addr(ports.https),
+      '--http-addr',
+      addr(ports.http),
+      '--meta-addr',
+      addr(ports.meta),
+      '--connect-addr',
+      addr(ports.connect),
+      '--cert',
+      certs.path('server', 'crt'),
+      '--key',
+      certs.path('server', 'key'),
+      '--agent-ca',
+      certs.path('ca', 'crt'),
+      '--caller-ca',
+      certs.path('ca', 'crt'),
+      '--kubelet-client-cert',
+      certs.path('kubelet-client', 'crt'),
+      '--kubelet-client-key',
+      certs.path('kubelet-client', 'key'),
+      '--kubelet-ca',
+      certs.path('ca', 'crt'),
+      '--verify-kubelet',
+      '--config',
+      configPath,
+      ...(options.serverArgs ?? []),
+    ],
+    log,
+    pretty,
+  );
   const metaUrl = `http://${addr(ports.meta)}`;
   const agents = new Map<string, LabProcess>();
   const startAgent = (node: LabNode): LabProcess => {
-    const agent = startProcess(node.name, appScript('@edge-tunnel/agent'), [
-      '--server', options.agentServerAddr ?? addr(ports.agent), '--node-name', node.name, '--node-ip', node.ip,
-      '--cert', certs.path(`agent-${node.name}`, 'crt'), '--key', certs.path(`agent-${node.name}`, 'key'),
-      '--ca', certs.path('ca', 'crt'), '--meta-addr', `${node.ip}:10266`,
-      ...(options.agentAllowPorts ? ['--allow-ports', options.agentAllowPorts.join(',')] : []),
-      ...(options.agentArgs ?? []), ...(node.agentArgs ?? []),
-    ], log, pretty);
+    const agent = startProcess(
+      node.name,
+      appScript('@edge-tunnel/agent'),
+      [
+        '--server',
+        options.agentServerAddr ?? addr(ports.agent),
+        '--node-name',
+        node.name,
+        '--node-ip',
+        node.ip,
+        '--cert',
+        certs.path(`agent-${node.name}`, 'crt'),
+        '--key',
+        certs.path(`agent-${node.name}`, 'key'),
+        '--ca',
+        certs.path('ca', 'crt'),
+        '--meta-addr',
+        `${node.ip}:10266`,
+        ...(options.agentAllowPorts ? ['--allow-ports', options.agentAllowPorts.join(',')] : []),
+        ...(options.agentArgs ?? []),
+        ...(node.agentArgs ?? []),
+      ],
+      log,
+      pretty,
+    );
     agents.set(node.name, agent);
     return agent;
   };
   const waitForTunnels = (names: readonly string[], timeoutMs = 15_000): Promise<void> =>
-    waitFor(`tunnels of ${names.join(', ')}`, async () => {
-      const res = await httpGet(`${metaUrl}/debug/tunnels?node=${encodeURIComponent(names.join(','))}`);
-      if (res?.status !== 200) return false;
-      const { nodes: up } = JSON.parse(res.body) as { nodes: Array<{ nodeName: string; connected: boolean }> };
-      return names.every((n) => up.some((u) => u.nodeName === n && u.connected));
-    }, timeoutMs);
+    waitFor(
+      `tunnels of ${names.join(', ')}`,
+      async () => {
+        const res = await httpGet(`${metaUrl}/debug/tunnels?node=${encodeURIComponent(names.join(','))}`);
+        if (res?.status !== 200) return false;
+        const { nodes: up } = JSON.parse(res.body) as { nodes: Array<{ nodeName: string; connected: boolean }> };
+        return names.every((n) => up.some((u) => u.nodeName === n && u.connected));
+      },
+      timeoutMs,
+    );
 
   const close = async (): Promise<void> => {
     await Promise.all([...agents.values()].map((a) => a.stop()));
@@ -100,7 +152,10 @@ export async function startLab(options: LabOptions = {}): Promise<LabHandle> {
     if (ownDir) await rm(dir, { recursive: true, force: true });
   };
   try {
-    await unlessExited(server, waitFor('the server to be ready', async () => (await httpGet(`${metaUrl}/readyz`))?.status === 200, 15_000));
+    await unlessExited(
+      server,
+      waitFor('the server to be ready', async () => (await httpGet(`${metaUrl}/readyz`))?.status === 200, 15_000),
+    );
     for (const node of nodes) startAgent(node);
     await unlessExited(server, waitForTunnels(nodes.map((n) => n.name)));
   } catch (err) {

@@ -34,19 +34,25 @@ for (const node of lab.nodes) {
 t.teardown(() => sources.forEach((s) => (s.closeAllConnections(), s.close())));
 await writeFile(lab.configPath, `dnat-ports-pair: '9100=10264,${PORT}=10264'\n`);
 
-interface Transfer { bytes: number; ended?: { ms: number; how: string } }
+interface Transfer {
+  bytes: number;
+  ended?: { ms: number; how: string };
+}
 
 /** A GET through the HTTP listener that reads forever; records how and when it ended. */
 function download(ip: string, killedAt: () => number): Transfer {
   const tr: Transfer = { bytes: 0 };
   const end = (how: string): void => void (tr.ended ??= { ms: performance.now() - killedAt(), how });
-  const req = request({ host: lab.serverHost, port: lab.ports.http, path: '/stream', headers: { host: `${ip}:${PORT}` }, agent: false }, (res: IncomingMessage) => {
-    if (res.statusCode !== 200) return end(`status ${res.statusCode}`);
-    res.on('data', (b: Buffer) => (tr.bytes += b.length));
-    res.on('aborted', () => end('aborted'));
-    res.on('error', (e) => end(`error ${e.message}`));
-    res.on('end', () => end(res.complete ? 'complete' : 'incomplete'));
-  });
+  const req = request(
+    { host: lab.serverHost, port: lab.ports.http, path: '/stream', headers: { host: `${ip}:${PORT}` }, agent: false },
+    (res: IncomingMessage) => {
+      if (res.statusCode !== 200) return end(`status ${res.statusCode}`);
+      res.on('data', (b: Buffer) => (tr.bytes += b.length));
+      res.on('aborted', () => end('aborted'));
+      res.on('error', (e) => end(`error ${e.message}`));
+      res.on('end', () => end(res.complete ? 'complete' : 'incomplete'));
+    },
+  );
   req.on('error', (e) => end(`error ${e.message}`));
   req.end();
   return tr;
@@ -69,7 +75,9 @@ async function metric(name: string): Promise<number> {
       let body = '';
       res.on('data', (b: Buffer) => (body += b));
       res.on('end', () => resolve(body));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
   // summed over the series (edge_tunnel_sessions has one per transport)
   const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))].map((m) => Number(m[1]));
@@ -89,7 +97,10 @@ t.test('agent SIGKILL mid-transfer: every affected caller connection errors with
   const bystander = download(b!.ip, () => killedAt);
   const deadline = Date.now() + 10_000;
   while ([...affected, bystander].some((x) => x.bytes < 256 * 1024) && Date.now() < deadline) await sleep(20);
-  t.ok(affected.every((x) => x.bytes >= 256 * 1024), 'all transfers are flowing');
+  t.ok(
+    affected.every((x) => x.bytes >= 256 * 1024),
+    'all transfers are flowing',
+  );
   killedAt = performance.now();
   lab.agents.get(a!.name)!.child.kill('SIGKILL');
   while (affected.some((x) => x.ended === undefined) && performance.now() - killedAt < 3_000) await sleep(10);
@@ -100,9 +111,12 @@ t.test('agent SIGKILL mid-transfer: every affected caller connection errors with
   }
   const before = bystander.bytes;
   await sleep(300);
-  t.equal(bystander.ended, undefined, 'the other node\'s transfer is still open');
+  t.equal(bystander.ended, undefined, "the other node's transfer is still open");
   t.ok(bystander.bytes > before, 'and still moving');
   t.equal(await metric('edge_tunnel_sessions'), 1, 'the dead session is gone');
   t.equal(await metric('edge_tunnel_open_streams'), 1, 'only the bystander stream is left open');
-  t.ok(lines.some((l) => /agent session closed/.test(l) && l.includes(a!.name)), 'the server logged the closed session');
+  t.ok(
+    lines.some((l) => /agent session closed/.test(l) && l.includes(a!.name)),
+    'the server logged the closed session',
+  );
 });

@@ -19,7 +19,10 @@ t.test('every printed command works through the tunnel', { skip: !lab && 'curl i
     [/\/pods$/, /"kind":"PodList"/],
     [/9100\/metrics$/, /node_exporter_scrapes_total/],
     [/healthz$/, /^ok/],
-    [/metrics\/resource$/, /^container_cpu_usage_seconds_total\{container="app",namespace="default",pod="demo"\} [\d.e+-]+ \d+$[\s\S]*^node_cpu_usage_seconds_total [\d.e+]+ \d+$[\s\S]*^resource_scrape_error 0$/m],
+    [
+      /metrics\/resource$/,
+      /^container_cpu_usage_seconds_total\{container="app",namespace="default",pod="demo"\} [\d.e+-]+ \d+$[\s\S]*^node_cpu_usage_seconds_total [\d.e+]+ \d+$[\s\S]*^resource_scrape_error 0$/m,
+    ],
     [/9999\/$/, /403 Forbidden[\s\S]*PORT_NOT_CONFIGURED/],
     [/debug\/tunnels$/, /"edge-a"[\s\S]*"edge-b"/],
   ];
@@ -51,47 +54,64 @@ t.test('200 concurrent requests across two nodes', { skip: !lab }, async (t) => 
   const res = await sh(`curl -s --parallel --parallel-max 200 -w '%{http_code}\\n' ${urls.join(' ')}`, 30_000);
   const codes = res.stdout.trim().split('\n');
   t.equal(codes.length, 200);
-  t.same(codes.filter((c) => c !== '200'), [], 'every request answered 200');
+  t.same(
+    codes.filter((c) => c !== '200'),
+    [],
+    'every request answered 200',
+  );
 });
 
-t.test('a custom port opened live in the config file carries 100 MiB (the agent follows it, no restart); one above an agent ceiling is refused', { skip: !lab }, async (t) => {
-  // edge-a's agent has no --allow-ports: the port works because the server told it over the session
-  const node = lab!.nodes[0]!;
-  const capped = lab!.nodes[1]!;
-  const sink = createServer((req, res) => {
-    const hash = createHash('sha256');
-    req.on('data', (c: Buffer) => hash.update(c));
-    req.on('end', () => res.end(hash.digest('hex')));
-  });
-  await new Promise<void>((r) => sink.listen(9180, node.ip, r));
-  t.teardown(() => sink.close());
-  const via = (port: number, n = node): string => `--connect-to ${n.ip}:${port}:${lab!.serverHost}:${lab!.ports.http} http://${n.ip}:${port}/upload`;
-  const before = await sh(`curl -s -o /dev/null -w '%{http_code}' ${via(9180)}`);
-  t.equal(before.stdout, '403', 'not configured yet: 403');
-  await writeFile(lab!.configPath, `dnat-ports-pair: '9100=10264,9180=10264,9181=10264'\n`);
-  let status = before.stdout;
-  for (let i = 0; i < 40 && status === '403'; i++) {
-    await sleep(250);
-    status = (await sh(`curl -s -o /dev/null -w '%{http_code}' ${via(9180)}`)).stdout;
-  }
-  const file = join(lab!.dir, 'body.bin');
-  await writeFile(file, randomBytes(100 * 1024 * 1024));
-  const expected = createHash('sha256').update(await readFile(file)).digest('hex');
-  const upload = await sh(`curl -s --data-binary @${file} ${via(9180)}`, 60_000);
-  t.equal(upload.stdout, expected, '100 MiB arrived intact (SHA-256 computed at the sink)');
-  // edge-b's agent runs with --allow-ports 9100,9180: 9181 is configured but above its ceiling
-  const refused = await sh(`curl -s -w '\\n%{http_code}' ${via(9181, capped)}`);
-  // :10264 takes no credentials: the caller reads the reason code and a fixed sentence, the audit line has the why
-  t.match(refused.stdout, /AGENT_CEILING: [\d.]+:9181: the port is configured, but the edge node's agent does not allow it[\s\S]*\n403$/, 'the caller learns the agent ceiling refused it');
-  t.notMatch(refused.stdout, /9100,9180/, "the agent's ceiling is not shown to the caller");
-  // audit lines are info lines, written in batches (at most LOG_FLUSH_MS later)
-  const audited = (): boolean => lines.some((l) => l.includes('"msg":"audit"') && l.includes('"reason":"AGENT_CEILING"') && l.includes('EDGE_TUNNEL_ALLOW_PORTS on edge-b'));
-  for (let i = 0; i < 100 && !audited(); i++) await sleep(20);
-  t.ok(audited(), 'the audit line names the flag and the node');
-  const tunnels = JSON.parse((await sh(`curl -s http://${lab!.serverHost}:${lab!.ports.meta}/debug/tunnels`)).stdout) as { nodes: Array<{ nodeName: string; refusedPorts?: { node: string } }> };
-  t.equal(tunnels.nodes.find((n) => n.nodeName === 'edge-b')?.refusedPorts?.node, '9181', '/debug/tunnels lists it for edge-b');
-  t.notOk(tunnels.nodes.find((n) => n.nodeName === 'edge-a')?.refusedPorts, 'and nothing for edge-a');
-});
+t.test(
+  'a custom port opened live in the config file carries 100 MiB (the agent follows it, no restart); one above an agent ceiling is refused',
+  { skip: !lab },
+  async (t) => {
+    // edge-a's agent has no --allow-ports: the port works because the server told it over the session
+    const node = lab!.nodes[0]!;
+    const capped = lab!.nodes[1]!;
+    const sink = createServer((req, res) => {
+      const hash = createHash('sha256');
+      req.on('data', (c: Buffer) => hash.update(c));
+      req.on('end', () => res.end(hash.digest('hex')));
+    });
+    await new Promise<void>((r) => sink.listen(9180, node.ip, r));
+    t.teardown(() => sink.close());
+    const via = (port: number, n = node): string => `--connect-to ${n.ip}:${port}:${lab!.serverHost}:${lab!.ports.http} http://${n.ip}:${port}/upload`;
+    const before = await sh(`curl -s -o /dev/null -w '%{http_code}' ${via(9180)}`);
+    t.equal(before.stdout, '403', 'not configured yet: 403');
+    await writeFile(lab!.configPath, `dnat-ports-pair: '9100=10264,9180=10264,9181=10264'\n`);
+    let status = before.stdout;
+    for (let i = 0; i < 40 && status === '403'; i++) {
+      await sleep(250);
+      status = (await sh(`curl -s -o /dev/null -w '%{http_code}' ${via(9180)}`)).stdout;
+    }
+    const file = join(lab!.dir, 'body.bin');
+    await writeFile(file, randomBytes(100 * 1024 * 1024));
+    const expected = createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex');
+    const upload = await sh(`curl -s --data-binary @${file} ${via(9180)}`, 60_000);
+    t.equal(upload.stdout, expected, '100 MiB arrived intact (SHA-256 computed at the sink)');
+    // edge-b's agent runs with --allow-ports 9100,9180: 9181 is configured but above its ceiling
+    const refused = await sh(`curl -s -w '\\n%{http_code}' ${via(9181, capped)}`);
+    // :10264 takes no credentials: the caller reads the reason code and a fixed sentence, the audit line has the why
+    t.match(
+      refused.stdout,
+      /AGENT_CEILING: [\d.]+:9181: the port is configured, but the edge node's agent does not allow it[\s\S]*\n403$/,
+      'the caller learns the agent ceiling refused it',
+    );
+    t.notMatch(refused.stdout, /9100,9180/, "the agent's ceiling is not shown to the caller");
+    // audit lines are info lines, written in batches (at most LOG_FLUSH_MS later)
+    const audited = (): boolean =>
+      lines.some((l) => l.includes('"msg":"audit"') && l.includes('"reason":"AGENT_CEILING"') && l.includes('EDGE_TUNNEL_ALLOW_PORTS on edge-b'));
+    for (let i = 0; i < 100 && !audited(); i++) await sleep(20);
+    t.ok(audited(), 'the audit line names the flag and the node');
+    const tunnels = JSON.parse((await sh(`curl -s http://${lab!.serverHost}:${lab!.ports.meta}/debug/tunnels`)).stdout) as {
+      nodes: Array<{ nodeName: string; refusedPorts?: { node: string } }>;
+    };
+    t.equal(tunnels.nodes.find((n) => n.nodeName === 'edge-b')?.refusedPorts?.node, '9181', '/debug/tunnels lists it for edge-b');
+    t.notOk(tunnels.nodes.find((n) => n.nodeName === 'edge-a')?.refusedPorts, 'and nothing for edge-a');
+  },
+);
 
 t.test('agent killed: fast 503 (its session paused for a resume); restarted: requests succeed again', { skip: !lab }, async (t) => {
   const node = lab!.nodes[0]!;

@@ -21,13 +21,18 @@ const MAX_SHARE = 0.2;
 t.test(`server SIGKILL under ${N} agents: all back within the spread window, no reconnect storm`, async (t) => {
   const out = await new Promise<string>((resolve, reject) =>
     execFile(process.execPath, [SCRIPT, '--agents', String(N), '--json'], { timeout: 150_000 }, (err, stdout, stderr) =>
-      err && !stdout ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+      err && !stdout ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    ),
+  );
   const r = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, any>;
   t.comment(JSON.stringify(r));
   t.equal(r['back'], N, 'every agent reconnected');
   t.equal(r['serverTunnels'], N, 'the restarted server lists every session');
   const bound = r['spreadMs'] + SLACK_MS;
-  t.ok(r['allBackMs'] < bound, `all back ${r['allBackMs']} ms after the kill < spread ${r['spreadMs']} + ${SLACK_MS} ms (server ready after ${r['serverReadyMs']} ms)`);
+  t.ok(
+    r['allBackMs'] < bound,
+    `all back ${r['allBackMs']} ms after the kill < spread ${r['spreadMs']} + ${SLACK_MS} ms (server ready after ${r['serverReadyMs']} ms)`,
+  );
   t.ok(r['dialsPer100ms'].max <= MAX_SHARE * N, `dials per 100 ms: max ${r['dialsPer100ms'].max} ≤ ${MAX_SHARE * N} of ${N} agents`);
   // 100 agents over 80 buckets are ~1 per bucket, so "max ≤ 3 × mean" is Poisson noise at this size:
   // the share of N is asserted here, the ratio is measured with 1 000 agents (perf/README.md)

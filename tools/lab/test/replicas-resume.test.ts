@@ -26,8 +26,16 @@ let rig: ReplicaRig | undefined;
 t.before(async () => {
   if (skip) return;
   rig = await startReplicaRig([direct, lbOnly], 16 * MiB);
-  await waitFor('edge-d on every replica', async () => (await Promise.all(rig!.replicas.map((r) => rig!.tunnel(r, direct.name)))).every((v) => v?.connected), 40_000);
-  await waitFor('edge-l on one replica', async () => (await Promise.all(rig!.replicas.map((r) => rig!.tunnel(r, lbOnly.name)))).some((v) => v?.connected), 40_000);
+  await waitFor(
+    'edge-d on every replica',
+    async () => (await Promise.all(rig!.replicas.map((r) => rig!.tunnel(r, direct.name)))).every((v) => v?.connected),
+    40_000,
+  );
+  await waitFor(
+    'edge-l on one replica',
+    async () => (await Promise.all(rig!.replicas.map((r) => rig!.tunnel(r, lbOnly.name)))).some((v) => v?.connected),
+    40_000,
+  );
   // the servers write their logs in batches: the attach lines must be in before a test marks the log
   await waitFor('the attach lines', async () => rig!.replicas.every((r) => has(rig!.linesOf(r.id, 0), 'agent attached', direct.name)), 10_000);
 });
@@ -65,20 +73,36 @@ async function cutOneOfThree(t: Test, r: ReplicaRig, victim: RigReplica): Promis
   t.equal((await r.tunnel(victim, direct.name))?.sessionId, before.get(victim.id), `${victim.id}: the same session (resumed, not replaced)`);
   for (const x of r.replicas.filter((y) => y !== victim)) {
     const lines = r.linesOf(x.id, mark);
-    const noticed = ['agent session resumed', 'agent connection lost: session paused for a resume', 'agent attached', 'agent resume refused', 'agent session closed'].filter((m) => has(lines, m, direct.name) || lines.some((l) => l.includes(`"msg":"${m}"`) && l.includes(`"certNode":"${direct.name}"`)));
+    const noticed = [
+      'agent session resumed',
+      'agent connection lost: session paused for a resume',
+      'agent attached',
+      'agent resume refused',
+      'agent session closed',
+    ].filter((m) => has(lines, m, direct.name) || lines.some((l) => l.includes(`"msg":"${m}"`) && l.includes(`"certNode":"${direct.name}"`)));
     t.same(noticed, [], `${x.id} never noticed`);
     t.equal((await r.tunnel(x, direct.name))?.sessionId, before.get(x.id), `${x.id}: the same session id`);
   }
   const agent = r.linesOf(direct.name, mark);
   t.equal(agent.filter((l) => l.includes('"msg":"connection lost: resuming the session"')).length, 1, 'the agent lost exactly one connection');
   t.equal(agent.filter((l) => l.includes('"msg":"session resumed"')).length, 1, 'the agent resumed it once');
-  t.notOk(agent.some((l) => /"msg":"(session lost|reconnecting|resume refused)/.test(l)), `no session lost, reconnect or refusal on the agent: ${agent.filter((l) => /session lost|reconnecting|refused/.test(l)).join(' | ').slice(0, 400)}`);
+  t.notOk(
+    agent.some((l) => /"msg":"(session lost|reconnecting|resume refused)/.test(l)),
+    `no session lost, reconnect or refusal on the agent: ${agent
+      .filter((l) => /session lost|reconnecting|refused/.test(l))
+      .join(' | ')
+      .slice(0, 400)}`,
+  );
 }
 
 t.test('3 replicas: a cut of the connection to a replica dialed directly resumes on it; the others never notice', { skip }, async (t) => {
   const r = rig!;
   const served = lbServed(r);
-  await cutOneOfThree(t, r, r.replicas.find((x) => x !== served)!);
+  await cutOneOfThree(
+    t,
+    r,
+    r.replicas.find((x) => x !== served)!,
+  );
 });
 
 t.test('3 replicas: the session first reached through the load balancer resumes on the same replica (its advertised address)', { skip }, async (t) => {
@@ -110,8 +134,17 @@ t.test('an agent that knows only the load balancer: another replica refuses OTHE
   t.equal((await r.tunnel(holder, lbOnly.name))?.sessionId, sessionId, 'the same session (resumed, not replaced)');
   const refusals = others.flatMap((x) => r.linesOf(x.id, mark)).filter((l) => l.includes('"msg":"agent resume refused"'));
   t.equal(refusals.length, 2, `the load balancer sent the resume to the two other replicas first (${refusals.length} refusals)`);
-  t.ok(refusals.every((l) => l.includes('"code":"OTHER_REPLICA"')), `refused OTHER_REPLICA, not UNKNOWN_SESSION: ${refusals.map((l) => /"code":"(\w+)"/.exec(l)?.[1]).join(',')}`);
+  t.ok(
+    refusals.every((l) => l.includes('"code":"OTHER_REPLICA"')),
+    `refused OTHER_REPLICA, not UNKNOWN_SESSION: ${refusals.map((l) => /"code":"(\w+)"/.exec(l)?.[1]).join(',')}`,
+  );
   const agent = r.linesOf(lbOnly.name, mark);
-  t.ok(agent.some((l) => l.includes('"code":"OTHER_REPLICA"') && l.includes('retrying through the load balancer')), 'the agent logged the retry through the load balancer');
-  t.notOk(agent.some((l) => /"msg":"(session lost|resume refused: its streams end)"/.test(l)), 'the agent never gave the session up');
+  t.ok(
+    agent.some((l) => l.includes('"code":"OTHER_REPLICA"') && l.includes('retrying through the load balancer')),
+    'the agent logged the retry through the load balancer',
+  );
+  t.notOk(
+    agent.some((l) => /"msg":"(session lost|resume refused: its streams end)"/.test(l)),
+    'the agent never gave the session up',
+  );
 });

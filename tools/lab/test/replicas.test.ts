@@ -16,7 +16,10 @@ import { httpGet, waitFor } from '../src/wait.js';
 import { freePort } from './fixtures/lab.js';
 
 const appScript = (pkg: string): string => join(dirname(fileURLToPath(import.meta.resolve(pkg))), 'main.js');
-const nodes = [{ name: 'edge-r1', ip: '127.0.53.1' }, { name: 'edge-r2', ip: '127.0.53.2' }];
+const nodes = [
+  { name: 'edge-r1', ip: '127.0.53.1' },
+  { name: 'edge-r2', ip: '127.0.53.2' },
+];
 const dir = await mkdtemp(join(tmpdir(), 'edge-tunnel-replicas-'));
 const certs = await writeLabCerts(join(dir, 'pki'), nodes, '127.0.0.1');
 const lines: string[] = [];
@@ -37,21 +40,62 @@ for (const node of nodes) {
   kubelets.push(await startKubelet({ nodeName: node.name, host: node.ip, tls }));
 }
 
-interface Replica { id: string; agent: number; https: number; http: number; meta: number; proc?: LabProcess }
+interface Replica {
+  id: string;
+  agent: number;
+  https: number;
+  http: number;
+  meta: number;
+  proc?: LabProcess;
+}
 const replicas: Replica[] = [];
 for (let i = 1; i <= 3; i++) replicas.push({ id: `r${i}`, agent: await freePort(), https: await freePort(), http: await freePort(), meta: await freePort() });
 
 function startReplica(r: Replica): void {
   const a = (port: number): string => `127.0.0.1:${port}`;
-  r.proc = startProcess(r.id, appScript('@edge-tunnel/server'), [
-    '--server-id', r.id, '--agent-addr', a(r.agent), '--https-addr', a(r.https), '--http-addr', a(r.http), '--meta-addr', a(r.meta),
-    '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'), '--agent-ca', certs.path('ca', 'crt'),
-    '--caller-ca', certs.path('ca', 'crt'), '--kubelet-client-cert', certs.path('kubelet-client', 'crt'),
-    '--kubelet-client-key', certs.path('kubelet-client', 'key'), '--kubelet-ca', certs.path('ca', 'crt'),
-    ...replicas.flatMap((p) => ['--peer-addr', `${p.id}=${a(p.agent)}`]),
-    '--expected-nodes', nodes.map((n) => n.name).join(','), '--ready-grace-ms', '60000',
-    '--shutdown-delay-ms', '600', '--drain-timeout-ms', '2000', '--keepalive-interval-ms', '1000',
-  ], log, false);
+  r.proc = startProcess(
+    r.id,
+    appScript('@edge-tunnel/server'),
+    [
+      '--server-id',
+      r.id,
+      '--agent-addr',
+      a(r.agent),
+      '--https-addr',
+      a(r.https),
+      '--http-addr',
+      a(r.http),
+      '--meta-addr',
+      a(r.meta),
+      '--cert',
+      certs.path('server', 'crt'),
+      '--key',
+      certs.path('server', 'key'),
+      '--agent-ca',
+      certs.path('ca', 'crt'),
+      '--caller-ca',
+      certs.path('ca', 'crt'),
+      '--kubelet-client-cert',
+      certs.path('kubelet-client', 'crt'),
+      '--kubelet-client-key',
+      certs.path('kubelet-client', 'key'),
+      '--kubelet-ca',
+      certs.path('ca', 'crt'),
+      ...replicas.flatMap((p) => ['--peer-addr', `${p.id}=${a(p.agent)}`]),
+      '--expected-nodes',
+      nodes.map((n) => n.name).join(','),
+      '--ready-grace-ms',
+      '60000',
+      '--shutdown-delay-ms',
+      '600',
+      '--drain-timeout-ms',
+      '2000',
+      '--keepalive-interval-ms',
+      '1000',
+    ],
+    log,
+    false,
+  );
   procs.push(r.proc);
 }
 
@@ -95,11 +139,34 @@ function kubeletGet(r: Replica, ip: string): Promise<boolean> {
 t.test('every agent keeps a session to every replica; a rolling restart fails no request', async (t) => {
   for (const r of replicas) startReplica(r);
   for (const node of nodes) {
-    procs.push(startProcess(node.name, appScript('@edge-tunnel/agent'), [
-      '--server', `127.0.0.1:${lbPort}`, '--node-name', node.name, '--node-ip', node.ip,
-      '--cert', certs.path(`agent-${node.name}`, 'crt'), '--key', certs.path(`agent-${node.name}`, 'key'),
-      '--ca', certs.path('ca', 'crt'), '--meta-addr', `${node.ip}:10266`, '--backoff-base-ms', '100', '--backoff-max-ms', '400',
-    ], log, false));
+    procs.push(
+      startProcess(
+        node.name,
+        appScript('@edge-tunnel/agent'),
+        [
+          '--server',
+          `127.0.0.1:${lbPort}`,
+          '--node-name',
+          node.name,
+          '--node-ip',
+          node.ip,
+          '--cert',
+          certs.path(`agent-${node.name}`, 'crt'),
+          '--key',
+          certs.path(`agent-${node.name}`, 'key'),
+          '--ca',
+          certs.path('ca', 'crt'),
+          '--meta-addr',
+          `${node.ip}:10266`,
+          '--backoff-base-ms',
+          '100',
+          '--backoff-max-ms',
+          '400',
+        ],
+        log,
+        false,
+      ),
+    );
   }
   await waitFor('every replica to list both agents', async () => (await Promise.all(replicas.map(tunnelsUp))).every(Boolean), 20_000);
   await waitFor('every replica ready', async () => (await Promise.all(replicas.map(readyz))).every(Boolean), 10_000);

@@ -23,7 +23,11 @@ const IDLE_TIMEOUT_S = 3;
 const QUIET_MS = (IDLE_TIMEOUT_S + 2) * 1000;
 const SUBNET = 177;
 
-interface Hop { lab: LabHandle; haproxyLog: () => string; lines: string[] }
+interface Hop {
+  lab: LabHandle;
+  haproxyLog: () => string;
+  lines: string[];
+}
 
 async function labBehindHaproxy(t: Test, nodeIp: string, agentArgs: string[]): Promise<Hop> {
   const lines: string[] = [];
@@ -40,10 +44,20 @@ async function labBehindHaproxy(t: Test, nodeIp: string, agentArgs: string[]): P
     agentArgs,
     onCerts: async (dir: string) => {
       const cfg = [
-        'global', '  log stdout format raw local0',
-        'defaults', '  mode tcp', '  log global', '  option tcplog', '  timeout connect 5s', `  timeout client ${IDLE_TIMEOUT_S}s`, `  timeout server ${IDLE_TIMEOUT_S}s`,
-        'frontend agents', `  bind 127.0.0.1:${hopPort}`, '  default_backend tunnel',
-        'backend tunnel', `  server s1 127.0.0.1:${agentPort}`,
+        'global',
+        '  log stdout format raw local0',
+        'defaults',
+        '  mode tcp',
+        '  log global',
+        '  option tcplog',
+        '  timeout connect 5s',
+        `  timeout client ${IDLE_TIMEOUT_S}s`,
+        `  timeout server ${IDLE_TIMEOUT_S}s`,
+        'frontend agents',
+        `  bind 127.0.0.1:${hopPort}`,
+        '  default_backend tunnel',
+        'backend tunnel',
+        `  server s1 127.0.0.1:${agentPort}`,
       ].join('\n');
       await writeFile(join(dir, 'haproxy-tcp.cfg'), `${cfg}\n`);
       haproxy = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy-tcp.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -55,7 +69,9 @@ async function labBehindHaproxy(t: Test, nodeIp: string, agentArgs: string[]): P
     await lab.close();
     haproxy?.kill('SIGTERM');
   });
-  t.teardown(() => { if (!t.passing()) console.error([...lines.slice(-60), ...log].join('\n')); });
+  t.teardown(() => {
+    if (!t.passing()) console.error([...lines.slice(-60), ...log].join('\n'));
+  });
   return { lab, haproxyLog: () => log.join(''), lines };
 }
 
@@ -100,26 +116,32 @@ async function echoStream(t: Test, lab: LabHandle): Promise<{ say(s: string): Pr
 
 const count = (lines: string[], msg: string): number => lines.filter((l) => l.includes(msg)).length;
 
-t.test(`haproxy (mode tcp, idle timeout ${IDLE_TIMEOUT_S} s) closes the idle agent connection: the session resumes through it, the stream continues intact`, { skip }, async (t) => {
-  const { lab, haproxyLog, lines } = await labBehindHaproxy(t, `127.0.${SUBNET}.1`, []);
-  const stream = await echoStream(t, lab);
-  t.ok(await stream.say('before\n'), 'echo before the quiet spells');
-  for (let i = 1; i <= 3; i++) {
-    const resumedBefore = count(lines, 'agent session resumed');
-    await sleep(QUIET_MS);
-    for (let w = 0; w < 200 && count(lines, 'agent session resumed') === resumedBefore; w++) await sleep(25);
-    t.ok(count(lines, 'agent session resumed') > resumedBefore, `quiet spell ${i}: haproxy closed the connection, the session resumed`);
-    t.ok(await stream.say(`after spell ${i}: ${'x'.repeat(1000 * i)}\n`), `quiet spell ${i}: the stream carries on, every byte once and in order`);
-  }
-  t.equal(stream.targets.length, 1, 'one target connection: the same stream throughout');
-  t.equal(count(lines, 'agent attached'), 1, 'one session: never a new one');
-  t.equal(count(lines, 'session lost'), 0, 'the agent never lost the session');
-  // tcplog: "… tunnel tunnel/s1 …/…/… <bytes> cD" — the termination state of an idle timeout
-  const timeouts = haproxyLog().split('\n').filter((l) => / [cs]D /.test(l)).length;
-  t.ok(timeouts >= 3, `haproxy logged ${timeouts} connections ended by its idle timeout (cD/sD)`);
-  const resumed = lines.filter((l) => l.includes('agent session resumed')).map((l) => /"pausedMs":(\d+)/.exec(l)?.[1]);
-  t.comment(`server pausedMs per resume: ${resumed.join(', ')}`);
-});
+t.test(
+  `haproxy (mode tcp, idle timeout ${IDLE_TIMEOUT_S} s) closes the idle agent connection: the session resumes through it, the stream continues intact`,
+  { skip },
+  async (t) => {
+    const { lab, haproxyLog, lines } = await labBehindHaproxy(t, `127.0.${SUBNET}.1`, []);
+    const stream = await echoStream(t, lab);
+    t.ok(await stream.say('before\n'), 'echo before the quiet spells');
+    for (let i = 1; i <= 3; i++) {
+      const resumedBefore = count(lines, 'agent session resumed');
+      await sleep(QUIET_MS);
+      for (let w = 0; w < 200 && count(lines, 'agent session resumed') === resumedBefore; w++) await sleep(25);
+      t.ok(count(lines, 'agent session resumed') > resumedBefore, `quiet spell ${i}: haproxy closed the connection, the session resumed`);
+      t.ok(await stream.say(`after spell ${i}: ${'x'.repeat(1000 * i)}\n`), `quiet spell ${i}: the stream carries on, every byte once and in order`);
+    }
+    t.equal(stream.targets.length, 1, 'one target connection: the same stream throughout');
+    t.equal(count(lines, 'agent attached'), 1, 'one session: never a new one');
+    t.equal(count(lines, 'session lost'), 0, 'the agent never lost the session');
+    // tcplog: "… tunnel tunnel/s1 …/…/… <bytes> cD" — the termination state of an idle timeout
+    const timeouts = haproxyLog()
+      .split('\n')
+      .filter((l) => / [cs]D /.test(l)).length;
+    t.ok(timeouts >= 3, `haproxy logged ${timeouts} connections ended by its idle timeout (cD/sD)`);
+    const resumed = lines.filter((l) => l.includes('agent session resumed')).map((l) => /"pausedMs":(\d+)/.exec(l)?.[1]);
+    t.comment(`server pausedMs per resume: ${resumed.join(', ')}`);
+  },
+);
 
 t.test(`the agent's keepalive interval below the idle timeout: haproxy never closes the connection`, { skip }, async (t) => {
   const { lab, haproxyLog, lines } = await labBehindHaproxy(t, `127.0.${SUBNET}.2`, ['--keepalive-interval-ms', '1000']);
@@ -131,5 +153,11 @@ t.test(`the agent's keepalive interval below the idle timeout: haproxy never clo
   }
   t.equal(count(lines, 'agent connection lost'), 0, 'the connection was never lost');
   t.equal(count(lines, 'agent session resumed'), 0, 'nothing to resume');
-  t.equal(haproxyLog().split('\n').filter((l) => / [cs]D /.test(l)).length, 0, 'haproxy closed nothing for idleness');
+  t.equal(
+    haproxyLog()
+      .split('\n')
+      .filter((l) => / [cs]D /.test(l)).length,
+    0,
+    'haproxy closed nothing for idleness',
+  );
 });

@@ -90,18 +90,51 @@ t.test(`${RESUMES} forced resumes with a stream open across them: fds, heap and 
   const serverLog = new Map<string, number>();
   const agentLog = new Map<string, number>();
   const parsedServer = parseServerConfig([
-    '--agent-addr', '127.0.0.1:0', '--https-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--meta-addr', '127.0.0.1:0', '--connect-addr', '127.0.0.1:0',
-    '--cert', certs.path('server', 'crt'), '--key', certs.path('server', 'key'), '--agent-ca', certs.path('ca', 'crt'), '--caller-ca', certs.path('ca', 'crt'),
-    '--require-caller-cert=false', '--config', configPath, '--drain-timeout-ms', '500',
+    '--agent-addr',
+    '127.0.0.1:0',
+    '--https-addr',
+    '127.0.0.1:0',
+    '--http-addr',
+    '127.0.0.1:0',
+    '--meta-addr',
+    '127.0.0.1:0',
+    '--connect-addr',
+    '127.0.0.1:0',
+    '--cert',
+    certs.path('server', 'crt'),
+    '--key',
+    certs.path('server', 'key'),
+    '--agent-ca',
+    certs.path('ca', 'crt'),
+    '--caller-ca',
+    certs.path('ca', 'crt'),
+    '--require-caller-cert=false',
+    '--config',
+    configPath,
+    '--drain-timeout-ms',
+    '500',
   ]);
   if (parsedServer.help) throw new Error('unexpected help');
   const server = await startServer(parsedServer.config, countingLogger(serverLog));
   t.teardown(() => server.close());
   const agentPort = server.addresses.agent.port;
   const parsedAgent = parseAgentConfig([
-    '--server', `127.0.0.1:${agentPort}`, '--node-name', NODE.name, '--node-ip', NODE.ip,
-    '--cert', certs.path(`agent-${NODE.name}`, 'crt'), '--key', certs.path(`agent-${NODE.name}`, 'key'), '--ca', certs.path('ca', 'crt'),
-    '--meta-addr', `${NODE.ip}:0`, '--drain-timeout-ms', '500',
+    '--server',
+    `127.0.0.1:${agentPort}`,
+    '--node-name',
+    NODE.name,
+    '--node-ip',
+    NODE.ip,
+    '--cert',
+    certs.path(`agent-${NODE.name}`, 'crt'),
+    '--key',
+    certs.path(`agent-${NODE.name}`, 'key'),
+    '--ca',
+    certs.path('ca', 'crt'),
+    '--meta-addr',
+    `${NODE.ip}:0`,
+    '--drain-timeout-ms',
+    '500',
   ]);
   if (parsedAgent.help) throw new Error('unexpected help');
   const agent = await startAgent(parsedAgent.config, countingLogger(agentLog));
@@ -160,7 +193,11 @@ t.test(`${RESUMES} forced resumes with a stream open across them: fds, heap and 
   const after = { fds: await fds(), heap: await settledHeap(), resources: resources(), rss: process.memoryUsage().rss };
   if (countsBefore) {
     const countsAfter = await (await import('./fixtures/object-counts.js')).objectCounts();
-    t.comment(`objects by prototype (before -> after): ${Object.keys(countsAfter).map((k) => `${k} ${countsBefore[k]}->${countsAfter[k]}`).join(', ')}`);
+    t.comment(
+      `objects by prototype (before -> after): ${Object.keys(countsAfter)
+        .map((k) => `${k} ${countsBefore[k]}->${countsAfter[k]}`)
+        .join(', ')}`,
+    );
   }
   await say('after\n');
 
@@ -172,10 +209,15 @@ t.test(`${RESUMES} forced resumes with a stream open across them: fds, heap and 
   t.equal(targets.length, 1, 'one target connection: the stream was carried across every resume');
   t.equal(session.resume!.succeeded, resumed(), 'the registry counts every resume');
   const heapGrowth = after.heap - before.heap;
-  t.comment(`${RESUMES} resumes in ${ms} ms (${(ms / RESUMES).toFixed(1)} ms each); fds ${before.fds} -> ${after.fds}; heap after GC ${(before.heap / MiB).toFixed(2)} -> ${(after.heap / MiB).toFixed(2)} MiB (${(heapGrowth / 1024).toFixed(0)} KiB, ${(heapGrowth / RESUMES).toFixed(0)} B per resume); rss ${(before.rss / MiB).toFixed(0)} -> ${(after.rss / MiB).toFixed(0)} MiB`);
+  t.comment(
+    `${RESUMES} resumes in ${ms} ms (${(ms / RESUMES).toFixed(1)} ms each); fds ${before.fds} -> ${after.fds}; heap after GC ${(before.heap / MiB).toFixed(2)} -> ${(after.heap / MiB).toFixed(2)} MiB (${(heapGrowth / 1024).toFixed(0)} KiB, ${(heapGrowth / RESUMES).toFixed(0)} B per resume); rss ${(before.rss / MiB).toFixed(0)} -> ${(after.rss / MiB).toFixed(0)} MiB`,
+  );
   t.comment(`active resources before ${JSON.stringify(before.resources)}; after ${JSON.stringify(after.resources)}`);
   t.ok(after.fds - before.fds <= 4, `open fds: ${before.fds} -> ${after.fds} (a leaked socket per resume would add ${RESUMES})`);
-  t.ok(heapGrowth < 4 * MiB, `heap after GC grew ${(heapGrowth / 1024).toFixed(0)} KiB (< 4 MiB; 4 KiB kept per resume would be ${(4 * RESUMES / 1024).toFixed(1)} MiB)`);
+  t.ok(
+    heapGrowth < 4 * MiB,
+    `heap after GC grew ${(heapGrowth / 1024).toFixed(0)} KiB (< 4 MiB; 4 KiB kept per resume would be ${((4 * RESUMES) / 1024).toFixed(1)} MiB)`,
+  );
   for (const kind of new Set([...Object.keys(before.resources), ...Object.keys(after.resources)])) {
     const [b, a] = [before.resources[kind] ?? 0, after.resources[kind] ?? 0];
     t.ok(a - b <= 4, `active ${kind}: ${b} -> ${a}`);

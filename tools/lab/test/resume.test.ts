@@ -20,7 +20,9 @@ t.test('ss -K on the agent connection mid-download: the session resumes, the dow
   const lines: string[] = [];
   const lab = await startTestLab(130, lines);
   t.teardown(() => lab.close());
-  t.teardown(() => { if (!t.passing()) console.error(lines.slice(-80).join('\n')); });
+  t.teardown(() => {
+    if (!t.passing()) console.error(lines.slice(-80).join('\n'));
+  });
   const node = lab.nodes[0]!;
   const body = randomBytes(96 * MiB);
   const expected = createHash('sha256').update(body).digest('hex');
@@ -48,7 +50,10 @@ t.test('ss -K on the agent connection mid-download: the session resumes, the dow
   const file = join(lab.dir, 'download.bin');
   const download = sh(`curl -s -o ${file} -w '%{http_code}' ${via}`, 120_000);
   for (let i = 0; i < 200; i++) {
-    const size = await stat(file).then((s) => s.size, () => 0);
+    const size = await stat(file).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (size > 24 * MiB) break;
     await sleep(50);
   }
@@ -71,18 +76,25 @@ t.test('ss -K on the agent connection mid-download: the session resumes, the dow
 
   const status = await download;
   t.equal(status.stdout, '200', 'the download finished');
-  const got = createHash('sha256').update(await import('node:fs/promises').then((f) => f.readFile(file))).digest('hex');
+  const got = createHash('sha256')
+    .update(await import('node:fs/promises').then((f) => f.readFile(file)))
+    .digest('hex');
   t.equal(got, expected, 'byte-identical (SHA-256) across the cut');
   const resumed = lines.find((l) => l.includes('agent session resumed'));
   t.ok(resumed, `the server logged the resume: ${resumed?.slice(0, 240)}`);
-  t.ok(lines.some((l) => l.includes('session resumed') && l.includes('"pausedMs"')), 'the agent logged the resume');
+  t.ok(
+    lines.some((l) => l.includes('session resumed') && l.includes('"pausedMs"')),
+    'the agent logged the resume',
+  );
   const tunnels = JSON.parse((await sh(`curl -s http://${lab.serverHost}:${lab.ports.meta}/debug/tunnels?node=${node.name}`)).stdout) as {
     nodes: Array<{ nodeName: string; resume?: { succeeded: number; streamsCarried: number; bytesReplayed: number; paused: boolean; lastResumeMs?: number } }>;
   };
   const r = tunnels.nodes.find((n) => n.nodeName === node.name)?.resume;
   t.ok(r && r.succeeded === 1 && !r.paused, `/debug/tunnels: one resume, not paused (${JSON.stringify(r)})`);
   t.ok(r && r.streamsCarried >= 1, 'the download stream was carried across');
-  t.comment(`resume ${r?.lastResumeMs} ms after the loss (as the server saw it), ${r?.bytesReplayed} bytes replayed by the server; test saw ${Date.now() - cutAt} ms to the end`);
+  t.comment(
+    `resume ${r?.lastResumeMs} ms after the loss (as the server saw it), ${r?.bytesReplayed} bytes replayed by the server; test saw ${Date.now() - cutAt} ms to the end`,
+  );
   const metrics = (await sh(`curl -s http://${lab.serverHost}:${lab.ports.meta}/metrics`)).stdout;
   t.match(metrics, /edge_tunnel_resumes_total\{result="succeeded"\} 1/, 'metrics: one resume succeeded');
   t.match(metrics, /edge_tunnel_resume_streams_carried_total [1-9]/, 'metrics: streams carried');
@@ -92,7 +104,9 @@ t.test('grace over: a server-side cut while the agent is frozen ends the downloa
   const lines: string[] = [];
   const lab = await startTestLab(131, lines, ['--resume-grace-ms', '1500']);
   t.teardown(() => lab.close());
-  t.teardown(() => { if (!t.passing()) console.error(lines.slice(-80).join('\n')); });
+  t.teardown(() => {
+    if (!t.passing()) console.error(lines.slice(-80).join('\n'));
+  });
   const node = lab.nodes[0]!;
   // an endless source: the download can only end by the tunnel ending it
   const source = createServer((_req, res) => {

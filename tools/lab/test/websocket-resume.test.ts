@@ -20,7 +20,7 @@ const skip = !root ? 'needs root for ss -K' : !hasTools ? 'needs haproxy, curl a
 const MiB = 1024 * 1024;
 const SUBNET = 180;
 
-t.test('ss -K on the agent\'s WebSocket connection through haproxy mid-download: the session resumes, byte-identical', { skip }, async (t) => {
+t.test("ss -K on the agent's WebSocket connection through haproxy mid-download: the session resumes, byte-identical", { skip }, async (t) => {
   const lines: string[] = [];
   const haproxyLog: string[] = [];
   let haproxy: ChildProcess | undefined;
@@ -37,10 +37,22 @@ t.test('ss -K on the agent\'s WebSocket connection through haproxy mid-download:
       const pem = (await readFile(join(dir, 'server.crt'), 'utf8')) + (await readFile(join(dir, 'server.key'), 'utf8'));
       await writeFile(join(dir, 'haproxy.pem'), pem);
       const cfg = [
-        'global', '  log stdout format raw local0',
-        'defaults', '  mode http', '  log global', '  option httplog', '  option logasap', '  timeout connect 5s', '  timeout client 60s', '  timeout server 60s', '  timeout tunnel 1h',
-        'frontend agents', `  bind 127.0.0.1:${hopPort} ssl crt ${join(dir, 'haproxy.pem')}`, '  default_backend tunnel',
-        'backend tunnel', `  server s1 127.0.0.1:${wsPort} ssl verify required ca-file ${join(dir, 'ca.crt')}`,
+        'global',
+        '  log stdout format raw local0',
+        'defaults',
+        '  mode http',
+        '  log global',
+        '  option httplog',
+        '  option logasap',
+        '  timeout connect 5s',
+        '  timeout client 60s',
+        '  timeout server 60s',
+        '  timeout tunnel 1h',
+        'frontend agents',
+        `  bind 127.0.0.1:${hopPort} ssl crt ${join(dir, 'haproxy.pem')}`,
+        '  default_backend tunnel',
+        'backend tunnel',
+        `  server s1 127.0.0.1:${wsPort} ssl verify required ca-file ${join(dir, 'ca.crt')}`,
       ].join('\n');
       await writeFile(join(dir, 'haproxy.cfg'), `${cfg}\n`);
       haproxy = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -52,7 +64,9 @@ t.test('ss -K on the agent\'s WebSocket connection through haproxy mid-download:
     await lab.close();
     haproxy?.kill('SIGTERM');
   });
-  t.teardown(() => { if (!t.passing()) console.error([...lines.slice(-80), ...haproxyLog.slice(-20)].join('\n')); });
+  t.teardown(() => {
+    if (!t.passing()) console.error([...lines.slice(-80), ...haproxyLog.slice(-20)].join('\n'));
+  });
   const node = lab.nodes[0]!;
   const body = randomBytes(64 * MiB);
   const expected = createHash('sha256').update(body).digest('hex');
@@ -76,12 +90,18 @@ t.test('ss -K on the agent\'s WebSocket connection through haproxy mid-download:
   await writeFile(lab.configPath, `dnat-ports-pair: '9100=10264,9180=10264'\n`);
   const via = `--connect-to ${node.ip}:9180:${lab.serverHost}:${lab.ports.http} http://${node.ip}:9180/big`;
   for (let i = 0; i < 80 && (await sh(`curl -s -o /dev/null -w '%{http_code}' --max-time 1 ${via}`)).stdout !== '200'; i++) await sleep(250);
-  t.ok(lines.some((l) => l.includes('session up') && l.includes('"transport":"websocket"')), 'the agent runs its session over WebSocket');
+  t.ok(
+    lines.some((l) => l.includes('session up') && l.includes('"transport":"websocket"')),
+    'the agent runs its session over WebSocket',
+  );
 
   const file = join(lab.dir, 'download.bin');
   const download = sh(`curl -s -o ${file} -w '%{http_code}' ${via}`, 120_000);
   for (let i = 0; i < 200; i++) {
-    const size = await stat(file).then((s) => s.size, () => 0);
+    const size = await stat(file).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (size > 16 * MiB) break;
     await sleep(50);
   }
@@ -91,20 +111,34 @@ t.test('ss -K on the agent\'s WebSocket connection through haproxy mid-download:
   t.equal(conns.length, 1, `one connection of edge-a's agent to haproxy: ${conns.join(' | ')}`);
   const local = conns[0]!.trim().split(/\s+/)[2]!; // Recv-Q Send-Q Local Peer …
   const localPort = local.slice(local.lastIndexOf(':') + 1);
-  const sizeAtCut = await stat(file).then((s) => s.size, () => 0);
+  const sizeAtCut = await stat(file).then(
+    (s) => s.size,
+    () => 0,
+  );
   const kill = await sh(`ss -K -tn state established '( sport = :${localPort} and dport = :${hopPort} )'`);
   t.equal(kill.code, 0, `ss -K on ${local}`);
 
   const status = await download;
   t.equal(status.stdout, '200', 'the download finished');
   t.ok(sizeAtCut > 0 && sizeAtCut < body.length, `the cut came mid-download (${sizeAtCut} of ${body.length} bytes)`);
-  const got = createHash('sha256').update(await readFile(file)).digest('hex');
+  const got = createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
   t.equal(got, expected, 'byte-identical (SHA-256) across the cut');
-  t.ok(lines.some((l) => l.includes('connection lost: resuming the session')), 'the agent saw the loss and resumed instead of ending the session');
-  t.ok(lines.some((l) => l.includes('"msg":"session resumed"') && l.includes('"pausedMs"')), 'the agent logged \'session resumed\'');
+  t.ok(
+    lines.some((l) => l.includes('connection lost: resuming the session')),
+    'the agent saw the loss and resumed instead of ending the session',
+  );
+  t.ok(
+    lines.some((l) => l.includes('"msg":"session resumed"') && l.includes('"pausedMs"')),
+    "the agent logged 'session resumed'",
+  );
   const resumed = lines.find((l) => l.includes('agent session resumed'));
   t.match(resumed ?? '', /"transport":"websocket"/, `the server logged the resume, over WebSocket: ${resumed?.slice(0, 240)}`);
-  t.notOk(lines.some((l) => l.includes('"msg":"session lost"')), 'the agent never lost its session');
+  t.notOk(
+    lines.some((l) => l.includes('"msg":"session lost"')),
+    'the agent never lost its session',
+  );
   t.equal(lines.filter((l) => l.includes('"msg":"session up"')).length, 1, 'no second session');
   t.ok((haproxyLog.join('').match(/GET \/edge-tunnel\/v1\/session HTTP\/1\.1/g) ?? []).length >= 2, 'haproxy carried both upgrades (HTTP mode)');
 });

@@ -31,7 +31,10 @@ t.teardown(async () => {
 async function startWithHop() {
   // the lab writes its certificates before it starts the agents: start haproxy from them at once
   const labPromise = startLab({
-    nodes: [{ name: 'edge-a', ip: `127.0.${SUBNET}.1` }, { name: 'edge-b', ip: `127.0.${SUBNET}.2` }],
+    nodes: [
+      { name: 'edge-a', ip: `127.0.${SUBNET}.1` },
+      { name: 'edge-b', ip: `127.0.${SUBNET}.2` },
+    ],
     ports: { agent: await freePort(), https: await freePort(), http: await freePort(), meta: await freePort(), connect: await freePort(), exporter: 9100 },
     agentAllowPorts: [9100],
     pretty: false,
@@ -42,10 +45,22 @@ async function startWithHop() {
       const pem = (await readFile(join(dir, 'server.crt'), 'utf8')) + (await readFile(join(dir, 'server.key'), 'utf8'));
       await writeFile(join(dir, 'haproxy.pem'), pem);
       const cfg = [
-        'global', '  log stdout format raw local0',
-        'defaults', '  mode http', '  log global', '  option httplog', '  option logasap', '  timeout connect 5s', '  timeout client 60s', '  timeout server 60s', '  timeout tunnel 1h',
-        'frontend agents', `  bind 127.0.0.1:${hopPort} ssl crt ${join(dir, 'haproxy.pem')}`, '  default_backend tunnel',
-        'backend tunnel', `  server s1 127.0.0.1:${wsPort} ssl verify required ca-file ${join(dir, 'ca.crt')}`,
+        'global',
+        '  log stdout format raw local0',
+        'defaults',
+        '  mode http',
+        '  log global',
+        '  option httplog',
+        '  option logasap',
+        '  timeout connect 5s',
+        '  timeout client 60s',
+        '  timeout server 60s',
+        '  timeout tunnel 1h',
+        'frontend agents',
+        `  bind 127.0.0.1:${hopPort} ssl crt ${join(dir, 'haproxy.pem')}`,
+        '  default_backend tunnel',
+        'backend tunnel',
+        `  server s1 127.0.0.1:${wsPort} ssl verify required ca-file ${join(dir, 'ca.crt')}`,
       ].join('\n');
       await writeFile(join(dir, 'haproxy.cfg'), `${cfg}\n`);
       haproxy = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -57,8 +72,14 @@ async function startWithHop() {
 }
 
 t.test('every printed command works with both agents on WebSocket behind haproxy', { skip }, async (t) => {
-  const tunnels = JSON.parse((await sh(`curl -s http://127.0.0.1:${lab!.ports.meta}/debug/tunnels`)).stdout) as { transports: unknown; nodes: Array<{ nodeName: string; transport: string }> };
-  t.same(tunnels.nodes.map((n) => [n.nodeName, n.transport]).sort(), [['edge-a', 'websocket'], ['edge-b', 'websocket']]);
+  const tunnels = JSON.parse((await sh(`curl -s http://127.0.0.1:${lab!.ports.meta}/debug/tunnels`)).stdout) as {
+    transports: unknown;
+    nodes: Array<{ nodeName: string; transport: string }>;
+  };
+  t.same(tunnels.nodes.map((n) => [n.nodeName, n.transport]).sort(), [
+    ['edge-a', 'websocket'],
+    ['edge-b', 'websocket'],
+  ]);
   t.same(tunnels.transports, { tls: 0, websocket: 2 }, 'sessions by transport, whole table');
   const expectations: Array<[RegExp, RegExp]> = [
     [/stats\/summary'?$/, /"nodeName":"edge-/],
@@ -79,7 +100,7 @@ t.test('every printed command works with both agents on WebSocket behind haproxy
   t.match(metrics, /^edge_tunnel_sessions\{transport="websocket"\} 2$/m, 'sessions by transport');
   t.match(metrics, /^edge_tunnel_sessions\{transport="tls"\} 0$/m);
   t.match(metrics, /^edge_tunnel_session_events_total\{event="attached",transport="websocket"\} 2$/m);
-  t.match(metrics, /^edge_tunnel_streams_total\{result="opened",transport="websocket"\} [1-9]\d*$/m, 'the commands\' streams, counted as websocket');
+  t.match(metrics, /^edge_tunnel_streams_total\{result="opened",transport="websocket"\} [1-9]\d*$/m, "the commands' streams, counted as websocket");
   t.match(metrics, /^edge_tunnel_stream_bytes_total\{direction="in",transport="websocket"\} [1-9]\d*$/m);
   t.notMatch(metrics, /^edge_tunnel_streams_total\{result="opened",transport="tls"\}/m, 'none as tls');
   const agentMetrics = (await sh(`curl -s http://127.0.${SUBNET}.1:10266/metrics`)).stdout;
@@ -93,17 +114,42 @@ t.test('an agent whose certificate another CA issued is refused, and says why', 
   await writePemFiles(dir, 'agent-forged', await issueAgentCert(other, 'edge-a', [`127.0.${SUBNET}.1`]));
   const out: string[] = [];
   const script = new URL('../../../apps/agent/dist/main.js', import.meta.url).pathname;
-  const forged = spawn(process.execPath, [script,
-    '--server', `127.0.0.1:${lab!.ports.agent}`, '--node-name', 'edge-a', '--node-ip', `127.0.${SUBNET}.1`,
-    '--cert', join(dir, 'agent-forged.crt'), '--key', join(dir, 'agent-forged.key'), '--ca', join(dir, 'ca.crt'),
-    '--meta-addr', `127.0.${SUBNET}.9:10266`, '--transport', 'websocket', '--ws-url', `wss://127.0.0.1:${hopPort}/edge-tunnel/v1/session`,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const forged = spawn(
+    process.execPath,
+    [
+      script,
+      '--server',
+      `127.0.0.1:${lab!.ports.agent}`,
+      '--node-name',
+      'edge-a',
+      '--node-ip',
+      `127.0.${SUBNET}.1`,
+      '--cert',
+      join(dir, 'agent-forged.crt'),
+      '--key',
+      join(dir, 'agent-forged.key'),
+      '--ca',
+      join(dir, 'ca.crt'),
+      '--meta-addr',
+      `127.0.${SUBNET}.9:10266`,
+      '--transport',
+      'websocket',
+      '--ws-url',
+      `wss://127.0.0.1:${hopPort}/edge-tunnel/v1/session`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   forged.stdout!.on('data', (c: Buffer) => out.push(c.toString()));
   t.teardown(() => forged.kill('SIGKILL'));
   const deadline = Date.now() + 10_000;
   while (!out.join('').includes('connect failed') && Date.now() < deadline) await sleep(50);
   t.match(out.join(''), /"code":"tls_error".*refused our certificate proof: the agent certificate is not signed by the agent CA/);
-  t.ok(lines.some((l) => l.includes('agent rejected: certificate proof') && l.includes('not signed by the agent CA')), 'the server logs the refusal');
-  const tunnels = JSON.parse((await sh(`curl -s http://127.0.0.1:${lab!.ports.meta}/debug/tunnels`)).stdout) as { nodes: Array<{ nodeName: string; transport: string }> };
+  t.ok(
+    lines.some((l) => l.includes('agent rejected: certificate proof') && l.includes('not signed by the agent CA')),
+    'the server logs the refusal',
+  );
+  const tunnels = JSON.parse((await sh(`curl -s http://127.0.0.1:${lab!.ports.meta}/debug/tunnels`)).stdout) as {
+    nodes: Array<{ nodeName: string; transport: string }>;
+  };
   t.equal(tunnels.nodes.find((n) => n.nodeName === 'edge-a')?.transport, 'websocket', "edge-a's real session stays");
 });

@@ -3,7 +3,12 @@ import t from 'tap';
 import { importsOf, typeOf, violations, type Project } from '../src/boundaries.js';
 import { readImports, readProjects } from '../src/workspace.js';
 
-const project = (name: string, type: Project['type'], declared: string[] = []): Project => ({ name, dir: name.replace('@edge-tunnel/', 'x/'), type, declared: new Set(declared) });
+const project = (name: string, type: Project['type'], declared: string[] = []): Project => ({
+  name,
+  dir: name.replace('@edge-tunnel/', 'x/'),
+  type,
+  declared: new Set(declared),
+});
 
 t.test('the workspace: every project tagged, no import across a boundary, every import declared', async (t) => {
   const projects = readProjects();

@@ -10,7 +10,11 @@ t.test('tsc: no type errors in perf/*.mjs', (t) => {
   const { config, error } = ts.readConfigFile(configPath, ts.sys.readFile);
   t.equal(error, undefined, 'perf/tsconfig.json parses');
   const parsed = ts.parseJsonConfigFileContent(config, ts.sys, join(ROOT, 'perf'), undefined, configPath);
-  t.same(parsed.errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' ')), [], 'perf/tsconfig.json is valid');
+  t.same(
+    parsed.errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' ')),
+    [],
+    'perf/tsconfig.json is valid',
+  );
   t.ok(parsed.options.checkJs && parsed.options.noEmit, 'checkJs and noEmit are on');
   t.ok(parsed.options.noImplicitAny, 'noImplicitAny is on: every parameter has a JSDoc type');
   const program = ts.createProgram(parsed.fileNames, parsed.options);
@@ -23,7 +27,11 @@ t.test('tsc: no type errors in perf/*.mjs', (t) => {
   const checked = new Set(parsed.fileNames.map((f) => f.slice(ROOT.length + 1)));
   const scripts = sourceFiles(perf).filter((f) => f.endsWith('.mjs') && !f.startsWith('perf/test/'));
   t.ok(scripts.length > 40, `${scripts.length} scripts`);
-  t.same(scripts.filter((f) => !checked.has(f)), [], 'every script is in perf/tsconfig.json');
+  t.same(
+    scripts.filter((f) => !checked.has(f)),
+    [],
+    'every script is in perf/tsconfig.json',
+  );
   t.same(problems, []);
   t.end();
 });

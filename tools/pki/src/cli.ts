@@ -57,7 +57,13 @@ const COMMON = {
 } as const satisfies ParseArgsConfig['options'];
 
 const OPTIONS = {
-  init: { ...COMMON, 'server-dns': { type: 'string', multiple: true }, 'server-ip': { type: 'string', multiple: true }, node: { type: 'string', multiple: true }, 'ca-name': { type: 'string' } },
+  init: {
+    ...COMMON,
+    'server-dns': { type: 'string', multiple: true },
+    'server-ip': { type: 'string', multiple: true },
+    node: { type: 'string', multiple: true },
+    'ca-name': { type: 'string' },
+  },
   agent: { ...COMMON, 'ca-dir': { type: 'string' }, node: { type: 'string' } },
 } as const satisfies Record<string, ParseArgsConfig['options']>;
 type Command = keyof typeof OPTIONS;

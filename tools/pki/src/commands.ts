@@ -3,7 +3,15 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  SERVER_COMMON_NAME, checkIssueOptions, createCa, issueAgentCert, issueCallerCert, issueKubeletClientCert, issueServerCert, readPemFiles, writePemFiles,
+  SERVER_COMMON_NAME,
+  checkIssueOptions,
+  createCa,
+  issueAgentCert,
+  issueCallerCert,
+  issueKubeletClientCert,
+  issueServerCert,
+  readPemFiles,
+  writePemFiles,
 } from '@edge-tunnel/pki';
 import type { PemPair } from '@edge-tunnel/pki';
 import { CliError, CliErrorCode } from './errors.js';
@@ -55,7 +63,11 @@ export const DEFAULT_CA_COMMON_NAME = 'edge-tunnel-ca';
 export function parseNodeSpec(text: string): NodeSpec {
   const eq = text.indexOf('=');
   const name = text.slice(0, eq);
-  const ips = text.slice(eq + 1).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const ips = text
+    .slice(eq + 1)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (eq <= 0 || ips.length === 0) {
     throw new CliError(CliErrorCode.USAGE, `--node must look like name=ip[,ip], got ${JSON.stringify(text)}`);
   }
@@ -63,7 +75,10 @@ export function parseNodeSpec(text: string): NodeSpec {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function refuseExisting(paths: string[], force: boolean | undefined, what: string): Promise<void> {

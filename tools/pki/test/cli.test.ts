@@ -7,7 +7,14 @@ import { ExitCode, USAGE, run } from '../src/index.js';
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await run(argv, { stdout: (s) => { out += s; }, stderr: (s) => { err += s; } });
+  const code = await run(argv, {
+    stdout: (s) => {
+      out += s;
+    },
+    stderr: (s) => {
+      err += s;
+    },
+  });
   return { code, out, err };
 }
 
@@ -44,7 +51,19 @@ t.test('usage errors exit 2 with a reason and the usage on stderr', async (t) =>
 t.test('init, init again, agent', async (t) => {
   const dir = t.testdir();
   const out = join(dir, 'pki');
-  const first = await cli('init', '--out', out, '--server-dns', 'tunnel.example', '--server-ip', '10.96.0.10', '--node', 'edge-1=10.0.0.1,10.0.0.2', '--days', '10');
+  const first = await cli(
+    'init',
+    '--out',
+    out,
+    '--server-dns',
+    'tunnel.example',
+    '--server-ip',
+    '10.96.0.10',
+    '--node',
+    'edge-1=10.0.0.1,10.0.0.2',
+    '--days',
+    '10',
+  );
   t.equal(first.code, ExitCode.OK, first.err);
   t.equal(first.out.split('\n').filter((l) => l.startsWith('wrote ')).length, 10);
   t.match(first.out, `wrote ${join(out, 'agent-edge-1.key')}`);

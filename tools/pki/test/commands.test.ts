@@ -21,11 +21,17 @@ t.test('initPki writes the whole set, chained to one CA, with the right names an
     out,
     serverDns: ['tunnel.example', 'localhost'],
     serverIps: ['10.96.0.10'],
-    nodes: [{ name: 'edge-1', ips: ['10.0.0.1', '10.0.0.2'] }, { name: 'edge-2', ips: ['10.0.0.3'] }],
+    nodes: [
+      { name: 'edge-1', ips: ['10.0.0.1', '10.0.0.2'] },
+      { name: 'edge-2', ips: ['10.0.0.3'] },
+    ],
     validityDays: 30,
   });
   const names = ['ca', 'server', 'kubelet-client', 'caller', 'agent-edge-1', 'agent-edge-2'];
-  t.same(files, names.flatMap((n) => [join(out, `${n}.crt`), join(out, `${n}.key`)]));
+  t.same(
+    files,
+    names.flatMap((n) => [join(out, `${n}.crt`), join(out, `${n}.key`)]),
+  );
   t.same(readdirSync(out).sort(), files.map((f) => f.slice(out.length + 1)).sort(), 'nothing else in the directory');
   for (const n of names) t.equal(statSync(join(out, `${n}.key`)).mode & 0o777, 0o600, `${n}.key is 0600`);
 
@@ -73,7 +79,16 @@ t.test('initPki writes the whole set, chained to one CA, with the right names an
 
 t.test('initPki rejects bad input and writes nothing', async (t) => {
   const out = join(t.testdir(), 'pki');
-  await t.rejects(initPki({ out, nodes: [{ name: 'edge-1', ips: ['10.0.0.1'] }, { name: 'edge-1', ips: ['10.0.0.2'] }] }), { code: CliErrorCode.USAGE });
+  await t.rejects(
+    initPki({
+      out,
+      nodes: [
+        { name: 'edge-1', ips: ['10.0.0.1'] },
+        { name: 'edge-1', ips: ['10.0.0.2'] },
+      ],
+    }),
+    { code: CliErrorCode.USAGE },
+  );
   await t.rejects(initPki({ out, nodes: [{ name: 'edge-1', ips: ['10.0.0.300'] }] }), { code: PkiErrorCode.INVALID_OPTIONS });
   await t.rejects(initPki({ out, serverDns: ['bad name'] }), { code: PkiErrorCode.INVALID_OPTIONS });
   t.notOk(existsSync(out), 'output directory never created');

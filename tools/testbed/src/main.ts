@@ -21,7 +21,9 @@ async function start(): Promise<KubectlTestbed> {
   } catch (err) {
     const triedNetns = options.mode === undefined && process.env['EDGE_TUNNEL_TESTBED_MODE'] === undefined && (await netnsUnavailable()) === undefined;
     if (!triedNetns) throw err;
-    console.error(`\nlab: the network-namespace lab did not start: ${(err as Error).message.split('\n')[0]}\nlab: starting the loopback lab instead (npm start -- --loopback skips the attempt)\n`);
+    console.error(
+      `\nlab: the network-namespace lab did not start: ${(err as Error).message.split('\n')[0]}\nlab: starting the loopback lab instead (npm start -- --loopback skips the attempt)\n`,
+    );
     return startKubectlTestbed({ ...options, mode: 'loopback' });
   }
 }
@@ -34,10 +36,13 @@ const stop = (): void => {
   if (stopping) return;
   stopping = true;
   console.log('\nstopping the lab…');
-  tb.close().then(() => process.exit(0), (err: unknown) => {
-    console.error('lab: shutdown failed', err);
-    process.exit(1);
-  });
+  tb.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error('lab: shutdown failed', err);
+      process.exit(1);
+    },
+  );
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

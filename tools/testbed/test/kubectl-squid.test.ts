@@ -51,8 +51,9 @@ async function kubectlWorks(t: Test, tb: KubectlTestbed, label: string): Promise
   const follow = streaming(k.spawn(['logs', '-f', 'demo', '-c', 'app', '--tail=1']));
   await waitFor('the follower on the kubelet', async () => follow.out().length > 0 && (await tb.activeFollowers(node)) === 1, 20_000);
   await tb.appendLog(node, 'app', `${marker} followed`);
-  await waitFor('the line written after logs -f started', () => follow.out().includes(`${marker} followed\n`), 10_000)
-    .catch((err: Error) => t.fail(`${label}: ${err.message}; got ${JSON.stringify(follow.out().slice(-200))}`));
+  await waitFor('the line written after logs -f started', () => follow.out().includes(`${marker} followed\n`), 10_000).catch((err: Error) =>
+    t.fail(`${label}: ${err.message}; got ${JSON.stringify(follow.out().slice(-200))}`),
+  );
   t.ok(follow.out().includes(`${marker} followed\n`), `${label}: kubectl logs -f got a line written after it started`);
   follow.child.kill('SIGINT');
   t.ok(await exitWithin(follow, 5_000), `${label}: kubectl logs -f ended on SIGINT`);
@@ -98,7 +99,10 @@ async function squidRestart(t: Test, tb: KubectlTestbed, labLog: readonly string
   await waitFor('every agent to see the loss', () => names.every((n) => since(n, lost)), 30_000).catch(() => undefined);
   for (const n of names) t.ok(since(n, lost), `${label}: squid stopped: ${n} logged the connection lost`);
   await waitFor('a redial to fail at the proxy', () => names.some((n) => since(n, / connect failed .*code=proxy_unreachable /)), 30_000).catch(() => undefined);
-  t.ok(names.some((n) => since(n, / connect failed .*code=proxy_unreachable .*check the proxy address and that it is running/)), `${label}: while squid is down a redial fails with proxy_unreachable`);
+  t.ok(
+    names.some((n) => since(n, / connect failed .*code=proxy_unreachable .*check the proxy address and that it is running/)),
+    `${label}: while squid is down a redial fails with proxy_unreachable`,
+  );
   await squid.start();
   await waitFor('every agent back through squid', () => names.every((n) => since(n, back)), 60_000).catch(() => undefined);
   for (const n of names) t.ok(since(n, back), `${label}: squid back: ${n} logged its session resumed (or a new one up)`);
@@ -115,13 +119,20 @@ function noPassword(t: Test, tb: KubectlTestbed, labLog: readonly string[], labe
   const basic = Buffer.from(`${AUTH.user}:${AUTH.password}`).toString('base64');
   const all = [labLog.join('\n'), squid.accessLog(), squid.cacheLog()].join('\n');
   for (const proc of ['server', 'apiserver', ...tb.nodes.flatMap((n) => [n.name, `kubelet-${n.name}`])]) {
-    t.ok(labLog.some((l) => l.includes(`[${proc}] `)), `${label}: the ${labLog.length} log lines searched include ${proc}'s`);
+    t.ok(
+      labLog.some((l) => l.includes(`[${proc}] `)),
+      `${label}: the ${labLog.length} log lines searched include ${proc}'s`,
+    );
   }
   t.notOk(all.includes(AUTH.password), `${label}: the password is in no process log line and in neither of squid's logs`);
   t.notOk(all.includes(basic), `${label}: nor its Basic encoding`);
   t.notOk(all.includes(encodeURIComponent(AUTH.password).slice(0, 12)), `${label}: nor a part of it`);
   const lb = `${re(tb.netns!.lbAddress)}:${wsPort ?? 10262}`;
-  t.match(squid.accessLog(), new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${lb} ${AUTH.user} `), `${label}: squid's access.log: TCP_TUNNEL/200 CONNECT ${tb.netns!.lbAddress}:${wsPort ?? 10262} as ${AUTH.user}`);
+  t.match(
+    squid.accessLog(),
+    new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${lb} ${AUTH.user} `),
+    `${label}: squid's access.log: TCP_TUNNEL/200 CONNECT ${tb.netns!.lbAddress}:${wsPort ?? 10262} as ${AUTH.user}`,
+  );
 }
 
 /** An edge's only way out is squid: a direct TCP connect to the server's addresses fails; CONNECT through squid works. */
@@ -134,26 +145,60 @@ async function noRouteButSquid(t: Test, tb: KubectlTestbed): Promise<void> {
       t.not(direct.code, 0, `edge-${i + 1}: a direct TCP connect to ${target.replace('/', ':')} fails`);
       t.match(direct.stderr, /Network is unreachable/, `edge-${i + 1} → ${target.replace('/', ':')}: no route`);
     }
-    const via = await net.exec(ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_connect}', '-m', '5', '-k',
-      '-x', `http://${proxy.address}:${proxy.port}`, '--proxy-user', `${AUTH.user}:${AUTH.password}`, `https://${net.lbAddress}:10262/`], 10_000);
+    const via = await net.exec(
+      ns,
+      'curl',
+      [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_connect}',
+        '-m',
+        '5',
+        '-k',
+        '-x',
+        `http://${proxy.address}:${proxy.port}`,
+        '--proxy-user',
+        `${AUTH.user}:${AUTH.password}`,
+        `https://${net.lbAddress}:10262/`,
+      ],
+      10_000,
+    );
     t.equal(via.stdout, '200', `edge-${i + 1}: through squid, CONNECT ${net.lbAddress}:10262 gets 200`);
   }
   t.equal(await connected(tb), tb.nodes.length, 'and every agent attached through squid');
 }
 
-async function variant(t: Test, label: string, egressProxy: EgressProxyOptions, agentCommand: 'testbed' | 'daemonset', restart: boolean, checkRoutes = false): Promise<void> {
+async function variant(
+  t: Test,
+  label: string,
+  egressProxy: EgressProxyOptions,
+  agentCommand: 'testbed' | 'daemonset',
+  restart: boolean,
+  checkRoutes = false,
+): Promise<void> {
   const { tb, labLog } = await withKubectlTestbed(t, 149, { egressProxy, agentCommand });
   const net = tb.netns!;
   const proxy = net.proxy!;
   t.comment(`${label}: squid on ${proxy.url} in ${proxy.ns}; agents: ${agentCommand}, proxy via ${egressProxy.via ?? 'env'}`);
   const start = labLog.find((l) => l.includes('[edge-1]') && l.includes(' agent starting '));
-  t.match(start, new RegExp(`proxy=${re(proxy.url)} \\(from ${egressProxy.via === 'flag' ? '--proxy, Basic auth from \\S+proxy-auth' : 'HTTPS_PROXY, Basic auth from the user:password in HTTPS_PROXY'}\\)`), `${label}: the agent's start line names the proxy and where its credentials come from`);
+  t.match(
+    start,
+    new RegExp(
+      `proxy=${re(proxy.url)} \\(from ${egressProxy.via === 'flag' ? '--proxy, Basic auth from \\S+proxy-auth' : 'HTTPS_PROXY, Basic auth from the user:password in HTTPS_PROXY'}\\)`,
+    ),
+    `${label}: the agent's start line names the proxy and where its credentials come from`,
+  );
   t.comment(`edge-1: ${start?.replace(/^.*? agent starting /, 'agent starting ')}`);
   if (checkRoutes) await noRouteButSquid(t, tb);
   if (egressProxy.via !== 'flag') {
     const pid = net.agents.get('edge-1')!.child.pid!;
     const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
-    t.ok(environ.split('\0').includes(`HTTPS_PROXY=http://${AUTH.user}:${AUTH.password}@${proxy.address}:${proxy.port}`), `${label}: the agent holds the password (HTTPS_PROXY in its environment), so the log check below means something`);
+    t.ok(
+      environ.split('\0').includes(`HTTPS_PROXY=http://${AUTH.user}:${AUTH.password}@${proxy.address}:${proxy.port}`),
+      `${label}: the agent holds the password (HTTPS_PROXY in its environment), so the log check below means something`,
+    );
   }
   await kubectlWorks(t, tb, label);
   if (restart) {
@@ -166,10 +211,13 @@ async function variant(t: Test, label: string, egressProxy: EgressProxyOptions, 
 }
 
 t.test('[netns] DaemonSet args + HTTPS_PROXY (user:password in the URL), TLS: no route but squid; kubectl through it; squid restart', { skip }, (t) =>
-  variant(t, 'daemonset+HTTPS_PROXY', { kind: 'squid', auth: AUTH, via: 'env' }, 'daemonset', true, true));
+  variant(t, 'daemonset+HTTPS_PROXY', { kind: 'squid', auth: AUTH, via: 'env' }, 'daemonset', true, true),
+);
 
 t.test('[netns] --proxy + --proxy-auth-file, TLS: kubectl through squid', { skip }, (t) =>
-  variant(t, '--proxy-auth-file', { kind: 'squid', auth: AUTH, via: 'flag' }, 'testbed', false));
+  variant(t, '--proxy-auth-file', { kind: 'squid', auth: AUTH, via: 'flag' }, 'testbed', false),
+);
 
 t.test('[netns] DaemonSet args + HTTPS_PROXY, --transport websocket (wss:// to :443 through squid): kubectl; squid restart', { skip }, (t) =>
-  variant(t, 'websocket', { kind: 'squid', auth: AUTH, via: 'env', transport: 'websocket' }, 'daemonset', true));
+  variant(t, 'websocket', { kind: 'squid', auth: AUTH, via: 'env', transport: 'websocket' }, 'daemonset', true),
+);

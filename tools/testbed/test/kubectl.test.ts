@@ -31,7 +31,10 @@ t.test('kubectl end to end', { skip }, async (t) => {
     t.match(pods.stdout.toString(), /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\ndemo\s+2\/2\s+Running\s+0\s/);
     const nodes = await k.run(['get', 'nodes']);
     t.equal(nodes.code, 0, nodes.stderr);
-    t.match(nodes.stdout.toString(), new RegExp(`^NAME\\s+STATUS\\s+ROLES\\s+AGE\\s+VERSION\\n${a.name}\\s+Ready\\s+edge\\s+\\S+\\s+v1\\.32\\.0\\n${b.name}\\s+Ready\\s+edge\\s`));
+    t.match(
+      nodes.stdout.toString(),
+      new RegExp(`^NAME\\s+STATUS\\s+ROLES\\s+AGE\\s+VERSION\\n${a.name}\\s+Ready\\s+edge\\s+\\S+\\s+v1\\.32\\.0\\n${b.name}\\s+Ready\\s+edge\\s`),
+    );
     const ips = await k.run(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.addresses[0].address} {end}']);
     t.equal(ips.stdout.toString(), `${a.name}=${a.ip} ${b.name}=${b.ip} `, 'InternalIPs are the edge node IPs');
   });
@@ -42,16 +45,35 @@ t.test('kubectl end to end', { skip }, async (t) => {
     // The emulator adds a generated line every second, so assertions allow lines after the markers.
     const all = await k.run(['logs', 'demo', '-c', 'app']);
     t.equal(all.code, 0, all.stderr);
-    t.match(all.stdout.toString(), new RegExp(`^\\S+ ${a.name}/demo/app line 1\\n(?:[^]*\\n)?marker one\\nmarker two\\n`), `the whole log, from the kubelet on ${a.name}`);
+    t.match(
+      all.stdout.toString(),
+      new RegExp(`^\\S+ ${a.name}/demo/app line 1\\n(?:[^]*\\n)?marker one\\nmarker two\\n`),
+      `the whole log, from the kubelet on ${a.name}`,
+    );
     const tail = await k.run(['logs', 'demo', '-c', 'app', '--tail=2']);
-    const tailLines = tail.stdout.toString().split('\n').filter((l) => l !== '');
+    const tailLines = tail.stdout
+      .toString()
+      .split('\n')
+      .filter((l) => l !== '');
     t.equal(tailLines.length, 2, '--tail=2: two lines');
     const later = await k.run(['logs', 'demo', '-c', 'app']);
     t.ok(later.stdout.toString().includes(`\n${tailLines.join('\n')}\n`), '--tail=2: consecutive lines of the log');
-    t.match(tb.requests().filter((r) => r.path.endsWith('/log')).at(-2)?.query, { container: 'app', tailLines: '2' });
+    t.match(
+      tb
+        .requests()
+        .filter((r) => r.path.endsWith('/log'))
+        .at(-2)?.query,
+      { container: 'app', tailLines: '2' },
+    );
     const since = await k.run(['logs', 'demo', '-c', 'app', '--since=1h']);
     t.match(since.stdout.toString(), new RegExp(`^\\S+ ${a.name}/demo/app line 1\\n[^]*\\nmarker two\\n`), '--since=1h keeps every line');
-    t.match(tb.requests().filter((r) => r.path.endsWith('/log')).at(-1)?.query, { container: 'app', sinceSeconds: '3600' });
+    t.match(
+      tb
+        .requests()
+        .filter((r) => r.path.endsWith('/log'))
+        .at(-1)?.query,
+      { container: 'app', sinceSeconds: '3600' },
+    );
     // line 1 must be older than the 2 s asked for (a quick machine gets here ~1 s after it was written)
     const line1Age = Date.now() - Date.parse(all.stdout.toString().split(' ')[0]!);
     if (line1Age < 3_000) await new Promise((r) => setTimeout(r, 3_000 - line1Age));
@@ -73,13 +95,18 @@ t.test('kubectl end to end', { skip }, async (t) => {
     await waitFor('the audit line', () => auditRecords(tb.logs()).length > before, 5000);
     const audit = auditRecords(tb.logs()).slice(before);
     if (mode === KUBECTL_MODES.netns) {
-      t.match(audit.at(-1), { listener: 'https', caller: 'kube-apiserver-kubelet-client', nodeName: a.name, port: '10250', path: '/containerLogs/default/demo/app', status: '200' },
-        `the server's HTTPS listener (10263) got it by DNAT of ${a.ip}:10250, from the API server's kubelet-client certificate`);
+      t.match(
+        audit.at(-1),
+        { listener: 'https', caller: 'kube-apiserver-kubelet-client', nodeName: a.name, port: '10250', path: '/containerLogs/default/demo/app', status: '200' },
+        `the server's HTTPS listener (10263) got it by DNAT of ${a.ip}:10250, from the API server's kubelet-client certificate`,
+      );
       // Take the capture away for this one address: nat OUTPUT returns before reaching any capture chain.
       const rule = ['-d', a.ip, '-p', 'tcp', '--dport', '10250', '-m', 'comment', '--comment', 'kubectl test: no capture', '-j', 'RETURN'];
       const added = await tb.cloudExec('iptables', ['-w', '-t', 'nat', '-I', 'OUTPUT', '1', ...rule]);
       t.equal(added.code, 0, added.stderr);
-      const bypass = await k.run(['logs', 'demo', '-c', 'app', '--tail=1']).finally(() => tb.cloudExec('iptables', ['-w', '-t', 'nat', '-D', 'OUTPUT', ...rule]));
+      const bypass = await k
+        .run(['logs', 'demo', '-c', 'app', '--tail=1'])
+        .finally(() => tb.cloudExec('iptables', ['-w', '-t', 'nat', '-D', 'OUTPUT', ...rule]));
       t.equal(bypass.code, 1, 'without the DNAT rule the same kubectl command fails');
       t.match(bypass.stderr, new RegExp(`error dialing backend: .*${a.ip.replaceAll('.', '\\.')}:10250`), `and says why: ${bypass.stderr.trim()}`);
       const back = await k.run(['logs', 'demo', '-c', 'app', '--tail=1']);
@@ -124,14 +151,18 @@ t.test('kubectl end to end', { skip }, async (t) => {
     // kubectl puts the terminal in raw mode and forwards bytes as typed; the emulator's process has
     // pipes rather than a pty, so it is the newline that ends its `read`. Typed until the read sees it.
     let typedAt = 0;
-    await waitFor('the line to reach the process', () => {
-      if (s.out().includes('got:')) return true;
-      if (Date.now() - typedAt > 1000) {
-        child.stdin!.write('typed\n');
-        typedAt = Date.now();
-      }
-      return false;
-    }, 15_000).catch((err: Error) => t.fail(err.message));
+    await waitFor(
+      'the line to reach the process',
+      () => {
+        if (s.out().includes('got:')) return true;
+        if (Date.now() - typedAt > 1000) {
+          child.stdin!.write('typed\n');
+          typedAt = Date.now();
+        }
+        return false;
+      },
+      15_000,
+    ).catch((err: Error) => t.fail(err.message));
     const exit = await exitWithin(s, 10_000);
     t.equal(exit?.code, 0, s.err());
     t.match(s.out(), /got:typed TERM=xterm\r?\n/, 'the line typed on the terminal reached the process, which has TERM (the kubelet set tty=true)');
@@ -142,10 +173,14 @@ t.test('kubectl end to end', { skip }, async (t) => {
     const s = streaming(k.spawn(['attach', 'demo', '-c', 'app', '-i']));
     // The attached process is `cat`: what goes in comes back out.
     await waitFor('the attach prompt', () => s.err().includes("If you don't see a command prompt"));
-    await waitFor('the echo', () => {
-      s.child.stdin!.write('ping\n');
-      return s.out().includes('ping\n');
-    }, 10_000).catch((err: Error) => t.fail(err.message));
+    await waitFor(
+      'the echo',
+      () => {
+        s.child.stdin!.write('ping\n');
+        return s.out().includes('ping\n');
+      },
+      10_000,
+    ).catch((err: Error) => t.fail(err.message));
     t.match(s.out(), /ping\n/, 'input echoed back through the attached process');
     s.child.kill('SIGINT');
     t.ok(await exitWithin(s, 5000), 'kubectl attach ended on SIGINT');
@@ -184,28 +219,32 @@ t.test('kubectl end to end', { skip }, async (t) => {
     t.ok(readFileSync(join(dir, 'down.bin')).equals(content), 'cp from the pod: same bytes');
   });
 
-  t.test(`${mode}: the commands npm start prints work as printed`, { skip: mode !== KUBECTL_MODES.netns && 'loopback: tools/lab/test/lab.test.ts runs the printed lab commands' }, async (t) => {
-    const expectations: Array<[RegExp, { code?: number; out?: RegExp; err?: RegExp }]> = [
-      [/10255\/healthz$/, { out: /^ok/ }],
-      [/10250\/stats\/summary$/, { out: new RegExp(`"nodeName":"${b.name}"`) }],
-      [new RegExp(`:${tb.exporterPort}/metrics$`), { out: /^node_load1 /m }],
-      [/9999\/$/, { code: 0, out: /403 Forbidden[^]*PORT_NOT_CONFIGURED/ }],
-      [/debug\/tunnels$/, { out: new RegExp(`"${a.name}"[^]*"${b.name}"`) }],
-      [/get nodes,pods$/, { out: new RegExp(`node/${a.name}\\s+Ready[^]*pod/demo\\s+2/2\\s+Running`) }],
-      [/ exec demo /, { out: new RegExp(`node=${a.name}\\n$`) }],
-      [/ cp \.\/README\.md /, { code: 0 }],
-      [/ logs -f /, { code: 124, out: new RegExp(`${a.name}/demo/app line \\d+\\n`) }],
-    ];
-    const banner = startBanner(tb);
-    const printed = [...netnsCurlCommands(tb), ...kubectlCommands(tb)].filter((c) => !c.interactive || / logs -f /.test(c.command));
-    for (const { title, command, interactive } of printed) {
-      t.ok(banner.includes(`\n  ${command}\n`), `printed: ${command}`);
-      const expected = expectations.find(([re]) => re.test(command))?.[1];
-      if (!t.ok(expected, `an expectation exists for: ${command}`)) continue;
-      const res = await runPrinted(interactive ? `timeout 3 ${command}` : command);
-      t.match(res, { code: expected!.code ?? 0, stdout: expected!.out ?? /[^]*/, stderr: expected!.err ?? /[^]*/ }, `${title}: ${command}`);
-    }
-  });
+  t.test(
+    `${mode}: the commands npm start prints work as printed`,
+    { skip: mode !== KUBECTL_MODES.netns && 'loopback: tools/lab/test/lab.test.ts runs the printed lab commands' },
+    async (t) => {
+      const expectations: Array<[RegExp, { code?: number; out?: RegExp; err?: RegExp }]> = [
+        [/10255\/healthz$/, { out: /^ok/ }],
+        [/10250\/stats\/summary$/, { out: new RegExp(`"nodeName":"${b.name}"`) }],
+        [new RegExp(`:${tb.exporterPort}/metrics$`), { out: /^node_load1 /m }],
+        [/9999\/$/, { code: 0, out: /403 Forbidden[^]*PORT_NOT_CONFIGURED/ }],
+        [/debug\/tunnels$/, { out: new RegExp(`"${a.name}"[^]*"${b.name}"`) }],
+        [/get nodes,pods$/, { out: new RegExp(`node/${a.name}\\s+Ready[^]*pod/demo\\s+2/2\\s+Running`) }],
+        [/ exec demo /, { out: new RegExp(`node=${a.name}\\n$`) }],
+        [/ cp \.\/README\.md /, { code: 0 }],
+        [/ logs -f /, { code: 124, out: new RegExp(`${a.name}/demo/app line \\d+\\n`) }],
+      ];
+      const banner = startBanner(tb);
+      const printed = [...netnsCurlCommands(tb), ...kubectlCommands(tb)].filter((c) => !c.interactive || / logs -f /.test(c.command));
+      for (const { title, command, interactive } of printed) {
+        t.ok(banner.includes(`\n  ${command}\n`), `printed: ${command}`);
+        const expected = expectations.find(([re]) => re.test(command))?.[1];
+        if (!t.ok(expected, `an expectation exists for: ${command}`)) continue;
+        const res = await runPrinted(interactive ? `timeout 3 ${command}` : command);
+        t.match(res, { code: expected!.code ?? 0, stdout: expected!.out ?? /[^]*/, stderr: expected!.err ?? /[^]*/ }, `${title}: ${command}`);
+      }
+    },
+  );
 
   // A killed agent looks like a lost connection: the server pauses its session for a resume
   // (--resume-grace-ms) and answers new requests 503 TUNNEL_PAUSED; the restarted agent's new
@@ -217,9 +256,10 @@ t.test('kubectl end to end', { skip }, async (t) => {
     await tb.killAgent(a.name);
     const down = await k.run(['logs', 'demo', '-c', 'app', '--tail=1']);
     t.not(down.code, 0, 'logs while the agent is away fails');
-    const reason = mode === KUBECTL_MODES.netns
-      ? new RegExp(`TUNNEL_PAUSED: edge node ${a.name}: its agent connection was lost`) // the server's answer on its HTTPS listener, passed on
-      : new RegExp(`error dialing backend: CONNECT ${a.ip.replaceAll('.', '\\.')}:10250 via \\S+: 50\\d`);
+    const reason =
+      mode === KUBECTL_MODES.netns
+        ? new RegExp(`TUNNEL_PAUSED: edge node ${a.name}: its agent connection was lost`) // the server's answer on its HTTPS listener, passed on
+        : new RegExp(`error dialing backend: CONNECT ${a.ip.replaceAll('.', '\\.')}:10250 via \\S+: 50\\d`);
     t.match(down.stderr, reason, `the reason reaches kubectl: ${down.stderr.trim()}`);
     let killed = Date.now();
     await tb.startAgent(a.name);

@@ -7,13 +7,19 @@ import { creatorPid } from '../src/netns/topology.js';
 t.test('netns plan: per-edge namespaces, uplink /30s and node IPs outside every uplink', async (t) => {
   const plan = planTopology('netns', 3, '42-ab12cd');
   t.equal(plan.cloudNs, 'et-tb-42-ab12cd-c');
-  t.same(plan.edges.map((e) => [e.name, e.ns, e.ip, e.uplinkCloud, e.uplinkEdge, e.cloudDev]), [
-    ['edge-1', 'et-tb-42-ab12cd-e1', '10.251.1.2', '10.250.1.1', '10.250.1.2', 'edge1'],
-    ['edge-2', 'et-tb-42-ab12cd-e2', '10.251.2.2', '10.250.2.1', '10.250.2.2', 'edge2'],
-    ['edge-3', 'et-tb-42-ab12cd-e3', '10.251.3.2', '10.250.3.1', '10.250.3.2', 'edge3'],
-  ]);
+  t.same(
+    plan.edges.map((e) => [e.name, e.ns, e.ip, e.uplinkCloud, e.uplinkEdge, e.cloudDev]),
+    [
+      ['edge-1', 'et-tb-42-ab12cd-e1', '10.251.1.2', '10.250.1.1', '10.250.1.2', 'edge1'],
+      ['edge-2', 'et-tb-42-ab12cd-e2', '10.251.2.2', '10.250.2.1', '10.250.2.2', 'edge2'],
+      ['edge-3', 'et-tb-42-ab12cd-e3', '10.251.3.2', '10.250.3.1', '10.250.3.2', 'edge3'],
+    ],
+  );
   t.equal(plan.edgeNet, '10.251.0.0/16');
-  t.ok(plan.edges.every((e) => e.ip.startsWith('10.251.') && !e.uplinkEdge.startsWith('10.251.')), 'node IPs only in the edge net');
+  t.ok(
+    plan.edges.every((e) => e.ip.startsWith('10.251.') && !e.uplinkEdge.startsWith('10.251.')),
+    'node IPs only in the edge net',
+  );
   t.not(plan.lbAddress, plan.serverAddress, 'agents dial the LB; callers land on the server address');
   for (const bad of [0, 51, 1.5]) t.throws(() => planTopology('netns', bad, '1-aa'), RangeError, `edges ${bad}`);
 });
@@ -21,16 +27,23 @@ t.test('netns plan: per-edge namespaces, uplink /30s and node IPs outside every 
 t.test('netns plan with egressProxy: a proxy namespace, squid on an address outside every edge route but its own', async (t) => {
   const plan = planTopology('netns', 2, '42-ab12cd', true);
   t.same(plan.proxy, { ns: 'et-tb-42-ab12cd-p', address: '10.249.1.1', port: 3128, cloudLinkProxy: '10.249.0.2', cloudLinkCloud: '10.249.0.1' });
-  t.same(plan.edges.map((e) => e.uplinkCloud), ['10.250.1.1', '10.250.2.1'], 'the uplinks keep their /30s (their far end is the proxy namespace)');
+  t.same(
+    plan.edges.map((e) => e.uplinkCloud),
+    ['10.250.1.1', '10.250.2.1'],
+    'the uplinks keep their /30s (their far end is the proxy namespace)',
+  );
   t.notOk(planTopology('netns', 2, '42-ab12cd').proxy, 'no proxy unless asked');
   t.throws(() => planTopology('loopback', 2, '7-0001aa', true), RangeError, 'egressProxy needs netns mode');
-  t.equal(creatorPid(plan.proxy!.ns), 42, 'a killed run\'s proxy namespace is swept too');
+  t.equal(creatorPid(plan.proxy!.ns), 42, "a killed run's proxy namespace is swept too");
 });
 
 t.test("agentCommand daemonset: the manifest's agent args, $(VAR) expanded as the kubelet does", async (t) => {
   const c = await daemonSetContainer();
   t.equal(c.args[0], 'apps/agent/dist/main.js');
-  t.ok(c.args.includes('--server=$(SERVER_ADDR)') && c.args.includes('--bootstrap-token-file=/etc/edge-tunnel/bootstrap/token'), 'the args the testbed fills in are still there');
+  t.ok(
+    c.args.includes('--server=$(SERVER_ADDR)') && c.args.includes('--bootstrap-token-file=/etc/edge-tunnel/bootstrap/token'),
+    'the args the testbed fills in are still there',
+  );
   const env = { SERVER_ADDR: '10.250.0.1:10262', EMPTY: '' };
   t.equal(expandKubeVars('--server=$(SERVER_ADDR)', env), '--server=10.250.0.1:10262');
   t.equal(expandKubeVars('--x=$(EMPTY)', env), '--x=');
@@ -42,7 +55,13 @@ t.test('loopback plan: one 127.77.n.0/24 block per id, no namespaces', async (t)
   const a = planTopology('loopback', 2, '7-0001aa');
   const b = planTopology('loopback', 2, '7-0002aa');
   t.equal(a.cloudNs, undefined);
-  t.same(a.edges.map((e) => [e.ns, e.ip]), [['', '127.77.2.11'], ['', '127.77.2.12']]);
+  t.same(
+    a.edges.map((e) => [e.ns, e.ip]),
+    [
+      ['', '127.77.2.11'],
+      ['', '127.77.2.12'],
+    ],
+  );
   t.equal(a.serverAddress, '127.77.2.1');
   t.not(a.serverAddress, b.serverAddress, 'another id, another block');
 });

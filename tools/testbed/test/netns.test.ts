@@ -9,27 +9,38 @@ t.teardown(() => tb.close());
 const m = `[${tb.mode}]`;
 t.comment(`testbed mode: ${tb.mode} (${tb.modeReason})`);
 const [a, b] = tb.edges as [Testbed['edges'][0], Testbed['edges'][0]];
-const dumpOnFail = (tt: Test): void => tt.teardown(() => { if (!tt.passing()) console.error(tb.logs().slice(-40).join('\n')); });
+const dumpOnFail = (tt: Test): void =>
+  tt.teardown(() => {
+    if (!tt.passing()) console.error(tb.logs().slice(-40).join('\n'));
+  });
 
-t.test(`${m} the server's own --capture iptables carries edgeIP:10255; bypassed, the cloud cannot reach the edge`, { skip: tb.mode === 'netns' ? false : 'loopback addresses are reachable without the tunnel: nothing to isolate' }, async (tt) => {
-  dumpOnFail(tt);
-  tt.match(await tb.captureStatus(), { mode: 'iptables', ok: true, nodeIps: [...tb.edgeIps].sort(), ports: [10250, 10255] }, 'the server captures every edge on the built-in ports');
-  const save = (await tb.exec(tb.cloudNs, 'iptables-save', ['-t', 'nat'])).stdout;
-  for (const edge of tb.edges) {
-    const rule = `-A EDGE-TUNNEL-PORT-10255 -d ${edge.ip}/32 -p tcp -m tcp --dport 10255 -m comment --comment "edge-tunnel: ${edge.ip} 10255" -j DNAT --to-destination ${tb.serverAddress}:10264`;
-    tt.ok(save.split('\n').includes(rule), `${edge.name}: DNAT to the server's HTTP listener in the cloud namespace`);
-  }
-  // a rule ahead of the server's jump skips its DNAT for edge-1:10255 only
-  const bypass = ['OUTPUT', '-d', a.ip, '-p', 'tcp', '--dport', '10255', '-j', 'RETURN'];
-  await tb.exec(tb.cloudNs, 'iptables', ['-w', '-t', 'nat', '-I', ...bypass]);
-  const res = await tb.exec(tb.cloudNs, 'curl', ['-sS', '-m', '3', `http://${a.ip}:10255/healthz`]);
-  await tb.exec(tb.cloudNs, 'iptables', ['-w', '-t', 'nat', '-D', ...bypass]);
-  tt.equal(res.code, 7, 'curl: failed to connect');
-  tt.match(res.stderr, /Failed to connect/, `no connection (${res.stderr.trim()})`);
-  tt.ok(res.durationMs < 2_000, `fails fast (${res.durationMs.toFixed(0)} ms)`);
-  const again = await tb.curl(['-sS', '-m', '5', `http://${a.ip}:10255/healthz`]);
-  tt.equal(again.stdout, 'ok', `through the capture again once the bypass is gone ${again.stderr}`);
-});
+t.test(
+  `${m} the server's own --capture iptables carries edgeIP:10255; bypassed, the cloud cannot reach the edge`,
+  { skip: tb.mode === 'netns' ? false : 'loopback addresses are reachable without the tunnel: nothing to isolate' },
+  async (tt) => {
+    dumpOnFail(tt);
+    tt.match(
+      await tb.captureStatus(),
+      { mode: 'iptables', ok: true, nodeIps: [...tb.edgeIps].sort(), ports: [10250, 10255] },
+      'the server captures every edge on the built-in ports',
+    );
+    const save = (await tb.exec(tb.cloudNs, 'iptables-save', ['-t', 'nat'])).stdout;
+    for (const edge of tb.edges) {
+      const rule = `-A EDGE-TUNNEL-PORT-10255 -d ${edge.ip}/32 -p tcp -m tcp --dport 10255 -m comment --comment "edge-tunnel: ${edge.ip} 10255" -j DNAT --to-destination ${tb.serverAddress}:10264`;
+      tt.ok(save.split('\n').includes(rule), `${edge.name}: DNAT to the server's HTTP listener in the cloud namespace`);
+    }
+    // a rule ahead of the server's jump skips its DNAT for edge-1:10255 only
+    const bypass = ['OUTPUT', '-d', a.ip, '-p', 'tcp', '--dport', '10255', '-j', 'RETURN'];
+    await tb.exec(tb.cloudNs, 'iptables', ['-w', '-t', 'nat', '-I', ...bypass]);
+    const res = await tb.exec(tb.cloudNs, 'curl', ['-sS', '-m', '3', `http://${a.ip}:10255/healthz`]);
+    await tb.exec(tb.cloudNs, 'iptables', ['-w', '-t', 'nat', '-D', ...bypass]);
+    tt.equal(res.code, 7, 'curl: failed to connect');
+    tt.match(res.stderr, /Failed to connect/, `no connection (${res.stderr.trim()})`);
+    tt.ok(res.durationMs < 2_000, `fails fast (${res.durationMs.toFixed(0)} ms)`);
+    const again = await tb.curl(['-sS', '-m', '5', `http://${a.ip}:10255/healthz`]);
+    tt.equal(again.stdout, 'ok', `through the capture again once the bypass is gone ${again.stderr}`);
+  },
+);
 
 t.test(`${m} curl http://edgeIP:10255/healthz from the cloud reaches each kubelet through the tunnel`, async (tt) => {
   dumpOnFail(tt);
@@ -57,7 +68,17 @@ t.test(`${m} an HTTP request for an unconfigured custom port gets a fast explici
   dumpOnFail(tt);
   // An HTTP request for edgeIP:9999 landing on the HTTP channel (:10264), as a DNAT rule or an HTTP
   // proxy client would deliver it.
-  const res = await tb.exec(tb.cloudNs, 'curl', ['-sS', '-i', '-m', '5', '-w', '\ntime_total=%{time_total}', '--connect-to', `${a.ip}:9999:${tb.serverAddress}:10264`, `http://${a.ip}:9999/metrics`]);
+  const res = await tb.exec(tb.cloudNs, 'curl', [
+    '-sS',
+    '-i',
+    '-m',
+    '5',
+    '-w',
+    '\ntime_total=%{time_total}',
+    '--connect-to',
+    `${a.ip}:9999:${tb.serverAddress}:10264`,
+    `http://${a.ip}:9999/metrics`,
+  ]);
   // curl's own clock: process start-up in a namespace on a loaded machine is not the server's answer time
   const answeredMs = 1_000 * Number(/time_total=([\d.]+)/.exec(res.stdout)?.[1] ?? NaN);
   tt.equal(res.code, 0, `curl exit 0 ${res.stderr}`);
@@ -83,7 +104,18 @@ t.test(`${m} close() stops everything and deletes the namespaces`, async (tt) =>
   const procs = [tb.server, ...tb.agents.values(), ...tb.kubelets.values()];
   await tb.close();
   const left = await listNamespaces();
-  tt.same(ours.filter((n) => left.includes(n)), [], '`ip netns list` has none of ours (nor, with them, any rule)');
-  tt.ok(procs.every((p) => p.child.exitCode !== null || p.child.signalCode !== null), 'every process has exited');
-  if (tb.mode === 'netns') tt.ok(tb.logs().some((l) => l.includes('[server]') && l.includes('capture rules removed')), 'the server removed its rules on SIGTERM, after the drain');
+  tt.same(
+    ours.filter((n) => left.includes(n)),
+    [],
+    '`ip netns list` has none of ours (nor, with them, any rule)',
+  );
+  tt.ok(
+    procs.every((p) => p.child.exitCode !== null || p.child.signalCode !== null),
+    'every process has exited',
+  );
+  if (tb.mode === 'netns')
+    tt.ok(
+      tb.logs().some((l) => l.includes('[server]') && l.includes('capture rules removed')),
+      'the server removed its rules on SIGTERM, after the drain',
+    );
 });

@@ -14,7 +14,12 @@ const mode = await chooseMode();
 if (mode.mode !== 'netns') {
   t.test('[netns] silent partition', { skip: `needs netns mode (${mode.reason})` }, () => {});
 } else {
-  const tb: Testbed = await startTestbed({ edges: 2, exporterOn: [], serverArgs: [...KEEPALIVE, '--resume-grace-ms', '0'], agentArgs: [...KEEPALIVE, '--backoff-base-ms', '200', '--backoff-max-ms', '1000'] });
+  const tb: Testbed = await startTestbed({
+    edges: 2,
+    exporterOn: [],
+    serverArgs: [...KEEPALIVE, '--resume-grace-ms', '0'],
+    agentArgs: [...KEEPALIVE, '--backoff-base-ms', '200', '--backoff-max-ms', '1000'],
+  });
   t.teardown(() => tb.close());
   const [a, b] = tb.edges as [Testbed['edges'][0], Testbed['edges'][0]];
   const connected = async (name: string): Promise<boolean> => {
@@ -25,7 +30,9 @@ if (mode.mode !== 'netns') {
   const healthz = (ip: string) => tb.curl(['-sS', '-m', '5', '-w', '\\n%{http_code}', '-D', '-', `http://${ip}:10255/healthz`]);
 
   t.test('[netns] silent partition of edge-1: dead peer detected on both sides, 503 NO_TUNNEL fast, edge-2 unaffected, heal reconnects', async (t) => {
-    t.teardown(() => { if (!t.passing()) console.error(tb.logs().slice(-60).join('\n')); });
+    t.teardown(() => {
+      if (!t.passing()) console.error(tb.logs().slice(-60).join('\n'));
+    });
     t.equal((await healthz(a.ip)).stdout.split('\n').at(-1), '200', 'edge-1 answers before');
     const logsBefore = tb.logs().length;
     await tb.partition(0);
@@ -41,7 +48,10 @@ if (mode.mode !== 'netns') {
     t.ok(serverMs >= 0 && serverMs <= BOUND_MS, `server dropped edge-1 after ${serverMs.toFixed(0)} ms (bound ${BOUND_MS} ms)`);
     let agentLine: string | undefined;
     while (performance.now() - cut < BOUND_MS && agentLine === undefined) {
-      agentLine = tb.logs().slice(logsBefore).find((l) => l.includes(a.name) && /session lost/.test(l) && /no bytes from the peer|keepalive/i.test(l));
+      agentLine = tb
+        .logs()
+        .slice(logsBefore)
+        .find((l) => l.includes(a.name) && /session lost/.test(l) && /no bytes from the peer|keepalive/i.test(l));
       if (agentLine === undefined) await sleep(200);
     }
     t.ok(agentLine, `the agent logged a keepalive timeout within ${BOUND_MS} ms: ${agentLine?.slice(0, 200)}`);

@@ -25,51 +25,61 @@ const RESUMED_WITHIN_MS = 1_500;
 const mode = await chooseMode();
 const skip = kubectlMissing() ?? (mode.mode !== 'netns' ? `needs netns mode (${mode.reason})` : false);
 
-t.test(`[netns] a ${BLACKHOLE_MS / 1000} s blackhole (grace ${GRACE_MS / 1000} s): exec -i echo and port-forward download continue; resumed within 1 s of the link's return`, { skip }, async (t) => {
-  const { tb } = await withKubectlTestbed(t, 175, {
-    serverArgs: [...SERVER_KEEPALIVE, '--resume-grace-ms', String(GRACE_MS)],
-    agentArgs: AGENT_KEEPALIVE,
-  });
-  const net = tb.netns!;
-  const edge = net.edges[0]!;
-  const serverResumes = () => tb.logs().filter((l) => l.includes('[server]') && l.includes(' agent session resumed ') && l.includes(`nodeName=${edge.name}`));
-  const agentLines = (msg: string) => tb.logs().filter((l) => l.includes(`[${edge.name}]`) && l.includes(` ${msg} `));
+t.test(
+  `[netns] a ${BLACKHOLE_MS / 1000} s blackhole (grace ${GRACE_MS / 1000} s): exec -i echo and port-forward download continue; resumed within 1 s of the link's return`,
+  { skip },
+  async (t) => {
+    const { tb } = await withKubectlTestbed(t, 175, {
+      serverArgs: [...SERVER_KEEPALIVE, '--resume-grace-ms', String(GRACE_MS)],
+      agentArgs: AGENT_KEEPALIVE,
+    });
+    const net = tb.netns!;
+    const edge = net.edges[0]!;
+    const serverResumes = () => tb.logs().filter((l) => l.includes('[server]') && l.includes(' agent session resumed ') && l.includes(`nodeName=${edge.name}`));
+    const agentLines = (msg: string) => tb.logs().filter((l) => l.includes(`[${edge.name}]`) && l.includes(` ${msg} `));
 
-  const e = echo(tb.kubectl);
-  const dl = await download(tb, 'blackhole-30s', 24 * MiB);
-  await waitFor('both streams flowing', async () => e.received() > 64 * 1024 && (await dl.progress()) > 3 * MiB, 20_000);
-  const before = { server: serverResumes().length, agent: agentLines('session resumed').length, lost: agentLines('connection lost: resuming the session').length };
+    const e = echo(tb.kubectl);
+    const dl = await download(tb, 'blackhole-30s', 24 * MiB);
+    await waitFor('both streams flowing', async () => e.received() > 64 * 1024 && (await dl.progress()) > 3 * MiB, 20_000);
+    const before = {
+      server: serverResumes().length,
+      agent: agentLines('session resumed').length,
+      lost: agentLines('connection lost: resuming the session').length,
+    };
 
-  await net.partition(0);
-  t.teardown(() => net.heal(0));
-  await new Promise((r) => setTimeout(r, BLACKHOLE_MS));
-  t.equal(serverResumes().length, before.server, 'no resume while the link is dark');
-  t.ok(agentLines('connection lost: resuming the session').length > before.lost, 'the agent paused the session (its keepalive verdict)');
-  t.equal(agentLines('session not resumed: its streams end').length, 0, 'and has not given it up');
-  const healStart = Date.now();
-  await net.heal(0);
-  const healedAt = Date.now();
+    await net.partition(0);
+    t.teardown(() => net.heal(0));
+    await new Promise((r) => setTimeout(r, BLACKHOLE_MS));
+    t.equal(serverResumes().length, before.server, 'no resume while the link is dark');
+    t.ok(agentLines('connection lost: resuming the session').length > before.lost, 'the agent paused the session (its keepalive verdict)');
+    t.equal(agentLines('session not resumed: its streams end').length, 0, 'and has not given it up');
+    const healStart = Date.now();
+    await net.heal(0);
+    const healedAt = Date.now();
 
-  await waitFor('the resume on both ends', () => serverResumes().length > before.server && agentLines('session resumed').length > before.agent, 20_000);
-  const serverLine = serverResumes().at(-1)!;
-  const agentLine = agentLines('session resumed').at(-1)!;
-  const serverMs = lineTime(serverLine, healedAt)! - healedAt;
-  const agentMs = lineTime(agentLine, healedAt)! - healedAt;
-  t.comment(`DROP rules removed ${healStart % 100_000}…${healedAt % 100_000} (${healedAt - healStart} ms); 'session resumed' ${serverMs} ms after (server), ${agentMs} ms (agent); ` +
-    `paused ${fields(serverLine)['pausedMs']} ms (server), ${fields(agentLine)['pausedMs']} ms (agent); ${fields(serverLine)['streams']} streams carried, ${fields(serverLine)['replayedBytes']} bytes replayed by the server`);
-  t.ok(serverMs < RESUMED_WITHIN_MS, `the server's 'agent session resumed' ${serverMs} ms after the link's return (< ${RESUMED_WITHIN_MS} ms)`);
-  t.ok(agentMs < RESUMED_WITHIN_MS, `the agent's 'session resumed' ${agentMs} ms after the link's return (< ${RESUMED_WITHIN_MS} ms)`);
-  t.ok(Number(fields(agentLine)['pausedMs']) >= BLACKHOLE_MS - 12_000, `the pause spanned the blackhole (${fields(agentLine)['pausedMs']} ms)`);
+    await waitFor('the resume on both ends', () => serverResumes().length > before.server && agentLines('session resumed').length > before.agent, 20_000);
+    const serverLine = serverResumes().at(-1)!;
+    const agentLine = agentLines('session resumed').at(-1)!;
+    const serverMs = lineTime(serverLine, healedAt)! - healedAt;
+    const agentMs = lineTime(agentLine, healedAt)! - healedAt;
+    t.comment(
+      `DROP rules removed ${healStart % 100_000}…${healedAt % 100_000} (${healedAt - healStart} ms); 'session resumed' ${serverMs} ms after (server), ${agentMs} ms (agent); ` +
+        `paused ${fields(serverLine)['pausedMs']} ms (server), ${fields(agentLine)['pausedMs']} ms (agent); ${fields(serverLine)['streams']} streams carried, ${fields(serverLine)['replayedBytes']} bytes replayed by the server`,
+    );
+    t.ok(serverMs < RESUMED_WITHIN_MS, `the server's 'agent session resumed' ${serverMs} ms after the link's return (< ${RESUMED_WITHIN_MS} ms)`);
+    t.ok(agentMs < RESUMED_WITHIN_MS, `the agent's 'session resumed' ${agentMs} ms after the link's return (< ${RESUMED_WITHIN_MS} ms)`);
+    t.ok(Number(fields(agentLine)['pausedMs']) >= BLACKHOLE_MS - 12_000, `the pause spanned the blackhole (${fields(agentLine)['pausedMs']} ms)`);
 
-  const sentAtResume = e.sent();
-  await waitFor('the echo to answer what was typed after the resume', () => e.received() > sentAtResume, 10_000).catch((err: Error) => t.fail(err.message));
-  const d = await dl.finish();
-  t.equal(d.status, '200', 'the download finished');
-  t.ok(d.same, 'download byte-identical across the blackhole (SHA-256)');
-  t.equal(d.stderr, '', 'kubectl port-forward printed no error');
-  const r = await e.finish();
-  t.equal(r.exit?.code, 0, `kubectl exec -i exited 0 (${r.stderr.trim()})`);
-  t.ok(r.intact, `the echo returned every line once, in order (${r.got} of ${r.sent} bytes)`);
-  t.equal(r.stderr, '', 'kubectl exec printed no error');
-  t.equal(agentLines('session lost').length, 0, 'the agent never lost the session');
-});
+    const sentAtResume = e.sent();
+    await waitFor('the echo to answer what was typed after the resume', () => e.received() > sentAtResume, 10_000).catch((err: Error) => t.fail(err.message));
+    const d = await dl.finish();
+    t.equal(d.status, '200', 'the download finished');
+    t.ok(d.same, 'download byte-identical across the blackhole (SHA-256)');
+    t.equal(d.stderr, '', 'kubectl port-forward printed no error');
+    const r = await e.finish();
+    t.equal(r.exit?.code, 0, `kubectl exec -i exited 0 (${r.stderr.trim()})`);
+    t.ok(r.intact, `the echo returned every line once, in order (${r.got} of ${r.sent} bytes)`);
+    t.equal(r.stderr, '', 'kubectl exec printed no error');
+    t.equal(agentLines('session lost').length, 0, 'the agent never lost the session');
+  },
+);

@@ -34,7 +34,8 @@ t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) =
   const edge = net.edges[0]!;
   const serverLines = (msg: string) => tb.logs().filter((l) => l.includes('[server]') && l.includes(` ${msg} `) && l.includes(`nodeName=${edge.name}`));
   const resumes = () => serverLines('agent session resumed');
-  const agentConns = async (ns: string, filter: string) => (await net.exec(ns, 'ss', ['-Htn', 'state', 'established', filter])).stdout.split('\n').filter((l) => l.trim() !== '');
+  const agentConns = async (ns: string, filter: string) =>
+    (await net.exec(ns, 'ss', ['-Htn', 'state', 'established', filter])).stdout.split('\n').filter((l) => l.trim() !== '');
 
   /** An echo and a download across `fault()`; resolves once both finished, asserting what the user sees. */
   async function across(t: Test, name: string, fault: () => Promise<void>): Promise<Record<string, string>> {
@@ -45,8 +46,7 @@ t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) =
     await fault();
     await waitFor('the resume', () => resumes().length > before, GRACE_MS + 5_000);
     const sentAtResume = e.sent();
-    await waitFor('the echo to answer what was typed after the resume', () => e.received() > sentAtResume, 10_000)
-      .catch((err: Error) => t.fail(err.message));
+    await waitFor('the echo to answer what was typed after the resume', () => e.received() > sentAtResume, 10_000).catch((err: Error) => t.fail(err.message));
     const d = await dl.finish();
     t.equal(d.status, '200', 'the download finished');
     t.ok(d.same, 'download byte-identical across the fault (SHA-256)');
@@ -56,8 +56,14 @@ t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) =
     t.ok(r.intact, `the echo returned every line once, in order (${r.got} of ${r.sent} bytes)`);
     t.equal(r.stderr, '', 'kubectl exec printed no error');
     const line = resumes().at(-1)!;
-    const agentLine = tb.logs().filter((l) => l.includes(`[${edge.name}]`) && l.includes(' session resumed ')).at(-1) ?? '';
-    t.comment(`${name}: paused ${fields(line)['pausedMs']} ms (server), ${fields(agentLine)['pausedMs']} ms (agent); ${fields(line)['streams']} streams carried, ${fields(line)['replayedBytes']} bytes replayed by the server`);
+    const agentLine =
+      tb
+        .logs()
+        .filter((l) => l.includes(`[${edge.name}]`) && l.includes(' session resumed '))
+        .at(-1) ?? '';
+    t.comment(
+      `${name}: paused ${fields(line)['pausedMs']} ms (server), ${fields(agentLine)['pausedMs']} ms (agent); ${fields(line)['streams']} streams carried, ${fields(line)['replayedBytes']} bytes replayed by the server`,
+    );
     return fields(line);
   }
 
@@ -79,13 +85,30 @@ t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) =
       t.equal(resumes().length, before, 'no resume while the link is dark');
       await net.heal(0);
       const healedAt = Date.now();
-      watch = waitFor('the resume after the heal', () => resumes().length > before, GRACE_MS + 10_000).then(() => Date.now() - healedAt, () => -1);
+      watch = waitFor('the resume after the heal', () => resumes().length > before, GRACE_MS + 10_000).then(
+        () => Date.now() - healedAt,
+        () => -1,
+      );
     });
     t.comment(`resumed ${await watch} ms after the link returned`);
   });
 
   t.test('NAT rebinding: the connection gets a new source port mid-flow; the resume from it is accepted and displaces the stale socket', async (t) => {
-    const snat = ['POSTROUTING', '-o', 'uplink', '-p', 'tcp', '-d', net.lbAddress, '--dport', String(AGENT_PORT), '-j', 'SNAT', '--to-source', `${edge.uplinkEdge}:${NAT_PORTS}`];
+    const snat = [
+      'POSTROUTING',
+      '-o',
+      'uplink',
+      '-p',
+      'tcp',
+      '-d',
+      net.lbAddress,
+      '--dport',
+      String(AGENT_PORT),
+      '-j',
+      'SNAT',
+      '--to-source',
+      `${edge.uplinkEdge}:${NAT_PORTS}`,
+    ];
     // the rules stay until the namespace goes: taking the SNAT out would rebind the flow once more
     const fromEdge = `( sport = :${AGENT_PORT} and dst ${edge.uplinkEdge} )`;
     const resumed = await across(t, 'nat-rebinding', async () => {
@@ -100,8 +123,8 @@ t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) =
       await net.exec(edge.ns, 'ss', ['-K', '-tn', 'state', 'established', `( sport = :${oldPort} and dport = :${AGENT_PORT} )`]);
     });
     // the server usually still holds the old socket as live (pausedMs 0) and the resume displaces it; its
-      // reset may also land a few ms first: either way the resume follows at once
-      t.ok(Number(resumed['pausedMs']) < 1_000, `the resume came at once (the server paused ${resumed['pausedMs']} ms)`);
+    // reset may also land a few ms first: either way the resume follows at once
+    t.ok(Number(resumed['pausedMs']) < 1_000, `the resume came at once (the server paused ${resumed['pausedMs']} ms)`);
     const port = Number(resumed['remoteAddress']?.split(':').at(-1));
     t.ok(port >= 61_000 && port <= 61_999, `the resume came from the rebound port (${resumed['remoteAddress']})`);
     let now: string[] = [];
@@ -123,15 +146,27 @@ t.test('[netns] resumption faults under the real kubectl', { skip }, async (t) =
     t.ok(ended, `kubectl exec ended ${ended ? ended.at - cutAt : '-'} ms after the cut, the grace ${expiredMs} ms after it`);
     t.ok(expiredMs >= GRACE_MS, `not before the grace (${expiredMs} ms ≥ ${GRACE_MS} ms)`);
     t.not(ended?.code, 0, `non-zero exit (${ended?.code}): ${e.streaming.err().trim()}`);
-    t.match(serverLines('agent session ended: resume grace passed').at(-1), new RegExp(`no resume within the grace of ${GRACE_MS} ms after the connection was lost`), 'the server says why');
+    t.match(
+      serverLines('agent session ended: resume grace passed').at(-1),
+      new RegExp(`no resume within the grace of ${GRACE_MS} ms after the connection was lost`),
+      'the server says why',
+    );
     const rebound = resumes().at(-1) ?? '';
-    t.equal(fields(serverLines('agent connection lost: session paused for a resume').at(-1) ?? '')['remoteAddress'], fields(rebound)['remoteAddress'], 'the pause names the connection it lost (the rebound one), not the session\'s first');
+    t.equal(
+      fields(serverLines('agent connection lost: session paused for a resume').at(-1) ?? '')['remoteAddress'],
+      fields(rebound)['remoteAddress'],
+      "the pause names the connection it lost (the rebound one), not the session's first",
+    );
     await net.heal(0);
     const healedAt = Date.now();
     await net.waitForTunnels([edge.name], 20_000);
     t.comment(`edge-1 attached again ${Date.now() - healedAt} ms after the link returned`);
     const agentEnd = tb.logs().find((l) => l.includes(`[${edge.name}]`) && /(session not resumed|resume refused): its streams end/.test(l));
-    t.match(agentEnd ?? '', new RegExp(`no resume within the server's grace of ${GRACE_MS} ms|UNKNOWN_SESSION`), `the agent says why: ${agentEnd?.slice(0, 200)}`);
+    t.match(
+      agentEnd ?? '',
+      new RegExp(`no resume within the server's grace of ${GRACE_MS} ms|UNKNOWN_SESSION`),
+      `the agent says why: ${agentEnd?.slice(0, 200)}`,
+    );
     const again = await tb.kubectl.run(['exec', 'demo', '-c', 'app', '--', 'echo', 'fresh']);
     t.equal(again.stdout.toString(), 'fresh\n', `exec over the fresh session (${again.stderr.trim()})`);
   });

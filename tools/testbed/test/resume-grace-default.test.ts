@@ -24,57 +24,74 @@ const BLACKHOLE_MS = 90_000;
 const mode = await chooseMode();
 const skip = kubectlMissing() ?? (mode.mode !== 'netns' ? `needs netns mode (${mode.reason})` : false);
 
-t.test(`[netns] a ${BLACKHOLE_MS / 1000} s blackhole under the default grace and keepalive: the exec ends with the grace as the reason, then a fresh session`, { skip, timeout: 300_000 }, async (t) => {
-  const { tb } = await withKubectlTestbed(t, 177, { serverArgs: [], agentArgs: [] });
-  const net = tb.netns!;
-  const edge = net.edges[0]!;
-  const server = (msg: string) => tb.logs().filter((l) => l.includes('[server]') && l.includes(` ${msg}`) && l.includes(`nodeName=${edge.name}`));
-  const agent = (re: RegExp) => tb.logs().filter((l) => l.includes(`[${edge.name}]`) && re.test(l));
-  const PAUSED = 'agent connection lost: session paused for a resume';
-  const EXPIRED = 'agent session ended: resume grace passed';
+t.test(
+  `[netns] a ${BLACKHOLE_MS / 1000} s blackhole under the default grace and keepalive: the exec ends with the grace as the reason, then a fresh session`,
+  { skip, timeout: 300_000 },
+  async (t) => {
+    const { tb } = await withKubectlTestbed(t, 177, { serverArgs: [], agentArgs: [] });
+    const net = tb.netns!;
+    const edge = net.edges[0]!;
+    const server = (msg: string) => tb.logs().filter((l) => l.includes('[server]') && l.includes(` ${msg}`) && l.includes(`nodeName=${edge.name}`));
+    const agent = (re: RegExp) => tb.logs().filter((l) => l.includes(`[${edge.name}]`) && re.test(l));
+    const PAUSED = 'agent connection lost: session paused for a resume';
+    const EXPIRED = 'agent session ended: resume grace passed';
 
-  const e = echo(tb.kubectl);
-  await waitFor('the echo flowing', () => e.received() > 64 * 1024, 20_000);
-  t.equal(server('agent attached').length, 1, 'one attach so far');
-  const [pausedBefore, expiredBefore] = [server(PAUSED).length, server(EXPIRED).length];
-  await net.partition(0);
-  const cutAt = Date.now();
-  t.teardown(() => net.heal(0));
+    const e = echo(tb.kubectl);
+    await waitFor('the echo flowing', () => e.received() > 64 * 1024, 20_000);
+    t.equal(server('agent attached').length, 1, 'one attach so far');
+    const [pausedBefore, expiredBefore] = [server(PAUSED).length, server(EXPIRED).length];
+    await net.partition(0);
+    const cutAt = Date.now();
+    t.teardown(() => net.heal(0));
 
-  await waitFor('the server to notice the silent link', () => server(PAUSED).length > pausedBefore, DEFAULT_KEEPALIVE_TIMEOUT_MS + 20_000);
-  const pausedMs = Date.now() - cutAt;
-  t.ok(pausedMs >= DEFAULT_KEEPALIVE_TIMEOUT_MS - 10_000, `the server paused the session ${pausedMs} ms after the cut: its keepalive verdict (timeout ${DEFAULT_KEEPALIVE_TIMEOUT_MS} ms), not at once`);
-  t.match(server(PAUSED).at(-1), new RegExp(`graceMs=${DEFAULT_GRACE_MS}\\b`), 'with the default grace');
+    await waitFor('the server to notice the silent link', () => server(PAUSED).length > pausedBefore, DEFAULT_KEEPALIVE_TIMEOUT_MS + 20_000);
+    const pausedMs = Date.now() - cutAt;
+    t.ok(
+      pausedMs >= DEFAULT_KEEPALIVE_TIMEOUT_MS - 10_000,
+      `the server paused the session ${pausedMs} ms after the cut: its keepalive verdict (timeout ${DEFAULT_KEEPALIVE_TIMEOUT_MS} ms), not at once`,
+    );
+    t.match(server(PAUSED).at(-1), new RegExp(`graceMs=${DEFAULT_GRACE_MS}\\b`), 'with the default grace');
 
-  const ended = exitWithin(e.streaming, BLACKHOLE_MS + DEFAULT_GRACE_MS);
-  await new Promise((r) => setTimeout(r, Math.max(0, cutAt + BLACKHOLE_MS - Date.now())));
-  const endedByHeal = server(EXPIRED).length > expiredBefore;
-  t.comment(`at ${BLACKHOLE_MS} ms the server had ${endedByHeal ? 'already' : 'not yet'} ended the session; the link stays dark until it has`);
-  await waitFor('the server to give the session up', () => server(EXPIRED).length > expiredBefore, DEFAULT_GRACE_MS + 10_000);
-  const expiredMs = Date.now() - cutAt;
-  t.ok(expiredMs - pausedMs >= DEFAULT_GRACE_MS - 1_000, `the session ended ${expiredMs} ms after the cut, ${expiredMs - pausedMs} ms after the pause: the grace counts from the verdict`);
-  t.ok(expiredMs < pausedMs + DEFAULT_GRACE_MS + 15_000, 'and not much later (the grace, not another verdict)');
-  t.match(server(EXPIRED).at(-1), new RegExp(`no resume within the grace of ${DEFAULT_GRACE_MS} ms after the connection was lost`), 'the server says why');
-  const exit = await ended;
-  t.ok(exit, `kubectl exec ended ${exit ? exit.at - cutAt : '-'} ms after the cut`);
-  t.not(exit?.code, 0, `non-zero exit (${exit?.code}): ${e.streaming.err().trim().slice(0, 200)}`);
-  // kubectl's WebSocket heartbeat (client-go pings, the fake API server relays them to the
-  // kubelet through the tunnel) gives up by itself after ~60 s without an answer: kubectl's own
-  // limit, which can come before the tunnel's grace; the tunnel's end is the server's line above
-  const own = /next reader: .*i\/o timeout/.test(e.streaming.err());
-  t.ok(exit && (own || exit.at - cutAt >= expiredMs - 2_000), own ? 'kubectl gave up first on its own heartbeat timeout (i/o timeout)' : 'kubectl ended with the session');
+    const ended = exitWithin(e.streaming, BLACKHOLE_MS + DEFAULT_GRACE_MS);
+    await new Promise((r) => setTimeout(r, Math.max(0, cutAt + BLACKHOLE_MS - Date.now())));
+    const endedByHeal = server(EXPIRED).length > expiredBefore;
+    t.comment(`at ${BLACKHOLE_MS} ms the server had ${endedByHeal ? 'already' : 'not yet'} ended the session; the link stays dark until it has`);
+    await waitFor('the server to give the session up', () => server(EXPIRED).length > expiredBefore, DEFAULT_GRACE_MS + 10_000);
+    const expiredMs = Date.now() - cutAt;
+    t.ok(
+      expiredMs - pausedMs >= DEFAULT_GRACE_MS - 1_000,
+      `the session ended ${expiredMs} ms after the cut, ${expiredMs - pausedMs} ms after the pause: the grace counts from the verdict`,
+    );
+    t.ok(expiredMs < pausedMs + DEFAULT_GRACE_MS + 15_000, 'and not much later (the grace, not another verdict)');
+    t.match(server(EXPIRED).at(-1), new RegExp(`no resume within the grace of ${DEFAULT_GRACE_MS} ms after the connection was lost`), 'the server says why');
+    const exit = await ended;
+    t.ok(exit, `kubectl exec ended ${exit ? exit.at - cutAt : '-'} ms after the cut`);
+    t.not(exit?.code, 0, `non-zero exit (${exit?.code}): ${e.streaming.err().trim().slice(0, 200)}`);
+    // kubectl's WebSocket heartbeat (client-go pings, the fake API server relays them to the
+    // kubelet through the tunnel) gives up by itself after ~60 s without an answer: kubectl's own
+    // limit, which can come before the tunnel's grace; the tunnel's end is the server's line above
+    const own = /next reader: .*i\/o timeout/.test(e.streaming.err());
+    t.ok(
+      exit && (own || exit.at - cutAt >= expiredMs - 2_000),
+      own ? 'kubectl gave up first on its own heartbeat timeout (i/o timeout)' : 'kubectl ended with the session',
+    );
 
-  await net.heal(0);
-  const healedAt = Date.now();
-  await net.waitForTunnels([edge.name], 30_000);
-  t.comment(`edge-1 attached again ${Date.now() - healedAt} ms after the link returned`);
-  await waitFor('the agent to log the end', () => agent(/(session not resumed|resume refused): its streams end/).length > 0, 10_000).catch(() => undefined);
-  const agentEnd = agent(/(session not resumed|resume refused): its streams end/).at(-1) ?? '';
-  t.match(agentEnd, new RegExp(`no resume within the server's grace of ${DEFAULT_GRACE_MS} ms|UNKNOWN_SESSION`), `the agent says why: ${agentEnd.slice(0, 200)}`);
-  const attached = server('agent attached');
-  t.ok(attached.length >= 2, `a new attach after the heal (${attached.length} attach lines for ${edge.name})`);
-  const [first, last] = [fields(attached[0] ?? ''), fields(attached.at(-1) ?? '')];
-  if (first['sessionId'] !== undefined) t.not(last['sessionId'], first['sessionId'], `a fresh session (${first['sessionId']} -> ${last['sessionId']})`);
-  const again = await tb.kubectl.run(['exec', 'demo', '-c', 'app', '--', 'echo', 'fresh']);
-  t.equal(again.stdout.toString(), 'fresh\n', `exec over the fresh session (${again.stderr.trim()})`);
-});
+    await net.heal(0);
+    const healedAt = Date.now();
+    await net.waitForTunnels([edge.name], 30_000);
+    t.comment(`edge-1 attached again ${Date.now() - healedAt} ms after the link returned`);
+    await waitFor('the agent to log the end', () => agent(/(session not resumed|resume refused): its streams end/).length > 0, 10_000).catch(() => undefined);
+    const agentEnd = agent(/(session not resumed|resume refused): its streams end/).at(-1) ?? '';
+    t.match(
+      agentEnd,
+      new RegExp(`no resume within the server's grace of ${DEFAULT_GRACE_MS} ms|UNKNOWN_SESSION`),
+      `the agent says why: ${agentEnd.slice(0, 200)}`,
+    );
+    const attached = server('agent attached');
+    t.ok(attached.length >= 2, `a new attach after the heal (${attached.length} attach lines for ${edge.name})`);
+    const [first, last] = [fields(attached[0] ?? ''), fields(attached.at(-1) ?? '')];
+    if (first['sessionId'] !== undefined) t.not(last['sessionId'], first['sessionId'], `a fresh session (${first['sessionId']} -> ${last['sessionId']})`);
+    const again = await tb.kubectl.run(['exec', 'demo', '-c', 'app', '--', 'echo', 'fresh']);
+    t.equal(again.stdout.toString(), 'fresh\n', `exec over the fresh session (${again.stderr.trim()})`);
+  },
+);

@@ -128,9 +128,13 @@ t.test('[netns] exec -i, port-forward, logs -f and exec -it survive faults on th
     const pauses = [show('exec -i', await meters['exec -i'].stop()), show('port-forward', await meters['port-forward'].stop()), show('logs -f', logsStall)];
     pauses.push(`exec -it answered ${d.ms} ms after the line typed at ${rel(typedAt)} ms`);
     const line = fields(resumes().at(-1) ?? '');
-    t.comment(`${name}: resumed ${resumedMs} ms after the link returned, ${restoredAt - cutAt} ms after the cut; server pausedMs=${line['pausedMs']} streams=${line['streams']} replayedBytes=${line['replayedBytes']}`);
+    t.comment(
+      `${name}: resumed ${resumedMs} ms after the link returned, ${restoredAt - cutAt} ms after the cut; server pausedMs=${line['pausedMs']} streams=${line['streams']} replayedBytes=${line['replayedBytes']}`,
+    );
     t.comment(`${name}: stalls of 300 ms or more, ms relative to the server's "connection lost" (the resume at ${rel(resumedAt)}): ${pauses.join('; ')}`);
-    t.comment(`${name}: exits: exec -i ${JSON.stringify(r.exit)}, port-forward ${JSON.stringify(dr.exit)} (SIGINT by the test), logs -f ${JSON.stringify(lr.exit)} (SIGINT by the test), exec -it ${JSON.stringify(sr.exit)}`);
+    t.comment(
+      `${name}: exits: exec -i ${JSON.stringify(r.exit)}, port-forward ${JSON.stringify(dr.exit)} (SIGINT by the test), logs -f ${JSON.stringify(lr.exit)} (SIGINT by the test), exec -it ${JSON.stringify(sr.exit)}`,
+    );
   }
 
   t.test('ss -K of the agent connection mid-flow', async (t) => {
@@ -144,10 +148,15 @@ t.test('[netns] exec -i, port-forward, logs -f and exec -it survive faults on th
   t.test(`blackhole of ${BLACKHOLE_MS} ms (grace ${GRACE_MS} ms) mid-flow`, async (t) => {
     t.teardown(() => net.heal(0));
     const before = resumes().length;
-    await across(t, 'blackhole', async () => net.partition(0), async () => {
-      await new Promise((r) => setTimeout(r, BLACKHOLE_MS));
-      t.equal(resumes().length, before, 'no resume while the link is dark');
-      await net.heal(0);
-    });
+    await across(
+      t,
+      'blackhole',
+      async () => net.partition(0),
+      async () => {
+        await new Promise((r) => setTimeout(r, BLACKHOLE_MS));
+        t.equal(resumes().length, before, 'no resume while the link is dark');
+        await net.heal(0);
+      },
+    );
   });
 });

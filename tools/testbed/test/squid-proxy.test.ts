@@ -23,7 +23,10 @@ const HTTP = 10264;
 const KUBELET_RO = 10255;
 const skip = netnsUnavailable() ?? false;
 
-interface Proc { child: ChildProcess; out: string[] }
+interface Proc {
+  child: ChildProcess;
+  out: string[];
+}
 
 function inNs(ns: string, args: string[]): Proc {
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,10 +75,32 @@ if (!skip) {
   await writePemFiles(dir, 'agent', await issueAgentCert(ca, NODE_NAME, [topo.edgeIp]));
   writeFileSync(join(dir, 'ports.yaml'), '{}\n');
   const s = topo.serverIp;
-  server = inNs(topo.serverNs, [SERVER_MAIN,
-    '--agent-addr', `${s}:10262`, '--agent-ws-addr', `${s}:443`, '--https-addr', `127.0.0.1:10263`, '--http-addr', `127.0.0.1:${HTTP}`, '--meta-addr', `127.0.0.1:${META}`,
-    '--cert', join(dir, 'server.crt'), '--key', join(dir, 'server.key'), '--agent-ca', join(dir, 'ca.crt'), '--caller-ca', join(dir, 'ca.crt'),
-    '--kubelet-client-cert', join(dir, 'kubelet-client.crt'), '--kubelet-client-key', join(dir, 'kubelet-client.key'), '--config', join(dir, 'ports.yaml'),
+  server = inNs(topo.serverNs, [
+    SERVER_MAIN,
+    '--agent-addr',
+    `${s}:10262`,
+    '--agent-ws-addr',
+    `${s}:443`,
+    '--https-addr',
+    `127.0.0.1:10263`,
+    '--http-addr',
+    `127.0.0.1:${HTTP}`,
+    '--meta-addr',
+    `127.0.0.1:${META}`,
+    '--cert',
+    join(dir, 'server.crt'),
+    '--key',
+    join(dir, 'server.key'),
+    '--agent-ca',
+    join(dir, 'ca.crt'),
+    '--caller-ca',
+    join(dir, 'ca.crt'),
+    '--kubelet-client-cert',
+    join(dir, 'kubelet-client.crt'),
+    '--kubelet-client-key',
+    join(dir, 'kubelet-client.key'),
+    '--config',
+    join(dir, 'ports.yaml'),
   ]);
   await until('the server listening', () => server!.out.some((l) => l.includes('"server listening"')));
   // the node's read-only kubelet port, as the agent dials it: a one-line HTTP server on the edge's node IP
@@ -83,21 +108,42 @@ if (!skip) {
 }
 
 function agent(extra: string[]): Proc {
-  return inNs(topo!.edgeNs, [AGENT_MAIN,
-    '--server', `${topo!.serverIp}:10262`, '--node-name', NODE_NAME, '--node-ip', topo!.edgeIp,
-    '--cert', join(dir, 'agent.crt'), '--key', join(dir, 'agent.key'), '--ca', join(dir, 'ca.crt'), '--meta-addr', '127.0.0.1:10266',
-    '--backoff-base-ms', '200', '--backoff-max-ms', '1000', '--reconnect-spread-ms', '0',
-    '--proxy', `http://${topo!.proxyIp}:${SQUID_PORT}`, ...extra,
+  return inNs(topo!.edgeNs, [
+    AGENT_MAIN,
+    '--server',
+    `${topo!.serverIp}:10262`,
+    '--node-name',
+    NODE_NAME,
+    '--node-ip',
+    topo!.edgeIp,
+    '--cert',
+    join(dir, 'agent.crt'),
+    '--key',
+    join(dir, 'agent.key'),
+    '--ca',
+    join(dir, 'ca.crt'),
+    '--meta-addr',
+    '127.0.0.1:10266',
+    '--backoff-base-ms',
+    '200',
+    '--backoff-max-ms',
+    '1000',
+    '--reconnect-spread-ms',
+    '0',
+    '--proxy',
+    `http://${topo!.proxyIp}:${SQUID_PORT}`,
+    ...extra,
   ]);
 }
 
-const lines = (p: Proc) => p.out.flatMap((l) => {
-  try {
-    return [JSON.parse(l) as Record<string, unknown>];
-  } catch {
-    return [];
-  }
-});
+const lines = (p: Proc) =>
+  p.out.flatMap((l) => {
+    try {
+      return [JSON.parse(l) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
 const line = (p: Proc, msg: string) => lines(p).find((l) => l['msg'] === msg);
 
 /** The node's row of /debug/tunnels (asked inside the server namespace). */
@@ -170,15 +216,28 @@ t.test('squid denies CONNECT: the precise 403 line; auto tries WebSocket, which 
   await until('a failed dial', () => line(tls, 'connect failed') !== undefined);
   await stop(tls);
   const failed = line(tls, 'connect failed')!;
-  t.match(failed, { level: 50, code: 'proxy_forbidden', transport: 'tls', reason: new RegExp(`^proxy http://${topo!.proxyIp.replaceAll('.', '\\.')}:${SQUID_PORT} \\(from --proxy\\) forbids CONNECT ${topo!.serverIp.replaceAll('.', '\\.')}:10262 \\(403 Forbidden\\): ask its operator to allow CONNECT to port 10262`) });
+  t.match(failed, {
+    level: 50,
+    code: 'proxy_forbidden',
+    transport: 'tls',
+    reason: new RegExp(
+      `^proxy http://${topo!.proxyIp.replaceAll('.', '\\.')}:${SQUID_PORT} \\(from --proxy\\) forbids CONNECT ${topo!.serverIp.replaceAll('.', '\\.')}:10262 \\(403 Forbidden\\): ask its operator to allow CONNECT to port 10262`,
+    ),
+  });
   t.comment(`agent: ${JSON.stringify({ level: failed['level'], code: failed['code'], reason: failed['reason'] })}`);
   t.match(squid.accessLog(), /TCP_DENIED\/403 .*CONNECT/);
 
   const auto = await withAgent(t, ['--transport', 'auto', '--ws-url', `wss://${topo!.serverIp}/edge-tunnel/v1/session`]);
   await until('the WebSocket attempt failed', () => lines(auto).some((l) => l['msg'] === 'connect failed' && l['transport'] === 'websocket'));
   t.match(line(auto, 'transport auto: TLS failed, trying WebSocket'), { because: 'proxy_refused_connect' });
-  t.match(lines(auto).find((l) => l['msg'] === 'connect failed' && l['transport'] === 'websocket'), { code: 'proxy_forbidden', reason: new RegExp(`forbids CONNECT ${topo!.serverIp.replaceAll('.', '\\.')}:443 \\(403`) });
-  t.notOk(line(auto, 'session up'), 'no session: wss:// goes through CONNECT as TLS does, and the agent never sends the session to a forwarding proxy in clear');
+  t.match(
+    lines(auto).find((l) => l['msg'] === 'connect failed' && l['transport'] === 'websocket'),
+    { code: 'proxy_forbidden', reason: new RegExp(`forbids CONNECT ${topo!.serverIp.replaceAll('.', '\\.')}:443 \\(403`) },
+  );
+  t.notOk(
+    line(auto, 'session up'),
+    'no session: wss:// goes through CONNECT as TLS does, and the agent never sends the session to a forwarding proxy in clear',
+  );
 });
 
 t.test("squid's default policy (CONNECT to 443 only): auto falls back to WebSocket on 443 through squid", { skip }, async (t) => {
@@ -189,7 +248,9 @@ t.test("squid's default policy (CONNECT to 443 only): auto falls back to WebSock
   await until('the agent says which transport', () => line(a, 'transport chosen: kept for this replica until the agent restarts') !== undefined);
   t.match(line(a, 'transport chosen: kept for this replica until the agent restarts'), {
     transport: 'websocket',
-    reason: new RegExp(`^TLS to ${topo!.serverIp.replaceAll('.', '\\.')}:10262 failed: the proxy refused CONNECT to the agent port .*403 Forbidden.*; WebSocket to wss://${topo!.serverIp.replaceAll('.', '\\.')}/edge-tunnel/v1/session works$`),
+    reason: new RegExp(
+      `^TLS to ${topo!.serverIp.replaceAll('.', '\\.')}:10262 failed: the proxy refused CONNECT to the agent port .*403 Forbidden.*; WebSocket to wss://${topo!.serverIp.replaceAll('.', '\\.')}/edge-tunnel/v1/session works$`,
+    ),
   });
   t.comment(`agent: ${String(line(a, 'transport chosen: kept for this replica until the agent restarts')?.['reason'])}`);
   const r = sh(topo!.serverNs, ['curl', '-sS', '-m', '5', '-H', `Host: ${topo!.edgeIp}:${KUBELET_RO}`, `http://127.0.0.1:${HTTP}/healthz`]);

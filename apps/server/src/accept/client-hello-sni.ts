@@ -73,7 +73,9 @@ function partialOr(buf: Buffer, needed: number): HelloParse {
 
 function notTls(buf: Buffer): HelloParse {
   const text = buf.subarray(0, 8).toString('latin1');
-  return invalid(/^[A-Z]{3,7} /.test(text) ? 'plain HTTP on the HTTPS listener (use https://)' : `not TLS (first byte 0x${buf[0]!.toString(16).padStart(2, '0')})`);
+  return invalid(
+    /^[A-Z]{3,7} /.test(text) ? 'plain HTTP on the HTTPS listener (use https://)' : `not TLS (first byte 0x${buf[0]!.toString(16).padStart(2, '0')})`,
+  );
 }
 
 /** Walks a ClientHello body to its server_name extension; the host name, undefined, or an Invalid. */

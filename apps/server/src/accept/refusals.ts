@@ -30,7 +30,8 @@ const HINT: Record<TlsRefusal, string> = {
   source_cap: 'one source address holds its cap of pending handshakes; raise the per-source cap if a load balancer hides client addresses',
   queue_full: 'more TLS clients waiting for a handshake slot than --max-agent-handshake-queue',
   queue_timeout: 'a TLS client waited for a handshake slot longer than its deadline (raise --max-agent-handshakes?)',
-  renegotiation: 'a TLS 1.2 client asked to renegotiate, which costs the server a full handshake each time; refused as the kubelet refuses it (a client must present its certificate in the first handshake, or use TLS 1.3)',
+  renegotiation:
+    'a TLS 1.2 client asked to renegotiate, which costs the server a full handshake each time; refused as the kubelet refuses it (a client must present its certificate in the first handshake, or use TLS 1.3)',
 };
 
 const MESSAGE: Partial<Record<TlsRefusal, string>> = { renegotiation: 'tls renegotiation refused, connection closed' };

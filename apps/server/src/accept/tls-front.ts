@@ -71,10 +71,8 @@ export function createTlsFront(tls: TlsServer, opts: TlsFrontOptions, report: Re
     caps.release(source);
   };
   const handOn = next ?? ((socket: Socket) => tls.emit('connection', socket));
-  const gate = new ClientHelloGate(
-    { timeoutMs: opts.clientHelloTimeoutMs, max: opts.maxPendingConnections },
-    handOn,
-    (socket, reason) => report.refused(reason, socket.remoteAddress),
+  const gate = new ClientHelloGate({ timeoutMs: opts.clientHelloTimeoutMs, max: opts.maxPendingConnections }, handOn, (socket, reason) =>
+    report.refused(reason, socket.remoteAddress),
   );
   tls.on('secureConnection', (socket: TLSSocket) => {
     release(rawOf(socket));

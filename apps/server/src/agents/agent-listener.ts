@@ -105,16 +105,28 @@ export type AgentTransport = 'tls' | 'websocket';
 export function createAgentListener(opts: AgentListenerOptions, registry: AgentRegistry, metrics: ServerMetrics, log: Logger): AgentListener {
   const sessions = new Set<Session>();
   const graceMs = opts.resumeGraceMs ?? 0;
-  const table = graceMs > 0
-    // issuer: session ids carry this replica's tag, so another replica refuses them OTHER_REPLICA
-    ? new resume.ResumeTable({ graceMs, keepaliveIntervalMs: opts.keepaliveIntervalMs, keepaliveTimeoutMs: opts.keepaliveTimeoutMs, handshakeTimeoutMs: opts.helloTimeoutMs, issuer: opts.serverId })
-    : undefined;
+  const table =
+    graceMs > 0
+      ? // issuer: session ids carry this replica's tag, so another replica refuses them OTHER_REPLICA
+        new resume.ResumeTable({
+          graceMs,
+          keepaliveIntervalMs: opts.keepaliveIntervalMs,
+          keepaliveTimeoutMs: opts.keepaliveTimeoutMs,
+          handshakeTimeoutMs: opts.helloTimeoutMs,
+          issuer: opts.serverId,
+        })
+      : undefined;
   /** per resumable session (by resume id): its history, and the Session over its link */
   const resumable = new Map<string, { info: AgentResume; session?: Session; remoteAddress: string }>();
   // rejectUnauthorized stays off at the TLS layer so that the reason of a rejected certificate can be
   // logged; unauthorized sockets are destroyed below before a single byte is read from them.
   const server = createServer({
-    cert: opts.cert, key: opts.key, ca: opts.agentCa, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2',
+    cert: opts.cert,
+    key: opts.key,
+    ca: opts.agentCa,
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2',
     // a callback rather than an ALPNProtocols list: Node copies that list into a pooled Buffer per
     // connection, which pins an 8 KiB pool slab per few idle sessions (perf/README.md)
     ALPNCallback: ({ protocols }) => pickAlpn(protocols, log, table !== undefined),
@@ -131,12 +143,17 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     refused: (socket, reason) => report.refused(reason, socket.remoteAddress),
   });
   metrics.agentHandshakes = () => pacer.stats();
-  const front = createTlsFront(server, {
-    // never longer than the handshake deadline a connection would have once in a slot
-    clientHelloTimeoutMs: Math.min(opts.clientHelloTimeoutMs, opts.helloTimeoutMs),
-    maxPendingConnections: opts.maxPendingConnections,
-    maxPendingPerSource: opts.agentMaxPendingPerSource,
-  }, report, (socket) => pacer.admit(socket));
+  const front = createTlsFront(
+    server,
+    {
+      // never longer than the handshake deadline a connection would have once in a slot
+      clientHelloTimeoutMs: Math.min(opts.clientHelloTimeoutMs, opts.helloTimeoutMs),
+      maxPendingConnections: opts.maxPendingConnections,
+      maxPendingPerSource: opts.agentMaxPendingPerSource,
+    },
+    report,
+    (socket) => pacer.admit(socket),
+  );
   const announcer = opts.replicas ? new ReplicaAnnouncer(opts.replicas) : undefined;
   const enroll = createEnrollHandler({ enroller: opts.enroller, rateLimit: opts.enrollRateLimit, log });
   // every handshake ends in exactly one of 'tlsClientError' and 'secureConnection' (a peer that
@@ -170,7 +187,8 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       socket.destroy();
       return;
     }
-    if (table !== undefined && socket.alpnProtocol === AgentAlpn.RESUME) void acceptResumable(socket, id, remoteAddress, 'tls', resume.connectionBinding(socket));
+    if (table !== undefined && socket.alpnProtocol === AgentAlpn.RESUME)
+      void acceptResumable(socket, id, remoteAddress, 'tls', resume.connectionBinding(socket));
     else void adopt(socket, id, remoteAddress, 'tls');
   }
 
@@ -192,10 +210,15 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
     if (a.kind === 'new') {
       const rid = a.entry.id;
       // remoteAddress: the connection the link runs over now (a resume may come from another address)
-      const held = { info: { link: a.entry.link, attempted: 0, succeeded: 0, refused: 0, bytesReplayed: 0, streamsCarried: 0 } as AgentResume, remoteAddress } as { info: AgentResume; session?: Session; remoteAddress: string };
+      const held = {
+        info: { link: a.entry.link, attempted: 0, succeeded: 0, refused: 0, bytesReplayed: 0, streamsCarried: 0 } as AgentResume,
+        remoteAddress,
+      } as { info: AgentResume; session?: Session; remoteAddress: string };
       resumable.set(rid, held);
       const link = a.entry.link;
-      link.on('paused', (reason: string) => log.info({ nodeName: id.commonName, remoteAddress: held.remoteAddress, reason, graceMs }, 'agent connection lost: session paused for a resume'));
+      link.on('paused', (reason: string) =>
+        log.info({ nodeName: id.commonName, remoteAddress: held.remoteAddress, reason, graceMs }, 'agent connection lost: session paused for a resume'),
+      );
       link.on('error', (err: Error) => {
         if (!(err instanceof resume.ResumeGraceError)) return;
         metrics.resumes.inc({ result: 'expired' });
@@ -276,11 +299,23 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       void session.close(0);
       return session;
     }
-    attached = register(session, {
-      sessionId, remoteAddress, transport, connectedAt: Date.now(), session, ports: {}, ...checked, nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips,
-      ...(id.notBefore !== undefined ? { certNotBefore: id.notBefore } : {}), ...(id.serial !== undefined ? { certSerial: id.serial } : {}),
-      ...(resumeInfo ? { resume: resumeInfo } : {}),
-    }, slog);
+    attached = register(
+      session,
+      {
+        sessionId,
+        remoteAddress,
+        transport,
+        connectedAt: Date.now(),
+        session,
+        ports: {},
+        ...checked,
+        nodeIps: checked.nodeIps.length > 0 ? checked.nodeIps : id.ips,
+        ...(id.notBefore !== undefined ? { certNotBefore: id.notBefore } : {}),
+        ...(id.serial !== undefined ? { certSerial: id.serial } : {}),
+        ...(resumeInfo ? { resume: resumeInfo } : {}),
+      },
+      slog,
+    );
     return session;
   }
 
@@ -333,8 +368,13 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
   }
 
   return {
-    server: front.server, sessions, handshakes: () => ({ ...pacer.stats(), ...front.stats() }),
-    dropWaiting: () => { front.dropWaiting(); pacer.dropWaiting(); },
+    server: front.server,
+    sessions,
+    handshakes: () => ({ ...pacer.stats(), ...front.stats() }),
+    dropWaiting: () => {
+      front.dropWaiting();
+      pacer.dropWaiting();
+    },
     endControlStreams: () => announcer?.endAll(),
     adopt,
     resumes: table !== undefined,

@@ -65,8 +65,21 @@ export const EnrollCode = {
 export type EnrollCode = (typeof EnrollCode)[keyof typeof EnrollCode];
 
 const STATUS: Record<EnrollCode, number> = {
-  BAD_TOKEN: 401, UNKNOWN_NODE: 404, NOT_EDGE_NODE: 403, TOKEN_EXPIRED: 401, TOKEN_NOT_FOR_NODE: 403, TOKEN_USED_UP: 403, ALREADY_ENROLLED: 409, BAD_CSR: 400, BAD_REQUEST: 400, TOO_LARGE: 413,
-  NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, RATE_LIMITED: 429, NOT_ENABLED: 503, INTERNAL: 500,
+  BAD_TOKEN: 401,
+  UNKNOWN_NODE: 404,
+  NOT_EDGE_NODE: 403,
+  TOKEN_EXPIRED: 401,
+  TOKEN_NOT_FOR_NODE: 403,
+  TOKEN_USED_UP: 403,
+  ALREADY_ENROLLED: 409,
+  BAD_CSR: 400,
+  BAD_REQUEST: 400,
+  TOO_LARGE: 413,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  RATE_LIMITED: 429,
+  NOT_ENABLED: 503,
+  INTERNAL: 500,
 };
 
 /** Enroller error codes (KubeError in libs/kube) → answer codes; anything else is INTERNAL. */
@@ -110,7 +123,11 @@ export interface EnrollHandler {
 
 class Refusal extends Error {
   /** `nodeName`: the name the request claimed, when it got that far */
-  constructor(readonly code: EnrollCode, reason: string, readonly nodeName?: string) {
+  constructor(
+    readonly code: EnrollCode,
+    reason: string,
+    readonly nodeName?: string,
+  ) {
     super(reason);
   }
 }
@@ -144,10 +161,13 @@ export function createEnrollHandler(opts: EnrollHandlerOptions): EnrollHandler {
   const deadlines = new WeakMap<Socket, NodeJS.Timeout>();
   const deadline = (socket: Socket, ms: number, reason: string): void => {
     clearTimeout(deadlines.get(socket));
-    deadlines.set(socket, setTimeout(() => {
-      log.warn({ remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`, code: 'TIMEOUT', reason }, 'enrollment refused');
-      socket.destroy();
-    }, ms));
+    deadlines.set(
+      socket,
+      setTimeout(() => {
+        log.warn({ remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`, code: 'TIMEOUT', reason }, 'enrollment refused');
+        socket.destroy();
+      }, ms),
+    );
   };
   const http = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => void serve(req, res));
 
@@ -184,7 +204,8 @@ export function createEnrollHandler(opts: EnrollHandlerOptions): EnrollHandler {
     if (path !== ENROLL_PATH) throw new Refusal(EnrollCode.NOT_FOUND, `no endpoint ${path.slice(0, 100)} here: enrollment is POST ${ENROLL_PATH}`);
     if (req.method !== 'POST') throw new Refusal(EnrollCode.METHOD_NOT_ALLOWED, `enrollment is POST ${ENROLL_PATH}, not ${req.method}`);
     const { max, windowMs } = limiter.limit;
-    if (!limiter.take(ip)) throw new Refusal(EnrollCode.RATE_LIMITED, `more than ${max} enrollment requests from ${ip} within ${windowMs / 1000} s; retry later`);
+    if (!limiter.take(ip))
+      throw new Refusal(EnrollCode.RATE_LIMITED, `more than ${max} enrollment requests from ${ip} within ${windowMs / 1000} s; retry later`);
     if (opts.enroller === undefined) throw new Refusal(EnrollCode.NOT_ENABLED, 'enrollment is not enabled on this server');
     return parseBody(await readBody(req));
   }

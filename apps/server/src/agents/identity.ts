@@ -69,11 +69,20 @@ export function checkHello(hello: Record<string, unknown>, id: PeerIdentity): Ch
   for (const ip of rawIps as string[]) {
     const canonical = normalizeIp(ip);
     if (canonical === undefined || !certIps.has(canonical)) {
-      return { ok: false, reason: `certificate for node ${certName} does not list IP ${ip} claimed in the hello (certificate IPs: ${id.ips.join(', ') || 'none'})` };
+      return {
+        ok: false,
+        reason: `certificate for node ${certName} does not list IP ${ip} claimed in the hello (certificate IPs: ${id.ips.join(', ') || 'none'})`,
+      };
     }
     nodeIps.push(canonical);
   }
   const version = hello['agentVersion'];
   const portCeiling = parsePortCeiling(hello['portCeiling']);
-  return { ok: true, nodeName: certName, nodeIps, agentVersion: typeof version === 'string' ? version.slice(0, 64) : 'unknown', ...(portCeiling ? { portCeiling } : {}) };
+  return {
+    ok: true,
+    nodeName: certName,
+    nodeIps,
+    agentVersion: typeof version === 'string' ? version.slice(0, 64) : 'unknown',
+    ...(portCeiling ? { portCeiling } : {}),
+  };
 }

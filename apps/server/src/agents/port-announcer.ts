@@ -76,10 +76,22 @@ export class PortAnnouncer {
       else more.push(agent.nodeName);
     }
     if (more.length > 0) {
-      this.log.warn({ nodes: more.length, firstNodes: more.slice(0, 5), reason: 'more agents refuse configured ports: see /debug/tunnels refusedPorts' }, 'configured ports refused by agent ceilings');
+      this.log.warn(
+        { nodes: more.length, firstNodes: more.slice(0, 5), reason: 'more agents refuse configured ports: see /debug/tunnels refusedPorts' },
+        'configured ports refused by agent ceilings',
+      );
     }
     this.lastFanOutMs = performance.now() - started;
-    this.log.info({ rev: this.rev, agents: this.agents.size, nodePorts: this.ports.node.size, localhostPorts: this.ports.localhost.size, durationMs: Math.round(this.lastFanOutMs * 10) / 10 }, 'port config sent to agents');
+    this.log.info(
+      {
+        rev: this.rev,
+        agents: this.agents.size,
+        nodePorts: this.ports.node.size,
+        localhostPorts: this.ports.localhost.size,
+        durationMs: Math.round(this.lastFanOutMs * 10) / 10,
+      },
+      'port config sent to agents',
+    );
   };
 
   private encode(): Buffer {
@@ -104,7 +116,10 @@ export class PortAnnouncer {
 
   private warn(agent: AgentSession, refused: AgentPorts): void {
     const message = refusalSentence(agent, refused);
-    this.log.warn({ nodeName: agent.nodeName, refusedPorts: refused.node.toString(), refusedLocalhostPorts: refused.localhost.toString(), reason: message }, 'configured ports refused by the agent ceiling');
+    this.log.warn(
+      { nodeName: agent.nodeName, refusedPorts: refused.node.toString(), refusedLocalhostPorts: refused.localhost.toString(), reason: message },
+      'configured ports refused by the agent ceiling',
+    );
     this.onRefused?.(agent.nodeName, message);
   }
 }
@@ -114,8 +129,14 @@ const clip = (text: string): string => (text.length > 200 ? `${text.slice(0, 200
 /** What the operator reads: which ports, which flag on which node, what to change. */
 export function refusalSentence(agent: Pick<AgentSession, 'nodeName'>, refused: AgentPorts): string {
   const parts: string[] = [];
-  if (refused.node.size > 0) parts.push(`node ports ${clip(refused.node.toString())} are above its --allow-ports ceiling (add them to EDGE_TUNNEL_ALLOW_PORTS on the node, or unset it to follow the port config)`);
-  if (refused.localhost.size > 0) parts.push(`localhost ports ${clip(refused.localhost.toString())} are above its --localhost-ports ceiling (add them to EDGE_TUNNEL_LOCALHOST_PORTS on the node)`);
+  if (refused.node.size > 0)
+    parts.push(
+      `node ports ${clip(refused.node.toString())} are above its --allow-ports ceiling (add them to EDGE_TUNNEL_ALLOW_PORTS on the node, or unset it to follow the port config)`,
+    );
+  if (refused.localhost.size > 0)
+    parts.push(
+      `localhost ports ${clip(refused.localhost.toString())} are above its --localhost-ports ceiling (add them to EDGE_TUNNEL_LOCALHOST_PORTS on the node)`,
+    );
   return `the agent of edge node ${agent.nodeName} refuses configured ports: ${parts.join('; ')}, or remove them from the port config`;
 }
 

@@ -61,7 +61,17 @@ export interface TunnelInfo {
   /** configured ports its ceiling refuses (range text), when any */
   refusedPorts?: { node: string; localhost: string };
   /** resumption, when negotiated: paused now, and the resumes of this session */
-  resume?: { paused: boolean; pausedMs?: number; attempted: number; succeeded: number; refused: number; bytesReplayed: number; streamsCarried: number; unackedBytes: number; lastResumeMs?: number };
+  resume?: {
+    paused: boolean;
+    pausedMs?: number;
+    attempted: number;
+    succeeded: number;
+    refused: number;
+    bytesReplayed: number;
+    streamsCarried: number;
+    unackedBytes: number;
+    lastResumeMs?: number;
+  };
 }
 
 export class AgentRegistry {
@@ -154,8 +164,14 @@ export function tunnelInfo(node: NodeInfo<AgentSession>): TunnelInfo {
 function resumeInfo(r: AgentResume): NonNullable<TunnelInfo['resume']> {
   const link = r.link.stats();
   return {
-    paused: link.paused, ...(link.pausedAt !== undefined ? { pausedMs: Date.now() - link.pausedAt } : {}),
-    attempted: r.attempted, succeeded: r.succeeded, refused: r.refused, bytesReplayed: r.bytesReplayed, streamsCarried: r.streamsCarried,
-    unackedBytes: link.unacked, ...(r.lastResumeMs !== undefined ? { lastResumeMs: r.lastResumeMs } : {}),
+    paused: link.paused,
+    ...(link.pausedAt !== undefined ? { pausedMs: Date.now() - link.pausedAt } : {}),
+    attempted: r.attempted,
+    succeeded: r.succeeded,
+    refused: r.refused,
+    bytesReplayed: r.bytesReplayed,
+    streamsCarried: r.streamsCarried,
+    unackedBytes: link.unacked,
+    ...(r.lastResumeMs !== undefined ? { lastResumeMs: r.lastResumeMs } : {}),
   };
 }

@@ -8,6 +8,8 @@ import type { AgentSession } from './registry.js';
 export function replacementRefusal(live: AgentSession | undefined, newcomer: AgentSession): string | undefined {
   if (live === undefined || live.certNotBefore === undefined || newcomer.certNotBefore === undefined) return undefined;
   if (newcomer.certNotBefore >= live.certNotBefore) return undefined;
-  return `node ${newcomer.nodeName} has a live session with a newer certificate (serial ${live.certSerial ?? '?'}, issued ${new Date(live.certNotBefore).toISOString()}) `
-    + `than this one (serial ${newcomer.certSerial ?? '?'}, issued ${new Date(newcomer.certNotBefore).toISOString()}); only a certificate issued at or after the live one's replaces it`;
+  return (
+    `node ${newcomer.nodeName} has a live session with a newer certificate (serial ${live.certSerial ?? '?'}, issued ${new Date(live.certNotBefore).toISOString()}) ` +
+    `than this one (serial ${newcomer.certSerial ?? '?'}, issued ${new Date(newcomer.certNotBefore).toISOString()}); only a certificate issued at or after the live one's replaces it`
+  );
 }

@@ -37,7 +37,10 @@ export class ReplicaSet extends EventEmitter implements ReplicaSource {
   private list: Replica[];
   private others: readonly Replica[];
 
-  constructor(private me: Replica, others: readonly Replica[] = []) {
+  constructor(
+    private me: Replica,
+    others: readonly Replica[] = [],
+  ) {
     super();
     this.others = others;
     this.list = normalize(me, others);

@@ -13,7 +13,17 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { certIdentity } from '@edge-tunnel/pki';
 import { resume } from '@edge-tunnel/framing';
-import { CLOSE_REFUSED, MAX_MESSAGE_BYTES, RESUME_SUBPROTOCOL, SESSION_PATH, SUBPROTOCOL, WebSocketDuplex, challengeMessage, newChallenge, verifyProof } from '@edge-tunnel/websocket';
+import {
+  CLOSE_REFUSED,
+  MAX_MESSAGE_BYTES,
+  RESUME_SUBPROTOCOL,
+  SESSION_PATH,
+  SUBPROTOCOL,
+  WebSocketDuplex,
+  challengeMessage,
+  newChallenge,
+  verifyProof,
+} from '@edge-tunnel/websocket';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { AgentListener } from './agent-listener.js';
@@ -28,8 +38,19 @@ export interface WsListenerOptions {
   maxPendingConnections: number;
 }
 
-export function createWsListener(opts: WsListenerOptions, agents: Pick<AgentListener, 'adopt' | 'resumes' | 'acceptResumable'>, metrics: ServerMetrics, log: Logger): Server {
-  const server = createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2', headersTimeout: opts.helloTimeoutMs, requestTimeout: opts.helloTimeoutMs });
+export function createWsListener(
+  opts: WsListenerOptions,
+  agents: Pick<AgentListener, 'adopt' | 'resumes' | 'acceptResumable'>,
+  metrics: ServerMetrics,
+  log: Logger,
+): Server {
+  const server = createServer({
+    cert: opts.cert,
+    key: opts.key,
+    minVersion: 'TLSv1.2',
+    headersTimeout: opts.helloTimeoutMs,
+    requestTimeout: opts.helloTimeoutMs,
+  });
   // permessage-deflate off (ws's server default, said here): the session compresses per stream with LZ4 where it pays
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES, handleProtocols: pickProtocol });
   const pending = new Set<WebSocket>();
@@ -44,8 +65,17 @@ export function createWsListener(opts: WsListenerOptions, agents: Pick<AgentList
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const offered = String(req.headers['sec-websocket-protocol'] ?? '');
-    if (req.url !== SESSION_PATH || !offered.split(',').map((s) => s.trim()).includes(SUBPROTOCOL)) {
-      log.warn({ remoteAddress: req.socket.remoteAddress, path: req.url, reason: `expected ${SESSION_PATH} with subprotocol ${SUBPROTOCOL}` }, 'websocket agent rejected: wrong path or subprotocol');
+    if (
+      req.url !== SESSION_PATH ||
+      !offered
+        .split(',')
+        .map((s) => s.trim())
+        .includes(SUBPROTOCOL)
+    ) {
+      log.warn(
+        { remoteAddress: req.socket.remoteAddress, path: req.url, reason: `expected ${SESSION_PATH} with subprotocol ${SUBPROTOCOL}` },
+        'websocket agent rejected: wrong path or subprotocol',
+      );
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
@@ -78,7 +108,8 @@ export function createWsListener(opts: WsListenerOptions, agents: Pick<AgentList
       } catch (err) {
         return refuse(ws, remoteAddress, `unreadable agent certificate: ${(err as Error).message}`);
       }
-      if (ws.protocol === RESUME_SUBPROTOCOL) void agents.acceptResumable(new WebSocketDuplex(ws), id, remoteAddress, 'websocket', resume.challengeBinding(challenge));
+      if (ws.protocol === RESUME_SUBPROTOCOL)
+        void agents.acceptResumable(new WebSocketDuplex(ws), id, remoteAddress, 'websocket', resume.challengeBinding(challenge));
       else void agents.adopt(new WebSocketDuplex(ws), id, remoteAddress, 'websocket');
     });
     ws.send(challengeMessage(challenge));

@@ -38,21 +38,30 @@ export function startIptablesCapture(opts: IptablesCaptureOptions): IptablesCapt
   try {
     manager = new IptablesManager({ logger, httpsTarget, httpTarget, resyncIntervalMs, captureOtherPorts: otherPorts, runner });
   } catch (err) {
-    throw new ServerError(ServerErrorCode.INVALID_CONFIG, `--capture=iptables cannot start: ${(err as Error).message}; ` +
-      'set --iptables-https-target and --iptables-http-target to IPv4 ip:port addresses of this host', { cause: err });
+    throw new ServerError(
+      ServerErrorCode.INVALID_CONFIG,
+      `--capture=iptables cannot start: ${(err as Error).message}; ` +
+        'set --iptables-https-target and --iptables-http-target to IPv4 ip:port addresses of this host',
+      { cause: err },
+    );
   }
   let queue: Promise<unknown> = Promise.resolve();
   let stopped = false;
   manager.start();
-  logger.info({ httpsTarget: `${httpsTarget.ip}:${httpsTarget.port}`, httpTarget: `${httpTarget.ip}:${httpTarget.port}`, resyncIntervalMs, otherPorts }, 'iptables capture started');
+  logger.info(
+    { httpsTarget: `${httpsTarget.ip}:${httpsTarget.port}`, httpTarget: `${httpTarget.ip}:${httpTarget.port}`, resyncIntervalMs, otherPorts },
+    'iptables capture started',
+  );
   return {
     update(nodes, config) {
       if (stopped) return;
       const ips = nodes.flatMap((n) => n.ips);
       // update() rejects only on bad input (an IP that is no IP); the manager logs apply failures itself
-      queue = queue.then(() => manager.update(ips, config)).catch((err: Error) => {
-        logger.error({ code: (err as { code?: string }).code, err: err.message }, 'iptables capture update refused');
-      });
+      queue = queue
+        .then(() => manager.update(ips, config))
+        .catch((err: Error) => {
+          logger.error({ code: (err as { code?: string }).code, err: err.message }, 'iptables capture update refused');
+        });
     },
     status: () => statusJson(manager.status()),
     async stop() {
@@ -65,8 +74,17 @@ export function startIptablesCapture(opts: IptablesCaptureOptions): IptablesCapt
 
 function statusJson(s: CaptureStatus): Record<string, unknown> {
   return {
-    mode: 'iptables', ok: s.ok, running: s.running, ruleCount: s.ruleCount, nodeIps: s.nodeIps, ports: s.ports,
-    otherPorts: s.otherPorts, skipped: s.skipped, applies: s.applies, failures: s.failures, lastAppliedAt: s.lastAppliedAt?.toISOString(),
+    mode: 'iptables',
+    ok: s.ok,
+    running: s.running,
+    ruleCount: s.ruleCount,
+    nodeIps: s.nodeIps,
+    ports: s.ports,
+    otherPorts: s.otherPorts,
+    skipped: s.skipped,
+    applies: s.applies,
+    failures: s.failures,
+    lastAppliedAt: s.lastAppliedAt?.toISOString(),
     ...(s.lastError ? { lastError: { code: s.lastError.code, message: s.lastError.message, at: s.lastError.at.toISOString() } } : {}),
   };
 }

@@ -26,7 +26,14 @@ export function originalDstLookup(runner: IptablesRunner | undefined, log: Logge
     if (r.reason === 'conntrack-failed') {
       const fields = { listener: 'https', remoteAddress, reason: r.detail };
       if (warned) log.debug(fields, 'original destination lookup failed');
-      else log.warn({ ...fields, hint: 'passthrough of iptables-captured node IPs needs the conntrack binary and CAP_NET_ADMIN; until then connections are routed by SNI only' }, 'original destination lookup failed');
+      else
+        log.warn(
+          {
+            ...fields,
+            hint: 'passthrough of iptables-captured node IPs needs the conntrack binary and CAP_NET_ADMIN; until then connections are routed by SNI only',
+          },
+          'original destination lookup failed',
+        );
       warned = true;
     }
     return undefined;

@@ -33,7 +33,11 @@ export interface StandaloneCapture {
 export function startStandaloneCapture(config: ServerConfig, deps: StandaloneCaptureDeps): StandaloneCapture {
   const { registry, portConfig } = deps;
   const capture = startIptablesCapture({
-    ...iptablesTargets(config, deps.bound), resyncIntervalMs: config.iptablesResyncMs, otherPorts: config.iptablesOtherPorts, runner: deps.runner, logger: deps.logger,
+    ...iptablesTargets(config, deps.bound),
+    resyncIntervalMs: config.iptablesResyncMs,
+    otherPorts: config.iptablesOtherPorts,
+    runner: deps.runner,
+    logger: deps.logger,
   });
   const flagged = { ips: config.edgeNodeIps };
   let timer: NodeJS.Timeout | undefined;

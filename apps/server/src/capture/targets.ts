@@ -19,9 +19,11 @@ export function iptablesTarget(flag: IpPort | undefined, configured: ListenAddr,
   if (flag !== undefined) return flag;
   if (!isWildcard(configured.host)) return { ip: configured.host, port: bound.port };
   if (podIp !== undefined && isIP(podIp) === 4) return { ip: podIp, port: bound.port };
-  throw new ServerError(ServerErrorCode.INVALID_CONFIG,
+  throw new ServerError(
+    ServerErrorCode.INVALID_CONFIG,
     `--capture=iptables: --${flags.addr} ${formatAddr(configured)} listens on every address, so the DNAT target is unknown; ` +
-    `set --${flags.target} to an IPv4 ip:port of this host${podIp !== undefined ? ` ($POD_IP ${podIp} is not IPv4)` : ', or $POD_IP'}`);
+      `set --${flags.target} to an IPv4 ip:port of this host${podIp !== undefined ? ` ($POD_IP ${podIp} is not IPv4)` : ', or $POD_IP'}`,
+  );
 }
 
 /** Both DNAT targets of this server; `bound` gives the real ports (port 0 asked). */

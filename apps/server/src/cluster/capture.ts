@@ -30,22 +30,39 @@ export type KubeConfig = ReturnType<typeof loadKubeConfig>;
 
 export function startDnsCapture(kc: KubeConfig, config: ServerConfig, logger: Logger, opts: DnsCaptureOptions = {}): Capture {
   const elector = new LeaderElector(kc, {
-    identity: config.serverId, namespace: config.namespace, name: config.leaseName, logger, ...opts,
+    identity: config.serverId,
+    namespace: config.namespace,
+    name: config.leaseName,
+    logger,
+    ...opts,
   });
   const writer = new DnsHostsWriter(kc, {
-    namespace: config.namespace, configMapName: config.dnsConfigMap, key: DNS_HOSTS_KEY, serviceName: config.internalService,
-    clusterDomain: config.clusterDomain, leader: elector, logger,
+    namespace: config.namespace,
+    configMapName: config.dnsConfigMap,
+    key: DNS_HOSTS_KEY,
+    serviceName: config.internalService,
+    clusterDomain: config.clusterDomain,
+    leader: elector,
+    logger,
   });
   writer.start();
   elector.start();
-  logger.info({ lease: `${config.namespace}/${config.leaseName}`, identity: config.serverId, configMap: `${config.namespace}/${config.dnsConfigMap}` }, 'dns capture started');
+  logger.info(
+    { lease: `${config.namespace}/${config.leaseName}`, identity: config.serverId, configMap: `${config.namespace}/${config.dnsConfigMap}` },
+    'dns capture started',
+  );
   return {
     update(nodes, ports) {
       writer.setNodes(nodes);
       writer.setPortConfig(ports); // custom ports appear on the internal Service (→ 10263/10264)
     },
-    status: () => ({ mode: 'dns', leader: elector.isLeader, holder: elector.holder, writes: writer.writes,
-      unpublished: writer.refused.map((r) => ({ nodeName: r.nodeName, code: r.code })) }),
+    status: () => ({
+      mode: 'dns',
+      leader: elector.isLeader,
+      holder: elector.holder,
+      writes: writer.writes,
+      unpublished: writer.refused.map((r) => ({ nodeName: r.nodeName, code: r.code })),
+    }),
     async stop() {
       await writer.stop();
       await elector.stop({ release: true });

@@ -4,7 +4,15 @@
 // Secret make the agent enroller; capture (iptables or dns) follows nodes and config.
 import type { IptablesRunner } from '@edge-tunnel/capture';
 import {
-  EdgeNodeWatcher, Enroller, EventRecorder, PodLocator, PortConfigMapWatcher, ReplicaMembership, loadKubeConfig, loadOrCreateCa, parseKubeletPath,
+  EdgeNodeWatcher,
+  Enroller,
+  EventRecorder,
+  PodLocator,
+  PortConfigMapWatcher,
+  ReplicaMembership,
+  loadKubeConfig,
+  loadOrCreateCa,
+  parseKubeletPath,
 } from '@edge-tunnel/kube';
 import type { EdgeNode, MemberReplica } from '@edge-tunnel/kube';
 import type { ListenAddr } from '../addr.js';
@@ -66,7 +74,12 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
   const ca = await loadCa(kc, config, log);
   const caPem = ca.certPem;
   const enroller = new Enroller(kc, {
-    ca, namespace: ns, secretName: config.bootstrapTokenSecret, recordsName: config.enrollmentsConfigMap, selectors: config.edgeNodeSelectors, logger: logger.child({ component: 'enroll' }),
+    ca,
+    namespace: ns,
+    secretName: config.bootstrapTokenSecret,
+    recordsName: config.enrollmentsConfigMap,
+    selectors: config.edgeNodeSelectors,
+    logger: logger.child({ component: 'enroll' }),
   });
   const registry = new EdgeAgentRegistry({
     selectors: config.edgeNodeSelectors,
@@ -129,7 +142,11 @@ export async function startCluster(config: ServerConfig, logger: Logger, opts: C
       const clog = logger.child({ component: 'capture' });
       if (config.capture === 'iptables') {
         capture = startIptablesCapture({
-          ...iptablesTargets(config, bound), resyncIntervalMs: config.iptablesResyncMs, otherPorts: config.iptablesOtherPorts, runner: opts.iptablesRunner, logger: clog,
+          ...iptablesTargets(config, bound),
+          resyncIntervalMs: config.iptablesResyncMs,
+          otherPorts: config.iptablesOtherPorts,
+          runner: opts.iptablesRunner,
+          logger: clog,
         });
       } else if (config.capture === 'dns') {
         capture = startDnsCapture(kc, config, clog, opts.leaderElection);
@@ -170,6 +187,10 @@ async function loadCa(kc: KubeConfig, config: ServerConfig, log: Logger): Return
   try {
     return await loadOrCreateCa(kc, { namespace: config.namespace, name: config.caSecret, logger: log });
   } catch (err) {
-    throw new ServerError(ServerErrorCode.KUBERNETES, `the agent CA (Secret ${config.namespace}/${config.caSecret}) cannot be loaded: ${(err as Error).message}`, { cause: err });
+    throw new ServerError(
+      ServerErrorCode.KUBERNETES,
+      `the agent CA (Secret ${config.namespace}/${config.caSecret}) cannot be loaded: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }

@@ -22,9 +22,13 @@ export function apiReviews(kc: KubeConfig): Reviews {
     async reviewAccess(user: TokenUser, attrs: NodeAttributes): Promise<AccessDecision> {
       const r = await authz.createSubjectAccessReview({
         body: {
-          apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
           spec: {
-            user: user.username, groups: user.groups, ...(user.uid ? { uid: user.uid } : {}), ...(user.extra ? { extra: user.extra } : {}),
+            user: user.username,
+            groups: user.groups,
+            ...(user.uid ? { uid: user.uid } : {}),
+            ...(user.extra ? { extra: user.extra } : {}),
             resourceAttributes: { group: '', version: 'v1', resource: attrs.resource, subresource: attrs.subresource, verb: attrs.verb, name: attrs.name },
           },
         },

@@ -107,7 +107,21 @@ export class Audit {
     Object.assign(this, patch);
     const seconds = (performance.now() - this.#started) / 1000;
     const { listener, caller, nodeName, port, method, path, status, bytesIn, bytesOut, traceId, reason, detail } = this;
-    const record: AuditRecord = { listener, caller, nodeName, port, method, path, status, bytesIn, bytesOut, durationMs: Math.round(seconds * 1_000_000) / 1000, traceId, reason, detail };
+    const record: AuditRecord = {
+      listener,
+      caller,
+      nodeName,
+      port,
+      method,
+      path,
+      status,
+      bytesIn,
+      bytesOut,
+      durationMs: Math.round(seconds * 1_000_000) / 1000,
+      traceId,
+      reason,
+      detail,
+    };
     this.#metrics.requestDuration.observe({ listener, status: String(status) }, seconds);
     this.#log.info(record, 'audit');
   }

@@ -96,18 +96,30 @@ export function callerIdentityOf(req: IncomingMessage): Readonly<CallerIdentity>
  * What a request's verified client certificate decides: 'pass', or the 403 CALLER_NOT_ALLOWED to
  * answer (logged with what to fix); undefined when there is none (only with --require-caller-cert=false).
  */
-export function certificateVerdict(req: IncomingMessage, rules: readonly CallerRule[], table: Pick<NodeTable<unknown>, 'get'>, log: Logger, listener: string): Failure | 'pass' | undefined {
+export function certificateVerdict(
+  req: IncomingMessage,
+  rules: readonly CallerRule[],
+  table: Pick<NodeTable<unknown>, 'get'>,
+  log: Logger,
+  listener: string,
+): Failure | 'pass' | undefined {
   const id = callerIdentityOf(req);
   if (id === undefined) return undefined;
   const failure = authorizeCaller(id, rules, (name) => name !== '' && table.get(name) !== undefined);
   if (!failure) return 'pass';
-  log.warn({ listener, caller: id.commonName, organizations: id.organizations, method: req.method, path: pathOf(req), reason: failure.reason, why: failure.message },
-    'caller refused: add its name:<CN> or group:<O> to --caller-allow if it should reach kubelets (edge node identities never can)');
+  log.warn(
+    { listener, caller: id.commonName, organizations: id.organizations, method: req.method, path: pathOf(req), reason: failure.reason, why: failure.message },
+    'caller refused: add its name:<CN> or group:<O> to --caller-allow if it should reach kubelets (edge node identities never can)',
+  );
   return failure;
 }
 
 /** A request whose verified client certificate is not allowed: its refusal (see certificateVerdict), else undefined. */
-export function callerRefusal(ctx: Pick<ProxyContext, 'listener' | 'log' | 'registry'>, req: IncomingMessage, rules: readonly CallerRule[]): Failure | undefined {
+export function callerRefusal(
+  ctx: Pick<ProxyContext, 'listener' | 'log' | 'registry'>,
+  req: IncomingMessage,
+  rules: readonly CallerRule[],
+): Failure | undefined {
   const v = certificateVerdict(req, rules, ctx.registry.table, ctx.log, ctx.listener);
   return v === 'pass' ? undefined : v;
 }

@@ -47,17 +47,26 @@ export class CallerGate {
     const token = bearerToken(req);
     if (this.#o.tokens === undefined) {
       if (token === undefined) return PASS;
-      return this.#refuse(req, { ...tunnelError('TOKEN_NOT_SUPPORTED'), message: 'a bearer token without a client certificate: standalone servers cannot review tokens (no Kubernetes API); present a certificate from --caller-ca, or run in cluster mode (--kubeconfig / --kubernetes)' });
+      return this.#refuse(req, {
+        ...tunnelError('TOKEN_NOT_SUPPORTED'),
+        message:
+          'a bearer token without a client certificate: standalone servers cannot review tokens (no Kubernetes API); present a certificate from --caller-ca, or run in cluster mode (--kubeconfig / --kubernetes)',
+      });
     }
     if (token === undefined) {
-      return this.#refuse(req, { ...tunnelError('UNAUTHENTICATED'), message: 'neither a verified client certificate nor an Authorization: Bearer token; in cluster mode every :10263 caller authenticates' });
+      return this.#refuse(req, {
+        ...tunnelError('UNAUTHENTICATED'),
+        message: 'neither a verified client certificate nor an Authorization: Bearer token; in cluster mode every :10263 caller authenticates',
+      });
     }
     return { kind: 'token', token };
   }
 
   #refuse(req: IncomingMessage, failure: Failure, user?: string): Verdict {
-    this.#o.log.warn({ listener: 'https', remoteAddress: req.socket.remoteAddress, user, method: req.method, path: pathOf(req), reason: failure.reason, why: failure.message },
-      'token caller refused');
+    this.#o.log.warn(
+      { listener: 'https', remoteAddress: req.socket.remoteAddress, user, method: req.method, path: pathOf(req), reason: failure.reason, why: failure.message },
+      'token caller refused',
+    );
     return { kind: 'refused', failure };
   }
 
@@ -85,7 +94,10 @@ export class CallerGate {
     const attrs = nodeAttributes(req.method, req.url ?? '/', dest.port, node.name);
     const denied = await tokens.authorize(user, attrs);
     if (denied) return (this.#refuse(req, denied, user.username) as { failure: Failure }).failure;
-    this.#o.log.debug({ listener: 'https', user: user.username, groups: user.groups, nodeName: node.name, permission: formatAttributes(attrs) }, 'token caller authorized');
+    this.#o.log.debug(
+      { listener: 'https', user: user.username, groups: user.groups, nodeName: node.name, permission: formatAttributes(attrs) },
+      'token caller authorized',
+    );
     return dest;
   }
 }

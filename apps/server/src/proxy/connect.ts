@@ -35,11 +35,18 @@ export function createConnectServer(ctx: ProxyContext, limits: Partial<ProxyList
     res.writeHead(405, { 'content-type': 'text/plain', allow: 'CONNECT' });
     res.end('edge-tunnel: this listener only takes CONNECT nodeIP:port\n');
   };
-  const server = tls === undefined
-    ? createServer(proxyServerOptions(limits), onRequest)
-    : createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', ...proxyServerOptions(limits) }, onRequest);
-  server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-    void handleConnect(ctx, req, socket, head, tls === undefined ? undefined : callerRefusal(ctx, req, tls.callerAllow)));
+  const server =
+    tls === undefined
+      ? createServer(proxyServerOptions(limits), onRequest)
+      : createHttpsServer(
+          { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', ...proxyServerOptions(limits) },
+          onRequest,
+        );
+  server.on(
+    'connect',
+    (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      void handleConnect(ctx, req, socket, head, tls === undefined ? undefined : callerRefusal(ctx, req, tls.callerAllow)),
+  );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => refuseClient(ctx, err, socket));
   return server;
 }

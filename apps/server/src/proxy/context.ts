@@ -49,8 +49,14 @@ type LimitFlags = 'maxStreamsPerNode' | 'relayIdleTimeoutMs' | 'unauthenticatedS
 /** The stream limits of a listener's context, from the flags. */
 export function proxyLimits(c: Pick<ServerFlags, LimitFlags>): Pick<ProxyContext, 'maxStreamsPerNode' | 'relayIdleTimeoutMs' | 'streamQuotas'> {
   return {
-    maxStreamsPerNode: c.maxStreamsPerNode, relayIdleTimeoutMs: c.relayIdleTimeoutMs,
-    streamQuotas: { unauthenticatedShare: c.unauthenticatedStreamShare, sourceShare: c.sourceStreamShare, callerShare: c.callerStreamShare, listenerShare: c.listenerStreamShare },
+    maxStreamsPerNode: c.maxStreamsPerNode,
+    relayIdleTimeoutMs: c.relayIdleTimeoutMs,
+    streamQuotas: {
+      unauthenticatedShare: c.unauthenticatedStreamShare,
+      sourceShare: c.sourceStreamShare,
+      callerShare: c.callerStreamShare,
+      listenerShare: c.listenerStreamShare,
+    },
   };
 }
 

@@ -49,11 +49,13 @@ export class DecisionCache<V> {
       return pending;
     }
     this.misses += 1;
-    const p = ask().then((value) => {
-      const ttl = positive(value) ? this.#opts.positiveTtlMs : this.#opts.negativeTtlMs;
-      if (ttl > 0) this.#set(key, value, ttl);
-      return value;
-    }).finally(() => this.#inflight.delete(key));
+    const p = ask()
+      .then((value) => {
+        const ttl = positive(value) ? this.#opts.positiveTtlMs : this.#opts.negativeTtlMs;
+        if (ttl > 0) this.#set(key, value, ttl);
+        return value;
+      })
+      .finally(() => this.#inflight.delete(key));
     this.#inflight.set(key, p);
     return p;
   }

@@ -14,7 +14,10 @@ export function destOf(req: IncomingMessage): Dest | Failure {
   const explicit = Array.isArray(header) ? header[0] : header;
   const [name, value] = explicit !== undefined ? ['X-Tunnel-Proxy-Dest', explicit] : ['Host', req.headers.host];
   if (value === undefined || value === '') {
-    return { ...tunnelError('NO_DESTINATION'), message: 'the request has neither an X-Tunnel-Proxy-Dest nor a Host header naming nodeIP:port or nodeName:port' };
+    return {
+      ...tunnelError('NO_DESTINATION'),
+      message: 'the request has neither an X-Tunnel-Proxy-Dest nor a Host header naming nodeIP:port or nodeName:port',
+    };
   }
   const dest = parseDest(value);
   if (dest === undefined) {
@@ -58,10 +61,16 @@ export async function destWithPodRoute(req: IncomingMessage, isNode: (host: stri
   try {
     nodeName = await pods.podNode(target.namespace, target.pod);
   } catch (err) {
-    return { ...tunnelError('POD_LOOKUP_FAILED'), message: `${dest.host} is not an edge node address and the node of pod ${pod} cannot be looked up: ${(err as Error).message}` };
+    return {
+      ...tunnelError('POD_LOOKUP_FAILED'),
+      message: `${dest.host} is not an edge node address and the node of pod ${pod} cannot be looked up: ${(err as Error).message}`,
+    };
   }
   if (nodeName === undefined) {
-    return { ...tunnelError('NODE_UNKNOWN'), message: `no edge node has IP or name ${dest.host} (port ${dest.port}), and pod ${pod} named by the path does not exist or is not scheduled.` };
+    return {
+      ...tunnelError('NODE_UNKNOWN'),
+      message: `no edge node has IP or name ${dest.host} (port ${dest.port}), and pod ${pod} named by the path does not exist or is not scheduled.`,
+    };
   }
   return { host: nodeName, port: dest.port };
 }

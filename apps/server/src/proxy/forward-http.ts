@@ -50,8 +50,14 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
     upstream.on('upgrade', (ures: IncomingMessage, socket: Duplex) => {
       socket.destroy();
       const where = `edge node ${audit.nodeName} port ${audit.port}`;
-      ctx.log.warn({ listener: ctx.listener, nodeName: audit.nodeName, port: audit.port, traceId, reason: `status ${ures.statusCode} to a plain request` }, 'upstream answered 101 without an upgrade request, connection closed');
-      fail({ ...tunnelError('UPSTREAM_ERROR'), message: `${where}: the target answered ${ures.statusCode} Switching Protocols to a request that asked for no upgrade` });
+      ctx.log.warn(
+        { listener: ctx.listener, nodeName: audit.nodeName, port: audit.port, traceId, reason: `status ${ures.statusCode} to a plain request` },
+        'upstream answered 101 without an upgrade request, connection closed',
+      );
+      fail({
+        ...tunnelError('UPSTREAM_ERROR'),
+        message: `${where}: the target answered ${ures.statusCode} Switching Protocols to a request that asked for no upgrade`,
+      });
     });
     upstream.on('error', (err) => {
       if (res.headersSent) {
@@ -61,7 +67,10 @@ export function forwardHttp(ctx: ProxyContext, req: IncomingMessage, res: Server
       }
       // a pooled connection the kubelet closed as this request went out: once more on a new one
       if (current.retry !== undefined && upstream.reusedSocket && !res.destroyed && bodyless(req)) {
-        ctx.log.debug({ listener: ctx.listener, nodeName: audit.nodeName, port: audit.port, traceId, reason: (err as Error).message }, 'pooled upstream connection failed before an answer, retrying on a new one');
+        ctx.log.debug(
+          { listener: ctx.listener, nodeName: audit.nodeName, port: audit.port, traceId, reason: (err as Error).message },
+          'pooled upstream connection failed before an answer, retrying on a new one',
+        );
         const again = current.retry();
         if (isFailure(again)) return fail(again);
         sent = again;
@@ -125,6 +134,6 @@ function pooled(pool: UpstreamPools, r: Route, traceId: string, caller: Caller, 
   if (isFailure(upstream)) return upstream;
   const tunnel = (): Tunnel | undefined => tunnelOf(upstream.socket);
   const failure = (err: unknown): Failure =>
-    err instanceof UpstreamFailure ? err.failure : tunnel()?.failure(err) ?? streamFailure(err, r.nodeName, r.targetHost, r.targetPort);
+    err instanceof UpstreamFailure ? err.failure : (tunnel()?.failure(err) ?? streamFailure(err, r.nodeName, r.targetHost, r.targetPort));
   return { upstream, tunnel, failure, ...(fresh ? {} : { retry: () => pooled(pool, r, traceId, caller, args, true) }) };
 }

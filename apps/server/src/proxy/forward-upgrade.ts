@@ -29,9 +29,16 @@ export function forwardUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: 
   if (isFailure(opened)) return fail(opened);
   const { tunnel, socket: upstream } = opened;
   upstream.write(requestHead(req.method ?? 'GET', req.url ?? '/', req.rawHeaders));
-  relay(socket, upstream, tunnel.stream, {
-    onEarlyError: (err) => fail(tunnel.failure(err)),
-    onDone: (res) => audit.finish({ status: res.status || 502, bytesIn: res.bytesIn, bytesOut: res.bytesOut }),
-    onIdle: (idleMs) => idleLine(ctx, audit, idleMs),
-  }, head, ctx.relayIdleTimeoutMs);
+  relay(
+    socket,
+    upstream,
+    tunnel.stream,
+    {
+      onEarlyError: (err) => fail(tunnel.failure(err)),
+      onDone: (res) => audit.finish({ status: res.status || 502, bytesIn: res.bytesIn, bytesOut: res.bytesOut }),
+      onIdle: (idleMs) => idleLine(ctx, audit, idleMs),
+    },
+    head,
+    ctx.relayIdleTimeoutMs,
+  );
 }

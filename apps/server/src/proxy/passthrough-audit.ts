@@ -39,7 +39,11 @@ export class PassthroughAudit {
   readonly #started = performance.now();
   #done = false;
 
-  constructor(private readonly log: Logger, private readonly metrics: ServerMetrics, socket: Socket) {
+  constructor(
+    private readonly log: Logger,
+    private readonly metrics: ServerMetrics,
+    socket: Socket,
+  ) {
     this.caller = [socket.remoteAddress, socket.remotePort].join(':');
   }
 
@@ -49,9 +53,20 @@ export class PassthroughAudit {
     const seconds = (performance.now() - this.#started) / 1000;
     const { caller, sni, originalDst, nodeName, port, traceId } = this;
     const record: PassthroughRecord = {
-      listener: 'https', mode: 'passthrough', caller, sni, originalDst, nodeName, port, status: patch.status,
-      bytesIn: patch.bytesIn ?? 0, bytesOut: patch.bytesOut ?? 0, durationMs: Math.round(seconds * 1_000_000) / 1000,
-      traceId, reason: patch.reason, alert: patch.alert,
+      listener: 'https',
+      mode: 'passthrough',
+      caller,
+      sni,
+      originalDst,
+      nodeName,
+      port,
+      status: patch.status,
+      bytesIn: patch.bytesIn ?? 0,
+      bytesOut: patch.bytesOut ?? 0,
+      durationMs: Math.round(seconds * 1_000_000) / 1000,
+      traceId,
+      reason: patch.reason,
+      alert: patch.alert,
     };
     this.metrics.requestDuration.observe({ listener: 'https', status: String(patch.status) }, seconds);
     this.log.info(record, 'audit');

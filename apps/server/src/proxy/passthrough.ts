@@ -43,8 +43,13 @@ export const TlsAlert = {
 export type TlsAlert = keyof typeof TlsAlert;
 
 const ALERT_OF: Readonly<Record<string, TlsAlert>> = {
-  NO_ROUTING_KEY: 'unrecognized_name', NODE_UNKNOWN: 'unrecognized_name', NODE_NO_ADDRESS: 'unrecognized_name',
-  PORT_NOT_CONFIGURED: 'access_denied', WRONG_CHANNEL: 'access_denied', AGENT_CEILING: 'access_denied', REFUSED: 'access_denied',
+  NO_ROUTING_KEY: 'unrecognized_name',
+  NODE_UNKNOWN: 'unrecognized_name',
+  NODE_NO_ADDRESS: 'unrecognized_name',
+  PORT_NOT_CONFIGURED: 'access_denied',
+  WRONG_CHANNEL: 'access_denied',
+  AGENT_CEILING: 'access_denied',
+  REFUSED: 'access_denied',
   MALFORMED_REQUEST: 'decode_error',
 };
 
@@ -69,9 +74,10 @@ export function passthroughDest(key: PassthroughKey, isNodeIp: (ip: string) => b
   if (key.sni !== undefined) return { host: key.sni, port: KUBELET_HTTPS_PORT };
   return {
     ...tunnelError('NO_ROUTING_KEY'),
-    message: 'passthrough: the ClientHello names no server (SNI) and the connection has no original destination; ' +
+    message:
+      'passthrough: the ClientHello names no server (SNI) and the connection has no original destination; ' +
       'dial the kubelet by node name (DNS capture; kube-apiserver --kubelet-preferred-address-types=Hostname first), ' +
-      'or by node IP through this server\'s own iptables capture (--capture=iptables)',
+      "or by node IP through this server's own iptables capture (--capture=iptables)",
   };
 }
 
@@ -107,13 +113,19 @@ class PassthroughCall extends RawRelayCall<PassthroughAudit> {
   fail(f: Failure): void {
     const alert = alertOf(f.reason);
     const { caller, sni, originalDst, nodeName, port, traceId } = this.audit;
-    this.ctx.log.warn({ listener: 'https', caller, sni, originalDst, nodeName, port, traceId, code: f.reason, alert, reason: f.message }, 'passthrough refused');
+    this.ctx.log.warn(
+      { listener: 'https', caller, sni, originalDst, nodeName, port, traceId, code: f.reason, alert, reason: f.message },
+      'passthrough refused',
+    );
     if (!this.socket.destroyed) this.socket.end(alertRecord(alert), () => this.socket.destroy());
     this.audit.finish({ status: f.status, reason: f.reason, alert });
   }
 
   protected idleLine(idleMs: number): void {
-    this.ctx.log.warn({ listener: 'https', nodeName: this.audit.nodeName, port: this.audit.port, traceId: this.audit.traceId, reason: `no byte either way for ${idleMs} ms` }, 'relay closed: idle timeout');
+    this.ctx.log.warn(
+      { listener: 'https', nodeName: this.audit.nodeName, port: this.audit.port, traceId: this.audit.traceId, reason: `no byte either way for ${idleMs} ms` },
+      'relay closed: idle timeout',
+    );
   }
 }
 

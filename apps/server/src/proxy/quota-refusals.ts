@@ -49,22 +49,37 @@ export class QuotaReporter {
       return;
     }
     this.windows.set(key, { since: t, count: 0 });
-    log.warn({
-      listener: claim.listener, nodeName: claim.nodeName, quota: r.quota, caller: claim.caller, authenticated: claim.authenticated,
-      reason: `${r.open} open streams, limit ${r.limit}`, flag: QUOTA_FLAG[r.quota], suppressed: w?.count ?? 0, windowMs: this.warnEveryMs,
-      hint: hint(r, claim, limits),
-    }, r.quota === 'node' ? 'stream refused: node stream limit' : `stream refused: ${r.quota} stream quota`);
+    log.warn(
+      {
+        listener: claim.listener,
+        nodeName: claim.nodeName,
+        quota: r.quota,
+        caller: claim.caller,
+        authenticated: claim.authenticated,
+        reason: `${r.open} open streams, limit ${r.limit}`,
+        flag: QUOTA_FLAG[r.quota],
+        suppressed: w?.count ?? 0,
+        windowMs: this.warnEveryMs,
+        hint: hint(r, claim, limits),
+      },
+      r.quota === 'node' ? 'stream refused: node stream limit' : `stream refused: ${r.quota} stream quota`,
+    );
   }
 }
 
 /** The answer to a refused stream; the operator's sentence names the quota and its flag. */
 export function quotaFailure(claim: StreamClaim, r: QuotaRefusal, where: string): Failure {
   if (r.quota === 'node') {
-    return { ...tunnelError('STREAM_LIMIT'), retryAfterS: QUOTA_RETRY_AFTER_S, message: `${where}: ${r.open} streams are open to this node (limit ${r.limit}); retry later` };
+    return {
+      ...tunnelError('STREAM_LIMIT'),
+      retryAfterS: QUOTA_RETRY_AFTER_S,
+      message: `${where}: ${r.open} streams are open to this node (limit ${r.limit}); retry later`,
+    };
   }
   const who = r.quota === 'listener' ? `the ${claim.listener} listener` : r.quota === 'unauthenticated' ? 'callers without a credential' : `${claim.caller}`;
   return {
-    ...tunnelError('STREAM_QUOTA'), retryAfterS: QUOTA_RETRY_AFTER_S,
+    ...tunnelError('STREAM_QUOTA'),
+    retryAfterS: QUOTA_RETRY_AFTER_S,
     message: `${where}: ${who} already hold${r.quota === 'unauthenticated' ? '' : 's'} ${r.open} streams to this node (${r.quota} quota ${r.limit}, ${QUOTA_FLAG[r.quota]}); retry later`,
   };
 }

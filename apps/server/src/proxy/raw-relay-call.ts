@@ -21,7 +21,11 @@ export abstract class RawRelayCall<A extends RelayAudit> implements SocketStream
   claim!: StreamClaim;
   private relaying = false;
 
-  constructor(protected readonly ctx: ProxyContext, protected readonly socket: Duplex, readonly audit: A) {}
+  constructor(
+    protected readonly ctx: ProxyContext,
+    protected readonly socket: Duplex,
+    readonly audit: A,
+  ) {}
 
   /** The caller hears of a refusal (and the audit line is written). */
   abstract fail(f: Failure): void;

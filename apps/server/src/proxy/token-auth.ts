@@ -18,7 +18,10 @@ export interface TokenUser {
 }
 
 export type TokenReviewResult = { authenticated: true; user: TokenUser } | { authenticated: false; error?: string };
-export interface AccessDecision { allowed: boolean; reason?: string }
+export interface AccessDecision {
+  allowed: boolean;
+  reason?: string;
+}
 
 /** The API calls; both reject when the API server cannot answer (nothing is cached then). */
 export interface Reviews {
@@ -69,7 +72,11 @@ export class TokenAuthorizer {
     const key = createHash('sha256').update(token).digest('hex');
     let r: TokenReviewResult;
     try {
-      r = await this.tokens.get(key, () => this.#reviews.reviewToken(token), (v) => v.authenticated);
+      r = await this.tokens.get(
+        key,
+        () => this.#reviews.reviewToken(token),
+        (v) => v.authenticated,
+      );
     } catch (err) {
       return { ...tunnelError('AUTH_REVIEW_FAILED'), message: `the bearer token could not be checked: TokenReview failed: ${(err as Error).message}; retry` };
     }
@@ -82,9 +89,16 @@ export class TokenAuthorizer {
     const key = JSON.stringify([user.username, user.uid ?? '', [...user.groups].sort(), user.extra ?? {}, attrs.verb, attrs.subresource, attrs.name]);
     let d: AccessDecision;
     try {
-      d = await this.access.get(key, () => this.#reviews.reviewAccess(user, attrs), (v) => v.allowed);
+      d = await this.access.get(
+        key,
+        () => this.#reviews.reviewAccess(user, attrs),
+        (v) => v.allowed,
+      );
     } catch (err) {
-      return { ...tunnelError('AUTH_REVIEW_FAILED'), message: `user ${JSON.stringify(user.username)} could not be authorized: SubjectAccessReview failed: ${(err as Error).message}; retry` };
+      return {
+        ...tunnelError('AUTH_REVIEW_FAILED'),
+        message: `user ${JSON.stringify(user.username)} could not be authorized: SubjectAccessReview failed: ${(err as Error).message}; retry`,
+      };
     }
     if (d.allowed) return undefined;
     return {

@@ -46,7 +46,8 @@ function pausedRefusal(r: Route): Failure | undefined {
   if (link === undefined || !link.paused) return undefined;
   const since = link.pausedAt !== undefined ? Date.now() - link.pausedAt : 0;
   return {
-    ...tunnelError('TUNNEL_PAUSED'), retryAfterS: PAUSED_RETRY_AFTER_S,
+    ...tunnelError('TUNNEL_PAUSED'),
+    retryAfterS: PAUSED_RETRY_AFTER_S,
     message: `edge node ${r.nodeName}: its agent connection was lost ${since} ms ago; the session is paused until the agent resumes it (open streams continue then); retry in ${PAUSED_RETRY_AFTER_S} s`,
   };
 }
@@ -61,12 +62,15 @@ function ceilingRefusal(r: Route, localhost: boolean): Failure | undefined {
   if (ceiling === undefined || !r.session.session.peerTakesConfig) return undefined;
   const port = r.targetPort;
   if (!localhost && (port === 10250 || port === 10255)) return undefined;
-  const [set, flag, env] = localhost ? [ceiling.localhost, '--localhost-ports', 'EDGE_TUNNEL_LOCALHOST_PORTS'] : [ceiling.node, '--allow-ports', 'EDGE_TUNNEL_ALLOW_PORTS'];
+  const [set, flag, env] = localhost
+    ? [ceiling.localhost, '--localhost-ports', 'EDGE_TUNNEL_LOCALHOST_PORTS']
+    : [ceiling.node, '--allow-ports', 'EDGE_TUNNEL_ALLOW_PORTS'];
   if (set.has(port)) return undefined;
   const where = localhost ? `${LOCALHOST}:${port} (a localhost-proxy-ports port)` : `port ${port}`;
   return {
     ...tunnelError('AGENT_CEILING'),
-    message: `edge node ${r.nodeName}: ${where} is configured, but the node's agent refuses it: its ${flag} ceiling ` +
+    message:
+      `edge node ${r.nodeName}: ${where} is configured, but the node's agent refuses it: its ${flag} ceiling ` +
       `(${set.size === 0 ? 'none' : clip(set.toString())}) does not include it; add ${port} to ${env} on ${r.nodeName}` +
       `${localhost ? '' : ' (or unset it to follow the port config)'}, or remove it from the port config`,
   };
@@ -94,13 +98,27 @@ export type Caller = Pick<StreamClaim, 'authenticated' | 'caller'>;
  * Opens a stream for a raw relay (`owner.opened()` on OPEN_OK, then attach the caller's socket). The
  * owner keeps the tunnel's books: `countOpened` in opened(), `tunnelClosed` in closed().
  */
-export function openSocketTunnel(ctx: ProxyContext, r: Route, kind: string, traceId: string, claim: StreamClaim, owner: SocketStreamOwner): SocketStream | Failure {
+export function openSocketTunnel(
+  ctx: ProxyContext,
+  r: Route,
+  kind: string,
+  traceId: string,
+  claim: StreamClaim,
+  owner: SocketStreamOwner,
+): SocketStream | Failure {
   return openOnNode(ctx, r, kind, traceId, claim, (session, meta) => session.openSocket(meta, owner));
 }
 
 const openDuplex = (session: Session, meta: OpenMeta): Stream => session.open(meta);
 
-function openOnNode<S extends object>(ctx: ProxyContext, r: Route, kind: string, traceId: string, claim: StreamClaim, open: (session: Session, meta: OpenMeta) => S): S | Failure {
+function openOnNode<S extends object>(
+  ctx: ProxyContext,
+  r: Route,
+  kind: string,
+  traceId: string,
+  claim: StreamClaim,
+  open: (session: Session, meta: OpenMeta) => S,
+): S | Failure {
   const gate = gateOf(ctx);
   const limits = quotaLimits(ctx);
   const refusal = gate.books.acquire(claim, limits);

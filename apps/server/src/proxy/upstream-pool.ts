@@ -59,7 +59,11 @@ interface ConnectArgs extends ClientRequestArgs {
 class NodeAgent extends Agent {
   ended = false;
 
-  constructor(private readonly ctx: ProxyContext, private readonly pools: UpstreamPools, opts: PoolOptions) {
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly pools: UpstreamPools,
+    opts: PoolOptions,
+  ) {
     super({ keepAlive: true, maxFreeSockets: opts.size, timeout: opts.idleMs, scheduling: 'lifo' });
   }
 
@@ -110,7 +114,11 @@ export class UpstreamPools {
   /** connections opened (TLS handshakes started) since start */
   opened = 0;
 
-  constructor(private readonly ctx: ProxyContext, registry: AgentRegistry, private readonly opts: PoolOptions) {
+  constructor(
+    private readonly ctx: ProxyContext,
+    registry: AgentRegistry,
+    private readonly opts: PoolOptions,
+  ) {
     registry.onSessionEnd((agent) => this.drop(agent));
   }
 
@@ -129,10 +137,19 @@ export class UpstreamPools {
    * A request to the route's kubelet through the pool (its error may be an UpstreamFailure);
    * `fresh`: on a new connection of its own that is not pooled (a retry).
    */
-  request(r: Route, traceId: string, caller: Caller, args: ClientRequestArgs, request: (a: ConnectArgs) => ClientRequest, fresh = false): ClientRequest | Failure {
+  request(
+    r: Route,
+    traceId: string,
+    caller: Caller,
+    args: ClientRequestArgs,
+    request: (a: ConnectArgs) => ClientRequest,
+    fresh = false,
+  ): ClientRequest | Failure {
     if (fresh) {
       const socket = this.connect(r, traceId, caller);
-      return isFailure(socket) ? socket : request({ ...args, host: r.targetHost, port: r.targetPort, route: r, traceId, caller, createConnection: () => socket as never });
+      return isFailure(socket)
+        ? socket
+        : request({ ...args, host: r.targetHost, port: r.targetPort, route: r, traceId, caller, createConnection: () => socket as never });
     }
     let agent = this.#agents.get(r.session);
     if (agent === undefined) this.#agents.set(r.session, (agent = new NodeAgent(this.ctx, this, this.opts)));

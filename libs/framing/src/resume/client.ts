@@ -3,13 +3,17 @@
 // checked, then the tail is replayed both ways).
 import type { Duplex } from 'node:stream';
 import { decodeAnswer, encodeHello, readFirstRecord, type ResumeCredentials } from './handshake.js';
-import { ResumableLink, type LinkOptions } from './link.js';
+import { ResumableLink } from './link.js';
+import type { LinkOptions } from './link-options.js';
 import { proofMatches, resumeProof } from './proof.js';
 import type { RefuseCodeName } from './records.js';
 
 /** The server said no (REFUSED), or its answer did not prove it holds the session. */
 export class ResumeRefusedError extends Error {
-  constructor(readonly refusal: RefuseCodeName | 'UNKNOWN' | 'BAD_SERVER_PROOF', reason: string) {
+  constructor(
+    readonly refusal: RefuseCodeName | 'UNKNOWN' | 'BAD_SERVER_PROOF',
+    reason: string,
+  ) {
     super(`resume refused (${refusal}): ${reason}`);
   }
   readonly code = 'ERR_RESUME_REFUSED';
@@ -33,7 +37,12 @@ export async function openLink(socket: Duplex, opts: LinkOptions & { timeoutMs: 
  * ResumeRefusedError when the server refused (the link stays paused: the caller ends it).
  */
 export async function resumeLink(
-  link: ResumableLink, credentials: ResumeCredentials, socket: Duplex, identity: string, binding: Buffer, timeoutMs: number,
+  link: ResumableLink,
+  credentials: ResumeCredentials,
+  socket: Duplex,
+  identity: string,
+  binding: Buffer,
+  timeoutMs: number,
 ): Promise<{ replayed: number }> {
   if (!link.paused) throw new Error('resumeLink: the link still has a socket');
   const { sessionId, secret } = credentials;

@@ -4,8 +4,18 @@
 // REFUSED (code, reason). Link records may follow either first record at once.
 import type { Duplex } from 'node:stream';
 import {
-  encodeRecord, LINK_VERSION, LinkProtocolError, MAX_CONTROL_RECORD, PROOF_BYTES, RECORD_HEADER, RecordType, RefuseCode,
-  refuseCodeName, SECRET_BYTES, SESSION_ID_BYTES, type RefuseCodeName,
+  encodeRecord,
+  LINK_VERSION,
+  LinkProtocolError,
+  MAX_CONTROL_RECORD,
+  PROOF_BYTES,
+  RECORD_HEADER,
+  RecordType,
+  RefuseCode,
+  refuseCodeName,
+  SECRET_BYTES,
+  SESSION_ID_BYTES,
+  type RefuseCodeName,
 } from './records.js';
 
 const MODE_NEW = 0;
@@ -19,9 +29,7 @@ export interface ResumeCredentials {
   graceMs: number;
 }
 
-export type ClientHello =
-  | { mode: 'new' }
-  | { mode: 'resume'; sessionId: Buffer; received: number; proof: Buffer };
+export type ClientHello = { mode: 'new' } | { mode: 'resume'; sessionId: Buffer; received: number; proof: Buffer };
 
 export type ServerAnswer =
   | { kind: 'welcome'; credentials: ResumeCredentials }

@@ -8,55 +8,25 @@
 import { Duplex } from 'node:stream';
 import { Keepalive, type KeepaliveOwner } from '../keepalive.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { dataHeader, encodeOffset, encodeRecord, LinkProtocolError, MAX_DATA_RECORD, OFFSET_RECORD, putHeader, putOffsetRecord, readOffset, RECORD_HEADER, RecordDecoder, RecordType, type RecordSink } from './records.js';
-
-export interface LinkOptions {
-  /** bytes sent and not yet acknowledged before writes block (the replay buffer's bound) */
-  maxUnacked?: number;
-  /** link PING cadence on the current socket */
-  keepaliveIntervalMs?: number;
-  /** no byte on the current socket for max(this, 4 × link RTT) => the socket is lost (pause, resume) */
-  keepaliveTimeoutMs?: number;
-  /** acknowledge at once after this many received bytes (else in front of the next DATA, PING or PONG record) */
-  ackEveryBytes?: number;
-  /** > 0: the longest wait of an ACK for a record of ours to ride on; 0 (default): never alone on a timer (spec §10.3) */
-  ackDelayMs?: number;
-}
-
-export const LINK_DEFAULTS = {
-  maxUnacked: 4 * 1024 * 1024,
-  keepaliveIntervalMs: 10_000,
-  keepaliveTimeoutMs: 30_000,
-  ackEveryBytes: 64 * 1024,
-  ackDelayMs: 0,
-} as const;
+import { LINK_DEFAULTS, type LinkOptions, type LinkStats } from './link-options.js';
+import {
+  dataHeader,
+  encodeOffset,
+  encodeRecord,
+  LinkProtocolError,
+  MAX_DATA_RECORD,
+  OFFSET_RECORD,
+  putHeader,
+  putOffsetRecord,
+  readOffset,
+  RECORD_HEADER,
+  RecordDecoder,
+  RecordType,
+  type RecordSink,
+} from './records.js';
 
 /** A DATA payload up to this size is copied behind its record header (one write, one TLS record); a larger one is written corked. */
 const COPY_MAX = 8 * 1024;
-
-/**
- * The keepalive timeout of a Session over a resumable link (spec §10.4): the link's verdict on a
- * silent connection comes after `keepaliveTimeoutMs`, then the grace runs; the session's own verdict
- * comes one keepalive timeout after both, so the end of the grace, with its reason, always comes first.
- */
-export function sessionKeepaliveTimeoutMs(keepaliveTimeoutMs: number, graceMs: number): number {
-  return Math.min(3_600_000, 2 * keepaliveTimeoutMs + graceMs);
-}
-
-export interface LinkStats {
-  /** sockets the link ran over (1 + resumes) */
-  sockets: number;
-  /** bytes sent again after a resume */
-  bytesReplayed: number;
-  /** session bytes written into the link / received from the peer */
-  bytesOut: number;
-  bytesIn: number;
-  /** bytes held for a possible replay now */
-  unacked: number;
-  paused: boolean;
-  /** when the current pause began (Date.now()), if paused */
-  pausedAt: number | undefined;
-}
 
 export declare interface ResumableLink {
   /** the socket was lost: the link holds its bytes and waits for attach() */
@@ -95,7 +65,11 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
     this.ackEvery = options.ackEveryBytes ?? LINK_DEFAULTS.ackEveryBytes;
     this.ackDelayMs = options.ackDelayMs ?? LINK_DEFAULTS.ackDelayMs;
     if (!Number.isInteger(this.maxUnacked) || this.maxUnacked < 1024) throw new RangeError(`maxUnacked must be an integer ≥ 1024, got ${this.maxUnacked}`);
-    this.keepalive = new Keepalive(options.keepaliveIntervalMs ?? LINK_DEFAULTS.keepaliveIntervalMs, options.keepaliveTimeoutMs ?? LINK_DEFAULTS.keepaliveTimeoutMs, this);
+    this.keepalive = new Keepalive(
+      options.keepaliveIntervalMs ?? LINK_DEFAULTS.keepaliveIntervalMs,
+      options.keepaliveTimeoutMs ?? LINK_DEFAULTS.keepaliveTimeoutMs,
+      this,
+    );
     this.decoder = new RecordDecoder(this);
   }
 
@@ -115,8 +89,13 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
 
   stats(): LinkStats {
     return {
-      sockets: this.sockets, bytesReplayed: this.bytesReplayed, bytesOut: this.replay.end, bytesIn: this.bytesIn,
-      unacked: this.replay.size, paused: this.paused, pausedAt: this.pausedAt,
+      sockets: this.sockets,
+      bytesReplayed: this.bytesReplayed,
+      bytesOut: this.replay.end,
+      bytesIn: this.bytesIn,
+      unacked: this.replay.size,
+      paused: this.paused,
+      pausedAt: this.pausedAt,
     };
   }
 

@@ -110,7 +110,10 @@ export class RecordDecoder {
   private need = -1; // payload bytes still expected; -1 = reading a header
   private parts: Buffer[] = [];
 
-  constructor(private readonly sink: RecordSink, private readonly maxData = MAX_DATA_RECORD) {}
+  constructor(
+    private readonly sink: RecordSink,
+    private readonly maxData = MAX_DATA_RECORD,
+  ) {}
 
   push(chunk: Buffer): void {
     let at = 0;

@@ -5,7 +5,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { encodeRefused, encodeResumed, encodeWelcome, decodeHello, readFirstRecord } from './handshake.js';
-import { ResumableLink, type LinkOptions } from './link.js';
+import { ResumableLink } from './link.js';
+import type { LinkOptions } from './link-options.js';
 import { proofMatches, resumeProof } from './proof.js';
 import { ISSUER_TAG_BYTES, RecordType, SECRET_BYTES, SESSION_ID_BYTES, type RefuseCodeName } from './records.js';
 
@@ -99,7 +100,11 @@ export class ResumeTable {
     const id = hello.sessionId.toString('hex');
     const held = this.entries.get(id);
     if (held === undefined && this.tag !== undefined && !id.startsWith(this.tag)) {
-      return this.refuse(socket, 'OTHER_REPLICA', `session ${id.slice(0, 8)}… was issued by another replica (tag ${id.slice(0, ISSUER_TAG_BYTES * 2)}; this is ${this.opts.issuer}, tag ${this.tag}): resume it there`);
+      return this.refuse(
+        socket,
+        'OTHER_REPLICA',
+        `session ${id.slice(0, 8)}… was issued by another replica (tag ${id.slice(0, ISSUER_TAG_BYTES * 2)}; this is ${this.opts.issuer}, tag ${this.tag}): resume it there`,
+      );
     }
     if (held === undefined) {
       return this.refuse(socket, 'UNKNOWN_SESSION', `no session ${id.slice(0, 8)}… here: the server restarted, or its grace of ${this.opts.graceMs} ms passed`);

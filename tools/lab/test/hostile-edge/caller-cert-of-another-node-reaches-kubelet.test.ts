@@ -19,20 +19,40 @@ const pem = (name: string, ext: 'crt' | 'key'): string => readFileSync(lab.certs
 function ask(certName: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; error?: string; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({
-      host: lab.serverHost, port: lab.ports.https, path, servername: 'localhost', agent: false,
+      host: lab.serverHost,
+      port: lab.ports.https,
+      path,
+      servername: 'localhost',
+      agent: false,
       headers: { host: `${a.ip}:10250`, ...headers },
-      ca: pem('ca', 'crt'), cert: pem(certName, 'crt'), key: pem(certName, 'key'),
+      ca: pem('ca', 'crt'),
+      cert: pem(certName, 'crt'),
+      key: pem(certName, 'key'),
     });
     req.on('response', (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve({ status: res.statusCode ?? 0, error: res.headers['x-tunnel-error'] as string | undefined, body }));
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => {
+          body += d;
+        })
+        .on('end', () => resolve({ status: res.statusCode ?? 0, error: res.headers['x-tunnel-error'] as string | undefined, body }));
     });
-    req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: res.statusCode ?? 0, body: '' }); });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 0, body: '' });
+    });
     req.on('error', reject).end();
   });
 }
 
-const exec = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-protocol': 'v5.channel.k8s.io' };
+const exec = {
+  connection: 'Upgrade',
+  upgrade: 'websocket',
+  'sec-websocket-version': '13',
+  'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+  'sec-websocket-protocol': 'v5.channel.k8s.io',
+};
 
 t.test(`edge-b's agent certificate cannot reach edge-a's kubelet; kube-apiserver's still can`, async (t) => {
   const pods = await ask(`agent-${b.name}`, '/pods');
@@ -41,7 +61,10 @@ t.test(`edge-b's agent certificate cannot reach edge-a's kubelet; kube-apiserver
   t.notMatch(pods.body, /PodList/, 'no pod list');
   const up = await ask(`agent-${b.name}`, '/exec/default/demo/app?command=id&stdout=true', exec);
   t.equal(up.status, 403, 'an exec upgrade with it is refused, not switched (101)');
-  t.ok(lines.some((l) => l.includes('caller refused')), 'a warn line names the refused caller');
+  t.ok(
+    lines.some((l) => l.includes('caller refused')),
+    'a warn line names the refused caller',
+  );
   const ok = await ask('caller', '/pods');
   t.equal(ok.status, 200, "the lab's kube-apiserver caller certificate still gets edge-a's /pods");
   t.match(ok.body, /PodList/);

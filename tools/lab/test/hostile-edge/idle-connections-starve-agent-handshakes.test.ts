@@ -22,7 +22,7 @@ const node = lab.nodes[0]!;
 
 t.test(`${N} silent connections on the agent port: a restarted agent attaches and its node answers`, async (t) => {
   await lab.agents.get(node.name)!.stop();
-  t.ok(await msUntil(async () => !(await attached(meta, node.name)), 10_000) !== undefined, 'the agent is gone');
+  t.ok((await msUntil(async () => !(await attached(meta, node.name)), 10_000)) !== undefined, 'the agent is gone');
   const s = await siege(lab.serverHost, lab.ports.agent, N, true);
   t.teardown(() => s.stop());
   t.comment(`siege: ${s.open()} connections open on the agent port`);
@@ -37,7 +37,9 @@ t.test(`${N} silent connections on the agent port: a restarted agent attaches an
   const loop = requestLoop(lab.ports.http, node.ip, lab.ports.exporter);
   await sleep(AFTER_ATTACH_MS);
   await loop.stop();
-  t.comment(`requests to ${node.name} during the siege: ${loop.ok} ok, ${loop.failed} failed; connections open ${s.open()}, closed by the server ${s.closedAfterMs.length}`);
+  t.comment(
+    `requests to ${node.name} during the siege: ${loop.ok} ok, ${loop.failed} failed; connections open ${s.open()}, closed by the server ${s.closedAfterMs.length}`,
+  );
   t.ok(s.open() >= N * 0.8, `the siege still holds ${s.open()} connections (it was not lifted)`);
   t.ok(loop.ok >= 10, `${loop.ok} requests succeeded`);
   t.ok(loop.failed <= 1, `${loop.failed} requests failed`);

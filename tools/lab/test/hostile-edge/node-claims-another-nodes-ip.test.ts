@@ -13,7 +13,7 @@ const EDGE_B = `${net}.2`;
 const EDGE_Z = `${net}.26`;
 const CLOUD = `${net}.9`;
 
-t.test('an edge Node listing another Node\'s IP gets no traffic for it, nor does the other', async (t) => {
+t.test("an edge Node listing another Node's IP gets no traffic for it, nor does the other", async (t) => {
   const pki = await writePki(t);
   await namedHttp(t, EDGE_B, 10255, 'edge-b');
   await namedHttp(t, CLOUD, 10255, 'cloud-1');
@@ -25,7 +25,10 @@ t.test('an edge Node listing another Node\'s IP gets no traffic for it, nor does
   await cluster.agent('edge-b', EDGE_B);
   await cluster.agent('edge-z', EDGE_Z);
   const proxy = `http://127.0.0.1:${cluster.ports.http}/stats/summary`;
-  t.ok(await eventually(async () => (await cluster.meta('/debug/tunnels'))?.nodes.filter((n: any) => n.connected).length === 2, 20_000), 'both agents attached');
+  t.ok(
+    await eventually(async () => (await cluster.meta('/debug/tunnels'))?.nodes.filter((n: any) => n.connected).length === 2, 20_000),
+    'both agents attached',
+  );
   const before = await httpGet(proxy, `${EDGE_B}:10255`);
   t.equal(before.status, 200, 'edge-b is reachable while its IP is its own');
 
@@ -33,7 +36,10 @@ t.test('an edge Node listing another Node\'s IP gets no traffic for it, nor does
   cluster.api.store.put('nodes', nodeObject('edge-z', [EDGE_Z, EDGE_B, CLOUD]));
   t.ok(await eventually(async () => ((await cluster.meta('/debug/cluster'))?.ipConflicts ?? []).length === 2, 10_000), '/debug/cluster lists both conflicts');
   const status = await cluster.meta('/debug/cluster');
-  t.same(status.ipConflicts, [{ ip: EDGE_B, nodes: ['edge-b', 'edge-z'] }, { ip: CLOUD, nodes: ['cloud-1', 'edge-z'] }]);
+  t.same(status.ipConflicts, [
+    { ip: EDGE_B, nodes: ['edge-b', 'edge-z'] },
+    { ip: CLOUD, nodes: ['cloud-1', 'edge-z'] },
+  ]);
 
   for (const ip of [EDGE_B, CLOUD]) {
     const r = await httpGet(proxy, `${ip}:10255`);
@@ -44,7 +50,11 @@ t.test('an edge Node listing another Node\'s IP gets no traffic for it, nor does
   t.same(toZ, [], 'no request was relayed to edge-z');
   t.ok(cluster.server.logged('node ip conflict: refused for every claimant').length >= 2, 'warn lines');
   const events = (cluster.api.store.list('events') as Array<Record<string, any>>).filter((e) => e['reason'] === 'NodeIpConflict');
-  t.same([...new Set(events.map((e) => e['involvedObject']?.name ?? e['regarding']?.name))].sort(), ['cloud-1', 'edge-b', 'edge-z'], 'a Warning Event on every Node involved');
+  t.same(
+    [...new Set(events.map((e) => e['involvedObject']?.name ?? e['regarding']?.name))].sort(),
+    ['cloud-1', 'edge-b', 'edge-z'],
+    'a Warning Event on every Node involved',
+  );
 
   // the kubelet drops the addresses again: edge-b gets its IP back
   cluster.api.store.put('nodes', nodeObject('edge-z', [EDGE_Z]));

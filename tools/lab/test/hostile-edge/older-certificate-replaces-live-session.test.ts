@@ -13,11 +13,15 @@ import { sessionOf } from './fixtures/h14.js';
 const net = '127.0.161'; // h14's lab subnets: 160-169
 const EDGE_B = `${net}.2`;
 
-t.test('an agent with an older certificate for edge-b cannot replace edge-b\'s live session', async (t) => {
+t.test("an agent with an older certificate for edge-b cannot replace edge-b's live session", async (t) => {
   const pki = await writePki(t);
   await namedHttp(t, EDGE_B, 10255, 'edge-b');
   // the attacker's certificate for edge-b, issued an hour before the real one
-  await writePemFiles(pki.dir, 'agent-edge-b-old', await issueCertificate(pki.ca, { profile: 'agent', commonName: 'edge-b', ips: [EDGE_B], notBefore: new Date(Date.now() - 3_600_000) }));
+  await writePemFiles(
+    pki.dir,
+    'agent-edge-b-old',
+    await issueCertificate(pki.ca, { profile: 'agent', commonName: 'edge-b', ips: [EDGE_B], notBefore: new Date(Date.now() - 3_600_000) }),
+  );
   const cluster = await startCluster(t, pki, [['nodes', nodeObject('edge-b', [EDGE_B])]]);
   await cluster.agent('edge-b', EDGE_B);
   t.ok(await eventually(async () => (await sessionOf(cluster, 'edge-b')) !== undefined, 20_000), 'the real agent attached');
@@ -25,11 +29,33 @@ t.test('an agent with an older certificate for edge-b cannot replace edge-b\'s l
 
   // the attacker's agent claims edge-b with the older certificate
   const attacker = spawnApp(t, '@edge-tunnel/agent', [
-    '--server', `127.0.0.1:${cluster.ports.agent}`, '--server-name', '127.0.0.1', '--node-name', 'edge-b', '--node-ip', EDGE_B,
-    '--cert', pki.path('agent-edge-b-old', 'crt'), '--key', pki.path('agent-edge-b-old', 'key'), '--ca', pki.path('ca', 'crt'),
-    '--meta-addr', `${EDGE_B}:0`, '--reconnect-spread-ms', '0', '--backoff-base-ms', '100', '--backoff-max-ms', '500',
+    '--server',
+    `127.0.0.1:${cluster.ports.agent}`,
+    '--server-name',
+    '127.0.0.1',
+    '--node-name',
+    'edge-b',
+    '--node-ip',
+    EDGE_B,
+    '--cert',
+    pki.path('agent-edge-b-old', 'crt'),
+    '--key',
+    pki.path('agent-edge-b-old', 'key'),
+    '--ca',
+    pki.path('ca', 'crt'),
+    '--meta-addr',
+    `${EDGE_B}:0`,
+    '--reconnect-spread-ms',
+    '0',
+    '--backoff-base-ms',
+    '100',
+    '--backoff-max-ms',
+    '500',
   ]);
-  t.ok(await eventually(() => cluster.server.logged('agent refused: older certificate than the live session').length >= 2, 20_000), 'the older certificate is refused, each time it tries');
+  t.ok(
+    await eventually(() => cluster.server.logged('agent refused: older certificate than the live session').length >= 2, 20_000),
+    'the older certificate is refused, each time it tries',
+  );
   const warn = cluster.server.logged('agent refused: older certificate than the live session')[0]!;
   t.match(warn, { nodeName: 'edge-b', code: 'OLDER_CERTIFICATE', reason: /live session with a newer certificate/ }, 'the warn line says why');
   t.equal(await sessionOf(cluster, 'edge-b'), live, 'the live session stays');
@@ -43,11 +69,29 @@ t.test('an agent with an older certificate for edge-b cannot replace edge-b\'s l
   await new Promise((r) => setTimeout(r, 1100)); // notBefore has second granularity
   await writePemFiles(pki.dir, 'agent-edge-b-new', await issueAgentCert(pki.ca, 'edge-b', [EDGE_B]));
   const renewed = spawnApp(t, '@edge-tunnel/agent', [
-    '--server', `127.0.0.1:${cluster.ports.agent}`, '--server-name', '127.0.0.1', '--node-name', 'edge-b', '--node-ip', EDGE_B,
-    '--cert', pki.path('agent-edge-b-new', 'crt'), '--key', pki.path('agent-edge-b-new', 'key'), '--ca', pki.path('ca', 'crt'),
-    '--meta-addr', `${EDGE_B}:0`, '--reconnect-spread-ms', '0',
+    '--server',
+    `127.0.0.1:${cluster.ports.agent}`,
+    '--server-name',
+    '127.0.0.1',
+    '--node-name',
+    'edge-b',
+    '--node-ip',
+    EDGE_B,
+    '--cert',
+    pki.path('agent-edge-b-new', 'crt'),
+    '--key',
+    pki.path('agent-edge-b-new', 'key'),
+    '--ca',
+    pki.path('ca', 'crt'),
+    '--meta-addr',
+    `${EDGE_B}:0`,
+    '--reconnect-spread-ms',
+    '0',
   ]);
-  t.ok(await eventually(() => cluster.server.logged('agent session replaced: draining the old one').length >= 1, 20_000), 'a newer certificate replaces the live session');
+  t.ok(
+    await eventually(() => cluster.server.logged('agent session replaced: draining the old one').length >= 1, 20_000),
+    'a newer certificate replaces the live session',
+  );
   t.not(await sessionOf(cluster, 'edge-b'), live);
   await renewed.stop();
 });

@@ -23,8 +23,11 @@ function open(listener: Listener): Socket {
   if (listener === 'http') return tcpConnect(lab.ports.http, lab.serverHost);
   // the caller certificate kube-apiserver would present
   return tlsConnect({
-    host: lab.serverHost, port: lab.ports.https,
-    ca: pem('ca', 'crt'), cert: pem('caller', 'crt'), key: pem('caller', 'key'),
+    host: lab.serverHost,
+    port: lab.ports.https,
+    ca: pem('ca', 'crt'),
+    cert: pem('caller', 'crt'),
+    key: pem('caller', 'key'),
   });
 }
 
@@ -33,18 +36,28 @@ function exchange(listener: Listener, text: string): Promise<{ body: string; clo
   return new Promise((resolve) => {
     const s = open(listener);
     let body = '';
-    const timer = setTimeout(() => { s.destroy(); resolve({ body, closed: false }); }, 5_000);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ body, closed: false });
+    }, 5_000);
     s.setEncoding('latin1');
-    s.on('data', (d: string) => { body += d; });
+    s.on('data', (d: string) => {
+      body += d;
+    });
     s.on('error', () => {});
-    s.on('close', () => { clearTimeout(timer); resolve({ body, closed: true }); });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ body, closed: true });
+    });
     s.once(listener === 'https' ? 'secureConnect' : 'connect', () => s.write(text));
   });
 }
 
 /** The server's audit lines since `from`, parsed. */
 function auditsSince(from: number): Array<Record<string, unknown>> {
-  return lines.slice(from).filter((l) => l.startsWith('[server] {') && l.includes('"msg":"audit"'))
+  return lines
+    .slice(from)
+    .filter((l) => l.startsWith('[server] {') && l.includes('"msg":"audit"'))
     .map((l) => JSON.parse(l.slice('[server] '.length)) as Record<string, unknown>);
 }
 
@@ -64,11 +77,12 @@ const cases: Array<{ listener: Listener; port: number; path: string; upgrade: st
 for (const c of cases) {
   t.test(`${c.listener}: a request pipelined behind a refused ${c.upgrade} upgrade never reaches the kubelet`, async (t) => {
     const host = `${node.ip}:${c.port}`;
-    const upgrade = `POST ${c.path}?command=id&stdout=1 HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: ${c.upgrade}\r\n`
-      + (c.upgrade === 'websocket'
+    const upgrade =
+      `POST ${c.path}?command=id&stdout=1 HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: ${c.upgrade}\r\n` +
+      (c.upgrade === 'websocket'
         ? 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n'
-        : 'X-Stream-Protocol-Version: v4.channel.k8s.io\r\n')
-      + '\r\n';
+        : 'X-Stream-Protocol-Version: v4.channel.k8s.io\r\n') +
+      '\r\n';
     const pipelined = `GET /pods HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
     const from = lines.length;
     const { body, closed } = await exchange(c.listener, (c.upgrade === 'websocket' ? upgrade.replace(/^POST/, 'GET') : upgrade) + pipelined);
@@ -85,7 +99,10 @@ for (const c of cases) {
     const line = ours().find((a) => a['path'] === c.path);
     t.ok(line, `an audit line for ${c.path}`);
     t.equal(line?.['status'], refused, `the audit line carries the refusal's status (${refused})`);
-    t.notOk(ours().some((a) => a['path'] === '/pods'), 'no /pods request was audited');
+    t.notOk(
+      ours().some((a) => a['path'] === '/pods'),
+      'no /pods request was audited',
+    );
     // the same /pods on its own connection works: the refusal above is the relay's rule, not a dead path
     const alone = await exchange(c.listener, `GET /pods HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
     t.match(alone.body, /PodList/, 'a /pods request of its own is answered');

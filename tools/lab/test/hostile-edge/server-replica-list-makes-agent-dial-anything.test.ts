@@ -20,9 +20,26 @@ t.test('a 200-entry replica list makes the agent dial only allowed addresses, at
   const evil = await maliciousServer(t, pki, replicas);
 
   const agent = spawnApp(t, '@edge-tunnel/agent', [
-    '--server', evil.addr, '--node-name', 'edge-a', '--node-ip', `127.0.${SUBNET}.1`,
-    '--cert', pki.path('agent-edge-a', 'crt'), '--key', pki.path('agent-edge-a', 'key'), '--ca', pki.path('ca', 'crt'),
-    '--meta-addr', `127.0.${SUBNET}.1:0`, '--reconnect-spread-ms', '0', '--backoff-base-ms', '50', '--backoff-max-ms', '200',
+    '--server',
+    evil.addr,
+    '--node-name',
+    'edge-a',
+    '--node-ip',
+    `127.0.${SUBNET}.1`,
+    '--cert',
+    pki.path('agent-edge-a', 'crt'),
+    '--key',
+    pki.path('agent-edge-a', 'key'),
+    '--ca',
+    pki.path('ca', 'crt'),
+    '--meta-addr',
+    `127.0.${SUBNET}.1:0`,
+    '--reconnect-spread-ms',
+    '0',
+    '--backoff-base-ms',
+    '50',
+    '--backoff-max-ms',
+    '200',
   ]);
   t.ok(await eventually(() => evil.sessions > 0, 15_000), 'the agent attached to the malicious server');
   // the agent warns about the refused addresses once it has the list; give the dials time to happen
@@ -45,11 +62,30 @@ t.test('--replica-cidrs admits the listed range', async (t) => {
   t.teardown(() => counter.close());
   const inside = [await counter.listen(`127.0.${SUBNET}.200`), await counter.listen(`127.0.${SUBNET}.201`)];
   const outside = await counter.listen(`127.0.${SUBNET}.120`);
-  const evil = await maliciousServer(t, pki, [...inside, outside].map((addr, i) => ({ id: `r${i}`, addr })));
+  const evil = await maliciousServer(
+    t,
+    pki,
+    [...inside, outside].map((addr, i) => ({ id: `r${i}`, addr })),
+  );
   spawnApp(t, '@edge-tunnel/agent', [
-    '--server', evil.addr, '--node-name', 'edge-a', '--node-ip', `127.0.${SUBNET}.1`,
-    '--cert', pki.path('agent-edge-a', 'crt'), '--key', pki.path('agent-edge-a', 'key'), '--ca', pki.path('ca', 'crt'),
-    '--meta-addr', `127.0.${SUBNET}.1:0`, '--reconnect-spread-ms', '0', '--replica-cidrs', `127.0.${SUBNET}.200/31`,
+    '--server',
+    evil.addr,
+    '--node-name',
+    'edge-a',
+    '--node-ip',
+    `127.0.${SUBNET}.1`,
+    '--cert',
+    pki.path('agent-edge-a', 'crt'),
+    '--key',
+    pki.path('agent-edge-a', 'key'),
+    '--ca',
+    pki.path('ca', 'crt'),
+    '--meta-addr',
+    `127.0.${SUBNET}.1:0`,
+    '--reconnect-spread-ms',
+    '0',
+    '--replica-cidrs',
+    `127.0.${SUBNET}.200/31`,
   ]);
   t.ok(await eventually(() => inside.every((a) => counter.dialed.has(a)), 15_000), 'both replicas inside --replica-cidrs dialed');
   await new Promise((r) => setTimeout(r, 500));

@@ -19,11 +19,19 @@ const pki = await writePki(t);
 await writePemFiles(pki.dir, 'kubelet-client', await issueKubeletClientCert(pki.ca));
 const apiserverCaller = await issueCallerCert(pki.ca);
 const serving = await issueServerCert(pki.ca, { commonName: 'edge-a', dnsNames: ['edge-a'], ips: [IP] });
-const kubelet = await startKubelet({ nodeName: 'edge-a', host: IP, tls: { cert: serving.certPem, key: serving.keyPem, ca: pki.ca.certPem }, logLineIntervalMs: 0 });
+const kubelet = await startKubelet({
+  nodeName: 'edge-a',
+  host: IP,
+  tls: { cert: serving.certPem, key: serving.keyPem, ca: pki.ca.certPem },
+  logLineIntervalMs: 0,
+});
 t.teardown(() => kubelet.close());
-const cluster = await startCluster(t, pki, [['nodes', nodeObject('edge-a', [IP])]], [
-  '--require-caller-cert=false', '--kubelet-client-cert', pki.path('kubelet-client', 'crt'), '--kubelet-client-key', pki.path('kubelet-client', 'key'),
-]);
+const cluster = await startCluster(
+  t,
+  pki,
+  [['nodes', nodeObject('edge-a', [IP])]],
+  ['--require-caller-cert=false', '--kubelet-client-cert', pki.path('kubelet-client', 'crt'), '--kubelet-client-key', pki.path('kubelet-client', 'key')],
+);
 Object.assign(cluster.api.auth.tokens, {
   'tok-nobody': { username: SA('default', 'nobody'), groups: ['system:serviceaccounts'] },
   'tok-metrics': { username: SA('kube-system', 'metrics-server'), groups: ['system:serviceaccounts'] },
@@ -36,25 +44,50 @@ cluster.api.auth.rules.push(
 await cluster.agent('edge-a', IP);
 t.ok(await eventually(async () => (await cluster.meta('/debug/tunnels'))?.nodes.some((n: any) => n.connected) === true, 20_000), 'edge-a attached');
 
-interface Answer { status: number; error?: string; body: string }
+interface Answer {
+  status: number;
+  error?: string;
+  body: string;
+}
 
 /** One request to :10263 for edge-a's kubelet, no client certificate unless `cert`. */
 function ask(method: string, path: string, headers: Record<string, string> = {}, cert?: { certPem: string; keyPem: string }): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request({
-      host: '127.0.0.1', port: cluster.ports.https, method, path, servername: 'localhost', agent: false, ca: pki.ca.certPem,
-      headers: { host: `${IP}:10250`, ...headers }, ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}),
+      host: '127.0.0.1',
+      port: cluster.ports.https,
+      method,
+      path,
+      servername: 'localhost',
+      agent: false,
+      ca: pki.ca.certPem,
+      headers: { host: `${IP}:10250`, ...headers },
+      ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}),
     });
     req.on('response', (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve({ status: res.statusCode ?? 0, error: res.headers['x-tunnel-error'] as string | undefined, body }));
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => {
+          body += d;
+        })
+        .on('end', () => resolve({ status: res.statusCode ?? 0, error: res.headers['x-tunnel-error'] as string | undefined, body }));
     });
-    req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: res.statusCode ?? 0, body: '' }); });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 0, body: '' });
+    });
     req.on('error', reject).end();
   });
 }
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
-const ws = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-protocol': 'v5.channel.k8s.io' };
+const ws = {
+  connection: 'Upgrade',
+  upgrade: 'websocket',
+  'sec-websocket-version': '13',
+  'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+  'sec-websocket-protocol': 'v5.channel.k8s.io',
+};
 const EXEC = '/exec/default/demo/app?command=id&stdout=true';
 const count = (path: string): number => cluster.api.requests.filter((r) => r.method === 'POST' && r.path === path).length;
 
@@ -67,7 +100,10 @@ t.test('a service-account token without nodes/proxy cannot /run nor exec', async
   t.equal(exec.status, 403, 'an exec upgrade is refused, not switched');
   t.equal(kubelet.execCount(), 0, 'no exec reached the kubelet');
   const refused = cluster.server.logged('token caller refused');
-  t.ok(refused.some((l) => l['user'] === SA('default', 'nobody') && l['reason'] === 'TOKEN_NOT_ALLOWED'), 'a warn line names the user');
+  t.ok(
+    refused.some((l) => l['user'] === SA('default', 'nobody') && l['reason'] === 'TOKEN_NOT_ALLOWED'),
+    'a warn line names the user',
+  );
 });
 
 t.test('a token with nodes/metrics only: GET /metrics yes, /pods (proxy) no', async (t) => {
@@ -84,7 +120,7 @@ t.test('a token with nodes/metrics only: GET /metrics yes, /pods (proxy) no', as
   const sneaky = await ask('GET', '/metrics/%2e%2e/pods', bearer('tok-metrics'));
   t.equal(sneaky.status, 403, '/metrics/%2e%2e/pods is nodes/proxy, not nodes/metrics');
   const audit = cluster.server.logged('audit').filter((a) => a['path'] === '/metrics' && a['status'] === 200);
-  t.equal(audit.at(-1)?.['caller'], SA('kube-system', 'metrics-server'), 'the audit line names the token\'s user');
+  t.equal(audit.at(-1)?.['caller'], SA('kube-system', 'metrics-server'), "the audit line names the token's user");
 });
 
 t.test('an invalid token, and no credentials at all, get 401', async (t) => {
@@ -109,7 +145,7 @@ t.test('decisions are cached: repeated scrapes ask the API once', async (t) => {
   t.equal(count(ACCESS_REVIEW_PATH) - sar, 1, 'a new permission (nodes/spec) is one review');
 });
 
-t.test('positive controls: nodes/proxy may exec; the apiserver\'s certificate needs no token', async (t) => {
+t.test("positive controls: nodes/proxy may exec; the apiserver's certificate needs no token", async (t) => {
   const exec = await ask('GET', EXEC, { ...bearer('tok-admin'), ...ws });
   t.equal(exec.status, 101, 'exec with get nodes/proxy switches');
   t.ok(await eventually(() => kubelet.execCount() === 1, 5_000), 'and reached the kubelet');

@@ -44,13 +44,17 @@ t.test('a holder of the shared token cannot enroll as another node, nor take its
 
   // the attack: an agent on edge-a with the same token, claiming edge-b
   const attacker = await enrollingAgent(t, pki, cluster, 'edge-b', EDGE_B, SHARED);
-  t.ok(await eventually(() => attacker.logged('enrollment failed').length >= 2, 20_000), 'the attacker\'s enrollment keeps failing');
+  t.ok(await eventually(() => attacker.logged('enrollment failed').length >= 2, 20_000), "the attacker's enrollment keeps failing");
   await attacker.stop();
   const failed = attacker.logged('enrollment failed')[0] ?? {};
   t.equal(failed['status'], 409, 'HTTP 409');
   t.equal(failed['code'], 'ALREADY_ENROLLED', 'code ALREADY_ENROLLED');
   const warn = cluster.server.logged('enrollment refused').find((l) => l['code'] === 'ALREADY_ENROLLED');
-  t.match(warn, { nodeName: 'edge-b', reason: /edge-b already holds a certificate .*kubectl -n kube-system patch configmap edge-tunnel-enrollments/ }, 'a server warn line naming the operator action');
+  t.match(
+    warn,
+    { nodeName: 'edge-b', reason: /edge-b already holds a certificate .*kubectl -n kube-system patch configmap edge-tunnel-enrollments/ },
+    'a server warn line naming the operator action',
+  );
   t.same(attacker.logged('certificate enrolled'), [], 'the attacker got no certificate');
 
   // edge-b's traffic stays with the real agent's session
@@ -58,7 +62,7 @@ t.test('a holder of the shared token cannot enroll as another node, nor take its
   let ok = 0;
   for (let i = 0; i < 20; i += 1) if ((await httpGet(proxy, `${EDGE_B}:10255`)).body === 'edge-b\n') ok += 1;
   t.equal(ok, 20, '20 of 20 requests to edge-b answered by edge-b');
-  t.equal(await sessionOf(cluster, 'edge-b'), liveSession, 'edge-b\'s session was never replaced');
+  t.equal(await sessionOf(cluster, 'edge-b'), liveSession, "edge-b's session was never replaced");
   t.equal(cluster.server.logged('agent session replaced: draining the old one').length, 0, 'no session replacement');
 
   // the operator action (edge-b reinstalled): clear the record; then a token enrolls edge-b again

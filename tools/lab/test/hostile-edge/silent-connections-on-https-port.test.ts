@@ -18,8 +18,9 @@ const lines: string[] = [];
 const lab = await startTestLab(217, lines);
 t.teardown(() => lab.close());
 const meta = lab.ports.meta;
-const caller = lab.commands.find((c) => c.command.includes('--cert') && c.command.includes('/stats/summary'))!.command
-  .replace('curl -s', "curl -s -o /dev/null -w '%{http_code}' --max-time 5");
+const caller = lab.commands
+  .find((c) => c.command.includes('--cert') && c.command.includes('/stats/summary'))!
+  .command.replace('curl -s', "curl -s -o /dev/null -w '%{http_code}' --max-time 5");
 const rss = (): Promise<number> => metric(meta, 'edge_tunnel_server_process_resident_memory_bytes');
 
 t.test(`${N} connections to :10263 that never start TLS are closed within seconds; callers are served`, async (t) => {
@@ -33,7 +34,9 @@ t.test(`${N} connections to :10263 that never start TLS are closed within second
   const closedMs = await msUntil(async () => s.open() === 0, CLOSED_MS);
   const sorted = [...s.closedAfterMs].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)] ?? NaN;
-  t.comment(`closed by the server: ${s.closedAfterMs.length} of ${N}, median after ${Math.round(median)} ms; all closed ${closedMs === undefined ? 'not' : `after ${Math.round(closedMs)} ms`}; RSS ${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssDuring / 2 ** 20).toFixed(0)} MiB`);
+  t.comment(
+    `closed by the server: ${s.closedAfterMs.length} of ${N}, median after ${Math.round(median)} ms; all closed ${closedMs === undefined ? 'not' : `after ${Math.round(closedMs)} ms`}; RSS ${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssDuring / 2 ** 20).toFixed(0)} MiB`,
+  );
   t.ok(s.closedAfterMs.length >= N * 0.9, `${s.closedAfterMs.length} of ${N} closed by the server within ${CLOSED_MS} ms`);
   t.ok(median < CLOSED_MS, `median time to close ${Math.round(median)} ms`);
   const refused = await metric(meta, 'edge_tunnel_tls_refusals_total{listener="https",reason="client_hello_timeout"}');

@@ -32,9 +32,11 @@ function holdStream(source: string, through: 'http' | 'connect'): () => string {
   s.on('data', (b: Buffer) => (text += b.toString('latin1')));
   s.on('error', () => {});
   const target = `${a.ip}:10255`;
-  s.write(through === 'connect'
-    ? `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`
-    : `POST /healthz HTTP/1.1\r\nHost: ${target}\r\nContent-Length: 1000000\r\n\r\n`);
+  s.write(
+    through === 'connect'
+      ? `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`
+      : `POST /healthz HTTP/1.1\r\nHost: ${target}\r\nContent-Length: 1000000\r\n\r\n`,
+  );
   return () => text;
 }
 
@@ -51,13 +53,23 @@ async function holdMany(n: number, sourceOf: (i: number) => string): Promise<{ r
 function apiserverPods(): Promise<{ status: number; error?: string }> {
   const pem = (ext: 'crt' | 'key'): string => readFileSync(lab.certs.path('caller', ext), 'utf8');
   return new Promise((resolve, reject) => {
-    const req = request({
-      host: lab.serverHost, port: lab.ports.https, path: '/pods', servername: 'localhost', agent: false,
-      headers: { host: `${a.ip}:10250` }, ca: readFileSync(lab.certs.path('ca', 'crt'), 'utf8'), cert: pem('crt'), key: pem('key'),
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, error: res.headers['x-tunnel-error'] as string | undefined }));
-    });
+    const req = request(
+      {
+        host: lab.serverHost,
+        port: lab.ports.https,
+        path: '/pods',
+        servername: 'localhost',
+        agent: false,
+        headers: { host: `${a.ip}:10250` },
+        ca: readFileSync(lab.certs.path('ca', 'crt'), 'utf8'),
+        cert: pem('crt'),
+        key: pem('key'),
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, error: res.headers['x-tunnel-error'] as string | undefined }));
+      },
+    );
     req.on('error', reject).end();
   });
 }

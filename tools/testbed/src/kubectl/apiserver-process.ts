@@ -28,19 +28,39 @@ export async function startApiServerProcess(tb: Testbed, dir: string, nodes: rea
   const file = (name: string): string => join(dir, name);
   await writeFile(file('seed.json'), JSON.stringify(seedDocument(nodes)));
   const proc = tb.spawn(tb.cloudNs, 'apiserver', process.execPath, [
-    appScript('@edge-tunnel/fake-apiserver'), '--listen', `127.0.0.1:${API_SERVER_PORT}`,
-    '--seed', file('seed.json'), '--kubeconfig', file('kubeconfig'), '--request-log', file('requests.jsonl'),
+    appScript('@edge-tunnel/fake-apiserver'),
+    '--listen',
+    `127.0.0.1:${API_SERVER_PORT}`,
+    '--seed',
+    file('seed.json'),
+    '--kubeconfig',
+    file('kubeconfig'),
+    '--request-log',
+    file('requests.jsonl'),
     // kube-apiserver's kubelet-client identity: the testbed's `caller` certificate (CN kube-apiserver-kubelet-client)
-    '--kubelet-client-cert', tb.certs.path('caller', 'crt'), '--kubelet-client-key', tb.certs.path('caller', 'key'),
-    '--kubelet-ca', tb.certs.path('ca', 'crt'),
+    '--kubelet-client-cert',
+    tb.certs.path('caller', 'crt'),
+    '--kubelet-client-key',
+    tb.certs.path('caller', 'key'),
+    '--kubelet-ca',
+    tb.certs.path('ca', 'crt'),
   ]);
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: proc.child.stdout! }).on('line', (line) => {
       const url = /^\{"msg":"fake apiserver listening","url":"([^"]+)"/.exec(line)?.[1];
       if (url) resolve(url);
     });
-    void proc.exited.then((code) => reject(new Error(`kubectl testbed: the fake API server exited with code ${code}:\n${
-      tb.logs().filter((l) => l.includes('[apiserver]')).slice(-10).join('\n')}`)));
+    void proc.exited.then((code) =>
+      reject(
+        new Error(
+          `kubectl testbed: the fake API server exited with code ${code}:\n${tb
+            .logs()
+            .filter((l) => l.includes('[apiserver]'))
+            .slice(-10)
+            .join('\n')}`,
+        ),
+      ),
+    );
   });
   return { proc, url, kubeconfig: file('kubeconfig'), requests: () => readRequests(file('requests.jsonl')) };
 }
@@ -52,5 +72,8 @@ function readRequests(path: string): RecordedRequest[] {
   } catch {
     return [];
   }
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as RecordedRequest);
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as RecordedRequest);
 }

@@ -35,10 +35,17 @@ export function connectThrough(proxyHost: string, proxyPort: number, authority: 
       const status = head.split('\r\n', 1)[0] ?? '';
       if (!/^HTTP\/1\.[01] 200\b/.test(status)) {
         // Give the body (the proxy's reason) a moment to arrive, then fail with it.
-        const body = (): string => received.subarray(end + 4).toString('utf8').trim();
+        const body = (): string =>
+          received
+            .subarray(end + 4)
+            .toString('utf8')
+            .trim();
         socket.off('data', onData);
         socket.on('data', (more: Buffer) => (received = Buffer.concat([received, more])));
-        setTimeout(() => fail(new Error(`CONNECT ${authority} via ${proxyHost}:${proxyPort}: ${status.replace(/^HTTP\/1\.[01] /, '')}${body() ? `: ${body()}` : ''}`)), 50);
+        setTimeout(
+          () => fail(new Error(`CONNECT ${authority} via ${proxyHost}:${proxyPort}: ${status.replace(/^HTTP\/1\.[01] /, '')}${body() ? `: ${body()}` : ''}`)),
+          50,
+        );
         return;
       }
       socket.off('data', onData);

@@ -19,8 +19,18 @@ const KEPT_LINES = 2_000;
 
 export async function startLoopbackKubectl(options: KubectlTestbedOptions, modeReason: string): Promise<KubectlTestbed> {
   const subnet = options.subnet ?? 147;
-  const nodes: LabNode[] = options.lab?.nodes ?? [{ name: 'edge-a', ip: `127.0.${subnet}.1` }, { name: 'edge-b', ip: `127.0.${subnet}.2` }];
-  const ports = options.lab?.ports ?? { agent: await freePort(), https: await freePort(), http: await freePort(), meta: await freePort(), connect: await freePort(), exporter: await freePort() };
+  const nodes: LabNode[] = options.lab?.nodes ?? [
+    { name: 'edge-a', ip: `127.0.${subnet}.1` },
+    { name: 'edge-b', ip: `127.0.${subnet}.2` },
+  ];
+  const ports = options.lab?.ports ?? {
+    agent: await freePort(),
+    https: await freePort(),
+    http: await freePort(),
+    meta: await freePort(),
+    connect: await freePort(),
+    exporter: await freePort(),
+  };
   const kept: string[] = [];
   const log = (line: string): void => {
     kept.push(line);
@@ -81,4 +91,3 @@ export async function startLoopbackKubectl(options: KubectlTestbedOptions, modeR
     throw err;
   }
 }
-

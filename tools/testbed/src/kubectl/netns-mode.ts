@@ -21,10 +21,16 @@ export async function startNetnsKubectl(options: KubectlTestbedOptions, modeReas
   // The exporter is optional here: `npm start` must run where the Debian package is missing.
   const exporter = (await execIn(undefined, 'sh', ['-c', `command -v ${NODE_EXPORTER}`])).code === 0 ? EXPORTER_PORT : undefined;
   const tb = await startTestbed({
-    mode: 'netns', edges: 2, exporterPort: EXPORTER_PORT, exporterOn: exporter ? [0] : [],
-    portConfig: exporter ? { 'dnat-ports-pair': `${exporter}=10264` } : {}, log: options.log,
-    serverArgs: options.serverArgs ?? [], agentArgs: options.agentArgs ?? [],
-    ...(options.egressProxy ? { egressProxy: options.egressProxy } : {}), ...(options.agentCommand ? { agentCommand: options.agentCommand } : {}),
+    mode: 'netns',
+    edges: 2,
+    exporterPort: EXPORTER_PORT,
+    exporterOn: exporter ? [0] : [],
+    portConfig: exporter ? { 'dnat-ports-pair': `${exporter}=10264` } : {},
+    log: options.log,
+    serverArgs: options.serverArgs ?? [],
+    agentArgs: options.agentArgs ?? [],
+    ...(options.egressProxy ? { egressProxy: options.egressProxy } : {}),
+    ...(options.agentCommand ? { agentCommand: options.agentCommand } : {}),
   });
   try {
     const kubelets = edgeKubelets(tb);

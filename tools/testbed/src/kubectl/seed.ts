@@ -14,7 +14,10 @@ export function nodeObject(node: SeedNode): KubeObject {
   return {
     metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'node-role.kubernetes.io/edge': '' } },
     status: {
-      addresses: [{ type: 'InternalIP', address: node.ip }, { type: 'Hostname', address: node.name }],
+      addresses: [
+        { type: 'InternalIP', address: node.ip },
+        { type: 'Hostname', address: node.name },
+      ],
       conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady' }],
       daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
       nodeInfo: { kubeletVersion: 'v1.32.0' },

@@ -26,8 +26,11 @@ export function kubectlCommands(tb: KubectlTestbed): StartCommand[] {
     { title: 'copy a file into the pod', command: k('cp', './README.md', `default/${pod}:/tmp/README.md`, '-c', 'app') },
     { title: 'follow the container log (Ctrl-C closes the stream at the kubelet)', command: k('logs', '-f', pod, '-c', 'app'), interactive: true },
     { title: 'a shell in the pod', command: k('exec', '-it', pod, '-c', 'app', '--', 'sh'), interactive: true },
-    { title: `port-forward to the node's 127.0.0.1:${target}; then: ${cloud}curl -s localhost:${FORWARD.local}/healthz`,
-      command: k('port-forward', `pod/${pod}`, `${FORWARD.local}:${target}`), interactive: true },
+    {
+      title: `port-forward to the node's 127.0.0.1:${target}; then: ${cloud}curl -s localhost:${FORWARD.local}/healthz`,
+      command: k('port-forward', `pod/${pod}`, `${FORWARD.local}:${target}`),
+      interactive: true,
+    },
   ];
 }
 
@@ -39,11 +42,22 @@ export function netnsCurlCommands(tb: KubectlTestbed): StartCommand[] {
   const tls = ['--cacert', bed.certs.path('ca', 'crt'), '--cert', bed.certs.path('caller', 'crt'), '--key', bed.certs.path('caller', 'key')];
   return [
     { title: `kubelet read-only port of ${a.name}: DNAT to the server's :10264, then the tunnel`, command: curl('-s', `http://${a.ip}:10255/healthz`) },
-    { title: `kubelet HTTPS API of ${b.name} with the caller certificate kube-apiserver presents (DNAT to :10263)`,
-      command: curl('-s', ...tls, `https://${b.ip}:10250/stats/summary`) },
-    ...(tb.exporterPort === undefined ? [] : [{ title: `prometheus-node-exporter on ${a.name}, opened by dnat-ports-pair ${tb.exporterPort}=10264`,
-      command: curl('-s', `http://${a.ip}:${tb.exporterPort}/metrics`) }]),
-    { title: 'a port nobody configured: the catch-all DNAT answers an immediate 403 PORT_NOT_CONFIGURED', command: curl('-sS', '-i', '-m', '2', `http://${a.ip}:9999/`) },
+    {
+      title: `kubelet HTTPS API of ${b.name} with the caller certificate kube-apiserver presents (DNAT to :10263)`,
+      command: curl('-s', ...tls, `https://${b.ip}:10250/stats/summary`),
+    },
+    ...(tb.exporterPort === undefined
+      ? []
+      : [
+          {
+            title: `prometheus-node-exporter on ${a.name}, opened by dnat-ports-pair ${tb.exporterPort}=10264`,
+            command: curl('-s', `http://${a.ip}:${tb.exporterPort}/metrics`),
+          },
+        ]),
+    {
+      title: 'a port nobody configured: the catch-all DNAT answers an immediate 403 PORT_NOT_CONFIGURED',
+      command: curl('-sS', '-i', '-m', '2', `http://${a.ip}:9999/`),
+    },
     { title: 'tunnels and config, as an operator sees them', command: curl('-s', `http://127.0.0.1:10265/debug/tunnels`) },
   ];
 }
@@ -56,13 +70,29 @@ function block(commands: readonly StartCommand[]): string[] {
 export function startBanner(tb: KubectlTestbed): string {
   const nodes = tb.nodes.map((n) => `${n.name}=${n.ip}`).join(', ');
   const head = tb.netns
-    ? [`edge-tunnel lab is up in network namespaces: cloud ${tb.netns.cloudNs}, edge nodes ${nodes}`,
-      `The cloud reaches edge IPs only through iptables DNAT to the server and the tunnel. Config (edits apply live): ${tb.netns.configPath}`,
-      '', 'Try (in another terminal, as root):', ...block(netnsCurlCommands(tb))]
-    : [`edge-tunnel lab is up on loopback (${tb.modeReason}): server on ${tb.lab!.serverHost}, edge nodes ${nodes}`,
-      `certificates and config in ${tb.lab!.dir} (edit ${tb.lab!.configPath} to open ports live)`,
-      '', 'Try (in another terminal):', ...block(tb.lab!.commands)];
+    ? [
+        `edge-tunnel lab is up in network namespaces: cloud ${tb.netns.cloudNs}, edge nodes ${nodes}`,
+        `The cloud reaches edge IPs only through iptables DNAT to the server and the tunnel. Config (edits apply live): ${tb.netns.configPath}`,
+        '',
+        'Try (in another terminal, as root):',
+        ...block(netnsCurlCommands(tb)),
+      ]
+    : [
+        `edge-tunnel lab is up on loopback (${tb.modeReason}): server on ${tb.lab!.serverHost}, edge nodes ${nodes}`,
+        `certificates and config in ${tb.lab!.dir} (edit ${tb.lab!.configPath} to open ports live)`,
+        '',
+        'Try (in another terminal):',
+        ...block(tb.lab!.commands),
+      ];
   const via = tb.netns ? `a process in the cloud namespace that dials edgeIP:10250 like kube-apiserver` : 'in-process, through the CONNECT frontend';
-  return ['', ...head, '', `kubectl, through an emulated API server (${via}; ${tb.mode}):`, ...block(kubectlCommands(tb)), '',
-    'Ctrl-C stops everything.', ''].join('\n');
+  return [
+    '',
+    ...head,
+    '',
+    `kubectl, through an emulated API server (${via}; ${tb.mode}):`,
+    ...block(kubectlCommands(tb)),
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ].join('\n');
 }

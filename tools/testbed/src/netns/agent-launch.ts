@@ -38,7 +38,7 @@ export async function daemonSetContainer(path = DAEMONSET_PATH): Promise<Contain
 
 /** `$(NAME)` as the kubelet expands it: from the container's env; `$$(NAME)` stays literal; unknown names stay. */
 export function expandKubeVars(arg: string, env: Record<string, string>): string {
-  return arg.replace(/\$\$\(|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string | undefined) => (name === undefined ? '$(' : env[name] ?? m));
+  return arg.replace(/\$\$\(|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string | undefined) => (name === undefined ? '$(' : (env[name] ?? m)));
 }
 
 /** The proxy URL an agent is given (credentials only in the env variant's URL). */
@@ -52,7 +52,12 @@ export function proxyUrl(plan: TopologyPlan, auth?: { user: string; password: st
  * Writes what the launches need under `dir` (per-node volumes, the proxy auth file) and returns the
  * launcher. Restarts of an agent reuse it, so a restarted agent runs as the first one did.
  */
-export async function prepareAgentLaunch(plan: TopologyPlan, certs: TestbedCerts, dir: string, options: TestbedOptions): Promise<(edge: EdgePlan) => AgentLaunch> {
+export async function prepareAgentLaunch(
+  plan: TopologyPlan,
+  certs: TestbedCerts,
+  dir: string,
+  options: TestbedOptions,
+): Promise<(edge: EdgePlan) => AgentLaunch> {
   const proxy = options.egressProxy;
   const proxyArgs: string[] = [];
   const proxyEnv: Record<string, string> = {};
@@ -93,11 +98,13 @@ export async function prepareAgentLaunch(plan: TopologyPlan, certs: TestbedCerts
       env[e.name] = field === 'spec.nodeName' ? edge.name : field === 'status.hostIP' ? edge.ip : expandKubeVars(e.value ?? '', env);
     }
     env['SERVER_ADDR'] = `${plan.lbAddress}:${SERVER_PORTS.agent}`; // what an overlay sets
-    const args = container.args.map((a) => expandKubeVars(a, env)).map((a) => {
-      const m = /^(--[a-z-]+=)(\/.*)$/.exec(a);
-      const local = m ? onVolume(m[2]!) : undefined;
-      return local ? `${m![1]}${local}` : a;
-    });
+    const args = container.args
+      .map((a) => expandKubeVars(a, env))
+      .map((a) => {
+        const m = /^(--[a-z-]+=)(\/.*)$/.exec(a);
+        const local = m ? onVolume(m[2]!) : undefined;
+        return local ? `${m![1]}${local}` : a;
+      });
     const flag = (name: string): string => {
       const v = args.find((a) => a.startsWith(`--${name}=`));
       if (!v) throw new Error(`testbed: the DaemonSet's agent has no --${name}`);

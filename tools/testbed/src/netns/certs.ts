@@ -19,14 +19,16 @@ export async function writeTestbedCerts(dir: string, plan: TopologyPlan): Promis
     writePemFiles(dir, 'ca', { certPem: ca.certPem }),
     issueServerCert(ca, {
       dnsNames: ['localhost', 'edge-tunnel-server', ...plan.edges.map((e) => e.name)],
-      ips: [...new Set(['127.0.0.1', plan.lbAddress, plan.serverAddress, ...edgeIps])], key,
+      ips: [...new Set(['127.0.0.1', plan.lbAddress, plan.serverAddress, ...edgeIps])],
+      key,
     }).then((pair) => writePemFiles(dir, 'server', pair)),
     issueKubeletClientCert(ca, { key }).then((pair) => writePemFiles(dir, 'kubelet-client', pair)),
     issueCallerCert(ca, undefined, { key }).then((pair) => writePemFiles(dir, 'caller', pair)),
     ...plan.edges.flatMap((edge) => [
       issueAgentCert(ca, edge.name, [edge.ip], { key }).then((pair) => writePemFiles(dir, `agent-${edge.name}`, pair)),
-      issueServerCert(ca, { commonName: edge.name, dnsNames: [edge.name], ips: [edge.ip], key })
-        .then((pair) => writePemFiles(dir, `kubelet-${edge.name}`, pair)),
+      issueServerCert(ca, { commonName: edge.name, dnsNames: [edge.name], ips: [edge.ip], key }).then((pair) =>
+        writePemFiles(dir, `kubelet-${edge.name}`, pair),
+      ),
     ]),
   ]);
   return { dir, path: (name, ext) => join(dir, `${name}.${ext}`) };

@@ -40,7 +40,10 @@ export async function mustExec(ns: string | undefined, cmd: string, args: readon
 /** `ip netns list` names (without the `(id: n)` suffix). */
 export async function listNamespaces(): Promise<string[]> {
   const res = await execIn(undefined, 'ip', ['netns', 'list']);
-  return res.stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.length > 0);
+  return res.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.length > 0);
 }
 
 /** Synchronous best-effort `ip netns del` for process-exit handlers. */

@@ -5,7 +5,19 @@ export { daemonSetContainer, expandKubeVars, type AgentLaunch } from './agent-la
 export { portConfigText, writePortConfig } from './port-config-file.js';
 export type { ServerCaptureStatus } from './server-meta.js';
 export { startPrometheus, prometheusConfig, type PrometheusHandle, type PrometheusOptions, type TargetHealth } from './prometheus.js';
-export { planTopology, MAX_EDGES, NS_PREFIX, PROXY_PORT, SERVER_PORTS, type EgressProxyOptions, type ProxyPlan, type EdgePlan, type TestbedMode, type TestbedOptions, type TopologyPlan } from './options.js';
+export {
+  planTopology,
+  MAX_EDGES,
+  NS_PREFIX,
+  PROXY_PORT,
+  SERVER_PORTS,
+  type EgressProxyOptions,
+  type ProxyPlan,
+  type EdgePlan,
+  type TestbedMode,
+  type TestbedOptions,
+  type TopologyPlan,
+} from './options.js';
 export { netnsUnavailable } from './topology.js';
 export { execIn, listNamespaces, nsArgv, type ExecResult } from './exec.js';
 export type { TestbedProcess } from './processes.js';

@@ -119,16 +119,25 @@ export function planTopology(mode: TestbedMode, edges: number, id: string, proxy
   }
   if (proxy && mode !== 'netns') throw new RangeError('testbed: egressProxy needs netns mode (a proxy namespace between edges and cloud)');
   const list: EdgePlan[] = [];
-  const block = `127.77.${parseInt(id.split('-').at(-1)!.slice(0, 4), 16) % 250 + 1}`;
+  const block = `127.77.${(parseInt(id.split('-').at(-1)!.slice(0, 4), 16) % 250) + 1}`;
   for (let i = 1; i <= edges; i++) {
-    list.push(mode === 'netns'
-      ? { name: `edge-${i}`, ns: `et-tb-${id}-e${i}`, ip: `10.251.${i}.2`,
-          uplinkCloud: `10.250.${i}.1`, uplinkEdge: `10.250.${i}.2`, cloudDev: `edge${i}` }
-      : { name: `edge-${i}`, ns: '', ip: `${block}.${10 + i}`, uplinkCloud: '', uplinkEdge: '', cloudDev: '' });
+    list.push(
+      mode === 'netns'
+        ? { name: `edge-${i}`, ns: `et-tb-${id}-e${i}`, ip: `10.251.${i}.2`, uplinkCloud: `10.250.${i}.1`, uplinkEdge: `10.250.${i}.2`, cloudDev: `edge${i}` }
+        : { name: `edge-${i}`, ns: '', ip: `${block}.${10 + i}`, uplinkCloud: '', uplinkEdge: '', cloudDev: '' },
+    );
   }
   const proxyPlan: ProxyPlan = { ns: `et-tb-${id}-p`, address: '10.249.1.1', port: PROXY_PORT, cloudLinkProxy: '10.249.0.2', cloudLinkCloud: '10.249.0.1' };
   return mode === 'netns'
-    ? { mode, cloudNs: `et-tb-${id}-c`, lbAddress: '10.250.0.1', serverAddress: '10.250.0.2', edgeNet: '10.251.0.0/16', edges: list, ...(proxy ? { proxy: proxyPlan } : {}) }
+    ? {
+        mode,
+        cloudNs: `et-tb-${id}-c`,
+        lbAddress: '10.250.0.1',
+        serverAddress: '10.250.0.2',
+        edgeNet: '10.251.0.0/16',
+        edges: list,
+        ...(proxy ? { proxy: proxyPlan } : {}),
+      }
     : { mode, cloudNs: undefined, lbAddress: `${block}.1`, serverAddress: `${block}.1`, edgeNet: `${block}.0/24`, edges: list };
 }
 

@@ -16,7 +16,11 @@ export interface TestbedProcess {
 }
 
 export function startIn(
-  ns: string | undefined, name: string, cmd: string, args: readonly string[], log: (line: string) => void,
+  ns: string | undefined,
+  name: string,
+  cmd: string,
+  args: readonly string[],
+  log: (line: string) => void,
   env: Record<string, string> = {},
 ): TestbedProcess {
   const [file, argv] = nsArgv(ns, cmd, args);

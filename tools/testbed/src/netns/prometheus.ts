@@ -58,7 +58,10 @@ export async function startPrometheus(tb: Testbed, options: PrometheusOptions): 
   const listen = `${tb.mode === 'netns' ? '127.0.0.1' : tb.serverAddress}:${options.port ?? 9090}`;
   const url = `http://${listen}`;
   const proc = tb.spawn(tb.cloudNs, 'prometheus', 'prometheus', [
-    `--config.file=${configPath}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=${listen}`, '--log.level=warn',
+    `--config.file=${configPath}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=${listen}`,
+    '--log.level=warn',
   ]);
   const close = async (): Promise<void> => {
     await proc.stop();
@@ -67,24 +70,38 @@ export async function startPrometheus(tb: Testbed, options: PrometheusOptions): 
   const targets = async (): Promise<TargetHealth[]> => {
     const res = await tb.exec(tb.cloudNs, 'curl', ['-sf', '-m', '2', `${url}/api/v1/targets?state=active`], 5_000);
     if (res.code !== 0) return [];
-    const body = JSON.parse(res.stdout) as { data: { activeTargets: Array<{ labels: { instance: string }; health: TargetHealth['health']; lastError: string }> } };
+    const body = JSON.parse(res.stdout) as {
+      data: { activeTargets: Array<{ labels: { instance: string }; health: TargetHealth['health']; lastError: string }> };
+    };
     return body.data.activeTargets.map((t) => ({ instance: t.labels.instance, health: t.health, lastError: t.lastError }));
   };
   const waitForHealth = async (instance: string, health: TargetHealth['health'], timeoutMs = 10_000): Promise<TargetHealth> => {
     let last: TargetHealth | undefined;
     try {
-      await waitFor(`prometheus target ${instance} ${health}`, async () => {
-        last = (await targets()).find((t) => t.instance === instance);
-        return last?.health === health;
-      }, timeoutMs, 250);
+      await waitFor(
+        `prometheus target ${instance} ${health}`,
+        async () => {
+          last = (await targets()).find((t) => t.instance === instance);
+          return last?.health === health;
+        },
+        timeoutMs,
+        250,
+      );
     } catch (err) {
       throw new Error(`${(err as Error).message} (last: ${JSON.stringify(last)})`);
     }
     return last!;
   };
   try {
-    await unlessExited(proc, waitFor('prometheus to be ready', async () =>
-      (await tb.exec(tb.cloudNs, 'curl', ['-sf', '-o', '/dev/null', '-m', '1', `${url}/-/ready`], 3_000)).code === 0, 20_000, 200));
+    await unlessExited(
+      proc,
+      waitFor(
+        'prometheus to be ready',
+        async () => (await tb.exec(tb.cloudNs, 'curl', ['-sf', '-o', '/dev/null', '-m', '1', `${url}/-/ready`], 3_000)).code === 0,
+        20_000,
+        200,
+      ),
+    );
   } catch (err) {
     await close();
     throw err;

@@ -41,16 +41,25 @@ export function serverMeta(o: ServerMetaOptions): ServerMeta {
     const res = await o.curl(['-sf', '-m', '1', `${o.metaUrl}${path}`], 3_000);
     return res.code === 0 ? (JSON.parse(res.stdout) as T) : undefined;
   };
-  const capturedPorts = (data: Record<string, string>, serverAddress: string): readonly number[] => planRules({
-    nodeIps: [], config: parsePortConfig(data).config,
-    httpsTarget: { ip: serverAddress, port: SERVER_PORTS.https }, httpTarget: { ip: serverAddress, port: SERVER_PORTS.http },
-  }).ports;
+  const capturedPorts = (data: Record<string, string>, serverAddress: string): readonly number[] =>
+    planRules({
+      nodeIps: [],
+      config: parsePortConfig(data).config,
+      httpsTarget: { ip: serverAddress, port: SERVER_PORTS.https },
+      httpTarget: { ip: serverAddress, port: SERVER_PORTS.http },
+    }).ports;
   return {
     get,
-    waitForTunnels: (names, timeoutMs) => waitFor(`tunnels of ${names.join(', ')}`, async () => {
-      const nodes = (await get<{ nodes: Array<{ nodeName: string; connected: boolean }> }>('/debug/tunnels'))?.nodes ?? [];
-      return names.every((n) => nodes.some((u) => u.nodeName === n && u.connected));
-    }, timeoutMs, 200),
+    waitForTunnels: (names, timeoutMs) =>
+      waitFor(
+        `tunnels of ${names.join(', ')}`,
+        async () => {
+          const nodes = (await get<{ nodes: Array<{ nodeName: string; connected: boolean }> }>('/debug/tunnels'))?.nodes ?? [];
+          return names.every((n) => nodes.some((u) => u.nodeName === n && u.connected));
+        },
+        timeoutMs,
+        200,
+      ),
     async waitForPortConfig(data, timeoutMs) {
       const config = JSON.parse(JSON.stringify(portConfigToJSON(parsePortConfig(data).config))) as unknown;
       const ports = o.capture && capturedPorts(data, o.capture.serverAddress);
@@ -59,8 +68,12 @@ export function serverMeta(o: ServerMetaOptions): ServerMeta {
         if (!isDeepStrictEqual((await get<{ config: unknown }>('/debug/config'))?.config, config)) return false;
         if (o.capture === undefined) return true;
         capture = await get<ServerCaptureStatus>('/debug/capture');
-        return capture?.ok === true && capture.pending === false && isDeepStrictEqual(capture.ports, ports)
-          && o.capture.edgeIps.every((ip) => capture?.nodeIps?.includes(ip));
+        return (
+          capture?.ok === true &&
+          capture.pending === false &&
+          isDeepStrictEqual(capture.ports, ports) &&
+          o.capture.edgeIps.every((ip) => capture?.nodeIps?.includes(ip))
+        );
       };
       try {
         await waitFor(`the server to load and capture the port config ${JSON.stringify(data)}`, applied, timeoutMs, 100);

@@ -107,7 +107,13 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
   const created: string[] = [];
   const procs: TestbedProcess[] = [];
   const eg = options.egressProxy;
-  const squid = plan.proxy && eg ? new Squid(plan.proxy.ns, plan.proxy.address, plan.proxy.port, { connectPorts: eg.connectPorts ?? [SERVER_PORTS.agent, 443], ...(eg.auth ? { auth: eg.auth } : {}) }) : undefined;
+  const squid =
+    plan.proxy && eg
+      ? new Squid(plan.proxy.ns, plan.proxy.address, plan.proxy.port, {
+          connectPorts: eg.connectPorts ?? [SERVER_PORTS.agent, 443],
+          ...(eg.auth ? { auth: eg.auth } : {}),
+        })
+      : undefined;
   const lastResort = (): void => {
     for (const p of procs) p.child.kill('SIGKILL');
     squid?.killSync();
@@ -133,7 +139,8 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
   const curl = (args: readonly string[], timeoutMs?: number) => exec(cloud, 'curl', [...curlRoute, ...args], timeoutMs);
   const metaUrl = `http://${metaAddress(plan)}`;
   const meta = serverMeta({
-    curl: (args, timeoutMs) => exec(cloud, 'curl', args, timeoutMs), metaUrl,
+    curl: (args, timeoutMs) => exec(cloud, 'curl', args, timeoutMs),
+    metaUrl,
     ...(netns ? { capture: { serverAddress: plan.serverAddress, edgeIps: plan.edges.map((e) => e.ip) } } : {}),
   });
   const answers = async (ns: string | undefined, url: string): Promise<boolean> =>
@@ -193,11 +200,24 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
       spawnAgent(edge.name);
     }
     await Promise.all([
-      unlessExited(server, waitFor('the server to be ready', () => answers(cloud, `${metaUrl}/readyz`), READY_TIMEOUT_MS, 200)),
-      ...plan.edges.map((edge) => unlessExited(kubelets.get(edge.name)!,
-        waitFor(`kubelet ${edge.name}`, () => answers(edge.ns, `http://${edge.ip}:10255/healthz`), READY_TIMEOUT_MS, 200))),
-      ...plan.edges.filter((e) => exporters.has(e.name)).map((edge) => unlessExited(exporters.get(edge.name)!,
-        waitFor(`exporter ${edge.name}`, () => answers(edge.ns, `http://${edge.ip}:${exporterPort}/metrics`), READY_TIMEOUT_MS, 200))),
+      unlessExited(
+        server,
+        waitFor('the server to be ready', () => answers(cloud, `${metaUrl}/readyz`), READY_TIMEOUT_MS, 200),
+      ),
+      ...plan.edges.map((edge) =>
+        unlessExited(
+          kubelets.get(edge.name)!,
+          waitFor(`kubelet ${edge.name}`, () => answers(edge.ns, `http://${edge.ip}:10255/healthz`), READY_TIMEOUT_MS, 200),
+        ),
+      ),
+      ...plan.edges
+        .filter((e) => exporters.has(e.name))
+        .map((edge) =>
+          unlessExited(
+            exporters.get(edge.name)!,
+            waitFor(`exporter ${edge.name}`, () => answers(edge.ns, `http://${edge.ip}:${exporterPort}/metrics`), READY_TIMEOUT_MS, 200),
+          ),
+        ),
     ]);
     phase('server, kubelets and exporters answer');
     const waitForTunnels = (names: readonly string[] = plan.edges.map((e) => e.name), timeoutMs = READY_TIMEOUT_MS): Promise<void> =>
@@ -209,11 +229,30 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
       await unlessExited(server, meta.waitForPortConfig(data, READY_TIMEOUT_MS));
     };
     return {
-      ...plan, modeReason: reason, edges: plan.edges, edgeNs: plan.edges.map((e) => e.ns), edgeIps: plan.edges.map((e) => e.ip),
-      dir, configPath, certs, server, agents, spawnAgent, kubelets, exporters, metaUrl,
+      ...plan,
+      modeReason: reason,
+      edges: plan.edges,
+      edgeNs: plan.edges.map((e) => e.ns),
+      edgeIps: plan.edges.map((e) => e.ip),
+      dir,
+      configPath,
+      certs,
+      server,
+      agents,
+      spawnAgent,
+      kubelets,
+      exporters,
+      metaUrl,
       proxy: squid ? { ...plan.proxy!, squid, url: proxyUrl(plan) } : undefined,
       captureStatus: () => meta.get<ServerCaptureStatus>('/debug/capture'),
-      exec, spawn, curl, curlRoute, setPortConfig, waitForTunnels, logs: () => [...buffer], close,
+      exec,
+      spawn,
+      curl,
+      curlRoute,
+      setPortConfig,
+      waitForTunnels,
+      logs: () => [...buffer],
+      close,
       partition: async (i: number): Promise<void> => {
         if (!netns) throw new Error('testbed: partition() needs netns mode');
         for (const rule of partitionRules(plan.lbAddress)) await mustExec(plan.edges[i]!.ns, 'iptables', ['-w', '-I', ...rule]);

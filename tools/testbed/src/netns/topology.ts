@@ -40,8 +40,22 @@ export async function createTopology(plan: TopologyPlan, created: string[]): Pro
   await ipn(cloud, 'route', 'add', plan.edgeNet, 'dev', 'lo');
   // Without this, a connection DNAT did not take would hang (the sink drops it) instead of failing at
   // once. A TCP reset, because an ICMP error for a packet routed via lo never reaches the socket.
-  await mustExec(cloud, 'iptables', ['-A', 'OUTPUT', '-d', plan.edgeNet, '-p', 'tcp', '-m', 'comment', '--comment',
-    'testbed: edges only through the tunnel', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+  await mustExec(cloud, 'iptables', [
+    '-A',
+    'OUTPUT',
+    '-d',
+    plan.edgeNet,
+    '-p',
+    'tcp',
+    '-m',
+    'comment',
+    '--comment',
+    'testbed: edges only through the tunnel',
+    '-j',
+    'REJECT',
+    '--reject-with',
+    'tcp-reset',
+  ]);
   const proxy = plan.proxy;
   if (proxy) {
     await mustExec(undefined, 'ip', ['netns', 'add', proxy.ns]);
