@@ -1,6 +1,7 @@
-// Issue 17's long blackhole with the real kubectl (netns, root only): a `kubectl exec -i` echo and a
-// `kubectl port-forward` download in progress, then 30 s of iptables DROP both ways on edge-1's
-// uplink (grace 60 s): both continue intact, and the resume follows the link's return within a
+// Issue 17's long blackhole with the real kubectl (netns, root only): a `kubectl exec -i` echo, a
+// `kubectl port-forward` download, a `kubectl logs -f` and an interactive `kubectl exec -it` shell in
+// progress, then 30 s of iptables DROP both ways on edge-1's uplink (grace 60 s): all four continue
+// intact (the shell answers a line typed in the dark), and the resume follows the link's return within a
 // second — the agent's redials race (a new dial every 250–500 ms), so no dial stuck in the kernel's
 // SYN retransmission (1, 2, 4, 8, 16 s…) holds it back.
 import t from 'tap';
@@ -8,7 +9,7 @@ import { chooseMode } from '../src/index.js';
 import { kubectlMissing } from '../src/kubectl/kubectl.js';
 import { waitFor } from './fixtures/kubectl-helpers.js';
 import { withKubectlTestbed } from './fixtures/kubectl-testbed.js';
-import { MiB, download, echo, fields, lineTime } from './fixtures/resume-streams.js';
+import { MiB, download, echo, fields, interactiveShell, lineTime, logsFollow } from './fixtures/resume-streams.js';
 
 const GRACE_MS = 60_000;
 const BLACKHOLE_MS = 30_000;
@@ -26,7 +27,7 @@ const mode = await chooseMode();
 const skip = kubectlMissing() ?? (mode.mode !== 'netns' ? `needs netns mode (${mode.reason})` : false);
 
 t.test(
-  `[netns] a ${BLACKHOLE_MS / 1000} s blackhole (grace ${GRACE_MS / 1000} s): exec -i echo and port-forward download continue; resumed within 1 s of the link's return`,
+  `[netns] a ${BLACKHOLE_MS / 1000} s blackhole (grace ${GRACE_MS / 1000} s): exec -i, port-forward, logs -f and exec -it continue; resumed within 1 s of the link's return`,
   { skip },
   async (t) => {
     const { tb } = await withKubectlTestbed(t, 175, {
@@ -38,9 +39,13 @@ t.test(
     const serverResumes = () => tb.logs().filter((l) => l.includes('[server]') && l.includes(' agent session resumed ') && l.includes(`nodeName=${edge.name}`));
     const agentLines = (msg: string) => tb.logs().filter((l) => l.includes(`[${edge.name}]`) && l.includes(` ${msg} `));
 
+    const sh = interactiveShell(tb.kubectl);
+    const asked = await sh.ask('before');
+    t.comment(`the shell answered ${asked.answer} before the blackhole (${asked.ms} ms)`);
+    const logs = await logsFollow(tb, 'blackhole-tick');
     const e = echo(tb.kubectl);
     const dl = await download(tb, 'blackhole-30s', 24 * MiB);
-    await waitFor('both streams flowing', async () => e.received() > 64 * 1024 && (await dl.progress()) > 3 * MiB, 20_000);
+    await waitFor('all four flowing', async () => e.received() > 64 * 1024 && (await dl.progress()) > 3 * MiB && logs.received() > 10, 20_000);
     const before = {
       server: serverResumes().length,
       agent: agentLines('session resumed').length,
@@ -49,6 +54,8 @@ t.test(
 
     await net.partition(0);
     t.teardown(() => net.heal(0));
+    // typed in the dark: the shell answers it after the resume
+    const during = sh.ask('during', BLACKHOLE_MS + 20_000).catch((err: Error) => ({ answer: `none (${err.message})`, ms: -1 }));
     await new Promise((r) => setTimeout(r, BLACKHOLE_MS));
     t.equal(serverResumes().length, before.server, 'no resume while the link is dark');
     t.ok(agentLines('connection lost: resuming the session').length > before.lost, 'the agent paused the session (its keepalive verdict)');
@@ -80,6 +87,16 @@ t.test(
     t.equal(r.exit?.code, 0, `kubectl exec -i exited 0 (${r.stderr.trim()})`);
     t.ok(r.intact, `the echo returned every line once, in order (${r.got} of ${r.sent} bytes)`);
     t.equal(r.stderr, '', 'kubectl exec printed no error');
+    const typed = await during;
+    t.ok(typed.ms >= 0, `exec -it: the shell answered ${typed.answer}, typed in the blackhole, ${typed.ms} ms after it was typed`);
+    const after = await sh.ask('after').catch((err: Error) => ({ answer: `none (${err.message})`, ms: -1 }));
+    t.ok(after.ms >= 0, `exec -it: the shell answers ${after.answer} after the resume (${after.ms} ms)`);
+    const sr = await sh.finish();
+    t.equal(sr.exit?.code, 0, 'kubectl exec -it exited 0 after `exit 0`');
+    t.same(sr.complaints, [], 'and no error on its terminal');
+    const lr = await logs.finish();
+    t.ok(lr.inOrder, `logs -f: every one of ${lr.appended} numbered lines once, in order (got ${lr.got}, missing ${lr.missing}, repeated ${lr.repeated})`);
+    t.equal(lr.stderr, '', 'kubectl logs -f printed nothing on stderr');
     t.equal(agentLines('session lost').length, 0, 'the agent never lost the session');
   },
 );
