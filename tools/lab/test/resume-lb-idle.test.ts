@@ -10,14 +10,13 @@
 //  - the agent's --keepalive-interval-ms below the idle timeout (what the agent README tells an
 //    operator to set): the PINGs keep the connection busy, haproxy never closes it, no resume.
 import t, { type Test } from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startLab, type LabHandle } from '../src/index.js';
 import { sh } from './fixtures/lab.js';
+import { startHaproxy, tcpHop, type Haproxy } from './fixtures/haproxy.js';
 
 const haveHaproxy = (await sh('command -v haproxy')).code === 0;
 const skip = haveHaproxy ? false : 'haproxy not installed (apt-get install haproxy)';
@@ -36,8 +35,7 @@ async function labBehindHaproxy(t: Test, nodeIp: string, agentArgs: string[]): P
   const lines: string[] = [];
   const hopPort = await freePort();
   const agentPort = await freePort();
-  let haproxy: ChildProcess | undefined;
-  const log: string[] = [];
+  let haproxy: Haproxy | undefined;
   const lab = await startLab({
     nodes: [{ name: 'edge-a', ip: nodeIp }],
     ports: { agent: agentPort, https: await freePort(), http: await freePort(), meta: await freePort(), connect: await freePort(), exporter: 9100 },
@@ -49,36 +47,17 @@ async function labBehindHaproxy(t: Test, nodeIp: string, agentArgs: string[]): P
     serverArgs: ['--advertise-addr', `127.0.0.1:${hopPort}`],
     agentArgs,
     onCerts: async (dir: string) => {
-      const cfg = [
-        'global',
-        '  log stdout format raw local0',
-        'defaults',
-        '  mode tcp',
-        '  log global',
-        '  option tcplog',
-        '  timeout connect 5s',
-        `  timeout client ${IDLE_TIMEOUT_S}s`,
-        `  timeout server ${IDLE_TIMEOUT_S}s`,
-        'frontend agents',
-        `  bind 127.0.0.1:${hopPort}`,
-        '  default_backend tunnel',
-        'backend tunnel',
-        `  server s1 127.0.0.1:${agentPort}`,
-      ].join('\n');
-      await writeFile(join(dir, 'haproxy-tcp.cfg'), `${cfg}\n`);
-      haproxy = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy-tcp.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
-      for (const out of [haproxy.stdout!, haproxy.stderr!]) out.on('data', (c: Buffer) => log.push(c.toString()));
-      await sleep(300);
+      haproxy = await startHaproxy(dir, 'haproxy-tcp', tcpHop(hopPort, agentPort, IDLE_TIMEOUT_S));
     },
   });
   t.teardown(async () => {
     await lab.close();
-    haproxy?.kill('SIGTERM');
+    haproxy?.stop();
   });
   t.teardown(() => {
-    if (!t.passing()) console.error([...lines.slice(-60), ...log].join('\n'));
+    if (!t.passing()) console.error([...lines.slice(-60), haproxy?.log()].join('\n'));
   });
-  return { lab, haproxyLog: () => log.join(''), lines, hop: `127.0.0.1:${hopPort}` };
+  return { lab, haproxyLog: () => haproxy?.log() ?? '', lines, hop: `127.0.0.1:${hopPort}` };
 }
 
 /** An echo target on the node, opened in the lab's port config; a CONNECT stream to it. */

@@ -5,7 +5,6 @@
 // subprotocol, proves the session over the new connection's challenge and resumes: the download
 // completes byte-identical and both sides log the resume. Needs root (ss -K uses SOCK_DESTROY).
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { readFile, stat, writeFile } from 'node:fs/promises';
@@ -13,6 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startLab } from '../src/index.js';
 import { sh } from './fixtures/lab.js';
+import { startHaproxy, wsHop, type Haproxy } from './fixtures/haproxy.js';
 
 const root = process.getuid?.() === 0;
 const hasTools = (await sh('command -v haproxy && command -v curl && command -v ss')).code === 0;
@@ -22,8 +22,7 @@ const SUBNET = 180;
 
 t.test("ss -K on the agent's WebSocket connection through haproxy mid-download: the session resumes, byte-identical", { skip }, async (t) => {
   const lines: string[] = [];
-  const haproxyLog: string[] = [];
-  let haproxy: ChildProcess | undefined;
+  let haproxy: Haproxy | undefined;
   const wsPort = await freePort();
   const hopPort = await freePort();
   const lab = await startLab({
@@ -34,38 +33,15 @@ t.test("ss -K on the agent's WebSocket connection through haproxy mid-download: 
     serverArgs: ['--agent-ws-addr', `127.0.0.1:${wsPort}`],
     agentArgs: ['--transport', 'websocket', '--ws-url', `wss://127.0.0.1:${hopPort}/edge-tunnel/v1/session`, '--backoff-max-ms', '500'],
     onCerts: async (dir: string) => {
-      const pem = (await readFile(join(dir, 'server.crt'), 'utf8')) + (await readFile(join(dir, 'server.key'), 'utf8'));
-      await writeFile(join(dir, 'haproxy.pem'), pem);
-      const cfg = [
-        'global',
-        '  log stdout format raw local0',
-        'defaults',
-        '  mode http',
-        '  log global',
-        '  option httplog',
-        '  option logasap',
-        '  timeout connect 5s',
-        '  timeout client 60s',
-        '  timeout server 60s',
-        '  timeout tunnel 1h',
-        'frontend agents',
-        `  bind 127.0.0.1:${hopPort} ssl crt ${join(dir, 'haproxy.pem')}`,
-        '  default_backend tunnel',
-        'backend tunnel',
-        `  server s1 127.0.0.1:${wsPort} ssl verify required ca-file ${join(dir, 'ca.crt')}`,
-      ].join('\n');
-      await writeFile(join(dir, 'haproxy.cfg'), `${cfg}\n`);
-      haproxy = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
-      haproxy.stdout!.on('data', (c: Buffer) => haproxyLog.push(c.toString()));
-      haproxy.stderr!.on('data', (c: Buffer) => haproxyLog.push(c.toString()));
+      haproxy = await startHaproxy(dir, 'haproxy', await wsHop(dir, hopPort, wsPort));
     },
   });
   t.teardown(async () => {
     await lab.close();
-    haproxy?.kill('SIGTERM');
+    haproxy?.stop();
   });
   t.teardown(() => {
-    if (!t.passing()) console.error([...lines.slice(-80), ...haproxyLog.slice(-20)].join('\n'));
+    if (!t.passing()) console.error([...lines.slice(-80), haproxy?.log().slice(-4000)].join('\n'));
   });
   const node = lab.nodes[0]!;
   const body = randomBytes(64 * MiB);
@@ -140,5 +116,5 @@ t.test("ss -K on the agent's WebSocket connection through haproxy mid-download: 
     'the agent never lost its session',
   );
   t.equal(lines.filter((l) => l.includes('"msg":"session up"')).length, 1, 'no second session');
-  t.ok((haproxyLog.join('').match(/GET \/edge-tunnel\/v1\/session HTTP\/1\.1/g) ?? []).length >= 2, 'haproxy carried both upgrades (HTTP mode)');
+  t.ok((haproxy!.log().match(/GET \/edge-tunnel\/v1\/session HTTP\/1\.1/g) ?? []).length >= 2, 'haproxy carried both upgrades (HTTP mode)');
 });

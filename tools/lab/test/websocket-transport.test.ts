@@ -4,28 +4,27 @@
 // works through them, /debug/tunnels says websocket, haproxy's log shows the upgrade it carried, and
 // an agent whose certificate the agent CA did not issue is refused with the reason on both sides.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile, readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCa, issueAgentCert, writePemFiles } from '@edge-tunnel/pki';
 import { freePort, startLab } from '../src/index.js';
 import { sh } from './fixtures/lab.js';
+import { startHaproxy, wsHop, type Haproxy } from './fixtures/haproxy.js';
 
 const haveHaproxy = (await sh('command -v haproxy')).code === 0;
 const haveCurl = (await sh('command -v curl')).code === 0;
 const skip = !haveHaproxy ? 'haproxy not installed (apt-get install haproxy)' : !haveCurl ? 'curl not installed' : false;
 
 const lines: string[] = [];
-let haproxy: ChildProcess | undefined;
-const haproxyLog: string[] = [];
+let haproxy: Haproxy | undefined;
 const wsPort = await freePort();
 const hopPort = await freePort();
 const SUBNET = 245;
 const lab = skip ? undefined : await startWithHop();
 t.teardown(async () => {
   await lab?.close();
-  haproxy?.kill('SIGTERM');
+  haproxy?.stop();
 });
 
 async function startWithHop() {
@@ -42,30 +41,7 @@ async function startWithHop() {
     serverArgs: ['--agent-ws-addr', `127.0.0.1:${wsPort}`],
     agentArgs: ['--transport', 'websocket', '--ws-url', `wss://127.0.0.1:${hopPort}/edge-tunnel/v1/session`, '--backoff-max-ms', '500'],
     onCerts: async (dir: string) => {
-      const pem = (await readFile(join(dir, 'server.crt'), 'utf8')) + (await readFile(join(dir, 'server.key'), 'utf8'));
-      await writeFile(join(dir, 'haproxy.pem'), pem);
-      const cfg = [
-        'global',
-        '  log stdout format raw local0',
-        'defaults',
-        '  mode http',
-        '  log global',
-        '  option httplog',
-        '  option logasap',
-        '  timeout connect 5s',
-        '  timeout client 60s',
-        '  timeout server 60s',
-        '  timeout tunnel 1h',
-        'frontend agents',
-        `  bind 127.0.0.1:${hopPort} ssl crt ${join(dir, 'haproxy.pem')}`,
-        '  default_backend tunnel',
-        'backend tunnel',
-        `  server s1 127.0.0.1:${wsPort} ssl verify required ca-file ${join(dir, 'ca.crt')}`,
-      ].join('\n');
-      await writeFile(join(dir, 'haproxy.cfg'), `${cfg}\n`);
-      haproxy = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
-      haproxy.stdout!.on('data', (c: Buffer) => haproxyLog.push(c.toString()));
-      haproxy.stderr!.on('data', (c: Buffer) => haproxyLog.push(c.toString()));
+      haproxy = await startHaproxy(dir, 'haproxy', await wsHop(dir, hopPort, wsPort));
     },
   });
   return labPromise;
@@ -95,7 +71,7 @@ t.test('every printed command works with both agents on WebSocket behind haproxy
     if (!expected) continue;
     t.match((await sh(command)).stdout, expected, title);
   }
-  t.match(haproxyLog.join(''), /GET \/edge-tunnel\/v1\/session HTTP\/1\.1/, 'haproxy carried the upgrades in HTTP mode');
+  t.match(haproxy!.log(), /GET \/edge-tunnel\/v1\/session HTTP\/1\.1/, 'haproxy carried the upgrades in HTTP mode');
   const metrics = (await sh(`curl -s http://127.0.0.1:${lab!.ports.meta}/metrics`)).stdout;
   t.match(metrics, /^edge_tunnel_sessions\{transport="websocket"\} 2$/m, 'sessions by transport');
   t.match(metrics, /^edge_tunnel_sessions\{transport="tls"\} 0$/m);
