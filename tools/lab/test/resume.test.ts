@@ -6,10 +6,11 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sh, startTestLab } from './fixtures/lab.js';
+import { cutAgentConnection, pacedSource } from './fixtures/cuts.js';
 
 const root = process.getuid?.() === 0;
 const hasTools = (await sh('command -v curl && command -v ss')).code === 0;
@@ -26,22 +27,8 @@ t.test('ss -K on the agent connection mid-download: the session resumes, the dow
   const node = lab.nodes[0]!;
   const body = randomBytes(96 * MiB);
   const expected = createHash('sha256').update(body).digest('hex');
-  // a slow source: 96 MiB at ~16 MiB/s, so the cut lands in the middle
-  const source = createServer((_req, res) => {
-    res.writeHead(200, { 'content-length': String(body.length) });
-    let at = 0;
-    const tick = setInterval(() => {
-      if (res.destroyed) return clearInterval(tick);
-      const end = Math.min(at + 256 * 1024, body.length);
-      res.write(body.subarray(at, end));
-      at = end;
-      if (at === body.length) {
-        clearInterval(tick);
-        res.end();
-      }
-    }, 16);
-  });
-  await new Promise<void>((r) => source.listen(9180, node.ip, r));
+  // a paced source: 96 MiB at ~16 MiB/s, so the cut lands in the middle
+  const source = await pacedSource(body, node.ip, 9180);
   t.teardown(() => source.close());
   await writeFile(lab.configPath, `dnat-ports-pair: '9100=10264,9180=10264'\n`);
   const via = `--connect-to ${node.ip}:9180:${lab.serverHost}:${lab.ports.http} http://${node.ip}:9180/big`;
@@ -58,13 +45,9 @@ t.test('ss -K on the agent connection mid-download: the session resumes, the dow
     await sleep(50);
   }
   // the agent's connection to the server's agent port, found by the agent's pid
-  const agentPid = lab.agents.get(node.name)!.child.pid!;
-  const conns = (await sh(`ss -Htnp state established '( dport = :${lab.ports.agent} )'`)).stdout.split('\n').filter((l) => l.includes(`pid=${agentPid},`));
-  t.equal(conns.length, 1, `one connection of edge-a's agent: ${conns.join(' | ')}`);
-  const local = conns[0]!.trim().split(/\s+/)[2]!; // Recv-Q Send-Q Local Peer …
-  const localPort = local.slice(local.lastIndexOf(':') + 1);
-  const kill = await sh(`ss -K -tn state established '( sport = :${localPort} and dport = :${lab.ports.agent} )'`);
-  t.equal(kill.code, 0, `ss -K on ${local}`);
+  const cut = await cutAgentConnection(lab.agents.get(node.name)!.child.pid!, lab.ports.agent);
+  t.equal(cut.found, 1, "one connection of edge-a's agent");
+  t.equal(cut.code, 0, `ss -K on ${cut.local}`);
   const cutAt = Date.now();
 
   // a new request while paused: fast 503 TUNNEL_PAUSED with Retry-After (or already resumed: 200)
@@ -77,7 +60,7 @@ t.test('ss -K on the agent connection mid-download: the session resumes, the dow
   const status = await download;
   t.equal(status.stdout, '200', 'the download finished');
   const got = createHash('sha256')
-    .update(await import('node:fs/promises').then((f) => f.readFile(file)))
+    .update(await readFile(file))
     .digest('hex');
   t.equal(got, expected, 'byte-identical (SHA-256) across the cut');
   const resumed = lines.find((l) => l.includes('agent session resumed'));
@@ -121,14 +104,11 @@ t.test('grace over: a server-side cut while the agent is frozen ends the downloa
   const download = sh(`curl -s -o /dev/null -w '%{http_code} %{size_download}' ${via}`, 30_000);
   await sleep(500);
   const agent = lab.agents.get(node.name)!.child;
-  const conns = (await sh(`ss -Htnp state established '( dport = :${lab.ports.agent} )'`)).stdout.split('\n').filter((l) => l.includes(`pid=${agent.pid},`));
-  const local = conns[0]!.trim().split(/\s+/)[2]!;
-  const localPort = local.slice(local.lastIndexOf(':') + 1);
   // freeze the agent, then cut its connection: the server pauses the session, nobody can resume it
   agent.kill('SIGSTOP');
   t.teardown(() => void agent.kill('SIGCONT'));
-  const kill = await sh(`ss -K -tn state established '( sport = :${localPort} and dport = :${lab.ports.agent} )'`);
-  t.equal(kill.code, 0, 'ss -K');
+  const cut = await cutAgentConnection(agent.pid!, lab.ports.agent);
+  t.equal(cut.code, 0, `ss -K on ${cut.local}`);
   const cutAt = Date.now();
   const res = await download;
   const endedMs = Date.now() - cutAt;

@@ -6,12 +6,12 @@
 // completes byte-identical and both sides log the resume. Needs root (ss -K uses SOCK_DESTROY).
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startLab } from '../src/index.js';
 import { sh } from './fixtures/lab.js';
+import { cutAgentConnection, pacedSource } from './fixtures/cuts.js';
 import { startHaproxy, wsHop, type Haproxy } from './fixtures/haproxy.js';
 
 const root = process.getuid?.() === 0;
@@ -46,22 +46,8 @@ t.test("ss -K on the agent's WebSocket connection through haproxy mid-download: 
   const node = lab.nodes[0]!;
   const body = randomBytes(64 * MiB);
   const expected = createHash('sha256').update(body).digest('hex');
-  // a slow source: 64 MiB at ~16 MiB/s, so the cut lands in the middle
-  const source = createServer((_req, res) => {
-    res.writeHead(200, { 'content-length': String(body.length) });
-    let at = 0;
-    const tick = setInterval(() => {
-      if (res.destroyed) return clearInterval(tick);
-      const end = Math.min(at + 256 * 1024, body.length);
-      res.write(body.subarray(at, end));
-      at = end;
-      if (at === body.length) {
-        clearInterval(tick);
-        res.end();
-      }
-    }, 16);
-  });
-  await new Promise<void>((r) => source.listen(9180, node.ip, r));
+  // a paced source: 64 MiB at ~16 MiB/s, so the cut lands in the middle
+  const source = await pacedSource(body, node.ip, 9180);
   t.teardown(() => source.close());
   await writeFile(lab.configPath, `dnat-ports-pair: '9100=10264,9180=10264'\n`);
   const via = `--connect-to ${node.ip}:9180:${lab.serverHost}:${lab.ports.http} http://${node.ip}:9180/big`;
@@ -82,17 +68,13 @@ t.test("ss -K on the agent's WebSocket connection through haproxy mid-download: 
     await sleep(50);
   }
   // the agent's connection to haproxy's frontend, found by the agent's pid
-  const agentPid = lab.agents.get(node.name)!.child.pid!;
-  const conns = (await sh(`ss -Htnp state established '( dport = :${hopPort} )'`)).stdout.split('\n').filter((l) => l.includes(`pid=${agentPid},`));
-  t.equal(conns.length, 1, `one connection of edge-a's agent to haproxy: ${conns.join(' | ')}`);
-  const local = conns[0]!.trim().split(/\s+/)[2]!; // Recv-Q Send-Q Local Peer …
-  const localPort = local.slice(local.lastIndexOf(':') + 1);
   const sizeAtCut = await stat(file).then(
     (s) => s.size,
     () => 0,
   );
-  const kill = await sh(`ss -K -tn state established '( sport = :${localPort} and dport = :${hopPort} )'`);
-  t.equal(kill.code, 0, `ss -K on ${local}`);
+  const cut = await cutAgentConnection(lab.agents.get(node.name)!.child.pid!, hopPort);
+  t.equal(cut.found, 1, "one connection of edge-a's agent to haproxy");
+  t.equal(cut.code, 0, `ss -K on ${cut.local}`);
 
   const status = await download;
   t.equal(status.stdout, '200', 'the download finished');
