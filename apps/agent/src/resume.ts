@@ -61,7 +61,12 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
     link.destroy(new Error(why));
   };
   if (session.peerGoingAway) return void link.destroy(new Error(`connection to ${c.serverAddr} lost after the server's GOAWAY (${c.reason}): not resumed`));
-  log.warn({ reason: c.reason, graceMs: credentials.graceMs, streams: session.streams.size }, 'connection lost: resuming the session');
+  // the grace counts from the last byte from the server, as the server counts it (a silent link's
+  // verdict comes a keepalive timeout after it); a late verdict still leaves a short window
+  const { graceMs } = credentials;
+  const silentMs = link.silentMs;
+  const graceLeftMs = resume.graceLeftMs(graceMs, silentMs);
+  log.warn({ reason: c.reason, graceMs, silentMs, graceLeftMs, streams: session.streams.size }, 'connection lost: resuming the session');
   let lastError = c.reason;
   let race: RedialRace | undefined;
   // the grace ends the session on time even while redials still wait for their handshakes (a
@@ -69,8 +74,9 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
   // verdict of the session's own keepalive
   const graceTimer = setTimeout(() => {
     race?.stop();
-    if (!link.destroyed && link.paused) end(`no resume within the server's grace of ${credentials.graceMs} ms: ${lastError}`);
-  }, credentials.graceMs);
+    if (!link.destroyed && link.paused)
+      end(`no resume within the server's grace of ${graceMs} ms: nothing from the server for ${link.silentMs} ms (${lastError})`);
+  }, graceLeftMs);
   const onLinkClose = (): void => race?.stop();
   link.once('close', onLinkClose);
   try {
