@@ -9,7 +9,7 @@ import { connectServer, describeConnectError, type Credentials } from './tls.js'
 import { awaitHandshake } from './tls-handshake.js';
 import { resumeOfferOf, resumeSession } from './resume.js';
 import { markRoute } from './resume-route.js';
-import type { RedialAttempt } from './redial-race.js';
+import type { Redial, RedialAttempt } from './redial-race.js';
 import type { DialerOptions } from './dialer-options.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -126,7 +126,12 @@ export class Dialer {
 
   /** Where a dial over the current transport goes (the `connect failed` reasons name it). */
   private get serverAddr(): string {
-    return this.transport === 'websocket' ? this.opts.config.wsUrl.href : `${this.opts.config.server.host}:${this.opts.config.server.port}`;
+    return this.addrOf();
+  }
+
+  /** The address a dial to `server` (default --server) names: over WebSocket always --ws-url. */
+  private addrOf(server: HostPort = this.opts.config.server): string {
+    return this.transport === 'websocket' ? this.opts.config.wsUrl.href : `${server.host}:${server.port}`;
   }
 
   /** One dial over the chosen transport; with auto still probing, a TLS failure that fallbackFor() names is retried over WebSocket at once. */
@@ -186,13 +191,16 @@ export class Dialer {
     let tcpUp = false;
     const lb = { target: this.opts.config.server, via: 'lb' as const };
     const route = this.transport === 'websocket' ? lb : (this.opts.resumeRoute?.() ?? lb);
-    const done = this.stopped
-      ? Promise.resolve(undefined)
-      : this.openOver(route.target, { signal: ac.signal, onTcp: () => (tcpUp = true) }).then((socket) => socket && markRoute(socket, route.via));
+    const race: Redial = { signal: ac.signal, onTcp: () => (tcpUp = true) };
+    const done = this.stopped ? Promise.resolve(undefined) : this.openOver(route.target, race).then((socket) => socket && markRoute(socket, route.via));
     return {
       get tcpUp() {
         return tcpUp;
       },
+      get failure() {
+        return race.failure;
+      },
+      target: this.addrOf(route.target),
       done,
       abort: () => ac.abort(),
     };
@@ -209,10 +217,11 @@ export class Dialer {
 
   /**
    * One dial over the current transport; `server`: another address than --server (a resume's
-   * replica address). A redial (`race`) is not the dialer's socket: the race aborts it through its
-   * signal (no failure recorded then) and hears when its TCP is up.
+   * replica address), which the failure reasons name. A redial (`race`) is not the dialer's socket:
+   * the race aborts it through its signal (no failure recorded then) and hears when its TCP is up;
+   * its failure is kept on it for the resume's aggregated log line, not logged here.
    */
-  private async openOver(server?: HostPort, race?: { signal: AbortSignal; onTcp: () => void }): Promise<Duplex | undefined> {
+  private async openOver(server?: HostPort, race?: Redial): Promise<Duplex | undefined> {
     const { log } = this.opts;
     const config = server ? { ...this.opts.config, server } : this.opts.config;
     const gone = (): boolean => this.stopped || race?.signal.aborted === true;
@@ -221,7 +230,7 @@ export class Dialer {
       creds = await this.opts.credentials.current();
     } catch (err) {
       if (gone()) return undefined;
-      return this.failed(ConnectResult.TLS_ERROR, (err as Error).message);
+      return this.failed(ConnectResult.TLS_ERROR, (err as Error).message, undefined, undefined, race);
     }
     if (gone()) return undefined;
     let tunnel: Socket | undefined;
@@ -230,7 +239,7 @@ export class Dialer {
       tunnel = await tunnelFor(this.transport === 'websocket' ? { ...config, server: wsTarget(config.wsUrl) } : config, signal);
     } catch (err) {
       if (!(err instanceof ProxyError)) throw err;
-      return gone() ? undefined : this.failed(ConnectResult.PROXY_ERROR, err.message, err.failure, err.failure);
+      return gone() ? undefined : this.failed(ConnectResult.PROXY_ERROR, err.message, err.failure, err.failure, race);
     }
     if (gone()) return void tunnel?.destroy();
     if (tunnel) race?.onTcp();
@@ -238,12 +247,12 @@ export class Dialer {
     const socket = (this.opts.connect ?? connectServer)(config, creds, tunnel);
     if (!race) this.socket = socket;
     log.debug({ attempt: this.attempts, redial: race !== undefined }, 'dialing server');
-    const result = await awaitHandshake(socket, { timeoutMs: config.keepaliveTimeoutMs, serverAddr: this.serverAddr, tcpUp: tunnel !== undefined, race });
+    const result = await awaitHandshake(socket, { timeoutMs: config.keepaliveTimeoutMs, serverAddr: this.addrOf(server), tcpUp: tunnel !== undefined, race });
     if (result === 'aborted') return undefined;
-    return 'kind' in result ? this.failed(result.kind, result.reason, result.kind, result.detail) : result;
+    return 'kind' in result ? this.failed(result.kind, result.reason, result.kind, result.detail, race) : result;
   }
 
-  private async openWebSocket(creds: Credentials, tunnel: Socket | undefined, race?: { signal: AbortSignal; onTcp: () => void }): Promise<Duplex | undefined> {
+  private async openWebSocket(creds: Credentials, tunnel: Socket | undefined, race?: Redial): Promise<Duplex | undefined> {
     this.opts.log.debug({ attempt: this.attempts, url: this.serverAddr }, 'dialing server over WebSocket');
     try {
       const socket = await connectWebSocket(this.opts.config, creds, tunnel, this.opts.config.keepaliveTimeoutMs, race);
@@ -255,9 +264,9 @@ export class Dialer {
       const e = err as NodeJS.ErrnoException;
       if (e.code) {
         const { kind, reason } = describeConnectError(e, this.serverAddr);
-        return this.failed(kind, reason);
+        return this.failed(kind, reason, kind, kind, race);
       }
-      return this.failed(/proof|certificate/.test(e.message) ? ConnectResult.TLS_ERROR : ConnectResult.UNREACHABLE, e.message);
+      return this.failed(/proof|certificate/.test(e.message) ? ConnectResult.TLS_ERROR : ConnectResult.UNREACHABLE, e.message, undefined, undefined, race);
     }
   }
 
@@ -368,11 +377,12 @@ export class Dialer {
     else this.opts.log.warn(fields, 'session lost');
   }
 
-  /** Records a failed attempt; `undefined` so callers can `return this.failed(...)`. */
-  private failed(kind: ConnectResult, reason: string, code: string = kind, detail: string = code): undefined {
+  /** Records a failed attempt (a redial's on the attempt, logged by the resume); `undefined` so callers can `return this.failed(...)`. */
+  private failed(kind: ConnectResult, reason: string, code: string = kind, detail: string = code, race?: Redial): undefined {
     this.lastError = reason;
-    this.lastFailure = { kind, code: detail, reason };
     this.opts.metrics.connects.inc({ result: kind, transport: this.transport });
+    if (race) return void (race.failure = { kind, code: detail, reason });
+    this.lastFailure = { kind, code: detail, reason };
     // unreachable may be a passing network problem; everything else needs an operator (auto's TLS probe that falls back: warn)
     const probe = this.choice.probing() && this.transport === 'tls' && fallbackFor(this.lastFailure) !== undefined;
     const level = this.stopped ? 'debug' : kind === ConnectResult.UNREACHABLE || probe ? 'warn' : 'error';

@@ -5,6 +5,7 @@
 // without a TCP connection yet is aborted (one whose TCP is up but TLS is pending is kept: it is the
 // likeliest to finish). The first to finish its TLS handshake wins; the others are destroyed at once.
 import type { Duplex } from 'node:stream';
+import type { DialFailure } from './transport-choice.js';
 
 /** Range of the delay between two dials (uniform). */
 export const REDIAL_MIN_MS = 250;
@@ -16,6 +17,10 @@ export const REDIAL_MAX_LIVE = 4;
 export interface RedialAttempt {
   /** TCP (or the proxy's tunnel) is up: only the TLS handshake is pending */
   readonly tcpUp: boolean;
+  /** how the dial failed, once it did (the dialer records it here instead of logging it) */
+  readonly failure?: DialFailure;
+  /** the address dialed, as the failure reasons name it */
+  readonly target?: string;
   /** the TLS socket once its handshake is done; undefined when the dial failed or was aborted */
   readonly done: Promise<Duplex | undefined>;
   /** destroys the attempt's socket and timers at once; `done` then resolves undefined */
@@ -31,11 +36,18 @@ export interface RedialRaceOptions {
   signal?: AbortSignal;
   /** a dial started (the `resumes{result=attempted}` count) */
   onStart?: () => void;
-  /** a dial failed on its own (not aborted by the race) */
-  onFailure?: () => void;
+  /** a dial failed on its own (not aborted by the race): how, when the dialer said */
+  onFailure?: (failure: DialFailure | undefined, attempt: RedialAttempt) => void;
   minMs?: number;
   maxMs?: number;
   maxLive?: number;
+}
+
+/** The dialer's side of one attempt: aborted through `signal`, told when its TCP is up, and where its failure goes. */
+export interface Redial {
+  signal: AbortSignal;
+  onTcp: () => void;
+  failure?: DialFailure;
 }
 
 interface Live {
@@ -107,7 +119,7 @@ export class RedialRace {
       (socket) => {
         this.remove(entry);
         if (socket === undefined) {
-          if (!entry.aborted && !this.over) this.opts.onFailure?.();
+          if (!entry.aborted && !this.over) this.opts.onFailure?.(entry.attempt.failure, entry.attempt);
           return;
         }
         // a handshake that finished after the race was decided (or after its own abort): not ours

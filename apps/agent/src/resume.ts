@@ -13,6 +13,7 @@ import type { AgentMetrics } from './metrics.js';
 import { Alpn } from './tls.js';
 import { RedialRace, type RedialAttempt } from './redial-race.js';
 import { retryElsewhere } from './resume-route.js';
+import { RedialFailureLog } from './redial-log.js';
 import type { ResumeOffer, WebSocketStream } from './ws-dial.js';
 
 /**
@@ -49,6 +50,8 @@ export interface ResumeContext {
   timeoutMs: number;
   /** [0, 1) for the redial cadence's jitter */
   random?: () => number;
+  /** the redials' `connect failed` lines: at most one per this long after the first (redial-log.ts) */
+  redialLogEveryMs?: number;
 }
 
 /** Runs until the link resumed or was ended (with the reason). */
@@ -61,16 +64,24 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
     link.destroy(new Error(why));
   };
   if (session.peerGoingAway) return void link.destroy(new Error(`connection to ${c.serverAddr} lost after the server's GOAWAY (${c.reason}): not resumed`));
-  log.warn({ reason: c.reason, graceMs: credentials.graceMs, streams: session.streams.size }, 'connection lost: resuming the session');
+  // the grace counts from the last byte from the server, as the server counts it (a silent link's
+  // verdict comes a keepalive timeout after it); a late verdict still leaves a short window
+  const { graceMs } = credentials;
+  const silentMs = link.silentMs;
+  const graceLeftMs = resume.graceLeftMs(graceMs, silentMs);
+  log.warn({ reason: c.reason, graceMs, silentMs, graceLeftMs, streams: session.streams.size }, 'connection lost: resuming the session');
   let lastError = c.reason;
   let race: RedialRace | undefined;
+  const failures = new RedialFailureLog(log, c.redialLogEveryMs);
   // the grace ends the session on time even while redials still wait for their handshakes (a
   // blackholed dial takes up to the keepalive timeout), so the reason is the grace, not a later
   // verdict of the session's own keepalive
   const graceTimer = setTimeout(() => {
     race?.stop();
-    if (!link.destroyed && link.paused) end(`no resume within the server's grace of ${credentials.graceMs} ms: ${lastError}`);
-  }, credentials.graceMs);
+    failures.flush(); // the redials' last failures before the end they led to
+    if (!link.destroyed && link.paused)
+      end(`no resume within the server's grace of ${graceMs} ms: nothing from the server for ${link.silentMs} ms (${lastError})`);
+  }, graceLeftMs);
   const onLinkClose = (): void => race?.stop();
   link.once('close', onLinkClose);
   try {
@@ -78,7 +89,10 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
       race = new RedialRace({
         start: () => c.dialer.startRedial(),
         onStart: () => metrics.resumes.inc({ result: 'attempted' }),
-        onFailure: () => (lastError = `redial of ${c.serverAddr} failed`),
+        onFailure: (failure, attempt) => {
+          lastError = failure?.reason ?? `redial of ${attempt.target ?? c.serverAddr} failed`;
+          if (failure) failures.failed(failure, attempt.target);
+        },
         ...(c.random ? { random: c.random } : {}),
         ...(c.dialer.closingSignal ? { signal: c.dialer.closingSignal } : {}),
       });
@@ -96,7 +110,7 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
         metrics.resumes.inc({ result: 'succeeded' });
         metrics.resumeReplayedBytes.inc(replayed);
         metrics.resumeSeconds.observe(pausedMs / 1000);
-        log.info({ pausedMs, replayedBytes: replayed, streams: session.streams.size }, 'session resumed');
+        log.info({ pausedMs, replayedBytes: replayed, streams: session.streams.size, redialFailures: failures.total }, 'session resumed');
         return;
       } catch (err) {
         socket.destroy();
@@ -110,6 +124,7 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
       }
     }
   } finally {
+    failures.flush();
     clearTimeout(graceTimer);
     link.off('close', onLinkClose);
     race?.stop();

@@ -2,7 +2,8 @@
 // ResumeTable): a cut connection is resumed on the same session (a relayed stream carries on); a
 // loss after the server's GOAWAY is not resumed; a refused resume (the server forgot the session)
 // ends the session with the reason, and the agent opens a new one; a server without resumption
-// gets the plain session; the grace ends a session on time while a redial still hangs; redials that
+// gets the plain session; the grace ends a session on time while a redial still hangs, counted from
+// the last byte from the server (not from the verdict); redials that
 // go into a blackhole (TCP accepted, TLS never answered) do not hold the resume back (the redial race).
 import t from 'tap';
 import type { Socket } from 'node:net';
@@ -133,6 +134,44 @@ t.test('the grace ends the session on time while a redial still hangs (a blackho
     'the reason is the grace',
   );
   t.same(results, ['attempted', 'failed'], 'one attempt, counted as failed');
+});
+
+t.test("the agent's grace counts from the last byte from the server, not from the loss's verdict", async (t) => {
+  const link = new resume.ResumableLink(); // never attached: nothing from the server since it was made
+  link.on('error', () => {});
+  const lines: Array<Record<string, unknown>> = [];
+  const log = { warn: (o: object, msg: string) => lines.push({ ...o, msg }), info: (o: object, msg: string) => lines.push({ ...o, msg }) } as unknown as Logger;
+  const metrics = { resumes: { inc: () => {} } } as unknown as AgentMetrics;
+  // the verdict of a silent link comes a keepalive timeout after its last byte: here 1000 ms
+  const silence = 1_000;
+  const graceMs = 3_200;
+  await new Promise((r) => setTimeout(r, silence));
+  const lostAt = Date.now();
+  const closed = new Promise<number>((r) => link.once('close', () => r(Date.now() - lostAt)));
+  void resumeSession({
+    dialer: { startRedial: () => ({ tcpUp: false, done: new Promise(() => {}), abort: () => {} }), isClosing: false },
+    session: { peerGoingAway: false, streams: new Map() } as unknown as Session,
+    link,
+    credentials: { sessionId: Buffer.alloc(16), secret: Buffer.alloc(32), graceMs },
+    reason: `no bytes on the connection for ${silence} ms`,
+    log,
+    metrics,
+    serverAddr: '10.0.0.1:10262',
+    timeoutMs: 3_000,
+  });
+  const lost = lines.find((l) => l.msg === 'connection lost: resuming the session');
+  t.ok(Number(lost?.['silentMs']) >= silence - 50, `the loss line says how long the link was silent: ${lost?.['silentMs']} ms`);
+  t.ok(Number(lost?.['graceLeftMs']) <= graceMs - silence + 50, `and what is left of the grace: ${lost?.['graceLeftMs']} ms`);
+  const ms = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 5_000))]);
+  t.ok(
+    ms >= graceMs - silence - 100 && ms < graceMs - silence / 2,
+    `the link ended ${ms} ms after the verdict, ${ms + silence} ms after the last byte (grace ${graceMs} ms)`,
+  );
+  t.match(
+    lines.find((l) => l.msg === 'session not resumed: its streams end'),
+    { reason: new RegExp(`no resume within the server's grace of ${graceMs} ms: nothing from the server for \\d+ ms`) },
+    'the reason says how long the link was silent',
+  );
 });
 
 t.test('redials into a blackhole (TCP accepted, TLS never answered) do not hold the resume back: the third dial resumes', async (t) => {

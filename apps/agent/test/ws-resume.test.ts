@@ -4,7 +4,8 @@
 // order; a resume proof recorded on one connection is refused on another (it is bound to that
 // connection's challenge), and so is the session's secret used with another node's certificate; a
 // server without the subprotocol gets the plain session, whose streams end with the connection as
-// before; a grace that runs out ends the session with the grace as the reason.
+// before; a grace that runs out ends the session with the grace as the reason; a clean close (1000)
+// from a server side that no longer reads is a loss at once (resumed), not after ws's 30 s close timeout.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import t, { type Test } from 'tap';
@@ -219,4 +220,26 @@ t.test('a refused certificate proof on a resume-offering server is a certificate
     { code: 'tls_error', reason: /refused our certificate proof: the agent certificate is not signed by the agent CA/ },
     "tls_error with the server's reason",
   );
+});
+
+t.test('a clean close (1000) from a server side that no longer reads is a loss at once: the agent resumes, not 30 s later', async (t) => {
+  const { server, lines } = await wsSetup(t, 10_000);
+  const session = await server.nextSession();
+  const { stream, echoed } = await echoStream(t, session);
+  stream.write('before ');
+  await waitFor(() => Buffer.concat(echoed).toString() === 'before ', 5_000, 'echo before the close');
+  // the server's WebSocket reads nothing more (its socket backpressured) and closes cleanly: ws on
+  // the agent answers the close frame and waited for the server to close TCP, up to its 30 s close
+  // timeout, before the agent saw the end
+  const ws = (server.wsStreams[0] as unknown as { ws: WebSocket }).ws;
+  ws.pause();
+  const closedAt = Date.now();
+  ws.close(1000, 'going away');
+  await waitFor(() => lines.find((l) => l.msg === 'connection lost: resuming the session'), 5_000, 'the agent to see the loss');
+  const lostMs = Date.now() - closedAt;
+  t.ok(lostMs < 2_000, `the agent saw the loss ${lostMs} ms after the close frame`);
+  await waitFor(() => server.accepted.some((a) => a.kind === 'resumed'), 10_000, 'a resume');
+  stream.write('after');
+  await waitFor(() => Buffer.concat(echoed).toString() === 'before after', 5_000, 'echo across the resume');
+  t.equal(Buffer.concat(echoed).toString(), 'before after', 'the stream carries on');
 });

@@ -51,7 +51,7 @@ const FLAGS = [
   { name: 'compression', key: 'compression', type: bool(), default: 'true', help: 'offer LZ4 compression to agents' },
   { name: 'keepalive-interval-ms', key: 'keepaliveIntervalMs', type: ms(), default: '10000', help: 'PING cadence on agent sessions' },
   { name: 'keepalive-timeout-ms', key: 'keepaliveTimeoutMs', type: ms(), default: '30000', help: 'silent agent declared dead after this' },
-  { name: 'resume-grace-ms', key: 'resumeGraceMs', type: ms(0), default: '60000', help: 'agent sessions: how long a session whose connection was lost waits for its agent to resume it (streams pause, then continue); 0: no resumption (streams end with the connection)' },
+  { name: 'resume-grace-ms', key: 'resumeGraceMs', type: ms(0), default: '60000', help: 'agent sessions: how long a session whose connection was lost waits for its agent to resume it (streams pause, then continue), counted from the last byte received from the agent (a link silent this long is given up; at least 2 s after a late keepalive verdict); 0: no resumption (streams end with the connection)' },
   { name: 'hello-timeout-ms', key: 'helloTimeoutMs', type: ms(), default: '10000', help: 'agent must say hello within this' },
   { name: 'open-timeout-ms', key: 'openTimeoutMs', type: ms(), default: '10000', help: 'agent must answer a stream OPEN within this (else 504)' },
   ...FRAMING_FLAGS.map((f) => ({ name: f.flag, key: f.key, type: int(f.min, f.max), default: String(f.default), help: `agent sessions: ${f.help} (${f.min}–${f.max})` })),

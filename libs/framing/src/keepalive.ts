@@ -74,6 +74,11 @@ export class Keepalive {
     ticker.members.add(this);
   }
 
+  /** When (Date.now()) something last arrived from the peer (or the keepalive was made). */
+  get lastRxAt(): number {
+    return this.lastRx;
+  }
+
   /** Something arrived from the peer. */
   touch(): void {
     this.lastRx = Date.now();

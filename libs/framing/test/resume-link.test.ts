@@ -3,14 +3,12 @@
 // byte-exact (no loss, duplicate or reordering) with the replay buffer bounded by maxUnacked;
 // writes blocking while paused; resumes refused for a wrong secret, another node's certificate, an
 // unknown session (the refused resume leaving the session resumable by its owner); a grace period
-// ending the streams with its reason; a silent connection judged by the link's keepalive (and, past
-// the grace, ended by the grace before the session's own keepalive); the
-// record decoder on split input and bad records.
+// ending the streams with its reason; a silent connection judged by the link's keepalive (its grace:
+// resume-grace.test.ts); the record decoder on split input and bad records.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { Stream } from '../src/stream.js';
 import { ResumableLink } from '../src/resume/link.js';
-import { sessionKeepaliveTimeoutMs } from '../src/resume/link-options.js';
 import { RecordDecoder, RecordType, encodeRecord, dataHeader } from '../src/resume/records.js';
 import { resumeRig } from './fixtures/resume-rig.js';
 import { digestOf, randomBlock, until, within, writeBulk } from './fixtures/streams.js';
@@ -177,30 +175,4 @@ t.test('a silent connection (nothing arrives either way) is judged by the link k
   await rig.resume();
   const chunk = await within(new Promise<Buffer>((r) => down.once('data', r)), 5_000, 'data after resume');
   t.equal(chunk.toString(), 'sent into the silence', 'what was written into the silent connection arrives once, after the resume');
-});
-
-t.test('a silence longer than the grace ends the streams with the grace as the reason, not the session keepalive', async (t) => {
-  // the session keepalive the apps give a session over a link; with kt + grace alone (the old
-  // value) the session's verdict and the grace's end raced: both came kt + grace after the last byte
-  const kt = 300;
-  const graceMs = 400;
-  const keepaliveTimeoutMs = sessionKeepaliveTimeoutMs(kt, graceMs);
-  t.equal(keepaliveTimeoutMs, 2 * kt + graceMs, 'one spare keepalive timeout after the link verdict and the grace');
-  t.equal(sessionKeepaliveTimeoutMs(30_000, 3_600_000), 3_600_000, 'capped at an hour');
-  const rig = await resumeRig({ graceMs, keepaliveIntervalMs: 50, keepaliveTimeoutMs: kt, session: { keepaliveIntervalMs: 50, keepaliveTimeoutMs } });
-  t.teardown(() => rig.close());
-  const accepted = new Promise<Stream>((resolve) => rig.server.once('stream', (s: Stream) => (s.accept(), resolve(s))));
-  rig.client.open({ host: 'h', port: 1 }).on('error', () => {});
-  const down = await accepted;
-  const err = new Promise<Error>((r) => down.once('error', r));
-  const socketOf = (l: ResumableLink): import('node:stream').Duplex => (l as unknown as { socket: import('node:stream').Duplex }).socket;
-  socketOf(rig.clientLink).pause();
-  socketOf(rig.serverLink).pause();
-  const e = await within(err, 5_000, 'stream error');
-  t.match(
-    e.message,
-    new RegExp(`no resume within the grace of ${graceMs} ms after the connection was lost \\(no bytes on the connection`),
-    `the stream's error says why: ${e.message}`,
-  );
-  t.equal(rig.table.counters.expired, 1, 'the grace ended it');
 });

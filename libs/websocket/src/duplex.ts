@@ -2,7 +2,9 @@
 // binary messages whose boundaries mean nothing (the framing decoder reads a byte stream). Writes of
 // one corked batch leave as few messages as MAX_SEND_BYTES allows (on the agent gathered in one reused
 // buffer, since ws copies what a client sends as it masks it); reads pause the WebSocket's
-// socket while the reader is behind, so TCP backpressure holds the peer.
+// socket while the reader is behind, so TCP backpressure holds the peer. The peer's close frame
+// ends (or fails) the stream at once, not when ws's closing handshake is over (see onPeerClose).
+import type { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import { CLOSE_REFUSED, MAX_SEND_BYTES, PROOF_REFUSED } from './constants.js';
@@ -20,6 +22,8 @@ export interface DuplexOptions {
 export class WebSocketDuplex extends Duplex {
   /** the reused buffer batches are gathered into (masksEveryMessage), grown on demand up to MAX_SEND_BYTES */
   private scratch: Buffer | undefined;
+  /** the WebSocket's close (the peer's frame, or ws's 'close') was taken: the end is decided */
+  private closeTaken = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -29,6 +33,12 @@ export class WebSocketDuplex extends Duplex {
     if (opts.masksEveryMessage && ws.extensions === '') this.scratch = Buffer.allocUnsafeSlow(0);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
+    // ws emits 'close' only once its closing handshake is over: after the peer's close frame it sends
+    // its own and waits for the peer to close TCP, up to closeTimeout (30 s). A peer that no longer
+    // reads (its socket backpressured, our close frame queued behind our bytes) held a clean close
+    // 1000 that long before the reader saw it. ws has no public event for the frame; its receiver's
+    // 'conclude' is it (test/duplex-close.test.ts fails if a ws upgrade changes that).
+    (ws as unknown as { _receiver?: EventEmitter })._receiver?.once('conclude', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
     ws.on('error', (err: Error) => this.destroy(err));
   }
 
@@ -106,6 +116,8 @@ export class WebSocketDuplex extends Duplex {
   }
 
   private onClose(code: number, reason: string): void {
+    if (this.closeTaken) return;
+    this.closeTaken = true;
     if (code === 1000 || code === 1005) this.push(null);
     else if (code === CLOSE_REFUSED) this.destroy(Object.assign(new Error(`the server refused our certificate proof: ${reason}`), { code: PROOF_REFUSED }));
     else this.destroy(Object.assign(new Error(`websocket closed: ${code}${reason ? ` ${reason}` : ''}`), { code: 'ECONNRESET' }));

@@ -216,9 +216,19 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
       } as { info: AgentResume; session?: Session; remoteAddress: string };
       resumable.set(rid, held);
       const link = a.entry.link;
-      link.on('paused', (reason: string) =>
-        log.info({ nodeName: id.commonName, remoteAddress: held.remoteAddress, reason, graceMs }, 'agent connection lost: session paused for a resume'),
-      );
+      // silentMs: since the last byte from the agent, where the grace counts from (graceLeftMs: what is left of it)
+      link.on('paused', (reason: string) => {
+        const silentMs = link.silentMs;
+        const fields = {
+          nodeName: id.commonName,
+          remoteAddress: held.remoteAddress,
+          reason,
+          graceMs,
+          silentMs,
+          graceLeftMs: resume.graceLeftMs(graceMs, silentMs),
+        };
+        log.info(fields, 'agent connection lost: session paused for a resume');
+      });
       link.on('error', (err: Error) => {
         if (!(err instanceof resume.ResumeGraceError)) return;
         metrics.resumes.inc({ result: 'expired' });

@@ -1,7 +1,7 @@
 // Session resumption beneath the Session (spec §10): a resumable byte link, its handshake, the
 // server's table of detached sessions and the agent's open/resume calls.
 export { ResumableLink } from './link.js';
-export { LINK_DEFAULTS, sessionKeepaliveTimeoutMs, type LinkOptions, type LinkStats } from './link-options.js';
+export { LINK_DEFAULTS, RESUME_WINDOW_MS, graceLeftMs, sessionKeepaliveTimeoutMs, type LinkOptions, type LinkStats } from './link-options.js';
 export { ResumeTable, ResumeGraceError, issuerTag, type ResumeEntry, type Accepted, type ResumeCounters, type ResumeTableOptions } from './server.js';
 export { openLink, resumeLink, ResumeRefusedError } from './client.js';
 export { type ResumeCredentials } from './handshake.js';

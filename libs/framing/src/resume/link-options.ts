@@ -21,10 +21,28 @@ export const LINK_DEFAULTS = {
   ackDelayMs: 0,
 } as const;
 
+/** A late verdict (the grace nearly or all spent by the silence before it) still leaves this long, at most the grace, for a resume. */
+export const RESUME_WINDOW_MS = 2_000;
+
+/**
+ * How long a link that paused `silentMs` after the last byte from its peer still waits for a resume
+ * (spec §10.4, "Grace"). The grace counts from that last byte, not from the verdict: a link silent
+ * for the grace is given up whether a reset or the keepalive noticed the loss (a reset comes right
+ * after the last byte, a silent link's verdict up to a keepalive timeout later). When the verdict
+ * leaves less than min(grace, RESUME_WINDOW_MS), that much is left anyway, so a redial the agent
+ * starts at the verdict can still finish (a grace at or below the keepalive timeout would otherwise
+ * end every silent link at its verdict, with no chance to resume).
+ */
+export function graceLeftMs(graceMs: number, silentMs: number): number {
+  return Math.max(graceMs - Math.max(0, silentMs), Math.min(graceMs, RESUME_WINDOW_MS));
+}
+
 /**
  * The keepalive timeout of a Session over a resumable link (spec §10.4): the link's verdict on a
- * silent connection comes after `keepaliveTimeoutMs`, then the grace runs; the session's own verdict
- * comes one keepalive timeout after both, so the end of the grace, with its reason, always comes first.
+ * silent connection comes at most `keepaliveTimeoutMs` (and a check period) after its last byte, and
+ * the grace ends `graceMs` after that last byte, or graceLeftMs()'s window after the verdict, never
+ * later than `graceMs` after the verdict; the session's own verdict comes one keepalive timeout after
+ * both, so the end of the grace, with its reason, always comes first.
  */
 export function sessionKeepaliveTimeoutMs(keepaliveTimeoutMs: number, graceMs: number): number {
   return Math.min(3_600_000, 2 * keepaliveTimeoutMs + graceMs);

@@ -77,6 +77,11 @@ export class ResumableLink extends Duplex implements RecordSink, KeepaliveOwner 
     return this.socket === undefined;
   }
 
+  /** How long nothing has arrived from the peer (any record, on any socket; a resume's attach counts): the silence a grace measures. */
+  get silentMs(): number {
+    return Math.max(0, Date.now() - this.keepalive.lastRxAt);
+  }
+
   /** The link's bytes in flight on the wire: the peer confirmed everything before this. */
   get peerAcked(): number {
     return this.replay.start;

@@ -1,12 +1,13 @@
 // The server's side of resumption: new connections get a session id and secret (WELCOME); a
 // resume is checked (known session, same node, proof over this connection, offsets we can still
 // replay) and either takes over the detached link or is refused with a code and a reason. A link
-// that lost its socket is kept for `graceMs`, then destroyed with a ResumeGraceError.
+// that lost its socket is kept until `graceMs` after the last byte it received from the agent (at
+// least graceLeftMs()'s window after the loss was noticed), then destroyed with a ResumeGraceError.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { encodeRefused, encodeResumed, encodeWelcome, decodeHello, readFirstRecord } from './handshake.js';
 import { ResumableLink } from './link.js';
-import type { LinkOptions } from './link-options.js';
+import { graceLeftMs, type LinkOptions } from './link-options.js';
 import { proofMatches, resumeProof } from './proof.js';
 import { ISSUER_TAG_BYTES, RecordType, SECRET_BYTES, SESSION_ID_BYTES, type RefuseCodeName } from './records.js';
 
@@ -16,7 +17,7 @@ export class ResumeGraceError extends Error {
 }
 
 export interface ResumeTableOptions extends LinkOptions {
-  /** how long a link that lost its socket waits for a resume (> 0) */
+  /** how long a link may be silent (from the last byte it received) before it is given up, unless resumed (> 0; graceLeftMs) */
   graceMs: number;
   /** the client's HELLO must arrive within this */
   handshakeTimeoutMs?: number;
@@ -149,10 +150,14 @@ export class ResumeTable {
     this.entries.set(held.id, held);
     link.on('paused', (reason: string) => {
       clearTimeout(held.grace);
-      held.grace = setTimeout(() => {
-        this.counters.expired += 1;
-        link.destroy(new ResumeGraceError(`no resume within the grace of ${this.opts.graceMs} ms after the connection was lost (${reason})`));
-      }, this.opts.graceMs);
+      held.grace = setTimeout(
+        () => {
+          this.counters.expired += 1;
+          const why = `no resume within the grace of ${this.opts.graceMs} ms after the connection was lost: nothing from the agent for ${link.silentMs} ms (${reason})`;
+          link.destroy(new ResumeGraceError(why));
+        },
+        graceLeftMs(this.opts.graceMs, link.silentMs),
+      );
       held.grace.unref();
     });
     link.on('resumed', () => clearTimeout(held.grace));
