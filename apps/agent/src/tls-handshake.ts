@@ -4,6 +4,7 @@
 import type { TLSSocket } from 'node:tls';
 import { ConnectResult } from './metrics.js';
 import { describeConnectError } from './tls.js';
+import type { Redial } from './redial-race.js';
 
 /** A failed handshake: the `connect failed` line's kind, reason and detail code. */
 export interface HandshakeFailure {
@@ -20,7 +21,7 @@ export interface HandshakeWait {
   /** TCP is up already (a proxy's tunnel) */
   tcpUp: boolean;
   /** a redial race's attempt: aborting it destroys the socket and resolves 'aborted' */
-  race?: { signal: AbortSignal; onTcp: () => void };
+  race?: Pick<Redial, 'signal' | 'onTcp'>;
 }
 
 export function awaitHandshake(socket: TLSSocket, wait: HandshakeWait): Promise<TLSSocket | HandshakeFailure | 'aborted'> {

@@ -23,6 +23,7 @@ import {
 } from '@edge-tunnel/websocket';
 import type { AgentConfig, HostPort } from './config.js';
 import type { Credentials } from './tls.js';
+import type { Redial } from './redial-race.js';
 
 /** host:port the WebSocket URL reaches (what a proxy must CONNECT to). */
 export function wsTarget(url: URL): HostPort {
@@ -47,7 +48,7 @@ export function connectWebSocket(
   creds: Credentials,
   tunnel: Socket | undefined,
   timeoutMs: number,
-  race?: { signal: AbortSignal; onTcp: () => void },
+  race?: Pick<Redial, 'signal' | 'onTcp'>,
 ): Promise<WebSocketStream> {
   const name = config.serverName === config.server.host ? wsTarget(config.wsUrl).host : config.serverName;
   const ws = new WebSocket(config.wsUrl, config.resume ? [RESUME_SUBPROTOCOL, SUBPROTOCOL] : SUBPROTOCOL, {
