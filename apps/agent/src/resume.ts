@@ -50,8 +50,6 @@ export interface ResumeContext {
   timeoutMs: number;
   /** [0, 1) for the redial cadence's jitter */
   random?: () => number;
-  /** the redials' `connect failed` lines: at most one per this long after the first (redial-log.ts) */
-  redialLogEveryMs?: number;
 }
 
 /** Runs until the link resumed or was ended (with the reason). */
@@ -72,7 +70,7 @@ export async function resumeSession(c: ResumeContext): Promise<void> {
   log.warn({ reason: c.reason, graceMs, silentMs, graceLeftMs, streams: session.streams.size }, 'connection lost: resuming the session');
   let lastError = c.reason;
   let race: RedialRace | undefined;
-  const failures = new RedialFailureLog(log, c.redialLogEveryMs);
+  const failures = new RedialFailureLog(log);
   // the grace ends the session on time even while redials still wait for their handshakes (a
   // blackholed dial takes up to the keepalive timeout), so the reason is the grace, not a later
   // verdict of the session's own keepalive
