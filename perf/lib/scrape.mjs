@@ -16,6 +16,7 @@ import { spawnProc } from './procs.mjs';
 import { LIB, stopAll } from './chains/util.mjs';
 import { startServer } from './chains/edge-tunnel.mjs';
 import { ipOf } from './sessions.mjs';
+import { census, diffCensus } from './heap-census.mjs';
 
 export const SCRAPE = 'scrape';
 /** metrics-server's default: every node every 15 s; the target is 10 000 nodes */
@@ -44,9 +45,11 @@ export const nodeCap = (/** @type {number} */ rate, budget = fdBudget()) => Math
 /**
  * @param {import('./chains/index.mjs').Env} env @param {import('./scenarios.mjs').Sizes} sizes
  * @param {import('./scenarios.mjs').Progress} progress @param {string} [via] 'http' | 'https'
+ * @param {string} [snapshots] a directory: heap snapshots of the server once the nodes are attached and after the
+ * steps (both after a full GC, the callers' connections closed), and the census of what scraping left per node
  * @returns {Promise<Record<string, import('./scenarios.mjs').Row>>}
  */
-export async function scrapeScenario(env, sizes, progress, via = 'http') {
+export async function scrapeScenario(env, sizes, progress, via = 'http', snapshots) {
   const firstRate = TARGET_RATE * Math.min(1, sizes.scrapeRates[0]);
   const n = Math.min(sizes.scrapeNodes, nodeCap(firstRate));
   /** @type {import('./chains/util.mjs').ProcEntry[]} */
@@ -74,6 +77,8 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
     /** @type {import('./swarm.mjs').SwarmResult} */
     const attached = await swarm.message(120_000 + n * 20);
     if (attached.up < n) throw new Error(`${attached.up} of ${n} agent sessions up: ${attached.firstError}`);
+    const snap = (/** @type {string} */ when) => (snapshots ? join(snapshots, `scrape-server-${when}.heapsnapshot`) : undefined);
+    const heapBefore = await server.proc.probe(true, snap('before'));
     const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
     const target = (/** @type {number} */ i) =>
       via === 'https'
@@ -98,8 +103,15 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
       if (step.errors > 0 || !(step.p99 < P99_LIMIT_MS)) break;
     }
     for (const c of conns) c?.close();
+    // what the scrapes left behind on the server, per node (its pooled upstream connections among it)
+    await new Promise((r) => setTimeout(r, 500));
+    const heapAfter = await server.proc.probe(true, snap('after'));
+    const heapPerNode = (heapAfter.heapUsed - heapBefore.heapUsed) / n;
+    const censusOf = snapshots ? { census: diffCensus(census(snap('before')), census(snap('after')), n, 15) } : {};
     const held = steps.filter((s) => s.errors === 0 && s.p99 < P99_LIMIT_MS).at(-1);
-    return { 'edge-tunnel': { nodes: n, via, achieved: held?.achieved ?? 0, held: held?.achieved ?? 0, heldP99: held?.p99, fdBound, steps } };
+    return {
+      'edge-tunnel': { nodes: n, via, achieved: held?.achieved ?? 0, held: held?.achieved ?? 0, heldP99: held?.p99, fdBound, heapPerNode, ...censusOf, steps },
+    };
   } finally {
     await stopAll(procs);
   }
