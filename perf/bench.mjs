@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick] [--tiny] [--only a,b] [--chains x,y] [--out dir] [--snapshots dir]
-//   [--scrape-nodes N] [--scrape-rates 0.5,1,2] [--scrape-via http|https]
+//   [--scrape-nodes N] [--scrape-rates 0.5,1,2] [--scrape-step-ms ms] [--scrape-caller-idle-ms ms] [--scrape-via http|https] [--sessions N]
 // Starts every chain as real processes on loopback, drives the same client and sink through each,
 // prints a table per scenario with edge-tunnel's ratios to every peer, writes results JSON and an
 // SVG chart per scenario (default perf/results/). See README.md.
@@ -47,6 +47,9 @@ const TINY = flag('tiny');
 const sizes = sizesFor(TINY ? 'tiny' : QUICK ? 'quick' : 'full');
 if (opt('scrape-nodes')) sizes.scrapeNodes = Number(opt('scrape-nodes'));
 if (opt('scrape-rates')) sizes.scrapeRates = opt('scrape-rates').split(',').map(Number);
+if (opt('scrape-step-ms')) sizes.scrapeStepMs = Number(opt('scrape-step-ms'));
+if (opt('scrape-caller-idle-ms')) sizes.scrapeCallerIdleMs = Number(opt('scrape-caller-idle-ms'));
+if (opt('sessions')) sizes.agentSessions = Number(opt('sessions'));
 const scrapeVia = opt('scrape-via') ?? 'http';
 const outDir = opt('out') ?? join(here, 'results');
 const only = opt('only')?.split(',');
@@ -255,7 +258,7 @@ try {
   if (!only || only.includes(SCRAPE)) {
     results.scenarios[SCRAPE] = { ...scrapeSpec, rows: {} };
     try {
-      results.scenarios[SCRAPE].rows = await scrapeScenario(env, sizes, progress, scrapeVia);
+      results.scenarios[SCRAPE].rows = await scrapeScenario(env, sizes, progress, scrapeVia, snapshots);
     } catch (err) {
       results.scenarios[SCRAPE].rows['edge-tunnel'] = { error: err.message };
       log(`scrape: ${err.message.split('\n')[0]}`);

@@ -21,10 +21,11 @@ let probeSeq = 0;
 /**
  * A running child: `lines` keeps the last lines of stdout+stderr for error messages.
  * @param {string} name @param {string} cmd @param {string[]} args
- * @param {{ node?: boolean, env?: NodeJS.ProcessEnv, keep?: number, logFile?: string }} [opts]
+ * `nodeArgs`: V8 / Node flags of a Node child (before the script), e.g. `--max-semi-space-size=32`.
+ * @param {{ node?: boolean, env?: NodeJS.ProcessEnv, keep?: number, logFile?: string, nodeArgs?: string[] }} [opts]
  */
-export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFile } = {}) {
-  const argv = node ? [...CPU_PROF, '--expose-gc', '--import', PROBE, cmd, ...args] : args;
+export function spawnProc(name, cmd, args, { node = false, env, keep = 40, logFile, nodeArgs = [] } = {}) {
+  const argv = node ? [...CPU_PROF, ...nodeArgs, '--expose-gc', '--import', PROBE, cmd, ...args] : args;
   // a chatty process (the tunnel's audit log) writes to a file, so the load client never parses it
   const fd = logFile ? openSync(logFile, 'a') : undefined;
   const out = fd ?? 'pipe';

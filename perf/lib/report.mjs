@@ -47,7 +47,7 @@ export function table(scenario, rows, chains) {
 const mdRow = (/** @type {string[]} */ cells) => `| ${cells.join(' | ')} |`;
 
 /**
- * The heap census diffs (--snapshots) of `idle` (per process) and `sessions`, as tables.
+ * The heap census diffs (--snapshots) of `idle` (per process), `sessions` and `scrape` (the server, per node), as tables.
  * @param {Record<string, ScenarioResult>} scenarios
  */
 export function censusTables(scenarios) {
@@ -58,6 +58,15 @@ export function censusTables(scenarios) {
   }
   for (const [name, row] of Object.entries(scenarios.sessions?.rows ?? {})) {
     if (row.census) out.push(`## Heap growth per idle agent session: ${name} (server)`, '', censusTable(row.census, 'session'), '');
+  }
+  for (const [name, row] of Object.entries(scenarios.scrape?.rows ?? {})) {
+    if (row.census)
+      out.push(
+        `## Heap the scrapes left per node: ${name} (server, ${row.heapPerNode?.toFixed(0)} B per node after GC)`,
+        '',
+        censusTable(row.census, 'node'),
+        '',
+      );
   }
   return out.join('\n');
 }

@@ -19,7 +19,7 @@ import { reconnectScenario } from './reconnect.mjs';
  *   agentSessions: number, compressMs: number, latencyMs: number, linkRate: number, compressDelayMs: number,
  *   pairedRounds: number, pairedMs: number, pairedPings: number, reqCallers: number, reqWarmMs: number,
  *   reqDurMs: number, reqRounds: number, scrapeNodes: number, scrapeRates: number[], scrapeStepMs: number,
- *   reconnectCuts: number, reconnectPeriodMs: number }} Sizes
+ *   scrapeCallerIdleMs?: number, reconnectCuts: number, reconnectPeriodMs: number }} Sizes
  */
 /**
  * A column of a scenario's table: `better` is 'higher' | 'lower' (absent for a text column); the `primary` one is charted and ratioed.

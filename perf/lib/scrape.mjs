@@ -16,14 +16,22 @@ import { spawnProc } from './procs.mjs';
 import { LIB, stopAll } from './chains/util.mjs';
 import { startServer } from './chains/edge-tunnel.mjs';
 import { ipOf } from './sessions.mjs';
+import { census, diffCensus } from './heap-census.mjs';
 
 export const SCRAPE = 'scrape';
 /** metrics-server's default: every node every 15 s; the target is 10 000 nodes */
 export const TARGET_RATE = 10_000 / 15;
 export const P99_LIMIT_MS = 100;
 
-/** the server closes a keep-alive caller connection idle this long (Node's `keepAliveTimeout`), plus slack */
-export const CALLER_IDLE_S = 5 + 1;
+/**
+ * The server's --caller-idle-timeout-ms in this scenario (`--scrape-caller-idle-ms`): 5 s, below the
+ * 15 s interval, so every scrape dials again, as metrics-server did against Node's old default, and 10 000
+ * nodes fit a 20 000-descriptor limit (N + rate × 6). With the shipped 120 s every node's caller stays
+ * open: 2 × N descriptors, 9 872 nodes at most in that limit.
+ */
+export const SCRAPE_CALLER_IDLE_MS = 5_000;
+/** the server closes a keep-alive caller connection idle this long, plus slack (s) */
+export const CALLER_IDLE_S = SCRAPE_CALLER_IDLE_MS / 1000 + 1;
 
 /** file descriptors the server (a child: this process's limit) may use for sessions and callers */
 export function fdBudget() {
@@ -33,29 +41,34 @@ export function fdBudget() {
 
 /**
  * Descriptors the server holds at `rate` scrapes/s of `n` nodes: an agent socket per node, and the
- * caller connections open at once: those scraped within the last CALLER_IDLE_S (the server closes
+ * caller connections open at once: those scraped within the last `idleS` (the server closes
  * the others; a scraper dials again, as a pooled HTTP client does), at most one per node.
  */
-export const fdsAt = (/** @type {number} */ n, /** @type {number} */ rate) => n + Math.min(n, Math.ceil(rate * CALLER_IDLE_S));
+export const fdsAt = (/** @type {number} */ n, /** @type {number} */ rate, idleS = CALLER_IDLE_S) => n + Math.min(n, Math.ceil(rate * idleS));
 
 /** the most nodes whose scrapes at `rate` fit the fd budget */
-export const nodeCap = (/** @type {number} */ rate, budget = fdBudget()) => Math.max(Math.floor(budget / 2), budget - Math.ceil(rate * CALLER_IDLE_S));
+export const nodeCap = (/** @type {number} */ rate, budget = fdBudget(), idleS = CALLER_IDLE_S) =>
+  Math.max(Math.floor(budget / 2), budget - Math.ceil(rate * idleS));
 
 /**
  * @param {import('./chains/index.mjs').Env} env @param {import('./scenarios.mjs').Sizes} sizes
  * @param {import('./scenarios.mjs').Progress} progress @param {string} [via] 'http' | 'https'
+ * @param {string} [snapshots] a directory: heap snapshots of the server once the nodes are attached and after the
+ * steps (both after a full GC, the callers' connections closed), and the census of what scraping left per node
  * @returns {Promise<Record<string, import('./scenarios.mjs').Row>>}
  */
-export async function scrapeScenario(env, sizes, progress, via = 'http') {
+export async function scrapeScenario(env, sizes, progress, via = 'http', snapshots) {
   const firstRate = TARGET_RATE * Math.min(1, sizes.scrapeRates[0]);
-  const n = Math.min(sizes.scrapeNodes, nodeCap(firstRate));
+  const idleMs = sizes.scrapeCallerIdleMs ?? SCRAPE_CALLER_IDLE_MS;
+  const idleS = idleMs / 1000 + 1;
+  const n = Math.min(sizes.scrapeNodes, nodeCap(firstRate, fdBudget(), idleS));
   /** @type {import('./chains/util.mjs').ProcEntry[]} */
   const procs = [];
   try {
     progress(`scrape: ${n} agent certificates`);
     const names = Array.from({ length: n }, (_, i) => `scrape-${i}`);
     const ids = await agentIdentitiesFast(env.certs.ca, names, ipOf);
-    const server = await startServer(env, { compression: false, tag: 'scrape', procs });
+    const server = await startServer(env, { compression: false, tag: 'scrape', procs, extraArgs: ['--caller-idle-timeout-ms', String(idleMs)] });
     const swarmFile = join(env.tmp, 'scrape-swarm.json');
     const serving = { cert: env.certs.pem('kubelet-serving', 'crt'), key: env.certs.pem('kubelet-serving', 'key') };
     writeFileSync(
@@ -74,6 +87,8 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
     /** @type {import('./swarm.mjs').SwarmResult} */
     const attached = await swarm.message(120_000 + n * 20);
     if (attached.up < n) throw new Error(`${attached.up} of ${n} agent sessions up: ${attached.firstError}`);
+    const snap = (/** @type {string} */ when) => (snapshots ? join(snapshots, `scrape-server-${when}.heapsnapshot`) : undefined);
+    const heapBefore = await server.proc.probe(true, snap('before'));
     const caller = { cert: env.certs.pem('caller', 'crt'), key: env.certs.pem('caller', 'key') };
     const target = (/** @type {number} */ i) =>
       via === 'https'
@@ -87,8 +102,8 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
     let fdBound;
     for (const factor of sizes.scrapeRates) {
       const rate = TARGET_RATE * factor;
-      if (fdsAt(n, rate) > fdBudget()) {
-        fdBound = { rate, fds: fdsAt(n, rate), budget: fdBudget() };
+      if (fdsAt(n, rate, idleS) > fdBudget()) {
+        fdBound = { rate, fds: fdsAt(n, rate, idleS), budget: fdBudget() };
         progress(`scrape: ${rate.toFixed(0)}/s not run: the server would need ~${fdBound.fds} descriptors, the fd limit leaves ${fdBound.budget}`);
         break;
       }
@@ -98,8 +113,26 @@ export async function scrapeScenario(env, sizes, progress, via = 'http') {
       if (step.errors > 0 || !(step.p99 < P99_LIMIT_MS)) break;
     }
     for (const c of conns) c?.close();
+    // what the scrapes left behind on the server, per node (its pooled upstream connections among it)
+    await new Promise((r) => setTimeout(r, 500));
+    const heapAfter = await server.proc.probe(true, snap('after'));
+    const heapPerNode = (heapAfter.heapUsed - heapBefore.heapUsed) / n;
+    const censusOf = snapshots ? { census: diffCensus(census(snap('before')), census(snap('after')), n, 15) } : {};
     const held = steps.filter((s) => s.errors === 0 && s.p99 < P99_LIMIT_MS).at(-1);
-    return { 'edge-tunnel': { nodes: n, via, achieved: held?.achieved ?? 0, held: held?.achieved ?? 0, heldP99: held?.p99, fdBound, steps } };
+    return {
+      'edge-tunnel': {
+        nodes: n,
+        via,
+        achieved: held?.achieved ?? 0,
+        held: held?.achieved ?? 0,
+        heldP99: held?.p99,
+        callerIdleMs: idleMs,
+        fdBound,
+        heapPerNode,
+        ...censusOf,
+        steps,
+      },
+    };
   } finally {
     await stopAll(procs);
   }

@@ -68,6 +68,30 @@ t.test('gate: a complete first record passes with its bytes intact, even when se
   t.same(g.refused, []);
 });
 
+t.test('gate: a passed connection keeps none of the gate’s listeners (an agent session holds its socket for hours)', async (t) => {
+  const events = ['close', 'readable', 'error', 'end', 'data'] as const;
+  const counts = (s: Socket): number[] => events.map((e) => s.listenerCount(e));
+  let before: number[] = [];
+  const passed = new Promise<Socket>((resolve) => {
+    const gate = new ClientHelloGate({ timeoutMs: 2_000, max: 10 }, resolve, () => {});
+    const server: Server = createServer({ pauseOnConnect: true }, (s) => {
+      before = counts(s);
+      gate.admit(s);
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const c = connect((server.address() as { port: number }).port, '127.0.0.1');
+      c.on('error', () => {});
+      c.write(record(300));
+      t.teardown(() => {
+        c.destroy();
+        server.close();
+      });
+    });
+  });
+  const s = await passed;
+  t.same(counts(s), before, `listeners of ${events.join(', ')} as before admit()`);
+});
+
 t.test('gate: silence past the deadline, and non-TLS bytes, are refused and closed', async (t) => {
   const g = await gated(t, { timeoutMs: 150, max: 10 });
   const silent = await g.dial();

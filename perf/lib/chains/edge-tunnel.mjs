@@ -50,6 +50,9 @@ export async function waitUntil(what, fn, timeoutMs = 15_000, alive = () => true
   }
 }
 
+/** PERF_SERVER_NODE_ARGS: Node / V8 flags of every server process (space-separated), e.g. `--max-semi-space-size=32` for an A/B against the shipped default */
+const SERVER_NODE_ARGS = (process.env.PERF_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 /**
  * Starts an edge-tunnel server; resolves with its bound addresses.
  * @param {import('./index.mjs').Env} env
@@ -98,7 +101,7 @@ export async function startServer(env, { compression, tag, procs, passthrough = 
       String(SERVER_MAX_STREAMS_PER_NODE),
       ...extraArgs,
     ],
-    { node: true, logFile: join(env.tmp, `server-${tag}-${++starts}.log`) },
+    { node: true, logFile: join(env.tmp, `server-${tag}-${++starts}.log`), nodeArgs: SERVER_NODE_ARGS },
   );
   procs.push({ role, proc: server, measured });
   const m = await server.waitLine(/"msg":"server listening"/);

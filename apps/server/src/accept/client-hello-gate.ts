@@ -34,6 +34,7 @@ interface Waiting {
   timer: NodeJS.Timeout;
   chunks: Buffer[];
   onReadable: () => void;
+  onClose: () => void;
 }
 
 export class ClientHelloGate {
@@ -62,11 +63,12 @@ export class ClientHelloGate {
       chunks: [],
       timer: setTimeout(() => this.drop(socket, TlsRefusal.CLIENT_HELLO_TIMEOUT), this.opts.timeoutMs),
       onReadable: () => this.onReadable(socket, w),
+      onClose: () => this.forget(socket),
     };
     this.waiting.set(socket, w);
     socket.on('readable', w.onReadable);
     socket.on('error', onError);
-    socket.once('close', () => this.forget(socket));
+    socket.on('close', w.onClose);
   }
 
   /** Closes every waiting connection (the listener is closing). */
@@ -104,6 +106,10 @@ export class ClientHelloGate {
     clearTimeout(w.timer);
     socket.off('readable', w.onReadable);
     socket.off('error', onError);
+    // a passed connection lives on (an agent session: hours): nothing of its wait may stay on it,
+    // or every session keeps the closure, the cleared timer and its ClientHello's buffer (~0.7 KiB)
+    socket.off('close', w.onClose);
+    w.chunks = [];
     return true;
   }
 }

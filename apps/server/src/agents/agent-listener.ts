@@ -167,7 +167,9 @@ export function createAgentListener(opts: AgentListenerOptions, registry: AgentR
   server.on('secureConnection', (socket: TLSSocket) => {
     pacer.ended();
     if (socket.alpnProtocol === AgentAlpn.ENROLL) return enroll.handle(socket); // no client certificate needed
-    const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    // join() builds one flat string, held for the session's life; a template literal keeps a cons
+    // string of three parts (as proxy/audit.ts callerOf)
+    const remoteAddress = [socket.remoteAddress, socket.remotePort].join(':');
     if (!socket.authorized) {
       const { code, reason } = authFailure(socket);
       metrics.sessionEvents.inc({ event: 'rejected', transport: 'tls' });
