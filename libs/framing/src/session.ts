@@ -204,6 +204,9 @@ export class Session extends EventEmitter implements StreamHost, FrameHost, Dead
 
   sendOpenOk(stream: WireStream): void {
     this.accepted += 1;
+    // a start window above INITIAL_WINDOW: its WINDOW right before the OPEN_OK, in the same write (sent
+    // at OPEN it took a record and a write of its own per stream, while the opener waits for OPEN_OK anyway)
+    this.consumedSome(stream);
     this.writer.sendControl(encodeFrame(FrameType.OPEN_OK, 0, stream.id));
   }
 
@@ -232,8 +235,7 @@ export class Session extends EventEmitter implements StreamHost, FrameHost, Dead
     }
     const stream = new (this.opts.socketStreams ? SocketStream : Stream)(this, id, meta, false, this.table.startWindow(this.minRttMs));
     this.armSend(stream);
-    this.table.addPeer(stream);
-    this.consumedSome(stream); // a start window above INITIAL_WINDOW: its WINDOW goes before OPEN_OK
+    this.table.addPeer(stream); // a start window above INITIAL_WINDOW: its WINDOW goes with the OPEN_OK (sendOpenOk)
     try {
       this.emit(this.streamEvent, stream);
     } catch (err) {

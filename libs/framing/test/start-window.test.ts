@@ -1,6 +1,6 @@
 // RTT-scaled start windows (issue 17, weak links): once a session has a round-trip sample, a new
 // stream's receive window is sized for startRate over the smallest RTT, announced by a WINDOW right
-// behind the OPEN (or before OPEN_OK for a peer-opened stream), within half the receive budget.
+// behind the OPEN (or with the OPEN_OK for a peer-opened stream), within half the receive budget.
 import t from 'tap';
 import { startWindow } from '../src/flow.js';
 import { Session } from '../src/session.js';
@@ -106,4 +106,31 @@ t.test('start windows take at most half the receive budget; the other half stays
     refused().every((s) => /receive budget/.test(s.resetReason ?? '')),
     `the ${refused().length} refused for the budget, with the reason`,
   );
+});
+
+t.test("the acceptor's start window goes with its OPEN_OK, not alone at OPEN: one frame less before the dial, none for a refusal", async (t) => {
+  const initialWindow = 64 * KiB;
+  const { client, server } = await delayedPair(t, 100, { initialWindow });
+  const waiting: Stream[] = [];
+  server.on('stream', (s: Stream) => (s.on('error', () => {}), waiting.push(s))); // the "dial" takes a while
+  const opened = client.open(META);
+  opened.on('error', () => {});
+  await until(() => waiting.length === 1, 3_000, 'the OPEN arrived');
+  const framesAtOpen = server.stats().framesOut;
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(server.stats().framesOut, framesAtOpen, 'nothing sent while the target is dialled (no WINDOW alone)');
+  const remote = waiting[0]!;
+  t.ok(remote.window > initialWindow, `a start window ${remote.window} B`);
+  remote.accept();
+  await until(() => opened.limit === remote.window, 3_000, 'the opener got the start window');
+  t.equal(server.stats().framesOut - framesAtOpen, 2, 'WINDOW and OPEN_OK, in that order (the limit was set before OPEN_OK counted)');
+  // a refused stream costs the RESET alone
+  const refused = client.open(META);
+  refused.on('error', () => {});
+  await until(() => waiting.length === 2, 3_000, 'the second OPEN arrived');
+  const before = server.stats().framesOut;
+  waiting[1]!.refuse('REFUSED', 'not allowed');
+  await until(() => refused.resetCode !== undefined, 3_000, 'the refusal arrived');
+  t.equal(server.stats().framesOut - before, 1, 'the RESET only');
+  t.equal(refused.limit, initialWindow, 'no start window for a refused stream');
 });
