@@ -7,7 +7,7 @@
 // (here `reno bbr`; cubic gives EPERM), so the tunnel runs compare reno (loss-based, like cubic) with
 // BBR; iperf3 sets its socket's own (-C) and runs cubic, reno and BBR.
 // Root, netns; built testbed (npx tsc -p tsconfig.build.json). Run under the perf lock:
-//   cd tools/testbed && flock /tmp/et-perf.lock node bench/weak-link-goodput.mjs [--seconds 20] [--loss 0,1,5] [--queue-ms 100]
+//   cd tools/testbed && flock /tmp/et-perf.lock node bench/weak-link-goodput.mjs [--seconds 20] [--loss 0,1,5] [--queue-ms 100] [--loss-dir both|up]
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -16,13 +16,19 @@ import { parseArgs } from 'node:util';
 import { startTestbed } from '../dist/index.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '20' }, loss: { type: 'string', default: '0,1,5' }, 'queue-ms': { type: 'string', default: '100' } },
+  options: {
+    seconds: { type: 'string', default: '20' },
+    loss: { type: 'string', default: '0,1,5' },
+    'queue-ms': { type: 'string', default: '100' },
+    'loss-dir': { type: 'string', default: 'both' },
+  },
 });
 const seconds = Number(values.seconds);
 const losses = values.loss.split(',').map(Number);
 const queueMs = Number(values['queue-ms']);
 const PORT = 18080; // on edge-1's node IP, in its own namespace
-const shape = (lossPct) => ({ delayMs: 150, rateMbit: 20, lossPct, queueMs, seed: 17 });
+// --loss-dir up: loss on the data direction only (edge → cloud), the ACKs' way clean
+const shape = (lossPct) => ({ delayMs: 150, rateMbit: 20, lossPct, queueMs, seed: 17, ...(values['loss-dir'] === 'up' ? { down: { lossPct: 0 } } : {}) });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 console.log(`uptime before: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
@@ -89,6 +95,8 @@ try {
   await tb.close();
 }
 console.log(`uptime after: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
-console.log(`\n| loss each way | cc | iperf3 over the line (Mbit/s) | retransmits | download through the tunnel (Mbit/s) |`);
+console.log(
+  `\n| loss (${values['loss-dir'] === 'up' ? 'edge → cloud only' : 'each way'}) | cc | iperf3 over the line (Mbit/s) | retransmits | download through the tunnel (Mbit/s) |`,
+);
 console.log('| --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(`| ${r.loss} % | ${r.cc} | ${r.iperfMbit} | ${r.retransmits} | ${r.tunnelMbit} (agent socket: ${r.agentSocketCc}) |`);
