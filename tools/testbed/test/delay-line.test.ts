@@ -50,6 +50,13 @@ t.test(`[netns] delay line: round trip, rate and loss as configured`, { skip }, 
   const open = await iperf(tb, 3);
   t.ok(open.mbit > 30, `and without a rate limit iperf3 goes past 20 Mbit/s: ${open.mbit.toFixed(1)} Mbit/s (the cap above was the line's)`);
 
+  await line.reshape({ delayMs: 50, jitterMs: 40 });
+  const samples: number[] = [];
+  for (let i = 0; i < 7; i++) samples.push(await connectMs(tb, 1));
+  const spread = Math.max(...samples) - Math.min(...samples);
+  t.ok(spread > 25, `50 ± 40 ms each way: connect times ${samples.map((x) => x.toFixed(0)).join(', ')} ms spread ${spread.toFixed(0)} ms (> 25)`);
+  t.ok(Math.min(...samples) >= 20, 'and none below the delay minus the jitter, both ways');
+
   await line.reshape({ delayMs: 5, lossPct: 5, seed: 7 });
   const lossy = await iperf(tb, 4);
   const c = await line.counts();
