@@ -72,4 +72,5 @@ t.test(`[netns] delay line: round trip, rate and loss as configured`, { skip }, 
   await line.stop();
   const dead = await tb.exec(tb.edgeNs[0], 'curl', ['-sk', '-o', '/dev/null', '-m', '2', `https://${tb.lbAddress}:10262/`], 5_000);
   t.not(dead.code, 0, `a stopped line is a dead link, not a bypass (curl exit ${dead.code})`);
+  await t.rejects(line.counts(), /stopped/, 'counts() of a stopped line says so (instead of waiting forever)');
 });

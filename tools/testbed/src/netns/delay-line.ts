@@ -83,7 +83,9 @@ export async function startWeakLink(wire: WirePlan, edges: readonly EdgePlan[], 
   let shape = options;
   let child: ChildProcess | undefined;
   let waiters: ((c: DelayLineCounts) => void)[] = [];
+  const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
   const start = async (): Promise<void> => {
+    if (running()) return;
     const [up, down] = [shapeOf(shape, 'up'), shapeOf(shape, 'down')];
     const argv = ['netns', 'exec', wire.ns, 'python3', '-u', DELAY_LINE_SCRIPT, '--a', wire.tunEdge, '--b', wire.tunCloud];
     argv.push('--up', lineSpec(up), '--down', lineSpec(down), '--seed', String(shape.seed ?? 1));
@@ -94,7 +96,12 @@ export async function startWeakLink(wire: WirePlan, edges: readonly EdgePlan[], 
     const readyP = new Promise<void>((r) => (ready = r));
     createInterface({ input: c.stdout! }).on('line', (line) => {
       log(`[delay-line] ${line}`);
-      const msg = JSON.parse(line) as { ready?: boolean } & Partial<DelayLineCounts>;
+      let msg: { ready?: boolean } & Partial<DelayLineCounts>;
+      try {
+        msg = JSON.parse(line) as typeof msg;
+      } catch {
+        return; // not one of its JSON lines: logged above
+      }
       if (msg.ready) ready();
       else if (msg.up && msg.down) for (const w of waiters.splice(0)) w(msg as DelayLineCounts);
     });
@@ -104,6 +111,7 @@ export async function startWeakLink(wire: WirePlan, edges: readonly EdgePlan[], 
     await Promise.race([readyP, exited]);
   };
   const counts = (): Promise<DelayLineCounts> => {
+    if (!running()) return Promise.reject(new Error('testbed: the delay line is stopped (weakLink.start() runs it again)'));
     const p = new Promise<DelayLineCounts>((r) => waiters.push(r));
     child?.kill('SIGUSR1');
     return p;
@@ -117,7 +125,7 @@ export async function startWeakLink(wire: WirePlan, edges: readonly EdgePlan[], 
   const stop = async (): Promise<DelayLineCounts | undefined> => {
     const c = child;
     child = undefined;
-    if (!c || c.exitCode !== null) return undefined;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return undefined;
     const last = new Promise<DelayLineCounts>((r) => waiters.push(r));
     const exited = new Promise((r) => c.once('exit', r));
     c.kill('SIGTERM');
