@@ -1,7 +1,7 @@
 // The pure parts of the testbed: the address plan, the files it writes, and the stale-namespace names.
 import t from 'tap';
 import { parse } from 'yaml';
-import { daemonSetContainer, expandKubeVars, planTopology, portConfigText, prometheusConfig } from '../src/index.js';
+import { daemonSetContainer, expandKubeVars, lineSpec, planTopology, portConfigText, prometheusConfig, shapeOf } from '../src/index.js';
 import { creatorPid } from '../src/netns/topology.js';
 
 t.test('netns plan: per-edge namespaces, uplink /30s and node IPs outside every uplink', async (t) => {
@@ -64,6 +64,18 @@ t.test('loopback plan: one 127.77.n.0/24 block per id, no namespaces', async (t)
   );
   t.equal(a.serverAddress, '127.77.2.1');
   t.not(a.serverAddress, b.serverAddress, 'another id, another block');
+});
+
+t.test('netns plan with weakLink: a wire namespace between the edges and the cloud, its delay line shaped per direction', async (t) => {
+  const plan = planTopology('netns', 2, '42-ab12cd', false, true);
+  t.same(plan.wire, { ns: 'et-tb-42-ab12cd-w', cloudLinkWire: '10.248.0.2', cloudLinkCloud: '10.248.0.1', tunEdge: 'wl-edge', tunCloud: 'wl-cloud' });
+  t.notOk(planTopology('netns', 2, '42-ab12cd').wire, 'no wire unless asked');
+  t.throws(() => planTopology('loopback', 2, '7-0001aa', false, true), RangeError, 'weakLink needs netns mode');
+  t.throws(() => planTopology('netns', 2, '7-0001aa', true, true), RangeError, 'weakLink and egressProxy do not combine');
+  t.equal(creatorPid(plan.wire!.ns), 42, "a killed run's wire namespace is swept too");
+  const opts = { delayMs: 150, rateMbit: 20, lossPct: 1, down: { lossPct: 0, delayMs: 100 } };
+  t.equal(lineSpec(shapeOf(opts, 'up')), 'delay=150,loss=1,jitter=0,rate=20,queue=100', 'up: the common fields, defaults filled in');
+  t.equal(lineSpec(shapeOf(opts, 'down')), 'delay=100,loss=0,jitter=0,rate=20,queue=100', 'down: its overrides');
 });
 
 t.test('creatorPid reads our namespace names only', async (t) => {

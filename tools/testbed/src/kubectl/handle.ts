@@ -2,7 +2,7 @@
 import type { RecordedRequest } from '@edge-tunnel/fake-apiserver';
 import type { LabHandle, LabPorts } from '@edge-tunnel/lab';
 import type { ExecResult } from '../netns/exec.js';
-import type { EgressProxyOptions, TestbedMode, TestbedOptions } from '../netns/options.js';
+import type { EgressProxyOptions, TestbedMode, TestbedOptions, WeakLinkOptions } from '../netns/options.js';
 import type { Testbed } from '../netns/testbed.js';
 import type { Kubectl } from './kubectl.js';
 import type { SeedNode } from './seed.js';
@@ -22,6 +22,8 @@ export interface KubectlTestbedOptions {
   agentArgs?: string[];
   /** netns: Debian's squid between the edges and the cloud (the netns testbed's egressProxy). Default none. */
   egressProxy?: EgressProxyOptions;
+  /** netns: a delay line (delay, loss, jitter, rate) on the edges' uplinks (the netns testbed's weakLink). Default none. */
+  weakLink?: WeakLinkOptions;
   /** netns: agents from the testbed's flags or the DaemonSet manifest's args (the netns testbed's agentCommand). Default testbed. */
   agentCommand?: TestbedOptions['agentCommand'];
   /** Receives the processes' log lines. Default: dropped. */

@@ -30,6 +30,7 @@ export async function startNetnsKubectl(options: KubectlTestbedOptions, modeReas
     serverArgs: options.serverArgs ?? [],
     agentArgs: options.agentArgs ?? [],
     ...(options.egressProxy ? { egressProxy: options.egressProxy } : {}),
+    ...(options.weakLink ? { weakLink: options.weakLink } : {}),
     ...(options.agentCommand ? { agentCommand: options.agentCommand } : {}),
   });
   try {

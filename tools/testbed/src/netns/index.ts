@@ -1,6 +1,7 @@
 // The network-namespace testbed: public surface.
 export { startTestbed, chooseMode, type Testbed, type TestbedProxy } from './testbed.js';
 export { Squid, squidMissing, type SquidOptions } from './squid.js';
+export { DELAY_LINE_SCRIPT, delayLineMissing, lineSpec, shapeOf, type DelayLineCounts, type DirectionCounts, type WeakLink } from './delay-line.js';
 export { daemonSetContainer, expandKubeVars, type AgentLaunch } from './agent-launch.js';
 export { portConfigText, writePortConfig } from './port-config-file.js';
 export type { ServerCaptureStatus } from './server-meta.js';
@@ -12,6 +13,9 @@ export {
   PROXY_PORT,
   SERVER_PORTS,
   type EgressProxyOptions,
+  type LinkShape,
+  type WeakLinkOptions,
+  type WirePlan,
   type ProxyPlan,
   type EdgePlan,
   type TestbedMode,

@@ -32,6 +32,43 @@ export interface TestbedOptions {
   agentCommand?: 'testbed' | 'daemonset';
   /** netns only: a proxy namespace running Debian's squid between the edges and the cloud (EgressProxyOptions) */
   egressProxy?: EgressProxyOptions;
+  /** netns only: the edges' uplinks cross a wire namespace whose user-space delay line adds delay, loss, jitter and a rate limit (WeakLinkOptions) */
+  weakLink?: WeakLinkOptions;
+}
+
+/** How one direction of the weak link is shaped (delay-line/delay_line.py). */
+export interface LinkShape {
+  /** one-way propagation delay, ms (the round trip is twice this when both directions have it) */
+  delayMs: number;
+  /** per-packet random loss, percent (seeded) */
+  lossPct?: number;
+  /** uniform random jitter ± this many ms on the delay (packets are not reordered) */
+  jitterMs?: number;
+  /** bottleneck rate, Mbit/s (serialization delay of each packet); 0 or none: no limit */
+  rateMbit?: number;
+  /** the bottleneck queue's depth in ms of backlog (tail drop beyond it); default 100 */
+  queueMs?: number;
+}
+
+/**
+ * A weak uplink for every edge (one shared line, like a WAN): both directions shaped alike unless
+ * `up` (edge → cloud) or `down` override a field. `seed` makes the loss repeatable; default 1.
+ */
+export interface WeakLinkOptions extends LinkShape {
+  up?: Partial<LinkShape>;
+  down?: Partial<LinkShape>;
+  seed?: number;
+}
+
+export interface WirePlan {
+  /** the wire namespace: edge uplinks on one side, one veth to the cloud on the other, the delay line between */
+  ns: string;
+  /** the wire end / cloud end of the wire↔cloud veth (a /30) */
+  cloudLinkWire: string;
+  cloudLinkCloud: string;
+  /** the TUN devices of the delay line: packets routed into `tunEdge` come from the edges, into `tunCloud` from the cloud */
+  tunEdge: string;
+  tunCloud: string;
 }
 
 /**
@@ -104,6 +141,8 @@ export interface TopologyPlan {
   edges: EdgePlan[];
   /** netns with egressProxy: the proxy namespace between the edges and the cloud */
   proxy?: ProxyPlan;
+  /** netns with weakLink: the wire namespace between the edges and the cloud */
+  wire?: WirePlan;
 }
 
 export const MAX_EDGES = 50;
@@ -113,11 +152,13 @@ export const MAX_EDGES = 50;
  * namespaces (the pid lets a later run sweep what a killed one left), and in loopback mode its hex part
  * picks the block `127.77.<n>.0/24`, so two testbeds hardly ever share an address.
  */
-export function planTopology(mode: TestbedMode, edges: number, id: string, proxy = false): TopologyPlan {
+export function planTopology(mode: TestbedMode, edges: number, id: string, proxy = false, wire = false): TopologyPlan {
   if (!Number.isInteger(edges) || edges < 1 || edges > MAX_EDGES) {
     throw new RangeError(`testbed: edges must be an integer 1..${MAX_EDGES}, got ${edges}`);
   }
   if (proxy && mode !== 'netns') throw new RangeError('testbed: egressProxy needs netns mode (a proxy namespace between edges and cloud)');
+  if (wire && mode !== 'netns') throw new RangeError('testbed: weakLink needs netns mode (a wire namespace between edges and cloud)');
+  if (wire && proxy) throw new RangeError('testbed: weakLink and egressProxy cannot be combined (both put a namespace between edges and cloud)');
   const list: EdgePlan[] = [];
   const block = `127.77.${(parseInt(id.split('-').at(-1)!.slice(0, 4), 16) % 250) + 1}`;
   for (let i = 1; i <= edges; i++) {
@@ -128,6 +169,7 @@ export function planTopology(mode: TestbedMode, edges: number, id: string, proxy
     );
   }
   const proxyPlan: ProxyPlan = { ns: `et-tb-${id}-p`, address: '10.249.1.1', port: PROXY_PORT, cloudLinkProxy: '10.249.0.2', cloudLinkCloud: '10.249.0.1' };
+  const wirePlan: WirePlan = { ns: `et-tb-${id}-w`, cloudLinkWire: '10.248.0.2', cloudLinkCloud: '10.248.0.1', tunEdge: 'wl-edge', tunCloud: 'wl-cloud' };
   return mode === 'netns'
     ? {
         mode,
@@ -137,6 +179,7 @@ export function planTopology(mode: TestbedMode, edges: number, id: string, proxy
         edgeNet: '10.251.0.0/16',
         edges: list,
         ...(proxy ? { proxy: proxyPlan } : {}),
+        ...(wire ? { wire: wirePlan } : {}),
       }
     : { mode, cloudNs: undefined, lbAddress: `${block}.1`, serverAddress: `${block}.1`, edgeNet: `${block}.0/24`, edges: list };
 }

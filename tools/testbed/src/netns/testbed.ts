@@ -16,6 +16,7 @@ import { writePortConfig } from './port-config-file.js';
 import { startIn, unlessExited, waitFor, type TestbedProcess } from './processes.js';
 import { serverMeta, type ServerCaptureStatus } from './server-meta.js';
 import { Squid, squidMissing } from './squid.js';
+import { delayLineMissing, startWeakLink, type WeakLink } from './delay-line.js';
 import { createTopology, deleteTopology, netnsUnavailable, sweepStaleNamespaces } from './topology.js';
 
 /** The egress proxy of a testbed started with `egressProxy`. */
@@ -42,6 +43,8 @@ export interface Testbed extends Omit<TopologyPlan, 'edges' | 'proxy'> {
   spawnAgent(nodeName: string): TestbedProcess;
   /** with `egressProxy`: the proxy namespace and its squid */
   proxy: TestbedProxy | undefined;
+  /** with `weakLink`: the delay line on the edges' uplinks (its counters, stop/start) */
+  weakLink: WeakLink | undefined;
   kubelets: ReadonlyMap<string, TestbedProcess>;
   exporters: ReadonlyMap<string, TestbedProcess>;
   /** the server's /debug/capture (netns mode: its iptables capture; loopback: `{ mode: 'none' }`) */
@@ -91,7 +94,9 @@ const SERVER_STOP_GRACE_MS = 10_000;
 export async function startTestbed(options: TestbedOptions = {}): Promise<Testbed> {
   const { mode, reason } = await chooseMode(options.mode);
   if (options.egressProxy && squidMissing()) throw new Error(`testbed: egressProxy: ${squidMissing()}`);
-  const plan = planTopology(mode, options.edges ?? 2, `${process.pid}-${randomBytes(3).toString('hex')}`, options.egressProxy !== undefined);
+  if (options.weakLink && delayLineMissing()) throw new Error(`testbed: weakLink: ${delayLineMissing()}`);
+  const id = `${process.pid}-${randomBytes(3).toString('hex')}`;
+  const plan = planTopology(mode, options.edges ?? 2, id, options.egressProxy !== undefined, options.weakLink !== undefined);
   const netns = mode === 'netns';
   const cloud = plan.cloudNs;
   const exporterPort = options.exporterPort ?? 9100;
@@ -114,8 +119,10 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
           ...(eg.auth ? { auth: eg.auth } : {}),
         })
       : undefined;
+  let weakLink: WeakLink | undefined;
   const lastResort = (): void => {
     for (const p of procs) p.child.kill('SIGKILL');
+    weakLink?.killSync();
     squid?.killSync();
     squid?.remove();
     deleteNamespacesSync(created);
@@ -155,6 +162,7 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
     await Promise.all([...procs].reverse().map((p) => p.stop(p.name === 'server' ? SERVER_STOP_GRACE_MS : undefined)));
     await squid?.stop();
     squid?.remove();
+    await weakLink?.stop();
     await deleteTopology(created);
     created.length = 0;
     process.off('exit', lastResort).off('SIGTERM', onSignal).off('SIGINT', onSignal);
@@ -170,6 +178,10 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
       await createTopology(plan, created);
     }
     phase(`${mode} topology ready (${reason})`);
+    if (plan.wire && options.weakLink) {
+      weakLink = await startWeakLink(plan.wire, plan.edges, options.weakLink, log);
+      phase(`delay line on the uplinks in ${plan.wire.ns}`);
+    }
     if (squid) {
       await squid.start();
       phase(`squid listening on ${plan.proxy!.address}:${plan.proxy!.port} in ${plan.proxy!.ns}`);
@@ -244,6 +256,7 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
       exporters,
       metaUrl,
       proxy: squid ? { ...plan.proxy!, squid, url: proxyUrl(plan) } : undefined,
+      weakLink,
       captureStatus: () => meta.get<ServerCaptureStatus>('/debug/capture'),
       exec,
       spawn,

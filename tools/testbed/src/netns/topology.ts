@@ -12,6 +12,12 @@
 //             10.250.0.1/32 (LB) via the cloud; ip_forward=0: nothing crosses it but squid's CONNECTs
 //   cloud ns: veth proxy 10.249.0.1/30 instead of the edge veths
 //   edge<i> ns: route 10.249.1.1/32 only (no route to the LB: a direct dial fails with ENETUNREACH)
+//
+// With weakLink the edge uplinks end in a wire namespace that forwards between them and the cloud;
+// delay-line.ts then adds the TUN pair and the policy routing that sends every packet through it:
+//   wire ns: veth edge<i> 10.250.<i>.1/30; veth cloud 10.248.0.2/30, route 10.250.0.1/32 (LB) via the
+//            cloud; ip_forward=1, rp_filter=0 (a packet re-enters from a TUN device, not its route)
+//   cloud ns: veth wire 10.248.0.1/30, route 10.250.<i>.0/30 via the wire (the agents' return path)
 import { execIn, listNamespaces, mustExec } from './exec.js';
 import { NS_PREFIX, type TopologyPlan } from './options.js';
 
@@ -70,8 +76,22 @@ export async function createTopology(plan: TopologyPlan, created: string[]): Pro
     await ipn(proxy.ns, 'link', 'set', 'cloud', 'up');
     await ipn(proxy.ns, 'route', 'add', `${plan.lbAddress}/32`, 'via', proxy.cloudLinkCloud);
   }
-  // the far end of each uplink: the cloud, or the proxy namespace
-  const far = proxy?.ns ?? cloud;
+  const wire = plan.wire;
+  if (wire) {
+    await mustExec(undefined, 'ip', ['netns', 'add', wire.ns]);
+    created.push(wire.ns);
+    await ipn(wire.ns, 'link', 'set', 'lo', 'up');
+    // before any device exists, so each inherits rp_filter 0 from `default`
+    for (const key of ['ip_forward=1', 'conf.all.rp_filter=0', 'conf.default.rp_filter=0']) await mustExec(wire.ns, 'sysctl', ['-qw', `net.ipv4.${key}`]);
+    await ipn(cloud, 'link', 'add', 'wire', 'type', 'veth', 'peer', 'name', 'cloud', 'netns', wire.ns);
+    await ipn(cloud, 'addr', 'add', `${wire.cloudLinkCloud}/30`, 'dev', 'wire');
+    await ipn(wire.ns, 'addr', 'add', `${wire.cloudLinkWire}/30`, 'dev', 'cloud');
+    await ipn(cloud, 'link', 'set', 'wire', 'up');
+    await ipn(wire.ns, 'link', 'set', 'cloud', 'up');
+    await ipn(wire.ns, 'route', 'add', `${plan.lbAddress}/32`, 'via', wire.cloudLinkCloud);
+  }
+  // the far end of each uplink: the cloud, the proxy or the wire namespace
+  const far = proxy?.ns ?? wire?.ns ?? cloud;
   for (const edge of plan.edges) {
     await mustExec(undefined, 'ip', ['netns', 'add', edge.ns]);
     created.push(edge.ns);
@@ -83,6 +103,7 @@ export async function createTopology(plan: TopologyPlan, created: string[]): Pro
     await ipn(far, 'link', 'set', edge.cloudDev, 'up');
     await ipn(edge.ns, 'link', 'set', 'uplink', 'up');
     await ipn(edge.ns, 'route', 'add', `${proxy?.address ?? plan.lbAddress}/32`, 'via', edge.uplinkCloud);
+    if (wire) await ipn(cloud, 'route', 'add', `${edge.uplinkCloud.replace(/\.\d+$/, '.0')}/30`, 'via', wire.cloudLinkWire);
   }
 }
 
@@ -93,7 +114,7 @@ export async function deleteTopology(created: readonly string[]): Promise<void> 
 
 /** The pid that created a testbed namespace (`et-tb-<pid>-<id>-…`), or undefined for a foreign name. */
 export function creatorPid(ns: string): number | undefined {
-  const m = new RegExp(`^${NS_PREFIX}(\\d+)-[0-9a-f]+-(c|p|e\\d+)$`).exec(ns);
+  const m = new RegExp(`^${NS_PREFIX}(\\d+)-[0-9a-f]+-(c|p|w|e\\d+)$`).exec(ns);
   return m ? Number(m[1]) : undefined;
 }
 
