@@ -62,34 +62,27 @@ export async function createTopology(plan: TopologyPlan, created: string[]): Pro
     '--reject-with',
     'tcp-reset',
   ]);
+  // a namespace between the edges and the cloud (proxy or wire): lo up, one veth to the cloud, the LB via it
+  const middle = async (ns: string, dev: string, cloudEnd: string, middleEnd: string, sysctls: string[]): Promise<void> => {
+    await mustExec(undefined, 'ip', ['netns', 'add', ns]);
+    created.push(ns);
+    await ipn(ns, 'link', 'set', 'lo', 'up');
+    for (const key of sysctls) await mustExec(ns, 'sysctl', ['-qw', `net.ipv4.${key}`]);
+    await ipn(cloud, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', 'cloud', 'netns', ns);
+    await ipn(cloud, 'addr', 'add', `${cloudEnd}/30`, 'dev', dev);
+    await ipn(ns, 'addr', 'add', `${middleEnd}/30`, 'dev', 'cloud');
+    await ipn(cloud, 'link', 'set', dev, 'up');
+    await ipn(ns, 'link', 'set', 'cloud', 'up');
+    await ipn(ns, 'route', 'add', `${plan.lbAddress}/32`, 'via', cloudEnd);
+  };
   const proxy = plan.proxy;
   if (proxy) {
-    await mustExec(undefined, 'ip', ['netns', 'add', proxy.ns]);
-    created.push(proxy.ns);
-    await ipn(proxy.ns, 'link', 'set', 'lo', 'up');
+    await middle(proxy.ns, 'proxy', proxy.cloudLinkCloud, proxy.cloudLinkProxy, ['ip_forward=0']);
     await ipn(proxy.ns, 'addr', 'add', `${proxy.address}/32`, 'dev', 'lo');
-    await mustExec(proxy.ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
-    await ipn(cloud, 'link', 'add', 'proxy', 'type', 'veth', 'peer', 'name', 'cloud', 'netns', proxy.ns);
-    await ipn(cloud, 'addr', 'add', `${proxy.cloudLinkCloud}/30`, 'dev', 'proxy');
-    await ipn(proxy.ns, 'addr', 'add', `${proxy.cloudLinkProxy}/30`, 'dev', 'cloud');
-    await ipn(cloud, 'link', 'set', 'proxy', 'up');
-    await ipn(proxy.ns, 'link', 'set', 'cloud', 'up');
-    await ipn(proxy.ns, 'route', 'add', `${plan.lbAddress}/32`, 'via', proxy.cloudLinkCloud);
   }
   const wire = plan.wire;
-  if (wire) {
-    await mustExec(undefined, 'ip', ['netns', 'add', wire.ns]);
-    created.push(wire.ns);
-    await ipn(wire.ns, 'link', 'set', 'lo', 'up');
-    // before any device exists, so each inherits rp_filter 0 from `default`
-    for (const key of ['ip_forward=1', 'conf.all.rp_filter=0', 'conf.default.rp_filter=0']) await mustExec(wire.ns, 'sysctl', ['-qw', `net.ipv4.${key}`]);
-    await ipn(cloud, 'link', 'add', 'wire', 'type', 'veth', 'peer', 'name', 'cloud', 'netns', wire.ns);
-    await ipn(cloud, 'addr', 'add', `${wire.cloudLinkCloud}/30`, 'dev', 'wire');
-    await ipn(wire.ns, 'addr', 'add', `${wire.cloudLinkWire}/30`, 'dev', 'cloud');
-    await ipn(cloud, 'link', 'set', 'wire', 'up');
-    await ipn(wire.ns, 'link', 'set', 'cloud', 'up');
-    await ipn(wire.ns, 'route', 'add', `${plan.lbAddress}/32`, 'via', wire.cloudLinkCloud);
-  }
+  // sysctls before any device exists, so each inherits rp_filter 0 from `default`
+  if (wire) await middle(wire.ns, 'wire', wire.cloudLinkCloud, wire.cloudLinkWire, ['ip_forward=1', 'conf.all.rp_filter=0', 'conf.default.rp_filter=0']);
   // the far end of each uplink: the cloud, the proxy or the wire namespace
   const far = proxy?.ns ?? wire?.ns ?? cloud;
   for (const edge of plan.edges) {
